@@ -1,0 +1,648 @@
+/*
+ * rc_commandjob.c: form 3, the SDK v2 command job (YAML or JSON).
+ *
+ * v2 differs from v1 where users trip: process_count_per_instance is per
+ * node (v1's PyTorch process_count is a total), TensorFlow parameter servers
+ * default to 0 (v1: 1), and the command is a shell string with ${{inputs.x}}
+ * and ${{outputs.y}} bindings that are resolved here, before submission, so
+ * an unresolvable one is an error the user sees at once.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pystr.h"
+#include "rc_internal.h"
+
+#define MAX_TIMEOUT_SECONDS 3153600000ULL
+
+static const char *const form_hint = "a command job";
+
+static const char *const top_keys[] = {
+	"$schema", "type", "name", "display_name", "experiment_name",
+	"description", "tags", "properties", "command", "code", "environment",
+	"environment_variables", "distribution", "compute", "resources",
+	"limits", "inputs", "outputs", NULL,
+};
+/* Accepted and without effect on Slurm; see the README. */
+static const char *const ignored_top_keys[] = {
+	"queue_settings", "services", "identity", "is_deterministic", NULL,
+};
+static const char *const resources_keys[] = {
+	"instance_count", "shm_size", "docker_args", NULL,
+};
+static const char *const ignored_resources_keys[] = {
+	"instance_type", "locations", "max_instance_count", "properties",
+	NULL,
+};
+static const char *const limits_keys[] = { "timeout", NULL };
+static const char *const environment_keys[] = {
+	"name", "version", "image", "conda_file", "description", "tags",
+	NULL,
+};
+static const char *const ignored_environment_keys[] = {
+	"$schema", "build", "os_type", "inference_config", NULL,
+};
+static const char *const pytorch_keys[] = {
+	"type", "process_count_per_instance", NULL,
+};
+static const char *const mpi_keys[] = {
+	"type", "process_count_per_instance", NULL,
+};
+static const char *const tensorflow_keys[] = {
+	"type", "worker_count", "parameter_server_count", NULL,
+};
+static const char *const input_keys[] = {
+	"type", "path", "mode", "default", "optional", "description", NULL,
+};
+static const char *const output_keys[] = {
+	"type", "path", "mode", "description", NULL,
+};
+
+struct binding {
+	const char *name;
+	char *value;      /* resolved text; NULL for an optional, unset input */
+};
+
+struct bindings {
+	struct binding *inputs;
+	size_t n_inputs;
+	struct binding *outputs;
+	size_t n_outputs;
+};
+
+static void bindings_free(struct bindings *b)
+{
+	for (size_t i = 0; i < b->n_inputs; i++)
+		free(b->inputs[i].value);
+	for (size_t i = 0; i < b->n_outputs; i++)
+		free(b->outputs[i].value);
+	free(b->inputs);
+	free(b->outputs);
+}
+
+static const struct aml_node *object_or_null(struct rc_ctx *ctx,
+					     const struct aml_node *node,
+					     const char *path)
+{
+	if (!node || node->type == AML_NODE_NULL)
+		return NULL;
+	if (node->type != AML_NODE_OBJECT) {
+		aml_errors_add(ctx->errs, path, "must be an object");
+		return NULL;
+	}
+	return node;
+}
+
+/* "azureml:gpu-cluster" and "gpu-cluster" name the same target. */
+static void read_compute(struct rc_ctx *ctx, const struct aml_node *node)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	char *compute = NULL;
+
+	if (rc_read_string(ctx, node, "compute", &compute) < 0 || !compute)
+		return;
+	if (!strncmp(compute, "azureml:", 8))
+		memmove(compute, compute + 8, strlen(compute + 8) + 1);
+	if (!*compute || !strcmp(compute, "local")) {
+		free(compute);
+		return;
+	}
+	rc->compute_target = compute;
+}
+
+/*
+ * The environment is a reference ("azureml:name:version",
+ * "azureml:name@latest") or an inline definition.  A reference is kept as
+ * name and version: the site decides what an environment means here.
+ */
+static void read_environment(struct rc_ctx *ctx, const struct aml_node *node)
+{
+	struct aml_environment *env = &ctx->rc->environment;
+	const struct aml_node *obj;
+
+	if (!node || node->type == AML_NODE_NULL)
+		return;
+	if (node->type == AML_NODE_STRING) {
+		const char *ref = node->text;
+		const char *sep;
+
+		if (!strncmp(ref, "azureml:", 8))
+			ref += 8;
+		sep = strrchr(ref, '@');
+		if (!sep)
+			sep = strrchr(ref, ':');
+		if (!*ref || sep == ref) {
+			aml_errors_add(ctx->errs, "environment",
+				       "must be azureml:<name>:<version>, azureml:<name>@latest or an object, got \"%s\"",
+				       node->text);
+			return;
+		}
+		env->name = sep ? strndup(ref, (size_t)(sep - ref))
+				: strdup(ref);
+		if (sep && sep[1])
+			env->version = strdup(sep + 1);
+		return;
+	}
+	obj = object_or_null(ctx, node, "environment");
+	if (!obj)
+		return;
+	rc_check_keys(ctx, obj, "environment", environment_keys,
+		      ignored_environment_keys, form_hint);
+	rc_read_string(ctx, aml_doc_get(obj, "name"), "environment.name",
+		       &env->name);
+	rc_read_string(ctx, aml_doc_get(obj, "version"), "environment.version",
+		       &env->version);
+	if (rc_read_string(ctx, aml_doc_get(obj, "image"),
+			   "environment.image", &env->docker_base_image) == 0 &&
+	    env->docker_base_image)
+		env->docker_enabled = 1;
+	rc_read_dir(ctx, aml_doc_get(obj, "conda_file"),
+		    "environment.conda_file", &env->conda_dependencies_file);
+}
+
+static void read_resources(struct rc_ctx *ctx, const struct aml_node *node)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	struct aml_environment *env = &rc->environment;
+	const struct aml_node *obj;
+	uint64_t value;
+	int given;
+
+	obj = object_or_null(ctx, node, "resources");
+	if (!obj)
+		return;
+	rc_check_keys(ctx, obj, "resources", resources_keys,
+		      ignored_resources_keys, form_hint);
+	if (rc_read_uint(ctx, aml_doc_get(obj, "instance_count"),
+			 "resources.instance_count", 1, AML_MAX_NODE_COUNT,
+			 &value, &given) == 0 && given)
+		rc_set_node_count(ctx, value, "resources.instance_count");
+	rc_read_string(ctx, aml_doc_get(obj, "shm_size"), "resources.shm_size",
+		       &env->docker_shm_size);
+	if (aml_doc_get(obj, "docker_args")) {
+		const struct aml_node *args = aml_doc_get(obj, "docker_args");
+
+		if (args->type == AML_NODE_STRING) {
+			if (rc_split_words(args->text, &env->docker_arguments) < 0)
+				aml_errors_add(ctx->errs, "resources.docker_args",
+					       "unterminated quote in \"%s\"",
+					       args->text);
+		} else {
+			rc_read_strlist(ctx, args, "resources.docker_args",
+					&env->docker_arguments);
+		}
+	}
+}
+
+static void read_distribution(struct rc_ctx *ctx, const struct aml_node *node)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	struct aml_distributed *d = &rc->distributed;
+	const struct aml_node *obj;
+	char *type = NULL;
+	uint64_t value;
+	int given, t;
+
+	obj = object_or_null(ctx, node, "distribution");
+	if (!obj)
+		return;
+	if (rc_read_string(ctx, aml_doc_get(obj, "type"), "distribution.type",
+			   &type) < 0)
+		return;
+	if (!type) {
+		aml_errors_add(ctx->errs, "distribution.type",
+			       "is required: pytorch, mpi or tensorflow");
+		return;
+	}
+	t = rc_dist_type_from_name(type);
+	if (t < 0) {
+		aml_errors_add(ctx->errs, "distribution.type",
+			       "must be pytorch, mpi or tensorflow on Slurm, got \"%s\"",
+			       type);
+		free(type);
+		return;
+	}
+	free(type);
+	d->type = (enum aml_dist_type)t;
+	switch (d->type) {
+	case AML_DIST_PYTORCH:
+		rc_check_keys(ctx, obj, "distribution", pytorch_keys, NULL,
+			      "a PyTorch distribution");
+		d->process_count_per_node = 1;
+		if (rc_read_uint(ctx, aml_doc_get(obj, "process_count_per_instance"),
+				 "distribution.process_count_per_instance", 1,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->process_count_per_node = (uint32_t)value;
+		break;
+	case AML_DIST_MPI:
+		rc_check_keys(ctx, obj, "distribution", mpi_keys, NULL,
+			      "an MPI distribution");
+		if (!aml_doc_get(obj, "process_count_per_instance"))
+			aml_errors_add(ctx->errs,
+				       "distribution.process_count_per_instance",
+				       "is required for an MPI distribution");
+		if (rc_read_uint(ctx, aml_doc_get(obj, "process_count_per_instance"),
+				 "distribution.process_count_per_instance", 1,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->process_count_per_node = (uint32_t)value;
+		break;
+	case AML_DIST_TENSORFLOW:
+		rc_check_keys(ctx, obj, "distribution", tensorflow_keys, NULL,
+			      "a TensorFlow distribution");
+		/* v2 defaults: one worker per instance, no parameter server. */
+		d->worker_count = rc->node_count ? rc->node_count : 1;
+		d->parameter_server_count = 0;
+		if (rc_read_uint(ctx, aml_doc_get(obj, "worker_count"),
+				 "distribution.worker_count", 1,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->worker_count = (uint32_t)value;
+		if (rc_read_uint(ctx, aml_doc_get(obj, "parameter_server_count"),
+				 "distribution.parameter_server_count", 0,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->parameter_server_count = (uint32_t)value;
+		break;
+	case AML_DIST_NONE:
+		break;
+	}
+}
+
+static char *upper_env_suffix(const char *prefix, const char *name)
+{
+	size_t n = strlen(prefix) + strlen(name) + 1;
+	char *out = malloc(n);
+
+	if (!out)
+		return NULL;
+	snprintf(out, n, "%s%s", prefix, name);
+	return out;
+}
+
+/*
+ * Inputs are literals (numbers, strings, booleans) or data: a path on the
+ * shared filesystem, resolved against the file's directory.  Datastore URIs
+ * would need Azure storage, which the nodes cannot reach.
+ */
+static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
+			struct bindings *b)
+{
+	const struct aml_node *obj = object_or_null(ctx, node, "inputs");
+
+	if (!obj)
+		return;
+	b->inputs = calloc(obj->n_children ? obj->n_children : 1,
+			   sizeof(*b->inputs));
+	if (!b->inputs) {
+		aml_errors_add(ctx->errs, "inputs", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < obj->n_children; i++) {
+		const struct aml_node *in = &obj->children[i];
+		struct binding *bind = &b->inputs[b->n_inputs++];
+		char path[RC_PATH_MAX];
+
+		bind->name = in->key;
+		rc_path(path, "inputs", in->key);
+		if (!aml_is_env_name(in->key)) {
+			aml_errors_add(ctx->errs, path,
+				       "input names must be letters, digits and '_', not starting with a digit");
+			continue;
+		}
+		if (in->type == AML_NODE_ARRAY) {
+			aml_errors_add(ctx->errs, path,
+				       "must be a literal value or an object with a path");
+			continue;
+		}
+		if (in->type != AML_NODE_OBJECT) {
+			if (in->type != AML_NODE_NULL)
+				bind->value = aml_pystr(in);
+		} else if (rc_check_keys(ctx, in, path, input_keys, NULL,
+					 "an input"),
+			   aml_doc_get(in, "path")) {
+			char *where = NULL;
+			char field[RC_PATH_MAX];
+
+			rc_path(field, path, "path");
+			if (rc_read_string(ctx, aml_doc_get(in, "path"), field,
+					   &where) < 0 || !where)
+				continue;
+			if (!strncmp(where, "azureml:", 8) ||
+			    strstr(where, "://")) {
+				if (strncmp(where, "file://", 7)) {
+					aml_errors_add(ctx->errs, field,
+						       "only paths on the shared filesystem are supported on Slurm, got \"%s\"",
+						       where);
+					free(where);
+					continue;
+				}
+				memmove(where, where + 7, strlen(where + 7) + 1);
+			}
+			if (where[0] != '/' && !ctx->base_dir) {
+				aml_errors_add(ctx->errs, field,
+					       "must be an absolute path here, got \"%s\"",
+					       where);
+				free(where);
+				continue;
+			}
+			bind->value = rc_join_normalise(ctx->base_dir, where);
+			free(where);
+		} else if (aml_doc_get(in, "default")) {
+			const struct aml_node *def = aml_doc_get(in, "default");
+
+			if (def->type == AML_NODE_ARRAY ||
+			    def->type == AML_NODE_OBJECT)
+				aml_errors_add(ctx->errs, path,
+					       "default must be a literal value");
+			else if (def->type != AML_NODE_NULL)
+				bind->value = aml_pystr(def);
+		}
+		if (bind->value) {
+			char *var = upper_env_suffix("AZURE_ML_INPUT_", in->key);
+
+			if (!var || rc_kvlist_set(&ctx->rc->environment_variables,
+						  var, bind->value) < 0)
+				aml_errors_add(ctx->errs, path, "out of memory");
+			free(var);
+		}
+	}
+}
+
+/* Outputs are written under the run's ./outputs, which is uploaded to run
+ * history at the end, as Azure ML's upload mode does. */
+static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
+			 struct bindings *b)
+{
+	const struct aml_node *obj = object_or_null(ctx, node, "outputs");
+
+	if (!obj)
+		return;
+	b->outputs = calloc(obj->n_children ? obj->n_children : 1,
+			    sizeof(*b->outputs));
+	if (!b->outputs) {
+		aml_errors_add(ctx->errs, "outputs", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < obj->n_children; i++) {
+		const struct aml_node *out = &obj->children[i];
+		struct binding *bind = &b->outputs[b->n_outputs++];
+		char path[RC_PATH_MAX];
+		char *var;
+
+		bind->name = out->key;
+		rc_path(path, "outputs", out->key);
+		if (!aml_is_env_name(out->key)) {
+			aml_errors_add(ctx->errs, path,
+				       "output names must be letters, digits and '_', not starting with a digit");
+			continue;
+		}
+		if (out->type == AML_NODE_OBJECT) {
+			rc_check_keys(ctx, out, path, output_keys, NULL,
+				      "an output");
+			if (aml_doc_get(out, "path"))
+				aml_errors_add(ctx->errs, path,
+					       "an output path is chosen by the run (./outputs/%s); remove \"path\"",
+					       out->key);
+		} else if (out->type != AML_NODE_NULL) {
+			aml_errors_add(ctx->errs, path,
+				       "must be an object or null");
+			continue;
+		}
+		bind->value = upper_env_suffix("outputs/", out->key);
+		var = upper_env_suffix("AZURE_ML_OUTPUT_", out->key);
+		if (!bind->value || !var ||
+		    rc_kvlist_set(&ctx->rc->environment_variables, var,
+				  bind->value) < 0)
+			aml_errors_add(ctx->errs, path, "out of memory");
+		free(var);
+	}
+}
+
+static const struct binding *find_binding(const struct binding *list,
+					  size_t n, const char *name,
+					  size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(list[i].name) == len &&
+		    !strncmp(list[i].name, name, len))
+			return &list[i];
+	return NULL;
+}
+
+struct growing {
+	char *text;
+	size_t len;
+	size_t cap;
+	int failed;
+};
+
+static void grow_append(struct growing *g, const char *s, size_t n)
+{
+	if (g->failed)
+		return;
+	if (g->len + n + 1 > g->cap) {
+		size_t cap = (g->len + n + 1) * 2;
+		char *text = realloc(g->text, cap);
+
+		if (!text) {
+			g->failed = 1;
+			return;
+		}
+		g->text = text;
+		g->cap = cap;
+	}
+	memcpy(g->text + g->len, s, n);
+	g->len += n;
+	g->text[g->len] = '\0';
+}
+
+/*
+ * Resolve the ${{...}} in [text] from [start] to [end] into [g].
+ * Returns the number of bindings that were unset optional inputs (for
+ * $[[...]] blocks, which vanish then), or -1 after reporting an error.
+ */
+static int substitute(struct rc_ctx *ctx, const struct bindings *b,
+		      const char *text, const char *end, struct growing *g)
+{
+	int unset = 0;
+	const char *p = text;
+
+	while (p < end) {
+		const char *open = strstr(p, "${{");
+		const char *close, *expr, *expr_end;
+		const struct binding *bind = NULL;
+
+		if (!open || open >= end) {
+			grow_append(g, p, (size_t)(end - p));
+			break;
+		}
+		grow_append(g, p, (size_t)(open - p));
+		close = strstr(open + 3, "}}");
+		if (!close || close > end) {
+			aml_errors_add(ctx->errs, "command",
+				       "unterminated \"${{\" binding");
+			return -1;
+		}
+		expr = open + 3;
+		expr_end = close;
+		while (expr < expr_end && isspace((unsigned char)*expr))
+			expr++;
+		while (expr_end > expr && isspace((unsigned char)expr_end[-1]))
+			expr_end--;
+		if (expr_end - expr > 7 && !strncmp(expr, "inputs.", 7))
+			bind = find_binding(b->inputs, b->n_inputs, expr + 7,
+					    (size_t)(expr_end - expr - 7));
+		else if (expr_end - expr > 8 && !strncmp(expr, "outputs.", 8))
+			bind = find_binding(b->outputs, b->n_outputs, expr + 8,
+					    (size_t)(expr_end - expr - 8));
+		if (!bind) {
+			aml_errors_add(ctx->errs, "command",
+				       "cannot resolve ${{%.*s}}: only the inputs and outputs this file declares can be used",
+				       (int)(expr_end - expr), expr);
+			return -1;
+		}
+		if (bind->value)
+			grow_append(g, bind->value, strlen(bind->value));
+		else
+			unset++;
+		p = close + 2;
+	}
+	return unset;
+}
+
+/*
+ * v2 marks optional parts of a command with $[[ ... ]]: the part is kept
+ * (without the brackets) when all its bindings have values and dropped
+ * otherwise.  A binding outside such a block must have a value.
+ */
+static char *resolve_command(struct rc_ctx *ctx, const struct bindings *b,
+			     const char *command)
+{
+	struct growing g = { 0 };
+	const char *p = command;
+	int bad = 0;
+
+	grow_append(&g, "", 0);
+	while (*p && !bad) {
+		const char *open = strstr(p, "$[[");
+		const char *close;
+
+		if (!open) {
+			int unset = substitute(ctx, b, p, p + strlen(p), &g);
+
+			if (unset > 0) {
+				aml_errors_add(ctx->errs, "command",
+					       "an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
+				bad = 1;
+			}
+			bad |= unset < 0;
+			break;
+		} else {
+			int unset = substitute(ctx, b, p, open, &g);
+			struct growing part = { 0 };
+			int part_unset;
+
+			if (unset != 0) {
+				if (unset > 0)
+					aml_errors_add(ctx->errs, "command",
+						       "an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
+				bad = 1;
+				break;
+			}
+			close = strstr(open + 3, "]]");
+			if (!close) {
+				aml_errors_add(ctx->errs, "command",
+					       "unterminated \"$[[\" optional block");
+				bad = 1;
+				break;
+			}
+			grow_append(&part, "", 0);
+			part_unset = substitute(ctx, b, open + 3, close, &part);
+			if (part_unset < 0)
+				bad = 1;
+			else if (part_unset == 0 && part.text)
+				grow_append(&g, part.text, part.len);
+			bad |= part.failed;
+			free(part.text);
+			p = close + 2;
+		}
+	}
+	if (bad || g.failed) {
+		if (g.failed)
+			aml_errors_add(ctx->errs, "command", "out of memory");
+		free(g.text);
+		return NULL;
+	}
+	return g.text;
+}
+
+static void read_limits(struct rc_ctx *ctx, const struct aml_node *node)
+{
+	const struct aml_node *obj = object_or_null(ctx, node, "limits");
+
+	if (!obj)
+		return;
+	rc_check_keys(ctx, obj, "limits", limits_keys, NULL, form_hint);
+	rc_read_uint(ctx, aml_doc_get(obj, "timeout"), "limits.timeout", 1,
+		     MAX_TIMEOUT_SECONDS, &ctx->rc->max_run_duration_seconds,
+		     NULL);
+}
+
+void rc_read_command_job(struct rc_ctx *ctx, const struct aml_node *root)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	struct bindings b = { 0 };
+	const struct aml_node *type = aml_doc_get(root, "type");
+	char *command = NULL;
+
+	rc_check_keys(ctx, root, "", top_keys, ignored_top_keys, form_hint);
+	if (type && (type->type != AML_NODE_STRING ||
+		     strcasecmp(type->text, "command"))) {
+		char shown[96];
+
+		aml_doc_describe(type, shown, sizeof(shown));
+		aml_errors_add(ctx->errs, "type",
+			       "only command jobs can run through sbatch, got %s",
+			       shown);
+	}
+	rc_read_string(ctx, aml_doc_get(root, "name"), "name", &rc->run_id);
+	rc_read_string(ctx, aml_doc_get(root, "display_name"), "display_name",
+		       &rc->display_name);
+	rc_read_string(ctx, aml_doc_get(root, "experiment_name"),
+		       "experiment_name", &rc->experiment_name);
+	rc_read_string(ctx, aml_doc_get(root, "description"), "description",
+		       &rc->description);
+	rc_read_kvlist(ctx, aml_doc_get(root, "tags"), "tags", 0, &rc->tags);
+	rc_read_kvlist(ctx, aml_doc_get(root, "properties"), "properties", 0,
+		       &rc->properties);
+	rc_read_dir(ctx, aml_doc_get(root, "code"), "code",
+		    &rc->source_directory);
+	read_environment(ctx, aml_doc_get(root, "environment"));
+	rc_read_kvlist(ctx, aml_doc_get(root, "environment_variables"),
+		       "environment_variables", 1, &rc->environment_variables);
+	read_compute(ctx, aml_doc_get(root, "compute"));
+	read_resources(ctx, aml_doc_get(root, "resources"));
+	read_distribution(ctx, aml_doc_get(root, "distribution"));
+	read_limits(ctx, aml_doc_get(root, "limits"));
+	read_inputs(ctx, aml_doc_get(root, "inputs"), &b);
+	read_outputs(ctx, aml_doc_get(root, "outputs"), &b);
+
+	if (!aml_doc_get(root, "command")) {
+		aml_errors_add(ctx->errs, "command",
+			       "is required in a command job");
+		ctx->has_command = 1; /* reported here, not again */
+	} else if (rc_read_string(ctx, aml_doc_get(root, "command"), "command",
+				  &command) == 0 && command) {
+		ctx->has_command = 1;
+		rc->command_line = resolve_command(ctx, &b, command);
+		free(command);
+	} else {
+		ctx->has_command = 1;
+	}
+	bindings_free(&b);
+}

@@ -1,0 +1,165 @@
+/*
+ * rc_encode.c: the canonical form, what sbatch hands to the controller.
+ *
+ * It is form 1 with every value explicit and normalised (absolute source
+ * directory, the distributed layout as numbers, arguments already str()'d),
+ * so the controller's parse of it needs no file system and no defaults that
+ * could differ between the login node and the controller.
+ */
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "runconfig.h"
+
+static int add_string(cJSON *obj, const char *key, const char *value)
+{
+	if (!value)
+		return 0;
+	return cJSON_AddStringToObject(obj, key, value) ? 0 : -1;
+}
+
+static int add_number(cJSON *obj, const char *key, double value)
+{
+	return cJSON_AddNumberToObject(obj, key, value) ? 0 : -1;
+}
+
+static int add_strlist(cJSON *obj, const char *key,
+		       const struct aml_strlist *list)
+{
+	cJSON *array = cJSON_AddArrayToObject(obj, key);
+
+	if (!array)
+		return -1;
+	for (size_t i = 0; i < list->count; i++) {
+		cJSON *item = cJSON_CreateString(list->items[i]);
+
+		if (!item)
+			return -1;
+		cJSON_AddItemToArray(array, item);
+	}
+	return 0;
+}
+
+static int add_kvlist(cJSON *obj, const char *key,
+		      const struct aml_kvlist *list)
+{
+	cJSON *map;
+
+	if (list->count == 0)
+		return 0;
+	map = cJSON_AddObjectToObject(obj, key);
+	if (!map)
+		return -1;
+	for (size_t i = 0; i < list->count; i++)
+		if (add_string(map, list->items[i].key,
+			       list->items[i].value) < 0)
+			return -1;
+	return 0;
+}
+
+static int add_distributed(cJSON *top, const struct aml_runconfig *rc)
+{
+	const struct aml_distributed *d = &rc->distributed;
+	cJSON *dist;
+
+	if (d->type == AML_DIST_NONE)
+		return 0;
+	dist = cJSON_AddObjectToObject(top, "distributed_job_config");
+	if (!dist || add_string(dist, "type", aml_dist_type_name(d->type)) < 0)
+		return -1;
+	switch (d->type) {
+	case AML_DIST_PYTORCH:
+		/* process_count is the total, as PyTorchConfiguration has it. */
+		if (add_string(dist, "communication_backend", d->backend) < 0 ||
+		    add_number(dist, "process_count",
+			       (double)d->process_count_per_node *
+				       rc->node_count) < 0)
+			return -1;
+		break;
+	case AML_DIST_MPI:
+		if (add_number(dist, "process_count_per_node",
+			       d->process_count_per_node) < 0)
+			return -1;
+		break;
+	case AML_DIST_TENSORFLOW:
+		if (add_number(dist, "worker_count", d->worker_count) < 0 ||
+		    add_number(dist, "parameter_server_count",
+			       d->parameter_server_count) < 0)
+			return -1;
+		break;
+	case AML_DIST_NONE:
+		break;
+	}
+	return 0;
+}
+
+static int add_environment(cJSON *top, const struct aml_runconfig *rc)
+{
+	const struct aml_environment *env = &rc->environment;
+	cJSON *envj, *python, *docker;
+
+	envj = cJSON_AddObjectToObject(top, "environment");
+	if (!envj || add_string(envj, "name", env->name) < 0 ||
+	    add_string(envj, "version", env->version) < 0 ||
+	    add_kvlist(envj, "environment_variables",
+		       &rc->environment_variables) < 0)
+		return -1;
+	python = cJSON_AddObjectToObject(envj, "python");
+	if (!python ||
+	    add_string(python, "interpreter_path", env->interpreter_path) < 0 ||
+	    !cJSON_AddBoolToObject(python, "user_managed_dependencies",
+				   env->user_managed_dependencies) ||
+	    add_string(python, "conda_dependencies",
+		       env->conda_dependencies) < 0 ||
+	    add_string(python, "conda_dependencies_file",
+		       env->conda_dependencies_file) < 0)
+		return -1;
+	docker = cJSON_AddObjectToObject(envj, "docker");
+	if (!docker ||
+	    !cJSON_AddBoolToObject(docker, "enabled", env->docker_enabled) ||
+	    add_string(docker, "base_image", env->docker_base_image) < 0 ||
+	    add_string(docker, "shm_size", env->docker_shm_size) < 0 ||
+	    add_strlist(docker, "arguments", &env->docker_arguments) < 0)
+		return -1;
+	return 0;
+}
+
+char *aml_runconfig_encode(const struct aml_runconfig *rc)
+{
+	cJSON *top = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (!top)
+		return NULL;
+	if (add_string(top, "original_form", aml_config_form_name(rc->form)) < 0 ||
+	    add_string(top, "run_id", rc->run_id) < 0 ||
+	    add_string(top, "experiment_name", rc->experiment_name) < 0 ||
+	    add_string(top, "display_name", rc->display_name) < 0 ||
+	    add_string(top, "description", rc->description) < 0 ||
+	    add_string(top, "source_directory", rc->source_directory) < 0)
+		goto out;
+	if (rc->script) {
+		if (add_string(top, "script", rc->script) < 0 ||
+		    add_strlist(top, "arguments", &rc->arguments) < 0)
+			goto out;
+	} else if (rc->command_line) {
+		if (add_string(top, "command", rc->command_line) < 0)
+			goto out;
+	} else if (add_strlist(top, "command", &rc->command) < 0) {
+		goto out;
+	}
+	if (add_string(top, "compute_target", rc->compute_target) < 0 ||
+	    add_number(top, "node_count", rc->node_count) < 0 ||
+	    add_distributed(top, rc) < 0 ||
+	    add_number(top, "max_run_duration_seconds",
+		       (double)rc->max_run_duration_seconds) < 0 ||
+	    add_environment(top, rc) < 0 ||
+	    add_kvlist(top, "tags", &rc->tags) < 0 ||
+	    add_kvlist(top, "properties", &rc->properties) < 0)
+		goto out;
+	text = cJSON_PrintUnformatted(top);
+out:
+	cJSON_Delete(top);
+	return text;
+}

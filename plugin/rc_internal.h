@@ -1,0 +1,115 @@
+/*
+ * rc_internal.h: what the three form readers of runconfig share.
+ *
+ * Each reader walks the document tree of its form and fills the model
+ * through these helpers; the helpers do the type checks and report
+ * errors with the field path, so the readers stay a list of fields and
+ * their Azure ML rules.  The rules that do not depend on the form (command
+ * versus script, process counts, names) run once afterwards in
+ * rc_finish().
+ */
+#ifndef AML_RC_INTERNAL_H
+#define AML_RC_INTERNAL_H
+
+#include <stdint.h>
+
+#include "doc.h"
+#include "errors.h"
+#include "runconfig.h"
+
+#define RC_PATH_MAX 512
+
+struct rc_ctx {
+	struct aml_errors *errs;
+	struct aml_runconfig *rc;
+	const char *base_dir;        /* absolute, or NULL (controller) */
+	const char *default_experiment;
+	/* What the form reader saw, for the shared rules in rc_finish(). */
+	int has_script;
+	int has_arguments;
+	int has_command;
+	int node_count_given;
+	uint32_t pytorch_total;      /* PyTorch total processes, 0 = per node */
+	int pytorch_total_given;
+	char pytorch_total_path[RC_PATH_MAX];
+	char node_count_path[RC_PATH_MAX];
+};
+
+/* Join "parent.key" (or "key" when parent is empty) into [out]. */
+void rc_path(char out[RC_PATH_MAX], const char *parent, const char *key);
+
+/*
+ * Report every member of [obj] whose key is neither in [known] nor in
+ * [ignored] (both NULL-terminated) as unknown, with a did-you-mean drawn
+ * from [known].  [form_hint] completes "unknown key for <form_hint>".
+ * Returns 0 when there were none.
+ */
+int rc_check_keys(struct rc_ctx *ctx, const struct aml_node *obj,
+		  const char *path, const char *const *known,
+		  const char *const *ignored, const char *form_hint);
+
+/*
+ * Field readers.  Each takes the node (NULL: absent, nothing done, returns
+ * 0 with *given = 0 where there is a [given]), checks its type and range,
+ * and stores a malloc'd copy.  A JSON null counts as absent.  On a bad value
+ * they add an error for [path] and return -1.
+ */
+int rc_read_string(struct rc_ctx *ctx, const struct aml_node *node,
+		   const char *path, char **out);
+int rc_read_uint(struct rc_ctx *ctx, const struct aml_node *node,
+		 const char *path, uint64_t min, uint64_t max, uint64_t *out,
+		 int *given);
+int rc_read_bool(struct rc_ctx *ctx, const struct aml_node *node,
+		 const char *path, int *out);
+/* A list of scalars, each turned into Python's str() of it. */
+int rc_read_strlist(struct rc_ctx *ctx, const struct aml_node *node,
+		    const char *path, struct aml_strlist *out);
+/* An object of scalars; [env_names]: keys must be POSIX variable names.
+ * Keys already in [out] are replaced (later sources win). */
+int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
+		   const char *path, int env_names, struct aml_kvlist *out);
+/* The whole subtree as compact JSON text (conda dependencies). */
+int rc_read_json_text(struct rc_ctx *ctx, const struct aml_node *node,
+		      const char *path, char **out);
+/* A path relative to the base directory, made absolute and normalised. */
+int rc_read_dir(struct rc_ctx *ctx, const struct aml_node *node,
+		const char *path, char **out);
+
+/*
+ * Record the node count [value] read from field [path].  A count given in
+ * two places (top level and distributed config) must agree: the SDK lets
+ * the distributed config win silently, which hides mistakes.
+ */
+void rc_set_node_count(struct rc_ctx *ctx, uint64_t value, const char *path);
+
+/* "pytorch", "PyTorch" ... into the enum; -1 when unknown. */
+int rc_dist_type_from_name(const char *name);
+
+/* Append to / set in the model's lists.  Return -1 on out of memory. */
+int rc_strlist_push(struct aml_strlist *list, const char *value);
+int rc_kvlist_set(struct aml_kvlist *list, const char *key,
+		  const char *value);
+const char *rc_kvlist_get(const struct aml_kvlist *list, const char *key);
+
+/*
+ * Lexically normalise [path] ("a/./b/../c" -> "a/c"), relative to [base]
+ * when not absolute (base may be NULL only for absolute paths).  Returns a
+ * malloc'd absolute path or NULL (out of memory).
+ */
+char *rc_join_normalise(const char *base, const char *path);
+
+/* Split a shell-like string into words: quotes and backslashes as in
+ * POSIX sh, no expansion.  Returns -1 on an unterminated quote. */
+int rc_split_words(const char *text, struct aml_strlist *out);
+
+/* Form readers: fill ctx->rc from [root]. */
+void rc_read_script_run_config(struct rc_ctx *ctx,
+			       const struct aml_node *root);
+void rc_read_run_configuration(struct rc_ctx *ctx,
+			       const struct aml_node *root);
+void rc_read_command_job(struct rc_ctx *ctx, const struct aml_node *root);
+
+/* The rules shared by every form, after a reader ran. */
+void rc_finish(struct rc_ctx *ctx);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * rc_runconfiguration.c: form 2, the serialized RunConfiguration (.runconfig)
+ * in camelCase, with the legacy TitleCase keys and both spellings the
+ * service and the SDK write (pytorch/pyTorch, amlcompute/amlCompute).
+ *
+ * Error paths use the file's own key names, since that is what the user
+ * sees in their editor.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rc_internal.h"
+
+#define MAX_DURATION_SECONDS 3153600000ULL
+
+static const char *const form_hint = "a RunConfiguration";
+
+static const char *const top_keys[] = {
+	"script", "arguments", "target", "framework", "communicator",
+	"maxRunDurationSeconds", "nodeCount", "environment", "docker",
+	"tensorflow", "mpi", "pytorch", "pyTorch", "command",
+	"environmentVariables", "sourceDirectory", "ArgumentVector",
+	"Target", "Framework", "CondaDependenciesFile",
+	"EnvironmentVariables", NULL,
+};
+
+/*
+ * Keys Azure ML writes into every saved .runconfig that mean nothing on a
+ * Slurm cluster (Spark, HDInsight, the AmlCompute VM size...).  Refusing
+ * them would reject every real file; they are accepted and have no effect,
+ * as documented in the README.  Data bindings are not here: they change
+ * what the script sees, so a non-empty one is an error (see below).
+ */
+static const char *const ignored_top_keys[] = {
+	"priority", "history", "spark", "hdi", "paralleltask", "parallelTask",
+	"amlcompute", "amlCompute", "kubernetescompute", "kubernetesCompute",
+	"credentialPassthrough", "applicationEndpoints", "useAbsolutePath",
+	"jobName", "maxNodeCount", "identity", "commandReturnCodeConfig",
+	"autoPrepareEnvironment", "TrackedRun", "sourceDirectoryDataStore",
+	"dataReferences", "data", "datacaches", "outputData", NULL,
+};
+static const char *const data_keys[] = {
+	"dataReferences", "data", "datacaches", "outputData", NULL,
+};
+
+static const char *const environment_keys[] = {
+	"name", "version", "environmentVariables", "python", "docker", NULL,
+};
+static const char *const ignored_environment_keys[] = {
+	"spark", "databricks", "r", "inferencingStackVersion", "assetId",
+	NULL,
+};
+static const char *const python_keys[] = {
+	"interpreterPath", "userManagedDependencies", "condaDependencies",
+	"condaDependenciesFile", NULL,
+};
+static const char *const ignored_python_keys[] = {
+	"baseCondaEnvironment", NULL,
+};
+static const char *const env_docker_keys[] = {
+	"enabled", "baseImage", "shmSize", "arguments", NULL,
+};
+static const char *const ignored_env_docker_keys[] = {
+	"sharedVolumes", "baseImageRegistry", "platform", "baseDockerfile",
+	"buildContext", "gpuSupport", NULL,
+};
+static const char *const docker_keys[] = {
+	"useDocker", "shmSize", "arguments", NULL,
+};
+static const char *const ignored_docker_keys[] = {
+	"sharedVolumes", NULL,
+};
+static const char *const tensorflow_keys[] = {
+	"workerCount", "parameterServerCount", NULL,
+};
+static const char *const mpi_keys[] = {
+	"processCountPerNode", "nodeCount", NULL,
+};
+static const char *const pytorch_keys[] = {
+	"communicationBackend", "processCount", "nodeCount", NULL,
+};
+
+static const struct aml_node *object_or_null(struct rc_ctx *ctx,
+					     const struct aml_node *node,
+					     const char *path)
+{
+	if (!node || node->type == AML_NODE_NULL)
+		return NULL;
+	if (node->type != AML_NODE_OBJECT) {
+		aml_errors_add(ctx->errs, path, "must be an object");
+		return NULL;
+	}
+	return node;
+}
+
+static const struct aml_node *get_either(const struct aml_node *obj,
+					 const char *a, const char *b)
+{
+	const struct aml_node *node = aml_doc_get(obj, a);
+
+	return node ? node : aml_doc_get(obj, b);
+}
+
+static int is_empty_value(const struct aml_node *node)
+{
+	return !node || node->type == AML_NODE_NULL ||
+	       ((node->type == AML_NODE_ARRAY ||
+		 node->type == AML_NODE_OBJECT) && node->n_children == 0);
+}
+
+static void read_environment(struct rc_ctx *ctx, const struct aml_node *root)
+{
+	struct aml_environment *env = &ctx->rc->environment;
+	const struct aml_node *envn, *python, *docker;
+
+	envn = object_or_null(ctx, aml_doc_get(root, "environment"),
+			      "environment");
+	if (!envn)
+		return;
+	rc_check_keys(ctx, envn, "environment", environment_keys,
+		      ignored_environment_keys, form_hint);
+	rc_read_string(ctx, aml_doc_get(envn, "name"), "environment.name",
+		       &env->name);
+	rc_read_string(ctx, aml_doc_get(envn, "version"),
+		       "environment.version", &env->version);
+	/* Deprecated place; the top-level environmentVariables, read after
+	 * this, win for a name given in both. */
+	rc_read_kvlist(ctx, aml_doc_get(envn, "environmentVariables"),
+		       "environment.environmentVariables", 1,
+		       &ctx->rc->environment_variables);
+
+	python = object_or_null(ctx, aml_doc_get(envn, "python"),
+				"environment.python");
+	if (python) {
+		rc_check_keys(ctx, python, "environment.python", python_keys,
+			      ignored_python_keys, form_hint);
+		rc_read_string(ctx, aml_doc_get(python, "interpreterPath"),
+			       "environment.python.interpreterPath",
+			       &env->interpreter_path);
+		rc_read_bool(ctx, aml_doc_get(python, "userManagedDependencies"),
+			     "environment.python.userManagedDependencies",
+			     &env->user_managed_dependencies);
+		rc_read_json_text(ctx, aml_doc_get(python, "condaDependencies"),
+				  "environment.python.condaDependencies",
+				  &env->conda_dependencies);
+		rc_read_dir(ctx, aml_doc_get(python, "condaDependenciesFile"),
+			    "environment.python.condaDependenciesFile",
+			    &env->conda_dependencies_file);
+	}
+	docker = object_or_null(ctx, aml_doc_get(envn, "docker"),
+				"environment.docker");
+	if (docker) {
+		rc_check_keys(ctx, docker, "environment.docker",
+			      env_docker_keys, ignored_env_docker_keys,
+			      form_hint);
+		rc_read_bool(ctx, aml_doc_get(docker, "enabled"),
+			     "environment.docker.enabled",
+			     &env->docker_enabled);
+		rc_read_string(ctx, aml_doc_get(docker, "baseImage"),
+			       "environment.docker.baseImage",
+			       &env->docker_base_image);
+		rc_read_string(ctx, aml_doc_get(docker, "shmSize"),
+			       "environment.docker.shmSize",
+			       &env->docker_shm_size);
+		rc_read_strlist(ctx, aml_doc_get(docker, "arguments"),
+				"environment.docker.arguments",
+				&env->docker_arguments);
+	}
+}
+
+/* The top-level docker section is the current home of these settings and
+ * wins over the deprecated environment.docker ones. */
+static void read_top_docker(struct rc_ctx *ctx, const struct aml_node *root)
+{
+	struct aml_environment *env = &ctx->rc->environment;
+	const struct aml_node *docker;
+	int use_docker = -1;
+
+	docker = object_or_null(ctx, aml_doc_get(root, "docker"), "docker");
+	if (!docker)
+		return;
+	rc_check_keys(ctx, docker, "docker", docker_keys, ignored_docker_keys,
+		      form_hint);
+	if (rc_read_bool(ctx, aml_doc_get(docker, "useDocker"),
+			 "docker.useDocker", &use_docker) == 0 &&
+	    use_docker >= 0)
+		env->docker_enabled = use_docker;
+	rc_read_string(ctx, aml_doc_get(docker, "shmSize"), "docker.shmSize",
+		       &env->docker_shm_size);
+	if (!is_empty_value(aml_doc_get(docker, "arguments")))
+		rc_read_strlist(ctx, aml_doc_get(docker, "arguments"),
+				"docker.arguments", &env->docker_arguments);
+}
+
+/*
+ * framework + communicator pick the distributed section that applies, as
+ * the SDK's distributed configs set them; the other sections are written
+ * with defaults into every saved file and mean nothing then.
+ */
+static void read_distribution(struct rc_ctx *ctx, const struct aml_node *root)
+{
+	struct aml_distributed *d = &ctx->rc->distributed;
+	char *framework = NULL, *communicator = NULL;
+	const struct aml_node *section;
+	const char *section_name;
+	uint64_t value;
+	int given;
+
+	rc_read_string(ctx, get_either(root, "framework", "Framework"),
+		       "framework", &framework);
+	rc_read_string(ctx, aml_doc_get(root, "communicator"), "communicator",
+		       &communicator);
+	if (framework && strcasecmp(framework, "Python") &&
+	    strcasecmp(framework, "PyTorch") &&
+	    strcasecmp(framework, "TensorFlow")) {
+		aml_errors_add(ctx->errs, "framework",
+			       "must be Python, PyTorch or TensorFlow on Slurm (PySpark and CNTK need their own clusters), got \"%s\"",
+			       framework);
+		goto out;
+	}
+	if (communicator && strcasecmp(communicator, "None") &&
+	    strcasecmp(communicator, "ParameterServer") &&
+	    strcasecmp(communicator, "Mpi") &&
+	    strcasecmp(communicator, "IntelMpi") &&
+	    strcasecmp(communicator, "OpenMpi") &&
+	    strcasecmp(communicator, "Nccl") &&
+	    strcasecmp(communicator, "Gloo")) {
+		aml_errors_add(ctx->errs, "communicator",
+			       "must be None, ParameterServer, Mpi, IntelMpi, OpenMpi, Nccl or Gloo, got \"%s\"",
+			       communicator);
+		goto out;
+	}
+
+	if (framework && !strcasecmp(framework, "PyTorch")) {
+		section_name = aml_doc_get(root, "pyTorch") ? "pyTorch"
+							    : "pytorch";
+		d->type = AML_DIST_PYTORCH;
+		if (communicator && (!strcasecmp(communicator, "Nccl") ||
+				     !strcasecmp(communicator, "Gloo"))) {
+			d->backend = strdup(communicator);
+			for (char *p = d->backend; p && *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		}
+	} else if (framework && !strcasecmp(framework, "TensorFlow") &&
+		   communicator &&
+		   !strcasecmp(communicator, "ParameterServer")) {
+		section_name = "tensorflow";
+		d->type = AML_DIST_TENSORFLOW;
+	} else if (communicator && (!strcasecmp(communicator, "Mpi") ||
+				    !strcasecmp(communicator, "IntelMpi") ||
+				    !strcasecmp(communicator, "OpenMpi"))) {
+		section_name = "mpi";
+		d->type = AML_DIST_MPI;
+	} else {
+		goto out;
+	}
+
+	section = object_or_null(ctx, aml_doc_get(root, section_name),
+				 section_name);
+	if (d->type == AML_DIST_TENSORFLOW) {
+		d->worker_count = 1;
+		d->parameter_server_count = 1;
+	}
+	if (!section)
+		goto out;
+	switch (d->type) {
+	case AML_DIST_PYTORCH: {
+		char path[RC_PATH_MAX];
+		char *backend = NULL;
+
+		rc_check_keys(ctx, section, section_name, pytorch_keys, NULL,
+			      form_hint);
+		rc_path(path, section_name, "communicationBackend");
+		if (rc_read_string(ctx, aml_doc_get(section, "communicationBackend"),
+				   path, &backend) == 0 && backend) {
+			for (char *p = backend; *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+			if (strcmp(backend, "nccl") && strcmp(backend, "gloo"))
+				aml_errors_add(ctx->errs, path,
+					       "must be \"nccl\" or \"gloo\", got \"%s\"",
+					       backend);
+			free(d->backend);
+			d->backend = backend;
+		}
+		rc_path(path, section_name, "processCount");
+		if (rc_read_uint(ctx, aml_doc_get(section, "processCount"), path,
+				 1, AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given) {
+			ctx->pytorch_total = (uint32_t)value;
+			ctx->pytorch_total_given = 1;
+			snprintf(ctx->pytorch_total_path,
+				 sizeof(ctx->pytorch_total_path), "%s", path);
+		}
+		rc_path(path, section_name, "nodeCount");
+		if (rc_read_uint(ctx, aml_doc_get(section, "nodeCount"), path, 1,
+				 AML_MAX_NODE_COUNT, &value, &given) == 0 &&
+		    given)
+			rc_set_node_count(ctx, value, path);
+		break;
+	}
+	case AML_DIST_MPI:
+		rc_check_keys(ctx, section, "mpi", mpi_keys, NULL, form_hint);
+		if (rc_read_uint(ctx, aml_doc_get(section, "processCountPerNode"),
+				 "mpi.processCountPerNode", 1,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->process_count_per_node = (uint32_t)value;
+		if (rc_read_uint(ctx, aml_doc_get(section, "nodeCount"),
+				 "mpi.nodeCount", 1, AML_MAX_NODE_COUNT, &value,
+				 &given) == 0 && given)
+			rc_set_node_count(ctx, value, "mpi.nodeCount");
+		break;
+	case AML_DIST_TENSORFLOW:
+		rc_check_keys(ctx, section, "tensorflow", tensorflow_keys, NULL,
+			      form_hint);
+		if (rc_read_uint(ctx, aml_doc_get(section, "workerCount"),
+				 "tensorflow.workerCount", 1, AML_MAX_PROCESSES,
+				 &value, &given) == 0 && given)
+			d->worker_count = (uint32_t)value;
+		if (rc_read_uint(ctx, aml_doc_get(section, "parameterServerCount"),
+				 "tensorflow.parameterServerCount", 0,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->parameter_server_count = (uint32_t)value;
+		break;
+	case AML_DIST_NONE:
+		break;
+	}
+out:
+	if (d->type == AML_DIST_TENSORFLOW && !ctx->node_count_given)
+		rc_set_node_count(ctx, d->worker_count, "tensorflow.workerCount");
+	free(framework);
+	free(communicator);
+}
+
+static void read_command(struct rc_ctx *ctx, const struct aml_node *command)
+{
+	struct aml_runconfig *rc = ctx->rc;
+
+	/* Saved files carry  command: ""  or  []  when a script is used. */
+	if (is_empty_value(command) ||
+	    (command->type == AML_NODE_STRING && command->len == 0))
+		return;
+	ctx->has_command = 1;
+	if (command->type == AML_NODE_STRING)
+		rc_read_string(ctx, command, "command", &rc->command_line);
+	else
+		rc_read_strlist(ctx, command, "command", &rc->command);
+}
+
+/* ArgumentVector, the legacy form, holds the script first. */
+static void read_argument_vector(struct rc_ctx *ctx,
+				 const struct aml_node *vector)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	struct aml_strlist all = { 0 };
+
+	if (is_empty_value(vector))
+		return;
+	if (rc_read_strlist(ctx, vector, "ArgumentVector", &all) < 0)
+		goto out;
+	if (rc->script || rc->arguments.count) {
+		aml_errors_add(ctx->errs, "ArgumentVector",
+			       "cannot be used together with script/arguments");
+		goto out;
+	}
+	rc->script = strdup(all.items[0]);
+	ctx->has_script = 1;
+	for (size_t i = 1; i < all.count; i++) {
+		rc_strlist_push(&rc->arguments, all.items[i]);
+		ctx->has_arguments = 1;
+	}
+out:
+	for (size_t i = 0; i < all.count; i++)
+		free(all.items[i]);
+	free(all.items);
+}
+
+void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	uint64_t value;
+	int given;
+
+	rc_check_keys(ctx, root, "", top_keys, ignored_top_keys, form_hint);
+	for (const char *const *key = data_keys; *key; key++) {
+		if (!is_empty_value(aml_doc_get(root, *key)))
+			aml_errors_add(ctx->errs, *key,
+				       "Azure ML data bindings are not supported on Slurm; read the data from its path on the shared filesystem instead");
+	}
+
+	rc_read_dir(ctx, aml_doc_get(root, "sourceDirectory"),
+		    "sourceDirectory", &rc->source_directory);
+	if (rc_read_string(ctx, aml_doc_get(root, "script"), "script",
+			   &rc->script) == 0 && rc->script)
+		ctx->has_script = 1;
+	if (!is_empty_value(aml_doc_get(root, "arguments"))) {
+		ctx->has_arguments = 1;
+		rc_read_strlist(ctx, aml_doc_get(root, "arguments"),
+				"arguments", &rc->arguments);
+	}
+	read_argument_vector(ctx, aml_doc_get(root, "ArgumentVector"));
+	read_command(ctx, aml_doc_get(root, "command"));
+	rc_read_string(ctx, get_either(root, "target", "Target"), "target",
+		       &rc->compute_target);
+	if (rc->compute_target && !strcmp(rc->compute_target, "local")) {
+		free(rc->compute_target);
+		rc->compute_target = NULL;
+	}
+	if (rc_read_uint(ctx, aml_doc_get(root, "nodeCount"), "nodeCount", 1,
+			 AML_MAX_NODE_COUNT, &value, &given) == 0 && given)
+		rc_set_node_count(ctx, value, "nodeCount");
+	read_distribution(ctx, root);
+	rc_read_uint(ctx, aml_doc_get(root, "maxRunDurationSeconds"),
+		     "maxRunDurationSeconds", 1, MAX_DURATION_SECONDS,
+		     &rc->max_run_duration_seconds, NULL);
+	read_environment(ctx, root);
+	read_top_docker(ctx, root);
+	rc_read_kvlist(ctx, get_either(root, "environmentVariables",
+				       "EnvironmentVariables"),
+		       "environmentVariables", 1, &rc->environment_variables);
+	rc_read_dir(ctx, aml_doc_get(root, "CondaDependenciesFile"),
+		    "CondaDependenciesFile",
+		    &rc->environment.conda_dependencies_file);
+}

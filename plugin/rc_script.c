@@ -1,0 +1,338 @@
+/*
+ * rc_script.c: form 1, the ScriptRunConfig fields in snake_case.  This is
+ * also the canonical form the controller receives, so every field the model
+ * has is reachable from here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rc_internal.h"
+
+#define MAX_DURATION_SECONDS 3153600000ULL /* 100 years: a typo, not a run */
+
+static const char *const top_keys[] = {
+	"source_directory", "script", "command", "arguments",
+	"compute_target", "node_count", "distributed_job_config",
+	"max_run_duration_seconds", "environment", "experiment_name",
+	"display_name", "description", "tags", "properties", "run_id",
+	"original_form", NULL,
+};
+
+static const char *const environment_keys[] = {
+	"name", "version", "environment_variables", "python", "docker", NULL,
+};
+
+static const char *const python_keys[] = {
+	"interpreter_path", "user_managed_dependencies", "conda_dependencies",
+	"conda_dependencies_file", NULL,
+};
+
+static const char *const docker_keys[] = {
+	"enabled", "base_image", "shm_size", "arguments", NULL,
+};
+
+static const char *const pytorch_keys[] = {
+	"type", "communication_backend", "process_count", "node_count", NULL,
+};
+static const char *const mpi_keys[] = {
+	"type", "process_count_per_node", "node_count", NULL,
+};
+static const char *const tensorflow_keys[] = {
+	"type", "worker_count", "parameter_server_count", NULL,
+};
+/* What a distributed config of any type may hold, for the did-you-mean
+ * when "type" itself is missing or wrong. */
+static const char *const any_dist_keys[] = {
+	"type", "communication_backend", "process_count", "node_count",
+	"process_count_per_node", "worker_count", "parameter_server_count",
+	NULL,
+};
+
+static const char *const form_hint = "a ScriptRunConfig";
+
+static void read_python(struct rc_ctx *ctx, const struct aml_node *python)
+{
+	struct aml_environment *env = &ctx->rc->environment;
+	const char *path = "environment.python";
+
+	if (!python || python->type == AML_NODE_NULL)
+		return;
+	if (python->type != AML_NODE_OBJECT) {
+		aml_errors_add(ctx->errs, path, "must be an object");
+		return;
+	}
+	rc_check_keys(ctx, python, path, python_keys, NULL, form_hint);
+	rc_read_string(ctx, aml_doc_get(python, "interpreter_path"),
+		       "environment.python.interpreter_path",
+		       &env->interpreter_path);
+	if (env->interpreter_path && !*env->interpreter_path)
+		aml_errors_add(ctx->errs, "environment.python.interpreter_path",
+			       "must not be empty");
+	rc_read_bool(ctx, aml_doc_get(python, "user_managed_dependencies"),
+		     "environment.python.user_managed_dependencies",
+		     &env->user_managed_dependencies);
+	rc_read_json_text(ctx, aml_doc_get(python, "conda_dependencies"),
+			  "environment.python.conda_dependencies",
+			  &env->conda_dependencies);
+	rc_read_dir(ctx, aml_doc_get(python, "conda_dependencies_file"),
+		    "environment.python.conda_dependencies_file",
+		    &env->conda_dependencies_file);
+}
+
+static void read_docker(struct rc_ctx *ctx, const struct aml_node *docker)
+{
+	struct aml_environment *env = &ctx->rc->environment;
+	const char *path = "environment.docker";
+
+	if (!docker || docker->type == AML_NODE_NULL)
+		return;
+	if (docker->type != AML_NODE_OBJECT) {
+		aml_errors_add(ctx->errs, path, "must be an object");
+		return;
+	}
+	rc_check_keys(ctx, docker, path, docker_keys, NULL, form_hint);
+	rc_read_bool(ctx, aml_doc_get(docker, "enabled"),
+		     "environment.docker.enabled", &env->docker_enabled);
+	rc_read_string(ctx, aml_doc_get(docker, "base_image"),
+		       "environment.docker.base_image",
+		       &env->docker_base_image);
+	rc_read_string(ctx, aml_doc_get(docker, "shm_size"),
+		       "environment.docker.shm_size", &env->docker_shm_size);
+	rc_read_strlist(ctx, aml_doc_get(docker, "arguments"),
+			"environment.docker.arguments",
+			&env->docker_arguments);
+}
+
+static void read_environment(struct rc_ctx *ctx, const struct aml_node *envn)
+{
+	struct aml_environment *env = &ctx->rc->environment;
+
+	if (!envn || envn->type == AML_NODE_NULL)
+		return;
+	if (envn->type != AML_NODE_OBJECT) {
+		aml_errors_add(ctx->errs, "environment", "must be an object");
+		return;
+	}
+	rc_check_keys(ctx, envn, "environment", environment_keys, NULL,
+		      form_hint);
+	rc_read_string(ctx, aml_doc_get(envn, "name"), "environment.name",
+		       &env->name);
+	rc_read_string(ctx, aml_doc_get(envn, "version"),
+		       "environment.version", &env->version);
+	rc_read_kvlist(ctx, aml_doc_get(envn, "environment_variables"),
+		       "environment.environment_variables", 1,
+		       &ctx->rc->environment_variables);
+	read_python(ctx, aml_doc_get(envn, "python"));
+	read_docker(ctx, aml_doc_get(envn, "docker"));
+}
+
+static void read_distributed(struct rc_ctx *ctx, const struct aml_node *dist)
+{
+	struct aml_distributed *d = &ctx->rc->distributed;
+	const char *base = "distributed_job_config";
+	const struct aml_node *type;
+	char *type_name = NULL;
+	uint64_t value;
+	int given, t;
+
+	if (!dist || dist->type == AML_NODE_NULL)
+		return;
+	if (dist->type != AML_NODE_OBJECT) {
+		aml_errors_add(ctx->errs, base,
+			       "must be an object with \"type\": \"pytorch\", \"mpi\" or \"tensorflow\"");
+		return;
+	}
+	type = aml_doc_get(dist, "type");
+	if (!type) {
+		aml_errors_add(ctx->errs, "distributed_job_config.type",
+			       "is required: \"pytorch\", \"mpi\" or \"tensorflow\"");
+		rc_check_keys(ctx, dist, base, any_dist_keys, NULL, form_hint);
+		return;
+	}
+	if (rc_read_string(ctx, type, "distributed_job_config.type",
+			   &type_name) < 0)
+		return;
+	t = type_name ? rc_dist_type_from_name(type_name) : -1;
+	if (t < 0) {
+		aml_errors_add(ctx->errs, "distributed_job_config.type",
+			       "must be \"pytorch\", \"mpi\" or \"tensorflow\", got \"%s\"",
+			       type_name ? type_name : "null");
+		free(type_name);
+		return;
+	}
+	free(type_name);
+	d->type = (enum aml_dist_type)t;
+
+	switch (d->type) {
+	case AML_DIST_PYTORCH: {
+		char *backend = NULL;
+
+		rc_check_keys(ctx, dist, base, pytorch_keys, NULL,
+			      "a PyTorch distributed_job_config");
+		if (rc_read_string(ctx, aml_doc_get(dist, "communication_backend"),
+				   "distributed_job_config.communication_backend",
+				   &backend) == 0 && backend) {
+			for (char *p = backend; *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+			if (strcmp(backend, "nccl") && strcmp(backend, "gloo"))
+				aml_errors_add(ctx->errs,
+					       "distributed_job_config.communication_backend",
+					       "must be \"nccl\" or \"gloo\", got \"%s\"",
+					       backend);
+			d->backend = backend;
+		}
+		if (rc_read_uint(ctx, aml_doc_get(dist, "process_count"),
+				 "distributed_job_config.process_count", 1,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given) {
+			ctx->pytorch_total = (uint32_t)value;
+			ctx->pytorch_total_given = 1;
+			snprintf(ctx->pytorch_total_path,
+				 sizeof(ctx->pytorch_total_path),
+				 "distributed_job_config.process_count");
+		}
+		break;
+	}
+	case AML_DIST_MPI:
+		rc_check_keys(ctx, dist, base, mpi_keys, NULL,
+			      "an MPI distributed_job_config");
+		if (rc_read_uint(ctx, aml_doc_get(dist, "process_count_per_node"),
+				 "distributed_job_config.process_count_per_node",
+				 1, AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->process_count_per_node = (uint32_t)value;
+		break;
+	case AML_DIST_TENSORFLOW:
+		rc_check_keys(ctx, dist, base, tensorflow_keys, NULL,
+			      "a TensorFlow distributed_job_config");
+		d->worker_count = 1;
+		d->parameter_server_count = 1; /* v1's default */
+		if (rc_read_uint(ctx, aml_doc_get(dist, "worker_count"),
+				 "distributed_job_config.worker_count", 1,
+				 AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->worker_count = (uint32_t)value;
+		if (rc_read_uint(ctx, aml_doc_get(dist, "parameter_server_count"),
+				 "distributed_job_config.parameter_server_count",
+				 0, AML_MAX_PROCESSES, &value, &given) == 0 &&
+		    given)
+			d->parameter_server_count = (uint32_t)value;
+		/* TensorflowConfiguration sets the node count from the
+		 * workers, as the SDK does; an explicit node_count (the
+		 * canonical form, or v2's instance_count) spreads the
+		 * workers over that many nodes instead. */
+		if (!ctx->node_count_given)
+			rc_set_node_count(ctx, d->worker_count,
+				       "distributed_job_config.worker_count");
+		break;
+	case AML_DIST_NONE:
+		break;
+	}
+	if (d->type != AML_DIST_TENSORFLOW &&
+	    rc_read_uint(ctx, aml_doc_get(dist, "node_count"),
+			 "distributed_job_config.node_count", 1,
+			 AML_MAX_NODE_COUNT, &value, &given) == 0 && given)
+		rc_set_node_count(ctx, value, "distributed_job_config.node_count");
+}
+
+static void read_command(struct rc_ctx *ctx, const struct aml_node *command)
+{
+	struct aml_runconfig *rc = ctx->rc;
+
+	if (!command || command->type == AML_NODE_NULL)
+		return;
+	ctx->has_command = 1;
+	if (command->type == AML_NODE_STRING) {
+		rc_read_string(ctx, command, "command", &rc->command_line);
+		return;
+	}
+	if (rc_read_strlist(ctx, command, "command", &rc->command) == 0 &&
+	    rc->command.count == 0)
+		aml_errors_add(ctx->errs, "command", "must not be empty");
+}
+
+/* ScriptRunConfig takes arguments as a list, or as one string that a user
+ * writes as they would on a command line. */
+static void read_arguments(struct rc_ctx *ctx, const struct aml_node *args)
+{
+	if (!args || args->type == AML_NODE_NULL)
+		return;
+	if (args->type == AML_NODE_ARRAY) {
+		if (args->n_children)
+			ctx->has_arguments = 1;
+		rc_read_strlist(ctx, args, "arguments", &ctx->rc->arguments);
+		return;
+	}
+	if (args->type != AML_NODE_STRING) {
+		aml_errors_add(ctx->errs, "arguments",
+			       "must be a list or a string");
+		return;
+	}
+	ctx->has_arguments = 1;
+	if (rc_split_words(args->text, &ctx->rc->arguments) < 0)
+		aml_errors_add(ctx->errs, "arguments",
+			       "unterminated quote in \"%s\"", args->text);
+}
+
+static void read_original_form(struct rc_ctx *ctx, const struct aml_node *n)
+{
+	char *name = NULL;
+
+	if (rc_read_string(ctx, n, "original_form", &name) < 0 || !name)
+		return;
+	if (!strcmp(name, "script_run_config"))
+		ctx->rc->form = AML_FORM_SCRIPT_RUN_CONFIG;
+	else if (!strcmp(name, "run_configuration"))
+		ctx->rc->form = AML_FORM_RUN_CONFIGURATION;
+	else if (!strcmp(name, "command_job"))
+		ctx->rc->form = AML_FORM_COMMAND_JOB;
+	else
+		aml_errors_add(ctx->errs, "original_form",
+			       "must be \"script_run_config\", \"run_configuration\" or \"command_job\", got \"%s\"",
+			       name);
+	free(name);
+}
+
+void rc_read_script_run_config(struct rc_ctx *ctx,
+			       const struct aml_node *root)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	uint64_t value;
+	int given;
+
+	rc_check_keys(ctx, root, "", top_keys, NULL, form_hint);
+	read_original_form(ctx, aml_doc_get(root, "original_form"));
+	rc_read_dir(ctx, aml_doc_get(root, "source_directory"),
+		    "source_directory", &rc->source_directory);
+	if (rc_read_string(ctx, aml_doc_get(root, "script"), "script",
+			   &rc->script) == 0 && rc->script)
+		ctx->has_script = 1;
+	read_arguments(ctx, aml_doc_get(root, "arguments"));
+	read_command(ctx, aml_doc_get(root, "command"));
+	rc_read_string(ctx, aml_doc_get(root, "compute_target"),
+		       "compute_target", &rc->compute_target);
+	if (rc->compute_target && !strcmp(rc->compute_target, "local")) {
+		free(rc->compute_target);
+		rc->compute_target = NULL;
+	}
+	if (rc_read_uint(ctx, aml_doc_get(root, "node_count"), "node_count", 1,
+			 AML_MAX_NODE_COUNT, &value, &given) == 0 && given)
+		rc_set_node_count(ctx, value, "node_count");
+	read_distributed(ctx, aml_doc_get(root, "distributed_job_config"));
+	rc_read_uint(ctx, aml_doc_get(root, "max_run_duration_seconds"),
+		     "max_run_duration_seconds", 1, MAX_DURATION_SECONDS,
+		     &rc->max_run_duration_seconds, NULL);
+	read_environment(ctx, aml_doc_get(root, "environment"));
+	rc_read_string(ctx, aml_doc_get(root, "experiment_name"),
+		       "experiment_name", &rc->experiment_name);
+	rc_read_string(ctx, aml_doc_get(root, "display_name"), "display_name",
+		       &rc->display_name);
+	rc_read_string(ctx, aml_doc_get(root, "description"), "description",
+		       &rc->description);
+	rc_read_kvlist(ctx, aml_doc_get(root, "tags"), "tags", 0, &rc->tags);
+	rc_read_kvlist(ctx, aml_doc_get(root, "properties"), "properties", 0,
+		       &rc->properties);
+	rc_read_string(ctx, aml_doc_get(root, "run_id"), "run_id",
+		       &rc->run_id);
+}

@@ -1,0 +1,173 @@
+/*
+ * runconfig.h: the run configuration, one typed model for every form users
+ * write.
+ *
+ * Three forms are read (the form is recognised from the content, not the
+ * file name):
+ *   1. ScriptRunConfig fields, snake_case JSON or YAML (source_directory,
+ *      script, arguments, compute_target, distributed_job_config, ...).
+ *   2. RunConfiguration, the serialized .runconfig (camelCase, YAML or JSON,
+ *      legacy TitleCase keys, both "pytorch" and "pyTorch").
+ *   3. The SDK v2 command job (command, code, compute, resources,
+ *      distribution, limits, inputs, outputs, ...).
+ * All reach the same struct with Azure ML's defaults and rules applied, so
+ * every later stage (planner, controller, node) sees one shape.
+ *
+ * The canonical form is a compact JSON of form 1 with every field explicit
+ * (plus "original_form", so messages can keep speaking the user's form);
+ * aml_runconfig_encode() writes it and aml_runconfig_parse() reads it back
+ * exactly.  The controller receives that form and re-validates it with the
+ * same rules, so a hand-edited canonical config is judged like any other.
+ *
+ * The parser does no I/O besides what the caller hands it: it is safe in
+ * slurmctld.  aml_runconfig_check_files() is the separate, user-side check
+ * that the script exists.
+ */
+#ifndef AML_RUNCONFIG_H
+#define AML_RUNCONFIG_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "errors.h"
+
+#define AML_DEFAULT_MAX_RUN_DURATION 2592000ULL  /* 30 days, Azure ML's */
+#define AML_MAX_NODE_COUNT 100000
+#define AML_MAX_PROCESSES 1000000
+
+enum aml_config_form {
+	AML_FORM_SCRIPT_RUN_CONFIG,
+	AML_FORM_RUN_CONFIGURATION,
+	AML_FORM_COMMAND_JOB,
+};
+
+enum aml_dist_type {
+	AML_DIST_NONE,
+	AML_DIST_PYTORCH,
+	AML_DIST_MPI,
+	AML_DIST_TENSORFLOW,
+};
+
+struct aml_strlist {
+	char **items;
+	size_t count;
+};
+
+struct aml_kv {
+	char *key;
+	char *value;
+};
+
+/* Ordered, keys unique. */
+struct aml_kvlist {
+	struct aml_kv *items;
+	size_t count;
+};
+
+/*
+ * The distributed layout, normalised: whatever form it came from, the
+ * planner reads node_count and process_count_per_node (or, for TensorFlow,
+ * worker_count + parameter_server_count processes over node_count nodes).
+ */
+struct aml_distributed {
+	enum aml_dist_type type;
+	/* PYTORCH: "nccl" or "gloo" (lower case); NULL otherwise */
+	char *backend;
+	/* PYTORCH and MPI: processes on each node (>= 1) */
+	uint32_t process_count_per_node;
+	/* TENSORFLOW: */
+	uint32_t worker_count;
+	uint32_t parameter_server_count;
+};
+
+struct aml_environment {
+	char *name;                 /* NULL when not given */
+	char *version;
+	char *interpreter_path;     /* python.interpreter_path; NULL: site's */
+	int user_managed_dependencies;
+	char *conda_dependencies;   /* compact JSON of the conda object, or NULL */
+	char *conda_dependencies_file; /* absolute, normalised; or NULL */
+	int docker_enabled;
+	char *docker_base_image;
+	char *docker_shm_size;      /* as written: "2g" */
+	struct aml_strlist docker_arguments;
+};
+
+struct aml_runconfig {
+	enum aml_config_form form;      /* where it came from (for messages) */
+	char *run_id;                   /* requested id (v2 `name`), or NULL */
+	char *experiment_name;          /* never NULL after parse */
+	char *display_name;
+	char *description;
+	char *source_directory;         /* absolute, normalised */
+	char *script;                   /* relative to source_directory; or NULL */
+	struct aml_strlist arguments;   /* with script: already str()'d */
+	struct aml_strlist command;     /* argv form; empty when unused */
+	char *command_line;             /* shell form; NULL when unused */
+	char *compute_target;           /* NULL means "local": site default */
+	uint32_t node_count;            /* >= 1 */
+	struct aml_distributed distributed;
+	uint64_t max_run_duration_seconds;
+	struct aml_environment environment;
+	struct aml_kvlist environment_variables; /* run's env, merged */
+	struct aml_kvlist tags;
+	struct aml_kvlist properties;
+};
+
+/*
+ * Parse [len] bytes of [text], a configuration in any of the three forms,
+ * JSON or YAML.  [filename] names the file in messages ("run.json") and is
+ * also used for the YAML/JSON hint from its extension when the content is
+ * ambiguous.  [base_dir] is the absolute directory relative paths in the
+ * file are resolved against (the file's directory; for a .runconfig inside
+ * .azureml/ or aml_config/, the project folder above it is used instead,
+ * computed from [filename]).
+ *
+ * [default_experiment] names the experiment when the file does not (Azure
+ * ML uses the submitting directory's name); may be NULL for "Default".
+ *
+ * Returns 0 and fills [rc]; on any problem returns -1 with every error in
+ * [errs] (one line each: file, field path, rule, value) and [rc] freed.
+ */
+int aml_runconfig_parse(const char *text, size_t len, const char *filename,
+			const char *base_dir, const char *default_experiment,
+			struct aml_runconfig *rc, struct aml_errors *errs);
+
+/*
+ * Read [path] and parse it as above; base_dir and the default experiment
+ * come from the path (the experiment from the source directory's name).
+ */
+int aml_runconfig_load(const char *path, struct aml_runconfig *rc,
+		       struct aml_errors *errs);
+
+/*
+ * The canonical compact JSON for [rc], malloc'd; NULL if memory runs out.
+ * Parsing it back with aml_runconfig_parse() gives an identical struct.
+ */
+char *aml_runconfig_encode(const struct aml_runconfig *rc);
+
+/*
+ * Checks that need the user's filesystem: the source directory is a
+ * directory and the script (and conda file) exist inside it as regular
+ * files.  Never called in the controller.  Returns 0, or -1 with errors.
+ */
+int aml_runconfig_check_files(const struct aml_runconfig *rc,
+			      struct aml_errors *errs);
+
+/*
+ * Total number of processes the run starts (>= 1).
+ */
+uint32_t aml_runconfig_process_count(const struct aml_runconfig *rc);
+
+const char *aml_dist_type_name(enum aml_dist_type type);
+const char *aml_config_form_name(enum aml_config_form form);
+
+/*
+ * Non-zero when [name] is a valid POSIX environment variable name
+ * ([A-Za-z_][A-Za-z0-9_]*).
+ */
+int aml_is_env_name(const char *name);
+
+void aml_runconfig_free(struct aml_runconfig *rc);
+
+#endif

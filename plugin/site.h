@@ -1,0 +1,159 @@
+/*
+ * site.h: the site policy, aml.conf.
+ *
+ * One file beside slurm.conf, in slurm.conf's own style, read by both
+ * plugins and the tools:
+ *
+ *     # comment
+ *     HistoryDir=/shared/aml/history
+ *     DefaultTarget=cpu
+ *     ComputeTarget=gpu-cluster Partition=gpu Gres=gpu:4 MaxNodes=64 \
+ *         MaxTime=2-00:00:00 AllowAccounts=ml,vision
+ *
+ * Keys are case-insensitive; values are not.  A line ending in '\' continues
+ * on the next.  An unknown key, a bad value or a duplicate is an error naming
+ * the file and line ("aml.conf: line 7: MaxNodes: must be a whole number from
+ * 1 to 100000, got \"sixty\"").  All errors are reported, not just the first.
+ *
+ * Global keys (defaults in brackets):
+ *   HistoryDir=PATH             run history root [/var/lib/aml/history]
+ *   HistoryBackend=file|mlflow  [file]
+ *   HistoryURI=URI              required when HistoryBackend=mlflow
+ *   HistoryCredentials=PATH     file with the REST credentials
+ *   RunVisibility=private|shared  run directories 0700 or 0755 [private]
+ *   SnapshotDir=PATH            snapshot store root [/var/lib/aml/snapshots]
+ *   SnapshotMaxSize=SIZE        bytes, with K/M/G/T suffix (binary) [300M]
+ *   SnapshotMaxFiles=N          [2000]
+ *   RunDir=PATH                 per-run working directories on nodes
+ *                               [/tmp/aml-runs]
+ *   KeepFailedRunDir=BOOL       keep a node's run directory after failure [no]
+ *   ContainerRuntime=none|pyxis [none]
+ *   DefaultInterpreter=PATH     interpreter for `script` [python3]
+ *   FinalizeGrace=SECONDS       added to the Slurm time limit so outputs can
+ *                               be uploaded after the run's deadline [120]
+ *   DefaultTarget=NAME          target for compute_target "local" or absent
+ *                               [the first ComputeTarget]
+ *
+ * ComputeTarget=NAME lines, one per target, with these keys on the line:
+ *   Partition=NAME (required), QOS=NAME, Account=NAME, Gres=SPEC (per node,
+ *   as in --gres: "gpu:4", "gpu:a100:8"), Constraint=EXPR, MaxNodes=N,
+ *   MaxTime=TIME (Slurm's time format: MIN, MIN:SEC, H:M:S, D-H, D-H:M,
+ *   D-H:M:S, or UNLIMITED), MaxProcessesPerNode=N, AllowUsers=a,b,
+ *   AllowAccounts=a,b, Default=YES|NO.
+ *
+ * Paths must be absolute.  Booleans accept yes/no, true/false, 1/0, on/off.
+ */
+#ifndef AML_SITE_H
+#define AML_SITE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "errors.h"
+
+/* "No limit" for the numeric limits below, as Slurm's INFINITE. */
+#define AML_SITE_UNLIMITED UINT32_MAX
+#define AML_SITE_UNLIMITED64 UINT64_MAX
+
+enum aml_history_backend {
+	AML_HISTORY_FILE,
+	AML_HISTORY_MLFLOW,
+};
+
+enum aml_run_visibility {
+	AML_RUNS_PRIVATE, /* 0700 */
+	AML_RUNS_SHARED,  /* 0755 */
+};
+
+enum aml_container_runtime {
+	AML_CONTAINER_NONE,
+	AML_CONTAINER_PYXIS,
+};
+
+struct aml_target {
+	char *name;
+	char *partition;
+	char *qos;          /* NULL: the job's own / Slurm's default */
+	char *account;      /* NULL: the job's own / the user's default */
+	char *gres;         /* per node, as written: "gpu:4"; NULL for none */
+	char *constraint;   /* NULL for none */
+	uint32_t max_nodes;               /* AML_SITE_UNLIMITED if unset */
+	uint64_t max_time_seconds;        /* AML_SITE_UNLIMITED64 if unset */
+	uint32_t max_processes_per_node;  /* AML_SITE_UNLIMITED if unset */
+	char **allow_users;               /* NULL when no user list */
+	size_t n_allow_users;
+	char **allow_accounts;            /* NULL when no account list */
+	size_t n_allow_accounts;
+	int line;                         /* where it was defined */
+};
+
+struct aml_site {
+	char *path;                 /* file it came from, for messages */
+	char *history_dir;
+	enum aml_history_backend history_backend;
+	char *history_uri;
+	char *history_credentials;
+	enum aml_run_visibility run_visibility;
+	char *snapshot_dir;
+	uint64_t snapshot_max_bytes;
+	uint32_t snapshot_max_files;
+	char *run_dir;
+	int keep_failed_run_dir;
+	enum aml_container_runtime container_runtime;
+	char *default_interpreter;
+	uint32_t finalize_grace_seconds;
+	char *default_target;       /* resolved: never NULL after a successful
+				     * parse with at least one target */
+	struct aml_target *targets;
+	size_t n_targets;
+};
+
+/*
+ * Fill [site] with the built-in defaults and no targets.  Returns 0, or -1
+ * when memory runs out.
+ */
+int aml_site_defaults(struct aml_site *site);
+
+/*
+ * Parse [len] bytes of aml.conf text.  [filename] is used in messages.
+ * Fills [site] (defaults for what the text leaves out) and returns 0; on any
+ * error returns -1 with every problem in [errs] and [site] freed.
+ * At least one ComputeTarget is required; DefaultTarget must name one.
+ */
+int aml_site_parse(const char *text, size_t len, const char *filename,
+		   struct aml_site *site, struct aml_errors *errs);
+
+/*
+ * Read and parse the file at [path].  Errors as aml_site_parse, plus one
+ * line when the file cannot be read.
+ */
+int aml_site_load(const char *path, struct aml_site *site,
+		  struct aml_errors *errs);
+
+/*
+ * The path of aml.conf to use: $AML_CONF if set, else aml.conf in the
+ * directory of $SLURM_CONF if set, else /etc/slurm/aml.conf.  Writes into
+ * [buf] of [len] bytes; returns -1 if it does not fit.
+ */
+int aml_site_default_path(char *buf, size_t len);
+
+/*
+ * The target called [name] (exact, case-sensitive), or NULL.
+ */
+const struct aml_target *aml_site_find_target(const struct aml_site *site,
+					      const char *name);
+
+/*
+ * Parse Slurm's time format (see above) into seconds.  "UNLIMITED" and
+ * "INFINITE" give AML_SITE_UNLIMITED64.  Returns 0, or -1 when malformed.
+ */
+int aml_parse_slurm_time(const char *text, uint64_t *seconds);
+
+/*
+ * Write [seconds] in Slurm's D-HH:MM:SS form ("1-00:00:00", "01:30:00").
+ */
+void aml_format_slurm_time(uint64_t seconds, char *buf, size_t len);
+
+void aml_site_free(struct aml_site *site);
+
+#endif
