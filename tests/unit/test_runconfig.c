@@ -1,0 +1,850 @@
+/*
+ * Unit tests of plugin/runconfig*.c: the three forms, Azure ML's defaults and
+ * rules, the errors, and the canonical round trip.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runconfig.h"
+
+#define BASE "/home/alice/project"
+
+struct parsed {
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	char *errors;
+	int result;
+};
+
+static struct parsed *parse_as(const char *text, const char *filename,
+			       const char *base)
+{
+	struct parsed *p = calloc(1, sizeof(*p));
+
+	assert_non_null(p);
+	aml_errors_init(&p->errs, filename);
+	p->result = aml_runconfig_parse(text, strlen(text), filename, base,
+					NULL, &p->rc, &p->errs);
+	p->errors = aml_errors_join(&p->errs);
+	return p;
+}
+
+static struct parsed *parse(const char *text)
+{
+	return parse_as(text, "run.json", BASE);
+}
+
+static void parsed_free(struct parsed *p)
+{
+	aml_runconfig_free(&p->rc);
+	aml_errors_free(&p->errs);
+	free(p->errors);
+	free(p);
+}
+
+/* Parse and insist it is valid, showing the errors when it is not. */
+static struct parsed *ok(const char *text, const char *filename)
+{
+	struct parsed *p = parse_as(text, filename, BASE);
+
+	if (p->result != 0)
+		fail_msg("expected valid, got:\n%s", p->errors);
+	return p;
+}
+
+/* Parse and insist the errors are exactly [expected] (lines joined). */
+static void fails_with(const char *text, const char *expected)
+{
+	struct parsed *p = parse(text);
+
+	assert_int_equal(p->result, -1);
+	assert_non_null(p->errors);
+	if (strcmp(p->errors, expected))
+		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
+			 p->errors);
+	parsed_free(p);
+}
+
+static void fails_containing(const char *text, const char *part)
+{
+	struct parsed *p = parse(text);
+
+	assert_int_equal(p->result, -1);
+	assert_non_null(p->errors);
+	if (!strstr(p->errors, part))
+		fail_msg("expected an error containing:\n%s\ngot:\n%s", part,
+			 p->errors);
+	parsed_free(p);
+}
+
+static const char *env_get(const struct aml_runconfig *rc, const char *key)
+{
+	for (size_t i = 0; i < rc->environment_variables.count; i++)
+		if (!strcmp(rc->environment_variables.items[i].key, key))
+			return rc->environment_variables.items[i].value;
+	return NULL;
+}
+
+/* ---- form 1: ScriptRunConfig ---- */
+
+static void test_script_minimal_defaults(void **state)
+{
+	struct parsed *p = ok("{\"script\": \"train.py\"}", "run.json");
+
+	(void)state;
+	assert_int_equal(p->rc.form, AML_FORM_SCRIPT_RUN_CONFIG);
+	assert_string_equal(p->rc.source_directory, BASE);
+	assert_string_equal(p->rc.script, "train.py");
+	assert_int_equal(p->rc.arguments.count, 0);
+	assert_null(p->rc.compute_target);
+	assert_int_equal(p->rc.node_count, 1);
+	assert_int_equal(p->rc.max_run_duration_seconds, 2592000);
+	assert_int_equal(p->rc.distributed.type, AML_DIST_NONE);
+	assert_string_equal(p->rc.experiment_name, "project");
+	assert_int_equal(aml_runconfig_process_count(&p->rc), 1);
+	parsed_free(p);
+}
+
+static void test_script_every_field(void **state)
+{
+	struct parsed *p = ok(
+		"{\"source_directory\": \"src\", \"script\": \"./pkg/train.py\","
+		" \"arguments\": [\"--lr\", 0.8, \"--flag\", true, \"--n\", 3,"
+		" \"--none\", null, \"--e\", 1e-5, \"--f\", 1.0],"
+		" \"compute_target\": \"gpu-cluster\", \"node_count\": 2,"
+		" \"distributed_job_config\": {\"type\": \"PyTorch\","
+		"  \"communication_backend\": \"Gloo\", \"process_count\": 8,"
+		"  \"node_count\": 2},"
+		" \"max_run_duration_seconds\": 3600,"
+		" \"environment\": {\"name\": \"env\", \"version\": \"3\","
+		"  \"environment_variables\": {\"A\": \"1\", \"B_2\": 2},"
+		"  \"python\": {\"interpreter_path\": \"/opt/py/bin/python\","
+		"   \"user_managed_dependencies\": true,"
+		"   \"conda_dependencies\": {\"name\": \"x\", \"dependencies\": [\"python=3.10\"]},"
+		"   \"conda_dependencies_file\": \"conda.yml\"},"
+		"  \"docker\": {\"enabled\": true, \"base_image\": \"img:1\","
+		"   \"shm_size\": \"8g\", \"arguments\": [\"--ipc=host\"]}},"
+		" \"experiment_name\": \"exp-1\", \"display_name\": \"first try\","
+		" \"description\": \"d\", \"tags\": {\"team\": \"vision\", \"n\": 1},"
+		" \"properties\": {\"p\": false}, \"run_id\": \"my_run_1\"}",
+		"run.json");
+	struct aml_runconfig *rc = &p->rc;
+	const char *args[] = { "--lr", "0.8", "--flag", "True", "--n", "3",
+			       "--none", "None", "--e", "1e-05", "--f", "1.0" };
+
+	(void)state;
+	assert_string_equal(rc->source_directory, BASE "/src");
+	assert_string_equal(rc->script, "pkg/train.py");
+	assert_int_equal(rc->arguments.count, 12);
+	for (size_t i = 0; i < 12; i++)
+		assert_string_equal(rc->arguments.items[i], args[i]);
+	assert_string_equal(rc->compute_target, "gpu-cluster");
+	assert_int_equal(rc->node_count, 2);
+	assert_int_equal(rc->distributed.type, AML_DIST_PYTORCH);
+	assert_string_equal(rc->distributed.backend, "gloo");
+	assert_int_equal(rc->distributed.process_count_per_node, 4);
+	assert_int_equal(aml_runconfig_process_count(rc), 8);
+	assert_int_equal(rc->max_run_duration_seconds, 3600);
+	assert_string_equal(rc->environment.name, "env");
+	assert_string_equal(rc->environment.version, "3");
+	assert_string_equal(env_get(rc, "A"), "1");
+	assert_string_equal(env_get(rc, "B_2"), "2");
+	assert_string_equal(rc->environment.interpreter_path,
+			    "/opt/py/bin/python");
+	assert_true(rc->environment.user_managed_dependencies);
+	assert_string_equal(rc->environment.conda_dependencies,
+			    "{\"name\":\"x\",\"dependencies\":[\"python=3.10\"]}");
+	assert_string_equal(rc->environment.conda_dependencies_file,
+			    BASE "/conda.yml");
+	assert_true(rc->environment.docker_enabled);
+	assert_string_equal(rc->environment.docker_base_image, "img:1");
+	assert_string_equal(rc->environment.docker_shm_size, "8g");
+	assert_string_equal(rc->environment.docker_arguments.items[0],
+			    "--ipc=host");
+	assert_string_equal(rc->experiment_name, "exp-1");
+	assert_string_equal(rc->display_name, "first try");
+	assert_string_equal(rc->description, "d");
+	assert_string_equal(rc->tags.items[0].key, "team");
+	assert_string_equal(rc->tags.items[1].value, "1");
+	assert_string_equal(rc->properties.items[0].value, "False");
+	assert_string_equal(rc->run_id, "my_run_1");
+	parsed_free(p);
+}
+
+static void test_script_yaml(void **state)
+{
+	struct parsed *p = ok("script: train.py\n"
+			      "arguments: [--epochs, 10, --ratio, 0.25]\n"
+			      "node_count: 2\n"
+			      "distributed_job_config:\n"
+			      "  type: mpi\n"
+			      "  process_count_per_node: 4\n",
+			      "run.yml");
+
+	(void)state;
+	assert_int_equal(p->rc.form, AML_FORM_SCRIPT_RUN_CONFIG);
+	assert_string_equal(p->rc.arguments.items[1], "10");
+	assert_string_equal(p->rc.arguments.items[3], "0.25");
+	assert_int_equal(p->rc.distributed.type, AML_DIST_MPI);
+	assert_int_equal(p->rc.distributed.process_count_per_node, 4);
+	assert_int_equal(aml_runconfig_process_count(&p->rc), 8);
+	parsed_free(p);
+}
+
+static void test_script_arguments_string_split(void **state)
+{
+	struct parsed *p = ok("{\"script\": \"t.py\", \"arguments\":"
+			      " \"--name 'a b' --x \\\"c d\\\" e\\\\ f\"}",
+			      "run.json");
+
+	(void)state;
+	assert_int_equal(p->rc.arguments.count, 5);
+	assert_string_equal(p->rc.arguments.items[1], "a b");
+	assert_string_equal(p->rc.arguments.items[3], "c d");
+	assert_string_equal(p->rc.arguments.items[4], "e f");
+	parsed_free(p);
+}
+
+static void test_command_list_and_string(void **state)
+{
+	struct parsed *p = ok("{\"command\": [\"python\", \"t.py\", \"--a\", 1]}",
+			      "run.json");
+
+	(void)state;
+	assert_null(p->rc.script);
+	assert_null(p->rc.command_line);
+	assert_int_equal(p->rc.command.count, 4);
+	assert_string_equal(p->rc.command.items[3], "1");
+	parsed_free(p);
+	p = ok("{\"command\": \"python t.py --a $HOME\"}", "run.json");
+	assert_string_equal(p->rc.command_line, "python t.py --a $HOME");
+	assert_int_equal(p->rc.command.count, 0);
+	parsed_free(p);
+}
+
+static void test_pytorch_defaults_one_per_node(void **state)
+{
+	struct parsed *p = ok("{\"script\": \"t.py\", \"distributed_job_config\":"
+			      " {\"type\": \"pytorch\", \"node_count\": 3}}",
+			      "run.json");
+
+	(void)state;
+	assert_int_equal(p->rc.node_count, 3);
+	assert_string_equal(p->rc.distributed.backend, "nccl");
+	assert_int_equal(p->rc.distributed.process_count_per_node, 1);
+	assert_int_equal(aml_runconfig_process_count(&p->rc), 3);
+	parsed_free(p);
+}
+
+static void test_tensorflow_v1_defaults(void **state)
+{
+	struct parsed *p = ok("{\"script\": \"t.py\", \"distributed_job_config\":"
+			      " {\"type\": \"tensorflow\", \"worker_count\": 2}}",
+			      "run.json");
+
+	(void)state;
+	assert_int_equal(p->rc.distributed.type, AML_DIST_TENSORFLOW);
+	assert_int_equal(p->rc.distributed.worker_count, 2);
+	assert_int_equal(p->rc.distributed.parameter_server_count, 1);
+	assert_int_equal(p->rc.node_count, 2);
+	assert_int_equal(aml_runconfig_process_count(&p->rc), 3);
+	parsed_free(p);
+}
+
+/* ---- form 1 rejections ---- */
+
+static void test_pytorch_uneven(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"node_count\": 4,"
+		   " \"distributed_job_config\": {\"type\": \"pytorch\","
+		   " \"process_count\": 6}}",
+		   "run.json: distributed_job_config.process_count: 6 processes cannot be spread evenly over 4 nodes");
+}
+
+static void test_command_and_script_exclusive(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"command\": [\"ls\"]}",
+		   "run.json: command: command and script/arguments cannot be used together");
+	fails_with("{\"arguments\": [\"a\"], \"command\": \"ls\"}",
+		   "run.json: command: command and script/arguments cannot be used together");
+}
+
+static void test_neither_script_nor_command(void **state)
+{
+	(void)state;
+	fails_with("{\"node_count\": 1}",
+		   "run.json: script: one of script or command is required");
+	fails_with("{\"arguments\": [\"--a\"]}",
+		   "run.json: arguments: arguments need a script to pass them to");
+}
+
+static void test_unknown_key_suggests(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"max_run_duration_second\": 60}",
+		   "run.json: max_run_duration_second: unknown key for a ScriptRunConfig (line 1); did you mean \"max_run_duration_seconds\"?");
+	fails_with("{\"script\": \"t.py\", \"zzz\": 1}",
+		   "run.json: zzz: unknown key for a ScriptRunConfig (line 1)");
+	fails_containing("{\"script\": \"t.py\", \"environment\": {\"pyton\": {}}}",
+			 "run.json: environment.pyton: unknown key for a ScriptRunConfig (line 1); did you mean \"python\"?");
+	fails_containing("{\"script\": \"t.py\", \"distributed_job_config\":"
+			 " {\"type\": \"mpi\", \"process_count\": 2}}",
+			 "distributed_job_config.process_count: unknown key for an MPI distributed_job_config (line 1); did you mean \"process_count_per_node\"?");
+}
+
+static void test_all_errors_reported(void **state)
+{
+	struct parsed *p = parse("{\n\"script\": \"/abs.py\",\n"
+				 "\"node_count\": 0,\n"
+				 "\"max_run_duration_seconds\": -5,\n"
+				 "\"compute_target\": 7\n}");
+
+	(void)state;
+	assert_int_equal(p->result, -1);
+	assert_int_equal(p->errs.count, 4);
+	assert_string_equal(p->errs.lines[0],
+			    "run.json: compute_target: must be a string, got 7");
+	assert_string_equal(p->errs.lines[1],
+			    "run.json: node_count: must be a whole number from 1 to 100000, got 0");
+	assert_string_equal(p->errs.lines[2],
+			    "run.json: max_run_duration_seconds: must be a whole number from 1 to 3153600000, got -5");
+	assert_string_equal(p->errs.lines[3],
+			    "run.json: script: must be a path relative to the source directory, got \"/abs.py\"");
+	parsed_free(p);
+}
+
+static void test_script_escapes(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"../other/t.py\"}",
+		   "run.json: script: must stay inside the source directory, got \"../other/t.py\"");
+	fails_with("{\"script\": \"a/../../project/t.py\"}",
+		   "run.json: script: must stay inside the source directory, got \"a/../../project/t.py\"");
+	fails_with("{\"script\": \"a/..\"}",
+		   "run.json: script: must name a file, got \"a/..\"");
+	fails_with("{\"script\": \"\"}",
+		   "run.json: script: must name a file, got \"\"");
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"node_count\": 2.0}",
+		   "run.json: node_count: must be a whole number from 1 to 100000, got 2.0");
+	fails_with("{\"script\": \"t.py\", \"node_count\": \"2\"}",
+		   "run.json: node_count: must be a whole number from 1 to 100000, got \"2\"");
+	fails_with("{\"script\": \"t.py\", \"distributed_job_config\": {\"type\": \"ray\"}}",
+		   "run.json: distributed_job_config.type: must be \"pytorch\", \"mpi\" or \"tensorflow\", got \"ray\"");
+	fails_with("{\"script\": \"t.py\", \"distributed_job_config\": {\"process_count\": 2}}",
+		   "run.json: distributed_job_config.type: is required: \"pytorch\", \"mpi\" or \"tensorflow\"");
+	fails_with("{\"script\": \"t.py\", \"distributed_job_config\": {\"type\": \"pytorch\","
+		   " \"communication_backend\": \"mpi\"}}",
+		   "run.json: distributed_job_config.communication_backend: must be \"nccl\" or \"gloo\", got \"mpi\"");
+	fails_with("{\"script\": \"t.py\", \"experiment_name\": \"my exp\"}",
+		   "run.json: experiment_name: must be 1 to 255 letters, digits, '_' or '-', starting with a letter or digit, got \"my exp\"");
+	fails_with("{\"script\": \"t.py\", \"arguments\": [[1]]}",
+		   "run.json: arguments[0]: must be a string, number or boolean, got an array");
+	fails_with("{\"script\": \"t.py\", \"node_count\": 2, \"distributed_job_config\":"
+		   " {\"type\": \"mpi\", \"node_count\": 3}}",
+		   "run.json: distributed_job_config.node_count: 3 conflicts with node_count = 2");
+	fails_with("[1, 2]",
+		   "run.json: a run configuration must be an object of fields, got an array");
+}
+
+static void test_env_names(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"environment\": {\"environment_variables\":"
+		   " {\"1BAD\": \"x\"}}}",
+		   "run.json: environment.environment_variables.1BAD: not a valid environment variable name (letters, digits and '_', not starting with a digit)");
+	fails_containing("{\"script\": \"t.py\", \"environment\": {\"environment_variables\":"
+			 " {\"A-B\": \"x\"}}}",
+			 "environment.environment_variables.A-B: not a valid");
+	assert_true(aml_is_env_name("_A1"));
+	assert_false(aml_is_env_name(""));
+	assert_false(aml_is_env_name("A B"));
+}
+
+static void test_duplicate_key_refused(void **state)
+{
+	(void)state;
+	fails_containing("{\"script\": \"t.py\", \"node_count\": 1, \"node_count\": 2}",
+			 "node_count");
+}
+
+static void test_controller_needs_absolute(void **state)
+{
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	const char *text = "{\"script\": \"t.py\", \"source_directory\": \"rel\"}";
+
+	(void)state;
+	aml_errors_init(&errs, "canonical");
+	assert_int_equal(aml_runconfig_parse(text, strlen(text), "canonical",
+					     NULL, NULL, &rc, &errs), -1);
+	assert_string_equal(errs.lines[0],
+			    "canonical: source_directory: must be an absolute path here, got \"rel\"");
+	aml_errors_free(&errs);
+}
+
+/* ---- form 2: RunConfiguration ---- */
+
+static void test_runconfiguration_json(void **state)
+{
+	struct parsed *p = parse_as(
+		"{\"script\":\"train.py\",\"arguments\":[\"--a\",1],"
+		"\"framework\":\"Python\",\"communicator\":\"Mpi\","
+		"\"target\":\"mycompute\",\"nodeCount\":2,"
+		"\"environment\":{\"python\":{\"userManagedDependencies\":false,"
+		"\"condaDependencies\":{\"name\":\"p\"}},"
+		"\"docker\":{\"baseImage\":\"img\",\"enabled\":true}},"
+		"\"mpi\":{\"processCountPerNode\":2},"
+		"\"maxRunDurationSeconds\":600}",
+		"pytorch-horovod.runconfig", "/p/.azureml");
+	struct aml_runconfig *rc = &p->rc;
+
+	(void)state;
+	if (p->result)
+		fail_msg("%s", p->errors);
+	assert_int_equal(rc->form, AML_FORM_RUN_CONFIGURATION);
+	assert_string_equal(rc->source_directory, "/p");
+	assert_string_equal(rc->compute_target, "mycompute");
+	assert_int_equal(rc->distributed.type, AML_DIST_MPI);
+	assert_int_equal(rc->distributed.process_count_per_node, 2);
+	assert_int_equal(rc->node_count, 2);
+	assert_int_equal(rc->max_run_duration_seconds, 600);
+	assert_true(rc->environment.docker_enabled);
+	assert_string_equal(rc->environment.docker_base_image, "img");
+	assert_string_equal(rc->arguments.items[1], "1");
+	parsed_free(p);
+}
+
+static const char saved_runconfig_yaml[] =
+	"# The script to run.\n"
+	"script: train.py\n"
+	"arguments: []\n"
+	"target: gpu-cluster\n"
+	"framework: PyTorch\n"
+	"communicator: Nccl\n"
+	"maxRunDurationSeconds:\n"
+	"nodeCount: 2\n"
+	"priority:\n"
+	"environment:\n"
+	"  name: pt\n"
+	"  version:\n"
+	"  environmentVariables:\n"
+	"    EXAMPLE_ENV_VAR: EXAMPLE_VALUE\n"
+	"  python:\n"
+	"    userManagedDependencies: true\n"
+	"    interpreterPath: python\n"
+	"    condaDependenciesFile:\n"
+	"    baseCondaEnvironment:\n"
+	"  docker:\n"
+	"    enabled: false\n"
+	"    baseImage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\n"
+	"    sharedVolumes: true\n"
+	"    shmSize: 2g\n"
+	"    arguments: []\n"
+	"history:\n"
+	"  outputCollection: true\n"
+	"  snapshotProject: true\n"
+	"  directoriesToWatch:\n"
+	"  - logs\n"
+	"spark:\n"
+	"  configuration:\n"
+	"    spark.app.name: Azure ML Experiment\n"
+	"docker:\n"
+	"  useDocker: false\n"
+	"  sharedVolumes: true\n"
+	"  arguments: []\n"
+	"  shmSize: 16g\n"
+	"hdi:\n"
+	"  yarnDeployMode: cluster\n"
+	"tensorflow:\n"
+	"  workerCount: 1\n"
+	"  parameterServerCount: 1\n"
+	"mpi:\n"
+	"  processCountPerNode: 1\n"
+	"  nodeCount: 1\n"
+	"pytorch:\n"
+	"  communicationBackend: nccl\n"
+	"  processCount: 8\n"
+	"  nodeCount: 2\n"
+	"paralleltask:\n"
+	"  maxRetriesPerWorker: 0\n"
+	"dataReferences: {}\n"
+	"data: {}\n"
+	"outputData: {}\n"
+	"datacaches: []\n"
+	"sourceDirectoryDataStore:\n"
+	"amlcompute:\n"
+	"  vmSize:\n"
+	"credentialPassthrough: false\n"
+	"command: ''\n"
+	"environmentVariables:\n"
+	"  OMP_NUM_THREADS: 4\n";
+
+static void test_runconfiguration_saved_yaml(void **state)
+{
+	struct parsed *p = parse_as(saved_runconfig_yaml, "train.runconfig",
+				    "/p/aml_config");
+	struct aml_runconfig *rc = &p->rc;
+
+	(void)state;
+	if (p->result)
+		fail_msg("%s", p->errors);
+	assert_int_equal(rc->form, AML_FORM_RUN_CONFIGURATION);
+	assert_string_equal(rc->source_directory, "/p");
+	assert_int_equal(rc->distributed.type, AML_DIST_PYTORCH);
+	assert_string_equal(rc->distributed.backend, "nccl");
+	assert_int_equal(rc->distributed.process_count_per_node, 4);
+	assert_int_equal(rc->max_run_duration_seconds, 2592000);
+	assert_string_equal(rc->environment.docker_shm_size, "16g");
+	assert_false(rc->environment.docker_enabled);
+	assert_string_equal(env_get(rc, "EXAMPLE_ENV_VAR"), "EXAMPLE_VALUE");
+	assert_string_equal(env_get(rc, "OMP_NUM_THREADS"), "4");
+	assert_string_equal(rc->environment.interpreter_path, "python");
+	assert_string_equal(rc->experiment_name, "p");
+	parsed_free(p);
+}
+
+static void test_runconfiguration_pyTorch_spelling(void **state)
+{
+	struct parsed *p = ok("{\"script\":\"t.py\",\"framework\":\"PyTorch\","
+			      "\"communicator\":\"Gloo\",\"nodeCount\":2,"
+			      "\"pyTorch\":{\"processCount\":4}}",
+			      "x.runconfig");
+
+	(void)state;
+	assert_string_equal(p->rc.distributed.backend, "gloo");
+	assert_int_equal(p->rc.distributed.process_count_per_node, 2);
+	parsed_free(p);
+}
+
+static void test_runconfiguration_tensorflow_and_legacy(void **state)
+{
+	struct parsed *p = ok("{\"ArgumentVector\":[\"t.py\",\"--x\",2],"
+			      "\"Target\":\"cpu\",\"Framework\":\"TensorFlow\","
+			      "\"communicator\":\"ParameterServer\","
+			      "\"tensorflow\":{\"workerCount\":3},"
+			      "\"EnvironmentVariables\":{\"K\":\"v\"},"
+			      "\"TrackedRun\":true}",
+			      "old.runconfig");
+
+	(void)state;
+	assert_string_equal(p->rc.script, "t.py");
+	assert_int_equal(p->rc.arguments.count, 2);
+	assert_string_equal(p->rc.compute_target, "cpu");
+	assert_int_equal(p->rc.distributed.type, AML_DIST_TENSORFLOW);
+	assert_int_equal(p->rc.distributed.worker_count, 3);
+	assert_int_equal(p->rc.distributed.parameter_server_count, 1);
+	assert_int_equal(p->rc.node_count, 3);
+	assert_string_equal(env_get(&p->rc, "K"), "v");
+	parsed_free(p);
+}
+
+static void test_runconfiguration_rejections(void **state)
+{
+	struct parsed *p;
+
+	(void)state;
+	p = parse_as("{\"script\":\"t.py\",\"framework\":\"PySpark\"}",
+		     "x.runconfig", BASE);
+	assert_int_equal(p->result, -1);
+	assert_non_null(strstr(p->errors, "x.runconfig: framework: must be Python, PyTorch or TensorFlow"));
+	parsed_free(p);
+	p = parse_as("{\"script\":\"t.py\",\"target\":\"c\",\"dataReferences\":{\"d\":{}}}",
+		     "x.runconfig", BASE);
+	assert_int_equal(p->result, -1);
+	assert_non_null(strstr(p->errors, "x.runconfig: dataReferences: Azure ML data bindings are not supported on Slurm"));
+	parsed_free(p);
+	p = parse_as("{\"script\":\"t.py\",\"target\":\"c\",\"nodeCont\":2}",
+		     "x.runconfig", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "x.runconfig: nodeCont: unknown key for a RunConfiguration (line 1); did you mean \"nodeCount\"?");
+	parsed_free(p);
+}
+
+/* ---- form 3: command job ---- */
+
+static void test_command_job_yaml(void **state)
+{
+	struct parsed *p = ok(
+		"$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+		"type: command\n"
+		"name: cifar_run_7\n"
+		"display_name: cifar\n"
+		"experiment_name: cifar\n"
+		"description: train\n"
+		"tags: {owner: alice}\n"
+		"code: ./src\n"
+		"command: >-\n"
+		"  python train.py --data ${{inputs.data}} --lr ${{inputs.lr}}\n"
+		"  --out ${{outputs.model}} $[[--seed ${{inputs.seed}}]]\n"
+		"inputs:\n"
+		"  data:\n"
+		"    type: uri_folder\n"
+		"    path: ../data/cifar\n"
+		"  lr: 0.01\n"
+		"  seed:\n"
+		"    type: integer\n"
+		"    optional: true\n"
+		"outputs:\n"
+		"  model:\n"
+		"    type: uri_folder\n"
+		"environment: azureml:pytorch-env:4\n"
+		"environment_variables: {NCCL_DEBUG: INFO}\n"
+		"compute: azureml:gpu-cluster\n"
+		"resources:\n"
+		"  instance_count: 2\n"
+		"  shm_size: 16g\n"
+		"  instance_type: ignored\n"
+		"distribution:\n"
+		"  type: pytorch\n"
+		"  process_count_per_instance: 4\n"
+		"limits:\n"
+		"  timeout: 7200\n",
+		"job.yml");
+	struct aml_runconfig *rc = &p->rc;
+
+	(void)state;
+	assert_int_equal(rc->form, AML_FORM_COMMAND_JOB);
+	assert_string_equal(rc->run_id, "cifar_run_7");
+	assert_string_equal(rc->source_directory, BASE "/src");
+	assert_string_equal(rc->command_line,
+			    "python train.py --data /home/alice/data/cifar --lr 0.01 --out outputs/model ");
+	assert_string_equal(rc->compute_target, "gpu-cluster");
+	assert_int_equal(rc->node_count, 2);
+	assert_int_equal(rc->distributed.type, AML_DIST_PYTORCH);
+	assert_int_equal(rc->distributed.process_count_per_node, 4);
+	assert_int_equal(aml_runconfig_process_count(rc), 8);
+	assert_int_equal(rc->max_run_duration_seconds, 7200);
+	assert_string_equal(rc->environment.name, "pytorch-env");
+	assert_string_equal(rc->environment.version, "4");
+	assert_string_equal(rc->environment.docker_shm_size, "16g");
+	assert_string_equal(env_get(rc, "NCCL_DEBUG"), "INFO");
+	assert_string_equal(env_get(rc, "AZURE_ML_INPUT_data"),
+			    "/home/alice/data/cifar");
+	assert_string_equal(env_get(rc, "AZURE_ML_INPUT_lr"), "0.01");
+	assert_string_equal(env_get(rc, "AZURE_ML_OUTPUT_model"),
+			    "outputs/model");
+	assert_string_equal(rc->tags.items[0].value, "alice");
+	parsed_free(p);
+}
+
+static void test_command_job_optional_block_kept(void **state)
+{
+	struct parsed *p = ok("type: command\n"
+			      "command: python t.py $[[--seed ${{inputs.seed}}]]\n"
+			      "inputs: {seed: 3}\n",
+			      "job.yml");
+
+	(void)state;
+	assert_string_equal(p->rc.command_line, "python t.py --seed 3");
+	parsed_free(p);
+}
+
+static void test_command_job_tensorflow_defaults(void **state)
+{
+	struct parsed *p = ok("type: command\ncommand: python t.py\n"
+			      "resources: {instance_count: 3}\n"
+			      "distribution: {type: tensorflow}\n",
+			      "job.yml");
+
+	(void)state;
+	assert_int_equal(p->rc.distributed.worker_count, 3);
+	assert_int_equal(p->rc.distributed.parameter_server_count, 0);
+	assert_int_equal(p->rc.node_count, 3);
+	parsed_free(p);
+}
+
+static void test_command_job_rejections(void **state)
+{
+	struct parsed *p;
+
+	(void)state;
+	p = parse_as("type: command\ncommand: python t.py --lr ${{inputs.lr}}\n",
+		     "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "job.yml: command: cannot resolve ${{inputs.lr}}: only the inputs and outputs this file declares can be used");
+	parsed_free(p);
+	p = parse_as("type: command\ncommand: python t.py ${{search_space.lr}}\n",
+		     "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_non_null(strstr(p->errors, "cannot resolve ${{search_space.lr}}"));
+	parsed_free(p);
+	p = parse_as("type: command\ncommand: python t.py\n"
+		     "distribution: {type: mpi}\n",
+		     "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "job.yml: distribution.process_count_per_instance: is required for an MPI distribution");
+	parsed_free(p);
+	p = parse_as("type: pipeline\ncommand: x\n", "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "job.yml: type: only command jobs can run through sbatch, got \"pipeline\"");
+	parsed_free(p);
+	p = parse_as("type: command\ncommand: x\n"
+		     "inputs: {d: {type: uri_folder, path: azureml://datastores/x/paths/y}}\n",
+		     "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_non_null(strstr(p->errors, "inputs.d.path: only paths on the shared filesystem are supported on Slurm"));
+	parsed_free(p);
+	p = parse_as("type: command\ncode: .\n", "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "job.yml: command: is required in a command job");
+	parsed_free(p);
+	p = parse_as("type: command\ncommand: x\nlimits: {timeout: 0}\n"
+		     "resources: {instance_cont: 2}\n", "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errs.lines[0],
+			    "job.yml: resources.instance_cont: unknown key for a command job (line 4); did you mean \"instance_count\"?");
+	assert_string_equal(p->errs.lines[1],
+			    "job.yml: limits.timeout: must be a whole number from 1 to 3153600000, got 0");
+	parsed_free(p);
+}
+
+/* ---- detection ---- */
+
+static void test_form_from_content_not_name(void **state)
+{
+	struct parsed *p;
+
+	(void)state;
+	/* A v2 job saved as .json, a runconfig saved as .yml. */
+	p = ok("{\"type\": \"command\", \"command\": \"ls\"}", "job.json");
+	assert_int_equal(p->rc.form, AML_FORM_COMMAND_JOB);
+	parsed_free(p);
+	p = ok("script: t.py\ntarget: cpu\nnodeCount: 1\n", "rc.yml");
+	assert_int_equal(p->rc.form, AML_FORM_RUN_CONFIGURATION);
+	parsed_free(p);
+	p = ok("{\"script\": \"t.py\"}", "rc.runconfig");
+	assert_int_equal(p->rc.form, AML_FORM_RUN_CONFIGURATION);
+	parsed_free(p);
+}
+
+/* ---- canonical round trip ---- */
+
+static void assert_roundtrip(const char *text, const char *filename)
+{
+	struct parsed *p = ok(text, filename);
+	char *canonical = aml_runconfig_encode(&p->rc);
+	char *again;
+	struct aml_runconfig back;
+	struct aml_errors errs;
+
+	assert_non_null(canonical);
+	aml_errors_init(&errs, "canonical");
+	if (aml_runconfig_parse(canonical, strlen(canonical), "canonical",
+				NULL, NULL, &back, &errs) != 0)
+		fail_msg("canonical form does not parse:\n%s\n%s", canonical,
+			 errs.lines[0]);
+	again = aml_runconfig_encode(&back);
+	assert_string_equal(canonical, again);
+	assert_int_equal(back.form, p->rc.form);
+	assert_int_equal(back.node_count, p->rc.node_count);
+	assert_int_equal(back.distributed.type, p->rc.distributed.type);
+	assert_int_equal(back.distributed.process_count_per_node,
+			 p->rc.distributed.process_count_per_node);
+	assert_int_equal(back.distributed.worker_count,
+			 p->rc.distributed.worker_count);
+	assert_int_equal(back.distributed.parameter_server_count,
+			 p->rc.distributed.parameter_server_count);
+	assert_int_equal(back.max_run_duration_seconds,
+			 p->rc.max_run_duration_seconds);
+	assert_int_equal(back.environment_variables.count,
+			 p->rc.environment_variables.count);
+	free(canonical);
+	free(again);
+	aml_runconfig_free(&back);
+	aml_errors_free(&errs);
+	parsed_free(p);
+}
+
+static void test_roundtrip_every_field(void **state)
+{
+	(void)state;
+	assert_roundtrip(
+		"{\"source_directory\": \"src\", \"script\": \"t.py\","
+		" \"arguments\": [\"--lr\", 0.8, true],"
+		" \"compute_target\": \"gpu\", \"node_count\": 2,"
+		" \"distributed_job_config\": {\"type\": \"pytorch\","
+		"  \"communication_backend\": \"gloo\", \"process_count\": 8},"
+		" \"max_run_duration_seconds\": 3153600000,"
+		" \"environment\": {\"name\": \"e\", \"version\": \"1\","
+		"  \"environment_variables\": {\"A\": \"x\\ny\", \"B\": \"\"},"
+		"  \"python\": {\"interpreter_path\": \"py\","
+		"   \"user_managed_dependencies\": true,"
+		"   \"conda_dependencies\": {\"c\": [1, 2.5, null, \"\\u00e9\"]},"
+		"   \"conda_dependencies_file\": \"/c.yml\"},"
+		"  \"docker\": {\"enabled\": true, \"base_image\": \"i\","
+		"   \"shm_size\": \"1g\", \"arguments\": [\"a\"]}},"
+		" \"experiment_name\": \"e1\", \"display_name\": \"d\","
+		" \"description\": \"\\\"quoted\\\"\", \"tags\": {\"t\": \"1\"},"
+		" \"properties\": {\"p\": \"2\"}, \"run_id\": \"r1\"}",
+		"run.json");
+	assert_roundtrip("{\"command\": [\"ls\", \"-l\"]}", "run.json");
+	assert_roundtrip("{\"command\": \"echo $X | wc\"}", "run.json");
+	assert_roundtrip("{\"script\": \"t.py\", \"distributed_job_config\":"
+			 " {\"type\": \"mpi\", \"process_count_per_node\": 3,"
+			 " \"node_count\": 2}}",
+			 "run.json");
+	assert_roundtrip("{\"script\": \"t.py\", \"distributed_job_config\":"
+			 " {\"type\": \"tensorflow\", \"worker_count\": 2,"
+			 " \"parameter_server_count\": 0}}",
+			 "run.json");
+	assert_roundtrip(saved_runconfig_yaml, "train.runconfig");
+	assert_roundtrip("type: command\ncommand: python t.py ${{inputs.x}}\n"
+			 "inputs: {x: 1}\nresources: {instance_count: 4}\n"
+			 "distribution: {type: tensorflow, worker_count: 8}\n",
+			 "job.yml");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_script_minimal_defaults),
+		cmocka_unit_test(test_script_every_field),
+		cmocka_unit_test(test_script_yaml),
+		cmocka_unit_test(test_script_arguments_string_split),
+		cmocka_unit_test(test_command_list_and_string),
+		cmocka_unit_test(test_pytorch_defaults_one_per_node),
+		cmocka_unit_test(test_tensorflow_v1_defaults),
+		cmocka_unit_test(test_pytorch_uneven),
+		cmocka_unit_test(test_command_and_script_exclusive),
+		cmocka_unit_test(test_neither_script_nor_command),
+		cmocka_unit_test(test_unknown_key_suggests),
+		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_script_escapes),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_env_names),
+		cmocka_unit_test(test_duplicate_key_refused),
+		cmocka_unit_test(test_controller_needs_absolute),
+		cmocka_unit_test(test_runconfiguration_json),
+		cmocka_unit_test(test_runconfiguration_saved_yaml),
+		cmocka_unit_test(test_runconfiguration_pyTorch_spelling),
+		cmocka_unit_test(test_runconfiguration_tensorflow_and_legacy),
+		cmocka_unit_test(test_runconfiguration_rejections),
+		cmocka_unit_test(test_command_job_yaml),
+		cmocka_unit_test(test_command_job_optional_block_kept),
+		cmocka_unit_test(test_command_job_tensorflow_defaults),
+		cmocka_unit_test(test_command_job_rejections),
+		cmocka_unit_test(test_form_from_content_not_name),
+		cmocka_unit_test(test_roundtrip_every_field),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,131 @@
+/*
+ * aml-run: the user's and admin's command for slurm-aml run configurations.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "tools.h"
+
+static const char usage[] =
+	"Usage: aml-run COMMAND [OPTIONS] [ARGS]\n"
+	"\n"
+	"Check and preview Azure ML style runs on this Slurm cluster.\n"
+	"\n"
+	"Commands:\n"
+	"  validate FILE         check a run configuration (ScriptRunConfig JSON/YAML,\n"
+	"                        .runconfig, or v2 command job); exit 2 if invalid\n"
+	"  plan FILE             show the Slurm allocation FILE gets, and the\n"
+	"                        equivalent sbatch options\n"
+	"  check-config [FILE]   check the site policy, aml.conf\n"
+	"  help [COMMAND]        show help for a command\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help            show this help\n"
+	"  -V, --version         show the version\n"
+	"\n"
+	"Submit a run with:  sbatch --aml-run=FILE\n"
+	"See aml-run(1), aml-run-validate(1), aml-run-plan(1),\n"
+	"aml-run-check-config(1) and aml.conf(5).\n";
+
+void tool_print_errors(const struct aml_errors *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		fprintf(stderr, "%s\n", errs->lines[i]);
+	if (errs->out_of_memory)
+		fprintf(stderr, "aml-run: out of memory; some errors are missing\n");
+}
+
+int tool_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "aml-run %s: ", command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'aml-run %s --help'.\n", command);
+	return AML_EXIT_USAGE;
+}
+
+void tool_print_shell_word(const char *word, void *out)
+{
+	FILE *f = out;
+	int plain = *word != '\0';
+
+	for (const char *p = word; *p && plain; p++)
+		plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			       "0123456789_./:=,@%+-", *p) != NULL;
+	if (plain) {
+		fputs(word, f);
+		return;
+	}
+	fputc('\'', f);
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*p, f);
+	}
+	fputc('\'', f);
+}
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "validate", cmd_validate },
+	{ "plan", cmd_plan },
+	{ "check-config", cmd_check_config },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *command;
+
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return AML_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, stdout);
+		return AML_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("aml-run (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return AML_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help")) {
+		char *help_argv[] = { argv[2], "--help", NULL };
+
+		if (argc < 3) {
+			fputs(usage, stdout);
+			return AML_EXIT_OK;
+		}
+		command = find_command(argv[2]);
+		if (!command) {
+			fprintf(stderr, "aml-run: no command \"%s\"\n%s", argv[2],
+				usage);
+			return AML_EXIT_USAGE;
+		}
+		return command->run(2, help_argv);
+	}
+	command = find_command(argv[1]);
+	if (!command) {
+		fprintf(stderr, "aml-run: no command \"%s\"\n\n%s", argv[1],
+			usage);
+		return AML_EXIT_USAGE;
+	}
+	return command->run(argc - 1, argv + 1);
+}

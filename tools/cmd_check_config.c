@@ -1,0 +1,71 @@
+/*
+ * aml-run check-config: is the site policy valid?  Admins run it before
+ * installing a changed aml.conf, since both plugins refuse a bad one.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+
+#include "errors.h"
+#include "site.h"
+#include "tools.h"
+
+static const char usage[] =
+	"Usage: aml-run check-config [FILE]\n"
+	"\n"
+	"Check the site policy.  Without FILE: $AML_CONF, else aml.conf beside\n"
+	"$SLURM_CONF, else /etc/slurm/aml.conf.  Every problem is reported with\n"
+	"its line number.\n"
+	"\n"
+	"  -h, --help    show this help\n"
+	"\n"
+	"Exit status: 0 valid, 2 invalid, 64 usage error.\n";
+
+int cmd_check_config(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char default_path[PATH_MAX];
+	const char *path;
+	struct aml_site site;
+	struct aml_errors errs;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return AML_EXIT_OK;
+		}
+		return tool_usage_error("check-config", "unknown option");
+	}
+	if (argc - optind > 1)
+		return tool_usage_error("check-config", "expected at most one FILE");
+	if (optind < argc) {
+		path = argv[optind];
+	} else {
+		if (aml_site_default_path(default_path, sizeof(default_path)) < 0)
+			return tool_usage_error("check-config",
+						"the aml.conf path is too long");
+		path = default_path;
+	}
+	aml_errors_init(&errs, path);
+	if (aml_site_load(path, &site, &errs) < 0) {
+		tool_print_errors(&errs);
+		aml_errors_free(&errs);
+		return AML_EXIT_INVALID;
+	}
+	printf("%s: valid: %zu compute target%s (", path, site.n_targets,
+	       site.n_targets == 1 ? "" : "s");
+	for (size_t i = 0; i < site.n_targets; i++)
+		printf("%s%s", i ? ", " : "", site.targets[i].name);
+	printf("), default %s, history %s in %s\n", site.default_target,
+	       site.history_backend == AML_HISTORY_MLFLOW ? "mlflow" : "file",
+	       site.history_backend == AML_HISTORY_MLFLOW ? site.history_uri
+							   : site.history_dir);
+	aml_site_free(&site);
+	aml_errors_free(&errs);
+	return AML_EXIT_OK;
+}

@@ -1,0 +1,196 @@
+/*
+ * aml-run plan: the exact Slurm allocation a run configuration gets under
+ * this site's policy, so users see what they will get before submitting.
+ * It runs the same planner the controller runs.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "plan.h"
+#include "runconfig.h"
+#include "runid.h"
+#include "site.h"
+#include "tools.h"
+
+static const char usage[] =
+	"Usage: aml-run plan [OPTIONS] FILE\n"
+	"\n"
+	"Show the Slurm allocation FILE gets on this cluster, and the equivalent\n"
+	"sbatch options.  Nothing is submitted.\n"
+	"\n"
+	"  --json            print the plan as JSON\n"
+	"  --conf PATH       site policy to use (default: as check-config)\n"
+	"  --run-id ID       use ID instead of a newly generated run id\n"
+	"  --user NAME       plan as this user (default: you)\n"
+	"  --account NAME    plan for this Slurm account (default: $SBATCH_ACCOUNT)\n"
+	"  -h, --help        show this help\n"
+	"\n"
+	"Exit status: 0 planned, 2 the file or the site policy refuses it,\n"
+	"64 usage error.\n";
+
+static void print_words(const struct aml_strlist *words)
+{
+	for (size_t i = 0; i < words->count; i++) {
+		if (i)
+			putchar(' ');
+		tool_print_shell_word(words->items[i], stdout);
+	}
+}
+
+static void print_plan(const struct aml_plan *plan,
+		       const struct aml_runconfig *rc,
+		       const struct aml_site *site)
+{
+	char deadline[32];
+	char *options = aml_plan_sbatch_options(plan);
+	uint32_t per_node = plan->ntasks_per_node;
+
+	aml_format_slurm_time(plan->deadline_seconds, deadline,
+			      sizeof(deadline));
+	printf("run id:          %s\n", plan->run_id);
+	printf("experiment:      %s\n", plan->experiment_name);
+	printf("compute target:  %s (partition %s)\n", plan->target,
+	       plan->partition);
+	printf("nodes:           %u\n", plan->min_nodes);
+	printf("processes:       %u", plan->num_tasks);
+	if (per_node)
+		printf(" (%u per node)", per_node);
+	if (rc->distributed.type != AML_DIST_NONE)
+		printf(", %s", aml_dist_type_name(rc->distributed.type));
+	printf("\n");
+	if (plan->gres)
+		printf("gres per node:   %s\n", plan->gres);
+	printf("time limit:      %u minutes (the run is stopped at %s; %u s to finalize)\n",
+	       plan->time_limit_minutes, deadline,
+	       site->finalize_grace_seconds);
+	printf("command:         ");
+	print_words(&plan->argv);
+	printf("\nenvironment:\n");
+	for (size_t i = 0; i < plan->environment.count; i++)
+		printf("  %s\n", plan->environment.items[i]);
+	printf("sbatch options:  %s\n", options ? options : "(out of memory)");
+	free(options);
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "conf", required_argument, NULL, 'c' },
+		{ "run-id", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf = NULL, *run_id = NULL, *user = NULL, *account;
+	char conf_path[PATH_MAX], new_id[AML_RUNID_MAX];
+	struct aml_runconfig rc;
+	struct aml_site site;
+	struct aml_plan plan;
+	struct aml_errors errs;
+	struct aml_submitter who;
+	int json = 0, opt, status = AML_EXIT_INVALID;
+
+	account = getenv("SBATCH_ACCOUNT");
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'c':
+			conf = optarg;
+			break;
+		case 'r':
+			run_id = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'a':
+			account = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return AML_EXIT_OK;
+		default:
+			return tool_usage_error("plan", "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return tool_usage_error("plan", "expected exactly one FILE");
+	if (!conf) {
+		if (aml_site_default_path(conf_path, sizeof(conf_path)) < 0)
+			return tool_usage_error("plan",
+						"the aml.conf path is too long");
+		conf = conf_path;
+	}
+	if (!user) {
+		struct passwd *pw = getpwuid(getuid());
+
+		if (!pw) {
+			fprintf(stderr, "aml-run plan: cannot find the name of uid %u; use --user\n",
+				(unsigned)getuid());
+			return AML_EXIT_FAILURE;
+		}
+		user = pw->pw_name;
+	}
+
+	aml_errors_init(&errs, NULL);
+	if (aml_site_load(conf, &site, &errs) < 0) {
+		tool_print_errors(&errs);
+		aml_errors_free(&errs);
+		return AML_EXIT_INVALID;
+	}
+	aml_errors_free(&errs);
+	aml_errors_init(&errs, argv[optind]);
+	if (aml_runconfig_load(argv[optind], &rc, &errs) < 0) {
+		tool_print_errors(&errs);
+		goto out_site;
+	}
+	if (!run_id) {
+		if (aml_runid_generate(rc.experiment_name, time(NULL), new_id,
+				       sizeof(new_id)) < 0) {
+			perror("aml-run plan: cannot make a run id");
+			status = AML_EXIT_FAILURE;
+			goto out_rc;
+		}
+		run_id = new_id;
+	}
+	who.user = user;
+	who.account = account && *account ? account : NULL;
+	if (aml_plan_from_config(&rc, &site, &who, run_id, &plan, &errs) < 0) {
+		tool_print_errors(&errs);
+		goto out_rc;
+	}
+	if (json) {
+		char *text = aml_plan_to_json(&plan);
+
+		if (!text) {
+			fprintf(stderr, "aml-run plan: out of memory\n");
+			status = AML_EXIT_FAILURE;
+		} else {
+			printf("%s\n", text);
+			free(text);
+			status = AML_EXIT_OK;
+		}
+	} else {
+		print_plan(&plan, &rc, &site);
+		status = AML_EXIT_OK;
+	}
+	aml_plan_free(&plan);
+out_rc:
+	aml_runconfig_free(&rc);
+out_site:
+	aml_site_free(&site);
+	aml_errors_free(&errs);
+	return status;
+}

@@ -1,0 +1,116 @@
+/*
+ * aml-run validate: is this run configuration valid, and what does it mean?
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "errors.h"
+#include "runconfig.h"
+#include "site.h"
+#include "tools.h"
+
+static const char usage[] =
+	"Usage: aml-run validate [--canonical] [--no-files] FILE\n"
+	"\n"
+	"Check a run configuration: a ScriptRunConfig (JSON or YAML), a\n"
+	"RunConfiguration (.runconfig) or an SDK v2 command job.  Every problem\n"
+	"is reported on its own line: file, field, rule, and the value found.\n"
+	"\n"
+	"  --canonical   print the canonical JSON the controller receives\n"
+	"  --no-files    do not check that the source directory and script exist\n"
+	"  -h, --help    show this help\n"
+	"\n"
+	"Exit status: 0 valid, 2 invalid, 64 usage error.\n";
+
+static const char *form_title(enum aml_config_form form)
+{
+	switch (form) {
+	case AML_FORM_RUN_CONFIGURATION:
+		return "RunConfiguration";
+	case AML_FORM_COMMAND_JOB:
+		return "command job";
+	case AML_FORM_SCRIPT_RUN_CONFIG:
+		break;
+	}
+	return "ScriptRunConfig";
+}
+
+static void print_summary(const char *file, const struct aml_runconfig *rc)
+{
+	char limit[32];
+
+	aml_format_slurm_time(rc->max_run_duration_seconds, limit,
+			      sizeof(limit));
+	printf("%s: valid %s: experiment %s, %u node%s x %u process%s",
+	       file, form_title(rc->form), rc->experiment_name, rc->node_count,
+	       rc->node_count == 1 ? "" : "s",
+	       aml_runconfig_process_count(rc),
+	       aml_runconfig_process_count(rc) == 1 ? "" : "es");
+	if (rc->distributed.type != AML_DIST_NONE)
+		printf(" (%s)", aml_dist_type_name(rc->distributed.type));
+	printf(", compute target %s, at most %s\n",
+	       rc->compute_target ? rc->compute_target : "local (site default)",
+	       limit);
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "canonical", no_argument, NULL, 'c' },
+		{ "no-files", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int canonical = 0, check_files = 1, opt, status;
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	const char *file;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			canonical = 1;
+			break;
+		case 'n':
+			check_files = 0;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return AML_EXIT_OK;
+		default:
+			return tool_usage_error("validate", "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return tool_usage_error("validate",
+					"expected exactly one FILE");
+	file = argv[optind];
+	aml_errors_init(&errs, file);
+	if (aml_runconfig_load(file, &rc, &errs) < 0) {
+		tool_print_errors(&errs);
+		aml_errors_free(&errs);
+		return AML_EXIT_INVALID;
+	}
+	status = AML_EXIT_OK;
+	if (check_files && aml_runconfig_check_files(&rc, &errs) < 0) {
+		tool_print_errors(&errs);
+		status = AML_EXIT_INVALID;
+	} else if (canonical) {
+		char *text = aml_runconfig_encode(&rc);
+
+		if (!text) {
+			fprintf(stderr, "aml-run validate: out of memory\n");
+			status = AML_EXIT_FAILURE;
+		} else {
+			printf("%s\n", text);
+			free(text);
+		}
+	} else {
+		print_summary(file, &rc);
+	}
+	aml_runconfig_free(&rc);
+	aml_errors_free(&errs);
+	return status;
+}

@@ -1,0 +1,33 @@
+/*
+ * tools.h: the subcommands of aml-run and what they share.
+ *
+ * Exit codes follow one rule across commands, so scripts can tell a bad
+ * file from a bad command line: 0 success, 2 the input is invalid (the
+ * error lines are on stderr), 64 usage error, 1 anything else.
+ */
+#ifndef AML_TOOLS_H
+#define AML_TOOLS_H
+
+#define AML_EXIT_OK 0
+#define AML_EXIT_FAILURE 1
+#define AML_EXIT_INVALID 2
+#define AML_EXIT_USAGE 64
+
+struct aml_errors;
+
+int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+
+/* Print every line of [errs] to stderr. */
+void tool_print_errors(const struct aml_errors *errs);
+
+/* "aml-run <command>: <message>" on stderr, then the usage hint; returns
+ * AML_EXIT_USAGE for the caller to return. */
+int tool_usage_error(const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Write [word] to [out] quoted for a POSIX shell when it needs quoting. */
+void tool_print_shell_word(const char *word, void *out);
+
+#endif
