@@ -152,8 +152,9 @@ char *aml_runconfig_encode(const struct aml_runconfig *rc)
 	if (add_string(top, "compute_target", rc->compute_target) < 0 ||
 	    add_number(top, "node_count", rc->node_count) < 0 ||
 	    add_distributed(top, rc) < 0 ||
-	    add_number(top, "max_run_duration_seconds",
-		       (double)rc->max_run_duration_seconds) < 0 ||
+	    (rc->max_run_duration_given &&
+	     add_number(top, "max_run_duration_seconds",
+			(double)rc->max_run_duration_seconds) < 0) ||
 	    add_environment(top, rc) < 0 ||
 	    add_kvlist(top, "tags", &rc->tags) < 0 ||
 	    add_kvlist(top, "properties", &rc->properties) < 0)

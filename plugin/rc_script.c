@@ -265,8 +265,11 @@ static void read_arguments(struct rc_ctx *ctx, const struct aml_node *args)
 		return;
 	}
 	if (args->type != AML_NODE_STRING) {
+		char shown[96];
+
+		aml_doc_describe(args, shown, sizeof(shown));
 		aml_errors_add(ctx->errs, "arguments",
-			       "must be a list or a string");
+			       "must be a list or a string, got %s", shown);
 		return;
 	}
 	ctx->has_arguments = 1;

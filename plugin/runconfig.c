@@ -891,6 +891,8 @@ void rc_finish(struct rc_ctx *ctx)
 		rc->node_count = 1;
 	if (rc->max_run_duration_seconds == 0)
 		rc->max_run_duration_seconds = AML_DEFAULT_MAX_RUN_DURATION;
+	else
+		rc->max_run_duration_given = 1;
 
 	if (d->type == AML_DIST_PYTORCH) {
 		if (!d->backend)

@@ -108,6 +108,11 @@ struct aml_runconfig {
 	uint32_t node_count;            /* >= 1 */
 	struct aml_distributed distributed;
 	uint64_t max_run_duration_seconds;
+	/* 0 when the file set no limit and Azure ML's 30-day default applies:
+	 * the planner may then shorten it to the target's MaxTime, as Slurm
+	 * gives a job without --time its partition's limit.  A limit the user
+	 * asked for is never shortened; over the target's, it is refused. */
+	int max_run_duration_given;
 	struct aml_environment environment;
 	struct aml_kvlist environment_variables; /* run's env, merged */
 	struct aml_kvlist tags;

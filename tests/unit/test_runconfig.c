@@ -106,6 +106,7 @@ static void test_script_minimal_defaults(void **state)
 	assert_null(p->rc.compute_target);
 	assert_int_equal(p->rc.node_count, 1);
 	assert_int_equal(p->rc.max_run_duration_seconds, 2592000);
+	assert_false(p->rc.max_run_duration_given);
 	assert_int_equal(p->rc.distributed.type, AML_DIST_NONE);
 	assert_string_equal(p->rc.experiment_name, "project");
 	assert_int_equal(aml_runconfig_process_count(&p->rc), 1);
@@ -152,6 +153,7 @@ static void test_script_every_field(void **state)
 	assert_int_equal(rc->distributed.process_count_per_node, 4);
 	assert_int_equal(aml_runconfig_process_count(rc), 8);
 	assert_int_equal(rc->max_run_duration_seconds, 3600);
+	assert_true(rc->max_run_duration_given);
 	assert_string_equal(rc->environment.name, "env");
 	assert_string_equal(rc->environment.version, "3");
 	assert_string_equal(env_get(rc, "A"), "1");
@@ -765,6 +767,8 @@ static void assert_roundtrip(const char *text, const char *filename)
 			 p->rc.distributed.parameter_server_count);
 	assert_int_equal(back.max_run_duration_seconds,
 			 p->rc.max_run_duration_seconds);
+	assert_int_equal(back.max_run_duration_given,
+			 p->rc.max_run_duration_given);
 	assert_int_equal(back.environment_variables.count,
 			 p->rc.environment_variables.count);
 	free(canonical);
