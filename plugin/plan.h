@@ -10,13 +10,17 @@
  * The plan is expressed in Slurm 22.05's own terms (job_desc fields):
  *   tres_per_node  "gres:gpu:4" for a target with Gres=gpu:4 (and
  *                  "gres:gpu:a100:8" for Gres=gpu:a100:8)
- *   time_limit     minutes: ceil(max_run_duration_seconds / 60) plus
- *                  ceil(FinalizeGrace / 60), so the launcher can enforce the
- *                  exact deadline and still upload outputs before Slurm's
- *                  own limit kills the job.  Never above
- *                  AML_PLAN_MAX_TIME_LIMIT: Slurm reads 0xfffffffe as
- *                  NO_VAL ("not set") and 0xffffffff as INFINITE.  A
- *                  target's MaxTime bounds max_run_duration_seconds, not
+ *   time_limit     minutes: ceil(deadline / 60) plus ceil(FinalizeGrace /
+ *                  60), so the launcher can enforce the exact deadline and
+ *                  still upload outputs before Slurm's own limit kills the
+ *                  job.  The deadline is max_run_duration_seconds; when the
+ *                  file set none (max_run_duration_given 0), Azure ML's
+ *                  30-day default is shortened to the target's MaxTime, as
+ *                  Slurm gives a job without --time its partition's limit,
+ *                  while a requested duration over MaxTime is refused.
+ *                  Never above AML_PLAN_MAX_TIME_LIMIT: Slurm reads
+ *                  0xfffffffe as NO_VAL ("not set") and 0xffffffff as
+ *                  INFINITE.  A target's MaxTime bounds the deadline, not
  *                  the Slurm limit, so a site sets MaxTime at most the
  *                  partition's MaxTime less FinalizeGrace.
  *   ntasks_per_node  0 when processes do not spread evenly (TensorFlow with
@@ -41,9 +45,10 @@
  * Compute target: compute_target NULL or "local" means the site's default
  * target, unless the site defines a target actually named "local".  When
  * the target has AllowUsers and/or AllowAccounts, the submitter may use it
- * if the user is in AllowUsers or the account is in AllowAccounts; a NULL
- * account (Slurm will pick the user's default, which the planner cannot
- * know without I/O) never matches AllowAccounts.
+ * if the user is in AllowUsers or the account is in AllowAccounts
+ * (compared without case, as Slurm lower-cases accounts); a NULL account
+ * (Slurm will pick the user's default, which the planner cannot know
+ * without I/O) never matches AllowAccounts.
  *
  * Error paths use ScriptRunConfig's (form 1) field names whatever form the
  * file was in: node_count, compute_target, max_run_duration_seconds, name,
@@ -90,7 +95,7 @@ struct aml_plan {
 	uint32_t num_tasks;
 	uint16_t ntasks_per_node;   /* 0: not fixed */
 	uint32_t time_limit_minutes;
-	uint64_t deadline_seconds;  /* the exact max_run_duration_seconds */
+	uint64_t deadline_seconds;  /* the run's exact limit: see time_limit */
 	/* Both lists are also NULL-terminated (items[count] == NULL), ready
 	 * for execve. */
 	struct aml_strlist environment; /* "NAME=value", user's first */

@@ -1,0 +1,1068 @@
+/*
+ * plan.c: the planner (contract in plan.h).
+ *
+ * Two phases.  Every rule is checked first (allocating only to word an
+ * error), so that a rejected configuration reports all its problems and a
+ * good one is never half-built; then the plan is built with exactly sized
+ * allocations.  The controller runs this for every AML job with its locks
+ * held, so the success path does no formatting through stdio and no
+ * reallocations (about 1 us for a typical PyTorch run).
+ */
+#include "plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "runid.h"
+
+/* Variables the planner adds after the user's (see plan.h). */
+#define N_RUN_VARS 9
+
+/* Enough for any uint64_t in decimal, with the NUL. */
+#define U64_TEXT 21
+
+/* A user's value shown in a message is cut after this many bytes. */
+#define QUOTE_CHARS 64
+/* Worst case: every byte escaped as \xNN, a UTF-8 tail, "...", quotes. */
+#define QUOTE_BUF (QUOTE_CHARS * 4 + 16)
+
+/* What the checks decide and the builder uses. */
+struct layout {
+	const struct aml_target *target;
+	const char *run_id;
+	uint32_t nodes;
+	uint32_t num_tasks;
+	uint16_t ntasks_per_node;
+	uint32_t time_limit;
+	uint64_t deadline;      /* seconds: the run's limit, after defaults */
+};
+
+/* ---- small helpers ---- */
+
+/*
+ * [s] as it appears in an error message: in double quotes, with quotes,
+ * backslashes and control characters escaped, so a hostile value can
+ * neither forge a second line in slurmctld's log nor move the user's
+ * cursor, and cut after QUOTE_CHARS bytes (at a UTF-8 character boundary)
+ * so one bad value cannot flood the message.
+ */
+static const char *quote(const char *s, char buf[QUOTE_BUF])
+{
+	size_t at = 0, i;
+
+	if (!s)
+		return "(none)";
+	buf[at++] = '"';
+	for (i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* Past the cut, only finish a multi-byte character. */
+		if (i >= QUOTE_CHARS && (c & 0xc0) != 0x80)
+			break;
+		if (i >= QUOTE_CHARS + 3)
+			break;
+		if (c == '"' || c == '\\') {
+			buf[at++] = '\\';
+			buf[at++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			at += (size_t)snprintf(buf + at, QUOTE_BUF - at,
+					       "\\x%02x", c);
+		} else {
+			buf[at++] = (char)c;
+		}
+	}
+	if (s[i]) {
+		memcpy(buf + at, "...", 3);
+		at += 3;
+	}
+	buf[at++] = '"';
+	buf[at] = '\0';
+	return buf;
+}
+
+/* "s" for a count that takes a plural noun. */
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+static int has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* [s] is in [list]; [fold_case] for names Slurm lower-cases (accounts). */
+static int in_list(char *const *list, size_t n, const char *s, int fold_case)
+{
+	if (!list || !s)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (list[i] && (fold_case ? strcasecmp(list[i], s)
+					  : strcmp(list[i], s)) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * [n] names joined by [sep] into a malloc'd string ("" for none); NULL
+ * when memory runs out.  Only used to build error messages.
+ */
+static char *join_names(char *const *names, size_t n, const char *sep)
+{
+	size_t total = 1, at = 0, seplen = strlen(sep);
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		total += strlen(names[i] ? names[i] : "") + seplen;
+	out = malloc(total);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = names[i] ? names[i] : "";
+		size_t len = strlen(name);
+
+		if (i) {
+			memcpy(out + at, sep, seplen);
+			at += seplen;
+		}
+		memcpy(out + at, name, len);
+		at += len;
+	}
+	out[at] = '\0';
+	return out;
+}
+
+/* [v] in decimal, written at the end of [buf]; returns the start. */
+static const char *u64_text(uint64_t v, char buf[U64_TEXT])
+{
+	char *p = buf + U64_TEXT - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
+/*
+ * The [n] strings that follow, concatenated into one malloc'd string;
+ * NULL when memory runs out.  One strlen pass and one allocation, instead
+ * of asprintf's two formatting passes.
+ */
+static char *concat(size_t n, ...)
+{
+	va_list ap;
+	size_t total = 1, at = 0;
+	char *out;
+
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		total += strlen(va_arg(ap, const char *));
+	va_end(ap);
+	out = malloc(total);
+	if (!out)
+		return NULL;
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = va_arg(ap, const char *);
+		size_t len = strlen(s);
+
+		memcpy(out + at, s, len);
+		at += len;
+	}
+	va_end(ap);
+	out[at] = '\0';
+	return out;
+}
+
+/* strdup that keeps NULL as NULL; sets *oom when the copy fails. */
+static char *dup_or_null(const char *s, int *oom)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*oom = 1;
+	return copy;
+}
+
+/* ---- checks (no allocation on the success path) ---- */
+
+static void unknown_target(const struct aml_site *site, const char *name,
+			   struct aml_errors *errs)
+{
+	char q[QUOTE_BUF];
+	char **names = NULL;
+	char *list = NULL;
+
+	if (site->n_targets == 0) {
+		aml_errors_add(errs, "compute_target",
+			       "unknown compute target %s; this cluster has none",
+			       quote(name, q));
+		return;
+	}
+	names = malloc(site->n_targets * sizeof(*names));
+	if (names) {
+		for (size_t i = 0; i < site->n_targets; i++)
+			names[i] = site->targets[i].name;
+		list = join_names(names, site->n_targets, ", ");
+	}
+	if (list)
+		aml_errors_add(errs, "compute_target",
+			       "unknown compute target %s; this cluster has: %s",
+			       quote(name, q), list);
+	else
+		aml_errors_add(errs, "compute_target",
+			       "unknown compute target %s", quote(name, q));
+	free(list);
+	free(names);
+}
+
+/*
+ * The target the run goes to, or NULL (with an error).  "local" is Azure
+ * ML's name for "no compute target": here the site's default.  A site that
+ * defines a target literally called "local" gets it, since that is plainly
+ * what the admin meant it for.
+ */
+static const struct aml_target *resolve_target(const struct aml_runconfig *rc,
+					       const struct aml_site *site,
+					       struct aml_errors *errs)
+{
+	const char *name = rc->compute_target;
+	const struct aml_target *target;
+
+	if (name && strcmp(name, "local") != 0) {
+		target = aml_site_find_target(site, name);
+		if (!target)
+			unknown_target(site, name, errs);
+		return target;
+	}
+	if (name) {
+		target = aml_site_find_target(site, name);
+		if (target)
+			return target;
+	}
+	if (!site->default_target) {
+		aml_errors_add(errs, "compute_target",
+			       "no compute target given and this cluster has no default target");
+		return NULL;
+	}
+	target = aml_site_find_target(site, site->default_target);
+	if (!target)
+		aml_errors_add(errs, "compute_target",
+			       "the cluster's default compute target %s is not defined",
+			       site->default_target);
+	return target;
+}
+
+/*
+ * AllowUsers / AllowAccounts: either list admits the submitter.  The
+ * account is the one the job names; a job that names none is charged to
+ * the user's default account, which only slurmctld's association tables
+ * know, so it never matches and the message says to name one.  Accounts
+ * compare without case, as Slurm lower-cases them; user names with it.
+ */
+static void check_access(const struct aml_target *target,
+			 const struct aml_submitter *who,
+			 struct aml_errors *errs)
+{
+	const char *user = who ? who->user : NULL;
+	const char *account = who ? who->account : NULL;
+	int has_users = target->allow_users != NULL;
+	int has_accounts = target->allow_accounts != NULL;
+	char *users = NULL, *accounts = NULL;
+	char qu[QUOTE_BUF], qa[QUOTE_BUF];
+
+	if (!has_users && !has_accounts)
+		return;
+	if (has_users &&
+	    in_list(target->allow_users, target->n_allow_users, user, 0))
+		return;
+	if (has_accounts &&
+	    in_list(target->allow_accounts, target->n_allow_accounts, account,
+		    1))
+		return;
+
+	if (has_users)
+		users = join_names(target->allow_users, target->n_allow_users,
+				   ",");
+	if (has_accounts)
+		accounts = join_names(target->allow_accounts,
+				      target->n_allow_accounts, ",");
+	if ((has_users && !users) || (has_accounts && !accounts)) {
+		aml_errors_add(errs, "compute_target",
+			       "compute target %s is restricted; user %s may not use it",
+			       target->name, quote(user, qu));
+		goto out;
+	}
+	aml_errors_add(errs, "compute_target",
+		       "compute target %s is restricted to %s%s%s%s%s; user %s%s%s%s",
+		       target->name,
+		       has_users ? "AllowUsers=" : "", has_users ? users : "",
+		       has_users && has_accounts ? " or " : "",
+		       has_accounts ? "AllowAccounts=" : "",
+		       has_accounts ? accounts : "",
+		       quote(user, qu),
+		       has_accounts && account ? " with account " : "",
+		       has_accounts && account ? quote(account, qa) : "",
+		       has_accounts && !account
+			       ? " may not use it without an allowed account (name one with --account)"
+			       : " may not use it");
+out:
+	free(users);
+	free(accounts);
+}
+
+/*
+ * Nodes and tasks for the distribution type, within the target's limits.
+ * Returns 0 and fills [out], or -1 after adding errors.
+ */
+static int check_layout(const struct aml_runconfig *rc,
+			const struct aml_target *target, struct layout *out,
+			struct aml_errors *errs)
+{
+	const struct aml_distributed *d = &rc->distributed;
+	uint32_t nodes = rc->node_count;
+	uint32_t max_nodes = AML_MAX_NODE_COUNT;
+	uint32_t max_ppn = AML_PLAN_MAX_TASKS_PER_NODE;
+	const char *nodes_by = NULL, *ppn_by = NULL;
+	uint64_t total = 0, ppn = 0;
+	int bad = 0;
+
+	if (target && target->max_nodes != AML_SITE_UNLIMITED &&
+	    target->max_nodes < max_nodes) {
+		max_nodes = target->max_nodes;
+		nodes_by = target->name;
+	}
+	if (target && target->max_processes_per_node != AML_SITE_UNLIMITED &&
+	    target->max_processes_per_node < max_ppn) {
+		max_ppn = target->max_processes_per_node;
+		ppn_by = target->name;
+	}
+
+	if (nodes < 1 || nodes > max_nodes) {
+		if (nodes_by)
+			aml_errors_add(errs, "node_count",
+				       "must be a whole number from 1 to %u (compute target %s allows at most %u), got %u",
+				       max_nodes, nodes_by, max_nodes, nodes);
+		else
+			aml_errors_add(errs, "node_count",
+				       "must be a whole number from 1 to %u, got %u",
+				       max_nodes, nodes);
+		/* Everything below is per node: no sensible check left. */
+		return -1;
+	}
+
+	switch (d->type) {
+	case AML_DIST_NONE:
+		if (nodes != 1) {
+			aml_errors_add(errs, "node_count",
+				       "must be 1 without a distributed_job_config (the run is a single process; use a PyTorch or MPI configuration to start processes on several nodes), got %u",
+				       nodes);
+			return -1;
+		}
+		total = 1;
+		break;
+
+	case AML_DIST_MPI:
+		ppn = d->process_count_per_node;
+		total = ppn * nodes;
+		if (ppn < 1 || ppn > max_ppn) {
+			if (ppn_by)
+				aml_errors_add(errs,
+					       "distributed_job_config.process_count_per_node",
+					       "must be a whole number from 1 to %u (compute target %s allows at most %u processes per node), got %llu",
+					       max_ppn, ppn_by, max_ppn,
+					       (unsigned long long)ppn);
+			else
+				aml_errors_add(errs,
+					       "distributed_job_config.process_count_per_node",
+					       "must be a whole number from 1 to %u, got %llu",
+					       max_ppn, (unsigned long long)ppn);
+			bad = 1;
+		}
+		break;
+
+	case AML_DIST_PYTORCH:
+		/* Form 1 gives the total; the model keeps it per node. */
+		ppn = d->process_count_per_node;
+		total = ppn * nodes;
+		if (ppn < 1) {
+			aml_errors_add(errs, "distributed_job_config.process_count",
+				       "must be at least %u (one process on each node), got 0",
+				       nodes);
+			bad = 1;
+		} else if (ppn > max_ppn) {
+			aml_errors_add(errs, "distributed_job_config.process_count",
+				       "must be at most %llu (%s%s%sat most %u processes per node, on %u node%s), got %llu",
+				       (unsigned long long)max_ppn * nodes,
+				       ppn_by ? "compute target " : "",
+				       ppn_by ? ppn_by : "",
+				       ppn_by ? " allows " : "",
+				       max_ppn, nodes, plural(nodes),
+				       (unsigned long long)total);
+			bad = 1;
+		}
+		break;
+
+	case AML_DIST_TENSORFLOW:
+		total = (uint64_t)d->worker_count + d->parameter_server_count;
+		if (d->worker_count < 1) {
+			aml_errors_add(errs, "distributed_job_config.worker_count",
+				       "must be at least 1, got 0");
+			bad = 1;
+			break;
+		}
+		if (total < nodes) {
+			aml_errors_add(errs, "node_count",
+				       "must be at most %llu for TensorFlow with %u worker%s and %u parameter server%s (every node needs at least one process), got %u",
+				       (unsigned long long)total, d->worker_count,
+				       plural(d->worker_count),
+				       d->parameter_server_count,
+				       plural(d->parameter_server_count), nodes);
+			bad = 1;
+			break;
+		}
+		/* The busiest node when Slurm spreads the tasks evenly. */
+		ppn = (total + nodes - 1) / nodes;
+		if (ppn > max_ppn) {
+			aml_errors_add(errs, "distributed_job_config.worker_count",
+				       "worker_count + parameter_server_count must be at most %llu (%s%s%sat most %u processes per node, on %u node%s), got %llu",
+				       (unsigned long long)max_ppn * nodes,
+				       ppn_by ? "compute target " : "",
+				       ppn_by ? ppn_by : "",
+				       ppn_by ? " allows " : "",
+				       max_ppn, nodes, plural(nodes),
+				       (unsigned long long)total);
+			bad = 1;
+		}
+		break;
+
+	default:
+		aml_errors_add(errs, "distributed_job_config",
+			       "unknown distribution type %d", (int)d->type);
+		return -1;
+	}
+
+	if (!bad && total > AML_MAX_PROCESSES) {
+		aml_errors_add(errs, "distributed_job_config",
+			       "the run would start %llu processes; at most %u are allowed",
+			       (unsigned long long)total, AML_MAX_PROCESSES);
+		bad = 1;
+	}
+	if (bad)
+		return -1;
+
+	out->nodes = nodes;
+	out->num_tasks = (uint32_t)total;
+	/* Uneven TensorFlow layouts leave placement to Slurm (plan.h). */
+	out->ntasks_per_node = total % nodes == 0 ? (uint16_t)(total / nodes)
+						  : 0;
+	return 0;
+}
+
+static uint64_t ceil_minutes(uint64_t seconds)
+{
+	/* Not (s + 59) / 60: that wraps for the largest values. */
+	return seconds / 60 + (seconds % 60 != 0);
+}
+
+/*
+ * The Slurm time limit: the run's deadline plus the finalize grace, both
+ * rounded up to minutes.  A deadline the user asked for must fit the
+ * target's MaxTime; Azure ML's 30-day default (max_run_duration_given 0)
+ * is not a request, so it is shortened to MaxTime, as Slurm gives a job
+ * without --time its partition's limit.  The sum must stay below Slurm's
+ * NO_VAL and INFINITE.
+ */
+static int check_time(const struct aml_runconfig *rc,
+		      const struct aml_site *site,
+		      const struct aml_target *target, struct layout *out,
+		      struct aml_errors *errs)
+{
+	uint64_t seconds = rc->max_run_duration_seconds;
+	uint64_t grace = ceil_minutes(site->finalize_grace_seconds);
+	uint64_t max_minutes = AML_PLAN_MAX_TIME_LIMIT - grace;
+
+	if (target && target->max_time_seconds != AML_SITE_UNLIMITED64 &&
+	    seconds > target->max_time_seconds) {
+		char limit[32];
+
+		if (!rc->max_run_duration_given) {
+			seconds = target->max_time_seconds;
+		} else {
+			aml_format_slurm_time(target->max_time_seconds, limit,
+					      sizeof(limit));
+			aml_errors_add(errs, "max_run_duration_seconds",
+				       "must be at most %llu (compute target %s allows %s), got %llu",
+				       (unsigned long long)target->max_time_seconds,
+				       target->name, limit,
+				       (unsigned long long)seconds);
+			return -1;
+		}
+	}
+	if (seconds < 1) {
+		aml_errors_add(errs, "max_run_duration_seconds",
+			       "must be at least 1, got 0");
+		return -1;
+	}
+	if (ceil_minutes(seconds) > max_minutes) {
+		aml_errors_add(errs, "max_run_duration_seconds",
+			       "must be at most %llu (Slurm's longest time limit, %u minutes, less FinalizeGrace), got %llu",
+			       (unsigned long long)max_minutes * 60,
+			       AML_PLAN_MAX_TIME_LIMIT,
+			       (unsigned long long)seconds);
+		return -1;
+	}
+	out->deadline = seconds;
+	out->time_limit = (uint32_t)(ceil_minutes(seconds) + grace);
+	return 0;
+}
+
+/* The run id: the configuration's own `name` first, then the caller's. */
+static const char *resolve_run_id(const struct aml_runconfig *rc,
+				  const char *run_id, struct aml_errors *errs)
+{
+	const char *id = rc->run_id ? rc->run_id : run_id;
+	char q[QUOTE_BUF];
+
+	if (!id) {
+		aml_errors_add(errs, "name", "no run id was given");
+		return NULL;
+	}
+	if (!aml_runid_is_valid(id)) {
+		aml_errors_add(errs, "name",
+			       "must be 1 to %d letters, digits, '_' or '-', starting with a letter or digit, got %s",
+			       AML_RUNID_MAX - 1, quote(id, q));
+		return NULL;
+	}
+	return id;
+}
+
+/*
+ * The experiment goes into the job comment (which sacct prints one job per
+ * line) and the environment: a control character would break both.
+ */
+static void check_experiment(const struct aml_runconfig *rc,
+			     struct aml_errors *errs)
+{
+	const char *name = rc->experiment_name;
+	char q[QUOTE_BUF];
+
+	if (!name || !*name) {
+		aml_errors_add(errs, "experiment_name", "must not be empty");
+		return;
+	}
+	for (const char *p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f) {
+			aml_errors_add(errs, "experiment_name",
+				       "must not contain control characters, got %s",
+				       quote(name, q));
+			return;
+		}
+	}
+}
+
+/*
+ * The user's variables must not collide with the ones Slurm and this
+ * plugin set: a user's SLURM_JOB_ID or AZUREML_RUN_ID would silently
+ * mislead the launcher, the node side or the script itself.  Only the
+ * AZUREML_ names slurm-aml sets are reserved, not the prefix: real Azure ML
+ * configurations set others (AZUREML_COMPUTE_USE_COMMON_RUNTIME) that are
+ * harmless here.  The per-process distributed variables are reserved only
+ * for a distributed run, the only kind that gets them.  Names are matched
+ * case-sensitively, as variable names are.
+ */
+static const char *reserved_owner(const char *name, enum aml_dist_type dist)
+{
+	static const struct {
+		const char *name;
+		int prefix;
+		int distributed_only;
+		const char *why;
+	} reserved[] = {
+		{ "SLURM_", 1, 0, "names starting with SLURM_ are reserved for Slurm" },
+		{ "AML_", 1, 0, "names starting with AML_ are reserved for slurm-aml" },
+		{ "AZUREML_CR_", 1, 0, "names starting with AZUREML_CR_ are reserved for slurm-aml's node side" },
+		{ "AZUREML_RUN_ID", 0, 0, "slurm-aml sets it for every run" },
+		{ "AZUREML_ARM_PROJECT_NAME", 0, 0, "slurm-aml sets it for every run" },
+		{ "AZUREML_EXPERIMENT_NAME", 0, 0, "slurm-aml sets it for every run" },
+		{ "AZUREML_NODE_COUNT", 0, 0, "slurm-aml sets it for every run" },
+		{ "OMPI_COMM_WORLD_", 1, 1, "slurm-aml sets the OMPI_COMM_WORLD_ names per process in a distributed run" },
+		{ "MASTER_ADDR", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "MASTER_PORT", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "WORLD_SIZE", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "RANK", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "LOCAL_RANK", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "LOCAL_WORLD_SIZE", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "NODE_RANK", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "TF_CONFIG", 0, 1, "slurm-aml sets it per process in a distributed run" },
+		{ "AZ_BATCH_MASTER_NODE", 0, 1, "slurm-aml sets it per process in a distributed run" },
+	};
+
+	for (size_t r = 0; r < sizeof(reserved) / sizeof(*reserved); r++) {
+		if (reserved[r].distributed_only && dist == AML_DIST_NONE)
+			continue;
+		if (reserved[r].prefix ? has_prefix(name, reserved[r].name)
+				       : !strcmp(name, reserved[r].name))
+			return reserved[r].why;
+	}
+	return NULL;
+}
+
+static void check_environment(const struct aml_runconfig *rc,
+			      struct aml_errors *errs)
+{
+	const struct aml_kvlist *vars = &rc->environment_variables;
+
+	for (size_t i = 0; i < vars->count; i++) {
+		const char *name = vars->items[i].key;
+		const char *why;
+		char where[256];
+		char q[QUOTE_BUF];
+
+		if (!name || !aml_is_env_name(name)) {
+			aml_errors_add(errs, "environment.environment_variables",
+				       "%s is not a valid variable name (letters, digits and '_', not starting with a digit)",
+				       quote(name ? name : "", q));
+			continue;
+		}
+		why = reserved_owner(name, rc->distributed.type);
+		if (!why)
+			continue;
+		snprintf(where, sizeof(where),
+			 "environment.environment_variables.%.200s", name);
+		aml_errors_add(errs, where, "reserved: %s", why);
+	}
+}
+
+static void check_command(const struct aml_runconfig *rc,
+			  struct aml_errors *errs)
+{
+	if (rc->command.count == 0 && !rc->command_line && !rc->script)
+		aml_errors_add(errs, "script",
+			       "no command to run: give a script or a command");
+}
+
+/* ---- building ---- */
+
+static char *env_pair(const char *name, const char *value)
+{
+	return concat(3, name, "=", value ? value : "");
+}
+
+static int build_environment(const struct aml_runconfig *rc,
+			     const struct layout *l, const char *target,
+			     struct aml_strlist *env)
+{
+	const struct aml_kvlist *vars = &rc->environment_variables;
+	const char *exp = rc->experiment_name;
+	char nodes[U64_TEXT], seconds[U64_TEXT], tasks[U64_TEXT];
+	const char *run_vars[N_RUN_VARS][2] = {
+		{ "AZUREML_RUN_ID", l->run_id },
+		{ "AZUREML_ARM_PROJECT_NAME", exp },
+		{ "AZUREML_EXPERIMENT_NAME", exp },
+		{ "AZUREML_NODE_COUNT", u64_text(l->nodes, nodes) },
+		{ "AML_RUN_ID", l->run_id },
+		{ "AML_COMPUTE_TARGET", target },
+		{ "AML_MAX_RUN_DURATION_SECONDS",
+		  u64_text(l->deadline, seconds) },
+		{ "AML_PROCESS_COUNT", u64_text(l->num_tasks, tasks) },
+		{ "AML_DIST_TYPE", aml_dist_type_name(rc->distributed.type) },
+	};
+
+	env->items = calloc(vars->count + N_RUN_VARS + 1, sizeof(char *));
+	if (!env->items)
+		return -1;
+	for (size_t i = 0; i < vars->count; i++) {
+		env->items[env->count] = env_pair(vars->items[i].key,
+						  vars->items[i].value);
+		if (!env->items[env->count])
+			return -1;
+		env->count++;
+	}
+	for (size_t i = 0; i < N_RUN_VARS; i++) {
+		env->items[env->count] = env_pair(run_vars[i][0],
+						  run_vars[i][1]);
+		if (!env->items[env->count])
+			return -1;
+		env->count++;
+	}
+	return 0;
+}
+
+static int build_argv(const struct aml_runconfig *rc,
+		      const struct aml_site *site, struct aml_strlist *argv)
+{
+	const char *fixed[3];
+	const struct aml_strlist *rest = NULL;
+	size_t n_fixed = 0;
+
+	if (rc->command.count > 0) {
+		rest = &rc->command;
+	} else if (rc->command_line) {
+		/* Azure ML runs a string command through bash. */
+		fixed[n_fixed++] = "/bin/bash";
+		fixed[n_fixed++] = "-c";
+		fixed[n_fixed++] = rc->command_line;
+	} else {
+		const char *interpreter = rc->environment.interpreter_path;
+
+		if (!interpreter)
+			interpreter = site->default_interpreter;
+		if (!interpreter)
+			interpreter = "python3";
+		fixed[n_fixed++] = interpreter;
+		fixed[n_fixed++] = rc->script;
+		rest = &rc->arguments;
+	}
+
+	argv->items = calloc(n_fixed + (rest ? rest->count : 0) + 1,
+			     sizeof(char *));
+	if (!argv->items)
+		return -1;
+	for (size_t i = 0; i < n_fixed; i++) {
+		argv->items[argv->count] = strdup(fixed[i]);
+		if (!argv->items[argv->count])
+			return -1;
+		argv->count++;
+	}
+	for (size_t i = 0; rest && i < rest->count; i++) {
+		argv->items[argv->count] = strdup(rest->items[i] ?
+						  rest->items[i] : "");
+		if (!argv->items[argv->count])
+			return -1;
+		argv->count++;
+	}
+	return 0;
+}
+
+static int build_plan(const struct aml_runconfig *rc,
+		      const struct aml_site *site, const struct layout *l,
+		      struct aml_plan *plan)
+{
+	const struct aml_target *t = l->target;
+	int oom = 0;
+
+	plan->run_id = dup_or_null(l->run_id, &oom);
+	plan->experiment_name = dup_or_null(rc->experiment_name, &oom);
+	plan->target = dup_or_null(t->name, &oom);
+	plan->job_name = dup_or_null(l->run_id, &oom);
+	plan->comment = concat(4, "aml run_id=", l->run_id, " experiment=",
+			       rc->experiment_name);
+	plan->partition = dup_or_null(t->partition, &oom);
+	plan->qos = dup_or_null(t->qos, &oom);
+	plan->account = dup_or_null(t->account, &oom);
+	if (t->gres) {
+		plan->tres_per_node = concat(2, "gres:", t->gres);
+		plan->gres = dup_or_null(t->gres, &oom);
+		if (!plan->tres_per_node)
+			oom = 1;
+	}
+	plan->constraint = dup_or_null(t->constraint, &oom);
+	if (oom || !plan->comment)
+		return -1;
+
+	plan->min_nodes = l->nodes;
+	plan->max_nodes = l->nodes;
+	plan->num_tasks = l->num_tasks;
+	plan->ntasks_per_node = l->ntasks_per_node;
+	plan->time_limit_minutes = l->time_limit;
+	plan->deadline_seconds = l->deadline;
+
+	if (build_environment(rc, l, t->name, &plan->environment) < 0 ||
+	    build_argv(rc, site, &plan->argv) < 0)
+		return -1;
+	return 0;
+}
+
+int aml_plan_from_config(const struct aml_runconfig *rc,
+			 const struct aml_site *site,
+			 const struct aml_submitter *who,
+			 const char *run_id, struct aml_plan *plan,
+			 struct aml_errors *errs)
+{
+	struct layout l = { 0 };
+	size_t errors_before = errs->count;
+	int bad = 0;
+
+	memset(plan, 0, sizeof(*plan));
+
+	l.target = resolve_target(rc, site, errs);
+	if (l.target)
+		check_access(l.target, who, errs);
+	/* Limits are checked against the built-in bounds even without a
+	 * target, so one run reports everything that is wrong with it. */
+	if (check_layout(rc, l.target, &l, errs) < 0)
+		bad = 1;
+	if (check_time(rc, site, l.target, &l, errs) < 0)
+		bad = 1;
+	l.run_id = resolve_run_id(rc, run_id, errs);
+	check_experiment(rc, errs);
+	check_environment(rc, errs);
+	check_command(rc, errs);
+
+	if (bad || !l.target || !l.run_id || errs->count != errors_before ||
+	    errs->out_of_memory)
+		goto fail;
+
+	if (build_plan(rc, site, &l, plan) < 0) {
+		aml_errors_add(errs, NULL, "out of memory while planning the run");
+		goto fail;
+	}
+	return 0;
+
+fail:
+	aml_plan_free(plan);
+	return -1;
+}
+
+/* ---- sbatch options ---- */
+
+struct text {
+	char *data;
+	size_t len;
+	size_t cap;
+	int oom;
+};
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->oom)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 256;
+		char *data;
+
+		while (t->len + n + 1 > cap)
+			cap *= 2;
+		data = realloc(t->data, cap);
+		if (!data) {
+			t->oom = 1;
+			return;
+		}
+		t->data = data;
+		t->cap = cap;
+	}
+	memcpy(t->data + t->len, s, n);
+	t->len += n;
+	t->data[t->len] = '\0';
+}
+
+static void text_str(struct text *t, const char *s)
+{
+	text_add(t, s, strlen(s));
+}
+
+/* Characters a POSIX shell takes literally in any position of a word. */
+static int shell_safe(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("_./:=,@%+-", c)))
+			return 0;
+	}
+	return 1;
+}
+
+/* [s] as one shell word: as is when safe, else in single quotes. */
+static void text_word(struct text *t, const char *s)
+{
+	if (shell_safe(s)) {
+		text_str(t, s);
+		return;
+	}
+	text_add(t, "'", 1);
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			text_add(t, "'\\''", 4);
+		else
+			text_add(t, p, 1);
+	}
+	text_add(t, "'", 1);
+}
+
+/* " <option><value>", the value quoted; nothing when [value] is NULL. */
+static void text_option(struct text *t, const char *option,
+			const char *value)
+{
+	if (!value)
+		return;
+	if (t->len)
+		text_add(t, " ", 1);
+	text_str(t, option);
+	text_word(t, value);
+}
+
+char *aml_plan_sbatch_options(const struct aml_plan *plan)
+{
+	struct text t = { 0 };
+	char a[U64_TEXT], b[U64_TEXT];
+
+	text_option(&t, "-J ", plan->job_name);
+	text_option(&t, "-p ", plan->partition);
+	text_option(&t, "--qos=", plan->qos);
+	text_option(&t, "--account=", plan->account);
+	if (plan->min_nodes == plan->max_nodes) {
+		text_option(&t, "-N ", u64_text(plan->min_nodes, a));
+	} else {
+		char range[2 * U64_TEXT];
+
+		snprintf(range, sizeof(range), "%s-%s",
+			 u64_text(plan->min_nodes, a),
+			 u64_text(plan->max_nodes, b));
+		text_option(&t, "-N ", range);
+	}
+	/* -N with --ntasks-per-node implies the task count; only an uneven
+	 * layout needs -n. */
+	if (plan->ntasks_per_node)
+		text_option(&t, "--ntasks-per-node=",
+			    u64_text(plan->ntasks_per_node, a));
+	else
+		text_option(&t, "-n ", u64_text(plan->num_tasks, a));
+	text_option(&t, "--gres=", plan->gres);
+	text_option(&t, "--constraint=", plan->constraint);
+	text_option(&t, "-t ", u64_text(plan->time_limit_minutes, a));
+	text_option(&t, "--comment=", plan->comment);
+
+	if (t.oom || !t.data) {
+		free(t.data);
+		return NULL;
+	}
+	return t.data;
+}
+
+/* ---- JSON ---- */
+
+static int json_string(cJSON *obj, const char *name, const char *value)
+{
+	if (value)
+		return cJSON_AddStringToObject(obj, name, value) != NULL;
+	return cJSON_AddNullToObject(obj, name) != NULL;
+}
+
+static int json_number(cJSON *obj, const char *name, uint64_t value)
+{
+	/* Exact: every value here is below 2^53 (time limits are bounded
+	 * by AML_PLAN_MAX_TIME_LIMIT minutes). */
+	return cJSON_AddNumberToObject(obj, name, (double)value) != NULL;
+}
+
+static int json_environment(cJSON *root, const struct aml_strlist *env)
+{
+	cJSON *obj = cJSON_AddObjectToObject(root, "environment");
+
+	if (!obj)
+		return 0;
+	for (size_t i = 0; i < env->count; i++) {
+		const char *item = env->items[i];
+		const char *eq = strchr(item, '=');
+		char *name;
+		int ok;
+
+		if (!eq) {
+			if (!json_string(obj, item, ""))
+				return 0;
+			continue;
+		}
+		name = strndup(item, (size_t)(eq - item));
+		if (!name)
+			return 0;
+		ok = json_string(obj, name, eq + 1);
+		free(name);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static int json_argv(cJSON *root, const struct aml_strlist *argv)
+{
+	cJSON *array = cJSON_AddArrayToObject(root, "argv");
+
+	if (!array)
+		return 0;
+	for (size_t i = 0; i < argv->count; i++) {
+		cJSON *item = cJSON_CreateString(argv->items[i]);
+
+		if (!item)
+			return 0;
+		cJSON_AddItemToArray(array, item);
+	}
+	return 1;
+}
+
+char *aml_plan_to_json(const struct aml_plan *plan)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (!root)
+		return NULL;
+	if (json_string(root, "run_id", plan->run_id) &&
+	    json_string(root, "experiment_name", plan->experiment_name) &&
+	    json_string(root, "target", plan->target) &&
+	    json_string(root, "job_name", plan->job_name) &&
+	    json_string(root, "comment", plan->comment) &&
+	    json_string(root, "partition", plan->partition) &&
+	    json_string(root, "qos", plan->qos) &&
+	    json_string(root, "account", plan->account) &&
+	    json_string(root, "tres_per_node", plan->tres_per_node) &&
+	    json_string(root, "gres", plan->gres) &&
+	    json_string(root, "constraint", plan->constraint) &&
+	    json_number(root, "min_nodes", plan->min_nodes) &&
+	    json_number(root, "max_nodes", plan->max_nodes) &&
+	    json_number(root, "num_tasks", plan->num_tasks) &&
+	    json_number(root, "ntasks_per_node", plan->ntasks_per_node) &&
+	    json_number(root, "time_limit_minutes",
+			plan->time_limit_minutes) &&
+	    json_number(root, "deadline_seconds", plan->deadline_seconds) &&
+	    json_environment(root, &plan->environment) &&
+	    json_argv(root, &plan->argv))
+		text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/* ---- freeing ---- */
+
+static void free_list(struct aml_strlist *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+}
+
+void aml_plan_free(struct aml_plan *plan)
+{
+	if (!plan)
+		return;
+	free(plan->run_id);
+	free(plan->experiment_name);
+	free(plan->target);
+	free(plan->job_name);
+	free(plan->comment);
+	free(plan->partition);
+	free(plan->qos);
+	free(plan->account);
+	free(plan->tres_per_node);
+	free(plan->gres);
+	free(plan->constraint);
+	free_list(&plan->environment);
+	free_list(&plan->argv);
+	memset(plan, 0, sizeof(*plan));
+}

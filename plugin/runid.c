@@ -1,0 +1,131 @@
+/*
+ * runid.c: run ids (contract in runid.h).
+ *
+ * Where the contract is silent:
+ *   - A multi-byte UTF-8 character of the experiment becomes one '_', not
+ *     one per byte ("café" -> "caf_").
+ *   - Leading characters that are not letters or digits are dropped after
+ *     sanitising, since a valid id starts with one (".hidden" -> "hidden");
+ *     when nothing is left the id starts with "Default", the name Azure ML
+ *     and runconfig give an experiment that has none.
+ *   - The seconds are written with at least 10 digits, so ids sort by time
+ *     for any date this software will see; a negative [now] is EINVAL.
+ *   - A [buf] too small for the whole id is ERANGE: an id is never cut to
+ *     fit a caller's buffer, as a shorter one could collide.
+ */
+#include "runid.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+static int is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+static int is_id_char(unsigned char c)
+{
+	return is_alnum(c) || c == '_' || c == '-';
+}
+
+/*
+ * 32 bits from getrandom(2).  Flags 0: block until the kernel's pool is
+ * initialised (only ever early in boot) rather than fail a submission; a
+ * read this small is never short or interrupted once it is.
+ */
+static int random_u32(uint32_t *out)
+{
+	for (;;) {
+		ssize_t n = getrandom(out, sizeof(*out), 0);
+
+		if (n == (ssize_t)sizeof(*out))
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+}
+
+/*
+ * The experiment as the first part of an id, into [out] (at most [max]
+ * characters, no NUL written); returns its length.
+ */
+static size_t id_prefix(const char *experiment, char *out, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)(experiment ?
+							 experiment : "");
+	size_t n = 0;
+
+	for (; *p && n < max; p++) {
+		unsigned char c = *p;
+
+		/* The tail bytes of a UTF-8 character were already
+		 * replaced with its lead byte. */
+		if ((c & 0xc0) == 0x80 && p != (const unsigned char *)experiment &&
+		    p[-1] >= 0x80)
+			continue;
+		if (n == 0 && !is_alnum(c))
+			continue;
+		out[n++] = is_id_char(c) ? (char)c : '_';
+	}
+	if (n == 0) {
+		n = strlen("Default") < max ? strlen("Default") : max;
+		memcpy(out, "Default", n);
+	}
+	return n;
+}
+
+int aml_runid_generate(const char *experiment, time_t now, char *buf,
+		       size_t len)
+{
+	char tail[48];
+	char prefix[AML_RUNID_MAX];
+	size_t n_tail, n_prefix;
+	uint32_t bits;
+	int n;
+
+	if (buf && len > 0)
+		buf[0] = '\0';
+	if (!buf || now < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = snprintf(tail, sizeof(tail), "_%010llu_",
+		     (unsigned long long)now);
+	if (n < 0 || (size_t)n + 8 >= sizeof(tail)) {
+		errno = EINVAL;
+		return -1;
+	}
+	n_tail = (size_t)n + 8;
+	n_prefix = id_prefix(experiment, prefix,
+			     AML_RUNID_MAX - 1 - n_tail);
+	if (len < n_prefix + n_tail + 1) {
+		errno = ERANGE;
+		return -1;
+	}
+	/* After the size check, so a failed call never consumes entropy. */
+	if (random_u32(&bits) < 0)
+		return -1;
+	snprintf(tail + n, sizeof(tail) - (size_t)n, "%08x", bits);
+	memcpy(buf, prefix, n_prefix);
+	memcpy(buf + n_prefix, tail, n_tail + 1);
+	return 0;
+}
+
+int aml_runid_is_valid(const char *id)
+{
+	size_t n;
+
+	if (!id || !is_alnum((unsigned char)id[0]))
+		return 0;
+	for (n = 0; id[n]; n++)
+		if (n >= AML_RUNID_MAX - 1 || !is_id_char((unsigned char)id[n]))
+			return 0;
+	return 1;
+}
