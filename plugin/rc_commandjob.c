@@ -273,7 +273,7 @@ static void read_distribution(struct rc_ctx *ctx, const struct aml_node *node)
 	}
 }
 
-static char *upper_env_suffix(const char *prefix, const char *name)
+static char *prefixed_name(const char *prefix, const char *name)
 {
 	size_t n = strlen(prefix) + strlen(name) + 1;
 	char *out = malloc(n);
@@ -363,7 +363,7 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 				bind->value = aml_pystr(def);
 		}
 		if (bind->value) {
-			char *var = upper_env_suffix("AZURE_ML_INPUT_", in->key);
+			char *var = prefixed_name("AZURE_ML_INPUT_", in->key);
 
 			if (!var || rc_kvlist_set(&ctx->rc->environment_variables,
 						  var, bind->value) < 0)
@@ -413,8 +413,8 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 				       "must be an object or null");
 			continue;
 		}
-		bind->value = upper_env_suffix("outputs/", out->key);
-		var = upper_env_suffix("AZURE_ML_OUTPUT_", out->key);
+		bind->value = prefixed_name("outputs/", out->key);
+		var = prefixed_name("AZURE_ML_OUTPUT_", out->key);
 		if (!bind->value || !var ||
 		    rc_kvlist_set(&ctx->rc->environment_variables, var,
 				  bind->value) < 0)

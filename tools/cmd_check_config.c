@@ -34,12 +34,14 @@ int cmd_check_config(int argc, char **argv)
 	int opt;
 
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);
 			return AML_EXIT_OK;
 		}
-		return tool_usage_error("check-config", "unknown option");
+		return tool_usage_error("check-config", "unknown option %s",
+						argv[optind - 1]);
 	}
 	if (argc - optind > 1)
 		return tool_usage_error("check-config", "expected at most one FILE");

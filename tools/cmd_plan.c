@@ -101,7 +101,8 @@ int cmd_plan(int argc, char **argv)
 
 	account = getenv("SBATCH_ACCOUNT");
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = 1;
@@ -121,8 +122,12 @@ int cmd_plan(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return AML_EXIT_OK;
+		case ':':
+			return tool_usage_error("plan", "option %s needs a value",
+						argv[optind - 1]);
 		default:
-			return tool_usage_error("plan", "unknown option");
+			return tool_usage_error("plan", "unknown option %s",
+						argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)

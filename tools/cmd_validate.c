@@ -68,6 +68,7 @@ int cmd_validate(int argc, char **argv)
 	const char *file;
 
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -80,7 +81,8 @@ int cmd_validate(int argc, char **argv)
 			fputs(usage, stdout);
 			return AML_EXIT_OK;
 		default:
-			return tool_usage_error("validate", "unknown option");
+			return tool_usage_error("validate", "unknown option %s",
+						argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
