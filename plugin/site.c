@@ -1,0 +1,1749 @@
+/*
+ * site.c: aml.conf, the site policy (contract in site.h).
+ *
+ * The text is read in two steps: a scanner turns the bytes into logical
+ * lines of Key=Value tokens with slurm.conf's lexical rules (comments,
+ * continuation, escapes, quotes), then each line is checked and applied.
+ * Every problem is collected with its line number, sorted, and handed to
+ * the caller's error list at the end, so the admin sees them in file order
+ * even though some (duplicate targets, DefaultTarget) are only known once
+ * the whole file has been read.
+ */
+#include "site.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "suggest.h"
+
+/*
+ * A real aml.conf is a few kilobytes.  Refusing anything absurd keeps line
+ * numbers in an int and bounds what the controller will allocate.
+ */
+#define SITE_MAX_BYTES (16u * 1024 * 1024)
+
+/* Beyond this many errors the file is not an aml.conf at all (a binary, a
+ * wrong path): the rest would only flood the log. */
+#define SITE_MAX_ERRORS 1000
+
+/* Values are cut to this many bytes in messages, for the same reason. */
+#define QUOTE_MAX 60
+
+/* A key longer than this is garbage, not a typo worth a suggestion. */
+#define SUGGEST_MAX_WORD 64
+#define QUOTED_SIZE (QUOTE_MAX * 4 + 8)
+
+#define MAX_NODES_LIMIT 100000
+#define MAX_PROCESSES_LIMIT 10000
+#define SNAPSHOT_FILES_LIMIT 10000000
+#define FINALIZE_GRACE_LIMIT 86400
+
+/*
+ * Slurm keeps a time limit as minutes in a uint32_t whose two top values
+ * are INFINITE and NO_VAL, so a longer MaxTime could not be submitted.
+ */
+#define SLURM_MAX_MINUTES ((uint64_t)UINT32_MAX - 2)
+
+/* The defaults site.h documents. */
+#define DEFAULT_HISTORY_DIR "/var/lib/aml/history"
+#define DEFAULT_SNAPSHOT_DIR "/var/lib/aml/snapshots"
+#define DEFAULT_SNAPSHOT_MAX_BYTES ((uint64_t)300 << 20)
+#define DEFAULT_SNAPSHOT_MAX_FILES 2000
+#define DEFAULT_RUN_DIR "/tmp/aml-runs"
+#define DEFAULT_INTERPRETER "python3"
+#define DEFAULT_FINALIZE_GRACE 120
+
+/*
+ * Global keys first, ComputeTarget last among them, then the keys of a
+ * ComputeTarget line: the two ranges are the suggestion lists.
+ */
+enum key {
+	K_HISTORY_DIR,
+	K_HISTORY_BACKEND,
+	K_HISTORY_URI,
+	K_HISTORY_CREDENTIALS,
+	K_RUN_VISIBILITY,
+	K_SNAPSHOT_DIR,
+	K_SNAPSHOT_MAX_SIZE,
+	K_SNAPSHOT_MAX_FILES,
+	K_RUN_DIR,
+	K_KEEP_FAILED_RUN_DIR,
+	K_CONTAINER_RUNTIME,
+	K_DEFAULT_INTERPRETER,
+	K_FINALIZE_GRACE,
+	K_DEFAULT_TARGET,
+	K_COMPUTE_TARGET,
+	K_PARTITION,
+	K_QOS,
+	K_ACCOUNT,
+	K_GRES,
+	K_CONSTRAINT,
+	K_MAX_NODES,
+	K_MAX_TIME,
+	K_MAX_PROCESSES_PER_NODE,
+	K_ALLOW_USERS,
+	K_ALLOW_ACCOUNTS,
+	K_DEFAULT,
+	K_COUNT,
+	K_UNKNOWN = K_COUNT,
+};
+
+static const char *const key_names[K_COUNT] = {
+	[K_HISTORY_DIR] = "HistoryDir",
+	[K_HISTORY_BACKEND] = "HistoryBackend",
+	[K_HISTORY_URI] = "HistoryURI",
+	[K_HISTORY_CREDENTIALS] = "HistoryCredentials",
+	[K_RUN_VISIBILITY] = "RunVisibility",
+	[K_SNAPSHOT_DIR] = "SnapshotDir",
+	[K_SNAPSHOT_MAX_SIZE] = "SnapshotMaxSize",
+	[K_SNAPSHOT_MAX_FILES] = "SnapshotMaxFiles",
+	[K_RUN_DIR] = "RunDir",
+	[K_KEEP_FAILED_RUN_DIR] = "KeepFailedRunDir",
+	[K_CONTAINER_RUNTIME] = "ContainerRuntime",
+	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
+	[K_FINALIZE_GRACE] = "FinalizeGrace",
+	[K_DEFAULT_TARGET] = "DefaultTarget",
+	[K_COMPUTE_TARGET] = "ComputeTarget",
+	[K_PARTITION] = "Partition",
+	[K_QOS] = "QOS",
+	[K_ACCOUNT] = "Account",
+	[K_GRES] = "Gres",
+	[K_CONSTRAINT] = "Constraint",
+	[K_MAX_NODES] = "MaxNodes",
+	[K_MAX_TIME] = "MaxTime",
+	[K_MAX_PROCESSES_PER_NODE] = "MaxProcessesPerNode",
+	[K_ALLOW_USERS] = "AllowUsers",
+	[K_ALLOW_ACCOUNTS] = "AllowAccounts",
+	[K_DEFAULT] = "Default",
+};
+
+#define N_GLOBAL_KEYS (K_COMPUTE_TARGET + 1)
+#define N_TARGET_KEYS (K_COUNT - K_PARTITION)
+
+static const char *const time_rule =
+	"must be a Slurm time: MIN, MIN:SEC, H:M:S, D-H, D-H:M, D-H:M:S or "
+	"UNLIMITED (minutes and seconds 0-59, hours 0-23 after a day count)";
+
+struct token {
+	char *text;        /* the whole token, quotes and escapes removed */
+	size_t key_len;    /* bytes before the '=' */
+	char *value;       /* after the '=', or NULL when there is none */
+	int line;          /* physical line the token starts on */
+	int unterminated;  /* a '"' was opened and never closed */
+};
+
+struct found_error {
+	int line;          /* 0 for a problem of the whole file */
+	size_t seq;        /* order of discovery, for a stable sort */
+	char *message;
+};
+
+struct target_info {
+	int name_ok;       /* a valid, usable name */
+	int duplicate;     /* a later definition of an earlier name */
+	int default_line;  /* line of Default=YES, 0 when not the default */
+};
+
+struct parser {
+	struct aml_site *site;
+
+	/* Scanner */
+	const char *p, *end;
+	int line;
+	int poisoned;      /* the logical line held a NUL byte */
+	char *out;         /* token text; len + 1 bytes always suffice */
+	size_t used;
+	struct token *toks;
+	size_t n_toks, cap_toks;
+
+	/* What was seen, for duplicates and the checks across lines */
+	int global_line[N_GLOBAL_KEYS];
+	/*
+	 * Copies, as ps->toks is reused line after line (their text stays:
+	 * ps->out is not).  A NULL text means the key was not given.
+	 */
+	struct token backend_tok, uri_tok, credentials_tok;
+	struct token default_target_tok;
+	int backend_ok;            /* HistoryBackend was valid (or absent) */
+	int uri_ok;
+	int credentials_ok;
+	int default_target_ok;
+	size_t target_lines;       /* ComputeTarget lines, valid or not */
+	struct target_info *info;  /* parallel to site->targets */
+	size_t cap_targets;
+	long default_yes;          /* index of the Default=YES target, or -1 */
+
+	struct found_error *errors;
+	size_t n_errors, cap_errors;
+	size_t dropped_errors;
+	int out_of_memory;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                          */
+
+static int ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/*
+ * Case-insensitive, ASCII only: strcasecmp follows the locale, and a key
+ * must not stop matching under a Turkish one.
+ */
+static int ascii_ieq_n(const char *a, size_t n, const char *b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!b[i] || ascii_lower((unsigned char)a[i]) !=
+			     ascii_lower((unsigned char)b[i]))
+			return 0;
+	return b[n] == '\0';
+}
+
+static int ascii_ieq(const char *a, const char *b)
+{
+	return ascii_ieq_n(a, strlen(a), b);
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_name_char(char c)
+{
+	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
+}
+
+/*
+ * Write [s] ([n] bytes) quoted for a message: '"' and '\' escaped, bytes
+ * outside printable ASCII as \xNN so a hostile file cannot put terminal
+ * escapes or broken UTF-8 into a log, and cut at QUOTE_MAX bytes.
+ */
+static const char *quote(char *buf, const char *s, size_t n)
+{
+	size_t at = 0;
+
+	buf[at++] = '"';
+	for (size_t i = 0; i < n && i < QUOTE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			buf[at++] = '\\';
+			buf[at++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			static const char hex[] = "0123456789abcdef";
+
+			buf[at++] = '\\';
+			buf[at++] = 'x';
+			buf[at++] = hex[c >> 4];
+			buf[at++] = hex[c & 15];
+		} else {
+			buf[at++] = (char)c;
+		}
+	}
+	if (n > QUOTE_MAX) {
+		memcpy(buf + at, "...", 3);
+		at += 3;
+	}
+	buf[at++] = '"';
+	buf[at] = '\0';
+	return buf;
+}
+
+/*
+ * Digits only, in [s, s + n): Slurm's strtol-based parsing takes "+5",
+ * " 5" and "5abc", which hides typos.  Returns 0, -1 when malformed, -2
+ * when the number does not fit in 64 bits.
+ */
+static int parse_digits(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	int overflow = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return -1;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+			overflow = 1;
+	}
+	if (overflow)
+		return -2;
+	*out = v;
+	return 0;
+}
+
+static int is_unlimited(const char *s)
+{
+	return ascii_ieq(s, "UNLIMITED") || ascii_ieq(s, "INFINITE");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Error collection                                                       */
+
+static void report(struct parser *ps, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report(struct parser *ps, int line, const char *fmt, ...)
+{
+	struct found_error *e;
+	va_list ap;
+	char *message;
+	int n;
+
+	if (ps->n_errors >= SITE_MAX_ERRORS) {
+		ps->dropped_errors++;
+		return;
+	}
+	if (ps->n_errors == ps->cap_errors) {
+		size_t cap = ps->cap_errors ? ps->cap_errors * 2 : 8;
+		struct found_error *grown;
+
+		grown = realloc(ps->errors, cap * sizeof(*grown));
+		if (!grown) {
+			ps->out_of_memory = 1;
+			return;
+		}
+		ps->errors = grown;
+		ps->cap_errors = cap;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		ps->out_of_memory = 1;
+		return;
+	}
+	e = &ps->errors[ps->n_errors];
+	e->line = line;
+	e->seq = ps->n_errors;
+	e->message = message;
+	ps->n_errors++;
+}
+
+/* "<Key>: <rule>, got "<value>"" at the token's line. */
+static void bad_value(struct parser *ps, const struct token *t, enum key k,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void bad_value(struct parser *ps, const struct token *t, enum key k,
+		      const char *fmt, ...)
+{
+	char quoted[QUOTED_SIZE];
+	char *rule;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&rule, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		ps->out_of_memory = 1;
+		return;
+	}
+	report(ps, t->line, "%s: %s, got %s", key_names[k], rule,
+	       quote(quoted, t->value, strlen(t->value)));
+	free(rule);
+}
+
+static int compare_errors(const void *a, const void *b)
+{
+	const struct found_error *x = a, *y = b;
+	/* Problems of the whole file go last, after every numbered line. */
+	unsigned lx = x->line > 0 ? (unsigned)x->line : UINT32_MAX;
+	unsigned ly = y->line > 0 ? (unsigned)y->line : UINT32_MAX;
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The caller's list may have been started for another name, or none: the
+ * contract is that this parse names [file], so it is put in place just for
+ * these lines.
+ */
+static void add_error(struct aml_errors *errs, char *file, const char *where,
+		      const char *message)
+{
+	char *saved = errs->file;
+
+	if (file)
+		errs->file = file;
+	aml_errors_add(errs, where, "%s", message);
+	errs->file = saved;
+}
+
+/* Hand everything found to [errs]; returns non-zero when there was any. */
+static int flush_errors(struct parser *ps, const char *filename,
+			struct aml_errors *errs)
+{
+	char *file = filename ? strdup(filename) : NULL;
+	char where[32];
+
+	if (ps->n_errors > 1)
+		qsort(ps->errors, ps->n_errors, sizeof(*ps->errors),
+		      compare_errors);
+	for (size_t i = 0; i < ps->n_errors; i++) {
+		const struct found_error *e = &ps->errors[i];
+
+		if (e->line > 0) {
+			snprintf(where, sizeof(where), "line %d", e->line);
+			add_error(errs, file, where, e->message);
+		} else {
+			add_error(errs, file, NULL, e->message);
+		}
+	}
+	if (ps->dropped_errors) {
+		char message[96];
+
+		snprintf(message, sizeof(message),
+			 "%zu more errors not shown", ps->dropped_errors);
+		add_error(errs, file, NULL, message);
+	}
+	if (ps->out_of_memory)
+		add_error(errs, file, NULL, "out of memory");
+	free(file);
+	return ps->n_errors > 0 || ps->dropped_errors || ps->out_of_memory;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scanner: slurm.conf's lexical rules                                    */
+
+/*
+ * Called at the start of every physical line: a NUL byte means the file
+ * is not text (or was cut by a tool that thought so), and whatever else
+ * the line holds cannot be trusted to be what the admin wrote.
+ */
+static void check_physical_line(struct parser *ps)
+{
+	const char *eol = memchr(ps->p, '\n', (size_t)(ps->end - ps->p));
+
+	if (!eol)
+		eol = ps->end;
+	if (memchr(ps->p, '\0', (size_t)(eol - ps->p))) {
+		report(ps, ps->line, "contains a NUL byte");
+		ps->poisoned = 1;
+	}
+}
+
+static long open_token(struct parser *ps)
+{
+	struct token *t;
+
+	if (ps->n_toks == ps->cap_toks) {
+		size_t cap = ps->cap_toks ? ps->cap_toks * 2 : 16;
+		struct token *grown = realloc(ps->toks, cap * sizeof(*grown));
+
+		if (!grown) {
+			ps->out_of_memory = 1;
+			return -1;
+		}
+		ps->toks = grown;
+		ps->cap_toks = cap;
+	}
+	t = &ps->toks[ps->n_toks];
+	t->text = ps->out + ps->used;
+	t->key_len = 0;
+	t->value = NULL;
+	t->line = ps->line;
+	t->unterminated = 0;
+	return (long)ps->n_toks++;
+}
+
+static void close_token(struct parser *ps, long tok, size_t eq, int in_quote)
+{
+	struct token *t = &ps->toks[tok];
+
+	ps->out[ps->used++] = '\0';
+	t->unterminated = in_quote;
+	if (eq != SIZE_MAX) {
+		t->key_len = eq;
+		t->value = t->text + eq + 1;
+	} else {
+		t->key_len = strlen(t->text);
+	}
+}
+
+/*
+ * Read the next logical line into ps->toks.  Returns 0 at the end of the
+ * input, -1 when memory runs out, 1 otherwise.
+ *
+ * As in Slurm's parse_config.c: '#' starts a comment anywhere, even inside
+ * quotes, unless escaped as "\#"; a line whose last character (ignoring
+ * blanks and a comment) is an unescaped '\' continues on the next one,
+ * joined without a separator; '\' escapes the next character; a value in
+ * double quotes may hold blanks.
+ */
+static int read_logical_line(struct parser *ps)
+{
+	long tok = -1;
+	size_t eq = SIZE_MAX;   /* offset of the separating '=' in tok */
+	int in_quote = 0;
+
+	ps->n_toks = 0;
+	ps->poisoned = 0;
+	if (ps->p >= ps->end)
+		return 0;
+	check_physical_line(ps);
+	while (ps->p < ps->end) {
+		char c = *ps->p;
+
+		if (c == '\n') {
+			ps->p++;
+			ps->line++;
+			break;
+		}
+		if (c == '#') {
+			const char *nl = memchr(ps->p, '\n',
+						(size_t)(ps->end - ps->p));
+
+			ps->p = nl ? nl : ps->end;
+			continue;
+		}
+		if (c == '\\') {
+			const char *q = ps->p + 1;
+
+			while (q < ps->end && is_blank(*q))
+				q++;
+			/* "\#" is an escaped '#', "\ #" a comment. */
+			if (q == ps->end || *q == '\n' ||
+			    (*q == '#' && q > ps->p + 1)) {
+				const char *nl = memchr(q, '\n',
+							(size_t)(ps->end - q));
+
+				if (!nl) {
+					ps->p = ps->end;
+					break;
+				}
+				ps->p = nl + 1;
+				ps->line++;
+				check_physical_line(ps);
+				continue;
+			}
+			if (tok < 0 && (tok = open_token(ps)) < 0)
+				return -1;
+			ps->out[ps->used++] = ps->p[1];
+			ps->p += 2;
+			continue;
+		}
+		if (c == '"') {
+			if (tok < 0 && (tok = open_token(ps)) < 0)
+				return -1;
+			in_quote = !in_quote;
+			ps->p++;
+			continue;
+		}
+		if (!in_quote && is_blank(c)) {
+			if (tok >= 0) {
+				close_token(ps, tok, eq, 0);
+				tok = -1;
+				eq = SIZE_MAX;
+			}
+			ps->p++;
+			continue;
+		}
+		if (tok < 0 && (tok = open_token(ps)) < 0)
+			return -1;
+		if (c == '=' && !in_quote && eq == SIZE_MAX)
+			eq = (size_t)(ps->out + ps->used - ps->toks[tok].text);
+		ps->out[ps->used++] = c;
+		ps->p++;
+	}
+	if (tok >= 0)
+		close_token(ps, tok, eq, in_quote);
+	return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Values                                                                 */
+
+static int set_string(struct parser *ps, char **slot, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy) {
+		ps->out_of_memory = 1;
+		return -1;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static void set_path(struct parser *ps, const struct token *t, enum key k,
+		     char **slot)
+{
+	/*
+	 * The plugins run in slurmctld, slurmd and the user's shell, each
+	 * with its own working directory: a relative path would name a
+	 * different place in each.
+	 */
+	if (t->value[0] != '/') {
+		bad_value(ps, t, k, "must be an absolute path");
+		return;
+	}
+	set_string(ps, slot, t->value);
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "yes", "true", "1", "on" };
+	static const char *const no[] = { "no", "false", "0", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		if (ascii_ieq(s, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (ascii_ieq(s, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int get_bool(struct parser *ps, const struct token *t, enum key k,
+		    int *out)
+{
+	if (parse_bool(t->value, out) == 0)
+		return 0;
+	bad_value(ps, t, k, "must be yes or no (or true/false, 1/0, on/off)");
+	return -1;
+}
+
+/* A whole number in [lo, hi]; UNLIMITED too when [unlimited] is set. */
+static void get_u32(struct parser *ps, const struct token *t, enum key k,
+		    uint32_t lo, uint32_t hi, int unlimited, uint32_t *out)
+{
+	uint64_t v;
+
+	if (unlimited && is_unlimited(t->value)) {
+		*out = AML_SITE_UNLIMITED;
+		return;
+	}
+	if (parse_digits(t->value, strlen(t->value), &v) == 0 && v >= lo &&
+	    v <= hi) {
+		*out = (uint32_t)v;
+		return;
+	}
+	bad_value(ps, t, k, "must be a whole number from %" PRIu32 " to %"
+		  PRIu32 "%s", lo, hi, unlimited ? " or UNLIMITED" : "");
+}
+
+/*
+ * Bytes with an optional binary K/M/G/T suffix.  Returns 0, -1 when
+ * malformed, -2 when too large for 64 bits (UINT64_MAX itself is kept for
+ * "unlimited").
+ */
+static int parse_size(const char *s, uint64_t *out)
+{
+	size_t n = strlen(s);
+	unsigned shift = 0;
+	uint64_t v;
+	int rc;
+
+	if (n > 0 && !is_digit(s[n - 1])) {
+		switch (ascii_lower((unsigned char)s[n - 1])) {
+		case 'k': shift = 10; break;
+		case 'm': shift = 20; break;
+		case 'g': shift = 30; break;
+		case 't': shift = 40; break;
+		default: return -1;
+		}
+		n--;
+	}
+	rc = parse_digits(s, n, &v);
+	if (rc < 0)
+		return rc;
+	if (v > (UINT64_MAX >> shift))
+		return -2;
+	v <<= shift;
+	if (v == UINT64_MAX)
+		return -2;
+	*out = v;
+	return 0;
+}
+
+/* Printable ASCII without blanks: what Slurm takes as a partition, QOS,
+ * account or constraint without quoting on a command line. */
+static int is_word(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int is_target_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!is_name_char(*s))
+			return 0;
+	return 1;
+}
+
+/* NAME, NAME:COUNT, NAME:TYPE or NAME:TYPE:COUNT, as --gres takes them. */
+static int is_gres_item(const char *s, size_t n)
+{
+	const char *field[3];
+	size_t len[3], nf = 0, at = 0;
+	uint64_t count;
+
+	while (nf < 3) {
+		size_t start = at;
+
+		while (at < n && s[at] != ':')
+			at++;
+		field[nf] = s + start;
+		len[nf++] = at - start;
+		if (at == n)
+			break;
+		at++;
+	}
+	if (at < n)
+		return 0;
+	for (size_t i = 0; i < nf; i++) {
+		/* A leading '-', '.' or '_' would read as an option or a
+		 * hidden name, never as a GRES. */
+		if (len[i] == 0 || !(is_alpha(field[i][0]) ||
+				     is_digit(field[i][0])))
+			return 0;
+		for (size_t j = 0; j < len[i]; j++)
+			if (!is_name_char(field[i][j]))
+				return 0;
+	}
+	if (!is_alpha(field[0][0]))
+		return 0;
+	/* "gpu:4" is a count, "gpu:a100" a type; a third field is a count. */
+	if (nf == 3 || (nf == 2 && is_digit(field[1][0]))) {
+		const char *c = field[nf - 1];
+
+		if (parse_digits(c, len[nf - 1], &count) < 0 || count < 1 ||
+		    count >= UINT32_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+static int is_gres(const char *s)
+{
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+
+		if (!is_gres_item(s, n))
+			return 0;
+		if (!comma)
+			return 1;
+		s = comma + 1;
+	}
+}
+
+static int is_uri(const char *s)
+{
+	const char *p = s;
+
+	if (!is_alpha(*p))
+		return 0;
+	while (is_alpha(*p) || is_digit(*p) || *p == '+' || *p == '.' ||
+	       *p == '-')
+		p++;
+	return strncmp(p, "://", 3) == 0 && p[3] != '\0' && is_word(s);
+}
+
+/* Split a comma list into a NULL-free array; empty items are refused
+ * because "alice,,bob" is a typo, not a wish to allow the empty user. */
+static void get_list(struct parser *ps, const struct token *t, enum key k,
+		     char ***items, size_t *n_items)
+{
+	const char *s = t->value;
+	size_t n = 1, i = 0;
+	char **list;
+
+	for (const char *c = s; *c; c++) {
+		if (*c == ',')
+			n++;
+		else if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+			goto bad;
+	}
+	for (const char *c = s; *c; c++)
+		if (*c == ',' && (c == s || c[-1] == ',' || c[1] == '\0'))
+			goto bad;
+	list = calloc(n, sizeof(*list));
+	if (!list) {
+		ps->out_of_memory = 1;
+		return;
+	}
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+		list[i] = strndup(s, len);
+		if (!list[i]) {
+			ps->out_of_memory = 1;
+			for (size_t j = 0; j < i; j++)
+				free(list[j]);
+			free(list);
+			return;
+		}
+		i++;
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	*items = list;
+	*n_items = n;
+	return;
+bad:
+	bad_value(ps, t, k, "must be a comma-separated list of names, with no "
+		  "empty items or blanks");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lines                                                                  */
+
+static enum key find_key(const char *s, size_t n)
+{
+	for (int k = 0; k < K_COUNT; k++)
+		if (ascii_ieq_n(s, n, key_names[k]))
+			return (enum key)k;
+	return K_UNKNOWN;
+}
+
+/*
+ * The checks every token gets: its shape, a known key, a closed quote, a
+ * non-empty value without control characters.  Returns the key, or
+ * K_UNKNOWN when the token is not Key=Value with a known key (then
+ * [meant] is the key suggested, or K_UNKNOWN).  [value_ok] is 0 when the
+ * value was refused here: the key still counts as given, so that one
+ * mistake is not also reported as a missing or duplicate key.
+ */
+static enum key check_token(struct parser *ps, const struct token *t,
+			    int on_target_line, int *value_ok, enum key *meant)
+{
+	char quoted[QUOTED_SIZE], key[QUOTED_SIZE];
+	enum key k;
+
+	*value_ok = 0;
+	*meant = K_UNKNOWN;
+	if (!t->value || t->key_len == 0) {
+		report(ps, t->line, "expected Key=Value, got %s",
+		       quote(quoted, t->text, strlen(t->text)));
+		return K_UNKNOWN;
+	}
+	k = find_key(t->text, t->key_len);
+	if (k == K_UNKNOWN) {
+		const char *const *candidates = on_target_line ?
+			key_names + K_PARTITION : key_names;
+		size_t n = on_target_line ? N_TARGET_KEYS : N_GLOBAL_KEYS;
+		const char *near = NULL;
+		char *word = NULL;
+
+		/*
+		 * Past the cap nothing is shown, and a word this long is no
+		 * misspelling: spare the suggestion, the costliest step on
+		 * garbage input.
+		 */
+		if (ps->n_errors < SITE_MAX_ERRORS &&
+		    t->key_len <= SUGGEST_MAX_WORD) {
+			word = strndup(t->text, t->key_len);
+			if (!word)
+				ps->out_of_memory = 1;
+			else
+				near = aml_suggest(word, candidates, n);
+		}
+		/* The key as written, made safe to print, without quotes. */
+		quote(key, t->text, t->key_len);
+		key[strlen(key) - 1] = '\0';
+		if (near) {
+			*meant = find_key(near, strlen(near));
+			report(ps, t->line, "%s: unknown key (did you mean %s?), "
+			       "got %s", key + 1, near,
+			       quote(quoted, t->value, strlen(t->value)));
+		} else {
+			report(ps, t->line, "%s: unknown key, got %s", key + 1,
+			       quote(quoted, t->value, strlen(t->value)));
+		}
+		free(word);
+		return K_UNKNOWN;
+	}
+	if (t->unterminated) {
+		bad_value(ps, t, k, "unterminated quote");
+		return k;
+	}
+	if (!t->value[0]) {
+		bad_value(ps, t, k, "must not be empty");
+		return k;
+	}
+	for (const char *c = t->value; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			bad_value(ps, t, k, "must not contain control "
+				  "characters");
+			return k;
+		}
+	}
+	*value_ok = 1;
+	return k;
+}
+
+static void apply_global(struct parser *ps, const struct token *t, enum key k)
+{
+	struct aml_site *site = ps->site;
+	const char *v = t->value;
+	uint64_t n;
+	int rc;
+
+	switch (k) {
+	case K_HISTORY_DIR:
+		set_path(ps, t, k, &site->history_dir);
+		break;
+	case K_HISTORY_BACKEND:
+		if (ascii_ieq(v, "file")) {
+			site->history_backend = AML_HISTORY_FILE;
+		} else if (ascii_ieq(v, "mlflow")) {
+			site->history_backend = AML_HISTORY_MLFLOW;
+		} else {
+			ps->backend_ok = 0;
+			bad_value(ps, t, k, "must be file or mlflow");
+		}
+		break;
+	case K_HISTORY_URI:
+		if (!is_uri(v))
+			bad_value(ps, t, k, "must be a URI such as "
+				  "https://host/path");
+		else if (set_string(ps, &site->history_uri, v) == 0)
+			ps->uri_ok = 1;
+		break;
+	case K_HISTORY_CREDENTIALS:
+		set_path(ps, t, k, &site->history_credentials);
+		ps->credentials_ok = site->history_credentials != NULL;
+		break;
+	case K_RUN_VISIBILITY:
+		if (ascii_ieq(v, "private"))
+			site->run_visibility = AML_RUNS_PRIVATE;
+		else if (ascii_ieq(v, "shared"))
+			site->run_visibility = AML_RUNS_SHARED;
+		else
+			bad_value(ps, t, k, "must be private or shared");
+		break;
+	case K_SNAPSHOT_DIR:
+		set_path(ps, t, k, &site->snapshot_dir);
+		break;
+	case K_SNAPSHOT_MAX_SIZE:
+		rc = parse_size(v, &n);
+		if (rc == -2)
+			bad_value(ps, t, k, "too large (must fit in 64 bits)");
+		else if (rc < 0 || n == 0)
+			bad_value(ps, t, k, "must be a size of at least 1 byte: "
+				  "a whole number with an optional K, M, G or "
+				  "T suffix (powers of 1024)");
+		else
+			site->snapshot_max_bytes = n;
+		break;
+	case K_SNAPSHOT_MAX_FILES:
+		get_u32(ps, t, k, 1, SNAPSHOT_FILES_LIMIT, 0,
+			&site->snapshot_max_files);
+		break;
+	case K_RUN_DIR:
+		set_path(ps, t, k, &site->run_dir);
+		break;
+	case K_KEEP_FAILED_RUN_DIR:
+		get_bool(ps, t, k, &site->keep_failed_run_dir);
+		break;
+	case K_CONTAINER_RUNTIME:
+		if (ascii_ieq(v, "none"))
+			site->container_runtime = AML_CONTAINER_NONE;
+		else if (ascii_ieq(v, "pyxis"))
+			site->container_runtime = AML_CONTAINER_PYXIS;
+		else
+			bad_value(ps, t, k, "must be none or pyxis");
+		break;
+	case K_DEFAULT_INTERPRETER:
+		/* A bare name is looked up in the job's PATH; anything with a
+		 * '/' would be relative to a directory nobody chose. */
+		if ((strchr(v, '/') && v[0] != '/') ||
+		    (v[0] != '/' && !is_word(v)))
+			bad_value(ps, t, k, "must be a command name or an "
+				  "absolute path");
+		else
+			set_string(ps, &site->default_interpreter, v);
+		break;
+	case K_FINALIZE_GRACE:
+		get_u32(ps, t, k, 0, FINALIZE_GRACE_LIMIT, 0,
+			&site->finalize_grace_seconds);
+		break;
+	case K_DEFAULT_TARGET:
+		/* Checked once every target is known: it may come first. */
+		break;
+	default:
+		break;
+	}
+}
+
+static void process_global_line(struct parser *ps)
+{
+	for (size_t i = 0; i < ps->n_toks; i++) {
+		const struct token *t = &ps->toks[i];
+		enum key meant, k;
+		int ok;
+
+		k = check_token(ps, t, 0, &ok, &meant);
+		if (k == K_UNKNOWN)
+			continue;
+		if (k == K_COMPUTE_TARGET) {
+			if (ok)
+				bad_value(ps, t, k, "must be the first key on "
+					  "its line");
+			/* The admin did write a target: "no ComputeTarget"
+			 * would only repeat this.  The rest of the line is
+			 * that target's, not global keys. */
+			ps->target_lines++;
+			return;
+		}
+		if (k > K_COMPUTE_TARGET) {
+			if (ok)
+				bad_value(ps, t, k, "only valid on a "
+					  "ComputeTarget line");
+			continue;
+		}
+		if (ps->global_line[k]) {
+			if (ok)
+				bad_value(ps, t, k, "duplicate key (first set "
+					  "on line %d)", ps->global_line[k]);
+			continue;
+		}
+		ps->global_line[k] = t->line;
+		/* Remembered even when refused, so the checks across keys
+		 * do not report the same mistake a second time. */
+		if (k == K_HISTORY_BACKEND) {
+			ps->backend_tok = *t;
+			ps->backend_ok = ok;
+		} else if (k == K_HISTORY_URI) {
+			ps->uri_tok = *t;
+		} else if (k == K_HISTORY_CREDENTIALS) {
+			ps->credentials_tok = *t;
+		} else if (k == K_DEFAULT_TARGET) {
+			ps->default_target_tok = *t;
+			ps->default_target_ok = ok;
+		}
+		if (ok)
+			apply_global(ps, t, k);
+	}
+}
+
+static void apply_target(struct parser *ps, size_t index,
+			 const struct token *t, enum key k)
+{
+	struct aml_target *target = &ps->site->targets[index];
+	const char *v = t->value;
+	uint64_t seconds;
+	int yes;
+
+	switch (k) {
+	case K_PARTITION:
+	case K_QOS:
+	case K_ACCOUNT:
+	case K_CONSTRAINT: {
+		char **slot = k == K_PARTITION ? &target->partition :
+			      k == K_QOS ? &target->qos :
+			      k == K_ACCOUNT ? &target->account :
+			      &target->constraint;
+
+		if (!is_word(v))
+			bad_value(ps, t, k, "must be printable ASCII without "
+				  "blanks");
+		else
+			set_string(ps, slot, v);
+		break;
+	}
+	case K_GRES:
+		if (!is_gres(v))
+			bad_value(ps, t, k, "must be NAME[:TYPE][:COUNT] per "
+				  "node, comma-separated, as in --gres "
+				  "(gpu:4, gpu:a100:8)");
+		else
+			set_string(ps, &target->gres, v);
+		break;
+	case K_MAX_NODES:
+		get_u32(ps, t, k, 1, MAX_NODES_LIMIT, 1, &target->max_nodes);
+		break;
+	case K_MAX_PROCESSES_PER_NODE:
+		get_u32(ps, t, k, 1, MAX_PROCESSES_LIMIT, 1,
+			&target->max_processes_per_node);
+		break;
+	case K_MAX_TIME:
+		if (aml_parse_slurm_time(v, &seconds) < 0)
+			bad_value(ps, t, k, "%s", time_rule);
+		else if (seconds == 0)
+			bad_value(ps, t, k, "must be longer than 0");
+		else if (seconds != AML_SITE_UNLIMITED64 &&
+			 seconds > SLURM_MAX_MINUTES * 60)
+			bad_value(ps, t, k, "must be at most %" PRIu64
+				  " minutes (Slurm's longest time limit)",
+				  SLURM_MAX_MINUTES);
+		else
+			target->max_time_seconds = seconds;
+		break;
+	case K_ALLOW_USERS:
+		get_list(ps, t, k, &target->allow_users,
+			 &target->n_allow_users);
+		break;
+	case K_ALLOW_ACCOUNTS:
+		get_list(ps, t, k, &target->allow_accounts,
+			 &target->n_allow_accounts);
+		break;
+	case K_DEFAULT:
+		if (get_bool(ps, t, k, &yes) < 0 || !yes)
+			break;
+		if (ps->default_yes >= 0) {
+			size_t first = (size_t)ps->default_yes;
+
+			bad_value(ps, t, k, "only one ComputeTarget may have "
+				  "Default=YES (%s on line %d already has)",
+				  ps->site->targets[first].name,
+				  ps->info[first].default_line);
+			break;
+		}
+		ps->default_yes = (long)index;
+		ps->info[index].default_line = t->line;
+		break;
+	default:
+		break;
+	}
+}
+
+static long add_target(struct parser *ps)
+{
+	struct aml_site *site = ps->site;
+	struct aml_target *target;
+
+	if (site->n_targets == ps->cap_targets) {
+		size_t cap = ps->cap_targets ? ps->cap_targets * 2 : 4;
+		struct aml_target *targets;
+		struct target_info *info;
+
+		targets = realloc(site->targets, cap * sizeof(*targets));
+		if (!targets)
+			goto oom;
+		site->targets = targets;
+		info = realloc(ps->info, cap * sizeof(*info));
+		if (!info)
+			goto oom;
+		ps->info = info;
+		ps->cap_targets = cap;
+	}
+	target = &site->targets[site->n_targets];
+	memset(target, 0, sizeof(*target));
+	target->max_nodes = AML_SITE_UNLIMITED;
+	target->max_time_seconds = AML_SITE_UNLIMITED64;
+	target->max_processes_per_node = AML_SITE_UNLIMITED;
+	memset(&ps->info[site->n_targets], 0, sizeof(*ps->info));
+	return (long)site->n_targets++;
+oom:
+	ps->out_of_memory = 1;
+	return -1;
+}
+
+static void process_target_line(struct parser *ps)
+{
+	const struct token *first = &ps->toks[0];
+	int seen[K_COUNT] = { 0 }, partition_meant = 0, ok;
+	struct aml_target *target;
+	enum key meant;
+	long index;
+
+	ps->target_lines++;
+	index = add_target(ps);
+	if (index < 0)
+		return;
+	target = &ps->site->targets[index];
+	target->line = first->line;
+	/* Kept even when invalid, so a DefaultTarget naming it is not
+	 * reported as a second, misleading error. */
+	if (set_string(ps, &target->name, first->value) < 0)
+		return;
+	check_token(ps, first, 1, &ok, &meant);
+	if (!ok) {
+		/* Reported by check_token. */
+	} else if (!is_target_name(first->value))
+		bad_value(ps, first, K_COMPUTE_TARGET, "must be a name of "
+			  "letters, digits, '.', '_' and '-'");
+	else
+		ps->info[index].name_ok = 1;
+
+	for (size_t i = 1; i < ps->n_toks; i++) {
+		const struct token *t = &ps->toks[i];
+		enum key k = check_token(ps, t, 1, &ok, &meant);
+
+		if (k == K_UNKNOWN) {
+			partition_meant |= meant == K_PARTITION;
+			continue;
+		}
+		if (k == K_COMPUTE_TARGET) {
+			if (ok)
+				bad_value(ps, t, k, "one per line; start a new "
+					  "line");
+			continue;
+		}
+		if (k < K_COMPUTE_TARGET) {
+			if (ok)
+				bad_value(ps, t, k, "is a global key, not valid "
+					  "on a ComputeTarget line");
+			continue;
+		}
+		if (seen[k]) {
+			if (ok)
+				bad_value(ps, t, k, "duplicate key on this "
+					  "ComputeTarget line (first set on line "
+					  "%d)", seen[k]);
+			continue;
+		}
+		seen[k] = t->line;
+		if (ok)
+			apply_target(ps, (size_t)index, t, k);
+	}
+	/* A misspelt Partition has been reported with its suggestion. */
+	if (!seen[K_PARTITION] && !partition_meant)
+		bad_value(ps, first, K_COMPUTE_TARGET, "must have a Partition");
+}
+
+static void process_line(struct parser *ps)
+{
+	const struct token *first;
+
+	if (ps->poisoned || ps->n_toks == 0)
+		return;
+	first = &ps->toks[0];
+	if (first->value && find_key(first->text, first->key_len) ==
+	    K_COMPUTE_TARGET)
+		process_target_line(ps);
+	else
+		process_global_line(ps);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Whole-file rules                                                       */
+
+struct name_ref {
+	const char *name;
+	size_t index;
+};
+
+static int compare_names(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorted rather than compared pairwise: a generated file with thousands
+ * of targets must not take quadratic time in the controller. */
+static void find_duplicate_targets(struct parser *ps)
+{
+	struct aml_site *site = ps->site;
+	struct name_ref *refs;
+	size_t n = 0;
+
+	if (site->n_targets < 2)
+		return;
+	refs = malloc(site->n_targets * sizeof(*refs));
+	if (!refs) {
+		ps->out_of_memory = 1;
+		return;
+	}
+	for (size_t i = 0; i < site->n_targets; i++) {
+		if (!ps->info[i].name_ok)
+			continue;
+		refs[n].name = site->targets[i].name;
+		refs[n++].index = i;
+	}
+	qsort(refs, n, sizeof(*refs), compare_names);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		const struct aml_target *dup = &site->targets[refs[i].index];
+		char quoted[QUOTED_SIZE];
+
+		if (strcmp(refs[i].name, refs[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		ps->info[refs[i].index].duplicate = 1;
+		report(ps, dup->line, "%s: duplicate target name (first "
+		       "defined on line %d), got %s",
+		       key_names[K_COMPUTE_TARGET],
+		       site->targets[refs[first].index].line,
+		       quote(quoted, dup->name, strlen(dup->name)));
+	}
+	free(refs);
+}
+
+/* "cpu, gpu-cluster", the first ten, for a message. */
+static char *known_targets(const struct parser *ps)
+{
+	const struct aml_site *site = ps->site;
+	char *list = NULL;
+	size_t size = 0, shown = 0;
+	FILE *f = open_memstream(&list, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < site->n_targets; i++) {
+		if (!ps->info[i].name_ok || ps->info[i].duplicate)
+			continue;
+		if (shown == 10) {
+			fputs(", ...", f);
+			break;
+		}
+		fprintf(f, "%s%s", shown ? ", " : "", site->targets[i].name);
+		shown++;
+	}
+	if (fclose(f) != 0) {
+		free(list);
+		return NULL;
+	}
+	return list;
+}
+
+static void resolve_default_target(struct parser *ps)
+{
+	struct aml_site *site = ps->site;
+	const struct token *t = ps->default_target_tok.text ?
+				&ps->default_target_tok : NULL;
+	const char *name = NULL;
+
+	if (t && !ps->default_target_ok)
+		return;
+	if (t) {
+		long found = -1;
+
+		for (size_t i = 0; i < site->n_targets && found < 0; i++)
+			if (strcmp(site->targets[i].name, t->value) == 0)
+				found = (long)i;
+		if (found < 0) {
+			char *known = known_targets(ps);
+
+			if (!known)
+				ps->out_of_memory = 1;
+			else if (*known)
+				bad_value(ps, t, K_DEFAULT_TARGET, "must name a "
+					  "ComputeTarget (known: %s)", known);
+			else
+				bad_value(ps, t, K_DEFAULT_TARGET, "must name a "
+					  "ComputeTarget, and none is defined");
+			free(known);
+			return;
+		}
+		if (ps->default_yes >= 0 && ps->default_yes != found &&
+		    strcmp(site->targets[ps->default_yes].name, t->value)) {
+			bad_value(ps, t, K_DEFAULT_TARGET, "conflicts with "
+				  "Default=YES on ComputeTarget %s (line %d)",
+				  site->targets[ps->default_yes].name,
+				  ps->info[ps->default_yes].default_line);
+			return;
+		}
+		name = t->value;
+	} else if (ps->default_yes >= 0) {
+		name = site->targets[ps->default_yes].name;
+	} else if (site->n_targets > 0) {
+		name = site->targets[0].name;
+	}
+	if (name)
+		set_string(ps, &site->default_target, name);
+}
+
+static void check_history(struct parser *ps)
+{
+	const struct aml_site *site = ps->site;
+	int mlflow = site->history_backend == AML_HISTORY_MLFLOW;
+
+	/* A value that was itself wrong has been reported: judging the
+	 * combination too would report one mistake twice. */
+	if (!ps->backend_ok)
+		return;
+	if (mlflow && !ps->uri_tok.text)
+		bad_value(ps, &ps->backend_tok, K_HISTORY_BACKEND,
+			  "mlflow requires HistoryURI");
+	/* Left in place, a URI that is never used would let an admin believe
+	 * run history goes to the server while it goes to HistoryDir. */
+	if (!mlflow && ps->uri_ok)
+		bad_value(ps, &ps->uri_tok, K_HISTORY_URI,
+			  "only used with HistoryBackend=mlflow");
+	if (!mlflow && ps->credentials_ok)
+		bad_value(ps, &ps->credentials_tok, K_HISTORY_CREDENTIALS,
+			  "only used with HistoryBackend=mlflow");
+}
+
+static void check_whole_file(struct parser *ps)
+{
+	find_duplicate_targets(ps);
+	if (ps->target_lines == 0)
+		report(ps, 0, "no ComputeTarget defined; at least one is "
+		       "required");
+	resolve_default_target(ps);
+	check_history(ps);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public functions                                                       */
+
+int aml_site_defaults(struct aml_site *site)
+{
+	memset(site, 0, sizeof(*site));
+	site->history_dir = strdup(DEFAULT_HISTORY_DIR);
+	site->history_backend = AML_HISTORY_FILE;
+	site->run_visibility = AML_RUNS_PRIVATE;
+	site->snapshot_dir = strdup(DEFAULT_SNAPSHOT_DIR);
+	site->snapshot_max_bytes = DEFAULT_SNAPSHOT_MAX_BYTES;
+	site->snapshot_max_files = DEFAULT_SNAPSHOT_MAX_FILES;
+	site->run_dir = strdup(DEFAULT_RUN_DIR);
+	site->keep_failed_run_dir = 0;
+	site->container_runtime = AML_CONTAINER_NONE;
+	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
+	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
+	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
+	    !site->default_interpreter) {
+		aml_site_free(site);
+		return -1;
+	}
+	return 0;
+}
+
+int aml_site_parse(const char *text, size_t len, const char *filename,
+		   struct aml_site *site, struct aml_errors *errs)
+{
+	struct parser ps;
+	int rc = -1;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.site = site;
+	ps.line = 1;
+	ps.backend_ok = 1;
+	ps.default_yes = -1;
+	if (!text) {
+		text = "";
+		len = 0;
+	}
+	if (aml_site_defaults(site) < 0) {
+		ps.out_of_memory = 1;
+		goto out;
+	}
+	if (filename && !(site->path = strdup(filename))) {
+		ps.out_of_memory = 1;
+		goto out;
+	}
+	if (len > SITE_MAX_BYTES) {
+		report(&ps, 0, "too large (more than %u bytes)",
+		       SITE_MAX_BYTES);
+		goto out;
+	}
+	ps.out = malloc(len + 1);
+	if (!ps.out) {
+		ps.out_of_memory = 1;
+		goto out;
+	}
+	ps.p = text;
+	ps.end = text + len;
+	for (;;) {
+		int got = read_logical_line(&ps);
+
+		if (got <= 0)
+			break;
+		process_line(&ps);
+		if (ps.out_of_memory)
+			break;
+	}
+	if (!ps.out_of_memory)
+		check_whole_file(&ps);
+	rc = 0;
+out:
+	if (flush_errors(&ps, filename, errs)) {
+		aml_site_free(site);
+		rc = -1;
+	}
+	for (size_t i = 0; i < ps.n_errors; i++)
+		free(ps.errors[i].message);
+	free(ps.errors);
+	free(ps.toks);
+	free(ps.out);
+	free(ps.info);
+	return rc;
+}
+
+/* Append to [errs] as if [path] had been given to aml_errors_init. */
+static void load_error(struct aml_errors *errs, const char *path,
+		       const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void load_error(struct aml_errors *errs, const char *path,
+		       const char *fmt, ...)
+{
+	char *message = NULL, *file = strdup(path);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	add_error(errs, file, NULL, n < 0 ? "out of memory" : message);
+	if (n >= 0)
+		free(message);
+	free(file);
+}
+
+int aml_site_load(const char *path, struct aml_site *site,
+		  struct aml_errors *errs)
+{
+	char *buf = NULL, errbuf[128];
+	size_t len = 0, cap;
+	struct stat st;
+	int fd, rc = -1;
+
+	memset(site, 0, sizeof(*site));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		load_error(errs, path, "cannot read: %s",
+			   strerror_r(errno, errbuf, sizeof(errbuf)));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		load_error(errs, path, "cannot read: %s",
+			   strerror_r(errno, errbuf, sizeof(errbuf)));
+		goto out;
+	}
+	/* A FIFO or a device would block or never end. */
+	if (!S_ISREG(st.st_mode)) {
+		load_error(errs, path, "cannot read: not a regular file");
+		goto out;
+	}
+	if (st.st_size > (off_t)SITE_MAX_BYTES) {
+		load_error(errs, path, "too large (more than %u bytes)",
+			   SITE_MAX_BYTES);
+		goto out;
+	}
+	/* Sized from fstat, grown if the file grew since, never past the
+	 * limit (one byte more, to notice a file that did). */
+	cap = (size_t)st.st_size + 1;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *grown;
+
+			if (cap > SITE_MAX_BYTES) {
+				load_error(errs, path, "too large (more than "
+					   "%u bytes)", SITE_MAX_BYTES);
+				goto out;
+			}
+			cap = cap * 2 > SITE_MAX_BYTES + 1 ?
+			      SITE_MAX_BYTES + 1 : cap * 2;
+			grown = realloc(buf, cap);
+			if (!grown) {
+				load_error(errs, path, "out of memory");
+				goto out;
+			}
+			buf = grown;
+		} else if (!buf && !(buf = malloc(cap))) {
+			load_error(errs, path, "out of memory");
+			goto out;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			load_error(errs, path, "cannot read: %s",
+				   strerror_r(errno, errbuf, sizeof(errbuf)));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	rc = aml_site_parse(buf, len, path, site, errs);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int aml_site_default_path(char *buf, size_t len)
+{
+	const char *env = getenv("AML_CONF");
+	int n;
+
+	if (env && *env) {
+		n = snprintf(buf, len, "%s", env);
+	} else if ((env = getenv("SLURM_CONF")) && *env) {
+		const char *slash = strrchr(env, '/');
+
+		/* aml.conf sits beside slurm.conf, whatever that is called. */
+		if (slash)
+			n = snprintf(buf, len, "%.*s/aml.conf",
+				     (int)(slash - env), env);
+		else
+			n = snprintf(buf, len, "aml.conf");
+	} else {
+		n = snprintf(buf, len, "/etc/slurm/aml.conf");
+	}
+	if (n < 0 || (size_t)n >= len) {
+		if (len > 0)
+			buf[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+const struct aml_target *aml_site_find_target(const struct aml_site *site,
+					      const char *name)
+{
+	if (!site || !name)
+		return NULL;
+	for (size_t i = 0; i < site->n_targets; i++)
+		if (site->targets[i].name &&
+		    strcmp(site->targets[i].name, name) == 0)
+			return &site->targets[i];
+	return NULL;
+}
+
+int aml_parse_slurm_time(const char *text, uint64_t *seconds)
+{
+	const char *p, *dash;
+	uint64_t field[3], days = 0, total, part;
+	size_t n_fields = 0;
+
+	if (!text || !seconds)
+		return -1;
+	if (is_unlimited(text)) {
+		*seconds = AML_SITE_UNLIMITED64;
+		return 0;
+	}
+	p = text;
+	dash = strchr(text, '-');
+	if (dash) {
+		if (parse_digits(text, (size_t)(dash - text), &days) < 0)
+			return -1;
+		p = dash + 1;
+	}
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+
+		if (n_fields == 3 ||
+		    parse_digits(p, n, &field[n_fields++]) < 0)
+			return -1;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	/*
+	 * Only the leading field may be large ("90" minutes, "48:00:00");
+	 * a later one out of range is a typo Slurm would silently carry.
+	 */
+	if (dash) {
+		uint64_t h = field[0];
+		uint64_t m = n_fields > 1 ? field[1] : 0;
+		uint64_t s = n_fields > 2 ? field[2] : 0;
+
+		if (h > 23 || m > 59 || s > 59)
+			return -1;
+		if (__builtin_mul_overflow(days, 86400, &total))
+			return -1;
+		part = h * 3600 + m * 60 + s;
+	} else if (n_fields == 1) {
+		if (__builtin_mul_overflow(field[0], 60, &total))
+			return -1;
+		part = 0;
+	} else if (n_fields == 2) {
+		if (field[1] > 59 ||
+		    __builtin_mul_overflow(field[0], 60, &total))
+			return -1;
+		part = field[1];
+	} else {
+		if (field[1] > 59 || field[2] > 59 ||
+		    __builtin_mul_overflow(field[0], 3600, &total))
+			return -1;
+		part = field[1] * 60 + field[2];
+	}
+	if (__builtin_add_overflow(total, part, &total) ||
+	    total == AML_SITE_UNLIMITED64)
+		return -1;
+	*seconds = total;
+	return 0;
+}
+
+void aml_format_slurm_time(uint64_t seconds, char *buf, size_t len)
+{
+	uint64_t days = seconds / 86400;
+	unsigned rest = (unsigned)(seconds % 86400);
+
+	if (!buf || len == 0)
+		return;
+	if (seconds == AML_SITE_UNLIMITED64)
+		snprintf(buf, len, "UNLIMITED");
+	else if (days)
+		snprintf(buf, len, "%" PRIu64 "-%02u:%02u:%02u", days,
+			 rest / 3600, rest / 60 % 60, rest % 60);
+	else
+		snprintf(buf, len, "%02u:%02u:%02u", rest / 3600,
+			 rest / 60 % 60, rest % 60);
+}
+
+static void free_list(char **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+void aml_site_free(struct aml_site *site)
+{
+	if (!site)
+		return;
+	free(site->path);
+	free(site->history_dir);
+	free(site->history_uri);
+	free(site->history_credentials);
+	free(site->snapshot_dir);
+	free(site->run_dir);
+	free(site->default_interpreter);
+	free(site->default_target);
+	for (size_t i = 0; i < site->n_targets; i++) {
+		struct aml_target *t = &site->targets[i];
+
+		free(t->name);
+		free(t->partition);
+		free(t->qos);
+		free(t->account);
+		free(t->gres);
+		free(t->constraint);
+		free_list(t->allow_users, t->n_allow_users);
+		free_list(t->allow_accounts, t->n_allow_accounts);
+	}
+	free(site->targets);
+	memset(site, 0, sizeof(*site));
+}
