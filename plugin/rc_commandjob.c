@@ -83,19 +83,6 @@ static void bindings_free(struct bindings *b)
 	free(b->outputs);
 }
 
-static const struct aml_node *object_or_null(struct rc_ctx *ctx,
-					     const struct aml_node *node,
-					     const char *path)
-{
-	if (!node || node->type == AML_NODE_NULL)
-		return NULL;
-	if (node->type != AML_NODE_OBJECT) {
-		aml_errors_add(ctx->errs, path, "must be an object");
-		return NULL;
-	}
-	return node;
-}
-
 /* "azureml:gpu-cluster" and "gpu-cluster" name the same target. */
 static void read_compute(struct rc_ctx *ctx, const struct aml_node *node)
 {
@@ -146,7 +133,7 @@ static void read_environment(struct rc_ctx *ctx, const struct aml_node *node)
 			env->version = strdup(sep + 1);
 		return;
 	}
-	obj = object_or_null(ctx, node, "environment");
+	obj = rc_object_or_null(ctx, node, "environment");
 	if (!obj)
 		return;
 	rc_check_keys(ctx, obj, "environment", environment_keys,
@@ -171,7 +158,7 @@ static void read_resources(struct rc_ctx *ctx, const struct aml_node *node)
 	uint64_t value;
 	int given;
 
-	obj = object_or_null(ctx, node, "resources");
+	obj = rc_object_or_null(ctx, node, "resources");
 	if (!obj)
 		return;
 	rc_check_keys(ctx, obj, "resources", resources_keys,
@@ -206,7 +193,7 @@ static void read_distribution(struct rc_ctx *ctx, const struct aml_node *node)
 	uint64_t value;
 	int given, t;
 
-	obj = object_or_null(ctx, node, "distribution");
+	obj = rc_object_or_null(ctx, node, "distribution");
 	if (!obj)
 		return;
 	if (rc_read_string(ctx, aml_doc_get(obj, "type"), "distribution.type",
@@ -292,7 +279,7 @@ static char *prefixed_name(const char *prefix, const char *name)
 static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 			struct bindings *b)
 {
-	const struct aml_node *obj = object_or_null(ctx, node, "inputs");
+	const struct aml_node *obj = rc_object_or_null(ctx, node, "inputs");
 
 	if (!obj)
 		return;
@@ -378,7 +365,7 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 			 struct bindings *b)
 {
-	const struct aml_node *obj = object_or_null(ctx, node, "outputs");
+	const struct aml_node *obj = rc_object_or_null(ctx, node, "outputs");
 
 	if (!obj)
 		return;
@@ -572,6 +559,9 @@ static char *resolve_command(struct rc_ctx *ctx, const struct bindings *b,
 			p = close + 2;
 		}
 	}
+	/* A dropped $[[...]] at the end leaves the blank before it. */
+	while (!g.failed && g.len > 0 && isspace((unsigned char)g.text[g.len - 1]))
+		g.text[--g.len] = '\0';
 	if (bad || g.failed) {
 		if (g.failed)
 			aml_errors_add(ctx->errs, "command", "out of memory");
@@ -583,7 +573,7 @@ static char *resolve_command(struct rc_ctx *ctx, const struct bindings *b,
 
 static void read_limits(struct rc_ctx *ctx, const struct aml_node *node)
 {
-	const struct aml_node *obj = object_or_null(ctx, node, "limits");
+	const struct aml_node *obj = rc_object_or_null(ctx, node, "limits");
 
 	if (!obj)
 		return;

@@ -56,6 +56,11 @@ int rc_check_keys(struct rc_ctx *ctx, const struct aml_node *obj,
  */
 int rc_read_string(struct rc_ctx *ctx, const struct aml_node *node,
 		   const char *path, char **out);
+/* [node] when it is an object; NULL when absent or null, and NULL with an
+ * error ("must be an object, got ...") when it is anything else. */
+const struct aml_node *rc_object_or_null(struct rc_ctx *ctx,
+					 const struct aml_node *node,
+					 const char *path);
 int rc_read_uint(struct rc_ctx *ctx, const struct aml_node *node,
 		 const char *path, uint64_t min, uint64_t max, uint64_t *out,
 		 int *given);

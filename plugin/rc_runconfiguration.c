@@ -82,19 +82,6 @@ static const char *const pytorch_keys[] = {
 	"communicationBackend", "processCount", "nodeCount", NULL,
 };
 
-static const struct aml_node *object_or_null(struct rc_ctx *ctx,
-					     const struct aml_node *node,
-					     const char *path)
-{
-	if (!node || node->type == AML_NODE_NULL)
-		return NULL;
-	if (node->type != AML_NODE_OBJECT) {
-		aml_errors_add(ctx->errs, path, "must be an object");
-		return NULL;
-	}
-	return node;
-}
-
 static const struct aml_node *get_either(const struct aml_node *obj,
 					 const char *a, const char *b)
 {
@@ -115,7 +102,7 @@ static void read_environment(struct rc_ctx *ctx, const struct aml_node *root)
 	struct aml_environment *env = &ctx->rc->environment;
 	const struct aml_node *envn, *python, *docker;
 
-	envn = object_or_null(ctx, aml_doc_get(root, "environment"),
+	envn = rc_object_or_null(ctx, aml_doc_get(root, "environment"),
 			      "environment");
 	if (!envn)
 		return;
@@ -131,7 +118,7 @@ static void read_environment(struct rc_ctx *ctx, const struct aml_node *root)
 		       "environment.environmentVariables", 1,
 		       &ctx->rc->environment_variables);
 
-	python = object_or_null(ctx, aml_doc_get(envn, "python"),
+	python = rc_object_or_null(ctx, aml_doc_get(envn, "python"),
 				"environment.python");
 	if (python) {
 		rc_check_keys(ctx, python, "environment.python", python_keys,
@@ -149,7 +136,7 @@ static void read_environment(struct rc_ctx *ctx, const struct aml_node *root)
 			    "environment.python.condaDependenciesFile",
 			    &env->conda_dependencies_file);
 	}
-	docker = object_or_null(ctx, aml_doc_get(envn, "docker"),
+	docker = rc_object_or_null(ctx, aml_doc_get(envn, "docker"),
 				"environment.docker");
 	if (docker) {
 		rc_check_keys(ctx, docker, "environment.docker",
@@ -178,7 +165,7 @@ static void read_top_docker(struct rc_ctx *ctx, const struct aml_node *root)
 	const struct aml_node *docker;
 	int use_docker = -1;
 
-	docker = object_or_null(ctx, aml_doc_get(root, "docker"), "docker");
+	docker = rc_object_or_null(ctx, aml_doc_get(root, "docker"), "docker");
 	if (!docker)
 		return;
 	rc_check_keys(ctx, docker, "docker", docker_keys, ignored_docker_keys,
@@ -257,7 +244,7 @@ static void read_distribution(struct rc_ctx *ctx, const struct aml_node *root)
 		goto out;
 	}
 
-	section = object_or_null(ctx, aml_doc_get(root, section_name),
+	section = rc_object_or_null(ctx, aml_doc_get(root, section_name),
 				 section_name);
 	if (d->type == AML_DIST_TENSORFLOW) {
 		d->worker_count = 1;

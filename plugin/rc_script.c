@@ -56,12 +56,8 @@ static void read_python(struct rc_ctx *ctx, const struct aml_node *python)
 	struct aml_environment *env = &ctx->rc->environment;
 	const char *path = "environment.python";
 
-	if (!python || python->type == AML_NODE_NULL)
+	if (!rc_object_or_null(ctx, python, path))
 		return;
-	if (python->type != AML_NODE_OBJECT) {
-		aml_errors_add(ctx->errs, path, "must be an object");
-		return;
-	}
 	rc_check_keys(ctx, python, path, python_keys, NULL, form_hint);
 	rc_read_string(ctx, aml_doc_get(python, "interpreter_path"),
 		       "environment.python.interpreter_path",
@@ -85,12 +81,8 @@ static void read_docker(struct rc_ctx *ctx, const struct aml_node *docker)
 	struct aml_environment *env = &ctx->rc->environment;
 	const char *path = "environment.docker";
 
-	if (!docker || docker->type == AML_NODE_NULL)
+	if (!rc_object_or_null(ctx, docker, path))
 		return;
-	if (docker->type != AML_NODE_OBJECT) {
-		aml_errors_add(ctx->errs, path, "must be an object");
-		return;
-	}
 	rc_check_keys(ctx, docker, path, docker_keys, NULL, form_hint);
 	rc_read_bool(ctx, aml_doc_get(docker, "enabled"),
 		     "environment.docker.enabled", &env->docker_enabled);
@@ -108,12 +100,8 @@ static void read_environment(struct rc_ctx *ctx, const struct aml_node *envn)
 {
 	struct aml_environment *env = &ctx->rc->environment;
 
-	if (!envn || envn->type == AML_NODE_NULL)
+	if (!rc_object_or_null(ctx, envn, "environment"))
 		return;
-	if (envn->type != AML_NODE_OBJECT) {
-		aml_errors_add(ctx->errs, "environment", "must be an object");
-		return;
-	}
 	rc_check_keys(ctx, envn, "environment", environment_keys, NULL,
 		      form_hint);
 	rc_read_string(ctx, aml_doc_get(envn, "name"), "environment.name",

@@ -16,6 +16,7 @@
 
 #include "pystr.h"
 #include "rc_internal.h"
+#include "runid.h"
 #include "suggest.h"
 
 /* Above this a config file is not a run configuration but a mistake. */
@@ -377,6 +378,19 @@ static void type_error(struct rc_ctx *ctx, const struct aml_node *node,
 	aml_doc_describe(node, shown, sizeof(shown));
 	aml_errors_add(ctx->errs, path, "must be %s, got %s", expected,
 		       shown);
+}
+
+const struct aml_node *rc_object_or_null(struct rc_ctx *ctx,
+					 const struct aml_node *node,
+					 const char *path)
+{
+	if (!node || node->type == AML_NODE_NULL)
+		return NULL;
+	if (node->type != AML_NODE_OBJECT) {
+		type_error(ctx, node, path, "an object");
+		return NULL;
+	}
+	return node;
 }
 
 int rc_read_string(struct rc_ctx *ctx, const struct aml_node *node,
@@ -934,6 +948,11 @@ void rc_finish(struct rc_ctx *ctx)
 			       "must be 1 to 255 letters, digits, '_' or '-', starting with a letter or digit, got \"%s\"",
 			       rc->experiment_name);
 	}
+	if (rc->run_id && !aml_runid_is_valid(rc->run_id))
+		aml_errors_add(ctx->errs,
+			       rc->form == AML_FORM_COMMAND_JOB ? "name" : "run_id",
+			       "must be 1 to %d letters, digits, '_' or '-', starting with a letter or digit, got \"%s\"",
+			       AML_RUNID_MAX - 1, rc->run_id);
 	if (rc->display_name && strlen(rc->display_name) > RC_MAX_NAME)
 		aml_errors_add(ctx->errs, "display_name",
 			       "must be at most %d characters, got %zu",

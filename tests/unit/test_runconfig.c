@@ -624,7 +624,7 @@ static void test_command_job_yaml(void **state)
 	assert_string_equal(rc->run_id, "cifar_run_7");
 	assert_string_equal(rc->source_directory, BASE "/src");
 	assert_string_equal(rc->command_line,
-			    "python train.py --data /home/alice/data/cifar --lr 0.01 --out outputs/model ");
+			    "python train.py --data /home/alice/data/cifar --lr 0.01 --out outputs/model");
 	assert_string_equal(rc->compute_target, "gpu-cluster");
 	assert_int_equal(rc->node_count, 2);
 	assert_int_equal(rc->distributed.type, AML_DIST_PYTORCH);
