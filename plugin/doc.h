@@ -65,6 +65,12 @@ struct aml_node *aml_doc_parse(const char *text, size_t len,
 			       enum aml_doc_syntax syntax,
 			       struct aml_errors *errs);
 
+/*
+ * Free a tree from aml_doc_parse() (NULL is ignored).  The whole tree is a
+ * few arena blocks owned by the root: pass only the root, and do not free
+ * or keep any node, key or text of it afterwards (copy what must outlive
+ * the tree).
+ */
 void aml_doc_free(struct aml_node *root);
 
 /*

@@ -16,7 +16,10 @@
  * distance (insertions, deletions, substitutions, adjacent swaps), and
  * treating '_', '-' and case changes as equal so "maxRunDuration" and
  * "max_run_duration" are close.  Returns NULL when none is within
- * max(2, strlen(word) / 3) edits.  Ties go to the earlier candidate.
+ * max(2, strlen(word) / 3) edits, the length counted without '_' and
+ * '-'.  Ties go to the earlier candidate.  Failing that, a candidate that
+ * extends the word ("process_count" -> "process_count_per_node", words of 6
+ * or more letters) is returned when it is the only one.
  */
 const char *aml_suggest(const char *word, const char *const *candidates,
 			size_t n);
