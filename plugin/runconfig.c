@@ -332,8 +332,10 @@ void rc_path(char out[RC_PATH_MAX], const char *parent, const char *key)
 
 static int in_list(const char *key, const char *const *list)
 {
+	/* Called for every key of every object: the first byte settles most
+	 * comparisons without a call. */
 	for (; list && *list; list++)
-		if (!strcmp(key, *list))
+		if (key[0] == (*list)[0] && !strcmp(key, *list))
 			return 1;
 	return 0;
 }
@@ -458,22 +460,41 @@ int rc_read_bool(struct rc_ctx *ctx, const struct aml_node *node,
 	return 0;
 }
 
-static char *scalar_text(struct rc_ctx *ctx, const struct aml_node *node,
-			 const char *path)
+/*
+ * The field path of a list item or object member, built only when there is
+ * an error to report: the controller reads every field of every job, and
+ * formatting paths it never shows was most of its cost.
+ */
+static void member_path(char out[RC_PATH_MAX], const char *parent,
+			const struct aml_node *member, size_t index)
 {
+	if (member->key)
+		rc_path(out, parent, member->key);
+	else
+		snprintf(out, RC_PATH_MAX, "%s[%zu]", parent, index);
+}
+
+static char *scalar_text(struct rc_ctx *ctx, const struct aml_node *node,
+			 const char *parent, size_t index)
+{
+	char where[RC_PATH_MAX];
 	char *text;
 
 	if (node->type == AML_NODE_ARRAY || node->type == AML_NODE_OBJECT) {
-		type_error(ctx, node, path, "a string, number or boolean");
+		member_path(where, parent, node, index);
+		type_error(ctx, node, where, "a string, number or boolean");
 		return NULL;
 	}
 	if (node->type == AML_NODE_STRING && strlen(node->text) != node->len) {
-		aml_errors_add(ctx->errs, path, "must not contain a NUL byte");
+		member_path(where, parent, node, index);
+		aml_errors_add(ctx->errs, where, "must not contain a NUL byte");
 		return NULL;
 	}
 	text = aml_pystr(node);
-	if (!text)
-		aml_errors_add(ctx->errs, path, "out of memory");
+	if (!text) {
+		member_path(where, parent, node, index);
+		aml_errors_add(ctx->errs, where, "out of memory");
+	}
 	return text;
 }
 
@@ -489,21 +510,21 @@ int rc_read_strlist(struct rc_ctx *ctx, const struct aml_node *node,
 		return -1;
 	}
 	strlist_free(out);
+	if (node->n_children == 0)
+		return 0;
+	out->items = malloc(node->n_children * sizeof(*out->items));
+	if (!out->items) {
+		aml_errors_add(ctx->errs, path, "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < node->n_children; i++) {
-		char where[RC_PATH_MAX];
-		char *text;
+		char *text = scalar_text(ctx, &node->children[i], path, i);
 
-		snprintf(where, sizeof(where), "%s[%zu]", path, i);
-		text = scalar_text(ctx, &node->children[i], where);
 		if (!text) {
 			bad = 1;
 			continue;
 		}
-		if (rc_strlist_push(out, text) < 0) {
-			aml_errors_add(ctx->errs, where, "out of memory");
-			bad = 1;
-		}
-		free(text);
+		out->items[out->count++] = text;
 	}
 	return bad ? -1 : 0;
 }
@@ -524,24 +545,22 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 		char where[RC_PATH_MAX];
 		char *text;
 
-		rc_path(where, path, child->key);
-		if (env_names && !aml_is_env_name(child->key)) {
-			aml_errors_add(ctx->errs, where,
-				       "not a valid environment variable name (letters, digits and '_', not starting with a digit)");
+		if ((env_names && !aml_is_env_name(child->key)) ||
+		    !*child->key) {
+			rc_path(where, path, child->key);
+			aml_errors_add(ctx->errs, where, env_names
+				? "not a valid environment variable name (letters, digits and '_', not starting with a digit)"
+				: "names must not be empty");
 			bad = 1;
 			continue;
 		}
-		if (!*child->key) {
-			aml_errors_add(ctx->errs, where, "names must not be empty");
-			bad = 1;
-			continue;
-		}
-		text = scalar_text(ctx, child, where);
+		text = scalar_text(ctx, child, path, i);
 		if (!text) {
 			bad = 1;
 			continue;
 		}
 		if (rc_kvlist_set(out, child->key, text) < 0) {
+			rc_path(where, path, child->key);
 			aml_errors_add(ctx->errs, where, "out of memory");
 			bad = 1;
 		}
