@@ -622,17 +622,17 @@ void rc_read_command_job(struct rc_ctx *ctx, const struct aml_node *root)
 	read_inputs(ctx, aml_doc_get(root, "inputs"), &b);
 	read_outputs(ctx, aml_doc_get(root, "outputs"), &b);
 
-	if (!aml_doc_get(root, "command")) {
-		aml_errors_add(ctx->errs, "command",
-			       "is required in a command job");
-		ctx->has_command = 1; /* reported here, not again */
-	} else if (rc_read_string(ctx, aml_doc_get(root, "command"), "command",
-				  &command) == 0 && command) {
-		ctx->has_command = 1;
-		rc->command_line = resolve_command(ctx, &b, command);
-		free(command);
-	} else {
-		ctx->has_command = 1;
+	/* Reported here, not again by the shared rules: has_command is set
+	 * whatever happens. */
+	ctx->has_command = 1;
+	if (rc_read_string(ctx, aml_doc_get(root, "command"), "command",
+			   &command) == 0) {
+		if (!command)
+			aml_errors_add(ctx->errs, "command",
+				       "is required in a command job");
+		else
+			rc->command_line = resolve_command(ctx, &b, command);
 	}
+	free(command);
 	bindings_free(&b);
 }

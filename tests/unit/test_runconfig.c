@@ -704,6 +704,12 @@ static void test_command_job_rejections(void **state)
 	assert_int_equal(p->result, -1);
 	assert_non_null(strstr(p->errors, "inputs.d.path: only paths on the shared filesystem are supported on Slurm"));
 	parsed_free(p);
+	/* Found by the fuzzer: a null command was taken for no command. */
+	p = parse_as("type: command\ncommand:\n", "job.yml", BASE);
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "job.yml: command: is required in a command job");
+	parsed_free(p);
 	p = parse_as("type: command\ncode: .\n", "job.yml", BASE);
 	assert_int_equal(p->result, -1);
 	assert_string_equal(p->errors,
