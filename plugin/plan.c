@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "runid.h"
+#include "text.h"
 
 /* Variables the planner adds after the user's (see plan.h). */
 #define N_RUN_VARS 9
@@ -322,6 +323,24 @@ out:
 }
 
 /*
+ * A total process count over what [nodes] nodes may hold at [max_ppn] each;
+ * [limited_by] names the target that set the limit, NULL for Slurm's own.
+ */
+static void total_over_limit(struct aml_errors *errs, const char *field,
+			     const char *what, uint64_t total,
+			     uint32_t max_ppn, const char *limited_by,
+			     uint32_t nodes)
+{
+	aml_errors_add(errs, field,
+		       "%smust be at most %llu (%s%s%sat most %u processes per node, on %u node%s), got %llu",
+		       what, (unsigned long long)max_ppn * nodes,
+		       limited_by ? "compute target " : "",
+		       limited_by ? limited_by : "",
+		       limited_by ? " allows " : "", max_ppn, nodes,
+		       plural(nodes), (unsigned long long)total);
+}
+
+/*
  * Nodes and tasks for the distribution type, within the target's limits.
  * Returns 0 and fills [out], or -1 after adding errors.
  */
@@ -401,14 +420,8 @@ static int check_layout(const struct aml_runconfig *rc,
 				       nodes);
 			bad = 1;
 		} else if (ppn > max_ppn) {
-			aml_errors_add(errs, "distributed_job_config.process_count",
-				       "must be at most %llu (%s%s%sat most %u processes per node, on %u node%s), got %llu",
-				       (unsigned long long)max_ppn * nodes,
-				       ppn_by ? "compute target " : "",
-				       ppn_by ? ppn_by : "",
-				       ppn_by ? " allows " : "",
-				       max_ppn, nodes, plural(nodes),
-				       (unsigned long long)total);
+			total_over_limit(errs, "distributed_job_config.process_count",
+					 "", total, max_ppn, ppn_by, nodes);
 			bad = 1;
 		}
 		break;
@@ -434,14 +447,9 @@ static int check_layout(const struct aml_runconfig *rc,
 		/* The busiest node when Slurm spreads the tasks evenly. */
 		ppn = (total + nodes - 1) / nodes;
 		if (ppn > max_ppn) {
-			aml_errors_add(errs, "distributed_job_config.worker_count",
-				       "worker_count + parameter_server_count must be at most %llu (%s%s%sat most %u processes per node, on %u node%s), got %llu",
-				       (unsigned long long)max_ppn * nodes,
-				       ppn_by ? "compute target " : "",
-				       ppn_by ? ppn_by : "",
-				       ppn_by ? " allows " : "",
-				       max_ppn, nodes, plural(nodes),
-				       (unsigned long long)total);
+			total_over_limit(errs, "distributed_job_config.worker_count",
+					 "worker_count + parameter_server_count ",
+					 total, max_ppn, ppn_by, nodes);
 			bad = 1;
 		}
 		break;
@@ -829,88 +837,21 @@ fail:
 
 /* ---- sbatch options ---- */
 
-struct text {
-	char *data;
-	size_t len;
-	size_t cap;
-	int oom;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->oom)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		char *data;
-
-		while (t->len + n + 1 > cap)
-			cap *= 2;
-		data = realloc(t->data, cap);
-		if (!data) {
-			t->oom = 1;
-			return;
-		}
-		t->data = data;
-		t->cap = cap;
-	}
-	memcpy(t->data + t->len, s, n);
-	t->len += n;
-	t->data[t->len] = '\0';
-}
-
-static void text_str(struct text *t, const char *s)
-{
-	text_add(t, s, strlen(s));
-}
-
-/* Characters a POSIX shell takes literally in any position of a word. */
-static int shell_safe(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("_./:=,@%+-", c)))
-			return 0;
-	}
-	return 1;
-}
-
-/* [s] as one shell word: as is when safe, else in single quotes. */
-static void text_word(struct text *t, const char *s)
-{
-	if (shell_safe(s)) {
-		text_str(t, s);
-		return;
-	}
-	text_add(t, "'", 1);
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'')
-			text_add(t, "'\\''", 4);
-		else
-			text_add(t, p, 1);
-	}
-	text_add(t, "'", 1);
-}
-
 /* " <option><value>", the value quoted; nothing when [value] is NULL. */
-static void text_option(struct text *t, const char *option,
+static void text_option(struct aml_text *t, const char *option,
 			const char *value)
 {
 	if (!value)
 		return;
 	if (t->len)
-		text_add(t, " ", 1);
-	text_str(t, option);
-	text_word(t, value);
+		aml_text_add(t, " ", 1);
+	aml_text_str(t, option);
+	aml_text_shell_word(t, value);
 }
 
 char *aml_plan_sbatch_options(const struct aml_plan *plan)
 {
-	struct text t = { 0 };
+	struct aml_text t = AML_TEXT_INIT;
 	char a[U64_TEXT], b[U64_TEXT];
 
 	text_option(&t, "-J ", plan->job_name);
@@ -938,12 +879,7 @@ char *aml_plan_sbatch_options(const struct aml_plan *plan)
 	text_option(&t, "--constraint=", plan->constraint);
 	text_option(&t, "-t ", u64_text(plan->time_limit_minutes, a));
 	text_option(&t, "--comment=", plan->comment);
-
-	if (t.oom || !t.data) {
-		free(t.data);
-		return NULL;
-	}
-	return t.data;
+	return aml_text_finish(&t);
 }
 
 /* ---- JSON ---- */
@@ -1040,13 +976,6 @@ char *aml_plan_to_json(const struct aml_plan *plan)
 
 /* ---- freeing ---- */
 
-static void free_list(struct aml_strlist *list)
-{
-	for (size_t i = 0; i < list->count; i++)
-		free(list->items[i]);
-	free(list->items);
-}
-
 void aml_plan_free(struct aml_plan *plan)
 {
 	if (!plan)
@@ -1062,7 +991,7 @@ void aml_plan_free(struct aml_plan *plan)
 	free(plan->tres_per_node);
 	free(plan->gres);
 	free(plan->constraint);
-	free_list(&plan->environment);
-	free_list(&plan->argv);
+	aml_strlist_free(&plan->environment);
+	aml_strlist_free(&plan->argv);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -15,6 +15,7 @@
 
 #include "pystr.h"
 #include "rc_internal.h"
+#include "text.h"
 
 #define MAX_TIMEOUT_SECONDS 3153600000ULL
 
@@ -421,40 +422,13 @@ static const struct binding *find_binding(const struct binding *list,
 	return NULL;
 }
 
-struct growing {
-	char *text;
-	size_t len;
-	size_t cap;
-	int failed;
-};
-
-static void grow_append(struct growing *g, const char *s, size_t n)
-{
-	if (g->failed)
-		return;
-	if (g->len + n + 1 > g->cap) {
-		size_t cap = (g->len + n + 1) * 2;
-		char *text = realloc(g->text, cap);
-
-		if (!text) {
-			g->failed = 1;
-			return;
-		}
-		g->text = text;
-		g->cap = cap;
-	}
-	memcpy(g->text + g->len, s, n);
-	g->len += n;
-	g->text[g->len] = '\0';
-}
-
 /*
  * Resolve the ${{...}} in [text] from [start] to [end] into [g].
  * Returns the number of bindings that were unset optional inputs (for
  * $[[...]] blocks, which vanish then), or -1 after reporting an error.
  */
 static int substitute(struct rc_ctx *ctx, const struct bindings *b,
-		      const char *text, const char *end, struct growing *g)
+		      const char *text, const char *end, struct aml_text *g)
 {
 	int unset = 0;
 	const char *p = text;
@@ -465,10 +439,10 @@ static int substitute(struct rc_ctx *ctx, const struct bindings *b,
 		const struct binding *bind = NULL;
 
 		if (!open || open >= end) {
-			grow_append(g, p, (size_t)(end - p));
+			aml_text_add(g, p, (size_t)(end - p));
 			break;
 		}
-		grow_append(g, p, (size_t)(open - p));
+		aml_text_add(g, p, (size_t)(open - p));
 		close = strstr(open + 3, "}}");
 		if (!close || close > end) {
 			aml_errors_add(ctx->errs, "command",
@@ -494,7 +468,7 @@ static int substitute(struct rc_ctx *ctx, const struct bindings *b,
 			return -1;
 		}
 		if (bind->value)
-			grow_append(g, bind->value, strlen(bind->value));
+			aml_text_add(g, bind->value, strlen(bind->value));
 		else
 			unset++;
 		p = close + 2;
@@ -510,65 +484,60 @@ static int substitute(struct rc_ctx *ctx, const struct bindings *b,
 static char *resolve_command(struct rc_ctx *ctx, const struct bindings *b,
 			     const char *command)
 {
-	struct growing g = { 0 };
+	struct aml_text out = AML_TEXT_INIT;
 	const char *p = command;
-	int bad = 0;
+	int unset_outside = 0, bad = 0;
+	char *text;
 
-	grow_append(&g, "", 0);
-	while (*p && !bad) {
+	for (;;) {
 		const char *open = strstr(p, "$[[");
 		const char *close;
+		struct aml_text part = AML_TEXT_INIT;
+		int unset = substitute(ctx, b, p, open ? open : p + strlen(p),
+				       &out);
 
-		if (!open) {
-			int unset = substitute(ctx, b, p, p + strlen(p), &g);
-
-			if (unset > 0) {
-				aml_errors_add(ctx->errs, "command",
-					       "an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
-				bad = 1;
-			}
-			bad |= unset < 0;
+		if (unset < 0) {
+			bad = 1;
 			break;
-		} else {
-			int unset = substitute(ctx, b, p, open, &g);
-			struct growing part = { 0 };
-			int part_unset;
-
-			if (unset != 0) {
-				if (unset > 0)
-					aml_errors_add(ctx->errs, "command",
-						       "an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
-				bad = 1;
-				break;
-			}
-			close = strstr(open + 3, "]]");
-			if (!close) {
-				aml_errors_add(ctx->errs, "command",
-					       "unterminated \"$[[\" optional block");
-				bad = 1;
-				break;
-			}
-			grow_append(&part, "", 0);
-			part_unset = substitute(ctx, b, open + 3, close, &part);
-			if (part_unset < 0)
-				bad = 1;
-			else if (part_unset == 0 && part.text)
-				grow_append(&g, part.text, part.len);
-			bad |= part.failed;
-			free(part.text);
-			p = close + 2;
 		}
+		unset_outside += unset;
+		if (!open)
+			break;
+		close = strstr(open + 3, "]]");
+		if (!close) {
+			aml_errors_add(ctx->errs, "command",
+				       "unterminated \"$[[\" optional block");
+			bad = 1;
+			break;
+		}
+		unset = substitute(ctx, b, open + 3, close, &part);
+		if (unset < 0)
+			bad = 1;
+		else if (unset == 0 && part.data)
+			aml_text_add(&out, part.data, part.len);
+		out.oom |= part.oom;
+		free(part.data);
+		if (bad)
+			break;
+		p = close + 2;
+	}
+	if (!bad && unset_outside) {
+		aml_errors_add(ctx->errs, "command",
+			       "an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
+		bad = 1;
 	}
 	/* A dropped $[[...]] at the end leaves the blank before it. */
-	while (!g.failed && g.len > 0 && isspace((unsigned char)g.text[g.len - 1]))
-		g.text[--g.len] = '\0';
-	if (bad || g.failed) {
-		if (g.failed)
-			aml_errors_add(ctx->errs, "command", "out of memory");
-		free(g.text);
+	while (!out.oom && out.len > 0 &&
+	       isspace((unsigned char)out.data[out.len - 1]))
+		out.data[--out.len] = '\0';
+	text = aml_text_finish(&out);
+	if (bad) {
+		free(text);
 		return NULL;
 	}
-	return g.text;
+	if (!text)
+		aml_errors_add(ctx->errs, "command", "out of memory");
+	return text;
 }
 
 static void read_limits(struct rc_ctx *ctx, const struct aml_node *node)

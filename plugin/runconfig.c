@@ -18,12 +18,13 @@
 #include "rc_internal.h"
 #include "runid.h"
 #include "suggest.h"
+#include "text.h"
 
 /* Above this a config file is not a run configuration but a mistake. */
 #define RC_MAX_FILE_BYTES (1024 * 1024)
 #define RC_MAX_NAME 255
 
-static void strlist_free(struct aml_strlist *list)
+void aml_strlist_free(struct aml_strlist *list)
 {
 	for (size_t i = 0; i < list->count; i++)
 		free(list->items[i]);
@@ -53,8 +54,8 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	free(rc->description);
 	free(rc->source_directory);
 	free(rc->script);
-	strlist_free(&rc->arguments);
-	strlist_free(&rc->command);
+	aml_strlist_free(&rc->arguments);
+	aml_strlist_free(&rc->command);
 	free(rc->command_line);
 	free(rc->compute_target);
 	free(rc->distributed.backend);
@@ -65,7 +66,7 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	free(env->conda_dependencies_file);
 	free(env->docker_base_image);
 	free(env->docker_shm_size);
-	strlist_free(&env->docker_arguments);
+	aml_strlist_free(&env->docker_arguments);
 	kvlist_free(&rc->environment_variables);
 	kvlist_free(&rc->tags);
 	kvlist_free(&rc->properties);
@@ -509,7 +510,7 @@ int rc_read_strlist(struct rc_ctx *ctx, const struct aml_node *node,
 		type_error(ctx, node, path, "a list");
 		return -1;
 	}
-	strlist_free(out);
+	aml_strlist_free(out);
 	if (node->n_children == 0)
 		return 0;
 	out->items = malloc(node->n_children * sizeof(*out->items));
@@ -569,29 +570,9 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 	return bad ? -1 : 0;
 }
 
-static int append_json(char **buf, size_t *len, size_t *cap, const char *s,
-		       size_t n)
+static void append_json_string(struct aml_text *t, const char *s, size_t n)
 {
-	if (*len + n + 1 > *cap) {
-		size_t want = (*len + n + 1) * 2;
-		char *grown = realloc(*buf, want);
-
-		if (!grown)
-			return -1;
-		*buf = grown;
-		*cap = want;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-static int append_json_string(char **buf, size_t *len, size_t *cap,
-			      const char *s, size_t n)
-{
-	if (append_json(buf, len, cap, "\"", 1) < 0)
-		return -1;
+	aml_text_add(t, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[8];
@@ -599,69 +580,65 @@ static int append_json_string(char **buf, size_t *len, size_t *cap,
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)c;
-			if (append_json(buf, len, cap, esc, 2) < 0)
-				return -1;
+			aml_text_add(t, esc, 2);
 		} else if (c < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			if (append_json(buf, len, cap, esc, 6) < 0)
-				return -1;
-		} else if (append_json(buf, len, cap, (const char *)&s[i], 1) < 0) {
-			return -1;
+			aml_text_add(t, esc, 6);
+		} else {
+			aml_text_add(t, &s[i], 1);
 		}
 	}
-	return append_json(buf, len, cap, "\"", 1);
+	aml_text_add(t, "\"", 1);
 }
 
-static int node_to_json(const struct aml_node *node, char **buf, size_t *len,
-			size_t *cap)
+/* Depth is bounded by the document reader (AML_DOC_MAX_DEPTH). */
+static void node_to_json(const struct aml_node *node, struct aml_text *t)
 {
 	switch (node->type) {
 	case AML_NODE_NULL:
-		return append_json(buf, len, cap, "null", 4);
+		aml_text_str(t, "null");
+		return;
 	case AML_NODE_BOOL:
-		return node->boolean ? append_json(buf, len, cap, "true", 4)
-				     : append_json(buf, len, cap, "false", 5);
+		aml_text_str(t, node->boolean ? "true" : "false");
+		return;
 	case AML_NODE_INT:
-		return append_json(buf, len, cap, node->text, node->len);
+		aml_text_add(t, node->text, node->len);
+		return;
 	case AML_NODE_FLOAT:
 		/* JSON has no inf/nan: keep them as strings, not as bad JSON. */
 		if (!strcmp(node->text, "inf") || !strcmp(node->text, "-inf") ||
 		    !strcmp(node->text, "nan"))
-			return append_json_string(buf, len, cap, node->text,
-						  node->len);
-		return append_json(buf, len, cap, node->text, node->len);
+			append_json_string(t, node->text, node->len);
+		else
+			aml_text_add(t, node->text, node->len);
+		return;
 	case AML_NODE_STRING:
-		return append_json_string(buf, len, cap, node->text,
-					  node->len);
+		append_json_string(t, node->text, node->len);
+		return;
 	case AML_NODE_ARRAY:
 	case AML_NODE_OBJECT:
 		break;
 	}
-	if (append_json(buf, len, cap, node->type == AML_NODE_ARRAY ? "[" : "{",
-			1) < 0)
-		return -1;
+	aml_text_str(t, node->type == AML_NODE_ARRAY ? "[" : "{");
 	for (size_t i = 0; i < node->n_children; i++) {
 		const struct aml_node *child = &node->children[i];
 
-		if (i && append_json(buf, len, cap, ",", 1) < 0)
-			return -1;
-		if (node->type == AML_NODE_OBJECT &&
-		    (append_json_string(buf, len, cap, child->key,
-					strlen(child->key)) < 0 ||
-		     append_json(buf, len, cap, ":", 1) < 0))
-			return -1;
-		if (node_to_json(child, buf, len, cap) < 0)
-			return -1;
+		if (i)
+			aml_text_add(t, ",", 1);
+		if (node->type == AML_NODE_OBJECT) {
+			append_json_string(t, child->key, strlen(child->key));
+			aml_text_add(t, ":", 1);
+		}
+		node_to_json(child, t);
 	}
-	return append_json(buf, len, cap, node->type == AML_NODE_ARRAY ? "]" : "}",
-			   1);
+	aml_text_str(t, node->type == AML_NODE_ARRAY ? "]" : "}");
 }
 
 int rc_read_json_text(struct rc_ctx *ctx, const struct aml_node *node,
 		      const char *path, char **out)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	struct aml_text t = AML_TEXT_INIT;
+	char *json;
 
 	if (!node || node->type == AML_NODE_NULL)
 		return 0;
@@ -673,13 +650,14 @@ int rc_read_json_text(struct rc_ctx *ctx, const struct aml_node *node,
 		type_error(ctx, node, path, "an object");
 		return -1;
 	}
-	if (node_to_json(node, &buf, &len, &cap) < 0) {
-		free(buf);
+	node_to_json(node, &t);
+	json = aml_text_finish(&t);
+	if (!json) {
 		aml_errors_add(ctx->errs, path, "out of memory");
 		return -1;
 	}
 	free(*out);
-	*out = buf;
+	*out = json;
 	return 0;
 }
 

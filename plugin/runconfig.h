@@ -173,6 +173,9 @@ const char *aml_config_form_name(enum aml_config_form form);
  */
 int aml_is_env_name(const char *name);
 
+/* Free every item and the array; the list is left empty. */
+void aml_strlist_free(struct aml_strlist *list);
+
 void aml_runconfig_free(struct aml_runconfig *rc);
 
 #endif

@@ -49,28 +49,6 @@ int tool_usage_error(const char *command, const char *fmt, ...)
 	return AML_EXIT_USAGE;
 }
 
-void tool_print_shell_word(const char *word, void *out)
-{
-	FILE *f = out;
-	int plain = *word != '\0';
-
-	for (const char *p = word; *p && plain; p++)
-		plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			       "0123456789_./:=,@%+-", *p) != NULL;
-	if (plain) {
-		fputs(word, f);
-		return;
-	}
-	fputc('\'', f);
-	for (const char *p = word; *p; p++) {
-		if (*p == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*p, f);
-	}
-	fputc('\'', f);
-}
-
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);

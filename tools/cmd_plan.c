@@ -17,6 +17,7 @@
 #include "runconfig.h"
 #include "runid.h"
 #include "site.h"
+#include "text.h"
 #include "tools.h"
 
 static const char usage[] =
@@ -35,21 +36,13 @@ static const char usage[] =
 	"Exit status: 0 planned, 2 the file or the site policy refuses it,\n"
 	"64 usage error.\n";
 
-static void print_words(const struct aml_strlist *words)
-{
-	for (size_t i = 0; i < words->count; i++) {
-		if (i)
-			putchar(' ');
-		tool_print_shell_word(words->items[i], stdout);
-	}
-}
-
 static void print_plan(const struct aml_plan *plan,
 		       const struct aml_runconfig *rc,
 		       const struct aml_site *site)
 {
 	char deadline[32];
 	char *options = aml_plan_sbatch_options(plan);
+	char *command = aml_shell_words(plan->argv.items, plan->argv.count);
 	uint32_t per_node = plan->ntasks_per_node;
 
 	aml_format_slurm_time(plan->deadline_seconds, deadline,
@@ -70,13 +63,13 @@ static void print_plan(const struct aml_plan *plan,
 	printf("time limit:      %u minutes (the run is stopped at %s; %u s to finalize)\n",
 	       plan->time_limit_minutes, deadline,
 	       site->finalize_grace_seconds);
-	printf("command:         ");
-	print_words(&plan->argv);
-	printf("\nenvironment:\n");
+	printf("command:         %s\n", command ? command : "(out of memory)");
+	printf("environment:\n");
 	for (size_t i = 0; i < plan->environment.count; i++)
 		printf("  %s\n", plan->environment.items[i]);
 	printf("sbatch options:  %s\n", options ? options : "(out of memory)");
 	free(options);
+	free(command);
 }
 
 int cmd_plan(int argc, char **argv)

@@ -27,7 +27,4 @@ void tool_print_errors(const struct aml_errors *errs);
 int tool_usage_error(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Write [word] to [out] quoted for a POSIX shell when it needs quoting. */
-void tool_print_shell_word(const char *word, void *out);
-
 #endif

@@ -1,0 +1,43 @@
+/*
+ * text.h: a growing string, and shell quoting.
+ *
+ * Several parts of the core build text piece by piece (the canonical JSON of
+ * a subtree, a resolved v2 command, the sbatch options); this is the one
+ * buffer they share.  It remembers running out of memory, so a builder
+ * appends without checking each step and asks once at the end.
+ */
+#ifndef AML_TEXT_H
+#define AML_TEXT_H
+
+#include <stddef.h>
+
+struct aml_text {
+	char *data;   /* NUL-terminated once anything was added; may be NULL */
+	size_t len;
+	size_t cap;
+	int oom;      /* an append failed: the text is incomplete */
+};
+
+#define AML_TEXT_INIT { NULL, 0, 0, 0 }
+
+/* Append [n] bytes of [s] (may contain NULs).  On failure sets t->oom;
+ * later appends do nothing. */
+void aml_text_add(struct aml_text *t, const char *s, size_t n);
+
+/* Append the NUL-terminated [s]. */
+void aml_text_str(struct aml_text *t, const char *s);
+
+/* Append [word] as one POSIX shell word: as is when every character is
+ * one a shell takes literally ([A-Za-z0-9_./:=,@%+-]), else in single
+ * quotes with each ' written as '\''.  The empty word becomes ''. */
+void aml_text_shell_word(struct aml_text *t, const char *word);
+
+/* The finished string, which the caller frees; "" when nothing was added.
+ * NULL (and everything released) when memory ran out at any point. */
+char *aml_text_finish(struct aml_text *t);
+
+/* [n] words joined by blanks, each quoted as above; malloc'd, NULL when
+ * memory runs out.  For showing an argument vector to a person. */
+char *aml_shell_words(char *const *words, size_t n);
+
+#endif
