@@ -353,7 +353,7 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 		if (bind->value) {
 			char *var = prefixed_name("AZURE_ML_INPUT_", in->key);
 
-			if (!var || rc_kvlist_set(&ctx->rc->environment_variables,
+			if (!var || aml_kvlist_set(&ctx->rc->environment_variables,
 						  var, bind->value) < 0)
 				aml_errors_add(ctx->errs, path, "out of memory");
 			free(var);
@@ -404,7 +404,7 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 		bind->value = prefixed_name("outputs/", out->key);
 		var = prefixed_name("AZURE_ML_OUTPUT_", out->key);
 		if (!bind->value || !var ||
-		    rc_kvlist_set(&ctx->rc->environment_variables, var,
+		    aml_kvlist_set(&ctx->rc->environment_variables, var,
 				  bind->value) < 0)
 			aml_errors_add(ctx->errs, path, "out of memory");
 		free(var);

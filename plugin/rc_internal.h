@@ -90,11 +90,8 @@ void rc_set_node_count(struct rc_ctx *ctx, uint64_t value, const char *path);
 /* "pytorch", "PyTorch" ... into the enum; -1 when unknown. */
 int rc_dist_type_from_name(const char *name);
 
-/* Append to / set in the model's lists.  Return -1 on out of memory. */
+/* Append to the model's lists.  Returns -1 on out of memory. */
 int rc_strlist_push(struct aml_strlist *list, const char *value);
-int rc_kvlist_set(struct aml_kvlist *list, const char *key,
-		  const char *value);
-const char *rc_kvlist_get(const struct aml_kvlist *list, const char *key);
 
 /*
  * Lexically normalise [path] ("a/./b/../c" -> "a/c"), relative to [base]

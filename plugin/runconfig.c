@@ -33,7 +33,7 @@ void aml_strlist_free(struct aml_strlist *list)
 	list->count = 0;
 }
 
-static void kvlist_free(struct aml_kvlist *list)
+void aml_kvlist_free(struct aml_kvlist *list)
 {
 	for (size_t i = 0; i < list->count; i++) {
 		free(list->items[i].key);
@@ -67,9 +67,9 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	free(env->docker_base_image);
 	free(env->docker_shm_size);
 	aml_strlist_free(&env->docker_arguments);
-	kvlist_free(&rc->environment_variables);
-	kvlist_free(&rc->tags);
-	kvlist_free(&rc->properties);
+	aml_kvlist_free(&rc->environment_variables);
+	aml_kvlist_free(&rc->tags);
+	aml_kvlist_free(&rc->properties);
 	memset(rc, 0, sizeof(*rc));
 }
 
@@ -156,7 +156,7 @@ int rc_strlist_push(struct aml_strlist *list, const char *value)
 	return 0;
 }
 
-const char *rc_kvlist_get(const struct aml_kvlist *list, const char *key)
+const char *aml_kvlist_get(const struct aml_kvlist *list, const char *key)
 {
 	for (size_t i = 0; i < list->count; i++)
 		if (!strcmp(list->items[i].key, key))
@@ -164,7 +164,7 @@ const char *rc_kvlist_get(const struct aml_kvlist *list, const char *key)
 	return NULL;
 }
 
-int rc_kvlist_set(struct aml_kvlist *list, const char *key,
+int aml_kvlist_set(struct aml_kvlist *list, const char *key,
 		  const char *value)
 {
 	struct aml_kv *items;
@@ -560,7 +560,7 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 			bad = 1;
 			continue;
 		}
-		if (rc_kvlist_set(out, child->key, text) < 0) {
+		if (aml_kvlist_set(out, child->key, text) < 0) {
 			rc_path(where, path, child->key);
 			aml_errors_add(ctx->errs, where, "out of memory");
 			bad = 1;

@@ -176,6 +176,17 @@ int aml_is_env_name(const char *name);
 /* Free every item and the array; the list is left empty. */
 void aml_strlist_free(struct aml_strlist *list);
 
+/* Set [key] to a copy of [value], replacing an existing value in place (the
+ * order of first setting is kept).  Returns 0, or -1 when memory runs out. */
+int aml_kvlist_set(struct aml_kvlist *list, const char *key,
+		   const char *value);
+
+/* The value of [key], or NULL. */
+const char *aml_kvlist_get(const struct aml_kvlist *list, const char *key);
+
+/* Free every pair and the array; the list is left empty. */
+void aml_kvlist_free(struct aml_kvlist *list);
+
 void aml_runconfig_free(struct aml_runconfig *rc);
 
 #endif
