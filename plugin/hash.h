@@ -1,0 +1,40 @@
+/*
+ * hash.h: SHA-256 for content addresses, through OpenSSL's libcrypto.
+ *
+ * Snapshots name every blob and manifest by the SHA-256 of its bytes, in
+ * lower-case hex, so that a corrupted or substituted file is detected
+ * wherever it is read.
+ */
+#ifndef AML_HASH_H
+#define AML_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AML_SHA256_HEX_LEN 64  /* hex digits, without the NUL */
+
+struct aml_sha256 {
+	void *ctx; /* EVP_MD_CTX, kept opaque so callers need no OpenSSL */
+};
+
+/* Start a digest.  Returns 0, or -1 when libcrypto fails (out of memory). */
+int aml_sha256_init(struct aml_sha256 *h);
+
+/* Add [len] bytes.  Returns 0, or -1. */
+int aml_sha256_update(struct aml_sha256 *h, const void *data, size_t len);
+
+/* Finish into [hex] (65 bytes: 64 digits and a NUL) and release the
+ * context.  Returns 0, or -1. */
+int aml_sha256_final(struct aml_sha256 *h, char hex[AML_SHA256_HEX_LEN + 1]);
+
+/* Release a digest that will not be finished. */
+void aml_sha256_abort(struct aml_sha256 *h);
+
+/* The digest of one buffer.  Returns 0, or -1. */
+int aml_sha256_buffer(const void *data, size_t len,
+		      char hex[AML_SHA256_HEX_LEN + 1]);
+
+/* Non-zero when [hex] is exactly 64 lower-case hex digits. */
+int aml_sha256_is_hex(const char *hex);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * store.h: a user's content-addressed snapshot store.
+ *
+ * One directory per user under the site's SnapshotDir (0700, owned by the
+ * user; every operation here runs as that user):
+ *
+ *     <SnapshotDir>/<user>/
+ *         blobs/<2 hex>/<62 hex>     file contents, read-only, by SHA-256
+ *         manifests/<64 hex>         manifest texts, by their SHA-256 (the id)
+ *         cache/<64 hex>             stat caches, by SHA-256 of the source path
+ *         tmp/                       where every write starts
+ *         lock                       flock: captures shared, gc exclusive
+ *
+ * Every write goes to a new file in tmp/ and is renamed into place, so a
+ * reader never sees a partial blob or manifest, whatever is killed when.
+ * Blobs are not fsync'd one by one (10,000 fsyncs would dominate a capture);
+ * aml_store_sync() flushes them all before the manifest that refers to them
+ * is published with fsync of the file and of its directory.  A blob that
+ * was torn anyway (power loss) fails its hash check at install, naming the
+ * file; it is never installed silently.
+ *
+ * Errors are one sentence in the caller's [errbuf], naming the path.
+ */
+#ifndef AML_STORE_H
+#define AML_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+
+struct aml_store {
+	int dirfd;      /* the user's store directory, O_PATH|O_DIRECTORY */
+	char *path;     /* for messages */
+	int lockfd;     /* -1 unless locked */
+};
+
+/*
+ * Open <snapshot_dir>/<user>.  With [create], make it (0700) and its
+ * subdirectories when missing; the snapshot_dir itself must exist.  Refuses
+ * a store that is a symlink, not owned by the calling user, or writable by
+ * others.  Returns 0, or -1 with errbuf.
+ */
+int aml_store_open(struct aml_store *s, const char *snapshot_dir,
+		   const char *user, int create, char *errbuf, size_t errlen);
+
+void aml_store_close(struct aml_store *s);
+
+/*
+ * Take the store's lock: shared for a capture (several may run at once),
+ * exclusive for gc.  Blocks.  Returns 0, or -1 with errbuf.
+ */
+int aml_store_lock(struct aml_store *s, int exclusive, char *errbuf,
+		   size_t errlen);
+void aml_store_unlock(struct aml_store *s);
+
+/* Non-zero when the blob [hex] is in the store. */
+int aml_store_has_blob(struct aml_store *s, const char *hex);
+
+/*
+ * Copy everything readable from [fd] into the store while hashing it.
+ * Fills [hex] and [*size]; sets [*written] to 1 when the blob was new, 0
+ * when an identical one was already there (the copy is then dropped).
+ * Returns 0, or -1 with errbuf ([what] names the source in the message).
+ */
+int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
+		     char hex[AML_SHA256_HEX_LEN + 1], uint64_t *size,
+		     int *written, char *errbuf, size_t errlen);
+
+/*
+ * Open blob [hex] for reading (O_RDONLY|O_NOFOLLOW|O_CLOEXEC).  Returns the
+ * descriptor, or -1 with errbuf.  The caller verifies the content.
+ */
+int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
+			size_t errlen);
+
+/* Flush every blob written so far to stable storage (syncfs). */
+int aml_store_sync(struct aml_store *s, char *errbuf, size_t errlen);
+
+/*
+ * Publish manifest [text] under [id] (its SHA-256, which the caller
+ * computed): written to tmp/, fsync'd, renamed, directory fsync'd.  When
+ * it exists already, only its mtime is refreshed (gc ages manifests by it).
+ * Sets [*written] like aml_store_put_fd.  Returns 0, or -1 with errbuf.
+ */
+int aml_store_put_manifest(struct aml_store *s, const char *id,
+			   const char *text, size_t len, int *written,
+			   char *errbuf, size_t errlen);
+
+/*
+ * Read manifest [id] and check that its SHA-256 is [id].  Returns 0 with a
+ * malloc'd [*text] (NUL-terminated) and [*len], or -1 with errbuf.
+ */
+int aml_store_read_manifest(struct aml_store *s, const char *id,
+			    char **text, size_t *len, char *errbuf,
+			    size_t errlen);
+
+/*
+ * The stat cache of source directory [key] (an absolute path): read it
+ * into a malloc'd [*text] (0 with *text NULL when there is none), or
+ * replace it atomically (no fsync: a lost cache only costs re-hashing).
+ */
+int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
+			 size_t *len, char *errbuf, size_t errlen);
+int aml_store_write_cache(struct aml_store *s, const char *key,
+			  const char *text, size_t len, char *errbuf,
+			  size_t errlen);
+
+struct aml_gc_stats {
+	uint64_t manifests_kept, manifests_removed;
+	uint64_t blobs_kept, blobs_removed, bytes_removed;
+	uint64_t temporaries_removed;
+};
+
+/*
+ * Remove manifests not used (published or re-published) for
+ * [older_than_days] days, then every blob no kept manifest refers to, and
+ * temporaries older than a day (left by killed captures).  Holds the
+ * exclusive lock, so it never removes a blob a capture has just written
+ * for a manifest it has not published yet.  A manifest that does not
+ * verify is kept and reported, never used to decide.  Returns 0, or -1
+ * with errbuf.
+ */
+int aml_store_gc(struct aml_store *s, unsigned older_than_days,
+		 struct aml_gc_stats *stats, char *errbuf, size_t errlen);
+
+#endif
