@@ -8,8 +8,9 @@
  * escape a leading '#' or '!' or any character, '!' to re-include, a
  * trailing '/' for directories only, a '/' at the start or in the middle
  * to anchor at the root, '*', '?', '[...]' (with ranges and '!'/'^'
- * negation) not matching '/', and "**" as a leading "**&#47;", a trailing
- * "/**" or an inner "/**&#47;" matching any number of directories.  The last
+ * negation) not matching '/', and "**" matching any number of
+ * directories when it stands as a whole segment (leading, trailing or
+ * inner: "**" then "/x", "x/" then "**", "x/" then "**" then "/y").  The last
  * matching pattern decides.  As in git, a path inside an excluded directory
  * stays excluded: the caller does not descend into a directory this
  * module excludes, so a "!" cannot bring back a file below it.
