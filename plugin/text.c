@@ -1,5 +1,6 @@
 #include "text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +87,82 @@ char *aml_shell_words(char *const *words, size_t n)
 		aml_text_shell_word(&t, words[i]);
 	}
 	return aml_text_finish(&t);
+}
+
+/* Length of the valid UTF-8 sequence at [p], or 0 (overlongs, surrogates
+ * and code points past U+10FFFF are not valid). */
+static size_t utf8_length(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[0] == 0xe0 && p[1] < 0xa0) ||
+		    (p[0] == 0xed && p[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80 || (p[0] == 0xf0 && p[1] < 0x90) ||
+		    (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* Escape into [buf] while [reserve] bytes stay free; returns the length
+ * written, and whether all of [s] fit in [*complete]. */
+static size_t escape_into(const unsigned char *p, char *buf, size_t len,
+			  size_t reserve, int *complete)
+{
+	size_t n = 0;
+
+	*complete = 0;
+	while (*p) {
+		size_t u = utf8_length(p), k;
+		char piece[8];
+
+		if (u == 0 || (u == 1 && (*p < 0x20 || *p == 0x7f))) {
+			snprintf(piece, sizeof(piece), "\\x%02x", *p);
+			k = 4;
+			u = 1;
+		} else if (*p == '\\') {
+			memcpy(piece, "\\\\", 2);
+			k = 2;
+		} else {
+			memcpy(piece, p, u);
+			k = u;
+		}
+		if (n + k + reserve > len)
+			return n;
+		memcpy(buf + n, piece, k);
+		n += k;
+		p += u;
+	}
+	*complete = 1;
+	return n;
+}
+
+void aml_text_escape(const char *s, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+	int complete;
+
+	if (len < 4) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	n = escape_into(p, buf, len, 1, &complete);
+	if (!complete) {
+		n = escape_into(p, buf, len, 4, &complete);
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
 }

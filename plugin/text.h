@@ -40,4 +40,12 @@ char *aml_text_finish(struct aml_text *t);
  * memory runs out.  For showing an argument vector to a person. */
 char *aml_shell_words(char *const *words, size_t n);
 
+/*
+ * [s] for a message, into [buf] of [len] bytes: control characters and
+ * bytes that are not UTF-8 as \xNN, a backslash doubled, and cut with
+ * "..." when it does not fit.  File names can hold anything; shown raw, a
+ * newline in one would forge a second line of a log.
+ */
+void aml_text_escape(const char *s, char *buf, size_t len);
+
 #endif

@@ -105,6 +105,29 @@ static void test_shell_reads_words_back(void **state)
 	free(line);
 }
 
+static void test_escape_for_messages(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	aml_text_escape("plain.py", buf, sizeof(buf));
+	assert_string_equal(buf, "plain.py");
+	aml_text_escape("a\nb", buf, sizeof(buf));
+	assert_string_equal(buf, "a\\x0ab");
+	aml_text_escape("bad\xff\xc3", buf, sizeof(buf));
+	assert_string_equal(buf, "bad\\xff\\xc3");
+	aml_text_escape("caf\xc3\xa9\\", buf, sizeof(buf));
+	assert_string_equal(buf, "caf\xc3\xa9\\\\");
+	/* exactly fits: 15 characters and the NUL */
+	aml_text_escape("123456789012345", buf, sizeof(buf));
+	assert_string_equal(buf, "123456789012345");
+	aml_text_escape("1234567890123456", buf, sizeof(buf));
+	assert_string_equal(buf, "123456789012...");
+	/* an escape is never cut in half */
+	aml_text_escape("12345678901\n34567", buf, sizeof(buf));
+	assert_string_equal(buf, "12345678901...");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_oom_is_sticky),
 		cmocka_unit_test(test_shell_words),
 		cmocka_unit_test(test_shell_reads_words_back),
+		cmocka_unit_test(test_escape_for_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
