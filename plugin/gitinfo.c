@@ -1,0 +1,1027 @@
+/*
+ * gitinfo.c: the git properties of a source directory (contract in
+ * gitinfo.h).
+ *
+ * Where the contract is silent, Azure ML's own behaviour (azureml-core's
+ * git tracking) is followed, so a run records what it would record there:
+ *   - Values are stripped of surrounding blanks; an empty value is no value,
+ *     and an override that is empty (or only blanks) falls back to git.
+ *   - AZUREML_GIT_DIRTY gives "True" when it is "1" or "true" (any case)
+ *     and "False" for anything else.
+ *   - Overrides are recorded outside a work tree too, and when git is not
+ *     installed; git is not run at all when all four git facts are
+ *     overridden.
+ *   - A git command that exits non-zero means git does not know that fact
+ *     (no remote, a detached HEAD, no commit yet, an index git cannot
+ *     read): its property is left out, and that is not an error.
+ * What this adds:
+ *   - -1 is kept for git misbehaving: no answer within 10 s, more than
+ *     64 KiB from a command whose output is kept, death by a signal, a git
+ *     that is found but cannot be run, and a value that is not clean text
+ *     (a control character, a NUL, invalid UTF-8).  A hostile .git/config
+ *     can put terminal escapes in a URL or branch name; such a value is
+ *     refused rather than mended, since any mending could still mislead
+ *     whoever reads the run.  The same holds for the overrides.
+ *   - On -1, [props] is unchanged (unless memory ran out while adding).
+ *   - A remote "URL" with neither ':' nor '/' is a remote's name, which
+ *     older git prints when no remote is configured (git 2.39 fails
+ *     instead): it is left out.
+ *   - The output of `git status --porcelain .` is only looked at, never
+ *     kept, so a big untracked tree is dirty, not an error.
+ *   - Messages never quote a value.  They may quote the first line of
+ *     git's stderr, with credentials stripped from any URL in it and
+ *     control characters replaced by '?'; a line too long to keep whole is
+ *     left out, since cutting it could cut a URL before its '@' and keep
+ *     half a password.
+ */
+#include "gitinfo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GIT_TIMEOUT_MS 10000
+#define GIT_OUTPUT_MAX (64 * 1024)
+#define GIT_STDERR_KEEP 1024
+#define GIT_MAX_ARGS 4
+
+/* ---------------------------------------------------------------------- */
+/* Credentials                                                            */
+
+static int is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+	       c == '\r';
+}
+
+static int is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_scheme_char(unsigned char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9') || c == '+' ||
+	       c == '-' || c == '.';
+}
+
+/* Where an authority ends inside running text: URLs in git's messages sit
+ * between quotes or blanks. */
+static int ends_authority_in_text(unsigned char c)
+{
+	return c == '/' || c == '\'' || c == '"' || c == '`' || c == ' ' ||
+	       c == '\t' || c == '<' || c == '>' || c == '(' || c == ')';
+}
+
+/*
+ * If a URL's scheme ends with the ':' at [s + colon] ("https:", scheme
+ * starting at [start]), remove the userinfo of its authority in place.
+ *
+ * The authority runs from the slashes after the scheme to the next '/'
+ * (RFC 3986 also ends it at '?' and '#', but a password with an unencoded
+ * '#' would then survive; no host name contains either) and the userinfo
+ * is everything up to its *last* '@', so "user:p@ss@host" loses all of
+ * "user:p@ss@".  One slash is enough ("https:/u:p@host"): lenient URL
+ * parsers accept it, and stripping is the safe side.  A one-letter
+ * scheme is a drive letter, and file: URLs name local paths, whose '@'
+ * are part of the name.
+ */
+static void strip_at(char *s, size_t start, size_t colon, int in_text)
+{
+	size_t auth, end, at = 0;
+	int has_at = 0;
+
+	if (colon - start < 2 || !is_alpha((unsigned char)s[start]))
+		return;
+	if (colon - start == 4 && !strncasecmp(s + start, "file", 4))
+		return;
+	if (s[colon + 1] != '/')
+		return;
+	auth = colon + 1;
+	while (s[auth] == '/')
+		auth++;
+	for (end = auth; s[end]; end++) {
+		unsigned char c = (unsigned char)s[end];
+
+		if (in_text ? ends_authority_in_text(c) : c == '/')
+			break;
+		if (c == '@') {
+			at = end;
+			has_at = 1;
+		}
+	}
+	if (!has_at)
+		return;
+	memmove(s + auth, s + at + 1, strlen(s + at + 1) + 1);
+}
+
+/*
+ * Remove the userinfo of URLs in [s], in place.  [in_text] 0: [s] is one
+ * URI, looked at only from its start.  1: [s] is a message, with URLs
+ * anywhere in it.
+ */
+static void strip_userinfo(char *s, int in_text)
+{
+	size_t start, i = 0;
+
+	/* A URI handed in with blanks around it is still that URI. */
+	while (!in_text && is_blank((unsigned char)s[i]))
+		i++;
+	for (start = i; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ':') {
+			strip_at(s, start, i, in_text);
+			if (!in_text)
+				return;
+			start = i + 1;
+		} else if (!is_scheme_char(c)) {
+			if (!in_text)
+				return;
+			start = i + 1;
+		}
+	}
+}
+
+char *aml_git_strip_credentials(const char *uri)
+{
+	char *copy;
+
+	if (!uri) {
+		errno = EINVAL;
+		return NULL;
+	}
+	copy = strdup(uri);
+	if (copy)
+		strip_userinfo(copy, 0);
+	return copy;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Values                                                                 */
+
+/* [*s, *s + *len) without surrounding blanks. */
+static void trim(const char **s, size_t *len)
+{
+	while (*len && is_blank((unsigned char)**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && is_blank((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
+/*
+ * NULL when [len] bytes of [s] are clean text for a property, else what is
+ * wrong.  Refused: NUL, C0 controls and DEL, C1 controls (U+0080..U+009F,
+ * which some terminals read as escapes), and anything that is not UTF-8
+ * (properties end up in JSON).
+ */
+static const char *unclean(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+		uint32_t cp;
+		size_t n;
+
+		if (c == 0)
+			return "a NUL byte";
+		if (c < 0x20 || c == 0x7f)
+			return "a control character";
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return "bytes that are not UTF-8";
+		}
+		if (len - i - 1 < n)
+			return "bytes that are not UTF-8";
+		for (size_t k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return "bytes that are not UTF-8";
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return "bytes that are not UTF-8";
+		if (cp >= 0x80 && cp <= 0x9f)
+			return "a control character";
+		i += n + 1;
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Messages                                                               */
+
+static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* "git a b c" for messages; the arguments are this file's constants. */
+static void describe(const char *const *args, char *buf, size_t len)
+{
+	size_t used;
+
+	snprintf(buf, len, "git");
+	for (size_t i = 0; args[i]; i++) {
+		used = strlen(buf);
+		snprintf(buf + used, len - used, " %s", args[i]);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running git                                                            */
+
+enum git_mode {
+	GIT_CAPTURE,    /* keep stdout (at most GIT_OUTPUT_MAX bytes) */
+	GIT_PROBE,      /* only note whether there was any stdout */
+};
+
+enum git_outcome {
+	GIT_EXITED,     /* ran and exited: see exit_status */
+	GIT_NOT_FOUND,  /* no git on PATH */
+	GIT_ERROR,      /* errbuf says what went wrong */
+};
+
+struct git_result {
+	int exit_status;
+	char *out;              /* GIT_CAPTURE: stdout, NUL-terminated */
+	size_t out_len;
+	int any_output;
+	char err[GIT_STDERR_KEEP + 1];  /* start of stderr, NUL-terminated */
+	size_t err_len;
+	int err_cut;            /* stderr had more than GIT_STDERR_KEEP */
+};
+
+struct git_child {
+	pid_t pid;
+	int reaped;
+	int status;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid clock id and pointer. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		/* A pipe end: close() has nothing to flush, so nothing to
+		 * report, and an EINTR close has still closed it on Linux. */
+		(void)close(*fd);
+		*fd = -1;
+	}
+}
+
+/* The highest descriptor number + 1 to close when close_range() is not
+ * available (kernels before 5.9); computed before fork, as getrlimit is
+ * not on the list of calls safe in a forked child. */
+static int fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1u << 20))
+		return 1 << 20;
+	return (int)rl.rlim_cur;
+}
+
+/*
+ * The child: [fds] become its stdin, stdout, stderr and descriptor 3 (the
+ * close-on-exec pipe that carries errno back when exec fails); everything
+ * else is closed, so git holds no descriptor of the caller (a lock file, a
+ * socket to slurmctld).  Only async-signal-safe calls from here on.
+ */
+static void __attribute__((noreturn))
+exec_git(const int fds[4], char **argv, char **envp, int max_fd)
+{
+	int report = fds[3];
+	int high[4];
+	sigset_t none;
+	int e;
+
+	/* Its own process group, so that a timeout also kills what it
+	 * started (a shell wrapper's children). */
+	(void)setpgid(0, 0);
+	/* A blocked signal mask and an ignored SIGPIPE survive exec. */
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)signal(SIGPIPE, SIG_DFL);
+	/* Copies above 3 first: with one of the caller's standard
+	 * descriptors closed, a pipe may already be 0..3, and dup2() onto
+	 * the same number would leave it close-on-exec. */
+	for (int i = 0; i < 4; i++) {
+		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+		if (high[i] < 0)
+			goto fail;
+	}
+	report = high[3];
+	for (int i = 0; i < 4; i++) {
+		if (dup2(high[i], i) < 0)
+			goto fail;
+	}
+	report = 3;
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		goto fail;
+	if (close_range(4, ~0U, 0) < 0) {
+		for (int fd = 4; fd < max_fd; fd++)
+			(void)close(fd);
+	}
+	execvpe("git", argv, envp);
+fail:
+	e = errno;
+	(void)!write(report, &e, sizeof(e));
+	_exit(127);
+}
+
+/* Block until the child is reaped.  0, or -1 when its status was lost
+ * (SIGCHLD ignored or reaped by someone else: ECHILD). */
+static int reap(struct git_child *c)
+{
+	while (waitpid(c->pid, &c->status, 0) < 0) {
+		if (errno != EINTR) {
+			c->reaped = 1;
+			return -1;
+		}
+	}
+	c->reaped = 1;
+	return 0;
+}
+
+static void kill_and_reap(struct git_child *c)
+{
+	if (c->reaped)
+		return;
+	/* Not reaped yet, so its pid, which is also its group's id, cannot
+	 * have been given to another process.  The parent's setpgid() makes
+	 * the group exist even if the child has not run yet. */
+	if (kill(-c->pid, SIGKILL) < 0)
+		(void)kill(c->pid, SIGKILL);
+	(void)reap(c);
+}
+
+/*
+ * Wait for the child to exit until [deadline].  0 reaped, 1 deadline
+ * passed, -1 status lost (errno set).  Its pipes are closed by now, so it
+ * is exiting; the sleeps are short and only grow if it lingers.
+ */
+static int wait_until(struct git_child *c, int64_t deadline)
+{
+	long step_ms = 1;
+
+	for (;;) {
+		pid_t r = waitpid(c->pid, &c->status, WNOHANG);
+		int64_t left;
+		struct timespec ts;
+
+		if (r == c->pid) {
+			c->reaped = 1;
+			return 0;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			c->reaped = 1;
+			return -1;
+		}
+		left = deadline - now_ms();
+		if (left <= 0)
+			return 1;
+		if (left < step_ms)
+			step_ms = (long)left;
+		ts.tv_sec = 0;
+		ts.tv_nsec = step_ms * 1000000L;
+		/* Interrupted or not, the loop looks at the child and the
+		 * clock again. */
+		(void)nanosleep(&ts, NULL);
+		if (step_ms < 50)
+			step_ms *= 2;
+	}
+}
+
+enum collect_outcome {
+	COLLECT_DONE,
+	COLLECT_TIMEOUT,
+	COLLECT_TOO_MUCH,
+	COLLECT_SYSERR,         /* errno set */
+};
+
+/*
+ * Read the child's stdout and stderr until both reach end of file or
+ * [deadline] passes.  Both are read together, so git never blocks on a
+ * full stderr pipe while we wait on stdout.
+ */
+static enum collect_outcome collect(int *out_fd, int *err_fd,
+				    enum git_mode mode, struct git_result *res,
+				    int64_t deadline)
+{
+	struct pollfd pfd[2];
+	char scratch[4096];
+
+	while (*out_fd >= 0 || *err_fd >= 0) {
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return COLLECT_TIMEOUT;
+		pfd[0].fd = *out_fd;
+		pfd[1].fd = *err_fd;
+		pfd[0].events = pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		n = poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return COLLECT_SYSERR;
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? out_fd : err_fd;
+			ssize_t r;
+
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			if (pfd[i].revents & POLLNVAL) {
+				errno = EBADF;
+				return COLLECT_SYSERR;
+			}
+			if (i == 0 && mode == GIT_CAPTURE) {
+				/* One byte more than allowed shows that
+				 * there is too much. */
+				r = read(*fd, res->out + res->out_len,
+					 GIT_OUTPUT_MAX + 1 - res->out_len);
+			} else {
+				r = read(*fd, scratch, sizeof(scratch));
+			}
+			if (r < 0) {
+				if (errno == EINTR || errno == EAGAIN)
+					continue;
+				return COLLECT_SYSERR;
+			}
+			if (r == 0) {
+				close_fd(fd);
+				continue;
+			}
+			if (i == 0 && mode == GIT_CAPTURE) {
+				res->out_len += (size_t)r;
+				if (res->out_len > GIT_OUTPUT_MAX)
+					return COLLECT_TOO_MUCH;
+			} else if (i == 0) {
+				res->any_output = 1;
+			} else {
+				size_t room = GIT_STDERR_KEEP - res->err_len;
+				size_t take = (size_t)r < room ? (size_t)r : room;
+
+				memcpy(res->err + res->err_len, scratch, take);
+				res->err_len += take;
+				if (take < (size_t)r)
+					res->err_cut = 1;
+			}
+		}
+	}
+	return COLLECT_DONE;
+}
+
+/*
+ * "; git said: <first line of stderr>" for a message, or "" when git said
+ * nothing usable.  Credentials are stripped and control characters
+ * replaced, as the line is shown to people.
+ */
+static void git_said(const struct git_result *res, char *buf, size_t len)
+{
+	char line[GIT_STDERR_KEEP + 1];
+	const char *s = res->err;
+	size_t n = strcspn(s, "\r\n");
+
+	buf[0] = '\0';
+	/* A first line that did not fit in what was kept may end inside a
+	 * URL, before the '@' that marks its credentials. */
+	if (n == res->err_len && res->err_cut)
+		return;
+	trim(&s, &n);
+	if (!n)
+		return;
+	memcpy(line, s, n);
+	line[n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if (c < 0x20 || c == 0x7f)
+			line[i] = '?';
+	}
+	strip_userinfo(line, 1);
+	snprintf(buf, len, "; git said: %s", line);
+}
+
+/*
+ * Run `git -C [dir] [args...]`, reading its output as [mode] says, within
+ * GIT_TIMEOUT_MS.  GIT_EXITED with res->exit_status, GIT_NOT_FOUND, or
+ * GIT_ERROR with one sentence in [errbuf].  The caller frees res->out.
+ */
+static enum git_outcome run_git(const char *dir, const char *const *args,
+				enum git_mode mode, char **envp,
+				struct git_result *res, char *errbuf,
+				size_t errlen)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int devnull = -1, max_fd = fd_limit(), exec_errno = 0;
+	char *argv[GIT_MAX_ARGS + 4];
+	char what[128], said[GIT_STDERR_KEEP + 32];
+	struct git_child child = { -1, 0, 0 };
+	enum collect_outcome got;
+	enum git_outcome outcome = GIT_ERROR;
+	const char *failed_call = NULL;
+	size_t argc = 0;
+	int64_t deadline;
+
+	memset(res, 0, sizeof(*res));
+	describe(args, what, sizeof(what));
+	/* execvp takes char *const[]; it does not write through them. */
+	argv[argc++] = "git";
+	argv[argc++] = "-C";
+	argv[argc++] = (char *)dir;
+	for (size_t i = 0; args[i] && i < GIT_MAX_ARGS; i++)
+		argv[argc++] = (char *)args[i];
+	argv[argc] = NULL;
+
+	if (mode == GIT_CAPTURE) {
+		res->out = malloc(GIT_OUTPUT_MAX + 2);
+		if (!res->out) {
+			set_error(errbuf, errlen,
+				  "%s in %s: out of memory", what, dir);
+			return GIT_ERROR;
+		}
+	}
+	/* Close-on-exec everywhere, so a fork elsewhere in the process does
+	 * not hold our pipes open; the child dup2()s what git gets. */
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+		failed_call = "pipe";
+		goto fail;
+	}
+	/* Non-blocking: it is read once the child is gone, and must not
+	 * wait on a stray copy held by an unrelated fork. */
+	if (pipe2(rep, O_CLOEXEC | O_NONBLOCK) < 0) {
+		failed_call = "pipe";
+		goto fail;
+	}
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0) {
+		failed_call = "open /dev/null";
+		goto fail;
+	}
+	deadline = now_ms() + GIT_TIMEOUT_MS;
+	child.pid = fork();
+	if (child.pid < 0) {
+		failed_call = "fork";
+		goto fail;
+	}
+	if (child.pid == 0) {
+		const int fds[4] = { devnull, out[1], err[1], rep[1] };
+
+		exec_git(fds, argv, envp, max_fd);
+	}
+	/* Also here, against the race with the child's own setpgid(); it
+	 * fails harmlessly once the child has exec'd. */
+	(void)setpgid(child.pid, child.pid);
+	close_fd(&devnull);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	close_fd(&rep[1]);
+
+	got = collect(&out[0], &err[0], mode, res, deadline);
+	if (got == COLLECT_DONE) {
+		int w = wait_until(&child, deadline);
+
+		if (w == 1) {
+			got = COLLECT_TIMEOUT;
+		} else if (w < 0) {
+			set_error(errbuf, errlen,
+				  "%s in %s: lost its exit status (%s); is SIGCHLD ignored?",
+				  what, dir, strerror(errno));
+			goto fail;
+		}
+	}
+	if (got != COLLECT_DONE) {
+		int saved = errno;
+
+		kill_and_reap(&child);
+		git_said(res, said, sizeof(said));
+		if (got == COLLECT_TIMEOUT)
+			set_error(errbuf, errlen,
+				  "%s in %s: no answer within %d s, stopped it%s",
+				  what, dir, GIT_TIMEOUT_MS / 1000, said);
+		else if (got == COLLECT_TOO_MUCH)
+			set_error(errbuf, errlen,
+				  "%s in %s: more than %d KiB of output, stopped it%s",
+				  what, dir, GIT_OUTPUT_MAX / 1024, said);
+		else
+			set_error(errbuf, errlen,
+				  "%s in %s: reading its output failed: %s",
+				  what, dir, strerror(saved));
+		goto fail;
+	}
+
+	/* Four bytes here mean exec failed (or the child's set-up before
+	 * it), with that errno; end of file means git ran. */
+	if (read(rep[0], &exec_errno, sizeof(exec_errno)) !=
+	    (ssize_t)sizeof(exec_errno))
+		exec_errno = 0;
+	if (exec_errno == ENOENT) {
+		outcome = GIT_NOT_FOUND;
+		goto fail;
+	}
+	if (exec_errno) {
+		set_error(errbuf, errlen, "%s in %s: cannot run git: %s",
+			  what, dir, strerror(exec_errno));
+		goto fail;
+	}
+	if (WIFSIGNALED(child.status)) {
+		git_said(res, said, sizeof(said));
+		set_error(errbuf, errlen, "%s in %s: killed by signal %d (%s)%s",
+			  what, dir, WTERMSIG(child.status),
+			  strsignal(WTERMSIG(child.status)), said);
+		goto fail;
+	}
+	if (!WIFEXITED(child.status)) {
+		set_error(errbuf, errlen, "%s in %s: ended with status %#x",
+			  what, dir, (unsigned)child.status);
+		goto fail;
+	}
+	res->exit_status = WEXITSTATUS(child.status);
+	if (res->out)
+		res->out[res->out_len] = '\0';
+	res->err[res->err_len] = '\0';
+	outcome = GIT_EXITED;
+fail:
+	if (failed_call)
+		set_error(errbuf, errlen, "%s in %s: %s failed: %s",
+			  what, dir, failed_call, strerror(errno));
+	if (child.pid > 0)
+		kill_and_reap(&child);
+	close_fd(&devnull);
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&err[0]);
+	close_fd(&err[1]);
+	close_fd(&rep[0]);
+	close_fd(&rep[1]);
+	if (outcome != GIT_EXITED) {
+		free(res->out);
+		res->out = NULL;
+	}
+	return outcome;
+}
+
+/*
+ * The caller's environment with GIT_TERMINAL_PROMPT=0 (never ask for a
+ * password), GIT_OPTIONAL_LOCKS=0 (`git status` must not take the index
+ * lock of a tree the user is working in) and LC_ALL=C (messages and output
+ * in one language), and without the variables that point git at another
+ * repository (GIT_DIR, GIT_WORK_TREE...): the facts must be those of the
+ * source directory, whatever the submitting shell had set.  The strings
+ * are shared with environ: only the array is allocated.  NULL when memory
+ * runs out.
+ */
+static char **git_environment(void)
+{
+	static char prompt[] = "GIT_TERMINAL_PROMPT=0";
+	static char locks[] = "GIT_OPTIONAL_LOCKS=0";
+	static char locale[] = "LC_ALL=C";
+	static const char *const replaced[] = {
+		"GIT_TERMINAL_PROMPT=", "GIT_OPTIONAL_LOCKS=", "LC_ALL=",
+		"GIT_DIR=", "GIT_WORK_TREE=", "GIT_INDEX_FILE=",
+		"GIT_COMMON_DIR=", "GIT_OBJECT_DIRECTORY=",
+		"GIT_NAMESPACE=",
+	};
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ && environ[n])
+		n++;
+	env = calloc(n + 4, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int keep = 1;
+
+		for (size_t r = 0; r < sizeof(replaced) / sizeof(*replaced); r++) {
+			if (!strncmp(environ[i], replaced[r],
+				     strlen(replaced[r])))
+				keep = 0;
+		}
+		if (keep)
+			env[k++] = environ[i];
+	}
+	env[k++] = prompt;
+	env[k++] = locks;
+	env[k++] = locale;
+	env[k] = NULL;
+	return env;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Properties                                                             */
+
+enum fact { F_URI, F_BRANCH, F_COMMIT, F_DIRTY, F_BUILD_ID, F_BUILD_URI,
+	    F_COUNT };
+
+struct facts {
+	char *value[F_COUNT];   /* malloc'd, or NULL: not known */
+};
+
+static void facts_free(struct facts *f)
+{
+	for (int i = 0; i < F_COUNT; i++) {
+		free(f->value[i]);
+		f->value[i] = NULL;
+	}
+}
+
+/*
+ * Store [len] bytes of [s] as fact [which], after trimming; nothing when
+ * empty.  URLs lose their credentials.  0, or -1 when the value is not
+ * clean text ([why] says what it holds) or memory ran out ([why] NULL).
+ */
+static int keep_fact(struct facts *f, enum fact which, const char *s,
+		     size_t len, const char **why)
+{
+	char *v;
+
+	*why = NULL;
+	trim(&s, &len);
+	if (!len)
+		return 0;
+	*why = unclean(s, len);
+	if (*why)
+		return -1;
+	v = strndup(s, len);
+	if (!v)
+		return -1;
+	if (which == F_URI || which == F_BUILD_URI)
+		strip_userinfo(v, 0);
+	free(f->value[which]);
+	f->value[which] = v;
+	return 0;
+}
+
+/* The AZUREML_GIT_* overrides into [f].  0, or -1 with [errbuf]. */
+static int read_overrides(struct facts *f, char *errbuf, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		enum fact which;
+	} vars[] = {
+		{ "AZUREML_GIT_REPOSITORY_URI", F_URI },
+		{ "AZUREML_GIT_BRANCH", F_BRANCH },
+		{ "AZUREML_GIT_COMMIT", F_COMMIT },
+		{ "AZUREML_GIT_BUILD_ID", F_BUILD_ID },
+		{ "AZUREML_GIT_BUILD_URI", F_BUILD_URI },
+	};
+	const char *dirty = getenv("AZUREML_GIT_DIRTY"), *why;
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(*vars); i++) {
+		const char *v = getenv(vars[i].name);
+
+		if (!v)
+			continue;
+		if (keep_fact(f, vars[i].which, v, strlen(v), &why) < 0) {
+			if (why)
+				set_error(errbuf, errlen,
+					  "environment variable %s contains %s; refusing to record it",
+					  vars[i].name, why);
+			else
+				set_error(errbuf, errlen,
+					  "environment variable %s: out of memory",
+					  vars[i].name);
+			return -1;
+		}
+	}
+	if (dirty) {
+		const char *s = dirty;
+		size_t len = strlen(dirty);
+		int yes;
+
+		trim(&s, &len);
+		if (len) {
+			yes = (len == 1 && s[0] == '1') ||
+			      (len == 4 && !strncasecmp(s, "true", 4));
+			f->value[F_DIRTY] = strdup(yes ? "True" : "False");
+			if (!f->value[F_DIRTY]) {
+				set_error(errbuf, errlen,
+					  "environment variable AZUREML_GIT_DIRTY: out of memory");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A remote URL from `git ls-remote --get-url`, or the remote's bare name
+ * that older git prints when there is none. */
+static int looks_like_remote_url(const char *s)
+{
+	return strchr(s, ':') || strchr(s, '/');
+}
+
+/* [len] bytes of [s], trimmed, are [word]. */
+static int is_word(const char *s, size_t len, const char *word)
+{
+	trim(&s, &len);
+	return len == strlen(word) && !memcmp(s, word, len);
+}
+
+/*
+ * Ask git for the facts [f] lacks.  0 (whatever git knew is in [f]; git
+ * missing or [dir] outside a work tree leave [f] as it was), or -1 with
+ * [errbuf].
+ */
+static int ask_git(const char *dir, struct facts *f, char *errbuf,
+		   size_t errlen)
+{
+	static const char *const inside[] = {
+		"rev-parse", "--is-inside-work-tree", NULL };
+	static const struct {
+		enum fact which;
+		const char *const args[GIT_MAX_ARGS + 1];
+		enum git_mode mode;
+		const char *name;       /* for messages */
+	} cmds[] = {
+		{ F_URI, { "ls-remote", "--get-url", NULL },
+		  GIT_CAPTURE, "the remote URL" },
+		{ F_BRANCH, { "symbolic-ref", "--short", "HEAD", NULL },
+		  GIT_CAPTURE, "the branch" },
+		{ F_COMMIT, { "rev-parse", "HEAD", NULL },
+		  GIT_CAPTURE, "the commit" },
+		{ F_DIRTY, { "status", "--porcelain", ".", NULL },
+		  GIT_PROBE, "the status" },
+	};
+	struct git_result res;
+	enum git_outcome o;
+	char **envp;
+	int rc = -1;
+
+	envp = git_environment();
+	if (!envp) {
+		set_error(errbuf, errlen, "git in %s: out of memory", dir);
+		return -1;
+	}
+	o = run_git(dir, inside, GIT_CAPTURE, envp, &res, errbuf, errlen);
+	if (o == GIT_ERROR)
+		goto out;
+	if (o == GIT_NOT_FOUND || res.exit_status != 0 ||
+	    !is_word(res.out, res.out_len, "true")) {
+		/* Not in a work tree: inside .git, outside any repository, a
+		 * repository git will not trust (safe.directory), or no git.
+		 * Azure ML's own test also takes only "true". */
+		free(res.out);
+		rc = 0;
+		goto out;
+	}
+	free(res.out);
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
+		const char *why;
+		char what[128];
+
+		if (f->value[cmds[i].which])
+			continue;   /* overridden */
+		o = run_git(dir, cmds[i].args, cmds[i].mode, envp, &res,
+			    errbuf, errlen);
+		if (o == GIT_ERROR)
+			goto out;
+		if (o == GIT_NOT_FOUND || res.exit_status != 0) {
+			/* git does not know (no remote, detached HEAD, no
+			 * commit, ...), or vanished meanwhile. */
+			free(res.out);
+			continue;
+		}
+		if (cmds[i].which == F_DIRTY) {
+			f->value[F_DIRTY] = strdup(res.any_output ? "True" :
+						   "False");
+			if (!f->value[F_DIRTY]) {
+				set_error(errbuf, errlen,
+					  "git in %s: out of memory", dir);
+				goto out;
+			}
+			continue;
+		}
+		if (cmds[i].which == F_URI &&
+		    !looks_like_remote_url(res.out)) {
+			free(res.out);
+			continue;
+		}
+		if (keep_fact(f, cmds[i].which, res.out, res.out_len,
+			      &why) < 0) {
+			describe(cmds[i].args, what, sizeof(what));
+			if (why)
+				set_error(errbuf, errlen,
+					  "%s in %s: %s contains %s; refusing to record it",
+					  what, dir, cmds[i].name, why);
+			else
+				set_error(errbuf, errlen,
+					  "%s in %s: out of memory", what, dir);
+			free(res.out);
+			goto out;
+		}
+		free(res.out);
+	}
+	rc = 0;
+out:
+	free(envp);
+	return rc;
+}
+
+int aml_git_properties(const char *dir, struct aml_kvlist *props,
+		       char *errbuf, size_t errlen)
+{
+	/* Azure ML's order; each git fact also under its MLflow name. */
+	static const struct {
+		enum fact which;
+		const char *key;
+	} keys[] = {
+		{ F_URI, "azureml.git.repository_uri" },
+		{ F_URI, "mlflow.source.git.repoURL" },
+		{ F_BRANCH, "azureml.git.branch" },
+		{ F_BRANCH, "mlflow.source.git.branch" },
+		{ F_COMMIT, "azureml.git.commit" },
+		{ F_COMMIT, "mlflow.source.git.commit" },
+		{ F_DIRTY, "azureml.git.dirty" },
+		{ F_BUILD_ID, "azureml.git.build_id" },
+		{ F_BUILD_URI, "azureml.git.build_uri" },
+	};
+	struct facts f = { { NULL } };
+	int added = 0;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!dir || !*dir || !props) {
+		set_error(errbuf, errlen,
+			  "git properties: no source directory or property list given");
+		return -1;
+	}
+	if (read_overrides(&f, errbuf, errlen) < 0)
+		goto fail;
+	if (!f.value[F_URI] || !f.value[F_BRANCH] || !f.value[F_COMMIT] ||
+	    !f.value[F_DIRTY]) {
+		if (ask_git(dir, &f, errbuf, errlen) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		const char *v = f.value[keys[i].which];
+
+		if (!v)
+			continue;
+		if (aml_kvlist_set(props, keys[i].key, v) < 0) {
+			set_error(errbuf, errlen,
+				  "git properties of %s: out of memory", dir);
+			goto fail;
+		}
+		added = 1;
+	}
+	facts_free(&f);
+	return added;
+fail:
+	facts_free(&f);
+	return -1;
+}
