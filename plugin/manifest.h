@@ -19,8 +19,11 @@
  * the store is untrusted input): relative, '/'-separated, no empty, "." or
  * ".." segment, no ".git" segment, valid UTF-8, no control characters
  * (U+0000-U+001F, U+007F), at most AML_MANIFEST_PATH_MAX bytes.  A symlink
- * target must be relative and resolve, lexically from the link's directory,
- * to a path inside the tree; no entry may lie below a symlink or below a
+ * target must be relative, follow the same character rules, and resolve,
+ * lexically from the link's directory, to a path inside the tree, with
+ * every ".." before its first name ("../lib/x", not "a/../x": after a
+ * name, ".." climbs from wherever a symlink in between points, which no
+ * lexical check can see); no entry may lie below a symlink or below a
  * file (an entry "a" and an entry "a/b").
  */
 #ifndef AML_MANIFEST_H
@@ -62,6 +65,16 @@ struct aml_manifest {
 int aml_manifest_check_path(const char *path, char *errbuf, size_t errlen);
 
 /*
+ * Check the target of the symlink at [link] (a path that passed
+ * aml_manifest_check_path) by the target rules above.  Returns 0, or -1
+ * with one sentence in [errbuf] ("is absolute", "leaves the tree").  A
+ * capture calls it while walking, so a tree is refused before anything
+ * of it is stored.
+ */
+int aml_manifest_check_target(const char *link, const char *target,
+			      char *errbuf, size_t errlen);
+
+/*
  * Append a copy of [entry] (path and target are copied).  No checks: the
  * caller checked the path; aml_manifest_finish() checks the whole.
  * Returns 0, or -1 when memory runs out.
@@ -88,7 +101,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
  * number and hash is checked, the order must be strictly sorted (so there
  * is one text per tree and duplicates are impossible), and the result is
  * checked as aml_manifest_finish() does.  Returns 0 and fills [m], or -1
- * with one sentence in [errbuf] naming the line.
+ * with one sentence in [errbuf] naming the line and [m] left empty.
  */
 int aml_manifest_decode(const char *text, size_t len, struct aml_manifest *m,
 			char *errbuf, size_t errlen);

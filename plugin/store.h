@@ -39,7 +39,8 @@ struct aml_store {
  * Open <snapshot_dir>/<user>.  With [create], make it (0700) and its
  * subdirectories when missing; the snapshot_dir itself must exist.  Refuses
  * a store that is a symlink, not owned by the calling user, or writable by
- * others.  Returns 0, or -1 with errbuf.
+ * others.  Returns 0, or -1 with errbuf (and [s] left closed, so
+ * aml_store_close() on it is harmless).
  */
 int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 		   const char *user, int create, char *errbuf, size_t errlen);
@@ -110,6 +111,7 @@ struct aml_gc_stats {
 	uint64_t manifests_kept, manifests_removed;
 	uint64_t blobs_kept, blobs_removed, bytes_removed;
 	uint64_t temporaries_removed;
+	uint64_t manifests_invalid;  /* kept, but not verified or decoded */
 };
 
 /*
@@ -118,8 +120,10 @@ struct aml_gc_stats {
  * temporaries older than a day (left by killed captures).  Holds the
  * exclusive lock, so it never removes a blob a capture has just written
  * for a manifest it has not published yet.  A manifest that does not
- * verify is kept and reported, never used to decide.  Returns 0, or -1
- * with errbuf.
+ * verify is kept and reported, never used to decide: counted in
+ * manifests_invalid, and on success [errbuf] then names the first one
+ * (else it is ""); a manifest that cannot be read at all stops gc before
+ * any blob is removed.  Returns 0, or -1 with errbuf.
  */
 int aml_store_gc(struct aml_store *s, unsigned older_than_days,
 		 struct aml_gc_stats *stats, char *errbuf, size_t errlen);

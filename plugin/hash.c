@@ -1,0 +1,134 @@
+/*
+ * hash.c: SHA-256 through OpenSSL 3's EVP interface (contract in hash.h).
+ *
+ * The digest is fetched once and kept: EVP_DigestInit_ex with the legacy
+ * EVP_sha256() handle fetches the provider's implementation on every
+ * call, which costs more than hashing a small file.  The fetched EVP_MD is
+ * never freed: it lives as long as the process (or the plugin), and
+ * freeing it from a destructor could run after OpenSSL's own atexit
+ * cleanup.
+ */
+#include "hash.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static const EVP_MD *md_sha256;
+
+static void md_fetch(void)
+{
+	EVP_MD *fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+	/* A configuration without a default provider can refuse the fetch;
+	 * the legacy handle still works there, only slower. */
+	md_sha256 = fetched ? fetched : EVP_sha256();
+}
+
+static const EVP_MD *md_get(void)
+{
+	if (pthread_once(&md_once, md_fetch) != 0)
+		return EVP_sha256();
+	return md_sha256;
+}
+
+static void to_hex(const unsigned char *bin, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[bin[i] >> 4];
+		hex[2 * i + 1] = digits[bin[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+int aml_sha256_init(struct aml_sha256 *h)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	h->ctx = NULL;
+	if (!ctx)
+		return -1;
+	if (EVP_DigestInit_ex(ctx, md_get(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	h->ctx = ctx;
+	return 0;
+}
+
+int aml_sha256_update(struct aml_sha256 *h, const void *data, size_t len)
+{
+	if (!h->ctx)
+		return -1;
+	if (len == 0)
+		return 0;
+	return EVP_DigestUpdate(h->ctx, data, len) == 1 ? 0 : -1;
+}
+
+int aml_sha256_final(struct aml_sha256 *h, char hex[AML_SHA256_HEX_LEN + 1])
+{
+	unsigned char bin[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int ok;
+
+	if (!h->ctx)
+		return -1;
+	ok = EVP_DigestFinal_ex(h->ctx, bin, &n) == 1 &&
+	     n == AML_SHA256_HEX_LEN / 2;
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+	if (!ok)
+		return -1;
+	to_hex(bin, n, hex);
+	return 0;
+}
+
+void aml_sha256_abort(struct aml_sha256 *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
+int aml_sha256_buffer(const void *data, size_t len,
+		      char hex[AML_SHA256_HEX_LEN + 1])
+{
+	unsigned char bin[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	/* EVP_Digest makes and frees its own context: one call. */
+	if (EVP_Digest(len ? data : "", len, bin, &n, md_get(), NULL) != 1 ||
+	    n != AML_SHA256_HEX_LEN / 2)
+		return -1;
+	to_hex(bin, n, hex);
+	return 0;
+}
+
+int aml_sha256_is_hex(const char *hex)
+{
+	/* A table: manifests check one hash per file, 10,000 at a time. */
+	static const unsigned char ok[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+		['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+		['f'] = 1,
+	};
+	unsigned bad = 0;
+	size_t i;
+
+	if (!hex)
+		return 0;
+	/* Stop at the first NUL (a short string) but otherwise without a
+	 * branch per digit. */
+	for (i = 0; i < AML_SHA256_HEX_LEN; i++) {
+		unsigned char c = (unsigned char)hex[i];
+
+		if (!c)
+			return 0;
+		bad |= ok[c] ^ 1u;
+	}
+	return !bad && hex[i] == '\0';
+}
