@@ -19,6 +19,8 @@ static const char usage[] =
 	"  plan FILE             show the Slurm allocation FILE gets, and the\n"
 	"                        equivalent sbatch options\n"
 	"  check-config [FILE]   check the site policy, aml.conf\n"
+	"  snapshot ACTION       create, show, install or gc snapshots of source\n"
+	"                        directories (see aml-run snapshot --help)\n"
 	"  help [COMMAND]        show help for a command\n"
 	"\n"
 	"Options:\n"
@@ -58,6 +60,7 @@ static const struct command commands[] = {
 	{ "validate", cmd_validate },
 	{ "plan", cmd_plan },
 	{ "check-config", cmd_check_config },
+	{ "snapshot", cmd_snapshot },
 };
 
 static const struct command *find_command(const char *name)

@@ -18,6 +18,7 @@ struct aml_errors;
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 /* Print every line of [errs] to stderr. */
 void tool_print_errors(const struct aml_errors *errs);

@@ -1,0 +1,858 @@
+/*
+ * snapshot_capture.c: snapshot a source directory into the user's store.
+ *
+ * Two phases, so that nothing is stored for a tree that will be refused:
+ *   1. walk: stat every entry (never following a symlink, never opening
+ *      anything outside the tree), apply the ignore file, check names and
+ *      types, look files up in the stat cache, add up the limits;
+ *   2. store: read only the files the cache cannot vouch for, put their
+ *      contents in the store, publish the manifest, rewrite the cache.
+ *
+ * Directories are opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+ * from the root, one at a time, so the walk holds one directory descriptor
+ * whatever the depth, and a directory swapped for a symlink while we walk
+ * makes the open fail instead of leading us out of the tree.
+ */
+#include "snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ignore.h"
+#include "manifest.h"
+#include "text.h"
+
+#define IGNORE_FILE_MAX (1024 * 1024)
+#define CACHE_HEADER "aml-stat-cache 1\n"
+/*
+ * A file changed just before the capture may change again within the same
+ * timestamp tick, and then look unchanged to the next capture.  The cache
+ * never vouches for such a file.  The tick is the kernel's coarse clock
+ * (a few ms) on filesystems with nanosecond timestamps; where both
+ * timestamps have no nanoseconds the filesystem keeps whole seconds (or
+ * two, on FAT), and the window must be that wide.
+ */
+#define RACY_FINE_NS 20000000LL
+#define RACY_COARSE_NS 2000000000LL
+
+struct cached {
+	const char *path;
+	unsigned long long ino;
+	unsigned long long size;
+	long long mtime_ns;
+	long long ctime_ns;
+	const char *sha256;
+};
+
+struct cache {
+	char *text;             /* owns the strings */
+	struct cached *items;   /* sorted by path */
+	size_t count;
+	char manifest[AML_SHA256_HEX_LEN + 1]; /* the capture that wrote it */
+};
+
+/* One kept entry found by the walk. */
+struct found {
+	char *path;
+	int is_link;
+	char *target;           /* symlink */
+	int fd_needed;          /* file the cache cannot vouch for */
+	struct stat st;
+	char sha256[AML_SHA256_HEX_LEN + 1];
+};
+
+struct walk {
+	const char *source;
+	int rootfd;
+	struct aml_ignore *ignore;
+	const struct cache *cache;
+	struct found *found;
+	size_t n_found, cap_found;
+	struct aml_errors *errs;
+	int errors;
+	struct aml_capture_stats *stats;
+	char **dirs;            /* directories still to read (stack) */
+	size_t n_dirs, cap_dirs;
+	long long started_ns;
+};
+
+static long long timespec_ns(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return timespec_ns(&ts);
+}
+
+static void entry_error(struct walk *w, const char *path, const char *fmt,
+			const char *detail)
+{
+	char where[96];
+	char message[512];
+
+	/* Paths can hold anything the user's filesystem allows: show them
+	 * escaped so a newline in a name cannot forge a second line. */
+	aml_text_escape(path, where, sizeof(where));
+	snprintf(message, sizeof(message), fmt, detail ? detail : "");
+	aml_errors_add(w->errs, where, "%s", message);
+	w->errors++;
+}
+
+/* ---- the stat cache ---- */
+
+static int compare_cached(const void *a, const void *b)
+{
+	return strcmp(((const struct cached *)a)->path,
+		      ((const struct cached *)b)->path);
+}
+
+/*
+ * Parse the cache text in place.  A cache that does not parse is dropped
+ * whole: it only ever saves work, so the safe answer is to re-read.
+ */
+static void cache_parse(struct cache *c)
+{
+	char *p = c->text, *line_end;
+	size_t lines = 0;
+
+	if (!p || strncmp(p, CACHE_HEADER, sizeof(CACHE_HEADER) - 1))
+		goto drop;
+	p += sizeof(CACHE_HEADER) - 1;
+	if (strncmp(p, "manifest ", 9) || strlen(p) < 9 + AML_SHA256_HEX_LEN + 1)
+		goto drop;
+	memcpy(c->manifest, p + 9, AML_SHA256_HEX_LEN);
+	c->manifest[AML_SHA256_HEX_LEN] = '\0';
+	if (!aml_sha256_is_hex(c->manifest) || p[9 + AML_SHA256_HEX_LEN] != '\n')
+		goto drop;
+	p += 9 + AML_SHA256_HEX_LEN + 1;
+	for (char *q = p; *q; q++)
+		lines += *q == '\n';
+	c->items = calloc(lines ? lines : 1, sizeof(*c->items));
+	if (!c->items)
+		goto drop;
+	for (; *p; p = line_end + 1) {
+		struct cached *item = &c->items[c->count];
+		char *hash, *path;
+		int used = 0;
+
+		line_end = strchr(p, '\n');
+		if (!line_end)
+			goto drop;
+		*line_end = '\0';
+		if (sscanf(p, "%llu %llu %lld %lld %n", &item->ino, &item->size,
+			   &item->mtime_ns, &item->ctime_ns, &used) != 4)
+			goto drop;
+		hash = p + used;
+		if (strlen(hash) < AML_SHA256_HEX_LEN + 2 ||
+		    hash[AML_SHA256_HEX_LEN] != ' ')
+			goto drop;
+		hash[AML_SHA256_HEX_LEN] = '\0';
+		path = hash + AML_SHA256_HEX_LEN + 1;
+		if (!aml_sha256_is_hex(hash) || !*path)
+			goto drop;
+		item->sha256 = hash;
+		item->path = path;
+		c->count++;
+	}
+	qsort(c->items, c->count, sizeof(*c->items), compare_cached);
+	return;
+drop:
+	free(c->items);
+	c->items = NULL;
+	c->count = 0;
+	c->manifest[0] = '\0';
+}
+
+static const struct cached *cache_find(const struct cache *c,
+				       const char *path)
+{
+	struct cached key = { .path = path };
+
+	if (!c->count)
+		return NULL;
+	return bsearch(&key, c->items, c->count, sizeof(*c->items),
+		       compare_cached);
+}
+
+/* ---- phase 1: the walk ---- */
+
+static int push_dir(struct walk *w, const char *path)
+{
+	char *copy;
+
+	if (w->n_dirs == w->cap_dirs) {
+		size_t cap = w->cap_dirs ? w->cap_dirs * 2 : 64;
+		char **dirs = realloc(w->dirs, cap * sizeof(*dirs));
+
+		if (!dirs)
+			return -1;
+		w->dirs = dirs;
+		w->cap_dirs = cap;
+	}
+	copy = strdup(path);
+	if (!copy)
+		return -1;
+	w->dirs[w->n_dirs++] = copy;
+	return 0;
+}
+
+static struct found *new_found(struct walk *w, const char *path)
+{
+	struct found *f;
+
+	if (w->n_found == w->cap_found) {
+		size_t cap = w->cap_found ? w->cap_found * 2 : 256;
+		struct found *grown = realloc(w->found, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		w->found = grown;
+		w->cap_found = cap;
+	}
+	f = &w->found[w->n_found];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	if (!f->path)
+		return NULL;
+	w->n_found++;
+	return f;
+}
+
+static int open_beneath(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+
+	if (!*path)
+		return openat(rootfd, ".", flags | O_CLOEXEC);
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+static const char *kind_of(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "of an unknown kind";
+}
+
+static void visit(struct walk *w, int dirfd, const char *dir_path,
+		  const char *name)
+{
+	char path[AML_MANIFEST_PATH_MAX + 2];
+	char reason[128];
+	struct found *f;
+	struct stat st;
+	int n;
+
+	/* .git is never part of a snapshot, whatever the ignore file says
+	 * (nor a submodule's .git file). */
+	if (!strcmp(name, ".git"))
+		return;
+	n = snprintf(path, sizeof(path), "%s%s%s", dir_path,
+		     *dir_path ? "/" : "", name);
+	if (n < 0 || (size_t)n > AML_MANIFEST_PATH_MAX) {
+		char shown[64];
+
+		snprintf(shown, sizeof(shown), "%.40s...", dir_path);
+		entry_error(w, shown,
+			    "a path below here is longer than %s bytes, the most a snapshot keeps; leave out a directory above it with .amlignore",
+			    "4096");
+		return;
+	}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		entry_error(w, path, "cannot be examined: %s", strerror(errno));
+		return;
+	}
+	if (w->ignore && aml_ignore_match(w->ignore, path, S_ISDIR(st.st_mode))) {
+		w->stats->ignored++;
+		return;
+	}
+	if (aml_manifest_check_path(path, reason, sizeof(reason)) < 0) {
+		entry_error(w, path,
+			    "the name cannot be kept in a snapshot (%s); rename it or add it to .amlignore",
+			    reason);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (push_dir(w, path) < 0)
+			entry_error(w, path, "out of memory%s", NULL);
+		return;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		entry_error(w, path,
+			    "is %s; a snapshot holds only files, directories and symbolic links: add it to .amlignore",
+			    kind_of(st.st_mode));
+		return;
+	}
+	f = new_found(w, path);
+	if (!f) {
+		entry_error(w, path, "out of memory%s", NULL);
+		return;
+	}
+	f->st = st;
+	if (S_ISLNK(st.st_mode)) {
+		char target[AML_MANIFEST_PATH_MAX + 1];
+		ssize_t len = readlinkat(dirfd, name, target, sizeof(target) - 1);
+
+		f->is_link = 1;
+		if (len < 0) {
+			entry_error(w, path, "cannot read the link: %s",
+				    strerror(errno));
+			return;
+		}
+		if ((size_t)len >= sizeof(target) - 1) {
+			entry_error(w, path, "the link's target is too long%s",
+				    NULL);
+			return;
+		}
+		target[len] = '\0';
+		if (aml_manifest_check_target(path, target, reason,
+					      sizeof(reason)) < 0) {
+			char shown[128], message[sizeof(shown) + sizeof(reason) + 32];
+
+			aml_text_escape(target, shown, sizeof(shown));
+			snprintf(message, sizeof(message),
+				 "symbolic link to \"%s\" %s", shown, reason);
+			entry_error(w, path,
+				    "%s; a snapshot keeps only relative links that stay inside the source directory: add the link to .amlignore, or copy what it points to into the tree",
+				    message);
+			return;
+		}
+		f->target = strdup(target);
+		if (!f->target)
+			entry_error(w, path, "out of memory%s", NULL);
+		w->stats->files++;
+		return;
+	}
+	w->stats->files++;
+	w->stats->bytes += (uint64_t)st.st_size;
+	{
+		const struct cached *c = cache_find(w->cache, path);
+
+		if (c && c->ino == (unsigned long long)st.st_ino &&
+		    c->size == (unsigned long long)st.st_size &&
+		    c->mtime_ns == timespec_ns(&st.st_mtim) &&
+		    c->ctime_ns == timespec_ns(&st.st_ctim)) {
+			memcpy(f->sha256, c->sha256, AML_SHA256_HEX_LEN + 1);
+		} else {
+			f->fd_needed = 1;
+		}
+	}
+}
+
+static void read_directory(struct walk *w, const char *dir_path)
+{
+	int fd = open_beneath(w->rootfd, dir_path, O_RDONLY | O_DIRECTORY);
+	struct dirent *de;
+	DIR *dir;
+
+	if (fd < 0) {
+		entry_error(w, *dir_path ? dir_path : ".",
+			    errno == EXDEV || errno == ELOOP
+				    ? "changed into a symbolic link while being read%s"
+				    : "cannot be opened: %s",
+			    errno == EXDEV || errno == ELOOP ? NULL
+							     : strerror(errno));
+		return;
+	}
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		entry_error(w, dir_path, "cannot be read: %s", strerror(errno));
+		return;
+	}
+	errno = 0;
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		visit(w, dirfd(dir), dir_path, de->d_name);
+		errno = 0;
+	}
+	if (errno)
+		entry_error(w, dir_path, "cannot be read: %s", strerror(errno));
+	closedir(dir);
+}
+
+/* ---- limits ---- */
+
+/* A heavy directory (the first [len] bytes of [path]) or file. */
+struct heavy {
+	const char *path;
+	size_t len;
+	uint64_t bytes;
+	uint64_t files;
+};
+
+/* Keep the three heaviest by [by_files] ? file count : bytes.  A tie goes
+ * to the newcomer: directories close after their subdirectories, so a
+ * parent as heavy as its only child is the one named. */
+static void consider(struct heavy top[3], struct heavy h, int by_files)
+{
+	uint64_t weight = by_files ? h.files : h.bytes;
+
+	for (int i = 0; i < 3; i++) {
+		if (weight && weight >= (by_files ? top[i].files : top[i].bytes)) {
+			memmove(&top[i + 1], &top[i],
+				(size_t)(2 - i) * sizeof(top[0]));
+			top[i] = h;
+			return;
+		}
+	}
+}
+
+static int compare_found(const void *a, const void *b)
+{
+	return strcmp(((const struct found *)a)->path,
+		      ((const struct found *)b)->path);
+}
+
+static void format_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes >= 1024 * 1024)
+		snprintf(buf, len, "%.1f MiB", bytes / (1024.0 * 1024.0));
+	else if (bytes >= 1024)
+		snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
+	else
+		snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
+}
+
+static void add_heavy(struct aml_text *line, const struct heavy top[3],
+		      const char *suffix, int with_files)
+{
+	char size[64];
+
+	if (!top[0].path) {
+		aml_text_str(line, "none");
+		return;
+	}
+	for (int i = 0; i < 3 && top[i].path; i++) {
+		format_bytes(top[i].bytes, size, sizeof(size));
+		if (with_files)
+			snprintf(size + strlen(size), sizeof(size) - strlen(size),
+				 " in %llu file%s", (unsigned long long)top[i].files,
+				 top[i].files == 1 ? "" : "s");
+		if (i)
+			aml_text_str(line, ", ");
+		aml_text_add(line, top[i].path, top[i].len);
+		aml_text_str(line, suffix);
+		aml_text_str(line, size);
+	}
+}
+
+/*
+ * Sum every directory's subtree.  Sorted, the entries under one directory
+ * are contiguous, so one pass with a stack of open prefixes does it.
+ */
+static void find_heaviest(struct walk *w, int by_files, struct heavy dirs[3],
+			  struct heavy files[3])
+{
+	static size_t lens[AML_MANIFEST_PATH_MAX / 2 + 1];
+	static uint64_t sums[AML_MANIFEST_PATH_MAX / 2 + 1];
+	static uint64_t counts[AML_MANIFEST_PATH_MAX / 2 + 1];
+	const char *prev = "";
+	size_t depth = 0;
+
+	qsort(w->found, w->n_found, sizeof(*w->found), compare_found);
+	for (size_t i = 0; i <= w->n_found; i++) {
+		const char *path = i < w->n_found ? w->found[i].path : "";
+		const char *slash;
+
+		/* close the directories [path] is not inside */
+		while (depth && (strncmp(path, prev, lens[depth - 1]) ||
+				 path[lens[depth - 1]] != '/')) {
+			depth--;
+			consider(dirs, (struct heavy){ prev, lens[depth],
+						       sums[depth], counts[depth] },
+				 by_files);
+			if (depth) {
+				sums[depth - 1] += sums[depth];
+				counts[depth - 1] += counts[depth];
+			}
+		}
+		if (i == w->n_found)
+			break;
+		/* open the directories of [path] not open yet */
+		for (slash = strchr(path + (depth ? lens[depth - 1] + 1 : 0), '/');
+		     slash; slash = strchr(slash + 1, '/')) {
+			lens[depth] = (size_t)(slash - path);
+			counts[depth] = 0;
+			sums[depth++] = 0;
+		}
+		if (depth)
+			counts[depth - 1]++;
+		if (!w->found[i].is_link) {
+			uint64_t size = (uint64_t)w->found[i].st.st_size;
+
+			if (depth)
+				sums[depth - 1] += size;
+			consider(files, (struct heavy){ path, strlen(path), size, 1 },
+				 0);
+		}
+		prev = path;
+	}
+}
+
+/* One line naming the limit, the heaviest directories and files, and the
+ * way out. */
+static void report_limits(struct walk *w,
+			  const struct aml_snapshot_limits *limits)
+{
+	struct heavy dirs[4] = { 0 }, files[4] = { 0 };
+	struct aml_text line = AML_TEXT_INIT;
+	int over_bytes = w->stats->bytes > limits->max_bytes;
+	/* Too many files is fixed where the files are, not the bytes. */
+	int by_files = !over_bytes;
+	char a[64], *message;
+
+	find_heaviest(w, by_files, dirs, files);
+	format_bytes(w->stats->bytes, a, sizeof(a));
+	aml_text_str(&line, "the snapshot would be ");
+	aml_text_str(&line, a);
+	snprintf(a, sizeof(a), " in %llu files, over the limit of ",
+		 (unsigned long long)w->stats->files);
+	aml_text_str(&line, a);
+	if (over_bytes) {
+		format_bytes(limits->max_bytes, a, sizeof(a));
+		aml_text_str(&line, a);
+		aml_text_str(&line, " (SnapshotMaxSize in aml.conf)");
+	}
+	if (w->stats->files > limits->max_files) {
+		snprintf(a, sizeof(a), "%s%u files (SnapshotMaxFiles in aml.conf)",
+			 over_bytes ? " and of " : "", limits->max_files);
+		aml_text_str(&line, a);
+	}
+	aml_text_str(&line, by_files ? "; directories with the most files: "
+				     : "; largest directories: ");
+	add_heavy(&line, dirs, "/ ", 1);
+	if (!by_files) {
+		aml_text_str(&line, "; largest files: ");
+		add_heavy(&line, files, " ", 0);
+	}
+	aml_text_str(&line, "; leave out what the run does not need with a .amlignore file at the root of the source directory");
+	message = aml_text_finish(&line);
+	aml_errors_add(w->errs, NULL, "%s",
+		       message ? message : "over the snapshot limits");
+	free(message);
+}
+
+/* ---- phase 2: storing ---- */
+
+static void maybe_progress(struct walk *w, aml_capture_progress progress,
+			   void *arg, long long *last_ns)
+{
+	long long now = now_ns();
+
+	/* Silent for captures under a second; then four times a second. */
+	if (!progress || now - w->started_ns < 1000000000LL ||
+	    now - *last_ns < 250000000LL)
+		return;
+	*last_ns = now;
+	progress(w->stats, arg);
+}
+
+static int store_file(struct walk *w, struct aml_store *store,
+		      struct found *f)
+{
+	char errbuf[512];
+	struct stat after;
+	uint64_t size;
+	int written, fd;
+
+	fd = open_beneath(w->rootfd, f->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		entry_error(w, f->path, "cannot be read: %s", strerror(errno));
+		return -1;
+	}
+	/* What we open must be what we examined: a file swapped for a FIFO
+	 * or another file in between is refused, not read. */
+	if (fstat(fd, &after) < 0 || !S_ISREG(after.st_mode) ||
+	    after.st_ino != f->st.st_ino || after.st_dev != f->st.st_dev) {
+		close(fd);
+		entry_error(w, f->path, "was replaced while the snapshot was taken; try again%s",
+			    NULL);
+		return -1;
+	}
+	if (aml_store_put_fd(store, fd, f->path, f->sha256, &size, &written,
+			     errbuf, sizeof(errbuf)) < 0) {
+		close(fd);
+		entry_error(w, f->path, "%s", errbuf);
+		return -1;
+	}
+	if (fstat(fd, &after) < 0 || size != (uint64_t)f->st.st_size ||
+	    timespec_ns(&after.st_mtim) != timespec_ns(&f->st.st_mtim)) {
+		close(fd);
+		entry_error(w, f->path, "changed while the snapshot was taken; try again%s",
+			    NULL);
+		return -1;
+	}
+	close(fd);
+	w->stats->hashed_files++;
+	w->stats->hashed_bytes += size;
+	if (written) {
+		w->stats->new_files++;
+		w->stats->new_bytes += size;
+	}
+	return 0;
+}
+
+static char *encode_cache(const struct walk *w, const char *manifest_id)
+{
+	struct aml_text t = AML_TEXT_INIT;
+	char line[160];
+
+	aml_text_str(&t, CACHE_HEADER);
+	aml_text_str(&t, "manifest ");
+	aml_text_str(&t, manifest_id);
+	aml_text_str(&t, "\n");
+	for (size_t i = 0; i < w->n_found; i++) {
+		const struct found *f = &w->found[i];
+
+		long long racy_after = w->started_ns -
+			(f->st.st_mtim.tv_nsec || f->st.st_ctim.tv_nsec
+				 ? RACY_FINE_NS
+				 : RACY_COARSE_NS);
+
+		if (f->is_link || timespec_ns(&f->st.st_mtim) > racy_after ||
+		    timespec_ns(&f->st.st_ctim) > racy_after)
+			continue;
+		snprintf(line, sizeof(line), "%llu %llu %lld %lld %s ",
+			 (unsigned long long)f->st.st_ino,
+			 (unsigned long long)f->st.st_size,
+			 timespec_ns(&f->st.st_mtim),
+			 timespec_ns(&f->st.st_ctim), f->sha256);
+		aml_text_str(&t, line);
+		aml_text_str(&t, f->path);
+		aml_text_str(&t, "\n");
+	}
+	return aml_text_finish(&t);
+}
+
+static int build_manifest(struct walk *w, struct aml_manifest *m)
+{
+	char errbuf[512];
+
+	for (size_t i = 0; i < w->n_found; i++) {
+		const struct found *f = &w->found[i];
+		struct aml_manifest_entry e = {
+			.type = f->is_link ? AML_ENTRY_SYMLINK : AML_ENTRY_FILE,
+			.path = f->path,
+			.target = f->target,
+			.size = f->is_link ? 0 : (uint64_t)f->st.st_size,
+			.executable = !f->is_link &&
+				      (f->st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)),
+			.mtime_ns = timespec_ns(&f->st.st_mtim),
+		};
+
+		if (!f->is_link)
+			memcpy(e.sha256, f->sha256, sizeof(e.sha256));
+		if (aml_manifest_add(m, &e) < 0) {
+			aml_errors_add(w->errs, NULL, "out of memory");
+			return -1;
+		}
+	}
+	if (aml_manifest_finish(m, errbuf, sizeof(errbuf)) < 0) {
+		/* The walk checked every name and link: this is a bug, or the
+		 * tree changed under us. */
+		aml_errors_add(w->errs, NULL, "%s", errbuf);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_ignore(struct walk *w)
+{
+	static const char *const names[] = { ".amlignore", ".gitignore" };
+
+	for (size_t i = 0; i < 2; i++) {
+		int fd = openat(w->rootfd, names[i],
+				O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+					O_CLOEXEC);
+		struct stat st;
+		char *text;
+		ssize_t n;
+
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size > IGNORE_FILE_MAX) {
+			entry_error(w, names[i],
+				    "the ignore file must be a regular file of at most 1 MiB%s",
+				    NULL);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		text = malloc((size_t)st.st_size + 1);
+		n = text ? read(fd, text, (size_t)st.st_size) : -1;
+		close(fd);
+		if (n < 0) {
+			free(text);
+			entry_error(w, names[i], "cannot be read: %s",
+				    strerror(errno));
+			return -1;
+		}
+		w->ignore = aml_ignore_parse(text, (size_t)n);
+		free(text);
+		if (!w->ignore) {
+			entry_error(w, names[i], "out of memory%s", NULL);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void walk_free(struct walk *w)
+{
+	for (size_t i = 0; i < w->n_found; i++) {
+		free(w->found[i].path);
+		free(w->found[i].target);
+	}
+	free(w->found);
+	for (size_t i = 0; i < w->n_dirs; i++)
+		free(w->dirs[i]);
+	free(w->dirs);
+	aml_ignore_free(w->ignore);
+}
+
+int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
+			 const struct aml_snapshot_limits *limits,
+			 aml_capture_progress progress, void *progress_arg,
+			 char id[AML_SHA256_HEX_LEN + 1],
+			 struct aml_capture_stats *stats,
+			 struct aml_errors *errs)
+{
+	struct walk w = { .source = source_dir, .errs = errs, .stats = stats };
+	struct cache cache = { 0 };
+	struct aml_manifest manifest = { 0 };
+	char errbuf[512], *text = NULL, *cache_text = NULL;
+	char real[PATH_MAX];
+	size_t len, cache_len;
+	long long last_progress = 0;
+	int locked = 0, result = -1, written;
+
+	memset(stats, 0, sizeof(*stats));
+	w.started_ns = now_ns();
+	w.cache = &cache;
+	w.rootfd = open(source_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w.rootfd < 0 || !realpath(source_dir, real)) {
+		aml_errors_add(errs, NULL, "%s: cannot open the source directory: %s",
+			       source_dir, strerror(errno));
+		goto out;
+	}
+	if (load_ignore(&w) < 0)
+		goto out;
+	if (aml_store_read_cache(store, real, &cache.text, &len, errbuf,
+				 sizeof(errbuf)) == 0)
+		cache_parse(&cache);
+
+	if (push_dir(&w, "") < 0) {
+		aml_errors_add(errs, NULL, "out of memory");
+		goto out;
+	}
+	while (w.n_dirs) {
+		char *dir = w.dirs[--w.n_dirs];
+
+		read_directory(&w, dir);
+		free(dir);
+		maybe_progress(&w, progress, progress_arg, &last_progress);
+	}
+	if (w.errors)
+		goto out;
+	if (stats->bytes > limits->max_bytes || stats->files > limits->max_files) {
+		report_limits(&w, limits);
+		goto out;
+	}
+
+	/* Shared with other captures, exclusive of gc: from here on, what we
+	 * check is in the store stays there until our manifest is published. */
+	if (aml_store_lock(store, 0, errbuf, sizeof(errbuf)) < 0) {
+		aml_errors_add(errs, NULL, "%s", errbuf);
+		goto out;
+	}
+	locked = 1;
+
+	/* The cache vouches for contents it saw in a published snapshot; if
+	 * that snapshot is gone (gc), its blobs may be too. */
+	if (cache.count && cache.manifest[0]) {
+		char *old = NULL;
+		size_t old_len;
+
+		if (aml_store_read_manifest(store, cache.manifest, &old,
+					    &old_len, errbuf, sizeof(errbuf)) < 0) {
+			for (size_t i = 0; i < w.n_found; i++)
+				if (!w.found[i].is_link && !w.found[i].fd_needed &&
+				    !aml_store_has_blob(store, w.found[i].sha256))
+					w.found[i].fd_needed = 1;
+		}
+		free(old);
+	}
+
+	for (size_t i = 0; i < w.n_found; i++) {
+		if (!w.found[i].fd_needed)
+			continue;
+		store_file(&w, store, &w.found[i]);
+		maybe_progress(&w, progress, progress_arg, &last_progress);
+	}
+	if (w.errors || build_manifest(&w, &manifest) < 0)
+		goto out;
+	text = aml_manifest_encode(&manifest, &len, id);
+	if (!text) {
+		aml_errors_add(errs, NULL, "out of memory");
+		goto out;
+	}
+	if ((stats->new_files && aml_store_sync(store, errbuf, sizeof(errbuf)) < 0) ||
+	    aml_store_put_manifest(store, id, text, len, &written, errbuf,
+				   sizeof(errbuf)) < 0) {
+		aml_errors_add(errs, NULL, "%s", errbuf);
+		goto out;
+	}
+	stats->manifest_written = written;
+	/* Rewrite the cache only when it would say something new. */
+	if (stats->hashed_files || strcmp(cache.manifest, id)) {
+		cache_text = encode_cache(&w, id);
+		cache_len = cache_text ? strlen(cache_text) : 0;
+		if (cache_text)
+			aml_store_write_cache(store, real, cache_text, cache_len,
+					      errbuf, sizeof(errbuf));
+	}
+	if (progress && now_ns() - w.started_ns >= 1000000000LL)
+		progress(stats, progress_arg);
+	result = 0;
+out:
+	if (locked)
+		aml_store_unlock(store);
+	if (w.rootfd >= 0)
+		close(w.rootfd);
+	free(text);
+	free(cache_text);
+	free(cache.items);
+	free(cache.text);
+	aml_manifest_free(&manifest);
+	walk_free(&w);
+	return result;
+}
