@@ -121,6 +121,50 @@ static int compare_cached(const void *a, const void *b)
 		      ((const struct cached *)b)->path);
 }
 
+/* One decimal number, optionally negative, then one blank.  Returns the
+ * bytes used, or -1.  sscanf was most of an unchanged capture's time. */
+static int parse_number(const char *p, int allow_minus, long long *out)
+{
+	unsigned long long v = 0;
+	int i = 0, negative = 0;
+
+	if (allow_minus && p[0] == '-') {
+		negative = 1;
+		i = 1;
+	}
+	if (p[i] < '0' || p[i] > '9')
+		return -1;
+	for (; p[i] >= '0' && p[i] <= '9'; i++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (unsigned long long)(p[i] - '0');
+	}
+	if (p[i] != ' ' || v > (unsigned long long)LLONG_MAX)
+		return -1;
+	*out = negative ? -(long long)v : (long long)v;
+	return i + 1;
+}
+
+/* "<ino> <size> <mtime_ns> <ctime_ns> " into [item]; bytes used or -1. */
+static int parse_cache_numbers(const char *p, struct cached *item)
+{
+	long long v[4];
+	int at = 0;
+
+	for (int k = 0; k < 4; k++) {
+		int n = parse_number(p + at, k >= 2, &v[k]);
+
+		if (n < 0)
+			return -1;
+		at += n;
+	}
+	item->ino = (unsigned long long)v[0];
+	item->size = (unsigned long long)v[1];
+	item->mtime_ns = v[2];
+	item->ctime_ns = v[3];
+	return at;
+}
+
 /*
  * Parse the cache text in place.  A cache that does not parse is dropped
  * whole: it only ever saves work, so the safe answer is to re-read.
@@ -154,8 +198,8 @@ static void cache_parse(struct cache *c)
 		if (!line_end)
 			goto drop;
 		*line_end = '\0';
-		if (sscanf(p, "%llu %llu %lld %lld %n", &item->ino, &item->size,
-			   &item->mtime_ns, &item->ctime_ns, &used) != 4)
+		used = parse_cache_numbers(p, item);
+		if (used < 0)
 			goto drop;
 		hash = p + used;
 		if (strlen(hash) < AML_SHA256_HEX_LEN + 2 ||
@@ -169,7 +213,14 @@ static void cache_parse(struct cache *c)
 		item->path = path;
 		c->count++;
 	}
-	qsort(c->items, c->count, sizeof(*c->items), compare_cached);
+	/* Written sorted; sort only a cache someone else wrote. */
+	for (size_t i = 1; i < c->count; i++) {
+		if (strcmp(c->items[i - 1].path, c->items[i].path) >= 0) {
+			qsort(c->items, c->count, sizeof(*c->items),
+			      compare_cached);
+			break;
+		}
+	}
 	return;
 drop:
 	free(c->items);
@@ -834,6 +885,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	stats->manifest_written = written;
 	/* Rewrite the cache only when it would say something new. */
 	if (stats->hashed_files || strcmp(cache.manifest, id)) {
+		qsort(w.found, w.n_found, sizeof(*w.found), compare_found);
 		cache_text = encode_cache(&w, id);
 		cache_len = cache_text ? strlen(cache_text) : 0;
 		if (cache_text)
