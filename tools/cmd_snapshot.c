@@ -279,11 +279,24 @@ static int snapshot_gc(const struct options *o)
 		status = AML_EXIT_FAILURE;
 	} else {
 		format_bytes(st.bytes_removed, freed, sizeof(freed));
-		printf("removed %llu snapshots and %llu file contents (%s); kept %llu snapshots and %llu file contents\n",
+		printf("removed %llu snapshot%s, %llu file content%s (%s) and %llu leftover temporar%s; kept %llu snapshot%s and %llu file content%s\n",
 		       (unsigned long long)st.manifests_removed,
-		       (unsigned long long)st.blobs_removed, freed,
+		       plural(st.manifests_removed),
+		       (unsigned long long)st.blobs_removed,
+		       plural(st.blobs_removed), freed,
+		       (unsigned long long)st.temporaries_removed,
+		       st.temporaries_removed == 1 ? "y" : "ies",
 		       (unsigned long long)st.manifests_kept,
-		       (unsigned long long)st.blobs_kept);
+		       plural(st.manifests_kept),
+		       (unsigned long long)st.blobs_kept, plural(st.blobs_kept));
+		/* A snapshot that does not verify is kept (and so are its
+		 * files): say so, the store needs a look. */
+		if (st.manifests_invalid)
+			fprintf(stderr, "aml-run snapshot gc: %llu snapshot%s did not verify and %s kept; first: %s\n",
+				(unsigned long long)st.manifests_invalid,
+				plural(st.manifests_invalid),
+				st.manifests_invalid == 1 ? "was" : "were",
+				errbuf);
 	}
 	aml_store_close(&store);
 	aml_site_free(&site);
