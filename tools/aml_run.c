@@ -28,7 +28,7 @@ static const char usage[] =
 	"  -V, --version         show the version\n"
 	"\n"
 	"Submit a run with:  sbatch --aml-run=FILE\n"
-	"See aml-run(1), aml-run-validate(1), aml-run-plan(1),\n"
+	"See aml-run(1), aml-run-validate(1), aml-run-plan(1), aml-run-snapshot(1),\n"
 	"aml-run-check-config(1) and aml.conf(5).\n";
 
 void tool_print_errors(const struct aml_errors *errs)
