@@ -87,6 +87,18 @@ char *aml_errors_join(const struct aml_errors *errs)
 	return joined;
 }
 
+int aml_fail(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
 void aml_errors_free(struct aml_errors *errs)
 {
 	for (size_t i = 0; i < errs->count; i++)

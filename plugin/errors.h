@@ -55,6 +55,15 @@ int aml_errors_any(const struct aml_errors *errs);
 char *aml_errors_join(const struct aml_errors *errs);
 
 /*
+ * For functions that report one sentence into a caller's buffer (the
+ * errbuf/errlen convention): format into [errbuf] (when non-NULL and
+ * [errlen] > 0, truncating) and return -1, so "return aml_fail(...)" both
+ * reports and fails.
+ */
+int aml_fail(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
  * Release every line and the file name; the list may be re-initialised.
  */
 void aml_errors_free(struct aml_errors *errs);

@@ -25,6 +25,7 @@
  *     after QUOTE_INPUT_MAX bytes.
  */
 #include "manifest.h"
+#include "errors.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,20 +39,7 @@
 
 /* ---- messages ---- */
 
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* Messages go through aml_fail() (errors.h). */
 
 /* Length of the valid UTF-8 character at [s] (at most [n] bytes), or 0:
  * overlong forms, surrogates, values above U+10FFFF and truncated
@@ -155,12 +143,12 @@ static int check_chars(const char *s, size_t n, char rule[RULE_BUF])
 	size_t i = 0;
 
 	if (n == 0)
-		return fail(rule, RULE_BUF, "is empty");
+		return aml_fail(rule, RULE_BUF, "is empty");
 	if (n > AML_MANIFEST_PATH_MAX)
-		return fail(rule, RULE_BUF, "is longer than %d bytes (%zu)",
+		return aml_fail(rule, RULE_BUF, "is longer than %d bytes (%zu)",
 			    AML_MANIFEST_PATH_MAX, n);
 	if (s[0] == '/')
-		return fail(rule, RULE_BUF, "is absolute");
+		return aml_fail(rule, RULE_BUF, "is absolute");
 	while (i < n) {
 		size_t k;
 
@@ -169,12 +157,12 @@ static int check_chars(const char *s, size_t n, char rule[RULE_BUF])
 			continue;
 		}
 		if (u[i] < 0x20 || u[i] == 0x7F)
-			return fail(rule, RULE_BUF,
+			return aml_fail(rule, RULE_BUF,
 				    "has a control character (byte 0x%02x at offset %zu)",
 				    u[i], i);
 		k = utf8_char(u + i, n - i);
 		if (!k)
-			return fail(rule, RULE_BUF,
+			return aml_fail(rule, RULE_BUF,
 				    "is not valid UTF-8 (byte 0x%02x at offset %zu)",
 				    u[i], i);
 		i += k;
@@ -199,13 +187,13 @@ static int check_path_rule(const char *path, size_t n, char rule[RULE_BUF])
 		size_t len = slash ? (size_t)(slash - seg) : n - start;
 
 		if (len == 0)
-			return fail(rule, RULE_BUF, "has an empty segment");
+			return aml_fail(rule, RULE_BUF, "has an empty segment");
 		if (segment_is(seg, len, "."))
-			return fail(rule, RULE_BUF, "has a \".\" segment");
+			return aml_fail(rule, RULE_BUF, "has a \".\" segment");
 		if (segment_is(seg, len, ".."))
-			return fail(rule, RULE_BUF, "has a \"..\" segment");
+			return aml_fail(rule, RULE_BUF, "has a \"..\" segment");
 		if (segment_is(seg, len, ".git"))
-			return fail(rule, RULE_BUF, "has a \".git\" segment");
+			return aml_fail(rule, RULE_BUF, "has a \".git\" segment");
 		start += len + 1;
 	}
 	return 0;
@@ -231,10 +219,10 @@ static int check_target_rule(const char *link, size_t link_len,
 
 		if (segment_is(seg, len, "..")) {
 			if (named)
-				return fail(rule, RULE_BUF,
+				return aml_fail(rule, RULE_BUF,
 					    "has \"..\" after a name (only leading \"..\" are allowed)");
 			if (++ups > depth)
-				return fail(rule, RULE_BUF, "leaves the tree");
+				return aml_fail(rule, RULE_BUF, "leaves the tree");
 		} else if (len != 0 && !segment_is(seg, len, ".")) {
 			named = 1;
 		}
@@ -248,7 +236,7 @@ int aml_manifest_check_path(const char *path, char *errbuf, size_t errlen)
 	char rule[RULE_BUF];
 
 	if (check_path_rule(path, strlen(path), rule) != 0)
-		return fail(errbuf, errlen, "%s", rule);
+		return aml_fail(errbuf, errlen, "%s", rule);
 	return 0;
 }
 
@@ -259,7 +247,7 @@ int aml_manifest_check_target(const char *link, const char *target,
 
 	if (check_target_rule(link, strlen(link), target, strlen(target),
 			      rule) != 0)
-		return fail(errbuf, errlen, "%s", rule);
+		return aml_fail(errbuf, errlen, "%s", rule);
 	return 0;
 }
 
@@ -342,7 +330,7 @@ static int check_ancestors(const struct aml_manifest *m, size_t line_base,
 	if (!stack || !lens) {
 		free(stack);
 		free(lens);
-		return fail(errbuf, errlen, "out of memory checking the manifest");
+		return aml_fail(errbuf, errlen, "out of memory checking the manifest");
 	}
 	for (size_t i = 0; i < m->count; i++) {
 		const char *q = m->entries[i].path;
@@ -363,7 +351,7 @@ static int check_ancestors(const struct aml_manifest *m, size_t line_base,
 
 			free(stack);
 			free(lens);
-			return fail(errbuf, errlen, "%spath %s: lies below the %s %s",
+			return aml_fail(errbuf, errlen, "%spath %s: lies below the %s %s",
 				    where(line_base, i, w), quote(q, qlen, q1),
 				    a->type == AML_ENTRY_FILE ? "file" : "symlink",
 				    quote(a->path, strlen(a->path), q2));
@@ -395,25 +383,25 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen)
 		size_t n = strlen(e->path);
 
 		if (check_path_rule(e->path, n, rule) != 0)
-			return fail(errbuf, errlen, "path %s: %s",
+			return aml_fail(errbuf, errlen, "path %s: %s",
 				    quote(e->path, n, q1), rule);
 		if (i > 0 && strcmp(m->entries[i - 1].path, e->path) == 0)
-			return fail(errbuf, errlen, "path %s: appears twice",
+			return aml_fail(errbuf, errlen, "path %s: appears twice",
 				    quote(e->path, n, q1));
 		if (e->type == AML_ENTRY_FILE) {
 			if (!aml_sha256_is_hex(e->sha256))
-				return fail(errbuf, errlen,
+				return aml_fail(errbuf, errlen,
 					    "path %s: has no valid SHA-256",
 					    quote(e->path, n, q1));
 			e->executable = e->executable != 0;
 		} else if (e->type == AML_ENTRY_SYMLINK) {
 			if (!e->target)
-				return fail(errbuf, errlen,
+				return aml_fail(errbuf, errlen,
 					    "symlink %s: has no target",
 					    quote(e->path, n, q1));
 			if (check_target_rule(e->path, n, e->target,
 					      strlen(e->target), rule) != 0)
-				return fail(errbuf, errlen,
+				return aml_fail(errbuf, errlen,
 					    "symlink %s: target %s: %s",
 					    quote(e->path, n, q1),
 					    quote(e->target, strlen(e->target), q2),
@@ -422,7 +410,7 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen)
 			e->executable = 0;
 			e->sha256[0] = '\0';
 		} else {
-			return fail(errbuf, errlen, "path %s: unknown entry type %d",
+			return aml_fail(errbuf, errlen, "path %s: unknown entry type %d",
 				    quote(e->path, n, q1), (int)e->type);
 		}
 	}
@@ -610,27 +598,27 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 		if (next_field(&at, end, &field, &flen) != 0)
 			goto too_few;
 		if (parse_u64(field, flen, &e->size) != 0)
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "line %zu: size %s: must be a decimal number without leading zeros, at most 18446744073709551615",
 				    lineno, quote(field, flen, q1));
 		if (next_field(&at, end, &field, &flen) != 0)
 			goto too_few;
 		if (flen != 1 || (field[0] != 'x' && field[0] != '-'))
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "line %zu: mode %s: must be \"x\" or \"-\"",
 				    lineno, quote(field, flen, q1));
 		e->executable = field[0] == 'x';
 	} else if (n >= 2 && s[0] == 'l' && s[1] == ' ') {
 		e->type = AML_ENTRY_SYMLINK;
 	} else {
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "line %zu: %s: must start with \"f \" (file) or \"l \" (symlink)",
 			    lineno, quote(s, n < 16 ? n : 16, q1));
 	}
 	if (next_field(&at, end, &field, &flen) != 0)
 		goto too_few;
 	if (parse_i64(field, flen, &e->mtime_ns) != 0)
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "line %zu: mtime_ns %s: must be a decimal number of nanoseconds without leading zeros, in signed 64-bit range",
 			    lineno, quote(field, flen, q1));
 	path = at;
@@ -639,7 +627,7 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 		const char *tab = memchr(at, '\t', path_len);
 
 		if (!tab)
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "line %zu: a symlink line needs a tab between the path and the target",
 				    lineno);
 		path_len = (size_t)(tab - at);
@@ -647,25 +635,25 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 		target_len = (size_t)(end - target);
 	}
 	if (check_path_rule(path, path_len, rule) != 0)
-		return fail(errbuf, errlen, "line %zu: path %s: %s", lineno,
+		return aml_fail(errbuf, errlen, "line %zu: path %s: %s", lineno,
 			    quote(path, path_len, q1), rule);
 	if (prev) {
 		cmp = memcmp(prev, path, prev_len < path_len ? prev_len : path_len);
 		if (cmp == 0)
 			cmp = prev_len < path_len ? -1 : prev_len > path_len;
 		if (cmp == 0)
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "line %zu: path %s: appears twice", lineno,
 				    quote(path, path_len, q1));
 		if (cmp > 0)
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "line %zu: path %s: out of order (entries are sorted bytewise by path; it must come before %s)",
 				    lineno, quote(path, path_len, q1),
 				    quote(prev, prev_len, q2));
 	}
 	if (target && check_target_rule(path, path_len, target, target_len,
 					rule) != 0)
-		return fail(errbuf, errlen, "line %zu: symlink %s: target %s: %s",
+		return aml_fail(errbuf, errlen, "line %zu: symlink %s: target %s: %s",
 			    lineno, quote(path, path_len, q1),
 			    quote(target, target_len, q2), rule);
 	e->path = copy_span(path, path_len);
@@ -675,18 +663,18 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 		free(e->path);
 		free(e->target);
 		e->path = e->target = NULL;
-		return fail(errbuf, errlen, "line %zu: out of memory", lineno);
+		return aml_fail(errbuf, errlen, "line %zu: out of memory", lineno);
 	}
 	return 0;
 
 too_few:
-	return fail(errbuf, errlen,
+	return aml_fail(errbuf, errlen,
 		    e->type == AML_ENTRY_FILE ?
 		    "line %zu: too few fields (a file is \"f <sha256> <size> <x|-> <mtime_ns> <path>\")" :
 		    "line %zu: too few fields (a symlink is \"l <mtime_ns> <path>\\t<target>\")",
 		    lineno);
 bad_hash:
-	return fail(errbuf, errlen,
+	return aml_fail(errbuf, errlen,
 		    "line %zu: sha256 %s: must be 64 lower-case hex digits",
 		    lineno, quote(field, flen, q1));
 }
@@ -698,7 +686,7 @@ int aml_manifest_decode(const char *text, size_t len, struct aml_manifest *m,
 
 	memset(m, 0, sizeof(*m));
 	if (len < HEADER_LEN || memcmp(text, AML_MANIFEST_HEADER, HEADER_LEN) != 0)
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "line 1: not a snapshot manifest (the first line must be \"aml-snapshot 1\")");
 	while (at < len) {
 		const char *line = text + at;
@@ -707,13 +695,13 @@ int aml_manifest_decode(const char *text, size_t len, struct aml_manifest *m,
 		size_t n;
 
 		if (!nl) {
-			fail(errbuf, errlen, "line %zu: does not end with a newline",
+			aml_fail(errbuf, errlen, "line %zu: does not end with a newline",
 			     lineno);
 			goto fail;
 		}
 		n = (size_t)(nl - line);
 		if (reserve(m, m->count + 1) != 0) {
-			fail(errbuf, errlen, "line %zu: out of memory", lineno);
+			aml_fail(errbuf, errlen, "line %zu: out of memory", lineno);
 			goto fail;
 		}
 		if (decode_line(line, n, lineno,

@@ -481,16 +481,6 @@ static int compare_found(const void *a, const void *b)
 		      ((const struct found *)b)->path);
 }
 
-static void format_bytes(uint64_t bytes, char *buf, size_t len)
-{
-	if (bytes >= 1024 * 1024)
-		snprintf(buf, len, "%.1f MiB", bytes / (1024.0 * 1024.0));
-	else if (bytes >= 1024)
-		snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
-	else
-		snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
-}
-
 static void add_heavy(struct aml_text *line, const struct heavy top[3],
 		      const char *suffix, int with_files)
 {
@@ -501,7 +491,7 @@ static void add_heavy(struct aml_text *line, const struct heavy top[3],
 		return;
 	}
 	for (int i = 0; i < 3 && top[i].path; i++) {
-		format_bytes(top[i].bytes, size, sizeof(size));
+		aml_format_bytes(top[i].bytes, size, sizeof(size));
 		if (with_files)
 			snprintf(size + strlen(size), sizeof(size) - strlen(size),
 				 " in %llu file%s", (unsigned long long)top[i].files,
@@ -580,14 +570,14 @@ static void report_limits(struct walk *w,
 	char a[64], *message;
 
 	find_heaviest(w, by_files, dirs, files);
-	format_bytes(w->stats->bytes, a, sizeof(a));
+	aml_format_bytes(w->stats->bytes, a, sizeof(a));
 	aml_text_str(&line, "the snapshot would be ");
 	aml_text_str(&line, a);
 	snprintf(a, sizeof(a), " in %llu files, over the limit of ",
 		 (unsigned long long)w->stats->files);
 	aml_text_str(&line, a);
 	if (over_bytes) {
-		format_bytes(limits->max_bytes, a, sizeof(a));
+		aml_format_bytes(limits->max_bytes, a, sizeof(a));
 		aml_text_str(&line, a);
 		aml_text_str(&line, " (SnapshotMaxSize in aml.conf)");
 	}

@@ -37,6 +37,7 @@
 #define _GNU_SOURCE /* O_PATH, syncfs, asprintf */
 #endif
 #include "store.h"
+#include "errors.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -61,20 +62,7 @@
 
 /* ---- messages ---- */
 
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* Messages go through aml_fail() (errors.h). */
 
 /* "<store>/<rel>: <strerror(err)>", or, when [err] comes from a symlink
  * met where a directory or file was expected, the first component of
@@ -95,12 +83,12 @@ static int path_fail(const struct aml_store *s, const char *rel, int err,
 			prefix[i] = '\0';
 			if (fstatat(s->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISLNK(st.st_mode))
-				return fail(errbuf, errlen,
+				return aml_fail(errbuf, errlen,
 					    "%s/%s: is a symbolic link: refused (nothing in a store is followed)",
 					    s->path, prefix);
 		}
 	}
-	return fail(errbuf, errlen, "%s/%s: %s", s->path, rel, strerror(err));
+	return aml_fail(errbuf, errlen, "%s/%s: %s", s->path, rel, strerror(err));
 }
 
 /* ---- small helpers ---- */
@@ -279,7 +267,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 			return 1;
 		if (errno == EINVAL) {
 			*sys_error = 0;
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "%s/%s: is not a regular file: refused",
 				    s->path, rel);
 		}
@@ -288,7 +276,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 	if ((uint64_t)st.st_size > TEXT_MAX) {
 		close(fd);
 		*sys_error = 0;
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s/%s: is larger than 256 MiB (%lld bytes): refused",
 			    s->path, rel, (long long)st.st_size);
 	}
@@ -297,7 +285,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 	buf = malloc(cap);
 	if (!buf) {
 		close(fd);
-		return fail(errbuf, errlen, "%s/%s: out of memory", s->path,
+		return aml_fail(errbuf, errlen, "%s/%s: out of memory", s->path,
 			    rel);
 	}
 	for (;;) {
@@ -310,7 +298,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 				free(buf);
 				close(fd);
 				*sys_error = 0;
-				return fail(errbuf, errlen,
+				return aml_fail(errbuf, errlen,
 					    "%s/%s: is larger than 256 MiB: refused",
 					    s->path, rel);
 			}
@@ -319,7 +307,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 			if (!grown) {
 				free(buf);
 				close(fd);
-				return fail(errbuf, errlen, "%s/%s: out of memory",
+				return aml_fail(errbuf, errlen, "%s/%s: out of memory",
 					    s->path, rel);
 			}
 			buf = grown;
@@ -381,7 +369,7 @@ static int make_temp(const struct aml_store *s, int tmpfd, const char *kind,
 			return path_fail(s, rel, errno, errbuf, errlen);
 		}
 	}
-	return fail(errbuf, errlen, "%s/tmp: could not make a unique temporary file",
+	return aml_fail(errbuf, errlen, "%s/tmp: could not make a unique temporary file",
 		    s->path);
 }
 
@@ -431,20 +419,20 @@ static int store_is_secure(int fd, const char *path, char *errbuf,
 	struct stat st;
 
 	if (fstat(fd, &st) != 0)
-		return fail(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return aml_fail(errbuf, errlen, "%s: %s", path, strerror(errno));
 	if (S_ISLNK(st.st_mode))
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: is a symbolic link: refused (a store must be a real directory)",
 			    path);
 	if (!S_ISDIR(st.st_mode))
-		return fail(errbuf, errlen, "%s: is not a directory", path);
+		return aml_fail(errbuf, errlen, "%s: is not a directory", path);
 	if (st.st_uid != geteuid())
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: is owned by uid %lu, not by the caller (uid %lu): refused",
 			    path, (unsigned long)st.st_uid,
 			    (unsigned long)geteuid());
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: is writable by group or others (mode %04o): refused",
 			    path, (unsigned)(st.st_mode & 07777));
 	return 0;
@@ -463,21 +451,21 @@ int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 	s->path = NULL;
 	if (!*user || strchr(user, '/') || strcmp(user, ".") == 0 ||
 	    strcmp(user, "..") == 0)
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: store name \"%s\" is not a plain file name",
 			    snapshot_dir, user);
 	if (asprintf(&s->path, "%s%s%s", snapshot_dir,
 		     dlen && snapshot_dir[dlen - 1] == '/' ? "" : "/", user) < 0) {
 		s->path = NULL;
-		return fail(errbuf, errlen, "%s: out of memory", snapshot_dir);
+		return aml_fail(errbuf, errlen, "%s: out of memory", snapshot_dir);
 	}
 	parent = open(snapshot_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (parent < 0) {
-		fail(errbuf, errlen, "%s: %s", snapshot_dir, strerror(errno));
+		aml_fail(errbuf, errlen, "%s: %s", snapshot_dir, strerror(errno));
 		goto fail;
 	}
 	if (create && mkdirat(parent, user, 0700) != 0 && errno != EEXIST) {
-		fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
+		aml_fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
 		close(parent);
 		goto fail;
 	}
@@ -486,7 +474,7 @@ int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 	fd = openat(parent, user, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	close(parent);
 	if (fd < 0) {
-		fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
+		aml_fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
 		goto fail;
 	}
 	if (store_is_secure(fd, s->path, errbuf, errlen) != 0) {
@@ -540,7 +528,7 @@ int aml_store_lock(struct aml_store *s, int exclusive, char *errbuf,
 		}
 		if (!S_ISREG(st.st_mode)) {
 			close(fd);
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "%s/lock: is not a regular file: refused",
 				    s->path);
 		}
@@ -737,22 +725,22 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 		what = "input";
 	buf = malloc(CHUNK);
 	if (!buf || aml_sha256_init(&h) != 0) {
-		fail(errbuf, errlen, "%s: out of memory storing it", what);
+		aml_fail(errbuf, errlen, "%s: out of memory storing it", what);
 		goto fail;
 	}
 	n = read_full(fd, buf, CHUNK, &eof);
 	if (n < 0) {
-		fail(errbuf, errlen, "%s: %s", what, strerror(errno));
+		aml_fail(errbuf, errlen, "%s: %s", what, strerror(errno));
 		goto fail;
 	}
 	if (aml_sha256_update(&h, buf, (size_t)n) != 0) {
-		fail(errbuf, errlen, "%s: hashing failed", what);
+		aml_fail(errbuf, errlen, "%s: hashing failed", what);
 		goto fail;
 	}
 	total = (uint64_t)n;
 	if (eof) {
 		if (aml_sha256_final(&h, hex) != 0) {
-			fail(errbuf, errlen, "%s: hashing failed", what);
+			aml_fail(errbuf, errlen, "%s: hashing failed", what);
 			goto fail;
 		}
 		if (blob_present(s, hex, total)) {
@@ -779,11 +767,11 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 			break;
 		n = read_some(fd, buf, CHUNK);
 		if (n < 0) {
-			fail(errbuf, errlen, "%s: %s", what, strerror(errno));
+			aml_fail(errbuf, errlen, "%s: %s", what, strerror(errno));
 			goto fail;
 		}
 		if (aml_sha256_update(&h, buf, (size_t)n) != 0) {
-			fail(errbuf, errlen, "%s: hashing failed", what);
+			aml_fail(errbuf, errlen, "%s: hashing failed", what);
 			goto fail;
 		}
 		total += (uint64_t)n;
@@ -791,7 +779,7 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 	free(buf);
 	buf = NULL;
 	if (!eof && aml_sha256_final(&h, hex) != 0) {
-		fail(errbuf, errlen, "%s: hashing failed", what);
+		aml_fail(errbuf, errlen, "%s: hashing failed", what);
 		goto fail;
 	}
 	if (fchmod(out, 0444) != 0) {
@@ -832,7 +820,7 @@ int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 	int dfd, fd, err;
 
 	if (!aml_sha256_is_hex(hex))
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: blob name \"%.80s\" is not a SHA-256 in hex",
 			    s->path, hex ? hex : "");
 	blob_rel(hex, rel);
@@ -846,7 +834,7 @@ int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 	close(dfd);
 	if (fd < 0) {
 		if (err == EINVAL)
-			return fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				    "%s/%s: is not a regular file: refused",
 				    s->path, rel);
 		return path_fail(s, rel, err, errbuf, errlen);
@@ -860,12 +848,12 @@ int aml_store_sync(struct aml_store *s, char *errbuf, size_t errlen)
 	int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
+		return aml_fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
 	if (syncfs(fd) != 0) {
 		int err = errno;
 
 		close(fd);
-		return fail(errbuf, errlen, "%s: %s", s->path, strerror(err));
+		return aml_fail(errbuf, errlen, "%s: %s", s->path, strerror(err));
 	}
 	close(fd);
 	return 0;
@@ -904,15 +892,15 @@ int aml_store_put_manifest(struct aml_store *s, const char *id,
 
 	*written = 0;
 	if (!aml_sha256_is_hex(id))
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: manifest id \"%.80s\" is not a SHA-256 in hex",
 			    s->path, id ? id : "");
 	snprintf(rel, sizeof(rel), "manifests/%.64s", id);
 	if (aml_sha256_buffer(text, len, actual) != 0)
-		return fail(errbuf, errlen, "%s/%s: hashing failed", s->path,
+		return aml_fail(errbuf, errlen, "%s/%s: hashing failed", s->path,
 			    rel);
 	if (strcmp(actual, id) != 0)
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s/%s: the text's SHA-256 is %s, not its id: refused",
 			    s->path, rel, actual);
 	/* A real descriptor (not O_PATH): the directory is fsync'd. */
@@ -969,14 +957,14 @@ static int read_manifest_at(struct aml_store *s, int mdir, const char *id,
 	if (aml_sha256_buffer(*text, *len, actual) != 0) {
 		free(*text);
 		*text = NULL;
-		return fail(errbuf, errlen, "%s/%s: hashing failed", s->path,
+		return aml_fail(errbuf, errlen, "%s/%s: hashing failed", s->path,
 			    rel);
 	}
 	if (strcmp(actual, id) != 0) {
 		free(*text);
 		*text = NULL;
 		*sys_error = 0;
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s/%s: corrupted: its content's SHA-256 is %s",
 			    s->path, rel, actual);
 	}
@@ -992,7 +980,7 @@ int aml_store_read_manifest(struct aml_store *s, const char *id,
 	*text = NULL;
 	*len = 0;
 	if (!aml_sha256_is_hex(id))
-		return fail(errbuf, errlen,
+		return aml_fail(errbuf, errlen,
 			    "%s: snapshot id \"%.80s\" is not a SHA-256 in hex",
 			    s->path, id ? id : "");
 	mdir = open_dir(s->dirfd, "manifests", O_PATH);
@@ -1015,7 +1003,7 @@ int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
 	*text = NULL;
 	*len = 0;
 	if (aml_sha256_buffer(key, strlen(key), name) != 0)
-		return fail(errbuf, errlen, "%s: hashing failed", key);
+		return aml_fail(errbuf, errlen, "%s: hashing failed", key);
 	snprintf(rel, sizeof(rel), "cache/%.64s", name);
 	dfd = open_dir(s->dirfd, "cache", O_PATH);
 	if (dfd < 0) {
@@ -1037,7 +1025,7 @@ int aml_store_write_cache(struct aml_store *s, const char *key,
 	int dfd, tmpfd, rc = 0;
 
 	if (aml_sha256_buffer(key, strlen(key), name) != 0)
-		return fail(errbuf, errlen, "%s: hashing failed", key);
+		return aml_fail(errbuf, errlen, "%s: hashing failed", key);
 	snprintf(rel, sizeof(rel), "cache/%.64s", name);
 	dfd = open_dir(s->dirfd, "cache", O_PATH);
 	if (dfd < 0)
@@ -1186,7 +1174,7 @@ static int gc_mark(struct gc_state *g, int mdir, const char *id)
 			     sizeof(msg)) != 0) {
 		if (sys_error) {
 			if (!g->failed)
-				fail(g->errbuf, g->errlen, "%s", msg);
+				aml_fail(g->errbuf, g->errlen, "%s", msg);
 			g->failed = 1;
 			return -1;
 		}
@@ -1210,7 +1198,7 @@ static int gc_mark(struct gc_state *g, int mdir, const char *id)
 		if (blobset_add(&g->marked, key) != 0) {
 			aml_manifest_free(&m);
 			if (!g->failed)
-				fail(g->errbuf, g->errlen, "%s/%s: out of memory",
+				aml_fail(g->errbuf, g->errlen, "%s/%s: out of memory",
 				     g->s->path, rel);
 			g->failed = 1;
 			return -1;
@@ -1476,6 +1464,6 @@ int aml_store_gc(struct aml_store *s, unsigned older_than_days,
 	if (g.failed)
 		return -1;
 	if (stats->manifests_invalid)
-		fail(errbuf, errlen, "%s", g.invalid);
+		aml_fail(errbuf, errlen, "%s", g.invalid);
 	return 0;
 }

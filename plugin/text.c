@@ -166,3 +166,15 @@ void aml_text_escape(const char *s, char *buf, size_t len)
 	}
 	buf[n] = '\0';
 }
+
+void aml_format_bytes(unsigned long long bytes, char *buf, size_t len)
+{
+	if (bytes >= 1024ULL * 1024 * 1024)
+		snprintf(buf, len, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+	else if (bytes >= 1024 * 1024)
+		snprintf(buf, len, "%.1f MiB", bytes / (1024.0 * 1024.0));
+	else if (bytes >= 1024)
+		snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
+	else
+		snprintf(buf, len, "%llu bytes", bytes);
+}

@@ -48,4 +48,10 @@ char *aml_shell_words(char *const *words, size_t n);
  */
 void aml_text_escape(const char *s, char *buf, size_t len);
 
+/*
+ * [bytes] for people: "512 bytes", "1.5 KiB", "300.0 MiB" (binary units,
+ * one decimal), into [buf] of [len] bytes.
+ */
+void aml_format_bytes(unsigned long long bytes, char *buf, size_t len);
+
 #endif

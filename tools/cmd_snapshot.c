@@ -68,16 +68,6 @@ static int check_id(const char *id)
 	return -1;
 }
 
-static void format_bytes(uint64_t bytes, char *buf, size_t len)
-{
-	if (bytes >= 1024 * 1024)
-		snprintf(buf, len, "%.1f MiB", bytes / (1024.0 * 1024.0));
-	else if (bytes >= 1024)
-		snprintf(buf, len, "%.1f KiB", bytes / 1024.0);
-	else
-		snprintf(buf, len, "%llu bytes", (unsigned long long)bytes);
-}
-
 /* Load the site policy and open the caller's store in it. */
 static int open_store(const struct options *o, int create,
 		      struct aml_site *site, struct aml_store *store)
@@ -119,8 +109,8 @@ static void show_progress(const struct aml_capture_stats *st, void *arg)
 	char read[32], added[32];
 
 	*(int *)arg = 1;
-	format_bytes(st->hashed_bytes, read, sizeof(read));
-	format_bytes(st->new_bytes, added, sizeof(added));
+	aml_format_bytes(st->hashed_bytes, read, sizeof(read));
+	aml_format_bytes(st->new_bytes, added, sizeof(added));
 	fprintf(stderr, "\rsnapshot: %llu files, read %llu (%s), %s new   ",
 		(unsigned long long)st->files,
 		(unsigned long long)st->hashed_files, read, added);
@@ -160,9 +150,9 @@ static int snapshot_create(const struct options *o, const char *dir)
 		printf("%s\n", id);
 		goto out;
 	}
-	format_bytes(st.bytes, total, sizeof(total));
-	format_bytes(st.hashed_bytes, read, sizeof(read));
-	format_bytes(st.new_bytes, added, sizeof(added));
+	aml_format_bytes(st.bytes, total, sizeof(total));
+	aml_format_bytes(st.hashed_bytes, read, sizeof(read));
+	aml_format_bytes(st.new_bytes, added, sizeof(added));
 	printf("snapshot %s: %llu file%s, %s%s\n", id,
 	       (unsigned long long)st.files, plural(st.files), total,
 	       st.manifest_written ? "" : " (unchanged)");
@@ -205,7 +195,7 @@ static int snapshot_show(const struct options *o, const char *id)
 		status = AML_EXIT_INVALID;
 		goto out;
 	}
-	format_bytes(aml_manifest_total_bytes(&m), total, sizeof(total));
+	aml_format_bytes(aml_manifest_total_bytes(&m), total, sizeof(total));
 	printf("snapshot %s: %zu entries, %s\n", id, m.count, total);
 	for (size_t i = 0; i < m.count; i++) {
 		const struct aml_manifest_entry *e = &m.entries[i];
@@ -252,7 +242,7 @@ static int snapshot_install(const struct options *o, const char *id,
 		tool_print_errors(&errs);
 		status = AML_EXIT_INVALID;
 	} else {
-		format_bytes(st.bytes, total, sizeof(total));
+		aml_format_bytes(st.bytes, total, sizeof(total));
 		printf("installed snapshot %s into %s: %llu file%s, %s (%llu by reflink)\n",
 		       id, dir, (unsigned long long)st.files, plural(st.files),
 		       total, (unsigned long long)st.cloned);
@@ -278,7 +268,7 @@ static int snapshot_gc(const struct options *o)
 		fprintf(stderr, "aml-run snapshot gc: %s\n", errbuf);
 		status = AML_EXIT_FAILURE;
 	} else {
-		format_bytes(st.bytes_removed, freed, sizeof(freed));
+		aml_format_bytes(st.bytes_removed, freed, sizeof(freed));
 		printf("removed %llu snapshot%s, %llu file content%s (%s) and %llu leftover temporar%s; kept %llu snapshot%s and %llu file content%s\n",
 		       (unsigned long long)st.manifests_removed,
 		       plural(st.manifests_removed),
