@@ -99,6 +99,20 @@ static void test_values_are_not_formats(void **state)
 	aml_errors_free(&errs);
 }
 
+static void test_fail_fills_buffer_and_returns_minus_one(void **state)
+{
+	char buf[12];
+
+	(void)state;
+	assert_int_equal(aml_fail(buf, sizeof(buf), "%s: %d", "x", 42), -1);
+	assert_string_equal(buf, "x: 42");
+	/* truncated, still terminated */
+	assert_int_equal(aml_fail(buf, sizeof(buf), "%s", "0123456789abcdef"), -1);
+	assert_string_equal(buf, "0123456789a");
+	/* no buffer: only the verdict */
+	assert_int_equal(aml_fail(NULL, 0, "ignored %d", 1), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +121,7 @@ int main(void)
 		cmocka_unit_test(test_no_file_name),
 		cmocka_unit_test(test_many_lines_grow_and_join),
 		cmocka_unit_test(test_values_are_not_formats),
+		cmocka_unit_test(test_fail_fills_buffer_and_returns_minus_one),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
