@@ -64,7 +64,10 @@ struct aml_install_stats {
  * verified against its hash while it is installed (a mismatch is an error
  * naming the file, and the partial tree is removed); executable bits and
  * mtimes are restored.  Files are made by reflink where the filesystem
- * allows, else copy_file_range, else read/write; never hard links.
+ * allows, else read once, hashed and written (copy_file_range would save
+ * nothing: every byte must be read for the hash anyway, and it refuses to
+ * cross filesystems, the usual store-to-local-disk case); never hard
+ * links, since a script editing its own files would corrupt the store.
  * Returns 0, or -1 with errors in [errs].
  */
 int aml_snapshot_install(struct aml_store *store, const char *id,

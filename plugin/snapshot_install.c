@@ -23,11 +23,11 @@
  *  - A file of 64 KiB or more is a reflink of its blob where the
  *    filesystem allows (FICLONE: no data copied, yet a separate file), and
  *    the blob is then read to verify it.  Anything else is read once into
- *    a buffer, hashed and written: the same I/O as cp.  copy_file_range is not used: the bytes must be read for
- *    the hash anyway, and measured on ext4 a kernel copy plus that read
- *    costs as much CPU as one read and one write (it also refuses to cross
- *    filesystems, the usual case of a shared store and a local run
- *    directory, since Linux 5.19).
+ *    a buffer, hashed and written: the same I/O as cp.  copy_file_range
+ *    is not used: the bytes must be read for the hash anyway, and on ext4
+ *    a kernel copy plus that read measured as much CPU as one read and
+ *    one write; it also refuses to cross filesystems (since Linux 5.19),
+ *    the usual case of a shared store and a local run directory.
  *  - Never a hard link: a script that edits its own files would then
  *    rewrite the store.
  *  - On any error, every entry and directory made so far is removed, and
@@ -448,7 +448,7 @@ static int install_file(struct worker *w, size_t index)
 	}
 	blob_path(in->store, e->sha256, blob, sizeof(blob));
 	if (fstat(src, &st) < 0) {
-		install_fail(in, index, "%s: %s", blob,
+		install_fail(in, index, "cannot check %s: %s", blob,
 			     error_text(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
@@ -503,7 +503,7 @@ static int install_file(struct worker *w, size_t index)
 		struct stat dst_st;
 
 		if (fstat(dst, &dst_st) < 0) {
-			install_fail(in, index, "%s",
+			install_fail(in, index, "cannot check its size: %s",
 				     error_text(errno, ebuf, sizeof(ebuf)));
 			goto fail;
 		}
@@ -765,9 +765,10 @@ static void remove_installed(int destfd, const struct aml_manifest *m,
 		if (parent < 0 || (unlinkat(parent, name, AT_REMOVEDIR) < 0 &&
 				   errno != ENOENT)) {
 			aml_errors_add(errs, NULL,
-				       "%s: %.*s: cannot remove the directory: %s",
-				       dest_dir, (int)d->len, d->path,
-				       error_text(errno, ebuf, sizeof(ebuf)));
+				       "%s: %.*s: cannot remove the "
+				       "directory: %s", dest_dir, (int)d->len,
+				       d->path, error_text(errno, ebuf,
+							   sizeof(ebuf)));
 		}
 		/* The cached descriptor may be the directory just removed
 		 * or its child; drop it so nothing stale is reused. */
@@ -828,7 +829,8 @@ static int open_destination(const char *dest_dir, int *created,
 		/* 0700 whatever the umask: the install must be able to write
 		 * into it, and widening access is the caller's decision. */
 		if (fchmod(fd, 0700) < 0) {
-			aml_errors_add(errs, dest_dir, "cannot set its mode: %s",
+			aml_errors_add(errs, dest_dir,
+				       "cannot set its mode: %s",
 				       error_text(errno, ebuf, sizeof(ebuf)));
 			goto fail;
 		}
@@ -900,8 +902,8 @@ int aml_snapshot_install(struct aml_store *store, const char *id,
 
 	if (!aml_sha256_is_hex(id)) {
 		aml_errors_add(errs, NULL,
-			       "snapshot id \"%s\" is not 64 lower-case hex "
-			       "digits", id ? id : "");
+			       "snapshot id \"%.80s\" is not 64 lower-case "
+			       "hex digits", id ? id : "");
 		return -1;
 	}
 
@@ -948,8 +950,6 @@ int aml_snapshot_install(struct aml_store *store, const char *id,
 			}
 		}
 		dir_cache_free(&c);
-		/* The last mkdirat may have failed halfway: a directory
-		 * counts as made for removal once it was attempted. */
 	}
 
 	/* Files: this thread and INSTALL_THREADS - 1 more take the next

@@ -69,7 +69,8 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 		     int *written, char *errbuf, size_t errlen);
 
 /*
- * Open blob [hex] for reading (O_RDONLY|O_NOFOLLOW|O_CLOEXEC).  Returns the
+ * Open blob [hex] for reading (O_RDONLY|O_NOFOLLOW|O_CLOEXEC).  Safe to
+ * call from several threads at once (it only opens, relative to dirfd).  Returns the
  * descriptor, or -1 with errbuf.  The caller verifies the content.
  */
 int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
