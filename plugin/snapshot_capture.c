@@ -560,9 +560,10 @@ static void add_heavy(struct aml_text *line, const struct heavy top[3],
 static void find_heaviest(struct walk *w, int by_files, struct heavy dirs[3],
 			  struct heavy files[3])
 {
-	static size_t lens[AML_MANIFEST_PATH_MAX / 2 + 1];
-	static uint64_t sums[AML_MANIFEST_PATH_MAX / 2 + 1];
-	static uint64_t counts[AML_MANIFEST_PATH_MAX / 2 + 1];
+	/* One slot per directory level a valid path can have (48 KiB). */
+	size_t lens[AML_MANIFEST_PATH_MAX / 2 + 1];
+	uint64_t sums[AML_MANIFEST_PATH_MAX / 2 + 1];
+	uint64_t counts[AML_MANIFEST_PATH_MAX / 2 + 1];
 	const char *prev = "";
 	size_t depth = 0;
 
