@@ -122,14 +122,12 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* Read up to [len] bytes at [offset] (or the current position when
- * [offset] is -1), retrying on EINTR.  Returns the count, 0 at the end,
- * -1 with errno. */
+/* Read up to [len] bytes at [offset], retrying on EINTR.  Returns the
+ * count, 0 at the end, -1 with errno. */
 static ssize_t read_some(int fd, char *buf, size_t len, off_t offset)
 {
 	for (;;) {
-		ssize_t n = offset < 0 ? read(fd, buf, len)
-				       : pread(fd, buf, len, offset);
+		ssize_t n = pread(fd, buf, len, offset);
 
 		if (n >= 0 || errno != EINTR)
 			return n;
@@ -312,52 +310,13 @@ struct worker {
 };
 
 /*
- * Hash [size] bytes of [fd] from offset 0 with pread, into [hex].  Used
- * after a reflink, to check the blob the clone shares its blocks with.
- * Returns 0, 1 when the file ends early (with [*got] the bytes found), -1
- * with errno.
- */
-static int hash_file(struct worker *w, int fd, uint64_t size,
-		     char hex[AML_SHA256_HEX_LEN + 1], uint64_t *got)
-{
-	struct aml_sha256 h;
-	uint64_t done = 0;
-
-	if (aml_sha256_init(&h) < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
-	while (done < size) {
-		size_t want = size - done < COPY_BUFFER ? (size_t)(size - done)
-							: COPY_BUFFER;
-		ssize_t n = read_some(fd, w->buf, want, (off_t)done);
-
-		if (n <= 0 || aml_sha256_update(&h, w->buf, (size_t)n) < 0) {
-			int err = n < 0 ? errno : ENOMEM;
-
-			aml_sha256_abort(&h);
-			*got = done;
-			if (n == 0)
-				return 1;
-			errno = err;
-			return -1;
-		}
-		done += (uint64_t)n;
-	}
-	*got = done;
-	if (aml_sha256_final(&h, hex) < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Copy [size] bytes from [src] to [dst] through the thread's buffer,
- * hashing each piece between the read and the write: the bytes are read
- * once, as cp reads them.  Stops early when another thread failed.
- * Returns like hash_file(), and 2 when stopped.  [*werr] is set to 1 when
- * the failure was the write.
+ * Copy [size] bytes from [src] (read from offset 0) to [dst] through the
+ * thread's buffer, hashing each piece between the read and the write: the
+ * bytes are read once, as cp reads them.  With [dst] < 0 only hash: after
+ * a reflink, to check the blob the clone shares its blocks with.  Stops
+ * early when another thread failed.  Returns 0, 1 when [src] ends early
+ * (with [*got] the bytes found), 2 when stopped, -1 with errno; [*werr] is
+ * set to 1 when the failure was the write.
  */
 static int copy_and_hash(struct worker *w, int src, int dst, uint64_t size,
 			 char hex[AML_SHA256_HEX_LEN + 1], uint64_t *got,
@@ -384,7 +343,7 @@ static int copy_and_hash(struct worker *w, int src, int dst, uint64_t size,
 			aml_sha256_abort(&h);
 			return 2;
 		}
-		n = read_some(src, w->buf, want, -1);
+		n = read_some(src, w->buf, want, (off_t)done);
 		if (n <= 0) {
 			int err = errno;
 
@@ -400,7 +359,7 @@ static int copy_and_hash(struct worker *w, int src, int dst, uint64_t size,
 			errno = ENOMEM;
 			return -1;
 		}
-		if (write_all(dst, w->buf, (size_t)n) < 0) {
+		if (dst >= 0 && write_all(dst, w->buf, (size_t)n) < 0) {
 			int err = errno;
 
 			aml_sha256_abort(&h);
@@ -516,7 +475,7 @@ static int install_file(struct worker *w, size_t index)
 				     (unsigned long long)e->size, blob);
 			goto fail;
 		}
-		rc = hash_file(w, src, e->size, hex, &got);
+		rc = copy_and_hash(w, src, -1, e->size, hex, &got, &werr);
 	} else {
 		rc = copy_and_hash(w, src, dst, e->size, hex, &got, &werr);
 	}
