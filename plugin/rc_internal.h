@@ -87,6 +87,11 @@ int rc_read_dir(struct rc_ctx *ctx, const struct aml_node *node,
  */
 void rc_set_node_count(struct rc_ctx *ctx, uint64_t value, const char *path);
 
+/* A PyTorch communication backend, any case, stored lower-case in [*out]
+ * (replacing what was there); "nccl" or "gloo", else an error. */
+int rc_read_backend(struct rc_ctx *ctx, const struct aml_node *node,
+		    const char *path, char **out);
+
 /* "pytorch", "PyTorch" ... into the enum; -1 when unknown. */
 int rc_dist_type_from_name(const char *name);
 

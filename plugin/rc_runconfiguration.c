@@ -224,12 +224,10 @@ static void read_distribution(struct rc_ctx *ctx, const struct aml_node *root)
 		section_name = aml_doc_get(root, "pyTorch") ? "pyTorch"
 							    : "pytorch";
 		d->type = AML_DIST_PYTORCH;
-		if (communicator && (!strcasecmp(communicator, "Nccl") ||
-				     !strcasecmp(communicator, "Gloo"))) {
-			d->backend = strdup(communicator);
-			for (char *p = d->backend; p && *p; p++)
-				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-		}
+		if (communicator && !strcasecmp(communicator, "Nccl"))
+			d->backend = strdup("nccl");
+		else if (communicator && !strcasecmp(communicator, "Gloo"))
+			d->backend = strdup("gloo");
 	} else if (framework && !strcasecmp(framework, "TensorFlow") &&
 		   communicator &&
 		   !strcasecmp(communicator, "ParameterServer")) {
@@ -255,22 +253,11 @@ static void read_distribution(struct rc_ctx *ctx, const struct aml_node *root)
 	switch (d->type) {
 	case AML_DIST_PYTORCH: {
 		char path[RC_PATH_MAX];
-		char *backend = NULL;
-
 		rc_check_keys(ctx, section, section_name, pytorch_keys, NULL,
 			      form_hint);
 		rc_path(path, section_name, "communicationBackend");
-		if (rc_read_string(ctx, aml_doc_get(section, "communicationBackend"),
-				   path, &backend) == 0 && backend) {
-			for (char *p = backend; *p; p++)
-				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-			if (strcmp(backend, "nccl") && strcmp(backend, "gloo"))
-				aml_errors_add(ctx->errs, path,
-					       "must be \"nccl\" or \"gloo\", got \"%s\"",
-					       backend);
-			free(d->backend);
-			d->backend = backend;
-		}
+		rc_read_backend(ctx, aml_doc_get(section, "communicationBackend"),
+				path, &d->backend);
 		rc_path(path, section_name, "processCount");
 		if (rc_read_uint(ctx, aml_doc_get(section, "processCount"), path,
 				 1, AML_MAX_PROCESSES, &value, &given) == 0 &&

@@ -154,22 +154,11 @@ static void read_distributed(struct rc_ctx *ctx, const struct aml_node *dist)
 
 	switch (d->type) {
 	case AML_DIST_PYTORCH: {
-		char *backend = NULL;
-
 		rc_check_keys(ctx, dist, base, pytorch_keys, NULL,
 			      "a PyTorch distributed_job_config");
-		if (rc_read_string(ctx, aml_doc_get(dist, "communication_backend"),
-				   "distributed_job_config.communication_backend",
-				   &backend) == 0 && backend) {
-			for (char *p = backend; *p; p++)
-				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-			if (strcmp(backend, "nccl") && strcmp(backend, "gloo"))
-				aml_errors_add(ctx->errs,
-					       "distributed_job_config.communication_backend",
-					       "must be \"nccl\" or \"gloo\", got \"%s\"",
-					       backend);
-			d->backend = backend;
-		}
+		rc_read_backend(ctx, aml_doc_get(dist, "communication_backend"),
+				"distributed_job_config.communication_backend",
+				&d->backend);
 		if (rc_read_uint(ctx, aml_doc_get(dist, "process_count"),
 				 "distributed_job_config.process_count", 1,
 				 AML_MAX_PROCESSES, &value, &given) == 0 &&

@@ -418,6 +418,27 @@ int rc_read_string(struct rc_ctx *ctx, const struct aml_node *node,
 	return 0;
 }
 
+int rc_read_backend(struct rc_ctx *ctx, const struct aml_node *node,
+		    const char *path, char **out)
+{
+	char *backend = NULL;
+
+	if (rc_read_string(ctx, node, path, &backend) < 0 || !backend)
+		return backend ? -1 : 0;
+	for (char *p = backend; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (strcmp(backend, "nccl") && strcmp(backend, "gloo")) {
+		aml_errors_add(ctx->errs, path,
+			       "must be \"nccl\" or \"gloo\", got \"%s\"",
+			       backend);
+		free(backend);
+		return -1;
+	}
+	free(*out);
+	*out = backend;
+	return 0;
+}
+
 int rc_read_uint(struct rc_ctx *ctx, const struct aml_node *node,
 		 const char *path, uint64_t min, uint64_t max, uint64_t *out,
 		 int *given)
