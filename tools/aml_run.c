@@ -1,11 +1,13 @@
 /*
  * aml-run: the user's and admin's command for slurm-aml run configurations.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "errors.h"
+#include "site.h"
 #include "tools.h"
 
 static const char usage[] =
@@ -37,6 +39,28 @@ void tool_print_errors(const struct aml_errors *errs)
 		fprintf(stderr, "%s\n", errs->lines[i]);
 	if (errs->out_of_memory)
 		fprintf(stderr, "aml-run: out of memory; some errors are missing\n");
+}
+
+int tool_load_site(const char *command, const char *conf,
+		   struct aml_site *site)
+{
+	char path[PATH_MAX];
+	struct aml_errors errs;
+	int status = AML_EXIT_OK;
+
+	if (!conf) {
+		if (aml_site_default_path(path, sizeof(path)) < 0)
+			return tool_usage_error(command,
+						"the aml.conf path is too long");
+		conf = path;
+	}
+	aml_errors_init(&errs, NULL);
+	if (aml_site_load(conf, site, &errs) < 0) {
+		tool_print_errors(&errs);
+		status = AML_EXIT_INVALID;
+	}
+	aml_errors_free(&errs);
+	return status;
 }
 
 int tool_usage_error(const char *command, const char *fmt, ...)

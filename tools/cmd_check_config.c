@@ -3,10 +3,8 @@
  * installing a changed aml.conf, since both plugins refuse a bad one.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 
-#include "errors.h"
 #include "site.h"
 #include "tools.h"
 
@@ -27,11 +25,8 @@ int cmd_check_config(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char default_path[PATH_MAX];
-	const char *path;
 	struct aml_site site;
-	struct aml_errors errs;
-	int opt;
+	int opt, status;
 
 	optind = 1;
 	opterr = 0;
@@ -45,21 +40,11 @@ int cmd_check_config(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return tool_usage_error("check-config", "expected at most one FILE");
-	if (optind < argc) {
-		path = argv[optind];
-	} else {
-		if (aml_site_default_path(default_path, sizeof(default_path)) < 0)
-			return tool_usage_error("check-config",
-						"the aml.conf path is too long");
-		path = default_path;
-	}
-	aml_errors_init(&errs, path);
-	if (aml_site_load(path, &site, &errs) < 0) {
-		tool_print_errors(&errs);
-		aml_errors_free(&errs);
-		return AML_EXIT_INVALID;
-	}
-	printf("%s: valid: %zu compute target%s (", path, site.n_targets,
+	status = tool_load_site("check-config",
+				optind < argc ? argv[optind] : NULL, &site);
+	if (status != AML_EXIT_OK)
+		return status;
+	printf("%s: valid: %zu compute target%s (", site.path, site.n_targets,
 	       site.n_targets == 1 ? "" : "s");
 	for (size_t i = 0; i < site.n_targets; i++)
 		printf("%s%s", i ? ", " : "", site.targets[i].name);
@@ -68,6 +53,5 @@ int cmd_check_config(int argc, char **argv)
 	       site.history_backend == AML_HISTORY_MLFLOW ? site.history_uri
 							   : site.history_dir);
 	aml_site_free(&site);
-	aml_errors_free(&errs);
 	return AML_EXIT_OK;
 }

@@ -4,7 +4,6 @@
  * It runs the same planner the controller runs.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +83,7 @@ int cmd_plan(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL, *run_id = NULL, *user = NULL, *account;
-	char conf_path[PATH_MAX], new_id[AML_RUNID_MAX];
+	char new_id[AML_RUNID_MAX];
 	struct aml_runconfig rc;
 	struct aml_site site;
 	struct aml_plan plan;
@@ -125,12 +124,6 @@ int cmd_plan(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return tool_usage_error("plan", "expected exactly one FILE");
-	if (!conf) {
-		if (aml_site_default_path(conf_path, sizeof(conf_path)) < 0)
-			return tool_usage_error("plan",
-						"the aml.conf path is too long");
-		conf = conf_path;
-	}
 	if (!user) {
 		struct passwd *pw = getpwuid(getuid());
 
@@ -142,13 +135,10 @@ int cmd_plan(int argc, char **argv)
 		user = pw->pw_name;
 	}
 
-	aml_errors_init(&errs, NULL);
-	if (aml_site_load(conf, &site, &errs) < 0) {
-		tool_print_errors(&errs);
-		aml_errors_free(&errs);
-		return AML_EXIT_INVALID;
-	}
-	aml_errors_free(&errs);
+	status = tool_load_site("plan", conf, &site);
+	if (status != AML_EXIT_OK)
+		return status;
+	status = AML_EXIT_INVALID;
 	aml_errors_init(&errs, argv[optind]);
 	if (aml_runconfig_load(argv[optind], &rc, &errs) < 0) {
 		tool_print_errors(&errs);

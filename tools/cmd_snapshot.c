@@ -4,7 +4,6 @@
  * reproducing a run's code, and housekeeping.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,29 +71,18 @@ static int check_id(const char *id)
 static int open_store(const struct options *o, int create,
 		      struct aml_site *site, struct aml_store *store)
 {
-	char path[PATH_MAX], errbuf[512];
-	struct aml_errors errs;
+	char errbuf[512];
 	struct passwd *pw = getpwuid(geteuid());
-	const char *conf = o->conf;
+	int status;
 
 	if (!pw) {
 		fprintf(stderr, "aml-run snapshot: cannot find the name of uid %u\n",
 			(unsigned)geteuid());
 		return AML_EXIT_FAILURE;
 	}
-	if (!conf) {
-		if (aml_site_default_path(path, sizeof(path)) < 0)
-			return tool_usage_error("snapshot",
-						"the aml.conf path is too long");
-		conf = path;
-	}
-	aml_errors_init(&errs, NULL);
-	if (aml_site_load(conf, site, &errs) < 0) {
-		tool_print_errors(&errs);
-		aml_errors_free(&errs);
-		return AML_EXIT_INVALID;
-	}
-	aml_errors_free(&errs);
+	status = tool_load_site("snapshot", o->conf, site);
+	if (status != AML_EXIT_OK)
+		return status;
 	if (aml_store_open(store, site->snapshot_dir, pw->pw_name, create,
 			   errbuf, sizeof(errbuf)) < 0) {
 		fprintf(stderr, "aml-run snapshot: %s\n", errbuf);

@@ -20,6 +20,17 @@ int cmd_plan(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 
+struct aml_site;
+
+/*
+ * Load the site policy from [conf], or from the default path (as
+ * aml_site_default_path) when [conf] is NULL, printing every problem.
+ * Returns AML_EXIT_OK with [site] filled (site->path says which file), or
+ * the exit status for [command] to return.
+ */
+int tool_load_site(const char *command, const char *conf,
+		   struct aml_site *site);
+
 /* Print every line of [errs] to stderr. */
 void tool_print_errors(const struct aml_errors *errs);
 
