@@ -1,0 +1,914 @@
+/*
+ * event.c: status events, their JSON lines and the state folded from them
+ * (contract in event.h).
+ *
+ * Where the contract is silent:
+ *   - Reasons and nodes are made valid UTF-8 as well as free of control
+ *     characters (a byte that is not UTF-8 becomes '?', a C1 control a
+ *     space): events.jsonl is read by other tools, and a strict JSON
+ *     reader refuses a file that is not UTF-8.  An empty reason or node
+ *     is the same as none, and is never written.
+ *   - A node is cut without "...": it is a name, not prose.
+ *   - aml_event_decode() passes node and reason through the same setters,
+ *     so a hand-edited line cannot bring in what a writer could not.  A
+ *     JSON null for an optional key is the same as the key missing.
+ *     Whitespace after the object is allowed (a CRLF file).
+ *   - The encoder also cuts a node set directly in the struct, after the
+ *     reason, so its promise of AML_EVENT_LINE_MAX holds for any event.
+ *   - Times are clamped to years 0000-9999 so the text is always 24
+ *     characters; parsing accepts 1 to 9 digits of fraction (a Python
+ *     writer has 6), keeping milliseconds, and only "Z".
+ *   - updated_ms never goes back: an event stamped earlier than the one
+ *     before it (two nodes' clocks) adds nothing to spent_ms, so the sum
+ *     of spent_ms is always updated_ms - created_ms.
+ *   - A node field holding a Slurm node list ("n1,n[3-4]") is split on
+ *     its top-level commas, so each node is listed once.
+ *   - Blank lines in a log are neither events nor counted as skipped.
+ *   - aml_events_contain_id() looks at complete lines only, like the
+ *     fold, and at their "id" alone: a line with that id but otherwise
+ *     unreadable still holds that event, and appending it again would not
+ *     make it readable.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* timegm, memmem */
+#endif
+#include "event.h"
+#include "errors.h"
+#include "text.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char *const source_names[AML_SOURCE_COUNT] = {
+	[AML_SOURCE_SBATCH] = "sbatch",
+	[AML_SOURCE_CONTROLLER] = "controller",
+	[AML_SOURCE_NODE] = "node",
+	[AML_SOURCE_LAUNCHER] = "launcher",
+	[AML_SOURCE_FINALIZER] = "finalizer",
+	[AML_SOURCE_USER] = "user",
+	[AML_SOURCE_RECONCILE] = "reconcile",
+};
+
+/* ASCII only, for the same reason as in status.c: the locale must not
+ * decide what a log says. */
+static int ascii_equal_nocase(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return *a == *b;
+}
+
+const char *aml_event_source_name(enum aml_event_source source)
+{
+	return (unsigned)source < AML_SOURCE_COUNT ? source_names[source] :
+						     "unknown";
+}
+
+int aml_event_source_parse(const char *name, enum aml_event_source *source)
+{
+	if (!name)
+		return -1;
+	for (int i = 0; i < AML_SOURCE_COUNT; i++) {
+		if (ascii_equal_nocase(name, source_names[i])) {
+			if (source)
+				*source = (enum aml_event_source)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- UTF-8 ---- */
+
+/* Length of the valid UTF-8 character at [p] (at most [n] bytes
+ * available), or 0 when the byte does not start one.  Overlong forms and
+ * surrogates are refused, as a strict JSON reader would. */
+static size_t utf8_char(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * [s] made one line of valid UTF-8 and cut to [max] bytes, ending with
+ * "..." when [ellipsis] and it was cut; malloc'd, NULL when memory runs
+ * out.  "" comes back as "" for the caller to treat as none.
+ */
+static char *sanitise(const char *s, size_t max, int ellipsis)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), out_len = 0, cut;
+	char *out = malloc(n + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_char(p + i, n - i);
+
+		if (len == 0) {
+			out[out_len++] = '?';
+			i++;
+		} else if (len == 1) {
+			out[out_len++] = (p[i] < 0x20 || p[i] == 0x7f) ?
+				' ' : (char)p[i];
+			i++;
+		} else if (len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0) {
+			/* U+0080-U+009F: C1 controls, one space for two
+			 * bytes. */
+			out[out_len++] = ' ';
+			i += 2;
+		} else {
+			memcpy(out + out_len, p + i, len);
+			out_len += len;
+			i += len;
+		}
+	}
+	out[out_len] = '\0';
+	if (out_len <= max)
+		return out;
+	cut = ellipsis ? max - 3 : max;
+	/* The output is valid UTF-8, so backing over continuation bytes
+	 * lands on the start of the character that would be split. */
+	while (cut > 0 && ((unsigned char)out[cut] & 0xc0) == 0x80)
+		cut--;
+	if (ellipsis) {
+		memcpy(out + cut, "...", 4);
+	} else {
+		out[cut] = '\0';
+	}
+	return out;
+}
+
+static int set_text(char **field, const char *value, size_t max,
+		    int ellipsis)
+{
+	char *copy = NULL;
+
+	if (value && value[0]) {
+		copy = sanitise(value, max, ellipsis);
+		if (!copy)
+			return -1;
+		if (!copy[0]) {
+			free(copy);
+			copy = NULL;
+		}
+	}
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+int aml_event_set_reason(struct aml_event *ev, const char *reason)
+{
+	return set_text(&ev->reason, reason, AML_EVENT_REASON_MAX, 1);
+}
+
+int aml_event_set_node(struct aml_event *ev, const char *node)
+{
+	return set_text(&ev->node, node, AML_EVENT_NODE_MAX, 0);
+}
+
+/* ---- time ---- */
+
+#define MS_MIN INT64_C(-62167219200000)  /* 0000-01-01T00:00:00.000Z */
+#define MS_MAX INT64_C(253402300799999)  /* 9999-12-31T23:59:59.999Z */
+
+void aml_event_format_time(int64_t time_ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t sec;
+	int64_t ms;
+
+	if (!buf || len == 0)
+		return;
+	if (time_ms < MS_MIN)
+		time_ms = MS_MIN;
+	if (time_ms > MS_MAX)
+		time_ms = MS_MAX;
+	ms = time_ms % 1000;
+	sec = (time_t)(time_ms / 1000);
+	if (ms < 0) {
+		ms += 1000;
+		sec--;
+	}
+	if (!gmtime_r(&sec, &tm)) {
+		buf[0] = '\0';
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)ms);
+}
+
+/* Exactly [n] digits at [*p]; advances past them. */
+static int digits(const char **p, int n, int *value)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		char c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	*p += n;
+	*value = v;
+	return 0;
+}
+
+static int expect(const char **p, char c)
+{
+	if (**p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+int aml_event_parse_time(const char *text, int64_t *time_ms)
+{
+	const char *p = text;
+	int year, mon, day, hour, min, sec, ms = 0;
+	struct tm tm, back;
+	time_t t;
+
+	if (!text)
+		return -1;
+	if (digits(&p, 4, &year) || expect(&p, '-') || digits(&p, 2, &mon) ||
+	    expect(&p, '-') || digits(&p, 2, &day) || expect(&p, 'T') ||
+	    digits(&p, 2, &hour) || expect(&p, ':') || digits(&p, 2, &min) ||
+	    expect(&p, ':') || digits(&p, 2, &sec))
+		return -1;
+	if (*p == '.') {
+		int n = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++, n++) {
+			if (n < 3)
+				ms = ms * 10 + (*p - '0');
+		}
+		if (n == 0 || n > 9)
+			return -1;
+		for (; n < 3; n++)
+			ms *= 10;
+	}
+	if (expect(&p, 'Z') || *p != '\0')
+		return -1;
+	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 ||
+	    min > 59 || sec > 59)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm rolls February 30 over into March; a round trip that does
+	 * not come back to the same day shows the date did not exist. */
+	if (!gmtime_r(&t, &back) || back.tm_mday != day ||
+	    back.tm_mon != mon - 1)
+		return -1;
+	if (time_ms)
+		*time_ms = (int64_t)t * 1000 + ms;
+	return 0;
+}
+
+/* ---- one event ---- */
+
+/* 64 bits from getrandom(2); flags 0 as in runid.c: block early in boot
+ * rather than fail, and a read this small is never short once it works. */
+static int random_u64(uint64_t *out)
+{
+	for (;;) {
+		ssize_t n = getrandom(out, sizeof(*out), 0);
+
+		if (n == (ssize_t)sizeof(*out))
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+}
+
+int aml_event_init(struct aml_event *ev, enum aml_status status,
+		   enum aml_event_source source)
+{
+	struct timespec now;
+	uint64_t bits;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->status = status;
+	ev->source = source;
+	ev->attempt = 1;
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return -1;
+	if (random_u64(&bits) < 0)
+		return -1;
+	snprintf(ev->id, sizeof(ev->id), "%016" PRIx64, bits);
+	ev->time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	return 0;
+}
+
+void aml_event_free(struct aml_event *ev)
+{
+	if (!ev)
+		return;
+	free(ev->node);
+	free(ev->reason);
+	ev->node = NULL;
+	ev->reason = NULL;
+}
+
+/* ---- encoding ---- */
+
+/*
+ * The JSON form of the character at [p] ([n] bytes left): points [*piece]
+ * at it (in [esc] when escaped), returns its length and sets [*used] to
+ * the bytes of [p] it stands for.  Bytes that are not UTF-8 become \ufffd
+ * so a line stays valid whatever the struct held.
+ */
+static size_t json_char(const unsigned char *p, size_t n, char esc[8],
+			const char **piece, size_t *used)
+{
+	size_t len = utf8_char(p, n);
+
+	*piece = esc;
+	*used = len ? len : 1;
+	if (len == 0) {
+		*piece = "\\ufffd";
+		return 6;
+	}
+	if (p[0] == '"' || p[0] == '\\') {
+		esc[0] = '\\';
+		esc[1] = (char)p[0];
+		return 2;
+	}
+	if (p[0] < 0x20)
+		return (size_t)snprintf(esc, 8, "\\u%04x", p[0]);
+	*piece = (const char *)p;
+	return len;
+}
+
+/*
+ * Append [s] as the inside of a JSON string in at most [max] bytes, never
+ * half a character or escape; with [ellipsis] a cut string ends with "..."
+ * within [max].  Returns the bytes written.
+ */
+static size_t put_json_chars(struct aml_text *t, const char *s, size_t max,
+			     int ellipsis)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), total = 0, limit, w = 0, i, used, plen;
+	const char *piece;
+	char esc[8];
+
+	for (i = 0; i < n && total <= max; i += used)
+		total += json_char(p + i, n - i, esc, &piece, &used);
+	if (total <= max) {
+		limit = max;
+		ellipsis = 0;
+	} else if (ellipsis) {
+		if (max < 3)
+			return 0;
+		limit = max - 3;
+	} else {
+		limit = max;
+	}
+	for (i = 0; i < n; i += used) {
+		plen = json_char(p + i, n - i, esc, &piece, &used);
+		if (w + plen > limit)
+			break;
+		aml_text_add(t, piece, plen);
+		w += plen;
+	}
+	if (ellipsis) {
+		aml_text_add(t, "...", 3);
+		w += 3;
+	}
+	return w;
+}
+
+static void put_key_string(struct aml_text *t, const char *key,
+			   const char *value)
+{
+	aml_text_str(t, ",\"");
+	aml_text_str(t, key);
+	aml_text_str(t, "\":\"");
+	put_json_chars(t, value, SIZE_MAX, 0);
+	aml_text_str(t, "\"");
+}
+
+char *aml_event_encode(const struct aml_event *ev)
+{
+	struct aml_text t = AML_TEXT_INIT;
+	char when[32], num[48], tail[48], id[AML_EVENT_ID_LEN + 1];
+	const char *node = ev->node && ev->node[0] ? ev->node : NULL;
+	const char *reason = ev->reason && ev->reason[0] ? ev->reason : NULL;
+	size_t fixed, avail, used;
+
+	memcpy(id, ev->id, AML_EVENT_ID_LEN);
+	id[AML_EVENT_ID_LEN] = '\0';
+	aml_event_format_time(ev->time_ms, when, sizeof(when));
+	aml_text_str(&t, "{\"id\":\"");
+	put_json_chars(&t, id, SIZE_MAX, 0);
+	aml_text_str(&t, "\"");
+	put_key_string(&t, "time", when);
+	put_key_string(&t, "status", aml_status_name(ev->status));
+	put_key_string(&t, "source", aml_event_source_name(ev->source));
+	snprintf(num, sizeof(num), ",\"attempt\":%u", ev->attempt);
+	aml_text_str(&t, num);
+	if (ev->job_id) {
+		snprintf(num, sizeof(num), ",\"job_id\":%" PRIu32, ev->job_id);
+		aml_text_str(&t, num);
+	}
+	if (ev->has_exit_code)
+		snprintf(tail, sizeof(tail), ",\"exit_code\":%d}\n",
+			 ev->exit_code);
+	else
+		snprintf(tail, sizeof(tail), "}\n");
+
+	/* Everything but the two free texts is short and bounded; they share
+	 * what is left, the node first, so the reason is what gets cut. */
+	fixed = t.len + strlen(tail) +
+		(node ? strlen(",\"node\":\"\"") : 0) +
+		(reason ? strlen(",\"reason\":\"\"") : 0);
+	avail = fixed < AML_EVENT_LINE_MAX ? AML_EVENT_LINE_MAX - fixed : 0;
+	if (node) {
+		aml_text_str(&t, ",\"node\":\"");
+		used = put_json_chars(&t, node, avail, 0);
+		aml_text_str(&t, "\"");
+		avail -= used;
+	}
+	if (reason && avail >= 3) {
+		aml_text_str(&t, ",\"reason\":\"");
+		put_json_chars(&t, reason, avail, 1);
+		aml_text_str(&t, "\"");
+	}
+	aml_text_str(&t, tail);
+	return aml_text_finish(&t);
+}
+
+/* ---- decoding ---- */
+
+/* [item] as a short JSON text for a message. */
+static void show(const cJSON *item, char *buf, size_t len)
+{
+	char *text = cJSON_PrintUnformatted(item);
+
+	aml_text_escape(text ? text : "?", buf, len);
+	free(text);
+}
+
+/* [item] as a whole number in [lo, hi]. */
+static int whole_number(const cJSON *item, double lo, double hi,
+			long long *value)
+{
+	double d;
+
+	if (!cJSON_IsNumber(item))
+		return -1;
+	d = item->valuedouble;
+	/* Written so that NaN fails too. */
+	if (!(d >= lo && d <= hi) || (double)(long long)d != d)
+		return -1;
+	*value = (long long)d;
+	return 0;
+}
+
+/* The member [key] of [obj], or NULL when absent or null. */
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNull(item) ? NULL : item;
+}
+
+static int is_event_id(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n]; n++) {
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return 0;
+	}
+	return n == AML_EVENT_ID_LEN;
+}
+
+/* Parse the JSON object a line holds, or NULL; only whitespace may
+ * follow it. */
+static cJSON *parse_line(const char *line, size_t len)
+{
+	const char *end = NULL;
+	cJSON *root;
+
+	root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	if (!root)
+		return NULL;
+	for (; end && end < line + len; end++) {
+		if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+			cJSON_Delete(root);
+			return NULL;
+		}
+	}
+	return root;
+}
+
+static int decode_fields(const cJSON *root, struct aml_event *ev,
+			 char *errbuf, size_t errlen)
+{
+	const cJSON *item;
+	char shown[96];
+	long long v;
+
+	if (!cJSON_IsObject(root))
+		return aml_fail(errbuf, errlen,
+				"event line: must be a JSON object");
+
+#define REQUIRED(key)                                                        \
+	do {                                                                 \
+		item = member(root, key);                                    \
+		if (!item)                                                   \
+			return aml_fail(errbuf, errlen,                      \
+					"event line: " key ": is missing");  \
+		show(item, shown, sizeof(shown));                            \
+	} while (0)
+
+	REQUIRED("id");
+	if (!cJSON_IsString(item) || !is_event_id(item->valuestring))
+		return aml_fail(errbuf, errlen,
+				"event line: id: must be %d lowercase hex "
+				"digits, got %s", AML_EVENT_ID_LEN, shown);
+	memcpy(ev->id, item->valuestring, AML_EVENT_ID_LEN + 1);
+
+	REQUIRED("time");
+	if (!cJSON_IsString(item) ||
+	    aml_event_parse_time(item->valuestring, &ev->time_ms) < 0)
+		return aml_fail(errbuf, errlen,
+				"event line: time: must be a UTC time such as "
+				"2026-11-25T16:49:56.123Z, got %s", shown);
+
+	REQUIRED("status");
+	if (!cJSON_IsString(item) ||
+	    aml_status_parse(item->valuestring, &ev->status) < 0)
+		return aml_fail(errbuf, errlen,
+				"event line: status: must be a run status "
+				"such as Running, got %s", shown);
+
+	REQUIRED("source");
+	if (!cJSON_IsString(item) ||
+	    aml_event_source_parse(item->valuestring, &ev->source) < 0)
+		return aml_fail(errbuf, errlen,
+				"event line: source: must be one of sbatch, "
+				"controller, node, launcher, finalizer, user "
+				"or reconcile, got %s", shown);
+
+	REQUIRED("attempt");
+	if (whole_number(item, 1, UINT_MAX, &v) < 0)
+		return aml_fail(errbuf, errlen,
+				"event line: attempt: must be a whole number "
+				"from 1, got %s", shown);
+	ev->attempt = (unsigned)v;
+#undef REQUIRED
+
+	item = member(root, "job_id");
+	if (item) {
+		show(item, shown, sizeof(shown));
+		if (whole_number(item, 0, UINT32_MAX, &v) < 0)
+			return aml_fail(errbuf, errlen,
+					"event line: job_id: must be a whole "
+					"number from 0 to %" PRIu32 ", got %s",
+					UINT32_MAX, shown);
+		ev->job_id = (uint32_t)v;
+	}
+	item = member(root, "exit_code");
+	if (item) {
+		show(item, shown, sizeof(shown));
+		if (whole_number(item, -255, 255, &v) < 0)
+			return aml_fail(errbuf, errlen,
+					"event line: exit_code: must be a "
+					"whole number from -255 to 255, got %s",
+					shown);
+		ev->has_exit_code = 1;
+		ev->exit_code = (int)v;
+	}
+	item = member(root, "node");
+	if (item) {
+		show(item, shown, sizeof(shown));
+		if (!cJSON_IsString(item))
+			return aml_fail(errbuf, errlen,
+					"event line: node: must be a string, "
+					"got %s", shown);
+		if (aml_event_set_node(ev, item->valuestring) < 0)
+			return aml_fail(errbuf, errlen,
+					"event line: out of memory");
+	}
+	item = member(root, "reason");
+	if (item) {
+		show(item, shown, sizeof(shown));
+		if (!cJSON_IsString(item))
+			return aml_fail(errbuf, errlen,
+					"event line: reason: must be a string, "
+					"got %s", shown);
+		if (aml_event_set_reason(ev, item->valuestring) < 0)
+			return aml_fail(errbuf, errlen,
+					"event line: out of memory");
+	}
+	return 0;
+}
+
+int aml_event_decode(const char *line, size_t len, struct aml_event *ev,
+		     char *errbuf, size_t errlen)
+{
+	cJSON *root;
+	int rc;
+
+	memset(ev, 0, sizeof(*ev));
+	if (!line)
+		return aml_fail(errbuf, errlen, "event line: is missing");
+	root = parse_line(line, len);
+	if (!root)
+		return aml_fail(errbuf, errlen,
+				"event line: is not one JSON object");
+	rc = decode_fields(root, ev, errbuf, errlen);
+	cJSON_Delete(root);
+	if (rc < 0) {
+		aml_event_free(ev);
+		memset(ev, 0, sizeof(*ev));
+	}
+	return rc;
+}
+
+/* ---- the state of a run ---- */
+
+void aml_run_state_init(struct aml_run_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->status = AML_STATUS_NOT_STARTED;
+}
+
+void aml_run_state_free(struct aml_run_state *st)
+{
+	if (!st)
+		return;
+	free(st->nodes);
+	free(st->reason);
+	aml_run_state_init(st);
+}
+
+/* The length of the first name of the node list at [p]: up to a comma
+ * outside brackets, since Slurm writes ranges as "n[1,3-4]". */
+static size_t first_node(const char *p)
+{
+	int depth = 0;
+	size_t n;
+
+	for (n = 0; p[n]; n++) {
+		if (p[n] == '[')
+			depth++;
+		else if (p[n] == ']' && depth > 0)
+			depth--;
+		else if (p[n] == ',' && depth == 0)
+			break;
+	}
+	return n;
+}
+
+/* Whether the node list [list] holds [name] ([n] bytes). */
+static int list_has(const char *list, const char *name, size_t n)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		size_t len = first_node(p);
+
+		if (len == n && memcmp(p, name, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static void note_one_node(struct aml_run_state *st, const char *name,
+			  size_t n)
+{
+	size_t old = st->nodes ? strlen(st->nodes) : 0;
+	char *grown;
+
+	while (n > 0 && *name == ' ') {
+		name++;
+		n--;
+	}
+	while (n > 0 && name[n - 1] == ' ')
+		n--;
+	if (n == 0 || list_has(st->nodes, name, n))
+		return;
+	grown = realloc(st->nodes, old + (old ? 1 : 0) + n + 1);
+	if (!grown)
+		return;
+	if (old)
+		grown[old++] = ',';
+	memcpy(grown + old, name, n);
+	grown[old + n] = '\0';
+	st->nodes = grown;
+}
+
+/* An event may name the job's whole node list; each node is listed once. */
+static void note_nodes(struct aml_run_state *st, const char *node)
+{
+	const char *p = node;
+
+	while (*p) {
+		size_t len = first_node(p);
+
+		note_one_node(st, p, len);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+}
+
+static void note_job_id(struct aml_run_state *st, uint32_t job_id)
+{
+	if (job_id == 0)
+		return;
+	for (size_t i = 0; i < st->n_job_ids; i++) {
+		if (st->job_ids[i] == job_id)
+			return;
+	}
+	if (st->n_job_ids < AML_RUN_MAX_JOBS)
+		st->job_ids[st->n_job_ids++] = job_id;
+}
+
+enum aml_transition aml_run_state_apply(struct aml_run_state *st,
+					const struct aml_event *ev)
+{
+	enum aml_transition verdict;
+
+	verdict = st->has_events ?
+		aml_status_check(st->status, st->attempt, ev->status,
+				 ev->attempt) :
+		aml_status_check_first(ev->status, ev->attempt);
+	switch (verdict) {
+	case AML_TRANSITION_OK:
+	case AML_TRANSITION_NEW_ATTEMPT:
+		break;
+	case AML_TRANSITION_DUPLICATE:
+		return verdict;
+	case AML_TRANSITION_STALE:
+	case AML_TRANSITION_ILLEGAL:
+	default:
+		st->n_skipped++;
+		return verdict;
+	}
+
+	if (!st->has_events) {
+		st->has_events = 1;
+		st->created_ms = ev->time_ms;
+		st->updated_ms = ev->time_ms;
+	} else if (ev->time_ms > st->updated_ms) {
+		st->spent_ms[st->status] += ev->time_ms - st->updated_ms;
+		st->updated_ms = ev->time_ms;
+	}
+	if (verdict == AML_TRANSITION_NEW_ATTEMPT) {
+		st->started_ms = 0;
+		st->ended_ms = 0;
+		st->has_exit_code = 0;
+		st->exit_code = 0;
+	}
+	st->status = ev->status;
+	st->attempt = ev->attempt;
+	if (ev->status == AML_STATUS_RUNNING && st->started_ms == 0)
+		st->started_ms = ev->time_ms;
+	if (aml_status_is_terminal(ev->status))
+		st->ended_ms = ev->time_ms;
+	note_job_id(st, ev->job_id);
+	if (ev->node && ev->node[0])
+		note_nodes(st, ev->node);
+	if (ev->reason && ev->reason[0]) {
+		/* Without memory, no reason beats the previous one, which
+		 * would describe an older event as if it were this one. */
+		free(st->reason);
+		st->reason = strdup(ev->reason);
+	}
+	if (ev->has_exit_code) {
+		st->has_exit_code = 1;
+		st->exit_code = ev->exit_code;
+	}
+	return verdict;
+}
+
+static int is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	}
+	return 1;
+}
+
+void aml_run_state_fold(struct aml_run_state *st, const char *text,
+			size_t len)
+{
+	const char *p = text, *end = text ? text + len : NULL;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct aml_event ev;
+		size_t n;
+
+		if (!nl)
+			break;
+		n = (size_t)(nl - p);
+		if (!is_blank(p, n)) {
+			if (aml_event_decode(p, n, &ev, NULL, 0) < 0) {
+				st->n_skipped++;
+			} else {
+				aml_run_state_apply(st, &ev);
+				aml_event_free(&ev);
+			}
+		}
+		p = nl + 1;
+	}
+}
+
+int aml_events_contain_id(const char *text, size_t len, const char *id)
+{
+	const char *p = text, *end = text ? text + len : NULL;
+	size_t id_len;
+
+	if (!text || !id || !is_event_id(id))
+		return 0;
+	id_len = strlen(id);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const cJSON *item;
+		cJSON *root;
+		size_t n;
+		int found;
+
+		if (!nl)
+			break;
+		n = (size_t)(nl - p);
+		/* Parsing only lines that hold the digits somewhere keeps a
+		 * long log cheap to search. */
+		if (memmem(p, n, id, id_len)) {
+			root = parse_line(p, n);
+			item = cJSON_GetObjectItemCaseSensitive(root, "id");
+			found = cJSON_IsString(item) &&
+				strcmp(item->valuestring, id) == 0;
+			cJSON_Delete(root);
+			if (found)
+				return 1;
+		}
+		p = nl + 1;
+	}
+	return 0;
+}
