@@ -339,7 +339,10 @@ static int open_beneath(int rootfd, const char *path, int flags)
 		return openat(rootfd, ".", flags | O_CLOEXEC);
 	if (!no_openat2) {
 		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-		if (fd >= 0 || errno != ENOSYS)
+		/* EPERM: seccomp in older container runtimes blocks
+		 * openat2; the fallback refuses every symlink, which is
+		 * stricter, so falling back is always safe. */
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
 			return fd;
 		no_openat2 = 1;
 	}
