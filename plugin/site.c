@@ -57,6 +57,7 @@
 #define DEFAULT_SNAPSHOT_MAX_BYTES ((uint64_t)300 << 20)
 #define DEFAULT_SNAPSHOT_MAX_FILES 2000
 #define DEFAULT_RUN_DIR "/tmp/aml-runs"
+#define DEFAULT_SPOOL_DIR "/var/spool/aml"
 #define DEFAULT_INTERPRETER "python3"
 #define DEFAULT_FINALIZE_GRACE 120
 
@@ -74,6 +75,7 @@ enum key {
 	K_SNAPSHOT_MAX_SIZE,
 	K_SNAPSHOT_MAX_FILES,
 	K_RUN_DIR,
+	K_SPOOL_DIR,
 	K_KEEP_FAILED_RUN_DIR,
 	K_CONTAINER_RUNTIME,
 	K_DEFAULT_INTERPRETER,
@@ -105,6 +107,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_SNAPSHOT_MAX_SIZE] = "SnapshotMaxSize",
 	[K_SNAPSHOT_MAX_FILES] = "SnapshotMaxFiles",
 	[K_RUN_DIR] = "RunDir",
+	[K_SPOOL_DIR] = "SpoolDir",
 	[K_KEEP_FAILED_RUN_DIR] = "KeepFailedRunDir",
 	[K_CONTAINER_RUNTIME] = "ContainerRuntime",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
@@ -971,6 +974,9 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 	case K_RUN_DIR:
 		set_path(ps, t, k, &site->run_dir);
 		break;
+	case K_SPOOL_DIR:
+		set_path(ps, t, k, &site->spool_dir);
+		break;
 	case K_KEEP_FAILED_RUN_DIR:
 		get_bool(ps, t, k, &site->keep_failed_run_dir);
 		break;
@@ -1422,12 +1428,13 @@ int aml_site_defaults(struct aml_site *site)
 	site->snapshot_max_bytes = DEFAULT_SNAPSHOT_MAX_BYTES;
 	site->snapshot_max_files = DEFAULT_SNAPSHOT_MAX_FILES;
 	site->run_dir = strdup(DEFAULT_RUN_DIR);
+	site->spool_dir = strdup(DEFAULT_SPOOL_DIR);
 	site->keep_failed_run_dir = 0;
 	site->container_runtime = AML_CONTAINER_NONE;
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
-	    !site->default_interpreter) {
+	    !site->spool_dir || !site->default_interpreter) {
 		aml_site_free(site);
 		return -1;
 	}
@@ -1730,6 +1737,7 @@ void aml_site_free(struct aml_site *site)
 	free(site->history_credentials);
 	free(site->snapshot_dir);
 	free(site->run_dir);
+	free(site->spool_dir);
 	free(site->default_interpreter);
 	free(site->default_target);
 	for (size_t i = 0; i < site->n_targets; i++) {

@@ -26,6 +26,10 @@
  *   SnapshotMaxFiles=N          [2000]
  *   RunDir=PATH                 per-run working directories on nodes
  *                               [/tmp/aml-runs]
+ *   SpoolDir=PATH               local disk where writes wait while run
+ *                               history is unavailable; created 1777 by
+ *                               the admin, one 0700 directory per user
+ *                               inside [/var/spool/aml]
  *   KeepFailedRunDir=BOOL       keep a node's run directory after failure [no]
  *   ContainerRuntime=none|pyxis [none]
  *   DefaultInterpreter=PATH     interpreter for `script` [python3]
@@ -98,6 +102,7 @@ struct aml_site {
 	uint64_t snapshot_max_bytes;
 	uint32_t snapshot_max_files;
 	char *run_dir;
+	char *spool_dir;
 	int keep_failed_run_dir;
 	enum aml_container_runtime container_runtime;
 	char *default_interpreter;

@@ -161,6 +161,7 @@ static void check_global_defaults(const struct aml_site *site)
 	assert_true(site->snapshot_max_bytes == 300ull * 1024 * 1024);
 	assert_int_equal(site->snapshot_max_files, 2000);
 	assert_string_equal(site->run_dir, "/tmp/aml-runs");
+	assert_string_equal(site->spool_dir, "/var/spool/aml");
 	assert_int_equal(site->keep_failed_run_dir, 0);
 	assert_int_equal(site->container_runtime, AML_CONTAINER_NONE);
 	assert_string_equal(site->default_interpreter, "python3");
@@ -432,6 +433,19 @@ static void test_run_dir(void **state)
 	global_fails("RunDir=scratch",
 		     "aml.conf: line 1: RunDir: must be an absolute path, got "
 		     "\"scratch\"");
+}
+
+static void test_spool_dir(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_global("SpoolDir=/var/tmp/aml-spool", &site);
+	assert_string_equal(site.spool_dir, "/var/tmp/aml-spool");
+	aml_site_free(&site);
+	global_fails("SpoolDir=spool",
+		     "aml.conf: line 1: SpoolDir: must be an absolute path, got "
+		     "\"spool\"");
 }
 
 static void test_keep_failed_run_dir(void **state)
@@ -1767,6 +1781,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_max_size_overflow),
 		cmocka_unit_test(test_snapshot_max_files),
 		cmocka_unit_test(test_run_dir),
+		cmocka_unit_test(test_spool_dir),
 		cmocka_unit_test(test_keep_failed_run_dir),
 		cmocka_unit_test(test_booleans_all_spellings),
 		cmocka_unit_test(test_container_runtime),

@@ -1,0 +1,573 @@
+/*
+ * history.c: the run history interface over a backend, with the spool in
+ * front of every write (see history.h).
+ *
+ * A write first replays whatever the caller's spool holds; only when the
+ * spool is empty does it go to the backend, so a write never overtakes an
+ * older one that is still waiting.  A spooled write is a JSON record
+ * naming the operation, replayed through the same backend calls; each of
+ * them is idempotent (events carry ids, properties are set-once, tags and
+ * uploads replace), which is what makes a replay after a crash harmless.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "history.h"
+#include "history_backend.h"
+#include "spool.h"
+
+struct aml_history {
+	const struct aml_history_ops *ops;
+	void *self;
+	char *spool_dir;
+};
+
+int aml_history_open(const struct aml_site *site, struct aml_history **hp,
+		     char *errbuf, size_t errlen)
+{
+	struct aml_history *h;
+
+	*hp = NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h || !(h->spool_dir = strdup(site->spool_dir))) {
+		free(h);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	switch (site->history_backend) {
+	case AML_HISTORY_FILE:
+		if (aml_history_file_open(site, &h->ops, &h->self, errbuf,
+					  errlen) < 0)
+			goto failed;
+		break;
+	default:
+		aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow is not "
+			 "available in this version of slurm-aml; use "
+			 "HistoryBackend=file", site->path ? site->path : "aml.conf");
+		goto failed;
+	}
+	*hp = h;
+	return 0;
+failed:
+	free(h->spool_dir);
+	free(h);
+	return -1;
+}
+
+void aml_history_close(struct aml_history *h)
+{
+	if (!h)
+		return;
+	h->ops->close(h->self);
+	free(h->spool_dir);
+	free(h);
+}
+
+/* ---- spooled records ---- */
+
+static cJSON *kvlist_to_json(const struct aml_kvlist *list)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	for (size_t i = 0; obj && list && i < list->count; i++)
+		if (!cJSON_AddStringToObject(obj, list->items[i].key,
+					     list->items[i].value)) {
+			cJSON_Delete(obj);
+			return NULL;
+		}
+	return obj;
+}
+
+static int kvlist_from_json(const cJSON *obj, struct aml_kvlist *list)
+{
+	const cJSON *item;
+
+	memset(list, 0, sizeof(*list));
+	if (!cJSON_IsObject(obj))
+		return obj ? -1 : 0;
+	cJSON_ArrayForEach(item, obj) {
+		if (!cJSON_IsString(item) ||
+		    aml_kvlist_set(list, item->string, item->valuestring) < 0) {
+			aml_kvlist_free(list);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static cJSON *new_record(const char *op, const char *experiment,
+			 const char *run_id)
+{
+	cJSON *rec = cJSON_CreateObject();
+
+	if (rec && cJSON_AddStringToObject(rec, "op", op) &&
+	    cJSON_AddStringToObject(rec, "experiment", experiment) &&
+	    cJSON_AddStringToObject(rec, "run_id", run_id))
+		return rec;
+	cJSON_Delete(rec);
+	return NULL;
+}
+
+static int add_event(cJSON *rec, const struct aml_event *ev)
+{
+	char *line = aml_event_encode(ev);
+	int ok = line && cJSON_AddStringToObject(rec, "event", line);
+
+	free(line);
+	return ok ? 0 : -1;
+}
+
+/* Replay one record through the backend. */
+static enum aml_spool_verdict apply_record(void *ctx,
+					   const struct aml_spool_entry *e,
+					   char *errbuf, size_t errlen)
+{
+	struct aml_history *h = ctx;
+	cJSON *rec = cJSON_ParseWithLength(e->record, e->len);
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op"));
+	const char *exp = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "experiment"));
+	const char *run_id = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "run_id"));
+	const char *line = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "event"));
+	struct aml_event ev;
+	struct aml_kvlist a = { 0 }, b = { 0 };
+	struct aml_strlist remove = { 0 };
+	int have_event = 0, r;
+
+	memset(&ev, 0, sizeof(ev));
+	if (!op || !exp || !run_id) {
+		r = aml_fail(errbuf, errlen, "spool entry %s is not a run "
+			     "history record", e->name);
+		goto done;
+	}
+	if (line) {
+		if (aml_event_decode(line, strlen(line), &ev, errbuf,
+				     errlen) < 0) {
+			r = AML_BACKEND_REFUSED;
+			goto done;
+		}
+		have_event = 1;
+	}
+	if (!strcmp(op, "create") && have_event) {
+		struct aml_run_new req = {
+			.experiment = exp,
+			.run_id = run_id,
+			.config_json = cJSON_GetStringValue(
+				cJSON_GetObjectItem(rec, "config")),
+			.properties = &a,
+			.tags = &b,
+			.first = &ev,
+		};
+
+		if (!req.config_json ||
+		    kvlist_from_json(cJSON_GetObjectItem(rec, "properties"),
+				     &a) < 0 ||
+		    kvlist_from_json(cJSON_GetObjectItem(rec, "tags"), &b) < 0)
+			r = aml_fail(errbuf, errlen, "spool entry %s: a "
+				     "malformed run creation", e->name);
+		else
+			r = h->ops->create_run(h->self, &req, errbuf, errlen);
+	} else if (!strcmp(op, "event") && have_event) {
+		r = h->ops->record(h->self, exp, run_id, &ev, errbuf, errlen);
+	} else if (!strcmp(op, "properties")) {
+		if (kvlist_from_json(cJSON_GetObjectItem(rec, "properties"),
+				     &a) < 0)
+			r = aml_fail(errbuf, errlen, "spool entry %s: "
+				     "malformed properties", e->name);
+		else
+			r = h->ops->add_properties(h->self, exp, run_id, &a,
+						   errbuf, errlen);
+	} else if (!strcmp(op, "tags")) {
+		const cJSON *item;
+
+		r = kvlist_from_json(cJSON_GetObjectItem(rec, "set"), &a);
+		cJSON_ArrayForEach(item, cJSON_GetObjectItem(rec, "remove")) {
+			char **grown;
+
+			if (r < 0 || !cJSON_IsString(item))
+				break;
+			grown = realloc(remove.items, (remove.count + 1) *
+						      sizeof(*grown));
+			if (!grown || !(grown[remove.count] =
+					strdup(item->valuestring))) {
+				if (grown)
+					remove.items = grown;
+				r = -1;
+				break;
+			}
+			remove.items = grown;
+			remove.count++;
+		}
+		if (r < 0)
+			r = aml_fail(errbuf, errlen, "spool entry %s: "
+				     "malformed tags", e->name);
+		else
+			r = h->ops->set_tags(h->self, exp, run_id, &a,
+					     &remove, errbuf, errlen);
+	} else if (!strcmp(op, "upload") && e->files_dirfd >= 0) {
+		const char *dest = cJSON_GetStringValue(
+			cJSON_GetObjectItem(rec, "dest"));
+
+		/* An upload names its source below a root; a spooled one's
+		 * source is the entry's files/ itself, so its root is the
+		 * entry (our own directory: ".." is safe here). */
+		int entry_fd = openat(e->files_dirfd, "..", O_PATH |
+				      O_DIRECTORY | O_CLOEXEC);
+
+		if (!dest)
+			r = aml_fail(errbuf, errlen, "spool entry %s: an "
+				     "upload without a destination", e->name);
+		else if (entry_fd < 0)
+			r = aml_fail(errbuf, errlen, "spool entry %s: %s",
+				     e->name, strerror(errno));
+		else
+			r = h->ops->upload(h->self, exp, run_id, entry_fd,
+					   "files", dest, NULL, errbuf, errlen);
+		if (entry_fd >= 0)
+			close(entry_fd);
+	} else {
+		r = aml_fail(errbuf, errlen, "spool entry %s: unknown "
+			     "operation", e->name);
+	}
+done:
+	aml_event_free(&ev);
+	aml_kvlist_free(&a);
+	aml_kvlist_free(&b);
+	aml_strlist_free(&remove);
+	cJSON_Delete(rec);
+	if (r == AML_BACKEND_UNAVAILABLE)
+		return AML_SPOOL_RETRY;
+	if (r < 0)
+		return AML_SPOOL_REJECTED;
+	return AML_SPOOL_APPLIED;
+}
+
+/*
+ * Replay the spool.  [*remaining] is what is still queued; a spool that
+ * cannot be opened (SpoolDir missing) counts as empty, since nothing can
+ * have been queued in it.
+ */
+static int replay(struct aml_history *h, size_t *remaining, char *errbuf,
+		  size_t errlen)
+{
+	struct aml_spool sp;
+	struct aml_spool_replay_stats stats = { 0 };
+	char why[512];
+	int r;
+
+	*remaining = 0;
+	if (aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) < 0)
+		return 0;
+	if (aml_spool_count(&sp, why, sizeof(why)) == 0) {
+		aml_spool_close(&sp);
+		return 0;
+	}
+	r = aml_spool_replay(&sp, apply_record, h, &stats, errbuf, errlen);
+	aml_spool_close(&sp);
+	*remaining = stats.remaining;
+	return r;
+}
+
+int aml_history_flush(struct aml_history *h, size_t *remaining, char *errbuf,
+		      size_t errlen)
+{
+	return replay(h, remaining, errbuf, errlen);
+}
+
+/*
+ * The common path of every write: replay, then either the backend ([r],
+ * computed by the caller's [attempt] only when the spool is empty) or the
+ * spool.
+ */
+typedef int (*backend_call)(struct aml_history *h, const void *args,
+			    char *errbuf, size_t errlen);
+
+static enum aml_history_result write_through(struct aml_history *h,
+					     backend_call call,
+					     const void *args, cJSON *rec,
+					     int files_dirfd,
+					     const char *files_path,
+					     char *errbuf, size_t errlen)
+{
+	char why[1024] = "", spool_err[512];
+	struct aml_spool sp;
+	size_t remaining = 0;
+	char *text;
+	int r;
+
+	if (!rec)
+		return aml_fail(errbuf, errlen, "out of memory");
+	if (replay(h, &remaining, why, sizeof(why)) == 0 && remaining == 0) {
+		r = call(h, args, errbuf, errlen);
+		if (r != AML_BACKEND_UNAVAILABLE) {
+			cJSON_Delete(rec);
+			if (r == AML_BACKEND_UNCHANGED)
+				return AML_HISTORY_UNCHANGED;
+			return r < 0 ? AML_HISTORY_ERROR : AML_HISTORY_WRITTEN;
+		}
+		snprintf(why, sizeof(why), "%s", errbuf);
+	} else if (!*why) {
+		snprintf(why, sizeof(why), "older writes are still queued");
+	}
+	text = cJSON_PrintUnformatted(rec);
+	cJSON_Delete(rec);
+	if (!text)
+		return aml_fail(errbuf, errlen, "out of memory");
+	if (aml_spool_open(&sp, h->spool_dir, spool_err,
+			   sizeof(spool_err)) < 0 ||
+	    aml_spool_push(&sp, text, strlen(text), files_dirfd, files_path,
+			   NULL, spool_err, sizeof(spool_err)) < 0) {
+		aml_spool_close(&sp);
+		free(text);
+		return aml_fail(errbuf, errlen, "run history is unavailable "
+				"(%s) and the local spool cannot keep the "
+				"write either: %s", why, spool_err);
+	}
+	aml_fail(errbuf, errlen, "run history is unavailable (%s); queued in "
+		 "%s, to be written when it is back", why, sp.path);
+	aml_spool_close(&sp);
+	free(text);
+	return AML_HISTORY_SPOOLED;
+}
+
+/* ---- the writers ---- */
+
+static int call_create(struct aml_history *h, const void *args,
+		       char *errbuf, size_t errlen)
+{
+	return h->ops->create_run(h->self, args, errbuf, errlen);
+}
+
+enum aml_history_result aml_history_create_run(struct aml_history *h,
+					       const struct aml_run_new *req,
+					       char *errbuf, size_t errlen)
+{
+	cJSON *rec = new_record("create", req->experiment, req->run_id);
+
+	if (rec && (!cJSON_AddStringToObject(rec, "config", req->config_json) ||
+		    !cJSON_AddItemToObject(rec, "properties",
+					   kvlist_to_json(req->properties)) ||
+		    !cJSON_AddItemToObject(rec, "tags",
+					   kvlist_to_json(req->tags)) ||
+		    add_event(rec, req->first) < 0)) {
+		cJSON_Delete(rec);
+		rec = NULL;
+	}
+	return write_through(h, call_create, req, rec, -1, NULL, errbuf,
+			     errlen);
+}
+
+struct run_args {
+	const char *experiment;
+	const char *run_id;
+	const struct aml_event *ev;
+	const struct aml_kvlist *kv;
+	const struct aml_strlist *remove;
+	int workdir_fd;
+	const char *src;
+	struct aml_artifact_stats *stats;
+};
+
+static int call_record(struct aml_history *h, const void *args,
+		       char *errbuf, size_t errlen)
+{
+	const struct run_args *a = args;
+
+	return h->ops->record(h->self, a->experiment, a->run_id, a->ev,
+			      errbuf, errlen);
+}
+
+enum aml_history_result aml_history_record(struct aml_history *h,
+					   const char *experiment,
+					   const char *run_id,
+					   const struct aml_event *ev,
+					   char *errbuf, size_t errlen)
+{
+	struct run_args a = { .experiment = experiment, .run_id = run_id,
+			      .ev = ev };
+	cJSON *rec = new_record("event", experiment, run_id);
+
+	if (rec && add_event(rec, ev) < 0) {
+		cJSON_Delete(rec);
+		rec = NULL;
+	}
+	return write_through(h, call_record, &a, rec, -1, NULL, errbuf,
+			     errlen);
+}
+
+static int call_properties(struct aml_history *h, const void *args,
+			   char *errbuf, size_t errlen)
+{
+	const struct run_args *a = args;
+
+	return h->ops->add_properties(h->self, a->experiment, a->run_id,
+				      a->kv, errbuf, errlen);
+}
+
+enum aml_history_result aml_history_add_properties(
+	struct aml_history *h, const char *experiment, const char *run_id,
+	const struct aml_kvlist *properties, char *errbuf, size_t errlen)
+{
+	struct run_args a = { .experiment = experiment, .run_id = run_id,
+			      .kv = properties };
+	cJSON *rec = new_record("properties", experiment, run_id);
+
+	if (rec && !cJSON_AddItemToObject(rec, "properties",
+					  kvlist_to_json(properties))) {
+		cJSON_Delete(rec);
+		rec = NULL;
+	}
+	return write_through(h, call_properties, &a, rec, -1, NULL, errbuf,
+			     errlen);
+}
+
+static int call_tags(struct aml_history *h, const void *args, char *errbuf,
+		     size_t errlen)
+{
+	const struct run_args *a = args;
+
+	return h->ops->set_tags(h->self, a->experiment, a->run_id, a->kv,
+				a->remove, errbuf, errlen);
+}
+
+enum aml_history_result aml_history_set_tags(
+	struct aml_history *h, const char *experiment, const char *run_id,
+	const struct aml_kvlist *set, const struct aml_strlist *remove,
+	char *errbuf, size_t errlen)
+{
+	struct run_args a = { .experiment = experiment, .run_id = run_id,
+			      .kv = set, .remove = remove };
+	cJSON *rec = new_record("tags", experiment, run_id);
+	cJSON *names = cJSON_CreateArray();
+
+	for (size_t i = 0; names && remove && i < remove->count; i++)
+		if (!cJSON_AddItemToArray(names, cJSON_CreateString(
+						 remove->items[i]))) {
+			cJSON_Delete(names);
+			names = NULL;
+		}
+	if (rec && (!cJSON_AddItemToObject(rec, "set", kvlist_to_json(set)) ||
+		    !names || !cJSON_AddItemToObject(rec, "remove", names))) {
+		if (!names || !cJSON_GetObjectItem(rec, "remove"))
+			cJSON_Delete(names);
+		cJSON_Delete(rec);
+		rec = NULL;
+	} else if (!rec) {
+		cJSON_Delete(names);
+	}
+	return write_through(h, call_tags, &a, rec, -1, NULL, errbuf, errlen);
+}
+
+static int call_upload(struct aml_history *h, const void *args,
+		       char *errbuf, size_t errlen)
+{
+	const struct run_args *a = args;
+
+	return h->ops->upload(h->self, a->experiment, a->run_id, a->workdir_fd,
+			      a->src, a->src, a->stats, errbuf, errlen);
+}
+
+enum aml_history_result aml_history_upload(struct aml_history *h,
+					   const char *experiment,
+					   const char *run_id, int workdir_fd,
+					   const char *src,
+					   struct aml_artifact_stats *stats,
+					   char *errbuf, size_t errlen)
+{
+	struct run_args a = { .experiment = experiment, .run_id = run_id,
+			      .workdir_fd = workdir_fd, .src = src,
+			      .stats = stats };
+	cJSON *rec;
+	struct stat st;
+
+	/* A run that wrote no logs/ has nothing to upload, and nothing to
+	 * queue when run history is away. */
+	if (fstatat(workdir_fd, src, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		if (stats)
+			memset(stats, 0, sizeof(*stats));
+		return AML_HISTORY_UNCHANGED;
+	}
+	rec = new_record("upload", experiment, run_id);
+
+	if (rec && !cJSON_AddStringToObject(rec, "dest", src)) {
+		cJSON_Delete(rec);
+		rec = NULL;
+	}
+	return write_through(h, call_upload, &a, rec, workdir_fd, src, errbuf,
+			     errlen);
+}
+
+int aml_history_open_log(struct aml_history *h, const char *experiment,
+			 const char *run_id, const char *name, char *errbuf,
+			 size_t errlen)
+{
+	return h->ops->open_log(h->self, experiment, run_id, name, errbuf,
+				errlen);
+}
+
+/* ---- the readers ---- */
+
+int aml_history_read_run(struct aml_history *h, const char *run_id,
+			 int with_config, struct aml_run_info *info,
+			 char *errbuf, size_t errlen)
+{
+	return h->ops->read_run(h->self, run_id, with_config, info, errbuf,
+				errlen) < 0 ? -1 : 0;
+}
+
+void aml_run_info_free(struct aml_run_info *info)
+{
+	free(info->experiment);
+	free(info->run_id);
+	free(info->owner);
+	free(info->config_json);
+	aml_kvlist_free(&info->properties);
+	aml_kvlist_free(&info->tags);
+	for (size_t i = 0; i < info->n_events; i++)
+		aml_event_free(&info->events[i]);
+	free(info->events);
+	aml_run_state_free(&info->state);
+	memset(info, 0, sizeof(*info));
+}
+
+int aml_history_list(struct aml_history *h,
+		     const struct aml_run_filter *filter,
+		     struct aml_run_info **runs, size_t *n, char *errbuf,
+		     size_t errlen)
+{
+	return h->ops->list(h->self, filter, runs, n, errbuf, errlen) < 0
+		       ? -1 : 0;
+}
+
+int aml_history_list_artifacts(struct aml_history *h,
+			       const struct aml_run_info *run,
+			       struct aml_artifact **list, size_t *n,
+			       char *errbuf, size_t errlen)
+{
+	return h->ops->list_artifacts(h->self, run, list, n, errbuf, errlen);
+}
+
+int aml_history_open_artifact(struct aml_history *h,
+			      const struct aml_run_info *run,
+			      const char *path, char *errbuf, size_t errlen)
+{
+	return h->ops->open_artifact(h->self, run, path, errbuf, errlen);
+}
+
+int aml_history_download(struct aml_history *h,
+			 const struct aml_run_info *run, const char *path,
+			 int out_fd, struct aml_artifact_stats *stats,
+			 char *errbuf, size_t errlen)
+{
+	return h->ops->download(h->self, run, path, out_fd, stats, errbuf,
+				errlen);
+}

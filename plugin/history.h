@@ -1,0 +1,215 @@
+/*
+ * history.h: run history, the one interface every writer and reader uses.
+ *
+ * Writers: sbatch creates the run (NotStarted) and records Queued; the node
+ * records Preparing; aml-launch records Running, Finalizing and the end,
+ * and uploads outputs/, logs/ and user_logs/; the finalizer records the end
+ * the launcher could not.  Readers: the aml-run commands.
+ *
+ * Behind it sits a backend chosen by aml.conf (HistoryBackend): the
+ * embedded file backend (history_file.c, a directory tree on the shared
+ * filesystem, layout in DESIGN.md) or a REST one.  This layer adds what
+ * every backend needs:
+ *   - the state machine: an event is checked against the run's events
+ *     under the backend's per-run lock, so two writers cannot both move
+ *     the run, and a refused transition is reported (and logged by the
+ *     caller), never written;
+ *   - the spool: when the backend is unavailable (unmounted, full,
+ *     read-only, server down), the write is queued on local disk
+ *     (spool.h) and the call succeeds with AML_HISTORY_SPOOLED.  Every
+ *     write first replays what is queued, and while anything stays queued
+ *     new writes queue behind it, so order holds;
+ *   - privileges: a writer running as root (the finalizer) acts as the
+ *     run's owner for everything it touches in the run directory and in
+ *     the spool, so a planted symlink cannot make root write elsewhere.
+ *
+ * Writers name a run by experiment and run id (both in the job's
+ * environment and comment); readers by run id alone.
+ *
+ * Errors are one sentence in errbuf: "run history: run
+ * hello_1764089396_0a1b2c3d: Completed -> Running is not a valid
+ * transition (event from launcher, attempt 1)".
+ */
+#ifndef AML_HISTORY_H
+#define AML_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "artifacts.h"
+#include "event.h"
+#include "runconfig.h"
+#include "site.h"
+
+struct aml_history;
+
+/* Properties slurm-aml sets on every run (besides Azure ML's own git and
+ * snapshot ones), so tools find them without parsing run.json. */
+#define AML_PROP_COMPUTE_TARGET "aml.compute_target"
+#define AML_PROP_USER "aml.user"
+#define AML_PROP_SNAPSHOT "ContentSnapshotId"
+
+/* What a write did. */
+enum aml_history_result {
+	AML_HISTORY_ERROR = -1,    /* refused or failed: errbuf says why */
+	AML_HISTORY_WRITTEN = 0,
+	AML_HISTORY_SPOOLED = 1,   /* queued locally; errbuf says why the
+				    * backend was unavailable */
+	AML_HISTORY_UNCHANGED = 2, /* already so (the same terminal event,
+				    * an equal property): nothing written */
+};
+
+/*
+ * Open the backend [site] names.  Cheap: nothing is read or written until
+ * a run is.  Returns 0, or -1 with errbuf.
+ */
+int aml_history_open(const struct aml_site *site, struct aml_history **h,
+		     char *errbuf, size_t errlen);
+void aml_history_close(struct aml_history *h);
+
+/* ---- writers ---- */
+
+struct aml_run_new {
+	const char *experiment;
+	const char *run_id;
+	const char *config_json;               /* canonical form */
+	const struct aml_kvlist *properties;   /* may be NULL */
+	const struct aml_kvlist *tags;         /* may be NULL */
+	const struct aml_event *first;         /* NotStarted, attempt 1 */
+};
+
+/*
+ * Create the run with its first event.  The run appears whole or not at
+ * all (it is built aside and renamed into place); an existing run id is an
+ * error.  Owned by the caller, mode from RunVisibility.
+ */
+enum aml_history_result aml_history_create_run(struct aml_history *h,
+					       const struct aml_run_new *req,
+					       char *errbuf, size_t errlen);
+
+/*
+ * Append [ev] after checking it against the run's events.  UNCHANGED when
+ * it repeats the run's current status in the same attempt, or its id is
+ * already in the log (a replay).
+ */
+enum aml_history_result aml_history_record(struct aml_history *h,
+					   const char *experiment,
+					   const char *run_id,
+					   const struct aml_event *ev,
+					   char *errbuf, size_t errlen);
+
+/*
+ * Add properties.  A key already set to another value is an error (as in
+ * Azure ML, properties never change); the same value is UNCHANGED when
+ * every key is so.  Nothing is written unless every key is acceptable.
+ */
+enum aml_history_result aml_history_add_properties(
+	struct aml_history *h, const char *experiment, const char *run_id,
+	const struct aml_kvlist *properties, char *errbuf, size_t errlen);
+
+/*
+ * Set the tags in [set] and remove those named in [remove] (either may be
+ * NULL); the tag file is replaced atomically.
+ */
+enum aml_history_result aml_history_set_tags(
+	struct aml_history *h, const char *experiment, const char *run_id,
+	const struct aml_kvlist *set, const struct aml_strlist *remove,
+	char *errbuf, size_t errlen);
+
+/*
+ * Upload the directory [src] (relative to the run's working directory
+ * [workdir_fd]: "outputs", "logs", "user_logs") into the run under the same
+ * name, by the rules of artifacts.h.  [stats] may be NULL.
+ */
+enum aml_history_result aml_history_upload(struct aml_history *h,
+					   const char *experiment,
+					   const char *run_id, int workdir_fd,
+					   const char *src,
+					   struct aml_artifact_stats *stats,
+					   char *errbuf, size_t errlen);
+
+/*
+ * Open user_logs/[name] of the run for appending, so `aml-run logs
+ * --follow` sees output as it is written.  Returns the descriptor, or -1
+ * with errbuf (the launcher then writes locally and uploads at the end).
+ */
+int aml_history_open_log(struct aml_history *h, const char *experiment,
+			 const char *run_id, const char *name, char *errbuf,
+			 size_t errlen);
+
+/*
+ * Replay the caller's spool now (every write does this first anyway).
+ * Returns 0 with what is left in [*remaining], or -1 with errbuf.
+ */
+int aml_history_flush(struct aml_history *h, size_t *remaining,
+		      char *errbuf, size_t errlen);
+
+/* ---- readers ---- */
+
+struct aml_run_info {
+	char *experiment;
+	char *run_id;
+	char *owner;          /* user name, or the uid in decimal */
+	uid_t uid;
+	char *config_json;    /* NULL when not asked for (lists) */
+	struct aml_kvlist properties;
+	struct aml_kvlist tags;
+	struct aml_event *events;   /* every parsable line, in order */
+	size_t n_events;
+	struct aml_run_state state;
+};
+
+/*
+ * Read the run [run_id]: its events folded into info->state, properties,
+ * tags and (when [with_config]) the canonical configuration.  Returns 0,
+ * or -1 with errbuf ("run history: no run hello_17... (looked in
+ * /shared/aml/history)").
+ */
+int aml_history_read_run(struct aml_history *h, const char *run_id,
+			 int with_config, struct aml_run_info *info,
+			 char *errbuf, size_t errlen);
+void aml_run_info_free(struct aml_run_info *info);
+
+struct aml_run_filter {
+	const char *experiment;  /* NULL: all */
+	int has_status;
+	enum aml_status status;
+	const char *user;        /* NULL: all users whose runs we can read */
+	int64_t since_ms;        /* 0: no limit; runs created at or after */
+};
+
+/*
+ * Every run matching [filter] that the caller may read, newest first (by
+ * creation time).  Runs the caller cannot read (private runs of others)
+ * are left out silently.  Returns 0 with a malloc'd array (free each with
+ * aml_run_info_free, then the array), or -1 with errbuf.
+ */
+int aml_history_list(struct aml_history *h,
+		     const struct aml_run_filter *filter,
+		     struct aml_run_info **runs, size_t *n, char *errbuf,
+		     size_t errlen);
+
+/* The run's uploaded files below outputs/, logs/ and user_logs/. */
+int aml_history_list_artifacts(struct aml_history *h,
+			       const struct aml_run_info *run,
+			       struct aml_artifact **list, size_t *n,
+			       char *errbuf, size_t errlen);
+
+/*
+ * Open the run's file [path] ("user_logs/std_log.txt") for reading;
+ * returns the descriptor, or -1 with errbuf (errno ENOENT when it does not
+ * exist yet).
+ */
+int aml_history_open_artifact(struct aml_history *h,
+			      const struct aml_run_info *run,
+			      const char *path, char *errbuf, size_t errlen);
+
+/* Copy the run's [path] (file or directory; NULL or "" for every
+ * artifact) into [out_fd], as aml_artifacts_copy_out. */
+int aml_history_download(struct aml_history *h,
+			 const struct aml_run_info *run, const char *path,
+			 int out_fd, struct aml_artifact_stats *stats,
+			 char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * history_backend.h: what a run history backend implements.
+ *
+ * history.c owns the rules every backend shares (the spool, replay,
+ * privileges of the caller's spool); a backend only stores.  Writers
+ * return one of the verdicts below: UNAVAILABLE is the only one that sends
+ * the write to the spool, so a backend must use it exactly for "the
+ * location or service cannot be reached or written right now" (unmounted,
+ * full, read-only, 5xx), never for a refusal.
+ */
+#ifndef AML_HISTORY_BACKEND_H
+#define AML_HISTORY_BACKEND_H
+
+#include "history.h"
+
+enum aml_backend_verdict {
+	AML_BACKEND_OK = 0,
+	AML_BACKEND_UNCHANGED = 1,
+	AML_BACKEND_REFUSED = -1,      /* for good: errbuf says why */
+	AML_BACKEND_UNAVAILABLE = -2,  /* for now: spool and retry later */
+};
+
+struct aml_history_ops {
+	const char *name;
+	int (*create_run)(void *self, const struct aml_run_new *req,
+			  char *errbuf, size_t errlen);
+	int (*record)(void *self, const char *experiment, const char *run_id,
+		      const struct aml_event *ev, char *errbuf, size_t errlen);
+	int (*add_properties)(void *self, const char *experiment,
+			      const char *run_id,
+			      const struct aml_kvlist *properties,
+			      char *errbuf, size_t errlen);
+	int (*set_tags)(void *self, const char *experiment,
+			const char *run_id, const struct aml_kvlist *set,
+			const struct aml_strlist *remove, char *errbuf,
+			size_t errlen);
+	/* [root_fd] is the run's working directory, or a spooled upload's
+	 * entry (then [src] is "files" and [dest] names the target). */
+	int (*upload)(void *self, const char *experiment, const char *run_id,
+		      int root_fd, const char *src, const char *dest,
+		      struct aml_artifact_stats *stats, char *errbuf,
+		      size_t errlen);
+	int (*open_log)(void *self, const char *experiment,
+			const char *run_id, const char *name, char *errbuf,
+			size_t errlen);
+	int (*read_run)(void *self, const char *run_id, int with_config,
+			struct aml_run_info *info, char *errbuf,
+			size_t errlen);
+	int (*list)(void *self, const struct aml_run_filter *filter,
+		    struct aml_run_info **runs, size_t *n, char *errbuf,
+		    size_t errlen);
+	int (*list_artifacts)(void *self, const struct aml_run_info *run,
+			      struct aml_artifact **list, size_t *n,
+			      char *errbuf, size_t errlen);
+	int (*open_artifact)(void *self, const struct aml_run_info *run,
+			     const char *path, char *errbuf, size_t errlen);
+	int (*download)(void *self, const struct aml_run_info *run,
+			const char *path, int out_fd,
+			struct aml_artifact_stats *stats, char *errbuf,
+			size_t errlen);
+	void (*close)(void *self);
+};
+
+/* The embedded backend: a directory tree under site->history_dir. */
+int aml_history_file_open(const struct aml_site *site,
+			  const struct aml_history_ops **ops, void **self,
+			  char *errbuf, size_t errlen);
+
+#endif
