@@ -13,7 +13,7 @@
 static const char usage[] =
 	"Usage: aml-run COMMAND [OPTIONS] [ARGS]\n"
 	"\n"
-	"Check and preview Azure ML style runs on this Slurm cluster.\n"
+	"Check, preview and follow Azure ML style runs on this Slurm cluster.\n"
 	"\n"
 	"Commands:\n"
 	"  validate FILE         check a run configuration (ScriptRunConfig JSON/YAML,\n"
@@ -23,6 +23,16 @@ static const char usage[] =
 	"  check-config [FILE]   check the site policy, aml.conf\n"
 	"  snapshot ACTION       create, show, install or gc snapshots of source\n"
 	"                        directories (see aml-run snapshot --help)\n"
+	"\n"
+	"Run history:\n"
+	"  list                  runs, newest first, with status and duration\n"
+	"  show RUN              a run's status, timeline, properties, tags, outputs\n"
+	"  logs RUN              a run's output (--follow to keep printing)\n"
+	"  wait RUN              wait for a run to end (--show-output)\n"
+	"  download RUN [PATH]   copy a run's outputs and logs\n"
+	"  tag RUN KEY=VALUE     set a run's tags\n"
+	"  cancel RUN            cancel a run\n"
+	"\n"
 	"  help [COMMAND]        show help for a command\n"
 	"\n"
 	"Options:\n"
@@ -85,6 +95,13 @@ static const struct command commands[] = {
 	{ "plan", cmd_plan },
 	{ "check-config", cmd_check_config },
 	{ "snapshot", cmd_snapshot },
+	{ "list", cmd_list },
+	{ "show", cmd_show },
+	{ "logs", cmd_logs },
+	{ "wait", cmd_wait },
+	{ "download", cmd_download },
+	{ "tag", cmd_tag },
+	{ "cancel", cmd_cancel },
 };
 
 static const struct command *find_command(const char *name)

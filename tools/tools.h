@@ -19,6 +19,13 @@ int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_download(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
 
 struct aml_site;
 

@@ -1,0 +1,93 @@
+/*
+ * slurm_text.c: see slurm_text.h.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slurm_text.h"
+
+/* The value of " Key=" in a one-line record, up to the next " Word=" or
+ * the end of the line. */
+static int find_value(const char *text, const char *key, char *buf,
+		      size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = text, *end;
+
+	for (;;) {
+		p = strstr(p, key);
+		if (!p)
+			return -1;
+		if ((p == text || isspace((unsigned char)p[-1])) &&
+		    p[klen] == '=')
+			break;
+		p += klen;
+	}
+	p += klen + 1;
+	for (end = p; *end && *end != '\n'; end++) {
+		const char *q = end + 1;
+
+		if (!isspace((unsigned char)*end))
+			continue;
+		while (isalnum((unsigned char)*q) || *q == '_' || *q == ':' ||
+		       *q == '/')
+			q++;
+		if (*q == '=' && q > end + 1)
+			break;
+	}
+	while (end > p && isspace((unsigned char)end[-1]))
+		end--;
+	snprintf(buf, len, "%.*s", (int)(end - p), p);
+	return 0;
+}
+
+/* "2:15" -> exit 2, signal 15 */
+static void parse_exit(const char *text, struct aml_slurm_job *job)
+{
+	char *colon;
+
+	job->exit_code = (int)strtol(text, &colon, 10) & 0xff;
+	job->signal = *colon == ':' ? (int)strtol(colon + 1, NULL, 10) : 0;
+}
+
+int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
+{
+	char value[256];
+
+	memset(job, 0, sizeof(*job));
+	if (find_value(text, "JobState", value, sizeof(value)) < 0 || !*value)
+		return -1;
+	snprintf(job->state, sizeof(job->state), "%.31s", value);
+	if (find_value(text, "ExitCode", value, sizeof(value)) == 0)
+		parse_exit(value, job);
+	if (find_value(text, "Restarts", value, sizeof(value)) == 0)
+		job->restarts = (unsigned)strtoul(value, NULL, 10);
+	if (find_value(text, "Requeue", value, sizeof(value)) == 0)
+		job->requeue = !strcmp(value, "1");
+	if (find_value(text, "Reason", value, sizeof(value)) == 0 &&
+	    strcmp(value, "None"))
+		snprintf(job->reason, sizeof(job->reason), "%.127s", value);
+	return 0;
+}
+
+int aml_slurm_parse_sacct(const char *line, struct aml_slurm_job *job)
+{
+	const char *bar = strchr(line, '|');
+	size_t n;
+
+	memset(job, 0, sizeof(*job));
+	if (!bar || bar == line)
+		return -1;
+	/* "CANCELLED by 1000" and "RUNNING+" name the same base state. */
+	n = strcspn(line, " +|");
+	if (n == 0 || n >= sizeof(job->state))
+		return -1;
+	memcpy(job->state, line, n);
+	job->state[n] = '\0';
+	if (!isdigit((unsigned char)bar[1]))
+		return -1;
+	parse_exit(bar + 1, job);
+	return 0;
+}

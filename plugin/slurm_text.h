@@ -1,0 +1,38 @@
+/*
+ * slurm_text.h: what Slurm's commands print about a job, read back.
+ *
+ * aml-run asks Slurm how a job ended (to reconcile a run whose history
+ * stopped short of its end) through its commands rather than libslurm:
+ * a client library that exits the process on a missing slurm.conf has no
+ * place in a tool that mostly reads files.  These parsers are pure, so
+ * the formats are tested without a cluster.
+ */
+#ifndef AML_SLURM_TEXT_H
+#define AML_SLURM_TEXT_H
+
+#include <stddef.h>
+
+struct aml_slurm_job {
+	char state[32];       /* base state: "COMPLETED", "PENDING", ... */
+	int exit_code;        /* 0-255 */
+	int signal;           /* 0 for none */
+	unsigned restarts;    /* requeues so far */
+	int requeue;          /* Requeue=1: Slurm may run it again */
+	char reason[128];     /* Slurm's Reason=, "" when None */
+};
+
+/*
+ * Parse `scontrol show job -o ID` (one line of Key=Value words; Reason may
+ * be the last of a few that hold blanks, so only the keys we need are
+ * read, each up to the next " Key=").  Returns 0, or -1 when JobState is
+ * missing.
+ */
+int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job);
+
+/*
+ * Parse one line of `sacct -n -P -X -o State,ExitCode -j ID`:
+ * "CANCELLED by 1000|0:15".  Returns 0, or -1 when malformed.
+ */
+int aml_slurm_parse_sacct(const char *line, struct aml_slurm_job *job);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * aml-run show: one run in full: status, timeline with the time spent in
+ * each phase, properties, tags, jobs and nodes, outputs with sizes.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runs.h"
+#include "text.h"
+#include "tools.h"
+
+static const char usage[] =
+	"Usage: aml-run show [OPTIONS] RUN_ID\n"
+	"\n"
+	"Show a run: status, exit code and reason, the timeline with the time\n"
+	"spent in each status, properties, tags, Slurm job ids and nodes, and the\n"
+	"uploaded outputs and logs with their sizes.\n"
+	"\n"
+	"  --json         print JSON\n"
+	"  --conf PATH    site policy to use\n"
+	"  -h, --help     show this help\n";
+
+static void print_kv(const char *title, const struct aml_kvlist *list)
+{
+	printf("\n%s\n", title);
+	if (!list->count)
+		printf("  (none)\n");
+	for (size_t i = 0; i < list->count; i++)
+		printf("  %s: %s\n", list->items[i].key, list->items[i].value);
+}
+
+static void print_run(const struct aml_run_info *r,
+		      const struct aml_artifact *files, size_t n_files)
+{
+	const struct aml_run_state *st = &r->state;
+	const char *target = aml_kvlist_get(&r->properties,
+					    AML_PROP_COMPUTE_TARGET);
+	int64_t now = runs_now_ms();
+	char when[32], spent[32];
+
+	printf("Run:         %s\n", r->run_id);
+	printf("Experiment:  %s\n", r->experiment);
+	printf("Status:      %s", st->has_events ? aml_status_name(st->status)
+						 : "Unknown");
+	if (st->has_exit_code)
+		printf(" (exit code %d)", st->exit_code);
+	printf("\n");
+	if (st->reason)
+		printf("Reason:      %s\n", st->reason);
+	printf("Owner:       %s\n", r->owner);
+	printf("Target:      %s\n", target ? target : "-");
+	printf("Attempt:     %u\n", st->attempt);
+	printf("Slurm jobs:  ");
+	for (size_t i = 0; i < st->n_job_ids; i++)
+		printf("%s%u", i ? ", " : "", st->job_ids[i]);
+	printf("%s\n", st->n_job_ids ? "" : "-");
+	printf("Nodes:       %s\n", st->nodes ? st->nodes : "-");
+	runs_format_duration(runs_duration_ms(r, now), spent, sizeof(spent));
+	printf("Duration:    %s\n", spent);
+
+	printf("\nTimeline\n");
+	for (size_t i = 0; i < r->n_events; i++) {
+		const struct aml_event *ev = &r->events[i];
+		int64_t next = i + 1 < r->n_events ? r->events[i + 1].time_ms
+			     : aml_status_is_terminal(ev->status) ? -1 : now;
+
+		runs_format_time(ev->time_ms, when, sizeof(when));
+		runs_format_duration(next < 0 ? -1 : next - ev->time_ms, spent,
+				     sizeof(spent));
+		printf("  %s  %-15s %9s  %-10s", when,
+		       aml_status_name(ev->status),
+		       aml_status_is_terminal(ev->status) ? "" : spent,
+		       aml_event_source_name(ev->source));
+		if (ev->attempt > 1)
+			printf("  attempt %u", ev->attempt);
+		if (ev->job_id)
+			printf("  job %u", ev->job_id);
+		if (ev->node)
+			printf("  on %s", ev->node);
+		if (ev->has_exit_code)
+			printf("  exit %d", ev->exit_code);
+		if (ev->reason)
+			printf("  (%s)", ev->reason);
+		printf("\n");
+	}
+
+	printf("\nTime in each status\n");
+	for (int s = 0; s < AML_STATUS_COUNT; s++) {
+		int64_t ms = st->spent_ms[s];
+
+		if (st->has_events && (enum aml_status)s == st->status &&
+		    !aml_status_is_terminal(st->status))
+			ms += now - st->updated_ms;
+		if (ms <= 0)
+			continue;
+		runs_format_duration(ms, spent, sizeof(spent));
+		printf("  %-15s %9s\n", aml_status_name(s), spent);
+	}
+
+	print_kv("Properties", &r->properties);
+	print_kv("Tags", &r->tags);
+
+	printf("\nOutputs and logs\n");
+	if (!n_files)
+		printf("  (none)\n");
+	for (size_t i = 0; i < n_files; i++) {
+		char size[32], shown[512];
+
+		aml_format_bytes(files[i].size, size, sizeof(size));
+		aml_text_escape(files[i].path, shown, sizeof(shown));
+		printf("  %-50s %10s\n", shown, size);
+	}
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "conf", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct aml_artifact *files = NULL;
+	struct aml_run_info info;
+	struct aml_history *h;
+	struct aml_site site;
+	const char *conf = NULL;
+	char err[1024];
+	size_t n_files = 0;
+	int json = 0, opt, status;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'c':
+			conf = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return AML_EXIT_OK;
+		default:
+			return tool_usage_error("show", "unknown option %s",
+						argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return tool_usage_error("show", argc == optind
+					? "which run? give its run id"
+					: "one run id at a time");
+	status = runs_open("show", conf, &site, &h);
+	if (status != AML_EXIT_OK)
+		return status;
+	status = runs_read("show", h, argv[optind], 0, &info);
+	if (status != AML_EXIT_OK) {
+		runs_close(&site, h);
+		return status;
+	}
+	if (aml_history_list_artifacts(h, &info, &files, &n_files, err,
+				       sizeof(err)) < 0)
+		fprintf(stderr, "aml-run show: warning: %s\n", err);
+	if (json)
+		status = runs_print_json(runs_json(&info, 1, files, n_files));
+	else
+		print_run(&info, files, n_files);
+	aml_artifact_list_free(files, n_files);
+	aml_run_info_free(&info);
+	runs_close(&site, h);
+	return status;
+}
