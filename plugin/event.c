@@ -837,6 +837,12 @@ enum aml_transition aml_run_state_apply(struct aml_run_state *st,
 		 * would describe an older event as if it were this one. */
 		free(st->reason);
 		st->reason = strdup(ev->reason);
+	} else if (aml_status_is_terminal(ev->status)) {
+		/* An end without a reason is a plain end; a reason from
+		 * before it (a requeue, a cancel request) would explain the
+		 * wrong thing. */
+		free(st->reason);
+		st->reason = NULL;
 	}
 	if (ev->has_exit_code) {
 		st->has_exit_code = 1;

@@ -110,7 +110,8 @@ struct aml_run_state {
 	uint32_t job_ids[AML_RUN_MAX_JOBS]; /* distinct, in order seen */
 	size_t n_job_ids;
 	char *nodes;                /* distinct nodes, comma-separated, or NULL */
-	char *reason;               /* of the last event that had one, or NULL */
+	char *reason;               /* of the last event that had one, or NULL
+				     * when the run ended without one */
 	int has_exit_code;
 	int exit_code;              /* of the last event that had one */
 	size_t n_skipped;           /* events refused by the machine */

@@ -107,19 +107,23 @@ int cmd_cancel(int argc, char **argv)
 	}
 	ev.attempt = info.state.attempt;
 	ev.job_id = job_id;
+	err[0] = '\0';
+	/* An error here is not the command's failure: the job's own end
+	 * may have won the race, and the job is cancelled either way.  A
+	 * spooled record is said, so nobody wonders where it went. */
 	if (aml_history_record(h, info.experiment, info.run_id, &ev, err,
-			       sizeof(err)) == AML_HISTORY_ERROR) {
-		/* The job's own end may have won the race: not an error when
-		 * the run has ended meanwhile. */
+			       sizeof(err)) != AML_HISTORY_WRITTEN && *err)
 		fprintf(stderr, "aml-run cancel: %s\n", err);
-	}
 	aml_event_free(&ev);
 	if (job_id)
 		printf("Cancelled Slurm job %u of run %s (%s)\n", job_id,
 		       info.run_id, aml_status_name(next));
-	else
+	else if (next == AML_STATUS_CANCELED)
 		printf("Run %s was never submitted; recorded as Canceled\n",
 		       info.run_id);
+	else
+		printf("Run %s has no Slurm job to cancel; recorded %s\n",
+		       info.run_id, aml_status_name(next));
 done:
 	aml_run_info_free(&info);
 	runs_close(&site, h);

@@ -76,8 +76,9 @@ int cmd_list(int argc, char **argv)
 	struct aml_site site;
 	const char *conf = NULL;
 	char err[1024];
-	size_t n = 0;
-	int json = 0, opt, status;
+	size_t n = 0, kept = 0;
+	int json = 0, opt, status, want_status;
+	enum aml_status status_wanted;
 
 	opterr = 0;
 	optind = 1;
@@ -123,6 +124,9 @@ int cmd_list(int argc, char **argv)
 	if (optind < argc)
 		return tool_usage_error("list", "unexpected argument \"%s\"",
 					argv[optind]);
+	want_status = filter.has_status;
+	status_wanted = filter.status;
+	filter.has_status = 0;
 	status = runs_open("list", conf, &site, &h);
 	if (status != AML_EXIT_OK)
 		return status;
@@ -131,8 +135,18 @@ int cmd_list(int argc, char **argv)
 		runs_close(&site, h);
 		return AML_EXIT_FAILURE;
 	}
-	for (size_t i = 0; i < n; i++)
+	/* The status filter applies to what the run is once reconciled, so
+	 * it is applied here rather than by the history. */
+	for (size_t i = 0; i < n; i++) {
 		runs_reconcile(h, &runs[i]);
+		if (want_status && (!runs[i].state.has_events ||
+				    runs[i].state.status != status_wanted)) {
+			aml_run_info_free(&runs[i]);
+			continue;
+		}
+		runs[kept++] = runs[i];
+	}
+	n = kept;
 	if (json) {
 		cJSON *array = cJSON_CreateArray();
 

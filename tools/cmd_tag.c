@@ -85,12 +85,14 @@ int cmd_tag(int argc, char **argv)
 	if (status == AML_EXIT_OK) {
 		status = runs_read("tag", h, argv[optind], 0, &info);
 		if (status == AML_EXIT_OK) {
-			if (aml_history_set_tags(h, info.experiment, info.run_id,
-						 &set, &remove, err,
-						 sizeof(err)) == AML_HISTORY_ERROR) {
-				fprintf(stderr, "aml-run tag: %s\n", err);
+			enum aml_history_result r = aml_history_set_tags(
+				h, info.experiment, info.run_id, &set, &remove,
+				err, sizeof(err));
+
+			if (r == AML_HISTORY_ERROR)
 				status = AML_EXIT_FAILURE;
-			}
+			if (r == AML_HISTORY_ERROR || r == AML_HISTORY_SPOOLED)
+				fprintf(stderr, "aml-run tag: %s\n", err);
 			aml_run_info_free(&info);
 		}
 		runs_close(&site, h);
