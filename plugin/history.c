@@ -488,6 +488,14 @@ enum aml_history_result aml_history_upload(struct aml_history *h,
 	cJSON *rec;
 	struct stat st;
 
+	/* Root reading a user's working directory could be led to files
+	 * only root may read, and what root spools, the user could not
+	 * replay.  A user's uploads are the user's job (aml-launch runs as
+	 * the user); root uploads only what root owns. */
+	if (geteuid() == 0 && (fstat(workdir_fd, &st) < 0 || st.st_uid != 0))
+		return aml_fail(errbuf, errlen, "run history: run %s: a user's "
+				"working directory is uploaded as that user, not "
+				"as root", run_id);
 	/* A run that wrote no logs/ has nothing to upload, and nothing to
 	 * queue when run history is away. */
 	if (fstatat(workdir_fd, src, &st, AT_SYMLINK_NOFOLLOW) < 0 &&

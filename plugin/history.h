@@ -120,7 +120,9 @@ enum aml_history_result aml_history_set_tags(
 /*
  * Upload the directory [src] (relative to the run's working directory
  * [workdir_fd]: "outputs", "logs", "user_logs") into the run under the same
- * name, by the rules of artifacts.h.  [stats] may be NULL.
+ * name, by the rules of artifacts.h.  [stats] may be NULL.  Root may
+ * upload only a working directory root owns: a user's is uploaded by the
+ * user, who may read it.
  */
 enum aml_history_result aml_history_upload(struct aml_history *h,
 					   const char *experiment,

@@ -1,0 +1,99 @@
+/*
+ * test_slurm_text.c: reading back what scontrol and sacct print about a
+ * job (plugin/slurm_text.c), on lines in Slurm 22.05's exact formats.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "slurm_text.h"
+
+/* `scontrol show job -o` of a job cancelled while running, as 22.05
+ * prints it (trimmed of keys we do not read, but in their order). */
+static const char scontrol_cancelled[] =
+	"JobId=42 JobName=hello_1764000000_0a1b2c3d UserId=alice(1000) "
+	"GroupId=alice(1000) MCS_label=N/A Priority=4294901759 Nice=0 "
+	"Account=(null) QOS=(null) JobState=CANCELLED Reason=None "
+	"Dependency=(null) Requeue=1 Restarts=2 BatchFlag=1 Reboot=0 "
+	"ExitCode=0:15 RunTime=00:00:07 TimeLimit=00:03:00 "
+	"Comment=aml run_id=hello_1764000000_0a1b2c3d experiment=hello "
+	"StdOut=/tmp/slurm-42.out Power=\n";
+
+static void test_scontrol_fields(void **state)
+{
+	struct aml_slurm_job job;
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_scontrol(scontrol_cancelled, &job), 0);
+	assert_string_equal(job.state, "CANCELLED");
+	assert_int_equal(job.exit_code, 0);
+	assert_int_equal(job.signal, 15);
+	assert_int_equal(job.restarts, 2);
+	assert_int_equal(job.requeue, 1);
+	assert_string_equal(job.reason, "");
+}
+
+/* Reason holds blanks; the value runs to the next Key=. */
+static void test_scontrol_reason_with_blanks(void **state)
+{
+	struct aml_slurm_job job;
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=7 JobState=PENDING Reason=launch failed requeued held "
+		"Dependency=(null) Requeue=0 Restarts=0 ExitCode=1:0", &job), 0);
+	assert_string_equal(job.state, "PENDING");
+	assert_string_equal(job.reason, "launch failed requeued held");
+	assert_int_equal(job.exit_code, 1);
+	assert_int_equal(job.requeue, 0);
+}
+
+/* A key must be a whole word: "OldJobState=" is not JobState. */
+static void test_scontrol_whole_keys(void **state)
+{
+	struct aml_slurm_job job;
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_scontrol("JobId=7 OldJobState=RUNNING",
+						  &job), -1);
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=7 XJobState=RUNNING JobState=TIMEOUT ExitCode=0:9", &job), 0);
+	assert_string_equal(job.state, "TIMEOUT");
+	assert_int_equal(job.signal, 9);
+}
+
+static void test_sacct_lines(void **state)
+{
+	struct aml_slurm_job job;
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_sacct("CANCELLED by 1000|0:15\n",
+					       &job), 0);
+	assert_string_equal(job.state, "CANCELLED");
+	assert_int_equal(job.signal, 15);
+	assert_int_equal(aml_slurm_parse_sacct("FAILED|3:0", &job), 0);
+	assert_string_equal(job.state, "FAILED");
+	assert_int_equal(job.exit_code, 3);
+	assert_int_equal(aml_slurm_parse_sacct("RUNNING+|0:0", &job), 0);
+	assert_string_equal(job.state, "RUNNING");
+	assert_int_equal(aml_slurm_parse_sacct("", &job), -1);
+	assert_int_equal(aml_slurm_parse_sacct("|0:0", &job), -1);
+	assert_int_equal(aml_slurm_parse_sacct("COMPLETED|x", &job), -1);
+	assert_int_equal(aml_slurm_parse_sacct("COMPLETED", &job), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scontrol_fields),
+		cmocka_unit_test(test_scontrol_reason_with_blanks),
+		cmocka_unit_test(test_scontrol_whole_keys),
+		cmocka_unit_test(test_sacct_lines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
