@@ -27,10 +27,13 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "spool.h"
 
@@ -746,6 +749,21 @@ static int push_files_in_child(struct fixture *f, int dirfd, const char *rel)
 	return wait_child(pid);
 }
 
+static int have_openat2(void)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof(how));
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	return errno != ENOSYS && errno != EPERM;
+}
+
 static void test_push_files(void **state)
 {
 	struct fixture *f = *state;
@@ -769,9 +787,10 @@ static void test_push_files(void **state)
 	assert_non_null(seen.c);
 	assert_int_equal(seen.c_len, C_LEN);
 	assert_memory_equal(seen.c, c, C_LEN);
-	/* As an upload would: a link that stays inside is followed, one
-	 * that loops back into its own directory is not. */
-	assert_true(seen.link);
+	/* As an upload would: a link that stays inside is followed (when
+	 * openat2 can prove it stays inside; valgrind lacks it), one that
+	 * loops back into its own directory is not. */
+	assert_int_equal(seen.link, have_openat2());
 	assert_false(seen.dirlink);
 	assert_false(seen.fifo);
 	assert_false(seen.sock);
