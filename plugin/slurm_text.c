@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "slurm_text.h"
 
@@ -43,6 +44,23 @@ static int find_value(const char *text, const char *key, char *buf,
 	return 0;
 }
 
+/* Slurm prints times in the local zone, without one: 2026-11-25T16:49:56.
+ * "Unknown", "None" and anything else unparsable give 0. */
+static int64_t parse_time(const char *text)
+{
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (*end && *end != '|' && !isspace((unsigned char)*end)))
+		return 0;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	return t == (time_t)-1 ? 0 : (int64_t)t * 1000;
+}
+
 /* "2:15" -> exit 2, signal 15 */
 static void parse_exit(const char *text, struct aml_slurm_job *job)
 {
@@ -66,6 +84,8 @@ int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
 		job->restarts = (unsigned)strtoul(value, NULL, 10);
 	if (find_value(text, "Requeue", value, sizeof(value)) == 0)
 		job->requeue = !strcmp(value, "1");
+	if (find_value(text, "EndTime", value, sizeof(value)) == 0)
+		job->end_ms = parse_time(value);
 	if (find_value(text, "Reason", value, sizeof(value)) == 0 &&
 	    strcmp(value, "None"))
 		snprintf(job->reason, sizeof(job->reason), "%.127s", value);
@@ -89,5 +109,8 @@ int aml_slurm_parse_sacct(const char *line, struct aml_slurm_job *job)
 	if (!isdigit((unsigned char)bar[1]))
 		return -1;
 	parse_exit(bar + 1, job);
+	bar = strchr(bar + 1, '|');
+	if (bar)
+		job->end_ms = parse_time(bar + 1);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #define AML_SLURM_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct aml_slurm_job {
 	char state[32];       /* base state: "COMPLETED", "PENDING", ... */
@@ -19,6 +20,8 @@ struct aml_slurm_job {
 	unsigned restarts;    /* requeues so far */
 	int requeue;          /* Requeue=1: Slurm may run it again */
 	char reason[128];     /* Slurm's Reason=, "" when None */
+	int64_t end_ms;       /* EndTime (local time, as Slurm prints it),
+			       * 0 when Unknown or not ended */
 };
 
 /*
@@ -30,8 +33,9 @@ struct aml_slurm_job {
 int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job);
 
 /*
- * Parse one line of `sacct -n -P -X -o State,ExitCode -j ID`:
- * "CANCELLED by 1000|0:15".  Returns 0, or -1 when malformed.
+ * Parse one line of `sacct -n -P -X -o State,ExitCode,End -j ID`:
+ * "CANCELLED by 1000|0:15|2026-11-25T16:49:56" (End may be absent).
+ * Returns 0, or -1 when malformed.
  */
 int aml_slurm_parse_sacct(const char *line, struct aml_slurm_job *job);
 

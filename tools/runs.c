@@ -138,7 +138,7 @@ int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job)
 {
 	char id[16], out[8192], err[1024];
 	char *scontrol[] = { "scontrol", "show", "job", "-o", id, NULL };
-	char *sacct[] = { "sacct", "-n", "-P", "-X", "-o", "State,ExitCode",
+	char *sacct[] = { "sacct", "-n", "-P", "-X", "-o", "State,ExitCode,End",
 			  "-j", id, NULL };
 	int rc;
 
@@ -191,6 +191,10 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 		return;
 	if (aml_event_init(&ev, status, AML_SOURCE_RECONCILE) < 0)
 		return;
+	/* The end as Slurm saw it, not when someone happened to look; never
+	 * before the run's last event, so the timeline stays in order. */
+	if (job.end_ms > info->state.updated_ms && job.end_ms <= ev.time_ms)
+		ev.time_ms = job.end_ms;
 	ev.attempt = info->state.attempt;
 	ev.job_id = job_id;
 	ev.has_exit_code = 1;

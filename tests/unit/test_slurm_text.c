@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "slurm_text.h"
 
@@ -20,6 +22,8 @@ static const char scontrol_cancelled[] =
 	"Account=(null) QOS=(null) JobState=CANCELLED Reason=None "
 	"Dependency=(null) Requeue=1 Restarts=2 BatchFlag=1 Reboot=0 "
 	"ExitCode=0:15 RunTime=00:00:07 TimeLimit=00:03:00 "
+	"SubmitTime=2026-11-25T16:49:50 StartTime=2026-11-25T16:49:51 "
+	"EndTime=2026-11-25T16:49:58 Deadline=N/A "
 	"Comment=aml run_id=hello_1764000000_0a1b2c3d experiment=hello "
 	"StdOut=/tmp/slurm-42.out Power=\n";
 
@@ -35,6 +39,8 @@ static void test_scontrol_fields(void **state)
 	assert_int_equal(job.restarts, 2);
 	assert_int_equal(job.requeue, 1);
 	assert_string_equal(job.reason, "");
+	/* TZ=UTC in main(): Slurm prints local time. */
+	assert_true(job.end_ms == 1795625398000LL);
 }
 
 /* Reason holds blanks; the value runs to the next Key=. */
@@ -45,7 +51,9 @@ static void test_scontrol_reason_with_blanks(void **state)
 	(void)state;
 	assert_int_equal(aml_slurm_parse_scontrol(
 		"JobId=7 JobState=PENDING Reason=launch failed requeued held "
-		"Dependency=(null) Requeue=0 Restarts=0 ExitCode=1:0", &job), 0);
+		"Dependency=(null) Requeue=0 Restarts=0 ExitCode=1:0 "
+		"EndTime=Unknown", &job), 0);
+	assert_true(job.end_ms == 0);
 	assert_string_equal(job.state, "PENDING");
 	assert_string_equal(job.reason, "launch failed requeued held");
 	assert_int_equal(job.exit_code, 1);
@@ -75,7 +83,10 @@ static void test_sacct_lines(void **state)
 					       &job), 0);
 	assert_string_equal(job.state, "CANCELLED");
 	assert_int_equal(job.signal, 15);
-	assert_int_equal(aml_slurm_parse_sacct("FAILED|3:0", &job), 0);
+	assert_true(job.end_ms == 0);
+	assert_int_equal(aml_slurm_parse_sacct("FAILED|3:0|2026-11-25T16:49:58",
+					       &job), 0);
+	assert_true(job.end_ms == 1795625398000LL);
 	assert_string_equal(job.state, "FAILED");
 	assert_int_equal(job.exit_code, 3);
 	assert_int_equal(aml_slurm_parse_sacct("RUNNING+|0:0", &job), 0);
@@ -88,6 +99,8 @@ static void test_sacct_lines(void **state)
 
 int main(void)
 {
+	setenv("TZ", "UTC", 1);
+	tzset();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scontrol_fields),
 		cmocka_unit_test(test_scontrol_reason_with_blanks),
