@@ -1,0 +1,54 @@
+# Shared by the tests that run on the aml-cluster test cluster: TAP
+# helpers, running as the test user, and waiting for a condition.
+# Sourced by each test; tests/run-all's cluster stage provides the
+# environment: AML_BIN (aml-run, history-fixture), SLURM_CONF, AML_CONF,
+# AML_CLUSTER_USER.
+
+set -u
+bin=${AML_BIN:?set AML_BIN to a directory with aml-run and history-fixture}
+user=${AML_CLUSTER_USER:?set AML_CLUSTER_USER to the test user}
+: "${SLURM_CONF:?}" "${AML_CONF:?}"
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+# same NAME EXPECTED ACTUAL
+same() {
+	if [ "$2" = "$3" ]; then ok "$1"
+	else not_ok "$1" "expected: $2" "got:      $3"; fi
+}
+
+# as_user COMMAND...: run as the test user, in its home, with the cluster's
+# configuration.
+as_user() {
+	(cd / && runuser -u "$user" -- env SLURM_CONF="$SLURM_CONF" \
+		AML_CONF="$AML_CONF" TZ=UTC PATH="$bin:$PATH" "$@")
+}
+
+# wait_until SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout.
+wait_until() {
+	local deadline=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+# The base state Slurm has for job $1 ("" once forgotten).
+job_state() {
+	scontrol show job -o "$1" 2>/dev/null | sed -n 's/.* JobState=\([A-Z_]*\).*/\1/p'
+}
+job_ended() {
+	case $(job_state "$1") in
+	PENDING | RUNNING | CONFIGURING | COMPLETING | SUSPENDED | "") return 1 ;;
+	*) return 0 ;;
+	esac
+}
+job_running() { [ "$(job_state "$1")" = RUNNING ]; }
+
+# A fresh run id in experiment $1.
+new_run_id() { echo "${1}_$(date +%s)_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"; }
+
+# fixture ARGS...: history-fixture as the test user.
+fixture() { as_user history-fixture "$@" >/dev/null; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
