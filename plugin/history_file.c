@@ -4,6 +4,7 @@
  *
  *     <HistoryDir>/<experiment>/<run_id>/
  *         run.json  properties.json  tags.json  events.jsonl
+ *         refused.jsonl   events the state machine refused, with why
  *         outputs/  logs/  user_logs/
  *
  * Who may do what is left to the kernel: experiments are shared
@@ -47,6 +48,7 @@
 #define PROPERTIES "properties.json"
 #define TAGS "tags.json"
 #define CONFIG "run.json"
+#define REFUSED "refused.jsonl"
 #define MAX_RECORD_FILE (16u << 20)  /* a run's events or JSON files */
 
 static const char *const artifact_tops[] = { "outputs", "logs", "user_logs" };
@@ -570,6 +572,49 @@ done:
 	return r;
 }
 
+/*
+ * Keep a refused event beside the run's events (refused.jsonl), with why:
+ * a writer that reports into a job's log may be long gone when someone
+ * wonders why the run never said Running.  Best effort: the refusal stands
+ * whether or not it could be kept.
+ */
+static void log_refused(struct file_backend *fb, int runfd,
+			const struct aml_event *ev, const char *why)
+{
+	char *line = aml_event_encode(ev), *text = NULL;
+	cJSON *rec = cJSON_CreateObject(), *event;
+	int fd;
+
+	if (!line || !rec)
+		goto done;
+	event = cJSON_Parse(line);
+	if (!event || !cJSON_AddStringToObject(rec, "refused", why) ||
+	    !cJSON_AddItemToObject(rec, "event", event)) {
+		cJSON_Delete(event);
+		goto done;
+	}
+	text = cJSON_PrintUnformatted(rec);
+	if (!text)
+		goto done;
+	fd = openat(runfd, REFUSED, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+					    O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		    fb->file_mode);
+	if (fd >= 0) {
+		size_t n = strlen(text);
+
+		text[n] = '\n';
+		if (write_all(fd, text, n + 1) < 0) {
+			/* Best effort, as said above. */
+		}
+		text[n] = '\0';
+		close(fd);
+	}
+done:
+	free(text);
+	free(line);
+	cJSON_Delete(rec);
+}
+
 static int file_record(void *self, const char *experiment,
 		       const char *run_id, const struct aml_event *ev,
 		       char *errbuf, size_t errlen)
@@ -618,6 +663,7 @@ static int file_record(void *self, const char *experiment,
 			     aml_status_name(ev->status),
 			     aml_event_source_name(ev->source), ev->attempt,
 			     st.attempt);
+		log_refused(self, rd.fd, ev, errbuf);
 		goto done;
 	default:
 		if (!st.has_events)
@@ -632,6 +678,7 @@ static int file_record(void *self, const char *experiment,
 				     aml_status_name(ev->status),
 				     aml_event_source_name(ev->source),
 				     ev->attempt);
+		log_refused(self, rd.fd, ev, errbuf);
 		goto done;
 	}
 	line = aml_event_encode(ev);

@@ -968,6 +968,16 @@ static void test_record_sequence(void **state)
 			       "Completed -> Running is not a valid transition"));
 	assert_non_null(strstr(f->err, RUN));
 	assert_int_equal(count_lines(log), 6);
+	/* ...and kept, with why, for whoever wonders later. */
+	{
+		char *refused = slurp(runp(f, EXP, RUN, "refused.jsonl"), NULL);
+
+		assert_non_null(refused);
+		assert_non_null(strstr(refused, "\"refused\":\"run history: run "));
+		assert_non_null(strstr(refused, "\"status\":\"Running\""));
+		assert_int_equal(count_lines(runp(f, EXP, RUN, "refused.jsonl")), 1);
+		free(refused);
+	}
 
 	/* The finalizer saw the same end as the launcher: not an error. */
 	expect_status(f, EXP, RUN, AML_STATUS_COMPLETED, 1, 0,
