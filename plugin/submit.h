@@ -1,0 +1,124 @@
+/*
+ * submit.h: what the controller decides about a submitted job, as a pure
+ * function of the job's SPANK environment, the submitter and the site.
+ *
+ * sbatch's SPANK plugin validates run.json, snapshots the source, creates
+ * the run, and hands the controller these variables through
+ * spank_job_control_setenv (they arrive in job_desc->spank_job_env as
+ * "NAME=value"):
+ *
+ *   AML_CONFIG       the canonical configuration (compact JSON, one line)
+ *   AML_RUN_ID       the run id, already in run history (NotStarted)
+ *   AML_SNAPSHOT_ID  the snapshot of the source directory (64 hex)
+ *   AML_LAUNCHER     "1" when sbatch had no script of the user's and ran
+ *                    the plugin's placeholder: the controller replaces the
+ *                    batch script with the run's launcher; "0" when the
+ *                    user's script is the run's command
+ *
+ * Nothing of that is trusted: a user can submit any spank_job_env through
+ * the API.  The configuration is parsed and validated again by the same
+ * rules, planned under the site policy, and the other values are checked
+ * (a run id the plan agrees with, a snapshot id of 64 hex digits).
+ *
+ * No I/O, no Slurm types, nothing static: slurmctld calls this under its
+ * locks, and it is unit-tested without Slurm.
+ */
+#ifndef AML_SUBMIT_H
+#define AML_SUBMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan.h"
+#include "runconfig.h"
+#include "site.h"
+
+#define AML_JOBENV_CONFIG "AML_CONFIG"
+#define AML_JOBENV_RUN_ID "AML_RUN_ID"
+#define AML_JOBENV_SNAPSHOT "AML_SNAPSHOT_ID"
+#define AML_JOBENV_LAUNCHER "AML_LAUNCHER"
+/* How Slurm forwards `--aml-run=FILE` itself (the option of SPANK plugin
+ * "aml"): present when the user asked for a run, whether or not the
+ * SPANK plugin on the submit host did its part. */
+#define AML_JOBENV_OPTION "_SLURM_SPANK_OPTION_aml_aml_run"
+
+struct aml_submit_decision {
+	int is_aml;            /* 0: not an AML job; leave it untouched */
+	int replace_script;    /* put the launcher in as the batch script */
+	struct aml_plan plan;  /* the allocation; environment additionally
+				* holds AML_SNAPSHOT_ID=<id> at its end */
+	char *snapshot_id;
+	char *summary;         /* for sbatch to print on success: "run
+				* hello_1795..._0a1b2c3d: compute target cpu,
+				* 2 nodes x 2 tasks, time limit 17 min" */
+};
+
+/*
+ * Decide about the job whose SPANK environment is [spank_env] ([n]
+ * entries of "NAME=value"; may be NULL with n 0).  Returns 0 with [d]
+ * filled (d->is_aml says whether there is anything to do), or -1 with the
+ * reason in [errbuf]: one line, every problem of the configuration joined
+ * by "; ", e.g. "run.json: node_count: must be a whole number from 1 to
+ * 2 (compute target cpu allows at most 2), got 64".  A job that asked for
+ * --aml-run (AML_JOBENV_OPTION) without AML_CONFIG is refused: the SPANK
+ * plugin is missing on the submit host.
+ */
+int aml_submit_decide(char *const *spank_env, size_t n,
+		      const struct aml_site *site,
+		      const struct aml_submitter *who,
+		      struct aml_submit_decision *d, char *errbuf,
+		      size_t errlen);
+
+void aml_submit_decision_free(struct aml_submit_decision *d);
+
+/*
+ * The admin comment the plugin writes on a run's job: the comment plus
+ * " target=<compute target>".  Users cannot change an admin comment, so
+ * it is what a later update of the job is judged by.  malloc'd.
+ */
+char *aml_submit_admin_comment(const struct aml_plan *plan);
+
+/* What an update of a job (`scontrol update`) asks to change; the
+ * has_ flags and NULL mean "unchanged". */
+struct aml_job_update {
+	int has_nodes;
+	uint32_t min_nodes, max_nodes;  /* max 0: same as min */
+	int has_time_limit;
+	uint32_t time_limit_minutes;    /* UINT32_MAX: Slurm's INFINITE */
+	const char *partition;
+	const char *qos;
+	const char *account;
+};
+
+enum aml_update_verdict {
+	AML_UPDATE_OK,          /* not a run, or within its target */
+	AML_UPDATE_NODES,       /* refused: more nodes than the target allows */
+	AML_UPDATE_TIME,        /* refused: a longer time limit */
+	AML_UPDATE_PARTITION,   /* refused: another partition */
+	AML_UPDATE_QOS,         /* refused: another QOS */
+	AML_UPDATE_ACCOUNT,     /* refused: an account the target does not allow */
+	AML_UPDATE_TARGET_GONE, /* refused: the target is no longer in aml.conf */
+};
+
+/*
+ * Judge [u] for the job whose admin comment is [admin_comment] (NULL or
+ * not ours: not a run, OK).  The limits are the compute target's, as at
+ * submission: MaxNodes, MaxTime plus FinalizeGrace (the planner's time
+ * limit), its partition and QOS, AllowAccounts.  A refusal comes with one
+ * line in [errbuf] naming the run, the field and the limit.
+ */
+enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
+						const char *admin_comment,
+						const struct aml_job_update *u,
+						char *errbuf, size_t errlen);
+
+/*
+ * The batch script of a run submitted without one: a POSIX sh script that
+ * execs [launcher] (aml-launch's installed path) with no arguments; the
+ * launcher finds everything in its environment.  malloc'd; NULL when
+ * memory runs out.
+ */
+char *aml_submit_launcher_script(const struct aml_submit_decision *d,
+				 const char *launcher);
+
+#endif
