@@ -1,0 +1,454 @@
+/*
+ * job_submit_aml.c: the job_submit plugin slurmctld loads as
+ * job_submit/aml (JobSubmitPlugins=aml).
+ *
+ * Thin on purpose: the decision is aml_submit_decide() (plugin/submit.h),
+ * pure and unit-tested; this file reads aml.conf once at startup and
+ * writes the decision into job_desc.  slurmctld calls job_submit() with
+ * its config, job, node and partition locks held, so nothing here does
+ * I/O on a submission.
+ *
+ * Built out of tree against the public headers only.  Strings and arrays
+ * stored in job_desc (and *err_msg) are freed by slurmctld with xfree,
+ * which checks a header in front of the block, so they come from Slurm's
+ * own allocator, exported by libslurmfull.so (which slurmctld links);
+ * everything the core allocates with malloc is freed here.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+#include <slurm/slurm_version.h>
+
+#include "hash.h"
+#include "site.h"
+#include "submit.h"
+
+#ifndef AML_LAUNCHER_PATH
+#define AML_LAUNCHER_PATH "/usr/libexec/slurm-aml/aml-launch"
+#endif
+
+/* Everything else is hidden (-fvisibility=hidden) and kept local by the
+ * version script; these are what slurmctld looks up. */
+#define AML_EXPORT __attribute__((visibility("default")))
+
+/* slurmctld's own record; opaque to a plugin built out of tree. */
+typedef struct job_record job_record_t;
+
+/* Slurm's allocator and log (src/common/xmalloc.h, xstring.h, log.h of
+ * Slurm 22.05), exported by libslurmfull.so. */
+extern void *slurm_xrecalloc(void **item, size_t count, size_t size,
+			     bool clear, bool try_, const char *file,
+			     int line, const char *func);
+extern void slurm_xfree(void **item);
+extern char *slurm_xstrdup(const char *str);
+extern char *slurm_xstrdup_printf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+extern int slurm_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+extern void slurm_info(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+AML_EXPORT const char plugin_name[] = "slurm-aml: Azure ML runs";
+AML_EXPORT const char plugin_type[] = "job_submit/aml";
+/* slurmctld loads the plugin only into the Slurm it was built for
+ * (major.minor.micro), since job_desc_msg_t changes between releases. */
+AML_EXPORT const uint32_t plugin_version = SLURM_VERSION_NUMBER;
+
+/* The site policy, read once by init(): a submission must not read a
+ * file.  A change to aml.conf takes effect when slurmctld restarts. */
+static struct aml_site site;
+static int site_loaded;
+/* Whether planning needs the submitter's login name (see job_submit). */
+static int need_user_name;
+
+/* A reason longer than this is cut by aml_submit_decide, with "...". */
+#define REASON_MAX 4096
+
+/* Replace a string field of job_desc with a copy of [value]. */
+static void set_string(char **field, const char *value)
+{
+	slurm_xfree((void **)field);
+	*field = slurm_xstrdup(value);
+}
+
+static size_t name_length(const char *pair)
+{
+	const char *eq = strchr(pair, '=');
+
+	return eq ? (size_t)(eq - pair) : strlen(pair);
+}
+
+/*
+ * Put the plan's variables into the job's environment: a variable the
+ * job already has (the user's shell exported AML_RUN_ID, or a forger
+ * did) is replaced in place, so the batch step sees exactly one value,
+ * the planner's.  The array stays NULL-terminated with env_size entries.
+ */
+static void merge_environment(job_desc_msg_t *job_desc,
+			      const struct aml_strlist *vars)
+{
+	/* One reallocation: room for every new variable and the NULL
+	 * (slurm_xrecalloc clears the new part). */
+	slurm_xrecalloc((void **)&job_desc->environment,
+			(size_t)job_desc->env_size + vars->count + 1,
+			sizeof(char *), true, false, __FILE__, __LINE__,
+			__func__);
+	for (size_t i = 0; i < vars->count; i++) {
+		const char *pair = vars->items[i];
+		size_t len = name_length(pair);
+		uint32_t at;
+
+		for (at = 0; at < job_desc->env_size; at++) {
+			const char *old = job_desc->environment[at];
+
+			if (old && strncmp(old, pair, len) == 0 &&
+			    old[len] == '=')
+				break;
+		}
+		if (at < job_desc->env_size) {
+			set_string(&job_desc->environment[at], pair);
+		} else {
+			job_desc->environment[at] = slurm_xstrdup(pair);
+			job_desc->env_size++;
+		}
+	}
+}
+
+/*
+ * slurmctld hashed the script and environment as they arrived, and with
+ * AccountingStoreFlags=job_script/job_env the database keeps one copy
+ * per hash: left stale, sacct would show another job's script or
+ * environment.  Slurm's K12 is not available to a plugin, but the hash
+ * is only a key, so SHA-256 (a type Slurm knows) of what the job now
+ * holds serves.  On failure the old hash stays: a wrong sacct display is
+ * no reason to refuse a job.
+ */
+static void rehash(slurm_hash_t *hash, char *const *parts, size_t n)
+{
+	struct aml_sha256 h;
+	char hex[AML_SHA256_HEX_LEN + 1];
+
+	if (aml_sha256_init(&h) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = parts[i] ? parts[i] : "";
+
+		/* With the NUL, so {"ab","c"} and {"a","bc"} differ. */
+		if (aml_sha256_update(&h, p, strlen(p) + 1) < 0) {
+			aml_sha256_abort(&h);
+			return;
+		}
+	}
+	if (aml_sha256_final(&h, hex) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(hash->hash); i++) {
+		unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0'
+							   : hex[2 * i] - 'a' + 10);
+		unsigned lo = (unsigned)(hex[2 * i + 1] <= '9'
+						 ? hex[2 * i + 1] - '0'
+						 : hex[2 * i + 1] - 'a' + 10);
+
+		hash->hash[i] = (unsigned char)(hi << 4 | lo);
+	}
+	hash->type = HASH_PLUGIN_SHA256;
+}
+
+/* Give the user [text]; a message another plugin earlier in
+ * JobSubmitPlugins left is kept above it. */
+static void tell_user(char **err_msg, const char *text)
+{
+	char *both;
+
+	if (!*err_msg) {
+		*err_msg = slurm_xstrdup(text);
+		return;
+	}
+	both = slurm_xstrdup_printf("%s\n%s", *err_msg, text);
+	slurm_xfree((void **)err_msg);
+	*err_msg = both;
+}
+
+/* Whether the job carries AML_CONFIG: only then is the submitter's name
+ * worth a lookup. */
+static int has_config(char *const *env, uint32_t n)
+{
+	size_t len = strlen(AML_JOBENV_CONFIG);
+
+	for (uint32_t i = 0; env && i < n; i++)
+		if (env[i] && strncmp(env[i], AML_JOBENV_CONFIG, len) == 0 &&
+		    env[i][len] == '=')
+			return 1;
+	return 0;
+}
+
+/*
+ * The login name of [uid], malloc'd into *[buf]; NULL when unknown.
+ *
+ * getpwuid_r may ask NSS, and NSS may be LDAP or SSSD over the network:
+ * with slurmctld's locks held, a slow directory would stall every RPC of
+ * the cluster.  So it is called only when a target has AllowUsers (the
+ * only rule that needs the name), and only for AML jobs.
+ */
+static const char *user_name(uid_t uid, char **buf)
+{
+	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t size = hint > 0 ? (size_t)hint : 1024;
+	struct passwd pw, *found = NULL;
+
+	*buf = NULL;
+	for (;;) {
+		char *grown = realloc(*buf, size);
+		int rc;
+
+		if (!grown)
+			return NULL;
+		*buf = grown;
+		rc = getpwuid_r(uid, &pw, *buf, size, &found);
+		if (rc != ERANGE || size >= 1024 * 1024)
+			break;
+		size *= 2;
+	}
+	return found ? found->pw_name : NULL;
+}
+
+AML_EXPORT int init(void)
+{
+	char path[4096];
+	struct aml_errors errs;
+	char hex[AML_SHA256_HEX_LEN + 1];
+
+	if (aml_site_default_path(path, sizeof(path)) < 0) {
+		slurm_error("%s: the path of aml.conf is too long (AML_CONF or SLURM_CONF)",
+			    plugin_type);
+		return SLURM_ERROR;
+	}
+	aml_errors_init(&errs, NULL);
+	if (aml_site_load(path, &site, &errs) < 0) {
+		/* Refusing to start is louder than refusing every run
+		 * later: the admin sees it at once, with every line. */
+		for (size_t i = 0; i < errs.count; i++)
+			slurm_error("%s: %s", plugin_type, errs.lines[i]);
+		if (errs.out_of_memory || errs.count == 0)
+			slurm_error("%s: cannot load %s", plugin_type, path);
+		aml_errors_free(&errs);
+		return SLURM_ERROR;
+	}
+	aml_errors_free(&errs);
+	site_loaded = 1;
+	need_user_name = 0;
+	for (size_t i = 0; i < site.n_targets; i++)
+		if (site.targets[i].allow_users)
+			need_user_name = 1;
+	/* libcrypto reads its configuration file on first use: let that
+	 * happen now rather than under slurmctld's locks. */
+	(void)aml_sha256_buffer("", 0, hex);
+	slurm_info("%s: %s: %zu compute target(s), default %s", plugin_type,
+		   path, site.n_targets,
+		   site.default_target ? site.default_target : "(none)");
+	return SLURM_SUCCESS;
+}
+
+AML_EXPORT int fini(void)
+{
+	if (site_loaded)
+		aml_site_free(&site);
+	site_loaded = 0;
+	return SLURM_SUCCESS;
+}
+
+/* Write the accepted plan into the job. */
+static void apply(job_desc_msg_t *job_desc,
+		  const struct aml_submit_decision *d, char *launcher)
+{
+	char *admin;
+	const struct aml_plan *p = &d->plan;
+
+	job_desc->min_nodes = p->min_nodes;
+	job_desc->max_nodes = p->max_nodes;
+	job_desc->num_tasks = p->num_tasks;
+	/* 0 means Slurm places the tasks: an --ntasks-per-node the user
+	 * also gave would contradict num_tasks, so it goes. */
+	job_desc->ntasks_per_node =
+		p->ntasks_per_node ? p->ntasks_per_node : NO_VAL16;
+	job_desc->time_limit = p->time_limit_minutes;
+	set_string(&job_desc->partition, p->partition);
+	if (p->qos)
+		set_string(&job_desc->qos, p->qos);
+	if (p->account)
+		set_string(&job_desc->account, p->account);
+	if (p->tres_per_node)
+		set_string(&job_desc->tres_per_node, p->tres_per_node);
+	if (p->constraint)
+		set_string(&job_desc->features, p->constraint);
+	set_string(&job_desc->name, p->job_name);
+	set_string(&job_desc->comment, p->comment);
+	/* The user can edit the comment but not the admin comment (only an
+	 * admin may set it: slurmctld checks that before the plugins run,
+	 * so setting it here is allowed), so the run id stays findable. */
+	admin = aml_submit_admin_comment(p);
+	set_string(&job_desc->admin_comment, admin ? admin : p->comment);
+	free(admin);
+
+	merge_environment(job_desc, &p->environment);
+	rehash(&job_desc->env_hash, job_desc->environment,
+	       job_desc->env_size);
+	if (launcher) {
+		set_string(&job_desc->script, launcher);
+		rehash(&job_desc->script_hash, &launcher, 1);
+	}
+}
+
+AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
+			  char **err_msg)
+{
+	struct aml_submit_decision d;
+	struct aml_submitter who = { NULL, NULL };
+	char reason[REASON_MAX];
+	char *pw_buf = NULL, *launcher = NULL;
+	int rc = SLURM_SUCCESS;
+
+	if (!site_loaded)
+		return SLURM_SUCCESS;
+	if (need_user_name &&
+	    has_config(job_desc->spank_job_env, job_desc->spank_job_env_size))
+		who.user = user_name((uid_t)submit_uid, &pw_buf);
+	who.account = job_desc->account;
+
+	if (aml_submit_decide(job_desc->spank_job_env,
+			      job_desc->spank_job_env_size, &site, &who, &d,
+			      reason, sizeof(reason)) < 0) {
+		rc = SLURM_ERROR;
+	} else if (!d.is_aml) {
+		goto out;
+	} else if (d.replace_script && !job_desc->script) {
+		/* salloc and srun allocations have no batch script, and
+		 * giving them one would turn them into batch jobs. */
+		snprintf(reason, sizeof(reason),
+			 "run %s has no command of its own to run: submit it with sbatch --aml-run",
+			 d.plan.run_id);
+		rc = SLURM_ERROR;
+	} else if (d.replace_script &&
+		   !(launcher = aml_submit_launcher_script(&d,
+							   AML_LAUNCHER_PATH))) {
+		snprintf(reason, sizeof(reason),
+			 "slurm-aml: out of memory while planning run %s",
+			 d.plan.run_id);
+		rc = SLURM_ERROR;
+	}
+
+	if (rc != SLURM_SUCCESS) {
+		/*
+		 * The client prints err_msg as it arrives ("sbatch: error:
+		 * <reason>", in the unpacking of the reply), whatever the
+		 * code; the code only picks the words of sbatch's second
+		 * line, "Batch job submission failed: <slurm_strerror>".
+		 * The decision does not say which rule refused, and one
+		 * refusal can hold several (a target's AllowUsers and a
+		 * node count), so no specific ESLURM_* is right for all of
+		 * them: SLURM_ERROR ("Unspecified error") claims nothing
+		 * the reason does not say, is what job_submit/lua returns,
+		 * and is not one of the codes sbatch retries on.
+		 */
+		slurm_info("%s: refused a job of uid %u: %s", plugin_type,
+			   submit_uid, reason);
+		tell_user(err_msg, reason);
+		goto out;
+	}
+
+	apply(job_desc, &d, launcher);
+	slurm_info("%s: uid %u: %s", plugin_type, submit_uid, d.summary);
+	tell_user(err_msg, d.summary);
+out:
+	aml_submit_decision_free(&d);
+	free(launcher);
+	free(pw_buf);
+	return rc;
+}
+
+/*
+ * Updates of a pending job (scontrol update: NumNodes, TimeLimit,
+ * Partition, Name, Comment) are not checked yet.  Checking them needs the
+ * job's current values (its run id, the target it was planned for),
+ * which live in job_record_t, and that struct is private to slurmctld:
+ * its layout changes between releases and is not in the public headers,
+ * so a plugin built out of tree must not read it.
+ */
+/*
+ * The first members of slurmctld's struct job_record in 22.05
+ * (src/slurmctld/slurmctld.h), the only part of it this plugin reads.
+ * Out-of-tree plugins get job_record_t as an opaque type; relying on its
+ * head is safe here because slurmctld loads this plugin only when it was
+ * built for exactly its release (plugin_version is checked to the micro
+ * version), and the magic cookie is checked before anything is read.
+ */
+struct job_record_head {
+	uint32_t magic;
+	char *account;
+	char *admin_comment;
+};
+#define JOB_RECORD_MAGIC 0xf0b7392cU
+#if SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(22, 5, 0) || \
+	SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 6, 0)
+#error "job_record_head matches Slurm 22.05 only: check slurmctld.h"
+#endif
+
+/*
+ * An update of a run's job (scontrol update) must stay within its compute
+ * target, as its submission had to; the owner could otherwise take a
+ * pending run past MaxNodes or MaxTime.  Root may (an admin extending a
+ * run on purpose).  22.05 gives job_modify no err_msg: the
+ * user sees the error code's text, the controller's log the full reason.
+ */
+AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
+			  uint32_t submit_uid)
+{
+	const struct job_record_head *head = (const void *)job_ptr;
+	struct aml_job_update u = { 0 };
+	enum aml_update_verdict verdict;
+	char reason[REASON_MAX];
+
+	if (!site_loaded || !head || head->magic != JOB_RECORD_MAGIC ||
+	    submit_uid == 0)
+		return SLURM_SUCCESS;
+	if (job_desc->min_nodes != NO_VAL || job_desc->max_nodes != NO_VAL) {
+		u.has_nodes = 1;
+		u.min_nodes = job_desc->min_nodes != NO_VAL ? job_desc->min_nodes : 0;
+		u.max_nodes = job_desc->max_nodes != NO_VAL ? job_desc->max_nodes : 0;
+	}
+	if (job_desc->time_limit != NO_VAL) {
+		u.has_time_limit = 1;
+		u.time_limit_minutes = job_desc->time_limit == INFINITE
+					       ? UINT32_MAX : job_desc->time_limit;
+	}
+	u.partition = job_desc->partition;
+	u.qos = job_desc->qos;
+	u.account = job_desc->account;
+	verdict = aml_submit_check_update(&site, head->admin_comment, &u,
+					  reason, sizeof(reason));
+	if (verdict == AML_UPDATE_OK)
+		return SLURM_SUCCESS;
+	slurm_info("job_submit/aml: refused an update by uid %u: %s",
+		   submit_uid, reason);
+	switch (verdict) {
+	case AML_UPDATE_NODES:
+		return ESLURM_INVALID_NODE_COUNT;
+	case AML_UPDATE_TIME:
+		return ESLURM_INVALID_TIME_LIMIT;
+	case AML_UPDATE_PARTITION:
+		return ESLURM_INVALID_PARTITION_NAME;
+	case AML_UPDATE_QOS:
+		return ESLURM_INVALID_QOS;
+	default:
+		return ESLURM_INVALID_ACCOUNT;
+	}
+}
