@@ -1,0 +1,173 @@
+/*
+ * spank_aml.c: the SPANK plugin's entry points, dispatched by context.
+ *
+ *   allocator (sbatch)    --aml-run=FILE: the submit side (submit_side.h),
+ *                         with a placeholder script on standard input when
+ *                         the user gives none (stdin_launcher.h)
+ *   allocator (salloc,    --aml-run refused: a run is a batch job
+ *   scrontab), local
+ *   (srun)
+ *   remote (slurmstepd)   the option arrives again; the node side is not
+ *                         written yet
+ *
+ * The option is "aml-run" of plugin "aml", so Slurm forwards it to the
+ * controller and the nodes as _SLURM_SPANK_OPTION_aml_aml_run.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <slurm/slurm.h>
+#include <slurm/spank.h>
+
+#include "self.h"
+#include "stdin_launcher.h"
+#include "submit.h"
+#include "submit_side.h"
+
+#define OPTION "aml-run"
+#define REFUSAL "--aml-run is for sbatch: a run is a batch job; use sbatch --aml-run=FILE"
+
+/* The plugin is built with hidden visibility; these are what plugstack
+ * looks up, so they alone are exported (with spank_aml.map). */
+#pragma GCC visibility push(default)
+SPANK_PLUGIN(aml, 1);
+#pragma GCC visibility pop
+
+static char *run_file;  /* --aml-run's value; NULL when not given */
+
+/*
+ * sbatch calls this once for each --aml-run (#SBATCH lines, then the
+ * command line), slurmstepd again with remote=1 from the job's
+ * environment.  The same file twice is one request; two different ones
+ * are a mistake worth stopping for, since either choice could surprise.
+ */
+static int option_cb(int val, const char *optarg, int remote)
+{
+	char *copy;
+
+	(void)val;
+	if (!optarg)
+		optarg = "";
+	if (run_file && !strcmp(run_file, optarg))
+		return 0;
+	if (run_file && !remote) {
+		slurm_error("--aml-run given twice, as %s and as %s: one job is one run",
+			    run_file, optarg);
+		return -1;
+	}
+	copy = strdup(optarg);
+	if (!copy) {
+		slurm_error("--aml-run: out of memory");
+		return -1;
+	}
+	free(run_file);
+	run_file = copy;
+	return 0;
+}
+
+/*
+ * sbatch exports every option it passed on into the job's environment as
+ * SLURM_SPANK_<its job-env name>, and srun, salloc and sbatch take an
+ * option from there as if the user had typed it.  Inside a run's job that
+ * would make every srun of the launcher (or of the user's script) refuse
+ * to start, and every nested sbatch submit a copy of the run.  So
+ * --aml-run counts only on the command line or in #SBATCH lines: the
+ * inherited variable is dropped before Slurm parses the options.
+ */
+static void forget_inherited_option(void)
+{
+	unsetenv("SLURM_SPANK_" AML_JOBENV_OPTION);
+}
+
+#pragma GCC visibility push(default)
+
+/* Read by srun and slurmstepd; sbatch and salloc ignore a static table
+ * (plugstack.c), so slurm_spank_init registers the same option there. */
+struct spank_option spank_options[] = {
+	{ OPTION, "FILE",
+	  "Submit the Azure ML run described in FILE (a ScriptRunConfig as "
+	  "run.json or YAML, a .runconfig, or a command job) as this batch "
+	  "job (sbatch only)",
+	  1, 0, option_cb },
+	SPANK_OPTIONS_TABLE_END
+};
+
+int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+	char errbuf[256];
+	spank_err_t err;
+
+	if (ac > 0) {
+		slurm_error("spank_aml.so takes no arguments in plugstack.conf, got \"%s\"",
+			    av[0]);
+		return -1;
+	}
+	switch (spank_context()) {
+	case S_CTX_LOCAL:
+		forget_inherited_option();
+		return 0;
+	case S_CTX_ALLOCATOR:
+		forget_inherited_option();
+		break;
+	default:
+		return 0;
+	}
+	err = spank_option_register(sp, &spank_options[0]);
+	if (err != ESPANK_SUCCESS) {
+		slurm_error("--aml-run: cannot register the option: %s",
+			    spank_strerror(err));
+		return -1;
+	}
+	/* sbatch reads its script before any option callback runs, so only
+	 * the raw command line can say, this early, that a run is coming. */
+	if (aml_self_is("sbatch") && aml_self_has_option("--" OPTION) &&
+	    aml_stdin_launcher_install(errbuf, sizeof(errbuf)) < 0)
+		slurm_error("--aml-run: %s", errbuf);
+	return 0;
+}
+
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+	struct aml_submit_request req = { 0 };
+
+	(void)ac;
+	(void)av;
+	switch (spank_context()) {
+	case S_CTX_LOCAL:
+		break;
+	case S_CTX_ALLOCATOR:
+		/* Whether sbatch read the placeholder, and standard input
+		 * back as it was, with or without --aml-run. */
+		req.launcher = aml_stdin_launcher_finish();
+		if (!run_file || !aml_self_is("sbatch"))
+			break;
+		req.config_path = run_file;
+		req.test_only = aml_self_has_option("--test-only");
+		return aml_submit_prepare(sp, &req);
+	default:
+		return 0;
+	}
+	if (run_file) {
+		slurm_error(REFUSAL);
+		return -1;
+	}
+	return 0;
+}
+
+int slurm_spank_exit(spank_t sp, int ac, char **av)
+{
+	/* First, before anything here can change it: why sbatch's
+	 * submission failed, if it did. */
+	int submit_errno = slurm_get_errno();
+
+	(void)sp;
+	(void)ac;
+	(void)av;
+	if (spank_context() == S_CTX_ALLOCATOR)
+		aml_submit_finish(submit_errno);
+	free(run_file);
+	run_file = NULL;
+	return 0;
+}
+
+#pragma GCC visibility pop
