@@ -3,7 +3,7 @@
 # events stop short of the end is given the end Slurm recorded), and
 # aml-run cancel (scancel of the run's job; Canceled recorded for a job
 # that never reached a node).  Runs as a regular user on aml-cluster.
-. "$(dirname "$0")/lib.sh"
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 echo "1..9"
 

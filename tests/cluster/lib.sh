@@ -18,11 +18,14 @@ same() {
 	else not_ok "$1" "expected: $2" "got:      $3"; fi
 }
 
-# as_user COMMAND...: run as the test user, in its home, with the cluster's
-# configuration.
+# Wherever the tests were started from, the test user may not enter it.
+cd /
+
+# as_user COMMAND...: run as the test user, in the current directory, with
+# the cluster's configuration.
 as_user() {
-	(cd / && runuser -u "$user" -- env SLURM_CONF="$SLURM_CONF" \
-		AML_CONF="$AML_CONF" TZ=UTC PATH="$bin:$PATH" "$@")
+	runuser -u "$user" -- env SLURM_CONF="$SLURM_CONF" \
+		AML_CONF="$AML_CONF" TZ=UTC PATH="$bin:$PATH" "$@"
 }
 
 # wait_until SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout.
