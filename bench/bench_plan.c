@@ -19,6 +19,7 @@
 #include "plan.h"
 #include "runconfig.h"
 #include "site.h"
+#include "submit.h"
 
 #define CALLS_PER_ROUND 200
 
@@ -64,6 +65,7 @@ struct workload {
 	size_t len;
 	const char *base_dir;
 	const struct aml_site *site;
+	char **spank_env;     /* the job_submit plugin's input */
 };
 
 static void plan_once(const struct workload *w)
@@ -86,6 +88,22 @@ static void plan_once(const struct workload *w)
 	aml_plan_free(&plan);
 	aml_runconfig_free(&rc);
 	aml_errors_free(&errs);
+}
+
+/* The whole decision job_submit/aml takes per job: find the variables in
+ * the SPANK environment, decode, validate, plan, build the summary. */
+static void decide_once(const struct workload *w)
+{
+	static const struct aml_submitter who = { "alice", "vision" };
+	struct aml_submit_decision d;
+	char err[1024];
+
+	if (aml_submit_decide(w->spank_env, 4, w->site, &who, &d, err,
+			      sizeof(err)) != 0 || !d.is_aml) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	aml_submit_decision_free(&d);
 }
 
 static void cjson_once(const struct workload *w)
@@ -125,6 +143,12 @@ int main(int argc, char **argv)
 	size_t len;
 	int rounds = argc > 3 ? atoi(argv[3]) : 200;
 	double user_us, controller_us, baseline_user, baseline_controller;
+	double decide_us;
+	char *config_var;
+	char *spank_env[] = { NULL,
+			      AML_JOBENV_RUN_ID "=resnet50-imagenet_1700000000_0a1b2c3d",
+			      AML_JOBENV_SNAPSHOT "=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			      AML_JOBENV_LAUNCHER "=1", NULL };
 
 	if (argc < 3 || rounds < 1) {
 		fprintf(stderr, "usage: %s RUN.json SITE.conf [ROUNDS]\n", argv[0]);
@@ -143,13 +167,17 @@ int main(int argc, char **argv)
 	aml_runconfig_free(&rc);
 	aml_errors_free(&errs);
 
-	user = (struct workload){ text, len, "/home/alice", &site };
+	if (asprintf(&config_var, "%s=%s", AML_JOBENV_CONFIG, canonical) < 0)
+		return 1;
+	spank_env[0] = config_var;
+	user = (struct workload){ text, len, "/home/alice", &site, NULL };
 	controller = (struct workload){ canonical, strlen(canonical), NULL,
-					&site };
+					&site, spank_env };
 	/* Warm caches and the allocator before measuring. */
 	median_us(plan_once, &controller, 5);
 
 	controller_us = median_us(plan_once, &controller, rounds);
+	decide_us = median_us(decide_once, &controller, rounds);
 	baseline_controller = median_us(cjson_once, &controller, rounds);
 	user_us = median_us(plan_once, &user, rounds);
 	baseline_user = median_us(cjson_once, &user, rounds);
@@ -161,6 +189,8 @@ int main(int argc, char **argv)
 	printf("  baseline cJSON_Parse of the same text:               median %.2f us/call\n",
 	       baseline_controller);
 	printf("  ratio: %.2fx the baseline\n", controller_us / baseline_controller);
+	printf("job_submit decision (aml_submit_decide, all of it):    median %.2f us/call\n",
+	       decide_us);
 	printf("user path (parse file + validate + plan):             median %.2f us/call\n",
 	       user_us);
 	printf("  baseline cJSON_Parse of the same text:               median %.2f us/call\n",
@@ -168,6 +198,7 @@ int main(int argc, char **argv)
 	printf("  ratio: %.2fx the baseline\n", user_us / baseline_user);
 	printf("goal: controller path under 20 us: %s\n",
 	       controller_us < 20.0 ? "met" : "NOT met");
+	free(config_var);
 	free(canonical);
 	free(text);
 	aml_site_free(&site);
