@@ -43,48 +43,6 @@ static const char usage[] =
 	"See aml-run(1), aml-run-validate(1), aml-run-plan(1), aml-run-snapshot(1),\n"
 	"aml-run-check-config(1) and aml.conf(5).\n";
 
-void tool_print_errors(const struct aml_errors *errs)
-{
-	for (size_t i = 0; i < errs->count; i++)
-		fprintf(stderr, "%s\n", errs->lines[i]);
-	if (errs->out_of_memory)
-		fprintf(stderr, "aml-run: out of memory; some errors are missing\n");
-}
-
-int tool_load_site(const char *command, const char *conf,
-		   struct aml_site *site)
-{
-	char path[PATH_MAX];
-	struct aml_errors errs;
-	int status = AML_EXIT_OK;
-
-	if (!conf) {
-		if (aml_site_default_path(path, sizeof(path)) < 0)
-			return tool_usage_error(command,
-						"the aml.conf path is too long");
-		conf = path;
-	}
-	aml_errors_init(&errs, NULL);
-	if (aml_site_load(conf, site, &errs) < 0) {
-		tool_print_errors(&errs);
-		status = AML_EXIT_INVALID;
-	}
-	aml_errors_free(&errs);
-	return status;
-}
-
-int tool_usage_error(const char *command, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "aml-run %s: ", command);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'aml-run %s --help'.\n", command);
-	return AML_EXIT_USAGE;
-}
-
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);

@@ -1,0 +1,146 @@
+/*
+ * aml-finalize: the controller's word on how a run's job ended.
+ *
+ * slurmctld runs it for every job that ends (JobCompType=jobcomp/script,
+ * JobCompLoc=<this program>), as root, with the job in its environment:
+ * JOBID, JOBNAME (a run's job is named after the run), JOBSTATE (Slurm's
+ * base state), EXITCODE ("exit:signal"), UID.  It records the end of the
+ * run for every path the launcher cannot report: cancelled while pending,
+ * node failure, a hard kill after KillWait, Slurm's own time limit, out
+ * of memory, a boot failure.  When the launcher has already recorded an
+ * end for this attempt, that end stands and nothing is written.  A node
+ * failure or preemption that Slurm requeues is not an end: the run goes
+ * back to Queued as a new attempt.
+ *
+ * It writes through run history as the run's owner (root acts as the
+ * owner inside the run directory), and never fails the job: every problem
+ * is one line on stderr, which jobcomp/script sends to slurmctld's log.
+ * Exit status: 0 recorded or nothing to do, 1 a problem.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history.h"
+#include "runid.h"
+#include "runs.h"
+#include "site.h"
+#include "status.h"
+
+static const char usage[] =
+	"Usage: aml-finalize\n"
+	"\n"
+	"Record how a run's Slurm job ended, from the job completion environment\n"
+	"slurmctld gives JobCompLoc under JobCompType=jobcomp/script (JOBID,\n"
+	"JOBNAME, JOBSTATE, EXITCODE).  Jobs that are not runs are ignored.\n"
+	"See aml-finalize(8).\n";
+
+static int fail(const char *run_id, const char *what)
+{
+	fprintf(stderr, "aml-finalize: run %s: %s\n", run_id, what);
+	return 1;
+}
+
+/* "2:15" -> 2 and 15 */
+static void parse_exit(const char *text, int *code, int *signal)
+{
+	char *colon;
+
+	*code = text ? (int)strtol(text, &colon, 10) : 0;
+	*signal = text && *colon == ':' ? (int)strtol(colon + 1, NULL, 10) : 0;
+}
+
+/*
+ * NODE_FAIL and PREEMPTED end a job only when Slurm does not requeue it;
+ * jobcomp's JOBSTATE cannot say which, Slurm's record of the job can
+ * (pending again, one more restart).  Sets [*attempt] to the attempt the
+ * requeue starts.
+ */
+static int requeued(uint32_t job_id, unsigned *attempt)
+{
+	struct aml_slurm_job job;
+
+	if (runs_slurm_query(job_id, &job) != 0)
+		return 0;
+	if (strcmp(job.state, "PENDING") && strcmp(job.state, "REQUEUED") &&
+	    strcmp(job.state, "CONFIGURING") && strcmp(job.state, "RUNNING"))
+		return 0;
+	*attempt = job.restarts + 1;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *job_name = getenv("JOBNAME"), *state = getenv("JOBSTATE");
+	const char *job_text = getenv("JOBID");
+	struct aml_run_info info;
+	struct aml_history *h;
+	struct aml_site site;
+	struct aml_event ev;
+	enum aml_status status;
+	enum aml_history_result r;
+	char reason[256], err[1024];
+	unsigned attempt;
+	uint32_t job_id;
+	int code, signal, is_requeue, rc = 0;
+
+	if (argc > 1) {
+		fputs(usage, strcmp(argv[1], "-h") && strcmp(argv[1], "--help")
+			      ? stderr : stdout);
+		return argc == 2 && (!strcmp(argv[1], "-h") ||
+				     !strcmp(argv[1], "--help")) ? 0 : 64;
+	}
+	/* Every job ends here; only runs concern us. */
+	if (!job_name || !aml_runid_is_valid(job_name) || !state || !job_text)
+		return 0;
+	job_id = (uint32_t)strtoul(job_text, NULL, 10);
+	parse_exit(getenv("EXITCODE"), &code, &signal);
+	if (runs_open("finalize", NULL, &site, &h) != 0)
+		return 1;
+	if (aml_history_read_run(h, job_name, 0, &info, err, sizeof(err)) < 0) {
+		/* A job named like a run that is none (or whose history is
+		 * gone) is not ours to report. */
+		runs_close(&site, h);
+		return 0;
+	}
+	if (info.state.has_events && runs_last_job(&info) &&
+	    runs_last_job(&info) != job_id) {
+		rc = fail(info.run_id, "the job that ended is not the run's job; "
+			  "nothing recorded");
+		goto done;
+	}
+	if (aml_status_from_slurm(state, code, signal, 0, &status, &is_requeue,
+				  reason, sizeof(reason)) < 0)
+		goto done; /* not an end (RESIZING...) */
+	attempt = info.state.attempt ? info.state.attempt : 1;
+	if ((!strcmp(state, "NODE_FAIL") || !strcmp(state, "PREEMPTED")) &&
+	    requeued(job_id, &attempt) && attempt > info.state.attempt) {
+		aml_status_from_slurm(state, code, signal, 1, &status,
+				      &is_requeue, reason, sizeof(reason));
+	} else if (info.state.has_events &&
+		   aml_status_is_terminal(info.state.status)) {
+		goto done; /* the launcher's end stands */
+	}
+	if (aml_event_init(&ev, status, AML_SOURCE_FINALIZER) < 0) {
+		rc = fail(info.run_id, "no randomness for an event id");
+		goto done;
+	}
+	ev.attempt = attempt;
+	ev.job_id = job_id;
+	if (!is_requeue) {
+		ev.has_exit_code = 1;
+		ev.exit_code = signal ? 128 + signal : code;
+	}
+	aml_event_set_reason(&ev, reason);
+	r = aml_history_record(h, info.experiment, info.run_id, &ev, err,
+			       sizeof(err));
+	if (r == AML_HISTORY_ERROR)
+		rc = fail(info.run_id, err);
+	else if (r == AML_HISTORY_SPOOLED)
+		fprintf(stderr, "aml-finalize: run %s: %s\n", info.run_id, err);
+	aml_event_free(&ev);
+done:
+	aml_run_info_free(&info);
+	runs_close(&site, h);
+	return rc;
+}
