@@ -76,6 +76,7 @@ enum key {
 	K_SNAPSHOT_MAX_FILES,
 	K_RUN_DIR,
 	K_SPOOL_DIR,
+	K_LAUNCHER,
 	K_KEEP_FAILED_RUN_DIR,
 	K_CONTAINER_RUNTIME,
 	K_DEFAULT_INTERPRETER,
@@ -108,6 +109,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_SNAPSHOT_MAX_FILES] = "SnapshotMaxFiles",
 	[K_RUN_DIR] = "RunDir",
 	[K_SPOOL_DIR] = "SpoolDir",
+	[K_LAUNCHER] = "Launcher",
 	[K_KEEP_FAILED_RUN_DIR] = "KeepFailedRunDir",
 	[K_CONTAINER_RUNTIME] = "ContainerRuntime",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
@@ -977,6 +979,9 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 	case K_SPOOL_DIR:
 		set_path(ps, t, k, &site->spool_dir);
 		break;
+	case K_LAUNCHER:
+		set_path(ps, t, k, &site->launcher);
+		break;
 	case K_KEEP_FAILED_RUN_DIR:
 		get_bool(ps, t, k, &site->keep_failed_run_dir);
 		break;
@@ -1738,6 +1743,7 @@ void aml_site_free(struct aml_site *site)
 	free(site->snapshot_dir);
 	free(site->run_dir);
 	free(site->spool_dir);
+	free(site->launcher);
 	free(site->default_interpreter);
 	free(site->default_target);
 	for (size_t i = 0; i < site->n_targets; i++) {

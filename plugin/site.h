@@ -30,6 +30,8 @@
  *                               history is unavailable; created 1777 by
  *                               the admin, one 0700 directory per user
  *                               inside [/var/spool/aml]
+ *   Launcher=PATH               the program a run's batch script starts
+ *                               [aml-launch where slurm-aml installed it]
  *   KeepFailedRunDir=BOOL       keep a node's run directory after failure [no]
  *   ContainerRuntime=none|pyxis [none]
  *   DefaultInterpreter=PATH     interpreter for `script` [python3]
@@ -103,6 +105,7 @@ struct aml_site {
 	uint32_t snapshot_max_files;
 	char *run_dir;
 	char *spool_dir;
+	char *launcher;             /* NULL: the installed aml-launch */
 	int keep_failed_run_dir;
 	enum aml_container_runtime container_runtime;
 	char *default_interpreter;

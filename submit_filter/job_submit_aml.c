@@ -338,8 +338,9 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
 	} else if (d.replace_script &&
-		   !(launcher = aml_submit_launcher_script(&d,
-							   AML_LAUNCHER_PATH))) {
+		   !(launcher = aml_submit_launcher_script(
+				   &d, site.launcher ? site.launcher
+						     : AML_LAUNCHER_PATH))) {
 		snprintf(reason, sizeof(reason),
 			 "slurm-aml: out of memory while planning run %s",
 			 d.plan.run_id);

@@ -162,6 +162,7 @@ static void check_global_defaults(const struct aml_site *site)
 	assert_int_equal(site->snapshot_max_files, 2000);
 	assert_string_equal(site->run_dir, "/tmp/aml-runs");
 	assert_string_equal(site->spool_dir, "/var/spool/aml");
+	assert_null(site->launcher);
 	assert_int_equal(site->keep_failed_run_dir, 0);
 	assert_int_equal(site->container_runtime, AML_CONTAINER_NONE);
 	assert_string_equal(site->default_interpreter, "python3");
@@ -446,6 +447,19 @@ static void test_spool_dir(void **state)
 	global_fails("SpoolDir=spool",
 		     "aml.conf: line 1: SpoolDir: must be an absolute path, got "
 		     "\"spool\"");
+}
+
+static void test_launcher(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_global("Launcher=/opt/aml/libexec/aml-launch", &site);
+	assert_string_equal(site.launcher, "/opt/aml/libexec/aml-launch");
+	aml_site_free(&site);
+	global_fails("Launcher=aml-launch",
+		     "aml.conf: line 1: Launcher: must be an absolute path, got "
+		     "\"aml-launch\"");
 }
 
 static void test_keep_failed_run_dir(void **state)
@@ -1782,6 +1796,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_max_files),
 		cmocka_unit_test(test_run_dir),
 		cmocka_unit_test(test_spool_dir),
+		cmocka_unit_test(test_launcher),
 		cmocka_unit_test(test_keep_failed_run_dir),
 		cmocka_unit_test(test_booleans_all_spellings),
 		cmocka_unit_test(test_container_runtime),
