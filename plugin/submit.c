@@ -368,7 +368,8 @@ char *aml_submit_admin_comment(const struct aml_plan *plan)
 	char *text;
 
 	if (!plan || !plan->comment || !plan->target ||
-	    asprintf(&text, "%s target=%s", plan->comment, plan->target) < 0)
+	    asprintf(&text, "%s target=%s nodes=%u", plan->comment,
+		     plan->target, plan->min_nodes) < 0)
 		return NULL;
 	return text;
 }
@@ -418,21 +419,37 @@ enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
 	if (!admin_comment || strncmp(admin_comment, "aml run_id=", 11) ||
 	    comment_word(admin_comment, "run_id", run_id, sizeof(run_id)) < 0)
 		return AML_UPDATE_OK;
+	/* Holding, releasing, renaming: nothing the target limits. */
+	if (!u->has_nodes && !u->has_time_limit && !u->partition && !u->qos &&
+	    !u->account)
+		return AML_UPDATE_OK;
 	if (comment_word(admin_comment, "target", name, sizeof(name)) < 0 ||
 	    !(t = aml_site_find_target(site, name))) {
 		aml_fail(errbuf, errlen, "run %s: its compute target is no "
-			 "longer in aml.conf, so its job cannot be changed",
+			 "longer in aml.conf, so its limits cannot be changed",
 			 run_id);
 		return AML_UPDATE_TARGET_GONE;
 	}
-	if (u->has_nodes && t->max_nodes != AML_SITE_UNLIMITED) {
+	if (u->has_nodes) {
 		uint32_t nodes = u->max_nodes > u->min_nodes ? u->max_nodes
 							     : u->min_nodes;
+		char planned[16];
 
-		if (nodes > t->max_nodes) {
+		if (t->max_nodes != AML_SITE_UNLIMITED &&
+		    nodes > t->max_nodes) {
 			aml_fail(errbuf, errlen, "run %s: NumNodes: compute "
 				 "target %s allows at most %u, asked %u",
 				 run_id, t->name, t->max_nodes, nodes);
+			return AML_UPDATE_NODES;
+		}
+		/* The run's processes and their environment were planned
+		 * for this many nodes; another count would break them. */
+		if (comment_word(admin_comment, "nodes", planned,
+				 sizeof(planned)) == 0 &&
+		    strtoul(planned, NULL, 10) != nodes) {
+			aml_fail(errbuf, errlen, "run %s: NumNodes: the run's "
+				 "processes were planned for %s node(s), asked "
+				 "%u", run_id, planned, nodes);
 			return AML_UPDATE_NODES;
 		}
 	}

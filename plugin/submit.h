@@ -50,7 +50,7 @@ struct aml_submit_decision {
 	char *snapshot_id;
 	char *summary;         /* for sbatch to print on success: "run
 				* hello_1795..._0a1b2c3d: compute target cpu,
-				* 2 nodes x 2 tasks, time limit 17 min" */
+				* 2 nodes x 2 tasks per node, time limit 17 min" */
 };
 
 /*
@@ -73,7 +73,7 @@ void aml_submit_decision_free(struct aml_submit_decision *d);
 
 /*
  * The admin comment the plugin writes on a run's job: the comment plus
- * " target=<compute target>".  Users cannot change an admin comment, so
+ * " target=<compute target> nodes=<planned nodes>".  Users cannot change an admin comment, so
  * it is what a later update of the job is judged by.  malloc'd.
  */
 char *aml_submit_admin_comment(const struct aml_plan *plan);
@@ -104,7 +104,9 @@ enum aml_update_verdict {
  * Judge [u] for the job whose admin comment is [admin_comment] (NULL or
  * not ours: not a run, OK).  The limits are the compute target's, as at
  * submission: MaxNodes, MaxTime plus FinalizeGrace (the planner's time
- * limit), its partition and QOS, AllowAccounts.  A refusal comes with one
+ * limit), its partition and QOS, AllowAccounts; and the node count stays
+ * the planned one (the run's processes were laid out for it).  Updates
+ * that touch none of these (hold, release, a new name) are always OK.  A refusal comes with one
  * line in [errbuf] naming the run, the field and the limit.
  */
 enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,

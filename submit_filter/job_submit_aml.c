@@ -377,14 +377,6 @@ out:
 }
 
 /*
- * Updates of a pending job (scontrol update: NumNodes, TimeLimit,
- * Partition, Name, Comment) are not checked yet.  Checking them needs the
- * job's current values (its run id, the target it was planned for),
- * which live in job_record_t, and that struct is private to slurmctld:
- * its layout changes between releases and is not in the public headers,
- * so a plugin built out of tree must not read it.
- */
-/*
  * The first members of slurmctld's struct job_record in 22.05
  * (src/slurmctld/slurmctld.h), the only part of it this plugin reads.
  * Out-of-tree plugins get job_record_t as an opaque type; relying on its
@@ -449,7 +441,9 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 		return ESLURM_INVALID_PARTITION_NAME;
 	case AML_UPDATE_QOS:
 		return ESLURM_INVALID_QOS;
-	default:
+	case AML_UPDATE_ACCOUNT:
 		return ESLURM_INVALID_ACCOUNT;
+	default:
+		return ESLURM_ACCESS_DENIED;
 	}
 }

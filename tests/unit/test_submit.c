@@ -673,7 +673,7 @@ static void test_free_twice(void **state)
 
 /* ---- updates of a run's job (job_modify) ---- */
 
-#define ADMIN "aml run_id=" RUN_ID " experiment=hello target=cpu"
+#define ADMIN "aml run_id=" RUN_ID " experiment=hello target=cpu nodes=2"
 
 static enum aml_update_verdict check(struct fixture *f, const char *admin,
 				     const struct aml_job_update *u)
@@ -691,6 +691,7 @@ static void test_admin_comment_names_target(void **state)
 
 	plan.comment = "aml run_id=" RUN_ID " experiment=hello";
 	plan.target = "cpu";
+	plan.min_nodes = 2;
 	text = aml_submit_admin_comment(&plan);
 	assert_string_equal(text, ADMIN);
 	free(text);
@@ -711,7 +712,7 @@ static void test_update_within_limits(void **state)
 {
 	struct fixture *f = *state;
 	/* MaxTime 1 h plus FinalizeGrace 120 s: 62 minutes at most. */
-	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 1,
+	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 2,
 				    .max_nodes = 2, .has_time_limit = 1,
 				    .time_limit_minutes = 62,
 				    .partition = "debug" };
@@ -730,6 +731,12 @@ static void test_update_nodes_refused(void **state)
 	u.min_nodes = 1;
 	u.max_nodes = 5;
 	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
+	/* Fewer than planned breaks the run's process layout. */
+	u.min_nodes = 1;
+	u.max_nodes = 0;
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
+	assert_string_equal(f->err, "run " RUN_ID ": NumNodes: the run's "
+			    "processes were planned for 2 node(s), asked 1");
 }
 
 static void test_update_time_refused(void **state)
@@ -770,11 +777,15 @@ static void test_update_target_gone(void **state)
 {
 	struct fixture *f = *state;
 	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 1 };
+	struct aml_job_update hold = { 0 };
 
 	assert_int_equal(check(f, "aml run_id=" RUN_ID " experiment=hello "
 			       "target=retired", &u),
 			 AML_UPDATE_TARGET_GONE);
 	assert_non_null(strstr(f->err, "no longer in aml.conf"));
+	/* Holding or releasing touches no limit. */
+	assert_int_equal(check(f, "aml run_id=" RUN_ID " experiment=hello "
+			       "target=retired", &hold), AML_UPDATE_OK);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
