@@ -12,14 +12,19 @@
  * failure or preemption that Slurm requeues is not an end: the run goes
  * back to Queued as a new attempt.
  *
- * It writes through run history as the run's owner (root acts as the
- * owner inside the run directory), and never fails the job: every problem
- * is one line on stderr, which jobcomp/script sends to slurmctld's log.
- * Exit status: 0 recorded or nothing to do, 1 a problem.
+ * It must run as root (SlurmUser=root): it reads every user's runs, even
+ * private ones, and writes through run history as each run's owner (root
+ * acts as the owner inside the run directory).  It only writes to a run
+ * whose owner is the job's user (UID), so a job named after someone
+ * else's run cannot end it.  jobcomp/script throws its program's output
+ * away, so every problem goes to syslog (daemon facility) as well as to
+ * stderr.  Exit status: 0 recorded or nothing to do, 1 a problem.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "history.h"
 #include "runid.h"
@@ -38,6 +43,7 @@ static const char usage[] =
 static int fail(const char *run_id, const char *what)
 {
 	fprintf(stderr, "aml-finalize: run %s: %s\n", run_id, what);
+	syslog(LOG_ERR, "run %s: %s", run_id, what);
 	return 1;
 }
 
@@ -93,15 +99,26 @@ int main(int argc, char **argv)
 	/* Every job ends here; only runs concern us. */
 	if (!job_name || !aml_runid_is_valid(job_name) || !state || !job_text)
 		return 0;
+	openlog("aml-finalize", LOG_PID, LOG_DAEMON);
+	if (geteuid() != 0)
+		return fail(job_name, "must run as root (SlurmUser=root): it "
+			    "writes every user's runs as their owner");
 	job_id = (uint32_t)strtoul(job_text, NULL, 10);
 	parse_exit(getenv("EXITCODE"), &code, &signal);
 	if (runs_open("finalize", NULL, &site, &h) != 0)
-		return 1;
+		return fail(job_name, "cannot load aml.conf or open run history "
+			    "(set AML_CONF in a wrapper when aml.conf is not "
+			    "beside slurm.conf)");
 	if (aml_history_read_run(h, job_name, 0, &info, err, sizeof(err)) < 0) {
-		/* A job named like a run that is none (or whose history is
-		 * gone) is not ours to report. */
+		/* A job named like a run that is none is not ours to
+		 * report; one we cannot read is a problem to say. */
 		runs_close(&site, h);
-		return 0;
+		return strstr(err, "no run ") ? 0 : fail(job_name, err);
+	}
+	if (getenv("UID") && strtoul(getenv("UID"), NULL, 10) != info.uid) {
+		rc = fail(info.run_id, "the job that ended belongs to another "
+			  "user than the run; nothing recorded");
+		goto done;
 	}
 	if (info.state.has_events && runs_last_job(&info) &&
 	    runs_last_job(&info) != job_id) {

@@ -13,7 +13,7 @@ if ! grep -q '^JobCompLoc=' "$SLURM_CONF" 2>/dev/null; then
 fi
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 
-echo "1..7"
+echo "1..8"
 
 events_of() { cat "$history/$1/$2/events.jsonl" 2>/dev/null; }
 # finalized EXP RUN: the finalizer has written an event for the run
@@ -67,7 +67,20 @@ same "an end the launcher recorded stands; nothing is added" "4 Completed launch
 	"$(events_of fin "$run4" | wc -l) $(last_event fin "$run4")"
 same "no refused events either" "" "$(cat "$history/fin/$run4/refused.jsonl" 2>/dev/null)"
 
-# A job named like a run that does not exist is left alone.
-job6=$(as_user sbatch --parsable -J "fin_1_00000000" -o /dev/null --wrap true)
+# A job of another user named after a run cannot end it.
+run6=$(new_run_id fin)
+fixture create fin "$run6" "$(now_ms)" cpu
+job6=$(sbatch --parsable -J "$run6" -o /dev/null --wrap true)
 wait_until 60 job_ended "$job6"
+run7=$(new_run_id fin)
+fixture create fin "$run7" "$(now_ms)" cpu
+job7=$(as_user sbatch --parsable -J "$run7" -o /dev/null --wrap true)
+fixture event fin "$run7" Queued "$(now_ms)" sbatch "job=$job7"
+wait_until 60 finalized fin "$run7"
+same "a job of another user named after a run leaves it alone" "1 NotStarted sbatch -" \
+	"$(events_of fin "$run6" | wc -l) $(last_event fin "$run6")"
+
+# A job named like a run that does not exist is left alone.
+job8=$(as_user sbatch --parsable -J "fin_1_00000000" -o /dev/null --wrap true)
+wait_until 60 job_ended "$job8"
 same "a job that is not a run leaves no trace" "" "$(ls "$history/fin" | grep -c '^fin_1_00000000$' | grep -v '^0$')"
