@@ -7,8 +7,10 @@
  *   allocator (salloc,    --aml-run refused: a run is a batch job
  *   scrontab), local
  *   (srun)
- *   remote (slurmstepd)   the option arrives again; the node side is not
- *                         written yet
+ *   remote (slurmstepd)   the node side (node_side.h): the run's
+ *                         snapshot installed and each task placed, in
+ *                         user_init and task_init
+ *   job_script (epilog)   the node side removes the run's directory
  *
  * The option is "aml-run" of plugin "aml", so Slurm forwards it to the
  * controller and the nodes as _SLURM_SPANK_OPTION_aml_aml_run.
@@ -19,6 +21,7 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "node_side.h"
 #include "self.h"
 #include "stdin_launcher.h"
 #include "submit.h"
@@ -165,9 +168,34 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	(void)av;
 	if (spank_context() == S_CTX_ALLOCATOR)
 		aml_submit_finish(submit_errno);
+	else if (spank_context() == S_CTX_REMOTE)
+		aml_node_exit();
 	free(run_file);
 	run_file = NULL;
 	return 0;
+}
+
+/* Errors are kept for task_init: in a batch step a failing user_init
+ * drains the node instead of failing the job. */
+int slurm_spank_user_init(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	return aml_node_user_init(sp);
+}
+
+int slurm_spank_task_init(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	return aml_node_task_init(sp);
+}
+
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+	(void)ac;
+	(void)av;
+	return aml_node_job_epilog(sp);
 }
 
 #pragma GCC visibility pop

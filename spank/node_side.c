@@ -1,0 +1,1050 @@
+/*
+ * node_side.c: a run's job on each node (see node_side.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <slurm/slurm.h>
+#include <slurm/spank.h>
+
+#include "errors.h"
+#include "event.h"
+#include "hash.h"
+#include "history.h"
+#include "launch.h"
+#include "node_side.h"
+#include "privdrop.h"
+#include "runconfig.h"
+#include "site.h"
+#include "snapshot.h"
+#include "store.h"
+#include "submit.h"
+
+#define ENV_EXPERIMENT "AZUREML_EXPERIMENT_NAME"
+/* slurmstepd's own environment (and the epilog's): the node's name as
+ * slurmd knows it.  The job's variable of the same name is the batch
+ * node's in every step the batch script starts. */
+#define ENV_NODENAME "SLURMD_NODENAME"
+/* AML_RUN_ID of the job's SPANK environment, which only sbatch's plugin
+ * sets and the controller checked: slurmd hands it to the epilog with
+ * SPANK_ in front.  The plain AML_RUN_ID is in the job's environment,
+ * which the epilog does not see. */
+#define ENV_EPILOG_RUN_ID "SPANK_" AML_JOBENV_RUN_ID
+#define ENV_EPILOG_EXIT_CODE "SLURM_JOB_EXIT_CODE"
+
+/* Deep enough for any source tree; bounded so a run that made a
+ * pathological one cannot exhaust descriptors or stack of a root
+ * process (each level holds one open directory). */
+#define REMOVE_MAX_DEPTH 512
+
+/* The biggest job variable read (the canonical configuration). */
+#define ENV_VALUE_MAX (16u << 20)
+
+/* What user_init leaves for task_init, which runs in a child forked after
+ * it, and so inherits it. */
+static struct {
+	int active;               /* a run's batch step or launch step */
+	int batch;                /* the batch step; else a launch step */
+	char run_id[256];
+	char node_name[256];
+	uint32_t job_id;
+	int have_site;
+	struct aml_site site;
+	char workdir[PATH_MAX];
+	int failed;
+	char error[1024];         /* why, for task_init to report */
+} node;
+
+static void keep_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* The first error wins: later ones are usually its consequences. */
+static void keep_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (node.failed)
+		return;
+	node.failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(node.error, sizeof(node.error), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The job's variable [name], malloc'd into [*value].  Returns 1, 0 when
+ * it is not set, -1 when memory runs out or it is longer than
+ * ENV_VALUE_MAX.  spank_getenv copies into a buffer and says when it is
+ * too small; the configuration can be long.
+ */
+static int job_getenv(spank_t sp, const char *name, char **value)
+{
+	size_t len = 4096;
+
+	*value = NULL;
+	for (;;) {
+		char *buf = malloc(len);
+		spank_err_t err;
+
+		if (!buf)
+			return -1;
+		err = spank_getenv(sp, name, buf, (int)len);
+		if (err == ESPANK_SUCCESS) {
+			*value = buf;
+			return 1;
+		}
+		free(buf);
+		if (err != ESPANK_NOSPACE || len >= ENV_VALUE_MAX)
+			return err == ESPANK_NOSPACE ? -1 : 0;
+		len *= 4;
+	}
+}
+
+static int load_site(struct aml_site *site, char *errbuf, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct aml_errors errs;
+	int r;
+
+	if (aml_site_default_path(path, sizeof(path)) < 0) {
+		snprintf(errbuf, errlen,
+			 "the path of aml.conf is too long (AML_CONF or SLURM_CONF)");
+		return -1;
+	}
+	aml_errors_init(&errs, NULL);
+	r = aml_site_load(path, site, &errs);
+	if (r < 0)
+		snprintf(errbuf, errlen, "%s%s",
+			 errs.count ? errs.lines[0] : "out of memory",
+			 errs.count > 1 ? " (and more errors)" : "");
+	aml_errors_free(&errs);
+	return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The run's directory on the node                                         */
+
+/*
+ * RunDir is the admin's, shared by every user: a user's run id directory
+ * in it must not be renamed away by anyone else, which the sticky bit (or
+ * nobody else being able to write it) guarantees.
+ */
+static int open_run_root(const char *run_dir, char *errbuf, size_t errlen)
+{
+	struct stat st;
+	int fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(errbuf, errlen,
+			 "RunDir %s: cannot open: %s (the admin makes it on every node, mode 1777)",
+			 run_dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		snprintf(errbuf, errlen,
+			 "RunDir %s: must belong to root and be sticky if others may write it (mode 1777), refused",
+			 run_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * <RunDir>/<run_id>, made (0700) when [create], opened without following
+ * a symlink, and only when it is the caller's and nobody else can write
+ * it: another user may have made that name first.  Returns the
+ * descriptor, -1 with errbuf, or -2 (errno ENOENT) when it does not exist
+ * and [create] is 0.
+ */
+static int open_run_dir(int root, const char *run_dir, const char *run_id,
+			int create, char *errbuf, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (create && mkdirat(root, run_id, 0700) < 0 && errno != EEXIST) {
+		snprintf(errbuf, errlen, "%s/%s: cannot create: %s", run_dir,
+			 run_id, strerror(errno));
+		return -1;
+	}
+	fd = openat(root, run_id,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !create)
+		return -2;
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "%s/%s: cannot open: %s", run_dir,
+			 run_id, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(errbuf, errlen, "%s/%s: cannot stat: %s", run_dir,
+			 run_id, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(errbuf, errlen,
+			 "%s/%s: belongs to uid %lu or others may write it; the run's directory must be its user's alone, refused",
+			 run_dir, run_id, (unsigned long)st.st_uid);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Remove [name] in [parent] and everything below it, never following a
+ * symlink (each directory is opened O_NOFOLLOW relative to its parent).
+ * A directory the run made unwritable or unreadable is made the owner's
+ * again first, as rm -rf's user would.  Goes on past errors; returns 0,
+ * or -1 with errno of the first.
+ */
+static int remove_tree(int parent, const char *name, int depth)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int fd, first_err = 0;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	if (depth >= REMOVE_MAX_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	fd = openat(parent, name, flags);
+	if (fd < 0 && errno == EACCES &&
+	    fchmodat(parent, name, S_IRWXU, 0) == 0)
+		fd = openat(parent, name, flags);
+	if (fd < 0)
+		return -1;
+	(void)fchmod(fd, S_IRWXU);
+	dir = fdopendir(fd);
+	if (!dir) {
+		first_err = errno;
+		close(fd);
+		errno = first_err;
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (remove_tree(dirfd(dir), de->d_name, depth + 1) < 0 &&
+		    !first_err)
+			first_err = errno;
+	}
+	closedir(dir);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+	    !first_err)
+		first_err = errno;
+	errno = first_err;
+	return first_err ? -1 : 0;
+}
+
+/*
+ * The marker [name] in [dirfd]: "job <id> attempt <n>".  Returns 1 with
+ * both, 0 when there is none, -1 when it cannot be read or makes no
+ * sense (then it is treated as absent by the caller's removal).
+ */
+static int read_marker(int dirfd, const char *name, uint32_t *job_id,
+		       unsigned *attempt)
+{
+	char text[64];
+	ssize_t n;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	if (sscanf(text, "job %u attempt %u", job_id, attempt) != 2)
+		return -1;
+	return 1;
+}
+
+/* Written aside and renamed, so a reader never sees half a marker. */
+static int write_marker(int dirfd, const char *name, uint32_t job_id,
+			unsigned attempt)
+{
+	char tmp[NAME_MAX + 1], text[64];
+	int fd, len, ok;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", name) >= (int)sizeof(tmp))
+		return -1;
+	len = snprintf(text, sizeof(text), "job %u attempt %u\n",
+		       (unsigned)job_id, attempt);
+	fd = openat(dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, (size_t)len) == len;
+	if (close(fd) < 0)
+		ok = 0;
+	if (!ok || renameat(dirfd, tmp, dirfd, name) < 0) {
+		int err = errno;
+
+		unlinkat(dirfd, tmp, 0);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+struct install_req {
+	const struct aml_site *site;
+	const char *run_id;
+	const char *node_name;
+	const char *workdir;
+	const char *snapshot;
+	uint32_t job_id;
+	unsigned attempt;          /* 0 in the batch step's user_init */
+};
+
+static struct install_req request_of(unsigned attempt, const char *snapshot)
+{
+	struct install_req q = {
+		.site = &node.site, .run_id = node.run_id,
+		.node_name = node.node_name, .workdir = node.workdir,
+		.snapshot = snapshot, .job_id = node.job_id,
+		.attempt = attempt,
+	};
+
+	return q;
+}
+
+/*
+ * The attempt of this job, SLURM_RESTART_COUNT + 1.  Slurm 22.05's
+ * S_SLURM_RESTART_COUNT is always 0 in slurmstepd (its job record's
+ * restart count is never filled in, only the task environment's), so the
+ * variable counts too: slurmstepd puts it in the batch task's environment
+ * when not 0, and the steps the batch script starts inherit it.  It is
+ * therefore unknown in the batch step's user_init.
+ */
+static unsigned current_attempt(spank_t sp)
+{
+	uint32_t item = 0;
+	unsigned long env = 0;
+	char *text = NULL, *end;
+
+	(void)spank_get_item(sp, S_SLURM_RESTART_COUNT, &item);
+	if (job_getenv(sp, "SLURM_RESTART_COUNT", &text) > 0 && *text) {
+		errno = 0;
+		env = strtoul(text, &end, 10);
+		if (errno || *end || env >= UINT16_MAX)
+			env = 0;
+	}
+	free(text);
+	return (unsigned)(item > env ? item : env) + 1;
+}
+
+static int install_snapshot(const struct install_req *q, char *errbuf,
+			    size_t errlen)
+{
+	struct aml_store store;
+	struct aml_errors errs;
+	struct aml_install_stats st;
+	struct passwd pw, *found = NULL;
+	char pwbuf[4096];
+	int r;
+
+	if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &found) != 0 ||
+	    !found) {
+		snprintf(errbuf, errlen, "cannot find the name of uid %lu",
+			 (unsigned long)geteuid());
+		return -1;
+	}
+	if (aml_store_open(&store, q->site->snapshot_dir, pw.pw_name, 0,
+			   errbuf, errlen) < 0)
+		return -1;
+	aml_errors_init(&errs, NULL);
+	r = aml_snapshot_install(&store, q->snapshot, q->workdir, &st, &errs);
+	if (r < 0)
+		snprintf(errbuf, errlen, "installing snapshot %s: %s%s",
+			 q->snapshot,
+			 errs.count ? errs.lines[0] : "out of memory",
+			 errs.count > 1 ? " (and more errors)" : "");
+	else
+		slurm_verbose("aml: run %s: snapshot %s installed into %s: %llu files, %llu bytes, %llu by reflink",
+			      q->run_id, q->snapshot, q->workdir,
+			      (unsigned long long)st.files,
+			      (unsigned long long)st.bytes,
+			      (unsigned long long)st.cloned);
+	aml_errors_free(&errs);
+	aml_store_close(&store);
+	return r;
+}
+
+struct run_dir_lock {
+	int root;   /* RunDir */
+	int rdir;   /* <RunDir>/<run_id> */
+	int lock;   /* its .lock-<node>, flock'd */
+	char marker[NAME_MAX + 1];
+};
+
+static void unlock_run_dir(struct run_dir_lock *l)
+{
+	if (l->lock >= 0)
+		close(l->lock);
+	if (l->rdir >= 0)
+		close(l->rdir);
+	if (l->root >= 0)
+		close(l->root);
+	l->root = l->rdir = l->lock = -1;
+}
+
+/*
+ * Open <RunDir>/<run_id> (made when [create]) and take this node's lock
+ * in it, so steps starting together on the node go one at a time.
+ * Returns 0, or -1 with errbuf and nothing held.
+ */
+static int lock_run_dir(const struct install_req *q, int create,
+			struct run_dir_lock *l, char *errbuf, size_t errlen)
+{
+	char lock_name[NAME_MAX + 1];
+
+	l->root = l->rdir = l->lock = -1;
+	/* ".new" is added for the marker's temporary. */
+	if (snprintf(lock_name, sizeof(lock_name), ".lock-%s", q->node_name) >=
+		    (int)sizeof(lock_name) ||
+	    snprintf(l->marker, sizeof(l->marker), ".attempt-%s",
+		     q->node_name) >= (int)sizeof(l->marker) - 4) {
+		snprintf(errbuf, errlen, "node name %s is too long",
+			 q->node_name);
+		return -1;
+	}
+	l->root = open_run_root(q->site->run_dir, errbuf, errlen);
+	if (l->root < 0)
+		return -1;
+	l->rdir = open_run_dir(l->root, q->site->run_dir, q->run_id, create,
+			       errbuf, errlen);
+	if (l->rdir == -2)
+		snprintf(errbuf, errlen, "%s/%s: has gone", q->site->run_dir,
+			 q->run_id);
+	if (l->rdir < 0)
+		goto fail;
+	l->lock = openat(l->rdir, lock_name,
+			 O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (l->lock < 0) {
+		snprintf(errbuf, errlen, "%s/%s/%s: cannot open: %s",
+			 q->site->run_dir, q->run_id, lock_name,
+			 strerror(errno));
+		goto fail;
+	}
+	while (flock(l->lock, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			snprintf(errbuf, errlen, "%s/%s/%s: cannot lock: %s",
+				 q->site->run_dir, q->run_id, lock_name,
+				 strerror(errno));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	unlock_run_dir(l);
+	return -1;
+}
+
+/*
+ * The working directory of this attempt on this node, installed unless
+ * it already is.  Several steps of the job may start on the node at once
+ * (aml-launch's srun reaching a node where the batch step never ran), and
+ * each slurmstepd calls user_init: the lock makes the first install and
+ * the others find its marker.  The batch step starts an attempt, so it
+ * always installs afresh, and leaves the marker to its task_init, the
+ * first moment it knows which attempt this is; nothing else of the job
+ * can start on the node before that.
+ */
+static int install(const struct install_req *q, int batch, char *errbuf,
+		   size_t errlen)
+{
+	struct run_dir_lock l;
+	uint32_t marked_job;
+	unsigned marked_attempt;
+	int r = -1, m;
+
+	if (lock_run_dir(q, 1, &l, errbuf, errlen) < 0)
+		return -1;
+	m = read_marker(l.rdir, l.marker, &marked_job, &marked_attempt);
+	/* A run id is one job, requeued or not.  Another job with the same
+	 * AML_RUN_ID has inherited the run's environment (submitted from
+	 * inside the run): it must not wipe the run's files. */
+	if (m == 1 && marked_job != q->job_id) {
+		snprintf(errbuf, errlen,
+			 "%s belongs to job %u, not to this job %u: a job submitted from inside a run inherits AML_RUN_ID; unset it (and AML_LAUNCH_STEP) for jobs that are not the run",
+			 q->workdir, (unsigned)marked_job, (unsigned)q->job_id);
+		goto out;
+	}
+	if (!batch && m == 1 && marked_attempt == q->attempt) {
+		r = 0;
+		goto out;
+	}
+	/* An earlier attempt's directory, or one a killed install left. */
+	if ((unlinkat(l.rdir, l.marker, 0) < 0 && errno != ENOENT) ||
+	    remove_tree(l.rdir, q->node_name, 0) < 0) {
+		snprintf(errbuf, errlen,
+			 "%s: cannot remove what an earlier attempt left: %s",
+			 q->workdir, strerror(errno));
+		goto out;
+	}
+	if (install_snapshot(q, errbuf, errlen) < 0)
+		goto out;
+	if (!batch &&
+	    write_marker(l.rdir, l.marker, q->job_id, q->attempt) < 0) {
+		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
+			 q->site->run_dir, q->run_id, l.marker,
+			 strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	unlock_run_dir(&l);
+	return r;
+}
+
+/* The batch step's marker, once its attempt is known. */
+static int mark_attempt(const struct install_req *q, char *errbuf,
+			size_t errlen)
+{
+	struct run_dir_lock l;
+	int r = 0;
+
+	if (lock_run_dir(q, 0, &l, errbuf, errlen) < 0)
+		return -1;
+	if (write_marker(l.rdir, l.marker, q->job_id, q->attempt) < 0) {
+		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
+			 q->site->run_dir, q->run_id, l.marker,
+			 strerror(errno));
+		r = -1;
+	}
+	unlock_run_dir(&l);
+	return r;
+}
+
+/* Append [status] from this node; errbuf says why when it is not. */
+static enum aml_history_result record(struct aml_history *h,
+				      const char *experiment,
+				      const struct install_req *q,
+				      enum aml_status status, char *errbuf,
+				      size_t errlen)
+{
+	struct aml_event ev;
+	enum aml_history_result r;
+
+	if (aml_event_init(&ev, status, AML_SOURCE_NODE) < 0) {
+		snprintf(errbuf, errlen, "cannot make an event: %s",
+			 strerror(errno));
+		return AML_HISTORY_ERROR;
+	}
+	ev.attempt = q->attempt;
+	ev.job_id = q->job_id;
+	if (aml_event_set_node(&ev, q->node_name) < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		aml_event_free(&ev);
+		return AML_HISTORY_ERROR;
+	}
+	r = aml_history_record(h, experiment, q->run_id, &ev, errbuf, errlen);
+	aml_event_free(&ev);
+	return r;
+}
+
+/*
+ * Preparing, from the batch task once the snapshot is in place.  The job
+ * often starts before sbatch, at its exit, finds it and records Queued,
+ * and a requeued job before anyone records the new attempt's Queued; the
+ * state machine refuses Preparing after NotStarted or from a later
+ * attempt.  Yet a job that runs on a node was queued in this attempt, so
+ * the node says so first and tries again: Queued is accepted exactly in
+ * those two cases (sbatch's own Queued, later, is then refused quietly).
+ * Run history being unavailable is no reason to fail a run that can
+ * otherwise start (the spool keeps the event), nor is a refused
+ * transition (a cancel that got there first): both are only logged.
+ */
+static void record_preparing(spank_t sp, const struct install_req *q)
+{
+	struct aml_history *h = NULL;
+	char errbuf[1024], ignored[1024], *experiment = NULL;
+	enum aml_history_result r;
+
+	if (job_getenv(sp, ENV_EXPERIMENT, &experiment) <= 0) {
+		slurm_error("aml: run %s: Preparing not recorded: %s is not in the job's environment",
+			    q->run_id, ENV_EXPERIMENT);
+		return;
+	}
+	if (aml_history_open(q->site, &h, errbuf, sizeof(errbuf)) < 0) {
+		slurm_error("aml: run %s: Preparing not recorded: %s",
+			    q->run_id, errbuf);
+		free(experiment);
+		return;
+	}
+	r = record(h, experiment, q, AML_STATUS_PREPARING, errbuf,
+		   sizeof(errbuf));
+	if (r == AML_HISTORY_ERROR &&
+	    record(h, experiment, q, AML_STATUS_QUEUED, ignored,
+		   sizeof(ignored)) != AML_HISTORY_ERROR)
+		r = record(h, experiment, q, AML_STATUS_PREPARING, errbuf,
+			   sizeof(errbuf));
+	if (r == AML_HISTORY_ERROR)
+		slurm_error("aml: run %s: Preparing not recorded: %s",
+			    q->run_id, errbuf);
+	else if (r == AML_HISTORY_SPOOLED)
+		slurm_info("aml: run %s: Preparing kept in the spool: %s",
+			   q->run_id, errbuf);
+	aml_history_close(h);
+	free(experiment);
+}
+
+static void prepare(spank_t sp)
+{
+	struct install_req q;
+	char errbuf[PATH_MAX + 2048], *snapshot = NULL;
+	const char *node_name = getenv(ENV_NODENAME);
+
+	if (!node_name || !*node_name ||
+	    snprintf(node.node_name, sizeof(node.node_name), "%s",
+		     node_name) >= (int)sizeof(node.node_name)) {
+		keep_error("aml: run %s: slurmstepd's %s does not name this node",
+			   node.run_id, ENV_NODENAME);
+		return;
+	}
+	if (spank_get_item(sp, S_JOB_ID, &node.job_id) != ESPANK_SUCCESS) {
+		keep_error("aml: run %s: Slurm did not say the job id",
+			   node.run_id);
+		return;
+	}
+	if (load_site(&node.site, errbuf, sizeof(errbuf)) < 0) {
+		keep_error("aml: run %s: %s", node.run_id, errbuf);
+		return;
+	}
+	node.have_site = 1;
+	if (aml_run_workdir(node.site.run_dir, node.run_id, node.node_name,
+			    node.workdir, sizeof(node.workdir)) < 0) {
+		keep_error("aml: run id \"%.200s\" (AML_RUN_ID) cannot name a directory under RunDir %s on node %s",
+			   node.run_id, node.site.run_dir, node.node_name);
+		return;
+	}
+	if (job_getenv(sp, AML_JOBENV_SNAPSHOT, &snapshot) <= 0 ||
+	    !aml_sha256_is_hex(snapshot)) {
+		keep_error("aml: run %s: %s in the job's environment is %s",
+			   node.run_id, AML_JOBENV_SNAPSHOT,
+			   snapshot ? "not a snapshot id" : "missing");
+		free(snapshot);
+		return;
+	}
+	q = request_of(node.batch ? 0 : current_attempt(sp), snapshot);
+	if (install(&q, node.batch, errbuf, sizeof(errbuf)) < 0)
+		keep_error("aml: run %s: node %s: %s", node.run_id,
+			   node.node_name, errbuf);
+	free(snapshot);
+}
+
+int aml_node_user_init(spank_t sp)
+{
+	uint32_t step_id;
+	char *run_id = NULL, *launch = NULL;
+	int batch;
+
+	if (spank_context() != S_CTX_REMOTE ||
+	    spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS ||
+	    step_id == SLURM_EXTERN_CONT || step_id == SLURM_INTERACTIVE_STEP)
+		return 0;
+	if (job_getenv(sp, AML_JOBENV_RUN_ID, &run_id) <= 0)
+		return 0;
+	batch = step_id == SLURM_BATCH_SCRIPT;
+	if (!batch && (job_getenv(sp, AML_ENV_LAUNCH_STEP, &launch) <= 0 ||
+		       strcmp(launch, "1"))) {
+		free(run_id);
+		free(launch);
+		return 0;
+	}
+	node.active = 1;
+	node.batch = batch;
+	if (snprintf(node.run_id, sizeof(node.run_id), "%s", run_id) >=
+	    (int)sizeof(node.run_id))
+		keep_error("aml: AML_RUN_ID is too long to be a run id");
+	else
+		prepare(sp);
+	free(run_id);
+	free(launch);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Each task                                                               */
+
+/*
+ * Slurm's compressed task counts, "2(x3),1": [n] counts into [out].
+ * Returns 0, or -1 when malformed or not exactly [n].
+ */
+static int parse_tasks_per_node(const char *s, uint32_t *out, uint32_t n)
+{
+	uint32_t filled = 0;
+
+	while (*s) {
+		unsigned long count, repeat = 1;
+		char *end;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		count = strtoul(s, &end, 10);
+		if (errno || count > UINT32_MAX)
+			return -1;
+		s = end;
+		if (*s == '(') {
+			if (s[1] != 'x' || s[2] < '0' || s[2] > '9')
+				return -1;
+			repeat = strtoul(s + 2, &end, 10);
+			if (errno || *end != ')')
+				return -1;
+			s = end + 1;
+		}
+		if (repeat > n - filled)
+			return -1;
+		while (repeat--)
+			out[filled++] = (uint32_t)count;
+		if (*s == ',' && s[1])
+			s++;
+		else if (*s)
+			return -1;
+	}
+	return filled == n ? 0 : -1;
+}
+
+struct step_layout {
+	uint32_t n;
+	char **hosts;
+	uint32_t *tasks;
+};
+
+static void step_layout_free(struct step_layout *l)
+{
+	for (uint32_t i = 0; l->hosts && i < l->n; i++)
+		free(l->hosts[i]);
+	free(l->hosts);
+	free(l->tasks);
+	memset(l, 0, sizeof(*l));
+}
+
+/* The step's hosts in order and tasks on each, from the step's own
+ * variables (srun sets them; the job-wide ones would describe the whole
+ * allocation, not this step). */
+static int step_layout(spank_t sp, uint32_t n_nodes, struct step_layout *l,
+		       char *errbuf, size_t errlen)
+{
+	char *list = NULL, *tpn = NULL;
+	hostlist_t hl = NULL;
+	int r = -1;
+
+	memset(l, 0, sizeof(*l));
+	if (job_getenv(sp, "SLURM_STEP_NODELIST", &list) <= 0 ||
+	    job_getenv(sp, "SLURM_STEP_TASKS_PER_NODE", &tpn) <= 0) {
+		snprintf(errbuf, errlen,
+			 "SLURM_STEP_NODELIST or SLURM_STEP_TASKS_PER_NODE is missing from the step's environment");
+		goto out;
+	}
+	hl = slurm_hostlist_create(list);
+	if (!hl || slurm_hostlist_count(hl) != (int)n_nodes) {
+		snprintf(errbuf, errlen,
+			 "SLURM_STEP_NODELIST=%.200s does not name the step's %u nodes",
+			 list, (unsigned)n_nodes);
+		goto out;
+	}
+	l->hosts = calloc(n_nodes, sizeof(*l->hosts));
+	l->tasks = calloc(n_nodes, sizeof(*l->tasks));
+	if (!l->hosts || !l->tasks) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto out;
+	}
+	l->n = n_nodes;
+	for (uint32_t i = 0; i < n_nodes; i++) {
+		l->hosts[i] = slurm_hostlist_shift(hl);
+		if (!l->hosts[i]) {
+			snprintf(errbuf, errlen, "out of memory");
+			goto out;
+		}
+	}
+	if (parse_tasks_per_node(tpn, l->tasks, n_nodes) < 0) {
+		snprintf(errbuf, errlen,
+			 "SLURM_STEP_TASKS_PER_NODE=%.200s does not give tasks for the step's %u nodes",
+			 tpn, (unsigned)n_nodes);
+		goto out;
+	}
+	r = 0;
+out:
+	if (hl)
+		slurm_hostlist_destroy(hl);
+	if (r < 0)
+		step_layout_free(l);
+	free(list);
+	free(tpn);
+	return r;
+}
+
+static int get_u32(spank_t sp, spank_item_t item, uint32_t *v)
+{
+	return spank_get_item(sp, item, v) == ESPANK_SUCCESS ? 0 : -1;
+}
+
+/* The distributed-training variables of this task (launch.h). */
+static int distributed_env(spank_t sp, char *errbuf, size_t errlen)
+{
+	struct aml_task_place place = { 0 };
+	struct step_layout layout = { 0 };
+	struct aml_runconfig rc;
+	struct aml_strlist vars = { 0 };
+	struct aml_errors errs;
+	char *config = NULL;
+	int local_id, have_rc = 0, r = -1;
+
+	if (get_u32(sp, S_JOB_ID, &place.job_id) < 0 ||
+	    get_u32(sp, S_TASK_GLOBAL_ID, &place.rank) < 0 ||
+	    spank_get_item(sp, S_TASK_ID, &local_id) != ESPANK_SUCCESS ||
+	    get_u32(sp, S_JOB_LOCAL_TASK_COUNT, &place.local_world) < 0 ||
+	    get_u32(sp, S_JOB_TOTAL_TASK_COUNT, &place.world_size) < 0 ||
+	    get_u32(sp, S_JOB_NODEID, &place.node_rank) < 0 ||
+	    get_u32(sp, S_JOB_NNODES, &place.n_nodes) < 0 || local_id < 0) {
+		snprintf(errbuf, errlen, "Slurm did not say where this task is");
+		return -1;
+	}
+	place.local_rank = (uint32_t)local_id;
+	if (job_getenv(sp, AML_ENV_NODE_CONFIG, &config) <= 0) {
+		snprintf(errbuf, errlen, "%s is missing from the job's environment",
+			 AML_ENV_NODE_CONFIG);
+		return -1;
+	}
+	aml_errors_init(&errs, AML_JOBENV_CONFIG);
+	if (aml_runconfig_parse(config, strlen(config), AML_JOBENV_CONFIG,
+				NULL, NULL, &rc, &errs) < 0) {
+		snprintf(errbuf, errlen, "%s",
+			 errs.count ? errs.lines[0] : "out of memory");
+		aml_errors_free(&errs);
+		goto out;
+	}
+	aml_errors_free(&errs);
+	have_rc = 1;
+	if (rc.distributed.type == AML_DIST_NONE) {
+		r = 0;
+		goto out;
+	}
+	if (step_layout(sp, place.n_nodes, &layout, errbuf, errlen) < 0)
+		goto out;
+	place.hosts = (const char *const *)layout.hosts;
+	place.tasks_per_host = layout.tasks;
+	if (aml_distributed_env(&rc, &place, &vars) < 0) {
+		snprintf(errbuf, errlen,
+			 "no %s environment for task %u of %u (node %u of %u, local task %u of %u): the step is not laid out as the run's configuration asks, or memory ran out",
+			 aml_dist_type_name(rc.distributed.type),
+			 (unsigned)place.rank, (unsigned)place.world_size,
+			 (unsigned)place.node_rank, (unsigned)place.n_nodes,
+			 (unsigned)place.local_rank,
+			 (unsigned)place.local_world);
+		goto out;
+	}
+	for (size_t i = 0; i < vars.count; i++) {
+		char *eq = strchr(vars.items[i], '=');
+		spank_err_t err;
+
+		*eq = '\0';
+		err = spank_setenv(sp, vars.items[i], eq + 1, 1);
+		if (err != ESPANK_SUCCESS) {
+			snprintf(errbuf, errlen, "cannot set %s: %s",
+				 vars.items[i], spank_strerror(err));
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	aml_strlist_free(&vars);
+	step_layout_free(&layout);
+	if (have_rc)
+		aml_runconfig_free(&rc);
+	free(config);
+	return r;
+}
+
+int aml_node_task_init(spank_t sp)
+{
+	char errbuf[1024];
+
+	if (spank_context() != S_CTX_REMOTE || !node.active)
+		return 0;
+	if (node.failed) {
+		slurm_error("%s", node.error);
+		return -1;
+	}
+	if (node.batch) {
+		struct install_req q = request_of(current_attempt(sp), NULL);
+
+		if (mark_attempt(&q, errbuf, sizeof(errbuf)) < 0) {
+			slurm_error("aml: run %s: node %s: %s", node.run_id,
+				    node.node_name, errbuf);
+			return -1;
+		}
+		record_preparing(sp, &q);
+	}
+	/* SPANK has no working-directory item, but this is the task's own
+	 * process, just before exec: its cwd is what the program gets. */
+	if (chdir(node.workdir) < 0) {
+		slurm_error("aml: run %s: cannot enter its working directory %s: %s",
+			    node.run_id, node.workdir, strerror(errno));
+		return -1;
+	}
+	if (spank_setenv(sp, AML_ENV_WORKDIR, node.workdir, 1) !=
+		    ESPANK_SUCCESS ||
+	    spank_setenv(sp, "PWD", node.workdir, 1) != ESPANK_SUCCESS) {
+		slurm_error("aml: run %s: cannot set %s", node.run_id,
+			    AML_ENV_WORKDIR);
+		return -1;
+	}
+	if (!node.batch && distributed_env(sp, errbuf, sizeof(errbuf)) < 0) {
+		slurm_error("aml: run %s: %s", node.run_id, errbuf);
+		return -1;
+	}
+	return 0;
+}
+
+void aml_node_exit(void)
+{
+	if (node.have_site)
+		aml_site_free(&node.site);
+	memset(&node, 0, sizeof(node));
+}
+
+/* ---------------------------------------------------------------------- */
+/* The epilog                                                              */
+
+/*
+ * Whether to keep the working directory: KeepFailedRunDir=yes and a job
+ * that did not exit 0.  slurmd's epilog has the job's wait status in
+ * SLURM_JOB_EXIT_CODE unless Slurm never learnt it; unknown counts as
+ * success, so the directory is removed rather than kept for ever.
+ */
+static int keep_for_failure(const struct aml_site *site)
+{
+	const char *code = getenv(ENV_EPILOG_EXIT_CODE);
+
+	return site->keep_failed_run_dir && code && *code &&
+	       strcmp(code, "0") != 0;
+}
+
+/*
+ * As the job's user: the node's working directory unless kept, its lock
+ * and marker, and the run's directory once no node's is left in it (test
+ * clusters run several nodes on one machine).
+ */
+static void clean_node(const struct aml_site *site, const char *run_id,
+		       const char *node_name, uint32_t job_id, int keep)
+{
+	char lock_name[NAME_MAX + 1], marker[NAME_MAX + 1], errbuf[1024];
+	uint32_t marked_job;
+	unsigned marked_attempt;
+	int root, rdir;
+
+	if (snprintf(lock_name, sizeof(lock_name), ".lock-%s", node_name) >=
+		    (int)sizeof(lock_name) ||
+	    snprintf(marker, sizeof(marker), ".attempt-%s", node_name) >=
+		    (int)sizeof(marker))
+		return;
+	root = open_run_root(site->run_dir, errbuf, sizeof(errbuf));
+	if (root < 0) {
+		slurm_error("aml: run %s: cleanup: %s", run_id, errbuf);
+		return;
+	}
+	rdir = open_run_dir(root, site->run_dir, run_id, 0, errbuf,
+			    sizeof(errbuf));
+	if (rdir == -1)
+		slurm_error("aml: run %s: cleanup: %s", run_id, errbuf);
+	if (rdir < 0)
+		goto out;
+	if (read_marker(rdir, marker, &marked_job, &marked_attempt) == 1 &&
+	    marked_job != job_id) {
+		slurm_error("aml: run %s: cleanup: the directory on %s belongs to job %u, not %u: left alone",
+			    run_id, node_name, (unsigned)marked_job,
+			    (unsigned)job_id);
+		close(rdir);
+		goto out;
+	}
+	if (keep)
+		slurm_info("aml: run %s: job %u failed: %s/%s/%s kept (KeepFailedRunDir=yes)",
+			   run_id, (unsigned)job_id, site->run_dir, run_id,
+			   node_name);
+	else if (remove_tree(rdir, node_name, 0) < 0)
+		slurm_error("aml: run %s: cannot remove %s/%s/%s: %s", run_id,
+			    site->run_dir, run_id, node_name, strerror(errno));
+	unlinkat(rdir, marker, 0);
+	unlinkat(rdir, lock_name, 0);
+	close(rdir);
+	/* Not empty while another node's directory or a kept one remains. */
+	unlinkat(root, run_id, AT_REMOVEDIR);
+out:
+	close(root);
+}
+
+int aml_node_job_epilog(spank_t sp)
+{
+	struct aml_identity saved;
+	struct aml_site site;
+	const char *run_id = getenv(ENV_EPILOG_RUN_ID);
+	const char *node_name = getenv(ENV_NODENAME);
+	char workdir[PATH_MAX], errbuf[2048];
+	uint32_t job_id = 0;
+	uid_t uid;
+	gid_t gid;
+
+	if (spank_context() != S_CTX_JOB_SCRIPT || !run_id)
+		return 0;
+	if (!node_name || !*node_name ||
+	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS) {
+		slurm_error("aml: run %s: epilog: no node name, job id or user: the run's directory stays",
+			    run_id);
+		return 0;
+	}
+	if (load_site(&site, errbuf, sizeof(errbuf)) < 0) {
+		slurm_error("aml: run %s: epilog: %s", run_id, errbuf);
+		return 0;
+	}
+	/* The same checks as the install's: one directory entry each. */
+	if (aml_run_workdir(site.run_dir, run_id, node_name, workdir,
+			    sizeof(workdir)) < 0) {
+		slurm_error("aml: epilog: run id \"%.200s\" cannot name a directory under RunDir",
+			    run_id);
+		goto out;
+	}
+	/* Root never touches the user's tree: as the user, a symlink the
+	 * run left can lead nowhere the user could not go anyway. */
+	if (aml_identity_become(uid, gid, &saved, errbuf, sizeof(errbuf)) < 0) {
+		slurm_error("aml: run %s: epilog: %s", run_id, errbuf);
+		goto out;
+	}
+	clean_node(&site, run_id, node_name, job_id, keep_for_failure(&site));
+	aml_identity_restore(&saved);
+out:
+	aml_site_free(&site);
+	return 0;
+}

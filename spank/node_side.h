@@ -1,0 +1,57 @@
+/*
+ * node_side.h: a run's job on each of its nodes, in slurmstepd (remote
+ * context) and in the SPANK epilog (job_script context).  The contract
+ * with aml-launch is launch.h.
+ *
+ * Which jobs: those whose environment holds AML_RUN_ID (the controller
+ * puts it there for a run).  Which steps: the batch step, and steps whose
+ * own environment holds AML_LAUNCH_STEP=1 (aml-launch's srun).  The
+ * extern step, the interactive step and steps the user starts are left
+ * alone.  The node's name is slurmstepd's own SLURMD_NODENAME, never the
+ * job's copy, which a step inherits from the batch node.
+ *
+ * user_init (as the user): once per node per attempt, under an flock on
+ * <RunDir>/<run_id>/.lock-<node>, the snapshot is installed into the
+ * working directory <RunDir>/<run_id>/<node>, and the attempt noted in
+ * <RunDir>/<run_id>/.attempt-<node> ("job <id> attempt <n>"), beside the
+ * working directory rather than in it, so nothing of slurm-aml's shows up
+ * among the run's files or can be overwritten by them.  A leftover from
+ * an earlier attempt of the same job is removed first; a directory another
+ * job's marker claims is never touched.  The batch step starts an
+ * attempt, so it always installs afresh.
+ * Errors are kept, not returned: a failing user_init drains the node.
+ *
+ * task_init (as the user, in the task, just before exec): a kept error is
+ * printed and fails the task.  The batch task writes the attempt marker
+ * and records Preparing (after a Queued of its own when the run is still
+ * NotStarted or at an older attempt): Slurm 22.05 gives slurmstepd's
+ * plugins a restart count of 0 always, and the real one appears only in
+ * the task's environment (SLURM_RESTART_COUNT).  Then the task starts in
+ * the working directory with AML_WORKDIR and PWD set, and a launch step's
+ * task also gets its distributed environment (aml_distributed_env).
+ *
+ * job_epilog (root): as the job's user, removes the node's working
+ * directory, its lock and marker, and <RunDir>/<run_id> once empty; the
+ * working directory stays when KeepFailedRunDir=yes and the job's exit
+ * code (SLURM_JOB_EXIT_CODE, which slurmd's epilog gets in 22.05) is not
+ * zero.  It never fails: a failing epilog drains the node too.
+ */
+#ifndef AML_SPANK_NODE_SIDE_H
+#define AML_SPANK_NODE_SIDE_H
+
+#include <slurm/spank.h>
+
+/* slurm_spank_user_init in remote context.  Always returns 0. */
+int aml_node_user_init(spank_t sp);
+
+/* slurm_spank_task_init in remote context.  Returns 0, or -1 to fail the
+ * task (the reason already logged). */
+int aml_node_task_init(spank_t sp);
+
+/* slurm_spank_job_epilog (job_script context).  Always returns 0. */
+int aml_node_job_epilog(spank_t sp);
+
+/* Releases what user_init kept (slurm_spank_exit in remote context). */
+void aml_node_exit(void);
+
+#endif
