@@ -1,0 +1,156 @@
+/*
+ * launch_finish.c: see launch_finish.h.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch_finish.h"
+
+static const char *signame(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	return abbrev ? abbrev : "?";
+}
+
+static void stopped(const struct launch_outcome *o, uint64_t deadline_s,
+		    struct launch_verdict *v)
+{
+	v->status = AML_STATUS_CANCELED;
+	if (o->stop == LAUNCH_STOP_DEADLINE)
+		snprintf(v->reason, sizeof(v->reason),
+			 "max_run_duration_seconds (%llu s) reached",
+			 (unsigned long long)deadline_s);
+	else
+		snprintf(v->reason, sizeof(v->reason),
+			 "cancelled: the launcher received SIG%s (scancel, "
+			 "the job's time limit or preemption)%s",
+			 signame(o->signal),
+			 o->started ? "" : " before the script started");
+}
+
+void launch_judge(const struct launch_outcome *o, int via_srun,
+		  uint64_t deadline_s, const char *command,
+		  const char *srun_error, struct launch_verdict *v)
+{
+	const char *who = via_srun ? "a process of the run" : "the script";
+
+	memset(v, 0, sizeof(*v));
+	if (!o->started && o->exec_errno) {
+		v->status = AML_STATUS_FAILED;
+		v->has_exit_code = 1;
+		v->exit_code = o->exec_errno == ENOENT ? 127 : 126;
+		v->exit_status = v->exit_code;
+		snprintf(v->reason, sizeof(v->reason), "cannot run %s: %s",
+			 command, strerror(o->exec_errno));
+		return;
+	}
+	if (o->reaped && WIFEXITED(o->wait_status)) {
+		int code = WEXITSTATUS(o->wait_status);
+
+		v->has_exit_code = 1;
+		v->exit_code = code;
+		v->exit_status = code;
+		v->status = code ? AML_STATUS_FAILED : AML_STATUS_COMPLETED;
+		if (code)
+			snprintf(v->reason, sizeof(v->reason),
+				 "%s exited with code %d", who, code);
+	} else if (o->reaped && WIFSIGNALED(o->wait_status)) {
+		int sig = WTERMSIG(o->wait_status);
+
+		v->has_exit_code = 1;
+		v->exit_code = 128 + sig;
+		v->exit_status = 128 + sig;
+		v->exit_signal = sig;
+		v->status = AML_STATUS_FAILED;
+		/* srun ends by a signal only when it is killed itself; a
+		 * task killed by one makes srun exit 128+S. */
+		snprintf(v->reason, sizeof(v->reason),
+			 "%s was killed by signal %d (SIG%s)",
+			 via_srun ? "srun" : "the script", sig, signame(sig));
+	} else {
+		/* Not waited for (given up on after a cancel), or never
+		 * started: the launcher ends by the signal it got. */
+		v->status = AML_STATUS_FAILED;
+		snprintf(v->reason, sizeof(v->reason),
+			 "the launcher lost track of %s", who);
+		v->exit_signal = o->signal;
+		v->exit_status = o->signal ? 128 + o->signal : 1;
+	}
+	if (v->status == AML_STATUS_FAILED && via_srun && srun_error) {
+		size_t len = strlen(v->reason);
+
+		snprintf(v->reason + len, sizeof(v->reason) - len,
+			 "; srun: %s", srun_error);
+	}
+	/* Whatever the command made of its SIGTERM, the run was stopped. */
+	if (o->stop != LAUNCH_STOP_NONE)
+		stopped(o, deadline_s, v);
+}
+
+static int upload(const struct launch_ctx *c, const char *dir)
+{
+	struct aml_artifact_stats stats = { 0 };
+	enum aml_history_result r;
+	char err[1024];
+
+	r = aml_history_upload(c->h, c->experiment, c->run_id, c->workdir_fd,
+			       dir, &stats, err, sizeof(err));
+	if (r == AML_HISTORY_ERROR)
+		launch_say("uploading %s/: %s", dir, err);
+	else if (r == AML_HISTORY_SPOOLED)
+		launch_say("%s/: %s", dir, err);
+	for (size_t i = 0; i < stats.n_notes; i++)
+		launch_say("%s", stats.notes[i]);
+	if (stats.skipped > stats.n_notes)
+		launch_say("%s/: %llu more file(s) skipped", dir,
+			   (unsigned long long)(stats.skipped - stats.n_notes));
+	aml_artifact_stats_free(&stats);
+	return r == AML_HISTORY_ERROR ? -1 : 0;
+}
+
+void launch_finish(const struct launch_ctx *c, struct launch_verdict *v)
+{
+	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
+	int lost = 0;
+
+	launch_record(c, AML_STATUS_FINALIZING, NULL, 0, 0, NULL);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (upload(c, dirs[i]) < 0)
+			lost = 1;
+	if (lost && v->status == AML_STATUS_COMPLETED) {
+		v->status = AML_STATUS_FAILED;
+		snprintf(v->reason, sizeof(v->reason),
+			 "the script succeeded, but its outputs could not all "
+			 "be uploaded (see the job's error output)");
+	}
+	launch_record(c, v->status, v->reason[0] ? v->reason : NULL,
+		      v->has_exit_code, v->exit_code, NULL);
+}
+
+void launch_exit(const struct launch_verdict *v)
+{
+	if (v->exit_signal) {
+		struct rlimit no_core = { 0, 0 };
+		sigset_t set;
+
+		fflush(NULL);
+		/* The command's core dump (if any) is the one that
+		 * matters; the launcher only repeats its end. */
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(v->exit_signal, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, v->exit_signal);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(v->exit_signal);
+		/* A signal whose default is to be ignored or to stop
+		 * (SIGCHLD, SIGTSTP...) cannot end us. */
+	}
+	exit(v->exit_status & 0xff);
+}

@@ -1,0 +1,58 @@
+/*
+ * launch_finish.h: how the run ended, and saying so.
+ *
+ * The verdict, from how the command ended and why it was stopped:
+ *   exit 0                         Completed
+ *   exit N                         Failed, exit code N, "the script
+ *                                  exited with code N"
+ *   killed by signal S             Failed, exit code 128+S (as the
+ *                                  finalizer records it), "the script
+ *                                  was killed by signal S (SIGSEGV)"
+ *   max_run_duration_seconds       Canceled, "max_run_duration_seconds
+ *                                  (N s) reached"
+ *   SIGTERM/SIGINT/... to us       Canceled (scancel, Slurm's time limit,
+ *                                  preemption: the launcher cannot tell)
+ *   the command could not start    Failed, exit code 127 or 126, as a
+ *                                  shell says it
+ * Then, in this order, because Slurm may kill the launcher KillWait
+ * seconds after a cancel: Finalizing, the uploads of outputs/, logs/ and
+ * user_logs/, the end.  A queued (spooled) upload is fine; a failed one
+ * turns a Completed run into Failed, since its outputs are lost.
+ *
+ * The launcher then ends as the command did (its exit status, or the
+ * same signal), so Slurm's record of the job agrees with run history.
+ */
+#ifndef AML_TOOLS_LAUNCH_FINISH_H
+#define AML_TOOLS_LAUNCH_FINISH_H
+
+#include <stdint.h>
+
+#include "launch_common.h"
+#include "launch_run.h"
+
+struct launch_verdict {
+	enum aml_status status;
+	int has_exit_code;
+	int exit_code;
+	char reason[512];
+	int exit_status;      /* the launcher's, when exit_signal is 0 */
+	int exit_signal;      /* end by this signal instead */
+};
+
+/*
+ * Judge [o].  [via_srun]: the status is srun's (the highest of its
+ * tasks').  [deadline_s]: max_run_duration_seconds, for the reason.
+ * [command]: argv[0] of what was started, for a failed exec.
+ * [srun_error]: launch_logs_srun_error(), added to a failure's reason.
+ */
+void launch_judge(const struct launch_outcome *o, int via_srun,
+		  uint64_t deadline_s, const char *command,
+		  const char *srun_error, struct launch_verdict *v);
+
+/* Finalizing, the uploads and the end, for [c]. */
+void launch_finish(const struct launch_ctx *c, struct launch_verdict *v);
+
+/* End the launcher as [v] says. */
+__attribute__((noreturn)) void launch_exit(const struct launch_verdict *v);
+
+#endif
