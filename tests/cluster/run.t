@@ -1,0 +1,182 @@
+#!/bin/bash
+# Runs from sbatch --aml-run to their end in run history, on the real
+# cluster, as a regular user: the hello run's exact events, outputs and
+# log; a distributed PyTorch run whose four ranks meet over TCP; exit
+# codes; the exact duration limit; scancel; what the script receives; a
+# source edited after submission; an outputs symlink to a root-only file.
+tests=$(cd "$(dirname "$0")" && pwd)
+. "$tests/lib.sh"
+
+if ! grep -q '^Launcher=' "$AML_CONF" 2>/dev/null; then
+	echo "1..0 # SKIP the cluster runs without aml-launch"
+	exit 0
+fi
+
+home=$(getent passwd "$user" | cut -d: -f6)
+src=$home/aml-run-test
+rm -rf "$src"
+mkdir -p "$src"
+chown "$user:" "$src"
+history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
+
+# write FILE: stdin into a file of the test user's
+write() { as_user tee "$1" >/dev/null; }
+# submit DIR FILE [SBATCH ARGS...]: the run id, or "" when refused
+submit() {
+	local dir=$1 file=$2 out; shift 2
+	out=$(cd "$dir" && as_user sbatch -o /dev/null "$@" --aml-run="$file" </dev/null 2>&1)
+	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
+}
+status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
+ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
+statuses() { as_user aml-run show --json "$1" | jq -r '[.events[].status] | join(" ")'; }
+
+echo "1..14"
+
+# ---- hello: the whole life of a run
+as_user mkdir -p "$src/hello"
+write "$src/hello/hello.py" <<'EOF'
+import os, sys
+print("hello from", os.environ["AZUREML_RUN_ID"], "args", sys.argv[1:], flush=True)
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/greeting.txt", "w") as f:
+    f.write("hello\n")
+EOF
+write "$src/hello/run.json" <<'EOF'
+{"experiment_name": "e2e", "script": "hello.py", "arguments": ["a b", "it's", "$(id)", ";", "\"q\""],
+ "compute_target": "cpu", "max_run_duration_seconds": 300,
+ "environment": {"environment_variables": {"GREETING_COLOUR": "blue"}}}
+EOF
+run=$(submit "$src/hello" run.json)
+wait_until 120 ended "$run" || echo "# hello did not end: $(statuses "$run")"
+same "hello: NotStarted Queued Preparing Running Finalizing Completed" \
+	"NotStarted Queued Preparing Running Finalizing Completed" "$(statuses "$run")"
+same "hello: the outputs file is in run history" hello \
+	"$(cat "$history/e2e/$run/outputs/greeting.txt" 2>/dev/null)"
+same "hello: arguments arrive verbatim (spaces, quotes, \$(...), ;)" \
+	"hello from $run args ['a b', \"it's\", '\$(id)', ';', '\"q\"']" \
+	"$(as_user aml-run logs "$run" 2>&1 | head -n 1)"
+
+# ---- environment variables reach the script
+write "$src/hello/env.py" <<'EOF'
+import os
+print(os.environ.get("GREETING_COLOUR"), os.environ.get("AZUREML_EXPERIMENT_NAME"), os.getcwd() == os.environ.get("AML_WORKDIR"))
+EOF
+jq '.script = "env.py" | .arguments = []' "$src/hello/run.json" | write "$src/hello/env.json"
+run2=$(submit "$src/hello" env.json)
+wait_until 120 ended "$run2"
+same "environment_variables reach the script, which runs in its working directory" \
+	"blue e2e True" "$(as_user aml-run logs "$run2" 2>&1 | head -n 1)"
+
+# ---- exit 3: Failed with the code, and wait's exit status says so
+write "$src/hello/fail.py" <<'EOF'
+import sys
+print("failing", flush=True)
+sys.exit(3)
+EOF
+jq '.script = "fail.py" | .arguments = []' "$src/hello/run.json" | write "$src/hello/fail.json"
+run3=$(submit "$src/hello" fail.json)
+as_user timeout 120 aml-run wait "$run3" >/dev/null 2>&1; status=$?
+same "a script exiting 3: Failed with exit code 3; wait exits 3" "Failed 3 3" \
+	"$(as_user aml-run show --json "$run3" | jq -r '.status + " " + (.exit_code | tostring)') $status"
+
+# ---- the exact duration limit
+write "$src/hello/slow.py" <<'EOF'
+import os, time
+os.makedirs("outputs", exist_ok=True)
+open("outputs/before-kill.txt", "w").write("written\n")
+time.sleep(120)
+EOF
+jq '.script = "slow.py" | .arguments = [] | .max_run_duration_seconds = 5' "$src/hello/run.json" |
+	write "$src/hello/slow.json"
+run4=$(submit "$src/hello" slow.json)
+wait_until 120 ended "$run4"
+info=$(as_user aml-run show --json "$run4")
+same "max_run_duration_seconds 5: Canceled, the reason names the limit" "Canceled max_run_duration_seconds" \
+	"$(jq -r .status <<<"$info") $(jq -r .reason <<<"$info" | grep -o max_run_duration_seconds)"
+secs=$(jq -r '.duration_seconds' <<<"$info")
+if awk -v s="$secs" 'BEGIN { exit !(s >= 5 && s <= 15) }'; then ok "... within 5 to 15 seconds ($secs s)"
+else not_ok "... within 5 to 15 seconds" "duration: $secs"; fi
+same "... and what it wrote before the kill is uploaded" written \
+	"$(cat "$history/e2e/$run4/outputs/before-kill.txt" 2>/dev/null)"
+
+# ---- scancel while running, and while pending
+write "$src/hello/long.py" <<'EOF'
+import time
+print("started", flush=True)
+time.sleep(300)
+EOF
+jq '.script = "long.py" | .arguments = []' "$src/hello/run.json" | write "$src/hello/long.json"
+run5=$(submit "$src/hello" long.json)
+wait_until 120 [ "$(status_of "$run5")" = Running ]
+scancel "$(as_user aml-run show --json "$run5" | jq -r '.job_ids[-1]')"
+wait_until 60 ended "$run5"
+same "scancel while running: Canceled" Canceled "$(status_of "$run5")"
+run6=$(submit "$src/hello" long.json --begin=now+1hour)
+scancel "$(as_user aml-run show --json "$run6" | jq -r '.job_ids[-1]')"
+wait_until 60 ended "$run6"
+same "scancel while pending: Canceled" "Canceled" "$(status_of "$run6")"
+
+# ---- the snapshot, not the directory, is what runs
+write "$src/hello/late.py" <<'EOF'
+print("as submitted", flush=True)
+EOF
+jq '.script = "late.py" | .arguments = []' "$src/hello/run.json" | write "$src/hello/late.json"
+run7=$(submit "$src/hello" late.json --begin=now+3)
+echo 'print("edited after submission", flush=True)' | write "$src/hello/late.py"
+wait_until 120 ended "$run7"
+same "editing the source after submission changes nothing" "as submitted" \
+	"$(as_user aml-run logs "$run7" 2>&1 | head -n 1)"
+
+# ---- an outputs symlink to a root-only file leaks nothing
+secret=$(mktemp /root/aml-secret.XXXXXX 2>/dev/null || mktemp /var/tmp/aml-secret.XXXXXX)
+echo "root only" >"$secret"
+chmod 0600 "$secret"
+write "$src/hello/leak.py" <<EOF
+import os
+os.makedirs("outputs", exist_ok=True)
+os.symlink("$secret", "outputs/leak")
+open("outputs/ok.txt", "w").write("ok\n")
+EOF
+jq '.script = "leak.py" | .arguments = []' "$src/hello/run.json" | write "$src/hello/leak.json"
+run8=$(submit "$src/hello" leak.json)
+wait_until 120 ended "$run8"
+same "an outputs symlink to a root-only file: zero bytes leave" "ok absent" \
+	"$(cat "$history/e2e/$run8/outputs/ok.txt" 2>/dev/null) $([ -e "$history/e2e/$run8/outputs/leak" ] && echo present || echo absent)"
+rm -f "$secret"
+
+# ---- PyTorch, 2 nodes x 2 processes: every rank's variables, and all
+# four meet over TCP at MASTER_ADDR:MASTER_PORT
+as_user mkdir -p "$src/ddp"
+write "$src/ddp/meet.py" <<'EOF'
+import os, socket, sys, time
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+print("rank %s local %s of %s node %s master %s:%s" % (rank, os.environ["LOCAL_RANK"],
+      world, os.environ["NODE_RANK"], addr, port), flush=True)
+if rank == 0:
+    srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("", port)); srv.listen(world)
+    seen = sorted(int(srv.accept()[0].recv(16)) for _ in range(world - 1))
+    print("met", seen, flush=True)
+else:
+    for _ in range(600):
+        try:
+            s = socket.create_connection((addr, port)); s.sendall(str(rank).encode()); break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit("rank %d never met rank 0" % rank)
+EOF
+write "$src/ddp/run.json" <<'EOF'
+{"experiment_name": "e2e", "script": "meet.py", "compute_target": "cpu", "node_count": 2,
+ "distributed_job_config": {"type": "pytorch", "process_count": 4}, "max_run_duration_seconds": 300}
+EOF
+run9=$(submit "$src/ddp" run.json)
+wait_until 180 ended "$run9"
+same "PyTorch 2x2: Completed, and rank 0 met ranks 1, 2 and 3" "Completed met [1, 2, 3]" \
+	"$(status_of "$run9") $(as_user aml-run logs --rank 0 "$run9" 2>&1 | grep '^met')"
+ranks=$(for r in 0 1 2 3; do as_user aml-run logs --rank $r "$run9" 2>&1 | grep '^rank'; done |
+	awk '{ print $2, $4, $6, $8 }' | sort | xargs)
+same "PyTorch 2x2: RANK, LOCAL_RANK, WORLD_SIZE, NODE_RANK of every process" \
+	"0 0 4 0 1 1 4 0 2 0 4 1 3 1 4 1" "$ranks"
