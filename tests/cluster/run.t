@@ -31,7 +31,7 @@ status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
 ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 statuses() { as_user aml-run show --json "$1" | jq -r '[.events[].status] | join(" ")'; }
 
-echo "1..14"
+echo "1..17"
 
 # ---- hello: the whole life of a run
 as_user mkdir -p "$src/hello"
@@ -180,3 +180,66 @@ ranks=$(for r in 0 1 2 3; do as_user aml-run logs --rank $r "$run9" 2>&1 | grep 
 	awk '{ print $2, $4, $6, $8 }' | sort | xargs)
 same "PyTorch 2x2: RANK, LOCAL_RANK, WORLD_SIZE, NODE_RANK of every process" \
 	"0 0 4 0 1 1 4 0 2 0 4 1 3 1 4 1" "$ranks"
+
+# ---- MPI and TensorFlow: every process's variables
+write "$src/ddp/show_mpi.py" <<'EOF'
+import os
+print("mpi", *(os.environ.get("OMPI_COMM_WORLD_" + k, "-") for k in ("RANK", "SIZE", "LOCAL_RANK", "LOCAL_SIZE", "NODE_RANK")), flush=True)
+EOF
+write "$src/ddp/mpi.json" <<'EOF'
+{"experiment_name": "e2e", "script": "show_mpi.py", "compute_target": "cpu", "node_count": 2,
+ "distributed_job_config": {"type": "mpi", "process_count_per_node": 2}, "max_run_duration_seconds": 300}
+EOF
+run10=$(submit "$src/ddp" mpi.json)
+wait_until 180 ended "$run10"
+same "MPI 2x2: OMPI_COMM_WORLD_RANK, SIZE, LOCAL_RANK, LOCAL_SIZE, NODE_RANK" \
+	"mpi 0 4 0 2 0 mpi 1 4 1 2 0 mpi 2 4 0 2 1 mpi 3 4 1 2 1" \
+	"$(for r in 0 1 2 3; do as_user aml-run logs --rank $r "$run10" 2>&1 | grep '^mpi'; done | xargs)"
+write "$src/ddp/show_tf.py" <<'EOF'
+import json, os
+c = json.loads(os.environ["TF_CONFIG"])
+print("tf", c["task"]["type"], c["task"]["index"], len(c["cluster"]["worker"]), len(c["cluster"].get("ps", [])), flush=True)
+EOF
+write "$src/ddp/tf.json" <<'EOF'
+{"experiment_name": "e2e", "script": "show_tf.py", "compute_target": "cpu", "node_count": 2,
+ "distributed_job_config": {"type": "tensorflow", "worker_count": 2, "parameter_server_count": 1},
+ "max_run_duration_seconds": 300}
+EOF
+run11=$(submit "$src/ddp" tf.json)
+wait_until 180 ended "$run11"
+same "TensorFlow 2 workers + 1 ps: each process's TF_CONFIG task, over the whole cluster" \
+	"tf ps 0 2 1 tf worker 0 2 1 tf worker 1 2 1" \
+	"$(for r in 0 1 2; do as_user aml-run logs --rank $r "$run11" 2>&1 | grep '^tf'; done | sort | xargs)"
+
+# ---- a node dies mid-run: Slurm requeues the job (NODE_FAIL), the
+# finalizer records a new attempt, which runs on the other node
+write "$src/hello/node.py" <<'EOF'
+import os, time
+attempt = int(os.environ.get("SLURM_RESTART_COUNT", "0")) + 1
+print("attempt", attempt, flush=True)
+if attempt == 1:
+    time.sleep(300)
+EOF
+jq '.script = "node.py" | .arguments = []' "$src/hello/run.json" | write "$src/hello/node.json"
+run12=$(submit "$src/hello" node.json)
+wait_until 120 [ "$(status_of "$run12")" = Running ]
+node=$(as_user aml-run show --json "$run12" | jq -r '.events[-1].node')
+job=$(as_user aml-run show --json "$run12" | jq -r '.job_ids[-1]')
+cdir=${SLURM_CONF%/*}
+# The node dies: its slurmd, the job's slurmstepd and everything the job
+# ran there (launcher included) are gone at once, and nothing reports.
+if [ -n "$node" ] && [ -n "$job" ] && [ -s "$cdir/run/slurmd-$node.pid" ]; then
+	kill -9 "$(cat "$cdir/run/slurmd-$node.pid")"
+	pkill -9 -f "slurmstepd: \[$job\." || true
+	pkill -9 -u "$user" -f 'aml-launch|node.py' || true
+fi
+requeued() { as_user aml-run show --json "$run12" | jq -e '.events[] | select(.attempt == 2)' >/dev/null; }
+wait_until 120 requeued
+# Slurm holds a requeued job back a while (BeginTime); let it go now.
+scontrol update jobid="$job" StartTime=now >/dev/null 2>&1
+wait_until 180 ended "$run12"
+same "a node killed mid-run: Queued again as attempt 2 by the finalizer, then Completed" \
+	"Queued finalizer Completed 2" \
+	"$(as_user aml-run show --json "$run12" | jq -r '(.events[] | select(.attempt == 2 and .status == "Queued") | .status + " " + .source) + " " + .status + " " + (.attempt | tostring)')"
+up=$("${tests%/tests/cluster}/contrib/aml-cluster" up 2>&1) ||
+	echo "# could not bring node $node back: $up"
