@@ -43,6 +43,7 @@
  *     point inside the working directory: what they name depends on
  *     where the directory is mounted, which is not ours to check.
  */
+#include "fdio.h"
 #include "artifacts.h"
 #include "errors.h"
 #include "text.h"
@@ -552,26 +553,6 @@ static int dest_dir(struct copy *c, size_t len)
 	return fd;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static unsigned long long temp_random(struct copy *c)
 {
 	unsigned long long r;
@@ -667,7 +648,7 @@ static LEAF int copy_file(struct copy *c, int fd, const struct stat *st)
 		}
 		if (n == 0)
 			break;  /* shrank while we read: copied as read */
-		if (write_all(out, c->buf, (size_t)n) < 0) {
+		if (aml_write_all(out, c->buf, (size_t)n) < 0) {
 			err = errno;
 			goto write_failed;
 		}

@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "errors.h"
 #include "history_backend.h"
 #include "privdrop.h"
@@ -139,24 +140,6 @@ static int read_all(int fd, char **text, size_t *len)
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t put = write(fd, data, len);
-
-		if (put < 0 && errno == EINTR)
-			continue;
-		if (put <= 0) {
-			if (put == 0)
-				errno = EIO;
-			return -1;
-		}
-		data += put;
-		len -= (size_t)put;
-	}
-	return 0;
-}
-
 static int read_file_at(int dirfd, const char *name, char **text,
 			size_t *len)
 {
@@ -189,7 +172,7 @@ static int replace_file_at(int dirfd, const char *name, const char *text,
 					O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
-	if (fchmod(fd, mode) < 0 || write_all(fd, text, len) < 0 ||
+	if (fchmod(fd, mode) < 0 || aml_write_all(fd, text, len) < 0 ||
 	    fdatasync(fd) < 0 || close(fd) < 0) {
 		saved = errno;
 		close(fd);
@@ -603,7 +586,7 @@ static void log_refused(struct file_backend *fb, int runfd,
 		size_t n = strlen(text);
 
 		text[n] = '\n';
-		if (write_all(fd, text, n + 1) < 0) {
+		if (aml_write_all(fd, text, n + 1) < 0) {
 			/* Best effort, as said above. */
 		}
 		text[n] = '\0';
@@ -700,7 +683,7 @@ static int file_record(void *self, const char *experiment,
 		free(line);
 		line = joined;
 	}
-	if (write_all(fd, line, strlen(line)) < 0 || fdatasync(fd) < 0) {
+	if (aml_write_all(fd, line, strlen(line)) < 0 || fdatasync(fd) < 0) {
 		r = fail_errno(errbuf, errlen, errno, "cannot append to %s of "
 			       "run %s", EVENTS, run_id);
 		goto done;

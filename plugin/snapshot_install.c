@@ -33,6 +33,7 @@
  *  - On any error, every entry and directory made so far is removed, and
  *    [dest_dir] is removed too when this call made it.
  */
+#include "fdio.h"
 #include "snapshot.h"
 
 #include <dirent.h>
@@ -103,23 +104,6 @@ static void blob_path(const struct aml_store *store, const char *hex,
 {
 	snprintf(buf, len, "%s/blobs/%.2s/%s",
 		 store->path ? store->path : "(store)", hex, hex + 2);
-}
-
-/* Write all of [len] bytes, through short writes and EINTR. */
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Read up to [len] bytes at [offset], retrying on EINTR.  Returns the
@@ -359,7 +343,7 @@ static int copy_and_hash(struct worker *w, int src, int dst, uint64_t size,
 			errno = ENOMEM;
 			return -1;
 		}
-		if (dst >= 0 && write_all(dst, w->buf, (size_t)n) < 0) {
+		if (dst >= 0 && aml_write_all(dst, w->buf, (size_t)n) < 0) {
 			int err = errno;
 
 			aml_sha256_abort(&h);

@@ -45,6 +45,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH, renameat2, asprintf */
 #endif
+#include "fdio.h"
 #include "spool.h"
 #include "artifacts.h"
 #include "errors.h"
@@ -80,64 +81,6 @@ _Static_assert(NAME_LEN < AML_SPOOL_NAME_MAX,
 	       "an entry name and its NUL fit AML_SPOOL_NAME_MAX");
 
 /* ---- small helpers ---- */
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static ssize_t read_some(int fd, void *buf, size_t n)
-{
-	ssize_t r;
-
-	do
-		r = read(fd, buf, n);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-static int close_checked(int fd)
-{
-	/* Linux releases the descriptor even when close fails, so it is
-	 * never retried; an error still means a write may be lost (NFS
-	 * reports them here). */
-	if (close(fd) != 0 && errno != EINTR)
-		return -1;
-	return 0;
-}
-
-static void close_quietly(int fd)
-{
-	int saved = errno;
-
-	if (fd >= 0)
-		close(fd);
-	errno = saved;
-}
-
-/* Some filesystems cannot fsync a directory (EINVAL); a rename there is
- * as durable as they make it. */
-static int fsync_dir(int fd)
-{
-	return fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
-}
 
 static int is_dot(const char *name)
 {
@@ -304,7 +247,7 @@ static int scan_queue(int qfd, struct names *names, char *newest,
 		return -1;
 	dir = fdopendir(fd);
 	if (!dir) {
-		close_quietly(fd);
+		aml_close_quietly(fd);
 		return -1;
 	}
 	for (;;) {
@@ -409,7 +352,7 @@ static int remove_tree(int dfd, const char *name, int depth)
 			(void)fchmod(fd, 0700);
 		dir = fdopendir(fd);
 		if (!dir) {
-			close_quietly(fd);
+			aml_close_quietly(fd);
 			return -1;
 		}
 		for (;;) {
@@ -656,12 +599,12 @@ int aml_spool_push(struct aml_spool *sp, const char *record, size_t len,
 		spool_fail(sp, rel, errno, errbuf, errlen);
 		goto out;
 	}
-	if (write_all(fd, record, len) != 0 || fsync(fd) != 0) {
+	if (aml_write_all(fd, record, len) != 0 || fsync(fd) != 0) {
 		spool_fail(sp, rel, errno, errbuf, errlen);
 		close(fd);
 		goto out;
 	}
-	if (close_checked(fd) != 0) {
+	if (aml_close_checked(fd) != 0) {
 		spool_fail(sp, rel, errno, errbuf, errlen);
 		goto out;
 	}
@@ -669,7 +612,7 @@ int aml_spool_push(struct aml_spool *sp, const char *record, size_t len,
 	    copy_files(sp, efd, files_dirfd, files_path, errbuf,
 		       errlen) != 0)
 		goto out;
-	if (fsync_dir(efd) != 0) {
+	if (aml_fsync_dir(efd) != 0) {
 		snprintf(rel, sizeof(rel), "tmp/%s", tname);
 		spool_fail(sp, rel, errno, errbuf, errlen);
 		goto out;
@@ -702,7 +645,7 @@ int aml_spool_push(struct aml_spool *sp, const char *record, size_t len,
 		 * sorts after it. */
 		strcpy(newest, entry);
 	}
-	if (fsync_dir(qfd) != 0) {
+	if (aml_fsync_dir(qfd) != 0) {
 		spool_fail(sp, "q", errno, errbuf, errlen);
 		/* Not durable, so not queued as the contract means it: taken
 		 * back when possible.  When not, a caller that pushes again
@@ -719,10 +662,10 @@ int aml_spool_push(struct aml_spool *sp, const char *record, size_t len,
 out:
 	if (built)
 		(void)remove_tree(tmpfd, tname, 0);
-	close_quietly(qfd);
-	close_quietly(efd);
-	close_quietly(tmpfd);
-	close_quietly(lockfd);
+	aml_close_quietly(qfd);
+	aml_close_quietly(efd);
+	aml_close_quietly(tmpfd);
+	aml_close_quietly(lockfd);
 	return rc;
 }
 
@@ -780,7 +723,7 @@ static int read_record(const struct aml_spool *sp, int efd, const char *name,
 			cap *= 2;
 			continue;
 		}
-		r = read_some(fd, buf + at, cap - at);
+		r = aml_read_some(fd, buf + at, cap - at);
 		if (r < 0) {
 			int err = errno;
 
@@ -888,14 +831,14 @@ static int reject(struct replay *r, int efd, const char *name,
 		    O_CLOEXEC, 0600);
 	if (fd < 0)
 		return spool_fail(r->sp, rel, errno, r->errbuf, r->errlen);
-	if (write_all(fd, reason, strlen(reason)) != 0 ||
-	    write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+	if (aml_write_all(fd, reason, strlen(reason)) != 0 ||
+	    aml_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
 		int err = errno;
 
 		close(fd);
 		return spool_fail(r->sp, rel, err, r->errbuf, r->errlen);
 	}
-	if (close_checked(fd) != 0)
+	if (aml_close_checked(fd) != 0)
 		return spool_fail(r->sp, rel, errno, r->errbuf, r->errlen);
 	if (r->rejfd < 0) {
 		r->rejfd = open_subdir(r->sp, "rejected", O_RDONLY, 1);
@@ -906,7 +849,7 @@ static int reject(struct replay *r, int efd, const char *name,
 	snprintf(rel, sizeof(rel), "rejected/%s", name);
 	if (rename_noreplace(r->qfd, name, r->rejfd, name) != 0)
 		return spool_fail(r->sp, rel, errno, r->errbuf, r->errlen);
-	if (fsync_dir(r->rejfd) != 0)
+	if (aml_fsync_dir(r->rejfd) != 0)
 		return spool_fail(r->sp, "rejected", errno, r->errbuf, r->errlen);
 	return 0;
 }
@@ -948,7 +891,7 @@ static int replay_one(struct replay *r, const char *name,
 	msg[0] = '\0';
 	verdict = apply(ctx, &entry, msg, sizeof(msg));
 	msg[sizeof(msg) - 1] = '\0';
-	close_quietly(files);
+	aml_close_quietly(files);
 	free(record);
 	switch (verdict) {
 	case AML_SPOOL_APPLIED:
@@ -1027,14 +970,14 @@ out:
 	stats->remaining = q.count - i;
 	/* One fsync for all the removals (see the top of the file). */
 	if (r.qfd >= 0 && (stats->applied || stats->rejected) &&
-	    fsync_dir(r.qfd) != 0 && rc == 0)
+	    aml_fsync_dir(r.qfd) != 0 && rc == 0)
 		rc = spool_fail(sp, "q", errno, errbuf, errlen);
 	if (rc == 0 && r.reason[0] && errbuf && errlen)
 		snprintf(errbuf, errlen, "%s", r.reason);
 	free(q.v);
-	close_quietly(r.rejfd);
-	close_quietly(r.qfd);
-	close_quietly(r.tmpfd);
-	close_quietly(lockfd);
+	aml_close_quietly(r.rejfd);
+	aml_close_quietly(r.qfd);
+	aml_close_quietly(r.tmpfd);
+	aml_close_quietly(lockfd);
 	return rc;
 }

@@ -36,6 +36,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH, syncfs, asprintf */
 #endif
+#include "fdio.h"
 #include "store.h"
 #include "errors.h"
 
@@ -92,48 +93,6 @@ static int path_fail(const struct aml_store *s, const char *rel, int err,
 }
 
 /* ---- small helpers ---- */
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static ssize_t read_some(int fd, void *buf, size_t n)
-{
-	ssize_t r;
-
-	do
-		r = read(fd, buf, n);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-static int close_checked(int fd)
-{
-	/* Linux releases the descriptor even when close fails (EINTR
-	 * included), so it is never retried; an error still means a write
-	 * may be lost (NFS reports them here). */
-	if (close(fd) != 0 && errno != EINTR)
-		return -1;
-	return 0;
-}
 
 static int hex_value(char c)
 {
@@ -312,7 +271,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 			}
 			buf = grown;
 		}
-		r = read_some(fd, buf + at, cap - 1 - at);
+		r = aml_read_some(fd, buf + at, cap - 1 - at);
 		if (r < 0) {
 			int err = errno;
 
@@ -388,7 +347,7 @@ static int write_temp(const struct aml_store *s, int tmpfd, const char *kind,
 	if (fd < 0)
 		return -1;
 	snprintf(rel, sizeof(rel), "tmp/%.47s", name);
-	if (write_all(fd, text, len) != 0 || fchmod(fd, 0444) != 0 ||
+	if (aml_write_all(fd, text, len) != 0 || fchmod(fd, 0444) != 0 ||
 	    (durable && fsync(fd) != 0)) {
 		int err = errno;
 
@@ -396,7 +355,7 @@ static int write_temp(const struct aml_store *s, int tmpfd, const char *kind,
 		unlinkat(tmpfd, name, 0);
 		return path_fail(s, rel, err, errbuf, errlen);
 	}
-	if (close_checked(fd) != 0) {
+	if (aml_close_checked(fd) != 0) {
 		int err = errno;
 
 		unlinkat(tmpfd, name, 0);
@@ -687,7 +646,7 @@ static ssize_t read_full(int fd, char *buf, size_t len, int *eof)
 
 	*eof = 0;
 	while (at < len) {
-		ssize_t n = read_some(fd, buf + at, len - at);
+		ssize_t n = aml_read_some(fd, buf + at, len - at);
 
 		if (n < 0)
 			return -1;
@@ -759,13 +718,13 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 		goto fail;
 	snprintf(rel, sizeof(rel), "tmp/%.47s", name);
 	while (n > 0) {
-		if (write_all(out, buf, (size_t)n) != 0) {
+		if (aml_write_all(out, buf, (size_t)n) != 0) {
 			path_fail(s, rel, errno, errbuf, errlen);
 			goto fail;
 		}
 		if (eof)
 			break;
-		n = read_some(fd, buf, CHUNK);
+		n = aml_read_some(fd, buf, CHUNK);
 		if (n < 0) {
 			aml_fail(errbuf, errlen, "%s: %s", what, strerror(errno));
 			goto fail;
@@ -786,7 +745,7 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 		path_fail(s, rel, errno, errbuf, errlen);
 		goto fail;
 	}
-	err = close_checked(out);
+	err = aml_close_checked(out);
 	out = -1;
 	if (err != 0) {
 		path_fail(s, rel, errno, errbuf, errlen);

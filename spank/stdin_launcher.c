@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "errors.h"
 #include "stdin_launcher.h"
 
@@ -40,21 +41,6 @@ static int stdin_is_empty(void)
 	       minor(st.st_rdev) == 3;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int aml_stdin_launcher_install(char *errbuf, size_t errlen)
 {
 	int fd;
@@ -66,7 +52,7 @@ int aml_stdin_launcher_install(char *errbuf, size_t errlen)
 		return aml_fail(errbuf, errlen,
 				"cannot make the placeholder batch script: %s",
 				strerror(errno));
-	if (write_all(fd, placeholder, sizeof(placeholder) - 1) < 0 ||
+	if (aml_write_all(fd, placeholder, sizeof(placeholder) - 1) < 0 ||
 	    lseek(fd, 0, SEEK_SET) < 0)
 		goto fail;
 	/* With standard input closed, the memfd itself is fd 0. */

@@ -1,0 +1,29 @@
+/*
+ * fdio.h: the few loops every writer of files needs, once: writing all of
+ * a buffer through short writes and EINTR, reading through EINTR, closing
+ * with the error kept, syncing a directory.
+ */
+#ifndef AML_FDIO_H
+#define AML_FDIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all [n] bytes; 0, or -1 with errno (EIO for a write of 0). */
+int aml_write_all(int fd, const void *buf, size_t n);
+
+/* read(2), retried on EINTR. */
+ssize_t aml_read_some(int fd, void *buf, size_t n);
+
+/* close(2) whose error means a write may be lost (NFS reports them
+ * here); never retried, since Linux releases the descriptor anyway. */
+int aml_close_checked(int fd);
+
+/* close(2) on a path that already failed: errno is kept. */
+void aml_close_quietly(int fd);
+
+/* fsync(2) of a directory; filesystems that cannot (EINVAL) make a
+ * rename as durable as they can without it. */
+int aml_fsync_dir(int fd);
+
+#endif
