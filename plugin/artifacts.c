@@ -199,52 +199,6 @@ static void escape_n(const char *s, size_t len, char *buf, size_t buflen)
 /* ---- opening beneath a root ---- */
 
 /*
- * [path] (normalized) below [rootfd], each directory on the way opened
- * O_PATH|O_DIRECTORY|O_NOFOLLOW and the last component with [flags] and
- * O_NOFOLLOW: a symlink last fails with ELOOP, one on the way with
- * ENOTDIR.  Returns the descriptor or -1 with errno.
- */
-static int open_nofollow(int rootfd, const char *path, int flags)
-{
-	char component[NAME_MAX + 1];
-	const char *p = path;
-	int dirfd = rootfd, fd;
-
-	/* openat2 refuses these itself; the same limit here keeps the two
-	 * modes alike and bounds how deep a walk recurses. */
-	if (strlen(path) >= PATH_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (len == 0 || len > NAME_MAX) {
-			if (dirfd != rootfd)
-				close(dirfd);
-			errno = len ? ENAMETOOLONG : ENOENT;
-			return -1;
-		}
-		memcpy(component, p, len);
-		component[len] = '\0';
-		fd = openat(dirfd, component,
-			    slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-				  : flags | O_NOFOLLOW | O_CLOEXEC);
-		if (dirfd != rootfd) {
-			int saved = errno;
-
-			close(dirfd);
-			errno = saved;
-		}
-		if (fd < 0 || !slash)
-			return fd;
-		dirfd = fd;
-		p = slash + 1;
-	}
-}
-
-/*
  * [path] below [rootfd] with symlinks followed while they stay beneath
  * it, when [follow_inside] and the kernel has openat2; else nothing is
  * followed.  [*beneath] tells which rule applied, for the message.
@@ -288,7 +242,7 @@ static int open_source(int rootfd, const char *path, int flags,
 			return -1;  /* EAGAIN every time */
 		}
 	}
-	return open_nofollow(rootfd, path, flags);
+	return aml_open_nofollow(rootfd, path, flags);
 }
 
 /* ---- one copy ---- */
@@ -1073,7 +1027,7 @@ static int list_add(struct lister *l, const char *name, const struct stat *st)
  * held per level. */
 static int list_dir(struct lister *l)
 {
-	int fd = open_nofollow(l->run_fd, l->p.s,
+	int fd = aml_open_nofollow(l->run_fd, l->p.s,
 			       O_RDONLY | O_DIRECTORY | O_NONBLOCK);
 	char **subdirs = NULL;
 	size_t n_sub = 0, cap_sub = 0, len = l->p.len;

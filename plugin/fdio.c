@@ -2,6 +2,9 @@
  * fdio.c: see fdio.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -58,3 +61,50 @@ int aml_fsync_dir(int fd)
 {
 	return fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
 }
+
+/*
+ * [path] (normalized) below [rootfd], each directory on the way opened
+ * O_PATH|O_DIRECTORY|O_NOFOLLOW and the last component with [flags] and
+ * O_NOFOLLOW: a symlink last fails with ELOOP, one on the way with
+ * ENOTDIR.  Returns the descriptor or -1 with errno.
+ */
+int aml_open_nofollow(int rootfd, const char *path, int flags)
+{
+	char component[NAME_MAX + 1];
+	const char *p = path;
+	int dirfd = rootfd, fd;
+
+	/* openat2 refuses these itself; the same limit here keeps the two
+	 * modes alike and bounds how deep a walk recurses. */
+	if (strlen(path) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 0 || len > NAME_MAX) {
+			if (dirfd != rootfd)
+				close(dirfd);
+			errno = len ? ENAMETOOLONG : ENOENT;
+			return -1;
+		}
+		memcpy(component, p, len);
+		component[len] = '\0';
+		fd = openat(dirfd, component,
+			    slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+				  : flags | O_NOFOLLOW | O_CLOEXEC);
+		if (dirfd != rootfd) {
+			int saved = errno;
+
+			close(dirfd);
+			errno = saved;
+		}
+		if (fd < 0 || !slash)
+			return fd;
+		dirfd = fd;
+		p = slash + 1;
+	}
+}
+

@@ -26,4 +26,15 @@ void aml_close_quietly(int fd);
  * rename as durable as they can without it. */
 int aml_fsync_dir(int fd);
 
+/*
+ * [path] below [rootfd], each directory on the way opened
+ * O_PATH|O_DIRECTORY|O_NOFOLLOW and the last component with [flags] and
+ * O_NOFOLLOW: a symlink last fails with ELOOP, one on the way with
+ * ENOTDIR; an empty component with ENOENT, a path of PATH_MAX or more
+ * with ENAMETOOLONG.  Paths from readdir or checked by the caller hold
+ * no "." or "..".  Returns the descriptor or -1 with errno.  Where
+ * openat2 is missing, this is how nothing gets followed.
+ */
+int aml_open_nofollow(int rootfd, const char *path, int flags);
+
 #endif

@@ -1338,42 +1338,6 @@ static int valid_artifact_path(const char *path)
 	return 1;
 }
 
-/* Open [path] below [dirfd] one component at a time, following nothing. */
-static int open_no_follow(int dirfd, const char *path, int flags)
-{
-	char part[NAME_MAX + 1];
-	const char *p = path;
-	int fd = dirfd;
-
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		int next;
-
-		if (n > NAME_MAX) {
-			errno = ENAMETOOLONG;
-			next = -1;
-		} else {
-			memcpy(part, p, n);
-			part[n] = '\0';
-			next = openat(fd, part,
-				      slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW |
-						      O_CLOEXEC
-					    : flags | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (fd != dirfd) {
-			int e = errno;
-
-			close(fd);
-			errno = e;
-		}
-		if (next < 0 || !slash)
-			return next;
-		fd = next;
-		p = slash + 1;
-	}
-}
-
 static int file_open_artifact(void *self, const struct aml_run_info *run,
 			      const char *path, char *errbuf, size_t errlen)
 {
@@ -1388,7 +1352,7 @@ static int file_open_artifact(void *self, const struct aml_run_info *run,
 	runfd = open_run_read(self, run, errbuf, errlen);
 	if (runfd < 0)
 		return -1;
-	fd = open_no_follow(runfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	fd = aml_open_nofollow(runfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	e = errno;
 	close(runfd);
 	if (fd < 0)

@@ -13,6 +13,7 @@
  * whatever the depth, and a directory swapped for a symlink while we walk
  * makes the open fail instead of leading us out of the tree.
  */
+#include "fdio.h"
 #include "snapshot.h"
 
 #include <dirent.h>
@@ -284,47 +285,6 @@ static struct found *new_found(struct walk *w, const char *path)
 	return f;
 }
 
-/*
- * Without openat2 (kernels before 5.6, such as RHEL 8's; valgrind), the
- * same guarantee one component at a time: every directory on the way is
- * opened with O_NOFOLLOW, so a component swapped for a symlink fails with
- * ELOOP or ENOTDIR instead of leading out of the tree.  Our paths come
- * from readdir and never hold "." or "..".
- */
-static int open_by_components(int rootfd, const char *path, int flags)
-{
-	char component[NAME_MAX + 1];
-	const char *p = path;
-	int dirfd = rootfd, fd;
-
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (len == 0 || len > NAME_MAX) {
-			if (dirfd != rootfd)
-				close(dirfd);
-			errno = ENOENT;
-			return -1;
-		}
-		memcpy(component, p, len);
-		component[len] = '\0';
-		fd = openat(dirfd, component,
-			    slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-				  : flags | O_NOFOLLOW | O_CLOEXEC);
-		if (dirfd != rootfd) {
-			int saved = errno;
-
-			close(dirfd);
-			errno = saved;
-		}
-		if (fd < 0 || !slash)
-			return fd;
-		dirfd = fd;
-		p = slash + 1;
-	}
-}
-
 static int open_beneath(int rootfd, const char *path, int flags)
 {
 	static int no_openat2;
@@ -346,7 +306,7 @@ static int open_beneath(int rootfd, const char *path, int flags)
 			return fd;
 		no_openat2 = 1;
 	}
-	return open_by_components(rootfd, path, flags);
+	return aml_open_nofollow(rootfd, path, flags);
 }
 
 static const char *kind_of(mode_t mode)
