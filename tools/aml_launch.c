@@ -289,7 +289,9 @@ int main(int argc, char **argv)
 	int64_t running_ms, started;
 	int via_srun, status;
 
-	if (argc > 1) {
+	int upload_node = argc == 2 && !strcmp(argv[1], "--upload-node");
+
+	if (argc > 1 && !upload_node) {
 		int help = argc == 2 && (!strcmp(argv[1], "-h") ||
 					 !strcmp(argv[1], "--help"));
 
@@ -324,6 +326,16 @@ int main(int argc, char **argv)
 		launch_say("%s", err);
 		launcher_free(&L);
 		return AML_EXIT_FAILURE;
+	}
+	if (upload_node) {
+		/* One task of the upload step on every node (launch_finish.h):
+		 * the node side has moved it into this node's working
+		 * directory. */
+		L.ctx.workdir_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		status = L.ctx.workdir_fd < 0 ? AML_EXIT_FAILURE
+					      : launch_upload_node(&L.ctx);
+		launcher_free(&L);
+		return status;
 	}
 	if ((status = parse_config(&L)) != 0 ||
 	    (status = check_workdir(&L)) != 0 ||
@@ -368,7 +380,8 @@ int main(int argc, char **argv)
 	L.logs = NULL;
 	if (verdict.status == AML_STATUS_FAILED && !outcome.started)
 		launch_say("%s", verdict.reason);
-	launch_finish(&L.ctx, &verdict);
+	launch_finish(&L.ctx, &verdict, via_srun ? L.plan.min_nodes : 1,
+		      L.site.run_dir);
 	launcher_free(&L);
 	launch_exit(&verdict);
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "launch_finish.h"
+
+extern char **environ;
 
 static const char *signame(int sig)
 {
@@ -115,12 +118,57 @@ static int upload(const struct launch_ctx *c, const char *dir)
 	return r == AML_HISTORY_ERROR ? -1 : 0;
 }
 
-void launch_finish(const struct launch_ctx *c, struct launch_verdict *v)
+int launch_upload_node(const struct launch_ctx *c)
+{
+	/* The batch node uploads its own, after this step. */
+	const char *batch = getenv("AML_BATCH_NODE");
+
+	if (batch && c->node && !strcmp(batch, c->node))
+		return 0;
+	return upload(c, "outputs") < 0 || upload(c, "logs") < 0 ? 1 : 0;
+}
+
+/* The other nodes' uploads, as one srun step; 0, or -1 when some node's
+ * could not be made (the step failed to start, or a node said so). */
+static int upload_other_nodes(const struct launch_ctx *c, uint32_t nodes,
+			      const char *run_dir)
+{
+	char self[4096], n[32], chdir_opt[4200], export_opt[512];
+	char *argv[] = { "srun", n, "--ntasks-per-node=1", chdir_opt,
+			 export_opt, "--kill-on-bad-exit=0", "--input=none",
+			 "--", self, "--upload-node", NULL };
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	pid_t pid;
+	int status;
+
+	if (len <= 0)
+		return -1;
+	self[len] = '\0';
+	snprintf(n, sizeof(n), "--nodes=%u", nodes);
+	snprintf(chdir_opt, sizeof(chdir_opt), "--chdir=%s", run_dir);
+	snprintf(export_opt, sizeof(export_opt),
+		 "--export=ALL,AML_LAUNCH_STEP=1,AML_BATCH_NODE=%s",
+		 c->node ? c->node : "");
+	if (posix_spawnp(&pid, "srun", NULL, NULL, argv, environ) != 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
+		   uint32_t nodes, const char *run_dir)
 {
 	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
 	int lost = 0;
 
 	launch_record(c, AML_STATUS_FINALIZING, NULL, 0, 0, NULL);
+	if (nodes > 1 && upload_other_nodes(c, nodes, run_dir) < 0) {
+		launch_say("the other nodes' outputs/ and logs/ could not all "
+			   "be uploaded");
+		lost = 1;
+	}
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (upload(c, dirs[i]) < 0)
 			lost = 1;

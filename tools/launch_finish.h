@@ -49,8 +49,20 @@ void launch_judge(const struct launch_outcome *o, int via_srun,
 		  uint64_t deadline_s, const char *command,
 		  const char *srun_error, struct launch_verdict *v);
 
-/* Finalizing, the uploads and the end, for [c]. */
-void launch_finish(const struct launch_ctx *c, struct launch_verdict *v);
+/*
+ * Finalizing, the uploads and the end, for [c].  When [nodes] > 1, each
+ * other node uploads its own outputs/ and logs/ first, through one srun
+ * step that runs this program again with --upload-node in every node's
+ * working directory ([run_dir] to start from; the node side moves each
+ * task into its own).  In run history they join the batch node's in one
+ * outputs/ and logs/, as Azure ML gathers every node's.
+ */
+void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
+		   uint32_t nodes, const char *run_dir);
+
+/* --upload-node: this node's outputs/ and logs/, from the cwd; the
+ * launcher's exit status. */
+int launch_upload_node(const struct launch_ctx *c);
 
 /* End the launcher as [v] says. */
 __attribute__((noreturn)) void launch_exit(const struct launch_verdict *v);

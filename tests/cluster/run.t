@@ -31,7 +31,7 @@ status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
 ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 statuses() { as_user aml-run show --json "$1" | jq -r '[.events[].status] | join(" ")'; }
 
-echo "1..17"
+echo "1..18"
 
 # ---- hello: the whole life of a run
 as_user mkdir -p "$src/hello"
@@ -151,6 +151,8 @@ as_user mkdir -p "$src/ddp"
 write "$src/ddp/meet.py" <<'EOF'
 import os, socket, sys, time
 rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+os.makedirs("outputs", exist_ok=True)
+open("outputs/rank%d.txt" % rank, "w").write(os.environ["SLURMD_NODENAME"] + "\n")
 addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
 print("rank %s local %s of %s node %s master %s:%s" % (rank, os.environ["LOCAL_RANK"],
       world, os.environ["NODE_RANK"], addr, port), flush=True)
@@ -176,6 +178,9 @@ run9=$(submit "$src/ddp" run.json)
 wait_until 180 ended "$run9"
 same "PyTorch 2x2: Completed, and rank 0 met ranks 1, 2 and 3" "Completed met [1, 2, 3]" \
 	"$(status_of "$run9") $(as_user aml-run logs --rank 0 "$run9" 2>&1 | grep '^met')"
+same "PyTorch 2x2: every node's outputs are in run history (both nodes' files)" \
+	"rank0.txt:n1 rank1.txt:n1 rank2.txt:n2 rank3.txt:n2" \
+	"$(cd "$history/e2e/$run9/outputs" 2>/dev/null && for f in rank*.txt; do echo "$f:$(cat "$f")"; done | xargs)"
 ranks=$(for r in 0 1 2 3; do as_user aml-run logs --rank $r "$run9" 2>&1 | grep '^rank'; done |
 	awk '{ print $2, $4, $6, $8 }' | sort | xargs)
 same "PyTorch 2x2: RANK, LOCAL_RANK, WORLD_SIZE, NODE_RANK of every process" \
