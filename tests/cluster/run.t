@@ -31,7 +31,7 @@ status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
 ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 statuses() { as_user aml-run show --json "$1" | jq -r '[.events[].status] | join(" ")'; }
 
-echo "1..18"
+echo "1..20"
 
 # ---- hello: the whole life of a run
 as_user mkdir -p "$src/hello"
@@ -56,6 +56,20 @@ same "hello: the outputs file is in run history" hello \
 same "hello: arguments arrive verbatim (spaces, quotes, \$(...), ;)" \
 	"hello from $run args ['a b', \"it's\", '\$(id)', ';', '\"q\"']" \
 	"$(as_user aml-run logs "$run" 2>&1 | head -n 1)"
+
+rundir=$(sed -n 's/^RunDir=//p' "$AML_CONF")
+gone() { [ ! -e "$rundir/$1/$2" ]; }
+if wait_until 60 gone "$run" n1 && wait_until 5 gone "$run" n2; then ok "the epilog removed the run's working directory"
+else not_ok "the epilog removed the run's working directory" "$(ls -la "$rundir/$run" 2>&1)"; fi
+
+# ---- a step the user starts themselves is left alone
+write "$src/hello/own-step.sh" <<'EOF'
+#!/bin/bash
+srun -n 1 bash -c 'echo "rank=${RANK:-none}"'
+EOF
+out=$(cd "$src/hello" && as_user sbatch --parsable -o "$src/hello/own-step.out" --aml-run=run.json own-step.sh 2>/dev/null)
+wait_until 60 job_ended "$out"
+same "a step the user starts is not given a rank" "rank=none" "$(grep '^rank=' "$src/hello/own-step.out" 2>/dev/null)"
 
 # ---- environment variables reach the script
 write "$src/hello/env.py" <<'EOF'
