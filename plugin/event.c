@@ -56,23 +56,6 @@ static const char *const source_names[AML_SOURCE_COUNT] = {
 	[AML_SOURCE_RECONCILE] = "reconcile",
 };
 
-/* ASCII only, for the same reason as in status.c: the locale must not
- * decide what a log says. */
-static int ascii_equal_nocase(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++) {
-		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-
-		if (x >= 'A' && x <= 'Z')
-			x = (unsigned char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (unsigned char)(y - 'A' + 'a');
-		if (x != y)
-			return 0;
-	}
-	return *a == *b;
-}
-
 const char *aml_event_source_name(enum aml_event_source source)
 {
 	return (unsigned)source < AML_SOURCE_COUNT ? source_names[source] :
@@ -84,7 +67,7 @@ int aml_event_source_parse(const char *name, enum aml_event_source *source)
 	if (!name)
 		return -1;
 	for (int i = 0; i < AML_SOURCE_COUNT; i++) {
-		if (ascii_equal_nocase(name, source_names[i])) {
+		if (aml_ascii_ieq(name, source_names[i])) {
 			if (source)
 				*source = (enum aml_event_source)i;
 			return 0;

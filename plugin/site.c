@@ -10,6 +10,7 @@
  * the whole file has been read.
  */
 #include "site.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,29 +195,6 @@ struct parser {
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                          */
 
-static int ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/*
- * Case-insensitive, ASCII only: strcasecmp follows the locale, and a key
- * must not stop matching under a Turkish one.
- */
-static int ascii_ieq_n(const char *a, size_t n, const char *b)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!b[i] || ascii_lower((unsigned char)a[i]) !=
-			     ascii_lower((unsigned char)b[i]))
-			return 0;
-	return b[n] == '\0';
-}
-
-static int ascii_ieq(const char *a, const char *b)
-{
-	return ascii_ieq_n(a, strlen(a), b);
-}
-
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
@@ -300,7 +278,7 @@ static int parse_digits(const char *s, size_t n, uint64_t *out)
 
 static int is_unlimited(const char *s)
 {
-	return ascii_ieq(s, "UNLIMITED") || ascii_ieq(s, "INFINITE");
+	return aml_ascii_ieq(s, "UNLIMITED") || aml_ascii_ieq(s, "INFINITE");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -617,11 +595,11 @@ static int parse_bool(const char *s, int *out)
 	static const char *const no[] = { "no", "false", "0", "off" };
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
-		if (ascii_ieq(s, yes[i])) {
+		if (aml_ascii_ieq(s, yes[i])) {
 			*out = 1;
 			return 0;
 		}
-		if (ascii_ieq(s, no[i])) {
+		if (aml_ascii_ieq(s, no[i])) {
 			*out = 0;
 			return 0;
 		}
@@ -670,7 +648,7 @@ static int parse_size(const char *s, uint64_t *out)
 	int rc;
 
 	if (n > 0 && !is_digit(s[n - 1])) {
-		switch (ascii_lower((unsigned char)s[n - 1])) {
+		switch (aml_ascii_lower((unsigned char)s[n - 1])) {
 		case 'k': shift = 10; break;
 		case 'm': shift = 20; break;
 		case 'g': shift = 30; break;
@@ -834,7 +812,7 @@ bad:
 static enum key find_key(const char *s, size_t n)
 {
 	for (int k = 0; k < K_COUNT; k++)
-		if (ascii_ieq_n(s, n, key_names[k]))
+		if (aml_ascii_ieq_n(s, n, key_names[k]))
 			return (enum key)k;
 	return K_UNKNOWN;
 }
@@ -927,9 +905,9 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		set_path(ps, t, k, &site->history_dir);
 		break;
 	case K_HISTORY_BACKEND:
-		if (ascii_ieq(v, "file")) {
+		if (aml_ascii_ieq(v, "file")) {
 			site->history_backend = AML_HISTORY_FILE;
-		} else if (ascii_ieq(v, "mlflow")) {
+		} else if (aml_ascii_ieq(v, "mlflow")) {
 			site->history_backend = AML_HISTORY_MLFLOW;
 		} else {
 			ps->backend_ok = 0;
@@ -948,9 +926,9 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		ps->credentials_ok = site->history_credentials != NULL;
 		break;
 	case K_RUN_VISIBILITY:
-		if (ascii_ieq(v, "private"))
+		if (aml_ascii_ieq(v, "private"))
 			site->run_visibility = AML_RUNS_PRIVATE;
-		else if (ascii_ieq(v, "shared"))
+		else if (aml_ascii_ieq(v, "shared"))
 			site->run_visibility = AML_RUNS_SHARED;
 		else
 			bad_value(ps, t, k, "must be private or shared");
@@ -986,9 +964,9 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		get_bool(ps, t, k, &site->keep_failed_run_dir);
 		break;
 	case K_CONTAINER_RUNTIME:
-		if (ascii_ieq(v, "none"))
+		if (aml_ascii_ieq(v, "none"))
 			site->container_runtime = AML_CONTAINER_NONE;
-		else if (ascii_ieq(v, "pyxis"))
+		else if (aml_ascii_ieq(v, "pyxis"))
 			site->container_runtime = AML_CONTAINER_PYXIS;
 		else
 			bad_value(ps, t, k, "must be none or pyxis");

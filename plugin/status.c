@@ -14,6 +14,7 @@
  *     own.  When it returns -1 [reason] is "" and [*requeued] 0.
  */
 #include "status.h"
+#include "text.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -42,29 +43,12 @@ const char *aml_status_name(enum aml_status status)
 	return is_valid(status) ? status_names[status] : "Unknown";
 }
 
-/* ASCII only: strcasecmp follows the locale, and in a Turkish one "I" and
- * "i" are not the same letter. */
-static int ascii_equal_nocase(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++) {
-		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-
-		if (x >= 'A' && x <= 'Z')
-			x = (unsigned char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (unsigned char)(y - 'A' + 'a');
-		if (x != y)
-			return 0;
-	}
-	return *a == *b;
-}
-
 int aml_status_parse(const char *name, enum aml_status *status)
 {
 	if (!name)
 		return -1;
 	for (int i = 0; i < AML_STATUS_COUNT; i++) {
-		if (ascii_equal_nocase(name, status_names[i])) {
+		if (aml_ascii_ieq(name, status_names[i])) {
 			if (status)
 				*status = (enum aml_status)i;
 			return 0;
@@ -227,7 +211,7 @@ int aml_status_from_slurm(const char *slurm_state, int exit_code, int signal,
 	memcpy(state, slurm_state, n);
 	state[n] = '\0';
 	for (i = 0; i < sizeof(slurm_ends) / sizeof(*slurm_ends); i++) {
-		if (ascii_equal_nocase(state, slurm_ends[i].name)) {
+		if (aml_ascii_ieq(state, slurm_ends[i].name)) {
 			name = slurm_ends[i].name;
 			end = slurm_ends[i].end;
 			break;

@@ -178,3 +178,22 @@ void aml_format_bytes(unsigned long long bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llu bytes", bytes);
 }
+
+int aml_ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int aml_ascii_ieq_n(const char *a, size_t n, const char *b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!b[i] || aml_ascii_lower((unsigned char)a[i]) !=
+			     aml_ascii_lower((unsigned char)b[i]))
+			return 0;
+	return b[n] == '\0';
+}
+
+int aml_ascii_ieq(const char *a, const char *b)
+{
+	return aml_ascii_ieq_n(a, strlen(a), b);
+}

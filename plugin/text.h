@@ -54,4 +54,14 @@ void aml_text_escape(const char *s, char *buf, size_t len);
  */
 void aml_format_bytes(unsigned long long bytes, char *buf, size_t len);
 
+/*
+ * Case-insensitive comparison, ASCII only: strcasecmp follows the locale,
+ * and a keyword ("UNLIMITED", "Completed", "CANCELLED") must not stop
+ * matching under a Turkish one, where "I" and "i" are different letters.
+ * aml_ascii_ieq_n compares the [n] bytes at [a] with all of [b].
+ */
+int aml_ascii_lower(int c);
+int aml_ascii_ieq(const char *a, const char *b);
+int aml_ascii_ieq_n(const char *a, size_t n, const char *b);
+
 #endif
