@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -39,6 +42,66 @@ ssize_t aml_read_some(int fd, void *buf, size_t n)
 		r = read(fd, buf, n);
 	while (r < 0 && errno == EINTR);
 	return r;
+}
+
+int aml_read_fd(int fd, size_t max, char **text, size_t *len)
+{
+	struct stat st;
+	size_t cap = 4096, at = 0;
+	char *buf, *grown;
+	ssize_t r;
+
+	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    (uint64_t)st.st_size < max)
+		cap = (size_t)st.st_size + 1;
+	if (max < SIZE_MAX - 1 && cap > max + 1)
+		cap = max + 1;
+	/* One byte more than there is to read, so reaching the end needs no
+	 * second buffer, and one for the NUL. */
+	buf = malloc(cap + 1);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (;;) {
+		if (at == cap) {
+			if (at > max) {
+				free(buf);
+				errno = EFBIG;
+				return -1;
+			}
+			cap = cap > (SIZE_MAX - 1) / 2 ? SIZE_MAX - 1 : cap * 2;
+			if (max < SIZE_MAX - 1 && cap > max + 1)
+				cap = max + 1;
+			grown = realloc(buf, cap + 1);
+			if (!grown) {
+				free(buf);
+				errno = ENOMEM;
+				return -1;
+			}
+			buf = grown;
+		}
+		r = aml_read_some(fd, buf + at, cap - at);
+		if (r < 0) {
+			int err = errno;
+
+			free(buf);
+			errno = err;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		at += (size_t)r;
+	}
+	if (at > max) {
+		free(buf);
+		errno = EFBIG;
+		return -1;
+	}
+	buf[at] = '\0';
+	*text = buf;
+	*len = at;
+	return 0;
 }
 
 int aml_close_checked(int fd)

@@ -15,6 +15,15 @@ int aml_write_all(int fd, const void *buf, size_t n);
 /* read(2), retried on EINTR. */
 ssize_t aml_read_some(int fd, void *buf, size_t n);
 
+/*
+ * Everything from [fd]'s offset to its end, into a malloc'd, NUL-ended
+ * [*text] of [*len] bytes; the file's size (fstat) sizes the first buffer,
+ * and a file that grows meanwhile is still read whole.  Returns 0, or -1
+ * with errno: EFBIG when there is more than [max] bytes, ENOMEM, or
+ * read(2)'s.  Nothing is allocated on failure.
+ */
+int aml_read_fd(int fd, size_t max, char **text, size_t *len);
+
 /* close(2) whose error means a write may be lost (NFS reports them
  * here); never retried, since Linux releases the descriptor anyway. */
 int aml_close_checked(int fd);

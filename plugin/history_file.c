@@ -106,38 +106,14 @@ static int fail_errno(char *errbuf, size_t errlen, int e, const char *fmt,
 static int read_all(int fd, char **text, size_t *len)
 {
 	struct stat st;
-	size_t cap, n = 0;
-	char *buf;
 
 	if (fstat(fd, &st) < 0)
 		return -1;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_RECORD_FILE) {
-		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
 		return -1;
 	}
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	if (!buf)
-		return -1;
-	for (;;) {
-		ssize_t got = pread(fd, buf + n, cap - 1 - n, (off_t)n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			free(buf);
-			return -1;
-		}
-		if (got == 0 || n + (size_t)got == cap - 1) {
-			n += (size_t)got;
-			break;
-		}
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
+	return aml_read_fd(fd, MAX_RECORD_FILE, text, len);
 }
 
 static int read_file_at(int dirfd, const char *name, char **text,

@@ -677,9 +677,7 @@ static int read_record(const struct aml_spool *sp, int efd, const char *name,
 		       char **text, size_t *len, char *errbuf, size_t errlen)
 {
 	char rel[AML_SPOOL_NAME_MAX + 16];
-	size_t cap, at = 0;
 	struct stat st;
-	char *buf;
 	int fd;
 
 	*text = NULL;
@@ -699,46 +697,13 @@ static int read_record(const struct aml_spool *sp, int efd, const char *name,
 		return aml_fail(errbuf, errlen,
 			    "%s/%s: is not a regular file: refused", sp->path, rel);
 	}
-	if ((unsigned long long)st.st_size >= SIZE_MAX / 2) {
+	if (aml_read_fd(fd, SIZE_MAX / 2, text, len) < 0) {
+		int err = errno;
+
 		close(fd);
-		return spool_fail(sp, rel, ENOMEM, errbuf, errlen);
-	}
-	/* One byte more than the size, so reading to the end needs no
-	 * second buffer; a file that grew still is read whole. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap + 1);
-	for (;;) {
-		ssize_t r;
-
-		if (!buf) {
-			close(fd);
-			return spool_fail(sp, rel, ENOMEM, errbuf, errlen);
-		}
-		if (at == cap) {
-			char *grown = cap < SIZE_MAX / 4 ? realloc(buf, cap * 2 + 1) : NULL;
-
-			if (!grown)
-				free(buf);
-			buf = grown;
-			cap *= 2;
-			continue;
-		}
-		r = aml_read_some(fd, buf + at, cap - at);
-		if (r < 0) {
-			int err = errno;
-
-			free(buf);
-			close(fd);
-			return spool_fail(sp, rel, err, errbuf, errlen);
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
+		return spool_fail(sp, rel, err, errbuf, errlen);
 	}
 	close(fd);
-	buf[at] = '\0';
-	*text = buf;
-	*len = at;
 	return 0;
 }
 

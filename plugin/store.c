@@ -213,8 +213,6 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 		      size_t errlen)
 {
 	struct stat st;
-	size_t cap, at = 0;
-	char *buf;
 	int fd;
 
 	*text = NULL;
@@ -239,54 +237,22 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 			    "%s/%s: is larger than 256 MiB (%lld bytes): refused",
 			    s->path, rel, (long long)st.st_size);
 	}
-	/* One byte more than the size, so a file that grew is noticed. */
-	cap = (size_t)st.st_size + 2;
-	buf = malloc(cap);
-	if (!buf) {
+	if (aml_read_fd(fd, TEXT_MAX, text, len) < 0) {
+		int err = errno;
+
 		close(fd);
-		return aml_fail(errbuf, errlen, "%s/%s: out of memory", s->path,
-			    rel);
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (at == cap - 1) {
-			char *grown;
-
-			if (at > TEXT_MAX) {
-				free(buf);
-				close(fd);
-				*sys_error = 0;
-				return aml_fail(errbuf, errlen,
-					    "%s/%s: is larger than 256 MiB: refused",
-					    s->path, rel);
-			}
-			cap = cap * 2 > TEXT_MAX + 2 ? TEXT_MAX + 2 : cap * 2;
-			grown = realloc(buf, cap);
-			if (!grown) {
-				free(buf);
-				close(fd);
-				return aml_fail(errbuf, errlen, "%s/%s: out of memory",
-					    s->path, rel);
-			}
-			buf = grown;
+		if (err == EFBIG) {
+			*sys_error = 0;
+			return aml_fail(errbuf, errlen,
+				    "%s/%s: is larger than 256 MiB: refused",
+				    s->path, rel);
 		}
-		r = aml_read_some(fd, buf + at, cap - 1 - at);
-		if (r < 0) {
-			int err = errno;
-
-			free(buf);
-			close(fd);
-			return path_fail(s, rel, err, errbuf, errlen);
-		}
-		if (r == 0)
-			break;
-		at += (size_t)r;
+		if (err == ENOMEM)
+			return aml_fail(errbuf, errlen, "%s/%s: out of memory",
+				    s->path, rel);
+		return path_fail(s, rel, err, errbuf, errlen);
 	}
 	close(fd);
-	buf[at] = '\0';
-	*text = buf;
-	*len = at;
 	return 0;
 }
 
