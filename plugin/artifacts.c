@@ -44,6 +44,7 @@
  *     where the directory is mounted, which is not ours to check.
  */
 #include "fdio.h"
+#include "runid.h"
 #include "artifacts.h"
 #include "errors.h"
 #include "text.h"
@@ -58,7 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -272,7 +272,6 @@ struct copy {
 	struct path dir_path;
 
 	char *buf;
-	unsigned long long counter;
 	struct aml_artifact_stats *stats;
 	char *errbuf;
 	size_t errlen;
@@ -507,22 +506,6 @@ static int dest_dir(struct copy *c, size_t len)
 	return fd;
 }
 
-static unsigned long long temp_random(struct copy *c)
-{
-	unsigned long long r;
-	struct timespec ts;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	/* Only uniqueness matters (O_EXCL catches a clash): the pid, the
-	 * time and a counter give it without the entropy pool. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((unsigned long long)getpid() << 40) ^
-	       (unsigned long long)ts.tv_nsec ^
-	       ((unsigned long long)ts.tv_sec << 20) ^
-	       (++c->counter * 0x9e3779b97f4a7c15ULL);
-}
-
 /* Whether [name] is one of our temporaries: ".<name>.tmp-<16 hex>". */
 static int is_temp_name(const char *name)
 {
@@ -572,7 +555,7 @@ static LEAF int copy_file(struct copy *c, int fd, const struct stat *st)
 		keep = NAME_MAX - 1 - (sizeof(TEMP_SUFFIX) - 1) - TEMP_HEX;
 	for (int i = 0; i < TEMP_ATTEMPTS && out < 0; i++) {
 		snprintf(temp, sizeof(temp), ".%.*s" TEMP_SUFFIX "%016llx",
-			 (int)keep, base, temp_random(c));
+			 (int)keep, base, aml_unique_bits());
 		out = openat(dir, temp,
 			     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			     c->file_mode);

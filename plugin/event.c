@@ -34,6 +34,7 @@
 #endif
 #include "event.h"
 #include "errors.h"
+#include "runid.h"
 #include "text.h"
 
 #include <cjson/cJSON.h>
@@ -43,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 static const char *const source_names[AML_SOURCE_COUNT] = {
@@ -302,23 +302,6 @@ int aml_event_parse_time(const char *text, int64_t *time_ms)
 
 /* ---- one event ---- */
 
-/* 64 bits from getrandom(2); flags 0 as in runid.c: block early in boot
- * rather than fail, and a read this small is never short once it works. */
-static int random_u64(uint64_t *out)
-{
-	for (;;) {
-		ssize_t n = getrandom(out, sizeof(*out), 0);
-
-		if (n == (ssize_t)sizeof(*out))
-			return 0;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n >= 0)
-			errno = EIO;
-		return -1;
-	}
-}
-
 int aml_event_init(struct aml_event *ev, enum aml_status status,
 		   enum aml_event_source source)
 {
@@ -331,7 +314,7 @@ int aml_event_init(struct aml_event *ev, enum aml_status status,
 	ev->attempt = 1;
 	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
 		return -1;
-	if (random_u64(&bits) < 0)
+	if (aml_random(&bits, sizeof(bits)) < 0)
 		return -1;
 	snprintf(ev->id, sizeof(ev->id), "%016" PRIx64, bits);
 	ev->time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;

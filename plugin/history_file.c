@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,7 +140,7 @@ static int replace_file_at(int dirfd, const char *name, const char *text,
 	unsigned int rnd;
 	int fd, saved;
 
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+	if (aml_random(&rnd, sizeof(rnd)) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), ".%s.tmp-%08x", name, rnd);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -466,7 +465,7 @@ static int file_create_run(void *self, const struct aml_run_new *req,
 	if (r < 0)
 		goto done;
 	expfd = r;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+	if (aml_random(&rnd, sizeof(rnd)) < 0) {
 		r = fail_errno(errbuf, errlen, errno, "getrandom");
 		goto done;
 	}

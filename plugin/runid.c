@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static int is_alnum(unsigned char c)
 {
@@ -30,26 +32,6 @@ static int is_alnum(unsigned char c)
 static int is_id_char(unsigned char c)
 {
 	return is_alnum(c) || c == '_' || c == '-';
-}
-
-/*
- * 32 bits from getrandom(2).  Flags 0: block until the kernel's pool is
- * initialised (only ever early in boot) rather than fail a submission; a
- * read this small is never short or interrupted once it is.
- */
-static int random_u32(uint32_t *out)
-{
-	for (;;) {
-		ssize_t n = getrandom(out, sizeof(*out), 0);
-
-		if (n == (ssize_t)sizeof(*out))
-			return 0;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n >= 0)
-			errno = EIO;
-		return -1;
-	}
 }
 
 /*
@@ -110,7 +92,7 @@ int aml_runid_generate(const char *experiment, time_t now, char *buf,
 		return -1;
 	}
 	/* After the size check, so a failed call never consumes entropy. */
-	if (random_u32(&bits) < 0)
+	if (aml_random(&bits, sizeof(bits)) < 0)
 		return -1;
 	snprintf(tail + n, sizeof(tail) - (size_t)n, "%08x", bits);
 	memcpy(buf, prefix, n_prefix);
@@ -128,4 +110,40 @@ int aml_runid_is_valid(const char *id)
 		if (n >= AML_RUNID_MAX - 1 || !is_id_char((unsigned char)id[n]))
 			return 0;
 	return 1;
+}
+
+int aml_random(void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+unsigned long long aml_unique_bits(void)
+{
+	static unsigned long long counter;
+	unsigned long long r;
+	struct timespec ts;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((unsigned long long)getpid() << 40) ^
+	       (unsigned long long)ts.tv_nsec ^
+	       ((unsigned long long)ts.tv_sec << 20) ^
+	       (__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) *
+		0x9e3779b97f4a7c15ULL);
 }

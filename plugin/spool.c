@@ -49,6 +49,7 @@
 #include "spool.h"
 #include "artifacts.h"
 #include "errors.h"
+#include "runid.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -59,7 +60,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,22 +86,6 @@ static int is_dot(const char *name)
 {
 	return name[0] == '.' &&
 	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
-}
-
-static unsigned long long random_bits(void)
-{
-	unsigned long long r;
-	struct timespec ts;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	/* Uniqueness comes from mkdir and a rename that never replaces;
-	 * randomness only makes another try unlikely, which the clock and
-	 * the pid do as well. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_nsec * 2654435761u ^
-	       (unsigned long long)ts.tv_sec << 32 ^
-	       (unsigned long long)getpid() << 44;
 }
 
 /*
@@ -544,7 +528,7 @@ static int make_build_dir(const struct aml_spool *sp, int tmpfd,
 {
 	for (int tries = 0; tries < 100; tries++) {
 		snprintf(tname, TEMP_NAME, "%ld.%016llx", (long)getpid(),
-			 random_bits());
+			 aml_unique_bits());
 		if (mkdirat(tmpfd, tname, 0700) == 0)
 			return 0;
 		if (errno != EEXIST) {
@@ -633,7 +617,7 @@ int aml_spool_push(struct aml_spool *sp, const char *record, size_t len,
 			goto out;
 		}
 		snprintf(entry, sizeof(entry), "%s-%06llx", seq,
-			 random_bits() & 0xffffff);
+			 aml_unique_bits() & 0xffffff);
 		if (rename_noreplace(tmpfd, tname, qfd, entry) == 0)
 			break;
 		if ((errno != EEXIST && errno != ENOTEMPTY) || tries == 100) {

@@ -37,6 +37,7 @@
 #define _GNU_SOURCE /* O_PATH, syncfs, asprintf */
 #endif
 #include "fdio.h"
+#include "runid.h"
 #include "store.h"
 #include "errors.h"
 
@@ -48,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,22 +264,13 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 static int make_temp(const struct aml_store *s, int tmpfd, const char *kind,
 		     char name[TEMP_NAME], char *errbuf, size_t errlen)
 {
-	static unsigned counter;
 
 	for (int tries = 0; tries < 100; tries++) {
-		uint64_t r = 0;
-		struct timespec ts;
+		/* Uniqueness comes from O_EXCL; the bits only make a
+		 * clash (and another try) unlikely. */
+		uint64_t r = aml_unique_bits();
 		int fd;
 
-		/* Uniqueness comes from O_EXCL; randomness only makes a
-		 * collision (and another try) unlikely.  Without getrandom
-		 * the time and a counter do as well. */
-		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			r = (uint64_t)ts.tv_nsec * 2654435761u ^
-			    (uint64_t)ts.tv_sec << 32 ^
-			    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-		}
 		snprintf(name, TEMP_NAME, "%s.%ld.%016llx", kind, (long)getpid(),
 			 (unsigned long long)r);
 		fd = openat(tmpfd, name,
