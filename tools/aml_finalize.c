@@ -144,7 +144,9 @@ int main(int argc, char **argv)
 	}
 	ev.attempt = attempt;
 	ev.job_id = job_id;
-	if (!is_requeue) {
+	/* A job that failed to boot ran nothing: Slurm's ExitCode (0:1)
+	 * is a marker, not an exit status of the run. */
+	if (!is_requeue && strcmp(state, "BOOT_FAIL")) {
 		ev.has_exit_code = 1;
 		ev.exit_code = signal ? 128 + signal : code;
 	}

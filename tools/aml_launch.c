@@ -32,6 +32,7 @@
 #include "errors.h"
 #include "launch.h"
 #include "launch_common.h"
+#include "launch_cause.h"
 #include "launch_finish.h"
 #include "launch_logs.h"
 #include "launch_run.h"
@@ -375,6 +376,7 @@ int main(int argc, char **argv)
 		return fail_run(&L, "%s", err);
 	launch_judge(&outcome, via_srun, L.plan.deadline_seconds,
 		     spec.argv[0], launch_logs_srun_error(L.logs), &verdict);
+	launch_cause_refine(L.ctx.job_id, &outcome, &verdict);
 	/* Every log is closed before the upload, so user_logs/ is whole. */
 	launch_logs_free(L.logs);
 	L.logs = NULL;

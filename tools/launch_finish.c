@@ -157,13 +157,46 @@ static int upload_other_nodes(const struct launch_ctx *c, uint32_t nodes,
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/*
+ * Record Finalizing.  Returns 1 when run history already has the run's
+ * end: Slurm ended the job (scancel, time limit, boot failure...) and
+ * the finalizer, which slurmctld runs before it signals the steps, got
+ * there first with Slurm's reason.  That end stands; the outputs are
+ * still worth uploading, and the user is told once, calmly.
+ */
+static int finalizing(const struct launch_ctx *c)
+{
+	struct aml_run_info run = { 0 };
+	char err[1024], why[1024];
+	int ended = 0;
+
+	if (launch_record_quietly(c, AML_STATUS_FINALIZING, NULL, 0, 0, NULL,
+				  err, sizeof(err)) != AML_HISTORY_ERROR)
+		return 0;
+	if (aml_history_read_run(c->h, c->run_id, 0, &run, why,
+				 sizeof(why)) == 0 &&
+	    run.state.attempt == c->attempt &&
+	    aml_status_is_terminal(run.state.status)) {
+		ended = 1;
+		launch_say("run history already has the run's end, %s%s%s; "
+			   "uploading its outputs",
+			   aml_status_name(run.state.status),
+			   run.state.reason ? ": " : "",
+			   run.state.reason ? run.state.reason : "");
+	} else {
+		launch_say("cannot record Finalizing: %s", err);
+	}
+	aml_run_info_free(&run);
+	return ended;
+}
+
 void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 		   uint32_t nodes, const char *run_dir)
 {
 	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
-	int lost = 0;
+	int lost = 0, ended;
 
-	launch_record(c, AML_STATUS_FINALIZING, NULL, 0, 0, NULL);
+	ended = finalizing(c);
 	if (nodes > 1 && upload_other_nodes(c, nodes, run_dir) < 0) {
 		launch_say("the other nodes' outputs/ and logs/ could not all "
 			   "be uploaded");
@@ -178,8 +211,9 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 			 "the script succeeded, but its outputs could not all "
 			 "be uploaded (see the job's error output)");
 	}
-	launch_record(c, v->status, v->reason[0] ? v->reason : NULL,
-		      v->has_exit_code, v->exit_code, NULL);
+	if (!ended)
+		launch_record(c, v->status, v->reason[0] ? v->reason : NULL,
+			      v->has_exit_code, v->exit_code, NULL);
 }
 
 void launch_exit(const struct launch_verdict *v)

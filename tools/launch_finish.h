@@ -16,7 +16,10 @@
  *                                  shell says it
  * Then, in this order, because Slurm may kill the launcher KillWait
  * seconds after a cancel: Finalizing, the uploads of outputs/, logs/ and
- * user_logs/, the end.  A queued (spooled) upload is fine; a failed one
+ * user_logs/, the end.  When Slurm ended the job (scancel, its time
+ * limit, a boot failure), the finalizer has usually recorded the end
+ * already, with Slurm's reason: that end stands, and only the uploads
+ * are made.  A queued (spooled) upload is fine; a failed one
  * turns a Completed run into Failed, since its outputs are lost.
  *
  * The launcher then ends as the command did (its exit status, or the
