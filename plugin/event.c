@@ -884,3 +884,53 @@ int aml_events_contain_id(const char *text, size_t len, const char *id)
 	}
 	return 0;
 }
+
+enum aml_admit aml_events_admit(const char *text, size_t len,
+				const struct aml_event *ev, const char *run_id,
+				char *errbuf, size_t errlen)
+{
+	struct aml_run_state st;
+	enum aml_transition verdict;
+	enum aml_admit admit = AML_ADMIT_NO;
+
+	if (aml_events_contain_id(text, len, ev->id))
+		return AML_ADMIT_ALREADY;
+	aml_run_state_init(&st);
+	aml_run_state_fold(&st, text, len);
+	verdict = st.has_events
+			  ? aml_status_check(st.status, st.attempt, ev->status,
+					     ev->attempt)
+			  : aml_status_check_first(ev->status, ev->attempt);
+	switch (verdict) {
+	case AML_TRANSITION_OK:
+	case AML_TRANSITION_NEW_ATTEMPT:
+		admit = AML_ADMIT_YES;
+		break;
+	case AML_TRANSITION_DUPLICATE:
+		admit = AML_ADMIT_ALREADY;
+		break;
+	case AML_TRANSITION_STALE:
+		aml_fail(errbuf, errlen, "run history: run %s: %s from %s "
+			 "belongs to attempt %u, but the run is in attempt %u; "
+			 "not recorded", run_id, aml_status_name(ev->status),
+			 aml_event_source_name(ev->source), ev->attempt,
+			 st.attempt);
+		break;
+	default:
+		if (!st.has_events)
+			aml_fail(errbuf, errlen, "run history: run %s has no "
+				 "valid events; %s cannot be its first", run_id,
+				 aml_status_name(ev->status));
+		else
+			aml_fail(errbuf, errlen, "run history: run %s: %s -> "
+				 "%s is not a valid transition (event from %s, "
+				 "attempt %u)", run_id,
+				 aml_status_name(st.status),
+				 aml_status_name(ev->status),
+				 aml_event_source_name(ev->source),
+				 ev->attempt);
+		break;
+	}
+	aml_run_state_free(&st);
+	return admit;
+}

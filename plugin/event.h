@@ -141,4 +141,20 @@ int aml_events_contain_id(const char *text, size_t len, const char *id);
 
 void aml_run_state_free(struct aml_run_state *st);
 
+/*
+ * Whether [ev] may follow the events.jsonl [text] of run [run_id]: the
+ * one judgement every backend makes before it stores an event.
+ *   AML_ADMIT_YES      store it;
+ *   AML_ADMIT_ALREADY  nothing to store: its id is there (a replay), or
+ *                      it repeats the current status of its attempt;
+ *   AML_ADMIT_NO       refused, errbuf says why in one sentence ("run
+ *                      history: run X: Completed -> Running is not a
+ *                      valid transition (event from launcher, attempt
+ *                      1)"), for the caller to log.
+ */
+enum aml_admit { AML_ADMIT_NO = -1, AML_ADMIT_YES = 0, AML_ADMIT_ALREADY = 1 };
+enum aml_admit aml_events_admit(const char *text, size_t len,
+				const struct aml_event *ev, const char *run_id,
+				char *errbuf, size_t errlen);
+
 #endif

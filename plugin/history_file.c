@@ -578,8 +578,6 @@ static int file_record(void *self, const char *experiment,
 		       char *errbuf, size_t errlen)
 {
 	struct run_dir rd;
-	struct aml_run_state st;
-	enum aml_transition verdict;
 	char *text = NULL, *line = NULL;
 	size_t len = 0;
 	int fd, r;
@@ -587,7 +585,6 @@ static int file_record(void *self, const char *experiment,
 	r = run_dir_open_write(self, experiment, run_id, &rd, errbuf, errlen);
 	if (r < 0)
 		return r;
-	aml_run_state_init(&st);
 	fd = lock_events(&rd, run_id, errbuf, errlen);
 	if (fd < 0) {
 		r = fd;
@@ -598,44 +595,14 @@ static int file_record(void *self, const char *experiment,
 			       EVENTS, run_id);
 		goto done;
 	}
-	if (aml_events_contain_id(text, len, ev->id)) {
-		r = AML_BACKEND_UNCHANGED;
-		goto done;
-	}
-	aml_run_state_fold(&st, text, len);
-	verdict = st.has_events
-			  ? aml_status_check(st.status, st.attempt, ev->status,
-					     ev->attempt)
-			  : aml_status_check_first(ev->status, ev->attempt);
-	switch (verdict) {
-	case AML_TRANSITION_OK:
-	case AML_TRANSITION_NEW_ATTEMPT:
+	switch (aml_events_admit(text, len, ev, run_id, errbuf, errlen)) {
+	case AML_ADMIT_YES:
 		break;
-	case AML_TRANSITION_DUPLICATE:
+	case AML_ADMIT_ALREADY:
 		r = AML_BACKEND_UNCHANGED;
-		goto done;
-	case AML_TRANSITION_STALE:
-		r = aml_fail(errbuf, errlen, "run history: run %s: %s from %s "
-			     "belongs to attempt %u, but the run is in attempt "
-			     "%u; not recorded", run_id,
-			     aml_status_name(ev->status),
-			     aml_event_source_name(ev->source), ev->attempt,
-			     st.attempt);
-		log_refused(self, rd.fd, ev, errbuf);
 		goto done;
 	default:
-		if (!st.has_events)
-			r = aml_fail(errbuf, errlen, "run history: run %s has "
-				     "no valid events; %s cannot be its first",
-				     run_id, aml_status_name(ev->status));
-		else
-			r = aml_fail(errbuf, errlen, "run history: run %s: %s "
-				     "-> %s is not a valid transition (event "
-				     "from %s, attempt %u)", run_id,
-				     aml_status_name(st.status),
-				     aml_status_name(ev->status),
-				     aml_event_source_name(ev->source),
-				     ev->attempt);
+		r = AML_BACKEND_REFUSED;
 		log_refused(self, rd.fd, ev, errbuf);
 		goto done;
 	}
@@ -667,7 +634,6 @@ static int file_record(void *self, const char *experiment,
 done:
 	if (fd >= 0)
 		close(fd);
-	aml_run_state_free(&st);
 	free(text);
 	free(line);
 	run_dir_close(&rd);
