@@ -275,6 +275,11 @@ struct copy {
 	struct aml_artifact_stats *stats;
 	char *errbuf;
 	size_t errlen;
+
+	/* A walk (aml_artifacts_walk): files go to [sink], no destination
+	 * directory exists. */
+	aml_artifact_sink_fn sink;
+	void *sink_arg;
 };
 
 static void note(struct copy *c, const char *fmt, ...)
@@ -625,6 +630,21 @@ write_failed:
 
 /* ---- the walk ---- */
 
+/* A walk's file: handed, open, to the sink, which reads it as it
+ * likes (a REST upload streams it). */
+static int sink_file(struct copy *c, int fd, const struct stat *st)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	if (c->sink(c->sink_arg, c->dst.s, fd, st, c->errbuf, c->errlen) < 0)
+		return -1;
+	c->stats->files++;
+	c->stats->bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
 static int compare_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -730,12 +750,12 @@ static int copy_dir(struct copy *c, int fd, const struct stat *st,
 		note(c, "cannot be read (%s); not %s", strerror(errno), c->verb);
 		return 0;
 	}
-	dir = dest_dir(c, c->dst.len);
-	if (dir < 0) {
+	dir = c->sink ? -1 : dest_dir(c, c->dst.len);
+	if (dir < 0 && !c->sink) {
 		free_names(names, n);
 		return -1;
 	}
-	if (place != INNER) {
+	if (place != INNER && !c->sink) {
 		struct stat top;
 
 		if (fstat(dir, &top) < 0) {
@@ -834,7 +854,7 @@ static int copy_entry(struct copy *c, enum place place)
 	if (S_ISDIR(st.st_mode))
 		return copy_dir(c, fd, &st, place);
 	if (S_ISREG(st.st_mode)) {
-		rc = copy_file(c, fd, &st);
+		rc = c->sink ? sink_file(c, fd, &st) : copy_file(c, fd, &st);
 		close(fd);
 		return rc;
 	}
@@ -902,6 +922,34 @@ int aml_artifacts_copy_in(int root_fd, const char *src_path, int dest_fd,
 		.stats = stats ? stats : &own,
 		.errbuf = errbuf,
 		.errlen = errlen,
+	};
+	int rc;
+
+	memset(c.stats, 0, sizeof(*c.stats));
+	rc = run_copy(&c, src_path, dest_path, TOP_IN);
+	copy_free(&c);
+	if (!stats)
+		aml_artifact_stats_free(&own);
+	return rc;
+}
+
+int aml_artifacts_walk(int root_fd, const char *src_path,
+		       const char *dest_path, aml_artifact_sink_fn sink,
+		       void *arg, struct aml_artifact_stats *stats,
+		       char *errbuf, size_t errlen)
+{
+	struct aml_artifact_stats own;
+	struct copy c = {
+		.src_root = root_fd,
+		.follow_inside = 1,
+		.dest_root = -1,
+		.verb = "uploaded",
+		.dir_fd = -1,
+		.stats = stats ? stats : &own,
+		.errbuf = errbuf,
+		.errlen = errlen,
+		.sink = sink,
+		.sink_arg = arg,
 	};
 	int rc;
 

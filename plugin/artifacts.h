@@ -61,6 +61,23 @@ int aml_artifacts_copy_in(int root_fd, const char *src_path, int dest_fd,
 			  char *errbuf, size_t errlen);
 
 /*
+ * Walk [src_path] below [root_fd] by exactly the rules of
+ * aml_artifacts_copy_in, but hand each regular file to [sink] instead of
+ * copying it: open for reading, with its path below [dest_path]
+ * ("outputs/model.pt") and its fstat.  For a backend that stores
+ * elsewhere (a REST server), which then reads only what these rules let
+ * through.  The sink returns 0, or -1 with errbuf to stop the walk.
+ */
+struct stat;
+typedef int (*aml_artifact_sink_fn)(void *arg, const char *path, int fd,
+				    const struct stat *st, char *errbuf,
+				    size_t errlen);
+int aml_artifacts_walk(int root_fd, const char *src_path,
+		       const char *dest_path, aml_artifact_sink_fn sink,
+		       void *arg, struct aml_artifact_stats *stats,
+		       char *errbuf, size_t errlen);
+
+/*
  * Copy [path] (a file or a directory, relative to [run_fd], e.g.
  * "outputs/model.pt" or "outputs") out of run history into the directory
  * [out_fd], keeping the path below the run ("outputs/model.pt" lands in

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "artifacts.h"
+#include "errors.h"
 
 #define NOBODY 65534
 #define BIG (3 * 1024 * 1024)
@@ -956,6 +957,94 @@ static void test_copy_out_follows_no_symlink(void **state)
 
 /* ---- listing ---- */
 
+/* ---- walking for a sink (a REST upload) ---- */
+
+struct sunk {
+	char paths[8][128];
+	char bodies[8][64];
+	size_t n;
+	int fail_at;   /* 1-based file number whose sink call fails; 0 */
+};
+
+static int collect(void *arg, const char *path, int fd, const struct stat *st,
+		   char *errbuf, size_t errlen)
+{
+	struct sunk *k = arg;
+	ssize_t r;
+
+	assert_true(S_ISREG(st->st_mode));
+	assert_true(k->n < 8);
+	if (k->fail_at && (size_t)k->fail_at == k->n + 1)
+		return aml_fail(errbuf, errlen, "server said no");
+	snprintf(k->paths[k->n], sizeof(k->paths[0]), "%s", path);
+	r = read(fd, k->bodies[k->n], sizeof(k->bodies[0]) - 1);
+	assert_true(r >= 0);
+	k->bodies[k->n][r] = '\0';
+	k->n++;
+	return 0;
+}
+
+static const char *sunk_body(const struct sunk *k, const char *path)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (!strcmp(k->paths[i], path))
+			return k->bodies[i];
+	return NULL;
+}
+
+/* The walk lets through exactly what copy_in would copy, under the
+ * destination's name, and nothing of what it would refuse. */
+static void test_walk_hands_the_sink_what_copy_in_would_copy(void **state)
+{
+	struct fixture *f = *state;
+	struct sunk k = { 0 };
+	char target[512];
+
+	put(f, "outside/secret", "SECRET\n");
+	put(f, "work/outputs/ok.txt", "ok\n");
+	make_dir(f, "work/outputs/nested");
+	put(f, "work/outputs/nested/deep.txt", "deep\n");
+	link_to(f, "/etc/passwd", "work/outputs/passwd");
+	snprintf(target, sizeof(target), "%s/outside/secret", f->base);
+	link_to(f, target, "work/outputs/abs");
+	link_to(f, "../../outside/secret", "work/outputs/rel");
+	assert_int_equal(mkfifo(at(f, "work/outputs/pipe"), 0644), 0);
+	alarm(10); /* a read of the FIFO would wait forever */
+	assert_int_equal(aml_artifacts_walk(f->work_fd, "outputs", "files/outputs",
+					    collect, &k, &f->st, f->err,
+					    sizeof(f->err)), 0);
+	alarm(0);
+	assert_int_equal(k.n, 2);
+	assert_string_equal(sunk_body(&k, "files/outputs/ok.txt"), "ok\n");
+	assert_string_equal(sunk_body(&k, "files/outputs/nested/deep.txt"),
+			    "deep\n");
+	assert_int_equal(f->st.files, 2);
+	assert_int_equal(f->st.bytes, 8);
+	assert_int_equal(f->st.skipped, 4);
+	assert_note(&f->st, "outputs/passwd", outside_words());
+	assert_note(&f->st, "outputs/abs", outside_words());
+	assert_non_null(find_note(&f->st, "outputs/pipe", "a FIFO; not uploaded"));
+	/* Nothing is written anywhere: the sink is the only destination. */
+	assert_false(exists(at(f, "dest/outputs")));
+	assert_false(exists(at(f, "dest/files")));
+}
+
+/* A sink that fails stops the walk with its message. */
+static void test_walk_stops_at_a_failing_sink(void **state)
+{
+	struct fixture *f = *state;
+	struct sunk k = { .fail_at = 2 };
+
+	put(f, "work/outputs/a.txt", "a");
+	put(f, "work/outputs/b.txt", "b");
+	put(f, "work/outputs/c.txt", "c");
+	assert_int_equal(aml_artifacts_walk(f->work_fd, "outputs", "outputs",
+					    collect, &k, &f->st, f->err,
+					    sizeof(f->err)), -1);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(f->err, "server said no");
+}
+
 static void test_list_sorted_regular_files(void **state)
 {
 	static const char *const tops[] = { "outputs", "logs", "user_logs" };
@@ -1077,6 +1166,8 @@ int main(void)
 		T(test_the_destination_inside_the_source),
 		T(test_copy_out_round_trip),
 		T(test_copy_out_follows_no_symlink),
+		T(test_walk_hands_the_sink_what_copy_in_would_copy),
+		T(test_walk_stops_at_a_failing_sink),
 		T(test_list_sorted_regular_files),
 		T(test_names_escaped_in_notes_and_errors),
 	};
