@@ -57,6 +57,8 @@ extern int slurm_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 extern void slurm_info(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+extern void slurm_debug(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 AML_EXPORT const char plugin_name[] = "slurm-aml: Azure ML runs";
 AML_EXPORT const char plugin_type[] = "job_submit/aml";
@@ -367,7 +369,11 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 	}
 
 	apply(job_desc, &d, launcher);
-	slurm_info("%s: uid %u: %s", plugin_type, submit_uid, d.summary);
+	/* slurmctld already logs every submission at info; a second line
+	 * per job would double the log's share of the submit RPC.  The
+	 * run id stays in the job's admin comment, and refusals, which an
+	 * admin may be asked about, stay at info. */
+	slurm_debug("%s: uid %u: %s", plugin_type, submit_uid, d.summary);
 	tell_user(err_msg, d.summary);
 out:
 	aml_submit_decision_free(&d);
