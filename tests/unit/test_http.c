@@ -1,0 +1,1055 @@
+/*
+ * test_http.c: the REST transport (rest/http.c) against the MLflow test
+ * server (tests/mlflow-server/mlflow_test_server.py) on loopback: answers
+ * and errors, retries and their limits, Retry-After, timeouts, a dead
+ * port, uploads reset midway, a 64 MiB upload in bounded memory,
+ * downloads, auth, and a file that changes between attempts.
+ *
+ * The server runs as a child (python3 $AML_MLFLOW_SERVER); its faults are
+ * set and its dump read through a raw socket, so a broken transport
+ * cannot hide its own failures.  Short timeouts and backoffs keep the
+ * whole file to seconds; the time bounds asserted are lower bounds (a
+ * wait that must have happened), or generous upper ones.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "fdio.h"
+#include "hash.h"
+#include "http.h"
+
+#define MiB (1024 * 1024)
+#define ART "/api/2.0/mlflow-artifacts/artifacts/1/run/artifacts/"
+
+struct server {
+	pid_t pid;
+	int port;
+	char dir[64];
+	char port_file[96];
+};
+
+static struct server main_server = { .pid = -1 };
+static struct server auth_server = { .pid = -1 };
+static int log_mark;   /* requests the server had logged when a case began */
+static char *skip_reason;
+
+/* ---- the server as a child ---- */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int read_port(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int port = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &port) != 1)
+		port = 0;
+	fclose(f);
+	return port;
+}
+
+static void server_stop(struct server *s)
+{
+	int status;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		for (int i = 0; i < 250; i++) {
+			if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+				break;
+			if (i == 249) {
+				kill(s->pid, SIGKILL);
+				waitpid(s->pid, &status, 0);
+			}
+			nap_ms(20);
+		}
+		s->pid = -1;
+	}
+	if (s->dir[0]) {
+		unlink(s->port_file);
+		rmdir(s->dir);
+		s->dir[0] = '\0';
+	}
+}
+
+/*
+ * Start the server ([auth] NULL or "bearer:..."), wait (15 s at most) for
+ * its port file.  Returns 0, or -1 with why in [skip_reason].
+ */
+static int server_start(struct server *s, const char *auth)
+{
+	const char *script = getenv("AML_MLFLOW_SERVER");
+	const char *tmp = getenv("TMPDIR");
+	pid_t parent = getpid();
+	int status;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = -1;
+	if (!script || !*script) {
+		skip_reason = "AML_MLFLOW_SERVER is not set";
+		return -1;
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s/test_http.XXXXXX",
+		 tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+	if (!mkdtemp(s->dir)) {
+		s->dir[0] = '\0';
+		skip_reason = "cannot create a temporary directory";
+		return -1;
+	}
+	snprintf(s->port_file, sizeof(s->port_file), "%s/port", s->dir);
+	s->pid = fork();
+	if (s->pid == 0) {
+		/* Dies with the test, even one that crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+		execlp("python3", "python3", script, "--port", "0",
+		       "--port-file", s->port_file, "--quiet",
+		       auth ? "--auth" : (char *)NULL, auth, (char *)NULL);
+		_exit(127);
+	}
+	if (s->pid < 0) {
+		skip_reason = "fork failed";
+		return -1;
+	}
+	for (long long end = mono_ms() + 15000; mono_ms() < end; nap_ms(20)) {
+		s->port = read_port(s->port_file);
+		if (s->port > 0)
+			return 0;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = -1;
+			skip_reason = "the MLflow test server did not start "
+				      "(python3 missing?)";
+			server_stop(s);
+			return -1;
+		}
+	}
+	skip_reason = "the MLflow test server did not listen within 15 s";
+	server_stop(s);
+	return -1;
+}
+
+/* ---- control requests, over a raw socket ---- */
+
+static int connect_port(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* The body of [method] [path] on [s]'s server, which must answer 200. */
+static char *control(const struct server *s, const char *method,
+		     const char *path, const char *body)
+{
+	char head[512], *text, *sep;
+	size_t len;
+	int fd = connect_port(s->port);
+
+	snprintf(head, sizeof(head),
+		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+		 "Content-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n",
+		 method, path, body ? strlen(body) : 0);
+	assert_int_equal(aml_write_all(fd, head, strlen(head)), 0);
+	if (body)
+		assert_int_equal(aml_write_all(fd, body, strlen(body)), 0);
+	assert_int_equal(aml_read_fd(fd, 64 * MiB, &text, &len), 0);
+	close(fd);
+	assert_int_equal(strncmp(text, "HTTP/1.1 200 ", 13), 0);
+	sep = strstr(text, "\r\n\r\n");
+	assert_non_null(sep);
+	memmove(text, sep + 4, strlen(sep + 4) + 1);
+	return text;
+}
+
+static void set_faults(const struct server *s, const char *json)
+{
+	free(control(s, "POST", "/__faults__", json));
+}
+
+static cJSON *dump(const struct server *s)
+{
+	char *text = control(s, "GET", "/__dump__", NULL);
+	cJSON *d = cJSON_Parse(text);
+
+	free(text);
+	assert_non_null(d);
+	return d;
+}
+
+/* Requests for [path] (exact) logged since the case began, and how many
+ * of them a fault answered. */
+static int logged(const cJSON *d, const char *path, int *faulted)
+{
+	const cJSON *r;
+	int n = 0, i = 0;
+
+	if (faulted)
+		*faulted = 0;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "requests")) {
+		const char *p =
+			cJSON_GetStringValue(cJSON_GetObjectItem(r, "path"));
+
+		if (i++ < log_mark || !p || strcmp(p, path) != 0)
+			continue;
+		n++;
+		if (faulted && cJSON_IsString(cJSON_GetObjectItem(r, "fault")))
+			(*faulted)++;
+	}
+	return n;
+}
+
+/* The stored artifact [rel]'s sha256 (NULL when absent), and its size. */
+static const char *stored_sha(const cJSON *d, const char *rel, double *size)
+{
+	const cJSON *all = cJSON_GetObjectItem(d, "artifacts");
+	const cJSON *a = cJSON_GetObjectItem(all, rel);
+
+	if (!a)
+		return NULL;
+	*size = cJSON_GetNumberValue(cJSON_GetObjectItem(a, "size"));
+	return cJSON_GetStringValue(cJSON_GetObjectItem(a, "sha256"));
+}
+
+/* ---- files ---- */
+
+/* A temporary file of [size] pseudo-random bytes, written 1 MiB at a time;
+ * its sha256 into [hex].  Returns the descriptor (unlinked already). */
+static int make_file(long long size, char hex[AML_SHA256_HEX_LEN + 1])
+{
+	static unsigned char buf[MiB];
+	char path[] = "/tmp/test_http.upload.XXXXXX";
+	struct aml_sha256 h;
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)size;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(aml_sha256_init(&h), 0);
+	for (long long done = 0; done < size;) {
+		size_t n = size - done < MiB ? (size_t)(size - done) : MiB;
+
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = (unsigned char)x;
+		}
+		assert_int_equal(aml_write_all(fd, buf, n), 0);
+		assert_int_equal(aml_sha256_update(&h, buf, n), 0);
+		done += (long long)n;
+	}
+	assert_int_equal(aml_sha256_final(&h, hex), 0);
+	return fd;
+}
+
+/* sha256 of [fd] from [off] to its end. */
+static void sha_from(int fd, off_t off, char hex[AML_SHA256_HEX_LEN + 1])
+{
+	static unsigned char buf[256 * 1024];
+	struct aml_sha256 h;
+	ssize_t r;
+
+	assert_int_equal(aml_sha256_init(&h), 0);
+	while ((r = pread(fd, buf, sizeof(buf), off)) > 0) {
+		assert_int_equal(aml_sha256_update(&h, buf, (size_t)r), 0);
+		off += r;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(aml_sha256_final(&h, hex), 0);
+}
+
+/* ---- handles ---- */
+
+static struct aml_http_config config_for(int port, char *url, size_t len)
+{
+	struct aml_http_config cfg;
+
+	snprintf(url, len, "http://127.0.0.1:%d", port);
+	aml_http_config_init(&cfg);
+	cfg.base_url = url;
+	cfg.timeout_ms = 1000;
+	cfg.connect_timeout_ms = 1000;
+	cfg.max_retries = 3;
+	cfg.backoff_base_ms = 50;
+	cfg.backoff_cap_ms = 2000;
+	return cfg;
+}
+
+static struct aml_http *open_cfg(const struct aml_http_config *cfg)
+{
+	struct aml_http *h;
+	char err[256];
+
+	if (aml_http_open(&h, cfg, err, sizeof(err)) != 0)
+		fail_msg("aml_http_open: %s", err);
+	return h;
+}
+
+static struct aml_http *open_main(void)
+{
+	char url[64];
+	struct aml_http_config cfg = config_for(main_server.port, url,
+						sizeof(url));
+
+	return open_cfg(&cfg);
+}
+
+static void assert_one_line(const char *err)
+{
+	assert_true(err[0] != '\0');
+	assert_null(strchr(err, '\n'));
+	assert_null(strchr(err, '\r'));
+}
+
+/* ---- fixtures ---- */
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (server_start(&main_server, NULL) != 0)
+		printf("# SKIP: %s\n", skip_reason);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	server_stop(&main_server);
+	return 0;
+}
+
+/* Each case starts with no faults left over from another, and counts
+ * only its own requests. */
+static int setup(void **state)
+{
+	cJSON *d;
+
+	(void)state;
+	if (main_server.pid <= 0)
+		return 0;
+	set_faults(&main_server, "{}");
+	d = dump(&main_server);
+	log_mark = cJSON_GetArraySize(cJSON_GetObjectItem(d, "requests"));
+	cJSON_Delete(d);
+	return 0;
+}
+
+#define NEED_SERVER()                                        \
+	do {                                                 \
+		if (main_server.pid <= 0) {                  \
+			printf("# SKIP: %s\n", skip_reason); \
+			skip();                              \
+		}                                            \
+	} while (0)
+
+/* ---- without a server ---- */
+
+static void test_open_refuses_userinfo(void **state)
+{
+	struct aml_http_config cfg;
+	struct aml_http *h = (struct aml_http *)1;
+	char err[256];
+
+	(void)state;
+	aml_http_config_init(&cfg);
+	cfg.base_url = "http://alice:pa55word@127.0.0.1:5000";
+	assert_int_equal(aml_http_open(&h, &cfg, err, sizeof(err)), -1);
+	assert_null(h);
+	assert_one_line(err);
+	assert_null(strstr(err, "pa55word"));
+	assert_non_null(strstr(err, "user name or password"));
+
+	cfg.base_url = "ftp://127.0.0.1/";
+	assert_int_equal(aml_http_open(&h, &cfg, err, sizeof(err)), -1);
+	cfg.base_url = "http://127.0.0.1:5000";
+	cfg.auth_header = "Authorization: Bearer x\r\nX-Evil: 1";
+	assert_int_equal(aml_http_open(&h, &cfg, err, sizeof(err)), -1);
+	assert_null(strstr(err, "Evil"));
+}
+
+/* ---- answers ---- */
+
+static void test_round_trip(void **state)
+{
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512], url[96];
+	cJSON *j;
+	char *id;
+	int out;
+
+	(void)state;
+	NEED_SERVER();
+	h = open_main();
+	out = aml_http_request(h, "GET", "/version", NULL, &r, err,
+			       sizeof(err));
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "2.17.2");
+	assert_int_equal(r.attempts, 1);
+	assert_non_null(r.content_type);
+	aml_http_response_free(&r);
+
+	out = aml_http_request(h, "POST", "/api/2.0/mlflow/experiments/create",
+			       "{\"name\":\"round trip\"}", &r, err,
+			       sizeof(err));
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	j = cJSON_Parse(r.body);
+	id = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(j,
+							    "experiment_id")));
+	cJSON_Delete(j);
+	aml_http_response_free(&r);
+
+	out = aml_http_request(h, "GET",
+			       "/api/2.0/mlflow/experiments/get-by-name"
+			       "?experiment_name=round%20trip",
+			       NULL, &r, err, sizeof(err));
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	j = cJSON_Parse(r.body);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+				    cJSON_GetObjectItem(j, "experiment"),
+				    "experiment_id")), id);
+	cJSON_Delete(j);
+	aml_http_response_free(&r);
+	free(id);
+
+	/* An absolute URL (an artifact proxy elsewhere) works the same. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/health",
+		 main_server.port);
+	out = aml_http_request(h, "GET", url, NULL, &r, err, sizeof(err));
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_string_equal(r.body, "OK");
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+static void test_error_answer_not_retried(void **state)
+{
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512];
+	cJSON *d;
+	int out;
+
+	(void)state;
+	NEED_SERVER();
+	h = open_main();
+	out = aml_http_request(h, "GET",
+			       "/api/2.0/mlflow/experiments/get-by-name"
+			       "?experiment_name=nowhere",
+			       NULL, &r, err, sizeof(err));
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(r.attempts, 1);
+	assert_non_null(strstr(r.body, "RESOURCE_DOES_NOT_EXIST"));
+	assert_non_null(strstr(r.content_type, "application/json"));
+	assert_one_line(err);
+	assert_non_null(strstr(err, "HTTP 404"));
+	aml_http_response_free(&r);
+
+	/* The wrong method: Flask's HTML page, final too. */
+	out = aml_http_request(h, "POST",
+			       "/api/2.0/mlflow/experiments/get-by-name",
+			       "{}", &r, err, sizeof(err));
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 405);
+	assert_non_null(strstr(r.content_type, "text/html"));
+	assert_one_line(err);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+
+	d = dump(&main_server);
+	assert_int_equal(logged(d, "/api/2.0/mlflow/experiments/get-by-name",
+				NULL), 2);
+	cJSON_Delete(d);
+}
+
+/* ---- retries ---- */
+
+struct retries_seen {
+	unsigned calls;
+	long last_delay;
+	char why[512];
+};
+
+static void note_retry(void *arg, const char *why, unsigned attempt,
+		       long delay_ms)
+{
+	struct retries_seen *seen = arg;
+
+	seen->calls++;
+	assert_int_equal(attempt, seen->calls);
+	seen->last_delay = delay_ms;
+	snprintf(seen->why, sizeof(seen->why), "%s", why);
+}
+
+static void test_short_storm_succeeds(void **state)
+{
+	struct retries_seen seen = { 0 };
+	struct aml_http_config cfg;
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512], url[64];
+	int faulted;
+	cJSON *d;
+
+	(void)state;
+	NEED_SERVER();
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+		   "\"match\":\"/version\",\"status\":503,\"count\":3}]}");
+	cfg = config_for(main_server.port, url, sizeof(url));
+	cfg.on_retry = note_retry;
+	cfg.on_retry_arg = &seen;
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
+					  sizeof(err)), AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 4);
+	assert_int_equal(seen.calls, 3);
+	assert_non_null(strstr(seen.why, "HTTP 503"));
+	/* Retry 3 waits min(cap, 50 * 2^2) + jitter in [0, 50). */
+	assert_in_range(seen.last_delay, 200, 249);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+
+	d = dump(&main_server);
+	assert_int_equal(logged(d, "/version", &faulted), 4);
+	assert_int_equal(faulted, 3);
+	cJSON_Delete(d);
+}
+
+static void test_long_storm_unavailable(void **state)
+{
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512], where[32];
+	cJSON *d;
+
+	(void)state;
+	NEED_SERVER();
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+		   "\"match\":\"/version\",\"status\":503,\"count\":10,"
+		   "\"body\":\"down for\\nmaintenance\","
+		   "\"content_type\":\"text/plain\"}]}");
+	h = open_main();
+	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
+					  sizeof(err)), AML_HTTP_UNAVAILABLE);
+	/* The last answer is kept for the caller. */
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "down for\nmaintenance");
+	assert_int_equal(r.attempts, 4);
+	assert_one_line(err);
+	snprintf(where, sizeof(where), "127.0.0.1:%d", main_server.port);
+	assert_non_null(strstr(err, where));
+	assert_non_null(strstr(err, "GET /version: HTTP 503: down for "
+				    "maintenance (4 attempts over"));
+	aml_http_response_free(&r);
+	aml_http_close(h);
+
+	d = dump(&main_server);
+	assert_int_equal(logged(d, "/version", NULL), 4);
+	cJSON_Delete(d);
+}
+
+static void test_retry_after_honoured(void **state)
+{
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512];
+	long long t0;
+
+	(void)state;
+	NEED_SERVER();
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+		   "\"match\":\"/version\",\"status\":429,\"count\":1,"
+		   "\"retry_after\":1}]}");
+	h = open_main();
+	t0 = mono_ms();
+	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
+					  sizeof(err)), AML_HTTP_ANSWER);
+	/* The backoff alone would have been 50-99 ms. */
+	assert_true(mono_ms() - t0 >= 1000);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 2);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+static void test_timeout_retried(void **state)
+{
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512];
+	long long t0;
+
+	(void)state;
+	NEED_SERVER();
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"delay\","
+		   "\"match\":\"/version\",\"seconds\":2.5,\"count\":1}]}");
+	h = open_main();
+	t0 = mono_ms();
+	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
+					  sizeof(err)), AML_HTTP_ANSWER);
+	assert_true(mono_ms() - t0 >= 1000);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 2);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+/* A port nothing listens on: bound, then closed. */
+static int dead_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int port;
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void test_nothing_listening(void **state)
+{
+	struct aml_http_config cfg;
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512], url[64], where[128];
+	int port = dead_port();
+	long long t0;
+
+	(void)state;
+	cfg = config_for(port, url, sizeof(url));
+	h = open_cfg(&cfg);
+	t0 = mono_ms();
+	assert_int_equal(aml_http_request(h, "PUT", ART "x.bin", "{}", &r, err,
+					  sizeof(err)), AML_HTTP_UNAVAILABLE);
+	assert_true(mono_ms() - t0 < 5000);
+	assert_int_equal(r.status, 0);
+	assert_null(r.body);
+	assert_int_equal(r.attempts, 4);
+	assert_one_line(err);
+	snprintf(where, sizeof(where), "127.0.0.1:%d: PUT " ART, port);
+	assert_non_null(strstr(err, where));
+	assert_non_null(strstr(err, "connection refused (4 attempts over"));
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+/* http_proxy in the environment is the job user's: it must not divert
+ * the requests (http.h), while a configured proxy must be used. */
+static void test_proxy_only_when_configured(void **state)
+{
+	struct aml_http_config cfg;
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512], url[64], proxy[64];
+	int out;
+
+	(void)state;
+	NEED_SERVER();
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", dead_port());
+	cfg = config_for(main_server.port, url, sizeof(url));
+	cfg.max_retries = 0;
+	h = open_cfg(&cfg);
+	setenv("http_proxy", proxy, 1);
+	setenv("all_proxy", proxy, 1);
+	out = aml_http_request(h, "GET", "/version", NULL, &r, err,
+			       sizeof(err));
+	unsetenv("http_proxy");
+	unsetenv("all_proxy");
+	assert_int_equal(out, AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+
+	cfg.proxy = proxy;
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
+					  sizeof(err)), AML_HTTP_UNAVAILABLE);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+/* ---- uploads and downloads ---- */
+
+static void upload_ok(struct aml_http *h, const char *target, int fd,
+		      unsigned attempts)
+{
+	struct aml_http_response r;
+	char err[512];
+	int out = aml_http_upload(h, target, fd, NULL, &r, err, sizeof(err));
+
+	if (out != AML_HTTP_ANSWER)
+		fail_msg("upload: %s", err);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, attempts);
+	aml_http_response_free(&r);
+}
+
+static void assert_stored(const char *rel, const char *hex, double size)
+{
+	cJSON *d = dump(&main_server);
+	double got = -1;
+	const char *sha = stored_sha(d, rel, &got);
+
+	assert_non_null(sha);
+	assert_string_equal(sha, hex);
+	assert_true(got == size);
+	cJSON_Delete(d);
+}
+
+static void test_reset_mid_upload(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1];
+	struct aml_http *h;
+	int fd, faulted;
+	cJSON *d;
+
+	(void)state;
+	NEED_SERVER();
+	fd = make_file(3 * MiB, hex);
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"reset\","
+		   "\"match\":\"reset.bin\",\"after_bytes\":1048576}]}");
+	h = open_main();
+	upload_ok(h, ART "reset.bin", fd, 2);
+	aml_http_close(h);
+	close(fd);
+
+	assert_stored("1/run/artifacts/reset.bin", hex, 3 * MiB);
+	d = dump(&main_server);
+	assert_int_equal(logged(d, ART "reset.bin", &faulted), 2);
+	assert_int_equal(faulted, 1);
+	cJSON_Delete(d);
+}
+
+static long maxrss_kib(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+static void test_large_upload_streams(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1], url[64];
+	struct aml_http_config cfg;
+	struct aml_http *h;
+	long before;
+	int fd;
+
+	(void)state;
+	NEED_SERVER();
+	fd = make_file(64LL * MiB, hex);
+	cfg = config_for(main_server.port, url, sizeof(url));
+	cfg.timeout_ms = 20000;   /* a stall bound, even under valgrind */
+	h = open_cfg(&cfg);
+	before = maxrss_kib();
+	upload_ok(h, ART "big.bin", fd, 1);
+	/* A 64 MiB buffer anywhere would show here. */
+	assert_true(maxrss_kib() - before < 24 * 1024);
+	aml_http_close(h);
+	close(fd);
+	assert_stored("1/run/artifacts/big.bin", hex, 64.0 * MiB);
+}
+
+static void test_upload_stall_retried(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1];
+	struct aml_http *h;
+	long long t0;
+	int fd;
+
+	(void)state;
+	NEED_SERVER();
+	/* More than loopback's socket buffers hold, so the client must wait
+	 * on the sleeping server and notice that nothing moves. */
+	fd = make_file(32 * MiB, hex);
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"delay\","
+		   "\"match\":\"stall.bin\",\"seconds\":6}]}");
+	h = open_main();
+	t0 = mono_ms();
+	upload_ok(h, ART "stall.bin", fd, 2);
+	assert_true(mono_ms() - t0 >= 1000);
+	aml_http_close(h);
+	close(fd);
+	assert_stored("1/run/artifacts/stall.bin", hex, 32.0 * MiB);
+}
+
+static void test_download(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1], got[AML_SHA256_HEX_LEN + 1];
+	char path[] = "/tmp/test_http.download.XXXXXX", head[4], err[512];
+	struct aml_http *h;
+	struct aml_http_response r;
+	struct stat st;
+	int in, out;
+
+	(void)state;
+	NEED_SERVER();
+	in = make_file(5 * MiB, hex);
+	h = open_main();
+	upload_ok(h, ART "down.bin", in, 1);
+	close(in);
+
+	out = mkstemp(path);
+	assert_true(out >= 0);
+	unlink(path);
+	/* "HEAD" stays; 6 MiB of stale bytes after it must not outlive the
+	 * 5 MiB download. */
+	assert_int_equal(aml_write_all(out, "HEAD", 4), 0);
+	assert_int_equal(ftruncate(out, 4 + 6 * MiB), 0);
+	/* The first answer is cut after 1 MiB: the retry must not leave
+	 * those bytes before the whole file. */
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"reset\","
+		   "\"method\":\"GET\",\"match\":\"down.bin\","
+		   "\"after_bytes\":1048576}]}");
+	assert_int_equal(aml_http_download(h, ART "down.bin", out, &r, err,
+					   sizeof(err)), AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 2);
+	assert_null(r.body);
+	assert_int_equal(r.downloaded, 5 * MiB);
+	aml_http_response_free(&r);
+	assert_int_equal(fstat(out, &st), 0);
+	assert_int_equal(st.st_size, 4 + 5 * MiB);
+	assert_int_equal(pread(out, head, 4, 0), 4);
+	assert_memory_equal(head, "HEAD", 4);
+	sha_from(out, 4, got);
+	assert_string_equal(got, hex);
+
+	/* A 404 stays in memory; the output is left as it was. */
+	assert_int_equal(lseek(out, 4, SEEK_SET), 4);
+	assert_int_equal(ftruncate(out, 4), 0);
+	assert_int_equal(aml_http_download(h, ART "missing.bin", out, &r, err,
+					   sizeof(err)), AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(r.body, "RESOURCE_DOES_NOT_EXIST"));
+	assert_int_equal(fstat(out, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	aml_http_response_free(&r);
+	close(out);
+	aml_http_close(h);
+}
+
+/* An answer over the in-memory cap is refused, not truncated. */
+static void test_body_cap(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1], err[512], url[64];
+	struct aml_http_config cfg;
+	struct aml_http *h;
+	struct aml_http_response r;
+	int fd;
+
+	(void)state;
+	NEED_SERVER();
+	fd = make_file(64 * 1024, hex);
+	h = open_main();
+	upload_ok(h, ART "capped.bin", fd, 1);
+	aml_http_close(h);
+	close(fd);
+
+	cfg = config_for(main_server.port, url, sizeof(url));
+	cfg.max_body = 1024;
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_request(h, "GET", ART "capped.bin", NULL, &r,
+					  err, sizeof(err)), AML_HTTP_ERROR);
+	assert_int_equal(r.attempts, 1);
+	assert_null(r.body);
+	assert_one_line(err);
+	assert_non_null(strstr(err, "larger than 1024 bytes"));
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+struct growing {
+	int fd;
+	unsigned calls;
+};
+
+/* Between attempts the file grows, as a log still being written would. */
+static void grow_file(void *arg, const char *why, unsigned attempt,
+		      long delay_ms)
+{
+	struct growing *g = arg;
+	struct stat st;
+
+	(void)why;
+	(void)attempt;
+	(void)delay_ms;
+	g->calls++;
+	assert_int_equal(fstat(g->fd, &st), 0);
+	assert_int_equal(pwrite(g->fd, "more", 4, st.st_size), 4);
+}
+
+static void test_file_changed_size(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1], err[512], url[64];
+	struct aml_http_config cfg;
+	struct growing g = { -1, 0 };
+	struct aml_http *h;
+	struct aml_http_response r;
+	double size;
+	cJSON *d;
+
+	(void)state;
+	NEED_SERVER();
+	g.fd = make_file(MiB, hex);
+	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+		   "\"match\":\"grows.bin\",\"status\":503}]}");
+	cfg = config_for(main_server.port, url, sizeof(url));
+	cfg.on_retry = grow_file;
+	cfg.on_retry_arg = &g;
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_upload(h, ART "grows.bin", g.fd, NULL, &r,
+					 err, sizeof(err)), AML_HTTP_ERROR);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(r.attempts, 2);
+	assert_int_equal(r.status, 0);
+	assert_one_line(err);
+	assert_non_null(strstr(err, "changed size"));
+	aml_http_response_free(&r);
+	aml_http_close(h);
+	close(g.fd);
+
+	d = dump(&main_server);
+	assert_int_equal(logged(d, ART "grows.bin", NULL), 1);
+	assert_null(stored_sha(d, "1/run/artifacts/grows.bin", &size));
+	cJSON_Delete(d);
+}
+
+/* ---- auth ---- */
+
+static void test_bearer_auth(void **state)
+{
+	struct aml_http_config cfg;
+	struct server *s = &auth_server;
+	struct aml_http *h;
+	struct aml_http_response r;
+	char err[512], url[64];
+	const char *exp0 = "/api/2.0/mlflow/experiments/get?experiment_id=0";
+
+	(void)state;
+	NEED_SERVER();
+	if (server_start(s, "bearer:s3cret") != 0)
+		fail_msg("%s", skip_reason);
+
+	cfg = config_for(s->port, url, sizeof(url));
+	cfg.auth_header = "Authorization: Bearer s3cret";
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_request(h, "GET", exp0, NULL, &r, err,
+					  sizeof(err)), AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 200);
+	aml_http_response_free(&r);
+	aml_http_close(h);
+
+	cfg.auth_header = "Authorization: Bearer s3cret-expired";
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_request(h, "GET", exp0, NULL, &r, err,
+					  sizeof(err)), AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 401);
+	assert_int_equal(r.attempts, 1);
+	assert_non_null(strstr(r.body, "You are not authenticated"));
+	assert_one_line(err);
+	assert_non_null(strstr(err, "HTTP 401: You are not authenticated"));
+	assert_null(strstr(err, "s3cret"));
+	aml_http_response_free(&r);
+
+	/* A proxy that echoes the request: the credential is blanked out of
+	 * the quoted answer. */
+	set_faults(s, "{\"faults\":[{\"type\":\"fail\",\"status\":401,"
+		   "\"content_type\":\"text/plain\",\"body\":\"token "
+		   "s3cret-expired is not valid\"}]}");
+	assert_int_equal(aml_http_request(h, "GET", exp0, NULL, &r, err,
+					  sizeof(err)), AML_HTTP_ANSWER);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(err, "HTTP 401: token *** is not valid"));
+	assert_null(strstr(err, "s3cret"));
+	aml_http_response_free(&r);
+	aml_http_close(h);
+}
+
+/* Also when the case failed midway. */
+static int stop_auth_server(void **state)
+{
+	(void)state;
+	server_stop(&auth_server);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_refuses_userinfo),
+		cmocka_unit_test_setup(test_round_trip, setup),
+		cmocka_unit_test_setup(test_error_answer_not_retried, setup),
+		cmocka_unit_test_setup(test_short_storm_succeeds, setup),
+		cmocka_unit_test_setup(test_long_storm_unavailable, setup),
+		cmocka_unit_test_setup(test_retry_after_honoured, setup),
+		cmocka_unit_test_setup(test_timeout_retried, setup),
+		cmocka_unit_test(test_nothing_listening),
+		cmocka_unit_test_setup(test_proxy_only_when_configured, setup),
+		cmocka_unit_test_setup(test_reset_mid_upload, setup),
+		cmocka_unit_test_setup(test_large_upload_streams, setup),
+		cmocka_unit_test_setup(test_upload_stall_retried, setup),
+		cmocka_unit_test_setup(test_download, setup),
+		cmocka_unit_test_setup(test_file_changed_size, setup),
+		cmocka_unit_test_setup(test_body_cap, setup),
+		cmocka_unit_test_setup_teardown(test_bearer_auth, setup,
+						stop_auth_server),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
