@@ -46,11 +46,18 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 					  errlen) < 0)
 			goto failed;
 		break;
-	default:
-		aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow is not "
-			 "available in this version of slurm-aml; use "
-			 "HistoryBackend=file", site->path ? site->path : "aml.conf");
-		goto failed;
+	case AML_HISTORY_MLFLOW:
+		if (!aml_history_mlflow_open) {
+			aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow: "
+				 "this program is built without the MLflow "
+				 "backend", site->path ? site->path
+						       : "aml.conf");
+			goto failed;
+		}
+		if (aml_history_mlflow_open(site, &h->ops, &h->self, errbuf,
+					    errlen) < 0)
+			goto failed;
+		break;
 	}
 	*hp = h;
 	return 0;
@@ -523,6 +530,18 @@ int aml_history_open_log(struct aml_history *h, const char *experiment,
 }
 
 /* ---- the readers ---- */
+
+int aml_history_job_env(struct aml_history *h, const char *experiment,
+			const char *run_id, struct aml_kvlist *env,
+			char *errbuf, size_t errlen)
+{
+	if (!h->ops->job_env)
+		return 0;
+	return h->ops->job_env(h->self, experiment, run_id, env, errbuf,
+			       errlen) < 0
+		       ? -1
+		       : 0;
+}
 
 int aml_history_read_run(struct aml_history *h, const char *run_id,
 			 int with_config, struct aml_run_info *info,

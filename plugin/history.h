@@ -147,6 +147,16 @@ int aml_history_open_log(struct aml_history *h, const char *experiment,
 int aml_history_flush(struct aml_history *h, size_t *remaining,
 		      char *errbuf, size_t errlen);
 
+/*
+ * Variables the run's processes get so they can log into the same run
+ * themselves (the MLflow backend: MLFLOW_TRACKING_URI, MLFLOW_RUN_ID,
+ * MLFLOW_EXPERIMENT_NAME; never a credential), added to [env].  Nothing
+ * for the file backend.  Returns 0, or -1 with errbuf.
+ */
+int aml_history_job_env(struct aml_history *h, const char *experiment,
+			const char *run_id, struct aml_kvlist *env,
+			char *errbuf, size_t errlen);
+
 /* ---- readers ---- */
 
 struct aml_run_info {

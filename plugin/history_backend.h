@@ -58,6 +58,10 @@ struct aml_history_ops {
 			const char *path, int out_fd,
 			struct aml_artifact_stats *stats, char *errbuf,
 			size_t errlen);
+	/* What the job's processes get to log into the same run themselves
+	 * (MLFLOW_RUN_ID...); NULL when nothing. */
+	int (*job_env)(void *self, const char *experiment, const char *run_id,
+		       struct aml_kvlist *env, char *errbuf, size_t errlen);
 	void (*close)(void *self);
 };
 
@@ -65,5 +69,16 @@ struct aml_history_ops {
 int aml_history_file_open(const struct aml_site *site,
 			  const struct aml_history_ops **ops, void **self,
 			  char *errbuf, size_t errlen);
+
+/*
+ * The MLflow backend (rest/history_mlflow.c).  It lives in its own
+ * library with libcurl, so programs that must not talk to a server
+ * (job_submit_aml.so, inside slurmctld) do not link it: declared weak,
+ * it is NULL there, and HistoryBackend=mlflow says so.
+ */
+int aml_history_mlflow_open(const struct aml_site *site,
+			    const struct aml_history_ops **ops, void **self,
+			    char *errbuf, size_t errlen)
+	__attribute__((weak, visibility("hidden")));
 
 #endif

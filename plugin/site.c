@@ -61,6 +61,10 @@
 #define DEFAULT_SPOOL_DIR "/var/spool/aml"
 #define DEFAULT_INTERPRETER "python3"
 #define DEFAULT_FINALIZE_GRACE 120
+/* A REST server's answer: the launcher's whole end must fit in KillWait,
+ * and what does not reach the server in time is spooled anyway. */
+#define DEFAULT_HISTORY_TIMEOUT 10
+#define HISTORY_TIMEOUT_LIMIT 600
 
 /*
  * Global keys first, ComputeTarget last among them, then the keys of a
@@ -71,6 +75,7 @@ enum key {
 	K_HISTORY_BACKEND,
 	K_HISTORY_URI,
 	K_HISTORY_CREDENTIALS,
+	K_HISTORY_TIMEOUT,
 	K_RUN_VISIBILITY,
 	K_SNAPSHOT_DIR,
 	K_SNAPSHOT_MAX_SIZE,
@@ -104,6 +109,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_HISTORY_BACKEND] = "HistoryBackend",
 	[K_HISTORY_URI] = "HistoryURI",
 	[K_HISTORY_CREDENTIALS] = "HistoryCredentials",
+	[K_HISTORY_TIMEOUT] = "HistoryTimeout",
 	[K_RUN_VISIBILITY] = "RunVisibility",
 	[K_SNAPSHOT_DIR] = "SnapshotDir",
 	[K_SNAPSHOT_MAX_SIZE] = "SnapshotMaxSize",
@@ -922,7 +928,12 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 			ps->uri_ok = 1;
 		break;
 	case K_HISTORY_CREDENTIALS:
-		set_path(ps, t, k, &site->history_credentials);
+		/* "~/" is each writer's own home: users write history as
+		 * themselves, each with a token only they can read. */
+		if (!strncmp(v, "~/", 2) && v[2])
+			set_string(ps, &site->history_credentials, v);
+		else
+			set_path(ps, t, k, &site->history_credentials);
 		ps->credentials_ok = site->history_credentials != NULL;
 		break;
 	case K_RUN_VISIBILITY:
@@ -984,6 +995,10 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 	case K_FINALIZE_GRACE:
 		get_u32(ps, t, k, 0, FINALIZE_GRACE_LIMIT, 0,
 			&site->finalize_grace_seconds);
+		break;
+	case K_HISTORY_TIMEOUT:
+		get_u32(ps, t, k, 1, HISTORY_TIMEOUT_LIMIT, 0,
+			&site->history_timeout_seconds);
 		break;
 	case K_DEFAULT_TARGET:
 		/* Checked once every target is known: it may come first. */
@@ -1416,6 +1431,7 @@ int aml_site_defaults(struct aml_site *site)
 	site->container_runtime = AML_CONTAINER_NONE;
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
+	site->history_timeout_seconds = DEFAULT_HISTORY_TIMEOUT;
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
 	    !site->spool_dir || !site->default_interpreter) {
 		aml_site_free(site);

@@ -19,7 +19,9 @@
  *   HistoryDir=PATH             run history root [/var/lib/aml/history]
  *   HistoryBackend=file|mlflow  [file]
  *   HistoryURI=URI              required when HistoryBackend=mlflow
- *   HistoryCredentials=PATH     file with the REST credentials
+ *   HistoryCredentials=PATH     file with the REST credentials; "~/..."
+ *                               is in each writer's own home
+ *   HistoryTimeout=SECONDS      a REST request's longest wait [10]
  *   RunVisibility=private|shared  run directories 0700 or 0755 [private]
  *   SnapshotDir=PATH            snapshot store root [/var/lib/aml/snapshots]
  *   SnapshotMaxSize=SIZE        bytes, with K/M/G/T suffix (binary) [300M]
@@ -110,6 +112,7 @@ struct aml_site {
 	enum aml_container_runtime container_runtime;
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;
+	uint32_t history_timeout_seconds;
 	char *default_target;       /* resolved: never NULL after a successful
 				     * parse with at least one target */
 	struct aml_target *targets;

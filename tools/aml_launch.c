@@ -278,6 +278,27 @@ static int record_running(struct launcher *L, int64_t *running_ms)
 	return 0;
 }
 
+/*
+ * What run history gives the run's processes, so a script that logs
+ * with MLflow's own client logs into this same run (MLFLOW_RUN_ID...).
+ * Put in the launcher's environment, it reaches the command and, through
+ * srun, every task.  A history that cannot say is no reason to fail.
+ */
+static void history_env(struct launcher *L)
+{
+	struct aml_kvlist env = { 0 };
+	char err[1024];
+
+	if (aml_history_job_env(L->ctx.h, L->ctx.experiment, L->ctx.run_id,
+				&env, err, sizeof(err)) < 0)
+		launch_say("%s; the run's processes get no MLFLOW_RUN_ID", err);
+	for (size_t i = 0; i < env.count; i++)
+		if (setenv(env.items[i].key, env.items[i].value, 1) < 0)
+			launch_say("cannot set %s: %s", env.items[i].key,
+				   strerror(errno));
+	aml_kvlist_free(&env);
+}
+
 int main(int argc, char **argv)
 {
 	struct launcher L = { .ctx = { .workdir_fd = -1 } };
@@ -361,6 +382,7 @@ int main(int argc, char **argv)
 		launcher_free(&L);
 		return AML_EXIT_FAILURE;
 	}
+	history_env(&L);
 	/* The deadline counts from the Running event: the time it took to
 	 * record is already spent. */
 	started = launch_monotonic_of(running_ms);

@@ -297,6 +297,36 @@ static void test_history_credentials(void **state)
 	global_fails("HistoryCredentials=/etc/aml/mlflow.token",
 		     "aml.conf: line 1: HistoryCredentials: only used with "
 		     "HistoryBackend=mlflow, got \"/etc/aml/mlflow.token\"");
+	/* "~/": each writer's own home. */
+	parse_global("HistoryBackend=mlflow HistoryURI=https://h "
+		     "HistoryCredentials=~/.aml/mlflow-credentials", &site);
+	assert_string_equal(site.history_credentials,
+			    "~/.aml/mlflow-credentials");
+	aml_site_free(&site);
+	global_fails("HistoryBackend=mlflow HistoryURI=https://h "
+		     "HistoryCredentials=~",
+		     "aml.conf: line 1: HistoryCredentials: must be an absolute "
+		     "path, got \"~\"");
+	global_fails("HistoryBackend=mlflow HistoryURI=https://h "
+		     "HistoryCredentials=~alice/token",
+		     "aml.conf: line 1: HistoryCredentials: must be an absolute "
+		     "path, got \"~alice/token\"");
+}
+
+static void test_history_timeout(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_global("FinalizeGrace=60", &site);
+	assert_int_equal(site.history_timeout_seconds, 10);
+	aml_site_free(&site);
+	parse_global("HistoryTimeout=600", &site);
+	assert_int_equal(site.history_timeout_seconds, 600);
+	aml_site_free(&site);
+	global_fails("HistoryTimeout=0",
+		     "aml.conf: line 1: HistoryTimeout: must be a whole number "
+		     "from 1 to 600, got \"0\"");
 }
 
 static void test_run_visibility(void **state)
@@ -1788,6 +1818,7 @@ int main(void)
 		cmocka_unit_test(test_mlflow_without_history_uri_refused),
 		cmocka_unit_test(test_history_uri),
 		cmocka_unit_test(test_history_credentials),
+		cmocka_unit_test(test_history_timeout),
 		cmocka_unit_test(test_run_visibility),
 		cmocka_unit_test(test_snapshot_dir),
 		cmocka_unit_test(test_snapshot_max_size_suffixes),

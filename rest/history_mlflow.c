@@ -1,0 +1,1706 @@
+/*
+ * history_mlflow.c: run history on an MLflow tracking server (aml.conf
+ * HistoryBackend=mlflow, HistoryURI, HistoryCredentials), the second
+ * backend behind history.h.
+ *
+ * MLflow knows five statuses, tags, and artifacts; Azure ML's run history
+ * has ten statuses, a timeline, properties, tags and outputs.  Nothing of
+ * the latter is lost, it is kept in tags of the MLflow run:
+ *
+ *   experiment        the Azure ML experiment, by name (made when missing)
+ *   run_name          the run id
+ *   aml.run_id        the run id: how a run is found (runs/search)
+ *   aml.schema        "1": marks slurm-aml's runs, for listing
+ *   aml.status        the exact Azure ML status
+ *   aml.owner_uid     the owner's uid (mlflow.user has the name)
+ *   aml.event.<seq>.<id>   each event, one JSON line as in events.jsonl;
+ *                     the event id in the key means two writers racing
+ *                     for the same <seq> both keep their event
+ *   aml.config.<n>    the canonical configuration, in pieces under the
+ *                     servers' 5000-byte tag limit
+ *   aml.property.<k>  each property, set once
+ *   aml.refused.<id>  an event the state machine refused, and why
+ *   any other key     the run's own tags (user-visible in MLflow's UI)
+ *   status            MLflow's mapping of the status, end_time at the end
+ *   artifacts         outputs/, logs/, user_logs/ through the artifact
+ *                     proxy, each file streamed from its descriptor
+ *
+ * Every request goes through http.c (timeouts, retries with backoff on
+ * 408/429/5xx); what still fails to reach the server is UNAVAILABLE, and
+ * history.c spools it.  Every message is passed through the credentials'
+ * redaction before anyone sees it.  The state machine is applied on our
+ * side, from the events in the run's tags, as history_file.c applies it
+ * under its lock; MLflow has no lock to offer, so two writers of the same
+ * run at the same instant (which the design avoids: the launcher ends a
+ * run, the finalizer only what the launcher could not) could both pass.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "artifacts.h"
+#include "credentials.h"
+#include "errors.h"
+#include "event.h"
+#include "history_backend.h"
+#include "http.h"
+#include "mlflow_wire.h"
+#include "runid.h"
+#include "text.h"
+
+#define API "/api/2.0/mlflow/"
+#define TAG_RUN_ID "aml.run_id"
+#define TAG_SCHEMA "aml.schema"
+#define TAG_STATUS "aml.status"
+#define TAG_UID "aml.owner_uid"
+#define TAG_EVENT "aml.event."
+#define TAG_CONFIG "aml.config."
+#define TAG_PROPERTY "aml.property."
+#define TAG_REFUSED "aml.refused."
+#define RESERVED "aml."
+#define PROP_MLFLOW_RUN_ID "mlflow.run_id"
+/* Below every server's tag limit (5000 up to MLflow 2.16), in bytes. */
+#define CONFIG_PIECE 4000
+#define SEARCH_PAGE 1000
+
+/* How long a writer waits on the server (HistoryTimeout per request)
+ * before the spool takes the write: few retries, short waits, since the
+ * launcher has KillWait seconds for its whole end. */
+#define CONNECT_TIMEOUT_MS 3000
+#define RETRIES 2
+#define BACKOFF_BASE_MS 250
+#define BACKOFF_CAP_MS 2000
+
+struct mlflow {
+	struct aml_http *http;
+	char *base;          /* HistoryURI as an https/http base */
+	char *tracking_uri;  /* HistoryURI as written, for MLFLOW_TRACKING_URI */
+	struct aml_credentials creds;
+	char *auth;          /* the Authorization header line, or NULL */
+	uid_t uid;
+};
+
+/* ---- requests ---- */
+
+/* Make [errbuf] safe to show: no secret of ours may be in it, whatever
+ * the server or libcurl echoed. */
+static void redact(struct mlflow *m, char *errbuf, size_t errlen)
+{
+	if (errbuf && errlen)
+		aml_credentials_redact(&m->creds, errbuf, errlen);
+}
+
+/*
+ * One request to [target] ("runs/get?run_id=..." below the API, or an
+ * absolute URL).  AML_BACKEND_OK on a 2xx answer (in [resp]), else the
+ * verdict with one line in errbuf; [resp] keeps the answer either way
+ * (404s matter to callers).
+ */
+static int call(struct mlflow *m, const char *method, const char *target,
+		const char *json, struct aml_http_response *resp,
+		char *errbuf, size_t errlen)
+{
+	char err[1024], line[768], path[4096];
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (strncmp(target, "http", 4)) {
+		snprintf(path, sizeof(path), "%s%s", API, target);
+		target = path;
+	}
+	rc = aml_http_request(m->http, method, target, json, resp, err,
+			      sizeof(err));
+	if (rc == AML_HTTP_ANSWER && resp->status / 100 == 2)
+		return AML_BACKEND_OK;
+	if (rc == AML_HTTP_ERROR) {
+		aml_fail(errbuf, errlen, "run history (MLflow): %s", err);
+		rc = AML_BACKEND_REFUSED;
+	} else if (rc == AML_HTTP_UNAVAILABLE) {
+		aml_fail(errbuf, errlen, "run history (MLflow): %s", err);
+		rc = AML_BACKEND_UNAVAILABLE;
+	} else {
+		const char *q = strchr(target, '?');
+		int shown = q ? (int)(q - target) : (int)strlen(target);
+
+		aml_mlflow_error_line(resp->status, resp->content_type,
+				      resp->body, resp->body_len, line,
+				      sizeof(line));
+		aml_fail(errbuf, errlen, "run history (MLflow %s): %s %.*s: %s",
+			 m->base, method, shown, target, line);
+		rc = AML_BACKEND_REFUSED;
+	}
+	redact(m, errbuf, errlen);
+	return rc;
+}
+
+static int oom(char *errbuf, size_t errlen)
+{
+	aml_fail(errbuf, errlen, "out of memory");
+	return AML_BACKEND_REFUSED;
+}
+
+/* ---- experiments ---- */
+
+/*
+ * The id of experiment [name]: 0 with *[id]; 1 when it does not exist
+ * and [create] is 0; else a verdict.  Made when missing (the race with
+ * another creator is settled as MLflow's own client settles it: ask
+ * again).
+ */
+static int experiment_id(struct mlflow *m, const char *name, int create,
+			 char **id, char *errbuf, size_t errlen)
+{
+	for (int round = 0; round < 2; round++) {
+		struct aml_http_response resp;
+		struct aml_mlflow_experiment exp = { 0 };
+		char *enc = aml_url_encode(name), *target, *body;
+		int rc;
+
+		if (!enc || asprintf(&target, "experiments/get-by-name?"
+				     "experiment_name=%s", enc) < 0) {
+			free(enc);
+			return oom(errbuf, errlen);
+		}
+		free(enc);
+		rc = call(m, "GET", target, NULL, &resp, errbuf, errlen);
+		free(target);
+		if (rc == AML_BACKEND_OK) {
+			rc = aml_mlflow_parse_experiment("experiments/get-by-name",
+							 resp.body, resp.body_len,
+							 &exp, errbuf, errlen);
+			aml_http_response_free(&resp);
+			if (rc < 0)
+				return AML_BACKEND_REFUSED;
+			if (exp.deleted) {
+				aml_mlflow_experiment_free(&exp);
+				aml_fail(errbuf, errlen, "run history (MLflow): "
+					 "experiment %s is deleted on the "
+					 "server; restore it there, or use "
+					 "another experiment name", name);
+				return AML_BACKEND_REFUSED;
+			}
+			*id = exp.id;
+			exp.id = NULL;
+			aml_mlflow_experiment_free(&exp);
+			return 0;
+		}
+		if (resp.status != 404 || !create) {
+			long status = resp.status;
+
+			aml_http_response_free(&resp);
+			return status == 404 ? 1 : rc;
+		}
+		aml_http_response_free(&resp);
+		if (!(body = aml_mlflow_create_experiment_body(name)))
+			return oom(errbuf, errlen);
+		rc = call(m, "POST", "experiments/create", body, &resp,
+			  errbuf, errlen);
+		free(body);
+		if (rc == AML_BACKEND_OK) {
+			rc = aml_mlflow_parse_experiment_id("experiments/create",
+							    resp.body,
+							    resp.body_len, id,
+							    errbuf, errlen);
+			aml_http_response_free(&resp);
+			return rc < 0 ? AML_BACKEND_REFUSED : 0;
+		}
+		/* 400 RESOURCE_ALREADY_EXISTS: someone made it meanwhile. */
+		if (resp.status != 400 || !resp.body ||
+		    !strstr(resp.body, "RESOURCE_ALREADY_EXISTS")) {
+			aml_http_response_free(&resp);
+			return rc;
+		}
+		aml_http_response_free(&resp);
+	}
+	aml_fail(errbuf, errlen, "run history (MLflow): experiment %s: "
+		 "neither found nor made", name);
+	return AML_BACKEND_REFUSED;
+}
+
+/* Every experiment on the server (ids and names), for readers that name
+ * a run by its id alone. */
+static int all_experiments(struct mlflow *m,
+			   struct aml_mlflow_experiments *all, char *errbuf,
+			   size_t errlen)
+{
+	char *token = NULL;
+
+	memset(all, 0, sizeof(*all));
+	do {
+		struct aml_http_response resp;
+		struct aml_mlflow_experiments page = { 0 };
+		char *body = aml_mlflow_search_experiments_body(SEARCH_PAGE,
+								token);
+		int rc;
+
+		free(token);
+		token = NULL;
+		if (!body)
+			return oom(errbuf, errlen);
+		rc = call(m, "POST", "experiments/search", body, &resp, errbuf,
+			  errlen);
+		free(body);
+		if (rc == AML_BACKEND_OK &&
+		    aml_mlflow_parse_experiments("experiments/search",
+						 resp.body, resp.body_len,
+						 &page, errbuf, errlen) < 0)
+			rc = AML_BACKEND_REFUSED;
+		aml_http_response_free(&resp);
+		if (rc != AML_BACKEND_OK) {
+			aml_mlflow_experiments_free(all);
+			return rc;
+		}
+		if (page.count) {
+			struct aml_mlflow_experiment *grown = realloc(
+				all->items,
+				(all->count + page.count) * sizeof(*grown));
+
+			if (!grown) {
+				aml_mlflow_experiments_free(&page);
+				aml_mlflow_experiments_free(all);
+				return oom(errbuf, errlen);
+			}
+			all->items = grown;
+			memcpy(all->items + all->count, page.items,
+			       page.count * sizeof(*grown));
+			all->count += page.count;
+			free(page.items);
+			page.items = NULL;
+			page.count = 0;
+		}
+		token = page.next_page_token;
+		page.next_page_token = NULL;
+		aml_mlflow_experiments_free(&page);
+	} while (token && *token);
+	free(token);
+	return 0;
+}
+
+static const char *experiment_name(const struct aml_mlflow_experiments *all,
+				   const char *id)
+{
+	for (size_t i = 0; i < all->count; i++)
+		if (id && !strcmp(all->items[i].id, id))
+			return all->items[i].name;
+	return NULL;
+}
+
+/* ---- runs ---- */
+
+/*
+ * Search [ids] for runs matching [filter]; every page.  [max] stops
+ * early (0: all).
+ */
+static int search_runs(struct mlflow *m, const char *const *ids, size_t n,
+		       const char *filter, size_t max,
+		       struct aml_mlflow_runs *out, char *errbuf,
+		       size_t errlen)
+{
+	char *token = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!n)
+		return 0;
+	do {
+		struct aml_http_response resp;
+		struct aml_mlflow_runs page = { 0 };
+		char *body = aml_mlflow_search_runs_body(ids, n, filter,
+							 SEARCH_PAGE, token);
+		int rc;
+
+		free(token);
+		token = NULL;
+		if (!body)
+			return oom(errbuf, errlen);
+		rc = call(m, "POST", "runs/search", body, &resp, errbuf,
+			  errlen);
+		free(body);
+		if (rc == AML_BACKEND_OK &&
+		    aml_mlflow_parse_runs("runs/search", resp.body,
+					  resp.body_len, &page, errbuf,
+					  errlen) < 0)
+			rc = AML_BACKEND_REFUSED;
+		aml_http_response_free(&resp);
+		if (rc != AML_BACKEND_OK) {
+			aml_mlflow_runs_free(out);
+			return rc;
+		}
+		if (page.count) {
+			struct aml_mlflow_run *grown = realloc(
+				out->items,
+				(out->count + page.count) * sizeof(*grown));
+
+			if (!grown) {
+				aml_mlflow_runs_free(&page);
+				aml_mlflow_runs_free(out);
+				return oom(errbuf, errlen);
+			}
+			out->items = grown;
+			memcpy(out->items + out->count, page.items,
+			       page.count * sizeof(*grown));
+			out->count += page.count;
+			free(page.items);
+			page.items = NULL;
+			page.count = 0;
+		}
+		token = page.next_page_token;
+		page.next_page_token = NULL;
+		aml_mlflow_runs_free(&page);
+	} while (token && *token && (!max || out->count < max));
+	free(token);
+	return 0;
+}
+
+/*
+ * The MLflow run of [run_id] in experiment [exp_id] (NULL: any): 0 with
+ * [run], 1 when there is none, or a verdict.
+ */
+static int find_run(struct mlflow *m, const char *exp_id, const char *run_id,
+		    struct aml_mlflow_run *run, char *errbuf, size_t errlen)
+{
+	struct aml_mlflow_experiments all = { 0 };
+	struct aml_mlflow_runs found = { 0 };
+	const char **ids = NULL;
+	char *quoted = NULL, *filter = NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(run, 0, sizeof(*run));
+	if (!aml_runid_is_valid(run_id)) {
+		char shown[96];
+
+		aml_text_escape(run_id, shown, sizeof(shown));
+		aml_fail(errbuf, errlen, "\"%s\" is not a run id", shown);
+		return AML_BACKEND_REFUSED;
+	}
+	if (aml_mlflow_filter_value(run_id, &quoted, errbuf, errlen) < 0)
+		return AML_BACKEND_REFUSED;
+	if (asprintf(&filter, "tags.\"" TAG_RUN_ID "\" = %s", quoted) < 0) {
+		free(quoted);
+		return oom(errbuf, errlen);
+	}
+	free(quoted);
+	if (exp_id) {
+		ids = &exp_id;
+		n = 1;
+	} else {
+		rc = all_experiments(m, &all, errbuf, errlen);
+		if (rc != 0)
+			goto done;
+		if (!(ids = calloc(all.count + 1, sizeof(*ids)))) {
+			rc = oom(errbuf, errlen);
+			goto done;
+		}
+		for (size_t i = 0; i < all.count; i++)
+			ids[n++] = all.items[i].id;
+	}
+	rc = search_runs(m, ids, n, filter, 1, &found, errbuf, errlen);
+	if (rc != 0)
+		goto done;
+	if (!found.count) {
+		rc = 1;
+		goto done;
+	}
+	*run = found.items[0];
+	memset(&found.items[0], 0, sizeof(found.items[0]));
+	rc = 0;
+done:
+	if (!exp_id)
+		free(ids);
+	aml_mlflow_runs_free(&found);
+	aml_mlflow_experiments_free(&all);
+	free(filter);
+	return rc;
+}
+
+/* find_run for a writer: a run that is not there is refused. */
+static int writer_run(struct mlflow *m, const char *experiment,
+		      const char *run_id, char **exp_id,
+		      struct aml_mlflow_run *run, char *errbuf, size_t errlen)
+{
+	int rc = experiment_id(m, experiment, 0, exp_id, errbuf, errlen);
+
+	if (rc == 0) {
+		rc = find_run(m, *exp_id, run_id, run, errbuf, errlen);
+		if (rc != 1)
+			return rc;
+		free(*exp_id);
+		*exp_id = NULL;
+	}
+	if (rc == 1)
+		aml_fail(errbuf, errlen, "run history (MLflow): no run %s in "
+			 "experiment %s on %s", run_id, experiment, m->base);
+	return rc == 1 ? AML_BACKEND_REFUSED : rc;
+}
+
+/* Set [tags] on MLflow run [id], in batches the servers accept. */
+static int set_tags(struct mlflow *m, const char *id,
+		    const struct aml_kvlist *tags, char *errbuf, size_t errlen)
+{
+	for (size_t at = 0; at < tags->count;) {
+		struct aml_kvlist batch = {
+			.items = tags->items + at,
+			.count = tags->count - at < AML_MLFLOW_MAX_BATCH_TAGS
+					 ? tags->count - at
+					 : AML_MLFLOW_MAX_BATCH_TAGS,
+		};
+		struct aml_http_response resp;
+		char *body = aml_mlflow_log_batch_body(id, &batch, NULL, NULL,
+						       0, errbuf, errlen);
+		int rc;
+
+		if (!body)
+			return AML_BACKEND_REFUSED;
+		rc = call(m, "POST", "runs/log-batch", body, &resp, errbuf,
+			  errlen);
+		free(body);
+		aml_http_response_free(&resp);
+		if (rc != AML_BACKEND_OK)
+			return rc;
+		at += batch.count;
+	}
+	return AML_BACKEND_OK;
+}
+
+static int update_status(struct mlflow *m, const char *id,
+			 enum aml_status status, int64_t end_ms,
+			 char *errbuf, size_t errlen)
+{
+	const char *name = aml_mlflow_status(status);
+	struct aml_http_response resp;
+	char *body;
+	int rc;
+
+	/* The server ignores a status it does not know, silently. */
+	if (!name || !aml_mlflow_status_valid(name)) {
+		aml_fail(errbuf, errlen, "run history (MLflow): no MLflow "
+			 "status for %s", aml_status_name(status));
+		return AML_BACKEND_REFUSED;
+	}
+	if (!(body = aml_mlflow_update_run_body(id, name, end_ms)))
+		return oom(errbuf, errlen);
+	rc = call(m, "POST", "runs/update", body, &resp, errbuf, errlen);
+	free(body);
+	aml_http_response_free(&resp);
+	return rc;
+}
+
+/* ---- events in tags ---- */
+
+struct tagged_event {
+	unsigned long seq;
+	struct aml_event ev;
+	const char *line;
+};
+
+static int compare_events(const void *a, const void *b)
+{
+	const struct tagged_event *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	if (x->ev.time_ms != y->ev.time_ms)
+		return x->ev.time_ms < y->ev.time_ms ? -1 : 1;
+	return strcmp(x->ev.id, y->ev.id);
+}
+
+/*
+ * The run's events from its tags, in order, as events.jsonl text in
+ * [*text] (malloc'd) and, when [events] is non-NULL, decoded.  [*next]
+ * is the sequence number for a new event.
+ */
+static int events_of(const struct aml_mlflow_run *run, char **text,
+		     struct aml_event **events, size_t *n_events,
+		     unsigned long *next)
+{
+	struct tagged_event *all = calloc(run->tags.count + 1, sizeof(*all));
+	struct aml_text t = AML_TEXT_INIT;
+	size_t n = 0;
+
+	*next = 1;
+	if (!all)
+		return -1;
+	for (size_t i = 0; i < run->tags.count; i++) {
+		const struct aml_kv *kv = &run->tags.items[i];
+		char *end;
+		unsigned long seq;
+
+		if (strncmp(kv->key, TAG_EVENT, strlen(TAG_EVENT)))
+			continue;
+		seq = strtoul(kv->key + strlen(TAG_EVENT), &end, 10);
+		if (*end != '.' || aml_event_decode(kv->value,
+						    strlen(kv->value),
+						    &all[n].ev, NULL, 0) < 0)
+			continue; /* not ours to judge: skipped, as a torn
+				   * line of events.jsonl is */
+		all[n].seq = seq;
+		all[n].line = kv->value;
+		if (seq >= *next)
+			*next = seq + 1;
+		n++;
+	}
+	qsort(all, n, sizeof(*all), compare_events);
+	for (size_t i = 0; i < n; i++) {
+		aml_text_str(&t, all[i].line);
+		aml_text_str(&t, "\n");
+	}
+	if (events) {
+		/* Readers see the events the state machine accepts, in
+		 * order: MLflow has no lock, so two writers that raced (the
+		 * finalizer and a reconciling reader ending the same run)
+		 * may both have stored an end; the fold keeps the first,
+		 * and so does the timeline. */
+		struct aml_run_state st;
+		size_t kept = 0;
+
+		aml_run_state_init(&st);
+		*events = calloc(n + 1, sizeof(**events));
+		for (size_t i = 0; *events && i < n; i++) {
+			enum aml_transition v = aml_run_state_apply(&st,
+								    &all[i].ev);
+
+			if (v != AML_TRANSITION_OK &&
+			    v != AML_TRANSITION_NEW_ATTEMPT)
+				continue;
+			(*events)[kept++] = all[i].ev;
+			memset(&all[i].ev, 0, sizeof(all[i].ev));
+		}
+		aml_run_state_free(&st);
+		*n_events = kept;
+	}
+	for (size_t i = 0; i < n; i++)
+		aml_event_free(&all[i].ev);
+	free(all);
+	*text = aml_text_finish(&t);
+	return *text ? 0 : -1;
+}
+
+static int add_tag(struct aml_kvlist *tags, const char *key,
+		   const char *value)
+{
+	return aml_kvlist_set(tags, key, value);
+}
+
+static int add_tagf(struct aml_kvlist *tags, const char *value,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int add_tagf(struct aml_kvlist *tags, const char *value,
+		    const char *fmt, ...)
+{
+	char key[AML_MLFLOW_MAX_KEY + 1];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(key, sizeof(key), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(key)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return aml_kvlist_set(tags, key, value);
+}
+
+/* The event's tag (and the status tag) into [tags]. */
+static int event_tags(struct aml_kvlist *tags, unsigned long seq,
+		      const struct aml_event *ev)
+{
+	char *line = aml_event_encode(ev);
+	int rc;
+
+	if (!line)
+		return -1;
+	line[strcspn(line, "\n")] = '\0';
+	rc = add_tagf(tags, line, TAG_EVENT "%04lu.%s", seq, ev->id);
+	free(line);
+	return rc < 0 ? -1 : add_tag(tags, TAG_STATUS,
+				     aml_status_name(ev->status));
+}
+
+/* ---- writers ---- */
+
+/* Whether [key] is the user's to set: not one of slurm-aml's own. */
+static int user_key_ok(const char *key, char *errbuf, size_t errlen)
+{
+	char shown[96];
+
+	if (!strncmp(key, RESERVED, strlen(RESERVED))) {
+		aml_text_escape(key, shown, sizeof(shown));
+		return aml_fail(errbuf, errlen, "run history (MLflow): tag "
+				"\"%s\": keys starting with \"aml.\" are "
+				"slurm-aml's own", shown);
+	}
+	return aml_mlflow_check_key("tag", key, errbuf, errlen);
+}
+
+/* The configuration in pieces at UTF-8 boundaries. */
+static int config_tags(struct aml_kvlist *tags, const char *config)
+{
+	size_t len = strlen(config), at = 0;
+	unsigned piece = 0;
+
+	while (at < len) {
+		size_t take = len - at < CONFIG_PIECE ? len - at : CONFIG_PIECE;
+		char *part;
+		int rc;
+
+		while (take < len - at &&
+		       ((unsigned char)config[at + take] & 0xC0) == 0x80)
+			take--;
+		if (!(part = strndup(config + at, take)))
+			return -1;
+		rc = add_tagf(tags, part, TAG_CONFIG "%03u", piece++);
+		free(part);
+		if (rc < 0)
+			return -1;
+		at += take;
+	}
+	return 0;
+}
+
+static char *user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char pwbuf[4096];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found)
+		snprintf(buf, len, "%s", found->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)uid);
+	return buf;
+}
+
+static int run_config_of(const struct aml_mlflow_run *run, char **config);
+
+static int mlflow_create_run(void *self, const struct aml_run_new *req,
+			     char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_kvlist first = { 0 }, rest = { 0 };
+	struct aml_mlflow_run run = { 0 };
+	struct aml_http_response resp;
+	char *exp_id = NULL, *body = NULL, *existing = NULL;
+	char uid[16], user[64];
+	const char *script;
+	cJSON *config = NULL;
+	int rc;
+
+	rc = experiment_id(m, req->experiment, 1, &exp_id, errbuf, errlen);
+	if (rc != 0)
+		return rc;
+	/* A create that timed out may have happened: finish that run,
+	 * rather than make a second. */
+	rc = find_run(m, exp_id, req->run_id, &run, errbuf, errlen);
+	if (rc < 0)
+		goto done;
+	if (rc == 0) {
+		if (run_config_of(&run, &existing) == 0 && existing[0] &&
+		    strcmp(existing, req->config_json)) {
+			aml_fail(errbuf, errlen, "run history (MLflow): run %s "
+				 "already exists", req->run_id);
+			rc = AML_BACKEND_REFUSED;
+			goto done;
+		}
+	} else {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)m->uid);
+		config = cJSON_Parse(req->config_json);
+		script = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(config, "script"));
+		if (add_tag(&first, TAG_RUN_ID, req->run_id) < 0 ||
+		    add_tag(&first, TAG_SCHEMA, "1") < 0 ||
+		    add_tag(&first, TAG_UID, uid) < 0 ||
+		    add_tag(&first, "mlflow.user",
+			    user_name(m->uid, user, sizeof(user))) < 0 ||
+		    add_tag(&first, "mlflow.source.type", "JOB") < 0 ||
+		    (script && add_tag(&first, "mlflow.source.name", script) < 0)) {
+			rc = oom(errbuf, errlen);
+			goto done;
+		}
+		body = aml_mlflow_create_run_body(exp_id, req->run_id,
+						  req->first->time_ms, &first);
+		if (!body) {
+			rc = oom(errbuf, errlen);
+			goto done;
+		}
+		rc = call(m, "POST", "runs/create", body, &resp, errbuf,
+			  errlen);
+		if (rc == AML_BACKEND_OK &&
+		    aml_mlflow_parse_run("runs/create", resp.body,
+					 resp.body_len, &run, errbuf,
+					 errlen) < 0)
+			rc = AML_BACKEND_REFUSED;
+		aml_http_response_free(&resp);
+		if (rc != AML_BACKEND_OK)
+			goto done;
+	}
+	/* Everything else, idempotently: a replay sets the same values. */
+	if (config_tags(&rest, req->config_json) < 0 ||
+	    add_tagf(&rest, run.run_id, TAG_PROPERTY "%s",
+		     PROP_MLFLOW_RUN_ID) < 0 ||
+	    event_tags(&rest, 1, req->first) < 0) {
+		rc = oom(errbuf, errlen);
+		goto done;
+	}
+	for (size_t i = 0; req->properties && i < req->properties->count; i++)
+		if (add_tagf(&rest, req->properties->items[i].value,
+			     TAG_PROPERTY "%s",
+			     req->properties->items[i].key) < 0) {
+			aml_fail(errbuf, errlen, "run history (MLflow): "
+				 "property %s: longer than a tag key may be",
+				 req->properties->items[i].key);
+			rc = AML_BACKEND_REFUSED;
+			goto done;
+		}
+	for (size_t i = 0; req->tags && i < req->tags->count; i++) {
+		if (user_key_ok(req->tags->items[i].key, errbuf, errlen) < 0) {
+			rc = AML_BACKEND_REFUSED;
+			goto done;
+		}
+		if (add_tag(&rest, req->tags->items[i].key,
+			    req->tags->items[i].value) < 0) {
+			rc = oom(errbuf, errlen);
+			goto done;
+		}
+	}
+	rc = set_tags(m, run.run_id, &rest, errbuf, errlen);
+	if (rc == AML_BACKEND_OK)
+		rc = update_status(m, run.run_id, req->first->status, -1,
+				   errbuf, errlen);
+done:
+	cJSON_Delete(config);
+	aml_kvlist_free(&first);
+	aml_kvlist_free(&rest);
+	aml_mlflow_run_free(&run);
+	free(existing);
+	free(body);
+	free(exp_id);
+	return rc;
+}
+
+/* Keep a refused event where the file backend keeps it (refused.jsonl):
+ * with the run, saying why.  Best effort: the refusal stands anyway. */
+static void keep_refused(struct mlflow *m, const char *id,
+			 const struct aml_event *ev, const char *why)
+{
+	struct aml_kvlist tags = { 0 };
+	char *line = aml_event_encode(ev), *value = NULL, err[256];
+	cJSON *rec = cJSON_CreateObject();
+
+	if (line)
+		line[strcspn(line, "\n")] = '\0';
+	if (rec && line && cJSON_AddStringToObject(rec, "refused", why) &&
+	    cJSON_AddRawToObject(rec, "event", line) &&
+	    (value = cJSON_PrintUnformatted(rec)) &&
+	    strlen(value) <= AML_MLFLOW_MAX_TAG_VALUE &&
+	    add_tagf(&tags, value, TAG_REFUSED "%s", ev->id) == 0)
+		set_tags(m, id, &tags, err, sizeof(err));
+	aml_kvlist_free(&tags);
+	cJSON_Delete(rec);
+	free(value);
+	free(line);
+}
+
+static int mlflow_record(void *self, const char *experiment,
+			 const char *run_id, const struct aml_event *ev,
+			 char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_run run = { 0 };
+	struct aml_kvlist tags = { 0 };
+	char *exp_id = NULL, *text = NULL;
+	unsigned long next;
+	int rc;
+
+	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	if (rc != 0)
+		goto done;
+	if (events_of(&run, &text, NULL, NULL, &next) < 0) {
+		rc = oom(errbuf, errlen);
+		goto done;
+	}
+	switch (aml_events_admit(text, strlen(text), ev, run_id, errbuf,
+				 errlen)) {
+	case AML_ADMIT_YES:
+		break;
+	case AML_ADMIT_ALREADY:
+		rc = AML_BACKEND_UNCHANGED;
+		goto done;
+	default:
+		keep_refused(m, run.run_id, ev, errbuf);
+		rc = AML_BACKEND_REFUSED;
+		goto done;
+	}
+	if (event_tags(&tags, next, ev) < 0) {
+		rc = oom(errbuf, errlen);
+		goto done;
+	}
+	rc = set_tags(m, run.run_id, &tags, errbuf, errlen);
+	if (rc == AML_BACKEND_OK)
+		rc = update_status(m, run.run_id, ev->status,
+				   aml_status_is_terminal(ev->status)
+					   ? ev->time_ms
+					   : -1,
+				   errbuf, errlen);
+done:
+	aml_kvlist_free(&tags);
+	aml_mlflow_run_free(&run);
+	free(text);
+	free(exp_id);
+	return rc;
+}
+
+static int mlflow_add_properties(void *self, const char *experiment,
+				 const char *run_id,
+				 const struct aml_kvlist *properties,
+				 char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_run run = { 0 };
+	struct aml_kvlist add = { 0 };
+	char *exp_id = NULL, key[AML_MLFLOW_MAX_KEY + 1];
+	int rc;
+
+	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	if (rc != 0)
+		goto done;
+	/* Every key is judged before any is set: all or nothing. */
+	for (size_t i = 0; properties && i < properties->count; i++) {
+		const struct aml_kv *kv = &properties->items[i];
+		const char *old;
+		char k[96], o[96];
+
+		if ((size_t)snprintf(key, sizeof(key), TAG_PROPERTY "%s",
+				     kv->key) >= sizeof(key)) {
+			aml_text_escape(kv->key, k, sizeof(k));
+			aml_fail(errbuf, errlen, "run history (MLflow): "
+				 "property \"%s\": longer than a tag key may "
+				 "be", k);
+			rc = AML_BACKEND_REFUSED;
+			goto done;
+		}
+		if (aml_mlflow_check_key("property", key, errbuf, errlen) < 0 ||
+		    aml_mlflow_check_tag_value(key, kv->value, errbuf,
+					       errlen) < 0) {
+			rc = AML_BACKEND_REFUSED;
+			goto done;
+		}
+		old = aml_kvlist_get(&run.tags, key);
+		if (old && strcmp(old, kv->value)) {
+			aml_text_escape(kv->key, k, sizeof(k));
+			aml_text_escape(old, o, sizeof(o));
+			aml_fail(errbuf, errlen, "run history: run %s: property "
+				 "%s is already \"%s\"; properties never "
+				 "change (use a tag for a value that does)",
+				 run_id, k, o);
+			rc = AML_BACKEND_REFUSED;
+			goto done;
+		}
+		if (!old && aml_kvlist_set(&add, key, kv->value) < 0) {
+			rc = oom(errbuf, errlen);
+			goto done;
+		}
+	}
+	rc = add.count ? set_tags(m, run.run_id, &add, errbuf, errlen)
+		       : AML_BACKEND_UNCHANGED;
+done:
+	aml_kvlist_free(&add);
+	aml_mlflow_run_free(&run);
+	free(exp_id);
+	return rc;
+}
+
+static int mlflow_set_tags(void *self, const char *experiment,
+			   const char *run_id, const struct aml_kvlist *set,
+			   const struct aml_strlist *remove, char *errbuf,
+			   size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_run run = { 0 };
+	char *exp_id = NULL;
+	int rc;
+
+	for (size_t i = 0; set && i < set->count; i++)
+		if (user_key_ok(set->items[i].key, errbuf, errlen) < 0 ||
+		    aml_mlflow_check_tag_value(set->items[i].key,
+					       set->items[i].value, errbuf,
+					       errlen) < 0)
+			return AML_BACKEND_REFUSED;
+	for (size_t i = 0; remove && i < remove->count; i++)
+		if (user_key_ok(remove->items[i], errbuf, errlen) < 0)
+			return AML_BACKEND_REFUSED;
+	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	if (rc != 0)
+		goto done;
+	if (set && set->count)
+		rc = set_tags(m, run.run_id, set, errbuf, errlen);
+	for (size_t i = 0; rc == AML_BACKEND_OK && remove && i < remove->count;
+	     i++) {
+		struct aml_http_response resp;
+		char *body;
+
+		if (!aml_kvlist_get(&run.tags, remove->items[i]))
+			continue; /* removing what is not there: done */
+		if (!(body = aml_mlflow_delete_tag_body(run.run_id,
+							remove->items[i]))) {
+			rc = oom(errbuf, errlen);
+			break;
+		}
+		rc = call(m, "POST", "runs/delete-tag", body, &resp, errbuf,
+			  errlen);
+		free(body);
+		aml_http_response_free(&resp);
+	}
+done:
+	aml_mlflow_run_free(&run);
+	free(exp_id);
+	return rc;
+}
+
+struct upload {
+	struct mlflow *m;
+	const char *url;   /* the run's artifact root */
+	const char *src;   /* the walk's top, replaced by [dest] */
+	const char *dest;
+	int verdict;
+};
+
+static int upload_file(void *arg, const char *path, int fd,
+		       const struct stat *st, char *errbuf, size_t errlen)
+{
+	struct upload *u = arg;
+	struct aml_http_response resp;
+	char *enc = aml_url_encode_path(path), *target = NULL;
+	char err[1024], line[768];
+	int rc;
+
+	(void)st;
+	if (!enc || asprintf(&target, "%s/%s", u->url, enc) < 0) {
+		free(enc);
+		u->verdict = oom(errbuf, errlen);
+		return -1;
+	}
+	free(enc);
+	rc = aml_http_upload(u->m->http, target, fd,
+			     "application/octet-stream", &resp, err,
+			     sizeof(err));
+	free(target);
+	if (rc == AML_HTTP_ANSWER && resp.status / 100 == 2) {
+		aml_http_response_free(&resp);
+		return 0;
+	}
+	if (rc == AML_HTTP_ANSWER) {
+		aml_mlflow_error_line(resp.status, resp.content_type,
+				      resp.body, resp.body_len, line,
+				      sizeof(line));
+		snprintf(err, sizeof(err), "%s", line);
+	}
+	u->verdict = rc == AML_HTTP_UNAVAILABLE ? AML_BACKEND_UNAVAILABLE
+						: AML_BACKEND_REFUSED;
+	aml_fail(errbuf, errlen, "run history (MLflow): uploading %s: %s",
+		 path, err);
+	redact(u->m, errbuf, errlen);
+	aml_http_response_free(&resp);
+	return -1;
+}
+
+static int mlflow_upload(void *self, const char *experiment,
+			 const char *run_id, int root_fd, const char *src,
+			 const char *dest, struct aml_artifact_stats *stats,
+			 char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_run run = { 0 };
+	struct upload u = { .m = m, .src = src, .dest = dest,
+			    .verdict = AML_BACKEND_OK };
+	char *exp_id = NULL, *url = NULL;
+	int rc;
+
+	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	if (rc != 0)
+		goto done;
+	if (!run.artifact_uri) {
+		aml_fail(errbuf, errlen, "run history (MLflow): run %s has no "
+			 "artifact_uri", run_id);
+		rc = AML_BACKEND_REFUSED;
+		goto done;
+	}
+	if (aml_mlflow_artifact_url(m->base, run.artifact_uri, &url, errbuf,
+				    errlen) < 0) {
+		rc = AML_BACKEND_REFUSED;
+		goto done;
+	}
+	u.url = url;
+	if (aml_artifacts_walk(root_fd, src, dest, upload_file, &u, stats,
+			       errbuf, errlen) < 0)
+		rc = u.verdict != AML_BACKEND_OK ? u.verdict
+						 : AML_BACKEND_REFUSED;
+	else
+		rc = AML_BACKEND_OK;
+done:
+	aml_mlflow_run_free(&run);
+	free(url);
+	free(exp_id);
+	return rc;
+}
+
+static int mlflow_open_log(void *self, const char *experiment,
+			   const char *run_id, const char *name, char *errbuf,
+			   size_t errlen)
+{
+	(void)self;
+	(void)experiment;
+	(void)run_id;
+	(void)name;
+	errno = ENOTSUP;
+	return aml_fail(errbuf, errlen, "run history (MLflow): a tracking "
+			"server keeps no live logs; they are written on the "
+			"node and uploaded at the end");
+}
+
+/* ---- readers ---- */
+
+static int run_config_of(const struct aml_mlflow_run *run, char **config)
+{
+	struct aml_text t = AML_TEXT_INIT;
+
+	for (unsigned piece = 0;; piece++) {
+		char key[32];
+		const char *part;
+
+		snprintf(key, sizeof(key), TAG_CONFIG "%03u", piece);
+		if (!(part = aml_kvlist_get(&run->tags, key)))
+			break;
+		aml_text_str(&t, part);
+	}
+	*config = aml_text_finish(&t);
+	return *config ? 0 : -1;
+}
+
+/* The run's record as history.h gives it. */
+static int info_of(const struct aml_mlflow_run *run, const char *experiment,
+		   int with_config, struct aml_run_info *info)
+{
+	const char *owner = aml_kvlist_get(&run->tags, "mlflow.user");
+	const char *uid = aml_kvlist_get(&run->tags, TAG_UID);
+	const char *run_id = aml_kvlist_get(&run->tags, TAG_RUN_ID);
+	char *text = NULL;
+	unsigned long next;
+	size_t plen = strlen(TAG_PROPERTY);
+
+	memset(info, 0, sizeof(*info));
+	aml_run_state_init(&info->state);
+	info->uid = uid ? (uid_t)strtoul(uid, NULL, 10) : (uid_t)-1;
+	if (!(info->experiment = strdup(experiment ? experiment : "")) ||
+	    !(info->run_id = strdup(run_id ? run_id : run->run_name
+					 ? run->run_name : "")) ||
+	    !(info->owner = strdup(owner ? owner : uid ? uid : "?")) ||
+	    (with_config && run_config_of(run, &info->config_json) < 0) ||
+	    events_of(run, &text, &info->events, &info->n_events, &next) < 0)
+		goto failed;
+	aml_run_state_fold(&info->state, text, strlen(text));
+	free(text);
+	text = NULL;
+	for (size_t i = 0; i < run->tags.count; i++) {
+		const struct aml_kv *kv = &run->tags.items[i];
+
+		if (!strncmp(kv->key, TAG_PROPERTY, plen)) {
+			if (aml_kvlist_set(&info->properties, kv->key + plen,
+					   kv->value) < 0)
+				goto failed;
+		} else if (strncmp(kv->key, RESERVED, strlen(RESERVED)) &&
+			   strncmp(kv->key, "mlflow.", 7)) {
+			if (aml_kvlist_set(&info->tags, kv->key, kv->value) < 0)
+				goto failed;
+		}
+	}
+	return 0;
+failed:
+	free(text);
+	aml_run_info_free(info);
+	return -1;
+}
+
+static int mlflow_read_run(void *self, const char *run_id, int with_config,
+			   struct aml_run_info *info, char *errbuf,
+			   size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_experiments all = { 0 };
+	struct aml_mlflow_run run = { 0 };
+	int rc;
+
+	rc = find_run(m, NULL, run_id, &run, errbuf, errlen);
+	if (rc == 1) {
+		errno = ENOENT;
+		return aml_fail(errbuf, errlen, "run history: no run %s (looked "
+				"on the MLflow server %s)", run_id, m->base);
+	}
+	if (rc != 0)
+		return -1;
+	rc = all_experiments(m, &all, errbuf, errlen);
+	if (rc == 0 && info_of(&run, experiment_name(&all, run.experiment_id),
+			       with_config, info) < 0)
+		rc = aml_fail(errbuf, errlen, "out of memory");
+	aml_mlflow_experiments_free(&all);
+	aml_mlflow_run_free(&run);
+	return rc == 0 ? 0 : -1;
+}
+
+static int mlflow_list(void *self, const struct aml_run_filter *filter,
+		       struct aml_run_info **runs, size_t *n, char *errbuf,
+		       size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_experiments all = { 0 };
+	struct aml_mlflow_runs found = { 0 };
+	const char **ids = NULL;
+	char query[256];
+	size_t n_ids = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	rc = all_experiments(m, &all, errbuf, errlen);
+	if (rc != 0)
+		return -1;
+	if (!(ids = calloc(all.count + 1, sizeof(*ids)))) {
+		aml_mlflow_experiments_free(&all);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	for (size_t i = 0; i < all.count; i++)
+		if (!filter->experiment ||
+		    (all.items[i].name &&
+		     !strcmp(all.items[i].name, filter->experiment)))
+			ids[n_ids++] = all.items[i].id;
+	snprintf(query, sizeof(query), "tags.\"" TAG_SCHEMA "\" = '1'");
+	if (filter->since_ms > 0)
+		snprintf(query + strlen(query), sizeof(query) - strlen(query),
+			 " and attributes.start_time >= %lld",
+			 (long long)filter->since_ms);
+	rc = search_runs(m, ids, n_ids, query, 0, &found, errbuf, errlen);
+	if (rc == 0 && found.count &&
+	    !(*runs = calloc(found.count, sizeof(**runs))))
+		rc = aml_fail(errbuf, errlen, "out of memory");
+	for (size_t i = 0; rc == 0 && i < found.count; i++) {
+		struct aml_run_info *info = &(*runs)[*n];
+
+		if (info_of(&found.items[i],
+			    experiment_name(&all, found.items[i].experiment_id),
+			    0, info) < 0) {
+			rc = aml_fail(errbuf, errlen, "out of memory");
+			break;
+		}
+		if ((filter->has_status && (!info->state.has_events ||
+					    info->state.status !=
+						    filter->status)) ||
+		    (filter->user && strcmp(filter->user, info->owner))) {
+			aml_run_info_free(info);
+			continue;
+		}
+		(*n)++;
+	}
+	if (rc != 0) {
+		for (size_t i = 0; i < *n; i++)
+			aml_run_info_free(&(*runs)[i]);
+		free(*runs);
+		*runs = NULL;
+		*n = 0;
+	}
+	free(ids);
+	aml_mlflow_runs_free(&found);
+	aml_mlflow_experiments_free(&all);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The artifact root URL of the MLflow run behind [info]. */
+static int artifact_root(struct mlflow *m, const struct aml_run_info *info,
+			 char **url, char **mlflow_id, char *errbuf,
+			 size_t errlen)
+{
+	struct aml_mlflow_run run = { 0 };
+	int rc = find_run(m, NULL, info->run_id, &run, errbuf, errlen);
+
+	if (rc == 1)
+		return aml_fail(errbuf, errlen, "run history: no run %s on %s",
+				info->run_id, m->base);
+	if (rc != 0)
+		return -1;
+	rc = run.artifact_uri ? aml_mlflow_artifact_url(m->base,
+							 run.artifact_uri, url,
+							 errbuf, errlen)
+			      : aml_fail(errbuf, errlen, "run %s has no "
+					 "artifact_uri", info->run_id);
+	if (rc == 0 && mlflow_id && !(*mlflow_id = strdup(run.run_id)))
+		rc = aml_fail(errbuf, errlen, "out of memory");
+	aml_mlflow_run_free(&run);
+	return rc;
+}
+
+/* A path the server gave us, made safe to use below a directory: no
+ * absolute path, no "." or ".." segment, no empty one. */
+static int safe_relpath(const char *p)
+{
+	const char *s = p;
+
+	if (!*p || *p == '/')
+		return 0;
+	while (*s) {
+		size_t len = strcspn(s, "/");
+
+		if (len == 0 || (len == 1 && s[0] == '.') ||
+		    (len == 2 && s[0] == '.' && s[1] == '.'))
+			return 0;
+		s += len;
+		if (*s == '/')
+			s++;
+	}
+	return p[strlen(p) - 1] != '/';
+}
+
+/* Every file below [top] of MLflow run [id], paths relative to the
+ * run's artifact root (the tracking API's listing). */
+static int list_below(struct mlflow *m, const char *id, const char *top,
+		      struct aml_artifact **list, size_t *n, size_t *cap,
+		      int depth, char *errbuf, size_t errlen)
+{
+	struct aml_mlflow_files files = { 0 };
+	struct aml_http_response resp;
+	char *eid = aml_url_encode(id), *etop = aml_url_encode(top), *target;
+	int rc;
+
+	if (depth > 64)
+		return aml_fail(errbuf, errlen, "run history (MLflow): %s: "
+				"nested too deep", top);
+	if (!eid || !etop || asprintf(&target, "artifacts/list?run_id=%s&"
+				      "path=%s", eid, etop) < 0) {
+		free(eid);
+		free(etop);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	free(eid);
+	free(etop);
+	rc = call(m, "GET", target, NULL, &resp, errbuf, errlen);
+	free(target);
+	if (rc == AML_BACKEND_OK &&
+	    aml_mlflow_parse_files("artifacts/list", resp.body, resp.body_len,
+				   &files, errbuf, errlen) < 0)
+		rc = AML_BACKEND_REFUSED;
+	aml_http_response_free(&resp);
+	if (rc != AML_BACKEND_OK)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < files.count; i++) {
+		const struct aml_mlflow_file *f = &files.items[i];
+
+		if (!safe_relpath(f->path) ||
+		    strncmp(f->path, top, strlen(top)) ||
+		    f->path[strlen(top)] != '/')
+			continue; /* not below what we asked for */
+		if (f->is_dir) {
+			rc = list_below(m, id, f->path, list, n, cap, depth + 1,
+					errbuf, errlen);
+			continue;
+		}
+		if (*n == *cap) {
+			size_t grow = *cap ? *cap * 2 : 32;
+			struct aml_artifact *g = realloc(*list,
+							 grow * sizeof(*g));
+
+			if (!g) {
+				rc = aml_fail(errbuf, errlen, "out of memory");
+				break;
+			}
+			*list = g;
+			*cap = grow;
+		}
+		(*list)[*n].path = strdup(f->path);
+		(*list)[*n].size = f->file_size > 0 ? (uint64_t)f->file_size
+						    : 0;
+		(*list)[*n].mtime_ms = 0;
+		if (!(*list)[*n].path)
+			rc = aml_fail(errbuf, errlen, "out of memory");
+		else
+			(*n)++;
+	}
+	aml_mlflow_files_free(&files);
+	return rc;
+}
+
+static int compare_artifacts(const void *a, const void *b)
+{
+	return strcmp(((const struct aml_artifact *)a)->path,
+		      ((const struct aml_artifact *)b)->path);
+}
+
+static int list_tops(struct mlflow *m, const char *id,
+		     const char *const *tops, size_t n_tops,
+		     struct aml_artifact **list, size_t *n, char *errbuf,
+		     size_t errlen)
+{
+	size_t cap = 0;
+
+	*list = NULL;
+	*n = 0;
+	for (size_t i = 0; i < n_tops; i++)
+		if (list_below(m, id, tops[i], list, n, &cap, 0, errbuf,
+			       errlen) < 0) {
+			aml_artifact_list_free(*list, *n);
+			*list = NULL;
+			*n = 0;
+			return -1;
+		}
+	if (*n)
+		qsort(*list, *n, sizeof(**list), compare_artifacts);
+	return 0;
+}
+
+static int mlflow_list_artifacts(void *self, const struct aml_run_info *run,
+				 struct aml_artifact **list, size_t *n,
+				 char *errbuf, size_t errlen)
+{
+	static const char *const tops[] = { "outputs", "logs", "user_logs" };
+	struct mlflow *m = self;
+	char *url = NULL, *id = NULL;
+	int rc;
+
+	if (artifact_root(m, run, &url, &id, errbuf, errlen) < 0)
+		return -1;
+	rc = list_tops(m, id, tops, 3, list, n, errbuf, errlen);
+	free(url);
+	free(id);
+	return rc;
+}
+
+/* Download [path] of the run into [fd]: 0, or -1 with errbuf (errno
+ * ENOENT when the server has no such file). */
+static int fetch_to(struct mlflow *m, const char *url, const char *path,
+		    int fd, char *errbuf, size_t errlen)
+{
+	struct aml_http_response resp;
+	char *enc = aml_url_encode_path(path), *target = NULL, err[1024];
+	int rc;
+
+	if (!enc || asprintf(&target, "%s/%s", url, enc) < 0) {
+		free(enc);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	free(enc);
+	rc = aml_http_download(m->http, target, fd, &resp, err, sizeof(err));
+	free(target);
+	if (rc == AML_HTTP_ANSWER && resp.status / 100 == 2) {
+		aml_http_response_free(&resp);
+		return 0;
+	}
+	if (rc == AML_HTTP_ANSWER) {
+		char line[768];
+
+		aml_mlflow_error_line(resp.status, resp.content_type,
+				      resp.body, resp.body_len, line,
+				      sizeof(line));
+		aml_fail(errbuf, errlen, "run history (MLflow): %s: %s", path,
+			 line);
+		errno = resp.status == 404 ? ENOENT : EIO;
+	} else {
+		aml_fail(errbuf, errlen, "run history (MLflow): %s: %s", path,
+			 err);
+		errno = EIO;
+	}
+	redact(m, errbuf, errlen);
+	aml_http_response_free(&resp);
+	return -1;
+}
+
+static int mlflow_open_artifact(void *self, const struct aml_run_info *run,
+				const char *path, char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	const char *tmp = getenv("TMPDIR");
+	char *url = NULL;
+	int fd, err;
+
+	if (!safe_relpath(path))
+		return aml_fail(errbuf, errlen, "%s: not a path in the run",
+				path);
+	if (artifact_root(m, run, &url, NULL, errbuf, errlen) < 0)
+		return -1;
+	/* Unnamed: nothing to clean up, whatever happens to the reader. */
+	fd = open(tmp && *tmp == '/' ? tmp : "/tmp",
+		  O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(url);
+		return aml_fail(errbuf, errlen, "cannot make a temporary file "
+				"for %s: %s", path, strerror(errno));
+	}
+	if (fetch_to(m, url, path, fd, errbuf, errlen) < 0 ||
+	    lseek(fd, 0, SEEK_SET) < 0) {
+		err = errno;
+		close(fd);
+		free(url);
+		errno = err;
+		return -1;
+	}
+	free(url);
+	return fd;
+}
+
+/* Make the directories of [path] below [dir_fd], none followed if a
+ * symlink; returns the parent's descriptor (to close), or -1. */
+static int parent_dir(int dir_fd, const char *path, char *errbuf,
+		      size_t errlen)
+{
+	char *copy = strdup(path), *seg, *next;
+	int fd = dup(dir_fd);
+
+	if (!copy || fd < 0) {
+		free(copy);
+		if (fd >= 0)
+			close(fd);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	for (seg = copy; (next = strchr(seg, '/')); seg = next + 1) {
+		int sub;
+
+		*next = '\0';
+		if (mkdirat(fd, seg, 0777) < 0 && errno != EEXIST)
+			goto failed;
+		sub = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC);
+		if (sub < 0)
+			goto failed;
+		close(fd);
+		fd = sub;
+	}
+	free(copy);
+	return fd;
+failed:
+	aml_fail(errbuf, errlen, "%s: cannot make its directory: %s", path,
+		 strerror(errno));
+	close(fd);
+	free(copy);
+	return -1;
+}
+
+static int download_one(struct mlflow *m, const char *url, const char *path,
+			int out_fd, struct aml_artifact_stats *stats,
+			char *errbuf, size_t errlen)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char temp[300];
+	int dir, fd;
+	struct stat st;
+
+	if ((dir = parent_dir(out_fd, path, errbuf, errlen)) < 0)
+		return -1;
+	snprintf(temp, sizeof(temp), ".%.200s.aml-download", base);
+	fd = openat(dir, temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+				       O_CLOEXEC, 0666);
+	if (fd < 0) {
+		aml_fail(errbuf, errlen, "%s: cannot write: %s", path,
+			 strerror(errno));
+		close(dir);
+		return -1;
+	}
+	if (fetch_to(m, url, path, fd, errbuf, errlen) < 0 ||
+	    fstat(fd, &st) < 0 || close(fd) < 0 ||
+	    renameat(dir, temp, dir, base) < 0) {
+		if (!errbuf[0])
+			aml_fail(errbuf, errlen, "%s: %s", path,
+				 strerror(errno));
+		unlinkat(dir, temp, 0);
+		close(dir);
+		return -1;
+	}
+	close(dir);
+	if (stats) {
+		stats->files++;
+		stats->bytes += (uint64_t)st.st_size;
+	}
+	return 0;
+}
+
+static int mlflow_download(void *self, const struct aml_run_info *run,
+			   const char *path, int out_fd,
+			   struct aml_artifact_stats *stats, char *errbuf,
+			   size_t errlen)
+{
+	static const char *const all_tops[] = { "outputs", "logs",
+						"user_logs" };
+	struct mlflow *m = self;
+	struct aml_artifact *list = NULL;
+	char *url = NULL, *id = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (path && *path && !safe_relpath(path))
+		return aml_fail(errbuf, errlen, "\"%s\": not a path below the "
+				"run", path);
+	if (artifact_root(m, run, &url, &id, errbuf, errlen) < 0)
+		return -1;
+	if (path && *path) {
+		/* A file, or a directory to list. */
+		if (list_tops(m, id, &path, 1, &list, &n, errbuf, errlen) < 0)
+			goto done;
+		if (n == 0) {
+			errbuf[0] = '\0';
+			rc = download_one(m, url, path, out_fd, stats, errbuf,
+					  errlen);
+			if (rc < 0 && errno == ENOENT)
+				aml_fail(errbuf, errlen, "%s: not in the run",
+					 path);
+			goto done;
+		}
+	} else if (list_tops(m, id, all_tops, 3, &list, &n, errbuf,
+			     errlen) < 0) {
+		goto done;
+	}
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		errbuf[0] = '\0';
+		rc = download_one(m, url, list[i].path, out_fd, stats, errbuf,
+				  errlen);
+	}
+done:
+	aml_artifact_list_free(list, n);
+	free(url);
+	free(id);
+	return rc;
+}
+
+static int mlflow_job_env(void *self, const char *experiment,
+			  const char *run_id, struct aml_kvlist *env,
+			  char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	struct aml_mlflow_run run = { 0 };
+	char *exp_id = NULL;
+	int rc;
+
+	if (!experiment)
+		return aml_fail(errbuf, errlen, "run %s: no experiment name",
+				run_id);
+	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	if (rc == 0 &&
+	    (aml_kvlist_set(env, "MLFLOW_TRACKING_URI", m->tracking_uri) < 0 ||
+	     aml_kvlist_set(env, "MLFLOW_RUN_ID", run.run_id) < 0 ||
+	     aml_kvlist_set(env, "MLFLOW_EXPERIMENT_NAME", experiment) < 0 ||
+	     (exp_id && aml_kvlist_set(env, "MLFLOW_EXPERIMENT_ID",
+				       exp_id) < 0)))
+		rc = oom(errbuf, errlen);
+	aml_mlflow_run_free(&run);
+	free(exp_id);
+	return rc;
+}
+
+static void mlflow_close(void *self)
+{
+	struct mlflow *m = self;
+
+	if (!m)
+		return;
+	aml_http_close(m->http);
+	aml_credentials_header_free(m->auth);
+	aml_credentials_free(&m->creds);
+	free(m->base);
+	free(m->tracking_uri);
+	free(m);
+}
+
+static const struct aml_history_ops mlflow_ops = {
+	.name = "mlflow",
+	.create_run = mlflow_create_run,
+	.record = mlflow_record,
+	.add_properties = mlflow_add_properties,
+	.set_tags = mlflow_set_tags,
+	.upload = mlflow_upload,
+	.open_log = mlflow_open_log,
+	.read_run = mlflow_read_run,
+	.list = mlflow_list,
+	.list_artifacts = mlflow_list_artifacts,
+	.open_artifact = mlflow_open_artifact,
+	.download = mlflow_download,
+	.job_env = mlflow_job_env,
+	.close = mlflow_close,
+};
+
+/*
+ * HistoryCredentials: an absolute path, or "~/..." in the home of the
+ * process's own user (each user writes as themselves; root, the
+ * finalizer, reads root's).  A "~/" file that does not exist means no
+ * credentials: a server without auth, or a user who has none yet (the
+ * server then says 401).
+ */
+static int load_credentials(struct mlflow *m, const char *path,
+			    char *errbuf, size_t errlen)
+{
+	char full[4096];
+
+	if (!path)
+		return 0;
+	if (!strncmp(path, "~/", 2)) {
+		struct passwd pw, *found = NULL;
+		char buf[4096];
+
+		if (getpwuid_r(m->uid, &pw, buf, sizeof(buf), &found) != 0 ||
+		    !found)
+			return aml_fail(errbuf, errlen, "HistoryCredentials: "
+					"no home directory for uid %u",
+					(unsigned)m->uid);
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", pw.pw_dir,
+				     path + 2) >= sizeof(full))
+			return aml_fail(errbuf, errlen, "HistoryCredentials: "
+					"path too long");
+		if (access(full, F_OK) < 0 && errno == ENOENT)
+			return 0;
+		path = full;
+	}
+	if (aml_credentials_load(path, m->uid, &m->creds, errbuf, errlen) < 0)
+		return -1;
+	m->auth = aml_credentials_auth_header(&m->creds);
+	return 0;
+}
+
+int aml_history_mlflow_open(const struct aml_site *site,
+			    const struct aml_history_ops **ops, void **self,
+			    char *errbuf, size_t errlen)
+{
+	struct aml_http_config cfg;
+	struct mlflow *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return aml_fail(errbuf, errlen, "out of memory");
+	m->uid = getuid();
+	if (!(m->tracking_uri = strdup(site->history_uri ? site->history_uri
+							 : "")) ||
+	    aml_mlflow_base_url(site->history_uri ? site->history_uri : "",
+				&m->base, errbuf, errlen) < 0 ||
+	    load_credentials(m, site->history_credentials, errbuf, errlen) < 0)
+		goto failed;
+	aml_http_config_init(&cfg);
+	cfg.base_url = m->base;
+	cfg.label = "MLflow server";
+	cfg.auth_header = m->auth;
+	cfg.timeout_ms = (long)site->history_timeout_seconds * 1000;
+	cfg.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	cfg.max_retries = RETRIES;
+	cfg.backoff_base_ms = BACKOFF_BASE_MS;
+	cfg.backoff_cap_ms = BACKOFF_CAP_MS;
+	cfg.retryable = aml_mlflow_retryable;
+	if (aml_http_open(&m->http, &cfg, errbuf, errlen) < 0)
+		goto failed;
+	*ops = &mlflow_ops;
+	*self = m;
+	return 0;
+failed:
+	if (errbuf && errlen)
+		aml_credentials_redact(&m->creds, errbuf, errlen);
+	mlflow_close(m);
+	return -1;
+}
