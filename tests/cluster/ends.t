@@ -145,7 +145,10 @@ gone_after=$((SECONDS - cancelled_at))
 kill "$locker"
 wait "$locker" 2>/dev/null
 rm -f "$lock_out"
-wait_until 60 ended "$run" || echo "# hardkill did not end: $(statuses "$run")"
+# Waiting on the file, not through aml-run (whose reconcile on read would
+# race the finalizer, released at the same moment, to record the end).
+wait_until 60 grep -q '"status":"Canceled"' "$history/ends/$run/events.jsonl" ||
+	echo "# hardkill did not end: $(statuses "$run")"
 if [ "$gone_after" -ge "$kill_wait" ]; then
 	ok "hard kill: the launcher lived until Slurm's SIGKILL (${gone_after} s >= KillWait ${kill_wait} s)"
 else
