@@ -1676,7 +1676,9 @@ int aml_history_mlflow_open(const struct aml_site *site,
 
 	if (!m)
 		return aml_fail(errbuf, errlen, "out of memory");
-	m->uid = getuid();
+	/* The effective user is who we act as: slurmstepd runs the node
+	 * side with the job user's euid (its real uid stays root). */
+	m->uid = geteuid();
 	if (!(m->tracking_uri = strdup(site->history_uri ? site->history_uri
 							 : "")) ||
 	    aml_mlflow_base_url(site->history_uri ? site->history_uri : "",
