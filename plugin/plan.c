@@ -182,19 +182,6 @@ static char *concat(size_t n, ...)
 	return out;
 }
 
-/* strdup that keeps NULL as NULL; sets *oom when the copy fails. */
-static char *dup_or_null(const char *s, int *oom)
-{
-	char *copy;
-
-	if (!s)
-		return NULL;
-	copy = strdup(s);
-	if (!copy)
-		*oom = 1;
-	return copy;
-}
-
 /* ---- checks (no allocation on the success path) ---- */
 
 static void unknown_target(const struct aml_site *site, const char *name,
@@ -762,22 +749,22 @@ static int build_plan(const struct aml_runconfig *rc,
 	const struct aml_target *t = l->target;
 	int oom = 0;
 
-	plan->run_id = dup_or_null(l->run_id, &oom);
-	plan->experiment_name = dup_or_null(rc->experiment_name, &oom);
-	plan->target = dup_or_null(t->name, &oom);
-	plan->job_name = dup_or_null(l->run_id, &oom);
+	plan->run_id = aml_strdup_opt(l->run_id, &oom);
+	plan->experiment_name = aml_strdup_opt(rc->experiment_name, &oom);
+	plan->target = aml_strdup_opt(t->name, &oom);
+	plan->job_name = aml_strdup_opt(l->run_id, &oom);
 	plan->comment = concat(4, "aml run_id=", l->run_id, " experiment=",
 			       rc->experiment_name);
-	plan->partition = dup_or_null(t->partition, &oom);
-	plan->qos = dup_or_null(t->qos, &oom);
-	plan->account = dup_or_null(t->account, &oom);
+	plan->partition = aml_strdup_opt(t->partition, &oom);
+	plan->qos = aml_strdup_opt(t->qos, &oom);
+	plan->account = aml_strdup_opt(t->account, &oom);
 	if (t->gres) {
 		plan->tres_per_node = concat(2, "gres:", t->gres);
-		plan->gres = dup_or_null(t->gres, &oom);
+		plan->gres = aml_strdup_opt(t->gres, &oom);
 		if (!plan->tres_per_node)
 			oom = 1;
 	}
-	plan->constraint = dup_or_null(t->constraint, &oom);
+	plan->constraint = aml_strdup_opt(t->constraint, &oom);
 	if (oom || !plan->comment)
 		return -1;
 

@@ -197,3 +197,15 @@ int aml_ascii_ieq(const char *a, const char *b)
 {
 	return aml_ascii_ieq_n(a, strlen(a), b);
 }
+
+char *aml_strdup_opt(const char *s, int *oom)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*oom = 1;
+	return copy;
+}

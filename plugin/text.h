@@ -32,6 +32,10 @@ void aml_text_str(struct aml_text *t, const char *s);
  * quotes with each ' written as '\''.  The empty word becomes ''. */
 void aml_text_shell_word(struct aml_text *t, const char *word);
 
+/* strdup that keeps NULL as NULL, for optional fields copied in a row:
+ * sets *[oom] when a copy fails, so the caller checks once at the end. */
+char *aml_strdup_opt(const char *s, int *oom);
+
 /* The finished string, which the caller frees; "" when nothing was added.
  * NULL (and everything released) when memory ran out at any point. */
 char *aml_text_finish(struct aml_text *t);

@@ -26,6 +26,7 @@
 #include "fdio.h"
 #include "runid.h"
 #include "http.h"
+#include "text.h"
 
 #define EXCERPT_MAX 200     /* bytes of an answer quoted in a message */
 #define WHY_MAX 512
@@ -100,18 +101,6 @@ static void sleep_ms(long ms)
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
 			       NULL) == EINTR)
 		;
-}
-
-static char *dup_or_null(const char *s, int *oom)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*oom = 1;
-	return d;
 }
 
 static void local_fail(struct xfer *x, const char *fmt, ...)
@@ -389,15 +378,15 @@ int aml_http_open(struct aml_http **out, const struct aml_http_config *cfg,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return aml_fail(errbuf, errlen, "%s: out of memory", label);
-	h->base = dup_or_null(cfg->base_url, &oom);
-	h->label = dup_or_null(label, &oom);
-	h->auth = dup_or_null(cfg->auth_header, &oom);
+	h->base = aml_strdup_opt(cfg->base_url, &oom);
+	h->label = aml_strdup_opt(label, &oom);
+	h->auth = aml_strdup_opt(cfg->auth_header, &oom);
 	h->secret = cfg->auth_header ? secret_of(cfg->auth_header, &oom)
 				     : NULL;
-	h->ca_file = dup_or_null(cfg->ca_file, &oom);
-	h->client_cert = dup_or_null(cfg->client_cert, &oom);
-	h->client_key = dup_or_null(cfg->client_key, &oom);
-	h->proxy = dup_or_null(cfg->proxy, &oom);
+	h->ca_file = aml_strdup_opt(cfg->ca_file, &oom);
+	h->client_cert = aml_strdup_opt(cfg->client_cert, &oom);
+	h->client_key = aml_strdup_opt(cfg->client_key, &oom);
+	h->proxy = aml_strdup_opt(cfg->proxy, &oom);
 	h->curl = curl_easy_init();
 	if (oom || !h->curl) {
 		aml_http_close(h);

@@ -128,6 +128,19 @@ static void test_escape_for_messages(void **state)
 	assert_string_equal(buf, "12345678901...");
 }
 
+static void test_strdup_opt(void **state)
+{
+	int oom = 0;
+	char *copy;
+
+	(void)state;
+	assert_null(aml_strdup_opt(NULL, &oom));
+	copy = aml_strdup_opt("gpu", &oom);
+	assert_string_equal(copy, "gpu");
+	assert_int_equal(oom, 0);
+	free(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_shell_words),
 		cmocka_unit_test(test_shell_reads_words_back),
 		cmocka_unit_test(test_escape_for_messages),
+		cmocka_unit_test(test_strdup_opt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
