@@ -150,6 +150,31 @@ static int oom(char *errbuf, size_t errlen)
 /* ---- experiments ---- */
 
 /*
+ * Move the [*page_count] items of [*page] ([size] bytes each) to the end
+ * of [*items] ([*count] so far), leaving the page empty: a listing that
+ * comes in pages becomes one array.  0, or -1 when memory runs out
+ * (nothing moved).
+ */
+static int take_page(void **items, size_t *count, void **page,
+		     size_t *page_count, size_t size)
+{
+	char *grown;
+
+	if (!*page_count)
+		return 0;
+	grown = realloc(*items, (*count + *page_count) * size);
+	if (!grown)
+		return -1;
+	memcpy(grown + *count * size, *page, *page_count * size);
+	*items = grown;
+	*count += *page_count;
+	free(*page);
+	*page = NULL;
+	*page_count = 0;
+	return 0;
+}
+
+/*
  * The id of experiment [name]: 0 with *[id]; 1 when it does not exist
  * and [create] is 0; else a verdict.  Made when missing (the race with
  * another creator is settled as MLflow's own client settles it: ask
@@ -258,23 +283,12 @@ static int all_experiments(struct mlflow *m,
 			aml_mlflow_experiments_free(all);
 			return rc;
 		}
-		if (page.count) {
-			struct aml_mlflow_experiment *grown = realloc(
-				all->items,
-				(all->count + page.count) * sizeof(*grown));
-
-			if (!grown) {
-				aml_mlflow_experiments_free(&page);
-				aml_mlflow_experiments_free(all);
-				return oom(errbuf, errlen);
-			}
-			all->items = grown;
-			memcpy(all->items + all->count, page.items,
-			       page.count * sizeof(*grown));
-			all->count += page.count;
-			free(page.items);
-			page.items = NULL;
-			page.count = 0;
+		if (take_page((void **)&all->items, &all->count,
+			      (void **)&page.items, &page.count,
+			      sizeof(*page.items)) < 0) {
+			aml_mlflow_experiments_free(&page);
+			aml_mlflow_experiments_free(all);
+			return oom(errbuf, errlen);
 		}
 		token = page.next_page_token;
 		page.next_page_token = NULL;
@@ -333,23 +347,12 @@ static int search_runs(struct mlflow *m, const char *const *ids, size_t n,
 			aml_mlflow_runs_free(out);
 			return rc;
 		}
-		if (page.count) {
-			struct aml_mlflow_run *grown = realloc(
-				out->items,
-				(out->count + page.count) * sizeof(*grown));
-
-			if (!grown) {
-				aml_mlflow_runs_free(&page);
-				aml_mlflow_runs_free(out);
-				return oom(errbuf, errlen);
-			}
-			out->items = grown;
-			memcpy(out->items + out->count, page.items,
-			       page.count * sizeof(*grown));
-			out->count += page.count;
-			free(page.items);
-			page.items = NULL;
-			page.count = 0;
+		if (take_page((void **)&out->items, &out->count,
+			      (void **)&page.items, &page.count,
+			      sizeof(*page.items)) < 0) {
+			aml_mlflow_runs_free(&page);
+			aml_mlflow_runs_free(out);
+			return oom(errbuf, errlen);
 		}
 		token = page.next_page_token;
 		page.next_page_token = NULL;
