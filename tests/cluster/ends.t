@@ -7,16 +7,9 @@
 tests=$(cd "$(dirname "$0")" && pwd)
 . "$tests/lib.sh"
 
-if ! grep -q '^Launcher=' "$AML_CONF" 2>/dev/null; then
-	echo "1..0 # SKIP the cluster runs without aml-launch"
-	exit 0
-fi
+needs_launcher
 
-home=$(getent passwd "$user" | cut -d: -f6)
-src=$home/aml-ends-test
-rm -rf "$src"
-mkdir -p "$src"
-chown "$user:" "$src"
+src=$(fresh_user_dir aml-ends-test)
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 cluster_dir=$(dirname "$SLURM_CONF")
 

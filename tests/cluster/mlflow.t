@@ -9,10 +9,7 @@
 tests=$(cd "$(dirname "$0")" && pwd)
 . "$tests/lib.sh"
 
-if ! grep -q '^Launcher=' "$AML_CONF" 2>/dev/null; then
-	echo "1..0 # SKIP the cluster runs without aml-launch"
-	exit 0
-fi
+needs_launcher
 server=$(cd "$tests/../mlflow-server" && pwd)/mlflow_test_server.py
 token=s3cret-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 home=$(getent passwd "$user" | cut -d: -f6)
