@@ -66,18 +66,11 @@ int cmd_cancel(int argc, char **argv)
 						argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 1)
-		return tool_usage_error("cancel", argc == optind
-					? "which run? give its run id"
-					: "one run id at a time");
-	status = runs_open("cancel", conf, &site, &h);
+	if ((status = runs_one_id("cancel", argc)) != AML_EXIT_OK)
+		return status;
+	status = runs_open_read("cancel", conf, argv[optind], &site, &h, &info);
 	if (status != AML_EXIT_OK)
 		return status;
-	status = runs_read("cancel", h, argv[optind], 0, &info);
-	if (status != AML_EXIT_OK) {
-		runs_close(&site, h);
-		return status;
-	}
 	status_now = info.state.status;
 	if (!info.state.has_events || aml_status_is_terminal(status_now)) {
 		fprintf(stderr, "aml-run cancel: run %s has already ended: %s\n",

@@ -143,14 +143,10 @@ static int follow(struct follower *f, const char *command, int print,
 static int start(const char *command, const char *conf, const char *run_id,
 		 struct aml_site *site, struct follower *f)
 {
-	int status = runs_open(command, conf, site, &f->h);
+	int status = runs_open_read(command, conf, run_id, site, &f->h,
+				    &f->info);
 
 	f->fd = -1;
-	if (status != AML_EXIT_OK)
-		return status;
-	status = runs_read(command, f->h, run_id, 0, &f->info);
-	if (status != AML_EXIT_OK)
-		runs_close(site, f->h);
 	f->last_reconcile = runs_now_ms();
 	return status;
 }
@@ -206,10 +202,8 @@ int cmd_logs(int argc, char **argv)
 						argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 1)
-		return tool_usage_error("logs", argc == optind
-					? "which run? give its run id"
-					: "one run id at a time");
+	if ((status = runs_one_id("logs", argc)) != AML_EXIT_OK)
+		return status;
 	if (rank >= 0) {
 		snprintf(rank_path, sizeof(rank_path),
 			 "user_logs/std_log_process_%ld.txt", rank);
@@ -298,10 +292,8 @@ int cmd_wait(int argc, char **argv)
 						argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 1)
-		return tool_usage_error("wait", argc == optind
-					? "which run? give its run id"
-					: "one run id at a time");
+	if ((status = runs_one_id("wait", argc)) != AML_EXIT_OK)
+		return status;
 	f.paths[0] = "user_logs/std_log.txt";
 	f.paths[1] = "user_logs/std_log_process_0.txt";
 	status = start("wait", conf, argv[optind], &site, &f);

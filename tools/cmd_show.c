@@ -149,18 +149,11 @@ int cmd_show(int argc, char **argv)
 						argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 1)
-		return tool_usage_error("show", argc == optind
-					? "which run? give its run id"
-					: "one run id at a time");
-	status = runs_open("show", conf, &site, &h);
+	if ((status = runs_one_id("show", argc)) != AML_EXIT_OK)
+		return status;
+	status = runs_open_read("show", conf, argv[optind], &site, &h, &info);
 	if (status != AML_EXIT_OK)
 		return status;
-	status = runs_read("show", h, argv[optind], 0, &info);
-	if (status != AML_EXIT_OK) {
-		runs_close(&site, h);
-		return status;
-	}
 	if (aml_history_list_artifacts(h, &info, &files, &n_files, err,
 				       sizeof(err)) < 0)
 		fprintf(stderr, "aml-run show: warning: %s\n", err);

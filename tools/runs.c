@@ -42,6 +42,29 @@ int runs_open(const char *command, const char *conf, struct aml_site *site,
 	return AML_EXIT_OK;
 }
 
+int runs_one_id(const char *command, int argc)
+{
+	if (argc - optind == 1)
+		return AML_EXIT_OK;
+	return tool_usage_error(command, argc == optind
+					 ? "which run? give its run id"
+					 : "one run id at a time");
+}
+
+int runs_open_read(const char *command, const char *conf, const char *run_id,
+		   struct aml_site *site, struct aml_history **h,
+		   struct aml_run_info *info)
+{
+	int status = runs_open(command, conf, site, h);
+
+	if (status != AML_EXIT_OK)
+		return status;
+	status = runs_read(command, *h, run_id, 0, info);
+	if (status != AML_EXIT_OK)
+		runs_close(site, *h);
+	return status;
+}
+
 void runs_close(struct aml_site *site, struct aml_history *h)
 {
 	aml_history_close(h);

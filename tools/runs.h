@@ -21,6 +21,18 @@ int runs_open(const char *command, const char *conf, struct aml_site *site,
 	      struct aml_history **h);
 void runs_close(struct aml_site *site, struct aml_history *h);
 
+/* The commands that take one run id: AML_EXIT_OK when exactly one is
+ * left after the options (argv[optind] of [argc]), else the usage
+ * error. */
+int runs_one_id(const char *command, int argc);
+
+/* runs_open, then runs_read of [run_id]: AML_EXIT_OK with [site], [h]
+ * and [info] to release (aml_run_info_free, runs_close), or the exit
+ * status with nothing left open. */
+int runs_open_read(const char *command, const char *conf, const char *run_id,
+		   struct aml_site *site, struct aml_history **h,
+		   struct aml_run_info *info);
+
 /* Read [run_id] and reconcile it with Slurm (below).  Returns AML_EXIT_OK,
  * or the exit status with the error printed. */
 int runs_read(const char *command, struct aml_history *h, const char *run_id,
