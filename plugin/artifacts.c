@@ -904,12 +904,28 @@ static int run_copy(struct copy *c, const char *src, const char *dst,
 	return copy_entry(c, place);
 }
 
+/* One upload, walk or download from the top: [stats] (or our own, when
+ * the caller wants none) start empty and are filled either way. */
+static int run_top(struct copy *c, struct aml_artifact_stats *stats,
+		   const char *src, const char *dst, enum place place)
+{
+	struct aml_artifact_stats own;
+	int rc;
+
+	c->stats = stats ? stats : &own;
+	memset(c->stats, 0, sizeof(*c->stats));
+	rc = run_copy(c, src, dst, place);
+	copy_free(c);
+	if (!stats)
+		aml_artifact_stats_free(&own);
+	return rc;
+}
+
 int aml_artifacts_copy_in(int root_fd, const char *src_path, int dest_fd,
 			  const char *dest_path, mode_t dir_mode,
 			  mode_t file_mode, struct aml_artifact_stats *stats,
 			  char *errbuf, size_t errlen)
 {
-	struct aml_artifact_stats own;
 	struct copy c = {
 		.src_root = root_fd,
 		.follow_inside = 1,
@@ -919,18 +935,11 @@ int aml_artifacts_copy_in(int root_fd, const char *src_path, int dest_fd,
 		.exact_modes = 1,
 		.verb = "uploaded",
 		.dir_fd = -1,
-		.stats = stats ? stats : &own,
 		.errbuf = errbuf,
 		.errlen = errlen,
 	};
-	int rc;
 
-	memset(c.stats, 0, sizeof(*c.stats));
-	rc = run_copy(&c, src_path, dest_path, TOP_IN);
-	copy_free(&c);
-	if (!stats)
-		aml_artifact_stats_free(&own);
-	return rc;
+	return run_top(&c, stats, src_path, dest_path, TOP_IN);
 }
 
 int aml_artifacts_walk(int root_fd, const char *src_path,
@@ -938,34 +947,25 @@ int aml_artifacts_walk(int root_fd, const char *src_path,
 		       void *arg, struct aml_artifact_stats *stats,
 		       char *errbuf, size_t errlen)
 {
-	struct aml_artifact_stats own;
 	struct copy c = {
 		.src_root = root_fd,
 		.follow_inside = 1,
 		.dest_root = -1,
 		.verb = "uploaded",
 		.dir_fd = -1,
-		.stats = stats ? stats : &own,
 		.errbuf = errbuf,
 		.errlen = errlen,
 		.sink = sink,
 		.sink_arg = arg,
 	};
-	int rc;
 
-	memset(c.stats, 0, sizeof(*c.stats));
-	rc = run_copy(&c, src_path, dest_path, TOP_IN);
-	copy_free(&c);
-	if (!stats)
-		aml_artifact_stats_free(&own);
-	return rc;
+	return run_top(&c, stats, src_path, dest_path, TOP_IN);
 }
 
 int aml_artifacts_copy_out(int run_fd, const char *path, int out_fd,
 			   struct aml_artifact_stats *stats, char *errbuf,
 			   size_t errlen)
 {
-	struct aml_artifact_stats own;
 	struct copy c = {
 		.src_root = run_fd,
 		.dest_root = out_fd,
@@ -973,18 +973,11 @@ int aml_artifacts_copy_out(int run_fd, const char *path, int out_fd,
 		.file_mode = 0666,
 		.verb = "downloaded",
 		.dir_fd = -1,
-		.stats = stats ? stats : &own,
 		.errbuf = errbuf,
 		.errlen = errlen,
 	};
-	int rc;
 
-	memset(c.stats, 0, sizeof(*c.stats));
-	rc = run_copy(&c, path, path, TOP_OUT);
-	copy_free(&c);
-	if (!stats)
-		aml_artifact_stats_free(&own);
-	return rc;
+	return run_top(&c, stats, path, path, TOP_OUT);
 }
 
 void aml_artifact_stats_free(struct aml_artifact_stats *stats)
