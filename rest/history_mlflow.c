@@ -307,6 +307,22 @@ static const char *experiment_name(const struct aml_mlflow_experiments *all,
 	return NULL;
 }
 
+/* The ids of [all], or of those named [name] only (NULL: every one),
+ * for runs/search; malloc'd (the strings are [all]'s), NULL when memory
+ * runs out. */
+static const char **experiment_ids(const struct aml_mlflow_experiments *all,
+				   const char *name, size_t *n)
+{
+	const char **ids = calloc(all->count + 1, sizeof(*ids));
+
+	*n = 0;
+	for (size_t i = 0; ids && i < all->count; i++)
+		if (!name || (all->items[i].name &&
+			      !strcmp(all->items[i].name, name)))
+			ids[(*n)++] = all->items[i].id;
+	return ids;
+}
+
 /* ---- runs ---- */
 
 /*
@@ -363,17 +379,15 @@ static int search_runs(struct mlflow *m, const char *const *ids, size_t n,
 }
 
 /*
- * The MLflow run of [run_id] in experiment [exp_id] (NULL: any): 0 with
- * [run], 1 when there is none, or a verdict.
+ * The MLflow run of [run_id] in the experiments [ids]: 0 with [run], 1
+ * when there is none, or a verdict.
  */
-static int find_run(struct mlflow *m, const char *exp_id, const char *run_id,
-		    struct aml_mlflow_run *run, char *errbuf, size_t errlen)
+static int find_run(struct mlflow *m, const char *const *ids, size_t n,
+		    const char *run_id, struct aml_mlflow_run *run,
+		    char *errbuf, size_t errlen)
 {
-	struct aml_mlflow_experiments all = { 0 };
 	struct aml_mlflow_runs found = { 0 };
-	const char **ids = NULL;
 	char *quoted = NULL, *filter = NULL;
-	size_t n = 0;
 	int rc;
 
 	memset(run, 0, sizeof(*run));
@@ -391,48 +405,31 @@ static int find_run(struct mlflow *m, const char *exp_id, const char *run_id,
 		return oom(errbuf, errlen);
 	}
 	free(quoted);
-	if (exp_id) {
-		ids = &exp_id;
-		n = 1;
-	} else {
-		rc = all_experiments(m, &all, errbuf, errlen);
-		if (rc != 0)
-			goto done;
-		if (!(ids = calloc(all.count + 1, sizeof(*ids)))) {
-			rc = oom(errbuf, errlen);
-			goto done;
-		}
-		for (size_t i = 0; i < all.count; i++)
-			ids[n++] = all.items[i].id;
-	}
 	rc = search_runs(m, ids, n, filter, 1, &found, errbuf, errlen);
+	free(filter);
 	if (rc != 0)
-		goto done;
+		return rc;
 	if (!found.count) {
-		rc = 1;
-		goto done;
+		aml_mlflow_runs_free(&found);
+		return 1;
 	}
 	*run = found.items[0];
 	memset(&found.items[0], 0, sizeof(found.items[0]));
-	rc = 0;
-done:
-	if (!exp_id)
-		free(ids);
 	aml_mlflow_runs_free(&found);
-	aml_mlflow_experiments_free(&all);
-	free(filter);
-	return rc;
+	return 0;
 }
 
-/* find_run for a writer: a run that is not there is refused. */
-static int writer_run(struct mlflow *m, const char *experiment,
+/* The run [run_id] of [experiment], which the caller names: one that is
+ * not there is refused. */
+static int named_run(struct mlflow *m, const char *experiment,
 		      const char *run_id, char **exp_id,
 		      struct aml_mlflow_run *run, char *errbuf, size_t errlen)
 {
 	int rc = experiment_id(m, experiment, 0, exp_id, errbuf, errlen);
 
 	if (rc == 0) {
-		rc = find_run(m, *exp_id, run_id, run, errbuf, errlen);
+		rc = find_run(m, (const char *const *)exp_id, 1, run_id, run,
+			      errbuf, errlen);
 		if (rc != 1)
 			return rc;
 		free(*exp_id);
@@ -700,7 +697,8 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		return rc;
 	/* A create that timed out may have happened: finish that run,
 	 * rather than make a second. */
-	rc = find_run(m, exp_id, req->run_id, &run, errbuf, errlen);
+	rc = find_run(m, (const char *const *)&exp_id, 1, req->run_id, &run,
+		      errbuf, errlen);
 	if (rc < 0)
 		goto done;
 	if (rc == 0) {
@@ -821,7 +819,7 @@ static int mlflow_record(void *self, const char *experiment,
 	unsigned long next;
 	int rc;
 
-	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	if (events_of(&run, &text, NULL, NULL, &next) < 0) {
@@ -870,7 +868,7 @@ static int mlflow_add_properties(void *self, const char *experiment,
 	char *exp_id = NULL, key[AML_MLFLOW_MAX_KEY + 1];
 	int rc;
 
-	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	/* Every key is judged before any is set: all or nothing. */
@@ -938,7 +936,7 @@ static int mlflow_set_tags(void *self, const char *experiment,
 	for (size_t i = 0; remove && i < remove->count; i++)
 		if (user_key_ok(remove->items[i], errbuf, errlen) < 0)
 			return AML_BACKEND_REFUSED;
-	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	if (set && set->count)
@@ -974,22 +972,50 @@ struct upload {
 	int verdict;
 };
 
+/* Where the run's file [path] lives behind its artifact root [url]: each
+ * segment encoded.  malloc'd, NULL when memory runs out. */
+static char *artifact_target(const char *url, const char *path)
+{
+	char *enc = aml_url_encode_path(path), *target = NULL;
+
+	if (enc && asprintf(&target, "%s/%s", url, enc) < 0)
+		target = NULL;
+	free(enc);
+	return target;
+}
+
+/* The one line for a transfer of [path] that did not end in a 2xx: the
+ * server's answer when there was one ([rc] AML_HTTP_ANSWER), else the
+ * transport's [err]; redacted. */
+static void transfer_failed(struct mlflow *m, const char *doing,
+			    const char *path, int rc,
+			    const struct aml_http_response *resp,
+			    const char *err, char *errbuf, size_t errlen)
+{
+	char line[768];
+
+	if (rc == AML_HTTP_ANSWER)
+		aml_mlflow_error_line(resp->status, resp->content_type,
+				      resp->body, resp->body_len, line,
+				      sizeof(line));
+	aml_fail(errbuf, errlen, "run history (MLflow): %s%s: %s", doing, path,
+		 rc == AML_HTTP_ANSWER ? line : err);
+	redact(m, errbuf, errlen);
+}
+
 static int upload_file(void *arg, const char *path, int fd,
 		       const struct stat *st, char *errbuf, size_t errlen)
 {
 	struct upload *u = arg;
 	struct aml_http_response resp;
-	char *enc = aml_url_encode_path(path), *target = NULL;
-	char err[1024], line[768];
+	char *target = artifact_target(u->url, path), err[1024];
 	int rc;
 
 	(void)st;
-	if (!enc || asprintf(&target, "%s/%s", u->url, enc) < 0) {
-		free(enc);
+	if (!target) {
 		u->verdict = oom(errbuf, errlen);
 		return -1;
 	}
-	free(enc);
 	rc = aml_http_upload(u->m->http, target, fd,
 			     "application/octet-stream", &resp, err,
 			     sizeof(err));
@@ -998,17 +1024,10 @@ static int upload_file(void *arg, const char *path, int fd,
 		aml_http_response_free(&resp);
 		return 0;
 	}
-	if (rc == AML_HTTP_ANSWER) {
-		aml_mlflow_error_line(resp.status, resp.content_type,
-				      resp.body, resp.body_len, line,
-				      sizeof(line));
-		snprintf(err, sizeof(err), "%s", line);
-	}
 	u->verdict = rc == AML_HTTP_UNAVAILABLE ? AML_BACKEND_UNAVAILABLE
 						: AML_BACKEND_REFUSED;
-	aml_fail(errbuf, errlen, "run history (MLflow): uploading %s: %s",
-		 path, err);
-	redact(u->m, errbuf, errlen);
+	transfer_failed(u->m, "uploading ", path, rc, &resp, err, errbuf,
+			errlen);
 	aml_http_response_free(&resp);
 	return -1;
 }
@@ -1025,7 +1044,7 @@ static int mlflow_upload(void *self, const char *experiment,
 	char *exp_id = NULL, *url = NULL;
 	int rc;
 
-	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	if (!run.artifact_uri) {
@@ -1137,20 +1156,27 @@ static int mlflow_read_run(void *self, const char *run_id, int with_config,
 	struct mlflow *m = self;
 	struct aml_mlflow_experiments all = { 0 };
 	struct aml_mlflow_run run = { 0 };
+	const char **ids = NULL;
+	size_t n = 0;
 	int rc;
 
-	rc = find_run(m, NULL, run_id, &run, errbuf, errlen);
+	/* A reader knows the run id alone: look in every experiment, and
+	 * name the run's from the same listing. */
+	rc = all_experiments(m, &all, errbuf, errlen);
+	if (rc == 0 && !(ids = experiment_ids(&all, NULL, &n)))
+		rc = oom(errbuf, errlen);
+	if (rc == 0)
+		rc = find_run(m, ids, n, run_id, &run, errbuf, errlen);
 	if (rc == 1) {
 		errno = ENOENT;
-		return aml_fail(errbuf, errlen, "run history: no run %s (looked "
-				"on the MLflow server %s)", run_id, m->base);
-	}
-	if (rc != 0)
-		return -1;
-	rc = all_experiments(m, &all, errbuf, errlen);
-	if (rc == 0 && info_of(&run, experiment_name(&all, run.experiment_id),
-			       with_config, info) < 0)
+		rc = aml_fail(errbuf, errlen, "run history: no run %s (looked "
+			      "on the MLflow server %s)", run_id, m->base);
+	} else if (rc == 0 &&
+		   info_of(&run, experiment_name(&all, run.experiment_id),
+			   with_config, info) < 0) {
 		rc = aml_fail(errbuf, errlen, "out of memory");
+	}
+	free(ids);
 	aml_mlflow_experiments_free(&all);
 	aml_mlflow_run_free(&run);
 	return rc == 0 ? 0 : -1;
@@ -1173,15 +1199,10 @@ static int mlflow_list(void *self, const struct aml_run_filter *filter,
 	rc = all_experiments(m, &all, errbuf, errlen);
 	if (rc != 0)
 		return -1;
-	if (!(ids = calloc(all.count + 1, sizeof(*ids)))) {
+	if (!(ids = experiment_ids(&all, filter->experiment, &n_ids))) {
 		aml_mlflow_experiments_free(&all);
 		return aml_fail(errbuf, errlen, "out of memory");
 	}
-	for (size_t i = 0; i < all.count; i++)
-		if (!filter->experiment ||
-		    (all.items[i].name &&
-		     !strcmp(all.items[i].name, filter->experiment)))
-			ids[n_ids++] = all.items[i].id;
 	snprintf(query, sizeof(query), "tags.\"" TAG_SCHEMA "\" = '1'");
 	if (filter->since_ms > 0)
 		snprintf(query + strlen(query), sizeof(query) - strlen(query),
@@ -1228,11 +1249,13 @@ static int artifact_root(struct mlflow *m, const struct aml_run_info *info,
 			 size_t errlen)
 {
 	struct aml_mlflow_run run = { 0 };
-	int rc = find_run(m, NULL, info->run_id, &run, errbuf, errlen);
+	char *exp_id = NULL;
+	int rc;
 
-	if (rc == 1)
-		return aml_fail(errbuf, errlen, "run history: no run %s on %s",
-				info->run_id, m->base);
+	/* The reader has the run already: its experiment is known. */
+	rc = named_run(m, info->experiment, info->run_id, &exp_id, &run,
+			errbuf, errlen);
+	free(exp_id);
 	if (rc != 0)
 		return -1;
 	rc = run.artifact_uri ? aml_mlflow_artifact_url(m->base,
@@ -1386,36 +1409,21 @@ static int fetch_to(struct mlflow *m, const char *url, const char *path,
 		    int fd, char *errbuf, size_t errlen)
 {
 	struct aml_http_response resp;
-	char *enc = aml_url_encode_path(path), *target = NULL, err[1024];
-	int rc;
+	char *target = artifact_target(url, path), err[1024];
+	int rc, missing;
 
-	if (!enc || asprintf(&target, "%s/%s", url, enc) < 0) {
-		free(enc);
+	if (!target)
 		return aml_fail(errbuf, errlen, "out of memory");
-	}
-	free(enc);
 	rc = aml_http_download(m->http, target, fd, &resp, err, sizeof(err));
 	free(target);
 	if (rc == AML_HTTP_ANSWER && resp.status / 100 == 2) {
 		aml_http_response_free(&resp);
 		return 0;
 	}
-	if (rc == AML_HTTP_ANSWER) {
-		char line[768];
-
-		aml_mlflow_error_line(resp.status, resp.content_type,
-				      resp.body, resp.body_len, line,
-				      sizeof(line));
-		aml_fail(errbuf, errlen, "run history (MLflow): %s: %s", path,
-			 line);
-		errno = resp.status == 404 ? ENOENT : EIO;
-	} else {
-		aml_fail(errbuf, errlen, "run history (MLflow): %s: %s", path,
-			 err);
-		errno = EIO;
-	}
-	redact(m, errbuf, errlen);
+	transfer_failed(m, "", path, rc, &resp, err, errbuf, errlen);
+	missing = rc == AML_HTTP_ANSWER && resp.status == 404;
 	aml_http_response_free(&resp);
+	errno = missing ? ENOENT : EIO;
 	return -1;
 }
 
@@ -1589,7 +1597,7 @@ static int mlflow_job_env(void *self, const char *experiment,
 	if (!experiment)
 		return aml_fail(errbuf, errlen, "run %s: no experiment name",
 				run_id);
-	rc = writer_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc == 0 &&
 	    (aml_kvlist_set(env, "MLFLOW_TRACKING_URI", m->tracking_uri) < 0 ||
 	     aml_kvlist_set(env, "MLFLOW_RUN_ID", run.run_id) < 0 ||
