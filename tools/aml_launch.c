@@ -114,6 +114,17 @@ static char *errors_line(const struct aml_errors *errs)
 	return text;
 }
 
+/* The run fails with every one of [errs], on one line; [errs] is freed. */
+static int fail_errors(struct launcher *L, struct aml_errors *errs)
+{
+	char *line = errors_line(errs);
+
+	aml_errors_free(errs);
+	fail_run(L, "%s", line ? line : "out of memory");
+	free(line);
+	return AML_EXIT_FAILURE;
+}
+
 static unsigned env_unsigned(const char *name, unsigned dflt)
 {
 	const char *text = getenv(name);
@@ -181,7 +192,6 @@ static int parse_config(struct launcher *L)
 {
 	const char *config = getenv(AML_ENV_NODE_CONFIG);
 	struct aml_errors errs;
-	char *line;
 
 	if (!config || !*config)
 		return fail_run(L, "%s is not set: the job carries no run "
@@ -192,11 +202,7 @@ static int parse_config(struct launcher *L)
 	aml_errors_init(&errs, AML_ENV_NODE_CONFIG);
 	if (aml_runconfig_parse(config, strlen(config), AML_ENV_NODE_CONFIG,
 				NULL, NULL, &L->rc, &errs) < 0) {
-		line = errors_line(&errs);
-		aml_errors_free(&errs);
-		fail_run(L, "%s", line ? line : "out of memory");
-		free(line);
-		return AML_EXIT_FAILURE;
+		return fail_errors(L, &errs);
 	}
 	aml_errors_free(&errs);
 	L->rc_parsed = 1;
@@ -211,7 +217,6 @@ static int make_plan(struct launcher *L)
 	struct aml_submitter who = { pw ? pw->pw_name : NULL,
 				     getenv("SLURM_JOB_ACCOUNT") };
 	struct aml_errors errs;
-	char *line;
 
 	if (!who.user)
 		return fail_run(L, "uid %lu has no user name",
@@ -219,11 +224,7 @@ static int make_plan(struct launcher *L)
 	aml_errors_init(&errs, AML_ENV_NODE_CONFIG);
 	if (aml_plan_from_config(&L->rc, &L->site, &who, L->ctx.run_id,
 				 &L->plan, &errs) < 0) {
-		line = errors_line(&errs);
-		aml_errors_free(&errs);
-		fail_run(L, "%s", line ? line : "out of memory");
-		free(line);
-		return AML_EXIT_FAILURE;
+		return fail_errors(L, &errs);
 	}
 	aml_errors_free(&errs);
 	if (strcmp(L->plan.run_id, L->ctx.run_id) != 0)
