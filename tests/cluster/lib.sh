@@ -7,6 +7,9 @@
 set -u
 bin=${AML_BIN:?set AML_BIN to a directory with aml-run and history-fixture}
 user=${AML_CLUSTER_USER:?set AML_CLUSTER_USER to the test user}
+# The hostile second user: another regular user of the same cluster, who
+# tries everything against $user's runs (aml-cluster creates both).
+evil=${AML_CLUSTER_HOSTILE:-amlevil}
 : "${SLURM_CONF:?}" "${AML_CONF:?}"
 
 n=0
@@ -21,12 +24,16 @@ same() {
 # Wherever the tests were started from, the test user may not enter it.
 cd /
 
-# as_user COMMAND...: run as the test user, in the current directory, with
-# the cluster's configuration.
-as_user() {
-	runuser -u "$user" -- env SLURM_CONF="$SLURM_CONF" \
+# as USER COMMAND...: run as USER, in the current directory, with the
+# cluster's configuration.
+as() {
+	local who=$1; shift
+	runuser -u "$who" -- env SLURM_CONF="$SLURM_CONF" \
 		AML_CONF="$AML_CONF" TZ=UTC PATH="$bin:$PATH" "$@"
 }
+# as_user COMMAND...: as the test user; as_evil: as the hostile one.
+as_user() { as "$user" "$@"; }
+as_evil() { as "$evil" "$@"; }
 
 # wait_until SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout.
 wait_until() {
@@ -65,13 +72,13 @@ needs_launcher() {
 	fi
 }
 
-# fresh_user_dir NAME: an empty directory NAME in the test user's home,
-# theirs; prints its path.
+# fresh_user_dir NAME [USER]: an empty directory NAME in USER's home (the
+# test user's by default), theirs; prints its path.
 fresh_user_dir() {
-	local dir
-	dir=$(getent passwd "$user" | cut -d: -f6)/$1
+	local dir who=${2:-$user}
+	dir=$(getent passwd "$who" | cut -d: -f6)/$1
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	chown "$user:" "$dir"
+	chown "$who:" "$dir"
 	echo "$dir"
 }
