@@ -47,6 +47,7 @@
 #endif
 #include "fdio.h"
 #include "spool.h"
+#include "userdir.h"
 #include "artifacts.h"
 #include "errors.h"
 #include "runid.h"
@@ -372,10 +373,9 @@ int aml_spool_open(struct aml_spool *sp, const char *spool_dir,
 		   char *errbuf, size_t errlen)
 {
 	static const char *const subdirs[] = { "q", "tmp" };
+	struct aml_userdir own;
 	char uid[24];
-	struct stat st;
-	size_t dlen;
-	int parent, fd;
+	int parent, fd, r;
 
 	sp->dirfd = -1;
 	sp->path = NULL;
@@ -383,68 +383,26 @@ int aml_spool_open(struct aml_spool *sp, const char *spool_dir,
 		return aml_fail(errbuf, errlen,
 			    "the spool directory is not set (an empty path)");
 	snprintf(uid, sizeof(uid), "%lu", (unsigned long)geteuid());
-	dlen = strlen(spool_dir);
-	if (asprintf(&sp->path, "%s%s%s", spool_dir,
-		     spool_dir[dlen - 1] == '/' ? "" : "/", uid) < 0) {
-		sp->path = NULL;
-		return aml_fail(errbuf, errlen, "%s: out of memory", spool_dir);
-	}
 	parent = open(spool_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (parent < 0) {
 		if (errno == ENOENT)
-			aml_fail(errbuf, errlen,
+			return aml_fail(errbuf, errlen,
 				 "%s: does not exist: an administrator creates it once, mode 1777 like /tmp",
 				 spool_dir);
-		else
-			aml_fail(errbuf, errlen, "%s: %s", spool_dir,
-				 strerror(errno));
-		goto fail;
+		return aml_fail(errbuf, errlen, "%s: %s", spool_dir,
+				strerror(errno));
 	}
-	if (mkdirat(parent, uid, 0700) != 0 && errno != EEXIST) {
-		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
-		close(parent);
-		goto fail;
-	}
-	/* O_PATH|O_NOFOLLOW opens a symlink itself, so the checks below
-	 * see it instead of where it points. */
-	fd = openat(parent, uid, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	close(parent);
-	if (fd < 0) {
-		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
-		goto fail;
-	}
-	sp->dirfd = fd;
 	/* Threat: a directory another user owns or can enter could have
 	 * entries planted in it or read from it; a symlink could send the
-	 * queue anywhere. */
-	if (fstat(fd, &st) != 0) {
-		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		aml_fail(errbuf, errlen,
-			 "%s: is a symbolic link: refused (a spool must be a real directory)",
-			 sp->path);
-		goto fail;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		aml_fail(errbuf, errlen, "%s: is not a directory: refused",
-			 sp->path);
-		goto fail;
-	}
-	if (st.st_uid != geteuid()) {
-		aml_fail(errbuf, errlen,
-			 "%s: is owned by uid %lu, not by the caller (uid %lu): refused",
-			 sp->path, (unsigned long)st.st_uid,
-			 (unsigned long)geteuid());
-		goto fail;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		aml_fail(errbuf, errlen,
-			 "%s: is open to group or others (mode %04o): refused (a spool must be 0700)",
-			 sp->path, (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
+	 * queue anywhere; one made first under the user's uid must not
+	 * block the user's spool (userdir.h). */
+	r = aml_userdir_open(parent, spool_dir, uid, geteuid(), 0700,
+			     S_IRWXG | S_IRWXO, 1, &own, errbuf, errlen);
+	close(parent);
+	if (r < 0)
+		return -1;
+	sp->path = own.path;
+	sp->dirfd = fd = own.fd;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(*subdirs); i++) {
 		if (mkdirat(fd, subdirs[i], 0700) != 0 && errno != EEXIST) {
 			spool_fail(sp, subdirs[i], errno, errbuf, errlen);

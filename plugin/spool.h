@@ -8,7 +8,8 @@
  * instead; the next writer of the same user on the same machine, and every
  * aml-run command, replays the queue first, oldest entry first.
  *
- *     <spool_dir>/<uid>/               0700, owned by the user
+ *     <spool_dir>/<uid>/               0700, owned by the user (or
+ *                                      <uid>.<8 hex>: userdir.h)
  *         lock                         flock: replay exclusive, push shared
  *         tmp/                         entries are built here...
  *         q/<20-digit seq>-<6 hex>/    ...and renamed here when complete
@@ -49,9 +50,10 @@ struct aml_spool {
 
 /*
  * Open (creating with 0700 when missing) the calling user's spool under
- * [spool_dir], which must exist (admins create it like /tmp: 1777).
- * Refuses a user directory that is a symlink, not owned by the caller or
- * open to others.  Returns 0, or -1 with errbuf ([sp] left closed).
+ * [spool_dir], which must exist (admins create it like /tmp: 1777):
+ * <spool_dir>/<uid>, or, when another uid made that name first, the
+ * user's own <uid>.<8 hex> (userdir.h).  Refuses a spool of the user's
+ * that is a symlink or open to others.  Returns 0, or -1 with errbuf ([sp] left closed).
  */
 int aml_spool_open(struct aml_spool *sp, const char *spool_dir,
 		   char *errbuf, size_t errlen);

@@ -39,6 +39,7 @@
 #include "fdio.h"
 #include "runid.h"
 #include "store.h"
+#include "userdir.h"
 #include "errors.h"
 
 #include <dirent.h>
@@ -323,44 +324,14 @@ static int write_temp(const struct aml_store *s, int tmpfd, const char *kind,
 
 /* ---- open, close, lock ---- */
 
-/*
- * Whether the store directory [fd] may be used: a real directory, owned
- * by the caller, writable by nobody else.  Threat: another user who owns
- * or can write the store could swap blobs under the caller's snapshots,
- * or plant links that the caller's processes would then write through.
- */
-static int store_is_secure(int fd, const char *path, char *errbuf,
-			   size_t errlen)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0)
-		return aml_fail(errbuf, errlen, "%s: %s", path, strerror(errno));
-	if (S_ISLNK(st.st_mode))
-		return aml_fail(errbuf, errlen,
-			    "%s: is a symbolic link: refused (a store must be a real directory)",
-			    path);
-	if (!S_ISDIR(st.st_mode))
-		return aml_fail(errbuf, errlen, "%s: is not a directory", path);
-	if (st.st_uid != geteuid())
-		return aml_fail(errbuf, errlen,
-			    "%s: is owned by uid %lu, not by the caller (uid %lu): refused",
-			    path, (unsigned long)st.st_uid,
-			    (unsigned long)geteuid());
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return aml_fail(errbuf, errlen,
-			    "%s: is writable by group or others (mode %04o): refused",
-			    path, (unsigned)(st.st_mode & 07777));
-	return 0;
-}
-
 int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 		   const char *user, int create, char *errbuf, size_t errlen)
 {
 	static const char *const subdirs[] = { "blobs", "manifests", "cache",
 					       "tmp" };
 	size_t dlen = strlen(snapshot_dir);
-	int parent, fd;
+	struct aml_userdir own;
+	int parent, fd, r;
 
 	s->dirfd = -1;
 	s->lockfd = -1;
@@ -380,23 +351,18 @@ int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 		aml_fail(errbuf, errlen, "%s: %s", snapshot_dir, strerror(errno));
 		goto fail;
 	}
-	if (create && mkdirat(parent, user, 0700) != 0 && errno != EEXIST) {
-		aml_fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
-		close(parent);
-		goto fail;
-	}
-	/* O_PATH|O_NOFOLLOW opens a symlink itself, so the check below sees
-	 * it instead of where it points. */
-	fd = openat(parent, user, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* Threat: another user who owns or can write the store could swap
+	 * blobs under the caller's snapshots, or plant links that the
+	 * caller's processes would then write through; one who made
+	 * <SnapshotDir>/<user> first must not block the user either. */
+	r = aml_userdir_open(parent, snapshot_dir, user, geteuid(), 0700,
+			     S_IWGRP | S_IWOTH, create, &own, errbuf, errlen);
 	close(parent);
-	if (fd < 0) {
-		aml_fail(errbuf, errlen, "%s: %s", s->path, strerror(errno));
+	if (r < 0)
 		goto fail;
-	}
-	if (store_is_secure(fd, s->path, errbuf, errlen) != 0) {
-		close(fd);
-		goto fail;
-	}
+	free(s->path);
+	s->path = own.path;
+	fd = own.fd;
 	s->dirfd = fd;
 	for (size_t i = 0; create && i < sizeof(subdirs) / sizeof(*subdirs); i++) {
 		if (mkdirat(fd, subdirs[i], 0700) != 0 && errno != EEXIST) {

@@ -36,10 +36,11 @@ struct aml_store {
 };
 
 /*
- * Open <snapshot_dir>/<user>.  With [create], make it (0700) and its
- * subdirectories when missing; the snapshot_dir itself must exist.  Refuses
- * a store that is a symlink, not owned by the calling user, or writable by
- * others.  Returns 0, or -1 with errbuf (and [s] left closed, so
+ * Open the calling user's store, <snapshot_dir>/<user> (or, when another
+ * uid made that name first, the user's own <user>.<8 hex>: userdir.h).
+ * With [create], make it (0700) and its subdirectories when missing; the
+ * snapshot_dir itself must exist.  Refuses a store of the user's that is
+ * a symlink or writable by others.  Returns 0, or -1 with errbuf (and [s] left closed, so
  * aml_store_close() on it is harmless).
  */
 int aml_store_open(struct aml_store *s, const char *snapshot_dir,

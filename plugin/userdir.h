@@ -1,0 +1,63 @@
+/*
+ * userdir.h: a user's own directory inside a directory every user shares.
+ *
+ * HistoryDir, SnapshotDir, SpoolDir and RunDir are made once by the admin
+ * like /tmp (1777), and each user keeps a directory of their own inside.
+ * In a sticky directory whoever makes a name first owns it.  Threat: a
+ * user who makes <dir>/<victim> before the victim does would otherwise
+ * block the victim for good (every later open refused), or, were the
+ * directory trusted by its name, hold the victim's data and be able to
+ * rename it away or swap it.  So a name decides nothing; ownership does.
+ *
+ * A user's directory is an entry <name> or <name>.<8 hex> of the shared
+ * directory that is a real directory (not a symlink), owned by the user,
+ * with none of the [deny] mode bits (at least group and other write).
+ * <name> is preferred; when someone else holds it, the first such
+ * <name>.<8 hex> in name order; when there is none and [create], a new
+ * <name>.<random 8 hex>.  Every process of the user finds the same
+ * directory, whatever anyone else made first: a squatter cannot make a
+ * directory the user owns.
+ *
+ * A <name> the user owns that fails a check (a symlink, not a directory,
+ * a mode others may write) is the user's own doing and refused with the
+ * reason, not silently replaced: only its owner can fix it.
+ */
+#ifndef AML_USERDIR_H
+#define AML_USERDIR_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct aml_userdir {
+	int fd;        /* O_PATH | O_DIRECTORY, or -1 */
+	char *path;    /* "<parent path>/<chosen entry>", for messages and
+			* for handing the path to others (chdir) */
+};
+
+/*
+ * Find (or when [create], make with [mode], exactly, whatever the umask)
+ * [uid]'s directory [name] in the shared directory [parentfd] (any open
+ * directory; [parent_path] is its path, for messages and ud->path).
+ * Returns 0 with [ud] filled, or -1 with errbuf and ud->fd -1; errno is
+ * ENOENT when there is none and [create] is 0.
+ */
+int aml_userdir_open(int parentfd, const char *parent_path, const char *name,
+		     uid_t uid, mode_t mode, mode_t deny, int create,
+		     struct aml_userdir *ud, char *errbuf, size_t errlen);
+
+void aml_userdir_close(struct aml_userdir *ud);
+
+/*
+ * The check alone: whether [st] (from fstat of an O_NOFOLLOW open) is a
+ * real directory owned by [uid] with none of the [deny] bits.
+ */
+int aml_userdir_is_own(const struct stat *st, uid_t uid, mode_t deny);
+
+/*
+ * Whether [entry] is a name aml_userdir_open may choose for [name]:
+ * [name] itself or [name].<8 lowercase hex>.
+ */
+int aml_userdir_name_matches(const char *entry, const char *name);
+
+#endif
