@@ -30,11 +30,13 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -43,6 +45,7 @@
 #include "privdrop.h"
 #include "runid.h"
 #include "text.h"
+#include "userdir.h"
 
 #define EVENTS "events.jsonl"
 #define PROPERTIES "properties.json"
@@ -56,12 +59,13 @@ static const char *const artifact_tops[] = { "outputs", "logs", "user_logs" };
 
 struct file_backend {
 	char *root;
-	mode_t dir_mode, file_mode;
+	mode_t tree_mode;            /* a user's tree and its experiments */
+	mode_t dir_mode, file_mode;  /* a run's directories and files */
 };
 
 /* An open run directory; for root, the identity it acts as meanwhile. */
 struct run_dir {
-	int rootfd, expfd, fd;
+	int rootfd, fd;
 	uid_t uid;
 	gid_t gid;
 	struct aml_identity identity;
@@ -232,50 +236,369 @@ static int open_root(struct file_backend *fb, char *errbuf, size_t errlen)
 	return fd;
 }
 
+/* The experiment a generated id names: "<exp>_<digits>_<8 hex>". */
+static int experiment_of_id(const char *run_id, char *buf, size_t len)
+{
+	const char *hex = strrchr(run_id, '_'), *secs;
+	size_t n;
+
+	if (!hex || strlen(hex + 1) != 8 || hex == run_id)
+		return -1;
+	for (secs = hex - 1; secs > run_id && *secs != '_'; secs--)
+		if (*secs < '0' || *secs > '9')
+			return -1;
+	if (secs == run_id || secs == hex - 1)
+		return -1;
+	n = (size_t)(secs - run_id);
+	if (n + 1 > len)
+		return -1;
+	memcpy(buf, run_id, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 /*
- * The experiment directory, created shared (1777) when [create] and
- * missing.  One writable by all without the sticky bit would let anyone
- * remove anyone's runs: refused.
+ * The layout, and why (DESIGN.md, slurm-aml(8)):
+ *
+ *     <HistoryDir>/<user>/<experiment>/<run_id>/
+ *
+ * HistoryDir is shared like /tmp (1777); each user's runs live in a tree
+ * of their own (userdir.h: <user>, or <user>.<8 hex> when another uid
+ * made that name first), which nobody else can write.  Threat: in the
+ * old layout, <HistoryDir>/<experiment>/<run_id>, an experiment directory
+ * was shared (1777) and owned by whoever used it first, and the owner of
+ * a sticky directory may rename anything in it: that user could rename
+ * another's run away and put a forged one under its id.  Here no user
+ * can write a directory that holds another user's runs.
+ *
+ * Old experiment directories (sticky and writable by all) stay readable
+ * beside the trees; a run still in one is written only when its
+ * experiment directory belongs to root or to the run's owner, the two
+ * who could rename it anyway.
+ *
+ * A run's owner is the owner of its directory, which must be the owner
+ * of the tree it is in: names decide nothing.
  */
-static int open_experiment(int rootfd, const char *experiment, int create,
-			   char *errbuf, size_t errlen)
+
+/* What an entry of HistoryDir is, judged by its mode: a user's tree is
+ * writable by its owner alone; an experiment of the old layout is
+ * sticky and writable by everyone. */
+enum top_kind { TOP_OTHER, TOP_TREE, TOP_LEGACY };
+
+static enum top_kind top_kind_of(const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return TOP_OTHER;
+	if ((st->st_mode & S_ISVTX) && (st->st_mode & S_IWOTH))
+		return TOP_LEGACY;
+	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return TOP_TREE;
+	return TOP_OTHER;
+}
+
+/* The name a user's tree is made under: the login name, else the uid. */
+static void tree_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found &&
+	    aml_runid_is_valid(found->pw_name))
+		snprintf(buf, len, "%s", found->pw_name);
+	else
+		snprintf(buf, len, "%lu", (unsigned long)uid);
+}
+
+/*
+ * The caller's own tree, made when [create] and missing.  Returns an
+ * O_PATH descriptor, or a backend error with errbuf.
+ */
+static int open_own_tree(struct file_backend *fb, int rootfd, int create,
+			 char *errbuf, size_t errlen)
+{
+	struct aml_userdir ud;
+	char name[AML_RUNID_MAX];
+	int fd;
+
+	tree_name(geteuid(), name, sizeof(name));
+	if (aml_userdir_open(rootfd, fb->root, name, geteuid(), fb->tree_mode,
+			     S_IWGRP | S_IWOTH, create, &ud, errbuf,
+			     errlen) < 0) {
+		int e = errno;
+
+		return is_unavailable(e) ? AML_BACKEND_UNAVAILABLE
+					 : AML_BACKEND_REFUSED;
+	}
+	fd = ud.fd;
+	ud.fd = -1;
+	aml_userdir_close(&ud);
+	return fd;
+}
+
+/*
+ * <tree>/<experiment>, made (with the tree's mode, exactly) when
+ * [create].  Inside a tree only its owner can make names, so anything
+ * but a directory of the owner's that others cannot write is refused.
+ */
+static int open_tree_experiment(struct file_backend *fb, int treefd,
+				const char *experiment, int create,
+				char *errbuf, size_t errlen)
 {
 	struct stat st;
 	int fd;
 
-	fd = openat(rootfd, experiment, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	fd = openat(treefd, experiment, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 						O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(rootfd, experiment, 01777) < 0 && errno != EEXIST)
+		int made = mkdirat(treefd, experiment, fb->tree_mode & 0777);
+
+		if (made < 0 && errno != EEXIST)
 			return fail_errno(errbuf, errlen, errno,
 					  "cannot create experiment %s",
 					  experiment);
-		fd = openat(rootfd, experiment, O_RDONLY | O_DIRECTORY |
+		if (made == 0) {
+			int wfd = openat(treefd, experiment,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+			/* The umask must not decide who may enter. */
+			if (wfd >= 0) {
+				(void)fchmod(wfd, fb->tree_mode);
+				close(wfd);
+			}
+		}
+		fd = openat(treefd, experiment, O_RDONLY | O_DIRECTORY |
 							O_NOFOLLOW | O_CLOEXEC);
-		/* umask took bits away; only the creator may put them back. */
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid())
-			fchmod(fd, 01777);
 	}
 	if (fd < 0)
 		return fail_errno(errbuf, errlen, errno, "experiment %s%s",
 				  experiment,
 				  errno == ELOOP || errno == ENOTDIR
 					  ? " is not a directory" : "");
-	if (fstat(fd, &st) < 0) {
-		int r = fail_errno(errbuf, errlen, errno, "experiment %s",
-				   experiment);
+	if (fstat(fd, &st) < 0 ||
+	    !aml_userdir_is_own(&st, geteuid(), S_IWGRP | S_IWOTH)) {
 		close(fd);
-		return r;
-	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-		close(fd);
-		return aml_fail(errbuf, errlen, "run history: experiment "
-				"directory %s is writable by everyone without "
-				"the sticky bit, so anyone could remove its "
-				"runs; an admin should chmod 1777 it",
-				experiment);
+		return aml_fail(errbuf, errlen, "run history: experiment %s "
+				"is not a directory of its user's that others "
+				"cannot write; refusing to use it", experiment);
 	}
 	return fd;
+}
+
+/* A run found: where it is and whose it is. */
+struct run_match {
+	int fd;                           /* the run directory, O_PATH */
+	uid_t uid;                        /* its owner */
+	int legacy;                       /* in an old shared experiment */
+	int legacy_safe;                  /* ...owned by root or the owner */
+	char experiment[AML_RUNID_MAX];
+};
+
+#define MAX_MATCHES 8
+
+struct run_search {
+	const char *run_id;
+	const char *experiment;  /* NULL: any (a v2 job names its run) */
+	int any_owner;           /* 0: only runs of [uid] */
+	uid_t uid;
+	struct run_match m[MAX_MATCHES];
+	size_t n;
+	int denied;              /* a tree or experiment we could not read */
+	int unsafe;              /* an experiment others may write, skipped */
+};
+
+static void search_free(struct run_search *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		close(s->m[i].fd);
+	s->n = 0;
+}
+
+/* Add <dirfd>/<run_id> when it is a run directory owned by [owner]
+ * ((uid_t)-1: anyone). */
+static void try_run(struct run_search *s, int dirfd, const char *experiment,
+		    uid_t owner, int legacy, int legacy_safe)
+{
+	struct stat st;
+	int fd;
+
+	if (s->n == MAX_MATCHES)
+		return;
+	fd = openat(dirfd, s->run_id, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES)
+			s->denied = 1;
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    (owner != (uid_t)-1 && st.st_uid != owner) ||
+	    (!s->any_owner && st.st_uid != s->uid)) {
+		close(fd);
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct stat seen;
+
+		/* The same directory through two paths counts once. */
+		if (fstat(s->m[i].fd, &seen) == 0 &&
+		    seen.st_dev == st.st_dev && seen.st_ino == st.st_ino) {
+			close(fd);
+			return;
+		}
+	}
+	s->m[s->n].fd = fd;
+	s->m[s->n].uid = st.st_uid;
+	s->m[s->n].legacy = legacy;
+	s->m[s->n].legacy_safe = legacy_safe;
+	snprintf(s->m[s->n].experiment, sizeof(s->m[s->n].experiment), "%s",
+		 experiment);
+	s->n++;
+}
+
+/* Whether the experiment [expfd] of a tree of [owner] can hold runs:
+ * one others may write would let them rename runs away. */
+static int experiment_is_safe(struct run_search *s, int expfd, uid_t owner)
+{
+	struct stat st;
+
+	if (fstat(expfd, &st) == 0 &&
+	    aml_userdir_is_own(&st, owner, S_IWGRP | S_IWOTH))
+		return 1;
+	s->unsafe = 1;
+	return 0;
+}
+
+/* Every experiment of the tree [treefd] (owned by [owner]) that holds
+ * the run. */
+static void search_tree(struct run_search *s, int treefd, uid_t owner)
+{
+	char guess[AML_RUNID_MAX];
+	struct dirent *de;
+	int fd;
+	DIR *d;
+
+	if (s->experiment || experiment_of_id(s->run_id, guess,
+					      sizeof(guess)) == 0) {
+		const char *exp = s->experiment ? s->experiment : guess;
+
+		fd = openat(treefd, exp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+		if (fd >= 0) {
+			size_t before = s->n;
+
+			if (experiment_is_safe(s, fd, owner))
+				try_run(s, fd, exp, owner, 0, 0);
+			close(fd);
+			if (s->experiment || s->n > before)
+				return;
+		} else if (s->experiment) {
+			if (errno == EACCES)
+				s->denied = 1;
+			return;
+		}
+	}
+	/* A run named by its user (v2 `name`) may be in any experiment. */
+	fd = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		else if (errno == EACCES)
+			s->denied = 1;
+		return;
+	}
+	while ((de = readdir(d)) && s->n < MAX_MATCHES) {
+		int expfd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		expfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
+							     O_NOFOLLOW |
+							     O_CLOEXEC);
+		if (expfd < 0)
+			continue;
+		if (experiment_is_safe(s, expfd, owner))
+			try_run(s, expfd, de->d_name, owner, 0, 0);
+		close(expfd);
+	}
+	closedir(d);
+}
+
+/* The run in the old layout, <HistoryDir>/<experiment>/<run_id>. */
+static void search_legacy(struct run_search *s, int rootfd, const char *exp)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(rootfd, exp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && top_kind_of(&st) == TOP_LEGACY) {
+		size_t before = s->n;
+
+		try_run(s, fd, exp, (uid_t)-1, 1, 0);
+		/* Only root and the experiment's owner may rename runs in a
+		 * sticky directory: safe to write when that is the run's
+		 * owner. */
+		if (s->n > before)
+			s->m[before].legacy_safe =
+				st.st_uid == 0 || st.st_uid == s->m[before].uid;
+	}
+	close(fd);
+}
+
+/*
+ * Find the run: in the searcher's own tree first (the usual case, a few
+ * lookups), then in every tree of HistoryDir the search allows, then in
+ * the old layout.  Fills s->m; errno of the scan when it cannot run.
+ */
+static int search_run(struct file_backend *fb, int rootfd,
+		      struct run_search *s)
+{
+	char guess[AML_RUNID_MAX], ignored[256];
+	struct dirent *de;
+	int fd, own;
+	DIR *d;
+
+	own = open_own_tree(fb, rootfd, 0, ignored, sizeof(ignored));
+	if (own >= 0) {
+		search_tree(s, own, geteuid());
+		close(own);
+		/* The caller's own run is the one they mean. */
+		if (s->n > 0)
+			return 0;
+	}
+	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	while ((de = readdir(d)) && s->n < MAX_MATCHES) {
+		struct stat st;
+		int treefd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		treefd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
+							      O_NOFOLLOW |
+							      O_CLOEXEC);
+		if (treefd < 0)
+			continue;
+		if (fstat(treefd, &st) == 0 && top_kind_of(&st) == TOP_TREE &&
+		    (s->any_owner || st.st_uid == s->uid))
+			search_tree(s, treefd, st.st_uid);
+		close(treefd);
+	}
+	closedir(d);
+	if (s->experiment)
+		search_legacy(s, rootfd, s->experiment);
+	else if (experiment_of_id(s->run_id, guess, sizeof(guess)) == 0)
+		search_legacy(s, rootfd, guess);
+	return 0;
 }
 
 static void run_dir_close(struct run_dir *rd)
@@ -283,11 +606,9 @@ static void run_dir_close(struct run_dir *rd)
 	aml_identity_restore(&rd->identity);
 	if (rd->fd >= 0)
 		close(rd->fd);
-	if (rd->expfd >= 0)
-		close(rd->expfd);
 	if (rd->rootfd >= 0)
 		close(rd->rootfd);
-	rd->fd = rd->expfd = rd->rootfd = -1;
+	rd->fd = rd->rootfd = -1;
 }
 
 static int check_names(const char *experiment, const char *run_id,
@@ -310,65 +631,198 @@ static int check_names(const char *experiment, const char *run_id,
 	return 0;
 }
 
+/* "alice, bob" for a message: the owners of [s]'s matches. */
+static void owners_of(const struct run_search *s, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n; i++) {
+		char name[AML_RUNID_MAX];
+		int dup = 0;
+
+		for (size_t j = 0; j < i; j++)
+			dup |= s->m[j].uid == s->m[i].uid;
+		if (dup)
+			continue;
+		tree_name(s->m[i].uid, name, sizeof(name));
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
+					 "%s%s", used ? ", " : "", name);
+		if (used >= len)
+			break;
+	}
+}
+
+/* Whether [s] found runs of more than one user. */
+static int several_owners(const struct run_search *s)
+{
+	for (size_t i = 1; i < s->n; i++)
+		if (s->m[i].uid != s->m[0].uid)
+			return 1;
+	return 0;
+}
+
+/* Why a writer's search found nothing. */
+static int not_found(const struct run_search *s, char *errbuf, size_t errlen)
+{
+	if (s->unsafe)
+		return aml_fail(errbuf, errlen, "run history: experiment %s "
+				"of run %s can be written by others, who "
+				"could swap its runs; refusing to use it (its "
+				"owner can chmod go-w it)", s->experiment,
+				s->run_id);
+	if (s->any_owner)
+		return aml_fail(errbuf, errlen, "run history: no run %s in "
+				"experiment %s", s->run_id, s->experiment);
+	return aml_fail(errbuf, errlen, "run history: no run %s in "
+			"experiment %s of uid %lu", s->run_id, s->experiment,
+			(unsigned long)s->uid);
+}
+
 /*
- * Open <experiment>/<run_id> for writing.  Root becomes the run's owner
- * from here until run_dir_close; anyone else must be the owner.
+ * Open <experiment>/<run_id> of the caller for writing.  Root first
+ * finds whose run it is, then becomes that user (privdrop.h) and looks it
+ * up again as them, so no path is resolved as root beyond learning the
+ * owner; everyone else must own the run.  The identity is restored by
+ * run_dir_close.
  */
 static int run_dir_open_write(struct file_backend *fb, const char *experiment,
 			      const char *run_id, struct run_dir *rd,
 			      char *errbuf, size_t errlen)
 {
+	struct run_search s = { .run_id = run_id, .experiment = experiment };
 	struct stat st;
 	int r;
 
 	memset(rd, 0, sizeof(*rd));
-	rd->rootfd = rd->expfd = rd->fd = -1;
+	rd->rootfd = rd->fd = -1;
 	if (check_names(experiment, run_id, errbuf, errlen) < 0)
 		return AML_BACKEND_REFUSED;
 	r = open_root(fb, errbuf, errlen);
 	if (r < 0)
 		return r;
 	rd->rootfd = r;
-	r = open_experiment(rd->rootfd, experiment, 0, errbuf, errlen);
-	if (r < 0)
-		goto failed;
-	rd->expfd = r;
-	rd->fd = openat(rd->expfd, run_id,
-			O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (rd->fd < 0) {
-		r = errno == ENOENT
-			    ? aml_fail(errbuf, errlen, "run history: no run %s "
-				       "in experiment %s", run_id, experiment)
-			    : fail_errno(errbuf, errlen, errno, "run %s",
-					 run_id);
+	if (geteuid() == 0) {
+		char owners[256];
+
+		s.any_owner = 1;
+		if (search_run(fb, rd->rootfd, &s) < 0) {
+			r = fail_errno(errbuf, errlen, errno, "cannot read "
+				       "HistoryDir %s", fb->root);
+			goto failed;
+		}
+		if (s.n == 0) {
+			r = not_found(&s, errbuf, errlen);
+			goto failed;
+		}
+		if (several_owners(&s)) {
+			owners_of(&s, owners, sizeof(owners));
+			r = aml_fail(errbuf, errlen, "run history: run %s of "
+				     "experiment %s exists for several users "
+				     "(%s); refusing to guess whose to write",
+				     run_id, experiment, owners);
+			goto failed;
+		}
+		if (fstat(s.m[0].fd, &st) < 0) {
+			r = fail_errno(errbuf, errlen, errno, "run %s", run_id);
+			goto failed;
+		}
+		search_free(&s);
+		if (aml_identity_become(st.st_uid, st.st_gid, &rd->identity,
+					errbuf, errlen) < 0) {
+			r = AML_BACKEND_REFUSED;
+			goto failed;
+		}
+	}
+	s.any_owner = 0;
+	s.uid = geteuid();
+	if (search_run(fb, rd->rootfd, &s) < 0) {
+		r = fail_errno(errbuf, errlen, errno, "cannot read HistoryDir "
+			       "%s", fb->root);
 		goto failed;
 	}
+	if (s.n == 0) {
+		struct run_search other = { .run_id = run_id,
+					    .experiment = experiment,
+					    .any_owner = 1 };
+
+		/* Someone else's run: say so, rather than "no run". */
+		if (!s.unsafe && search_run(fb, rd->rootfd, &other) == 0 &&
+		    other.n > 0)
+			r = aml_fail(errbuf, errlen, "run history: run %s "
+				     "belongs to uid %lu; only its owner "
+				     "records its history", run_id,
+				     (unsigned long)other.m[0].uid);
+		else
+			r = not_found(&s, errbuf, errlen);
+		search_free(&other);
+		goto failed;
+	}
+	if (s.m[0].legacy && !s.m[0].legacy_safe) {
+		r = aml_fail(errbuf, errlen, "run history: run %s is in the "
+			     "old shared experiment directory %s, which "
+			     "another user owns and could swap runs in; "
+			     "refusing to write to it (slurm-aml(8): "
+			     "history layout)", run_id, experiment);
+		goto failed;
+	}
+	/* The first is the one a tree of the user's holds, if any. */
+	rd->fd = s.m[0].fd;
+	for (size_t i = 1; i < s.n; i++)
+		close(s.m[i].fd);
+	s.n = 0;
 	if (fstat(rd->fd, &st) < 0) {
 		r = fail_errno(errbuf, errlen, errno, "run %s", run_id);
 		goto failed;
 	}
 	rd->uid = st.st_uid;
 	rd->gid = st.st_gid;
-	if (geteuid() != 0 && st.st_uid != geteuid()) {
-		r = aml_fail(errbuf, errlen, "run history: run %s belongs to "
-			     "uid %lu; only its owner records its history",
-			     run_id, (unsigned long)st.st_uid);
-		goto failed;
-	}
-	if (aml_identity_become(st.st_uid, st.st_gid, &rd->identity, errbuf,
-				errlen) < 0) {
-		r = AML_BACKEND_REFUSED;
-		goto failed;
-	}
 	return 0;
 failed:
+	search_free(&s);
 	run_dir_close(rd);
 	return r < 0 ? r : AML_BACKEND_REFUSED;
 }
 
 /*
- * The run's lock: events.jsonl, open for appending, locked exclusively.
- * A symlink in its place is refused, whoever asks.
+ * flock(LOCK_EX) with a bound.  Threat: the lock is a file its user owns,
+ * and whoever holds it for good would otherwise stall every writer of
+ * the run forever, the finalizer too, which slurmctld runs for one job
+ * at a time: a run's end must never wait on its user.  Writers hold it
+ * for one read and one append, milliseconds, so a wait of LOCK_WAIT_MS
+ * means someone is holding it on purpose or is stuck; the write is then
+ * "unavailable" and goes to the spool, to be replayed.  -1 with errno
+ * EWOULDBLOCK when the bound passed.
+ */
+#define LOCK_WAIT_MS 5000
+
+static int lock_bounded(int fd)
+{
+	int64_t waited_ms = 0, step_ms = 1;
+
+	for (;;) {
+		struct timespec ts;
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (waited_ms >= LOCK_WAIT_MS) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		ts.tv_sec = step_ms / 1000;
+		ts.tv_nsec = (long)(step_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		waited_ms += step_ms;
+		if (step_ms < 100)
+			step_ms *= 2;
+	}
+}
+
+/*
+ * The run's lock: events.jsonl, open for appending, locked exclusively
+ * within LOCK_WAIT_MS.  A symlink in its place is refused, whoever asks.
  */
 static int lock_events(struct run_dir *rd, const char *run_id, char *errbuf,
 		       size_t errlen)
@@ -393,18 +847,39 @@ static int lock_events(struct run_dir *rd, const char *run_id, char *errbuf,
 				"not a regular file of the run's owner; "
 				"refusing to write to it", EVENTS, run_id);
 	}
-	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-		;
+	r = lock_bounded(fd);
 	if (r < 0) {
-		r = fail_errno(errbuf, errlen, errno, "cannot lock %s of run %s",
-			       EVENTS, run_id);
+		int e = errno;
+
 		close(fd);
-		return r;
+		if (e == EWOULDBLOCK) {
+			aml_fail(errbuf, errlen, "run history: %s of run %s "
+				 "stayed locked by another process for %d s",
+				 EVENTS, run_id, LOCK_WAIT_MS / 1000);
+			return AML_BACKEND_UNAVAILABLE;
+		}
+		return fail_errno(errbuf, errlen, e, "cannot lock %s of run %s",
+				  EVENTS, run_id);
 	}
 	return fd;
 }
 
 /* ---- writers ---- */
+
+/* Whether the caller already has a run [run_id] in [experiment]. */
+static int exists_for_caller(struct file_backend *fb, int rootfd,
+			     const char *experiment, const char *run_id)
+{
+	struct run_search s = { .run_id = run_id, .experiment = experiment,
+				.uid = geteuid() };
+	int found;
+
+	if (search_run(fb, rootfd, &s) < 0)
+		return 0;
+	found = s.n > 0;
+	search_free(&s);
+	return found;
+}
 
 static int remove_tree_at(int parent, const char *name)
 {
@@ -436,7 +911,7 @@ static int file_create_run(void *self, const struct aml_run_new *req,
 {
 	struct file_backend *fb = self;
 	char tmp[NAME_MAX + 1], *props = NULL, *tags = NULL, *line = NULL;
-	int rootfd = -1, expfd = -1, fd = -1, r;
+	int rootfd = -1, treefd = -1, expfd = -1, fd = -1, r;
 	unsigned int rnd;
 
 	if (check_names(req->experiment, req->run_id, errbuf, errlen) < 0)
@@ -461,7 +936,20 @@ static int file_create_run(void *self, const struct aml_run_new *req,
 	if (r < 0)
 		goto done;
 	rootfd = r;
-	r = open_experiment(rootfd, req->experiment, 1, errbuf, errlen);
+	/* Run ids are unique per user: one already in an older tree of the
+	 * user's, or in the old layout, is taken too. */
+	if (exists_for_caller(fb, rootfd, req->experiment, req->run_id)) {
+		r = aml_fail(errbuf, errlen, "run history: a run %s already "
+			     "exists in experiment %s", req->run_id,
+			     req->experiment);
+		goto done;
+	}
+	r = open_own_tree(fb, rootfd, 1, errbuf, errlen);
+	if (r < 0)
+		goto done;
+	treefd = r;
+	r = open_tree_experiment(fb, treefd, req->experiment, 1, errbuf,
+				 errlen);
 	if (r < 0)
 		goto done;
 	expfd = r;
@@ -522,6 +1010,8 @@ done:
 		close(fd);
 	if (expfd >= 0)
 		close(expfd);
+	if (treefd >= 0)
+		close(treefd);
 	if (rootfd >= 0)
 		close(rootfd);
 	free(props);
@@ -963,80 +1453,62 @@ oom:
 	return aml_fail(errbuf, errlen, "out of memory");
 }
 
-/* The experiment a generated id names: "<exp>_<digits>_<8 hex>". */
-static int experiment_of_id(const char *run_id, char *buf, size_t len)
+/*
+ * Find a reader's run by its id alone.  The reader's own run, when there
+ * is one; else the one run of that id; runs of that id of several users
+ * (a user may name a run as they like: v2 `name`) are refused rather
+ * than one picked, so nobody can make another user's run show as theirs.
+ * Returns the run's directory (O_RDONLY) with [exp_out] and [*uid], or
+ * -1 with errbuf (errno EACCES: private).
+ */
+static int find_run_for_reader(struct file_backend *fb, int rootfd,
+			       const char *run_id, char *exp_out,
+			       size_t exp_len, char *errbuf, size_t errlen)
 {
-	const char *hex = strrchr(run_id, '_'), *secs;
-	size_t n;
+	struct run_search s = { .run_id = run_id, .any_owner = 1 };
+	size_t pick = 0;
+	int fd, e;
 
-	if (!hex || strlen(hex + 1) != 8 || hex == run_id)
-		return -1;
-	for (secs = hex - 1; secs > run_id && *secs != '_'; secs--)
-		if (*secs < '0' || *secs > '9')
-			return -1;
-	if (secs == run_id || secs == hex - 1)
-		return -1;
-	n = (size_t)(secs - run_id);
-	if (n + 1 > len)
-		return -1;
-	memcpy(buf, run_id, n);
-	buf[n] = '\0';
-	return 0;
-}
+	if (search_run(fb, rootfd, &s) < 0)
+		return fail_errno(errbuf, errlen, errno, "cannot read "
+				  "HistoryDir %s", fb->root);
+	if (s.n == 0) {
+		errno = s.denied ? EACCES : ENOENT;
+		return s.denied ? aml_fail(errbuf, errlen, "run history: run "
+					   "%s is private to its owner",
+					   run_id)
+				: aml_fail(errbuf, errlen, "run history: no run "
+					   "%s (looked in %s)", run_id,
+					   fb->root);
+	}
+	while (pick < s.n && s.m[pick].uid != geteuid())
+		pick++;
+	if (pick == s.n) {
+		if (several_owners(&s)) {
+			char owners[256];
 
-/* Find the run: first in the experiment its id names, then anywhere (a
- * v2 job chooses its own name).  Returns the run's directory fd and the
- * experiment's name in [exp_out], or -1 with errno. */
-static int find_run(int rootfd, const char *run_id, char *exp_out,
-		    size_t exp_len)
-{
-	char guess[AML_RUNID_MAX];
-	struct dirent *de;
-	DIR *d;
-	int fd, expfd;
-
-	if (experiment_of_id(run_id, guess, sizeof(guess)) == 0 &&
-	    (expfd = openat(rootfd, guess, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-						   O_CLOEXEC)) >= 0) {
-		fd = openat(expfd, run_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						   O_CLOEXEC);
-		close(expfd);
-		if (fd >= 0 || errno != ENOENT) {
-			snprintf(exp_out, exp_len, "%s", guess);
-			return fd;
+			owners_of(&s, owners, sizeof(owners));
+			search_free(&s);
+			errno = EEXIST;
+			return aml_fail(errbuf, errlen, "run history: run id "
+					"%s is used by several users (%s); "
+					"only its owner can tell which is "
+					"theirs", run_id, owners);
 		}
+		pick = 0;
 	}
-	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	snprintf(exp_out, exp_len, "%s", s.m[pick].experiment);
+	fd = openat(s.m[pick].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = errno;
+	search_free(&s);
+	if (fd < 0) {
+		errno = e;
+		if (e == EACCES)
+			return aml_fail(errbuf, errlen, "run history: run %s "
+					"is private to its owner", run_id);
+		return fail_errno(errbuf, errlen, e, "run %s", run_id);
 	}
-	while ((de = readdir(d))) {
-		int runfd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		expfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
-							     O_NOFOLLOW |
-							     O_CLOEXEC);
-		if (expfd < 0)
-			continue;
-		runfd = openat(expfd, run_id, O_RDONLY | O_DIRECTORY |
-						      O_NOFOLLOW | O_CLOEXEC);
-		close(expfd);
-		if (runfd >= 0 || errno == EACCES) {
-			int e = errno;
-
-			snprintf(exp_out, exp_len, "%s", de->d_name);
-			closedir(d);
-			errno = e;
-			return runfd;
-		}
-	}
-	closedir(d);
-	errno = ENOENT;
-	return -1;
+	return fd;
 }
 
 static int file_read_run(void *self, const char *run_id, int with_config,
@@ -1055,18 +1527,11 @@ static int file_read_run(void *self, const char *run_id, int with_config,
 	rootfd = open_root(fb, errbuf, errlen);
 	if (rootfd < 0)
 		return -1;
-	fd = find_run(rootfd, run_id, experiment, sizeof(experiment));
+	fd = find_run_for_reader(fb, rootfd, run_id, experiment,
+				 sizeof(experiment), errbuf, errlen);
 	if (fd < 0) {
-		int e = errno;
-
 		close(rootfd);
-		if (e == ENOENT)
-			return aml_fail(errbuf, errlen, "run history: no run %s "
-					"(looked in %s)", run_id, fb->root);
-		if (e == EACCES)
-			return aml_fail(errbuf, errlen, "run history: run %s is "
-					"private to its owner", run_id);
-		return fail_errno(errbuf, errlen, e, "run %s", run_id);
+		return -1;
 	}
 	r = load_run(fd, experiment, run_id, with_config, info, errbuf, errlen);
 	close(fd);
@@ -1099,7 +1564,7 @@ static int newest_first(const void *a, const void *b)
 }
 
 /* Add every readable, matching run of the experiment [expfd] to [*runs]. */
-static int list_experiment(int expfd, const char *experiment,
+static int list_experiment(int expfd, const char *experiment, uid_t owner,
 			   const struct aml_run_filter *filter,
 			   struct aml_run_info **runs, size_t *n, size_t *cap,
 			   char *errbuf, size_t errlen)
@@ -1125,6 +1590,15 @@ static int list_experiment(int expfd, const char *experiment,
 							     O_CLOEXEC);
 		if (runfd < 0)
 			continue;
+		/* In a user's tree, only the tree owner's runs are runs. */
+		if (owner != (uid_t)-1) {
+			struct stat st;
+
+			if (fstat(runfd, &st) < 0 || st.st_uid != owner) {
+				close(runfd);
+				continue;
+			}
+		}
 		/* Others' private runs are simply not listed. */
 		if (load_run(runfd, experiment, de->d_name, 0, &info, ignored,
 			     sizeof(ignored)) < 0) {
@@ -1155,6 +1629,51 @@ static int list_experiment(int expfd, const char *experiment,
 	return 0;
 }
 
+/* Every experiment of a user's tree, or the one the filter names. */
+static int list_tree(int treefd, uid_t owner,
+		     const struct aml_run_filter *filter,
+		     struct aml_run_info **runs, size_t *n, size_t *cap,
+		     char *errbuf, size_t errlen)
+{
+	struct dirent *de;
+	int fd, r = 0;
+	DIR *d;
+
+	if (filter && filter->experiment) {
+		fd = openat(treefd, filter->experiment, O_PATH | O_DIRECTORY |
+							     O_NOFOLLOW |
+							     O_CLOEXEC);
+		if (fd < 0)
+			return 0;
+		r = list_experiment(fd, filter->experiment, owner, filter,
+				    runs, n, cap, errbuf, errlen);
+		close(fd);
+		return r;
+	}
+	fd = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0; /* a private tree lists nothing to others */
+	}
+	while (r == 0 && (de = readdir(d))) {
+		int expfd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		expfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
+							     O_NOFOLLOW |
+							     O_CLOEXEC);
+		if (expfd < 0)
+			continue;
+		r = list_experiment(expfd, de->d_name, owner, filter, runs, n,
+				    cap, errbuf, errlen);
+		close(expfd);
+	}
+	closedir(d);
+	return r;
+}
+
 static int file_list(void *self, const struct aml_run_filter *filter,
 		     struct aml_run_info **runs, size_t *n, char *errbuf,
 		     size_t errlen)
@@ -1182,20 +1701,36 @@ static int file_list(void *self, const struct aml_run_filter *filter,
 		return -1;
 	}
 	while (r == 0 && (de = readdir(d))) {
-		int expfd;
+		struct stat st;
+		int topfd;
 
-		if (de->d_name[0] == '.' ||
-		    (filter && filter->experiment &&
-		     strcmp(filter->experiment, de->d_name)))
+		if (de->d_name[0] == '.')
 			continue;
-		expfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
+		topfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
 							     O_NOFOLLOW |
 							     O_CLOEXEC);
-		if (expfd < 0)
+		if (topfd < 0)
 			continue;
-		r = list_experiment(expfd, de->d_name, filter, runs, n, &cap,
-				    errbuf, errlen);
-		close(expfd);
+		if (fstat(topfd, &st) < 0) {
+			close(topfd);
+			continue;
+		}
+		switch (top_kind_of(&st)) {
+		case TOP_TREE:
+			r = list_tree(topfd, st.st_uid, filter, runs, n, &cap,
+				      errbuf, errlen);
+			break;
+		case TOP_LEGACY:
+			if (!filter || !filter->experiment ||
+			    !strcmp(filter->experiment, de->d_name))
+				r = list_experiment(topfd, de->d_name,
+						    (uid_t)-1, filter, runs, n,
+						    &cap, errbuf, errlen);
+			break;
+		default:
+			break;
+		}
+		close(topfd);
 	}
 	closedir(d);
 	if (r < 0) {
@@ -1211,25 +1746,27 @@ static int file_list(void *self, const struct aml_run_filter *filter,
 	return 0;
 }
 
-/* The run directory of a run read before, for reading. */
+/* The run directory of a run read before, for reading: the run of that
+ * owner, experiment and id, wherever it is. */
 static int open_run_read(struct file_backend *fb,
 			 const struct aml_run_info *run, char *errbuf,
 			 size_t errlen)
 {
-	int rootfd = open_root(fb, errbuf, errlen), expfd, fd = -1;
+	struct run_search s = { .run_id = run->run_id,
+				.experiment = run->experiment,
+				.uid = run->uid };
+	int rootfd = open_root(fb, errbuf, errlen), fd = -1, e = ENOENT;
 
 	if (rootfd < 0)
 		return -1;
-	expfd = openat(rootfd, run->experiment, O_PATH | O_DIRECTORY |
-							O_NOFOLLOW | O_CLOEXEC);
-	if (expfd >= 0)
-		fd = openat(expfd, run->run_id, O_RDONLY | O_DIRECTORY |
-							O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		fail_errno(errbuf, errlen, errno, "run %s", run->run_id);
-	if (expfd >= 0)
-		close(expfd);
+	if (search_run(fb, rootfd, &s) == 0 && s.n > 0) {
+		fd = openat(s.m[0].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
+	}
+	search_free(&s);
 	close(rootfd);
+	if (fd < 0)
+		fail_errno(errbuf, errlen, e, "run %s", run->run_id);
 	return fd;
 }
 
@@ -1386,10 +1923,15 @@ int aml_history_file_open(const struct aml_site *site,
 		free(fb);
 		return aml_fail(errbuf, errlen, "out of memory");
 	}
+	/* A private user's tree can be entered, not listed: others learn
+	 * nothing of the experiments, and a run they name is refused as
+	 * private rather than missing. */
 	if (site->run_visibility == AML_RUNS_SHARED) {
+		fb->tree_mode = 0755;
 		fb->dir_mode = 0755;
 		fb->file_mode = 0644;
 	} else {
+		fb->tree_mode = 0711;
 		fb->dir_mode = 0700;
 		fb->file_mode = 0600;
 	}

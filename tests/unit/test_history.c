@@ -35,6 +35,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "artifacts.h"
@@ -182,12 +184,42 @@ static const char *keep(struct fixture *f, const char *path)
 	return copy;
 }
 
-/* <HistoryDir>/<exp>/<id>/<rel> */
+/* The name of [uid]'s tree in HistoryDir: its login name. */
+static const char *tree_of(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	assert_non_null(pw);
+	return pw->pw_name;
+}
+
+/* <HistoryDir>/<tree>/<exp>/<id>/<rel>, in the tree that holds the run
+ * (whoever made it), else in the caller's. */
 static const char *runp(struct fixture *f, const char *exp, const char *id,
 			const char *rel)
 {
-	return *rel ? pathf("%s/%s/%s/%s", f->hist, exp, id, rel)
-		    : pathf("%s/%s/%s", f->hist, exp, id);
+	const char *tree = tree_of(geteuid());
+	static char found[256];
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(f->hist);
+
+	/* A buffer of its own: pathf's few are the callers'. */
+	while (d && (de = readdir(d))) {
+		char probe[512];
+
+		snprintf(probe, sizeof(probe), "%s/%s/%s/%s", f->hist,
+			 de->d_name, exp, id);
+		if (de->d_name[0] != '.' && lstat(probe, &st) == 0) {
+			snprintf(found, sizeof(found), "%s", de->d_name);
+			tree = found;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return *rel ? pathf("%s/%s/%s/%s/%s", f->hist, tree, exp, id, rel)
+		    : pathf("%s/%s/%s/%s", f->hist, tree, exp, id);
 }
 
 static int exists(const char *path)
@@ -736,16 +768,26 @@ static void check_layout(struct fixture *f, const char *exp, const char *id,
 {
 	static const char *const files[] = { "run.json", "properties.json",
 					     "tags.json", "events.jsonl" };
-	const char *expdir = keep(f, pathf("%s/%s", f->hist, exp));
+	const char *tree = keep(f, pathf("%s/%s", f->hist, tree_of(geteuid())));
+	const char *expdir = keep(f, pathf("%s/%s", tree, exp));
+	/* A private user's tree can be entered, not listed. */
+	mode_t tmode = dmode == 0700 ? 0711 : 0755;
 	struct aml_event *evs;
 	struct stat st;
 	cJSON *obj, *item;
 	char *text;
 	size_t n;
 
+	/* The user's own tree, and the experiment in it, nobody else's to
+	 * write. */
+	assert_int_equal(lstat(tree, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_uid, geteuid());
+	check_mode(tree, tmode);
 	assert_int_equal(lstat(expdir, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	check_mode(expdir, 01777);
+	assert_int_equal(st.st_uid, geteuid());
+	check_mode(expdir, tmode);
 	assert_int_equal(lstat(runp(f, exp, id, ""), &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_uid, geteuid());
@@ -817,7 +859,8 @@ static void test_create_run_private(void **state)
 	assert_non_null(strstr(f->err, RUN));
 	assert_non_null(strstr(f->err, "already exists"));
 	check_layout(f, EXP, RUN, 0700, 0600, first);
-	assert_int_equal(count_entries(pathf("%s/%s", f->hist, EXP)), 1);
+	assert_int_equal(count_entries(pathf("%s/%s/%s", f->hist,
+					     tree_of(geteuid()), EXP)), 1);
 	aml_kvlist_free(props);
 	aml_kvlist_free(tags);
 }
@@ -893,17 +936,19 @@ static void test_create_run_refusals(void **state)
 	assert_false(exists(pathf("%s/evil", f->base)));
 	assert_int_equal(queued(f, geteuid()), 0);
 
-	/* An experiment writable by all without the sticky bit would let
-	 * anyone remove anyone's runs: refused, not written. */
+	/* An experiment others may write would let them remove or swap
+	 * its runs: refused, not written. */
 	create_ok(f, EXP, RUN, 0, NULL);
-	assert_int_equal(chmod(pathf("%s/%s", f->hist, EXP), 0777), 0);
+	assert_int_equal(chmod(pathf("%s/%s/%s", f->hist, tree_of(geteuid()),
+				     EXP), 0777), 0);
 	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0, AML_HISTORY_ERROR,
 		      NULL);
-	assert_non_null(strstr(f->err, "sticky"));
+	assert_non_null(strstr(f->err, "written by others"));
 	expect_result(f, "create in a non-sticky experiment",
 		      create_full(f, EXP, "run-2", 0, CONFIG, NULL, NULL,
 				  NULL),
 		      AML_HISTORY_ERROR);
+	assert_non_null(strstr(f->err, "others cannot write"));
 	assert_int_equal(count_lines(runp(f, EXP, RUN, "events.jsonl")), 1);
 	assert_int_equal(queued(f, geteuid()), 0);
 }
@@ -1696,7 +1741,8 @@ static void test_list(void **state)
 		      AML_HISTORY_WRITTEN, NULL);
 	create_ok(f, "expB", "r-4", 4000000, NULL);
 	/* Neither a half-made run nor a stray file is a run. */
-	assert_int_equal(mkdir(pathf("%s/expA/.new-r-9-00000000", f->hist),
+	assert_int_equal(mkdir(pathf("%s/%s/expA/.new-r-9-00000000", f->hist,
+				     tree_of(geteuid())),
 			       0700), 0);
 
 	expect_list(f, NULL, IDS("r-4", "r-3", "r-2", "r-1"));
@@ -2274,10 +2320,7 @@ static void test_root_acts_as_owner(void **state)
 	struct fixture *f = *state;
 	const struct run_name rn = { EXP, RUN };
 	const char *victim = keep(f, pathf("%s/victim", f->base));
-	const char *events = keep(f, runp(f, EXP, RUN, "events.jsonl"));
-	const char *saved = keep(f, runp(f, EXP, RUN, "events.saved"));
-	const char *tagsf = keep(f, runp(f, EXP, RUN, "tags.json"));
-	const char *tags_saved = keep(f, runp(f, EXP, RUN, "tags.saved"));
+	const char *events, *saved, *tagsf, *tags_saved;
 	const char *rootdir = keep(f, pathf("%s/rootonly", f->base));
 	struct aml_kvlist *set = new_kv(f), *props = new_kv(f);
 	gid_t groups_before[64], groups_after[64];
@@ -2291,6 +2334,11 @@ static void test_root_acts_as_owner(void **state)
 	assert_int_equal(mkdir(rootdir, 0700), 0);
 
 	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	/* In the owner's tree, now that it exists. */
+	events = keep(f, runp(f, EXP, RUN, "events.jsonl"));
+	saved = keep(f, runp(f, EXP, RUN, "events.saved"));
+	tagsf = keep(f, runp(f, EXP, RUN, "tags.json"));
+	tags_saved = keep(f, runp(f, EXP, RUN, "tags.saved"));
 	check_owner(runp(f, EXP, RUN, ""), NOBODY);
 	check_owner(events, NOBODY);
 
@@ -2451,7 +2499,8 @@ static void test_root_run_dir_symlink(void **state)
 	{
 		const struct fs_step plant[] = {
 			{ FS_RENAME, runp(f, EXP, RUN, ""),
-			  pathf("%s/%s/real-run", f->hist, EXP) },
+			  pathf("%s/%s/%s/real-run", f->hist, tree_of(NOBODY),
+				EXP) },
 			{ FS_SYMLINK, fake, runp(f, EXP, RUN, "") },
 			{ FS_END, NULL, NULL },
 		};
@@ -2594,6 +2643,215 @@ static void test_other_user_refused(void **state)
 	assert_int_equal(queued(f, OTHER), 0);
 }
 
+/* ==== 12. users who do not trust each other: the layout ==== */
+
+/* A user who made <HistoryDir>/<victim> first neither blocks the victim
+ * nor gets the victim's runs: they go to a tree the victim owns. */
+static void test_squatted_tree(void **state)
+{
+	struct fixture *f = *state;
+	const char *squat = keep(f, pathf("%s/%s", f->hist, tree_of(NOBODY)));
+	const struct run_name rn = { EXP, RUN };
+	struct aml_run_info info;
+	struct stat st;
+
+	skip_unless_root("needs root");
+	assert_int_equal(mkdir(squat, 0777), 0);
+	assert_int_equal(chmod(squat, 0777), 0);
+	assert_int_equal(chown(squat, OTHER, OTHER), 0);
+	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	/* Not in the squatter's directory, which stays empty... */
+	assert_int_equal(count_entries(squat), 0);
+	/* ...but in one of the victim's own. */
+	assert_int_equal(lstat(runp(f, EXP, RUN, ""), &st), 0);
+	assert_int_equal(st.st_uid, NOBODY);
+	assert_non_null(strstr(runp(f, EXP, RUN, ""),
+			       pathf("/%s.", tree_of(NOBODY))));
+	read_run_ok(f, RUN, 0, &info);
+	assert_int_equal(info.uid, NOBODY);
+	aml_run_info_free(&info);
+}
+
+/* A run of the old layout, <HistoryDir>/<exp>/<id>, made by [uid] in an
+ * experiment directory (1777) owned by [exp_owner]. */
+static void make_legacy_run(struct fixture *f, const char *exp,
+			    const char *id, uid_t uid, uid_t exp_owner)
+{
+	const char *expdir = keep(f, pathf("%s/%s", f->hist, exp));
+	const char *rundir = keep(f, pathf("%s/%s", expdir, id));
+	struct aml_event ev;
+	char *line;
+
+	if (access(expdir, F_OK) != 0) {
+		assert_int_equal(mkdir(expdir, 0700), 0);
+		assert_int_equal(chmod(expdir, 01777), 0);
+		assert_int_equal(chown(expdir, exp_owner, exp_owner), 0);
+	}
+	assert_int_equal(mkdir(rundir, 0700), 0);
+	ev_make(&ev, AML_STATUS_NOT_STARTED, 1, 1000);
+	line = aml_event_encode(&ev);
+	assert_non_null(line);
+	write_file(pathf("%s/events.jsonl", rundir), line);
+	write_file(pathf("%s/run.json", rundir), CONFIG);
+	free(line);
+	aml_event_free(&ev);
+	assert_int_equal(chown(pathf("%s/events.jsonl", rundir), uid, uid), 0);
+	assert_int_equal(chown(pathf("%s/run.json", rundir), uid, uid), 0);
+	assert_int_equal(chown(rundir, uid, uid), 0);
+}
+
+static int child_record_queued(struct fixture *f, const void *arg)
+{
+	const struct run_name *rn = arg;
+	struct aml_event ev;
+	char err[1024];
+	enum aml_history_result r;
+
+	if (aml_event_init(&ev, AML_STATUS_QUEUED, AML_SOURCE_SBATCH))
+		return 1;
+	r = aml_history_record(f->h, rn->exp, rn->id, &ev, err, sizeof(err));
+	aml_event_free(&ev);
+	if (r == AML_HISTORY_WRITTEN)
+		return 0;
+	fprintf(stderr, "child record: %s\n", err);
+	return strstr(err, "old shared experiment") ? 3 : 2;
+}
+
+/* History of the old layout stays readable and listed; a run in it is
+ * written only when nobody but root and its owner could have swapped it
+ * (its experiment directory is theirs). */
+static void test_legacy_layout(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name safe = { "oldexp", "oldexp_1700000000_00000001" };
+	const struct run_name risky = { "shared", "shared_1700000000_00000002" };
+	struct aml_run_info info;
+
+	skip_unless_root("needs root");
+	make_legacy_run(f, safe.exp, safe.id, NOBODY, NOBODY);
+	make_legacy_run(f, risky.exp, risky.id, NOBODY, OTHER);
+	create_ok(f, EXP, RUN, 3000, NULL);
+
+	read_run_ok(f, safe.id, 1, &info);
+	assert_string_equal(info.experiment, safe.exp);
+	assert_int_equal(info.uid, NOBODY);
+	assert_string_equal(info.config_json, CONFIG);
+	aml_run_info_free(&info);
+	{
+		struct aml_run_info *runs;
+		size_t n, found = 0;
+
+		assert_int_equal(aml_history_list(f->h, NULL, &runs, &n, f->err,
+						  sizeof(f->err)), 0);
+		assert_int_equal(n, 3);
+		for (size_t i = 0; i < n; i++) {
+			found += !strcmp(runs[i].run_id, safe.id) ||
+				 !strcmp(runs[i].run_id, risky.id) ||
+				 !strcmp(runs[i].run_id, RUN);
+			aml_run_info_free(&runs[i]);
+		}
+		free(runs);
+		assert_int_equal(found, 3);
+	}
+
+	assert_int_equal(run_as(f, NOBODY, child_record_queued, &safe), 0);
+	assert_int_equal(count_lines(pathf("%s/%s/%s/events.jsonl", f->hist,
+					   safe.exp, safe.id)), 2);
+	/* OTHER owns "shared" and could have swapped the run: refused. */
+	assert_int_equal(run_as(f, NOBODY, child_record_queued, &risky), 3);
+	assert_int_equal(count_lines(pathf("%s/%s/%s/events.jsonl", f->hist,
+					   risky.exp, risky.id)), 1);
+}
+
+static int child_read_own(struct fixture *f, const void *arg)
+{
+	const char *id = arg;
+	struct aml_run_info info;
+	char err[1024];
+	int ok;
+
+	if (aml_history_read_run(f->h, id, 0, &info, err, sizeof(err)) != 0) {
+		fprintf(stderr, "child read: %s\n", err);
+		return 2;
+	}
+	ok = info.uid == geteuid();
+	aml_run_info_free(&info);
+	return ok ? 0 : 3;
+}
+
+/* A user who names a run after another user's run (v2 `name`) cannot
+ * make it show as the other's: each owner reads their own, and anyone
+ * else is told the id is ambiguous, with whose runs they are. */
+static void test_same_run_id_two_users(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name rn = { EXP, RUN };
+	struct aml_run_info info;
+
+	skip_unless_root("needs root");
+	/* Runs of both shared, so each could read the other's. */
+	assert_int_equal(open_history(f, AML_RUNS_SHARED), 0);
+	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	assert_int_equal(run_as(f, OTHER, child_create, &rn), 0);
+	assert_int_equal(run_as(f, NOBODY, child_read_own, RUN), 0);
+	assert_int_equal(run_as(f, OTHER, child_read_own, RUN), 0);
+	assert_int_equal(aml_history_read_run(f->h, RUN, 0, &info, f->err,
+					      sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "used by several users"));
+	assert_non_null(strstr(f->err, tree_of(NOBODY)));
+	/* Root, who could write either, writes neither. */
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0, AML_HISTORY_ERROR,
+		      NULL);
+	assert_non_null(strstr(f->err, "several users"));
+}
+
+/* A held lock costs a writer a bounded wait: the event is spooled, and
+ * written once the lock is let go. */
+static void test_held_lock_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	const char *events;
+	struct timespec t0, t1;
+	pid_t holder;
+	int ready[2];
+	char c;
+	double waited;
+
+	create_ok(f, EXP, RUN, 1000, NULL);
+	events = keep(f, runp(f, EXP, RUN, "events.jsonl"));
+	assert_int_equal(pipe(ready), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		int fd = open(events, O_RDWR | O_CLOEXEC);
+
+		if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
+		      AML_HISTORY_SPOOLED, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) +
+		 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("# waited %.1f s for a held lock\n", waited);
+	assert_non_null(strstr(f->err, "stayed locked"));
+	assert_int_equal(count_lines(events), 1);
+	kill(holder, SIGKILL);
+	assert_int_equal(waitpid(holder, NULL, 0), holder);
+	/* Let go: the next write replays the spooled one first. */
+	expect_status(f, EXP, RUN, AML_STATUS_PREPARING, 1, 3000,
+		      AML_HISTORY_WRITTEN, NULL);
+	assert_int_equal(count_lines(events), 3);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -2626,6 +2884,10 @@ int main(void)
 		T(test_root_run_dir_symlink),
 		T(test_root_spooled_writes_replay),
 		T(test_other_user_refused),
+		T(test_squatted_tree),
+		T(test_legacy_layout),
+		T(test_same_run_id_two_users),
+		T(test_held_lock_is_bounded),
 	};
 
 	/* Children report by exit status; SIGPIPE must not hide one. */
