@@ -296,19 +296,6 @@ static enum top_kind top_kind_of(const struct stat *st)
 	return TOP_OTHER;
 }
 
-/* The name a user's tree is made under: the login name, else the uid. */
-static void tree_name(uid_t uid, char *buf, size_t len)
-{
-	struct passwd pw, *found = NULL;
-	char pwbuf[1024];
-
-	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found &&
-	    aml_runid_is_valid(found->pw_name))
-		snprintf(buf, len, "%s", found->pw_name);
-	else
-		snprintf(buf, len, "%lu", (unsigned long)uid);
-}
-
 /*
  * The caller's own tree, made when [create] and missing.  Returns an
  * O_PATH descriptor, or a backend error with errbuf.
@@ -320,7 +307,7 @@ static int open_own_tree(struct file_backend *fb, int rootfd, int create,
 	char name[AML_RUNID_MAX];
 	int fd;
 
-	tree_name(geteuid(), name, sizeof(name));
+	aml_userdir_default_name(geteuid(), name, sizeof(name));
 	if (aml_userdir_open(rootfd, fb->root, name, geteuid(), fb->tree_mode,
 			     S_IWGRP | S_IWOTH, create, &ud, errbuf,
 			     errlen) < 0) {
@@ -645,7 +632,7 @@ static void owners_of(const struct run_search *s, char *buf, size_t len)
 			dup |= s->m[j].uid == s->m[i].uid;
 		if (dup)
 			continue;
-		tree_name(s->m[i].uid, name, sizeof(name));
+		aml_userdir_default_name(s->m[i].uid, name, sizeof(name));
 		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
 					 "%s%s", used ? ", " : "", name);
 		if (used >= len)

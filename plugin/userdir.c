@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,20 @@ int aml_userdir_name_matches(const char *entry, const char *name)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return 0;
 	return 1;
+}
+
+void aml_userdir_default_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found &&
+	    found->pw_name[0] && found->pw_name[0] != '.' &&
+	    !strchr(found->pw_name, '/') &&
+	    strlen(found->pw_name) <= NAME_MAX - 1 - SUFFIX_HEX)
+		snprintf(buf, len, "%s", found->pw_name);
+	else
+		snprintf(buf, len, "%lu", (unsigned long)uid);
 }
 
 void aml_userdir_close(struct aml_userdir *ud)

@@ -60,4 +60,10 @@ int aml_userdir_is_own(const struct stat *st, uid_t uid, mode_t deny);
  */
 int aml_userdir_name_matches(const char *entry, const char *name);
 
+/*
+ * The name [uid]'s directory is made under: the login name when it is a
+ * plain file name (not starting with '.'), else the uid in decimal.
+ */
+void aml_userdir_default_name(uid_t uid, char *buf, size_t len);
+
 #endif

@@ -27,6 +27,7 @@
 #include "privdrop.h"
 #include "runconfig.h"
 #include "site.h"
+#include "userdir.h"
 #include "snapshot.h"
 #include "store.h"
 #include "submit.h"
@@ -164,7 +165,33 @@ static int open_run_root(const char *run_dir, char *errbuf, size_t errlen)
 }
 
 /*
- * <RunDir>/<run_id>, made (0700) when [create], opened without following
+ * The caller's own directory in RunDir, <RunDir>/<user> (or, when another
+ * uid made that name first, <user>.<8 hex>: userdir.h), made (0700) when
+ * [create]; runs' directories go inside.  Threat: run ids are public
+ * (squeue), and in RunDir itself anyone could make <run_id> before the
+ * run's node does and fail the run.  Returns 0 with [ud] filled, or -1
+ * with errbuf.
+ */
+static int open_user_run_root(const char *run_dir, int create,
+			      struct aml_userdir *ud, char *errbuf,
+			      size_t errlen)
+{
+	char name[NAME_MAX + 1];
+	int root = open_run_root(run_dir, errbuf, errlen), r;
+
+	ud->fd = -1;
+	ud->path = NULL;
+	if (root < 0)
+		return -1;
+	aml_userdir_default_name(geteuid(), name, sizeof(name));
+	r = aml_userdir_open(root, run_dir, name, geteuid(), 0700,
+			     S_IWGRP | S_IWOTH, create, ud, errbuf, errlen);
+	close(root);
+	return r;
+}
+
+/*
+ * <root>/<run_id>, made (0700) when [create], opened without following
  * a symlink, and only when it is the caller's and nobody else can write
  * it: another user may have made that name first.  Returns the
  * descriptor, -1 with errbuf, or -2 (errno ENOENT) when it does not exist
@@ -399,8 +426,9 @@ static int install_snapshot(const struct install_req *q, char *errbuf,
 }
 
 struct run_dir_lock {
-	int root;   /* RunDir */
-	int rdir;   /* <RunDir>/<run_id> */
+	int root;   /* the user's own directory in RunDir */
+	char *root_path;
+	int rdir;   /* <root>/<run_id> */
 	int lock;   /* its .lock-<node>, flock'd */
 	char marker[NAME_MAX + 1];
 };
@@ -413,6 +441,8 @@ static void unlock_run_dir(struct run_dir_lock *l)
 		close(l->rdir);
 	if (l->root >= 0)
 		close(l->root);
+	free(l->root_path);
+	l->root_path = NULL;
 	l->root = l->rdir = l->lock = -1;
 }
 
@@ -425,8 +455,10 @@ static int lock_run_dir(const struct install_req *q, int create,
 			struct run_dir_lock *l, char *errbuf, size_t errlen)
 {
 	char lock_name[NAME_MAX + 1];
+	struct aml_userdir own;
 
 	l->root = l->rdir = l->lock = -1;
+	l->root_path = NULL;
 	/* ".new" is added for the marker's temporary. */
 	if (snprintf(lock_name, sizeof(lock_name), ".lock-%s", q->node_name) >=
 		    (int)sizeof(lock_name) ||
@@ -436,13 +468,15 @@ static int lock_run_dir(const struct install_req *q, int create,
 			 q->node_name);
 		return -1;
 	}
-	l->root = open_run_root(q->site->run_dir, errbuf, errlen);
-	if (l->root < 0)
+	if (open_user_run_root(q->site->run_dir, create, &own, errbuf,
+			       errlen) < 0)
 		return -1;
-	l->rdir = open_run_dir(l->root, q->site->run_dir, q->run_id, create,
+	l->root = own.fd;
+	l->root_path = own.path;
+	l->rdir = open_run_dir(l->root, l->root_path, q->run_id, create,
 			       errbuf, errlen);
 	if (l->rdir == -2)
-		snprintf(errbuf, errlen, "%s/%s: has gone", q->site->run_dir,
+		snprintf(errbuf, errlen, "%s/%s: has gone", l->root_path,
 			 q->run_id);
 	if (l->rdir < 0)
 		goto fail;
@@ -450,14 +484,14 @@ static int lock_run_dir(const struct install_req *q, int create,
 			 O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (l->lock < 0) {
 		snprintf(errbuf, errlen, "%s/%s/%s: cannot open: %s",
-			 q->site->run_dir, q->run_id, lock_name,
+			 l->root_path, q->run_id, lock_name,
 			 strerror(errno));
 		goto fail;
 	}
 	while (flock(l->lock, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			snprintf(errbuf, errlen, "%s/%s/%s: cannot lock: %s",
-				 q->site->run_dir, q->run_id, lock_name,
+				 l->root_path, q->run_id, lock_name,
 				 strerror(errno));
 			goto fail;
 		}
@@ -515,7 +549,7 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 	if (!batch &&
 	    write_marker(l.rdir, l.marker, q->job_id, q->attempt) < 0) {
 		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
-			 q->site->run_dir, q->run_id, l.marker,
+			 l.root_path, q->run_id, l.marker,
 			 strerror(errno));
 		goto out;
 	}
@@ -536,7 +570,7 @@ static int mark_attempt(const struct install_req *q, char *errbuf,
 		return -1;
 	if (write_marker(l.rdir, l.marker, q->job_id, q->attempt) < 0) {
 		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
-			 q->site->run_dir, q->run_id, l.marker,
+			 l.root_path, q->run_id, l.marker,
 			 strerror(errno));
 		r = -1;
 	}
@@ -619,7 +653,9 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 
 static void prepare(spank_t sp)
 {
+	struct aml_userdir own;
 	struct install_req q;
+	int r;
 	char errbuf[PATH_MAX + 2048], *snapshot = NULL;
 	const char *node_name = getenv(ENV_NODENAME);
 
@@ -640,8 +676,16 @@ static void prepare(spank_t sp)
 		return;
 	}
 	node.have_site = 1;
-	if (aml_run_workdir(node.site.run_dir, node.run_id, node.node_name,
-			    node.workdir, sizeof(node.workdir)) < 0) {
+	if (open_user_run_root(node.site.run_dir, 1, &own, errbuf,
+			       sizeof(errbuf)) < 0) {
+		keep_error("aml: run %s: node %s: %s", node.run_id,
+			   node.node_name, errbuf);
+		return;
+	}
+	r = aml_run_workdir(own.path, node.run_id, node.node_name,
+			    node.workdir, sizeof(node.workdir));
+	aml_userdir_close(&own);
+	if (r < 0) {
 		keep_error("aml: run id \"%.200s\" (AML_RUN_ID) cannot name a directory under RunDir %s on node %s",
 			   node.run_id, node.site.run_dir, node.node_name);
 		return;
@@ -960,6 +1004,7 @@ static void clean_node(const struct aml_site *site, const char *run_id,
 		       const char *node_name, uint32_t job_id, int keep)
 {
 	char lock_name[NAME_MAX + 1], marker[NAME_MAX + 1], errbuf[1024];
+	struct aml_userdir own;
 	uint32_t marked_job;
 	unsigned marked_attempt;
 	int root, rdir;
@@ -969,12 +1014,13 @@ static void clean_node(const struct aml_site *site, const char *run_id,
 	    snprintf(marker, sizeof(marker), ".attempt-%s", node_name) >=
 		    (int)sizeof(marker))
 		return;
-	root = open_run_root(site->run_dir, errbuf, sizeof(errbuf));
-	if (root < 0) {
+	if (open_user_run_root(site->run_dir, 0, &own, errbuf,
+			       sizeof(errbuf)) < 0) {
 		slurm_error("aml: run %s: cleanup: %s", run_id, errbuf);
 		return;
 	}
-	rdir = open_run_dir(root, site->run_dir, run_id, 0, errbuf,
+	root = own.fd;
+	rdir = open_run_dir(root, own.path, run_id, 0, errbuf,
 			    sizeof(errbuf));
 	if (rdir == -1)
 		slurm_error("aml: run %s: cleanup: %s", run_id, errbuf);
@@ -990,18 +1036,18 @@ static void clean_node(const struct aml_site *site, const char *run_id,
 	}
 	if (keep)
 		slurm_info("aml: run %s: job %u failed: %s/%s/%s kept (KeepFailedRunDir=yes)",
-			   run_id, (unsigned)job_id, site->run_dir, run_id,
+			   run_id, (unsigned)job_id, own.path, run_id,
 			   node_name);
 	else if (remove_tree(rdir, node_name, 0) < 0)
 		slurm_error("aml: run %s: cannot remove %s/%s/%s: %s", run_id,
-			    site->run_dir, run_id, node_name, strerror(errno));
+			    own.path, run_id, node_name, strerror(errno));
 	unlinkat(rdir, marker, 0);
 	unlinkat(rdir, lock_name, 0);
 	close(rdir);
 	/* Not empty while another node's directory or a kept one remains. */
 	unlinkat(root, run_id, AT_REMOVEDIR);
 out:
-	close(root);
+	aml_userdir_close(&own);
 }
 
 int aml_node_job_epilog(spank_t sp)

@@ -12,14 +12,16 @@
  * failure or preemption that Slurm requeues is not an end: the run goes
  * back to Queued as a new attempt.
  *
- * It must run as root (SlurmUser=root): it reads every user's runs, even
- * private ones, and writes through run history as each run's owner (root
- * acts as the owner inside the run directory).  It only writes to a run
- * whose owner is the job's user (UID), so a job named after someone
- * else's run cannot end it.  jobcomp/script throws its program's output
+ * It must run as root (SlurmUser=root), and becomes the job's owner (UID
+ * and GID, as Slurm knows them) before it looks anything up: it reads and
+ * writes run history as that user would, so nothing a user plants in
+ * their runs makes root act on a path.  It only writes to a run whose
+ * owner is the job's user, so a job named after someone else's run
+ * cannot end it.  jobcomp/script throws its program's output
  * away, so every problem goes to syslog (daemon facility) as well as to
  * stderr.  Exit status: 0 recorded or nothing to do, 1 a problem.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "privdrop.h"
 #include "runid.h"
 #include "runs.h"
 #include "site.h"
@@ -75,12 +78,36 @@ static int requeued(uint32_t job_id, unsigned *attempt)
 	return 1;
 }
 
+/* The job's owner from jobcomp's UID and GID: plain decimal numbers. */
+static int job_owner(uid_t *uid, gid_t *gid)
+{
+	const char *u = getenv("UID"), *g = getenv("GID");
+	unsigned long un, gn;
+	char *end;
+
+	if (!u || !g || !*u || !*g)
+		return -1;
+	errno = 0;
+	un = strtoul(u, &end, 10);
+	if (errno || *end || un >= (uid_t)-1)
+		return -1;
+	gn = strtoul(g, &end, 10);
+	if (errno || *end || gn >= (gid_t)-1)
+		return -1;
+	*uid = (uid_t)un;
+	*gid = (gid_t)gn;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *job_name = getenv("JOBNAME"), *state = getenv("JOBSTATE");
 	const char *job_text = getenv("JOBID");
+	struct aml_identity as_owner = { 0 };
 	struct aml_run_info info;
 	struct aml_history *h;
+	uid_t uid;
+	gid_t gid;
 	struct aml_site site;
 	struct aml_event ev;
 	enum aml_status status;
@@ -103,19 +130,33 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		return fail(job_name, "must run as root (SlurmUser=root): it "
 			    "writes every user's runs as their owner");
+	/* Threat: the run's directories belong to its user, who can plant
+	 * symlinks, swap names and hold locks in them.  The job's owner,
+	 * as Slurm knows it, is who the finalizer is from here on: every
+	 * lookup and write is the user's own, checked by the kernel as
+	 * theirs would be.  The real uid stays root (the user cannot
+	 * signal or trace this process), for the restore at the end. */
+	if (job_owner(&uid, &gid) < 0)
+		return fail(job_name, "jobcomp gave no valid UID and GID; "
+			    "nothing recorded");
+	if (aml_identity_become(uid, gid, &as_owner, err, sizeof(err)) < 0)
+		return fail(job_name, err);
 	job_id = (uint32_t)strtoul(job_text, NULL, 10);
 	parse_exit(getenv("EXITCODE"), &code, &signal);
-	if (runs_open("finalize", NULL, &site, &h) != 0)
+	if (runs_open("finalize", NULL, &site, &h) != 0) {
+		aml_identity_restore(&as_owner);
 		return fail(job_name, "cannot load aml.conf or open run history "
 			    "(set AML_CONF in a wrapper when aml.conf is not "
 			    "beside slurm.conf)");
+	}
 	if (aml_history_read_run(h, job_name, 0, &info, err, sizeof(err)) < 0) {
 		/* A job named like a run that is none is not ours to
 		 * report; one we cannot read is a problem to say. */
 		runs_close(&site, h);
+		aml_identity_restore(&as_owner);
 		return strstr(err, "no run ") ? 0 : fail(job_name, err);
 	}
-	if (getenv("UID") && strtoul(getenv("UID"), NULL, 10) != info.uid) {
+	if (uid != info.uid) {
 		rc = fail(info.run_id, "the job that ended belongs to another "
 			  "user than the run; nothing recorded");
 		goto done;
@@ -161,5 +202,6 @@ int main(int argc, char **argv)
 done:
 	aml_run_info_free(&info);
 	runs_close(&site, h);
+	aml_identity_restore(&as_owner);
 	return rc;
 }

@@ -30,7 +30,7 @@ last_event() { show "$1" | jq -r '.events | last | .status + " " + .source'; }
 last_reason() { show "$1" | jq -r '.events | last | .reason // ""'; }
 terminals() { show "$1" | jq '[.events[] | select(.status == "Completed" or .status == "Failed" or .status == "Canceled")] | length'; }
 statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
-uploaded() { cat "$history/ends/$1/outputs/before.txt" 2>/dev/null; }
+uploaded() { cat "$history/$user/ends/$1/outputs/before.txt" 2>/dev/null; }
 
 # make_run NAME BODY: a run whose script writes an output, then runs BODY
 # (Python).
@@ -125,7 +125,7 @@ python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1])
 fcntl.flock(f, fcntl.LOCK_EX)
 print("locked", flush=True)
-time.sleep(600)' "$history/ends/$run/events.jsonl" >"$lock_out" &
+time.sleep(600)' "$history/$user/ends/$run/events.jsonl" >"$lock_out" &
 locker=$!
 wait_until 10 grep -q locked "$lock_out"
 kill_wait=$(sed -n 's/^KillWait=//p' "$SLURM_CONF")
@@ -140,7 +140,7 @@ wait "$locker" 2>/dev/null
 rm -f "$lock_out"
 # Waiting on the file, not through aml-run (whose reconcile on read would
 # race the finalizer, released at the same moment, to record the end).
-wait_until 60 grep -q '"status":"Canceled"' "$history/ends/$run/events.jsonl" ||
+wait_until 60 grep -q '"status":"Canceled"' "$history/$user/ends/$run/events.jsonl" ||
 	echo "# hardkill did not end: $(statuses "$run")"
 if [ "$gone_after" -ge "$kill_wait" ]; then
 	ok "hard kill: the launcher lived until Slurm's SIGKILL (${gone_after} s >= KillWait ${kill_wait} s)"

@@ -15,7 +15,7 @@ history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 
 echo "1..8"
 
-events_of() { cat "$history/$1/$2/events.jsonl" 2>/dev/null; }
+events_of() { cat "$history/$user/$1/$2/events.jsonl" 2>/dev/null; }
 # finalized EXP RUN: the finalizer has written an event for the run
 finalized() { events_of "$1" "$2" | grep -q '"source":"finalizer"'; }
 last_event() { events_of "$1" "$2" | tail -n 1 | jq -r '[.status, .source, (.exit_code // "-" | tostring)] | join(" ")'; }
@@ -28,7 +28,7 @@ fixture event fin "$run" Queued "$(now_ms)" sbatch "job=$job"
 scancel "$job"
 wait_until 60 finalized fin "$run"
 same "a job cancelled while pending: Canceled, by the finalizer" "Canceled finalizer 0" "$(last_event fin "$run")"
-same "the finalizer wrote as the run's owner" "$user" "$(stat -c %U "$history/fin/$run/events.jsonl")"
+same "the finalizer wrote as the run's owner" "$user" "$(stat -c %U "$history/$user/fin/$run/events.jsonl")"
 
 # A job that failed with no launcher to say so.
 run2=$(new_run_id fin)
@@ -65,7 +65,7 @@ fixture event fin "$run5" Queued "$(now_ms)" sbatch "job=$job5"
 wait_until 60 finalized fin "$run5"
 same "an end the launcher recorded stands; nothing is added" "4 Completed launcher 0" \
 	"$(events_of fin "$run4" | wc -l) $(last_event fin "$run4")"
-same "no refused events either" "" "$(cat "$history/fin/$run4/refused.jsonl" 2>/dev/null)"
+same "no refused events either" "" "$(cat "$history/$user/fin/$run4/refused.jsonl" 2>/dev/null)"
 
 # A job of another user named after a run cannot end it.
 run6=$(new_run_id fin)
@@ -83,4 +83,4 @@ same "a job of another user named after a run leaves it alone" "1 NotStarted sba
 # A job named like a run that does not exist is left alone.
 job8=$(as_user sbatch --parsable -J "fin_1_00000000" -o /dev/null --wrap true)
 wait_until 60 job_ended "$job8"
-same "a job that is not a run leaves no trace" "" "$(ls "$history/fin" | grep -c '^fin_1_00000000$' | grep -v '^0$')"
+same "a job that is not a run leaves no trace" "" "$(ls "$history/$user/fin" | grep -c '^fin_1_00000000$' | grep -v '^0$')"

@@ -45,15 +45,15 @@ wait_until 120 ended "$run" || echo "# hello did not end: $(statuses "$run")"
 same "hello: NotStarted Queued Preparing Running Finalizing Completed" \
 	"NotStarted Queued Preparing Running Finalizing Completed" "$(statuses "$run")"
 same "hello: the outputs file is in run history" hello \
-	"$(cat "$history/e2e/$run/outputs/greeting.txt" 2>/dev/null)"
+	"$(cat "$history/$user/e2e/$run/outputs/greeting.txt" 2>/dev/null)"
 same "hello: arguments arrive verbatim (spaces, quotes, \$(...), ;)" \
 	"hello from $run args ['a b', \"it's\", '\$(id)', ';', '\"q\"']" \
 	"$(as_user aml-run logs "$run" 2>&1 | head -n 1)"
 
 rundir=$(sed -n 's/^RunDir=//p' "$AML_CONF")
-gone() { [ ! -e "$rundir/$1/$2" ]; }
+gone() { [ ! -e "$rundir/$user/$1/$2" ]; }
 if wait_until 60 gone "$run" n1 && wait_until 5 gone "$run" n2; then ok "the epilog removed the run's working directory"
-else not_ok "the epilog removed the run's working directory" "$(ls -la "$rundir/$run" 2>&1)"; fi
+else not_ok "the epilog removed the run's working directory" "$(ls -la "$rundir/$user/$run" 2>&1)"; fi
 
 # ---- a step the user starts themselves is left alone
 write "$src/hello/own-step.sh" <<'EOF'
@@ -105,7 +105,7 @@ secs=$(jq -r '.duration_seconds' <<<"$info")
 if awk -v s="$secs" 'BEGIN { exit !(s >= 5 && s <= 15) }'; then ok "... within 5 to 15 seconds ($secs s)"
 else not_ok "... within 5 to 15 seconds" "duration: $secs"; fi
 same "... and what it wrote before the kill is uploaded" written \
-	"$(cat "$history/e2e/$run4/outputs/before-kill.txt" 2>/dev/null)"
+	"$(cat "$history/$user/e2e/$run4/outputs/before-kill.txt" 2>/dev/null)"
 
 # ---- scancel while running, and while pending
 write "$src/hello/long.py" <<'EOF'
@@ -149,7 +149,7 @@ jq '.script = "leak.py" | .arguments = []' "$src/hello/run.json" | write "$src/h
 run8=$(submit "$src/hello" leak.json)
 wait_until 120 ended "$run8"
 same "an outputs symlink to a root-only file: zero bytes leave" "ok absent" \
-	"$(cat "$history/e2e/$run8/outputs/ok.txt" 2>/dev/null) $([ -e "$history/e2e/$run8/outputs/leak" ] && echo present || echo absent)"
+	"$(cat "$history/$user/e2e/$run8/outputs/ok.txt" 2>/dev/null) $([ -e "$history/$user/e2e/$run8/outputs/leak" ] && echo present || echo absent)"
 rm -f "$secret"
 
 # ---- PyTorch, 2 nodes x 2 processes: every rank's variables, and all
@@ -187,7 +187,7 @@ same "PyTorch 2x2: Completed, and rank 0 met ranks 1, 2 and 3" "Completed met [1
 	"$(status_of "$run9") $(as_user aml-run logs --rank 0 "$run9" 2>&1 | grep '^met')"
 same "PyTorch 2x2: every node's outputs are in run history (both nodes' files)" \
 	"rank0.txt:n1 rank1.txt:n1 rank2.txt:n2 rank3.txt:n2" \
-	"$(cd "$history/e2e/$run9/outputs" 2>/dev/null && for f in rank*.txt; do echo "$f:$(cat "$f")"; done | xargs)"
+	"$(cd "$history/$user/e2e/$run9/outputs" 2>/dev/null && for f in rank*.txt; do echo "$f:$(cat "$f")"; done | xargs)"
 ranks=$(for r in 0 1 2 3; do as_user aml-run logs --rank $r "$run9" 2>&1 | grep '^rank'; done |
 	awk '{ print $2, $4, $6, $8 }' | sort | xargs)
 same "PyTorch 2x2: RANK, LOCAL_RANK, WORLD_SIZE, NODE_RANK of every process" \
