@@ -2,13 +2,13 @@
  * history_file.c: the embedded run history backend, a directory tree on
  * the shared filesystem (layout in DESIGN.md):
  *
- *     <HistoryDir>/<experiment>/<run_id>/
+ *     <HistoryDir>/<user>/<experiment>/<run_id>/
  *         run.json  properties.json  tags.json  events.jsonl
  *         refused.jsonl   events the state machine refused, with why
  *         outputs/  logs/  user_logs/
  *
- * Who may do what is left to the kernel: experiments are shared
- * directories (1777, like /tmp: anyone adds runs, nobody removes another's),
+ * Who may do what is left to the kernel: each user's runs are in a tree
+ * nobody else can write (why, and the old layout, below: "The layout"),
  * a run directory belongs to its user (0700 or 0755 by RunVisibility).
  *
  * Concurrency: events.jsonl is the run's lock (flock, which NFS maps to
@@ -19,9 +19,9 @@
  * file or the new one.  Readers take no lock: a line is appended whole,
  * and a torn last line (a writer killed mid-write) is skipped.
  *
- * Root (the finalizer): every path component is opened O_NOFOLLOW from
- * HistoryDir, and once the run directory is open the process acts as its
- * owner (privdrop.h) for everything inside it.
+ * Root (a reconcile by an admin): every path component is opened
+ * O_NOFOLLOW from HistoryDir only to learn whose the run is; the process
+ * then becomes that user (privdrop.h) and finds the run again as them.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -36,7 +36,8 @@
 #define AML_ENV_NODE_CONFIG "SLURM_SPANK_AML_CONFIG"
 
 /*
- * The run's working directory on node [node]: <run_dir>/<run_id>/<node>.
+ * The run's working directory on node [node]: <run_dir>/<run_id>/<node>,
+ * where [run_dir] is the user's own directory in RunDir (userdir.h).
  * The node name is part of it so that several slurmd on one machine (the
  * test cluster) keep apart.  Returns 0, or -1 when it does not fit [len].
  */

@@ -447,7 +447,7 @@ static void unlock_run_dir(struct run_dir_lock *l)
 }
 
 /*
- * Open <RunDir>/<run_id> (made when [create]) and take this node's lock
+ * Open <RunDir>/<user>/<run_id> (made when [create]) and take this node's lock
  * in it, so steps starting together on the node go one at a time.
  * Returns 0, or -1 with errbuf and nothing held.
  */

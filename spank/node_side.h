@@ -10,10 +10,12 @@
  * alone.  The node's name is slurmstepd's own SLURMD_NODENAME, never the
  * job's copy, which a step inherits from the batch node.
  *
+ * <RunDir>/<user> is the user's own directory in RunDir (userdir.h: a
+ * name someone else made first is stepped around).
  * user_init (as the user): once per node per attempt, under an flock on
- * <RunDir>/<run_id>/.lock-<node>, the snapshot is installed into the
- * working directory <RunDir>/<run_id>/<node>, and the attempt noted in
- * <RunDir>/<run_id>/.attempt-<node> ("job <id> attempt <n>"), beside the
+ * <RunDir>/<user>/<run_id>/.lock-<node>, the snapshot is installed into the
+ * working directory <RunDir>/<user>/<run_id>/<node>, and the attempt noted in
+ * <RunDir>/<user>/<run_id>/.attempt-<node> ("job <id> attempt <n>"), beside the
  * working directory rather than in it, so nothing of slurm-aml's shows up
  * among the run's files or can be overwritten by them.  A leftover from
  * an earlier attempt of the same job is removed first; a directory another
@@ -31,7 +33,7 @@
  * task also gets its distributed environment (aml_distributed_env).
  *
  * job_epilog (root): as the job's user, removes the node's working
- * directory, its lock and marker, and <RunDir>/<run_id> once empty; the
+ * directory, its lock and marker, and <RunDir>/<user>/<run_id> once empty; the
  * working directory stays when KeepFailedRunDir=yes and the job's exit
  * code (SLURM_JOB_EXIT_CODE, which slurmd's epilog gets in 22.05) is not
  * zero.  It never fails: a failing epilog drains the node too.
