@@ -158,6 +158,11 @@ static int find_suffixed(int parentfd, const char *name, uid_t uid,
 		    !strcmp(de->d_name, name) ||
 		    (chosen[0] && strcmp(de->d_name, chosen) >= 0))
 			continue;
+		/* Names a squatter made by the thousand cost one stat each,
+		 * not an open. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !aml_userdir_is_own(&st, uid, deny))
+			continue;
 		fd = open_entry(dirfd(d), de->d_name, &st);
 		if (fd < 0)
 			continue;

@@ -74,7 +74,7 @@ else ok "the hostile user cannot write, rename or replace in the victim's tree";
 evil_fixture create takeover "$vrun" "$(now_ms)" cpu
 same "the victim's show is the victim's run" "$user" \
 	"$(as_user aml-run show --json "$vrun" | jq -r .owner)"
-out=$(aml-run show "$vrun" 2>&1)
+out=$("$bin/aml-run" show "$vrun" 2>&1)
 case $out in
 *"used by several users"*"$user"* | *"used by several users"*"$evil"*) ok "anyone else is told the run id is ambiguous, not shown the forgery" ;;
 *) not_ok "anyone else is told the run id is ambiguous, not shown the forgery" "$out" ;;

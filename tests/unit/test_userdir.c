@@ -300,6 +300,18 @@ static void test_is_own(void **state)
 	assert_false(aml_userdir_is_own(&st, 7, DENY_WRITE));
 }
 
+/* The login name, else the uid: never a path of more than one entry. */
+static void test_default_name(void **state)
+{
+	char name[64];
+
+	(void)state;
+	aml_userdir_default_name(0, name, sizeof(name));
+	assert_string_equal(name, "root");
+	aml_userdir_default_name(3999999999u, name, sizeof(name));
+	assert_string_equal(name, "3999999999");
+}
+
 /* Processes of the user starting at once all end with one directory when
  * the name is free. */
 static void test_concurrent_first_use(void **state)
@@ -350,6 +362,7 @@ int main(void)
 		T(test_bad_names),
 		T(test_name_matches),
 		T(test_is_own),
+		T(test_default_name),
 		T(test_concurrent_first_use),
 	};
 
