@@ -772,13 +772,16 @@ failed:
 }
 
 /*
- * flock(LOCK_EX) with a bound.  Threat: the lock is a file its user owns,
- * and whoever holds it for good would otherwise stall every writer of
- * the run forever, the finalizer too, which slurmctld runs for one job
- * at a time: a run's end must never wait on its user.  Writers hold it
- * for one read and one append, milliseconds, so a wait of LOCK_WAIT_MS
- * means someone is holding it on purpose or is stuck; the write is then
- * "unavailable" and goes to the spool, to be replayed.  -1 with errno
+ * flock(LOCK_EX), with a bound for root components.  Threat: the lock is
+ * a file its user owns, and whoever holds it for good would otherwise
+ * stall a root process that serves everyone: the finalizer, which
+ * slurmctld runs for one job at a time, or slurmstepd.  A run's end must
+ * never wait on its user.  Writers hold it for one read and one append,
+ * milliseconds, so a wait of LOCK_WAIT_MS means someone is holding it on
+ * purpose or is stuck; the write is then "unavailable" and goes to the
+ * spool, to be replayed.  A process of the user's own (real uid not
+ * root) waits in the kernel's queue as long as it takes, which is fair
+ * under contention, and only the user can hold it up.  -1 with errno
  * EWOULDBLOCK when the bound passed.
  */
 #define LOCK_WAIT_MS 5000
@@ -787,6 +790,13 @@ static int lock_bounded(int fd)
 {
 	int64_t waited_ms = 0, step_ms = 1;
 
+	if (getuid() != 0) {
+		int r;
+
+		while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		return r;
+	}
 	for (;;) {
 		struct timespec ts;
 
