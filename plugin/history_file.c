@@ -812,7 +812,10 @@ static int lock_bounded(int fd)
 		ts.tv_nsec = (long)(step_ms % 1000) * 1000000L;
 		nanosleep(&ts, NULL);
 		waited_ms += step_ms;
-		if (step_ms < 100)
+		/* Short steps: a writer blocked in flock is woken the moment
+		 * the lock is free, and a poller that slept longer would lose
+		 * every race to it (the finalizer's end to the launcher's). */
+		if (step_ms < 2)
 			step_ms *= 2;
 	}
 }
