@@ -13,6 +13,7 @@
 
 #include "errors.h"
 #include "runs.h"
+#include "text.h"
 #include "tools.h"
 
 extern char **environ;
@@ -383,9 +384,18 @@ cJSON *runs_json(const struct aml_run_info *info, int detailed,
 
 int runs_print_json(cJSON *json)
 {
-	char *text = json ? cJSON_Print(json) : NULL;
+	struct aml_text shown = AML_TEXT_INIT;
+	char *printed = json ? cJSON_Print(json) : NULL, *text = NULL;
 
 	cJSON_Delete(json);
+	/* cJSON escapes C0 only: DEL, C1 and bidirectional controls and
+	 * bytes that are not UTF-8 would reach a terminal raw (and the last
+	 * would make the JSON invalid). */
+	if (printed) {
+		aml_text_add_shown_json(&shown, printed);
+		free(printed);
+		text = aml_text_finish(&shown);
+	}
 	if (!text) {
 		fprintf(stderr, "aml-run: out of memory\n");
 		return AML_EXIT_FAILURE;
