@@ -82,6 +82,15 @@ int runs_read(const char *command, struct aml_history *h, const char *run_id,
 		fprintf(stderr, "aml-run %s: %s\n", command, err);
 		return AML_EXIT_FAILURE;
 	}
+	/* What the command then writes (a tag, a cancel, a reconciled
+	 * end) goes to the run it read, by that run's own id: never to
+	 * another run of the same name. */
+	if (aml_history_bind(h, info->run_id, info->key, err,
+			     sizeof(err)) < 0) {
+		fprintf(stderr, "aml-run %s: %s\n", command, err);
+		aml_run_info_free(info);
+		return AML_EXIT_FAILURE;
+	}
 	runs_reconcile(h, info);
 	return AML_EXIT_OK;
 }
@@ -213,7 +222,11 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 				  sizeof(reason)) < 0 ||
 	    requeued)
 		return;
-	if (aml_event_init(&ev, status, AML_SOURCE_RECONCILE) < 0)
+	/* A run of a listing, of which several may share a name: the end
+	 * goes to this one, by its own id. */
+	if (aml_history_bind(h, info->run_id, info->key, err,
+			     sizeof(err)) < 0 ||
+	    aml_event_init(&ev, status, AML_SOURCE_RECONCILE) < 0)
 		return;
 	/* The end as Slurm saw it, not when someone happened to look; never
 	 * before the run's last event, so the timeline stays in order. */
