@@ -73,8 +73,7 @@ static void parse_exit(const char *text, struct aml_slurm_job *job)
 /*
  * "AdminComment=aml run_id=<id> mlflow_run_id=<key> experiment=...": the
  * word is read only right after the run id, where the controller puts it,
- * since the experiment's name after it is the user's and may hold blanks
- * and "=".
+ * not wherever the user's own Comment may spell it.
  */
 static void parse_tracking_id(const char *text, struct aml_slurm_job *job)
 {

@@ -241,9 +241,10 @@ static int add_env_var(struct aml_plan *plan, const char *name,
 
 /*
  * " mlflow_run_id=<id>" into the job's comment right after the run id
- * ("aml run_id=<id> mlflow_run_id=<id> experiment=..."): before the
- * experiment, whose name is the user's and may hold blanks and "=", so
- * the finalizer reads it at a place no name can reach (slurm_text.h).
+ * ("aml run_id=<id> mlflow_run_id=<id> experiment=..."): a fixed place in
+ * the controller's own text, where the finalizer reads it (slurm_text.h),
+ * whatever words the user's own fields of the job (Comment, WorkDir) may
+ * spell elsewhere in scontrol's line.
  */
 static int add_tracking_word(struct aml_plan *plan, const char *run_id,
 			     const char *tracking_id)

@@ -75,8 +75,8 @@ static void test_scontrol_whole_keys(void **state)
 }
 
 /* The run's tracking id, only where the controller puts it in the admin
- * comment: not from the user's Comment, nor from an experiment name that
- * spells the word. */
+ * comment: not from the user's Comment, nor from anywhere else in it than
+ * right after the run id. */
 static void test_scontrol_tracking_id(void **state)
 {
 	struct aml_slurm_job job;
