@@ -21,7 +21,9 @@
 #include "errors.h"
 #include "history.h"
 #include "history_backend.h"
+#include "runid.h"
 #include "spool.h"
+#include "text.h"
 
 struct aml_history {
 	const struct aml_history_ops *ops;
@@ -108,14 +110,18 @@ static int kvlist_from_json(const cJSON *obj, struct aml_kvlist *list)
 	return 0;
 }
 
-static cJSON *new_record(const char *op, const char *experiment,
-			 const char *run_id)
+/* A spooled write; with the run's key when one is bound, so the replay,
+ * maybe in another process, reaches the same run. */
+static cJSON *new_record(struct aml_history *h, const char *op,
+			 const char *experiment, const char *run_id)
 {
+	const char *key = aml_history_key(h, run_id);
 	cJSON *rec = cJSON_CreateObject();
 
 	if (rec && cJSON_AddStringToObject(rec, "op", op) &&
 	    cJSON_AddStringToObject(rec, "experiment", experiment) &&
-	    cJSON_AddStringToObject(rec, "run_id", run_id))
+	    cJSON_AddStringToObject(rec, "run_id", run_id) &&
+	    (!key || cJSON_AddStringToObject(rec, "key", key)))
 		return rec;
 	cJSON_Delete(rec);
 	return NULL;
@@ -130,13 +136,51 @@ static int add_event(cJSON *rec, const struct aml_event *ev)
 	return ok ? 0 : -1;
 }
 
-/* Replay one record through the backend. */
+static enum aml_spool_verdict apply_one(struct aml_history *h,
+					const struct aml_spool_entry *e,
+					const cJSON *rec, char *errbuf,
+					size_t errlen);
+
+/*
+ * Replay one record through the backend, bound to the key it was written
+ * with; the binding the writer of this process holds for the same run id
+ * (another run of that name, read by aml-run) is put back afterwards.
+ */
 static enum aml_spool_verdict apply_record(void *ctx,
 					   const struct aml_spool_entry *e,
 					   char *errbuf, size_t errlen)
 {
 	struct aml_history *h = ctx;
 	cJSON *rec = cJSON_ParseWithLength(e->record, e->len);
+	const char *run_id = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "run_id"));
+	const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
+	const char *held = run_id ? aml_history_key(h, run_id) : NULL;
+	char *saved = held ? strdup(held) : NULL;
+	enum aml_spool_verdict v;
+
+	if (held && !saved) {
+		cJSON_Delete(rec);
+		aml_fail(errbuf, errlen, "out of memory");
+		return AML_SPOOL_RETRY;
+	}
+	if (key && aml_history_bind(h, run_id, key, errbuf, errlen) < 0) {
+		v = AML_SPOOL_REJECTED;
+	} else {
+		v = apply_one(h, e, rec, errbuf, errlen);
+		if (key)
+			aml_history_bind(h, run_id, saved, NULL, 0);
+	}
+	free(saved);
+	cJSON_Delete(rec);
+	return v;
+}
+
+static enum aml_spool_verdict apply_one(struct aml_history *h,
+					const struct aml_spool_entry *e,
+					const cJSON *rec, char *errbuf,
+					size_t errlen)
+{
 	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op"));
 	const char *exp = cJSON_GetStringValue(
 		cJSON_GetObjectItem(rec, "experiment"));
@@ -249,7 +293,6 @@ done:
 	aml_kvlist_free(&a);
 	aml_kvlist_free(&b);
 	aml_strlist_free(&remove);
-	cJSON_Delete(rec);
 	if (r == AML_BACKEND_UNAVAILABLE)
 		return AML_SPOOL_RETRY;
 	if (r < 0)
@@ -281,6 +324,27 @@ static int replay(struct aml_history *h, size_t *remaining, char *errbuf,
 	aml_spool_close(&sp);
 	*remaining = stats.remaining;
 	return r;
+}
+
+int aml_history_bind(struct aml_history *h, const char *run_id,
+		     const char *key, char *errbuf, size_t errlen)
+{
+	char shown[96];
+
+	if (key && !aml_runid_is_tracking_id(key)) {
+		aml_text_escape(key, shown, sizeof(shown));
+		return aml_fail(errbuf, errlen, "run %s: \"%s\" is not a "
+				"tracking server's run id (32 hexadecimal "
+				"digits, or a GUID)", run_id, shown);
+	}
+	if (!h->ops->bind)
+		return 0;
+	return h->ops->bind(h->self, run_id, key, errbuf, errlen) < 0 ? -1 : 0;
+}
+
+const char *aml_history_key(struct aml_history *h, const char *run_id)
+{
+	return h->ops->key_of ? h->ops->key_of(h->self, run_id) : NULL;
 }
 
 int aml_history_flush(struct aml_history *h, size_t *remaining, char *errbuf,
@@ -357,7 +421,7 @@ enum aml_history_result aml_history_create_run(struct aml_history *h,
 					       const struct aml_run_new *req,
 					       char *errbuf, size_t errlen)
 {
-	cJSON *rec = new_record("create", req->experiment, req->run_id);
+	cJSON *rec = new_record(h, "create", req->experiment, req->run_id);
 
 	if (rec && (!cJSON_AddStringToObject(rec, "config", req->config_json) ||
 		    !cJSON_AddItemToObject(rec, "properties",
@@ -400,7 +464,7 @@ enum aml_history_result aml_history_record(struct aml_history *h,
 {
 	struct run_args a = { .experiment = experiment, .run_id = run_id,
 			      .ev = ev };
-	cJSON *rec = new_record("event", experiment, run_id);
+	cJSON *rec = new_record(h, "event", experiment, run_id);
 
 	if (rec && add_event(rec, ev) < 0) {
 		cJSON_Delete(rec);
@@ -425,7 +489,7 @@ enum aml_history_result aml_history_add_properties(
 {
 	struct run_args a = { .experiment = experiment, .run_id = run_id,
 			      .kv = properties };
-	cJSON *rec = new_record("properties", experiment, run_id);
+	cJSON *rec = new_record(h, "properties", experiment, run_id);
 
 	if (rec && !cJSON_AddItemToObject(rec, "properties",
 					  kvlist_to_json(properties))) {
@@ -452,7 +516,7 @@ enum aml_history_result aml_history_set_tags(
 {
 	struct run_args a = { .experiment = experiment, .run_id = run_id,
 			      .kv = set, .remove = remove };
-	cJSON *rec = new_record("tags", experiment, run_id);
+	cJSON *rec = new_record(h, "tags", experiment, run_id);
 	cJSON *names = cJSON_CreateArray();
 
 	for (size_t i = 0; names && remove && i < remove->count; i++)
@@ -511,7 +575,7 @@ enum aml_history_result aml_history_upload(struct aml_history *h,
 			memset(stats, 0, sizeof(*stats));
 		return AML_HISTORY_UNCHANGED;
 	}
-	rec = new_record("upload", experiment, run_id);
+	rec = new_record(h, "upload", experiment, run_id);
 
 	if (rec && !cJSON_AddStringToObject(rec, "dest", src)) {
 		cJSON_Delete(rec);
@@ -556,6 +620,7 @@ void aml_run_info_free(struct aml_run_info *info)
 	free(info->experiment);
 	free(info->run_id);
 	free(info->owner);
+	free(info->key);
 	free(info->config_json);
 	aml_kvlist_free(&info->properties);
 	aml_kvlist_free(&info->tags);

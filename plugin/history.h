@@ -24,7 +24,12 @@
  *     the spool, so a planted symlink cannot make root write elsewhere.
  *
  * Writers name a run by experiment and run id (both in the job's
- * environment and comment); readers by run id alone.
+ * environment and comment); readers by run id alone.  On a backend whose
+ * runs have ids of their own (MLflow's run id), a name can be taken by
+ * anyone who shares the experiment, so the run is reached by that id
+ * instead (aml_history_bind): sbatch learns it when it creates the run
+ * and hands it to the job, every later writer binds it before writing,
+ * and aml-run binds the run it read.
  *
  * Errors are one sentence in errbuf: "run history: run
  * hello_1764089396_0a1b2c3d: Completed -> Running is not a valid
@@ -82,7 +87,11 @@ struct aml_run_new {
 /*
  * Create the run with its first event.  The run appears whole or not at
  * all (it is built aside and renamed into place); an existing run id is an
- * error.  Owned by the caller, mode from RunVisibility.
+ * error.  Owned by the caller, mode from RunVisibility.  On MLflow, where
+ * anyone sharing an experiment can make a run of any name, another run
+ * of the name is no error (it could block anyone's submission): a new
+ * run is made, told apart by its own id, which [h] is then bound to
+ * (aml_history_key).
  */
 enum aml_history_result aml_history_create_run(struct aml_history *h,
 					       const struct aml_run_new *req,
@@ -141,6 +150,26 @@ int aml_history_open_log(struct aml_history *h, const char *experiment,
 			 size_t errlen);
 
 /*
+ * From now on, find the run [run_id] through [h] by [key], the backend's
+ * own id of it (the MLflow run id sbatch recorded when it created the
+ * run: AML_MLFLOW_RUN_ID, the job's admin comment, or info->key of a run
+ * read), for reads and writes alike, never by its name; a write that is
+ * spooled keeps the key with it.  NULL [key] forgets the binding.  The
+ * backend still checks that the run it finds is [run_id]
+ * (history_mlflow.c), so a wrong key is refused, never written to.  A
+ * backend without keys (the file backend, where a run id is a path)
+ * ignores it.  Returns 0, or -1 with errbuf (a key not of the form of
+ * aml_runid_is_tracking_id, out of memory).
+ */
+int aml_history_bind(struct aml_history *h, const char *run_id,
+		     const char *key, char *errbuf, size_t errlen);
+
+/* The key bound to [run_id] (aml_history_create_run binds the run it
+ * made), or NULL: what sbatch hands the job.  Valid until the next bind
+ * or close. */
+const char *aml_history_key(struct aml_history *h, const char *run_id);
+
+/*
  * Replay the caller's spool now (every write does this first anyway).
  * Returns 0 with what is left in [*remaining], or -1 with errbuf.
  */
@@ -164,6 +193,8 @@ struct aml_run_info {
 	char *run_id;
 	char *owner;          /* user name, or the uid in decimal */
 	uid_t uid;
+	char *key;            /* the backend's own id of the run (the MLflow
+			       * run id), or NULL (the file backend) */
 	char *config_json;    /* NULL when not asked for (lists) */
 	struct aml_kvlist properties;
 	struct aml_kvlist tags;

@@ -58,6 +58,15 @@ struct aml_history_ops {
 			const char *path, int out_fd,
 			struct aml_artifact_stats *stats, char *errbuf,
 			size_t errlen);
+	/* Backends whose runs have ids of their own (MLflow); NULL for the
+	 * others.  bind: find [run_id] by [key] from now on, for reads and
+	 * writes (NULL [key]: forget); key_of: the key bound to [run_id]
+	 * (create_run binds the run it made, or found it had made), or
+	 * NULL.  history.c keeps a spooled write's key with it, and binds
+	 * it again for the replay. */
+	int (*bind)(void *self, const char *run_id, const char *key,
+		    char *errbuf, size_t errlen);
+	const char *(*key_of)(void *self, const char *run_id);
 	/* What the job's processes get to log into the same run themselves
 	 * (MLFLOW_RUN_ID...); NULL when nothing. */
 	int (*job_env)(void *self, const char *experiment, const char *run_id,

@@ -29,6 +29,12 @@ static int is_alnum(unsigned char c)
 	       (c >= '0' && c <= '9');
 }
 
+static int is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
 static int is_id_char(unsigned char c)
 {
 	return is_alnum(c) || c == '_' || c == '-';
@@ -109,6 +115,22 @@ int aml_runid_is_valid(const char *id)
 	for (n = 0; id[n]; n++)
 		if (n >= AML_RUNID_MAX - 1 || !is_id_char((unsigned char)id[n]))
 			return 0;
+	return 1;
+}
+
+int aml_runid_is_tracking_id(const char *id)
+{
+	static const char guid[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	size_t n = id ? strlen(id) : 0;
+
+	if (n != 32 && n != sizeof(guid) - 1)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int dash = n == 32 ? 0 : guid[i] == '-';
+
+		if (dash ? id[i] != '-' : !is_hex((unsigned char)id[i]))
+			return 0;
+	}
 	return 1;
 }
 

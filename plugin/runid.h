@@ -31,6 +31,16 @@ int aml_runid_generate(const char *experiment, time_t now, char *buf,
 int aml_runid_is_valid(const char *id);
 
 /*
+ * Non-zero when [id] has the form of a tracking server's own id for a run
+ * (the MLflow run id sbatch learns when it creates the run, and hands the
+ * job as AML_MLFLOW_RUN_ID): 32 hexadecimal digits, as an MLflow server
+ * makes them, or a GUID (8-4-4-4-12 hexadecimal digits), as an Azure ML
+ * workspace does.  The form only, which the controller can check without
+ * asking anyone: whether a run has this id is the server's to say.
+ */
+int aml_runid_is_tracking_id(const char *id);
+
+/*
  * [len] random bytes from getrandom(2).  It blocks only until the
  * kernel's pool is initialised (early in boot), rather than fail a
  * submission; EINTR is retried.  Returns 0, or -1 with errno.

@@ -70,6 +70,35 @@ static void parse_exit(const char *text, struct aml_slurm_job *job)
 	job->signal = *colon == ':' ? (int)strtol(colon + 1, NULL, 10) : 0;
 }
 
+/*
+ * "AdminComment=aml run_id=<id> mlflow_run_id=<key> experiment=...": the
+ * word is read only right after the run id, where the controller puts it,
+ * not wherever the user's own Comment may spell it.
+ */
+static void parse_tracking_id(const char *text, struct aml_slurm_job *job)
+{
+	static const char head[] = "AdminComment=aml run_id=";
+	static const char word[] = " mlflow_run_id=";
+	const char *p = text;
+	size_t n;
+
+	while ((p = strstr(p, head)) && p != text &&
+	       !isspace((unsigned char)p[-1]))
+		p++;
+	if (!p)
+		return;
+	p += strlen(head);
+	p += strcspn(p, " \n");
+	if (strncmp(p, word, strlen(word)))
+		return;
+	p += strlen(word);
+	n = strcspn(p, " \n");
+	if (n < sizeof(job->tracking_id)) {
+		memcpy(job->tracking_id, p, n);
+		job->tracking_id[n] = '\0';
+	}
+}
+
 int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
 {
 	char value[256];
@@ -89,6 +118,7 @@ int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
 	if (find_value(text, "Reason", value, sizeof(value)) == 0 &&
 	    strcmp(value, "None"))
 		snprintf(job->reason, sizeof(job->reason), "%.127s", value);
+	parse_tracking_id(text, job);
 	return 0;
 }
 

@@ -22,12 +22,19 @@ struct aml_slurm_job {
 	char reason[128];     /* Slurm's Reason=, "" when None */
 	int64_t end_ms;       /* EndTime (local time, as Slurm prints it),
 			       * 0 when Unknown or not ended */
+	char tracking_id[40]; /* the run's id on a tracking server, from the
+			       * word the controller put right after the run
+			       * id in AdminComment (submit.h); "" when none
+			       * or from sacct.  It came from the user's own
+			       * submission: a pointer, not a proof, and the
+			       * run it names is checked by whoever uses it */
 };
 
 /*
  * Parse `scontrol show job -o ID` (one line of Key=Value words; Reason may
  * be the last of a few that hold blanks, so only the keys we need are
- * read, each up to the next " Key=").  Returns 0, or -1 when JobState is
+ * read, each up to the next " Key=", and AdminComment only at the fixed
+ * place of its mlflow_run_id word).  Returns 0, or -1 when JobState is
  * missing.
  */
 int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job);

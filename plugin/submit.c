@@ -29,6 +29,7 @@ enum job_var {
 	VAR_RUN_ID,
 	VAR_SNAPSHOT,
 	VAR_LAUNCHER,
+	VAR_MLFLOW_RUN_ID,
 	VAR_OPTION,
 	N_VARS
 };
@@ -38,6 +39,7 @@ static const char *const var_names[N_VARS] = {
 	[VAR_RUN_ID] = AML_JOBENV_RUN_ID,
 	[VAR_SNAPSHOT] = AML_JOBENV_SNAPSHOT,
 	[VAR_LAUNCHER] = AML_JOBENV_LAUNCHER,
+	[VAR_MLFLOW_RUN_ID] = AML_JOBENV_MLFLOW_RUN_ID,
 	[VAR_OPTION] = AML_JOBENV_OPTION,
 };
 
@@ -165,6 +167,13 @@ static void check_vars(const struct job_vars *v, struct aml_errors *errs)
 		aml_errors_add(errs, NULL, "%s must be 0 or 1, got %s",
 			       AML_JOBENV_LAUNCHER,
 			       shown(v->value[VAR_LAUNCHER], buf));
+
+	if (v->value[VAR_MLFLOW_RUN_ID] &&
+	    !aml_runid_is_tracking_id(v->value[VAR_MLFLOW_RUN_ID]))
+		aml_errors_add(errs, NULL,
+			       "%s must be a tracking server's run id (32 hex digits, or a GUID), got %s",
+			       AML_JOBENV_MLFLOW_RUN_ID,
+			       shown(v->value[VAR_MLFLOW_RUN_ID], buf));
 }
 
 /*
@@ -208,12 +217,13 @@ static void join_errors(const struct aml_errors *errs, char *errbuf,
 		memcpy(errbuf + errlen - 4, "...", 4);
 }
 
-/* "AML_SNAPSHOT_ID=<id>" at the end of the plan's environment, which
- * stays NULL-terminated. */
-static int add_snapshot_var(struct aml_plan *plan, const char *snapshot)
+/* "NAME=value" (AML_SNAPSHOT_ID, AML_MLFLOW_RUN_ID) at the end of the
+ * plan's environment, which stays NULL-terminated. */
+static int add_env_var(struct aml_plan *plan, const char *name,
+		       const char *value)
 {
 	struct aml_strlist *env = &plan->environment;
-	size_t len = strlen(AML_JOBENV_SNAPSHOT) + 1 + strlen(snapshot) + 1;
+	size_t len = strlen(name) + 1 + strlen(value) + 1;
 	char **items = realloc(env->items, (env->count + 2) * sizeof(*items));
 	char *pair;
 
@@ -223,9 +233,31 @@ static int add_snapshot_var(struct aml_plan *plan, const char *snapshot)
 	pair = malloc(len);
 	if (!pair)
 		return -1;
-	snprintf(pair, len, "%s=%s", AML_JOBENV_SNAPSHOT, snapshot);
+	snprintf(pair, len, "%s=%s", name, value);
 	items[env->count++] = pair;
 	items[env->count] = NULL;
+	return 0;
+}
+
+/*
+ * " mlflow_run_id=<id>" into the job's comment right after the run id
+ * ("aml run_id=<id> mlflow_run_id=<id> experiment=..."): a fixed place in
+ * the controller's own text, where the finalizer reads it (slurm_text.h),
+ * whatever words the user's own fields of the job (Comment, WorkDir) may
+ * spell elsewhere in scontrol's line.
+ */
+static int add_tracking_word(struct aml_plan *plan, const char *run_id,
+			     const char *tracking_id)
+{
+	size_t head = strlen("aml run_id=") + strlen(run_id);
+	char *comment;
+
+	if (!plan->comment || strlen(plan->comment) < head ||
+	    asprintf(&comment, "%.*s mlflow_run_id=%s%s", (int)head,
+		     plan->comment, tracking_id, plan->comment + head) < 0)
+		return -1;
+	free(plan->comment);
+	plan->comment = comment;
 	return 0;
 }
 
@@ -289,7 +321,13 @@ static int decide(const struct job_vars *v, const struct aml_site *site,
 
 	d->snapshot_id = strdup(v->value[VAR_SNAPSHOT]);
 	if (!d->snapshot_id ||
-	    add_snapshot_var(&d->plan, v->value[VAR_SNAPSHOT]) < 0 ||
+	    add_env_var(&d->plan, AML_JOBENV_SNAPSHOT,
+			v->value[VAR_SNAPSHOT]) < 0 ||
+	    (v->value[VAR_MLFLOW_RUN_ID] &&
+	     (add_env_var(&d->plan, AML_JOBENV_MLFLOW_RUN_ID,
+			  v->value[VAR_MLFLOW_RUN_ID]) < 0 ||
+	      add_tracking_word(&d->plan, run_id,
+				v->value[VAR_MLFLOW_RUN_ID]) < 0)) ||
 	    !(d->summary = make_summary(&d->plan))) {
 		aml_errors_add(errs, NULL, "out of memory while planning the run");
 		return -1;

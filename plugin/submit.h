@@ -14,11 +14,18 @@
  *                    the plugin's placeholder: the controller replaces the
  *                    batch script with the run's launcher; "0" when the
  *                    user's script is the run's command
+ *   AML_MLFLOW_RUN_ID  the run's own id on the tracking server
+ *                    (HistoryBackend=mlflow), when sbatch could create it
+ *                    there: every later writer reaches the run by it,
+ *                    never by its name (history.h)
  *
  * Nothing of that is trusted: a user can submit any spank_job_env through
  * the API.  The configuration is parsed and validated again by the same
  * rules, planned under the site policy, and the other values are checked
- * (a run id the plan agrees with, a snapshot id of 64 hex digits).
+ * (a run id the plan agrees with, a snapshot id of 64 hex digits, a
+ * tracking server's run id of its form: aml_runid_is_tracking_id).  The
+ * last goes to the job's environment and, right after the run id, into
+ * its comments (" mlflow_run_id=<id>"), where the finalizer finds it.
  *
  * No I/O, no Slurm types, nothing static: slurmctld calls this under its
  * locks, and it is unit-tested without Slurm.
@@ -37,6 +44,7 @@
 #define AML_JOBENV_RUN_ID "AML_RUN_ID"
 #define AML_JOBENV_SNAPSHOT "AML_SNAPSHOT_ID"
 #define AML_JOBENV_LAUNCHER "AML_LAUNCHER"
+#define AML_JOBENV_MLFLOW_RUN_ID "AML_MLFLOW_RUN_ID"
 /* How Slurm forwards `--aml-run=FILE` itself (the option of SPANK plugin
  * "aml"): present when the user asked for a run, whether or not the
  * SPANK plugin on the submit host did its part. */
@@ -46,7 +54,8 @@ struct aml_submit_decision {
 	int is_aml;            /* 0: not an AML job; leave it untouched */
 	int replace_script;    /* put the launcher in as the batch script */
 	struct aml_plan plan;  /* the allocation; environment additionally
-				* holds AML_SNAPSHOT_ID=<id> at its end */
+				* holds AML_SNAPSHOT_ID=<id> (and
+				* AML_MLFLOW_RUN_ID=<id>) at its end */
 	char *snapshot_id;
 	char *summary;         /* for sbatch to print on success: "run
 				* hello_1795..._0a1b2c3d: compute target cpu,

@@ -1,5 +1,8 @@
 #include "text.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +117,131 @@ static size_t utf8_length(const unsigned char *p)
 	return 0;
 }
 
+/* The code point of the valid [u]-byte sequence at [p]. */
+static unsigned utf8_code_point(const unsigned char *p, size_t u)
+{
+	static const unsigned char lead_bits[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	unsigned cp = p[0] & lead_bits[u];
+
+	for (size_t i = 1; i < u; i++)
+		cp = (cp << 6) | (p[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * Characters a terminal acts on instead of drawing, beyond C0 and DEL:
+ * the C1 controls U+0080-U+009F (U+009B is CSI and U+009D OSC for a
+ * terminal that takes them in UTF-8), and the bidirectional formatting
+ * characters, which reorder what is drawn after them so a value can pass
+ * for another ("Trojan Source").
+ */
+static int is_hidden_control(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * How the character at [p] is shown: returns the length of its form,
+ * points [*piece] at it (into [esc] when escaped) and sets [*used] to the
+ * bytes of [p] it stands for.  The rule of text.h: C0, DEL and bytes that
+ * are not UTF-8 as \xNN, C1 and bidirectional controls as \uNNNN, a
+ * backslash doubled.  With [json], [p] is inside a JSON encoder's output:
+ * its C0 are its own layout (it escapes every one in a string) and its
+ * backslashes its escapes, so only what it lets through raw is escaped,
+ * in JSON's form, and a byte that is not UTF-8 becomes \ufffd.
+ */
+static size_t shown_piece(const unsigned char *p, int json, char esc[8],
+			  const char **piece, size_t *used)
+{
+	size_t u = utf8_length(p);
+	unsigned cp;
+
+	*piece = esc;
+	*used = u ? u : 1;
+	if (u == 0 && json)
+		return (size_t)snprintf(esc, 8, "\\u%04x", 0xfffdu);
+	if (u == 0 || (u == 1 && (p[0] == 0x7f || (p[0] < 0x20 && !json))))
+		return json ? (size_t)snprintf(esc, 8, "\\u%04x", p[0])
+			    : (size_t)snprintf(esc, 8, "\\x%02x", p[0]);
+	if (u == 1 && p[0] == '\\' && !json)
+		return (size_t)snprintf(esc, 8, "\\\\");
+	cp = u > 1 ? utf8_code_point(p, u) : 0;
+	if (is_hidden_control(cp))
+		return (size_t)snprintf(esc, 8, "\\u%04x", cp);
+	*piece = (const char *)p;
+	return u;
+}
+
+/* Columns [n] bytes of shown text take: one a character (continuation
+ * bytes take none). */
+static size_t columns(const char *s, size_t n)
+{
+	size_t cols = 0;
+
+	for (size_t i = 0; i < n; i++)
+		cols += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return cols;
+}
+
+/* Append [s] shown, at most [max_cols] columns of it and never half an
+ * escape; returns the columns added. */
+static size_t add_shown(struct aml_text *t, const char *s, size_t max_cols)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t cols = 0;
+
+	while (*p) {
+		const char *piece;
+		char esc[8];
+		size_t used, k = shown_piece(p, 0, esc, &piece, &used);
+		size_t c = columns(piece, k);
+
+		if (cols + c > max_cols)
+			break;
+		aml_text_add(t, piece, k);
+		cols += c;
+		p += used;
+	}
+	return cols;
+}
+
+void aml_text_add_shown(struct aml_text *t, const char *s)
+{
+	add_shown(t, s, SIZE_MAX);
+}
+
+size_t aml_text_shown_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t cols = 0;
+
+	while (*p) {
+		const char *piece;
+		char esc[8];
+		size_t used, k = shown_piece(p, 0, esc, &piece, &used);
+
+		cols += columns(piece, k);
+		p += used;
+	}
+	return cols;
+}
+
+void aml_text_add_shown_json(struct aml_text *t, const char *json)
+{
+	const unsigned char *p = (const unsigned char *)json;
+
+	while (*p) {
+		const char *piece;
+		char esc[8];
+		size_t used, k = shown_piece(p, 1, esc, &piece, &used);
+
+		aml_text_add(t, piece, k);
+		p += used;
+	}
+}
+
 /* Escape into [buf] while [reserve] bytes stay free; returns the length
  * written, and whether all of [s] fit in [*complete]. */
 static size_t escape_into(const unsigned char *p, char *buf, size_t len,
@@ -123,25 +251,15 @@ static size_t escape_into(const unsigned char *p, char *buf, size_t len,
 
 	*complete = 0;
 	while (*p) {
-		size_t u = utf8_length(p), k;
-		char piece[8];
+		const char *piece;
+		char esc[8];
+		size_t used, k = shown_piece(p, 0, esc, &piece, &used);
 
-		if (u == 0 || (u == 1 && (*p < 0x20 || *p == 0x7f))) {
-			snprintf(piece, sizeof(piece), "\\x%02x", *p);
-			k = 4;
-			u = 1;
-		} else if (*p == '\\') {
-			memcpy(piece, "\\\\", 2);
-			k = 2;
-		} else {
-			memcpy(piece, p, u);
-			k = u;
-		}
 		if (n + k + reserve > len)
 			return n;
 		memcpy(buf + n, piece, k);
 		n += k;
-		p += u;
+		p += used;
 	}
 	*complete = 1;
 	return n;
@@ -165,6 +283,221 @@ void aml_text_escape(const char *s, char *buf, size_t len)
 		n += 3;
 	}
 	buf[n] = '\0';
+}
+
+/* Append [spec] (one printf conversion) formatted with what follows. */
+static void add_formatted(struct aml_text *t, const char *spec, ...)
+	__attribute__((format(printf, 2, 3)));
+static void add_formatted(struct aml_text *t, const char *spec, ...)
+{
+	char small[128], *big;
+	va_list ap;
+	int n;
+
+	va_start(ap, spec);
+	n = vsnprintf(small, sizeof(small), spec, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		aml_text_add(t, small, (size_t)n);
+		return;
+	}
+	big = malloc((size_t)n + 1);
+	if (!big) {
+		t->oom = 1;
+		return;
+	}
+	va_start(ap, spec);
+	vsnprintf(big, (size_t)n + 1, spec, ap);
+	va_end(ap);
+	aml_text_add(t, big, (size_t)n);
+	free(big);
+}
+
+/* Pad to [width] columns from [cols]. */
+static void pad(struct aml_text *t, size_t cols, long width)
+{
+	for (; width > 0 && cols < (size_t)width; cols++)
+		aml_text_add(t, " ", 1);
+}
+
+/* A %s conversion: [s] shown, padded by columns, cut to [precision]
+ * columns when it is not negative. */
+static void add_string(struct aml_text *t, const char *s, int left,
+		       long width, long precision)
+{
+	struct aml_text shown = AML_TEXT_INIT;
+	size_t cols;
+
+	cols = add_shown(&shown, s ? s : "(null)",
+			 precision < 0 ? SIZE_MAX : (size_t)precision);
+	if (shown.oom) {
+		t->oom = 1;
+		free(shown.data);
+		return;
+	}
+	if (!left)
+		pad(t, cols, width);
+	aml_text_add(t, shown.data ? shown.data : "", shown.len);
+	if (left)
+		pad(t, cols, width);
+	free(shown.data);
+}
+
+void aml_text_vprintf_shown(struct aml_text *t, const char *fmt, va_list ap)
+{
+	const char *p = fmt;
+
+	while (*p) {
+		const char *pct = strchr(p, '%');
+		char spec[32], len[3] = "", conv, *end;
+		long width = -1, precision = -1;
+		size_t n = 0;
+		int left = 0;
+
+		if (!pct) {
+			aml_text_str(t, p);
+			return;
+		}
+		aml_text_add(t, p, (size_t)(pct - p));
+		p = pct + 1;
+		spec[n++] = '%';
+		/* Flags, width and precision, '*' resolved, so the spec
+		 * handed to snprintf stands alone. */
+		while (*p && strchr("-+ #0", *p)) {
+			left |= *p == '-';
+			if (n < 8)
+				spec[n++] = *p;
+			p++;
+		}
+		if (*p == '*') {
+			width = va_arg(ap, int);
+			if (width < 0) {
+				left = 1;
+				width = -width;
+			}
+			p++;
+		} else if (*p >= '0' && *p <= '9') {
+			width = strtol(p, &end, 10);
+			p = end;
+		}
+		if (*p == '.') {
+			p++;
+			if (*p == '*') {
+				precision = va_arg(ap, int);
+				p++;
+			} else {
+				precision = strtol(p, &end, 10);
+				p = end;
+			}
+		}
+		if (width > 4096)
+			width = 4096;
+		if (precision > 4096)
+			precision = 4096;
+		if (left && !memchr(spec, '-', n))
+			spec[n++] = '-';
+		if (width >= 0)
+			n += (size_t)snprintf(spec + n, sizeof(spec) - n, "%ld",
+					      width);
+		if (precision >= 0)
+			n += (size_t)snprintf(spec + n, sizeof(spec) - n,
+					      ".%ld", precision);
+		for (size_t k = 0; k < 2 && *p && strchr("hlzjtL", *p); k++)
+			len[k] = *p++;
+		conv = *p ? *p++ : '\0';
+		/* Integers go through intmax_t, after the narrowing their
+		 * length asks for, so one spec per kind serves them all. */
+		switch (conv) {
+		case '%':
+			aml_text_add(t, "%", 1);
+			break;
+		case 's':
+			add_string(t, va_arg(ap, const char *), left, width,
+				   precision);
+			break;
+		case 'c':
+			snprintf(spec + n, sizeof(spec) - n, "c");
+			add_formatted(t, spec, va_arg(ap, int));
+			break;
+		case 'd':
+		case 'i': {
+			intmax_t v;
+
+			if (!strcmp(len, "ll"))
+				v = va_arg(ap, long long);
+			else if (!strcmp(len, "l"))
+				v = va_arg(ap, long);
+			else if (!strcmp(len, "z") || !strcmp(len, "t"))
+				v = va_arg(ap, ptrdiff_t);
+			else if (!strcmp(len, "j"))
+				v = va_arg(ap, intmax_t);
+			else if (!strcmp(len, "hh"))
+				v = (signed char)va_arg(ap, int);
+			else if (!strcmp(len, "h"))
+				v = (short)va_arg(ap, int);
+			else
+				v = va_arg(ap, int);
+			snprintf(spec + n, sizeof(spec) - n, "jd");
+			add_formatted(t, spec, v);
+			break;
+		}
+		case 'u':
+		case 'o':
+		case 'x':
+		case 'X': {
+			uintmax_t v;
+
+			if (!strcmp(len, "ll"))
+				v = va_arg(ap, unsigned long long);
+			else if (!strcmp(len, "l"))
+				v = va_arg(ap, unsigned long);
+			else if (!strcmp(len, "z") || !strcmp(len, "t"))
+				v = va_arg(ap, size_t);
+			else if (!strcmp(len, "j"))
+				v = va_arg(ap, uintmax_t);
+			else if (!strcmp(len, "hh"))
+				v = (unsigned char)va_arg(ap, unsigned);
+			else if (!strcmp(len, "h"))
+				v = (unsigned short)va_arg(ap, unsigned);
+			else
+				v = va_arg(ap, unsigned);
+			snprintf(spec + n, sizeof(spec) - n, "j%c", conv);
+			add_formatted(t, spec, v);
+			break;
+		}
+		case 'e':
+		case 'E':
+		case 'f':
+		case 'F':
+		case 'g':
+		case 'G':
+			if (!strcmp(len, "L")) {
+				snprintf(spec + n, sizeof(spec) - n, "L%c",
+					 conv);
+				add_formatted(t, spec, va_arg(ap, long double));
+			} else {
+				snprintf(spec + n, sizeof(spec) - n, "%c", conv);
+				add_formatted(t, spec, va_arg(ap, double));
+			}
+			break;
+		default:
+			/* Not one of ours (%n, %p, %ls): the arguments
+			 * after it cannot be read safely, so stop here. */
+			aml_text_str(t, "?");
+			return;
+		}
+	}
+}
+
+void aml_text_printf_shown(struct aml_text *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	aml_text_vprintf_shown(t, fmt, ap);
+	va_end(ap);
 }
 
 void aml_format_bytes(unsigned long long bytes, char *buf, size_t len)

@@ -1,5 +1,6 @@
 /*
- * text.h: a growing string, and shell quoting.
+ * text.h: a growing string, shell quoting, and text from elsewhere made
+ * safe to show.
  *
  * Several parts of the core build text piece by piece (the canonical JSON of
  * a subtree, a resolved v2 command, the sbatch options); this is the one
@@ -9,6 +10,7 @@
 #ifndef AML_TEXT_H
 #define AML_TEXT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct aml_text {
@@ -45,12 +47,50 @@ char *aml_text_finish(struct aml_text *t);
 char *aml_shell_words(char *const *words, size_t n);
 
 /*
- * [s] for a message, into [buf] of [len] bytes: control characters and
- * bytes that are not UTF-8 as \xNN, a backslash doubled, and cut with
- * "..." when it does not fit.  File names can hold anything; shown raw, a
- * newline in one would forge a second line of a log.
+ * Text from elsewhere (run history, a server, a file name: anything
+ * another user may have chosen) as it may be shown on a terminal or put
+ * in a one-line message.  One rule everywhere: C0 controls, DEL and bytes
+ * that are not UTF-8 as \xNN; the C1 controls U+0080-U+009F and the
+ * bidirectional formatting characters (U+061C, U+200E-U+200F,
+ * U+202A-U+202E, U+2066-U+2069) as \uNNNN; a backslash doubled, so an
+ * escape always means the character was there; everything else as it is.
+ * Shown raw, a newline would forge a second line of a log, ESC [ 2 J
+ * clear another user's screen, OSC 52 write their clipboard, and U+202E
+ * make a value read as another.
  */
+
+/* [s] shown, into [buf] of [len] bytes, cut with "..." when it does not
+ * fit (never in the middle of an escape or a character). */
 void aml_text_escape(const char *s, char *buf, size_t len);
+
+/* Append [s] shown, whole. */
+void aml_text_add_shown(struct aml_text *t, const char *s);
+
+/* Columns [s] takes once shown, one a character (wide and combining
+ * characters are not told apart), for aligning a table. */
+size_t aml_text_shown_width(const char *s);
+
+/*
+ * printf into [t] for text made of values from elsewhere: every %s
+ * argument is shown (a NULL one as "(null)"), its width and precision
+ * counted in columns of the shown form, so a table stays aligned; the
+ * format is the caller's own and is added as it is.  Conversions: %s, %c,
+ * %d %i %u %o %x %X (hh h l ll z j t), %e %f %g (L), %%, with flags,
+ * width and precision, '*' included; any other conversion is added as
+ * "?" and ends the text, since the arguments after it cannot be read.
+ */
+void aml_text_vprintf_shown(struct aml_text *t, const char *fmt, va_list ap);
+void aml_text_printf_shown(struct aml_text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Append the JSON text [json] (a JSON encoder's output) with what the
+ * encoder left raw in its strings escaped in JSON's own form: DEL, C1 and
+ * bidirectional controls as \uNNNN, and a byte that is not UTF-8 as
+ * \ufffd, which also keeps the text valid JSON.  cJSON escapes C0 and
+ * nothing else; its layout (newlines, tabs) stays as it is.
+ */
+void aml_text_add_shown_json(struct aml_text *t, const char *json);
 
 /*
  * [bytes] for people: "512 bytes", "1.5 KiB", "300.0 MiB" (binary units,

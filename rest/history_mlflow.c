@@ -9,13 +9,21 @@
  *
  *   experiment        the Azure ML experiment, by name (made when missing)
  *   run_name          the run id
- *   aml.run_id        the run id: how a run is found (runs/search)
+ *   aml.run_id        the run id, which a reader given nothing else
+ *                     searches for (runs/search); a name only, since
+ *                     anyone sharing the experiment can make a run of
+ *                     any name: writers reach the run by its MLflow run
+ *                     id, which sbatch learns when it makes the run
+ *                     (see "which MLflow run is which")
  *   aml.schema        "1": marks slurm-aml's runs, for listing
  *   aml.status        the exact Azure ML status
- *   aml.owner_uid     the owner's uid (mlflow.user has the name)
+ *   aml.owner_uid     the owner's uid (mlflow.user and run.info.user_id
+ *                     have the name)
  *   aml.event.<seq>.<id>   each event, one JSON line as in events.jsonl;
  *                     the event id in the key means two writers racing
- *                     for the same <seq> both keep their event
+ *                     for the same <seq> both keep their event; the
+ *                     first goes in runs/create itself, and tells a
+ *                     create repeated after a timeout its own run
  *   aml.config.<n>    the canonical configuration, in pieces under the
  *                     servers' 5000-byte tag limit
  *   aml.property.<k>  each property, set once
@@ -79,6 +87,12 @@
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 2000
 
+/* A run id and the MLflow run it is (mlflow_bind). */
+struct binding {
+	char *run_id;
+	char *key;
+};
+
 struct mlflow {
 	struct aml_http *http;
 	char *base;          /* HistoryURI as an https/http base */
@@ -86,6 +100,9 @@ struct mlflow {
 	struct aml_credentials creds;
 	char *auth;          /* the Authorization header line, or NULL */
 	uid_t uid;
+	char user[64];       /* its name, as our runs' owner says it */
+	struct binding *bound;
+	size_t n_bound;
 };
 
 /* ---- requests ---- */
@@ -301,7 +318,7 @@ static int all_experiments(struct mlflow *m,
 static const char *experiment_name(const struct aml_mlflow_experiments *all,
 				   const char *id)
 {
-	for (size_t i = 0; i < all->count; i++)
+	for (size_t i = 0; all && i < all->count; i++)
 		if (id && !strcmp(all->items[i].id, id))
 			return all->items[i].name;
 	return NULL;
@@ -378,25 +395,162 @@ static int search_runs(struct mlflow *m, const char *const *ids, size_t n,
 	return 0;
 }
 
+/* ---- which MLflow run is which ---- */
+
 /*
- * The MLflow run of [run_id] in the experiments [ids]: 0 with [run], 1
- * when there is none, or a verdict.
+ * A run's name (run_name, and the aml.run_id tag searched for) is only a
+ * name: on a server whose experiments users share, anyone can make a run
+ * of any name in them, and MLflow keeps both.  So a run is reached by its
+ * MLflow run id, the key sbatch learned when it made the run (bind).
+ * Only a reader given nothing but the name searches by it (choose_run),
+ * and never takes one of several silently.
  */
-static int find_run(struct mlflow *m, const char *const *ids, size_t n,
-		    const char *run_id, struct aml_mlflow_run *run,
-		    char *errbuf, size_t errlen)
+
+static int mlflow_bind(void *self, const char *run_id, const char *key,
+		       char *errbuf, size_t errlen)
 {
-	struct aml_mlflow_runs found = { 0 };
-	char *quoted = NULL, *filter = NULL;
+	struct mlflow *m = self;
+	struct binding *b = NULL, *grown;
+
+	for (size_t i = 0; i < m->n_bound; i++)
+		if (!strcmp(m->bound[i].run_id, run_id))
+			b = &m->bound[i];
+	if (!key) {
+		if (b) {
+			free(b->run_id);
+			free(b->key);
+			*b = m->bound[--m->n_bound];
+		}
+		return 0;
+	}
+	if (b) {
+		char *copy = strdup(key);
+
+		if (!copy)
+			return oom(errbuf, errlen);
+		free(b->key);
+		b->key = copy;
+		return 0;
+	}
+	grown = realloc(m->bound, (m->n_bound + 1) * sizeof(*grown));
+	if (!grown)
+		return oom(errbuf, errlen);
+	m->bound = grown;
+	b = &m->bound[m->n_bound];
+	b->run_id = strdup(run_id);
+	b->key = strdup(key);
+	if (!b->run_id || !b->key) {
+		free(b->run_id);
+		free(b->key);
+		return oom(errbuf, errlen);
+	}
+	m->n_bound++;
+	return 0;
+}
+
+static const char *mlflow_key_of(void *self, const char *run_id)
+{
+	struct mlflow *m = self;
+
+	for (size_t i = 0; i < m->n_bound; i++)
+		if (!strcmp(m->bound[i].run_id, run_id))
+			return m->bound[i].key;
+	return NULL;
+}
+
+/* The MLflow run [key] (runs/get): 0 with [run], 1 when the server has
+ * none, or a verdict. */
+static int get_run(struct mlflow *m, const char *key,
+		   struct aml_mlflow_run *run, char *errbuf, size_t errlen)
+{
+	struct aml_http_response resp;
+	char *enc = aml_url_encode(key), *target = NULL;
 	int rc;
 
 	memset(run, 0, sizeof(*run));
+	if (!enc || asprintf(&target, "runs/get?run_id=%s", enc) < 0) {
+		free(enc);
+		return oom(errbuf, errlen);
+	}
+	free(enc);
+	rc = call(m, "GET", target, NULL, &resp, errbuf, errlen);
+	free(target);
+	if (rc == AML_BACKEND_OK &&
+	    aml_mlflow_parse_run("runs/get", resp.body, resp.body_len, run,
+				 errbuf, errlen) < 0)
+		rc = AML_BACKEND_REFUSED;
+	else if (rc != AML_BACKEND_OK && resp.status == 404)
+		rc = 1;
+	aml_http_response_free(&resp);
+	return rc;
+}
+
+/*
+ * Whether [run], reached by a key that was handed to us (a job's
+ * environment or admin comment, a spooled write, a command line), is
+ * slurm-aml's run [run_id].  The key passes through places its user
+ * controls; pointing it at another run, of another name, must not make
+ * that run this one.  Which user the run belongs to is judged where it
+ * matters: the finalizer (root) compares it with the job's user.
+ */
+static int run_is_named(const struct aml_mlflow_run *run, const char *run_id)
+{
+	const char *tagged = aml_kvlist_get(&run->tags, TAG_RUN_ID);
+
+	return tagged && !strcmp(tagged, run_id);
+}
+
+/* The run [key], which must be run [run_id]: 0 with [run], or a verdict
+ * saying which of the two did not hold. */
+static int keyed_run(struct mlflow *m, const char *key, const char *run_id,
+		     struct aml_mlflow_run *run, char *errbuf, size_t errlen)
+{
+	int rc = get_run(m, key, run, errbuf, errlen);
+
+	if (rc == 1) {
+		errno = ENOENT;
+		aml_fail(errbuf, errlen, "run history: no run %s (MLflow run "
+			 "%s, the id it was made with, is not on %s)", run_id,
+			 key, m->base);
+		return AML_BACKEND_REFUSED;
+	}
+	if (rc == 0 && !run_is_named(run, run_id)) {
+		aml_mlflow_run_free(run);
+		return aml_fail(errbuf, errlen, "run history (MLflow): run %s: "
+				"MLflow run %s is another run; nothing read or "
+				"written", run_id, key);
+	}
+	return rc;
+}
+
+/* Who made [run]: run.info.user_id (MLflow's own field, which our
+ * creates fill with the user's name; a server that knows its users may
+ * set it itself), else the mlflow.user tag. */
+static const char *owner_of(const struct aml_mlflow_run *run)
+{
+	const char *user = aml_kvlist_get(&run->tags, "mlflow.user");
+
+	if (run->user_id && *run->user_id)
+		return run->user_id;
+	return user ? user : "?";
+}
+
+/* Every slurm-aml run named [run_id] in the experiments [ids] (all
+ * pages): 0 with [found], or a verdict. */
+static int runs_named(struct mlflow *m, const char *const *ids, size_t n,
+		      const char *run_id, struct aml_mlflow_runs *found,
+		      char *errbuf, size_t errlen)
+{
+	char *quoted = NULL, *filter = NULL;
+	int rc;
+
+	memset(found, 0, sizeof(*found));
 	if (!aml_runid_is_valid(run_id)) {
 		char shown[96];
 
 		aml_text_escape(run_id, shown, sizeof(shown));
-		aml_fail(errbuf, errlen, "\"%s\" is not a run id", shown);
-		return AML_BACKEND_REFUSED;
+		return aml_fail(errbuf, errlen, "\"%s\" is not a run id",
+				shown);
 	}
 	if (aml_mlflow_filter_value(run_id, &quoted, errbuf, errlen) < 0)
 		return AML_BACKEND_REFUSED;
@@ -405,39 +559,108 @@ static int find_run(struct mlflow *m, const char *const *ids, size_t n,
 		return oom(errbuf, errlen);
 	}
 	free(quoted);
-	rc = search_runs(m, ids, n, filter, 1, &found, errbuf, errlen);
+	rc = search_runs(m, ids, n, filter, 0, found, errbuf, errlen);
 	free(filter);
-	if (rc != 0)
-		return rc;
-	if (!found.count) {
-		aml_mlflow_runs_free(&found);
-		return 1;
-	}
-	*run = found.items[0];
-	memset(&found.items[0], 0, sizeof(found.items[0]));
-	aml_mlflow_runs_free(&found);
-	return 0;
+	return rc;
 }
 
-/* The run [run_id] of [experiment], which the caller names: one that is
- * not there is refused. */
+/*
+ * The run of [found] (the runs named [run_id]) that a caller without a
+ * key takes: the caller's own (owner_of is our user's name; root counts
+ * every run as its own) when [mine_only] (a writer must not write into
+ * someone else's run), else the only one or, of several, the only one
+ * that is the caller's.  Anything else is refused with one line naming
+ * each candidate's MLflow run id, owner and experiment (from [all], may
+ * be NULL) and how to pick one, so another user's run of the same name is
+ * never taken silently.  0 with [*run] moved out of [found]; 1 when none
+ * is left; or a verdict.
+ */
+static int choose_run(struct mlflow *m, struct aml_mlflow_runs *found,
+		      const char *run_id, int mine_only,
+		      const struct aml_mlflow_experiments *all,
+		      struct aml_mlflow_run *run, char *errbuf,
+		      size_t errlen)
+{
+	struct aml_text t = AML_TEXT_INIT;
+	size_t pick = found->count, mine = 0;
+	char *line;
+
+	for (size_t i = 0; i < found->count; i++)
+		if (m->uid == 0 ||
+		    !strcmp(owner_of(&found->items[i]), m->user)) {
+			mine++;
+			pick = i;
+		}
+	if (!mine_only && found->count == 1) {
+		pick = 0;
+		mine = 1;
+	}
+	if (mine == 1) {
+		*run = found->items[pick];
+		memset(&found->items[pick], 0, sizeof(found->items[pick]));
+		return 0;
+	}
+	if (mine_only ? !mine : !found->count)
+		return 1;
+	aml_text_printf_shown(&t, "run history (MLflow): %zu runs on %s are "
+			      "named %s:", found->count, m->base, run_id);
+	for (size_t i = 0; i < found->count; i++) {
+		const struct aml_mlflow_run *r = &found->items[i];
+		const char *exp = experiment_name(all, r->experiment_id);
+
+		aml_text_printf_shown(&t, "%s MLflow run %s (owner %s%s%s)",
+				      i ? "," : "", r->run_id, owner_of(r),
+				      exp ? ", experiment " : "",
+				      exp ? exp : "");
+	}
+	aml_text_str(&t, "; none is yours alone: name the one you mean by "
+		     "its MLflow run id instead of the run id");
+	line = aml_text_finish(&t);
+	aml_fail(errbuf, errlen, "%s", line ? line : "out of memory");
+	free(line);
+	return AML_BACKEND_REFUSED;
+}
+
+/*
+ * The run [run_id] of [experiment], which a writer names: by its key when
+ * one is bound (always, but for a job whose run sbatch could only spool),
+ * else by name among the writer's own runs in that experiment.  One that
+ * is not there is refused.  [*exp_id] is the run's experiment id.
+ */
 static int named_run(struct mlflow *m, const char *experiment,
 		      const char *run_id, char **exp_id,
 		      struct aml_mlflow_run *run, char *errbuf, size_t errlen)
 {
-	int rc = experiment_id(m, experiment, 0, exp_id, errbuf, errlen);
+	const char *key = mlflow_key_of(m, run_id);
+	struct aml_mlflow_runs found = { 0 };
+	int rc;
 
-	if (rc == 0) {
-		rc = find_run(m, (const char *const *)exp_id, 1, run_id, run,
-			      errbuf, errlen);
-		if (rc != 1)
-			return rc;
+	memset(run, 0, sizeof(*run));
+	if (key) {
+		rc = keyed_run(m, key, run_id, run, errbuf, errlen);
+		if (rc == 0 && run->experiment_id &&
+		    !(*exp_id = strdup(run->experiment_id))) {
+			aml_mlflow_run_free(run);
+			rc = oom(errbuf, errlen);
+		}
+		return rc;
+	}
+	rc = experiment_id(m, experiment, 0, exp_id, errbuf, errlen);
+	if (rc == 0)
+		rc = runs_named(m, (const char *const *)exp_id, 1, run_id,
+				&found, errbuf, errlen);
+	if (rc == 0)
+		rc = choose_run(m, &found, run_id, 1, NULL, run, errbuf,
+				errlen);
+	aml_mlflow_runs_free(&found);
+	if (rc != 0) {
 		free(*exp_id);
 		*exp_id = NULL;
 	}
 	if (rc == 1)
-		aml_fail(errbuf, errlen, "run history (MLflow): no run %s in "
-			 "experiment %s on %s", run_id, experiment, m->base);
+		aml_fail(errbuf, errlen, "run history (MLflow): no run %s of "
+			 "yours in experiment %s on %s", run_id, experiment,
+			 m->base);
 	return rc == 1 ? AML_BACKEND_REFUSED : rc;
 }
 
@@ -677,17 +900,37 @@ static char *user_name(uid_t uid, char *buf, size_t len)
 	return buf;
 }
 
-static int run_config_of(const struct aml_mlflow_run *run, char **config);
+/*
+ * The run of [found] this create made: a create that timed out may still
+ * have reached the server, and its run carries the create's first event,
+ * whose id is random, so no one else's run can.  Another run of the same
+ * name (anyone's, the caller's own earlier one too) is left alone:
+ * refusing because of it would let anyone who shares the experiment block
+ * a submission by making a run of its name first.  0 with [*run] moved
+ * out of [found], 1 when there is none.
+ */
+static int made_by(struct aml_mlflow_runs *found, const char *first_key,
+		   struct aml_mlflow_run *run)
+{
+	for (size_t i = 0; i < found->count; i++)
+		if (aml_kvlist_get(&found->items[i].tags, first_key)) {
+			*run = found->items[i];
+			memset(&found->items[i], 0, sizeof(found->items[i]));
+			return 0;
+		}
+	return 1;
+}
 
 static int mlflow_create_run(void *self, const struct aml_run_new *req,
 			     char *errbuf, size_t errlen)
 {
 	struct mlflow *m = self;
 	struct aml_kvlist first = { 0 }, rest = { 0 };
+	struct aml_mlflow_runs found = { 0 };
 	struct aml_mlflow_run run = { 0 };
 	struct aml_http_response resp;
-	char *exp_id = NULL, *body = NULL, *existing = NULL;
-	char uid[16], user[64];
+	char *exp_id = NULL, *body = NULL, first_key[AML_MLFLOW_MAX_KEY + 1];
+	char uid[16];
 	const char *script;
 	cJSON *config = NULL;
 	int rc;
@@ -695,21 +938,15 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	rc = experiment_id(m, req->experiment, 1, &exp_id, errbuf, errlen);
 	if (rc != 0)
 		return rc;
-	/* A create that timed out may have happened: finish that run,
-	 * rather than make a second. */
-	rc = find_run(m, (const char *const *)&exp_id, 1, req->run_id, &run,
-		      errbuf, errlen);
-	if (rc < 0)
+	snprintf(first_key, sizeof(first_key), TAG_EVENT "%04lu.%s", 1UL,
+		 req->first->id);
+	rc = runs_named(m, (const char *const *)&exp_id, 1, req->run_id,
+			&found, errbuf, errlen);
+	if (rc != 0)
 		goto done;
-	if (rc == 0) {
-		if (run_config_of(&run, &existing) == 0 && existing[0] &&
-		    strcmp(existing, req->config_json)) {
-			aml_fail(errbuf, errlen, "run history (MLflow): run %s "
-				 "already exists", req->run_id);
-			rc = AML_BACKEND_REFUSED;
-			goto done;
-		}
-	} else {
+	if (made_by(&found, first_key, &run) != 0) {
+		/* The run's identity and its first event go in the create
+		 * itself, so the run is never on the server without them. */
 		snprintf(uid, sizeof(uid), "%u", (unsigned)m->uid);
 		config = cJSON_Parse(req->config_json);
 		script = cJSON_GetStringValue(
@@ -717,14 +954,14 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		if (add_tag(&first, TAG_RUN_ID, req->run_id) < 0 ||
 		    add_tag(&first, TAG_SCHEMA, "1") < 0 ||
 		    add_tag(&first, TAG_UID, uid) < 0 ||
-		    add_tag(&first, "mlflow.user",
-			    user_name(m->uid, user, sizeof(user))) < 0 ||
+		    add_tag(&first, "mlflow.user", m->user) < 0 ||
 		    add_tag(&first, "mlflow.source.type", "JOB") < 0 ||
-		    (script && add_tag(&first, "mlflow.source.name", script) < 0)) {
+		    (script && add_tag(&first, "mlflow.source.name", script) < 0) ||
+		    event_tags(&first, 1, req->first) < 0) {
 			rc = oom(errbuf, errlen);
 			goto done;
 		}
-		body = aml_mlflow_create_run_body(exp_id, req->run_id,
+		body = aml_mlflow_create_run_body(exp_id, req->run_id, m->user,
 						  req->first->time_ms, &first);
 		if (!body) {
 			rc = oom(errbuf, errlen);
@@ -741,11 +978,14 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		if (rc != AML_BACKEND_OK)
 			goto done;
 	}
+	/* Every later write of this process reaches this run by its id. */
+	rc = mlflow_bind(m, req->run_id, run.run_id, errbuf, errlen);
+	if (rc != 0)
+		goto done;
 	/* Everything else, idempotently: a replay sets the same values. */
 	if (config_tags(&rest, req->config_json) < 0 ||
 	    add_tagf(&rest, run.run_id, TAG_PROPERTY "%s",
-		     PROP_MLFLOW_RUN_ID) < 0 ||
-	    event_tags(&rest, 1, req->first) < 0) {
+		     PROP_MLFLOW_RUN_ID) < 0) {
 		rc = oom(errbuf, errlen);
 		goto done;
 	}
@@ -778,8 +1018,8 @@ done:
 	cJSON_Delete(config);
 	aml_kvlist_free(&first);
 	aml_kvlist_free(&rest);
+	aml_mlflow_runs_free(&found);
 	aml_mlflow_run_free(&run);
-	free(existing);
 	free(body);
 	free(exp_id);
 	return rc;
@@ -1109,7 +1349,7 @@ static int run_config_of(const struct aml_mlflow_run *run, char **config)
 static int info_of(const struct aml_mlflow_run *run, const char *experiment,
 		   int with_config, struct aml_run_info *info)
 {
-	const char *owner = aml_kvlist_get(&run->tags, "mlflow.user");
+	const char *owner = owner_of(run);
 	const char *uid = aml_kvlist_get(&run->tags, TAG_UID);
 	const char *run_id = aml_kvlist_get(&run->tags, TAG_RUN_ID);
 	char *text = NULL;
@@ -1122,7 +1362,9 @@ static int info_of(const struct aml_mlflow_run *run, const char *experiment,
 	if (!(info->experiment = strdup(experiment ? experiment : "")) ||
 	    !(info->run_id = strdup(run_id ? run_id : run->run_name
 					 ? run->run_name : "")) ||
-	    !(info->owner = strdup(owner ? owner : uid ? uid : "?")) ||
+	    !(info->owner = strdup(strcmp(owner, "?") || !uid ? owner
+								   : uid)) ||
+	    !(info->key = strdup(run->run_id)) ||
 	    (with_config && run_config_of(run, &info->config_json) < 0) ||
 	    events_of(run, &text, &info->events, &info->n_events, &next) < 0)
 		goto failed;
@@ -1149,6 +1391,42 @@ failed:
 	return -1;
 }
 
+/*
+ * A reader's run: the bound one (aml-run binds what it read, the
+ * finalizer the job's); the one an MLflow run id given in place of the
+ * run id names, when it is one of ours; else by name, in every experiment
+ * (choose_run: never one of several silently).
+ */
+static int find_read_run(struct mlflow *m, const char *run_id,
+			 const struct aml_mlflow_experiments *all,
+			 struct aml_mlflow_run *run, char *errbuf,
+			 size_t errlen)
+{
+	struct aml_mlflow_runs found = { 0 };
+	const char *key = mlflow_key_of(m, run_id);
+	const char **ids;
+	size_t n = 0;
+	int rc;
+
+	if (key)
+		return keyed_run(m, key, run_id, run, errbuf, errlen);
+	if (aml_runid_is_tracking_id(run_id)) {
+		rc = get_run(m, run_id, run, errbuf, errlen);
+		if (rc != 1 && (rc != 0 || aml_kvlist_get(&run->tags,
+							   TAG_RUN_ID)))
+			return rc;
+		aml_mlflow_run_free(run);
+	}
+	if (!(ids = experiment_ids(all, NULL, &n)))
+		return oom(errbuf, errlen);
+	rc = runs_named(m, ids, n, run_id, &found, errbuf, errlen);
+	if (rc == 0)
+		rc = choose_run(m, &found, run_id, 0, all, run, errbuf, errlen);
+	aml_mlflow_runs_free(&found);
+	free(ids);
+	return rc;
+}
+
 static int mlflow_read_run(void *self, const char *run_id, int with_config,
 			   struct aml_run_info *info, char *errbuf,
 			   size_t errlen)
@@ -1156,17 +1434,13 @@ static int mlflow_read_run(void *self, const char *run_id, int with_config,
 	struct mlflow *m = self;
 	struct aml_mlflow_experiments all = { 0 };
 	struct aml_mlflow_run run = { 0 };
-	const char **ids = NULL;
-	size_t n = 0;
 	int rc;
 
-	/* A reader knows the run id alone: look in every experiment, and
-	 * name the run's from the same listing. */
+	/* The listing names the run's experiment, and lets a search by
+	 * name look in every one. */
 	rc = all_experiments(m, &all, errbuf, errlen);
-	if (rc == 0 && !(ids = experiment_ids(&all, NULL, &n)))
-		rc = oom(errbuf, errlen);
 	if (rc == 0)
-		rc = find_run(m, ids, n, run_id, &run, errbuf, errlen);
+		rc = find_read_run(m, run_id, &all, &run, errbuf, errlen);
 	if (rc == 1) {
 		errno = ENOENT;
 		rc = aml_fail(errbuf, errlen, "run history: no run %s (looked "
@@ -1176,7 +1450,6 @@ static int mlflow_read_run(void *self, const char *run_id, int with_config,
 			   with_config, info) < 0) {
 		rc = aml_fail(errbuf, errlen, "out of memory");
 	}
-	free(ids);
 	aml_mlflow_experiments_free(&all);
 	aml_mlflow_run_free(&run);
 	return rc == 0 ? 0 : -1;
@@ -1252,9 +1525,13 @@ static int artifact_root(struct mlflow *m, const struct aml_run_info *info,
 	char *exp_id = NULL;
 	int rc;
 
-	/* The reader has the run already: its experiment is known. */
-	rc = named_run(m, info->experiment, info->run_id, &exp_id, &run,
-			errbuf, errlen);
+	/* The reader has the run already, and with it its MLflow id. */
+	if (info->key)
+		rc = keyed_run(m, info->key, info->run_id, &run, errbuf,
+			       errlen);
+	else
+		rc = named_run(m, info->experiment, info->run_id, &exp_id,
+			       &run, errbuf, errlen);
 	free(exp_id);
 	if (rc != 0)
 		return -1;
@@ -1619,6 +1896,11 @@ static void mlflow_close(void *self)
 	aml_http_close(m->http);
 	aml_credentials_header_free(m->auth);
 	aml_credentials_free(&m->creds);
+	for (size_t i = 0; i < m->n_bound; i++) {
+		free(m->bound[i].run_id);
+		free(m->bound[i].key);
+	}
+	free(m->bound);
 	free(m->base);
 	free(m->tracking_uri);
 	free(m);
@@ -1637,6 +1919,8 @@ static const struct aml_history_ops mlflow_ops = {
 	.list_artifacts = mlflow_list_artifacts,
 	.open_artifact = mlflow_open_artifact,
 	.download = mlflow_download,
+	.bind = mlflow_bind,
+	.key_of = mlflow_key_of,
 	.job_env = mlflow_job_env,
 	.close = mlflow_close,
 };
@@ -1690,6 +1974,7 @@ int aml_history_mlflow_open(const struct aml_site *site,
 	/* The effective user is who we act as: slurmstepd runs the node
 	 * side with the job user's euid (its real uid stays root). */
 	m->uid = geteuid();
+	user_name(m->uid, m->user, sizeof(m->user));
 	if (!(m->tracking_uri = strdup(site->history_uri ? site->history_uri
 							 : "")) ||
 	    aml_mlflow_base_url(site->history_uri ? site->history_uri : "",

@@ -679,7 +679,8 @@ char *aml_mlflow_create_experiment_body(const char *name)
 }
 
 char *aml_mlflow_create_run_body(const char *experiment_id,
-				 const char *run_name, int64_t start_ms,
+				 const char *run_name, const char *user_id,
+				 int64_t start_ms,
 				 const struct aml_kvlist *tags)
 {
 	cJSON *obj = cJSON_CreateObject();
@@ -687,6 +688,7 @@ char *aml_mlflow_create_run_body(const char *experiment_id,
 		     add_string(obj, "experiment_id", experiment_id) != 0 ||
 		     aml_mlflow_add_int64(obj, "start_time", start_ms) != 0 ||
 		     (run_name && add_string(obj, "run_name", run_name) != 0) ||
+		     (user_id && add_string(obj, "user_id", user_id) != 0) ||
 		     add_key_values(obj, "tags", tags) != 0;
 
 	return finish(obj, failed);
@@ -1212,6 +1214,7 @@ void aml_mlflow_run_free(struct aml_mlflow_run *run)
 	free(run->run_id);
 	free(run->experiment_id);
 	free(run->run_name);
+	free(run->user_id);
 	free(run->status);
 	free(run->artifact_uri);
 	free(run->lifecycle_stage);
@@ -1241,6 +1244,7 @@ static int read_run_info(const struct reader *r, const cJSON *info,
 	return get_string(r, info, path, "experiment_id", 0,
 			  &run->experiment_id) ||
 	       get_string(r, info, path, "run_name", 0, &run->run_name) ||
+	       get_string(r, info, path, "user_id", 0, &run->user_id) ||
 	       get_string(r, info, path, "status", 0, &run->status) ||
 	       get_string(r, info, path, "artifact_uri", 0,
 			  &run->artifact_uri) ||

@@ -150,13 +150,18 @@ int aml_mlflow_check_batch(const struct aml_kvlist *tags,
 char *aml_mlflow_create_experiment_body(const char *name);
 
 /*
- * runs/create: {"experiment_id","start_time","run_name","tags":[...]};
- * experiment_id and start_time are always sent (the server stores 0 for
- * a missing start time, and answers a missing experiment with raw SQL).
- * [run_name] NULL and [tags] NULL or empty are left out.
+ * runs/create: {"experiment_id","start_time","run_name","user_id",
+ * "tags":[...]}; experiment_id and start_time are always sent (the server
+ * stores 0 for a missing start time, and answers a missing experiment
+ * with raw SQL).  [user_id] is CreateRun's deprecated field, which
+ * MLflow's own client still fills with the user's name (mlflow.user) and
+ * the server keeps as run.info.user_id; MLflow 2.10 takes it from the
+ * client even under its basic-auth app, so it is a claim, like a tag.
+ * [run_name], [user_id] NULL and [tags] NULL or empty are left out.
  */
 char *aml_mlflow_create_run_body(const char *experiment_id,
-				 const char *run_name, int64_t start_ms,
+				 const char *run_name, const char *user_id,
+				 int64_t start_ms,
 				 const struct aml_kvlist *tags);
 
 /* runs/update: {"run_id","status","end_time"}.  [status] must be one of
@@ -234,6 +239,8 @@ struct aml_mlflow_run {
 	char *run_id;           /* required (run_uuid accepted for it) */
 	char *experiment_id;    /* these: NULL when missing */
 	char *run_name;
+	char *user_id;          /* run.info.user_id: "" or missing when the
+				 * creator sent none */
 	char *status;           /* as the server spells it */
 	char *artifact_uri;
 	char *lifecycle_stage;

@@ -621,16 +621,32 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 {
 	struct aml_history *h = NULL;
 	char errbuf[1024], ignored[1024], *experiment = NULL;
+	char *tracking_id = NULL;
 	enum aml_history_result r;
+	int failed;
 
 	if (job_getenv(sp, ENV_EXPERIMENT, &experiment) <= 0) {
 		slurm_error("aml: run %s: Preparing not recorded: %s is not in the job's environment",
 			    q->run_id, ENV_EXPERIMENT);
 		return;
 	}
-	if (aml_history_open(q->site, &h, errbuf, sizeof(errbuf)) < 0) {
+	/* The run's id on a tracking server, which sbatch recorded and the
+	 * controller put in the job's environment: the run is reached by
+	 * it, not by its name. */
+	failed = job_getenv(sp, AML_JOBENV_MLFLOW_RUN_ID, &tracking_id) < 0;
+	if (failed)
+		snprintf(errbuf, sizeof(errbuf), "%s: out of memory",
+			 AML_JOBENV_MLFLOW_RUN_ID);
+	else
+		failed = aml_history_open(q->site, &h, errbuf,
+					  sizeof(errbuf)) < 0 ||
+			 aml_history_bind(h, q->run_id, tracking_id, errbuf,
+					  sizeof(errbuf)) < 0;
+	if (failed) {
 		slurm_error("aml: run %s: Preparing not recorded: %s",
 			    q->run_id, errbuf);
+		aml_history_close(h);
+		free(tracking_id);
 		free(experiment);
 		return;
 	}
@@ -648,6 +664,7 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 		slurm_info("aml: run %s: Preparing kept in the spool: %s",
 			   q->run_id, errbuf);
 	aml_history_close(h);
+	free(tracking_id);
 	free(experiment);
 }
 

@@ -258,6 +258,7 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 	struct aml_kvlist props = { 0 };
 	struct passwd *pw;
 	char snapshot[AML_SHA256_HEX_LEN + 1], *user = NULL, *config = NULL;
+	const char *tracking_id;
 	int r = -1;
 
 	if (state.prepared) {
@@ -298,9 +299,16 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 	/* --test-only submits nothing, so a run would stay NotStarted. */
 	if (!req->test_only && create_run(&rc, &plan, config, &props) < 0)
 		goto out;
+	/* The run's own id on a tracking server: the job's writers reach the
+	 * run by it, never by a name anyone sharing the experiment could
+	 * give another run.  None when the create only reached the spool. */
+	tracking_id = state.created ? aml_history_key(state.history,
+						      plan.run_id) : NULL;
 	if (set_control_env(sp, AML_JOBENV_CONFIG, config) < 0 ||
 	    set_control_env(sp, AML_JOBENV_RUN_ID, plan.run_id) < 0 ||
 	    set_control_env(sp, AML_JOBENV_SNAPSHOT, snapshot) < 0 ||
+	    (tracking_id && set_control_env(sp, AML_JOBENV_MLFLOW_RUN_ID,
+					    tracking_id) < 0) ||
 	    set_control_env(sp, AML_JOBENV_LAUNCHER,
 			    req->launcher ? "1" : "0") < 0) {
 		state.abandoned = "sbatch could not hand the run to the controller";

@@ -61,20 +61,18 @@ static void parse_exit(const char *text, int *code, int *signal)
 
 /*
  * NODE_FAIL and PREEMPTED end a job only when Slurm does not requeue it;
- * jobcomp's JOBSTATE cannot say which, Slurm's record of the job can
- * (pending again, one more restart).  Sets [*attempt] to the attempt the
- * requeue starts.
+ * jobcomp's JOBSTATE cannot say which, Slurm's record of the job [job]
+ * (NULL when Slurm could not be asked) can: pending again, one more
+ * restart.  Sets [*attempt] to the attempt the requeue starts.
  */
-static int requeued(uint32_t job_id, unsigned *attempt)
+static int requeued(const struct aml_slurm_job *job, unsigned *attempt)
 {
-	struct aml_slurm_job job;
-
-	if (runs_slurm_query(job_id, &job) != 0)
+	if (!job)
 		return 0;
-	if (strcmp(job.state, "PENDING") && strcmp(job.state, "REQUEUED") &&
-	    strcmp(job.state, "CONFIGURING") && strcmp(job.state, "RUNNING"))
+	if (strcmp(job->state, "PENDING") && strcmp(job->state, "REQUEUED") &&
+	    strcmp(job->state, "CONFIGURING") && strcmp(job->state, "RUNNING"))
 		return 0;
-	*attempt = job.restarts + 1;
+	*attempt = job->restarts + 1;
 	return 1;
 }
 
@@ -104,6 +102,7 @@ int main(int argc, char **argv)
 	const char *job_name = getenv("JOBNAME"), *state = getenv("JOBSTATE");
 	const char *job_text = getenv("JOBID");
 	struct aml_identity as_owner = { 0 };
+	struct aml_slurm_job job;
 	struct aml_run_info info;
 	struct aml_history *h;
 	uid_t uid;
@@ -115,7 +114,7 @@ int main(int argc, char **argv)
 	char reason[256], err[1024];
 	unsigned attempt;
 	uint32_t job_id;
-	int code, signal, is_requeue, rc = 0;
+	int code, signal, is_requeue, have_job, rc = 0;
 
 	if (argc > 1) {
 		fputs(usage, strcmp(argv[1], "-h") && strcmp(argv[1], "--help")
@@ -149,6 +148,24 @@ int main(int argc, char **argv)
 			    "(set AML_CONF in a wrapper when aml.conf is not "
 			    "beside slurm.conf)");
 	}
+	/* Slurm's record of the job, asked only when it matters (an RPC
+	 * per job end would slow every finalization): whether a node
+	 * failure or preemption was requeued, and the run's id on a
+	 * tracking server, which the controller put in the job's admin
+	 * comment.  The run is then read by that id, not by a name anyone
+	 * sharing the experiment could give another run; the checks below
+	 * still judge the run it names. */
+	have_job = (site.history_backend == AML_HISTORY_MLFLOW ||
+		    !strcmp(state, "NODE_FAIL") ||
+		    !strcmp(state, "PREEMPTED")) &&
+		   runs_slurm_query(job_id, &job) == 0;
+	if (have_job && job.tracking_id[0] &&
+	    aml_history_bind(h, job_name, job.tracking_id, err,
+			     sizeof(err)) < 0) {
+		runs_close(&site, h);
+		aml_identity_restore(&as_owner);
+		return fail(job_name, err);
+	}
 	if (aml_history_read_run(h, job_name, 0, &info, err, sizeof(err)) < 0) {
 		/* A job named like a run that is none is not ours to
 		 * report; one we cannot read is a problem to say. */
@@ -172,7 +189,8 @@ int main(int argc, char **argv)
 		goto done; /* not an end (RESIZING...) */
 	attempt = info.state.attempt ? info.state.attempt : 1;
 	if ((!strcmp(state, "NODE_FAIL") || !strcmp(state, "PREEMPTED")) &&
-	    requeued(job_id, &attempt) && attempt > info.state.attempt) {
+	    requeued(have_job ? &job : NULL, &attempt) &&
+	    attempt > info.state.attempt) {
 		aml_status_from_slurm(state, code, signal, 1, &status,
 				      &is_requeue, reason, sizeof(reason));
 	} else if (info.state.has_events &&

@@ -6,6 +6,7 @@
  * and started us, as the user, in the run's working directory
  * (AML_WORKDIR, launch.h).  Everything comes from the job's environment:
  *   AML_RUN_ID, AZUREML_EXPERIMENT_NAME   the run, in run history
+ *   AML_MLFLOW_RUN_ID                     its id on a tracking server, if any
  *   SLURM_SPANK_AML_CONFIG                the canonical configuration
  *   SLURM_JOB_ID, SLURM_RESTART_COUNT, SLURMD_NODENAME, SLURM_JOB_ACCOUNT
  *   AML_CONF / SLURM_CONF                 the site policy (aml.conf)
@@ -346,6 +347,16 @@ int main(int argc, char **argv)
 	}
 	if (aml_history_open(&L.site, &L.ctx.h, err, sizeof(err)) < 0) {
 		L.ctx.h = NULL;
+		launch_say("%s", err);
+		launcher_free(&L);
+		return AML_EXIT_FAILURE;
+	}
+	/* The run's id on a tracking server, which sbatch recorded and the
+	 * controller put in the job's environment: every write reaches the
+	 * run by it, never by its name. */
+	if (aml_history_bind(L.ctx.h, run_id,
+			     getenv(AML_JOBENV_MLFLOW_RUN_ID), err,
+			     sizeof(err)) < 0) {
 		launch_say("%s", err);
 		launcher_free(&L);
 		return AML_EXIT_FAILURE;

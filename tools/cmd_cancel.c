@@ -73,15 +73,16 @@ int cmd_cancel(int argc, char **argv)
 		return status;
 	status_now = info.state.status;
 	if (!info.state.has_events || aml_status_is_terminal(status_now)) {
-		fprintf(stderr, "aml-run cancel: run %s has already ended: %s\n",
-			info.run_id, info.state.has_events
-			? aml_status_name(status_now) : "no valid events");
+		tool_printf(stderr, "aml-run cancel: run %s has already ended: "
+			    "%s\n", info.run_id, info.state.has_events
+			    ? aml_status_name(status_now) : "no valid events");
 		status = AML_EXIT_FAILURE;
 		goto done;
 	}
 	job_id = runs_last_job(&info);
 	if (job_id && runs_slurm_cancel(job_id, err, sizeof(err)) < 0) {
-		fprintf(stderr, "aml-run cancel: run %s: %s\n", info.run_id, err);
+		tool_printf(stderr, "aml-run cancel: run %s: %s\n", info.run_id,
+			    err);
 		status = AML_EXIT_FAILURE;
 		goto done;
 	}
@@ -109,14 +110,14 @@ int cmd_cancel(int argc, char **argv)
 		fprintf(stderr, "aml-run cancel: %s\n", err);
 	aml_event_free(&ev);
 	if (job_id)
-		printf("Cancelled Slurm job %u of run %s (%s)\n", job_id,
-		       info.run_id, aml_status_name(next));
+		tool_printf(stdout, "Cancelled Slurm job %u of run %s (%s)\n",
+			    job_id, info.run_id, aml_status_name(next));
 	else if (next == AML_STATUS_CANCELED)
-		printf("Run %s was never submitted; recorded as Canceled\n",
-		       info.run_id);
+		tool_printf(stdout, "Run %s was never submitted; recorded as "
+			    "Canceled\n", info.run_id);
 	else
-		printf("Run %s has no Slurm job to cancel; recorded %s\n",
-		       info.run_id, aml_status_name(next));
+		tool_printf(stdout, "Run %s has no Slurm job to cancel; "
+			    "recorded %s\n", info.run_id, aml_status_name(next));
 done:
 	aml_run_info_free(&info);
 	runs_close(&site, h);

@@ -92,9 +92,10 @@ int cmd_download(int argc, char **argv)
 		status = AML_EXIT_FAILURE;
 	} else {
 		aml_format_bytes(stats.bytes, size, sizeof(size));
-		printf("Downloaded %llu file%s (%s) of run %s to %s\n",
-		       (unsigned long long)stats.files,
-		       stats.files == 1 ? "" : "s", size, info.run_id, out);
+		tool_printf(stdout, "Downloaded %llu file%s (%s) of run %s to "
+			    "%s\n", (unsigned long long)stats.files,
+			    stats.files == 1 ? "" : "s", size, info.run_id,
+			    out);
 	}
 	close(outfd);
 done:

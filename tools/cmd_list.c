@@ -4,9 +4,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "runs.h"
+#include "text.h"
 #include "tools.h"
 
 static const char usage[] =
@@ -28,17 +28,24 @@ static const char usage[] =
 static void print_table(const struct aml_run_info *runs, size_t n)
 {
 	int64_t now = runs_now_ms();
-	int w_id = 6, w_exp = 10;
+	int w_id = 6, w_exp = 10, w_target = 12;
 
+	/* Widths in columns of what is shown, escapes included, so a run
+	 * whose names hold control characters cannot shift the columns. */
 	for (size_t i = 0; i < n; i++) {
-		int a = (int)strlen(runs[i].run_id);
-		int b = (int)strlen(runs[i].experiment);
+		const char *target = aml_kvlist_get(&runs[i].properties,
+						    AML_PROP_COMPUTE_TARGET);
+		int a = (int)aml_text_shown_width(runs[i].run_id);
+		int b = (int)aml_text_shown_width(runs[i].experiment);
+		int c = target ? (int)aml_text_shown_width(target) : 1;
 
 		w_id = a > w_id ? a : w_id;
 		w_exp = b > w_exp ? b : w_exp;
+		w_target = c > w_target ? c : w_target;
 	}
-	printf("%-*s  %-*s  %-15s  %9s  %-12s  %s\n", w_id, "RUN ID", w_exp,
-	       "EXPERIMENT", "STATUS", "DURATION", "TARGET", "JOB ID");
+	tool_printf(stdout, "%-*s  %-*s  %-15s  %9s  %-*s  %s\n", w_id,
+		    "RUN ID", w_exp, "EXPERIMENT", "STATUS", "DURATION",
+		    w_target, "TARGET", "JOB ID");
 	for (size_t i = 0; i < n; i++) {
 		const struct aml_run_info *r = &runs[i];
 		const char *target = aml_kvlist_get(&r->properties,
@@ -50,11 +57,11 @@ static void print_table(const struct aml_run_info *runs, size_t n)
 				     sizeof(duration));
 		if (job_id)
 			snprintf(job, sizeof(job), "%u", job_id);
-		printf("%-*s  %-*s  %-15s  %9s  %-12s  %s\n", w_id, r->run_id,
-		       w_exp, r->experiment,
-		       r->state.has_events ? aml_status_name(r->state.status)
-					   : "Unknown",
-		       duration, target ? target : "-", job);
+		tool_printf(stdout, "%-*s  %-*s  %-15s  %9s  %-*s  %s\n", w_id,
+			    r->run_id, w_exp, r->experiment,
+			    r->state.has_events
+			    ? aml_status_name(r->state.status) : "Unknown",
+			    duration, w_target, target ? target : "-", job);
 	}
 }
 

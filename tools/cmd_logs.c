@@ -69,7 +69,9 @@ static void open_log(struct follower *f)
 						  err, sizeof(err));
 }
 
-/* Copy what the log holds beyond what was printed. */
+/* Copy what the log holds beyond what was printed, as it is: the run's
+ * own output, which its user reads as their script wrote it (everything
+ * else aml-run prints goes through tool_printf). */
 static int drain(struct follower *f)
 {
 	char buf[65536];
@@ -221,11 +223,11 @@ int cmd_logs(int argc, char **argv)
 	} else {
 		open_log(&f);
 		if (f.fd < 0) {
-			fprintf(stderr, "aml-run logs: run %s has no %s yet "
-				"(status %s)\n", f.info.run_id, f.paths[0],
-				f.info.state.has_events
-				? aml_status_name(f.info.state.status)
-				: "Unknown");
+			tool_printf(stderr, "aml-run logs: run %s has no %s "
+				    "yet (status %s)\n", f.info.run_id,
+				    f.paths[0], f.info.state.has_events
+				    ? aml_status_name(f.info.state.status)
+				    : "Unknown");
 			status = AML_EXIT_FAILURE;
 		} else if (drain(&f) < 0) {
 			status = AML_EXIT_FAILURE;
@@ -304,20 +306,20 @@ int cmd_wait(int argc, char **argv)
 	if (r < 0) {
 		status = AML_EXIT_FAILURE;
 	} else if (r > 0) {
-		fprintf(stderr, "aml-run wait: run %s is still %s after %ld "
-			"s\n", f.info.run_id,
-			aml_status_name(f.info.state.status), timeout);
+		tool_printf(stderr, "aml-run wait: run %s is still %s after "
+			    "%ld s\n", f.info.run_id,
+			    aml_status_name(f.info.state.status), timeout);
 		status = 124;
 	} else {
 		const struct aml_run_state *st = &f.info.state;
 
-		fprintf(stderr, "Run %s: %s", f.info.run_id,
-			aml_status_name(st->status));
+		tool_printf(stderr, "Run %s: %s", f.info.run_id,
+			    aml_status_name(st->status));
 		if (st->has_exit_code)
-			fprintf(stderr, " (exit code %d)", st->exit_code);
+			tool_printf(stderr, " (exit code %d)", st->exit_code);
 		if (st->reason)
-			fprintf(stderr, ": %s", st->reason);
-		fprintf(stderr, "\n");
+			tool_printf(stderr, ": %s", st->reason);
+		tool_printf(stderr, "\n");
 		status = exit_status_of(st);
 	}
 	stop(&site, &f);

@@ -24,11 +24,12 @@ static const char usage[] =
 
 static void print_kv(const char *title, const struct aml_kvlist *list)
 {
-	printf("\n%s\n", title);
+	tool_printf(stdout, "\n%s\n", title);
 	if (!list->count)
-		printf("  (none)\n");
+		tool_printf(stdout, "  (none)\n");
 	for (size_t i = 0; i < list->count; i++)
-		printf("  %s: %s\n", list->items[i].key, list->items[i].value);
+		tool_printf(stdout, "  %s: %s\n", list->items[i].key,
+			    list->items[i].value);
 }
 
 static void print_run(const struct aml_run_info *r,
@@ -40,27 +41,27 @@ static void print_run(const struct aml_run_info *r,
 	int64_t now = runs_now_ms();
 	char when[32], spent[32];
 
-	printf("Run:         %s\n", r->run_id);
-	printf("Experiment:  %s\n", r->experiment);
-	printf("Status:      %s", st->has_events ? aml_status_name(st->status)
-						 : "Unknown");
+	tool_printf(stdout, "Run:         %s\n", r->run_id);
+	tool_printf(stdout, "Experiment:  %s\n", r->experiment);
+	tool_printf(stdout, "Status:      %s", st->has_events
+		    ? aml_status_name(st->status) : "Unknown");
 	if (st->has_exit_code)
-		printf(" (exit code %d)", st->exit_code);
-	printf("\n");
+		tool_printf(stdout, " (exit code %d)", st->exit_code);
+	tool_printf(stdout, "\n");
 	if (st->reason)
-		printf("Reason:      %s\n", st->reason);
-	printf("Owner:       %s\n", r->owner);
-	printf("Target:      %s\n", target ? target : "-");
-	printf("Attempt:     %u\n", st->attempt);
-	printf("Slurm jobs:  ");
+		tool_printf(stdout, "Reason:      %s\n", st->reason);
+	tool_printf(stdout, "Owner:       %s\n", r->owner);
+	tool_printf(stdout, "Target:      %s\n", target ? target : "-");
+	tool_printf(stdout, "Attempt:     %u\n", st->attempt);
+	tool_printf(stdout, "Slurm jobs:  ");
 	for (size_t i = 0; i < st->n_job_ids; i++)
-		printf("%s%u", i ? ", " : "", st->job_ids[i]);
-	printf("%s\n", st->n_job_ids ? "" : "-");
-	printf("Nodes:       %s\n", st->nodes ? st->nodes : "-");
+		tool_printf(stdout, "%s%u", i ? ", " : "", st->job_ids[i]);
+	tool_printf(stdout, "%s\n", st->n_job_ids ? "" : "-");
+	tool_printf(stdout, "Nodes:       %s\n", st->nodes ? st->nodes : "-");
 	runs_format_duration(runs_duration_ms(r, now), spent, sizeof(spent));
-	printf("Duration:    %s\n", spent);
+	tool_printf(stdout, "Duration:    %s\n", spent);
 
-	printf("\nTimeline\n");
+	tool_printf(stdout, "\nTimeline\n");
 	for (size_t i = 0; i < r->n_events; i++) {
 		const struct aml_event *ev = &r->events[i];
 		int64_t next = i + 1 < r->n_events ? r->events[i + 1].time_ms
@@ -69,24 +70,24 @@ static void print_run(const struct aml_run_info *r,
 		runs_format_time(ev->time_ms, when, sizeof(when));
 		runs_format_duration(next < 0 ? -1 : next - ev->time_ms, spent,
 				     sizeof(spent));
-		printf("  %s  %-15s %9s  %-10s", when,
-		       aml_status_name(ev->status),
-		       aml_status_is_terminal(ev->status) ? "" : spent,
-		       aml_event_source_name(ev->source));
+		tool_printf(stdout, "  %s  %-15s %9s  %-10s", when,
+			    aml_status_name(ev->status),
+			    aml_status_is_terminal(ev->status) ? "" : spent,
+			    aml_event_source_name(ev->source));
 		if (ev->attempt > 1)
-			printf("  attempt %u", ev->attempt);
+			tool_printf(stdout, "  attempt %u", ev->attempt);
 		if (ev->job_id)
-			printf("  job %u", ev->job_id);
+			tool_printf(stdout, "  job %u", ev->job_id);
 		if (ev->node)
-			printf("  on %s", ev->node);
+			tool_printf(stdout, "  on %s", ev->node);
 		if (ev->has_exit_code)
-			printf("  exit %d", ev->exit_code);
+			tool_printf(stdout, "  exit %d", ev->exit_code);
 		if (ev->reason)
-			printf("  (%s)", ev->reason);
-		printf("\n");
+			tool_printf(stdout, "  (%s)", ev->reason);
+		tool_printf(stdout, "\n");
 	}
 
-	printf("\nTime in each status\n");
+	tool_printf(stdout, "\nTime in each status\n");
 	for (int s = 0; s < AML_STATUS_COUNT; s++) {
 		int64_t ms = st->spent_ms[s];
 
@@ -96,21 +97,20 @@ static void print_run(const struct aml_run_info *r,
 		if (ms <= 0)
 			continue;
 		runs_format_duration(ms, spent, sizeof(spent));
-		printf("  %-15s %9s\n", aml_status_name(s), spent);
+		tool_printf(stdout, "  %-15s %9s\n", aml_status_name(s), spent);
 	}
 
 	print_kv("Properties", &r->properties);
 	print_kv("Tags", &r->tags);
 
-	printf("\nOutputs and logs\n");
+	tool_printf(stdout, "\nOutputs and logs\n");
 	if (!n_files)
-		printf("  (none)\n");
+		tool_printf(stdout, "  (none)\n");
 	for (size_t i = 0; i < n_files; i++) {
-		char size[32], shown[512];
+		char size[32];
 
 		aml_format_bytes(files[i].size, size, sizeof(size));
-		aml_text_escape(files[i].path, shown, sizeof(shown));
-		printf("  %-50s %10s\n", shown, size);
+		tool_printf(stdout, "  %-50s %10s\n", files[i].path, size);
 	}
 }
 

@@ -13,6 +13,7 @@
 
 #include "errors.h"
 #include "runs.h"
+#include "text.h"
 #include "tools.h"
 
 extern char **environ;
@@ -79,6 +80,15 @@ int runs_read(const char *command, struct aml_history *h, const char *run_id,
 	if (aml_history_read_run(h, run_id, with_config, info, err,
 				 sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run %s: %s\n", command, err);
+		return AML_EXIT_FAILURE;
+	}
+	/* What the command then writes (a tag, a cancel, a reconciled
+	 * end) goes to the run it read, by that run's own id: never to
+	 * another run of the same name. */
+	if (aml_history_bind(h, info->run_id, info->key, err,
+			     sizeof(err)) < 0) {
+		fprintf(stderr, "aml-run %s: %s\n", command, err);
+		aml_run_info_free(info);
 		return AML_EXIT_FAILURE;
 	}
 	runs_reconcile(h, info);
@@ -212,7 +222,11 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 				  sizeof(reason)) < 0 ||
 	    requeued)
 		return;
-	if (aml_event_init(&ev, status, AML_SOURCE_RECONCILE) < 0)
+	/* A run of a listing, of which several may share a name: the end
+	 * goes to this one, by its own id. */
+	if (aml_history_bind(h, info->run_id, info->key, err,
+			     sizeof(err)) < 0 ||
+	    aml_event_init(&ev, status, AML_SOURCE_RECONCILE) < 0)
 		return;
 	/* The end as Slurm saw it, not when someone happened to look; never
 	 * before the run's last event, so the timeline stays in order. */
@@ -383,9 +397,18 @@ cJSON *runs_json(const struct aml_run_info *info, int detailed,
 
 int runs_print_json(cJSON *json)
 {
-	char *text = json ? cJSON_Print(json) : NULL;
+	struct aml_text shown = AML_TEXT_INIT;
+	char *printed = json ? cJSON_Print(json) : NULL, *text = NULL;
 
 	cJSON_Delete(json);
+	/* cJSON escapes C0 only: DEL, C1 and bidirectional controls and
+	 * bytes that are not UTF-8 would reach a terminal raw (and the last
+	 * would make the JSON invalid). */
+	if (printed) {
+		aml_text_add_shown_json(&shown, printed);
+		free(printed);
+		text = aml_text_finish(&shown);
+	}
 	if (!text) {
 		fprintf(stderr, "aml-run: out of memory\n");
 		return AML_EXIT_FAILURE;

@@ -75,7 +75,8 @@ cJSON *runs_json(const struct aml_run_info *info, int detailed,
  * "7d" ago.  Returns 0 with [*ms], or -1. */
 int runs_parse_since(const char *text, int64_t now_ms, int64_t *ms);
 
-/* Print [json] (pretty) and free it; AML_EXIT_FAILURE when it is NULL. */
+/* Print [json] (pretty) and free it, with what cJSON leaves raw escaped
+ * (aml_text_add_shown_json); AML_EXIT_FAILURE when it is NULL. */
 int runs_print_json(cJSON *json);
 
 #endif

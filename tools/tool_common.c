@@ -1,14 +1,34 @@
 /*
  * tool_common.c: what every command of the tools shares (tools.h): loading
- * the site policy, printing errors, usage errors.
+ * the site policy, printing what history holds, errors, usage errors.
  */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "errors.h"
 #include "site.h"
+#include "text.h"
 #include "tools.h"
+
+void tool_printf(FILE *out, const char *fmt, ...)
+{
+	struct aml_text t = AML_TEXT_INIT;
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	aml_text_vprintf_shown(&t, fmt, ap);
+	va_end(ap);
+	text = aml_text_finish(&t);
+	if (!text) {
+		fputs("aml-run: out of memory\n", stderr);
+		return;
+	}
+	fputs(text, out);
+	free(text);
+}
 
 void tool_print_errors(const struct aml_errors *errs)
 {

@@ -8,6 +8,8 @@
 #ifndef AML_TOOLS_H
 #define AML_TOOLS_H
 
+#include <stdio.h>
+
 #define AML_EXIT_OK 0
 #define AML_EXIT_FAILURE 1
 #define AML_EXIT_INVALID 2
@@ -40,6 +42,19 @@ int tool_load_site(const char *command, const char *conf,
 
 /* Print every line of [errs] to stderr. */
 void tool_print_errors(const struct aml_errors *errs);
+
+/*
+ * printf to [out] for everything aml-run shows from run history (and
+ * from Slurm or the command line beside it): every %s argument is shown
+ * by text.h's rule for text others chose (aml_text_printf_shown), so one
+ * user's tag, reason or experiment name cannot drive another user's (or
+ * an admin's) terminal, and widths count columns, so tables stay aligned.
+ * The run's own log stream is the one thing printed raw: it is the run's
+ * output, as its user wrote it.  Error lines from the core (errbuf) are
+ * already made this way where they are written, and printed as they are.
+ */
+void tool_printf(FILE *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* "aml-run <command>: <message>" on stderr, then the usage hint; returns
  * AML_EXIT_USAGE for the caller to return. */

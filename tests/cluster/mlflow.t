@@ -5,7 +5,11 @@
 # credentials (HistoryCredentials=~/...), and the script can log into the
 # same run with MLflow's variables, but never sees a credential.  The
 # server is the protocol's test server (tests/mlflow-server) on loopback,
-# with a bearer token.
+# with a bearer token.  The hostile user, who shares the experiments
+# (as users of one MLflow server do), makes runs of the victim's run's
+# name in the victim's experiment while it runs: the victim's writers
+# reach their run by its MLflow run id, and readers never take another's
+# run of the same name.
 tests=$(cd "$(dirname "$0")" && pwd)
 . "$tests/lib.sh"
 
@@ -13,6 +17,7 @@ needs_launcher
 server=$(cd "$tests/../mlflow-server" && pwd)/mlflow_test_server.py
 token=s3cret-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 home=$(getent passwd "$user" | cut -d: -f6)
+evil_home=$(getent passwd "$evil" | cut -d: -f6)
 src=$home/aml-mlflow-test
 work=$(mktemp -d /tmp/aml-mlflow-t.XXXXXX)
 server_pid=
@@ -20,7 +25,7 @@ cp "$AML_CONF" "$work/aml.conf.saved"
 finish() {
 	cp "$work/aml.conf.saved" "$AML_CONF"
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-	rm -rf "$work" "$src" "$home/.aml" /root/.aml/mlflow-credentials
+	rm -rf "$work" "$src" "$home/.aml" "$evil_home/.aml" /root/.aml/mlflow-credentials
 }
 trap finish EXIT
 export PYTHONDONTWRITEBYTECODE=1
@@ -32,7 +37,7 @@ base=http://127.0.0.1:$(cat "$work/port")
 dump() { curl -s "$base/__dump__"; }
 
 # Each writer's own credentials, readable by it alone.
-for who in "$user" root; do
+for who in "$user" "$evil" root; do
 	dir=$(getent passwd "$who" | cut -d: -f6)/.aml
 	mkdir -p "$dir"
 	printf 'token = %s\n' "$token" >"$dir/mlflow-credentials"
@@ -81,7 +86,7 @@ artifact() {
 		"$base/api/2.0/mlflow-artifacts/artifacts/$(server_run "$1" | jq -r .info.experiment_id)/$id/artifacts/$2"
 }
 
-echo "1..10"
+echo "1..20"
 
 run=$(submit "$src/hello")
 wait_until 120 ended "$run" || echo "# hello did not end: $(show "$run" | jq -c '[.events[].status]')"
@@ -119,3 +124,90 @@ same "cancelled while pending: Canceled on the server, by the finalizer" \
 same "cancelled while pending: MLflow's status KILLED" KILLED "$(server_run "$held" | jq -r .info.status)"
 same "cancelled while pending: aml-run shows it" \
 	"NotStarted Queued Canceled" "$(show "$held" | jq -r '[.events[].status] | join(" ")')"
+
+# ---- another user's runs of the same name, in the victim's experiment
+# The MLflow run of a Slurm job, as the controller wrote it in the job's
+# admin comment; the events of an MLflow run, by its id.
+job_key() { scontrol show job -o "$1" | sed -n 's/.* AdminComment=aml run_id=[^ ]* mlflow_run_id=\([0-9a-f]*\).*/\1/p'; }
+job_of() { show "$1" | jq -r '[.events[] | select(.job_id) | .job_id] | last'; }
+key_events() {
+	dump | jq -r --arg k "$1" '.runs[] | select(.info.run_id == $k) | .tags
+		| map(select(.key | startswith("aml.event."))) | sort_by(.key)
+		| .[].value | fromjson | .status + " " + .source' | paste -sd ' '
+}
+# evil_run RUN: the hostile user's run of that name in the victim's
+# experiment, made as any of their runs is; its MLflow run id.
+evil_run() { as_evil history-fixture create mlflow-e2e "$1" "$(now_ms)" cpu | sed -n 's/^key //p'; }
+running() { [ "$(show "$1" | jq -r .status)" = Running ]; }
+
+as_user mkdir -p "$src/slow"
+as_user tee "$src/slow/slow.py" >/dev/null <<'EOF'
+import os, time
+time.sleep(6)
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/mine.txt", "w") as f:
+    f.write("the victim's\n")
+print("victim's output", flush=True)
+EOF
+echo '{"experiment_name": "mlflow-e2e", "script": "slow.py", "compute_target": "cpu"}' |
+	as_user tee "$src/slow/run.json" >/dev/null
+run=$(submit "$src/slow")
+wait_until 60 running "$run" || echo "# the slow run is not Running: $(show "$run" | jq -c '[.events[].status]')"
+key=$(job_key "$(job_of "$run")")
+theirs=$(evil_run "$run")
+if [ -n "$key" ] && [ -n "$theirs" ] && [ "$key" != "$theirs" ]; then
+	ok "a same-named run of the hostile user's is made in the victim's experiment while the run runs"
+else
+	not_ok "a same-named run of the hostile user's is made in the victim's experiment while the run runs" \
+		"victim's key: '$key', hostile run: '$theirs'"
+fi
+wait_until 120 ended "$run" || echo "# the slow run did not end: $(key_events "$key")"
+same "the victim's writers (sbatch, node, launcher) all reach their own MLflow run" \
+	"NotStarted sbatch Queued sbatch Preparing node Running launcher Finalizing launcher Completed launcher" \
+	"$(key_events "$key")"
+same "the hostile user's run of the same name gets nothing of the victim's" \
+	"NotStarted sbatch" "$(key_events "$theirs")"
+out=$(as_user aml-run show --json "$run" 2>&1)
+same "the victim's aml-run show takes the victim's run of the two" \
+	"Completed $user $key" \
+	"$(jq -r '.status + " " + .owner + " " + .properties["mlflow.run_id"]' <<<"$out" 2>/dev/null || echo "$out")"
+dl=$(fresh_user_dir aml-mlflow-dl)
+same "the victim's aml-run logs and download read the victim's run" \
+	"victim's output|the victim's" \
+	"$(as_user aml-run logs "$run" 2>&1)|$(cd "$dl" && as_user aml-run download "$run" outputs/mine.txt -o "$dl" >/dev/null 2>&1; cat "$dl/outputs/mine.txt" 2>/dev/null)"
+rm -rf "$dl"
+err=$(env SLURM_CONF="$SLURM_CONF" AML_CONF="$AML_CONF" "$bin/aml-run" show "$run" 2>&1 >/dev/null)
+case $err in
+*"2 runs on "*"$key"*"$theirs"* | *"2 runs on "*"$theirs"*"$key"*)
+	ok "root, whose neither is, is refused with both MLflow run ids" ;;
+*) not_ok "root, whose neither is, is refused with both MLflow run ids" "$err" ;;
+esac
+
+# A run of the same name that claims the victim (MLflow takes user_id
+# and tags from any client): readers refuse to guess, the MLflow run id
+# picks.
+exp_id=$(dump | jq -r --arg k "$key" '.runs[] | select(.info.run_id == $k) | .info.experiment_id')
+as_evil curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+	-d "{\"experiment_id\":\"$exp_id\",\"run_name\":\"$run\",\"user_id\":\"$user\",\"tags\":[{\"key\":\"aml.run_id\",\"value\":\"$run\"},{\"key\":\"aml.schema\",\"value\":\"1\"},{\"key\":\"mlflow.user\",\"value\":\"$user\"},{\"key\":\"aml.owner_uid\",\"value\":\"$(id -u "$user")\"}]}" \
+	"$base/api/2.0/mlflow/runs/create" >/dev/null
+err=$(as_user aml-run show "$run" 2>&1 >/dev/null)
+case $err in
+*"3 runs on "*"$key"*"by its MLflow run id"*) ok "a run forged in the victim's name: the victim's show refuses to guess, naming each" ;;
+*) not_ok "a run forged in the victim's name: the victim's show refuses to guess, naming each" "$err" ;;
+esac
+same "the victim's run, by its MLflow run id" "Completed $run" \
+	"$(as_user aml-run show --json "$key" 2>&1 | jq -r '.status + " " + .run_id' 2>/dev/null)"
+
+# Cancelled while pending beside a same-named run of the hostile user's:
+# the finalizer (root) finds the victim's run by the MLflow run id in the
+# job's admin comment.
+held=$(submit "$src/hello" --hold)
+job=$(job_of "$held")
+key=$(job_key "$job")
+theirs=$(evil_run "$held")
+scancel "$job"
+key_ended() { key_events "$1" | grep -q Canceled; }
+wait_until 60 key_ended "$key"
+same "the finalizer records the victim's cancel on the victim's MLflow run" \
+	"NotStarted sbatch Queued sbatch Canceled finalizer" "$(key_events "$key")"
+same "and nothing on the hostile user's run of the same name" "NotStarted sbatch" "$(key_events "$theirs")"

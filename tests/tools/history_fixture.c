@@ -10,7 +10,10 @@
  *   history-fixture upload EXP RUN_ID WORKDIR SRC
  *   history-fixture log EXP RUN_ID NAME TEXT
  *
- * The site comes from $AML_CONF.  Prints what the call returned.
+ * The site comes from $AML_CONF.  Prints what the call returned; after
+ * a create on a tracking server, "key <its id for the run>" as well.  As
+ * the node and the launcher do, the other commands reach the run by
+ * $AML_MLFLOW_RUN_ID when it is set.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,7 +55,9 @@ int main(int argc, char **argv)
 	if (aml_site_load(getenv("AML_CONF"), &site, &errs) < 0)
 		return fail("cannot load $AML_CONF");
 	aml_errors_free(&errs);
-	if (aml_history_open(&site, &h, err, sizeof(err)) < 0)
+	if (aml_history_open(&site, &h, err, sizeof(err)) < 0 ||
+	    aml_history_bind(h, argv[3], getenv("AML_MLFLOW_RUN_ID"), err,
+			     sizeof(err)) < 0)
 		return fail(err);
 	if (!strcmp(argv[1], "create") && argc >= 5) {
 		struct aml_kvlist props = { 0 };
@@ -65,6 +70,8 @@ int main(int argc, char **argv)
 		ev.time_ms = strtoll(argv[4], NULL, 10);
 		rc = report(aml_history_create_run(h, &req, err, sizeof(err)),
 			    err);
+		if (rc == 0 && aml_history_key(h, argv[3]))
+			printf("key %s\n", aml_history_key(h, argv[3]));
 		aml_kvlist_free(&props);
 		aml_event_free(&ev);
 	} else if (!strcmp(argv[1], "event") && argc >= 7) {

@@ -5,9 +5,9 @@
  * port, uploads reset midway, a 64 MiB upload in bounded memory,
  * downloads, auth, and a file that changes between attempts.
  *
- * The server runs as a child (python3 $AML_MLFLOW_SERVER); its faults are
- * set and its dump read through a raw socket, so a broken transport
- * cannot hide its own failures.  Short timeouts and backoffs keep the
+ * The server runs as a child (mlflow_server.h); its faults are set and
+ * its dump read through a raw socket, so a broken transport cannot hide
+ * its own failures.  Short timeouts and backoffs keep the
  * whole file to seconds; the time bounds asserted are lower bounds (a
  * wait that must have happened), or generous upper ones.
  */
@@ -38,187 +38,15 @@
 #include "fdio.h"
 #include "hash.h"
 #include "http.h"
+#include "mlflow_server.h"
 
 #define MiB (1024 * 1024)
 #define ART "/api/2.0/mlflow-artifacts/artifacts/1/run/artifacts/"
 
-struct server {
-	pid_t pid;
-	int port;
-	char dir[64];
-	char port_file[96];
-};
-
-static struct server main_server = { .pid = -1 };
-static struct server auth_server = { .pid = -1 };
+static struct mlflow_server main_server = { .pid = -1 };
+static struct mlflow_server auth_server = { .pid = -1 };
 static int log_mark;   /* requests the server had logged when a case began */
-static char *skip_reason;
-
-/* ---- the server as a child ---- */
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static int read_port(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int port = 0;
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &port) != 1)
-		port = 0;
-	fclose(f);
-	return port;
-}
-
-static void server_stop(struct server *s)
-{
-	int status;
-
-	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		for (int i = 0; i < 250; i++) {
-			if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-				break;
-			if (i == 249) {
-				kill(s->pid, SIGKILL);
-				waitpid(s->pid, &status, 0);
-			}
-			nap_ms(20);
-		}
-		s->pid = -1;
-	}
-	if (s->dir[0]) {
-		unlink(s->port_file);
-		rmdir(s->dir);
-		s->dir[0] = '\0';
-	}
-}
-
-/*
- * Start the server ([auth] NULL or "bearer:..."), wait (15 s at most) for
- * its port file.  Returns 0, or -1 with why in [skip_reason].
- */
-static int server_start(struct server *s, const char *auth)
-{
-	const char *script = getenv("AML_MLFLOW_SERVER");
-	const char *tmp = getenv("TMPDIR");
-	pid_t parent = getpid();
-	int status;
-
-	memset(s, 0, sizeof(*s));
-	s->pid = -1;
-	if (!script || !*script) {
-		skip_reason = "AML_MLFLOW_SERVER is not set";
-		return -1;
-	}
-	snprintf(s->dir, sizeof(s->dir), "%s/test_http.XXXXXX",
-		 tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-	if (!mkdtemp(s->dir)) {
-		s->dir[0] = '\0';
-		skip_reason = "cannot create a temporary directory";
-		return -1;
-	}
-	snprintf(s->port_file, sizeof(s->port_file), "%s/port", s->dir);
-	s->pid = fork();
-	if (s->pid == 0) {
-		/* Dies with the test, even one that crashes. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(127);
-		execlp("python3", "python3", script, "--port", "0",
-		       "--port-file", s->port_file, "--quiet",
-		       auth ? "--auth" : (char *)NULL, auth, (char *)NULL);
-		_exit(127);
-	}
-	if (s->pid < 0) {
-		skip_reason = "fork failed";
-		return -1;
-	}
-	for (long long end = mono_ms() + 15000; mono_ms() < end; nap_ms(20)) {
-		s->port = read_port(s->port_file);
-		if (s->port > 0)
-			return 0;
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			s->pid = -1;
-			skip_reason = "the MLflow test server did not start "
-				      "(python3 missing?)";
-			server_stop(s);
-			return -1;
-		}
-	}
-	skip_reason = "the MLflow test server did not listen within 15 s";
-	server_stop(s);
-	return -1;
-}
-
-/* ---- control requests, over a raw socket ---- */
-
-static int connect_port(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* The body of [method] [path] on [s]'s server, which must answer 200. */
-static char *control(const struct server *s, const char *method,
-		     const char *path, const char *body)
-{
-	char head[512], *text, *sep;
-	size_t len;
-	int fd = connect_port(s->port);
-
-	snprintf(head, sizeof(head),
-		 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-		 "Content-Type: application/json\r\n"
-		 "Content-Length: %zu\r\n\r\n",
-		 method, path, body ? strlen(body) : 0);
-	assert_int_equal(aml_write_all(fd, head, strlen(head)), 0);
-	if (body)
-		assert_int_equal(aml_write_all(fd, body, strlen(body)), 0);
-	assert_int_equal(aml_read_fd(fd, 64 * MiB, &text, &len), 0);
-	close(fd);
-	assert_int_equal(strncmp(text, "HTTP/1.1 200 ", 13), 0);
-	sep = strstr(text, "\r\n\r\n");
-	assert_non_null(sep);
-	memmove(text, sep + 4, strlen(sep + 4) + 1);
-	return text;
-}
-
-static void set_faults(const struct server *s, const char *json)
-{
-	free(control(s, "POST", "/__faults__", json));
-}
-
-static cJSON *dump(const struct server *s)
-{
-	char *text = control(s, "GET", "/__dump__", NULL);
-	cJSON *d = cJSON_Parse(text);
-
-	free(text);
-	assert_non_null(d);
-	return d;
-}
+static const char *skip_reason;
 
 /* Requests for [path] (exact) logged since the case began, and how many
  * of them a fault answered. */
@@ -350,7 +178,7 @@ static void assert_one_line(const char *err)
 static int group_setup(void **state)
 {
 	(void)state;
-	if (server_start(&main_server, NULL) != 0)
+	if (mlflow_server_start(&main_server, NULL, &skip_reason) != 0)
 		printf("# SKIP: %s\n", skip_reason);
 	return 0;
 }
@@ -358,7 +186,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	server_stop(&main_server);
+	mlflow_server_stop(&main_server);
 	return 0;
 }
 
@@ -371,8 +199,8 @@ static int setup(void **state)
 	(void)state;
 	if (main_server.pid <= 0)
 		return 0;
-	set_faults(&main_server, "{}");
-	d = dump(&main_server);
+	mlflow_server_faults(&main_server, "{}");
+	d = mlflow_server_dump(&main_server);
 	log_mark = cJSON_GetArraySize(cJSON_GetObjectItem(d, "requests"));
 	cJSON_Delete(d);
 	return 0;
@@ -504,7 +332,7 @@ static void test_error_answer_not_retried(void **state)
 	aml_http_response_free(&r);
 	aml_http_close(h);
 
-	d = dump(&main_server);
+	d = mlflow_server_dump(&main_server);
 	assert_int_equal(logged(d, "/api/2.0/mlflow/experiments/get-by-name",
 				NULL), 2);
 	cJSON_Delete(d);
@@ -541,7 +369,7 @@ static void test_short_storm_succeeds(void **state)
 
 	(void)state;
 	NEED_SERVER();
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
 		   "\"match\":\"/version\",\"status\":503,\"count\":3}]}");
 	cfg = config_for(main_server.port, url, sizeof(url));
 	cfg.on_retry = note_retry;
@@ -558,7 +386,7 @@ static void test_short_storm_succeeds(void **state)
 	aml_http_response_free(&r);
 	aml_http_close(h);
 
-	d = dump(&main_server);
+	d = mlflow_server_dump(&main_server);
 	assert_int_equal(logged(d, "/version", &faulted), 4);
 	assert_int_equal(faulted, 3);
 	cJSON_Delete(d);
@@ -573,7 +401,7 @@ static void test_long_storm_unavailable(void **state)
 
 	(void)state;
 	NEED_SERVER();
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
 		   "\"match\":\"/version\",\"status\":503,\"count\":10,"
 		   "\"body\":\"down for\\nmaintenance\","
 		   "\"content_type\":\"text/plain\"}]}");
@@ -592,7 +420,7 @@ static void test_long_storm_unavailable(void **state)
 	aml_http_response_free(&r);
 	aml_http_close(h);
 
-	d = dump(&main_server);
+	d = mlflow_server_dump(&main_server);
 	assert_int_equal(logged(d, "/version", NULL), 4);
 	cJSON_Delete(d);
 }
@@ -606,15 +434,15 @@ static void test_retry_after_honoured(void **state)
 
 	(void)state;
 	NEED_SERVER();
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
 		   "\"match\":\"/version\",\"status\":429,\"count\":1,"
 		   "\"retry_after\":1}]}");
 	h = open_main();
-	t0 = mono_ms();
+	t0 = mlflow_server_mono_ms();
 	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
 					  sizeof(err)), AML_HTTP_ANSWER);
 	/* The backoff alone would have been 50-99 ms. */
-	assert_true(mono_ms() - t0 >= 1000);
+	assert_true(mlflow_server_mono_ms() - t0 >= 1000);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.attempts, 2);
 	aml_http_response_free(&r);
@@ -630,13 +458,13 @@ static void test_timeout_retried(void **state)
 
 	(void)state;
 	NEED_SERVER();
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"delay\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"delay\","
 		   "\"match\":\"/version\",\"seconds\":2.5,\"count\":1}]}");
 	h = open_main();
-	t0 = mono_ms();
+	t0 = mlflow_server_mono_ms();
 	assert_int_equal(aml_http_request(h, "GET", "/version", NULL, &r, err,
 					  sizeof(err)), AML_HTTP_ANSWER);
-	assert_true(mono_ms() - t0 >= 1000);
+	assert_true(mlflow_server_mono_ms() - t0 >= 1000);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.attempts, 2);
 	aml_http_response_free(&r);
@@ -672,10 +500,10 @@ static void test_nothing_listening(void **state)
 	(void)state;
 	cfg = config_for(port, url, sizeof(url));
 	h = open_cfg(&cfg);
-	t0 = mono_ms();
+	t0 = mlflow_server_mono_ms();
 	assert_int_equal(aml_http_request(h, "PUT", ART "x.bin", "{}", &r, err,
 					  sizeof(err)), AML_HTTP_UNAVAILABLE);
-	assert_true(mono_ms() - t0 < 5000);
+	assert_true(mlflow_server_mono_ms() - t0 < 5000);
 	assert_int_equal(r.status, 0);
 	assert_null(r.body);
 	assert_int_equal(r.attempts, 4);
@@ -740,7 +568,7 @@ static void upload_ok(struct aml_http *h, const char *target, int fd,
 
 static void assert_stored(const char *rel, const char *hex, double size)
 {
-	cJSON *d = dump(&main_server);
+	cJSON *d = mlflow_server_dump(&main_server);
 	double got = -1;
 	const char *sha = stored_sha(d, rel, &got);
 
@@ -760,7 +588,7 @@ static void test_reset_mid_upload(void **state)
 	(void)state;
 	NEED_SERVER();
 	fd = make_file(3 * MiB, hex);
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"reset\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"reset\","
 		   "\"match\":\"reset.bin\",\"after_bytes\":1048576}]}");
 	h = open_main();
 	upload_ok(h, ART "reset.bin", fd, 2);
@@ -768,7 +596,7 @@ static void test_reset_mid_upload(void **state)
 	close(fd);
 
 	assert_stored("1/run/artifacts/reset.bin", hex, 3 * MiB);
-	d = dump(&main_server);
+	d = mlflow_server_dump(&main_server);
 	assert_int_equal(logged(d, ART "reset.bin", &faulted), 2);
 	assert_int_equal(faulted, 1);
 	cJSON_Delete(d);
@@ -817,12 +645,12 @@ static void test_upload_stall_retried(void **state)
 	/* More than loopback's socket buffers hold, so the client must wait
 	 * on the sleeping server and notice that nothing moves. */
 	fd = make_file(32 * MiB, hex);
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"delay\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"delay\","
 		   "\"match\":\"stall.bin\",\"seconds\":6}]}");
 	h = open_main();
-	t0 = mono_ms();
+	t0 = mlflow_server_mono_ms();
 	upload_ok(h, ART "stall.bin", fd, 2);
-	assert_true(mono_ms() - t0 >= 1000);
+	assert_true(mlflow_server_mono_ms() - t0 >= 1000);
 	aml_http_close(h);
 	close(fd);
 	assert_stored("1/run/artifacts/stall.bin", hex, 32.0 * MiB);
@@ -853,7 +681,7 @@ static void test_download(void **state)
 	assert_int_equal(ftruncate(out, 4 + 6 * MiB), 0);
 	/* The first answer is cut after 1 MiB: the retry must not leave
 	 * those bytes before the whole file. */
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"reset\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"reset\","
 		   "\"method\":\"GET\",\"match\":\"down.bin\","
 		   "\"after_bytes\":1048576}]}");
 	assert_int_equal(aml_http_download(h, ART "down.bin", out, &r, err,
@@ -947,7 +775,7 @@ static void test_file_changed_size(void **state)
 	(void)state;
 	NEED_SERVER();
 	g.fd = make_file(MiB, hex);
-	set_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
 		   "\"match\":\"grows.bin\",\"status\":503}]}");
 	cfg = config_for(main_server.port, url, sizeof(url));
 	cfg.on_retry = grow_file;
@@ -964,7 +792,7 @@ static void test_file_changed_size(void **state)
 	aml_http_close(h);
 	close(g.fd);
 
-	d = dump(&main_server);
+	d = mlflow_server_dump(&main_server);
 	assert_int_equal(logged(d, ART "grows.bin", NULL), 1);
 	assert_null(stored_sha(d, "1/run/artifacts/grows.bin", &size));
 	cJSON_Delete(d);
@@ -975,7 +803,7 @@ static void test_file_changed_size(void **state)
 static void test_bearer_auth(void **state)
 {
 	struct aml_http_config cfg;
-	struct server *s = &auth_server;
+	struct mlflow_server *s = &auth_server;
 	struct aml_http *h;
 	struct aml_http_response r;
 	char err[512], url[64];
@@ -983,7 +811,7 @@ static void test_bearer_auth(void **state)
 
 	(void)state;
 	NEED_SERVER();
-	if (server_start(s, "bearer:s3cret") != 0)
+	if (mlflow_server_start(s, "bearer:s3cret", &skip_reason) != 0)
 		fail_msg("%s", skip_reason);
 
 	cfg = config_for(s->port, url, sizeof(url));
@@ -1009,7 +837,7 @@ static void test_bearer_auth(void **state)
 
 	/* A proxy that echoes the request: the credential is blanked out of
 	 * the quoted answer. */
-	set_faults(s, "{\"faults\":[{\"type\":\"fail\",\"status\":401,"
+	mlflow_server_faults(s, "{\"faults\":[{\"type\":\"fail\",\"status\":401,"
 		   "\"content_type\":\"text/plain\",\"body\":\"token "
 		   "s3cret-expired is not valid\"}]}");
 	assert_int_equal(aml_http_request(h, "GET", exp0, NULL, &r, err,
@@ -1025,7 +853,7 @@ static void test_bearer_auth(void **state)
 static int stop_auth_server(void **state)
 {
 	(void)state;
-	server_stop(&auth_server);
+	mlflow_server_stop(&auth_server);
 	return 0;
 }
 

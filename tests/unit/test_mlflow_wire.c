@@ -628,16 +628,17 @@ static void test_body_create_run(void **state)
 	assert_int_equal(aml_kvlist_set(&tags, "mlflow.user", "ci"), 0);
 	assert_int_equal(aml_kvlist_set(&tags, "mlflow.source.name", "trainer.c"), 0);
 	assert_int_equal(aml_kvlist_set(&tags, "mlflow.source.type", "LOCAL"), 0);
-	expect_body(aml_mlflow_create_run_body("1", "c-run-1", 1795614754372LL, &tags),
+	expect_body(aml_mlflow_create_run_body("1", "c-run-1", "ci", 1795614754372LL, &tags),
 		    "{\"experiment_id\":\"1\",\"start_time\":1795614754372,\"run_name\":\"c-run-1\","
+		    "\"user_id\":\"ci\","
 		    "\"tags\":[{\"key\":\"mlflow.user\",\"value\":\"ci\"},"
 		    "{\"key\":\"mlflow.source.name\",\"value\":\"trainer.c\"},"
 		    "{\"key\":\"mlflow.source.type\",\"value\":\"LOCAL\"}]}");
 	/* experiment_id and start_time always, the rest only when given */
-	expect_body(aml_mlflow_create_run_body("1", NULL, 0, NULL),
+	expect_body(aml_mlflow_create_run_body("1", NULL, NULL, 0, NULL),
 		    "{\"experiment_id\":\"1\",\"start_time\":0}");
 	aml_kvlist_free(&tags);
-	expect_body(aml_mlflow_create_run_body("e", NULL, 1, &tags),
+	expect_body(aml_mlflow_create_run_body("e", NULL, NULL, 1, &tags),
 		    "{\"experiment_id\":\"e\",\"start_time\":1}");
 }
 
@@ -935,6 +936,7 @@ static void test_parse_run_create_answer(void **state)
 	assert_string_equal(run.run_id, RUN_ID);
 	assert_string_equal(run.experiment_id, "1");
 	assert_string_equal(run.run_name, "c-run-1");
+	assert_string_equal(run.user_id, "");
 	assert_string_equal(run.status, "RUNNING");
 	assert_string_equal(run.artifact_uri, "mlflow-artifacts:/1/" RUN_ID "/artifacts");
 	assert_string_equal(run.lifecycle_stage, "active");

@@ -196,6 +196,24 @@ static void test_ids_unique(void **state)
 	free(ids);
 }
 
+/* What the controller lets through as AML_MLFLOW_RUN_ID. */
+static void test_tracking_id_form(void **state)
+{
+	(void)state;
+	assert_true(aml_runid_is_tracking_id("9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"));
+	assert_true(aml_runid_is_tracking_id("9C6B0E2D4F1A48B7A3C5D6E7F8091A2B"));
+	assert_true(aml_runid_is_tracking_id("3fa85f64-5717-4562-b3fc-2c963f66afa6"));
+	assert_false(aml_runid_is_tracking_id(NULL));
+	assert_false(aml_runid_is_tracking_id(""));
+	assert_false(aml_runid_is_tracking_id("9c6b0e2d4f1a48b7a3c5d6e7f8091a2"));
+	assert_false(aml_runid_is_tracking_id("9c6b0e2d4f1a48b7a3c5d6e7f8091a2bc"));
+	assert_false(aml_runid_is_tracking_id("9c6b0e2d4f1a48b7a3c5d6e7f8091a2g"));
+	assert_false(aml_runid_is_tracking_id("9c6b0e2d4f1a48b7 3c5d6e7f8091a2b"));
+	assert_false(aml_runid_is_tracking_id("3fa85f64-5717-4562-b3fc2c963f66afa6-"));
+	assert_false(aml_runid_is_tracking_id("3fa85f6445717-4562-b3fc-2c963f66afa6"));
+	assert_false(aml_runid_is_tracking_id("hello_1764000000_0a1b2c3d"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_long_experiment_cut),
 		cmocka_unit_test(test_buffer_too_small),
 		cmocka_unit_test(test_ids_unique),
+		cmocka_unit_test(test_tracking_id_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,6 +74,30 @@ static void test_scontrol_whole_keys(void **state)
 	assert_int_equal(job.signal, 9);
 }
 
+/* The run's tracking id, only where the controller puts it in the admin
+ * comment: not from the user's Comment, nor from anywhere else in it than
+ * right after the run id. */
+static void test_scontrol_tracking_id(void **state)
+{
+	struct aml_slurm_job job;
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=7 JobState=CANCELLED WorkDir=/home/u "
+		"AdminComment=aml run_id=r_1_0a1b2c3d mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b "
+		"experiment=e target=cpu nodes=1 "
+		"Comment=aml run_id=r_1_0a1b2c3d mlflow_run_id=00000000000000000000000000000000 "
+		"StdOut=/tmp/x", &job), 0);
+	assert_string_equal(job.tracking_id, "9c6b0e2d4f1a48b7a3c5d6e7f8091a2b");
+	assert_int_equal(aml_slurm_parse_scontrol(scontrol_cancelled, &job), 0);
+	assert_string_equal(job.tracking_id, "");
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=7 JobState=CANCELLED "
+		"AdminComment=aml run_id=r_1_0a1b2c3d experiment=a mlflow_run_id=bad "
+		"target=cpu nodes=1 Comment=x mlflow_run_id=bad", &job), 0);
+	assert_string_equal(job.tracking_id, "");
+}
+
 static void test_sacct_lines(void **state)
 {
 	struct aml_slurm_job job;
@@ -105,6 +129,7 @@ int main(void)
 		cmocka_unit_test(test_scontrol_fields),
 		cmocka_unit_test(test_scontrol_reason_with_blanks),
 		cmocka_unit_test(test_scontrol_whole_keys),
+		cmocka_unit_test(test_scontrol_tracking_id),
 		cmocka_unit_test(test_sacct_lines),
 	};
 

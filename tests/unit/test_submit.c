@@ -371,6 +371,43 @@ static void test_valid_run_planned(void **state)
 			    "run " RUN_ID ": compute target cpu, 2 nodes x 2 tasks per node, time limit 17 min");
 }
 
+/* The run's id on the tracking server: into the environment, and into
+ * the comments right after the run id, where the finalizer reads it. */
+static void test_tracking_id_handed_on(void **state)
+{
+	struct fixture *f = *state;
+	const struct aml_plan *p = &f->d.plan;
+	char *admin;
+
+	job_for(f, ddp_json);
+	add_env(f, AML_JOBENV_MLFLOW_RUN_ID "=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b",
+		0);
+	decide_ok(f);
+	assert_string_equal(p->comment,
+			    "aml run_id=" RUN_ID
+			    " mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"
+			    " experiment=hello");
+	assert_int_equal(p->environment.count, 12);
+	assert_string_equal(env_at(p, 10), "AML_SNAPSHOT_ID=" SNAPSHOT);
+	assert_string_equal(env_at(p, 11), "AML_MLFLOW_RUN_ID=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b");
+	admin = aml_submit_admin_comment(p);
+	assert_string_equal(admin, "aml run_id=" RUN_ID
+			    " mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"
+			    " experiment=hello target=cpu nodes=2");
+	free(admin);
+}
+
+/* A forged one cannot carry a blank (a second word in the comment), a
+ * newline or anything but the form of a server's run id. */
+static void test_bad_tracking_id_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	job_for(f, ddp_json);
+	add_env(f, AML_JOBENV_MLFLOW_RUN_ID "=9c6b0e2d4f1a48b7 target=gpu\n", 0);
+	refused_with(f, "AML_MLFLOW_RUN_ID must be a tracking server's run id (32 hex digits, or a GUID), got \"9c6b0e2d4f1a48b7 target=gpu\\x0a\"");
+}
+
 static void test_user_script_kept(void **state)
 {
 	struct fixture *f = *state;
@@ -805,6 +842,8 @@ int main(void)
 		T(test_bad_launcher_refused),
 		T(test_every_bad_var_reported),
 		T(test_valid_run_planned),
+		T(test_tracking_id_handed_on),
+		T(test_bad_tracking_id_refused),
 		T(test_user_script_kept),
 		T(test_valid_without_option),
 		T(test_one_node_one_task_summary),

@@ -1,5 +1,6 @@
 /*
- * Unit tests of plugin/text.c: the growing string and shell quoting.
+ * Unit tests of plugin/text.c: the growing string, shell quoting, and text
+ * from elsewhere shown safely.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +129,178 @@ static void test_escape_for_messages(void **state)
 	assert_string_equal(buf, "12345678901...");
 }
 
+/* What reaches a terminal as an action rather than a character. */
+static void test_escape_terminal_controls(void **state)
+{
+	static const struct {
+		const char *raw;
+		const char *shown;
+	} cases[] = {
+		{ "\x1b[2J", "\\x1b[2J" },                 /* clear screen */
+		{ "\x1b]52;c;aGk=\a", "\\x1b]52;c;aGk=\\x07" }, /* clipboard */
+		{ "done\rfake", "done\\x0dfake" },
+		{ "del\x7f", "del\\x7f" },
+		{ "\xc2\x9b" "2J", "\\u009b2J" },           /* C1 CSI in UTF-8 */
+		{ "\xc2\x9d" "52;c;x\xc2\x9c", "\\u009d52;c;x\\u009c" },
+		{ "\xc2\xa0nbsp", "\xc2\xa0nbsp" },         /* U+00A0 is text */
+		{ "\x9b" "2J", "\\x9b2J" },                 /* a lone C1 byte */
+		{ "user\xe2\x80\xae" "exe.txt", "user\\u202eexe.txt" },
+		{ "\xe2\x81\xa6x\xe2\x81\xa9", "\\u2066x\\u2069" },
+		{ "\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f", "\\u061c\\u200e\\u200f" },
+		{ "\xe2\x80\x94 dash", "\xe2\x80\x94 dash" }, /* U+2014 is text */
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },       /* a surrogate */
+		{ "\xc0\xaf", "\\xc0\\xaf" },                /* an overlong '/' */
+		{ "a\\x1b", "a\\\\x1b" },  /* typed text never passes for an escape */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aml_text t = AML_TEXT_INIT;
+		char buf[64], *s;
+
+		aml_text_escape(cases[i].raw, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].shown);
+		aml_text_add_shown(&t, cases[i].raw);
+		s = aml_text_finish(&t);
+		assert_string_equal(s, cases[i].shown);
+		free(s);
+	}
+}
+
+/* Whatever the bytes, the shown form holds no byte a terminal acts on:
+ * no C0, no DEL, no C1 (raw or as UTF-8), and it is valid UTF-8. */
+static void test_shown_never_holds_a_control(void **state)
+{
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int round = 0; round < 2000; round++) {
+		struct aml_text t = AML_TEXT_INIT;
+		unsigned char raw[64];
+		size_t n = 1 + round % 63, backslashes, cols;
+		char *s, *again;
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* Often the lead bytes of C1 and bidi sequences. */
+			raw[i] = (unsigned char)(seed >> 16);
+			if (seed % 5 == 0)
+				raw[i] = (unsigned char)"\xc2\xe2\x80\x9b\x1b"[seed % 4];
+			if (!raw[i])
+				raw[i] = 'x';
+		}
+		raw[n] = '\0';
+		aml_text_add_shown(&t, (const char *)raw);
+		s = aml_text_finish(&t);
+		assert_non_null(s);
+		for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+			assert_true(*p >= 0x20 && *p != 0x7f);
+			if (*p == 0xc2)
+				assert_true(p[1] >= 0xa0);
+		}
+		/* Shown again, only its backslashes change: nothing in it is
+		 * a control or a byte that is not UTF-8. */
+		aml_text_add_shown(&t, s);
+		again = aml_text_finish(&t);
+		backslashes = cols = 0;
+		for (const char *p = s; *p; p++) {
+			backslashes += *p == '\\';
+			cols += (*p & 0xc0) != 0x80;
+		}
+		assert_int_equal(strlen(again), strlen(s) + backslashes);
+		/* and the width is the columns of the shown form */
+		assert_int_equal(aml_text_shown_width((const char *)raw), cols);
+		free(again);
+		free(s);
+	}
+}
+
+static void test_shown_width_counts_columns(void **state)
+{
+	(void)state;
+	assert_int_equal(aml_text_shown_width(""), 0);
+	assert_int_equal(aml_text_shown_width("train"), 5);
+	assert_int_equal(aml_text_shown_width("caf\xc3\xa9"), 4);
+	assert_int_equal(aml_text_shown_width("\x1b[2J"), 7);
+	assert_int_equal(aml_text_shown_width("\xc2\x9b"), 6);
+	assert_int_equal(aml_text_shown_width("\xff"), 4);
+	assert_int_equal(aml_text_shown_width("\\"), 2);
+}
+
+static void printf_case(const char *want, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void printf_case(const char *want, const char *fmt, ...)
+{
+	struct aml_text t = AML_TEXT_INIT;
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	aml_text_vprintf_shown(&t, fmt, ap);
+	va_end(ap);
+	s = aml_text_finish(&t);
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static void test_printf_shows_strings(void **state)
+{
+	const char *volatile none = NULL; /* unknown to the format checker */
+
+	(void)state;
+	printf_case("Run: a\\x1b[2Jb\n", "Run: %s\n", "a\x1b[2Jb");
+	printf_case("(null)", "%s", none);
+	printf_case("100% plain", "100%% plain");
+	/* widths count columns of the shown form, so columns line up */
+	printf_case("caf\xc3\xa9  |", "%-6s|", "caf\xc3\xa9");
+	printf_case("a\\x1b |", "%-6s|", "a\x1b");
+	printf_case("  abc|", "%5s|", "abc");
+	printf_case("abcdefg|", "%-3s|", "abcdefg");
+	printf_case("ab   |ok", "%-*s|%s", 5, "ab", "ok");
+	printf_case("ab   |", "%*s|", -5, "ab");
+	/* a precision cuts in columns, never inside an escape */
+	printf_case("a|", "%.3s|", "a\nb");
+	printf_case("a\\x0a|", "%.5s|", "a\nb");
+	printf_case("caf|", "%.*s|", 3, "caf\xc3\xa9");
+}
+
+static void test_printf_passes_numbers(void **state)
+{
+	(void)state;
+	printf_case("7 -7 4294967295 -9000000000 18446744073709551615",
+		    "%d %i %u %lld %llu", 7, -7, 4294967295u,
+		    -9000000000LL, 18446744073709551615ULL);
+	printf_case("   42|42   |00042|+42", "%5d|%-5d|%05d|%+d", 42, 42, 42,
+		    42);
+	printf_case("12 -3 ff FF 17 x", "%zu %ld %x %X %o %c", (size_t)12, -3L,
+		    255u, 255u, 15u, 'x');
+	printf_case("-1 255 1", "%hhd %hhu %hd", (signed char)-1,
+		    (unsigned char)255, (short)1);
+	printf_case("1.5 |   2.25|1e+06", "%-4.1f|%7.2f|%g", 1.5, 2.25,
+		    1e6);
+	printf_case("9 8 3.5", "%jd %td %Lg", (intmax_t)9, (ptrdiff_t)8,
+		    3.5L);
+	printf_case("[    7]", "[%*u]", 5, 7u);
+}
+
+/* JSON from cJSON keeps its layout and its escapes; what cJSON left raw
+ * is escaped in JSON's form, and the result parses back. */
+static void test_shown_json(void **state)
+{
+	struct aml_text t = AML_TEXT_INIT;
+	const char *raw = "{\n\t\"k\":\t\"a\\u001b\x7f\xc2\x9b\xff\xe2\x80\xae"
+			  "\\\\\\\"\xc3\xa9\"\n}";
+	char *s;
+
+	(void)state;
+	aml_text_add_shown_json(&t, raw);
+	s = aml_text_finish(&t);
+	assert_string_equal(s, "{\n\t\"k\":\t\"a\\u001b\\u007f\\u009b"
+			       "\\ufffd\\u202e\\\\\\\"\xc3\xa9\"\n}");
+	free(s);
+}
+
 static void test_strdup_opt(void **state)
 {
 	int oom = 0;
@@ -150,6 +323,12 @@ int main(void)
 		cmocka_unit_test(test_shell_words),
 		cmocka_unit_test(test_shell_reads_words_back),
 		cmocka_unit_test(test_escape_for_messages),
+		cmocka_unit_test(test_escape_terminal_controls),
+		cmocka_unit_test(test_shown_never_holds_a_control),
+		cmocka_unit_test(test_shown_width_counts_columns),
+		cmocka_unit_test(test_printf_shows_strings),
+		cmocka_unit_test(test_printf_passes_numbers),
+		cmocka_unit_test(test_shown_json),
 		cmocka_unit_test(test_strdup_opt),
 	};
 
