@@ -195,6 +195,87 @@ int aml_kvlist_set(struct aml_kvlist *list, const char *key,
 	return 0;
 }
 
+/* A key of either list, and where it came from: dst's position, or
+ * dst's count plus src's position. */
+struct merge_key {
+	const char *key;
+	size_t seq;
+};
+
+static int merge_key_cmp(const void *pa, const void *pb)
+{
+	const struct merge_key *a = pa, *b = pb;
+	int c = strcmp(a->key, b->key);
+
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+int aml_kvlist_merge(struct aml_kvlist *dst, struct aml_kvlist *src)
+{
+	size_t n = dst->count, m = src->count, total = n + m;
+	struct merge_key *keys = NULL;
+	size_t *append_from = NULL;
+	struct aml_kv *items;
+	int rc = -1;
+
+	if (m == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* Everything that can fail comes first, so a failure leaves [dst]
+	 * as it was. */
+	if (total < n || total > SIZE_MAX / sizeof(*keys) ||
+	    !(keys = malloc(total * sizeof(*keys))) ||
+	    !(append_from = malloc(m * sizeof(*append_from))) ||
+	    !(items = realloc(dst->items, total * sizeof(*items))))
+		goto out;
+	dst->items = items;
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (struct merge_key){ dst->items[i].key, i };
+	for (size_t j = 0; j < m; j++) {
+		keys[n + j] = (struct merge_key){ src->items[j].key, n + j };
+		append_from[j] = SIZE_MAX;
+	}
+	qsort(keys, total, sizeof(*keys), merge_key_cmp);
+	/* Each run of one key: the first setting keeps its place, the last
+	 * one's value wins, as a sequence of aml_kvlist_set calls gives. */
+	for (size_t a = 0, b; a < total; a = b) {
+		size_t first, last;
+
+		for (b = a + 1; b < total && !strcmp(keys[b].key, keys[a].key);
+		     b++)
+			;
+		first = keys[a].seq;
+		last = keys[b - 1].seq;
+		if (last < n)
+			continue;
+		if (first < n) {
+			free(dst->items[first].value);
+			dst->items[first].value = src->items[last - n].value;
+			src->items[last - n].value = NULL;
+		} else {
+			append_from[first - n] = last - n;
+		}
+	}
+	for (size_t j = 0; j < m; j++) {
+		if (append_from[j] == SIZE_MAX)
+			continue;
+		dst->items[dst->count].key = src->items[j].key;
+		dst->items[dst->count].value = src->items[append_from[j]].value;
+		src->items[j].key = NULL;
+		src->items[append_from[j]].value = NULL;
+		dst->count++;
+	}
+	rc = 0;
+out:
+	free(keys);
+	free(append_from);
+	aml_kvlist_free(src);
+	return rc;
+}
+
 void rc_set_node_count(struct rc_ctx *ctx, uint64_t value, const char *path)
 {
 	if (ctx->node_count_given && ctx->rc->node_count != value) {
@@ -554,6 +635,7 @@ int rc_read_strlist(struct rc_ctx *ctx, const struct aml_node *node,
 int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 		   const char *path, int env_names, struct aml_kvlist *out)
 {
+	struct aml_kvlist read = { 0 };
 	int bad = 0;
 
 	if (!node || node->type == AML_NODE_NULL)
@@ -562,10 +644,15 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 		type_error(ctx, node, path, "an object of names and values");
 		return -1;
 	}
+	if (node->n_children &&
+	    !(read.items = malloc(node->n_children * sizeof(*read.items)))) {
+		aml_errors_add(ctx->errs, path, "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < node->n_children; i++) {
 		const struct aml_node *child = &node->children[i];
 		char where[RC_PATH_MAX];
-		char *text;
+		char *text, *key;
 
 		if ((env_names && !aml_is_env_name(child->key)) ||
 		    !*child->key) {
@@ -581,12 +668,24 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 			bad = 1;
 			continue;
 		}
-		if (aml_kvlist_set(out, child->key, text) < 0) {
+		if (!(key = strdup(child->key))) {
 			rc_path(where, path, child->key);
 			aml_errors_add(ctx->errs, where, "out of memory");
+			free(text);
 			bad = 1;
+			continue;
 		}
-		free(text);
+		read.items[read.count].key = key;
+		read.items[read.count].value = text;
+		read.count++;
+	}
+	/* The document's keys are unique, but [out] may hold another
+	 * place's (a RunConfiguration's two lists): merged once, sorted,
+	 * rather than a search of [out] per key, which a configuration of
+	 * many variables made quadratic in the controller. */
+	if (aml_kvlist_merge(out, &read) < 0) {
+		aml_errors_add(ctx->errs, path, "out of memory");
+		bad = 1;
 	}
 	return bad ? -1 : 0;
 }

@@ -83,47 +83,49 @@ static void set_string(char **field, const char *value)
 	*field = slurm_xstrdup(value);
 }
 
-static size_t name_length(const char *pair)
-{
-	const char *eq = strchr(pair, '=');
-
-	return eq ? (size_t)(eq - pair) : strlen(pair);
-}
-
 /*
  * Put the plan's variables into the job's environment: a variable the
  * job already has (the user's shell exported AML_RUN_ID, or a forger
- * did) is replaced in place, so the batch step sees exactly one value,
- * the planner's.  The array stays NULL-terminated with env_size entries.
+ * did, even twice) is replaced in place, so the batch step sees only the
+ * planner's value.  One pass over the job's array with a sorted index of
+ * the plan's (aml_env_index), so the cost stays linear in what the job
+ * and the run carry.  The array stays NULL-terminated with env_size
+ * entries.  Returns 0, or -1 when memory runs out (nothing changed).
  */
-static void merge_environment(job_desc_msg_t *job_desc,
-			      const struct aml_strlist *vars)
+static int merge_environment(job_desc_msg_t *job_desc,
+			     const struct aml_strlist *vars)
 {
+	struct aml_env_index ix;
+	unsigned char *placed;
+
+	if (aml_env_index_init(&ix, vars) < 0)
+		return -1;
+	if (!(placed = calloc(vars->count ? vars->count : 1, 1))) {
+		aml_env_index_free(&ix);
+		return -1;
+	}
 	/* One reallocation: room for every new variable and the NULL
 	 * (slurm_xrecalloc clears the new part). */
 	slurm_xrecalloc((void **)&job_desc->environment,
 			(size_t)job_desc->env_size + vars->count + 1,
 			sizeof(char *), true, false, __FILE__, __LINE__,
 			__func__);
-	for (size_t i = 0; i < vars->count; i++) {
-		const char *pair = vars->items[i];
-		size_t len = name_length(pair);
-		uint32_t at;
+	for (uint32_t at = 0; at < job_desc->env_size; at++) {
+		const char *old = job_desc->environment[at];
+		long k = old ? aml_env_index_find(&ix, old) : -1;
 
-		for (at = 0; at < job_desc->env_size; at++) {
-			const char *old = job_desc->environment[at];
-
-			if (old && strncmp(old, pair, len) == 0 &&
-			    old[len] == '=')
-				break;
-		}
-		if (at < job_desc->env_size) {
-			set_string(&job_desc->environment[at], pair);
-		} else {
-			job_desc->environment[at] = slurm_xstrdup(pair);
-			job_desc->env_size++;
-		}
+		if (k < 0)
+			continue;
+		set_string(&job_desc->environment[at], vars->items[k]);
+		placed[k] = 1;
 	}
+	for (size_t k = 0; k < vars->count; k++)
+		if (!placed[k])
+			job_desc->environment[job_desc->env_size++] =
+				slurm_xstrdup(vars->items[k]);
+	free(placed);
+	aml_env_index_free(&ix);
+	return 0;
 }
 
 /*
@@ -268,13 +270,18 @@ AML_EXPORT int fini(void)
 	return SLURM_SUCCESS;
 }
 
-/* Write the accepted plan into the job. */
-static void apply(job_desc_msg_t *job_desc,
-		  const struct aml_submit_decision *d, char *launcher)
+/* Write the accepted plan into the job.  Returns 0, or -1 when memory
+ * runs out before anything was written. */
+static int apply(job_desc_msg_t *job_desc,
+		 const struct aml_submit_decision *d, char *launcher)
 {
 	char *admin;
 	const struct aml_plan *p = &d->plan;
 
+	if (merge_environment(job_desc, &p->environment) < 0)
+		return -1;
+	rehash(&job_desc->env_hash, job_desc->environment,
+	       job_desc->env_size);
 	job_desc->min_nodes = p->min_nodes;
 	job_desc->max_nodes = p->max_nodes;
 	job_desc->num_tasks = p->num_tasks;
@@ -301,13 +308,11 @@ static void apply(job_desc_msg_t *job_desc,
 	set_string(&job_desc->admin_comment, admin ? admin : p->comment);
 	free(admin);
 
-	merge_environment(job_desc, &p->environment);
-	rehash(&job_desc->env_hash, job_desc->environment,
-	       job_desc->env_size);
 	if (launcher) {
 		set_string(&job_desc->script, launcher);
 		rehash(&job_desc->script_hash, &launcher, 1);
 	}
+	return 0;
 }
 
 AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
@@ -339,10 +344,11 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			 "run %s has no command of its own to run: submit it with sbatch --aml-run",
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
-	} else if (d.replace_script &&
-		   !(launcher = aml_submit_launcher_script(
-				   &d, site.launcher ? site.launcher
-						     : AML_LAUNCHER_PATH))) {
+	} else if ((d.replace_script &&
+		    !(launcher = aml_submit_launcher_script(
+			      &d, site.launcher ? site.launcher
+						: AML_LAUNCHER_PATH))) ||
+		   apply(job_desc, &d, launcher) < 0) {
 		snprintf(reason, sizeof(reason),
 			 "slurm-aml: out of memory while planning run %s",
 			 d.plan.run_id);
@@ -368,7 +374,6 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 		goto out;
 	}
 
-	apply(job_desc, &d, launcher);
 	/* slurmctld already logs every submission at info; a second line
 	 * per job would double the log's share of the submit RPC.  The
 	 * run id stays in the job's admin comment, and refusals, which an

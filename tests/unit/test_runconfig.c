@@ -784,6 +784,104 @@ static void assert_roundtrip(const char *text, const char *filename)
 	parsed_free(p);
 }
 
+/* ---- merging variables ---- */
+
+static void kv_push(struct aml_kvlist *l, const char *k, const char *v)
+{
+	struct aml_kv *items = realloc(l->items, (l->count + 1) * sizeof(*items));
+
+	assert_non_null(items);
+	l->items = items;
+	l->items[l->count].key = strdup(k);
+	l->items[l->count].value = strdup(v);
+	l->count++;
+}
+
+/* The same outcome as one aml_kvlist_set per pair, in order. */
+static void test_kvlist_merge_as_set(void **state)
+{
+	struct aml_kvlist dst = { 0 }, src = { 0 }, want = { 0 };
+
+	(void)state;
+	kv_push(&dst, "B", "1");
+	kv_push(&dst, "A", "2");
+	kv_push(&src, "C", "3");
+	kv_push(&src, "A", "4");
+	kv_push(&src, "D", "5");
+	kv_push(&src, "C", "6");
+	for (size_t i = 0; i < dst.count; i++)
+		assert_int_equal(aml_kvlist_set(&want, dst.items[i].key,
+						dst.items[i].value), 0);
+	for (size_t i = 0; i < src.count; i++)
+		assert_int_equal(aml_kvlist_set(&want, src.items[i].key,
+						src.items[i].value), 0);
+	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
+	assert_int_equal(src.count, 0);
+	assert_null(src.items);
+	assert_int_equal(dst.count, want.count);
+	for (size_t i = 0; i < want.count; i++) {
+		assert_string_equal(dst.items[i].key, want.items[i].key);
+		assert_string_equal(dst.items[i].value, want.items[i].value);
+	}
+	/* B=1 A=4 C=6 D=5 */
+	assert_string_equal(dst.items[2].key, "C");
+	assert_string_equal(dst.items[2].value, "6");
+	/* Nothing to merge, and into an empty list. */
+	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
+	assert_int_equal(dst.count, 4);
+	aml_kvlist_free(&want);
+	kv_push(&src, "X", "1");
+	assert_int_equal(aml_kvlist_merge(&want, &src), 0);
+	assert_int_equal(want.count, 1);
+	assert_string_equal(want.items[0].key, "X");
+	aml_kvlist_free(&want);
+	aml_kvlist_free(&dst);
+}
+
+/* A RunConfiguration's two places: the top-level list wins for a name
+ * in both, which keeps its first place. */
+static void test_runconfiguration_two_variable_lists(void **state)
+{
+	struct parsed *p = ok(
+		"{\"script\":\"t.py\",\"framework\":\"Python\","
+		"\"environment\":{\"environmentVariables\":{\"A\":\"1\",\"B\":\"2\"}},"
+		"\"environmentVariables\":{\"C\":\"3\",\"A\":\"9\"}}",
+		"x.runconfig");
+	const struct aml_kvlist *v = &p->rc.environment_variables;
+
+	(void)state;
+	assert_int_equal(v->count, 3);
+	assert_string_equal(v->items[0].key, "A");
+	assert_string_equal(v->items[0].value, "9");
+	assert_string_equal(v->items[1].key, "B");
+	assert_string_equal(v->items[2].key, "C");
+	parsed_free(p);
+}
+
+/* Bindings are found whatever the order they were declared in, and one
+ * that is not declared is still refused. */
+static void test_command_job_bindings_any_order(void **state)
+{
+	struct parsed *p = ok("type: command\n"
+			      "command: t ${{inputs.zeta}} ${{inputs.alpha}} ${{inputs.mid}} ${{outputs.o2}} ${{outputs.o1}}\n"
+			      "inputs: {zeta: 1, mid: 2, alpha: 3}\n"
+			      "outputs: {o2: null, o1: null}\n",
+			      "job.yml");
+
+	(void)state;
+	assert_string_equal(p->rc.command_line,
+			    "t 1 3 2 outputs/o2 outputs/o1");
+	/* The variables keep the file's order. */
+	assert_string_equal(p->rc.environment_variables.items[0].key,
+			    "AZURE_ML_INPUT_zeta");
+	assert_string_equal(p->rc.environment_variables.items[3].key,
+			    "AZURE_ML_OUTPUT_o2");
+	parsed_free(p);
+	fails_containing("{\"type\": \"command\", \"command\": \"t ${{inputs.alph}}\","
+			 " \"inputs\": {\"alpha\": 1, \"alphab\": 2}}",
+			 "cannot resolve ${{inputs.alph}}");
+}
+
 static void test_roundtrip_every_field(void **state)
 {
 	(void)state;
@@ -853,6 +951,9 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_form_from_content_not_name),
+		cmocka_unit_test(test_kvlist_merge_as_set),
+		cmocka_unit_test(test_runconfiguration_two_variable_lists),
+		cmocka_unit_test(test_command_job_bindings_any_order),
 		cmocka_unit_test(test_roundtrip_every_field),
 	};
 

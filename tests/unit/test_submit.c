@@ -671,6 +671,43 @@ static void test_free_twice(void **state)
 	assert_null(f->d.summary);
 }
 
+/* ---- the plan's variables into a job's environment ---- */
+
+static void test_env_index_finds_by_name(void **state)
+{
+	char *items[] = { "ZED=1", "A=2", "AB=3", "A_B=4", "EMPTY=", NULL };
+	struct aml_strlist vars = { items, 5 };
+	struct aml_env_index ix;
+
+	(void)state;
+	assert_int_equal(aml_env_index_init(&ix, &vars), 0);
+	assert_int_equal(aml_env_index_find(&ix, "A=old"), 1);
+	assert_int_equal(aml_env_index_find(&ix, "AB=x=y"), 2);
+	assert_int_equal(aml_env_index_find(&ix, "A_B="), 3);
+	assert_int_equal(aml_env_index_find(&ix, "ZED=9"), 0);
+	assert_int_equal(aml_env_index_find(&ix, "EMPTY=x"), 4);
+	/* An entry without '=' is all name. */
+	assert_int_equal(aml_env_index_find(&ix, "ZED"), 0);
+	/* Prefixes and extensions of a name are other names. */
+	assert_int_equal(aml_env_index_find(&ix, "Z=1"), -1);
+	assert_int_equal(aml_env_index_find(&ix, "ZEDS=1"), -1);
+	assert_int_equal(aml_env_index_find(&ix, "=1"), -1);
+	assert_int_equal(aml_env_index_find(&ix, ""), -1);
+	aml_env_index_free(&ix);
+	aml_env_index_free(&ix);
+}
+
+static void test_env_index_empty(void **state)
+{
+	struct aml_strlist vars = { NULL, 0 };
+	struct aml_env_index ix;
+
+	(void)state;
+	assert_int_equal(aml_env_index_init(&ix, &vars), 0);
+	assert_int_equal(aml_env_index_find(&ix, "A=1"), -1);
+	aml_env_index_free(&ix);
+}
+
 /* ---- updates of a run's job (job_modify) ---- */
 
 #define ADMIN "aml run_id=" RUN_ID " experiment=hello target=cpu nodes=2"
@@ -827,6 +864,8 @@ int main(void)
 		T(test_launcher_script_quotes_path),
 		T(test_launcher_script_needs_a_run),
 		T(test_free_twice),
+		T(test_env_index_finds_by_name),
+		T(test_env_index_empty),
 		T(test_admin_comment_names_target),
 		T(test_update_not_a_run),
 		T(test_update_within_limits),
