@@ -328,7 +328,7 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 	const struct aml_node *obj = rc_object_or_null(ctx, node, "inputs");
 	struct aml_kvlist vars = { 0 };
 
-	if (!obj)
+	if (!obj || rc_check_variable_count(ctx, obj, "inputs", "inputs") < 0)
 		return;
 	b->inputs = calloc(obj->n_children ? obj->n_children : 1,
 			   sizeof(*b->inputs));
@@ -415,7 +415,8 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 	const struct aml_node *obj = rc_object_or_null(ctx, node, "outputs");
 	struct aml_kvlist vars = { 0 };
 
-	if (!obj)
+	if (!obj ||
+	    rc_check_variable_count(ctx, obj, "outputs", "outputs") < 0)
 		return;
 	b->outputs = calloc(obj->n_children ? obj->n_children : 1,
 			    sizeof(*b->outputs));

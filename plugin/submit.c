@@ -261,13 +261,17 @@ static int decide(const struct job_vars *v, const struct aml_site *site,
 	const char *config = v->value[VAR_CONFIG];
 	const char *run_id = v->value[VAR_RUN_ID];
 	struct aml_runconfig rc;
+	/* The parser refuses a text over MaxConfigSize on its length
+	 * before reading it: a forged value can be as long as Slurm's
+	 * messages allow, and counting its bytes costs less than Slurm's
+	 * own copy of it. */
+	size_t len = strlen(config);
 
 	/* No base directory: the canonical form has an absolute source
 	 * directory, and the controller must not resolve a relative one
 	 * against its own working directory. */
-	if (aml_runconfig_parse(config, strlen(config),
-				file_name(v->value[VAR_OPTION]), NULL, NULL,
-				&rc, errs) < 0)
+	if (aml_runconfig_parse(config, len, file_name(v->value[VAR_OPTION]),
+				NULL, NULL, &site->limits, &rc, errs) < 0)
 		return -1;
 	if (aml_plan_from_config(&rc, site, who, run_id, &d->plan, errs) < 0) {
 		aml_runconfig_free(&rc);

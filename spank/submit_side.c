@@ -85,12 +85,14 @@ static const char *submit_account(char *buf, size_t len)
 
 /*
  * Everything that can be wrong with the request, all reported at once:
- * the configuration, its files, and the plan.  Nothing is created.
- * Returns 0 with [rc] and [plan] filled, or -1 (both freed).
+ * the configuration, its files, the plan, and the size of the canonical
+ * form the controller will get (the site's MaxConfigSize, which the
+ * controller applies to it too).  Nothing is created.  Returns 0 with
+ * [rc], [plan] and [config] (malloc'd) filled, or -1 (all freed).
  */
 static int check_request(const struct aml_submit_request *req,
 			 const char *user, struct aml_runconfig *rc,
-			 struct aml_plan *plan)
+			 struct aml_plan *plan, char **config)
 {
 	struct aml_errors errs;
 	struct aml_submitter who;
@@ -99,8 +101,10 @@ static int check_request(const struct aml_submit_request *req,
 	int r = -1;
 
 	memset(plan, 0, sizeof(*plan));
+	*config = NULL;
 	aml_errors_init(&errs, req->config_path);
-	if (aml_runconfig_load(req->config_path, rc, &errs) < 0) {
+	if (aml_runconfig_load(req->config_path, &state.site.limits, rc,
+			       &errs) < 0) {
 		print_errors(&errs);
 		aml_errors_free(&errs);
 		return -1;
@@ -120,11 +124,23 @@ static int check_request(const struct aml_submit_request *req,
 	who.account = submit_account(account, sizeof(account));
 	(void)aml_plan_from_config(rc, &state.site, &who, run_id, plan,
 				   &errs);
+	if (!aml_errors_any(&errs)) {
+		*config = aml_runconfig_encode(rc);
+		if (!*config)
+			aml_errors_add(&errs, NULL, "out of memory");
+		else
+			(void)aml_runconfig_check_size(strlen(*config),
+						       "its canonical form",
+						       &state.site.limits,
+						       &errs);
+	}
 	if (!aml_errors_any(&errs))
 		r = 0;
 out:
 	if (r < 0) {
 		print_errors(&errs);
+		free(*config);
+		*config = NULL;
 		aml_plan_free(plan);
 		aml_runconfig_free(rc);
 	}
@@ -281,7 +297,8 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 		slurm_error("--aml-run: out of memory");
 		return -1;
 	}
-	if (load_site() < 0 || check_request(req, user, &rc, &plan) < 0) {
+	if (load_site() < 0 ||
+	    check_request(req, user, &rc, &plan, &config) < 0) {
 		free(user);
 		return -1;
 	}
@@ -289,9 +306,7 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 	/* Every check passed: from here on, things are created. */
 	if (take_snapshot(&rc, user, snapshot) < 0)
 		goto out;
-	config = aml_runconfig_encode(&rc);
-	if (!config || collect_properties(&rc, &plan, user, snapshot,
-					  &props) < 0) {
+	if (collect_properties(&rc, &plan, user, snapshot, &props) < 0) {
 		slurm_error("--aml-run: out of memory");
 		goto out;
 	}

@@ -68,7 +68,7 @@ static char *canonical(const char *text)
 
 	aml_errors_init(&errs, "run.json");
 	if (aml_runconfig_parse(text, strlen(text), "run.json",
-				"/home/alice/proj", NULL, &rc, &errs) < 0) {
+				"/home/alice/proj", NULL, NULL, &rc, &errs) < 0) {
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "  error: %s\n", errs.lines[i]);
 		fail_msg("the test's run.json does not parse");
@@ -591,6 +591,81 @@ static void test_long_reason_cut(void **state)
 	assert_memory_equal(small, "run.json: compute_target: unknown", 33);
 }
 
+/* ---- limits on a run's size (aml.conf) ---- */
+
+/* [c] with [n] more variables V0000000=x... before COLOUR.  malloc'd. */
+static char *with_variables(const char *c, long n)
+{
+	const char *at = strstr(c, "\"COLOUR\"");
+	size_t head;
+	char *out, *p;
+
+	assert_non_null(at);
+	head = (size_t)(at - c);
+	out = malloc(strlen(c) + (size_t)n * 16 + 1);
+	assert_non_null(out);
+	memcpy(out, c, head);
+	p = out + head;
+	for (long i = 0; i < n; i++)
+		p += sprintf(p, "\"V%07ld\":\"x\",", i);
+	strcpy(p, at);
+	return out;
+}
+
+static void test_config_over_size_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *c = canonical(ddp_json);
+	char *big = with_variables(c, 100000);
+	char expected[256];
+
+	add_run_vars(f, config_var(big));
+	snprintf(expected, sizeof(expected),
+		 "run.json: the configuration is %zu bytes, at most 1048576 (MaxConfigSize in aml.conf)",
+		 strlen(big));
+	refused_with(f, expected);
+	free(c);
+	free(big);
+}
+
+/* Within MaxConfigSize, the count refuses it, in one line. */
+static void test_too_many_variables_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *c = canonical(ddp_json);
+	/* With COLOUR, 100000 in all. */
+	char *big = with_variables(c, 99999);
+	static const char raised[] = "MaxConfigSize=4M\n"
+				     "ComputeTarget=cpu Partition=debug\n";
+	struct aml_errors errs;
+
+	aml_site_free(&f->site);
+	aml_errors_init(&errs, NULL);
+	assert_int_equal(aml_site_parse(raised, strlen(raised), "aml.conf",
+					&f->site, &errs), 0);
+	aml_errors_free(&errs);
+	add_run_vars(f, config_var(big));
+	refused_with(f, "run.json: environment.environment_variables: 100000 variables, at most 4096 (MaxEnvironmentVariables in aml.conf)");
+	free(c);
+	free(big);
+}
+
+/* Up to the limit, the run is planned with every variable. */
+static void test_variables_up_to_the_limit_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char *c = canonical(ddp_json);
+	char *big = with_variables(c, 4095);
+
+	add_run_vars(f, config_var(big));
+	decide_ok(f);
+	/* 4096 of the user's, 9 of the planner's, the snapshot's. */
+	assert_int_equal(f->d.plan.environment.count, 4096 + 10);
+	assert_string_equal(env_at(&f->d.plan, 4095), "COLOUR=blue");
+	free(c);
+	free(big);
+}
+
 /* ---- run ids ---- */
 
 static const char named_job[] =
@@ -858,6 +933,9 @@ int main(void)
 		T(test_control_characters_escaped),
 		T(test_not_json_refused),
 		T(test_long_reason_cut),
+		T(test_config_over_size_refused),
+		T(test_too_many_variables_refused),
+		T(test_variables_up_to_the_limit_accepted),
 		T(test_v2_name_mismatch_refused),
 		T(test_v2_name_matching_accepted),
 		T(test_launcher_script_bytes),
