@@ -455,14 +455,15 @@ char *aml_submit_admin_comment(const struct aml_plan *plan)
 	char *text;
 
 	if (!plan || !plan->comment || !plan->target ||
-	    asprintf(&text, "%s target=%s nodes=%u", plan->comment,
-		     plan->target, plan->min_nodes) < 0)
+	    asprintf(&text, "%s target=%s nodes=%u tasks=%u tpn=%u",
+		     plan->comment, plan->target, plan->min_nodes,
+		     plan->num_tasks, (unsigned)plan->ntasks_per_node) < 0)
 		return NULL;
 	return text;
 }
 
 /* The value of " key=" in an admin comment we wrote (words without
- * blanks: run ids, experiment and target names). */
+ * blanks: run ids, experiment and target names, numbers). */
 static int comment_word(const char *comment, const char *key, char *buf,
 			size_t len)
 {
@@ -485,6 +486,33 @@ static int comment_word(const char *comment, const char *key, char *buf,
 	return 0;
 }
 
+/* A number of the admin comment; -1 when absent (a job submitted before
+ * the plugin wrote it) or not a plain decimal. */
+static int comment_number(const char *comment, const char *key,
+			  uint32_t *out)
+{
+	char word[16], *end;
+	unsigned long v;
+
+	if (comment_word(comment, key, word, sizeof(word)) < 0 ||
+	    word[0] < '0' || word[0] > '9')
+		return -1;
+	v = strtoul(word, &end, 10);
+	if (*end || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int aml_submit_admin_run_id(const char *admin_comment, char *buf, size_t len)
+{
+	if (!admin_comment || strncmp(admin_comment, "aml run_id=", 11) ||
+	    comment_word(admin_comment, "run_id", buf, len) < 0 ||
+	    !aml_runid_is_valid(buf))
+		return -1;
+	return 0;
+}
+
 static int account_allowed(const struct aml_target *t, const char *account)
 {
 	if (!t->allow_accounts)
@@ -495,32 +523,67 @@ static int account_allowed(const struct aml_target *t, const char *account)
 	return 0;
 }
 
-enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
+/* Whether [u] changes anything a compute target limits. */
+static int touches_target(const struct aml_job_update *u)
+{
+	return u->has_nodes || u->has_time_limit || u->partition || u->qos ||
+	       u->account || u->features || u->batch_features ||
+	       u->req_nodes || u->tres_per_node || u->tres_per_job ||
+	       u->tres_per_socket || u->tres_per_task || u->cpus_per_tres ||
+	       u->mem_per_tres || u->has_num_tasks ||
+	       u->has_ntasks_per_node || u->other_layout;
+}
+
+/* Slurm's tres_per_node for a target's Gres, as the planner writes it
+ * ("gres:gpu:4"); an update may spell it with or without the "gres:". */
+static int is_target_gres(const struct aml_target *t, const char *value)
+{
+	if (!t->gres)
+		return !*value;
+	if (!strncmp(value, "gres:", 5))
+		value += 5;
+	return !strcmp(value, t->gres);
+}
+
+/* The TRES fields no run sets: name and value of the first an update
+ * sets to anything but empty, or NULL. */
+static const char *foreign_tres(const struct aml_job_update *u,
+				const char **value)
+{
+	const struct {
+		const char *name;
+		const char *value;
+	} fields[] = {
+		{ "TresPerJob", u->tres_per_job },
+		{ "TresPerSocket", u->tres_per_socket },
+		{ "TresPerTask", u->tres_per_task },
+		{ "CpusPerTres", u->cpus_per_tres },
+		{ "MemPerTres", u->mem_per_tres },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		if (fields[i].value && *fields[i].value) {
+			*value = fields[i].value;
+			return fields[i].name;
+		}
+	}
+	return NULL;
+}
+
+/* The node count, time, partition, QOS and account rules. */
+static enum aml_update_verdict check_allocation(const struct aml_site *site,
+						const struct aml_target *t,
+						const char *run_id,
 						const char *admin_comment,
 						const struct aml_job_update *u,
 						char *errbuf, size_t errlen)
 {
-	char run_id[AML_RUNID_MAX], name[256], limit[32];
-	const struct aml_target *t;
+	char limit[32];
 
-	if (!admin_comment || strncmp(admin_comment, "aml run_id=", 11) ||
-	    comment_word(admin_comment, "run_id", run_id, sizeof(run_id)) < 0)
-		return AML_UPDATE_OK;
-	/* Holding, releasing, renaming: nothing the target limits. */
-	if (!u->has_nodes && !u->has_time_limit && !u->partition && !u->qos &&
-	    !u->account)
-		return AML_UPDATE_OK;
-	if (comment_word(admin_comment, "target", name, sizeof(name)) < 0 ||
-	    !(t = aml_site_find_target(site, name))) {
-		aml_fail(errbuf, errlen, "run %s: its compute target is no "
-			 "longer in aml.conf, so its limits cannot be changed",
-			 run_id);
-		return AML_UPDATE_TARGET_GONE;
-	}
 	if (u->has_nodes) {
 		uint32_t nodes = u->max_nodes > u->min_nodes ? u->max_nodes
 							     : u->min_nodes;
-		char planned[16];
+		uint32_t planned;
 
 		if (t->max_nodes != AML_SITE_UNLIMITED &&
 		    nodes > t->max_nodes) {
@@ -531,12 +594,14 @@ enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
 		}
 		/* The run's processes and their environment were planned
 		 * for this many nodes; another count would break them. */
-		if (comment_word(admin_comment, "nodes", planned,
-				 sizeof(planned)) == 0 &&
-		    strtoul(planned, NULL, 10) != nodes) {
+		if (comment_number(admin_comment, "nodes", &planned) == 0 &&
+		    (planned != nodes ||
+		     (u->min_nodes && u->min_nodes != planned))) {
 			aml_fail(errbuf, errlen, "run %s: NumNodes: the run's "
-				 "processes were planned for %s node(s), asked "
-				 "%u", run_id, planned, nodes);
+				 "processes were planned for %u node(s), asked "
+				 "%u", run_id, planned,
+				 u->min_nodes && u->min_nodes != planned
+					 ? u->min_nodes : nodes);
 			return AML_UPDATE_NODES;
 		}
 	}
@@ -577,4 +642,137 @@ enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
 		return AML_UPDATE_ACCOUNT;
 	}
 	return AML_UPDATE_OK;
+}
+
+/*
+ * The rules on which nodes and devices: features, generic resources and
+ * TRES, and required nodes.  Two targets may share a partition and
+ * differ only by Constraint (or Gres), the site's way of keeping some
+ * nodes for some users; a job that changes any of these after its
+ * submission was judged would land where its target does not reach.
+ */
+static enum aml_update_verdict check_placement(const struct aml_target *t,
+					       const char *run_id,
+					       const struct aml_job_update *u,
+					       char *errbuf, size_t errlen)
+{
+	char buf[SHOWN_VALUE];
+	const char *name, *value;
+
+	if (u->features &&
+	    (t->constraint ? strcmp(u->features, t->constraint)
+			   : *u->features != '\0')) {
+		if (t->constraint)
+			aml_fail(errbuf, errlen, "run %s: Features: compute "
+				 "target %s requires Constraint=%s exactly, "
+				 "asked %s", run_id, t->name, t->constraint,
+				 shown(u->features, buf));
+		else
+			aml_fail(errbuf, errlen, "run %s: Features: compute "
+				 "target %s sets no Constraint, so a run may "
+				 "not ask for node features, asked %s", run_id,
+				 t->name, shown(u->features, buf));
+		return AML_UPDATE_FEATURES;
+	}
+	if (u->batch_features && *u->batch_features) {
+		aml_fail(errbuf, errlen, "run %s: BatchFeatures: would bring a "
+			 "node with features %s into the job, past compute "
+			 "target %s", run_id, shown(u->batch_features, buf),
+			 t->name);
+		return AML_UPDATE_FEATURES;
+	}
+	if (u->tres_per_node && !is_target_gres(t, u->tres_per_node)) {
+		if (t->gres)
+			aml_fail(errbuf, errlen, "run %s: Gres: compute target "
+				 "%s gives gres %s per node only, asked %s",
+				 run_id, t->name, t->gres,
+				 shown(u->tres_per_node, buf));
+		else
+			aml_fail(errbuf, errlen, "run %s: Gres: compute target "
+				 "%s has no Gres, asked %s", run_id, t->name,
+				 shown(u->tres_per_node, buf));
+		return AML_UPDATE_GRES;
+	}
+	if ((name = foreign_tres(u, &value))) {
+		aml_fail(errbuf, errlen, "run %s: %s: a run gets its devices "
+			 "per node from compute target %s (Gres), asked %s",
+			 run_id, name, t->name, shown(value, buf));
+		return AML_UPDATE_GRES;
+	}
+	if (u->req_nodes && *u->req_nodes) {
+		aml_fail(errbuf, errlen, "run %s: NodeList: a run's nodes are "
+			 "chosen within compute target %s; asked for %s",
+			 run_id, t->name, shown(u->req_nodes, buf));
+		return AML_UPDATE_NODELIST;
+	}
+	return AML_UPDATE_OK;
+}
+
+/* The task layout the run's processes were planned for. */
+static enum aml_update_verdict check_tasks(const char *run_id,
+					   const char *admin_comment,
+					   const struct aml_job_update *u,
+					   char *errbuf, size_t errlen)
+{
+	uint32_t tasks, tpn;
+
+	if (u->has_num_tasks &&
+	    comment_number(admin_comment, "tasks", &tasks) < 0) {
+		aml_fail(errbuf, errlen, "run %s: NumTasks: the run's "
+			 "processes were planned for another task count, "
+			 "asked %u", run_id, u->num_tasks);
+		return AML_UPDATE_TASKS;
+	}
+	if (u->has_num_tasks && u->num_tasks != tasks) {
+		aml_fail(errbuf, errlen, "run %s: NumTasks: the run's "
+			 "processes were planned as %u task(s), asked %u",
+			 run_id, tasks, u->num_tasks);
+		return AML_UPDATE_TASKS;
+	}
+	/* tpn 0: Slurm places the tasks, and none was set. */
+	if (u->has_ntasks_per_node &&
+	    (comment_number(admin_comment, "tpn", &tpn) < 0 || tpn == 0 ||
+	     u->ntasks_per_node != tpn)) {
+		aml_fail(errbuf, errlen, "run %s: NtasksPerNode: the run's "
+			 "processes were planned with another layout, asked "
+			 "%u", run_id, u->ntasks_per_node);
+		return AML_UPDATE_TASKS;
+	}
+	if (u->other_layout) {
+		aml_fail(errbuf, errlen, "run %s: %s: the run's processes were "
+			 "planned with another layout", run_id,
+			 u->other_layout);
+		return AML_UPDATE_TASKS;
+	}
+	return AML_UPDATE_OK;
+}
+
+enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
+						const char *admin_comment,
+						const struct aml_job_update *u,
+						char *errbuf, size_t errlen)
+{
+	char run_id[AML_RUNID_MAX], name[256];
+	const struct aml_target *t;
+	enum aml_update_verdict v;
+
+	if (aml_submit_admin_run_id(admin_comment, run_id, sizeof(run_id)) < 0)
+		return AML_UPDATE_OK;
+	/* Holding, releasing, renaming: nothing the target limits. */
+	if (!touches_target(u))
+		return AML_UPDATE_OK;
+	if (comment_word(admin_comment, "target", name, sizeof(name)) < 0 ||
+	    !(t = aml_site_find_target(site, name))) {
+		aml_fail(errbuf, errlen, "run %s: its compute target is no "
+			 "longer in aml.conf, so its limits cannot be changed",
+			 run_id);
+		return AML_UPDATE_TARGET_GONE;
+	}
+	v = check_allocation(site, t, run_id, admin_comment, u, errbuf,
+			     errlen);
+	if (v == AML_UPDATE_OK)
+		v = check_placement(t, run_id, u, errbuf, errlen);
+	if (v == AML_UPDATE_OK)
+		v = check_tasks(run_id, admin_comment, u, errbuf, errlen);
+	return v;
 }

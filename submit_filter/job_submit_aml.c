@@ -256,6 +256,7 @@ AML_EXPORT int init(void)
 	/* libcrypto reads its configuration file on first use: let that
 	 * happen now rather than under slurmctld's locks. */
 	(void)aml_sha256_buffer("", 0, hex);
+
 	slurm_info("%s: %s: %zu compute target(s), default %s", plugin_type,
 		   path, site.n_targets,
 		   site.default_target ? site.default_target : "(none)");
@@ -267,15 +268,17 @@ AML_EXPORT int fini(void)
 	if (site_loaded)
 		aml_site_free(&site);
 	site_loaded = 0;
+
 	return SLURM_SUCCESS;
 }
 
-/* Write the accepted plan into the job.  Returns 0, or -1 when memory
- * runs out before anything was written. */
+/* Write the accepted plan into the job, with [admin] as its admin
+ * comment.  Returns 0, or -1 when memory runs out before anything was
+ * written. */
 static int apply(job_desc_msg_t *job_desc,
-		 const struct aml_submit_decision *d, char *launcher)
+		 const struct aml_submit_decision *d, const char *admin,
+		 char *launcher)
 {
-	char *admin;
 	const struct aml_plan *p = &d->plan;
 
 	if (merge_environment(job_desc, &p->environment) < 0)
@@ -304,9 +307,7 @@ static int apply(job_desc_msg_t *job_desc,
 	/* The user can edit the comment but not the admin comment (only an
 	 * admin may set it: slurmctld checks that before the plugins run,
 	 * so setting it here is allowed), so the run id stays findable. */
-	admin = aml_submit_admin_comment(p);
-	set_string(&job_desc->admin_comment, admin ? admin : p->comment);
-	free(admin);
+	set_string(&job_desc->admin_comment, admin);
 
 	if (launcher) {
 		set_string(&job_desc->script, launcher);
@@ -315,13 +316,78 @@ static int apply(job_desc_msg_t *job_desc,
 	return 0;
 }
 
+/* What of the job's layout the planner never sets: the first such field
+ * [job_desc] sets, by the name scontrol shows, or NULL. */
+static const char *other_layout(const job_desc_msg_t *job_desc)
+{
+	if (job_desc->ntasks_per_socket != NO_VAL16)
+		return "NtasksPerSocket";
+	if (job_desc->ntasks_per_core != NO_VAL16)
+		return "NtasksPerCore";
+	if (job_desc->ntasks_per_tres != NO_VAL16)
+		return "NtasksPerTRES";
+	return NULL;
+}
+
+/*
+ * The fields of [job_desc] that choose where a job runs, beyond what the
+ * planner writes (features, generic resources and TRES, required nodes,
+ * the task layout), into [u] for aml_submit_check_update.  With [whole],
+ * as an update message sets them: also the node count, time, partition,
+ * QOS, account and task counts, which a submission gets from the plan.
+ * Slurm's NO_VAL, NO_VAL16 and INFINITE are read as what they mean:
+ * unset, unset, no limit.
+ */
+static void read_update(const job_desc_msg_t *job_desc, int whole,
+			struct aml_job_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->features = job_desc->features;
+	u->batch_features = job_desc->batch_features;
+	u->req_nodes = job_desc->req_nodes;
+	u->tres_per_node = job_desc->tres_per_node;
+	u->tres_per_job = job_desc->tres_per_job;
+	u->tres_per_socket = job_desc->tres_per_socket;
+	u->tres_per_task = job_desc->tres_per_task;
+	u->cpus_per_tres = job_desc->cpus_per_tres;
+	u->mem_per_tres = job_desc->mem_per_tres;
+	u->other_layout = other_layout(job_desc);
+	if (!whole)
+		return;
+	if (job_desc->min_nodes != NO_VAL || job_desc->max_nodes != NO_VAL) {
+		u->has_nodes = 1;
+		u->min_nodes = job_desc->min_nodes != NO_VAL
+				       ? job_desc->min_nodes : 0;
+		u->max_nodes = job_desc->max_nodes != NO_VAL
+				       ? job_desc->max_nodes : 0;
+	}
+	if (job_desc->time_limit != NO_VAL) {
+		u->has_time_limit = 1;
+		u->time_limit_minutes = job_desc->time_limit == INFINITE
+						? UINT32_MAX
+						: job_desc->time_limit;
+	}
+	u->partition = job_desc->partition;
+	u->qos = job_desc->qos;
+	u->account = job_desc->account;
+	if (job_desc->num_tasks != NO_VAL) {
+		u->has_num_tasks = 1;
+		u->num_tasks = job_desc->num_tasks;
+	}
+	if (job_desc->ntasks_per_node != NO_VAL16) {
+		u->has_ntasks_per_node = 1;
+		u->ntasks_per_node = job_desc->ntasks_per_node;
+	}
+}
+
 AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			  char **err_msg)
 {
 	struct aml_submit_decision d;
 	struct aml_submitter who = { NULL, NULL };
+	struct aml_job_update asked;
 	char reason[REASON_MAX];
-	char *pw_buf = NULL, *launcher = NULL;
+	char *pw_buf = NULL, *launcher = NULL, *admin = NULL;
 	int rc = SLURM_SUCCESS;
 
 	if (!site_loaded)
@@ -344,11 +410,23 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			 "run %s has no command of its own to run: submit it with sbatch --aml-run",
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
+	} else if (!(admin = aml_submit_admin_comment(&d.plan))) {
+		snprintf(reason, sizeof(reason),
+			 "slurm-aml: out of memory while planning run %s",
+			 d.plan.run_id);
+		rc = SLURM_ERROR;
+	} else if (read_update(job_desc, 0, &asked),
+		   aml_submit_check_update(&site, admin, &asked, reason,
+					   sizeof(reason)) != AML_UPDATE_OK) {
+		/* What the job asks for beyond the plan (sbatch
+		 * --constraint, --gres, --nodelist...) is judged by the
+		 * rule an update is judged by: the target's or nothing. */
+		rc = SLURM_ERROR;
 	} else if ((d.replace_script &&
 		    !(launcher = aml_submit_launcher_script(
 			      &d, site.launcher ? site.launcher
 						: AML_LAUNCHER_PATH))) ||
-		   apply(job_desc, &d, launcher) < 0) {
+		   apply(job_desc, &d, admin, launcher) < 0) {
 		snprintf(reason, sizeof(reason),
 			 "slurm-aml: out of memory while planning run %s",
 			 d.plan.run_id);
@@ -383,6 +461,7 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 out:
 	aml_submit_decision_free(&d);
 	free(launcher);
+	free(admin);
 	free(pw_buf);
 	return rc;
 }
@@ -409,7 +488,10 @@ struct job_record_head {
 /*
  * An update of a run's job (scontrol update) must stay within its compute
  * target, as its submission had to; the owner could otherwise take a
- * pending run past MaxNodes or MaxTime.  Root may (an admin extending a
+ * pending run past MaxNodes or MaxTime, or onto nodes, features or GPUs
+ * another target keeps for other users.  The run's target and planned
+ * layout come from the admin comment written at submission, the one
+ * field of the job record read here.  Root may (an admin extending a
  * run on purpose).  22.05 gives job_modify no err_msg: the
  * user sees the error code's text, the controller's log the full reason.
  */
@@ -417,26 +499,14 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 			  uint32_t submit_uid)
 {
 	const struct job_record_head *head = (const void *)job_ptr;
-	struct aml_job_update u = { 0 };
+	struct aml_job_update u;
 	enum aml_update_verdict verdict;
 	char reason[REASON_MAX];
 
 	if (!site_loaded || !head || head->magic != JOB_RECORD_MAGIC ||
 	    submit_uid == 0)
 		return SLURM_SUCCESS;
-	if (job_desc->min_nodes != NO_VAL || job_desc->max_nodes != NO_VAL) {
-		u.has_nodes = 1;
-		u.min_nodes = job_desc->min_nodes != NO_VAL ? job_desc->min_nodes : 0;
-		u.max_nodes = job_desc->max_nodes != NO_VAL ? job_desc->max_nodes : 0;
-	}
-	if (job_desc->time_limit != NO_VAL) {
-		u.has_time_limit = 1;
-		u.time_limit_minutes = job_desc->time_limit == INFINITE
-					       ? UINT32_MAX : job_desc->time_limit;
-	}
-	u.partition = job_desc->partition;
-	u.qos = job_desc->qos;
-	u.account = job_desc->account;
+	read_update(job_desc, 1, &u);
 	verdict = aml_submit_check_update(&site, head->admin_comment, &u,
 					  reason, sizeof(reason));
 	if (verdict == AML_UPDATE_OK)
@@ -454,7 +524,14 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 		return ESLURM_INVALID_QOS;
 	case AML_UPDATE_ACCOUNT:
 		return ESLURM_INVALID_ACCOUNT;
+	case AML_UPDATE_FEATURES:
+		return ESLURM_INVALID_FEATURE;
+	case AML_UPDATE_GRES:
+		return ESLURM_INVALID_GRES;
+	case AML_UPDATE_TASKS:
+		return ESLURM_BAD_TASK_COUNT;
 	default:
+		/* A node list, or a target gone: policy, not a bad value. */
 		return ESLURM_ACCESS_DENIED;
 	}
 }
