@@ -30,6 +30,8 @@
 #include <slurm/slurm_version.h>
 
 #include "hash.h"
+#include "runid.h"
+#include "runid_claims.h"
 #include "site.h"
 #include "submit.h"
 
@@ -72,6 +74,10 @@ static struct aml_site site;
 static int site_loaded;
 /* Whether planning needs the submitter's login name (see job_submit). */
 static int need_user_name;
+/* Which user each run id was accepted for since slurmctld started
+ * (runid_claims.h: what it cannot do). */
+static struct aml_runid_claims claims;
+static int claims_ready;
 
 /* A reason longer than this is cut by aml_submit_decide, with "...". */
 #define REASON_MAX 4096
@@ -225,6 +231,29 @@ static const char *user_name(uid_t uid, char **buf)
 	return found ? found->pw_name : NULL;
 }
 
+/*
+ * The run id table, keyed with 16 secret random bytes so that no user
+ * can choose run ids that share its buckets.  Returns 0, or -1 (logged).
+ */
+static int start_claims(void)
+{
+	unsigned char key[16];
+
+	if (aml_random(key, sizeof(key)) < 0) {
+		slurm_error("%s: no randomness for the run id table: %s",
+			    plugin_type, strerror(errno));
+		return -1;
+	}
+	if (aml_runid_claims_init(&claims, AML_RUNID_CLAIMS_CAPACITY,
+				  key) < 0) {
+		slurm_error("%s: out of memory for the run id table",
+			    plugin_type);
+		return -1;
+	}
+	claims_ready = 1;
+	return 0;
+}
+
 AML_EXPORT int init(void)
 {
 	char path[4096];
@@ -256,7 +285,11 @@ AML_EXPORT int init(void)
 	/* libcrypto reads its configuration file on first use: let that
 	 * happen now rather than under slurmctld's locks. */
 	(void)aml_sha256_buffer("", 0, hex);
-
+	if (start_claims() < 0) {
+		aml_site_free(&site);
+		site_loaded = 0;
+		return SLURM_ERROR;
+	}
 	slurm_info("%s: %s: %zu compute target(s), default %s", plugin_type,
 		   path, site.n_targets,
 		   site.default_target ? site.default_target : "(none)");
@@ -268,7 +301,9 @@ AML_EXPORT int fini(void)
 	if (site_loaded)
 		aml_site_free(&site);
 	site_loaded = 0;
-
+	if (claims_ready)
+		aml_runid_claims_free(&claims);
+	claims_ready = 0;
 	return SLURM_SUCCESS;
 }
 
@@ -388,9 +423,14 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 	struct aml_job_update asked;
 	char reason[REASON_MAX];
 	char *pw_buf = NULL, *launcher = NULL, *admin = NULL;
+	/* The job's owner: slurmctld has set it from the credential (root
+	 * may submit for another user). */
+	uint32_t owner = job_desc->user_id != NO_VAL ? job_desc->user_id
+						     : submit_uid;
+	uint32_t holder;
 	int rc = SLURM_SUCCESS;
 
-	if (!site_loaded)
+	if (!site_loaded || !claims_ready)
 		return SLURM_SUCCESS;
 	if (need_user_name &&
 	    has_config(job_desc->spank_job_env, job_desc->spank_job_env_size))
@@ -422,11 +462,25 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 		 * --constraint, --gres, --nodelist...) is judged by the
 		 * rule an update is judged by: the target's or nothing. */
 		rc = SLURM_ERROR;
+	} else if (aml_runid_claims_owner(&claims, d.plan.run_id, &holder) &&
+		   holder != owner) {
+		/* Someone else's run (its id is public in squeue): the job
+		 * would be named and commented after it. */
+		snprintf(reason, sizeof(reason),
+			 "run %s belongs to another user: a run can be submitted only by the user who created it",
+			 d.plan.run_id);
+		rc = SLURM_ERROR;
 	} else if ((d.replace_script &&
 		    !(launcher = aml_submit_launcher_script(
 			      &d, site.launcher ? site.launcher
 						: AML_LAUNCHER_PATH))) ||
-		   apply(job_desc, &d, admin, launcher) < 0) {
+		   apply(job_desc, &d, admin, launcher) < 0 ||
+		   aml_runid_claims_add(&claims, d.plan.run_id, owner,
+					NULL) != 0) {
+		/* Registered only once the job is accepted (slurmctld may
+		 * still refuse it for its own reasons: the claim is then
+		 * the same user's, who may submit the run again).  A run
+		 * that cannot be registered is not accepted. */
 		snprintf(reason, sizeof(reason),
 			 "slurm-aml: out of memory while planning run %s",
 			 d.plan.run_id);

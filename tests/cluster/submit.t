@@ -46,7 +46,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # NumNodes as scontrol prints a fixed count: "2-2" is 2.
 nodes_of() { local v; v=$(field "$(scontrol show job -o "$1")" NumNodes); echo "${v%%-*}"; }
 
-echo "1..18"
+echo "1..20"
 
 # ---- a valid run
 out=$(cd "$src/hello" && as_user sbatch -o /dev/null --aml-run=run.json </dev/null 2>&1); status=$?
@@ -107,6 +107,22 @@ out=$(cd "$src/hello" && as_user forge-submit "AML_CONFIG=$forged" \
 if [ $status = 1 ] && grep -q 'node_count: .*at most 2' <<<"$out" && grep -q '^refused' <<<"$out"; then
 	ok "a forged configuration over a limit is refused by the controller"
 else not_ok "a forged configuration over a limit is refused by the controller" "$out"; fi
+
+# ---- another user's run id (issue 12, point 8): the controller remembers
+# which user each run id was accepted for.  $run's job was accepted for
+# the test user (and cancelled since); the hostile user claims it.
+out=$(cd / && as_evil forge-submit "AML_CONFIG=$canonical" "AML_RUN_ID=$run" \
+	"AML_SNAPSHOT_ID=$(printf '0%.0s' {1..64})" AML_LAUNCHER=1 2>&1); status=$?
+if [ $status = 1 ] && grep -q "run $run belongs to another user" <<<"$out"; then
+	ok "a job claiming another user's run id is refused"
+else not_ok "a job claiming another user's run id is refused" "exit $status" "$out"; fi
+out=$(cd / && as_user forge-submit "AML_CONFIG=$canonical" "AML_RUN_ID=$run" \
+	"AML_SNAPSHOT_ID=$(printf '0%.0s' {1..64})" AML_LAUNCHER=1 2>&1); status=$?
+forged_job=$(sed -n 's/^submitted \([0-9]*\)$/\1/p' <<<"$out")
+if [ $status = 0 ] && [ -n "$forged_job" ]; then
+	ok "the run's own user may submit its run id again"
+else not_ok "the run's own user may submit its run id again" "exit $status" "$out"; fi
+[ -n "$forged_job" ] && scancel "$forged_job"
 
 # ---- --export=NONE and #SBATCH --aml-run
 job3=$(cd "$src/hello" && as_user sbatch -o /dev/null --parsable --export=NONE --aml-run=run.json print-env.sh 2>/dev/null)
