@@ -578,7 +578,7 @@ static enum aml_update_verdict check_allocation(const struct aml_site *site,
 						const struct aml_job_update *u,
 						char *errbuf, size_t errlen)
 {
-	char limit[32];
+	char limit[32], buf[SHOWN_VALUE];
 
 	if (u->has_nodes) {
 		uint32_t nodes = u->max_nodes > u->min_nodes ? u->max_nodes
@@ -636,9 +636,11 @@ static enum aml_update_verdict check_allocation(const struct aml_site *site,
 	}
 	if (u->account && ((t->account && strcmp(u->account, t->account)) ||
 			   !account_allowed(t, u->account))) {
+		/* The user's word, shown escaped: it must not forge a
+		 * second line of slurmctld's log. */
 		aml_fail(errbuf, errlen, "run %s: Account: compute target %s "
 			 "does not allow account %s", run_id, t->name,
-			 u->account);
+			 shown(u->account, buf));
 		return AML_UPDATE_ACCOUNT;
 	}
 	return AML_UPDATE_OK;

@@ -905,6 +905,12 @@ static void test_update_partition_qos_account(void **state)
 	u.qos = NULL;
 	u.account = "physics";
 	assert_int_equal(check(f, gpu, &u), AML_UPDATE_ACCOUNT);
+	assert_string_equal(f->err, "run " RUN_ID ": Account: compute target "
+			    "gpu does not allow account \"physics\"");
+	/* The account is the user's word: it cannot forge a log line. */
+	u.account = "ml\nrun x: ok";
+	assert_int_equal(check(f, gpu, &u), AML_UPDATE_ACCOUNT);
+	assert_null(strchr(f->err, '\n'));
 	u.account = "ml";
 	assert_int_equal(check(f, gpu, &u), AML_UPDATE_OK);
 }
