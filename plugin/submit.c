@@ -180,7 +180,9 @@ static void join_errors(const struct aml_errors *errs, char *errbuf,
 	char *joined;
 	int n;
 
-	for (size_t i = 0; i < errs->count; i++) {
+	/* Past [errlen] the reason is cut anyway: a configuration with
+	 * thousands of bad variables is not worth joining whole. */
+	for (size_t i = 0; i < errs->count && t.len < errlen; i++) {
 		if (i)
 			aml_text_str(&t, "; ");
 		for (const char *p = errs->lines[i]; *p; p++) {
