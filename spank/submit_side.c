@@ -336,14 +336,18 @@ out:
 }
 
 /*
- * The newest of the user's jobs named [run_id].  Returns 1 with its id
- * and whether it is still pending, 0 when there is none, -1 when the
+ * The newest of the user's jobs that the controller planned for
+ * [run_id]: its admin comment, which the job_submit plugin writes and
+ * users cannot change, names the run (the job name is the run id too,
+ * but its owner can rename any of their jobs to it).  Returns 1 with its
+ * id and whether it is still pending, 0 when there is none, -1 when the
  * controller could not be asked.
  */
 static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 {
 	job_info_msg_t *msg = NULL;
 	const slurm_job_info_t *best = NULL;
+	char planned[AML_RUNID_MAX];
 
 	if (slurm_load_job_user(&msg, (uint32_t)getuid(), SHOW_ALL) !=
 	    SLURM_SUCCESS)
@@ -351,7 +355,9 @@ static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 	for (uint32_t i = 0; i < msg->record_count; i++) {
 		const slurm_job_info_t *j = &msg->job_array[i];
 
-		if (!j->name || strcmp(j->name, run_id))
+		if (aml_submit_admin_run_id(j->admin_comment, planned,
+					    sizeof(planned)) < 0 ||
+		    strcmp(planned, run_id))
 			continue;
 		if (!best || j->submit_time > best->submit_time ||
 		    (j->submit_time == best->submit_time &&
@@ -428,7 +434,7 @@ static void record_outcome(int submit_errno)
 			 slurm_strerror(submit_errno));
 	else
 		snprintf(reason, sizeof(reason),
-			 "sbatch found no job named after the run: the submission did not go through, or the controller does not run job_submit/aml");
+			 "sbatch found no job the controller planned for the run: the submission did not go through, or the controller does not run job_submit/aml");
 	record(AML_STATUS_FAILED, 0, reason, 0);
 }
 
