@@ -415,6 +415,20 @@ static void read_update(const job_desc_msg_t *job_desc, int whole,
 	}
 }
 
+/*
+ * Whether [name] is the run id of a run accepted for another user than
+ * [uid]: a plain job (sbatch -J) or a rename (scontrol update Name=)
+ * could otherwise put any job under another user's run in squeue.  One
+ * keyed hash per named job.
+ */
+static int name_of_others_run(const char *name, uint32_t uid)
+{
+	uint32_t holder;
+
+	return name && aml_runid_claims_owner(&claims, name, &holder) &&
+	       holder != uid;
+}
+
 AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			  char **err_msg)
 {
@@ -441,8 +455,13 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			      job_desc->spank_job_env_size, &site, &who, &d,
 			      reason, sizeof(reason)) < 0) {
 		rc = SLURM_ERROR;
-	} else if (!d.is_aml) {
+	} else if (!d.is_aml && !name_of_others_run(job_desc->name, owner)) {
 		goto out;
+	} else if (!d.is_aml) {
+		snprintf(reason, sizeof(reason),
+			 "the job name %s is the run id of another user's run: a job may not be named after it",
+			 job_desc->name);
+		rc = SLURM_ERROR;
 	} else if (d.replace_script && !job_desc->script) {
 		/* salloc and srun allocations have no batch script, and
 		 * giving them one would turn them into batch jobs. */
@@ -557,8 +576,16 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 	enum aml_update_verdict verdict;
 	char reason[REASON_MAX];
 
-	if (!site_loaded || !head || head->magic != JOB_RECORD_MAGIC ||
-	    submit_uid == 0)
+	if (!site_loaded || !claims_ready || submit_uid == 0)
+		return SLURM_SUCCESS;
+	/* Whoever renames a job (its owner, or an operator) may not give
+	 * it another user's run id. */
+	if (name_of_others_run(job_desc->name, submit_uid)) {
+		slurm_info("job_submit/aml: refused an update by uid %u: the job name %s is the run id of another user's run",
+			   submit_uid, job_desc->name);
+		return ESLURM_ACCESS_DENIED;
+	}
+	if (!head || head->magic != JOB_RECORD_MAGIC)
 		return SLURM_SUCCESS;
 	read_update(job_desc, 1, &u);
 	verdict = aml_submit_check_update(&site, head->admin_comment, &u,

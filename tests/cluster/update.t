@@ -8,7 +8,8 @@
 # refused by job_submit/aml (its reason in slurmctld's log) and leaves the
 # job as it was; updates that select nothing (hold, release, a new name,
 # excluding a node) go through.  Submissions that ask for the same things
-# with sbatch's own options are refused the same way.
+# with sbatch's own options are refused the same way.  Last, no job of the
+# hostile user may be named after the test user's run (point 8).
 tests=$(cd "$(dirname "$0")" && pwd)
 . "$tests/lib.sh"
 
@@ -45,7 +46,7 @@ state_of() {
 }
 field() { scontrol show job -o "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-echo "1..17"
+echo "1..19"
 
 # A pending run of the hostile user on target cpu: --begin keeps it
 # pending when it is released.
@@ -119,5 +120,17 @@ out=$(as_user scontrol update jobid="$job2" Features=big 2>&1); status=$?
 same "target big's run asks for feature big, and may set it again" "0 big" "$status $(field "$job2" Features)"
 out=$(as_user scontrol update jobid="$job2" Features= 2>&1); status=$?
 same "target big's run may not drop its constraint" "1 big" "$status $(field "$job2" Features)"
+
+# That run's id is the test user's now (issue 12, point 8): no job of
+# the hostile user may be named after it, at submission or by a rename.
+run2=$(field "$job2" JobName)
+out=$(cd "$src" && as_evil sbatch -o /dev/null -J "$run2" --wrap true 2>&1); status=$?
+if [ $status != 0 ] && grep -q "the job name $run2 is the run id of another user's run" <<<"$out"; then
+	ok "a plain job named after another user's run is refused"
+else not_ok "a plain job named after another user's run is refused" "exit $status" "$out"; fi
+plain=$(cd "$src" && as_evil sbatch -o /dev/null --parsable -J mine --begin=now+1hour --wrap true 2>/dev/null)
+out=$(as_evil scontrol update jobid="$plain" Name="$run2" 2>&1); status=$?
+same "renaming a job after another user's run is refused" "1 mine" "$status $(field "$plain" JobName)"
+[ -n "$plain" ] && scancel "$plain"
 [ -n "$job2" ] && scancel "$job2"
 exit 0
