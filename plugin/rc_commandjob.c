@@ -462,16 +462,6 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 	sort_bindings(b->outputs, b->n_outputs);
 }
 
-/* [name] of [len] bytes against a NUL-terminated [key], as strcmp. */
-static int compare_name(const char *name, size_t len, const char *key)
-{
-	int c = strncmp(name, key, len);
-
-	if (c)
-		return c;
-	return key[len] ? -1 : 0;
-}
-
 /*
  * A binding by name, by binary search: a command can hold as many
  * ${{...}} as its length allows, and the controller resolves a forged
@@ -486,7 +476,8 @@ static const struct binding *find_binding(const struct binding *list,
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = compare_name(name, len, list[mid].name);
+		int c = aml_compare_n(name, len, list[mid].name,
+				      strlen(list[mid].name));
 
 		if (c == 0)
 			return &list[mid];

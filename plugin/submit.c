@@ -358,16 +358,6 @@ static size_t env_name_length(const char *entry)
 	return strcspn(entry, "=");
 }
 
-static int compare_env_names(const char *a, size_t alen, const char *b,
-			     size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
 /* qsort has no context argument: the items ride along in each element. */
 struct env_sort_item {
 	const char *entry;
@@ -378,7 +368,7 @@ static int env_sort_cmp(const void *pa, const void *pb)
 {
 	const struct env_sort_item *a = pa, *b = pb;
 
-	return compare_env_names(a->entry, env_name_length(a->entry),
+	return aml_compare_n(a->entry, env_name_length(a->entry),
 				 b->entry, env_name_length(b->entry));
 }
 
@@ -416,7 +406,7 @@ long aml_env_index_find(const struct aml_env_index *ix, const char *entry)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const char *item = ix->items[ix->order[mid]];
-		int c = compare_env_names(entry, len, item,
+		int c = aml_compare_n(entry, len, item,
 					  env_name_length(item));
 
 		if (c == 0)
