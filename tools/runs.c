@@ -188,12 +188,50 @@ int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job)
 	return 1;
 }
 
-int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen)
+/*
+ * Whose job [job_id] is, as Slurm says in a field no user writes (squeue's
+ * numeric %U: scontrol's one-line record holds the job's name and
+ * comment, which its owner chooses, so a key there can be forged).
+ * Returns 0 with [*uid], 1 when Slurm no longer knows the job, -1 when it
+ * cannot be asked.
+ */
+static int job_owner(uint32_t job_id, uint32_t *uid)
+{
+	char id[16], out[64], err[1024], *end;
+	char *squeue[] = { "squeue", "-h", "-j", id, "-o", "%U", NULL };
+	unsigned long v;
+	int rc;
+
+	snprintf(id, sizeof(id), "%u", job_id);
+	rc = run_capture(squeue, out, sizeof(out), err, sizeof(err));
+	if (rc != 0)
+		return rc > 0 && strstr(err, "Invalid job id") ? 1 : -1;
+	v = strtoul(out, &end, 10);
+	if (end == out || (*end && *end != '\n') || v > UINT32_MAX)
+		return strspn(out, " \n") == strlen(out) ? 1 : -1;
+	*uid = (uint32_t)v;
+	return 0;
+}
+
+int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
+		      size_t errlen)
 {
 	char id[16], out[256], err[1024];
 	char *scancel[] = { "scancel", id, NULL };
+	uint32_t uid;
 	int rc;
 
+	/* The job id comes from the run's history, which its owner
+	 * writes: an administrator cancelling a run must not cancel
+	 * another user's job a run names. */
+	rc = job_owner(job_id, &uid);
+	if (rc < 0)
+		return aml_fail(errbuf, errlen, "cannot ask Slurm (squeue) "
+				"whose job %u is; nothing cancelled", job_id);
+	if (rc == 0 && uid != owner)
+		return aml_fail(errbuf, errlen, "Slurm job %u belongs to uid "
+				"%u, not to the run's owner (uid %u); nothing "
+				"cancelled", job_id, uid, owner);
 	snprintf(id, sizeof(id), "%u", job_id);
 	rc = run_capture(scancel, out, sizeof(out), err, sizeof(err));
 	if (rc == 0)

@@ -51,8 +51,12 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info);
  * knows the job, -1 when Slurm cannot be asked. */
 int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
 
-/* scancel [job_id]; 0, or -1 with scancel's message in errbuf. */
-int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen);
+/* scancel [job_id] when Slurm says it belongs to [owner] (the run's
+ * uid: a run's history names its job, and whoever cancels the run must
+ * not cancel another user's job by it); 0, or -1 with the reason or
+ * scancel's message in errbuf. */
+int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
+		      size_t errlen);
 
 /* The last Slurm job of the run, 0 when none. */
 uint32_t runs_last_job(const struct aml_run_info *info);
