@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "history.h"
+#include "slurm_query.h"
 #include "site.h"
 #include "slurm_text.h"
 
@@ -47,16 +48,6 @@ int runs_read(const char *command, struct aml_history *h, const char *run_id,
  */
 void runs_reconcile(struct aml_history *h, struct aml_run_info *info);
 
-/* Ask Slurm about [job_id]: 0 with [job] filled, 1 when Slurm no longer
- * knows the job, -1 when Slurm cannot be asked. */
-int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
-
-/* scancel [job_id] when Slurm says it belongs to [owner] (the run's
- * uid: a run's history names its job, and whoever cancels the run must
- * not cancel another user's job by it); 0, or -1 with the reason or
- * scancel's message in errbuf. */
-int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
-		      size_t errlen);
 
 /* The last Slurm job of the run, 0 when none. */
 uint32_t runs_last_job(const struct aml_run_info *info);
