@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "launch_finish.h"
+#include "slurm_query.h"
 
 extern char **environ;
 
@@ -26,6 +27,7 @@ static void stopped(const struct launch_outcome *o, uint64_t deadline_s,
 		    struct launch_verdict *v)
 {
 	v->status = AML_STATUS_CANCELED;
+	v->by_signal = o->stop == LAUNCH_STOP_SIGNAL;
 	if (o->stop == LAUNCH_STOP_DEADLINE)
 		snprintf(v->reason, sizeof(v->reason),
 			 "max_run_duration_seconds (%llu s) reached",
@@ -190,12 +192,41 @@ static int finalizing(const struct launch_ctx *c)
 	return ended;
 }
 
+/*
+ * Whether Slurm ended the job (see launch_finish.h): the launcher was
+ * signalled, and Slurm's record of the job holds an end (TIMEOUT,
+ * CANCELLED, BOOT_FAIL, PREEMPTED...), which the finalizer records.  A
+ * signal with the job still running (scancel --signal to the step, a
+ * kill by hand), or Slurm out of reach, leaves the end to the launcher.
+ * [state] gets Slurm's state.
+ */
+static int slurm_ended_job(const struct launch_ctx *c,
+			   const struct launch_verdict *v, char *state,
+			   size_t len)
+{
+	struct aml_slurm_job job;
+	enum aml_status status;
+	char reason[256];
+	int requeue;
+
+	if (!v->by_signal || !c->job_id ||
+	    runs_slurm_query(c->job_id, &job) != 0 ||
+	    aml_status_from_slurm(job.state, job.exit_code, job.signal, 0,
+				  &status, &requeue, reason,
+				  sizeof(reason)) < 0)
+		return 0;
+	snprintf(state, len, "%s", job.state);
+	return 1;
+}
+
 void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 		   uint32_t nodes, const char *run_dir)
 {
 	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
-	int lost = 0, ended;
+	char slurm_state[32];
+	int lost = 0, ended, slurm_ends;
 
+	slurm_ends = slurm_ended_job(c, v, slurm_state, sizeof(slurm_state));
 	ended = finalizing(c);
 	if (nodes > 1 && upload_other_nodes(c, nodes, run_dir) < 0) {
 		launch_say("the other nodes' outputs/ and logs/ could not all "
@@ -211,7 +242,10 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 			 "the script succeeded, but its outputs could not all "
 			 "be uploaded (see the job's error output)");
 	}
-	if (!ended)
+	if (!ended && slurm_ends)
+		launch_say("Slurm ended the job (%s): aml-finalize records the "
+			   "run's end, with Slurm's reason", slurm_state);
+	else if (!ended)
 		launch_record(c, v->status, v->reason[0] ? v->reason : NULL,
 			      v->has_exit_code, v->exit_code, NULL);
 }
