@@ -149,7 +149,7 @@ wait_until 60 grep -q '"status":"Canceled"' "$history/$user/ends/$run/events.jso
 # kill, so the job may go up to a second before KillWait after scancel
 # returns: one that went earlier than that did not wait for SIGKILL.
 if [ "$gone_after" -ge $((kill_wait - 1)) ]; then
-	ok "hard kill: the launcher lived until Slurm's SIGKILL (${gone_after} s >= KillWait ${kill_wait} s)"
+	ok "hard kill: the launcher lived until Slurm's SIGKILL (gone ${gone_after} s after scancel, KillWait ${kill_wait} s)"
 else
 	not_ok "hard kill: the launcher lived until Slurm's SIGKILL" \
 		"the job ended ${gone_after} s after scancel; KillWait=$kill_wait"
