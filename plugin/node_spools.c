@@ -68,6 +68,8 @@ struct round {
 	struct aml_node_spools_stats *stats;
 	struct counts *shared;
 	size_t skips_said;
+	int level;                /* of [line], 0 when there is none */
+	char line[2048];          /* the last try's outcome, to be said */
 };
 
 static void say(struct round *r, int level, const char *fmt, ...)
@@ -142,9 +144,32 @@ static gid_t group_of(uid_t uid, gid_t fallback)
 	return pw ? pw->pw_gid : fallback;
 }
 
+/* Keep the outcome of a try, for report() to say. */
+static void keep(struct round *r, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void keep(struct round *r, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->level = level;
+	va_start(ap, fmt);
+	vsnprintf(r->line, sizeof(r->line), fmt, ap);
+	va_end(ap);
+}
+
+/* Say what the last try did, if anything worth saying. */
+static void report(struct round *r)
+{
+	if (r->level && r->say)
+		r->say(r->ctx, r->level, r->line);
+	r->level = 0;
+}
+
 /*
- * One try at [f]'s spool, as [uid]/[gid], until [until].  Returns what
- * the child returned (0, 1, -1), or -1 when it was stopped or failed.
+ * One try at [f]'s spool, as [uid]/[gid], until [until]; its outcome is
+ * kept for report().  Returns what the child returned (0, 1, -1), or -1
+ * when it was stopped or failed.
  */
 static int deliver(struct round *r, const struct found *f, gid_t gid,
 		   int64_t until)
@@ -171,10 +196,11 @@ static int deliver(struct round *r, const struct found *f, gid_t gid,
 		r->stats->rejected += r->shared->rejected;
 		r->stats->waiting += r->shared->remaining;
 	}
+	r->level = 0;
 	switch (res) {
 	case 0:
 		if (r->shared->applied || r->shared->rejected)
-			say(r, r->shared->rejected ? LOG_WARNING : LOG_INFO,
+			keep(r, r->shared->rejected ? LOG_WARNING : LOG_INFO,
 			    "%s/%s (uid %lu): %zu delivered to run history, "
 			    "%zu refused by it for good (kept in rejected/)%s%s",
 			    r->site->spool_dir, shown, (unsigned long)f->uid,
@@ -183,7 +209,7 @@ static int deliver(struct round *r, const struct found *f, gid_t gid,
 			    r->shared->rejected ? msg : "");
 		return 0;
 	case 1:
-		say(r, LOG_WARNING, "%s/%s (uid %lu): %zu delivered, %zu "
+		keep(r, LOG_WARNING, "%s/%s (uid %lu): %zu delivered, %zu "
 		    "refused for good (kept in rejected/), %zu still waiting "
 		    "for the next job's end here%s%s", r->site->spool_dir,
 		    shown, (unsigned long)f->uid, r->shared->applied,
@@ -191,14 +217,14 @@ static int deliver(struct round *r, const struct found *f, gid_t gid,
 		    *msg ? ": " : "", msg);
 		return 1;
 	case AML_BOUNDED_TIMEOUT:
-		say(r, LOG_WARNING, "%s/%s (uid %lu): not done within %lld ms "
+		keep(r, LOG_WARNING, "%s/%s (uid %lu): not done within %lld ms "
 		    "(its lock is held, or run history hangs): stopped; what "
 		    "is left waits for the next job's end here",
 		    r->site->spool_dir, shown, (unsigned long)f->uid,
 		    (long long)(until - started));
 		return -1;
 	default:
-		say(r, LOG_WARNING, "%s/%s (uid %lu): %s", r->site->spool_dir,
+		keep(r, LOG_WARNING, "%s/%s (uid %lu): %s", r->site->spool_dir,
 		    shown, (unsigned long)f->uid, msg);
 		return -1;
 	}
@@ -319,7 +345,7 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 			    char *errbuf, size_t errlen)
 {
 	struct aml_node_spools_stats local;
-	struct round r = { site, say_fn, ctx, NULL, NULL, 0 };
+	struct round r = { .site = site, .say = say_fn, .ctx = ctx };
 	struct found *list;
 	size_t n, others = 0;
 	int64_t until;
@@ -353,11 +379,13 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 		       deliver(&r, &list[i], first_gid, until) == 1 &&
 		       aml_monotonic_ms() + RETRY_PAUSE_MS + STOP_MARGIN_MS <
 			       until) {
-			/* Counted once: the last try's numbers stand. */
+			/* Counted and said once: the last try's stand. */
 			stats->tried--;
 			stats->waiting -= r.shared->remaining;
+			r.level = 0;
 			pause_ms(RETRY_PAUSE_MS);
 		}
+		report(&r);
 	}
 
 	/* Then every other user's, once, from a different one each time. */
@@ -381,6 +409,7 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 		if (until > deadline_ms)
 			until = deadline_ms;
 		(void)deliver(&r, f, group_of(f->uid, f->gid), until);
+		report(&r);
 	}
 
 	for (size_t i = 0; i < n; i++)
