@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "launch_finish.h"
+#include "runs.h"
 
 extern char **environ;
 
@@ -190,6 +191,36 @@ static int finalizing(const struct launch_ctx *c)
 	return ended;
 }
 
+/*
+ * What this user has still queued on the node as the launcher ends (its
+ * end, its uploads, or older writes in front of them) is the run's end
+ * waiting in the node's spool.  Slurm is told, in the job's comment
+ * (waiting.h), so that neither the finalizer nor aml-run takes Slurm's
+ * end for the run's meanwhile; aml-epilog delivers the spool at the
+ * job's end, or a later one's.
+ */
+static void mark_if_spooled(const struct launch_ctx *c)
+{
+	size_t remaining = 0;
+	char err[1024];
+
+	if (aml_history_flush(c->h, &remaining, err, sizeof(err)) == 0 &&
+	    remaining == 0)
+		return;
+	if (!c->job_id || !c->node) {
+		launch_say("the run's end waits in this machine's spool");
+		return;
+	}
+	if (runs_slurm_mark_spooled(c->job_id, c->node, err,
+				    sizeof(err)) < 0)
+		launch_say("the run's end waits in the spool of node %s, and "
+			   "the job's comment cannot say so: %s", c->node, err);
+	else
+		launch_say("the run's end waits in the spool of node %s; its "
+			   "epilog delivers it when run history is back "
+			   "(job comment: spooled_on=%s)", c->node, c->node);
+}
+
 void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 		   uint32_t nodes, const char *run_dir)
 {
@@ -214,6 +245,7 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 	if (!ended)
 		launch_record(c, v->status, v->reason[0] ? v->reason : NULL,
 			      v->has_exit_code, v->exit_code, NULL);
+	mark_if_spooled(c);
 }
 
 void launch_exit(const struct launch_verdict *v)

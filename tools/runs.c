@@ -15,6 +15,7 @@
 #include "runs.h"
 #include "text.h"
 #include "tools.h"
+#include "waiting.h"
 
 extern char **environ;
 
@@ -204,6 +205,45 @@ int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen)
 			       : *err ? err : "no message");
 }
 
+int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
+			    size_t errlen)
+{
+	char id[16], out[4096], err[1024], *comment, *arg;
+	char *squeue[] = { "squeue", "-h", "-j", id, "-o", "%k", NULL };
+	char *scontrol[] = { "scontrol", "update", NULL, NULL, NULL };
+	char jobid_arg[32];
+	int rc;
+
+	snprintf(id, sizeof(id), "%u", job_id);
+	rc = run_capture(squeue, out, sizeof(out), err, sizeof(err));
+	if (rc != 0) {
+		err[strcspn(err, "\n")] = '\0';
+		return aml_fail(errbuf, errlen, "squeue -j %u: %s", job_id,
+				rc < 0 ? "could not be run" : err);
+	}
+	out[strcspn(out, "\n")] = '\0';
+	comment = aml_waiting_mark_comment(strcmp(out, "(null)") ? out : "",
+					   node);
+	if (!comment)
+		return aml_fail(errbuf, errlen, "node \"%s\" cannot be named in "
+				"a comment", node);
+	if (asprintf(&arg, "Comment=%s", comment) < 0) {
+		free(comment);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	free(comment);
+	snprintf(jobid_arg, sizeof(jobid_arg), "JobId=%u", job_id);
+	scontrol[2] = jobid_arg;
+	scontrol[3] = arg;
+	rc = run_capture(scontrol, out, sizeof(out), err, sizeof(err));
+	free(arg);
+	if (rc == 0)
+		return 0;
+	err[strcspn(err, "\n")] = '\0';
+	return aml_fail(errbuf, errlen, "scontrol update JobId=%u: %s", job_id,
+			rc < 0 ? "could not be run" : *err ? err : "failed");
+}
+
 void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 {
 	struct aml_slurm_job job;
@@ -222,6 +262,25 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 				  sizeof(reason)) < 0 ||
 	    requeued)
 		return;
+	switch (aml_waiting_judge(info->state.status, job.state, job.signal,
+				  job.spooled_on)) {
+	case AML_END_FROM_SLURM:
+		break;
+	case AML_END_MARK_WAITING:
+		/* Shown, not written: the finalizer records it. */
+		aml_waiting_reason(job.spooled_on, reason, sizeof(reason));
+		if (aml_event_init(&ev, AML_STATUS_FINALIZING,
+				   AML_SOURCE_RECONCILE) == 0) {
+			ev.attempt = info->state.attempt;
+			ev.job_id = job_id;
+			if (aml_event_set_reason(&ev, reason) == 0)
+				aml_run_state_apply(&info->state, &ev);
+			aml_event_free(&ev);
+		}
+		return;
+	case AML_END_WAIT:
+		return;
+	}
 	/* A run of a listing, of which several may share a name: the end
 	 * goes to this one, by its own id. */
 	if (aml_history_bind(h, info->run_id, info->key, err,
@@ -236,15 +295,26 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 	ev.job_id = job_id;
 	ev.has_exit_code = 1;
 	ev.exit_code = job.signal ? 128 + job.signal : job.exit_code;
-	if (aml_event_set_reason(&ev, reason) == 0 &&
-	    aml_history_record(h, info->experiment, info->run_id, &ev, err,
-			       sizeof(err)) != AML_HISTORY_ERROR) {
-		struct aml_run_info fresh;
+	if (aml_event_set_reason(&ev, reason) == 0) {
+		switch (aml_history_record(h, info->experiment, info->run_id,
+					   &ev, err, sizeof(err))) {
+		case AML_HISTORY_ERROR:
+			break;
+		case AML_HISTORY_SPOOLED:
+			/* Run history is away: what it will say. */
+			aml_run_state_apply(&info->state, &ev);
+			break;
+		default: {
+			struct aml_run_info fresh;
 
-		if (aml_history_read_run(h, info->run_id, info->config_json != NULL,
-					 &fresh, err, sizeof(err)) == 0) {
-			aml_run_info_free(info);
-			*info = fresh;
+			if (aml_history_read_run(h, info->run_id,
+						 info->config_json != NULL,
+						 &fresh, err,
+						 sizeof(err)) == 0) {
+				aml_run_info_free(info);
+				*info = fresh;
+			}
+		}
 		}
 	}
 	aml_event_free(&ev);

@@ -43,7 +43,12 @@ int runs_read(const char *command, struct aml_history *h, const char *run_id,
  * Slurm job has ended: record the end Slurm saw (source "reconcile") and
  * read the run again.  Does nothing for a finished run, a run without a
  * job id, or when Slurm cannot be asked.  A run we may not write (someone
- * else's) is left as it is.
+ * else's) is left as it is.  A run whose own end waits in a node's spool
+ * (waiting.h) is not given Slurm's end: when the job's comment says so,
+ * [info] shows Finalizing with the nodes it waits for (nothing written:
+ * the finalizer records that); a Finalizing run whose job ended on its
+ * own is left as it is.  A reconciled end that could only be queued
+ * shows in [info] as if written.
  */
 void runs_reconcile(struct aml_history *h, struct aml_run_info *info);
 
@@ -53,6 +58,15 @@ int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
 
 /* scancel [job_id]; 0, or -1 with scancel's message in errbuf. */
 int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen);
+
+/*
+ * Add [node] to the spooled_on word of [job_id]'s comment (waiting.h):
+ * what the job left on [node] waits in its spool.  Reads the comment
+ * (squeue) and writes it back (scontrol update), as the caller, who must
+ * be the job's user or root.  0, or -1 with errbuf.
+ */
+int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
+			    size_t errlen);
 
 /* The last Slurm job of the run, 0 when none. */
 uint32_t runs_last_job(const struct aml_run_info *info);
