@@ -21,7 +21,8 @@ finalize=$(sed -n 's/^exec \([^ ]*aml-finalize\).*/\1/p' "$jobcomp")
 
 echo "1..12"
 
-events_of() { cat "$history/$1/$2/events.jsonl" 2>/dev/null; }
+# Each user's runs are in a tree of their own: <HistoryDir>/<user>/...
+events_of() { cat "$history"/*/"$1"/"$2"/events.jsonl 2>/dev/null; }
 last_event() { events_of "$1" "$2" | tail -n 1 | jq -r '[.status, .source] | join(" ")'; }
 has_status() { events_of "$1" "$2" | grep -q "\"status\":\"$3\""; }
 finalized() { events_of "$1" "$2" | grep -q '"source":"finalizer"'; }
@@ -72,7 +73,7 @@ erun=$(new_run_id hostile)
 evil_fixture create hostile "$erun" "$(now_ms)" cpu
 ejob=$(as_evil sbatch --parsable -J "$erun" -o /dev/null --begin=now+1hour --wrap true)
 evil_fixture event hostile "$erun" Queued "$(now_ms)" sbatch "job=$ejob"
-hold_lock "$history/hostile/$erun/events.jsonl"
+hold_lock "$history/$evil/hostile/$erun/events.jsonl"
 as_evil scancel "$ejob"
 wait_until 30 job_ended "$ejob"
 
@@ -119,7 +120,7 @@ wait_until 30 has_status hostile "$erun" Canceled
 same "after the lock is let go, a later finalizer writes the hostile run's Canceled" \
 	"Canceled finalizer" "$(last_event hostile "$erun")"
 same "written as the hostile run's owner" "$evil" \
-	"$(stat -c %U "$history/hostile/$erun/events.jsonl")"
+	"$(stat -c %U "$history/$evil/hostile/$erun/events.jsonl")"
 wait_until 10 test "$(root_queue)" = 0
 same "root's spool is empty again, nothing rejected" "0 0" \
 	"$(root_queue) $(find "$spooldir"/0 "$spooldir"/0.* -maxdepth 2 -path '*/rejected/*' 2>/dev/null | grep -c .)"

@@ -23,7 +23,7 @@ spooldir=$(sed -n 's/^SpoolDir=//p' "$AML_CONF")
 logs=$(dirname "$SLURM_CONF")/log
 
 write() { as_user tee "$1" >/dev/null; }
-events() { cat "$history/spooled/$1/events.jsonl" 2>/dev/null; }
+events() { cat "$history/$user/spooled/$1/events.jsonl" 2>/dev/null; }
 last_event() { events "$1" | tail -n 1 | jq -r '.status + " " + .source'; }
 statuses() { events "$1" | jq -r .status | paste -sd ' '; }
 has_status() { events "$1" | grep -q "\"status\":\"$2\""; }
@@ -61,7 +61,7 @@ job=$(events "$run" | jq -r 'select(.job_id) | .job_id' | tail -n 1)
 node=$(events "$run" | jq -r 'select(.status == "Running") | .node')
 
 # Run history turns read-only under the job.
-rdir=$history/spooled/$run
+rdir=$history/$user/spooled/$run
 mount --bind "$rdir" "$rdir" && mount -o remount,bind,ro "$rdir"
 trap 'umount "$rdir" 2>/dev/null' EXIT
 as_user touch "$src/spooled/go"
