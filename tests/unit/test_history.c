@@ -2964,17 +2964,19 @@ static void test_owned_held_lock(void **state)
 {
 	struct fixture *f = *state;
 	const struct run_name rn = { EXP, RUN }, rn2 = { EXP, RUN2 };
-	const char *log = keep(f, runp(f, EXP, RUN, "events.jsonl"));
 	char ids[4][AML_EVENT_ID_LEN + 1];
 	const char *order[4] = { ids[0], ids[1], ids[2], ids[3] };
 	struct aml_spool_replay_stats st;
 	struct aml_run_info info;
 	int64_t t0, took;
+	const char *log;
 	int lock;
 
 	skip_unless_root("needs root");
 	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
 	assert_int_equal(run_as(f, OTHER, child_create, &rn2), 0);
+	/* In its owner's tree, now that it is made. */
+	log = keep(f, runp(f, EXP, RUN, "events.jsonl"));
 	read_run_ok(f, RUN, 0, &info);
 	memcpy(ids[0], info.events[0].id, sizeof(ids[0]));
 	aml_run_info_free(&info);

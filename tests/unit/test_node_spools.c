@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,25 @@ static int wait_child(pid_t pid)
 				 : 128 + WTERMSIG(status);
 }
 
+/* <HistoryDir>/<the owner's tree>/<EXP>/<run_id>/events.jsonl, into
+ * [path]; 0, or -1 when the run is not there. */
+static int events_path(struct fixture *f, const char *run_id, char *path,
+		       size_t len)
+{
+	char pattern[256];
+	glob_t g;
+	int rc = -1;
+
+	snprintf(pattern, sizeof(pattern), "%s/*/%s/%s/events.jsonl", f->hist,
+		 EXP, run_id);
+	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc == 1) {
+		snprintf(path, len, "%s", g.gl_pathv[0]);
+		rc = 0;
+	}
+	globfree(&g);
+	return rc;
+}
+
 /* Both users' runs made, then [na] and [nb] events queued in their
  * spools while history is away; history back. */
 static void two_users_waiting(struct fixture *f, int na, int nb)
@@ -192,14 +212,11 @@ static void two_users_waiting(struct fixture *f, int na, int nb)
 	a = as_user(f, NOBODY, &wa);
 	b = as_user(f, OTHER, &wb);
 	/* Give both a moment to create their runs before history goes. */
-	for (int i = 0; i < 200; i++) {
-		char p1[256], p2[256];
+	for (int i = 0; i < 500; i++) {
+		char path[256];
 
-		snprintf(p1, sizeof(p1), "%s/%s/%s/events.jsonl", f->hist, EXP,
-			 RUN_A);
-		snprintf(p2, sizeof(p2), "%s/%s/%s/events.jsonl", f->hist, EXP,
-			 RUN_B);
-		if (!access(p1, F_OK) && !access(p2, F_OK))
+		if (events_path(f, RUN_A, path, sizeof(path)) == 0 &&
+		    events_path(f, RUN_B, path, sizeof(path)) == 0)
 			break;
 		usleep(10000);
 	}
@@ -215,8 +232,8 @@ static int lines_of(struct fixture *f, const char *run_id)
 	int n = 0, c;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/%s/%s/events.jsonl", f->hist, EXP,
-		 run_id);
+	if (events_path(f, run_id, path, sizeof(path)) < 0)
+		return -1;
 	fp = fopen(path, "r");
 	if (!fp)
 		return -1;
