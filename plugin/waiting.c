@@ -43,6 +43,42 @@ static int list_has(const char *list, size_t len, const char *node)
 	return 0;
 }
 
+void aml_waiting_nodes(const char *comment, char *buf, size_t len)
+{
+	const char *value;
+	size_t n = 0;
+
+	if (!buf || !len)
+		return;
+	buf[0] = '\0';
+	value = comment ? mark_value(comment, &n) : NULL;
+	if (value)
+		snprintf(buf, len, "%.*s", (int)n, value);
+}
+
+int aml_waiting_added(const char *before, const char *after,
+		      const char *except)
+{
+	if (!after)
+		return 0;
+	for (const char *p = after; *p;) {
+		size_t n = strcspn(p, ",");
+		char node[256];
+
+		if (n && n < sizeof(node)) {
+			memcpy(node, p, n);
+			node[n] = '\0';
+			if ((!except || strcmp(node, except)) &&
+			    !(before && list_has(before, strlen(before), node)))
+				return 1;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 char *aml_waiting_mark_comment(const char *comment, const char *node)
 {
 	const char *value;

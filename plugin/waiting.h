@@ -46,6 +46,20 @@
 char *aml_waiting_mark_comment(const char *comment, const char *node);
 
 /*
+ * The nodes [comment]'s spooled_on word names ("n1,n2"), into [buf];
+ * "" when it has none.
+ */
+void aml_waiting_nodes(const char *comment, char *buf, size_t len);
+
+/*
+ * Whether the node list [after] ("n1,n2") names a node that [before] does
+ * not, other than [except] (may be NULL): another node has just said its
+ * part of the run waits in its spool.
+ */
+int aml_waiting_added(const char *before, const char *after,
+		      const char *except);
+
+/*
  * The reason a waiting run's Finalizing gives, for the nodes [nodes]
  * ("n1" or "n1,n2", as the mark holds them): "outputs and events of node
  * n1 are waiting in its spool (run history unavailable there)", and for

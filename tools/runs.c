@@ -205,25 +205,51 @@ int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen)
 			       : *err ? err : "no message");
 }
 
-int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
-			    size_t errlen)
+/* [job_id]'s comment ("" for none) into [out]; 0, or -1 with errbuf. */
+static int read_comment(uint32_t job_id, char *out, size_t len, char *errbuf,
+			size_t errlen)
 {
-	char id[16], out[4096], err[1024], *comment, *arg;
+	char id[16], err[1024];
 	char *squeue[] = { "squeue", "-h", "-j", id, "-o", "%k", NULL };
-	char *scontrol[] = { "scontrol", "update", NULL, NULL, NULL };
-	char jobid_arg[32];
 	int rc;
 
 	snprintf(id, sizeof(id), "%u", job_id);
-	rc = run_capture(squeue, out, sizeof(out), err, sizeof(err));
+	rc = run_capture(squeue, out, len, err, sizeof(err));
 	if (rc != 0) {
 		err[strcspn(err, "\n")] = '\0';
 		return aml_fail(errbuf, errlen, "squeue -j %u: %s", job_id,
 				rc < 0 ? "could not be run" : err);
 	}
 	out[strcspn(out, "\n")] = '\0';
-	comment = aml_waiting_mark_comment(strcmp(out, "(null)") ? out : "",
-					   node);
+	if (!strcmp(out, "(null)"))
+		out[0] = '\0';
+	return 0;
+}
+
+int runs_slurm_spooled_on(uint32_t job_id, char *buf, size_t len,
+			  char *errbuf, size_t errlen)
+{
+	char comment[4096];
+
+	if (len)
+		buf[0] = '\0';
+	if (read_comment(job_id, comment, sizeof(comment), errbuf, errlen) < 0)
+		return -1;
+	aml_waiting_nodes(comment, buf, len);
+	return 0;
+}
+
+int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
+			    size_t errlen)
+{
+	char out[4096], err[1024], *comment, *arg;
+	char *scontrol[] = { "scontrol", "update", NULL, NULL, NULL };
+	char jobid_arg[32];
+	int rc;
+
+	if (read_comment(job_id, out, sizeof(out), errbuf, errlen) < 0)
+		return -1;
+	comment = aml_waiting_mark_comment(out, node);
 	if (!comment)
 		return aml_fail(errbuf, errlen, "node \"%s\" cannot be named in "
 				"a comment", node);
@@ -279,6 +305,17 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 		}
 		return;
 	case AML_END_WAIT:
+		/* Shown with where it waits, when Slurm says. */
+		if (job.spooled_on[0]) {
+			char *why;
+
+			aml_waiting_reason(job.spooled_on, reason,
+					   sizeof(reason));
+			if ((why = strdup(reason))) {
+				free(info->state.reason);
+				info->state.reason = why;
+			}
+		}
 		return;
 	}
 	/* A run of a listing, of which several may share a name: the end

@@ -68,6 +68,11 @@ int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen);
 int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
 			    size_t errlen);
 
+/* The nodes the spooled_on word of [job_id]'s comment names, into [buf]
+ * ("" when none); 0, or -1 with errbuf when the comment cannot be read. */
+int runs_slurm_spooled_on(uint32_t job_id, char *buf, size_t len,
+			  char *errbuf, size_t errlen);
+
 /* The last Slurm job of the run, 0 when none. */
 uint32_t runs_last_job(const struct aml_run_info *info);
 

@@ -57,6 +57,32 @@ static void test_mark_comment(void **state)
 	expect_mark("c", "a=b", NULL);
 }
 
+static void test_nodes_and_added(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	aml_waiting_nodes("aml run_id=r spooled_on=n1,n2 experiment=e", buf,
+			  sizeof(buf));
+	assert_string_equal(buf, "n1,n2");
+	aml_waiting_nodes("aml run_id=r", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	aml_waiting_nodes(NULL, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	aml_waiting_nodes("spooled_on=n1,n2", buf, 4);
+	assert_string_equal(buf, "n1,");
+	/* A node the step added, other than the batch node's own. */
+	assert_true(aml_waiting_added("", "n2", "n1"));
+	assert_true(aml_waiting_added("n1", "n1,n3", "n1"));
+	assert_true(aml_waiting_added("n2", "n2,n3", NULL));
+	assert_false(aml_waiting_added("n2", "n2", "n1"));
+	assert_false(aml_waiting_added("", "n1", "n1"));
+	assert_false(aml_waiting_added("n2", "", NULL));
+	assert_false(aml_waiting_added(NULL, NULL, NULL));
+	/* "n1" is not "n10". */
+	assert_true(aml_waiting_added("n10", "n10,n1", "n9"));
+}
+
 static void test_reason(void **state)
 {
 	char buf[256];
@@ -129,6 +155,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mark_comment),
+		cmocka_unit_test(test_nodes_and_added),
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_judge),
 	};
