@@ -125,14 +125,17 @@ wait_until 10 test "$(root_queue)" = 0
 same "root's spool is empty again, nothing rejected" "0 0" \
 	"$(root_queue) $(find "$spooldir"/0 "$spooldir"/0.* -maxdepth 2 -path '*/rejected/*' 2>/dev/null | grep -c .)"
 
-# A lock on the hostile user's own spool does not matter: root never
-# goes near it.
+# A lock on the hostile user's own spool does not matter, even with
+# something queued in it (which a replay would have to lock for): root
+# never goes near it.
 erun2=$(new_run_id hostile)
 evil_fixture create hostile "$erun2" "$(now_ms)" cpu
 ejob2=$(as_evil sbatch --parsable -J "$erun2" -o /dev/null --begin=now+1hour --wrap true)
 evil_fixture event hostile "$erun2" Queued "$(now_ms)" sbatch "job=$ejob2"
 as_evil aml-run list >/dev/null 2>&1  # makes the user's spool
 espool=$(find "$spooldir" -mindepth 1 -maxdepth 1 -user "$evil" -type d | head -n 1)
+as_evil mkdir -p "$espool/q/00000000000000000001-abcdef"
+echo '{"op":"nothing"}' | as_evil tee "$espool/q/00000000000000000001-abcdef/record" >/dev/null
 as_evil touch "$espool/lock"
 hold_lock "$espool/lock"
 as_evil scancel "$ejob2"
@@ -145,3 +148,4 @@ else
 fi
 let_go
 same "and nothing of it went to root's spool" 0 "$(root_queue)"
+as_evil rm -rf "$espool/q/00000000000000000001-abcdef"
