@@ -19,7 +19,7 @@
  * after AML_HISTORY_OWNED_WRITE_MS (a lock the owner holds on the run's
  * events, a hung filesystem), never through the owner's spool, and what
  * cannot be written in time waits in root's own spool.  Every invocation
- * first gives root's spool FINALIZE_REPLAY_MS; what is left waits for the
+ * then gives root's spool FINALIZE_REPLAY_MS; what is left waits for the
  * next job's end, or `aml-finalize --flush`.
  *
  * It must run as root (SlurmUser=root), and becomes the job's owner (UID
@@ -254,9 +254,6 @@ int main(int argc, char **argv)
 	parse_exit(getenv("EXITCODE"), &code, &signal);
 	if (open_history(&site, &h, err, sizeof(err)) < 0)
 		return fail(job_name, err);
-	/* As root, root's own spool only: ends that could not be written
-	 * before go first, for a while. */
-	replay_root_spool(h, aml_monotonic_ms() + FINALIZE_REPLAY_MS, 0);
 	/* Threat: the run's directories belong to its user, who can plant
 	 * symlinks, swap names and hold locks in them.  The job's owner,
 	 * as Slurm knows it, is who the finalizer is for the lookup: it is
@@ -378,6 +375,11 @@ int main(int argc, char **argv)
 	aml_event_free(&ev);
 done:
 	aml_identity_restore(&as_owner);
+	/* As root, root's own spool only: ends earlier jobs could not write
+	 * in time, for a while.  After this job's end, which is the one
+	 * waited for now (one of its run's own still queued there keeps it
+	 * behind: aml_history_record_owned). */
+	replay_root_spool(h, aml_monotonic_ms() + FINALIZE_REPLAY_MS, 0);
 	aml_run_info_free(&info);
 	aml_history_close(ho);
 	runs_close(&site, h);
