@@ -31,6 +31,13 @@ struct aml_history {
 	void *self;
 	char *spool_dir;
 	const struct aml_site *site;  /* borrowed: the owners' handles */
+	/* Owners' runs found unwritable for now, as
+	 * "<uid>/<experiment>/<run_id>", until the end of the next replay
+	 * of root's spool: their entries there wait, in order, and are not
+	 * tried again meanwhile (a write that just ran out of time would
+	 * only run out of time again). */
+	char **stuck;
+	size_t n_stuck;
 };
 
 int aml_history_open(const struct aml_site *site, struct aml_history **hp,
@@ -72,11 +79,14 @@ failed:
 	return -1;
 }
 
+static void forget_stuck(struct aml_history *h);
+
 void aml_history_close(struct aml_history *h)
 {
 	if (!h)
 		return;
 	h->ops->close(h->self);
+	forget_stuck(h);
 	free(h->spool_dir);
 	free(h);
 }
@@ -340,7 +350,8 @@ static enum aml_history_result record_as(const struct aml_site *site,
 					 const char *experiment,
 					 const char *run_id, const char *key,
 					 const struct aml_event *ev,
-					 char *errbuf, size_t errlen)
+					 int *timed_out, char *errbuf,
+					 size_t errlen)
 {
 	struct owned_write w = { site, experiment, run_id, key, ev };
 	char why[1024];
@@ -348,6 +359,8 @@ static enum aml_history_result record_as(const struct aml_site *site,
 	int r = aml_bounded_call(uid, gid, until, write_as_owner, &w, why,
 				 sizeof(why));
 
+	if (timed_out)
+		*timed_out = r == AML_BOUNDED_TIMEOUT;
 	switch (r) {
 	case AML_HISTORY_WRITTEN:
 	case AML_HISTORY_UNCHANGED:
@@ -368,43 +381,51 @@ static enum aml_history_result record_as(const struct aml_site *site,
 	}
 }
 
-/* A replay: the handle, when to stop, and the owners' runs found
- * unwritable for now, whose later entries must wait behind the first. */
+/* A replay: the handle, and when to stop. */
 struct replay_ctx {
 	struct aml_history *h;
 	int64_t deadline_ms;   /* 0: none */
-	char **stuck;          /* "<uid>/<experiment>/<run_id>" */
-	size_t n_stuck;
 };
 
-static void replay_ctx_free(struct replay_ctx *c)
+static void stuck_key(char *buf, size_t len, uid_t uid,
+		      const char *experiment, const char *run_id)
 {
-	for (size_t i = 0; i < c->n_stuck; i++)
-		free(c->stuck[i]);
-	free(c->stuck);
-	c->stuck = NULL;
-	c->n_stuck = 0;
+	snprintf(buf, len, "%lu/%s/%s", (unsigned long)uid, experiment,
+		 run_id);
 }
 
-static int is_stuck(const struct replay_ctx *c, const char *key)
+static int is_stuck(const struct aml_history *h, const char *key)
 {
-	for (size_t i = 0; i < c->n_stuck; i++)
-		if (!strcmp(c->stuck[i], key))
+	for (size_t i = 0; i < h->n_stuck; i++)
+		if (!strcmp(h->stuck[i], key))
 			return 1;
 	return 0;
 }
 
+/* What was stuck is worth a try again after a replay has kept it. */
+static void forget_stuck(struct aml_history *h)
+{
+	for (size_t i = 0; i < h->n_stuck; i++)
+		free(h->stuck[i]);
+	free(h->stuck);
+	h->stuck = NULL;
+	h->n_stuck = 0;
+}
+
 /* Remember [key]; out of memory, the entry is kept anyway, and the
  * run's later ones are tried (and fail or pass) in order. */
-static void add_stuck(struct replay_ctx *c, const char *key)
+static void add_stuck(struct aml_history *h, const char *key)
 {
-	char **grown = realloc(c->stuck, (c->n_stuck + 1) * sizeof(*grown));
+	char **grown;
 
+	if (is_stuck(h, key))
+		return;
+	grown = realloc(h->stuck, (h->n_stuck + 1) * sizeof(*grown));
 	if (!grown)
 		return;
-	c->stuck = grown;
-	if ((c->stuck[c->n_stuck] = strdup(key)))
-		c->n_stuck++;
+	h->stuck = grown;
+	if ((h->stuck[h->n_stuck] = strdup(key)))
+		h->n_stuck++;
 }
 
 /* The owner of an owned record, or -1 when it has none (0) or a bad one
@@ -460,9 +481,8 @@ static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
 			 "only root writes it", e->name, (unsigned long)uid);
 		return AML_SPOOL_KEEP;
 	}
-	snprintf(key, sizeof(key), "%lu/%s/%s", (unsigned long)uid, exp,
-		 run_id);
-	if (is_stuck(c, key)) {
+	stuck_key(key, sizeof(key), uid, exp, run_id);
+	if (is_stuck(c->h, key)) {
 		aml_fail(errbuf, errlen, "run %s: an older write of the run "
 			 "waits", run_id);
 		return AML_SPOOL_KEEP;
@@ -479,14 +499,14 @@ static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
 		return AML_SPOOL_REJECTED;
 	r = record_as(c->h->site, uid, gid, until, exp, run_id,
 		      cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key")),
-		      &ev, errbuf, errlen);
+		      &ev, NULL, errbuf, errlen);
 	aml_event_free(&ev);
 	switch (r) {
 	case AML_HISTORY_WRITTEN:
 	case AML_HISTORY_UNCHANGED:
 		return AML_SPOOL_APPLIED;
 	case AML_HISTORY_UNAVAILABLE:
-		add_stuck(c, key);
+		add_stuck(c->h, key);
 		return AML_SPOOL_KEEP;
 	default:
 		/* A note the run has moved past is moot, not lost. */
@@ -535,7 +555,7 @@ static int replay_open(struct replay_ctx *c, struct aml_spool *sp,
 {
 	int r = aml_spool_replay(sp, apply_record, c, stats, errbuf, errlen);
 
-	replay_ctx_free(c);
+	forget_stuck(c->h);
 	return r;
 }
 
@@ -926,7 +946,7 @@ enum aml_history_result aml_history_record_owned(
 	int flags, char *errbuf, size_t errlen)
 {
 	struct run_key k = { uid, experiment, run_id, 0 };
-	char why[1024], spool_err[512];
+	char why[1024], spool_err[512], key[600];
 	enum aml_history_result r;
 	struct aml_spool sp;
 	cJSON *rec;
@@ -945,13 +965,22 @@ enum aml_history_result aml_history_record_owned(
 		snprintf(why, sizeof(why), "an older write of the run is still "
 			 "queued");
 	} else {
+		int timed_out = 0;
+
 		r = record_as(h->site, uid, gid, deadline_ms, experiment,
-			      run_id, aml_history_key(h, run_id), ev, why,
-			      sizeof(why));
+			      run_id, aml_history_key(h, run_id), ev,
+			      &timed_out, why, sizeof(why));
 		if (r != AML_HISTORY_UNAVAILABLE) {
 			aml_spool_close(&sp);
 			snprintf(errbuf, errlen, "%s", why);
 			return r;
+		}
+		/* A write that just ran out of time (a held lock, a hung
+		 * filesystem) is not tried again by the next replay: it would
+		 * only wait as long once more. */
+		if (timed_out) {
+			stuck_key(key, sizeof(key), uid, experiment, run_id);
+			add_stuck(h, key);
 		}
 	}
 	rec = new_record(h, "event", experiment, run_id);

@@ -234,7 +234,9 @@ enum aml_history_result aml_history_record_direct(struct aml_history *h,
  * the owner.  Returns WRITTEN, UNCHANGED, SPOOLED (errbuf says why and
  * where) or ERROR (refused, or not root, or the queue failed too).  The
  * key [h] holds for [run_id] (aml_history_bind) goes with the write, and
- * with what is queued.
+ * with what is queued.  A write that ran out of time is not tried again
+ * by the next replay of root's spool through [h] (it would only wait as
+ * long once more); the replays after that try it.
  */
 enum aml_history_result aml_history_record_owned(
 	struct aml_history *h, uid_t uid, gid_t gid, int64_t deadline_ms,
