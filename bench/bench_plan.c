@@ -77,7 +77,7 @@ static void plan_once(const struct workload *w)
 
 	aml_errors_init(&errs, "run.json");
 	if (aml_runconfig_parse(w->text, w->len, "run.json", w->base_dir, NULL,
-				&rc, &errs) != 0 ||
+				&w->site->limits, &rc, &errs) != 0 ||
 	    aml_plan_from_config(&rc, w->site, &who,
 				 "resnet50-imagenet_1700000000_0a1b2c3d", &plan,
 				 &errs) != 0) {
@@ -157,8 +157,8 @@ int main(int argc, char **argv)
 	text = read_file(argv[1], &len);
 	aml_errors_init(&errs, NULL);
 	if (aml_site_load(argv[2], &site, &errs) != 0 ||
-	    aml_runconfig_parse(text, len, argv[1], "/home/alice", NULL, &rc,
-				&errs) != 0) {
+	    aml_runconfig_parse(text, len, argv[1], "/home/alice", NULL,
+				&site.limits, &rc, &errs) != 0) {
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "%s\n", errs.lines[i]);
 		return 1;

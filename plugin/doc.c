@@ -245,26 +245,56 @@ static int sort_entry_cmp(const void *pa, const void *pb)
 }
 
 /*
+ * [e] in the order of sort_entry_cmp: by hash in four stable byte-wise
+ * passes (linear, through [tmp]), then each run of one hash by key and
+ * index.  The controller checks every object of every configuration, so
+ * a big one costs a few linear passes rather than n log n comparisons;
+ * keys forged to share a hash still cost no more than one qsort.
+ */
+static void sort_entries(struct sort_entry *e, struct sort_entry *tmp,
+			 size_t n)
+{
+	for (unsigned shift = 0; shift < 32; shift += 8) {
+		size_t count[257] = { 0 };
+
+		for (size_t i = 0; i < n; i++)
+			count[((e[i].hash >> shift) & 0xff) + 1]++;
+		for (size_t d = 1; d <= 256; d++)
+			count[d] += count[d - 1];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(e[i].hash >> shift) & 0xff]++] = e[i];
+		memcpy(e, tmp, n * sizeof(*e));
+	}
+	for (size_t a = 0, z; a < n; a = z) {
+		for (z = a + 1; z < n && e[z].hash == e[a].hash; z++)
+			;
+		if (z - a > 1)
+			qsort(e + a, z - a, sizeof(*e), sort_entry_cmp);
+	}
+}
+
+/*
  * Find the duplicate whose second occurrence comes first, so the message
  * is the same one the incremental check would have given.
  */
 static int check_duplicates_sorted(struct aml_doc_build *b, size_t first,
 				   size_t n)
 {
-	struct sort_entry *e;
+	struct sort_entry *e, *tmp;
 	size_t best = SIZE_MAX, best_first = 0;
 
-	if (n > UINT32_MAX || !(e = malloc(n * sizeof(*e)))) {
+	if (n > UINT32_MAX || !(e = malloc(2 * n * sizeof(*e)))) {
 		aml_doc_error(b->errs, b->nodes[first - 1].line,
 			      "out of memory");
 		return -1;
 	}
+	tmp = e + n;
 	for (size_t i = 0; i < n; i++) {
 		e[i].hash = b->keyinfo[first + i].hash;
 		e[i].index = (uint32_t)i;
 		e[i].key = b->nodes[first + i].key;
 	}
-	qsort(e, n, sizeof(*e), sort_entry_cmp);
+	sort_entries(e, tmp, n);
 	for (size_t i = 1; i < n; i++) {
 		/* e[i-1] is the earliest of its run when it starts one */
 		if (e[i].hash == e[i - 1].hash &&

@@ -132,3 +132,62 @@ int aml_sha256_is_hex(const char *hex)
 	}
 	return !bad && hex[i] == '\0';
 }
+
+/* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) ---- */
+
+static uint64_t load64_le(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t rotl64(uint64_t x, unsigned b)
+{
+	return x << b | x >> (64 - b);
+}
+
+#define SIPROUND                                                         \
+	do {                                                             \
+		v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0;                 \
+		v0 = rotl64(v0, 32);                                     \
+		v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                 \
+		v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                 \
+		v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2;                 \
+		v2 = rotl64(v2, 32);                                     \
+	} while (0)
+
+uint64_t aml_siphash24(const void *data, size_t len,
+		       const unsigned char key[16])
+{
+	const unsigned char *in = data, *end = in + (len - len % 8);
+	uint64_t k0 = load64_le(key), k1 = load64_le(key + 8);
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+	uint64_t v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t b = (uint64_t)len << 56;
+
+	for (; in != end; in += 8) {
+		uint64_t m = load64_le(in);
+
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t i = len % 8; i > 0; i--)
+		b |= (uint64_t)in[i - 1] << (8 * (i - 1));
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}

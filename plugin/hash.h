@@ -1,5 +1,6 @@
 /*
- * hash.h: SHA-256 for content addresses, through OpenSSL's libcrypto.
+ * hash.h: SHA-256 for content addresses, through OpenSSL's libcrypto,
+ * and SipHash for hash tables keyed by what users choose.
  *
  * Snapshots name every blob and manifest by the SHA-256 of its bytes, in
  * lower-case hex, so that a corrupted or substituted file is detected
@@ -36,5 +37,14 @@ int aml_sha256_buffer(const void *data, size_t len,
 
 /* Non-zero when [hex] is exactly 64 lower-case hex digits. */
 int aml_sha256_is_hex(const char *hex);
+
+/*
+ * SipHash-2-4 of [len] bytes under the secret [key], for hash tables
+ * whose keys a user chooses (run ids in the controller): without the
+ * key, nobody can pick keys that share a bucket and turn lookups into
+ * scans.  Not a content hash; plain C, no libcrypto.
+ */
+uint64_t aml_siphash24(const void *data, size_t len,
+		       const unsigned char key[16]);
 
 #endif

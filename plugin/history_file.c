@@ -372,6 +372,48 @@ static int open_tree_experiment(struct file_backend *fb, int treefd,
 	return fd;
 }
 
+/*
+ * Call [visit] for every directory in [parent] whose name does not start
+ * with '.', opened O_PATH without following a symlink, with its stat.
+ * [visit] returns 0 to go on, a positive value to stop, which is
+ * returned.  -1 with errno when [parent] cannot be read.
+ */
+typedef int (*subdir_fn)(void *ctx, int fd, const char *name,
+			 const struct stat *st);
+
+static int each_subdir(int parent, subdir_fn visit, void *ctx)
+{
+	struct dirent *de;
+	int fd, r = 0;
+	DIR *d;
+
+	fd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
+							   O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		if (fstat(sub, &st) == 0)
+			r = visit(ctx, sub, de->d_name, &st);
+		close(sub);
+	}
+	closedir(d);
+	return r;
+}
+
 /* A run found: where it is and whose it is. */
 struct run_match {
 	int fd;                           /* the run directory, O_PATH */
@@ -443,38 +485,52 @@ static void try_run(struct run_search *s, int dirfd, const char *experiment,
 	s->n++;
 }
 
-/* Whether the experiment [expfd] of a tree of [owner] can hold runs:
- * one others may write would let them rename runs away. */
-static int experiment_is_safe(struct run_search *s, int expfd, uid_t owner)
+/* Whether the experiment [st] of a tree of [owner] can hold runs: one
+ * others may write would let them rename runs away. */
+static int experiment_is_safe(struct run_search *s, const struct stat *st,
+			      uid_t owner)
 {
-	struct stat st;
-
-	if (fstat(expfd, &st) == 0 &&
-	    aml_userdir_is_own(&st, owner, S_IWGRP | S_IWOTH))
+	if (aml_userdir_is_own(st, owner, S_IWGRP | S_IWOTH))
 		return 1;
 	s->unsafe = 1;
 	return 0;
+}
+
+struct tree_search {
+	struct run_search *s;
+	uid_t owner;
+};
+
+static int search_experiment(void *ctx, int expfd, const char *name,
+			     const struct stat *st)
+{
+	struct tree_search *t = ctx;
+
+	if (experiment_is_safe(t->s, st, t->owner))
+		try_run(t->s, expfd, name, t->owner, 0, 0);
+	return t->s->n == MAX_MATCHES;
 }
 
 /* Every experiment of the tree [treefd] (owned by [owner]) that holds
  * the run. */
 static void search_tree(struct run_search *s, int treefd, uid_t owner)
 {
+	struct tree_search t = { s, owner };
 	char guess[AML_RUNID_MAX];
-	struct dirent *de;
-	int fd;
-	DIR *d;
 
 	if (s->experiment || experiment_of_id(s->run_id, guess,
 					      sizeof(guess)) == 0) {
 		const char *exp = s->experiment ? s->experiment : guess;
+		struct stat st;
+		int fd;
 
 		fd = openat(treefd, exp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 						 O_CLOEXEC);
 		if (fd >= 0) {
 			size_t before = s->n;
 
-			if (experiment_is_safe(s, fd, owner))
+			if (fstat(fd, &st) == 0 &&
+			    experiment_is_safe(s, &st, owner))
 				try_run(s, fd, exp, owner, 0, 0);
 			close(fd);
 			if (s->experiment || s->n > before)
@@ -486,29 +542,8 @@ static void search_tree(struct run_search *s, int treefd, uid_t owner)
 		}
 	}
 	/* A run named by its user (v2 `name`) may be in any experiment. */
-	fd = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		else if (errno == EACCES)
-			s->denied = 1;
-		return;
-	}
-	while ((de = readdir(d)) && s->n < MAX_MATCHES) {
-		int expfd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		expfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
-							     O_NOFOLLOW |
-							     O_CLOEXEC);
-		if (expfd < 0)
-			continue;
-		if (experiment_is_safe(s, expfd, owner))
-			try_run(s, expfd, de->d_name, owner, 0, 0);
-		close(expfd);
-	}
-	closedir(d);
+	if (each_subdir(treefd, search_experiment, &t) < 0 && errno == EACCES)
+		s->denied = 1;
 }
 
 /* The run in the old layout, <HistoryDir>/<experiment>/<run_id>. */
@@ -539,13 +574,22 @@ static void search_legacy(struct run_search *s, int rootfd, const char *exp)
  * lookups), then in every tree of HistoryDir the search allows, then in
  * the old layout.  Fills s->m; errno of the scan when it cannot run.
  */
+static int search_top(void *ctx, int topfd, const char *name,
+		      const struct stat *st)
+{
+	struct run_search *s = ctx;
+
+	(void)name;
+	if (top_kind_of(st) == TOP_TREE && (s->any_owner || st->st_uid == s->uid))
+		search_tree(s, topfd, st->st_uid);
+	return s->n == MAX_MATCHES;
+}
+
 static int search_run(struct file_backend *fb, int rootfd,
 		      struct run_search *s)
 {
 	char guess[AML_RUNID_MAX], ignored[256];
-	struct dirent *de;
-	int fd, own;
-	DIR *d;
+	int own;
 
 	own = open_own_tree(fb, rootfd, 0, ignored, sizeof(ignored));
 	if (own >= 0) {
@@ -555,32 +599,8 @@ static int search_run(struct file_backend *fb, int rootfd,
 		if (s->n > 0)
 			return 0;
 	}
-	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		errno = e;
+	if (each_subdir(rootfd, search_top, s) < 0)
 		return -1;
-	}
-	while ((de = readdir(d)) && s->n < MAX_MATCHES) {
-		struct stat st;
-		int treefd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		treefd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
-							      O_NOFOLLOW |
-							      O_CLOEXEC);
-		if (treefd < 0)
-			continue;
-		if (fstat(treefd, &st) == 0 && top_kind_of(&st) == TOP_TREE &&
-		    (s->any_owner || st.st_uid == s->uid))
-			search_tree(s, treefd, st.st_uid);
-		close(treefd);
-	}
-	closedir(d);
 	if (s->experiment)
 		search_legacy(s, rootfd, s->experiment);
 	else if (experiment_of_id(s->run_id, guess, sizeof(guess)) == 0)
@@ -1629,49 +1649,70 @@ static int list_experiment(int expfd, const char *experiment, uid_t owner,
 	return 0;
 }
 
-/* Every experiment of a user's tree, or the one the filter names. */
-static int list_tree(int treefd, uid_t owner,
-		     const struct aml_run_filter *filter,
-		     struct aml_run_info **runs, size_t *n, size_t *cap,
-		     char *errbuf, size_t errlen)
-{
-	struct dirent *de;
-	int fd, r = 0;
-	DIR *d;
+/* A visitor's "stop: errbuf says why" (each_subdir's -1 is its own). */
+#define LIST_FAILED 2
 
-	if (filter && filter->experiment) {
-		fd = openat(treefd, filter->experiment, O_PATH | O_DIRECTORY |
-							     O_NOFOLLOW |
-							     O_CLOEXEC);
+/* What listing carries through the directories it visits. */
+struct listing {
+	const struct aml_run_filter *filter;
+	struct aml_run_info **runs;
+	size_t *n, cap;
+	uid_t owner;           /* of the tree being listed */
+	char *errbuf;
+	size_t errlen;
+};
+
+static int list_tree_experiment(void *ctx, int expfd, const char *name,
+				const struct stat *st)
+{
+	struct listing *l = ctx;
+
+	(void)st;
+	return list_experiment(expfd, name, l->owner, l->filter, l->runs,
+			       l->n, &l->cap, l->errbuf, l->errlen) < 0
+		       ? LIST_FAILED : 0;
+}
+
+/* Every experiment of a user's tree, or the one the filter names. */
+static int list_tree(int treefd, struct listing *l)
+{
+	int fd, r;
+
+	if (l->filter && l->filter->experiment) {
+		fd = openat(treefd, l->filter->experiment,
+			    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return 0;
-		r = list_experiment(fd, filter->experiment, owner, filter,
-				    runs, n, cap, errbuf, errlen);
+		r = list_experiment(fd, l->filter->experiment, l->owner,
+				    l->filter, l->runs, l->n, &l->cap,
+				    l->errbuf, l->errlen);
 		close(fd);
-		return r;
+		return r < 0 ? LIST_FAILED : 0;
 	}
-	fd = openat(treefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return 0; /* a private tree lists nothing to others */
-	}
-	while (r == 0 && (de = readdir(d))) {
-		int expfd;
+	r = each_subdir(treefd, list_tree_experiment, l);
+	/* A tree we cannot read (a private one) lists nothing for us. */
+	return r < 0 ? 0 : r;
+}
 
-		if (de->d_name[0] == '.')
-			continue;
-		expfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
-							     O_NOFOLLOW |
-							     O_CLOEXEC);
-		if (expfd < 0)
-			continue;
-		r = list_experiment(expfd, de->d_name, owner, filter, runs, n,
-				    cap, errbuf, errlen);
-		close(expfd);
+static int list_top(void *ctx, int topfd, const char *name,
+		    const struct stat *st)
+{
+	struct listing *l = ctx;
+
+	switch (top_kind_of(st)) {
+	case TOP_TREE:
+		l->owner = st->st_uid;
+		return list_tree(topfd, l);
+	case TOP_LEGACY:
+		if (l->filter && l->filter->experiment &&
+		    strcmp(l->filter->experiment, name))
+			return 0;
+		return list_experiment(topfd, name, (uid_t)-1, l->filter,
+				       l->runs, l->n, &l->cap, l->errbuf,
+				       l->errlen) < 0 ? LIST_FAILED : 0;
+	default:
+		return 0;
 	}
-	closedir(d);
-	return r;
 }
 
 static int file_list(void *self, const struct aml_run_filter *filter,
@@ -1679,61 +1720,21 @@ static int file_list(void *self, const struct aml_run_filter *filter,
 		     size_t errlen)
 {
 	struct file_backend *fb = self;
-	size_t cap = 0;
-	struct dirent *de;
-	int rootfd, fd, r = 0;
-	DIR *d;
+	struct listing l = { .filter = filter, .runs = runs, .n = n,
+			     .errbuf = errbuf, .errlen = errlen };
+	int rootfd, r;
 
 	*runs = NULL;
 	*n = 0;
 	rootfd = open_root(fb, errbuf, errlen);
 	if (rootfd < 0)
 		return -1;
-	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(rootfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		fail_errno(errbuf, errlen, e, "cannot read HistoryDir %s",
+	r = each_subdir(rootfd, list_top, &l);
+	if (r < 0)
+		fail_errno(errbuf, errlen, errno, "cannot read HistoryDir %s",
 			   fb->root);
-		return -1;
-	}
-	while (r == 0 && (de = readdir(d))) {
-		struct stat st;
-		int topfd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		topfd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
-							     O_NOFOLLOW |
-							     O_CLOEXEC);
-		if (topfd < 0)
-			continue;
-		if (fstat(topfd, &st) < 0) {
-			close(topfd);
-			continue;
-		}
-		switch (top_kind_of(&st)) {
-		case TOP_TREE:
-			r = list_tree(topfd, st.st_uid, filter, runs, n, &cap,
-				      errbuf, errlen);
-			break;
-		case TOP_LEGACY:
-			if (!filter || !filter->experiment ||
-			    !strcmp(filter->experiment, de->d_name))
-				r = list_experiment(topfd, de->d_name,
-						    (uid_t)-1, filter, runs, n,
-						    &cap, errbuf, errlen);
-			break;
-		default:
-			break;
-		}
-		close(topfd);
-	}
-	closedir(d);
-	if (r < 0) {
+	close(rootfd);
+	if (r != 0) {
 		for (size_t i = 0; i < *n; i++)
 			aml_run_info_free(&(*runs)[i]);
 		free(*runs);

@@ -74,6 +74,20 @@ struct bindings {
 	size_t n_outputs;
 };
 
+static int binding_cmp(const void *pa, const void *pb)
+{
+	const struct binding *a = pa, *b = pb;
+
+	return strcmp(a->name, b->name);
+}
+
+/* For find_binding; names are an object's keys, so unique. */
+static void sort_bindings(struct binding *list, size_t n)
+{
+	if (n > 1)
+		qsort(list, n, sizeof(*list), binding_cmp);
+}
+
 static void bindings_free(struct bindings *b)
 {
 	for (size_t i = 0; i < b->n_inputs; i++)
@@ -273,6 +287,37 @@ static char *prefixed_name(const char *prefix, const char *name)
 }
 
 /*
+ * The variable <prefix><name>=<value> into [vars], which has room for one
+ * per input or output: all of them are merged into the run's variables at
+ * once (aml_kvlist_merge), not searched for one by one.
+ */
+static void push_variable(struct rc_ctx *ctx, struct aml_kvlist *vars,
+			  const char *prefix, const char *name,
+			  const char *value, const char *path)
+{
+	char *var = prefixed_name(prefix, name);
+	char *copy = strdup(value);
+
+	if (!vars->items || !var || !copy) {
+		aml_errors_add(ctx->errs, path, "out of memory");
+		free(var);
+		free(copy);
+		return;
+	}
+	vars->items[vars->count].key = var;
+	vars->items[vars->count].value = copy;
+	vars->count++;
+}
+
+/* Merge what push_variable collected into the run's variables. */
+static void merge_variables(struct rc_ctx *ctx, struct aml_kvlist *vars,
+			    const char *path)
+{
+	if (aml_kvlist_merge(&ctx->rc->environment_variables, vars) < 0)
+		aml_errors_add(ctx->errs, path, "out of memory");
+}
+
+/*
  * Inputs are literals (numbers, strings, booleans) or data: a path on the
  * shared filesystem, resolved against the file's directory.  Datastore URIs
  * would need Azure storage, which the nodes cannot reach.
@@ -281,13 +326,17 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 			struct bindings *b)
 {
 	const struct aml_node *obj = rc_object_or_null(ctx, node, "inputs");
+	struct aml_kvlist vars = { 0 };
 
-	if (!obj)
+	if (!obj || rc_check_variable_count(ctx, obj, "inputs", "inputs") < 0)
 		return;
 	b->inputs = calloc(obj->n_children ? obj->n_children : 1,
 			   sizeof(*b->inputs));
-	if (!b->inputs) {
+	vars.items = calloc(obj->n_children ? obj->n_children : 1,
+			    sizeof(*vars.items));
+	if (!b->inputs || !vars.items) {
 		aml_errors_add(ctx->errs, "inputs", "out of memory");
+		free(vars.items);
 		return;
 	}
 	for (size_t i = 0; i < obj->n_children; i++) {
@@ -350,15 +399,12 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 			else if (def->type != AML_NODE_NULL)
 				bind->value = aml_pystr(def);
 		}
-		if (bind->value) {
-			char *var = prefixed_name("AZURE_ML_INPUT_", in->key);
-
-			if (!var || aml_kvlist_set(&ctx->rc->environment_variables,
-						  var, bind->value) < 0)
-				aml_errors_add(ctx->errs, path, "out of memory");
-			free(var);
-		}
+		if (bind->value)
+			push_variable(ctx, &vars, "AZURE_ML_INPUT_", in->key,
+				      bind->value, path);
 	}
+	merge_variables(ctx, &vars, "inputs");
+	sort_bindings(b->inputs, b->n_inputs);
 }
 
 /* Outputs are written under the run's ./outputs, which is uploaded to run
@@ -367,20 +413,24 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 			 struct bindings *b)
 {
 	const struct aml_node *obj = rc_object_or_null(ctx, node, "outputs");
+	struct aml_kvlist vars = { 0 };
 
-	if (!obj)
+	if (!obj ||
+	    rc_check_variable_count(ctx, obj, "outputs", "outputs") < 0)
 		return;
 	b->outputs = calloc(obj->n_children ? obj->n_children : 1,
 			    sizeof(*b->outputs));
-	if (!b->outputs) {
+	vars.items = calloc(obj->n_children ? obj->n_children : 1,
+			    sizeof(*vars.items));
+	if (!b->outputs || !vars.items) {
 		aml_errors_add(ctx->errs, "outputs", "out of memory");
+		free(vars.items);
 		return;
 	}
 	for (size_t i = 0; i < obj->n_children; i++) {
 		const struct aml_node *out = &obj->children[i];
 		struct binding *bind = &b->outputs[b->n_outputs++];
 		char path[RC_PATH_MAX];
-		char *var;
 
 		bind->name = out->key;
 		rc_path(path, "outputs", out->key);
@@ -402,23 +452,40 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 			continue;
 		}
 		bind->value = prefixed_name("outputs/", out->key);
-		var = prefixed_name("AZURE_ML_OUTPUT_", out->key);
-		if (!bind->value || !var ||
-		    aml_kvlist_set(&ctx->rc->environment_variables, var,
-				  bind->value) < 0)
+		if (!bind->value)
 			aml_errors_add(ctx->errs, path, "out of memory");
-		free(var);
+		else
+			push_variable(ctx, &vars, "AZURE_ML_OUTPUT_", out->key,
+				      bind->value, path);
 	}
+	merge_variables(ctx, &vars, "outputs");
+	sort_bindings(b->outputs, b->n_outputs);
 }
 
+/*
+ * A binding by name, by binary search: a command can hold as many
+ * ${{...}} as its length allows, and the controller resolves a forged
+ * command job too, so one scan of the list per use would be quadratic.
+ * [list] is sorted by sort_bindings.
+ */
 static const struct binding *find_binding(const struct binding *list,
 					  size_t n, const char *name,
 					  size_t len)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strlen(list[i].name) == len &&
-		    !strncmp(list[i].name, name, len))
-			return &list[i];
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = aml_compare_n(name, len, list[mid].name,
+				      strlen(list[mid].name));
+
+		if (c == 0)
+			return &list[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 
@@ -434,17 +501,19 @@ static int substitute(struct rc_ctx *ctx, const struct bindings *b,
 	const char *p = text;
 
 	while (p < end) {
-		const char *open = strstr(p, "${{");
+		/* Searches stop at [end]: a command of many $[[...]] blocks
+		 * would otherwise be scanned to its end once per block. */
+		const char *open = memmem(p, (size_t)(end - p), "${{", 3);
 		const char *close, *expr, *expr_end;
 		const struct binding *bind = NULL;
 
-		if (!open || open >= end) {
+		if (!open) {
 			aml_text_add(g, p, (size_t)(end - p));
 			break;
 		}
 		aml_text_add(g, p, (size_t)(open - p));
-		close = strstr(open + 3, "}}");
-		if (!close || close > end) {
+		close = memmem(open + 3, (size_t)(end - open - 3), "}}", 2);
+		if (!close) {
 			aml_errors_add(ctx->errs, "command",
 				       "unterminated \"${{\" binding");
 			return -1;

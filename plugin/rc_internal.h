@@ -24,6 +24,7 @@ struct rc_ctx {
 	struct aml_runconfig *rc;
 	const char *base_dir;        /* absolute, or NULL (controller) */
 	const char *default_experiment;
+	const struct aml_run_limits *limits;  /* never NULL */
 	/* What the form reader saw, for the shared rules in rc_finish(). */
 	int has_script;
 	int has_arguments;
@@ -69,6 +70,18 @@ int rc_read_bool(struct rc_ctx *ctx, const struct aml_node *node,
 /* A list of scalars, each turned into Python's str() of it. */
 int rc_read_strlist(struct rc_ctx *ctx, const struct aml_node *node,
 		    const char *path, struct aml_strlist *out);
+/* The same for the run's arguments or command words: a list longer
+ * than MaxArguments (plus [extra] items that are not arguments: the
+ * script at the head of ArgumentVector) is refused before its items
+ * are read. */
+int rc_read_arguments(struct rc_ctx *ctx, const struct aml_node *node,
+		      const char *path, size_t extra,
+		      struct aml_strlist *out);
+/* An object of [what] that each become an environment variable (a
+ * command job's inputs and outputs): 0, or -1 with the error when it
+ * holds more than MaxEnvironmentVariables. */
+int rc_check_variable_count(struct rc_ctx *ctx, const struct aml_node *obj,
+			    const char *path, const char *what);
 /* An object of scalars; [env_names]: keys must be POSIX variable names.
  * Keys already in [out] are replaced (later sources win). */
 int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,

@@ -321,7 +321,7 @@ static void read_command(struct rc_ctx *ctx, const struct aml_node *command)
 	if (command->type == AML_NODE_STRING)
 		rc_read_string(ctx, command, "command", &rc->command_line);
 	else
-		rc_read_strlist(ctx, command, "command", &rc->command);
+		rc_read_arguments(ctx, command, "command", 0, &rc->command);
 }
 
 /* ArgumentVector, the legacy form, holds the script first. */
@@ -333,7 +333,7 @@ static void read_argument_vector(struct rc_ctx *ctx,
 
 	if (is_empty_value(vector))
 		return;
-	if (rc_read_strlist(ctx, vector, "ArgumentVector", &all) < 0)
+	if (rc_read_arguments(ctx, vector, "ArgumentVector", 1, &all) < 0)
 		goto out;
 	if (rc->script || rc->arguments.count) {
 		aml_errors_add(ctx->errs, "ArgumentVector",
@@ -372,8 +372,8 @@ void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 		ctx->has_script = 1;
 	if (!is_empty_value(aml_doc_get(root, "arguments"))) {
 		ctx->has_arguments = 1;
-		rc_read_strlist(ctx, aml_doc_get(root, "arguments"),
-				"arguments", &rc->arguments);
+		rc_read_arguments(ctx, aml_doc_get(root, "arguments"),
+				  "arguments", 0, &rc->arguments);
 	}
 	read_argument_vector(ctx, aml_doc_get(root, "ArgumentVector"));
 	read_command(ctx, aml_doc_get(root, "command"));

@@ -224,7 +224,7 @@ static void read_command(struct rc_ctx *ctx, const struct aml_node *command)
 		rc_read_string(ctx, command, "command", &rc->command_line);
 		return;
 	}
-	if (rc_read_strlist(ctx, command, "command", &rc->command) == 0 &&
+	if (rc_read_arguments(ctx, command, "command", 0, &rc->command) == 0 &&
 	    rc->command.count == 0)
 		aml_errors_add(ctx->errs, "command", "must not be empty");
 }
@@ -238,7 +238,8 @@ static void read_arguments(struct rc_ctx *ctx, const struct aml_node *args)
 	if (args->type == AML_NODE_ARRAY) {
 		if (args->n_children)
 			ctx->has_arguments = 1;
-		rc_read_strlist(ctx, args, "arguments", &ctx->rc->arguments);
+		rc_read_arguments(ctx, args, "arguments", 0,
+				  &ctx->rc->arguments);
 		return;
 	}
 	if (args->type != AML_NODE_STRING) {

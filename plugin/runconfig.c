@@ -20,9 +20,43 @@
 #include "suggest.h"
 #include "text.h"
 
-/* Above this a config file is not a run configuration but a mistake. */
-#define RC_MAX_FILE_BYTES (1024 * 1024)
 #define RC_MAX_NAME 255
+
+void aml_run_limits_default(struct aml_run_limits *limits)
+{
+	limits->config_bytes = AML_DEFAULT_MAX_CONFIG_BYTES;
+	limits->variables = AML_DEFAULT_MAX_VARIABLES;
+	limits->arguments = AML_DEFAULT_MAX_ARGUMENTS;
+	limits->argument_bytes = AML_DEFAULT_MAX_ARGUMENT_BYTES;
+}
+
+/* [limits], or the defaults in [buf] when it is NULL. */
+static const struct aml_run_limits *
+limits_or_default(const struct aml_run_limits *limits,
+		  struct aml_run_limits *buf)
+{
+	if (limits)
+		return limits;
+	aml_run_limits_default(buf);
+	return buf;
+}
+
+int aml_runconfig_check_size(uint64_t bytes, const char *what,
+			     const struct aml_run_limits *limits,
+			     struct aml_errors *errs)
+{
+	struct aml_run_limits defaults;
+
+	limits = limits_or_default(limits, &defaults);
+	if (bytes <= limits->config_bytes)
+		return 0;
+	aml_errors_add(errs, NULL,
+		       "%s is %llu bytes, at most %llu (MaxConfigSize in aml.conf)",
+		       what ? what : "the configuration",
+		       (unsigned long long)bytes,
+		       (unsigned long long)limits->config_bytes);
+	return -1;
+}
 
 void aml_strlist_free(struct aml_strlist *list)
 {
@@ -193,6 +227,87 @@ int aml_kvlist_set(struct aml_kvlist *list, const char *key,
 	list->items[list->count].value = value_copy;
 	list->count++;
 	return 0;
+}
+
+/* A key of either list, and where it came from: dst's position, or
+ * dst's count plus src's position. */
+struct merge_key {
+	const char *key;
+	size_t seq;
+};
+
+static int merge_key_cmp(const void *pa, const void *pb)
+{
+	const struct merge_key *a = pa, *b = pb;
+	int c = strcmp(a->key, b->key);
+
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+int aml_kvlist_merge(struct aml_kvlist *dst, struct aml_kvlist *src)
+{
+	size_t n = dst->count, m = src->count, total = n + m;
+	struct merge_key *keys = NULL;
+	size_t *append_from = NULL;
+	struct aml_kv *items;
+	int rc = -1;
+
+	if (m == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* Everything that can fail comes first, so a failure leaves [dst]
+	 * as it was. */
+	if (total < n || total > SIZE_MAX / sizeof(*keys) ||
+	    !(keys = malloc(total * sizeof(*keys))) ||
+	    !(append_from = malloc(m * sizeof(*append_from))) ||
+	    !(items = realloc(dst->items, total * sizeof(*items))))
+		goto out;
+	dst->items = items;
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (struct merge_key){ dst->items[i].key, i };
+	for (size_t j = 0; j < m; j++) {
+		keys[n + j] = (struct merge_key){ src->items[j].key, n + j };
+		append_from[j] = SIZE_MAX;
+	}
+	qsort(keys, total, sizeof(*keys), merge_key_cmp);
+	/* Each run of one key: the first setting keeps its place, the last
+	 * one's value wins, as a sequence of aml_kvlist_set calls gives. */
+	for (size_t a = 0, b; a < total; a = b) {
+		size_t first, last;
+
+		for (b = a + 1; b < total && !strcmp(keys[b].key, keys[a].key);
+		     b++)
+			;
+		first = keys[a].seq;
+		last = keys[b - 1].seq;
+		if (last < n)
+			continue;
+		if (first < n) {
+			free(dst->items[first].value);
+			dst->items[first].value = src->items[last - n].value;
+			src->items[last - n].value = NULL;
+		} else {
+			append_from[first - n] = last - n;
+		}
+	}
+	for (size_t j = 0; j < m; j++) {
+		if (append_from[j] == SIZE_MAX)
+			continue;
+		dst->items[dst->count].key = src->items[j].key;
+		dst->items[dst->count].value = src->items[append_from[j]].value;
+		src->items[j].key = NULL;
+		src->items[append_from[j]].value = NULL;
+		dst->count++;
+	}
+	rc = 0;
+out:
+	free(keys);
+	free(append_from);
+	aml_kvlist_free(src);
+	return rc;
 }
 
 void rc_set_node_count(struct rc_ctx *ctx, uint64_t value, const char *path)
@@ -551,9 +666,37 @@ int rc_read_strlist(struct rc_ctx *ctx, const struct aml_node *node,
 	return bad ? -1 : 0;
 }
 
+int rc_read_arguments(struct rc_ctx *ctx, const struct aml_node *node,
+		      const char *path, size_t extra,
+		      struct aml_strlist *out)
+{
+	if (node && node->type == AML_NODE_ARRAY &&
+	    node->n_children > extra &&
+	    node->n_children - extra > ctx->limits->arguments) {
+		aml_errors_add(ctx->errs, path,
+			       "%zu arguments, at most %u (MaxArguments in aml.conf)",
+			       node->n_children - extra,
+			       ctx->limits->arguments);
+		return -1;
+	}
+	return rc_read_strlist(ctx, node, path, out);
+}
+
+int rc_check_variable_count(struct rc_ctx *ctx, const struct aml_node *obj,
+			    const char *path, const char *what)
+{
+	if (obj->n_children <= ctx->limits->variables)
+		return 0;
+	aml_errors_add(ctx->errs, path,
+		       "%zu %s, each an environment variable, at most %u (MaxEnvironmentVariables in aml.conf)",
+		       obj->n_children, what, ctx->limits->variables);
+	return -1;
+}
+
 int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 		   const char *path, int env_names, struct aml_kvlist *out)
 {
+	struct aml_kvlist read = { 0 };
 	int bad = 0;
 
 	if (!node || node->type == AML_NODE_NULL)
@@ -562,10 +705,22 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 		type_error(ctx, node, path, "an object of names and values");
 		return -1;
 	}
+	/* Before any item is read: the count alone refuses it. */
+	if (env_names && node->n_children > ctx->limits->variables) {
+		aml_errors_add(ctx->errs, path,
+			       "%zu variables, at most %u (MaxEnvironmentVariables in aml.conf)",
+			       node->n_children, ctx->limits->variables);
+		return -1;
+	}
+	if (node->n_children &&
+	    !(read.items = malloc(node->n_children * sizeof(*read.items)))) {
+		aml_errors_add(ctx->errs, path, "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < node->n_children; i++) {
 		const struct aml_node *child = &node->children[i];
 		char where[RC_PATH_MAX];
-		char *text;
+		char *text, *key;
 
 		if ((env_names && !aml_is_env_name(child->key)) ||
 		    !*child->key) {
@@ -581,12 +736,24 @@ int rc_read_kvlist(struct rc_ctx *ctx, const struct aml_node *node,
 			bad = 1;
 			continue;
 		}
-		if (aml_kvlist_set(out, child->key, text) < 0) {
+		if (!(key = strdup(child->key))) {
 			rc_path(where, path, child->key);
 			aml_errors_add(ctx->errs, where, "out of memory");
+			free(text);
 			bad = 1;
+			continue;
 		}
-		free(text);
+		read.items[read.count].key = key;
+		read.items[read.count].value = text;
+		read.count++;
+	}
+	/* The document's keys are unique, but [out] may hold another
+	 * place's (a RunConfiguration's two lists): merged once, sorted,
+	 * rather than a search of [out] per key, which a configuration of
+	 * many variables made quadratic in the controller. */
+	if (aml_kvlist_merge(out, &read) < 0) {
+		aml_errors_add(ctx->errs, path, "out of memory");
+		bad = 1;
 	}
 	return bad ? -1 : 0;
 }
@@ -899,6 +1066,44 @@ static void check_script_path(struct rc_ctx *ctx)
 	rc->script = normal;
 }
 
+/*
+ * The limits on what the lists add up to, once every place that sets
+ * them has been read: each list was bounded on its own as it was read,
+ * but a RunConfiguration has two places for variables, a command job's
+ * inputs and outputs add theirs, and a string of arguments is only
+ * counted once it is split.
+ */
+static void check_totals(struct rc_ctx *ctx)
+{
+	const struct aml_runconfig *rc = ctx->rc;
+	const struct aml_run_limits *lim = ctx->limits;
+	const struct aml_strlist *args =
+		rc->command.count ? &rc->command : &rc->arguments;
+	const char *field = rc->command.count || rc->command_line
+				    ? "command" : "arguments";
+	uint64_t bytes = 0;
+
+	if (rc->environment_variables.count > lim->variables)
+		aml_errors_add(ctx->errs, NULL,
+			       "%zu environment variables in all, at most %u (MaxEnvironmentVariables in aml.conf)",
+			       rc->environment_variables.count, lim->variables);
+	if (args->count > lim->arguments) {
+		aml_errors_add(ctx->errs, field,
+			       "%zu arguments, at most %u (MaxArguments in aml.conf)",
+			       args->count, lim->arguments);
+		return;
+	}
+	for (size_t i = 0; i < args->count; i++)
+		bytes += strlen(args->items[i]) + 1;
+	if (rc->command_line)
+		bytes += strlen(rc->command_line) + 1;
+	if (bytes > lim->argument_bytes)
+		aml_errors_add(ctx->errs, field,
+			       "%llu bytes of arguments, at most %llu (MaxArgumentsSize in aml.conf)",
+			       (unsigned long long)bytes,
+			       (unsigned long long)lim->argument_bytes);
+}
+
 void rc_finish(struct rc_ctx *ctx)
 {
 	struct aml_runconfig *rc = ctx->rc;
@@ -975,6 +1180,7 @@ void rc_finish(struct rc_ctx *ctx)
 		aml_errors_add(ctx->errs, "display_name",
 			       "must be at most %d characters, got %zu",
 			       RC_MAX_NAME, strlen(rc->display_name));
+	check_totals(ctx);
 }
 
 /* ---- entry points ---- */
@@ -1001,10 +1207,12 @@ static const char *basename_of(const char *path)
 
 int aml_runconfig_parse(const char *text, size_t len, const char *filename,
 			const char *base_dir, const char *default_experiment,
+			const struct aml_run_limits *limits,
 			struct aml_runconfig *rc, struct aml_errors *errs)
 {
 	struct rc_ctx ctx;
 	struct aml_node *root;
+	struct aml_run_limits defaults;
 	char *project_dir = NULL;
 	size_t errors_before = errs->count;
 
@@ -1014,6 +1222,10 @@ int aml_runconfig_parse(const char *text, size_t len, const char *filename,
 	ctx.rc = rc;
 	ctx.base_dir = base_dir;
 	ctx.default_experiment = default_experiment;
+	ctx.limits = limits_or_default(limits, &defaults);
+	/* Before a byte is read: the size alone refuses it. */
+	if (aml_runconfig_check_size(len, NULL, ctx.limits, errs) < 0)
+		return -1;
 
 	root = aml_doc_parse(text, len, AML_DOC_AUTO, errs);
 	if (!root)
@@ -1088,12 +1300,13 @@ static char *absolute_dir_of(const char *path)
 	return abs;
 }
 
-int aml_runconfig_load(const char *path, struct aml_runconfig *rc,
-		       struct aml_errors *errs)
+int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
+		       struct aml_runconfig *rc, struct aml_errors *errs)
 {
 	char *text = NULL, *base = NULL;
 	size_t len = 0;
 	struct stat st;
+	struct aml_run_limits defaults;
 	int fd, result = -1;
 
 	memset(rc, 0, sizeof(*rc));
@@ -1107,12 +1320,10 @@ int aml_runconfig_load(const char *path, struct aml_runconfig *rc,
 		aml_errors_add(errs, NULL, "%s is not a regular file", path);
 		goto out;
 	}
-	if (st.st_size > RC_MAX_FILE_BYTES) {
-		aml_errors_add(errs, NULL,
-			       "%s is %lld bytes; a run configuration is at most %d",
-			       path, (long long)st.st_size, RC_MAX_FILE_BYTES);
+	limits = limits_or_default(limits, &defaults);
+	if (aml_runconfig_check_size((uint64_t)st.st_size, path, limits,
+				     errs) < 0)
 		goto out;
-	}
 	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
 		aml_errors_add(errs, NULL, "out of memory");
@@ -1139,7 +1350,8 @@ int aml_runconfig_load(const char *path, struct aml_runconfig *rc,
 			       "cannot tell the directory of %s", path);
 		goto out;
 	}
-	result = aml_runconfig_parse(text, len, path, base, NULL, rc, errs);
+	result = aml_runconfig_parse(text, len, path, base, NULL, limits, rc,
+				     errs);
 out:
 	if (fd >= 0)
 		close(fd);

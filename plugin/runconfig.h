@@ -35,6 +35,48 @@
 #define AML_MAX_NODE_COUNT 100000
 #define AML_MAX_PROCESSES 1000000
 
+/*
+ * Bounds on a configuration's size: aml.conf's MaxConfigSize,
+ * MaxEnvironmentVariables, MaxArguments and MaxArgumentsSize (site.h).
+ * Users do not trust each other, and the controller reads every user's
+ * configuration under its locks: these keep what one configuration costs
+ * any reader within a constant.  sbatch, the controller, the node and
+ * aml-run apply the same ones, so what sbatch accepts is what the
+ * controller accepts.  Each refusal is one line naming the field, the
+ * count, the limit and its aml.conf key.
+ */
+struct aml_run_limits {
+	uint64_t config_bytes;    /* the text parsed: the file as written,
+				   * or the canonical form the controller
+				   * and the node receive */
+	uint32_t variables;       /* environment variables, all places merged
+				   * (a command job's inputs and outputs are
+				   * variables too) */
+	uint32_t arguments;       /* the script's arguments or the command's
+				   * words */
+	uint64_t argument_bytes;  /* those, or the command line, counting a
+				   * NUL for each */
+};
+
+#define AML_DEFAULT_MAX_CONFIG_BYTES ((uint64_t)1 << 20)
+#define AML_DEFAULT_MAX_VARIABLES 4096
+#define AML_DEFAULT_MAX_ARGUMENTS 4096
+#define AML_DEFAULT_MAX_ARGUMENT_BYTES ((uint64_t)256 << 10)
+
+/* Fill [limits] with the defaults above. */
+void aml_run_limits_default(struct aml_run_limits *limits);
+
+/*
+ * The size rule alone, for a text about to be handed on (sbatch's
+ * canonical form): 0 when [bytes] is within [limits] (NULL: the
+ * defaults), else -1 with "<file>: [what] is N bytes, at most M
+ * (MaxConfigSize in aml.conf)" in [errs]; [what] NULL says "the
+ * configuration".
+ */
+int aml_runconfig_check_size(uint64_t bytes, const char *what,
+			     const struct aml_run_limits *limits,
+			     struct aml_errors *errs);
+
 enum aml_config_form {
 	AML_FORM_SCRIPT_RUN_CONFIG,
 	AML_FORM_RUN_CONFIGURATION,
@@ -121,7 +163,9 @@ struct aml_runconfig {
 
 /*
  * Parse [len] bytes of [text], a configuration in any of the three forms,
- * JSON or YAML.  [filename] names the file in messages ("run.json") and is
+ * JSON or YAML, within [limits] (NULL: the defaults).  A text over
+ * limits->config_bytes is refused before it is read; a list or an object
+ * of variables over its count is refused before its items are.  [filename] names the file in messages ("run.json") and is
  * also used for the YAML/JSON hint from its extension when the content is
  * ambiguous.  [base_dir] is the absolute directory relative paths in the
  * file are resolved against (the file's directory; for a .runconfig inside
@@ -136,14 +180,16 @@ struct aml_runconfig {
  */
 int aml_runconfig_parse(const char *text, size_t len, const char *filename,
 			const char *base_dir, const char *default_experiment,
+			const struct aml_run_limits *limits,
 			struct aml_runconfig *rc, struct aml_errors *errs);
 
 /*
  * Read [path] and parse it as above; base_dir and the default experiment
  * come from the path (the experiment from the source directory's name).
+ * A file over limits->config_bytes is refused before it is read.
  */
-int aml_runconfig_load(const char *path, struct aml_runconfig *rc,
-		       struct aml_errors *errs);
+int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
+		       struct aml_runconfig *rc, struct aml_errors *errs);
 
 /*
  * The canonical compact JSON for [rc], malloc'd; NULL if memory runs out.
@@ -180,6 +226,17 @@ void aml_strlist_free(struct aml_strlist *list);
  * order of first setting is kept).  Returns 0, or -1 when memory runs out. */
 int aml_kvlist_set(struct aml_kvlist *list, const char *key,
 		   const char *value);
+
+/*
+ * Set every pair of [src] in [dst], in [src]'s order, with the outcome of
+ * calling aml_kvlist_set for each (a key already set keeps its place and
+ * takes the last value; a new key is appended), but in O((n + m) log(n +
+ * m)) rather than a search of [dst] per key: a list from a user's file can
+ * be long, and the controller merges it under its locks.  The strings of
+ * [src] are moved, and [src] is left empty whatever happens.  Returns 0,
+ * or -1 when memory runs out, with [dst] as it was.
+ */
+int aml_kvlist_merge(struct aml_kvlist *dst, struct aml_kvlist *src);
 
 /* The value of [key], or NULL. */
 const char *aml_kvlist_get(const struct aml_kvlist *list, const char *key);

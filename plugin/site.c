@@ -65,6 +65,15 @@
  * and what does not reach the server in time is spooled anyway. */
 #define DEFAULT_HISTORY_TIMEOUT 10
 #define HISTORY_TIMEOUT_LIMIT 600
+/*
+ * The most a site may raise the caps on a run's size to: they exist to
+ * keep one submission's cost to slurmctld small, and past these a single
+ * run is a denial of service however linear the reading.
+ */
+#define CONFIG_SIZE_LIMIT ((uint64_t)64 << 20)
+#define VARIABLES_LIMIT 1000000
+#define ARGUMENTS_LIMIT 1000000
+#define ARGUMENTS_SIZE_LIMIT ((uint64_t)64 << 20)
 
 /*
  * Global keys first, ComputeTarget last among them, then the keys of a
@@ -87,6 +96,10 @@ enum key {
 	K_CONTAINER_RUNTIME,
 	K_DEFAULT_INTERPRETER,
 	K_FINALIZE_GRACE,
+	K_MAX_CONFIG_SIZE,
+	K_MAX_ENVIRONMENT_VARIABLES,
+	K_MAX_ARGUMENTS,
+	K_MAX_ARGUMENTS_SIZE,
 	K_DEFAULT_TARGET,
 	K_COMPUTE_TARGET,
 	K_PARTITION,
@@ -121,6 +134,10 @@ static const char *const key_names[K_COUNT] = {
 	[K_CONTAINER_RUNTIME] = "ContainerRuntime",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
 	[K_FINALIZE_GRACE] = "FinalizeGrace",
+	[K_MAX_CONFIG_SIZE] = "MaxConfigSize",
+	[K_MAX_ENVIRONMENT_VARIABLES] = "MaxEnvironmentVariables",
+	[K_MAX_ARGUMENTS] = "MaxArguments",
+	[K_MAX_ARGUMENTS_SIZE] = "MaxArgumentsSize",
 	[K_DEFAULT_TARGET] = "DefaultTarget",
 	[K_COMPUTE_TARGET] = "ComputeTarget",
 	[K_PARTITION] = "Partition",
@@ -675,6 +692,32 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A size of 1 byte to [hi] (parse_size's form) into [out]. */
+static void get_size(struct parser *ps, const struct token *t, enum key k,
+		     uint64_t hi, uint64_t *out)
+{
+	char most[32];
+	uint64_t n;
+	int rc = parse_size(t->value, &n);
+
+	if (rc == -2) {
+		bad_value(ps, t, k, "too large (must fit in 64 bits)");
+		return;
+	}
+	if (rc == 0 && n >= 1 && n <= hi) {
+		*out = n;
+		return;
+	}
+	if (rc == 0 && n > hi) {
+		aml_format_bytes(hi, most, sizeof(most));
+		bad_value(ps, t, k, "must be at most %s", most);
+		return;
+	}
+	bad_value(ps, t, k, "must be a size of at least 1 byte: a whole "
+		  "number with an optional K, M, G or T suffix (powers of "
+		  "1024)");
+}
+
 /* Printable ASCII without blanks: what Slurm takes as a partition, QOS,
  * account or constraint without quoting on a command line. */
 static int is_word(const char *s)
@@ -903,8 +946,6 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 {
 	struct aml_site *site = ps->site;
 	const char *v = t->value;
-	uint64_t n;
-	int rc;
 
 	switch (k) {
 	case K_HISTORY_DIR:
@@ -948,15 +989,23 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		set_path(ps, t, k, &site->snapshot_dir);
 		break;
 	case K_SNAPSHOT_MAX_SIZE:
-		rc = parse_size(v, &n);
-		if (rc == -2)
-			bad_value(ps, t, k, "too large (must fit in 64 bits)");
-		else if (rc < 0 || n == 0)
-			bad_value(ps, t, k, "must be a size of at least 1 byte: "
-				  "a whole number with an optional K, M, G or "
-				  "T suffix (powers of 1024)");
-		else
-			site->snapshot_max_bytes = n;
+		get_size(ps, t, k, UINT64_MAX - 1, &site->snapshot_max_bytes);
+		break;
+	case K_MAX_CONFIG_SIZE:
+		get_size(ps, t, k, CONFIG_SIZE_LIMIT,
+			 &site->limits.config_bytes);
+		break;
+	case K_MAX_ENVIRONMENT_VARIABLES:
+		get_u32(ps, t, k, 1, VARIABLES_LIMIT, 0,
+			&site->limits.variables);
+		break;
+	case K_MAX_ARGUMENTS:
+		get_u32(ps, t, k, 1, ARGUMENTS_LIMIT, 0,
+			&site->limits.arguments);
+		break;
+	case K_MAX_ARGUMENTS_SIZE:
+		get_size(ps, t, k, ARGUMENTS_SIZE_LIMIT,
+			 &site->limits.argument_bytes);
 		break;
 	case K_SNAPSHOT_MAX_FILES:
 		get_u32(ps, t, k, 1, SNAPSHOT_FILES_LIMIT, 0,
@@ -1432,6 +1481,7 @@ int aml_site_defaults(struct aml_site *site)
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
 	site->history_timeout_seconds = DEFAULT_HISTORY_TIMEOUT;
+	aml_run_limits_default(&site->limits);
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
 	    !site->spool_dir || !site->default_interpreter) {
 		aml_site_free(site);

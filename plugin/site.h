@@ -41,6 +41,14 @@
  *                               be uploaded after the run's deadline [120]
  *   DefaultTarget=NAME          target for compute_target "local" or absent
  *                               [the first ComputeTarget]
+ *   MaxConfigSize=SIZE          a run configuration's bytes, as written and
+ *                               as the controller receives it [1M]
+ *   MaxEnvironmentVariables=N   a run's environment variables [4096]
+ *   MaxArguments=N              its arguments or command words [4096]
+ *   MaxArgumentsSize=SIZE       their bytes, or the command line's [256K]
+ *                               (these four bound what one submission costs
+ *                               slurmctld; runconfig.h, struct
+ *                               aml_run_limits)
  *
  * ComputeTarget=NAME lines, one per target, with these keys on the line:
  *   Partition=NAME (required), QOS=NAME, Account=NAME, Gres=SPEC (per node,
@@ -58,6 +66,7 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "runconfig.h"
 
 /* "No limit" for the numeric limits below, as Slurm's INFINITE. */
 #define AML_SITE_UNLIMITED UINT32_MAX
@@ -113,6 +122,7 @@ struct aml_site {
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;
 	uint32_t history_timeout_seconds;
+	struct aml_run_limits limits;  /* MaxConfigSize and the other caps */
 	char *default_target;       /* resolved: never NULL after a successful
 				     * parse with at least one target */
 	struct aml_target *targets;

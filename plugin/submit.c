@@ -189,7 +189,9 @@ static void join_errors(const struct aml_errors *errs, char *errbuf,
 	char *joined;
 	int n;
 
-	for (size_t i = 0; i < errs->count; i++) {
+	/* Past [errlen] the reason is cut anyway: a configuration with
+	 * thousands of bad variables is not worth joining whole. */
+	for (size_t i = 0; i < errs->count && t.len < errlen; i++) {
 		if (i)
 			aml_text_str(&t, "; ");
 		for (const char *p = errs->lines[i]; *p; p++) {
@@ -293,13 +295,17 @@ static int decide(const struct job_vars *v, const struct aml_site *site,
 	const char *config = v->value[VAR_CONFIG];
 	const char *run_id = v->value[VAR_RUN_ID];
 	struct aml_runconfig rc;
+	/* The parser refuses a text over MaxConfigSize on its length
+	 * before reading it: a forged value can be as long as Slurm's
+	 * messages allow, and counting its bytes costs less than Slurm's
+	 * own copy of it. */
+	size_t len = strlen(config);
 
 	/* No base directory: the canonical form has an absolute source
 	 * directory, and the controller must not resolve a relative one
 	 * against its own working directory. */
-	if (aml_runconfig_parse(config, strlen(config),
-				file_name(v->value[VAR_OPTION]), NULL, NULL,
-				&rc, errs) < 0)
+	if (aml_runconfig_parse(config, len, file_name(v->value[VAR_OPTION]),
+				NULL, NULL, &site->limits, &rc, errs) < 0)
 		return -1;
 	if (aml_plan_from_config(&rc, site, who, run_id, &d->plan, errs) < 0) {
 		aml_runconfig_free(&rc);
@@ -384,6 +390,79 @@ void aml_submit_decision_free(struct aml_submit_decision *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* The length of the name in "NAME=value" (all of it without '='). */
+static size_t env_name_length(const char *entry)
+{
+	return strcspn(entry, "=");
+}
+
+/* qsort has no context argument: the items ride along in each element. */
+struct env_sort_item {
+	const char *entry;
+	size_t index;
+};
+
+static int env_sort_cmp(const void *pa, const void *pb)
+{
+	const struct env_sort_item *a = pa, *b = pb;
+
+	return aml_compare_n(a->entry, env_name_length(a->entry),
+				 b->entry, env_name_length(b->entry));
+}
+
+int aml_env_index_init(struct aml_env_index *ix,
+		       const struct aml_strlist *vars)
+{
+	struct env_sort_item *tmp;
+
+	memset(ix, 0, sizeof(*ix));
+	ix->items = vars->items;
+	if (vars->count == 0)
+		return 0;
+	tmp = calloc(vars->count, sizeof(*tmp));
+	ix->order = calloc(vars->count, sizeof(*ix->order));
+	if (!tmp || !ix->order) {
+		free(tmp);
+		free(ix->order);
+		ix->order = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < vars->count; i++)
+		tmp[i] = (struct env_sort_item){ vars->items[i], i };
+	qsort(tmp, vars->count, sizeof(*tmp), env_sort_cmp);
+	for (size_t i = 0; i < vars->count; i++)
+		ix->order[i] = tmp[i].index;
+	ix->count = vars->count;
+	free(tmp);
+	return 0;
+}
+
+long aml_env_index_find(const struct aml_env_index *ix, const char *entry)
+{
+	size_t len = env_name_length(entry), lo = 0, hi = ix->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *item = ix->items[ix->order[mid]];
+		int c = aml_compare_n(entry, len, item,
+					  env_name_length(item));
+
+		if (c == 0)
+			return (long)ix->order[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+void aml_env_index_free(struct aml_env_index *ix)
+{
+	free(ix->order);
+	memset(ix, 0, sizeof(*ix));
+}
+
 char *aml_submit_launcher_script(const struct aml_submit_decision *d,
 				 const char *launcher)
 {
@@ -406,14 +485,15 @@ char *aml_submit_admin_comment(const struct aml_plan *plan)
 	char *text;
 
 	if (!plan || !plan->comment || !plan->target ||
-	    asprintf(&text, "%s target=%s nodes=%u", plan->comment,
-		     plan->target, plan->min_nodes) < 0)
+	    asprintf(&text, "%s target=%s nodes=%u tasks=%u tpn=%u",
+		     plan->comment, plan->target, plan->min_nodes,
+		     plan->num_tasks, (unsigned)plan->ntasks_per_node) < 0)
 		return NULL;
 	return text;
 }
 
 /* The value of " key=" in an admin comment we wrote (words without
- * blanks: run ids, experiment and target names). */
+ * blanks: run ids, experiment and target names, numbers). */
 static int comment_word(const char *comment, const char *key, char *buf,
 			size_t len)
 {
@@ -436,6 +516,33 @@ static int comment_word(const char *comment, const char *key, char *buf,
 	return 0;
 }
 
+/* A number of the admin comment; -1 when absent (a job submitted before
+ * the plugin wrote it) or not a plain decimal. */
+static int comment_number(const char *comment, const char *key,
+			  uint32_t *out)
+{
+	char word[16], *end;
+	unsigned long v;
+
+	if (comment_word(comment, key, word, sizeof(word)) < 0 ||
+	    word[0] < '0' || word[0] > '9')
+		return -1;
+	v = strtoul(word, &end, 10);
+	if (*end || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int aml_submit_admin_run_id(const char *admin_comment, char *buf, size_t len)
+{
+	if (!admin_comment || strncmp(admin_comment, "aml run_id=", 11) ||
+	    comment_word(admin_comment, "run_id", buf, len) < 0 ||
+	    !aml_runid_is_valid(buf))
+		return -1;
+	return 0;
+}
+
 static int account_allowed(const struct aml_target *t, const char *account)
 {
 	if (!t->allow_accounts)
@@ -446,32 +553,67 @@ static int account_allowed(const struct aml_target *t, const char *account)
 	return 0;
 }
 
-enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
+/* Whether [u] changes anything a compute target limits. */
+static int touches_target(const struct aml_job_update *u)
+{
+	return u->has_nodes || u->has_time_limit || u->partition || u->qos ||
+	       u->account || u->features || u->batch_features ||
+	       u->req_nodes || u->tres_per_node || u->tres_per_job ||
+	       u->tres_per_socket || u->tres_per_task || u->cpus_per_tres ||
+	       u->mem_per_tres || u->has_num_tasks ||
+	       u->has_ntasks_per_node || u->other_layout;
+}
+
+/* Slurm's tres_per_node for a target's Gres, as the planner writes it
+ * ("gres:gpu:4"); an update may spell it with or without the "gres:". */
+static int is_target_gres(const struct aml_target *t, const char *value)
+{
+	if (!t->gres)
+		return !*value;
+	if (!strncmp(value, "gres:", 5))
+		value += 5;
+	return !strcmp(value, t->gres);
+}
+
+/* The TRES fields no run sets: name and value of the first an update
+ * sets to anything but empty, or NULL. */
+static const char *foreign_tres(const struct aml_job_update *u,
+				const char **value)
+{
+	const struct {
+		const char *name;
+		const char *value;
+	} fields[] = {
+		{ "TresPerJob", u->tres_per_job },
+		{ "TresPerSocket", u->tres_per_socket },
+		{ "TresPerTask", u->tres_per_task },
+		{ "CpusPerTres", u->cpus_per_tres },
+		{ "MemPerTres", u->mem_per_tres },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		if (fields[i].value && *fields[i].value) {
+			*value = fields[i].value;
+			return fields[i].name;
+		}
+	}
+	return NULL;
+}
+
+/* The node count, time, partition, QOS and account rules. */
+static enum aml_update_verdict check_allocation(const struct aml_site *site,
+						const struct aml_target *t,
+						const char *run_id,
 						const char *admin_comment,
 						const struct aml_job_update *u,
 						char *errbuf, size_t errlen)
 {
-	char run_id[AML_RUNID_MAX], name[256], limit[32];
-	const struct aml_target *t;
+	char limit[32], buf[SHOWN_VALUE];
 
-	if (!admin_comment || strncmp(admin_comment, "aml run_id=", 11) ||
-	    comment_word(admin_comment, "run_id", run_id, sizeof(run_id)) < 0)
-		return AML_UPDATE_OK;
-	/* Holding, releasing, renaming: nothing the target limits. */
-	if (!u->has_nodes && !u->has_time_limit && !u->partition && !u->qos &&
-	    !u->account)
-		return AML_UPDATE_OK;
-	if (comment_word(admin_comment, "target", name, sizeof(name)) < 0 ||
-	    !(t = aml_site_find_target(site, name))) {
-		aml_fail(errbuf, errlen, "run %s: its compute target is no "
-			 "longer in aml.conf, so its limits cannot be changed",
-			 run_id);
-		return AML_UPDATE_TARGET_GONE;
-	}
 	if (u->has_nodes) {
 		uint32_t nodes = u->max_nodes > u->min_nodes ? u->max_nodes
 							     : u->min_nodes;
-		char planned[16];
+		uint32_t planned;
 
 		if (t->max_nodes != AML_SITE_UNLIMITED &&
 		    nodes > t->max_nodes) {
@@ -482,12 +624,14 @@ enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
 		}
 		/* The run's processes and their environment were planned
 		 * for this many nodes; another count would break them. */
-		if (comment_word(admin_comment, "nodes", planned,
-				 sizeof(planned)) == 0 &&
-		    strtoul(planned, NULL, 10) != nodes) {
+		if (comment_number(admin_comment, "nodes", &planned) == 0 &&
+		    (planned != nodes ||
+		     (u->min_nodes && u->min_nodes != planned))) {
 			aml_fail(errbuf, errlen, "run %s: NumNodes: the run's "
-				 "processes were planned for %s node(s), asked "
-				 "%u", run_id, planned, nodes);
+				 "processes were planned for %u node(s), asked "
+				 "%u", run_id, planned,
+				 u->min_nodes && u->min_nodes != planned
+					 ? u->min_nodes : nodes);
 			return AML_UPDATE_NODES;
 		}
 	}
@@ -522,10 +666,145 @@ enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
 	}
 	if (u->account && ((t->account && strcmp(u->account, t->account)) ||
 			   !account_allowed(t, u->account))) {
+		/* The user's word, shown escaped: it must not forge a
+		 * second line of slurmctld's log. */
 		aml_fail(errbuf, errlen, "run %s: Account: compute target %s "
 			 "does not allow account %s", run_id, t->name,
-			 u->account);
+			 shown(u->account, buf));
 		return AML_UPDATE_ACCOUNT;
 	}
 	return AML_UPDATE_OK;
+}
+
+/*
+ * The rules on which nodes and devices: features, generic resources and
+ * TRES, and required nodes.  Two targets may share a partition and
+ * differ only by Constraint (or Gres), the site's way of keeping some
+ * nodes for some users; a job that changes any of these after its
+ * submission was judged would land where its target does not reach.
+ */
+static enum aml_update_verdict check_placement(const struct aml_target *t,
+					       const char *run_id,
+					       const struct aml_job_update *u,
+					       char *errbuf, size_t errlen)
+{
+	char buf[SHOWN_VALUE];
+	const char *name, *value;
+
+	if (u->features &&
+	    (t->constraint ? strcmp(u->features, t->constraint)
+			   : *u->features != '\0')) {
+		if (t->constraint)
+			aml_fail(errbuf, errlen, "run %s: Features: compute "
+				 "target %s requires Constraint=%s exactly, "
+				 "asked %s", run_id, t->name, t->constraint,
+				 shown(u->features, buf));
+		else
+			aml_fail(errbuf, errlen, "run %s: Features: compute "
+				 "target %s sets no Constraint, so a run may "
+				 "not ask for node features, asked %s", run_id,
+				 t->name, shown(u->features, buf));
+		return AML_UPDATE_FEATURES;
+	}
+	if (u->batch_features && *u->batch_features) {
+		aml_fail(errbuf, errlen, "run %s: BatchFeatures: would bring a "
+			 "node with features %s into the job, past compute "
+			 "target %s", run_id, shown(u->batch_features, buf),
+			 t->name);
+		return AML_UPDATE_FEATURES;
+	}
+	if (u->tres_per_node && !is_target_gres(t, u->tres_per_node)) {
+		if (t->gres)
+			aml_fail(errbuf, errlen, "run %s: Gres: compute target "
+				 "%s gives gres %s per node only, asked %s",
+				 run_id, t->name, t->gres,
+				 shown(u->tres_per_node, buf));
+		else
+			aml_fail(errbuf, errlen, "run %s: Gres: compute target "
+				 "%s has no Gres, asked %s", run_id, t->name,
+				 shown(u->tres_per_node, buf));
+		return AML_UPDATE_GRES;
+	}
+	if ((name = foreign_tres(u, &value))) {
+		aml_fail(errbuf, errlen, "run %s: %s: a run gets its devices "
+			 "per node from compute target %s (Gres), asked %s",
+			 run_id, name, t->name, shown(value, buf));
+		return AML_UPDATE_GRES;
+	}
+	if (u->req_nodes && *u->req_nodes) {
+		aml_fail(errbuf, errlen, "run %s: NodeList: a run's nodes are "
+			 "chosen within compute target %s; asked for %s",
+			 run_id, t->name, shown(u->req_nodes, buf));
+		return AML_UPDATE_NODELIST;
+	}
+	return AML_UPDATE_OK;
+}
+
+/* The task layout the run's processes were planned for. */
+static enum aml_update_verdict check_tasks(const char *run_id,
+					   const char *admin_comment,
+					   const struct aml_job_update *u,
+					   char *errbuf, size_t errlen)
+{
+	uint32_t tasks, tpn;
+
+	if (u->has_num_tasks &&
+	    comment_number(admin_comment, "tasks", &tasks) < 0) {
+		aml_fail(errbuf, errlen, "run %s: NumTasks: the run's "
+			 "processes were planned for another task count, "
+			 "asked %u", run_id, u->num_tasks);
+		return AML_UPDATE_TASKS;
+	}
+	if (u->has_num_tasks && u->num_tasks != tasks) {
+		aml_fail(errbuf, errlen, "run %s: NumTasks: the run's "
+			 "processes were planned as %u task(s), asked %u",
+			 run_id, tasks, u->num_tasks);
+		return AML_UPDATE_TASKS;
+	}
+	/* tpn 0: Slurm places the tasks, and none was set. */
+	if (u->has_ntasks_per_node &&
+	    (comment_number(admin_comment, "tpn", &tpn) < 0 || tpn == 0 ||
+	     u->ntasks_per_node != tpn)) {
+		aml_fail(errbuf, errlen, "run %s: NtasksPerNode: the run's "
+			 "processes were planned with another layout, asked "
+			 "%u", run_id, u->ntasks_per_node);
+		return AML_UPDATE_TASKS;
+	}
+	if (u->other_layout) {
+		aml_fail(errbuf, errlen, "run %s: %s: the run's processes were "
+			 "planned with another layout", run_id,
+			 u->other_layout);
+		return AML_UPDATE_TASKS;
+	}
+	return AML_UPDATE_OK;
+}
+
+enum aml_update_verdict aml_submit_check_update(const struct aml_site *site,
+						const char *admin_comment,
+						const struct aml_job_update *u,
+						char *errbuf, size_t errlen)
+{
+	char run_id[AML_RUNID_MAX], name[256];
+	const struct aml_target *t;
+	enum aml_update_verdict v;
+
+	if (aml_submit_admin_run_id(admin_comment, run_id, sizeof(run_id)) < 0)
+		return AML_UPDATE_OK;
+	/* Holding, releasing, renaming: nothing the target limits. */
+	if (!touches_target(u))
+		return AML_UPDATE_OK;
+	if (comment_word(admin_comment, "target", name, sizeof(name)) < 0 ||
+	    !(t = aml_site_find_target(site, name))) {
+		aml_fail(errbuf, errlen, "run %s: its compute target is no "
+			 "longer in aml.conf, so its limits cannot be changed",
+			 run_id);
+		return AML_UPDATE_TARGET_GONE;
+	}
+	v = check_allocation(site, t, run_id, admin_comment, u, errbuf,
+			     errlen);
+	if (v == AML_UPDATE_OK)
+		v = check_placement(t, run_id, u, errbuf, errlen);
+	if (v == AML_UPDATE_OK)
+		v = check_tasks(run_id, admin_comment, u, errbuf, errlen);
+	return v;
 }

@@ -526,6 +526,15 @@ int aml_ascii_ieq_n(const char *a, size_t n, const char *b)
 	return b[n] == '\0';
 }
 
+int aml_compare_n(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
 int aml_ascii_ieq(const char *a, const char *b)
 {
 	return aml_ascii_ieq_n(a, strlen(a), b);

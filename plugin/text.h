@@ -108,4 +108,12 @@ int aml_ascii_lower(int c);
 int aml_ascii_ieq(const char *a, const char *b);
 int aml_ascii_ieq_n(const char *a, size_t n, const char *b);
 
+/*
+ * Order [alen] bytes at [a] against [blen] bytes at [b] as strcmp orders
+ * strings (bytes unsigned, a prefix first): <0, 0 or >0.  For names cut
+ * out of longer text ("NAME=value", "${{inputs.NAME}}") searched in a
+ * list sorted with strcmp.
+ */
+int aml_compare_n(const char *a, size_t alen, const char *b, size_t blen);
+
 #endif

@@ -899,7 +899,9 @@ static int distributed_env(spank_t sp, char *errbuf, size_t errlen)
 	}
 	aml_errors_init(&errs, AML_JOBENV_CONFIG);
 	if (aml_runconfig_parse(config, strlen(config), AML_JOBENV_CONFIG,
-				NULL, NULL, &rc, &errs) < 0) {
+				NULL, NULL,
+				node.have_site ? &node.site.limits : NULL, &rc,
+				&errs) < 0) {
 		snprintf(errbuf, errlen, "%s",
 			 errs.count ? errs.lines[0] : "out of memory");
 		aml_errors_free(&errs);

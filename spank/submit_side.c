@@ -85,12 +85,14 @@ static const char *submit_account(char *buf, size_t len)
 
 /*
  * Everything that can be wrong with the request, all reported at once:
- * the configuration, its files, and the plan.  Nothing is created.
- * Returns 0 with [rc] and [plan] filled, or -1 (both freed).
+ * the configuration, its files, the plan, and the size of the canonical
+ * form the controller will get (the site's MaxConfigSize, which the
+ * controller applies to it too).  Nothing is created.  Returns 0 with
+ * [rc], [plan] and [config] (malloc'd) filled, or -1 (all freed).
  */
 static int check_request(const struct aml_submit_request *req,
 			 const char *user, struct aml_runconfig *rc,
-			 struct aml_plan *plan)
+			 struct aml_plan *plan, char **config)
 {
 	struct aml_errors errs;
 	struct aml_submitter who;
@@ -99,8 +101,10 @@ static int check_request(const struct aml_submit_request *req,
 	int r = -1;
 
 	memset(plan, 0, sizeof(*plan));
+	*config = NULL;
 	aml_errors_init(&errs, req->config_path);
-	if (aml_runconfig_load(req->config_path, rc, &errs) < 0) {
+	if (aml_runconfig_load(req->config_path, &state.site.limits, rc,
+			       &errs) < 0) {
 		print_errors(&errs);
 		aml_errors_free(&errs);
 		return -1;
@@ -120,11 +124,23 @@ static int check_request(const struct aml_submit_request *req,
 	who.account = submit_account(account, sizeof(account));
 	(void)aml_plan_from_config(rc, &state.site, &who, run_id, plan,
 				   &errs);
+	if (!aml_errors_any(&errs)) {
+		*config = aml_runconfig_encode(rc);
+		if (!*config)
+			aml_errors_add(&errs, NULL, "out of memory");
+		else
+			(void)aml_runconfig_check_size(strlen(*config),
+						       "its canonical form",
+						       &state.site.limits,
+						       &errs);
+	}
 	if (!aml_errors_any(&errs))
 		r = 0;
 out:
 	if (r < 0) {
 		print_errors(&errs);
+		free(*config);
+		*config = NULL;
 		aml_plan_free(plan);
 		aml_runconfig_free(rc);
 	}
@@ -282,7 +298,8 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 		slurm_error("--aml-run: out of memory");
 		return -1;
 	}
-	if (load_site() < 0 || check_request(req, user, &rc, &plan) < 0) {
+	if (load_site() < 0 ||
+	    check_request(req, user, &rc, &plan, &config) < 0) {
 		free(user);
 		return -1;
 	}
@@ -290,9 +307,7 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 	/* Every check passed: from here on, things are created. */
 	if (take_snapshot(&rc, user, snapshot) < 0)
 		goto out;
-	config = aml_runconfig_encode(&rc);
-	if (!config || collect_properties(&rc, &plan, user, snapshot,
-					  &props) < 0) {
+	if (collect_properties(&rc, &plan, user, snapshot, &props) < 0) {
 		slurm_error("--aml-run: out of memory");
 		goto out;
 	}
@@ -329,14 +344,18 @@ out:
 }
 
 /*
- * The newest of the user's jobs named [run_id].  Returns 1 with its id
- * and whether it is still pending, 0 when there is none, -1 when the
+ * The newest of the user's jobs that the controller planned for
+ * [run_id]: its admin comment, which the job_submit plugin writes and
+ * users cannot change, names the run (the job name is the run id too,
+ * but its owner can rename any of their jobs to it).  Returns 1 with its
+ * id and whether it is still pending, 0 when there is none, -1 when the
  * controller could not be asked.
  */
 static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 {
 	job_info_msg_t *msg = NULL;
 	const slurm_job_info_t *best = NULL;
+	char planned[AML_RUNID_MAX];
 
 	if (slurm_load_job_user(&msg, (uint32_t)getuid(), SHOW_ALL) !=
 	    SLURM_SUCCESS)
@@ -344,7 +363,9 @@ static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 	for (uint32_t i = 0; i < msg->record_count; i++) {
 		const slurm_job_info_t *j = &msg->job_array[i];
 
-		if (!j->name || strcmp(j->name, run_id))
+		if (aml_submit_admin_run_id(j->admin_comment, planned,
+					    sizeof(planned)) < 0 ||
+		    strcmp(planned, run_id))
 			continue;
 		if (!best || j->submit_time > best->submit_time ||
 		    (j->submit_time == best->submit_time &&
@@ -421,7 +442,7 @@ static void record_outcome(int submit_errno)
 			 slurm_strerror(submit_errno));
 	else
 		snprintf(reason, sizeof(reason),
-			 "sbatch found no job named after the run: the submission did not go through, or the controller does not run job_submit/aml");
+			 "sbatch found no job the controller planned for the run: the submission did not go through, or the controller does not run job_submit/aml");
 	record(AML_STATUS_FAILED, 0, reason, 0);
 }
 

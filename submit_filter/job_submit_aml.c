@@ -30,6 +30,8 @@
 #include <slurm/slurm_version.h>
 
 #include "hash.h"
+#include "runid.h"
+#include "runid_claims.h"
 #include "site.h"
 #include "submit.h"
 
@@ -72,6 +74,10 @@ static struct aml_site site;
 static int site_loaded;
 /* Whether planning needs the submitter's login name (see job_submit). */
 static int need_user_name;
+/* Which user each run id was accepted for since slurmctld started
+ * (runid_claims.h: what it cannot do). */
+static struct aml_runid_claims claims;
+static int claims_ready;
 
 /* A reason longer than this is cut by aml_submit_decide, with "...". */
 #define REASON_MAX 4096
@@ -83,47 +89,49 @@ static void set_string(char **field, const char *value)
 	*field = slurm_xstrdup(value);
 }
 
-static size_t name_length(const char *pair)
-{
-	const char *eq = strchr(pair, '=');
-
-	return eq ? (size_t)(eq - pair) : strlen(pair);
-}
-
 /*
  * Put the plan's variables into the job's environment: a variable the
  * job already has (the user's shell exported AML_RUN_ID, or a forger
- * did) is replaced in place, so the batch step sees exactly one value,
- * the planner's.  The array stays NULL-terminated with env_size entries.
+ * did, even twice) is replaced in place, so the batch step sees only the
+ * planner's value.  One pass over the job's array with a sorted index of
+ * the plan's (aml_env_index), so the cost stays linear in what the job
+ * and the run carry.  The array stays NULL-terminated with env_size
+ * entries.  Returns 0, or -1 when memory runs out (nothing changed).
  */
-static void merge_environment(job_desc_msg_t *job_desc,
-			      const struct aml_strlist *vars)
+static int merge_environment(job_desc_msg_t *job_desc,
+			     const struct aml_strlist *vars)
 {
+	struct aml_env_index ix;
+	unsigned char *placed;
+
+	if (aml_env_index_init(&ix, vars) < 0)
+		return -1;
+	if (!(placed = calloc(vars->count ? vars->count : 1, 1))) {
+		aml_env_index_free(&ix);
+		return -1;
+	}
 	/* One reallocation: room for every new variable and the NULL
 	 * (slurm_xrecalloc clears the new part). */
 	slurm_xrecalloc((void **)&job_desc->environment,
 			(size_t)job_desc->env_size + vars->count + 1,
 			sizeof(char *), true, false, __FILE__, __LINE__,
 			__func__);
-	for (size_t i = 0; i < vars->count; i++) {
-		const char *pair = vars->items[i];
-		size_t len = name_length(pair);
-		uint32_t at;
+	for (uint32_t at = 0; at < job_desc->env_size; at++) {
+		const char *old = job_desc->environment[at];
+		long k = old ? aml_env_index_find(&ix, old) : -1;
 
-		for (at = 0; at < job_desc->env_size; at++) {
-			const char *old = job_desc->environment[at];
-
-			if (old && strncmp(old, pair, len) == 0 &&
-			    old[len] == '=')
-				break;
-		}
-		if (at < job_desc->env_size) {
-			set_string(&job_desc->environment[at], pair);
-		} else {
-			job_desc->environment[at] = slurm_xstrdup(pair);
-			job_desc->env_size++;
-		}
+		if (k < 0)
+			continue;
+		set_string(&job_desc->environment[at], vars->items[k]);
+		placed[k] = 1;
 	}
+	for (size_t k = 0; k < vars->count; k++)
+		if (!placed[k])
+			job_desc->environment[job_desc->env_size++] =
+				slurm_xstrdup(vars->items[k]);
+	free(placed);
+	aml_env_index_free(&ix);
+	return 0;
 }
 
 /*
@@ -223,6 +231,29 @@ static const char *user_name(uid_t uid, char **buf)
 	return found ? found->pw_name : NULL;
 }
 
+/*
+ * The run id table, keyed with 16 secret random bytes so that no user
+ * can choose run ids that share its buckets.  Returns 0, or -1 (logged).
+ */
+static int start_claims(void)
+{
+	unsigned char key[16];
+
+	if (aml_random(key, sizeof(key)) < 0) {
+		slurm_error("%s: no randomness for the run id table: %s",
+			    plugin_type, strerror(errno));
+		return -1;
+	}
+	if (aml_runid_claims_init(&claims, AML_RUNID_CLAIMS_CAPACITY,
+				  key) < 0) {
+		slurm_error("%s: out of memory for the run id table",
+			    plugin_type);
+		return -1;
+	}
+	claims_ready = 1;
+	return 0;
+}
+
 AML_EXPORT int init(void)
 {
 	char path[4096];
@@ -254,6 +285,11 @@ AML_EXPORT int init(void)
 	/* libcrypto reads its configuration file on first use: let that
 	 * happen now rather than under slurmctld's locks. */
 	(void)aml_sha256_buffer("", 0, hex);
+	if (start_claims() < 0) {
+		aml_site_free(&site);
+		site_loaded = 0;
+		return SLURM_ERROR;
+	}
 	slurm_info("%s: %s: %zu compute target(s), default %s", plugin_type,
 		   path, site.n_targets,
 		   site.default_target ? site.default_target : "(none)");
@@ -265,16 +301,25 @@ AML_EXPORT int fini(void)
 	if (site_loaded)
 		aml_site_free(&site);
 	site_loaded = 0;
+	if (claims_ready)
+		aml_runid_claims_free(&claims);
+	claims_ready = 0;
 	return SLURM_SUCCESS;
 }
 
-/* Write the accepted plan into the job. */
-static void apply(job_desc_msg_t *job_desc,
-		  const struct aml_submit_decision *d, char *launcher)
+/* Write the accepted plan into the job, with [admin] as its admin
+ * comment.  Returns 0, or -1 when memory runs out before anything was
+ * written. */
+static int apply(job_desc_msg_t *job_desc,
+		 const struct aml_submit_decision *d, const char *admin,
+		 char *launcher)
 {
-	char *admin;
 	const struct aml_plan *p = &d->plan;
 
+	if (merge_environment(job_desc, &p->environment) < 0)
+		return -1;
+	rehash(&job_desc->env_hash, job_desc->environment,
+	       job_desc->env_size);
 	job_desc->min_nodes = p->min_nodes;
 	job_desc->max_nodes = p->max_nodes;
 	job_desc->num_tasks = p->num_tasks;
@@ -297,17 +342,91 @@ static void apply(job_desc_msg_t *job_desc,
 	/* The user can edit the comment but not the admin comment (only an
 	 * admin may set it: slurmctld checks that before the plugins run,
 	 * so setting it here is allowed), so the run id stays findable. */
-	admin = aml_submit_admin_comment(p);
-	set_string(&job_desc->admin_comment, admin ? admin : p->comment);
-	free(admin);
+	set_string(&job_desc->admin_comment, admin);
 
-	merge_environment(job_desc, &p->environment);
-	rehash(&job_desc->env_hash, job_desc->environment,
-	       job_desc->env_size);
 	if (launcher) {
 		set_string(&job_desc->script, launcher);
 		rehash(&job_desc->script_hash, &launcher, 1);
 	}
+	return 0;
+}
+
+/* What of the job's layout the planner never sets: the first such field
+ * [job_desc] sets, by the name scontrol shows, or NULL. */
+static const char *other_layout(const job_desc_msg_t *job_desc)
+{
+	if (job_desc->ntasks_per_socket != NO_VAL16)
+		return "NtasksPerSocket";
+	if (job_desc->ntasks_per_core != NO_VAL16)
+		return "NtasksPerCore";
+	if (job_desc->ntasks_per_tres != NO_VAL16)
+		return "NtasksPerTRES";
+	return NULL;
+}
+
+/*
+ * The fields of [job_desc] that choose where a job runs, beyond what the
+ * planner writes (features, generic resources and TRES, required nodes,
+ * the task layout), into [u] for aml_submit_check_update.  With [whole],
+ * as an update message sets them: also the node count, time, partition,
+ * QOS, account and task counts, which a submission gets from the plan.
+ * Slurm's NO_VAL, NO_VAL16 and INFINITE are read as what they mean:
+ * unset, unset, no limit.
+ */
+static void read_update(const job_desc_msg_t *job_desc, int whole,
+			struct aml_job_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->features = job_desc->features;
+	u->batch_features = job_desc->batch_features;
+	u->req_nodes = job_desc->req_nodes;
+	u->tres_per_node = job_desc->tres_per_node;
+	u->tres_per_job = job_desc->tres_per_job;
+	u->tres_per_socket = job_desc->tres_per_socket;
+	u->tres_per_task = job_desc->tres_per_task;
+	u->cpus_per_tres = job_desc->cpus_per_tres;
+	u->mem_per_tres = job_desc->mem_per_tres;
+	u->other_layout = other_layout(job_desc);
+	if (!whole)
+		return;
+	if (job_desc->min_nodes != NO_VAL || job_desc->max_nodes != NO_VAL) {
+		u->has_nodes = 1;
+		u->min_nodes = job_desc->min_nodes != NO_VAL
+				       ? job_desc->min_nodes : 0;
+		u->max_nodes = job_desc->max_nodes != NO_VAL
+				       ? job_desc->max_nodes : 0;
+	}
+	if (job_desc->time_limit != NO_VAL) {
+		u->has_time_limit = 1;
+		u->time_limit_minutes = job_desc->time_limit == INFINITE
+						? UINT32_MAX
+						: job_desc->time_limit;
+	}
+	u->partition = job_desc->partition;
+	u->qos = job_desc->qos;
+	u->account = job_desc->account;
+	if (job_desc->num_tasks != NO_VAL) {
+		u->has_num_tasks = 1;
+		u->num_tasks = job_desc->num_tasks;
+	}
+	if (job_desc->ntasks_per_node != NO_VAL16) {
+		u->has_ntasks_per_node = 1;
+		u->ntasks_per_node = job_desc->ntasks_per_node;
+	}
+}
+
+/*
+ * Whether [name] is the run id of a run accepted for another user than
+ * [uid]: a plain job (sbatch -J) or a rename (scontrol update Name=)
+ * could otherwise put any job under another user's run in squeue.  One
+ * keyed hash per named job.
+ */
+static int name_of_others_run(const char *name, uint32_t uid)
+{
+	uint32_t holder;
+
+	return name && aml_runid_claims_owner(&claims, name, &holder) &&
+	       holder != uid;
 }
 
 AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
@@ -315,11 +434,17 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 {
 	struct aml_submit_decision d;
 	struct aml_submitter who = { NULL, NULL };
+	struct aml_job_update asked;
 	char reason[REASON_MAX];
-	char *pw_buf = NULL, *launcher = NULL;
+	char *pw_buf = NULL, *launcher = NULL, *admin = NULL;
+	/* The job's owner: slurmctld has set it from the credential (root
+	 * may submit for another user). */
+	uint32_t owner = job_desc->user_id != NO_VAL ? job_desc->user_id
+						     : submit_uid;
+	uint32_t holder;
 	int rc = SLURM_SUCCESS;
 
-	if (!site_loaded)
+	if (!site_loaded || !claims_ready)
 		return SLURM_SUCCESS;
 	if (need_user_name &&
 	    has_config(job_desc->spank_job_env, job_desc->spank_job_env_size))
@@ -330,8 +455,13 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			      job_desc->spank_job_env_size, &site, &who, &d,
 			      reason, sizeof(reason)) < 0) {
 		rc = SLURM_ERROR;
-	} else if (!d.is_aml) {
+	} else if (!d.is_aml && !name_of_others_run(job_desc->name, owner)) {
 		goto out;
+	} else if (!d.is_aml) {
+		snprintf(reason, sizeof(reason),
+			 "the job name %s is the run id of another user's run: a job may not be named after it",
+			 job_desc->name);
+		rc = SLURM_ERROR;
 	} else if (d.replace_script && !job_desc->script) {
 		/* salloc and srun allocations have no batch script, and
 		 * giving them one would turn them into batch jobs. */
@@ -339,10 +469,37 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			 "run %s has no command of its own to run: submit it with sbatch --aml-run",
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
-	} else if (d.replace_script &&
-		   !(launcher = aml_submit_launcher_script(
-				   &d, site.launcher ? site.launcher
-						     : AML_LAUNCHER_PATH))) {
+	} else if (!(admin = aml_submit_admin_comment(&d.plan))) {
+		snprintf(reason, sizeof(reason),
+			 "slurm-aml: out of memory while planning run %s",
+			 d.plan.run_id);
+		rc = SLURM_ERROR;
+	} else if (read_update(job_desc, 0, &asked),
+		   aml_submit_check_update(&site, admin, &asked, reason,
+					   sizeof(reason)) != AML_UPDATE_OK) {
+		/* What the job asks for beyond the plan (sbatch
+		 * --constraint, --gres, --nodelist...) is judged by the
+		 * rule an update is judged by: the target's or nothing. */
+		rc = SLURM_ERROR;
+	} else if (aml_runid_claims_owner(&claims, d.plan.run_id, &holder) &&
+		   holder != owner) {
+		/* Someone else's run (its id is public in squeue): the job
+		 * would be named and commented after it. */
+		snprintf(reason, sizeof(reason),
+			 "run %s belongs to another user: a run can be submitted only by the user who created it",
+			 d.plan.run_id);
+		rc = SLURM_ERROR;
+	} else if ((d.replace_script &&
+		    !(launcher = aml_submit_launcher_script(
+			      &d, site.launcher ? site.launcher
+						: AML_LAUNCHER_PATH))) ||
+		   apply(job_desc, &d, admin, launcher) < 0 ||
+		   aml_runid_claims_add(&claims, d.plan.run_id, owner,
+					NULL) != 0) {
+		/* Registered only once the job is accepted (slurmctld may
+		 * still refuse it for its own reasons: the claim is then
+		 * the same user's, who may submit the run again).  A run
+		 * that cannot be registered is not accepted. */
 		snprintf(reason, sizeof(reason),
 			 "slurm-aml: out of memory while planning run %s",
 			 d.plan.run_id);
@@ -368,7 +525,6 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 		goto out;
 	}
 
-	apply(job_desc, &d, launcher);
 	/* slurmctld already logs every submission at info; a second line
 	 * per job would double the log's share of the submit RPC.  The
 	 * run id stays in the job's admin comment, and refusals, which an
@@ -378,6 +534,7 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 out:
 	aml_submit_decision_free(&d);
 	free(launcher);
+	free(admin);
 	free(pw_buf);
 	return rc;
 }
@@ -404,7 +561,10 @@ struct job_record_head {
 /*
  * An update of a run's job (scontrol update) must stay within its compute
  * target, as its submission had to; the owner could otherwise take a
- * pending run past MaxNodes or MaxTime.  Root may (an admin extending a
+ * pending run past MaxNodes or MaxTime, or onto nodes, features or GPUs
+ * another target keeps for other users.  The run's target and planned
+ * layout come from the admin comment written at submission, the one
+ * field of the job record read here.  Root may (an admin extending a
  * run on purpose).  22.05 gives job_modify no err_msg: the
  * user sees the error code's text, the controller's log the full reason.
  */
@@ -412,26 +572,22 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 			  uint32_t submit_uid)
 {
 	const struct job_record_head *head = (const void *)job_ptr;
-	struct aml_job_update u = { 0 };
+	struct aml_job_update u;
 	enum aml_update_verdict verdict;
 	char reason[REASON_MAX];
 
-	if (!site_loaded || !head || head->magic != JOB_RECORD_MAGIC ||
-	    submit_uid == 0)
+	if (!site_loaded || !claims_ready || submit_uid == 0)
 		return SLURM_SUCCESS;
-	if (job_desc->min_nodes != NO_VAL || job_desc->max_nodes != NO_VAL) {
-		u.has_nodes = 1;
-		u.min_nodes = job_desc->min_nodes != NO_VAL ? job_desc->min_nodes : 0;
-		u.max_nodes = job_desc->max_nodes != NO_VAL ? job_desc->max_nodes : 0;
+	/* Whoever renames a job (its owner, or an operator) may not give
+	 * it another user's run id. */
+	if (name_of_others_run(job_desc->name, submit_uid)) {
+		slurm_info("job_submit/aml: refused an update by uid %u: the job name %s is the run id of another user's run",
+			   submit_uid, job_desc->name);
+		return ESLURM_ACCESS_DENIED;
 	}
-	if (job_desc->time_limit != NO_VAL) {
-		u.has_time_limit = 1;
-		u.time_limit_minutes = job_desc->time_limit == INFINITE
-					       ? UINT32_MAX : job_desc->time_limit;
-	}
-	u.partition = job_desc->partition;
-	u.qos = job_desc->qos;
-	u.account = job_desc->account;
+	if (!head || head->magic != JOB_RECORD_MAGIC)
+		return SLURM_SUCCESS;
+	read_update(job_desc, 1, &u);
 	verdict = aml_submit_check_update(&site, head->admin_comment, &u,
 					  reason, sizeof(reason));
 	if (verdict == AML_UPDATE_OK)
@@ -449,7 +605,14 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 		return ESLURM_INVALID_QOS;
 	case AML_UPDATE_ACCOUNT:
 		return ESLURM_INVALID_ACCOUNT;
+	case AML_UPDATE_FEATURES:
+		return ESLURM_INVALID_FEATURE;
+	case AML_UPDATE_GRES:
+		return ESLURM_INVALID_GRES;
+	case AML_UPDATE_TASKS:
+		return ESLURM_BAD_TASK_COUNT;
 	default:
+		/* A node list, or a target gone: policy, not a bad value. */
 		return ESLURM_ACCESS_DENIED;
 	}
 }

@@ -202,7 +202,7 @@ static int parse_config(struct launcher *L)
 				L->ctx.node ? L->ctx.node : "(unknown)");
 	aml_errors_init(&errs, AML_ENV_NODE_CONFIG);
 	if (aml_runconfig_parse(config, strlen(config), AML_ENV_NODE_CONFIG,
-				NULL, NULL, &L->rc, &errs) < 0) {
+				NULL, NULL, &L->site.limits, &L->rc, &errs) < 0) {
 		return fail_errors(L, &errs);
 	}
 	aml_errors_free(&errs);

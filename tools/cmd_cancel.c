@@ -80,7 +80,8 @@ int cmd_cancel(int argc, char **argv)
 		goto done;
 	}
 	job_id = runs_last_job(&info);
-	if (job_id && runs_slurm_cancel(job_id, err, sizeof(err)) < 0) {
+	if (job_id &&
+	    runs_slurm_cancel(job_id, (uint32_t)info.uid, err, sizeof(err)) < 0) {
 		tool_printf(stderr, "aml-run cancel: run %s: %s\n", info.run_id,
 			    err);
 		status = AML_EXIT_FAILURE;

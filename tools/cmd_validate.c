@@ -2,8 +2,11 @@
  * aml-run validate: is this run configuration valid, and what does it mean?
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "runconfig.h"
@@ -19,6 +22,10 @@ static const char usage[] =
 	"\n"
 	"  --canonical   print the canonical JSON the controller receives\n"
 	"  --no-files    do not check that the source directory and script exist\n"
+	"  --conf PATH   the aml.conf whose limits on a run's size apply\n"
+	"                (MaxConfigSize, MaxEnvironmentVariables, MaxArguments,\n"
+	"                MaxArgumentsSize); by default the cluster's aml.conf\n"
+	"                when there is one, else the built-in defaults\n"
 	"  -h, --help    show this help\n"
 	"\n"
 	"Exit status: 0 valid, 2 invalid, 64 usage error.\n";
@@ -54,18 +61,47 @@ static void print_summary(const char *file, const struct aml_runconfig *rc)
 	       limit);
 }
 
+/*
+ * The limits sbatch and the controller will apply: those of [conf], of
+ * the cluster's aml.conf when there is one, else the defaults (validate
+ * also runs where there is no cluster).  AML_EXIT_OK, or the exit status
+ * with the errors printed.
+ */
+static int load_limits(const char *conf, struct aml_run_limits *limits)
+{
+	struct aml_site site;
+	char path[PATH_MAX];
+	int status;
+
+	aml_run_limits_default(limits);
+	if (!conf) {
+		if (aml_site_default_path(path, sizeof(path)) < 0 ||
+		    access(path, F_OK) < 0)
+			return AML_EXIT_OK;
+		conf = path;
+	}
+	status = tool_load_site("validate", conf, &site);
+	if (status != AML_EXIT_OK)
+		return status;
+	*limits = site.limits;
+	aml_site_free(&site);
+	return AML_EXIT_OK;
+}
+
 int cmd_validate(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "canonical", no_argument, NULL, 'c' },
 		{ "no-files", no_argument, NULL, 'n' },
+		{ "conf", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int canonical = 0, check_files = 1, opt, status;
 	struct aml_runconfig rc;
+	struct aml_run_limits limits;
 	struct aml_errors errs;
-	const char *file;
+	const char *file, *conf = NULL;
 
 	optind = 1;
 	opterr = 0;
@@ -76,6 +112,9 @@ int cmd_validate(int argc, char **argv)
 			break;
 		case 'n':
 			check_files = 0;
+			break;
+		case 'C':
+			conf = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -89,8 +128,10 @@ int cmd_validate(int argc, char **argv)
 		return tool_usage_error("validate",
 					"expected exactly one FILE");
 	file = argv[optind];
+	if ((status = load_limits(conf, &limits)) != AML_EXIT_OK)
+		return status;
 	aml_errors_init(&errs, file);
-	if (aml_runconfig_load(file, &rc, &errs) < 0) {
+	if (aml_runconfig_load(file, &limits, &rc, &errs) < 0) {
 		tool_print_errors(&errs);
 		aml_errors_free(&errs);
 		return AML_EXIT_INVALID;
@@ -99,18 +140,25 @@ int cmd_validate(int argc, char **argv)
 	if (check_files && aml_runconfig_check_files(&rc, &errs) < 0) {
 		tool_print_errors(&errs);
 		status = AML_EXIT_INVALID;
-	} else if (canonical) {
+	} else {
+		/* sbatch hands the controller the canonical form, which
+		 * MaxConfigSize bounds as well as the file. */
 		char *text = aml_runconfig_encode(&rc);
 
 		if (!text) {
 			fprintf(stderr, "aml-run validate: out of memory\n");
 			status = AML_EXIT_FAILURE;
-		} else {
+		} else if (aml_runconfig_check_size(strlen(text),
+						    "its canonical form",
+						    &limits, &errs) < 0) {
+			tool_print_errors(&errs);
+			status = AML_EXIT_INVALID;
+		} else if (canonical) {
 			printf("%s\n", text);
-			free(text);
+		} else {
+			print_summary(file, &rc);
 		}
-	} else {
-		print_summary(file, &rc);
+		free(text);
 	}
 	aml_runconfig_free(&rc);
 	aml_errors_free(&errs);

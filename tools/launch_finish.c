@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "launch_finish.h"
-#include "runs.h"
+#include "slurm_query.h"
 #include "waiting.h"
 
 /* The run's end, as the batch node decided it, for the other nodes'
@@ -33,6 +33,7 @@ static void stopped(const struct launch_outcome *o, uint64_t deadline_s,
 		    struct launch_verdict *v)
 {
 	v->status = AML_STATUS_CANCELED;
+	v->by_signal = o->stop == LAUNCH_STOP_SIGNAL;
 	if (o->stop == LAUNCH_STOP_DEADLINE)
 		snprintf(v->reason, sizeof(v->reason),
 			 "max_run_duration_seconds (%llu s) reached",
@@ -285,16 +286,46 @@ static void end_carried(const struct launch_ctx *c, const struct aml_event *end,
 			   err);
 }
 
+/*
+ * Whether Slurm ended the job (see launch_finish.h): the launcher was
+ * signalled, and Slurm's record of the job holds an end (TIMEOUT,
+ * CANCELLED, BOOT_FAIL, PREEMPTED...), which the finalizer records.  A
+ * signal with the job still running (scancel --signal to the step, a
+ * kill by hand), or Slurm out of reach, leaves the end to the launcher.
+ * [state] gets Slurm's state.
+ */
+static int slurm_ended_job(const struct launch_ctx *c,
+			   const struct launch_verdict *v, char *state,
+			   size_t len)
+{
+	struct aml_slurm_job job;
+	enum aml_status status;
+	char reason[256];
+	int requeue;
+
+	if (!v->by_signal || !c->job_id ||
+	    runs_slurm_query(c->job_id, &job) != 0 ||
+	    aml_status_from_slurm(job.state, job.exit_code, job.signal, 0,
+				  &status, &requeue, reason,
+				  sizeof(reason)) < 0)
+		return 0;
+	snprintf(state, len, "%s", job.state);
+	return 1;
+}
+
 void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 		   uint32_t nodes, const char *run_dir)
 {
 	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
-	char before[256] = "", after[256] = "", err[1024];
+	char before[256] = "", after[256] = "", err[1024], slurm_state[32];
 	struct aml_event end;
-	int lost = 0, ended, handed = 0, carried = 0;
+	int lost = 0, ended, slurm_ends, handed = 0, carried = 0;
 
+	slurm_ends = slurm_ended_job(c, v, slurm_state, sizeof(slurm_state));
 	ended = finalizing(c);
-	if (nodes > 1 && !ended && c->job_id &&
+	/* The end travels with the other nodes' outputs only when it is the
+	 * launcher's to record (not Slurm's, not already recorded). */
+	if (nodes > 1 && !ended && !slurm_ends && c->job_id &&
 	    launch_event_make(c, v->status, v->reason[0] ? v->reason : NULL,
 			      v->has_exit_code, v->exit_code, &end, err,
 			      sizeof(err)) == 0) {
@@ -332,7 +363,10 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 			 "the script succeeded, but its outputs could not all "
 			 "be uploaded (see the job's error output)");
 	}
-	if (!ended && carried && !lost)
+	if (!ended && slurm_ends)
+		launch_say("Slurm ended the job (%s): aml-finalize records the "
+			   "run's end, with Slurm's reason", slurm_state);
+	else if (!ended && carried && !lost)
 		end_carried(c, &end, after);
 	else if (!ended)
 		launch_record(c, v->status, v->reason[0] ? v->reason : NULL,

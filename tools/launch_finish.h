@@ -17,9 +17,12 @@
  * Then, in this order, because Slurm may kill the launcher KillWait
  * seconds after a cancel: Finalizing, the uploads of outputs/, logs/ and
  * user_logs/, the end.  When Slurm ended the job (scancel, its time
- * limit, a boot failure), the finalizer has usually recorded the end
- * already, with Slurm's reason: that end stands, and only the uploads
- * are made.  A queued (spooled) upload is fine; a failed one
+ * limit, a boot failure, a preemption: the launcher was signalled and
+ * Slurm's record of the job says so), the end is the finalizer's, with
+ * Slurm's reason, and the launcher records none: slurmctld starts the
+ * finalizer as it signals the steps, so both hear of the end at once,
+ * and the first to write must not decide the reason.  Only Finalizing
+ * (when the finalizer is not already there) and the uploads are made.  A queued (spooled) upload is fine; a failed one
  * turns a Completed run into Failed, since its outputs are lost.
  *
  * What cannot be written now waits in the node's spool (spool.h), and
@@ -51,6 +54,8 @@ struct launch_verdict {
 	char reason[512];
 	int exit_status;      /* the launcher's, when exit_signal is 0 */
 	int exit_signal;      /* end by this signal instead */
+	int by_signal;        /* stopped because the launcher was
+			       * signalled: Slurm may have ended the job */
 };
 
 /*

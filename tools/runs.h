@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "history.h"
+#include "slurm_query.h"
 #include "site.h"
 #include "slurm_text.h"
 
@@ -52,26 +53,7 @@ int runs_read(const char *command, struct aml_history *h, const char *run_id,
  */
 void runs_reconcile(struct aml_history *h, struct aml_run_info *info);
 
-/* Ask Slurm about [job_id]: 0 with [job] filled, 1 when Slurm no longer
- * knows the job, -1 when Slurm cannot be asked. */
-int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
 
-/* scancel [job_id]; 0, or -1 with scancel's message in errbuf. */
-int runs_slurm_cancel(uint32_t job_id, char *errbuf, size_t errlen);
-
-/*
- * Add [node] to the spooled_on word of [job_id]'s comment (waiting.h):
- * what the job left on [node] waits in its spool.  Reads the comment
- * (squeue) and writes it back (scontrol update), as the caller, who must
- * be the job's user or root.  0, or -1 with errbuf.
- */
-int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
-			    size_t errlen);
-
-/* The nodes the spooled_on word of [job_id]'s comment names, into [buf]
- * ("" when none); 0, or -1 with errbuf when the comment cannot be read. */
-int runs_slurm_spooled_on(uint32_t job_id, char *buf, size_t len,
-			  char *errbuf, size_t errlen);
 
 /* The last Slurm job of the run, 0 when none. */
 uint32_t runs_last_job(const struct aml_run_info *info);

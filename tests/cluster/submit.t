@@ -46,7 +46,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # NumNodes as scontrol prints a fixed count: "2-2" is 2.
 nodes_of() { local v; v=$(field "$(scontrol show job -o "$1")" NumNodes); echo "${v%%-*}"; }
 
-echo "1..18"
+echo "1..22"
 
 # ---- a valid run
 out=$(cd "$src/hello" && as_user sbatch -o /dev/null --aml-run=run.json </dev/null 2>&1); status=$?
@@ -107,6 +107,36 @@ out=$(cd "$src/hello" && as_user forge-submit "AML_CONFIG=$forged" \
 if [ $status = 1 ] && grep -q 'node_count: .*at most 2' <<<"$out" && grep -q '^refused' <<<"$out"; then
 	ok "a forged configuration over a limit is refused by the controller"
 else not_ok "a forged configuration over a limit is refused by the controller" "$out"; fi
+
+# ---- another user's run id (issue 12, point 8): the controller remembers
+# which user each run id was accepted for.  $run's job was accepted for
+# the test user (and cancelled since); the hostile user claims it.
+out=$(cd / && as_evil forge-submit "AML_CONFIG=$canonical" "AML_RUN_ID=$run" \
+	"AML_SNAPSHOT_ID=$(printf '0%.0s' {1..64})" AML_LAUNCHER=1 2>&1); status=$?
+if [ $status = 1 ] && grep -q "run $run belongs to another user" <<<"$out"; then
+	ok "a job claiming another user's run id is refused"
+else not_ok "a job claiming another user's run id is refused" "exit $status" "$out"; fi
+out=$(cd / && as_user forge-submit "AML_CONFIG=$canonical" "AML_RUN_ID=$run" \
+	"AML_SNAPSHOT_ID=$(printf '0%.0s' {1..64})" AML_LAUNCHER=1 2>&1); status=$?
+forged_job=$(sed -n 's/^submitted \([0-9]*\)$/\1/p' <<<"$out")
+if [ $status = 0 ] && [ -n "$forged_job" ]; then
+	ok "the run's own user may submit its run id again"
+else not_ok "the run's own user may submit its run id again" "exit $status" "$out"; fi
+[ -n "$forged_job" ] && scancel "$forged_job"
+
+# ---- a run's history names its job, and its owner writes that history:
+# an administrator cancelling the hostile user's run must not cancel the
+# test user's job the run names.
+victim_job=$(as_user sbatch --parsable -o /dev/null --begin=now+1hour --wrap true 2>/dev/null)
+evil_run=$(new_run_id forged)
+as_evil history-fixture create forged "$evil_run" "$(now_ms)" cpu >/dev/null
+as_evil history-fixture event forged "$evil_run" Queued "$(now_ms)" sbatch "job=$victim_job" >/dev/null
+out=$(PATH=$bin:$PATH aml-run cancel "$evil_run" 2>&1); status=$?
+if [ $status != 0 ] && grep -q "Slurm job $victim_job belongs to uid $(id -u "$user"), not to the run's owner" <<<"$out"; then
+	ok "cancelling a run that names another user's job refuses to scancel it"
+else not_ok "cancelling a run that names another user's job refuses to scancel it" "exit $status" "$out"; fi
+same "the other user's job is still pending" PENDING "$(job_state "$victim_job")"
+[ -n "$victim_job" ] && scancel "$victim_job"
 
 # ---- --export=NONE and #SBATCH --aml-run
 job3=$(cd "$src/hello" && as_user sbatch -o /dev/null --parsable --export=NONE --aml-run=run.json print-env.sh 2>/dev/null)

@@ -20,7 +20,7 @@ static void check_roundtrip(const struct aml_runconfig *rc)
 		return;
 	aml_errors_init(&errs, "canonical");
 	if (aml_runconfig_parse(canonical, strlen(canonical), "canonical", NULL,
-				NULL, &back, &errs) != 0)
+				NULL, NULL, &back, &errs) != 0)
 		abort();
 	again = aml_runconfig_encode(&back);
 	if (!again || strcmp(canonical, again) != 0)
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		aml_errors_init(&errs, "fuzz.json");
 		if (aml_runconfig_parse((const char *)data, size, "fuzz.json",
-					bases[i], NULL, &rc, &errs) == 0) {
+					bases[i], NULL, NULL, &rc, &errs) == 0) {
 			check_roundtrip(&rc);
 			aml_runconfig_free(&rc);
 		}

@@ -415,6 +415,35 @@ static void json_duplicate_keys_large_object(void **state)
 	free(doc);
 }
 
+/* Keys forged to share the quick hash (length, first and last four
+ * bytes): still told apart, and a duplicate among them still found. */
+static void json_duplicate_keys_same_hash(void **state)
+{
+	(void)state;
+	char *doc = malloc(64 * 1024);
+	size_t at = 0;
+	struct aml_node *r;
+
+	assert_non_null(doc);
+	at += (size_t)sprintf(doc + at, "{\n");
+	for (int i = 0; i < 1000; i++)
+		at += (size_t)sprintf(doc + at, "\"AAAA%04dZZZZ\": %d,\n", i, i);
+	at += (size_t)sprintf(doc + at, "\"AAAAxxxxZZZZ\": 0}\n");
+	r = parse_ok(doc, J);
+	assert_int_equal(r->n_children, 1001);
+	assert_text(member(r, "AAAA0999ZZZZ"), AML_NODE_INT, "999");
+	aml_doc_free(r);
+
+	at = (size_t)sprintf(doc, "{\n");
+	for (int i = 0; i < 1000; i++)
+		at += (size_t)sprintf(doc + at, "\"AAAA%04dZZZZ\": %d,\n", i, i);
+	at += (size_t)sprintf(doc + at, "\"AAAA0500ZZZZ\": 1,\n"
+			      "\"AAAA0001ZZZZ\": 1}\n");
+	refused(doc, J,
+		"run.json: line 1002: duplicate key \"AAAA0500ZZZZ\" (first at line 502)");
+	free(doc);
+}
+
 static char *nested(int depth, char open, char close, const char *inner)
 {
 	size_t n = strlen(inner);
@@ -1309,6 +1338,7 @@ int main(void)
 		cmocka_unit_test(json_empty),
 		cmocka_unit_test(json_duplicate_keys),
 		cmocka_unit_test(json_duplicate_keys_large_object),
+		cmocka_unit_test(json_duplicate_keys_same_hash),
 		cmocka_unit_test(json_depth_limit),
 		cmocka_unit_test(invalid_utf8),
 		cmocka_unit_test(bom_accepted),

@@ -168,6 +168,26 @@ static void test_is_hex(void **state)
 	assert_false(aml_sha256_is_hex(upper));
 }
 
+/* The reference vectors of the SipHash paper: key 00..0f, messages
+ * 00, 00 01, ... (vectors.h of the reference code). */
+static void test_siphash_vectors(void **state)
+{
+	unsigned char key[16], msg[64];
+
+	(void)state;
+	for (int i = 0; i < 16; i++)
+		key[i] = (unsigned char)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (unsigned char)i;
+	assert_true(aml_siphash24(msg, 0, key) == 0x726fdb47dd0e0e31ULL);
+	assert_true(aml_siphash24(msg, 1, key) == 0x74f839c593dc67fdULL);
+	assert_true(aml_siphash24(msg, 8, key) == 0x93f5f5799a932462ULL);
+	assert_true(aml_siphash24(msg, 15, key) == 0xa129ca6149be45e5ULL);
+	/* The key matters. */
+	key[0] ^= 1;
+	assert_true(aml_siphash24(msg, 15, key) != 0xa129ca6149be45e5ULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_final_releases_context),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_is_hex),
+		cmocka_unit_test(test_siphash_vectors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

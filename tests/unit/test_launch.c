@@ -306,7 +306,7 @@ static void test_tensorflow_from_parsed_config(void **state)
 	(void)state;
 	aml_errors_init(&errs, "run.json");
 	assert_int_equal(aml_runconfig_parse(text, strlen(text), "run.json",
-					     "/src", "hello", &rc, &errs), 0);
+					     "/src", "hello", NULL, &rc, &errs), 0);
 	aml_errors_free(&errs);
 	assert_int_equal(aml_distributed_env(&rc, &p, &out), 0);
 	assert_int_equal(out.count, 1);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runconfig.h"
 
@@ -31,7 +32,7 @@ static struct parsed *parse_as(const char *text, const char *filename,
 	assert_non_null(p);
 	aml_errors_init(&p->errs, filename);
 	p->result = aml_runconfig_parse(text, strlen(text), filename, base,
-					NULL, &p->rc, &p->errs);
+					NULL, NULL, &p->rc, &p->errs);
 	p->errors = aml_errors_join(&p->errs);
 	return p;
 }
@@ -392,7 +393,7 @@ static void test_controller_needs_absolute(void **state)
 	(void)state;
 	aml_errors_init(&errs, "canonical");
 	assert_int_equal(aml_runconfig_parse(text, strlen(text), "canonical",
-					     NULL, NULL, &rc, &errs), -1);
+					     NULL, NULL, NULL, &rc, &errs), -1);
 	assert_string_equal(errs.lines[0],
 			    "canonical: source_directory: must be an absolute path here, got \"rel\"");
 	aml_errors_free(&errs);
@@ -757,7 +758,7 @@ static void assert_roundtrip(const char *text, const char *filename)
 	assert_non_null(canonical);
 	aml_errors_init(&errs, "canonical");
 	if (aml_runconfig_parse(canonical, strlen(canonical), "canonical",
-				NULL, NULL, &back, &errs) != 0)
+				NULL, NULL, NULL, &back, &errs) != 0)
 		fail_msg("canonical form does not parse:\n%s\n%s", canonical,
 			 errs.lines[0]);
 	again = aml_runconfig_encode(&back);
@@ -782,6 +783,263 @@ static void assert_roundtrip(const char *text, const char *filename)
 	aml_runconfig_free(&back);
 	aml_errors_free(&errs);
 	parsed_free(p);
+}
+
+/* ---- merging variables ---- */
+
+static void kv_push(struct aml_kvlist *l, const char *k, const char *v)
+{
+	struct aml_kv *items = realloc(l->items, (l->count + 1) * sizeof(*items));
+
+	assert_non_null(items);
+	l->items = items;
+	l->items[l->count].key = strdup(k);
+	l->items[l->count].value = strdup(v);
+	l->count++;
+}
+
+/* The same outcome as one aml_kvlist_set per pair, in order. */
+static void test_kvlist_merge_as_set(void **state)
+{
+	struct aml_kvlist dst = { 0 }, src = { 0 }, want = { 0 };
+
+	(void)state;
+	kv_push(&dst, "B", "1");
+	kv_push(&dst, "A", "2");
+	kv_push(&src, "C", "3");
+	kv_push(&src, "A", "4");
+	kv_push(&src, "D", "5");
+	kv_push(&src, "C", "6");
+	for (size_t i = 0; i < dst.count; i++)
+		assert_int_equal(aml_kvlist_set(&want, dst.items[i].key,
+						dst.items[i].value), 0);
+	for (size_t i = 0; i < src.count; i++)
+		assert_int_equal(aml_kvlist_set(&want, src.items[i].key,
+						src.items[i].value), 0);
+	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
+	assert_int_equal(src.count, 0);
+	assert_null(src.items);
+	assert_int_equal(dst.count, want.count);
+	for (size_t i = 0; i < want.count; i++) {
+		assert_string_equal(dst.items[i].key, want.items[i].key);
+		assert_string_equal(dst.items[i].value, want.items[i].value);
+	}
+	/* B=1 A=4 C=6 D=5 */
+	assert_string_equal(dst.items[2].key, "C");
+	assert_string_equal(dst.items[2].value, "6");
+	/* Nothing to merge, and into an empty list. */
+	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
+	assert_int_equal(dst.count, 4);
+	aml_kvlist_free(&want);
+	kv_push(&src, "X", "1");
+	assert_int_equal(aml_kvlist_merge(&want, &src), 0);
+	assert_int_equal(want.count, 1);
+	assert_string_equal(want.items[0].key, "X");
+	aml_kvlist_free(&want);
+	aml_kvlist_free(&dst);
+}
+
+/* A RunConfiguration's two places: the top-level list wins for a name
+ * in both, which keeps its first place. */
+static void test_runconfiguration_two_variable_lists(void **state)
+{
+	struct parsed *p = ok(
+		"{\"script\":\"t.py\",\"framework\":\"Python\","
+		"\"environment\":{\"environmentVariables\":{\"A\":\"1\",\"B\":\"2\"}},"
+		"\"environmentVariables\":{\"C\":\"3\",\"A\":\"9\"}}",
+		"x.runconfig");
+	const struct aml_kvlist *v = &p->rc.environment_variables;
+
+	(void)state;
+	assert_int_equal(v->count, 3);
+	assert_string_equal(v->items[0].key, "A");
+	assert_string_equal(v->items[0].value, "9");
+	assert_string_equal(v->items[1].key, "B");
+	assert_string_equal(v->items[2].key, "C");
+	parsed_free(p);
+}
+
+/* Bindings are found whatever the order they were declared in, and one
+ * that is not declared is still refused. */
+static void test_command_job_bindings_any_order(void **state)
+{
+	struct parsed *p = ok("type: command\n"
+			      "command: t ${{inputs.zeta}} ${{inputs.alpha}} ${{inputs.mid}} ${{outputs.o2}} ${{outputs.o1}}\n"
+			      "inputs: {zeta: 1, mid: 2, alpha: 3}\n"
+			      "outputs: {o2: null, o1: null}\n",
+			      "job.yml");
+
+	(void)state;
+	assert_string_equal(p->rc.command_line,
+			    "t 1 3 2 outputs/o2 outputs/o1");
+	/* The variables keep the file's order. */
+	assert_string_equal(p->rc.environment_variables.items[0].key,
+			    "AZURE_ML_INPUT_zeta");
+	assert_string_equal(p->rc.environment_variables.items[3].key,
+			    "AZURE_ML_OUTPUT_o2");
+	parsed_free(p);
+	fails_containing("{\"type\": \"command\", \"command\": \"t ${{inputs.alph}}\","
+			 " \"inputs\": {\"alpha\": 1, \"alphab\": 2}}",
+			 "cannot resolve ${{inputs.alph}}");
+}
+
+/* ---- limits on a configuration's size ---- */
+
+/* Small limits, so each rule is tested on a few bytes. */
+static const struct aml_run_limits small_limits = {
+	.config_bytes = 400, .variables = 3, .arguments = 3,
+	.argument_bytes = 16,
+};
+
+/* [text] parsed under small_limits: refused with exactly [expected]. */
+static void limited_fails_with(const char *text, const char *filename,
+			       const char *expected)
+{
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	char *joined;
+
+	aml_errors_init(&errs, filename);
+	assert_int_equal(aml_runconfig_parse(text, strlen(text), filename,
+					     BASE, NULL, &small_limits, &rc,
+					     &errs), -1);
+	joined = aml_errors_join(&errs);
+	assert_non_null(joined);
+	if (strcmp(joined, expected))
+		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
+			 joined);
+	free(joined);
+	aml_errors_free(&errs);
+}
+
+static void limited_ok(const char *text, const char *filename)
+{
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+
+	aml_errors_init(&errs, filename);
+	if (aml_runconfig_parse(text, strlen(text), filename, BASE, NULL,
+				&small_limits, &rc, &errs) != 0)
+		fail_msg("expected valid, got: %s", errs.lines[0]);
+	aml_runconfig_free(&rc);
+	aml_errors_free(&errs);
+}
+
+static void test_limits_default(void **state)
+{
+	struct aml_run_limits l;
+
+	(void)state;
+	aml_run_limits_default(&l);
+	assert_true(l.config_bytes == 1048576);
+	assert_int_equal(l.variables, 4096);
+	assert_int_equal(l.arguments, 4096);
+	assert_true(l.argument_bytes == 262144);
+}
+
+/* Over the size, nothing is read: not even the syntax error after it. */
+static void test_limit_config_size(void **state)
+{
+	char text[512];
+
+	(void)state;
+	memset(text, ' ', sizeof(text) - 1);
+	text[0] = '{';
+	text[sizeof(text) - 1] = '\0';
+	limited_fails_with(text, "run.json",
+			   "run.json: the configuration is 511 bytes, at most 400 (MaxConfigSize in aml.conf)");
+	assert_int_equal(aml_runconfig_check_size(400, "it", &small_limits,
+						  NULL), 0);
+}
+
+static void test_limit_variables(void **state)
+{
+	(void)state;
+	limited_ok("{\"script\": \"t.py\", \"environment\": {\"environment_variables\":"
+		   " {\"A\": 1, \"B\": 2, \"C\": 3}}}", "run.json");
+	/* The count is judged before the names: one line, not five. */
+	limited_fails_with("{\"script\": \"t.py\", \"environment\": {\"environment_variables\":"
+			   " {\"1\": 1, \"2\": 2, \"3\": 3, \"4\": 4, \"5\": 5}}}",
+			   "run.json",
+			   "run.json: environment.environment_variables: 5 variables, at most 3 (MaxEnvironmentVariables in aml.conf)");
+	/* Two places of a RunConfiguration, each within the limit. */
+	limited_fails_with("{\"script\":\"t.py\",\"framework\":\"Python\","
+			   "\"environment\":{\"environmentVariables\":{\"A\":\"1\",\"B\":\"2\"}},"
+			   "\"environmentVariables\":{\"C\":\"3\",\"D\":\"4\"}}",
+			   "x.runconfig",
+			   "x.runconfig: 4 environment variables in all, at most 3 (MaxEnvironmentVariables in aml.conf)");
+	/* A command job's inputs and outputs are variables too. */
+	limited_fails_with("{\"type\": \"command\", \"command\": \"t\","
+			   " \"inputs\": {\"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4}}",
+			   "job.json",
+			   "job.json: inputs: 4 inputs, each an environment variable, at most 3 (MaxEnvironmentVariables in aml.conf)");
+	limited_fails_with("{\"type\": \"command\", \"command\": \"t\","
+			   " \"environment_variables\": {\"A\": 1, \"B\": 2},"
+			   " \"outputs\": {\"o\": null, \"p\": null}}",
+			   "job.json",
+			   "job.json: 4 environment variables in all, at most 3 (MaxEnvironmentVariables in aml.conf)");
+}
+
+static void test_limit_arguments(void **state)
+{
+	(void)state;
+	limited_ok("{\"script\": \"t.py\", \"arguments\": [\"a\", \"b\", \"c\"]}",
+		   "run.json");
+	limited_fails_with("{\"script\": \"t.py\", \"arguments\": [1, 2, 3, {}]}",
+			   "run.json",
+			   "run.json: arguments: 4 arguments, at most 3 (MaxArguments in aml.conf)");
+	/* A string of arguments is counted once it is split. */
+	limited_fails_with("{\"script\": \"t.py\", \"arguments\": \"a b c d\"}",
+			   "run.json",
+			   "run.json: arguments: 4 arguments, at most 3 (MaxArguments in aml.conf)");
+	limited_fails_with("{\"command\": [\"a\", \"b\", \"c\", \"d\"]}",
+			   "run.json",
+			   "run.json: command: 4 arguments, at most 3 (MaxArguments in aml.conf)");
+	/* The script at the head of ArgumentVector is not an argument. */
+	limited_ok("{\"framework\": \"Python\", \"ArgumentVector\": [\"t.py\", \"a\", \"b\", \"c\"]}",
+		   "x.runconfig");
+	limited_fails_with("{\"framework\": \"Python\", \"ArgumentVector\": [\"t.py\", \"a\", \"b\", \"c\", \"d\"]}",
+			   "x.runconfig",
+			   "x.runconfig: ArgumentVector: 4 arguments, at most 3 (MaxArguments in aml.conf)");
+}
+
+static void test_limit_argument_bytes(void **state)
+{
+	(void)state;
+	/* 7 + 1 and 7 + 1: 16 bytes exactly. */
+	limited_ok("{\"script\": \"t.py\", \"arguments\": [\"1234567\", \"1234567\"]}",
+		   "run.json");
+	limited_fails_with("{\"script\": \"t.py\", \"arguments\": [\"1234567\", \"12345678\"]}",
+			   "run.json",
+			   "run.json: arguments: 17 bytes of arguments, at most 16 (MaxArgumentsSize in aml.conf)");
+	limited_fails_with("{\"command\": \"python t.py --x 1234\"}", "run.json",
+			   "run.json: command: 21 bytes of arguments, at most 16 (MaxArgumentsSize in aml.conf)");
+}
+
+/* A file over the size is refused before it is read. */
+static void test_limit_file_size(void **state)
+{
+	char path[] = "/tmp/aml-test-limit-XXXXXX";
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	char expected[256];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	for (int i = 0; i < 41; i++)
+		assert_int_equal(write(fd, "          ", 10), 10);
+	close(fd);
+	aml_errors_init(&errs, NULL);
+	assert_int_equal(aml_runconfig_load(path, &small_limits, &rc, &errs),
+			 -1);
+	snprintf(expected, sizeof(expected),
+		 "%s is 410 bytes, at most 400 (MaxConfigSize in aml.conf)",
+		 path);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.lines[0], expected);
+	aml_errors_free(&errs);
+	unlink(path);
 }
 
 static void test_roundtrip_every_field(void **state)
@@ -853,6 +1111,15 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_form_from_content_not_name),
+		cmocka_unit_test(test_kvlist_merge_as_set),
+		cmocka_unit_test(test_runconfiguration_two_variable_lists),
+		cmocka_unit_test(test_command_job_bindings_any_order),
+		cmocka_unit_test(test_limits_default),
+		cmocka_unit_test(test_limit_config_size),
+		cmocka_unit_test(test_limit_variables),
+		cmocka_unit_test(test_limit_arguments),
+		cmocka_unit_test(test_limit_argument_bytes),
+		cmocka_unit_test(test_limit_file_size),
 		cmocka_unit_test(test_roundtrip_every_field),
 	};
 

@@ -167,6 +167,10 @@ static void check_global_defaults(const struct aml_site *site)
 	assert_int_equal(site->container_runtime, AML_CONTAINER_NONE);
 	assert_string_equal(site->default_interpreter, "python3");
 	assert_int_equal(site->finalize_grace_seconds, 120);
+	assert_true(site->limits.config_bytes == 1024 * 1024);
+	assert_int_equal(site->limits.variables, 4096);
+	assert_int_equal(site->limits.arguments, 4096);
+	assert_true(site->limits.argument_bytes == 256 * 1024);
 }
 
 static void test_defaults(void **state)
@@ -595,6 +599,49 @@ static void test_finalize_grace(void **state)
 	global_fails("FinalizeGrace=2:00",
 		     "aml.conf: line 1: FinalizeGrace: must be a whole number "
 		     "from 0 to 86400, got \"2:00\"");
+}
+
+/* The caps on a run's size: sizes with suffixes, counts, each within
+ * the most a site may raise it to, refused with the file's line. */
+static void test_run_limits(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_ok("MaxConfigSize=4M\nMaxEnvironmentVariables=10000\n"
+		 "MaxArguments=1\nMaxArgumentsSize=512K\n" BASE, &site);
+	assert_true(site.limits.config_bytes == 4ull << 20);
+	assert_int_equal(site.limits.variables, 10000);
+	assert_int_equal(site.limits.arguments, 1);
+	assert_true(site.limits.argument_bytes == 512ull << 10);
+	aml_site_free(&site);
+	parse_ok("maxconfigsize=64M\nMAXENVIRONMENTVARIABLES=1000000\n"
+		 "MaxArguments=1000000\nMaxArgumentsSize=1\n" BASE, &site);
+	assert_true(site.limits.config_bytes == 64ull << 20);
+	assert_int_equal(site.limits.variables, 1000000);
+	assert_true(site.limits.argument_bytes == 1);
+	aml_site_free(&site);
+
+	global_fails("MaxConfigSize=65M",
+		     "aml.conf: line 1: MaxConfigSize: must be at most 64.0 MiB, got \"65M\"");
+	global_fails("MaxConfigSize=0",
+		     "aml.conf: line 1: MaxConfigSize: must be a size of at least 1 byte: a whole number with an optional K, M, G or T suffix (powers of 1024), got \"0\"");
+	global_fails("MaxConfigSize=UNLIMITED",
+		     "aml.conf: line 1: MaxConfigSize: must be a size of at least 1 byte: a whole number with an optional K, M, G or T suffix (powers of 1024), got \"UNLIMITED\"");
+	global_fails("MaxConfigSize=99999999999999999999",
+		     "aml.conf: line 1: MaxConfigSize: too large (must fit in 64 bits), got \"99999999999999999999\"");
+	global_fails("MaxArgumentsSize=1G",
+		     "aml.conf: line 1: MaxArgumentsSize: must be at most 64.0 MiB, got \"1G\"");
+	global_fails("MaxEnvironmentVariables=0",
+		     "aml.conf: line 1: MaxEnvironmentVariables: must be a whole number from 1 to 1000000, got \"0\"");
+	global_fails("MaxEnvironmentVariables=1000001",
+		     "aml.conf: line 1: MaxEnvironmentVariables: must be a whole number from 1 to 1000000, got \"1000001\"");
+	global_fails("MaxArguments=4k",
+		     "aml.conf: line 1: MaxArguments: must be a whole number from 1 to 1000000, got \"4k\"");
+	parse_fails("MaxArguments=10\nMaxArguments=20\n" BASE,
+		    "aml.conf: line 2: MaxArguments: duplicate key (first set on line 1), got \"20\"");
+	target_fails("MaxArguments=10",
+		     "aml.conf: line 1: MaxArguments: is a global key, not valid on a ComputeTarget line, got \"10\"");
 }
 
 static void test_default_target_names_a_later_target(void **state)
@@ -1833,6 +1880,7 @@ int main(void)
 		cmocka_unit_test(test_container_runtime),
 		cmocka_unit_test(test_default_interpreter),
 		cmocka_unit_test(test_finalize_grace),
+		cmocka_unit_test(test_run_limits),
 		cmocka_unit_test(test_default_target_names_a_later_target),
 		cmocka_unit_test(test_default_target_is_first_when_unset),
 		cmocka_unit_test(test_default_target_unknown_lists_known),

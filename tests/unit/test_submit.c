@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runid.h"
 #include "submit.h"
 
 #define RUN_ID "hello_1700000000_0a1b2c3d"
@@ -68,7 +69,7 @@ static char *canonical(const char *text)
 
 	aml_errors_init(&errs, "run.json");
 	if (aml_runconfig_parse(text, strlen(text), "run.json",
-				"/home/alice/proj", NULL, &rc, &errs) < 0) {
+				"/home/alice/proj", NULL, NULL, &rc, &errs) < 0) {
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "  error: %s\n", errs.lines[i]);
 		fail_msg("the test's run.json does not parse");
@@ -393,7 +394,7 @@ static void test_tracking_id_handed_on(void **state)
 	admin = aml_submit_admin_comment(p);
 	assert_string_equal(admin, "aml run_id=" RUN_ID
 			    " mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"
-			    " experiment=hello target=cpu nodes=2");
+			    " experiment=hello target=cpu nodes=2 tasks=4 tpn=2");
 	free(admin);
 }
 
@@ -628,6 +629,81 @@ static void test_long_reason_cut(void **state)
 	assert_memory_equal(small, "run.json: compute_target: unknown", 33);
 }
 
+/* ---- limits on a run's size (aml.conf) ---- */
+
+/* [c] with [n] more variables V0000000=x... before COLOUR.  malloc'd. */
+static char *with_variables(const char *c, long n)
+{
+	const char *at = strstr(c, "\"COLOUR\"");
+	size_t head;
+	char *out, *p;
+
+	assert_non_null(at);
+	head = (size_t)(at - c);
+	out = malloc(strlen(c) + (size_t)n * 16 + 1);
+	assert_non_null(out);
+	memcpy(out, c, head);
+	p = out + head;
+	for (long i = 0; i < n; i++)
+		p += sprintf(p, "\"V%07ld\":\"x\",", i);
+	strcpy(p, at);
+	return out;
+}
+
+static void test_config_over_size_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *c = canonical(ddp_json);
+	char *big = with_variables(c, 100000);
+	char expected[256];
+
+	add_run_vars(f, config_var(big));
+	snprintf(expected, sizeof(expected),
+		 "run.json: the configuration is %zu bytes, at most 1048576 (MaxConfigSize in aml.conf)",
+		 strlen(big));
+	refused_with(f, expected);
+	free(c);
+	free(big);
+}
+
+/* Within MaxConfigSize, the count refuses it, in one line. */
+static void test_too_many_variables_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *c = canonical(ddp_json);
+	/* With COLOUR, 100000 in all. */
+	char *big = with_variables(c, 99999);
+	static const char raised[] = "MaxConfigSize=4M\n"
+				     "ComputeTarget=cpu Partition=debug\n";
+	struct aml_errors errs;
+
+	aml_site_free(&f->site);
+	aml_errors_init(&errs, NULL);
+	assert_int_equal(aml_site_parse(raised, strlen(raised), "aml.conf",
+					&f->site, &errs), 0);
+	aml_errors_free(&errs);
+	add_run_vars(f, config_var(big));
+	refused_with(f, "run.json: environment.environment_variables: 100000 variables, at most 4096 (MaxEnvironmentVariables in aml.conf)");
+	free(c);
+	free(big);
+}
+
+/* Up to the limit, the run is planned with every variable. */
+static void test_variables_up_to_the_limit_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char *c = canonical(ddp_json);
+	char *big = with_variables(c, 4095);
+
+	add_run_vars(f, config_var(big));
+	decide_ok(f);
+	/* 4096 of the user's, 9 of the planner's, the snapshot's. */
+	assert_int_equal(f->d.plan.environment.count, 4096 + 10);
+	assert_string_equal(env_at(&f->d.plan, 4095), "COLOUR=blue");
+	free(c);
+	free(big);
+}
+
 /* ---- run ids ---- */
 
 static const char named_job[] =
@@ -708,9 +784,49 @@ static void test_free_twice(void **state)
 	assert_null(f->d.summary);
 }
 
+/* ---- the plan's variables into a job's environment ---- */
+
+static void test_env_index_finds_by_name(void **state)
+{
+	char *items[] = { "ZED=1", "A=2", "AB=3", "A_B=4", "EMPTY=", NULL };
+	struct aml_strlist vars = { items, 5 };
+	struct aml_env_index ix;
+
+	(void)state;
+	assert_int_equal(aml_env_index_init(&ix, &vars), 0);
+	assert_int_equal(aml_env_index_find(&ix, "A=old"), 1);
+	assert_int_equal(aml_env_index_find(&ix, "AB=x=y"), 2);
+	assert_int_equal(aml_env_index_find(&ix, "A_B="), 3);
+	assert_int_equal(aml_env_index_find(&ix, "ZED=9"), 0);
+	assert_int_equal(aml_env_index_find(&ix, "EMPTY=x"), 4);
+	/* An entry without '=' is all name. */
+	assert_int_equal(aml_env_index_find(&ix, "ZED"), 0);
+	/* Prefixes and extensions of a name are other names. */
+	assert_int_equal(aml_env_index_find(&ix, "Z=1"), -1);
+	assert_int_equal(aml_env_index_find(&ix, "ZEDS=1"), -1);
+	assert_int_equal(aml_env_index_find(&ix, "=1"), -1);
+	assert_int_equal(aml_env_index_find(&ix, ""), -1);
+	aml_env_index_free(&ix);
+	aml_env_index_free(&ix);
+}
+
+static void test_env_index_empty(void **state)
+{
+	struct aml_strlist vars = { NULL, 0 };
+	struct aml_env_index ix;
+
+	(void)state;
+	assert_int_equal(aml_env_index_init(&ix, &vars), 0);
+	assert_int_equal(aml_env_index_find(&ix, "A=1"), -1);
+	aml_env_index_free(&ix);
+}
+
 /* ---- updates of a run's job (job_modify) ---- */
 
-#define ADMIN "aml run_id=" RUN_ID " experiment=hello target=cpu nodes=2"
+#define ADMIN "aml run_id=" RUN_ID " experiment=hello target=cpu nodes=2 " \
+	"tasks=4 tpn=2"
+#define GPU_ADMIN "aml run_id=" RUN_ID " experiment=hello target=gpu " \
+	"nodes=1 tasks=4 tpn=4"
 
 static enum aml_update_verdict check(struct fixture *f, const char *admin,
 				     const struct aml_job_update *u)
@@ -729,10 +845,30 @@ static void test_admin_comment_names_target(void **state)
 	plan.comment = "aml run_id=" RUN_ID " experiment=hello";
 	plan.target = "cpu";
 	plan.min_nodes = 2;
+	plan.num_tasks = 4;
+	plan.ntasks_per_node = 2;
 	text = aml_submit_admin_comment(&plan);
 	assert_string_equal(text, ADMIN);
 	free(text);
 	(void)f;
+}
+
+/* The run id comes back out of the admin comment, and only ours. */
+static void test_admin_run_id(void **state)
+{
+	char id[AML_RUNID_MAX];
+
+	(void)state;
+	assert_int_equal(aml_submit_admin_run_id(ADMIN, id, sizeof(id)), 0);
+	assert_string_equal(id, RUN_ID);
+	assert_int_equal(aml_submit_admin_run_id(NULL, id, sizeof(id)), -1);
+	assert_int_equal(aml_submit_admin_run_id("note run_id=" RUN_ID, id,
+						 sizeof(id)), -1);
+	assert_int_equal(aml_submit_admin_run_id("aml run_id=../x", id,
+						 sizeof(id)), -1);
+	assert_int_equal(aml_submit_admin_run_id("aml run_id=", id,
+						 sizeof(id)), -1);
+	assert_int_equal(aml_submit_admin_run_id(ADMIN, id, 8), -1);
 }
 
 static void test_update_not_a_run(void **state)
@@ -806,8 +942,208 @@ static void test_update_partition_qos_account(void **state)
 	u.qos = NULL;
 	u.account = "physics";
 	assert_int_equal(check(f, gpu, &u), AML_UPDATE_ACCOUNT);
+	assert_string_equal(f->err, "run " RUN_ID ": Account: compute target "
+			    "gpu does not allow account \"physics\"");
+	/* The account is the user's word: it cannot forge a log line. */
+	u.account = "ml\nrun x: ok";
+	assert_int_equal(check(f, gpu, &u), AML_UPDATE_ACCOUNT);
+	assert_null(strchr(f->err, '\n'));
 	u.account = "ml";
 	assert_int_equal(check(f, gpu, &u), AML_UPDATE_OK);
+}
+
+/* Fewer nodes than planned, even as a range, would break the layout. */
+static void test_update_node_range_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 1,
+				    .max_nodes = 2 };
+
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
+	assert_string_equal(f->err, "run " RUN_ID ": NumNodes: the run's "
+			    "processes were planned for 2 node(s), asked 1");
+	u.min_nodes = 2;
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
+}
+
+/* A target without Constraint allows no features: two targets on one
+ * partition may differ by Constraint alone. */
+static void test_update_features(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .features = "big" };
+
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_FEATURES);
+	assert_string_equal(f->err, "run " RUN_ID ": Features: compute target "
+			    "cpu sets no Constraint, so a run may not ask for "
+			    "node features, asked \"big\"");
+	u.features = "a100|big";
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_FEATURES);
+	u.features = "";
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
+
+	/* The target's own constraint, exactly; clearing it escapes. */
+	u.features = "a100";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
+	u.features = "big";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
+	assert_string_equal(f->err, "run " RUN_ID ": Features: compute target "
+			    "gpu requires Constraint=a100 exactly, asked "
+			    "\"big\"");
+	u.features = "";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
+	u.features = "a100&big";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
+	/* A value that could forge a log line is shown escaped. */
+	u.features = "x\ny";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
+	assert_null(strchr(f->err, '\n'));
+}
+
+static void test_update_batch_features(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .batch_features = "big" };
+
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_FEATURES);
+	assert_string_equal(f->err, "run " RUN_ID ": BatchFeatures: would "
+			    "bring a node with features \"big\" into the job, "
+			    "past compute target cpu");
+	u.batch_features = "";
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
+}
+
+static void test_update_gres(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .tres_per_node = "gres:gpu:1" };
+
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_GRES);
+	assert_string_equal(f->err, "run " RUN_ID ": Gres: compute target cpu "
+			    "has no Gres, asked \"gres:gpu:1\"");
+	u.tres_per_node = "";
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
+
+	u.tres_per_node = "gres:gpu:4";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
+	u.tres_per_node = "gpu:4";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
+	u.tres_per_node = "gres:gpu:8";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
+	assert_string_equal(f->err, "run " RUN_ID ": Gres: compute target gpu "
+			    "gives gres gpu:4 per node only, asked "
+			    "\"gres:gpu:8\"");
+	u.tres_per_node = "gres:gpu:4,gres:nic:1";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
+	u.tres_per_node = "";
+	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
+}
+
+/* TRES a run never asks for: only clearing them is no change. */
+static void test_update_other_tres(void **state)
+{
+	struct fixture *f = *state;
+	struct {
+		const char *name;
+		size_t offset;
+	} fields[] = {
+		{ "TresPerJob", offsetof(struct aml_job_update, tres_per_job) },
+		{ "TresPerSocket", offsetof(struct aml_job_update, tres_per_socket) },
+		{ "TresPerTask", offsetof(struct aml_job_update, tres_per_task) },
+		{ "CpusPerTres", offsetof(struct aml_job_update, cpus_per_tres) },
+		{ "MemPerTres", offsetof(struct aml_job_update, mem_per_tres) },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		struct aml_job_update u = { 0 };
+		const char **field = (const char **)((char *)&u +
+						     fields[i].offset);
+		char expected[256];
+
+		*field = "gres:gpu:8";
+		assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
+		snprintf(expected, sizeof(expected),
+			 "run " RUN_ID ": %s: a run gets its devices per node "
+			 "from compute target gpu (Gres), asked "
+			 "\"gres:gpu:8\"", fields[i].name);
+		assert_string_equal(f->err, expected);
+		*field = "";
+		assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
+	}
+}
+
+static void test_update_node_list(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .req_nodes = "n2" };
+
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODELIST);
+	assert_string_equal(f->err, "run " RUN_ID ": NodeList: a run's nodes "
+			    "are chosen within compute target cpu; asked for "
+			    "\"n2\"");
+	u.req_nodes = "";
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
+}
+
+static void test_update_tasks(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .has_num_tasks = 1, .num_tasks = 4,
+				    .has_ntasks_per_node = 1,
+				    .ntasks_per_node = 2 };
+
+	/* The planned layout again is no change. */
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
+	u.num_tasks = 8;
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TASKS);
+	assert_string_equal(f->err, "run " RUN_ID ": NumTasks: the run's "
+			    "processes were planned as 4 task(s), asked 8");
+	u.num_tasks = 4;
+	u.ntasks_per_node = 1;
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TASKS);
+	assert_string_equal(f->err, "run " RUN_ID ": NtasksPerNode: the run's "
+			    "processes were planned with another layout, "
+			    "asked 1");
+	u.ntasks_per_node = 2;
+	u.other_layout = "NtasksPerSocket";
+	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TASKS);
+	assert_string_equal(f->err, "run " RUN_ID ": NtasksPerSocket: the "
+			    "run's processes were planned with another layout");
+}
+
+/* Slurm placed the tasks (tpn 0), or the comment predates the layout:
+ * no per-node count can be checked, so none is accepted. */
+static void test_update_tasks_unknown_layout(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update u = { .has_ntasks_per_node = 1,
+				    .ntasks_per_node = 2 };
+	const char *placed = "aml run_id=" RUN_ID " experiment=hello "
+			     "target=cpu nodes=2 tasks=5 tpn=0";
+	const char *old = "aml run_id=" RUN_ID " experiment=hello "
+			  "target=cpu nodes=2";
+
+	assert_int_equal(check(f, placed, &u), AML_UPDATE_TASKS);
+	assert_int_equal(check(f, old, &u), AML_UPDATE_TASKS);
+	u.has_ntasks_per_node = 0;
+	u.has_num_tasks = 1;
+	u.num_tasks = 5;
+	assert_int_equal(check(f, placed, &u), AML_UPDATE_OK);
+	assert_int_equal(check(f, old, &u), AML_UPDATE_TASKS);
+	assert_string_equal(f->err, "run " RUN_ID ": NumTasks: the run's "
+			    "processes were planned for another task count, "
+			    "asked 5");
+}
+
+/* What no target limits goes through, whatever else the run is. */
+static void test_update_harmless(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_job_update none = { 0 };
+
+	assert_int_equal(check(f, ADMIN, &none), AML_UPDATE_OK);
+	assert_int_equal(check(f, GPU_ADMIN, &none), AML_UPDATE_OK);
+	assert_string_equal(f->err, "");
 }
 
 static void test_update_target_gone(void **state)
@@ -860,18 +1196,33 @@ int main(void)
 		T(test_control_characters_escaped),
 		T(test_not_json_refused),
 		T(test_long_reason_cut),
+		T(test_config_over_size_refused),
+		T(test_too_many_variables_refused),
+		T(test_variables_up_to_the_limit_accepted),
 		T(test_v2_name_mismatch_refused),
 		T(test_v2_name_matching_accepted),
 		T(test_launcher_script_bytes),
 		T(test_launcher_script_quotes_path),
 		T(test_launcher_script_needs_a_run),
 		T(test_free_twice),
+		T(test_env_index_finds_by_name),
+		T(test_env_index_empty),
 		T(test_admin_comment_names_target),
+		T(test_admin_run_id),
 		T(test_update_not_a_run),
 		T(test_update_within_limits),
 		T(test_update_nodes_refused),
 		T(test_update_time_refused),
 		T(test_update_partition_qos_account),
+		T(test_update_node_range_refused),
+		T(test_update_features),
+		T(test_update_batch_features),
+		T(test_update_gres),
+		T(test_update_other_tres),
+		T(test_update_node_list),
+		T(test_update_tasks),
+		T(test_update_tasks_unknown_layout),
+		T(test_update_harmless),
 		T(test_update_target_gone),
 	};
 

@@ -314,6 +314,29 @@ static void test_strdup_opt(void **state)
 	free(copy);
 }
 
+/* The order strcmp gives, on pieces of longer text. */
+static void test_compare_n_as_strcmp(void **state)
+{
+	static const char *const words[] = { "", "a", "ab", "abc", "b", "B",
+					     "a_b", "\xff", "ab\x80" };
+	size_t n = sizeof(words) / sizeof(*words);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			int want = strcmp(words[i], words[j]);
+			int got = aml_compare_n(words[i], strlen(words[i]),
+						words[j], strlen(words[j]));
+
+			assert_int_equal(want < 0, got < 0);
+			assert_int_equal(want > 0, got > 0);
+		}
+	}
+	/* A name cut out of "NAME=value". */
+	assert_int_equal(aml_compare_n("AB=1", 2, "AB", 2), 0);
+	assert_true(aml_compare_n("A=1", 1, "AB", 2) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_printf_passes_numbers),
 		cmocka_unit_test(test_shown_json),
 		cmocka_unit_test(test_strdup_opt),
+		cmocka_unit_test(test_compare_n_as_strcmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
