@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounded.h"
 #include "errors.h"
 #include "history.h"
 #include "history_backend.h"
@@ -29,6 +30,14 @@ struct aml_history {
 	const struct aml_history_ops *ops;
 	void *self;
 	char *spool_dir;
+	const struct aml_site *site;  /* borrowed: the owners' handles */
+	/* Owners' runs found unwritable for now, as
+	 * "<uid>/<experiment>/<run_id>", until the end of the next replay
+	 * of root's spool: their entries there wait, in order, and are not
+	 * tried again meanwhile (a write that just ran out of time would
+	 * only run out of time again). */
+	char **stuck;
+	size_t n_stuck;
 };
 
 int aml_history_open(const struct aml_site *site, struct aml_history **hp,
@@ -42,6 +51,7 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		free(h);
 		return aml_fail(errbuf, errlen, "out of memory");
 	}
+	h->site = site;
 	switch (site->history_backend) {
 	case AML_HISTORY_FILE:
 		if (aml_history_file_open(site, &h->ops, &h->self, errbuf,
@@ -69,11 +79,14 @@ failed:
 	return -1;
 }
 
+static void forget_stuck(struct aml_history *h);
+
 void aml_history_close(struct aml_history *h)
 {
 	if (!h)
 		return;
 	h->ops->close(h->self);
+	forget_stuck(h);
 	free(h->spool_dir);
 	free(h);
 }
@@ -142,16 +155,16 @@ static enum aml_spool_verdict apply_one(struct aml_history *h,
 					size_t errlen);
 
 /*
- * Replay one record through the backend, bound to the key it was written
- * with; the binding the writer of this process holds for the same run id
- * (another run of that name, read by aml-run) is put back afterwards.
+ * Replay one record of the caller's own through the backend, bound to
+ * the key it was written with; the binding the writer of this process
+ * holds for the same run id (another run of that name, read by aml-run)
+ * is put back afterwards.
  */
-static enum aml_spool_verdict apply_record(void *ctx,
-					   const struct aml_spool_entry *e,
-					   char *errbuf, size_t errlen)
+static enum aml_spool_verdict apply_keyed(struct aml_history *h,
+					  const cJSON *rec,
+					  const struct aml_spool_entry *e,
+					  char *errbuf, size_t errlen)
 {
-	struct aml_history *h = ctx;
-	cJSON *rec = cJSON_ParseWithLength(e->record, e->len);
 	const char *run_id = cJSON_GetStringValue(
 		cJSON_GetObjectItem(rec, "run_id"));
 	const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
@@ -160,7 +173,6 @@ static enum aml_spool_verdict apply_record(void *ctx,
 	enum aml_spool_verdict v;
 
 	if (held && !saved) {
-		cJSON_Delete(rec);
 		aml_fail(errbuf, errlen, "out of memory");
 		return AML_SPOOL_RETRY;
 	}
@@ -172,7 +184,6 @@ static enum aml_spool_verdict apply_record(void *ctx,
 			aml_history_bind(h, run_id, saved, NULL, 0);
 	}
 	free(saved);
-	cJSON_Delete(rec);
 	return v;
 }
 
@@ -300,29 +311,285 @@ done:
 	return AML_SPOOL_APPLIED;
 }
 
+/* ---- writing as a run's owner, from root ---- */
+
+struct owned_write {
+	const struct aml_site *site;
+	const char *experiment, *run_id;
+	const char *key;              /* the run's own id, when bound */
+	const struct aml_event *ev;
+};
+
+/* In the child, acting as the owner: a handle of the owner's own, and
+ * the event straight to the backend. */
+static int write_as_owner(void *arg, char *errbuf, size_t errlen)
+{
+	const struct owned_write *w = arg;
+	struct aml_history *h;
+	enum aml_history_result r;
+
+	/* Failing to open (credentials on a home that is away) is no
+	 * refusal of the event: it is tried again later. */
+	if (aml_history_open(w->site, &h, errbuf, errlen) < 0)
+		return AML_HISTORY_UNAVAILABLE;
+	if (w->key && aml_history_bind(h, w->run_id, w->key, errbuf,
+				       errlen) < 0)
+		r = AML_HISTORY_ERROR;
+	else
+		r = aml_history_record_direct(h, w->experiment, w->run_id,
+					      w->ev, errbuf, errlen);
+	aml_history_close(h);
+	return r;
+}
+
+/* aml_history_record_direct as [uid]/[gid], stopped at [until]: a child
+ * stopped, or one that ended without a word, is UNAVAILABLE (tried again
+ * later, never dropped). */
+static enum aml_history_result record_as(const struct aml_site *site,
+					 uid_t uid, gid_t gid, int64_t until,
+					 const char *experiment,
+					 const char *run_id, const char *key,
+					 const struct aml_event *ev,
+					 int *timed_out, char *errbuf,
+					 size_t errlen)
+{
+	struct owned_write w = { site, experiment, run_id, key, ev };
+	char why[1024];
+	int64_t started = aml_monotonic_ms();
+	int r = aml_bounded_call(uid, gid, until, write_as_owner, &w, why,
+				 sizeof(why));
+
+	if (timed_out)
+		*timed_out = r == AML_BOUNDED_TIMEOUT;
+	switch (r) {
+	case AML_HISTORY_WRITTEN:
+	case AML_HISTORY_UNCHANGED:
+	case AML_HISTORY_ERROR:
+	case AML_HISTORY_UNAVAILABLE:
+		snprintf(errbuf, errlen, "%s", why);
+		return r;
+	case AML_BOUNDED_TIMEOUT:
+		aml_fail(errbuf, errlen, "run history: run %s: not written "
+			 "within %lld ms as uid %lu (its lock is held, or the "
+			 "history location hangs)", run_id,
+			 (long long)(until - started), (unsigned long)uid);
+		return AML_HISTORY_UNAVAILABLE;
+	default:
+		aml_fail(errbuf, errlen, "run history: run %s: writing as uid "
+			 "%lu failed: %s", run_id, (unsigned long)uid, why);
+		return AML_HISTORY_UNAVAILABLE;
+	}
+}
+
+/* A replay: the handle, and when to stop. */
+struct replay_ctx {
+	struct aml_history *h;
+	int64_t deadline_ms;   /* 0: none */
+};
+
+static void stuck_key(char *buf, size_t len, uid_t uid,
+		      const char *experiment, const char *run_id)
+{
+	snprintf(buf, len, "%lu/%s/%s", (unsigned long)uid, experiment,
+		 run_id);
+}
+
+static int is_stuck(const struct aml_history *h, const char *key)
+{
+	for (size_t i = 0; i < h->n_stuck; i++)
+		if (!strcmp(h->stuck[i], key))
+			return 1;
+	return 0;
+}
+
+/* What was stuck is worth a try again after a replay has kept it. */
+static void forget_stuck(struct aml_history *h)
+{
+	for (size_t i = 0; i < h->n_stuck; i++)
+		free(h->stuck[i]);
+	free(h->stuck);
+	h->stuck = NULL;
+	h->n_stuck = 0;
+}
+
+/* Remember [key]; out of memory, the entry is kept anyway, and the
+ * run's later ones are tried (and fail or pass) in order. */
+static void add_stuck(struct aml_history *h, const char *key)
+{
+	char **grown;
+
+	if (is_stuck(h, key))
+		return;
+	grown = realloc(h->stuck, (h->n_stuck + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	h->stuck = grown;
+	if ((h->stuck[h->n_stuck] = strdup(key)))
+		h->n_stuck++;
+}
+
+/* The owner of an owned record, or -1 when it has none (0) or a bad one
+ * (-1). */
+static int record_owner(const cJSON *rec, uid_t *uid, gid_t *gid)
+{
+	const cJSON *u = cJSON_GetObjectItem(rec, "owner_uid");
+	const cJSON *g = cJSON_GetObjectItem(rec, "owner_gid");
+
+	if (!u && !g)
+		return 0;
+	if (!cJSON_IsNumber(u) || !cJSON_IsNumber(g) || u->valuedouble < 0 ||
+	    g->valuedouble < 0 || u->valuedouble >= 4294967295.0 ||
+	    g->valuedouble >= 4294967295.0 ||
+	    u->valuedouble != (double)(uint32_t)u->valuedouble ||
+	    g->valuedouble != (double)(uint32_t)g->valuedouble)
+		return -1;
+	*uid = (uid_t)u->valuedouble;
+	*gid = (gid_t)g->valuedouble;
+	return 1;
+}
+
+/* An event queued in root's spool for its run's owner. */
+static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
+					  const cJSON *rec, uid_t uid,
+					  gid_t gid,
+					  const struct aml_spool_entry *e,
+					  char *errbuf, size_t errlen)
+{
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op"));
+	const char *exp = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "experiment"));
+	const char *run_id = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "run_id"));
+	const char *line = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "event"));
+	int note = cJSON_IsTrue(cJSON_GetObjectItem(rec, "note"));
+	enum aml_history_result r;
+	struct aml_event ev;
+	int64_t now, until;
+	char key[600];
+
+	if (!op || strcmp(op, "event") || !exp || !run_id || !line) {
+		aml_fail(errbuf, errlen, "spool entry %s is not an event "
+			 "queued for a run's owner", e->name);
+		return AML_SPOOL_REJECTED;
+	}
+	/* Only root acts as another user; a user's replay of their own
+	 * spool leaves such an entry alone (and only root's spool gets
+	 * them: a user who forges one in theirs only keeps it). */
+	if (geteuid() != 0) {
+		aml_fail(errbuf, errlen, "spool entry %s is queued for uid %lu: "
+			 "only root writes it", e->name, (unsigned long)uid);
+		return AML_SPOOL_KEEP;
+	}
+	stuck_key(key, sizeof(key), uid, exp, run_id);
+	if (is_stuck(c->h, key)) {
+		aml_fail(errbuf, errlen, "run %s: an older write of the run "
+			 "waits", run_id);
+		return AML_SPOOL_KEEP;
+	}
+	now = aml_monotonic_ms();
+	if (c->deadline_ms && now >= c->deadline_ms) {
+		aml_fail(errbuf, errlen, "no time left in this replay");
+		return AML_SPOOL_RETRY;
+	}
+	until = now + AML_HISTORY_OWNED_WRITE_MS;
+	if (c->deadline_ms && c->deadline_ms < until)
+		until = c->deadline_ms;
+	if (aml_event_decode(line, strlen(line), &ev, errbuf, errlen) < 0)
+		return AML_SPOOL_REJECTED;
+	r = record_as(c->h->site, uid, gid, until, exp, run_id,
+		      cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key")),
+		      &ev, NULL, errbuf, errlen);
+	aml_event_free(&ev);
+	switch (r) {
+	case AML_HISTORY_WRITTEN:
+	case AML_HISTORY_UNCHANGED:
+		return AML_SPOOL_APPLIED;
+	case AML_HISTORY_UNAVAILABLE:
+		add_stuck(c->h, key);
+		return AML_SPOOL_KEEP;
+	default:
+		/* A note the run has moved past is moot, not lost. */
+		return note ? AML_SPOOL_APPLIED : AML_SPOOL_REJECTED;
+	}
+}
+
+/* Replay one record: the caller's own, or, in root's spool, one queued
+ * for a run's owner. */
+static enum aml_spool_verdict apply_record(void *ctx,
+					   const struct aml_spool_entry *e,
+					   char *errbuf, size_t errlen)
+{
+	struct replay_ctx *c = ctx;
+	cJSON *rec = cJSON_ParseWithLength(e->record, e->len);
+	enum aml_spool_verdict v;
+	uid_t uid;
+	gid_t gid;
+
+	switch (record_owner(rec, &uid, &gid)) {
+	case 1:
+		v = apply_owned(c, rec, uid, gid, e, errbuf, errlen);
+		break;
+	case -1:
+		aml_fail(errbuf, errlen, "spool entry %s: a malformed owner",
+			 e->name);
+		v = AML_SPOOL_REJECTED;
+		break;
+	default:
+		if (c->deadline_ms && aml_monotonic_ms() >= c->deadline_ms) {
+			aml_fail(errbuf, errlen, "no time left in this replay");
+			v = AML_SPOOL_RETRY;
+		} else {
+			v = apply_keyed(c->h, rec, e, errbuf, errlen);
+		}
+		break;
+	}
+	cJSON_Delete(rec);
+	return v;
+}
+
+/* Replay [sp] with [c]. */
+static int replay_open(struct replay_ctx *c, struct aml_spool *sp,
+		       struct aml_spool_replay_stats *stats, char *errbuf,
+		       size_t errlen)
+{
+	int r = aml_spool_replay(sp, apply_record, c, stats, errbuf, errlen);
+
+	forget_stuck(c->h);
+	return r;
+}
+
 /*
- * Replay the spool.  [*remaining] is what is still queued; a spool that
- * cannot be opened (SpoolDir missing) counts as empty, since nothing can
- * have been queued in it.
+ * Replay the caller's spool until [deadline_ms] (0: none; for root,
+ * AML_HISTORY_ROOT_FLUSH_MS).  [stats->remaining] is what is still
+ * queued; a spool that cannot be opened (SpoolDir missing) counts as
+ * empty, since nothing can have been queued in it.
  */
-static int replay(struct aml_history *h, size_t *remaining, char *errbuf,
+static int replay(struct aml_history *h, int64_t deadline_ms,
+		  struct aml_spool_replay_stats *stats, char *errbuf,
 		  size_t errlen)
 {
+	struct replay_ctx c = { .h = h, .deadline_ms = deadline_ms };
+	struct aml_spool_replay_stats local;
 	struct aml_spool sp;
-	struct aml_spool_replay_stats stats = { 0 };
 	char why[512];
 	int r;
 
-	*remaining = 0;
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
 	if (aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) < 0)
 		return 0;
 	if (aml_spool_count(&sp, why, sizeof(why)) == 0) {
 		aml_spool_close(&sp);
 		return 0;
 	}
-	r = aml_spool_replay(&sp, apply_record, h, &stats, errbuf, errlen);
+	if (!c.deadline_ms && geteuid() == 0)
+		c.deadline_ms = aml_monotonic_ms() + AML_HISTORY_ROOT_FLUSH_MS;
+	r = replay_open(&c, &sp, stats, errbuf, errlen);
 	aml_spool_close(&sp);
-	*remaining = stats.remaining;
 	return r;
 }
 
@@ -350,7 +617,28 @@ const char *aml_history_key(struct aml_history *h, const char *run_id)
 int aml_history_flush(struct aml_history *h, size_t *remaining, char *errbuf,
 		      size_t errlen)
 {
-	return replay(h, remaining, errbuf, errlen);
+	struct aml_spool_replay_stats stats;
+	int r = replay(h, 0, &stats, errbuf, errlen);
+
+	*remaining = stats.remaining;
+	return r;
+}
+
+int aml_history_flush_until(struct aml_history *h, int64_t deadline_ms,
+			    struct aml_spool_replay_stats *stats,
+			    char *errbuf, size_t errlen)
+{
+	return replay(h, deadline_ms, stats, errbuf, errlen);
+}
+
+int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
+			     int64_t deadline_ms,
+			     struct aml_spool_replay_stats *stats,
+			     char *errbuf, size_t errlen)
+{
+	struct replay_ctx c = { .h = h, .deadline_ms = deadline_ms };
+
+	return replay_open(&c, sp, stats, errbuf, errlen);
 }
 
 /*
@@ -369,14 +657,15 @@ static enum aml_history_result write_through(struct aml_history *h,
 					     char *errbuf, size_t errlen)
 {
 	char why[1024] = "", spool_err[512];
+	struct aml_spool_replay_stats stats;
 	struct aml_spool sp;
-	size_t remaining = 0;
 	char *text;
 	int r;
 
 	if (!rec)
 		return aml_fail(errbuf, errlen, "out of memory");
-	if (replay(h, &remaining, why, sizeof(why)) == 0 && remaining == 0) {
+	if (replay(h, 0, &stats, why, sizeof(why)) == 0 &&
+	    stats.remaining == 0) {
 		r = call(h, args, errbuf, errlen);
 		if (r != AML_BACKEND_UNAVAILABLE) {
 			cJSON_Delete(rec);
@@ -583,6 +872,145 @@ enum aml_history_result aml_history_upload(struct aml_history *h,
 	}
 	return write_through(h, call_upload, &a, rec, workdir_fd, src, errbuf,
 			     errlen);
+}
+
+enum aml_history_result aml_history_record_direct(struct aml_history *h,
+						  const char *experiment,
+						  const char *run_id,
+						  const struct aml_event *ev,
+						  char *errbuf,
+						  size_t errlen)
+{
+	switch (h->ops->record(h->self, experiment, run_id, ev, errbuf,
+			       errlen)) {
+	case AML_BACKEND_OK:
+		return AML_HISTORY_WRITTEN;
+	case AML_BACKEND_UNCHANGED:
+		return AML_HISTORY_UNCHANGED;
+	case AML_BACKEND_UNAVAILABLE:
+		return AML_HISTORY_UNAVAILABLE;
+	default:
+		return AML_HISTORY_ERROR;
+	}
+}
+
+/* What a scan of root's spool looks for: an entry of one owner's run. */
+struct run_key {
+	uid_t uid;
+	const char *experiment, *run_id;
+	int found;
+};
+
+static enum aml_spool_verdict match_run(void *ctx,
+					const struct aml_spool_entry *e,
+					char *errbuf, size_t errlen)
+{
+	struct run_key *k = ctx;
+	cJSON *rec = cJSON_ParseWithLength(e->record, e->len);
+	const char *exp = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "experiment"));
+	const char *run_id = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "run_id"));
+	uid_t uid;
+	gid_t gid;
+
+	(void)errbuf;
+	(void)errlen;
+	if (record_owner(rec, &uid, &gid) == 1 && uid == k->uid && exp &&
+	    run_id && !strcmp(exp, k->experiment) &&
+	    !strcmp(run_id, k->run_id))
+		k->found = 1;
+	cJSON_Delete(rec);
+	return AML_SPOOL_KEEP;
+}
+
+/* Whether root's spool [sp] holds an entry of [k]'s run (a scan that
+ * keeps every entry). */
+static int run_is_queued(struct aml_spool *sp, struct run_key *k)
+{
+	char why[512];
+
+	if (aml_spool_count(sp, why, sizeof(why)) <= 0)
+		return 0;
+	k->found = 0;
+	/* A scan that fails to read an entry is told as "queued": going
+	 * behind it keeps the order whatever it held. */
+	if (aml_spool_replay(sp, match_run, k, NULL, why, sizeof(why)) < 0)
+		return 1;
+	return k->found;
+}
+
+enum aml_history_result aml_history_record_owned(
+	struct aml_history *h, uid_t uid, gid_t gid, int64_t deadline_ms,
+	const char *experiment, const char *run_id, const struct aml_event *ev,
+	int flags, char *errbuf, size_t errlen)
+{
+	struct run_key k = { uid, experiment, run_id, 0 };
+	char why[1024], spool_err[512], key[600];
+	enum aml_history_result r;
+	struct aml_spool sp;
+	cJSON *rec;
+	char *text;
+
+	if (geteuid() != 0)
+		return aml_fail(errbuf, errlen, "run %s: only root records a "
+				"run's history for its owner (this process "
+				"runs as uid %lu)", run_id,
+				(unsigned long)geteuid());
+	/* Root's own spool: the owner can neither lock nor write it. */
+	if (aml_spool_open(&sp, h->spool_dir, spool_err,
+			   sizeof(spool_err)) < 0)
+		sp.dirfd = -1;
+	if (sp.dirfd >= 0 && run_is_queued(&sp, &k)) {
+		snprintf(why, sizeof(why), "an older write of the run is still "
+			 "queued");
+	} else {
+		int timed_out = 0;
+
+		r = record_as(h->site, uid, gid, deadline_ms, experiment,
+			      run_id, aml_history_key(h, run_id), ev,
+			      &timed_out, why, sizeof(why));
+		if (r != AML_HISTORY_UNAVAILABLE) {
+			aml_spool_close(&sp);
+			snprintf(errbuf, errlen, "%s", why);
+			return r;
+		}
+		/* A write that just ran out of time (a held lock, a hung
+		 * filesystem) is not tried again by the next replay: it would
+		 * only wait as long once more. */
+		if (timed_out) {
+			stuck_key(key, sizeof(key), uid, experiment, run_id);
+			add_stuck(h, key);
+		}
+	}
+	rec = new_record(h, "event", experiment, run_id);
+	if (rec && (add_event(rec, ev) < 0 ||
+		    !cJSON_AddNumberToObject(rec, "owner_uid", (double)uid) ||
+		    !cJSON_AddNumberToObject(rec, "owner_gid", (double)gid) ||
+		    ((flags & AML_HISTORY_NOTE) &&
+		     !cJSON_AddTrueToObject(rec, "note")))) {
+		cJSON_Delete(rec);
+		rec = NULL;
+	}
+	text = rec ? cJSON_PrintUnformatted(rec) : NULL;
+	cJSON_Delete(rec);
+	if (!text) {
+		aml_spool_close(&sp);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	if (sp.dirfd < 0 ||
+	    aml_spool_push(&sp, text, strlen(text), -1, NULL, NULL, spool_err,
+			   sizeof(spool_err)) < 0) {
+		aml_spool_close(&sp);
+		free(text);
+		return aml_fail(errbuf, errlen, "%s, and root's spool cannot "
+				"keep the write either: %s", why, spool_err);
+	}
+	aml_fail(errbuf, errlen, "%s; queued in %s, to be written as uid %lu "
+		 "when it can be", why, sp.path, (unsigned long)uid);
+	aml_spool_close(&sp);
+	free(text);
+	return AML_HISTORY_SPOOLED;
 }
 
 int aml_history_open_log(struct aml_history *h, const char *experiment,

@@ -63,11 +63,16 @@ enum aml_history_result {
 				    * backend was unavailable */
 	AML_HISTORY_UNCHANGED = 2, /* already so (the same terminal event,
 				    * an equal property): nothing written */
+	AML_HISTORY_UNAVAILABLE = 3, /* only from aml_history_record_direct:
+				      * the backend cannot be written now
+				      * (errbuf says why); nothing queued */
 };
 
 /*
  * Open the backend [site] names.  Cheap: nothing is read or written until
- * a run is.  Returns 0, or -1 with errbuf.
+ * a run is.  [site] must outlive the handle: a root process replaying
+ * entries queued for other users opens their handles from it.  Returns 0,
+ * or -1 with errbuf.
  */
 int aml_history_open(const struct aml_site *site, struct aml_history **h,
 		     char *errbuf, size_t errlen);
@@ -175,6 +180,94 @@ const char *aml_history_key(struct aml_history *h, const char *run_id);
  */
 int aml_history_flush(struct aml_history *h, size_t *remaining,
 		      char *errbuf, size_t errlen);
+
+/* ---- root components writing for a run's owner ---- */
+
+/*
+ * aml-finalize records the end of every user's runs, one job after
+ * another, as root.  Nothing a user controls may stall it: not a lock the
+ * user holds on their run's events or on their own spool (whose lock and
+ * contents are theirs), not a filesystem that hangs.  So it never goes
+ * through the owner's spool: it writes straight to the backend, as the
+ * owner, in a child stopped at a deadline (bounded.h), and what cannot be
+ * written in time waits in root's own spool, which no user can lock or
+ * write, with the owner it is to be written as.  Any replay of root's
+ * spool (aml_history_flush_until, and every write root makes) writes
+ * those entries the same way, one bounded child each; a run whose write
+ * fails for now keeps its entries, in order, and the other runs' entries
+ * go on.
+ */
+
+/* How long one write as an owner may take before it is stopped and
+ * queued (or kept queued) for later. */
+#define AML_HISTORY_OWNED_WRITE_MS 3000
+
+/* A flush by root without a deadline of its own stops after this. */
+#define AML_HISTORY_ROOT_FLUSH_MS 10000
+
+/*
+ * Append [ev] straight to the backend: no spool is replayed and nothing
+ * queued.  Returns WRITTEN, UNCHANGED, ERROR (refused: errbuf says why),
+ * or UNAVAILABLE (errbuf says why) for the caller to queue where it can
+ * trust the queue.
+ */
+enum aml_history_result aml_history_record_direct(struct aml_history *h,
+						  const char *experiment,
+						  const char *run_id,
+						  const struct aml_event *ev,
+						  char *errbuf,
+						  size_t errlen);
+
+/* Flags of aml_history_record_owned. */
+#define AML_HISTORY_NOTE 1  /* [ev] only says how the run is waiting: if
+			     * the run has moved past it by the time it is
+			     * written (refused), it is moot, and dropped
+			     * instead of kept as rejected */
+
+/*
+ * Record [ev] in the run [experiment]/[run_id] of [uid]/[gid], for a
+ * caller running as root: written as that owner, with a handle of the
+ * owner's own (a backend's credentials are the effective user's), in a
+ * child stopped at [deadline_ms] (aml_monotonic_ms time), unless root's
+ * spool still holds an older entry of the same run; then, or when the
+ * write is unavailable or not done in time, queued in root's spool for
+ * the owner.  Returns WRITTEN, UNCHANGED, SPOOLED (errbuf says why and
+ * where) or ERROR (refused, or not root, or the queue failed too).  The
+ * key [h] holds for [run_id] (aml_history_bind) goes with the write, and
+ * with what is queued.  A write that ran out of time is not tried again
+ * by the next replay of root's spool through [h] (it would only wait as
+ * long once more); the replays after that try it.
+ */
+enum aml_history_result aml_history_record_owned(
+	struct aml_history *h, uid_t uid, gid_t gid, int64_t deadline_ms,
+	const char *experiment, const char *run_id, const struct aml_event *ev,
+	int flags, char *errbuf, size_t errlen);
+
+struct aml_spool;
+struct aml_spool_replay_stats;
+
+/*
+ * Replay the caller's spool, as aml_history_flush, and stop at
+ * [deadline_ms] (aml_monotonic_ms time; 0: none, which for root means
+ * AML_HISTORY_ROOT_FLUSH_MS).  Entries queued for an owner are written as
+ * that owner, each in a child stopped at the deadline or
+ * AML_HISTORY_OWNED_WRITE_MS later, whichever comes first.  [stats] (may
+ * be NULL) says what was applied, rejected and what remains.  Returns 0
+ * (errbuf: the reason of the last entry left or rejected, or ""), or -1
+ * with errbuf when the spool itself fails.
+ */
+int aml_history_flush_until(struct aml_history *h, int64_t deadline_ms,
+			    struct aml_spool_replay_stats *stats,
+			    char *errbuf, size_t errlen);
+
+/*
+ * The same for the open spool [sp], which the caller owns (aml-epilog,
+ * acting as the owner of a spool it found on the node).
+ */
+int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
+			     int64_t deadline_ms,
+			     struct aml_spool_replay_stats *stats,
+			     char *errbuf, size_t errlen);
 
 /*
  * Variables the run's processes get so they can log into the same run

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "slurm_text.h"
+#include "waiting.h"
 
 /* The value of " Key=" in a one-line record, up to the next " Word=" or
  * the end of the line. */
@@ -119,6 +120,9 @@ int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
 	    strcmp(value, "None"))
 		snprintf(job->reason, sizeof(job->reason), "%.127s", value);
 	parse_tracking_id(text, job);
+	if (find_value(text, AML_SPOOLED_KEY, value, sizeof(value)) == 0)
+		snprintf(job->spooled_on, sizeof(job->spooled_on), "%.255s",
+			 value);
 	return 0;
 }
 

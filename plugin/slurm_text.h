@@ -28,14 +28,17 @@ struct aml_slurm_job {
 			       * or from sacct.  It came from the user's own
 			       * submission: a pointer, not a proof, and the
 			       * run it names is checked by whoever uses it */
+	char spooled_on[256]; /* the nodes the comment's spooled_on word
+			       * names (waiting.h), "" when none */
 };
 
 /*
  * Parse `scontrol show job -o ID` (one line of Key=Value words; Reason may
  * be the last of a few that hold blanks, so only the keys we need are
  * read, each up to the next " Key=", and AdminComment only at the fixed
- * place of its mlflow_run_id word).  Returns 0, or -1 when JobState is
- * missing.
+ * place of its mlflow_run_id word).  The comment's words are read as keys
+ * are, so its spooled_on word (waiting.h) comes out as a key of its own.
+ * Returns 0, or -1 when JobState is missing.
  */
 int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job);
 

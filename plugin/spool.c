@@ -425,6 +425,51 @@ void aml_spool_close(struct aml_spool *sp)
 	sp->path = NULL;
 }
 
+int aml_spool_open_dir(struct aml_spool *sp, int dirfd, const char *path,
+		       char *errbuf, size_t errlen)
+{
+	struct stat st;
+
+	sp->dirfd = -1;
+	sp->path = strdup(path ? path : "");
+	if (!sp->path)
+		return aml_fail(errbuf, errlen, "%s: out of memory", path);
+	/* Threat: the same as aml_spool_open's; the name it was found by
+	 * proves nothing, the descriptor's owner and mode do. */
+	if (fstat(dirfd, &st) != 0) {
+		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
+		goto fail;
+	}
+	if (!aml_userdir_is_own(&st, geteuid(), S_IRWXG | S_IRWXO)) {
+		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode))
+			aml_fail(errbuf, errlen, "%s: is %s: refused (a spool "
+				 "must be a real directory)", sp->path,
+				 S_ISLNK(st.st_mode) ? "a symbolic link"
+						     : "not a directory");
+		else if (st.st_uid != geteuid())
+			aml_fail(errbuf, errlen, "%s: is owned by uid %lu, not "
+				 "by the caller (uid %lu): refused", sp->path,
+				 (unsigned long)st.st_uid,
+				 (unsigned long)geteuid());
+		else
+			aml_fail(errbuf, errlen, "%s: is open to group or "
+				 "others (mode %04o): refused (a spool must be "
+				 "0700)", sp->path,
+				 (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	sp->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (sp->dirfd < 0) {
+		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
+		goto fail;
+	}
+	return 0;
+
+fail:
+	aml_spool_close(sp);
+	return -1;
+}
+
 long aml_spool_count(struct aml_spool *sp, char *errbuf, size_t errlen)
 {
 	size_t n;
@@ -695,7 +740,8 @@ static void clean_tmp(int tmpfd)
 struct replay {
 	struct aml_spool *sp;
 	int qfd, tmpfd, rejfd;
-	char reason[REASON_MAX];  /* of the last RETRY or REJECTED */
+	char reason[REASON_MAX];  /* of the last RETRY, REJECTED or KEEP */
+	size_t kept;              /* KEEP verdicts: still queued */
 	char *errbuf;
 	size_t errlen;
 };
@@ -817,6 +863,12 @@ static int replay_one(struct replay *r, const char *name,
 		if (rc == 0)
 			stats->rejected++;
 		break;
+	case AML_SPOOL_KEEP:
+		if (msg[0])
+			snprintf(r->reason, sizeof(r->reason), "%s", msg);
+		r->kept++;
+		rc = 0;
+		break;
 	default:
 		rc = aml_fail(r->errbuf, r->errlen,
 			      "%s/%s: the replay callback returned %d, which is no verdict: the entry stays queued",
@@ -874,7 +926,7 @@ int aml_spool_replay(struct aml_spool *sp, aml_spool_apply_fn apply,
 	rc = 0;
 
 out:
-	stats->remaining = q.count - i;
+	stats->remaining = r.kept + (q.count - i);
 	/* One fsync for all the removals (see the top of the file). */
 	if (r.qfd >= 0 && (stats->applied || stats->rejected) &&
 	    aml_fsync_dir(r.qfd) != 0 && rc == 0)

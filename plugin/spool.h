@@ -89,6 +89,11 @@ enum aml_spool_verdict {
 	AML_SPOOL_REJECTED,   /* destination refused it for good (an event
 			       * the state machine refuses): move it to
 			       * rejected/ with errbuf as the reason, go on */
+	AML_SPOOL_KEEP,       /* not now, but the others may go: keep this
+			       * entry, go on with the next (a queue of
+			       * several owners' entries, one of whom is
+			       * stuck; [apply] keeps each owner's order by
+			       * keeping their later entries too) */
 };
 
 typedef enum aml_spool_verdict (*aml_spool_apply_fn)(
@@ -101,15 +106,29 @@ struct aml_spool_replay_stats {
 
 /*
  * Replay the queue in order under the exclusive lock (a second replayer
- * waits for the first, then finds less to do).  Stops at the first RETRY.
- * Returns 0 (even after a RETRY: [stats->remaining] says what is left),
- * or -1 with errbuf when the spool itself fails (an entry cannot be read
- * or removed).  [errbuf] on success holds the reason of the last RETRY or
- * REJECTED, or "".
+ * waits for the first, then finds less to do).  Stops at the first RETRY;
+ * a kept entry (KEEP) stays and the replay goes on.  Returns 0 (even
+ * after a RETRY: [stats->remaining] says what is left, kept entries
+ * included), or -1 with errbuf when the spool itself fails (an entry
+ * cannot be read or removed).  [errbuf] on success holds the reason of
+ * the last RETRY, REJECTED or KEEP (when it gave one), or "".
  */
 int aml_spool_replay(struct aml_spool *sp, aml_spool_apply_fn apply,
 		     void *ctx, struct aml_spool_replay_stats *stats,
 		     char *errbuf, size_t errlen);
+
+/*
+ * Open the spool whose directory [dirfd] is (any descriptor of it, even
+ * O_PATH; duplicated, so the caller keeps its own), named [path] in
+ * messages.  For a root process that found a user's spool by listing
+ * <spool_dir>, judged it by its owner (never by its name), and now acts
+ * as that owner (aml-epilog, which delivers what a node's spools hold).
+ * The same checks as aml_spool_open, on the descriptor itself: a real
+ * directory, owned by the caller, closed to group and others.  Nothing is
+ * created.  Returns 0, or -1 with errbuf ([sp] left closed).
+ */
+int aml_spool_open_dir(struct aml_spool *sp, int dirfd, const char *path,
+		       char *errbuf, size_t errlen);
 
 /* Number of entries queued (0 when none), or -1 with errbuf.  Cheap: one
  * directory read. */

@@ -4,22 +4,33 @@
  * slurmctld runs it for every job that ends (JobCompType=jobcomp/script,
  * JobCompLoc=<this program>), as root, with the job in its environment:
  * JOBID, JOBNAME (a run's job is named after the run), JOBSTATE (Slurm's
- * base state), EXITCODE ("exit:signal"), UID.  It records the end of the
- * run for every path the launcher cannot report: cancelled while pending,
- * node failure, a hard kill after KillWait, Slurm's own time limit, out
- * of memory, a boot failure.  When the launcher has already recorded an
- * end for this attempt, that end stands and nothing is written.  A node
- * failure or preemption that Slurm requeues is not an end: the run goes
- * back to Queued as a new attempt.
+ * base state), EXITCODE ("exit:signal"), UID, GID.  It records the end of
+ * the run for every path the launcher cannot report: cancelled while
+ * pending, node failure, a hard kill after KillWait, Slurm's own time
+ * limit, out of memory, a boot failure.  When the launcher has already
+ * recorded an end for this attempt, that end stands and nothing is
+ * written; when the launcher's end waits in a node's spool (waiting.h),
+ * the run is recorded Finalizing with the nodes it waits for, not given
+ * Slurm's end.  A node failure or preemption that Slurm requeues is not an
+ * end: the run goes back to Queued as a new attempt.
+ *
+ * jobcomp/script runs it for one job at a time, so nothing a user
+ * controls may stall it: it writes as the run's owner in a child it stops
+ * after AML_HISTORY_OWNED_WRITE_MS (a lock the owner holds on the run's
+ * events, a hung filesystem), never through the owner's spool, and what
+ * cannot be written in time waits in root's own spool.  Every invocation
+ * then gives root's spool FINALIZE_REPLAY_MS; what is left waits for the
+ * next job's end, or `aml-finalize --flush`.
  *
  * It must run as root (SlurmUser=root), and becomes the job's owner (UID
  * and GID, as Slurm knows them) before it looks anything up: it reads and
  * writes run history as that user would, so nothing a user plants in
- * their runs makes root act on a path.  It only writes to a run whose
- * owner is the job's user, so a job named after someone else's run
- * cannot end it.  jobcomp/script throws its program's output
- * away, so every problem goes to syslog (daemon facility) as well as to
- * stderr.  Exit status: 0 recorded or nothing to do, 1 a problem.
+ * their runs makes root act on a path.  Only root's own spool is touched
+ * as root.  It only writes to a run whose owner is the job's user, so a
+ * job named after someone else's run cannot end it.  jobcomp/script
+ * throws its program's output away, so every problem goes to syslog
+ * (daemon facility) as well as to stderr.  Exit status: 0 recorded,
+ * queued or nothing to do, 1 a problem.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,19 +39,35 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "bounded.h"
 #include "history.h"
 #include "privdrop.h"
 #include "runid.h"
 #include "runs.h"
 #include "site.h"
+#include "spool.h"
 #include "status.h"
+#include "tools.h"
+#include "waiting.h"
+
+/* How long each job's end gives the writes waiting in root's spool. */
+#define FINALIZE_REPLAY_MS 3000
+/* And an administrator's --flush, unless told otherwise. */
+#define FLUSH_DEFAULT_SECONDS 30
 
 static const char usage[] =
 	"Usage: aml-finalize\n"
+	"       aml-finalize --flush [--seconds=N]\n"
 	"\n"
 	"Record how a run's Slurm job ended, from the job completion environment\n"
 	"slurmctld gives JobCompLoc under JobCompType=jobcomp/script (JOBID,\n"
-	"JOBNAME, JOBSTATE, EXITCODE).  Jobs that are not runs are ignored.\n"
+	"JOBNAME, JOBSTATE, EXITCODE, UID, GID).  Jobs that are not runs are\n"
+	"ignored.\n"
+	"\n"
+	"  --flush        write what waits in root's spool (ends that could not\n"
+	"                 be recorded in time), each as its run's owner, then exit\n"
+	"  --seconds=N    give --flush at most N seconds (default 30)\n"
+	"\n"
 	"See aml-finalize(8).\n";
 
 static int fail(const char *run_id, const char *what)
@@ -76,6 +103,94 @@ static int requeued(const struct aml_slurm_job *job, unsigned *attempt)
 	return 1;
 }
 
+/* aml.conf and run history, without replaying anyone's spool: root's is
+ * replayed under a deadline below, and a user's is never root's to
+ * touch.  Returns 0, or -1 with errbuf. */
+static int open_history(struct aml_site *site, struct aml_history **h,
+			char *errbuf, size_t errlen)
+{
+	if (tool_load_site("finalize", NULL, site) != AML_EXIT_OK) {
+		snprintf(errbuf, errlen, "cannot load aml.conf (set AML_CONF "
+			 "in a wrapper when aml.conf is not beside slurm.conf)");
+		return -1;
+	}
+	if (aml_history_open(site, h, errbuf, errlen) < 0) {
+		aml_site_free(site);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write what waits in root's spool until [deadline_ms]; say what is left.
+ * Returns the number of entries still waiting, or -1 when the spool
+ * cannot be read.
+ */
+static long replay_root_spool(struct aml_history *h, int64_t deadline_ms,
+			      int verbose)
+{
+	struct aml_spool_replay_stats st = { 0 };
+	char err[1024];
+
+	if (aml_history_flush_until(h, deadline_ms, &st, err,
+				    sizeof(err)) < 0) {
+		fprintf(stderr, "aml-finalize: root's spool: %s\n", err);
+		syslog(LOG_ERR, "root's spool: %s", err);
+		return -1;
+	}
+	if (st.applied || st.rejected || st.remaining || verbose) {
+		fprintf(stderr, "aml-finalize: root's spool: %zu written, %zu "
+			"rejected (kept in its rejected/), %zu still waiting%s%s\n",
+			st.applied, st.rejected, st.remaining,
+			*err ? ": " : "", err);
+		syslog(st.rejected || st.remaining ? LOG_WARNING : LOG_INFO,
+		       "root's spool: %zu written, %zu rejected, %zu still "
+		       "waiting%s%s", st.applied, st.rejected, st.remaining,
+		       *err ? ": " : "", err);
+	}
+	return (long)st.remaining;
+}
+
+/* --flush [--seconds=N]: the administrator's way to empty root's spool
+ * without waiting for a job to end. */
+static int flush_command(int argc, char **argv)
+{
+	struct aml_history *h;
+	struct aml_site site;
+	long seconds = FLUSH_DEFAULT_SECONDS, left;
+	char err[1024];
+
+	for (int i = 2; i < argc; i++) {
+		char *end;
+
+		if (strncmp(argv[i], "--seconds=", 10)) {
+			fputs(usage, stderr);
+			return 64;
+		}
+		seconds = strtol(argv[i] + 10, &end, 10);
+		if (end == argv[i] + 10 || *end || seconds < 1 ||
+		    seconds > 86400) {
+			fprintf(stderr, "aml-finalize: --seconds: a whole number "
+				"of seconds from 1 to 86400, got \"%s\"\n",
+				argv[i] + 10);
+			return 64;
+		}
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "aml-finalize: --flush must run as root: root's "
+			"spool holds every user's waiting ends\n");
+		return 1;
+	}
+	openlog("aml-finalize", LOG_PID, LOG_DAEMON);
+	if (open_history(&site, &h, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aml-finalize: %s\n", err);
+		return 1;
+	}
+	left = replay_root_spool(h, aml_monotonic_ms() + seconds * 1000, 1);
+	runs_close(&site, h);
+	return left == 0 ? 0 : 1;
+}
+
 /* The job's owner from jobcomp's UID and GID: plain decimal numbers. */
 static int job_owner(uid_t *uid, gid_t *gid)
 {
@@ -102,20 +217,23 @@ int main(int argc, char **argv)
 	const char *job_name = getenv("JOBNAME"), *state = getenv("JOBSTATE");
 	const char *job_text = getenv("JOBID");
 	struct aml_identity as_owner = { 0 };
+	struct aml_run_info info = { 0 };
 	struct aml_slurm_job job;
-	struct aml_run_info info;
-	struct aml_history *h;
-	uid_t uid;
-	gid_t gid;
+	struct aml_history *h, *ho = NULL;
 	struct aml_site site;
 	struct aml_event ev;
 	enum aml_status status;
 	enum aml_history_result r;
-	char reason[256], err[1024];
+	enum aml_waiting_verdict waiting = AML_END_FROM_SLURM;
+	char reason[512], err[2048], nodes[256] = "";
 	unsigned attempt;
 	uint32_t job_id;
+	uid_t uid;
+	gid_t gid;
 	int code, signal, is_requeue, have_job, rc = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "--flush"))
+		return flush_command(argc, argv);
 	if (argc > 1) {
 		fputs(usage, strcmp(argv[1], "-h") && strcmp(argv[1], "--help")
 			      ? stderr : stdout);
@@ -129,49 +247,53 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		return fail(job_name, "must run as root (SlurmUser=root): it "
 			    "writes every user's runs as their owner");
-	/* Threat: the run's directories belong to its user, who can plant
-	 * symlinks, swap names and hold locks in them.  The job's owner,
-	 * as Slurm knows it, is who the finalizer is from here on: every
-	 * lookup and write is the user's own, checked by the kernel as
-	 * theirs would be.  The real uid stays root (the user cannot
-	 * signal or trace this process), for the restore at the end. */
 	if (job_owner(&uid, &gid) < 0)
 		return fail(job_name, "jobcomp gave no valid UID and GID; "
 			    "nothing recorded");
-	if (aml_identity_become(uid, gid, &as_owner, err, sizeof(err)) < 0)
-		return fail(job_name, err);
 	job_id = (uint32_t)strtoul(job_text, NULL, 10);
 	parse_exit(getenv("EXITCODE"), &code, &signal);
-	if (runs_open("finalize", NULL, &site, &h) != 0) {
-		aml_identity_restore(&as_owner);
-		return fail(job_name, "cannot load aml.conf or open run history "
-			    "(set AML_CONF in a wrapper when aml.conf is not "
-			    "beside slurm.conf)");
+	if (open_history(&site, &h, err, sizeof(err)) < 0)
+		return fail(job_name, err);
+	/* Threat: the run's directories belong to its user, who can plant
+	 * symlinks, swap names and hold locks in them.  The job's owner,
+	 * as Slurm knows it, is who the finalizer is for the lookup: it is
+	 * the user's own, checked by the kernel as theirs would be, with a
+	 * handle of theirs.  The real uid stays root (the user cannot
+	 * signal or trace this process), for the restore below. */
+	if (aml_identity_become(uid, gid, &as_owner, err, sizeof(err)) < 0) {
+		rc = fail(job_name, err);
+		goto done;
+	}
+	if (aml_history_open(&site, &ho, err, sizeof(err)) < 0) {
+		rc = fail(job_name, err);
+		goto done;
 	}
 	/* Slurm's record of the job, asked only when it matters (an RPC
 	 * per job end would slow every finalization): whether a node
 	 * failure or preemption was requeued, and the run's id on a
 	 * tracking server, which the controller put in the job's admin
-	 * comment.  The run is then read by that id, not by a name anyone
-	 * sharing the experiment could give another run; the checks below
-	 * still judge the run it names. */
+	 * comment.  The run is then read, and written, by that id, not by
+	 * a name anyone sharing the experiment could give another run; the
+	 * checks below still judge the run it names. */
 	have_job = (site.history_backend == AML_HISTORY_MLFLOW ||
 		    !strcmp(state, "NODE_FAIL") ||
 		    !strcmp(state, "PREEMPTED")) &&
 		   runs_slurm_query(job_id, &job) == 0;
 	if (have_job && job.tracking_id[0] &&
-	    aml_history_bind(h, job_name, job.tracking_id, err,
-			     sizeof(err)) < 0) {
-		runs_close(&site, h);
-		aml_identity_restore(&as_owner);
-		return fail(job_name, err);
+	    (aml_history_bind(ho, job_name, job.tracking_id, err,
+			      sizeof(err)) < 0 ||
+	     aml_history_bind(h, job_name, job.tracking_id, err,
+			      sizeof(err)) < 0)) {
+		rc = fail(job_name, err);
+		goto done;
 	}
-	if (aml_history_read_run(h, job_name, 0, &info, err, sizeof(err)) < 0) {
+	if (aml_history_read_run(ho, job_name, 0, &info, err,
+				 sizeof(err)) < 0) {
 		/* A job named like a run that is none is not ours to
 		 * report; one we cannot read is a problem to say. */
-		runs_close(&site, h);
-		aml_identity_restore(&as_owner);
-		return strstr(err, "no run ") ? 0 : fail(job_name, err);
+		if (!strstr(err, "no run "))
+			rc = fail(job_name, err);
+		goto done;
 	}
 	if (uid != info.uid) {
 		rc = fail(info.run_id, "the job that ended belongs to another "
@@ -196,30 +318,70 @@ int main(int argc, char **argv)
 	} else if (info.state.has_events &&
 		   aml_status_is_terminal(info.state.status)) {
 		goto done; /* the launcher's end stands */
+	} else if (info.state.has_events) {
+		/* The launcher's end may wait in a node's spool; Slurm's
+		 * record of the job says where, and is asked only when a
+		 * mark would change what is recorded. */
+		if (aml_waiting_judge(info.state.status, state, signal, "?") !=
+		    aml_waiting_judge(info.state.status, state, signal, "")) {
+			if (!have_job)
+				have_job = runs_slurm_query(job_id, &job) == 0;
+			if (have_job)
+				snprintf(nodes, sizeof(nodes), "%s",
+					 job.spooled_on);
+		}
+		waiting = aml_waiting_judge(info.state.status, state, signal,
+					    nodes);
 	}
-	if (aml_event_init(&ev, status, AML_SOURCE_FINALIZER) < 0) {
+	if (waiting == AML_END_WAIT) {
+		syslog(LOG_INFO, "run %s: %s, and its own end is on its way "
+		       "from a node's spool: nothing recorded", info.run_id,
+		       aml_status_name(info.state.status));
+		goto done;
+	}
+	if (aml_event_init(&ev, waiting == AML_END_MARK_WAITING
+				       ? AML_STATUS_FINALIZING : status,
+			   AML_SOURCE_FINALIZER) < 0) {
 		rc = fail(info.run_id, "no randomness for an event id");
 		goto done;
 	}
 	ev.attempt = attempt;
 	ev.job_id = job_id;
-	/* A job that failed to boot ran nothing: Slurm's ExitCode (0:1)
-	 * is a marker, not an exit status of the run. */
-	if (!is_requeue && strcmp(state, "BOOT_FAIL")) {
+	if (waiting == AML_END_MARK_WAITING) {
+		aml_waiting_reason(nodes, reason, sizeof(reason));
+	} else if (!is_requeue && strcmp(state, "BOOT_FAIL")) {
+		/* A job that failed to boot ran nothing: Slurm's ExitCode
+		 * (0:1) is a marker, not an exit status of the run. */
 		ev.has_exit_code = 1;
 		ev.exit_code = signal ? 128 + signal : code;
 	}
 	aml_event_set_reason(&ev, reason);
-	r = aml_history_record(h, info.experiment, info.run_id, &ev, err,
-			       sizeof(err));
-	if (r == AML_HISTORY_ERROR)
+	/* Root again for the write: it is made by a child acting as the
+	 * owner, stopped in time, and what waits, waits in root's spool. */
+	aml_identity_restore(&as_owner);
+	r = aml_history_record_owned(h, uid, gid,
+				     aml_monotonic_ms() +
+					     AML_HISTORY_OWNED_WRITE_MS,
+				     info.experiment, info.run_id, &ev,
+				     waiting == AML_END_MARK_WAITING
+					     ? AML_HISTORY_NOTE : 0,
+				     err, sizeof(err));
+	if (r == AML_HISTORY_ERROR) {
 		rc = fail(info.run_id, err);
-	else if (r == AML_HISTORY_SPOOLED)
+	} else if (r == AML_HISTORY_SPOOLED) {
 		fprintf(stderr, "aml-finalize: run %s: %s\n", info.run_id, err);
+		syslog(LOG_WARNING, "run %s: %s", info.run_id, err);
+	}
 	aml_event_free(&ev);
 done:
-	aml_run_info_free(&info);
-	runs_close(&site, h);
 	aml_identity_restore(&as_owner);
+	/* As root, root's own spool only: ends earlier jobs could not write
+	 * in time, for a while.  After this job's end, which is the one
+	 * waited for now (one of its run's own still queued there keeps it
+	 * behind: aml_history_record_owned). */
+	replay_root_spool(h, aml_monotonic_ms() + FINALIZE_REPLAY_MS, 0);
+	aml_run_info_free(&info);
+	aml_history_close(ho);
+	runs_close(&site, h);
 	return rc;
 }

@@ -32,6 +32,25 @@ void launch_say(const char *fmt, ...)
 		fprintf(stderr, "aml-launch: %s\n", line);
 }
 
+int launch_event_make(const struct launch_ctx *c, enum aml_status status,
+		      const char *reason, int has_exit_code, int exit_code,
+		      struct aml_event *ev, char *errbuf, size_t errlen)
+{
+	if (aml_event_init(ev, status, AML_SOURCE_LAUNCHER) < 0)
+		return aml_fail(errbuf, errlen,
+				"no randomness for an event id");
+	ev->attempt = c->attempt;
+	ev->job_id = c->job_id;
+	ev->has_exit_code = has_exit_code;
+	ev->exit_code = exit_code;
+	if ((c->node && aml_event_set_node(ev, c->node) < 0) ||
+	    (reason && aml_event_set_reason(ev, reason) < 0)) {
+		aml_event_free(ev);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	return 0;
+}
+
 enum aml_history_result launch_record_quietly(const struct launch_ctx *c,
 					      enum aml_status status,
 					      const char *reason,
@@ -42,18 +61,9 @@ enum aml_history_result launch_record_quietly(const struct launch_ctx *c,
 	enum aml_history_result r;
 	struct aml_event ev;
 
-	if (aml_event_init(&ev, status, AML_SOURCE_LAUNCHER) < 0)
-		return aml_fail(errbuf, errlen,
-				"no randomness for an event id");
-	ev.attempt = c->attempt;
-	ev.job_id = c->job_id;
-	ev.has_exit_code = has_exit_code;
-	ev.exit_code = exit_code;
-	if ((c->node && aml_event_set_node(&ev, c->node) < 0) ||
-	    (reason && aml_event_set_reason(&ev, reason) < 0)) {
-		aml_event_free(&ev);
-		return aml_fail(errbuf, errlen, "out of memory");
-	}
+	if (launch_event_make(c, status, reason, has_exit_code, exit_code,
+			      &ev, errbuf, errlen) < 0)
+		return AML_HISTORY_ERROR;
 	if (time_ms)
 		*time_ms = ev.time_ms;
 	r = aml_history_record(c->h, c->experiment, c->run_id, &ev, errbuf,

@@ -45,6 +45,15 @@ enum aml_history_result launch_record(const struct launch_ctx *c,
 				      const char *reason, int has_exit_code,
 				      int exit_code, int64_t *time_ms);
 
+/*
+ * The event launch_record would append, made but not recorded (the end
+ * other nodes carry: launch_finish.h).  Returns 0 with [ev] filled (free
+ * with aml_event_free), or -1 with errbuf.
+ */
+int launch_event_make(const struct launch_ctx *c, enum aml_status status,
+		      const char *reason, int has_exit_code, int exit_code,
+		      struct aml_event *ev, char *errbuf, size_t errlen);
+
 /* The same without a word on stderr: the result, and the reason in
  * [errbuf] for ERROR and SPOOLED. */
 enum aml_history_result launch_record_quietly(const struct launch_ctx *c,

@@ -13,6 +13,12 @@
 
 #include "launch_finish.h"
 #include "slurm_query.h"
+#include "waiting.h"
+
+/* The run's end, as the batch node decided it, for the other nodes'
+ * upload step: a node that must keep its outputs in its spool keeps the
+ * end behind them (launch_finish.h). */
+#define ENV_LAUNCH_END "AML_LAUNCH_END"
 
 extern char **environ;
 
@@ -120,14 +126,77 @@ static int upload(const struct launch_ctx *c, const char *dir)
 	return r == AML_HISTORY_ERROR ? -1 : 0;
 }
 
+/*
+ * What this user has still queued on the node as the launcher ends (its
+ * end, its uploads, or older writes in front of them) is the run's end
+ * waiting in the node's spool.  Slurm is told, in the job's comment
+ * (waiting.h), so that neither the finalizer nor aml-run takes Slurm's
+ * end for the run's meanwhile; aml-epilog delivers the spool at the
+ * job's end, or a later one's.
+ */
+static void mark_if_spooled(const struct launch_ctx *c)
+{
+	size_t remaining = 0;
+	char err[1024];
+
+	if (aml_history_flush(c->h, &remaining, err, sizeof(err)) == 0 &&
+	    remaining == 0)
+		return;
+	if (!c->job_id || !c->node) {
+		launch_say("the run's end waits in this machine's spool");
+		return;
+	}
+	if (runs_slurm_mark_spooled(c->job_id, c->node, err,
+				    sizeof(err)) < 0)
+		launch_say("the run's end waits in the spool of node %s, and "
+			   "the job's comment cannot say so: %s", c->node, err);
+	else
+		launch_say("the run's end waits in the spool of node %s; its "
+			   "epilog delivers it when run history is back "
+			   "(job comment: spooled_on=%s)", c->node, c->node);
+}
+
+/*
+ * This node's outputs wait in its spool: the run's end the batch node
+ * handed over ([ENV_LAUNCH_END]) waits behind them, so it is delivered
+ * after them, whoever delivers them.
+ */
+static void keep_end_behind(const struct launch_ctx *c)
+{
+	const char *line = getenv(ENV_LAUNCH_END);
+	enum aml_history_result r;
+	struct aml_event ev;
+	size_t remaining = 0;
+	char err[1024];
+
+	if (!line || !*line ||
+	    (aml_history_flush(c->h, &remaining, err, sizeof(err)) == 0 &&
+	     remaining == 0))
+		return;
+	if (aml_event_decode(line, strlen(line), &ev, err, sizeof(err)) < 0) {
+		launch_say("the run's end from the batch node: %s", err);
+		return;
+	}
+	r = aml_history_record(c->h, c->experiment, c->run_id, &ev, err,
+			       sizeof(err));
+	if (r == AML_HISTORY_ERROR)
+		launch_say("cannot keep the run's end behind this node's "
+			   "outputs: %s", err);
+	aml_event_free(&ev);
+}
+
 int launch_upload_node(const struct launch_ctx *c)
 {
 	/* The batch node uploads its own, after this step. */
 	const char *batch = getenv("AML_BATCH_NODE");
+	int rc;
 
 	if (batch && c->node && !strcmp(batch, c->node))
 		return 0;
-	return upload(c, "outputs") < 0 || upload(c, "logs") < 0 ? 1 : 0;
+	rc = upload(c, "outputs") < 0 || upload(c, "logs") < 0 ? 1 : 0;
+	keep_end_behind(c);
+	mark_if_spooled(c);
+	return rc;
 }
 
 /* The other nodes' uploads, as one srun step; 0, or -1 when some node's
@@ -193,6 +262,31 @@ static int finalizing(const struct launch_ctx *c)
 }
 
 /*
+ * The end [end], which another node keeps behind its outputs in its
+ * spool: recorded here only behind what this node has queued too, since
+ * recorded now it would end the run before those outputs arrive.
+ */
+static void end_carried(const struct launch_ctx *c, const struct aml_event *end,
+			const char *nodes)
+{
+	enum aml_history_result r;
+	size_t remaining = 0;
+	char err[1024];
+
+	launch_say("the outputs of node(s) %s wait in their spool, and the "
+		   "run's end behind them: the run ends when they are "
+		   "delivered", nodes);
+	if (aml_history_flush(c->h, &remaining, err, sizeof(err)) == 0 &&
+	    remaining == 0)
+		return;
+	r = aml_history_record(c->h, c->experiment, c->run_id, end, err,
+			       sizeof(err));
+	if (r == AML_HISTORY_ERROR)
+		launch_say("cannot record %s: %s", aml_status_name(end->status),
+			   err);
+}
+
+/*
  * Whether Slurm ended the job (see launch_finish.h): the launcher was
  * signalled, and Slurm's record of the job holds an end (TIMEOUT,
  * CANCELLED, BOOT_FAIL, PREEMPTED...), which the finalizer records.  A
@@ -223,16 +317,43 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 		   uint32_t nodes, const char *run_dir)
 {
 	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
-	char slurm_state[32];
-	int lost = 0, ended, slurm_ends;
+	char before[256] = "", after[256] = "", err[1024], slurm_state[32];
+	struct aml_event end;
+	int lost = 0, ended, slurm_ends, handed = 0, carried = 0;
 
 	slurm_ends = slurm_ended_job(c, v, slurm_state, sizeof(slurm_state));
 	ended = finalizing(c);
+	/* The end travels with the other nodes' outputs only when it is the
+	 * launcher's to record (not Slurm's, not already recorded). */
+	if (nodes > 1 && !ended && !slurm_ends && c->job_id &&
+	    launch_event_make(c, v->status, v->reason[0] ? v->reason : NULL,
+			      v->has_exit_code, v->exit_code, &end, err,
+			      sizeof(err)) == 0) {
+		char *line = aml_event_encode(&end);
+
+		if (line) {
+			line[strcspn(line, "\n")] = '\0';
+			handed = setenv(ENV_LAUNCH_END, line, 1) == 0 &&
+				 runs_slurm_spooled_on(c->job_id, before,
+						       sizeof(before), err,
+						       sizeof(err)) == 0;
+			free(line);
+		}
+		if (!handed)
+			aml_event_free(&end);
+	}
 	if (nodes > 1 && upload_other_nodes(c, nodes, run_dir) < 0) {
 		launch_say("the other nodes' outputs/ and logs/ could not all "
 			   "be uploaded");
 		lost = 1;
 	}
+	unsetenv(ENV_LAUNCH_END);
+	/* A node that kept its outputs (and the end) in its spool says so
+	 * in the job's comment; an older mark is not this attempt's. */
+	if (handed && !lost &&
+	    runs_slurm_spooled_on(c->job_id, after, sizeof(after), err,
+				  sizeof(err)) == 0)
+		carried = aml_waiting_added(before, after, c->node);
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (upload(c, dirs[i]) < 0)
 			lost = 1;
@@ -245,9 +366,14 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 	if (!ended && slurm_ends)
 		launch_say("Slurm ended the job (%s): aml-finalize records the "
 			   "run's end, with Slurm's reason", slurm_state);
+	else if (!ended && carried && !lost)
+		end_carried(c, &end, after);
 	else if (!ended)
 		launch_record(c, v->status, v->reason[0] ? v->reason : NULL,
 			      v->has_exit_code, v->exit_code, NULL);
+	if (handed)
+		aml_event_free(&end);
+	mark_if_spooled(c);
 }
 
 void launch_exit(const struct launch_verdict *v)

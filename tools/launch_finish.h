@@ -25,6 +25,17 @@
  * (when the finalizer is not already there) and the uploads are made.  A queued (spooled) upload is fine; a failed one
  * turns a Completed run into Failed, since its outputs are lost.
  *
+ * What cannot be written now waits in the node's spool (spool.h), and
+ * the run must not end before it is delivered (waiting.h): a node ending
+ * with something still queued adds spooled_on=<node> to the job's
+ * comment; with several nodes, the batch node hands the end it decided to
+ * the other nodes' upload step (AML_LAUNCH_END), a node that had to queue
+ * its outputs queues that end behind them, and the batch node, seeing a
+ * new node in the mark, does not record the end itself (only behind what
+ * it queued too).  So the end is delivered after the outputs, wherever
+ * and by whomever they are.  With several nodes queueing, the first one
+ * delivered ends the run.
+ *
  * The launcher then ends as the command did (its exit status, or the
  * same signal), so Slurm's record of the job agrees with run history.
  */

@@ -12,6 +12,7 @@
 #include "runs.h"
 #include "text.h"
 #include "tools.h"
+#include "waiting.h"
 
 
 int runs_open(const char *command, const char *conf, struct aml_site *site,
@@ -115,6 +116,36 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 				  sizeof(reason)) < 0 ||
 	    requeued)
 		return;
+	switch (aml_waiting_judge(info->state.status, job.state, job.signal,
+				  job.spooled_on)) {
+	case AML_END_FROM_SLURM:
+		break;
+	case AML_END_MARK_WAITING:
+		/* Shown, not written: the finalizer records it. */
+		aml_waiting_reason(job.spooled_on, reason, sizeof(reason));
+		if (aml_event_init(&ev, AML_STATUS_FINALIZING,
+				   AML_SOURCE_RECONCILE) == 0) {
+			ev.attempt = info->state.attempt;
+			ev.job_id = job_id;
+			if (aml_event_set_reason(&ev, reason) == 0)
+				aml_run_state_apply(&info->state, &ev);
+			aml_event_free(&ev);
+		}
+		return;
+	case AML_END_WAIT:
+		/* Shown with where it waits, when Slurm says. */
+		if (job.spooled_on[0]) {
+			char *why;
+
+			aml_waiting_reason(job.spooled_on, reason,
+					   sizeof(reason));
+			if ((why = strdup(reason))) {
+				free(info->state.reason);
+				info->state.reason = why;
+			}
+		}
+		return;
+	}
 	/* A run of a listing, of which several may share a name: the end
 	 * goes to this one, by its own id. */
 	if (aml_history_bind(h, info->run_id, info->key, err,
@@ -129,15 +160,26 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 	ev.job_id = job_id;
 	ev.has_exit_code = 1;
 	ev.exit_code = job.signal ? 128 + job.signal : job.exit_code;
-	if (aml_event_set_reason(&ev, reason) == 0 &&
-	    aml_history_record(h, info->experiment, info->run_id, &ev, err,
-			       sizeof(err)) != AML_HISTORY_ERROR) {
-		struct aml_run_info fresh;
+	if (aml_event_set_reason(&ev, reason) == 0) {
+		switch (aml_history_record(h, info->experiment, info->run_id,
+					   &ev, err, sizeof(err))) {
+		case AML_HISTORY_ERROR:
+			break;
+		case AML_HISTORY_SPOOLED:
+			/* Run history is away: what it will say. */
+			aml_run_state_apply(&info->state, &ev);
+			break;
+		default: {
+			struct aml_run_info fresh;
 
-		if (aml_history_read_run(h, info->run_id, info->config_json != NULL,
-					 &fresh, err, sizeof(err)) == 0) {
-			aml_run_info_free(info);
-			*info = fresh;
+			if (aml_history_read_run(h, info->run_id,
+						 info->config_json != NULL,
+						 &fresh, err,
+						 sizeof(err)) == 0) {
+				aml_run_info_free(info);
+				*info = fresh;
+			}
+		}
 		}
 	}
 	aml_event_free(&ev);

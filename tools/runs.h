@@ -44,9 +44,15 @@ int runs_read(const char *command, struct aml_history *h, const char *run_id,
  * Slurm job has ended: record the end Slurm saw (source "reconcile") and
  * read the run again.  Does nothing for a finished run, a run without a
  * job id, or when Slurm cannot be asked.  A run we may not write (someone
- * else's) is left as it is.
+ * else's) is left as it is.  A run whose own end waits in a node's spool
+ * (waiting.h) is not given Slurm's end: when the job's comment says so,
+ * [info] shows Finalizing with the nodes it waits for (nothing written:
+ * the finalizer records that); a Finalizing run whose job ended on its
+ * own is left as it is.  A reconciled end that could only be queued
+ * shows in [info] as if written.
  */
 void runs_reconcile(struct aml_history *h, struct aml_run_info *info);
+
 
 
 /* The last Slurm job of the run, 0 when none. */

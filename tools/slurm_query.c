@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "slurm_query.h"
+#include "waiting.h"
 
 extern char **environ;
 
@@ -154,4 +155,69 @@ int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
 	return aml_fail(errbuf, errlen, "scancel %u failed: %s", job_id,
 			rc < 0 ? "scancel could not be run"
 			       : *err ? err : "no message");
+}
+
+/* [job_id]'s comment ("" for none) into [out]; 0, or -1 with errbuf. */
+static int read_comment(uint32_t job_id, char *out, size_t len, char *errbuf,
+			size_t errlen)
+{
+	char id[16], err[1024];
+	char *squeue[] = { "squeue", "-h", "-j", id, "-o", "%k", NULL };
+	int rc;
+
+	snprintf(id, sizeof(id), "%u", job_id);
+	rc = run_capture(squeue, out, len, err, sizeof(err));
+	if (rc != 0) {
+		err[strcspn(err, "\n")] = '\0';
+		return aml_fail(errbuf, errlen, "squeue -j %u: %s", job_id,
+				rc < 0 ? "could not be run" : err);
+	}
+	out[strcspn(out, "\n")] = '\0';
+	if (!strcmp(out, "(null)"))
+		out[0] = '\0';
+	return 0;
+}
+
+int runs_slurm_spooled_on(uint32_t job_id, char *buf, size_t len,
+			  char *errbuf, size_t errlen)
+{
+	char comment[4096];
+
+	if (len)
+		buf[0] = '\0';
+	if (read_comment(job_id, comment, sizeof(comment), errbuf, errlen) < 0)
+		return -1;
+	aml_waiting_nodes(comment, buf, len);
+	return 0;
+}
+
+int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
+			    size_t errlen)
+{
+	char out[4096], err[1024], *comment, *arg;
+	char *scontrol[] = { "scontrol", "update", NULL, NULL, NULL };
+	char jobid_arg[32];
+	int rc;
+
+	if (read_comment(job_id, out, sizeof(out), errbuf, errlen) < 0)
+		return -1;
+	comment = aml_waiting_mark_comment(out, node);
+	if (!comment)
+		return aml_fail(errbuf, errlen, "node \"%s\" cannot be named in "
+				"a comment", node);
+	if (asprintf(&arg, "Comment=%s", comment) < 0) {
+		free(comment);
+		return aml_fail(errbuf, errlen, "out of memory");
+	}
+	free(comment);
+	snprintf(jobid_arg, sizeof(jobid_arg), "JobId=%u", job_id);
+	scontrol[2] = jobid_arg;
+	scontrol[3] = arg;
+	rc = run_capture(scontrol, out, sizeof(out), err, sizeof(err));
+	free(arg);
+	if (rc == 0)
+		return 0;
+	err[strcspn(err, "\n")] = '\0';
+	return aml_fail(errbuf, errlen, "scontrol update JobId=%u: %s", job_id,
+			rc < 0 ? "could not be run" : *err ? err : "failed");
 }

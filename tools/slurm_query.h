@@ -25,4 +25,18 @@ int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
 int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
 		      size_t errlen);
 
+/*
+ * Add [node] to the spooled_on word of [job_id]'s comment (waiting.h):
+ * what the job left on [node] waits in its spool.  Reads the comment
+ * (squeue) and writes it back (scontrol update), as the caller, who must
+ * be the job's user or root.  0, or -1 with errbuf.
+ */
+int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
+			    size_t errlen);
+
+/* The nodes the spooled_on word of [job_id]'s comment names, into [buf]
+ * ("" when none); 0, or -1 with errbuf when the comment cannot be read. */
+int runs_slurm_spooled_on(uint32_t job_id, char *buf, size_t len,
+			  char *errbuf, size_t errlen);
+
 #endif

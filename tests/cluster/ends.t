@@ -116,8 +116,9 @@ same "boot failure: the launcher still uploads the outputs" "written before the 
 # ---- the hard kill after KillWait
 # The script ignores SIGTERM and run history hangs (the run's lock is
 # held, as on a hung shared filesystem), so the launcher cannot finish
-# before Slurm's SIGKILL.  The finalizer records the end once the
-# filesystem answers again.
+# before Slurm's SIGKILL.  The finalizer does not wait for the filesystem
+# either: after a few seconds the end waits in root's spool, and the next
+# job's end, once the filesystem answers again, writes it.
 make_run hardkill 'signal.signal(signal.SIGTERM, signal.SIG_IGN)
 time.sleep(600)'
 run=$(submit "$src/hardkill")
@@ -141,6 +142,8 @@ gone_after=$((($(now_ms) - cancelled_at) / 1000))
 kill "$locker"
 wait "$locker" 2>/dev/null
 rm -f "$lock_out"
+trigger=$(sbatch --parsable -J "$(new_run_id trigger)" -o /dev/null --wrap true)
+wait_until 60 job_ended "$trigger"
 # Waiting on the file, not through aml-run (whose reconcile on read would
 # race the finalizer, released at the same moment, to record the end).
 wait_until 60 grep -q '"status":"Canceled"' "$history/$user/ends/$run/events.jsonl" ||

@@ -32,7 +32,7 @@ static int fail(const char *what)
 static int report(enum aml_history_result r, const char *err)
 {
 	static const char *const names[] = { "written", "spooled",
-					     "unchanged" };
+					     "unchanged", "unavailable" };
 
 	if (r == AML_HISTORY_ERROR)
 		return fail(err);

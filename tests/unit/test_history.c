@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -40,10 +41,12 @@
 #include <unistd.h>
 
 #include "artifacts.h"
+#include "bounded.h"
 #include "event.h"
 #include "history.h"
 #include "runconfig.h"
 #include "site.h"
+#include "spool.h"
 #include "status.h"
 
 #define NOBODY 65534
@@ -459,6 +462,7 @@ static const char *result_name(enum aml_history_result r)
 	case AML_HISTORY_WRITTEN: return "WRITTEN";
 	case AML_HISTORY_SPOOLED: return "SPOOLED";
 	case AML_HISTORY_UNCHANGED: return "UNCHANGED";
+	case AML_HISTORY_UNAVAILABLE: return "UNAVAILABLE";
 	}
 	return "?";
 }
@@ -2870,6 +2874,330 @@ static void test_held_lock_is_bounded(void **state)
 	assert_int_equal(count_lines(events), 3);
 }
 
+/* ==== 13. root writing for a run's owner: bounded, never through the
+ * owner's spool, root's own spool for what must wait ==== */
+
+#define RUN2 "hello_1764089396_0b0b0b0b"
+
+/* Record a fresh [status] from the finalizer in [uid]'s run [id], as
+ * root; its id goes to [id_out] when non-NULL. */
+static enum aml_history_result owned(struct fixture *f, const char *id,
+				     uid_t uid, enum aml_status status,
+				     int64_t deadline, int flags,
+				     char *id_out)
+{
+	enum aml_history_result r;
+	struct aml_event ev;
+
+	assert_int_equal(aml_event_init(&ev, status, AML_SOURCE_FINALIZER), 0);
+	f->err[0] = '\0';
+	r = aml_history_record_owned(f->h, uid, uid, deadline, EXP, id, &ev,
+				     flags, f->err, sizeof(f->err));
+	if (id_out)
+		memcpy(id_out, ev.id, sizeof(ev.id));
+	aml_event_free(&ev);
+	expect_root_again();
+	return r;
+}
+
+/* [path] locked exclusively through a description of its own, as a user
+ * holding it would; close the descriptor to let go. */
+static int hold_lock(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	return fd;
+}
+
+static int child_owned_refused(struct fixture *f, const void *arg)
+{
+	struct aml_event ev;
+	char err[1024];
+	int r;
+
+	(void)arg;
+	if (aml_event_init(&ev, AML_STATUS_PREPARING, AML_SOURCE_FINALIZER))
+		return 1;
+	r = aml_history_record_owned(f->h, NOBODY, NOBODY,
+				     aml_monotonic_ms() + 5000, EXP, RUN, &ev,
+				     0, err, sizeof(err));
+	aml_event_free(&ev);
+	return r == AML_HISTORY_ERROR && strstr(err, "only root") ? 0 : 2;
+}
+
+static void test_owned_written_as_owner(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name rn = { EXP, RUN };
+
+	skip_unless_root("needs root");
+	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	expect_result(f, "owned Queued",
+		      owned(f, RUN, NOBODY, AML_STATUS_QUEUED,
+			    aml_monotonic_ms() + 5000, 0, NULL),
+		      AML_HISTORY_WRITTEN);
+	assert_int_equal(count_lines(runp(f, EXP, RUN, "events.jsonl")), 2);
+	check_owner(runp(f, EXP, RUN, "events.jsonl"), NOBODY);
+	expect_result(f, "owned Queued again",
+		      owned(f, RUN, NOBODY, AML_STATUS_QUEUED,
+			    aml_monotonic_ms() + 5000, 0, NULL),
+		      AML_HISTORY_UNCHANGED);
+	/* A refused transition is refused, not queued. */
+	expect_result(f, "owned NotStarted",
+		      owned(f, RUN, NOBODY, AML_STATUS_NOT_STARTED,
+			    aml_monotonic_ms() + 5000, 0, NULL),
+		      AML_HISTORY_ERROR);
+	assert_non_null(strstr(f->err, "not a valid transition"));
+	assert_int_equal(queued(f, 0) + queued(f, NOBODY), 0);
+	/* Only root writes for another user. */
+	assert_int_equal(run_as(f, NOBODY, child_owned_refused, NULL), 0);
+	assert_int_equal(count_lines(runp(f, EXP, RUN, "events.jsonl")), 2);
+}
+
+/* The user holds their run's lock: the write gives up at the deadline,
+ * waits in root's spool (not the user's), keeps its order, and another
+ * user's run is not held up. */
+static void test_owned_held_lock(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name rn = { EXP, RUN }, rn2 = { EXP, RUN2 };
+	char ids[4][AML_EVENT_ID_LEN + 1];
+	const char *order[4] = { ids[0], ids[1], ids[2], ids[3] };
+	struct aml_spool_replay_stats st;
+	struct aml_run_info info;
+	int64_t t0, took;
+	const char *log;
+	int lock;
+
+	skip_unless_root("needs root");
+	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	assert_int_equal(run_as(f, OTHER, child_create, &rn2), 0);
+	/* In its owner's tree, now that it is made. */
+	log = keep(f, runp(f, EXP, RUN, "events.jsonl"));
+	read_run_ok(f, RUN, 0, &info);
+	memcpy(ids[0], info.events[0].id, sizeof(ids[0]));
+	aml_run_info_free(&info);
+	expect_result(f, "owned Queued",
+		      owned(f, RUN, NOBODY, AML_STATUS_QUEUED,
+			    aml_monotonic_ms() + 5000, 0, ids[1]),
+		      AML_HISTORY_WRITTEN);
+
+	lock = hold_lock(log);
+	t0 = aml_monotonic_ms();
+	expect_result(f, "owned Canceled, lock held",
+		      owned(f, RUN, NOBODY, AML_STATUS_CANCELED, t0 + 300, 0,
+			    ids[2]),
+		      AML_HISTORY_SPOOLED);
+	took = aml_monotonic_ms() - t0;
+	if (took > 1500)
+		fail_msg("the write waited %lld ms for the lock",
+			 (long long)took);
+	assert_non_null(strstr(f->err, "not written within"));
+	assert_non_null(strstr(f->err, "to be written as uid 65534"));
+	assert_int_equal(queued(f, 0), 1);
+	assert_int_equal(queued(f, NOBODY), 0);
+	/* The run's next write goes behind, at once, without trying. */
+	t0 = aml_monotonic_ms();
+	expect_result(f, "owned again, behind",
+		      owned(f, RUN, NOBODY, AML_STATUS_CANCELED, t0 + 5000, 0,
+			    ids[3]),
+		      AML_HISTORY_SPOOLED);
+	assert_true(aml_monotonic_ms() - t0 < 1000);
+	assert_non_null(strstr(f->err, "older write"));
+	assert_int_equal(queued(f, 0), 2);
+	/* Another user's run is written meanwhile. */
+	expect_result(f, "other user's run",
+		      owned(f, RUN2, OTHER, AML_STATUS_QUEUED,
+			    aml_monotonic_ms() + 5000, 0, NULL),
+		      AML_HISTORY_WRITTEN);
+
+	/* The replay right after does not try again what just ran out of
+	 * time: both kept at once. */
+	t0 = aml_monotonic_ms();
+	assert_int_equal(aml_history_flush_until(f->h, t0 + 400, &st, f->err,
+						 sizeof(f->err)), 0);
+	took = aml_monotonic_ms() - t0;
+	if (took > 200)
+		fail_msg("the first replay waited %lld ms", (long long)took);
+	assert_int_equal(st.applied, 0);
+	assert_int_equal(st.remaining, 2);
+	/* A later one tries, while the lock is held: bounded, both kept. */
+	t0 = aml_monotonic_ms();
+	assert_int_equal(aml_history_flush_until(f->h, t0 + 400, &st, f->err,
+						 sizeof(f->err)), 0);
+	took = aml_monotonic_ms() - t0;
+	if (took < 300 || took > 1500)
+		fail_msg("the second replay took %lld ms", (long long)took);
+	expect_root_again();
+	assert_int_equal(st.applied, 0);
+	assert_int_equal(st.remaining, 2);
+	assert_int_equal(queued(f, 0), 2);
+
+	/* Let go: in order, once. */
+	close(lock);
+	assert_int_equal(aml_history_flush_until(f->h,
+						 aml_monotonic_ms() + 5000,
+						 &st, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(st.applied, 2);
+	assert_int_equal(st.remaining, 0);
+	expect_log_ids(log, order, 3);
+	check_owner(log, NOBODY);
+	/* The second Canceled repeats the run's end: unchanged, applied. */
+	expect_none_rejected(f, 0);
+	assert_int_equal(queued(f, 0), 0);
+}
+
+/* A lock the user holds on their own spool does not matter: root never
+ * goes near that spool. */
+static int child_open_spool(struct fixture *f, const void *arg)
+{
+	struct aml_spool sp;
+	char err[512];
+
+	(void)arg;
+	if (aml_spool_open(&sp, f->spool, err, sizeof(err)) < 0)
+		return 1;
+	/* Its lock file, which the user then holds. */
+	close(openat(sp.dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	aml_spool_close(&sp);
+	return 0;
+}
+
+static void test_owned_ignores_user_spool(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name rn = { EXP, RUN };
+	struct aml_spool_replay_stats st;
+	int64_t t0;
+	int lock;
+
+	skip_unless_root("needs root");
+	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	assert_int_equal(run_as(f, NOBODY, child_open_spool, NULL), 0);
+	lock = hold_lock(pathf("%s/%d/lock", f->spool, NOBODY));
+	history_away(f);
+	t0 = aml_monotonic_ms();
+	expect_result(f, "owned while away",
+		      owned(f, RUN, NOBODY, AML_STATUS_QUEUED, t0 + 2000, 0,
+			    NULL),
+		      AML_HISTORY_SPOOLED);
+	assert_true(aml_monotonic_ms() - t0 < 1500);
+	assert_int_equal(queued(f, 0), 1);
+	assert_int_equal(queued(f, NOBODY), 0);
+	history_back(f);
+	assert_int_equal(aml_history_flush_until(f->h,
+						 aml_monotonic_ms() + 5000,
+						 &st, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(st.applied, 1);
+	close(lock);
+	assert_int_equal(count_lines(runp(f, EXP, RUN, "events.jsonl")), 2);
+	/* Straight to the backend: nothing replayed or queued. */
+	history_away(f);
+	{
+		struct aml_event ev;
+
+		ev_make(&ev, AML_STATUS_PREPARING, 1, 0);
+		expect_result(f, "direct while away",
+			      aml_history_record_direct(f->h, EXP, RUN, &ev,
+							f->err,
+							sizeof(f->err)),
+			      AML_HISTORY_UNAVAILABLE);
+		aml_event_free(&ev);
+	}
+	history_back(f);
+	assert_int_equal(queued(f, 0) + queued(f, NOBODY), 0);
+}
+
+/* The owner ends the run meanwhile, straight in run history. */
+static int child_cancel(struct fixture *f, const void *arg)
+{
+	struct aml_event ev;
+	char err[1024];
+	int r;
+
+	(void)arg;
+	if (aml_event_init(&ev, AML_STATUS_CANCELED, AML_SOURCE_USER))
+		return 1;
+	r = aml_history_record_direct(f->h, EXP, RUN, &ev, err, sizeof(err));
+	aml_event_free(&ev);
+	return r == AML_HISTORY_WRITTEN ? 0 : 2;
+}
+
+/* A note the run has moved past is dropped, not rejected; any other
+ * refused event is rejected with its reason. */
+static void test_owned_note_moot(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name rn = { EXP, RUN };
+	struct aml_spool_replay_stats st;
+
+	skip_unless_root("needs root");
+	assert_int_equal(run_as(f, NOBODY, child_create, &rn), 0);
+	history_away(f);
+	expect_result(f, "note while away",
+		      owned(f, RUN, NOBODY, AML_STATUS_RUNNING,
+			    aml_monotonic_ms() + 2000, AML_HISTORY_NOTE, NULL),
+		      AML_HISTORY_SPOOLED);
+	expect_result(f, "plain while away",
+		      owned(f, RUN, NOBODY, AML_STATUS_PREPARING,
+			    aml_monotonic_ms() + 2000, 0, NULL),
+		      AML_HISTORY_SPOOLED);
+	history_back(f);
+	/* The run ends meanwhile (its owner wrote it). */
+	assert_int_equal(run_as(f, NOBODY, child_cancel, NULL), 0);
+	assert_int_equal(aml_history_flush_until(f->h,
+						 aml_monotonic_ms() + 5000,
+						 &st, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(st.applied, 1);
+	assert_int_equal(st.rejected, 1);
+	assert_int_equal(rejected(f, 0), 1);
+	assert_int_equal(queued(f, 0), 0);
+	assert_int_equal(count_lines(runp(f, EXP, RUN, "events.jsonl")), 2);
+}
+
+/* A user who forges an owned entry in their own spool only keeps it:
+ * replays as a user write no one else's run. */
+static int child_forge_owned(struct fixture *f, const void *arg)
+{
+	const char *rec = arg;
+	struct aml_spool sp;
+	size_t remaining = 9;
+	char err[1024];
+
+	if (aml_spool_open(&sp, f->spool, err, sizeof(err)) < 0 ||
+	    aml_spool_push(&sp, rec, strlen(rec), -1, NULL, NULL, err,
+			   sizeof(err)) < 0)
+		return 1;
+	aml_spool_close(&sp);
+	if (aml_history_flush(f->h, &remaining, err, sizeof(err)) < 0)
+		return 2;
+	return remaining == 1 && strstr(err, "only root") ? 0 : 3;
+}
+
+static void test_owned_forged_by_user(void **state)
+{
+	struct fixture *f = *state;
+	const struct run_name rn = { EXP, RUN2 };
+	char *rec;
+
+	skip_unless_root("needs root");
+	assert_int_equal(run_as(f, OTHER, child_create, &rn), 0);
+	/* The event itself does not matter: it is never decoded. */
+	assert_true(asprintf(&rec, "{\"op\":\"event\",\"experiment\":\"%s\","
+			     "\"run_id\":\"%s\",\"event\":\"{}\","
+			     "\"owner_uid\":%d,\"owner_gid\":%d}", EXP, RUN2,
+			     OTHER, OTHER) > 0);
+	f->big = rec;
+	assert_int_equal(run_as(f, NOBODY, child_forge_owned, rec), 0);
+	assert_int_equal(count_lines(runp(f, EXP, RUN2, "events.jsonl")), 1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -2906,6 +3234,11 @@ int main(void)
 		T(test_legacy_layout),
 		T(test_same_run_id_two_users),
 		T(test_held_lock_is_bounded),
+		T(test_owned_written_as_owner),
+		T(test_owned_held_lock),
+		T(test_owned_ignores_user_spool),
+		T(test_owned_note_moot),
+		T(test_owned_forged_by_user),
 	};
 
 	/* Children report by exit status; SIGPIPE must not hide one. */

@@ -39,6 +39,7 @@ static void test_scontrol_fields(void **state)
 	assert_int_equal(job.restarts, 2);
 	assert_int_equal(job.requeue, 1);
 	assert_string_equal(job.reason, "");
+	assert_string_equal(job.spooled_on, "");
 	/* TZ=UTC in main(): Slurm prints local time. */
 	assert_true(job.end_ms == 1795625398000LL);
 }
@@ -98,6 +99,29 @@ static void test_scontrol_tracking_id(void **state)
 	assert_string_equal(job.tracking_id, "");
 }
 
+/* The launcher's mark in the comment comes out as a key of its own. */
+static void test_scontrol_spooled_mark(void **state)
+{
+	struct aml_slurm_job job;
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=42 JobState=COMPLETED ExitCode=0:0 "
+		"Comment=aml run_id=hello_1764000000_0a1b2c3d experiment=hello "
+		"spooled_on=n1,n2 StdErr=/tmp/slurm-42.out Power=\n", &job), 0);
+	assert_string_equal(job.state, "COMPLETED");
+	assert_string_equal(job.spooled_on, "n1,n2");
+	/* Last of the line too. */
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=42 JobState=COMPLETED Comment=aml spooled_on=n2\n",
+		&job), 0);
+	assert_string_equal(job.spooled_on, "n2");
+	/* Only as a word: "xspooled_on=" is not it. */
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=42 JobState=COMPLETED Comment=xspooled_on=n1", &job), 0);
+	assert_string_equal(job.spooled_on, "");
+}
+
 static void test_sacct_lines(void **state)
 {
 	struct aml_slurm_job job;
@@ -130,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_scontrol_reason_with_blanks),
 		cmocka_unit_test(test_scontrol_whole_keys),
 		cmocka_unit_test(test_scontrol_tracking_id),
+		cmocka_unit_test(test_scontrol_spooled_mark),
 		cmocka_unit_test(test_sacct_lines),
 	};
 

@@ -219,6 +219,7 @@ struct applied {
 	int not_terminated;       /* a record without its NUL */
 	const char *retry_on;     /* RETRY this record... */
 	const char *reject_on;    /* ...REJECT this one... */
+	const char *keep_prefix;  /* ...KEEP those starting so... */
 	const char *reason;       /* ...with this */
 };
 
@@ -238,6 +239,11 @@ static enum aml_spool_verdict record_apply(void *ctx,
 	if (a->reject_on && strcmp(e->record, a->reject_on) == 0) {
 		snprintf(errbuf, errlen, "%s", a->reason);
 		return AML_SPOOL_REJECTED;
+	}
+	if (a->keep_prefix &&
+	    strncmp(e->record, a->keep_prefix, strlen(a->keep_prefix)) == 0) {
+		snprintf(errbuf, errlen, "%s", a->reason);
+		return AML_SPOOL_KEEP;
 	}
 	if (a->n == MAX_APPLIED)
 		return AML_SPOOL_RETRY;
@@ -579,6 +585,114 @@ static void test_rejected(void **state)
 	replay_ok(f, &a, &st);
 	assert_int_equal(a.attempts, 0);
 	assert_int_equal(st.rejected, 0);
+}
+
+/* A queue of several owners: one is stuck, the others go on, and the
+ * stuck one's entries stay, in order, for the next replay. */
+static void test_keep_goes_on(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const recs[] = { "a1", "b1", "a2", "c1", "b2" };
+	struct aml_spool_replay_stats st;
+	struct applied a = { 0 };
+
+	for (int i = 0; i < 5; i++)
+		push(f, recs[i], NULL);
+	a.keep_prefix = "b";
+	a.reason = "uid b: its run's lock is held";
+	replay_ok(f, &a, &st);
+	assert_int_equal(st.applied, 3);
+	assert_int_equal(st.rejected, 0);
+	assert_int_equal(st.remaining, 2);
+	assert_string_equal(f->err, "uid b: its run's lock is held");
+	assert_int_equal(a.attempts, 5);
+	assert_int_equal(a.n, 3);
+	assert_string_equal(a.rec[0].text, "a1");
+	assert_string_equal(a.rec[1].text, "a2");
+	assert_string_equal(a.rec[2].text, "c1");
+	assert_int_equal(aml_spool_count(&f->sp, f->err, sizeof(f->err)), 2);
+
+	/* A RETRY after kept entries counts both in what remains. */
+	push(f, "d1", NULL);
+	a.retry_on = "b1";
+	a.keep_prefix = NULL;
+	replay_ok(f, &a, &st);
+	assert_int_equal(st.applied, 0);
+	assert_int_equal(st.remaining, 3);
+
+	/* Let go: the kept ones first, in their order, then the rest. */
+	a.retry_on = NULL;
+	replay_ok(f, &a, &st);
+	assert_int_equal(st.applied, 3);
+	assert_int_equal(st.remaining, 0);
+	assert_int_equal(a.n, 6);
+	assert_string_equal(a.rec[3].text, "b1");
+	assert_string_equal(a.rec[4].text, "b2");
+	assert_string_equal(a.rec[5].text, "d1");
+	applied_free(&a);
+}
+
+/* A spool found by listing the spool directory, opened by its
+ * descriptor: judged by its owner and mode, never by its name. */
+static void test_open_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_spool other;
+	struct applied a = { 0 };
+	char path[512];
+	int fd;
+
+	push(f, "x", NULL);
+	/* Any name will do: here a name that is not the owner's uid. */
+	assert_int_equal(rename(f->root, at(f, "../renamed", path)), 0);
+	snprintf(f->root, sizeof(f->root), "%s/renamed", f->base);
+	fd = open(f->root, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(aml_spool_open_dir(&other, fd, f->root, f->err,
+					    sizeof(f->err)), 0);
+	close(fd);  /* duplicated: ours to close */
+	assert_string_equal(other.path, f->root);
+	assert_int_equal(aml_spool_count(&other, f->err, sizeof(f->err)), 1);
+	assert_int_equal(aml_spool_replay(&other, record_apply, &a, NULL,
+					  f->err, sizeof(f->err)), 0);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.rec[0].text, "x");
+	aml_spool_close(&other);
+	applied_free(&a);
+
+	/* Open to the group: refused, and said. */
+	assert_int_equal(chmod(f->root, 0750), 0);
+	fd = open(f->root, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(aml_spool_open_dir(&other, fd, f->root, f->err,
+					    sizeof(f->err)), -1);
+	assert_int_equal(other.dirfd, -1);
+	assert_null(other.path);
+	assert_non_null(strstr(f->err, "open to group or others"));
+	close(fd);
+	assert_int_equal(chmod(f->root, 0700), 0);
+
+	/* A symlink, opened as itself. */
+	assert_int_equal(symlink(f->root, at(f, "../link", path)), 0);
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(aml_spool_open_dir(&other, fd, path, f->err,
+					    sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "symbolic link"));
+	close(fd);
+
+	/* Another owner's, however it is named. */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->root, NOBODY, NOBODY), 0);
+		fd = open(f->root, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(aml_spool_open_dir(&other, fd, f->root,
+						    f->err, sizeof(f->err)),
+				 -1);
+		assert_non_null(strstr(f->err, "owned by uid 65534"));
+		close(fd);
+		assert_int_equal(chown(f->root, 0, 0), 0);
+	}
 }
 
 static enum aml_spool_verdict reject_silently(void *ctx,
@@ -1172,6 +1286,8 @@ int main(void)
 		T(test_retry_stops_and_resumes),
 		T(test_rejected),
 		T(test_rejected_without_reason),
+		T(test_keep_goes_on),
+		T(test_open_dir),
 		T(test_unreadable_entry_fails),
 		T(test_push_files),
 		T(test_push_files_whole_dir_and_none),

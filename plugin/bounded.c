@@ -1,0 +1,180 @@
+/*
+ * bounded.c: work in a child the caller can stop (see bounded.h).
+ *
+ * The child answers through a pipe: a 4-byte result, then its message.
+ * End of file without the 4 bytes means it died first.  The caller polls
+ * the pipe until the deadline; the answer is what decides, the exit
+ * status only confirms the child is gone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounded.h"
+#include "errors.h"
+#include "fdio.h"
+#include "privdrop.h"
+
+#define MESSAGE_MAX 1024
+#define REAP_GRACE_MS 1000
+
+int64_t aml_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	/* Cannot fail with a valid clock id and pointer. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn))
+child(int out, uid_t uid, gid_t gid, aml_bounded_fn fn, void *arg)
+{
+	struct aml_identity saved;
+	char msg[MESSAGE_MAX] = "";
+	int32_t result = AML_BOUNDED_FAILED;
+
+	/* The caller's handlers are not ours: a SIGTERM meant for it must
+	 * not run its code here. */
+	(void)signal(SIGTERM, SIG_DFL);
+	(void)signal(SIGINT, SIG_DFL);
+	(void)signal(SIGPIPE, SIG_DFL);
+	if (uid == AML_BOUNDED_AS_CALLER ||
+	    aml_identity_become(uid, gid, &saved, msg, sizeof(msg)) == 0)
+		result = fn(arg, msg, sizeof(msg));
+	msg[sizeof(msg) - 1] = '\0';
+	if (aml_write_all(out, &result, sizeof(result)) == 0)
+		(void)aml_write_all(out, msg, strlen(msg));
+	_exit(0);
+}
+
+/* Reap [pid] by [until]: 1 reaped (or lost to someone else), 0 not yet. */
+static int reap_until(pid_t pid, int64_t until)
+{
+	long step_ms = 1;
+
+	for (;;) {
+		struct timespec ts;
+		int64_t left;
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return 1;
+		left = until - aml_monotonic_ms();
+		if (left <= 0)
+			return 0;
+		if (left < step_ms)
+			step_ms = (long)left;
+		ts.tv_sec = 0;
+		ts.tv_nsec = step_ms * 1000000L;
+		(void)nanosleep(&ts, NULL);
+		if (step_ms < 50)
+			step_ms *= 2;
+	}
+}
+
+/* Read the child's answer into [buf] until end of file or [deadline].
+ * Returns the bytes read, or -1 when the deadline came first. */
+static ssize_t read_answer(int fd, char *buf, size_t cap, int64_t deadline)
+{
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - aml_monotonic_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0)
+			return -1;
+		r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r < 0 && errno != EINTR)
+			return (ssize_t)got;
+		if (r <= 0)
+			continue;
+		if (got < cap) {
+			n = aml_read_some(fd, buf + got, cap - got);
+		} else {
+			char sink[256];
+
+			n = aml_read_some(fd, sink, sizeof(sink));
+			if (n > 0)
+				continue;
+		}
+		if (n <= 0)
+			return (ssize_t)got;
+		got += (size_t)n;
+	}
+}
+
+int aml_bounded_call(uid_t uid, gid_t gid, int64_t deadline_ms,
+		     aml_bounded_fn fn, void *arg, char *errbuf,
+		     size_t errlen)
+{
+	char answer[sizeof(int32_t) + MESSAGE_MAX];
+	int32_t result;
+	ssize_t got;
+	int pipefd[2];
+	pid_t pid;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (deadline_ms <= aml_monotonic_ms()) {
+		aml_fail(errbuf, errlen, "no time was left to try");
+		return AML_BOUNDED_TIMEOUT;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		aml_fail(errbuf, errlen, "pipe: %s", strerror(errno));
+		return AML_BOUNDED_FAILED;
+	}
+	/* Whatever the caller buffered is written once, by the caller. */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		close(pipefd[0]);
+		close(pipefd[1]);
+		aml_fail(errbuf, errlen, "fork: %s", strerror(e));
+		return AML_BOUNDED_FAILED;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		child(pipefd[1], uid, gid, fn, arg);
+	}
+	close(pipefd[1]);
+	got = read_answer(pipefd[0], answer, sizeof(answer) - 1, deadline_ms);
+	close(pipefd[0]);
+	if (got < 0) {
+		(void)kill(pid, SIGKILL);
+		(void)reap_until(pid, aml_monotonic_ms() + REAP_GRACE_MS);
+		aml_fail(errbuf, errlen, "no answer in time: stopped it");
+		return AML_BOUNDED_TIMEOUT;
+	}
+	/* It answered, or died: either way it is on its way out. */
+	if (!reap_until(pid, aml_monotonic_ms() + REAP_GRACE_MS))
+		(void)kill(pid, SIGKILL);
+	if ((size_t)got < sizeof(result)) {
+		aml_fail(errbuf, errlen, "the process doing it ended without "
+			 "an answer");
+		return AML_BOUNDED_FAILED;
+	}
+	memcpy(&result, answer, sizeof(result));
+	answer[got] = '\0';
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", answer + sizeof(result));
+	if (result == AML_BOUNDED_FAILED)
+		return AML_BOUNDED_FAILED;
+	if (result < AML_BOUNDED_MIN || result > AML_BOUNDED_MAX) {
+		aml_fail(errbuf, errlen, "the process doing it answered %d, "
+			 "which is out of range", (int)result);
+		return AML_BOUNDED_FAILED;
+	}
+	return result;
+}
