@@ -24,14 +24,6 @@
 #define MESSAGE_MAX 1024
 #define REAP_GRACE_MS 1000
 
-int64_t aml_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	/* Cannot fail with a valid clock id and pointer. */
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((noreturn))
 child(int out, uid_t uid, gid_t gid, aml_bounded_fn fn, void *arg)

@@ -23,11 +23,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
-/* CLOCK_MONOTONIC in milliseconds: what deadlines are kept in, so a
- * clock step cannot stretch or cut them. */
-int64_t aml_monotonic_ms(void);
+#include "clock.h"
+#include <sys/types.h>
 
 /* What aml_bounded_call runs in the child.  Returns a result in
  * AML_BOUNDED_MIN..AML_BOUNDED_MAX, with a sentence in errbuf when it has

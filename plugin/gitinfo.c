@@ -34,6 +34,7 @@
  *     left out, since cutting it could cut a URL before its '@' and keep
  *     half a password.
  */
+#include "clock.h"
 #include "gitinfo.h"
 
 #include <errno.h>
@@ -296,14 +297,6 @@ struct git_child {
 	int status;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid clock id and pointer. */
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -426,7 +419,7 @@ static int wait_until(struct git_child *c, int64_t deadline)
 			c->reaped = 1;
 			return -1;
 		}
-		left = deadline - now_ms();
+		left = deadline - aml_monotonic_ms();
 		if (left <= 0)
 			return 1;
 		if (left < step_ms)
@@ -461,7 +454,7 @@ static enum collect_outcome collect(int *out_fd, int *err_fd,
 	char scratch[4096];
 
 	while (*out_fd >= 0 || *err_fd >= 0) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - aml_monotonic_ms();
 		int n;
 
 		if (left <= 0)
@@ -610,7 +603,7 @@ static enum git_outcome run_git(const char *dir, const char *const *args,
 		failed_call = "open /dev/null";
 		goto fail;
 	}
-	deadline = now_ms() + GIT_TIMEOUT_MS;
+	deadline = aml_monotonic_ms() + GIT_TIMEOUT_MS;
 	child.pid = fork();
 	if (child.pid < 0) {
 		failed_call = "fork";

@@ -90,17 +90,9 @@ enum aml_history_result launch_record(const struct launch_ctx *c,
 	return r;
 }
 
-int64_t launch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t launch_monotonic_of(int64_t realtime_ms)
 {
-	int64_t now = launch_now_ms();
+	int64_t now = aml_monotonic_ms();
 	struct timespec ts;
 	int64_t real_now;
 

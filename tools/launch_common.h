@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "history.h"
 #include "status.h"
 
@@ -63,11 +64,7 @@ enum aml_history_result launch_record_quietly(const struct launch_ctx *c,
 					      int64_t *time_ms, char *errbuf,
 					      size_t errlen);
 
-/* CLOCK_MONOTONIC in milliseconds: what every deadline is kept in, so
- * a clock step cannot stretch or cut a run. */
-int64_t launch_now_ms(void);
-
-/* The launch_now_ms() time of [realtime_ms], an event's time (at most
+/* The aml_monotonic_ms() time of [realtime_ms], an event's time (at most
  * now: a later one is taken as now). */
 int64_t launch_monotonic_of(int64_t realtime_ms);
 

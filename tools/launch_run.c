@@ -534,7 +534,7 @@ int launch_run(const struct launch_spec *s, struct launch_outcome *o,
 		return aml_fail(errbuf, errlen, "signalfd: %s",
 				strerror(errno));
 	/* A scancel while the run was prepared: it never starts. */
-	read_signals(&L, launch_now_ms());
+	read_signals(&L, aml_monotonic_ms());
 	if (o->stop != LAUNCH_STOP_NONE) {
 		close(L.sfd);
 		return 0;
@@ -561,7 +561,7 @@ int launch_run(const struct launch_spec *s, struct launch_outcome *o,
 	for (;;) {
 		struct pollfd fds[3];
 		nfds_t n = 0;
-		int64_t now = launch_now_ms();
+		int64_t now = aml_monotonic_ms();
 		int out_at = -1, query_at = -1;
 
 		if (due(&L, now))
@@ -584,7 +584,7 @@ int launch_run(const struct launch_spec *s, struct launch_outcome *o,
 				   strerror(errno));
 			break;
 		}
-		now = launch_now_ms();
+		now = aml_monotonic_ms();
 		if (fds[0].revents)
 			read_signals(&L, now);
 		if (out_at >= 0 && fds[out_at].revents && L.out_fd >= 0)

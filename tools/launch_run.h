@@ -55,7 +55,7 @@ int launch_srun_argv(const struct aml_plan *plan, const char *run_dir,
 struct launch_spec {
 	char *const *argv;          /* the command, or srun and the command */
 	int via_srun;
-	int64_t deadline_ms;        /* launch_now_ms() clock; 0: none */
+	int64_t deadline_ms;        /* aml_monotonic_ms() clock; 0: none */
 	uint32_t job_id;            /* for scancel and scontrol; 0: none */
 	struct launch_logs *logs;
 	const sigset_t *child_mask; /* from launch_signals_take */
