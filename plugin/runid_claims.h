@@ -12,10 +12,11 @@
  * What it cannot do, by construction:
  *   - It lives in slurmctld's memory.  After a restart (or a failover to
  *     a backup controller) it is empty, and the first job to claim a run
- *     id after that is believed.  The node side is the second line: it
- *     runs a job only for a run found in its owner's own run history, so
- *     a job claiming someone else's run id runs nothing and records
- *     nothing in the victim's run; it is only named after it.
+ *     id after that is believed.  Run history is the second line: each
+ *     user's runs are in a tree of their own, and the launcher starts a
+ *     run only once it has recorded Running in its owner's run, so a job
+ *     claiming someone else's run id runs nothing and records nothing in
+ *     the victim's run; it is only named after it.
  *   - It holds a fixed number of ids, the oldest forgotten first (FIFO),
  *     so memory stays bounded; a run id older than the last [capacity]
  *     accepted runs can be claimed again, with the same limit as above.
