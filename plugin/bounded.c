@@ -46,31 +46,6 @@ child(int out, uid_t uid, gid_t gid, aml_bounded_fn fn, void *arg)
 	_exit(0);
 }
 
-/* Reap [pid] by [until]: 1 reaped (or lost to someone else), 0 not yet. */
-static int reap_until(pid_t pid, int64_t until)
-{
-	long step_ms = 1;
-
-	for (;;) {
-		struct timespec ts;
-		int64_t left;
-		pid_t r = waitpid(pid, NULL, WNOHANG);
-
-		if (r == pid || (r < 0 && errno != EINTR))
-			return 1;
-		left = until - aml_monotonic_ms();
-		if (left <= 0)
-			return 0;
-		if (left < step_ms)
-			step_ms = (long)left;
-		ts.tv_sec = 0;
-		ts.tv_nsec = step_ms * 1000000L;
-		(void)nanosleep(&ts, NULL);
-		if (step_ms < 50)
-			step_ms *= 2;
-	}
-}
-
 /* Read the child's answer into [buf] until end of file or [deadline].
  * Returns the bytes read, or -1 when the deadline came first. */
 static ssize_t read_answer(int fd, char *buf, size_t cap, int64_t deadline)
@@ -145,12 +120,15 @@ int aml_bounded_call(uid_t uid, gid_t gid, int64_t deadline_ms,
 	close(pipefd[0]);
 	if (got < 0) {
 		(void)kill(pid, SIGKILL);
-		(void)reap_until(pid, aml_monotonic_ms() + REAP_GRACE_MS);
+		(void)aml_waitpid_until(pid, NULL,
+					 aml_monotonic_ms() + REAP_GRACE_MS);
 		aml_fail(errbuf, errlen, "no answer in time: stopped it");
 		return AML_BOUNDED_TIMEOUT;
 	}
-	/* It answered, or died: either way it is on its way out. */
-	if (!reap_until(pid, aml_monotonic_ms() + REAP_GRACE_MS))
+	/* It answered, or died: either way it is on its way out.  Still
+	 * there after the grace (not merely lost to waitpid): killed. */
+	if (aml_waitpid_until(pid, NULL,
+			      aml_monotonic_ms() + REAP_GRACE_MS) == 1)
 		(void)kill(pid, SIGKILL);
 	if ((size_t)got < sizeof(result)) {
 		aml_fail(errbuf, errlen, "the process doing it ended without "

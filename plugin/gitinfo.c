@@ -402,36 +402,11 @@ static void kill_and_reap(struct git_child *c)
  */
 static int wait_until(struct git_child *c, int64_t deadline)
 {
-	long step_ms = 1;
+	int r = aml_waitpid_until(c->pid, &c->status, deadline);
 
-	for (;;) {
-		pid_t r = waitpid(c->pid, &c->status, WNOHANG);
-		int64_t left;
-		struct timespec ts;
-
-		if (r == c->pid) {
-			c->reaped = 1;
-			return 0;
-		}
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			c->reaped = 1;
-			return -1;
-		}
-		left = deadline - aml_monotonic_ms();
-		if (left <= 0)
-			return 1;
-		if (left < step_ms)
-			step_ms = (long)left;
-		ts.tv_sec = 0;
-		ts.tv_nsec = step_ms * 1000000L;
-		/* Interrupted or not, the loop looks at the child and the
-		 * clock again. */
-		(void)nanosleep(&ts, NULL);
-		if (step_ms < 50)
-			step_ms *= 2;
-	}
+	if (r != 1)
+		c->reaped = 1;
+	return r;
 }
 
 enum collect_outcome {
