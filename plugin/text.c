@@ -186,7 +186,7 @@ static size_t columns(const char *s, size_t n)
 }
 
 /* Append [s] shown, at most [max_cols] columns of it and never half an
- * escape; returns the columns added. */
+ * escape; returns the columns added.  [t] NULL: only count them. */
 static size_t add_shown(struct aml_text *t, const char *s, size_t max_cols)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -200,7 +200,8 @@ static size_t add_shown(struct aml_text *t, const char *s, size_t max_cols)
 
 		if (cols + c > max_cols)
 			break;
-		aml_text_add(t, piece, k);
+		if (t)
+			aml_text_add(t, piece, k);
 		cols += c;
 		p += used;
 	}
@@ -214,18 +215,7 @@ void aml_text_add_shown(struct aml_text *t, const char *s)
 
 size_t aml_text_shown_width(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t cols = 0;
-
-	while (*p) {
-		const char *piece;
-		char esc[8];
-		size_t used, k = shown_piece(p, 0, esc, &piece, &used);
-
-		cols += columns(piece, k);
-		p += used;
-	}
-	return cols;
+	return add_shown(NULL, s, SIZE_MAX);
 }
 
 void aml_text_add_shown_json(struct aml_text *t, const char *json)
