@@ -374,14 +374,18 @@ static int open_tree_experiment(struct file_backend *fb, int treefd,
 
 /*
  * Call [visit] for every directory in [parent] whose name does not start
- * with '.', opened O_PATH without following a symlink, with its stat.
- * [visit] returns 0 to go on, a positive value to stop, which is
- * returned.  -1 with errno when [parent] cannot be read.
+ * with '.' (and that [wanted], when not NULL, wants by its name alone,
+ * which costs no system call), opened O_PATH without following a
+ * symlink, with its stat.  [visit] returns 0 to go on, a positive value
+ * to stop, which is returned.  -1 with errno when [parent] cannot be
+ * read.
  */
 typedef int (*subdir_fn)(void *ctx, int fd, const char *name,
 			 const struct stat *st);
+typedef int (*subdir_wanted_fn)(void *ctx, const char *name);
 
-static int each_subdir(int parent, subdir_fn visit, void *ctx)
+static int each_subdir(int parent, subdir_wanted_fn wanted, subdir_fn visit,
+		       void *ctx)
 {
 	struct dirent *de;
 	int fd, r = 0;
@@ -400,7 +404,7 @@ static int each_subdir(int parent, subdir_fn visit, void *ctx)
 		struct stat st;
 		int sub;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || (wanted && !wanted(ctx, de->d_name)))
 			continue;
 		sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY |
 							   O_NOFOLLOW | O_CLOEXEC);
@@ -434,6 +438,10 @@ struct run_search {
 	size_t n;
 	int denied;              /* a tree or experiment we could not read */
 	int unsafe;              /* an experiment others may write, skipped */
+	/* With one owner, the names its trees can have (userdir.h): its
+	 * login name and its uid, so a search need not open every user's
+	 * tree of a HistoryDir with thousands. */
+	char names[2][NAME_MAX + 1];
 };
 
 static void search_free(struct run_search *s)
@@ -542,7 +550,8 @@ static void search_tree(struct run_search *s, int treefd, uid_t owner)
 		}
 	}
 	/* A run named by its user (v2 `name`) may be in any experiment. */
-	if (each_subdir(treefd, search_experiment, &t) < 0 && errno == EACCES)
+	if (each_subdir(treefd, NULL, search_experiment, &t) < 0 &&
+	    errno == EACCES)
 		s->denied = 1;
 }
 
@@ -585,11 +594,27 @@ static int search_top(void *ctx, int topfd, const char *name,
 	return s->n == MAX_MATCHES;
 }
 
+/* Whether a tree named [name] can be one of the searched owner's. */
+static int tree_wanted(void *ctx, const char *name)
+{
+	struct run_search *s = ctx;
+
+	return s->any_owner || aml_userdir_name_matches(name, s->names[0]) ||
+	       aml_userdir_name_matches(name, s->names[1]);
+}
+
 static int search_run(struct file_backend *fb, int rootfd,
 		      struct run_search *s)
 {
 	char guess[AML_RUNID_MAX], ignored[256];
 	int own;
+
+	if (!s->any_owner) {
+		aml_userdir_default_name(s->uid, s->names[0],
+					 sizeof(s->names[0]));
+		snprintf(s->names[1], sizeof(s->names[1]), "%lu",
+			 (unsigned long)s->uid);
+	}
 
 	own = open_own_tree(fb, rootfd, 0, ignored, sizeof(ignored));
 	if (own >= 0) {
@@ -599,7 +624,7 @@ static int search_run(struct file_backend *fb, int rootfd,
 		if (s->n > 0)
 			return 0;
 	}
-	if (each_subdir(rootfd, search_top, s) < 0)
+	if (each_subdir(rootfd, tree_wanted, search_top, s) < 0)
 		return -1;
 	if (s->experiment)
 		search_legacy(s, rootfd, s->experiment);
@@ -1689,7 +1714,7 @@ static int list_tree(int treefd, struct listing *l)
 		close(fd);
 		return r < 0 ? LIST_FAILED : 0;
 	}
-	r = each_subdir(treefd, list_tree_experiment, l);
+	r = each_subdir(treefd, NULL, list_tree_experiment, l);
 	/* A tree we cannot read (a private one) lists nothing for us. */
 	return r < 0 ? 0 : r;
 }
@@ -1729,7 +1754,7 @@ static int file_list(void *self, const struct aml_run_filter *filter,
 	rootfd = open_root(fb, errbuf, errlen);
 	if (rootfd < 0)
 		return -1;
-	r = each_subdir(rootfd, list_top, &l);
+	r = each_subdir(rootfd, NULL, list_top, &l);
 	if (r < 0)
 		fail_errno(errbuf, errlen, errno, "cannot read HistoryDir %s",
 			   fb->root);
