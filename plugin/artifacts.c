@@ -46,6 +46,7 @@
 #include "fdio.h"
 #include "runid.h"
 #include "artifacts.h"
+#include "bounded.h"
 #include "errors.h"
 #include "text.h"
 
@@ -595,6 +596,7 @@ static LEAF int copy_file(struct copy *c, int fd, const struct stat *st)
 			goto write_failed;
 		}
 		done += (uint64_t)n;
+		aml_bounded_progress();
 	}
 	/* Linux releases the descriptor even when close fails; a failure
 	 * still means a write may be lost (NFS reports them here). */
@@ -826,6 +828,9 @@ static int copy_entry(struct copy *c, enum place place)
 {
 	int beneath, fd, rc;
 	struct stat st;
+
+	/* Each entry is a step: a watcher (bounded.h) sees it move. */
+	aml_bounded_progress();
 
 	/* In run history, an upload in flight or left by a crash; in a
 	 * working directory, the user's file like any other. */

@@ -57,6 +57,13 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		if (aml_history_file_open(site, &h->ops, &h->self, errbuf,
 					  errlen) < 0)
 			goto failed;
+		if (aml_history_bounded_wrap(
+			    &h->ops, &h->self, site->history_dir,
+			    (int64_t)site->history_timeout_seconds * 1000,
+			    errbuf, errlen) < 0) {
+			h->ops->close(h->self);
+			goto failed;
+		}
 		break;
 	case AML_HISTORY_MLFLOW:
 		if (!aml_history_mlflow_open) {
