@@ -348,7 +348,8 @@ int main(int argc, char **argv)
 	ev.attempt = attempt;
 	ev.job_id = job_id;
 	if (waiting == AML_END_MARK_WAITING) {
-		aml_waiting_reason(nodes, reason, sizeof(reason));
+		aml_waiting_reason(nodes, have_job ? job.end_ms : 0, reason,
+				   sizeof(reason));
 	} else if (!is_requeue && strcmp(state, "BOOT_FAIL")) {
 		/* A job that failed to boot ran nothing: Slurm's ExitCode
 		 * (0:1) is a marker, not an exit status of the run. */

@@ -122,7 +122,8 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 		break;
 	case AML_END_MARK_WAITING:
 		/* Shown, not written: the finalizer records it. */
-		aml_waiting_reason(job.spooled_on, reason, sizeof(reason));
+		aml_waiting_reason(job.spooled_on, job.end_ms, reason,
+				   sizeof(reason));
 		if (aml_event_init(&ev, AML_STATUS_FINALIZING,
 				   AML_SOURCE_RECONCILE) == 0) {
 			ev.attempt = info->state.attempt;
@@ -137,7 +138,7 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 		if (job.spooled_on[0]) {
 			char *why;
 
-			aml_waiting_reason(job.spooled_on, reason,
+			aml_waiting_reason(job.spooled_on, job.end_ms, reason,
 					   sizeof(reason));
 			if ((why = strdup(reason))) {
 				free(info->state.reason);
