@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,8 +39,8 @@ void aml_bounded_progress(void)
 
 
 static void __attribute__((noreturn))
-child(int out, uid_t uid, gid_t gid, aml_bounded_fn fn, void *arg,
-      volatile uint64_t *progress)
+child(int out, pid_t parent, uid_t uid, gid_t gid, aml_bounded_fn fn,
+      void *arg, volatile uint64_t *progress)
 {
 	struct aml_identity saved;
 	char msg[MESSAGE_MAX] = "";
@@ -51,9 +52,17 @@ child(int out, uid_t uid, gid_t gid, aml_bounded_fn fn, void *arg,
 	(void)signal(SIGTERM, SIG_DFL);
 	(void)signal(SIGINT, SIG_DFL);
 	(void)signal(SIGPIPE, SIG_DFL);
-	if (uid == AML_BOUNDED_AS_CALLER ||
-	    aml_identity_become(uid, gid, &saved, msg, sizeof(msg)) == 0)
-		result = fn(arg, msg, sizeof(msg));
+	if (uid != AML_BOUNDED_AS_CALLER &&
+	    aml_identity_become(uid, gid, &saved, msg, sizeof(msg)) < 0)
+		goto answer;
+	/* Stopped, the work must stop with it: a child of its own (a
+	 * bounded write inside this work) left running would write later,
+	 * out of order.  Set after the change of identity, which clears
+	 * it; a parent already gone means stopped already. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(0);
+	result = fn(arg, msg, sizeof(msg));
+answer:
 	msg[sizeof(msg) - 1] = '\0';
 	if (aml_write_all(out, &result, sizeof(result)) == 0)
 		(void)aml_write_all(out, msg, strlen(msg));
@@ -127,7 +136,7 @@ static int call(uid_t uid, gid_t gid, int64_t deadline_ms, struct watch *w,
 	int32_t result;
 	ssize_t got;
 	int pipefd[2];
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
@@ -141,6 +150,7 @@ static int call(uid_t uid, gid_t gid, int64_t deadline_ms, struct watch *w,
 	}
 	/* Whatever the caller buffered is written once, by the caller. */
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -152,7 +162,7 @@ static int call(uid_t uid, gid_t gid, int64_t deadline_ms, struct watch *w,
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		child(pipefd[1], uid, gid, fn, arg, w->progress);
+		child(pipefd[1], parent, uid, gid, fn, arg, w->progress);
 	}
 	close(pipefd[1]);
 	w->moved_ms = aml_monotonic_ms();
