@@ -47,6 +47,26 @@ child(int out, pid_t parent, uid_t uid, gid_t gid, aml_bounded_fn fn,
 	int32_t result = AML_BOUNDED_FAILED;
 
 	progress_counter = progress;
+	/* It answers through [out] only.  Stuck in the kernel (a hung
+	 * filesystem), it must not keep open the caller's output, which a
+	 * shell's $(...) or a pipeline waits on to end. */
+	if (out <= STDERR_FILENO) {
+		int moved = fcntl(out, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		if (moved >= 0)
+			out = moved;
+	}
+	if (out > STDERR_FILENO) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0) {
+			(void)dup2(null, STDIN_FILENO);
+			(void)dup2(null, STDOUT_FILENO);
+			(void)dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+	}
 	/* The caller's handlers are not ours: a SIGTERM meant for it must
 	 * not run its code here. */
 	(void)signal(SIGTERM, SIG_DFL);
