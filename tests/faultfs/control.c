@@ -76,6 +76,11 @@ int fault_parse(const char *line, struct fault *f, char *errbuf,
 		*f = parsed;
 		return 0;
 	}
+	if (strcmp(words[0], "ok") == 0 || strcmp(words[0], "hang") == 0) {
+		snprintf(errbuf, errlen, "\"%s\" takes nothing after it (at \"%s\")",
+			 words[0], words[1]);
+		return -1;
+	}
 	if (strcmp(words[0], "errno") != 0) {
 		snprintf(errbuf, errlen,
 			 "unknown fault \"%s\" (ok, errno NAME [writes], hang)",
