@@ -118,12 +118,10 @@ _fault_set_control() {
 		mv -f "$1/control.new" "$1/control"
 }
 
-# _fault_faultfs_alive STATE: whether STATE's faultfs runs (checked by its
-# pid and its binary, so a reused pid is never taken for it).
-_fault_faultfs_alive() {
-	local pid
-	pid=$(cat "$1/pid" 2>/dev/null) || return 1
-	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$fault_faultfs")" ]
+# _fault_is_faultfs PID: whether PID runs faultfs (by its binary, so a
+# reused pid is never taken for it).  A zombie has no binary: it is gone.
+_fault_is_faultfs() {
+	[ -n "$1" ] && [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$fault_faultfs")" ]
 }
 
 # _fault_poll SECONDS COMMAND...: until COMMAND succeeds; 1 on timeout.
@@ -373,7 +371,7 @@ fault_inject() {
 	canon=$(cat "$state/dir")
 	[ -e "$state/injected" ] && return 0
 	if _fault_uses_faultfs "$1"; then
-		_fault_faultfs_alive "$state" || {
+		_fault_is_faultfs "$(cat "$state/pid" 2>/dev/null)" || {
 			_fault_say "inject $1: faultfs on $canon is not running (log: $state/log)"
 			return 1
 		}
@@ -419,13 +417,14 @@ fault_release() {
 	if _fault_uses_faultfs "$kind" && [ -f "$state/control" ]; then
 		# First, so nothing stays blocked on a hang.
 		_fault_set_control "$state" ok
-		if _fault_faultfs_alive "$state"; then
-			pid=$(cat "$state/pid")
+		# Its pid, read once: it removes the file as it exits.
+		pid=$(cat "$state/pid" 2>/dev/null)
+		if _fault_is_faultfs "$pid"; then
 			kill -TERM "$pid" 2>/dev/null
-			if ! _fault_poll 10 _fault_not _fault_faultfs_alive "$state"; then
+			if ! _fault_poll 10 _fault_not _fault_is_faultfs "$pid"; then
 				_fault_say "release: faultfs $pid ignored SIGTERM: SIGKILL"
 				kill -KILL "$pid" 2>/dev/null
-				_fault_poll 5 _fault_not _fault_faultfs_alive "$state" || rc=1
+				_fault_poll 5 _fault_not _fault_is_faultfs "$pid" || rc=1
 			fi
 		fi
 	fi

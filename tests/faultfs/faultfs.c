@@ -715,5 +715,8 @@ int main(int argc, char **argv)
 	if (pidfile)
 		unlink(pidfile);
 	fuse_opt_free_args(&args);
+	free(pidfile);
+	free(control_path);
+	free(mountpoint);
 	return status < 0 ? 1 : 0;
 }
