@@ -33,6 +33,8 @@ cleanup() {
 		fault_release "$kind" "$scratch_root/$kind-busy" 2>/dev/null
 		fault_release "$kind" "$scratch_root/$kind-release" 2>/dev/null
 	done
+	# Never into a mount left behind: rm would delete or hang in it.
+	grep -qF " $scratch_root/" /proc/self/mountinfo || rm -rf "$scratch_root"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

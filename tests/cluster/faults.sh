@@ -346,8 +346,9 @@ fault_prepare() {
 		_fault_say "faultfs not built: libfuse3-dev missing"
 		return 2
 	fi
-	(umask 077 && mkdir -p -- "$fault_work") && chmod 0700 -- "$fault_work" &&
-		mkdir -m 0700 -- "$state" || return 1
+	mkdir -p -- "$(dirname -- "$fault_work")" &&
+		{ [ -d "$fault_work" ] || mkdir -m 0700 -- "$fault_work"; } &&
+		chmod 0700 -- "$fault_work" && mkdir -m 0700 -- "$state" || return 1
 	echo "$kind" >"$state/kind"
 	echo "$canon" >"$state/dir"
 	stat -c '%u:%g:%a' -- "$canon" >"$state/orig"
@@ -414,6 +415,11 @@ fault_release() {
 	state=$(_fault_state "$canon")
 	# Nothing prepared (a trap after a failed prepare): nothing to do.
 	[ -d "$state" ] || return 0
+	# Released as what it is, whatever the caller thinks it is.
+	if [ -f "$state/kind" ] && [ "$(cat "$state/kind")" != "$kind" ]; then
+		_fault_say "release $kind: $canon was prepared for $(cat "$state/kind"): released as such"
+		kind=$(cat "$state/kind")
+	fi
 	if _fault_uses_faultfs "$kind" && [ -f "$state/control" ]; then
 		# First, so nothing stays blocked on a hang.
 		_fault_set_control "$state" ok
