@@ -108,7 +108,7 @@ prepare_case() {
 	err=$(fault_prepare "$kind" "$d" 2>&1)
 	rc=$?
 	if [ $rc = 2 ]; then
-		skip_reason=$err
+		skip_reason=${err#faults: }
 		return 2
 	fi
 	if [ $rc = 0 ] && [ "$(mounts_on "$d")" -gt "$before" ] &&
@@ -313,7 +313,7 @@ release_while_hung() {
 	local d cat_pid pid
 	d=$(scratch hang-release)
 	if ! fault_prepare hang "$d" 2>"$tmp/err"; then
-		skip 3 "$(cat "$tmp/err")" "hang, released while injected"
+		skip 3 "$(sed "s/^faults: //" "$tmp/err")" "hang, released while injected"
 		return
 	fi
 	pid=$(fault_pid "$d")
