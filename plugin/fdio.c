@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,3 +172,21 @@ int aml_open_nofollow(int rootfd, const char *path, int flags)
 	}
 }
 
+
+int aml_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1u << 20))
+		return 1 << 20;
+	return (int)rl.rlim_cur;
+}
+
+void aml_close_from(int first, int limit)
+{
+	if (close_range((unsigned)first, ~0U, 0) == 0)
+		return;
+	for (int fd = first; fd < limit; fd++)
+		(void)close(fd);
+}
