@@ -75,6 +75,7 @@ static int64_t stamp_now(void)
 
 void aml_hangwatch_busy(int writing, const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 
 	if (!stamp)
@@ -97,6 +98,7 @@ void aml_hangwatch_busy(int writing, const char *fmt, ...)
 	vsnprintf(stamp->what, sizeof(stamp->what), fmt, ap);
 	va_end(ap);
 	stamp_close();
+	errno = saved;
 }
 
 void aml_hangwatch_idle(void)

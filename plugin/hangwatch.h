@@ -92,4 +92,7 @@ void aml_hangwatch_idle(void);
  * again.  Outside one, or unwatched, nothing. */
 void aml_hangwatch_progress(void);
 
+/* None of the three changes errno, so they fit between a failed call and
+ * the caller's look at it. */
+
 #endif
