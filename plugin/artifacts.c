@@ -48,6 +48,7 @@
 #include "artifacts.h"
 #include "bounded.h"
 #include "errors.h"
+#include "hangwatch.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -579,6 +580,7 @@ static LEAF int copy_file(struct copy *c, int fd, const struct stat *st)
 							: COPY_BUFFER;
 		ssize_t n = read(fd, c->buf, step);
 
+		aml_hangwatch_progress();
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -856,6 +858,9 @@ static int copy_entry(struct copy *c, enum place place)
 		close(fd);
 		return src_fail(c, "cannot be examined", err);
 	}
+	/* Opened and examined: the source answered (a download of many
+	 * files is one operation of run history, hangwatch.h). */
+	aml_hangwatch_progress();
 	if (S_ISDIR(st.st_mode))
 		return copy_dir(c, fd, &st, place);
 	if (S_ISREG(st.st_mode)) {
@@ -1089,6 +1094,9 @@ static int list_dir(struct lister *l)
 				rc = list_fail(l, NULL, "cannot be read", errno);
 			break;
 		}
+		/* The directory answered (a listing of many files is one
+		 * operation of run history, hangwatch.h). */
+		aml_hangwatch_progress();
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "hangwatch.h"
 
 int aml_write_all(int fd, const void *buf, size_t n)
 {
@@ -42,6 +43,9 @@ ssize_t aml_read_some(int fd, void *buf, size_t n)
 	do
 		r = read(fd, buf, n);
 	while (r < 0 && errno == EINTR);
+	/* An answer: the operation of run history this read may be part of
+	 * is not hung (hangwatch.h). */
+	aml_hangwatch_progress();
 	return r;
 }
 
