@@ -9,11 +9,37 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "hangwatch.h"
 #include "runs.h"
 #include "text.h"
 #include "tools.h"
 #include "waiting.h"
 
+/*
+ * On MLflow the REST layer stops each request itself at HistoryTimeout
+ * and tries it again after a backoff of at most 2 s (history_mlflow.c),
+ * then queues a write that still fails: the watch only backs it up (a
+ * credentials file in a home that hangs), so it gives each attempt this
+ * much more and never wins that race.
+ */
+#define REST_WATCH_MARGIN_MS 5000
+
+/* The rest of the command in a watched child (hangwatch.h): run history
+ * that does not answer within HistoryTimeout costs the user that long,
+ * not the rest of their session. */
+static void watch_history(const char *command, const struct aml_site *site)
+{
+	static char program[64];
+	int64_t timeout_ms = (int64_t)site->history_timeout_seconds * 1000;
+	const char *what = "run history's filesystem";
+
+	if (site->history_backend == AML_HISTORY_MLFLOW) {
+		timeout_ms += REST_WATCH_MARGIN_MS;
+		what = "run history";
+	}
+	snprintf(program, sizeof(program), "aml-run %s", command);
+	aml_hangwatch_start(timeout_ms, what, program);
+}
 
 int runs_open(const char *command, const char *conf, struct aml_site *site,
 	      struct aml_history **h)
@@ -24,6 +50,7 @@ int runs_open(const char *command, const char *conf, struct aml_site *site,
 
 	if (status != AML_EXIT_OK)
 		return status;
+	watch_history(command, site);
 	if (aml_history_open(site, h, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run %s: %s\n", command, err);
 		aml_site_free(site);
