@@ -548,6 +548,10 @@ static enum aml_spool_verdict apply_record(void *ctx,
 	uid_t uid;
 	gid_t gid;
 
+	/* A replay writes only from here: a flush that finds nothing
+	 * queued has changed nothing (hangwatch.h). */
+	aml_hangwatch_busy(1, "replaying a queued write to %s",
+			   where(c->h->site));
 	switch (record_owner(rec, &uid, &gid)) {
 	case 1:
 		v = apply_owned(c, rec, uid, gid, e, errbuf, errlen);
@@ -567,6 +571,7 @@ static enum aml_spool_verdict apply_record(void *ctx,
 		break;
 	}
 	cJSON_Delete(rec);
+	aml_hangwatch_idle();
 	return v;
 }
 
@@ -642,7 +647,7 @@ int aml_history_flush(struct aml_history *h, size_t *remaining, char *errbuf,
 	struct aml_spool_replay_stats stats;
 	int r;
 
-	aml_hangwatch_busy(1, "replaying the writes queued in %s to %s",
+	aml_hangwatch_busy(0, "replaying the writes queued in %s to %s",
 			   h->spool_dir, where(h->site));
 	r = replay(h, 0, &stats, errbuf, errlen);
 	aml_hangwatch_idle();
