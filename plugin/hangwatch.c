@@ -227,6 +227,9 @@ static void __attribute__((noreturn)) watch(pid_t child, int sfd,
 {
 	int64_t resumed_ms = 0;
 
+	/* Its one line to a stderr nobody reads any more must not end it
+	 * before the child is killed and the status given. */
+	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
 		struct signalfd_siginfo si[8];
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };

@@ -20,6 +20,10 @@
  * parent, the child is killed (it goes when the kernel lets it; init
  * reaps it), and the parent exits AML_HANGWATCH_EXIT at once.
  *
+ * The child left behind keeps its descriptors until the kernel lets it
+ * go: the shell has its prompt back, but a pipe the command was writing
+ * into (aml-run list | less, $(aml-run show ...)) ends only then.
+ *
  * Only time inside an operation counts, never the time between them, so
  * a command that follows a run for hours (aml-run wait, logs --follow)
  * is stopped only when one read in it goes unanswered.  An operation

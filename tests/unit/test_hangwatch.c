@@ -3,7 +3,8 @@
  * (plugin/hangwatch.c): an operation that goes unanswered past the bound
  * makes the parent say so in one line, kill the child and exit 75 (the
  * line saying what became of the work: nothing changed, earlier writes
- * stand, or a write that may or may not have happened); many short
+ * stand, or a write that may or may not have happened), even when
+ * nobody reads its stderr any more; many short
  * operations, or a long one that keeps getting answers, are not stopped;
  * exit statuses and signal deaths pass through; SIGTERM to the parent
  * reaches the child; a child's own fork is not watched; no watch, no
@@ -137,7 +138,7 @@ static void finish(struct watched *w)
 
 	assert_int_equal(waitpid(w->watcher, &w->status, 0), w->watcher);
 	w->took_ms = aml_monotonic_ms() - w->started_ms;
-	while (at < sizeof(w->err) - 1 &&
+	while (w->err_fd >= 0 && at < sizeof(w->err) - 1 &&
 	       (n = read(w->err_fd, w->err + at, sizeof(w->err) - 1 - at)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -145,7 +146,8 @@ static void finish(struct watched *w)
 		at += (size_t)n;
 	}
 	w->err[at] = '\0';
-	close(w->err_fd);
+	if (w->err_fd >= 0)
+		close(w->err_fd);
 	close(w->ready_fd);
 }
 
@@ -193,6 +195,24 @@ static void test_hang_is_told_and_stopped(void **state)
 			    "was changed by this command, try again later\n");
 	assert_true(w.took_ms >= 200);
 	assert_true(w.took_ms < 5000);
+	assert_killed(child);
+}
+
+/* Nobody reads stderr any more (a pipeline's reader gone): the line
+ * cannot be written, and the watcher still kills and exits 75, rather
+ * than die of SIGPIPE. */
+static void test_hang_with_stderr_gone(void **state)
+{
+	struct watched w;
+	pid_t child;
+
+	(void)state;
+	launch(&w, 200, read_hangs);
+	close(w.err_fd);
+	w.err_fd = -1;
+	child = wait_ready(&w);
+	finish(&w);
+	assert_exit(&w, AML_HANGWATCH_EXIT);
 	assert_killed(child);
 }
 
@@ -483,6 +503,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hang_is_told_and_stopped),
+		cmocka_unit_test(test_hang_with_stderr_gone),
 		cmocka_unit_test(test_write_hang_may_have_happened),
 		cmocka_unit_test(test_what_became_of_the_work),
 		cmocka_unit_test(test_short_operations_are_not_stopped),
