@@ -221,7 +221,7 @@ static void __attribute__((noreturn)) say_hung(pid_t child,
 /* The parent: wait for [child], forward signals, watch the stamp. */
 static void __attribute__((noreturn)) watch(pid_t child, int sfd,
 					    const struct stamp *shared,
-					    int64_t timeout_ms,
+					    int64_t read_ms, int64_t write_ms,
 					    const char *what_hangs,
 					    const char *program)
 {
@@ -234,7 +234,7 @@ static void __attribute__((noreturn)) watch(pid_t child, int sfd,
 		struct signalfd_siginfo si[8];
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 		struct stamp snap;
-		int64_t now, began, left;
+		int64_t now, began, left, bound;
 		int status, wait_ms;
 		pid_t r = waitpid(child, &status, WNOHANG);
 		ssize_t got;
@@ -251,16 +251,17 @@ static void __attribute__((noreturn)) watch(pid_t child, int sfd,
 		if (snapshot(shared, &snap) < 0) {
 			wait_ms = 10;
 		} else if (!snap.since_ms) {
-			left = timeout_ms;
+			left = read_ms;
 			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
 		} else {
+			bound = snap.writing ? write_ms : read_ms;
 			/* Stopped and continued (^Z, fg): the time stopped
 			 * was nobody's failure to answer. */
 			began = snap.since_ms > resumed_ms ? snap.since_ms
 							   : resumed_ms;
-			left = began + timeout_ms - now;
+			left = began + bound - now;
 			if (left <= 0)
-				say_hung(child, &snap, timeout_ms, what_hangs,
+				say_hung(child, &snap, bound, what_hangs,
 					 program);
 			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
 		}
@@ -280,8 +281,8 @@ static void __attribute__((noreturn)) watch(pid_t child, int sfd,
 	}
 }
 
-int aml_hangwatch_start(int64_t timeout_ms, const char *what_hangs,
-			const char *program)
+int aml_hangwatch_start(int64_t timeout_ms, int64_t write_timeout_ms,
+			const char *what_hangs, const char *program)
 {
 	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
 				       SIGCHLD, SIGCONT };
@@ -322,7 +323,10 @@ int aml_hangwatch_start(int64_t timeout_ms, const char *what_hangs,
 		goto unwatched;
 	}
 	if (pid > 0)
-		watch(pid, sfd, shared, timeout_ms, what_hangs, program);
+		watch(pid, sfd, shared, timeout_ms,
+		      write_timeout_ms > timeout_ms ? write_timeout_ms
+						    : timeout_ms,
+		      what_hangs, program);
 	close(sfd);
 	sigaction(SIGCHLD, &old_chld, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);

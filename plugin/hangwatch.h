@@ -20,6 +20,13 @@
  * parent, the child is killed (it goes when the kernel lets it; init
  * reaps it), and the parent exits AML_HANGWATCH_EXIT at once.
  *
+ * A write has a bound of its own, longer: writers bound themselves (the
+ * file backend writes in a child it gives up, history_bounded.c; a REST
+ * request times out) and queue in the spool what did not answer.  The
+ * watch only backs them up, and must not win that race: a write it
+ * stops is one that "may or may not have happened", where the writer's
+ * own bound would have queued it.
+ *
  * The child left behind keeps its descriptors until the kernel lets it
  * go: the shell has its prompt back, but a pipe the command was writing
  * into (aml-run list | less, $(aml-run show ...)) ends only then.
@@ -55,8 +62,9 @@
  * SIGUSR1 or SIGUSR2 is followed by the same signal on the parent (the
  * shell sees a signal death, as of any tool), one killed by another
  * signal (one that dumps core) by exit 128 + the signal.  An operation
- * (aml_hangwatch_busy) that gets no answer for [timeout_ms] makes the
- * parent print to stderr
+ * (aml_hangwatch_busy) that gets no answer for [timeout_ms], or for
+ * [write_timeout_ms] once it writes (never less than [timeout_ms]), makes
+ * the parent print to stderr
  *
  *   <program>: <what_hangs> did not answer within N s (<what the child
  *   was doing>): it may be hung; <what became of the command's work>,
@@ -74,8 +82,8 @@
  * process carries on unwatched and 0 is returned.  stdio's buffers are
  * flushed first, so nothing buffered is printed twice.
  */
-int aml_hangwatch_start(int64_t timeout_ms, const char *what_hangs,
-			const char *program);
+int aml_hangwatch_start(int64_t timeout_ms, int64_t write_timeout_ms,
+			const char *what_hangs, const char *program);
 
 /*
  * An operation begins: [writing] non-zero when it may change something

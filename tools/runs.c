@@ -38,7 +38,7 @@ static void watch_history(const char *command, const struct aml_site *site)
 		what = "run history";
 	}
 	snprintf(program, sizeof(program), "aml-run %s", command);
-	aml_hangwatch_start(timeout_ms, what, program);
+	aml_hangwatch_start(timeout_ms, timeout_ms, what, program);
 }
 
 int runs_open(const char *command, const char *conf, struct aml_site *site,

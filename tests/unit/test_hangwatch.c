@@ -3,12 +3,12 @@
  * (plugin/hangwatch.c): an operation that goes unanswered past the bound
  * makes the parent say so in one line, kill the child and exit 75 (the
  * line saying what became of the work: nothing changed, earlier writes
- * stand, or a write that may or may not have happened), even when
- * nobody reads its stderr any more; many short
- * operations, or a long one that keeps getting answers, are not stopped;
- * exit statuses and signal deaths pass through; SIGTERM to the parent
- * reaches the child; a child's own fork is not watched; no watch, no
- * fork.
+ * stand, or a write that may or may not have happened), even when nobody
+ * reads its stderr any more; a write has its own, longer bound; many
+ * short operations, or a long one that keeps getting answers, are not
+ * stopped; exit statuses and signal deaths pass through; SIGTERM to the
+ * parent reaches the child; a child's own fork is not watched; no watch,
+ * no fork.
  *
  * Each case runs in a forked process of its own, which becomes the
  * watcher, so the test program is never the process watched; its stderr
@@ -88,7 +88,9 @@ static void say_ready(int ready_fd)
 	close(ready_fd);
 }
 
-static void launch(struct watched *w, int64_t timeout_ms, work_fn work)
+/* Reads have [timeout_ms], writes [write_ms]. */
+static void launch_rw(struct watched *w, int64_t timeout_ms, int64_t write_ms,
+		      work_fn work)
 {
 	int errp[2], readyp[2];
 
@@ -108,7 +110,7 @@ static void launch(struct watched *w, int64_t timeout_ms, work_fn work)
 			setvbuf(stderr, NULL, _IOFBF, BUFSIZ);
 			fputs(buffered_before_watch, stderr);
 		}
-		aml_hangwatch_start(timeout_ms, WHAT, PROGRAM);
+		aml_hangwatch_start(timeout_ms, write_ms, WHAT, PROGRAM);
 		/* _exit: nothing buffered is written at the end. */
 		_exit(work(readyp[1]));
 	}
@@ -116,6 +118,11 @@ static void launch(struct watched *w, int64_t timeout_ms, work_fn work)
 	close(readyp[1]);
 	w->err_fd = errp[0];
 	w->ready_fd = readyp[0];
+}
+
+static void launch(struct watched *w, int64_t timeout_ms, work_fn work)
+{
+	launch_rw(w, timeout_ms, timeout_ms, work);
 }
 
 /* The watched child's pid, once it says it is ready. */
@@ -226,13 +233,14 @@ static int write_hangs(int ready_fd)
 	return 0;
 }
 
+/* A write has the bound of a write. */
 static void test_write_hang_may_have_happened(void **state)
 {
 	struct watched w;
 	pid_t child;
 
 	(void)state;
-	launch(&w, 1000, write_hangs);
+	launch_rw(&w, 200, 1000, write_hangs);
 	child = wait_ready(&w);
 	finish(&w);
 	assert_exit(&w, AML_HANGWATCH_EXIT);
@@ -240,7 +248,33 @@ static void test_write_hang_may_have_happened(void **state)
 			    "1 s (writing run bad\\x1b[2Jrun to "
 			    "/shared/aml/history): it may be hung; the write "
 			    "may or may not have happened, try again later\n");
+	assert_true(w.took_ms >= 1000);
 	assert_killed(child);
+}
+
+/* A write that bounds itself and takes longer than a read may: not
+ * stopped (the watch must not win its race to queue). */
+static int slow_write(int ready_fd)
+{
+	close(ready_fd);
+	aml_hangwatch_busy(0, "replaying queued writes");
+	pause_ms(100);
+	aml_hangwatch_busy(1, "replaying a write");
+	pause_ms(500);
+	aml_hangwatch_idle();
+	aml_hangwatch_idle();
+	return 0;
+}
+
+static void test_write_has_its_own_bound(void **state)
+{
+	struct watched w;
+
+	(void)state;
+	launch_rw(&w, 200, 2000, slow_write);
+	finish(&w);
+	assert_exit(&w, 0);
+	assert_string_equal(w.err, "");
 }
 
 /* A read that hangs after a write: what was written stands.  Nested
@@ -494,8 +528,8 @@ static void test_no_watch_no_fork(void **state)
 	aml_hangwatch_idle();
 	aml_hangwatch_idle();
 	/* No bound: the process carries on as it is. */
-	assert_int_equal(aml_hangwatch_start(0, WHAT, PROGRAM), 0);
-	assert_int_equal(aml_hangwatch_start(-5, WHAT, PROGRAM), 0);
+	assert_int_equal(aml_hangwatch_start(0, 1000, WHAT, PROGRAM), 0);
+	assert_int_equal(aml_hangwatch_start(-5, 1000, WHAT, PROGRAM), 0);
 	assert_int_equal(getpid(), me);
 }
 
@@ -505,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_hang_is_told_and_stopped),
 		cmocka_unit_test(test_hang_with_stderr_gone),
 		cmocka_unit_test(test_write_hang_may_have_happened),
+		cmocka_unit_test(test_write_has_its_own_bound),
 		cmocka_unit_test(test_what_became_of_the_work),
 		cmocka_unit_test(test_short_operations_are_not_stopped),
 		cmocka_unit_test(test_exit_status_passes_through),
