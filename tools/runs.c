@@ -16,13 +16,14 @@
 #include "waiting.h"
 
 /*
- * On MLflow the REST layer stops each request itself at HistoryTimeout
- * and tries it again after a backoff of at most 2 s (history_mlflow.c),
- * then queues a write that still fails: the watch only backs it up (a
- * credentials file in a home that hangs), so it gives each attempt this
- * much more and never wins that race.
+ * What bounds itself gets this much more from the watch, which only
+ * backs it up and must not win the race: a write to HistoryDir, given up
+ * by its own child after HistoryTimeout without progress, then queued
+ * (history_bounded.c); and on MLflow every request, stopped by the REST
+ * layer at HistoryTimeout and tried again after a backoff of at most
+ * 2 s (history_mlflow.c).
  */
-#define REST_WATCH_MARGIN_MS 5000
+#define SELF_BOUNDED_MARGIN_MS 5000
 
 /* The rest of the command in a watched child (hangwatch.h): run history
  * that does not answer within HistoryTimeout costs the user that long,
@@ -30,15 +31,16 @@
 static void watch_history(const char *command, const struct aml_site *site)
 {
 	static char program[64];
-	int64_t timeout_ms = (int64_t)site->history_timeout_seconds * 1000;
+	int64_t read_ms = (int64_t)site->history_timeout_seconds * 1000;
+	int64_t write_ms = read_ms + SELF_BOUNDED_MARGIN_MS;
 	const char *what = "run history's filesystem";
 
 	if (site->history_backend == AML_HISTORY_MLFLOW) {
-		timeout_ms += REST_WATCH_MARGIN_MS;
+		read_ms = write_ms;
 		what = "run history";
 	}
 	snprintf(program, sizeof(program), "aml-run %s", command);
-	aml_hangwatch_start(timeout_ms, timeout_ms, what, program);
+	aml_hangwatch_start(read_ms, write_ms, what, program);
 }
 
 int runs_open(const char *command, const char *conf, struct aml_site *site,
