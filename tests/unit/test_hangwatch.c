@@ -398,9 +398,12 @@ static int exit_3(int ready_fd)
 	return 3;
 }
 
+/* Each at its default first: a test started in the background by a
+ * shell inherits SIGINT ignored. */
 static int killed_by_sigterm(int ready_fd)
 {
 	close(ready_fd);
+	signal(SIGTERM, SIG_DFL);
 	raise(SIGTERM);
 	return 0;
 }
@@ -408,6 +411,7 @@ static int killed_by_sigterm(int ready_fd)
 static int killed_by_sigint(int ready_fd)
 {
 	close(ready_fd);
+	signal(SIGINT, SIG_DFL);
 	raise(SIGINT);
 	return 0;
 }
@@ -554,5 +558,11 @@ int main(void)
 		perror("prctl(PR_SET_CHILD_SUBREAPER)");
 		return 1;
 	}
+	/* A test started in the background by a shell inherits SIGINT and
+	 * SIGQUIT ignored; the cases need every signal at its default. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
