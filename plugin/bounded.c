@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,13 +60,19 @@ child(int out, pid_t parent, uid_t uid, gid_t gid, aml_bounded_fn fn,
 	if (out > STDERR_FILENO) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-		if (null >= 0) {
-			(void)dup2(null, STDIN_FILENO);
-			(void)dup2(null, STDOUT_FILENO);
-			(void)dup2(null, STDERR_FILENO);
-			if (null > STDERR_FILENO)
-				close(null);
+		/* Only a stream someone may wait on: a caller started with
+		 * 0-2 closed may hold the work's own directories there. */
+		for (int fd = STDIN_FILENO; null >= 0 && fd <= STDERR_FILENO;
+		     fd++) {
+			struct stat st;
+
+			if (fd != null && fstat(fd, &st) == 0 &&
+			    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+			     S_ISCHR(st.st_mode)))
+				(void)dup2(null, fd);
 		}
+		if (null > STDERR_FILENO)
+			close(null);
 	}
 	/* The caller's handlers are not ours: a SIGTERM meant for it must
 	 * not run its code here. */
