@@ -1090,9 +1090,12 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 				 "time (run history hangs?) and was stopped");
 		else if (!delivered && !*why)
 			snprintf(why, sizeof(why), "the upload failed");
+		/* A warning: the launcher did not do its part, and the
+		 * slurmd log of Slurm 22.05 keeps nothing below it from the
+		 * SPANK epilog. */
 		if (delivered)
-			say(say_fn, ctx, LOG_INFO, "run %s: outputs of node %s "
-			    "delivered by the epilog (the launcher had not: "
+			say(say_fn, ctx, LOG_WARNING, "run %s: outputs of node "
+			    "%s delivered by the epilog (the launcher had not: "
 			    "it was stopped before its uploads, or they "
 			    "failed)", e->run_id, e->node);
 	}
