@@ -614,13 +614,14 @@ static int measure_below(struct measure *m, int parent, const char *name,
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL) {
+		if (aml_monotonic_ms() >= m->stop_ms) {
+			r = -1;
+			break;
+		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (measure_below(m, dirfd(dir), de->d_name, depth + 1) < 0) {
+		if (measure_below(m, dirfd(dir), de->d_name, depth + 1) < 0)
 			r = -1;
-			if (aml_monotonic_ms() >= m->stop_ms)
-				break;
-		}
 	}
 	closedir(dir);
 	return r;
@@ -1019,9 +1020,12 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 	unsigned marked_attempt;
 	int rdir = -1, as_owner = 0, delivered, is_dir, r;
 
-	if (make_names(&n, e->node) < 0 || !aml_is_path_component(e->run_id)) {
-		say(say_fn, ctx, LOG_ERR, "run %s: node name %s cannot name "
-		    "the run's files on the node", e->run_id, e->node);
+	/* Run ids are what aml-epilog looks for (runid.h): a directory
+	 * kept under another name would never be delivered. */
+	if (make_names(&n, e->node) < 0 || !aml_runid_is_valid(e->run_id)) {
+		say(say_fn, ctx, LOG_ERR, "run %.200s: it, or node name %s, "
+		    "cannot name the run's files on the node", e->run_id,
+		    e->node);
 		return fate;
 	}
 	/* Root never touches the user's tree: as the user, a symlink the
@@ -1444,7 +1448,7 @@ static int retry_run(struct retry_arg *a, int dfd, const char *path,
 	static const char *const prefixes[] = { AML_RUNDIR_UNDELIVERED,
 						AML_RUNDIR_LOST };
 	char names[MARKERS_PER_RUN][NAME_MAX + 1];
-	size_t n = 0;
+	size_t n = 0, seen = 0, done;
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
@@ -1479,6 +1483,12 @@ static int retry_run(struct retry_arg *a, int dfd, const char *path,
 		const char *node = NULL;
 		size_t len;
 
+		/* A run directory holds a few entries; one its user filled
+		 * with more costs only this round's share. */
+		if (++seen > SCAN_MAX || aml_monotonic_ms() >= a->stop_ms) {
+			whole = 0;
+			break;
+		}
 		for (size_t i = 0; i < 2 && !node; i++)
 			if (!strncmp(de->d_name, prefixes[i],
 				     strlen(prefixes[i])))
@@ -1498,6 +1508,7 @@ static int retry_run(struct retry_arg *a, int dfd, const char *path,
 		snprintf(names[n++], sizeof(names[0]), "%s", de->d_name);
 	}
 	closedir(d);
+	done = a->rep->delivered + a->rep->noted;
 	for (size_t i = 0; i < n; i++) {
 		int lost = names[i][1] == 'l';
 		const char *node = names[i] + strlen(prefixes[lost]);
@@ -1515,8 +1526,10 @@ static int retry_run(struct retry_arg *a, int dfd, const char *path,
 			retry_kept(a, path, rdir, run_id, node);
 	}
 	close(rdir);
-	/* Gone once nothing is left in it. */
-	(void)unlinkat(dfd, run_id, AT_REMOVEDIR);
+	/* Gone once this round emptied it; an empty one it did not touch
+	 * may be a starting job's, whose node side is about to fill it. */
+	if (a->rep->delivered + a->rep->noted > done)
+		(void)unlinkat(dfd, run_id, AT_REMOVEDIR);
 	return whole ? 0 : -1;
 }
 
