@@ -1,9 +1,9 @@
 #!/bin/bash
 # Faults lose nothing (issue 13): a run's directory on a node is removed
 # only once its outputs reached run history or the spool.
-#   (a) the launcher is killed before its uploads (SIGKILL to the whole
-#       batch step): the SPANK epilog uploads outputs/x itself, then
-#       removes the directory;
+#   (a) the launcher is killed before its uploads (SIGKILL to aml-launch,
+#       as the OOM killer does it): the SPANK epilog uploads outputs/x
+#       itself, then removes the directory;
 #   (b) run history closed to users and the user's spool unusable as the
 #       run ends: the directory is kept, marked .undelivered-<node>, and
 #       said in the slurmd log; once both are back, aml-epilog run by hand
@@ -102,7 +102,7 @@ submit() {
 	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
 }
 
-echo "1..23"
+echo "1..24"
 
 # ---- (a) the launcher killed before its uploads
 run=$(submit a)
@@ -111,13 +111,24 @@ else not_ok "(a) the run wrote outputs/x and waits" "run: $run" "$(cat "$src/kee
 job=$(job_of "$run") node=$(node_of "$run")
 rdir=$rundir/$user/$run
 same "(a) outputs/x is in the run's directory on $node" "bytes of x" "$(cat "$rdir/$node/outputs/x" 2>&1)"
-# SIGKILL to every process of the batch step, aml-launch first among
-# them: nothing of the launcher runs after this.
-scancel --signal=KILL --full "$job"
+# The launcher itself killed, as the OOM killer or a SIGKILL after
+# KillWait does it: nothing of it runs after this.  (scancel, even with
+# --signal=KILL, makes slurmd send SIGTERM first, and the launcher then
+# uploads within KillWait.)
+launcher_of() {
+	local p
+	for p in $(pgrep -u "$user" -x aml-launch); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_JOB_ID=$1" && echo "$p"
+	done
+}
+pid=$(launcher_of "$job")
+if [ -n "$pid" ] && kill -KILL $pid; then ok "(a) aml-launch killed (SIGKILL) while its script runs"
+else not_ok "(a) aml-launch killed (SIGKILL) while its script runs" "no aml-launch of job $job: $(pgrep -a -u "$user")"; fi
 wait_until 60 job_ended "$job"
 wait_until 60 test ! -e "$rdir"
-same "(a) the launcher never reached its uploads (no Finalizing)" "" \
-	"$(events "$run" | jq -r 'select(.status == "Finalizing") | .source')"
+same "(a) the launcher never reached its uploads (no Finalizing, recorded or refused)" "" \
+	"$(cat "$history/$user/keep/$run/events.jsonl" "$history/$user/keep/$run/refused.jsonl" 2>/dev/null |
+		grep '"status":"Finalizing"')"
 same "(a) the epilog uploaded outputs/x, with its bytes" "bytes of x" "$(in_history "$run" outputs/x)"
 if slurmd_log_has "$node" "aml: run $run: outputs of node $node delivered by the epilog"; then
 	ok "(a) the slurmd log says the epilog delivered them"
