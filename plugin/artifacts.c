@@ -46,7 +46,9 @@
 #include "fdio.h"
 #include "runid.h"
 #include "artifacts.h"
+#include "bounded.h"
 #include "errors.h"
+#include "hangwatch.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -527,6 +529,16 @@ static int is_temp_name(const char *name)
 	return 1;
 }
 
+/* A step of a copy or a listing (a buffer, a file, an entry): whoever
+ * watches the work sees it move on, the parent of a bounded child
+ * (bounded.h, uploads) or aml-run's watch (hangwatch.h, downloads and
+ * listings).  Outside either, nothing. */
+static void moved(void)
+{
+	aml_bounded_progress();
+	aml_hangwatch_progress();
+}
+
 /*
  * Copy the open regular file [fd] ([st]) to [c->dst] by way of a
  * temporary in the same directory.  Returns 0 (copied, or skipped when
@@ -595,6 +607,7 @@ static LEAF int copy_file(struct copy *c, int fd, const struct stat *st)
 			goto write_failed;
 		}
 		done += (uint64_t)n;
+		moved();
 	}
 	/* Linux releases the descriptor even when close fails; a failure
 	 * still means a write may be lost (NFS reports them here). */
@@ -826,6 +839,9 @@ static int copy_entry(struct copy *c, enum place place)
 {
 	int beneath, fd, rc;
 	struct stat st;
+
+	/* Each entry is a step: a watcher sees it move. */
+	moved();
 
 	/* In run history, an upload in flight or left by a crash; in a
 	 * working directory, the user's file like any other. */
@@ -1084,6 +1100,9 @@ static int list_dir(struct lister *l)
 				rc = list_fail(l, NULL, "cannot be read", errno);
 			break;
 		}
+		/* The directory answered: a listing of many files is one
+		 * operation of run history. */
+		moved();
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {

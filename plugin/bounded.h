@@ -58,4 +58,23 @@ int aml_bounded_call(uid_t uid, gid_t gid, int64_t deadline_ms,
 		     aml_bounded_fn fn, void *arg, char *errbuf,
 		     size_t errlen);
 
+/*
+ * aml_bounded_call for work whose length cannot be known in advance (an
+ * upload of any size to a filesystem that may hang): the child is
+ * stopped when it has gone [idle_ms] without calling
+ * aml_bounded_progress(), or at [deadline_ms] (0: no deadline but that
+ * one).  A slow filesystem that moves on is waited for; one that stops
+ * answering costs [idle_ms].
+ */
+int aml_bounded_call_watched(uid_t uid, gid_t gid, int64_t idle_ms,
+			     int64_t deadline_ms, aml_bounded_fn fn,
+			     void *arg, char *errbuf, size_t errlen);
+
+/*
+ * Say, from work that may run in a watched child, that it moves on (a
+ * file or a buffer copied).  Outside such a child: nothing.  One store to
+ * memory shared with the waiting parent: cheap enough for every buffer.
+ */
+void aml_bounded_progress(void);
+
 #endif

@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdio.h"
+#include "hangwatch.h"
 
 int aml_write_all(int fd, const void *buf, size_t n)
 {
@@ -41,6 +43,9 @@ ssize_t aml_read_some(int fd, void *buf, size_t n)
 	do
 		r = read(fd, buf, n);
 	while (r < 0 && errno == EINTR);
+	/* An answer: the operation of run history this read may be part of
+	 * is not hung (hangwatch.h). */
+	aml_hangwatch_progress();
 	return r;
 }
 
@@ -171,3 +176,21 @@ int aml_open_nofollow(int rootfd, const char *path, int flags)
 	}
 }
 
+
+int aml_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > (1u << 20))
+		return 1 << 20;
+	return (int)rl.rlim_cur;
+}
+
+void aml_close_from(int first, int limit)
+{
+	if (close_range((unsigned)first, ~0U, 0) == 0)
+		return;
+	for (int fd = first; fd < limit; fd++)
+		(void)close(fd);
+}

@@ -1,7 +1,8 @@
 /*
  * fdio.h: the few loops every writer of files needs, once: writing all of
  * a buffer through short writes and EINTR, reading through EINTR, closing
- * with the error kept, syncing a directory.
+ * with the error kept, syncing a directory, and closing everything a
+ * forked child must not hold.
  */
 #ifndef AML_FDIO_H
 #define AML_FDIO_H
@@ -45,5 +46,21 @@ int aml_fsync_dir(int fd);
  * openat2 is missing, this is how nothing gets followed.
  */
 int aml_open_nofollow(int rootfd, const char *path, int flags);
+
+/*
+ * The descriptor number aml_close_from closes up to, one by one, where
+ * close_range() is missing (kernels before 5.9): RLIMIT_NOFILE's soft
+ * limit, at most 1 << 20.  Call it before fork: getrlimit is not on the
+ * list of calls safe in a forked child.
+ */
+int aml_fd_limit(void);
+
+/*
+ * Close every descriptor from [first] on, in a forked child, so it holds
+ * none of its parent's (a lock file, a socket, the read end of a pipe
+ * whose writer waits for its end): close_range(), or close() of each
+ * below [limit] (aml_fd_limit()).  Async-signal-safe.
+ */
+void aml_close_from(int first, int limit);
 
 #endif

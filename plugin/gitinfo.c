@@ -35,6 +35,7 @@
  *     half a password.
  */
 #include "clock.h"
+#include "fdio.h"
 #include "gitinfo.h"
 
 #include <errno.h>
@@ -48,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -308,19 +308,6 @@ static void close_fd(int *fd)
 	}
 }
 
-/* The highest descriptor number + 1 to close when close_range() is not
- * available (kernels before 5.9); computed before fork, as getrlimit is
- * not on the list of calls safe in a forked child. */
-static int fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur > (1u << 20))
-		return 1 << 20;
-	return (int)rl.rlim_cur;
-}
-
 /*
  * The child: [fds] become its stdin, stdout, stderr and descriptor 3 (the
  * close-on-exec pipe that carries errno back when exec fails); everything
@@ -358,10 +345,7 @@ exec_git(const int fds[4], char **argv, char **envp, int max_fd)
 	report = 3;
 	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
 		goto fail;
-	if (close_range(4, ~0U, 0) < 0) {
-		for (int fd = 4; fd < max_fd; fd++)
-			(void)close(fd);
-	}
+	aml_close_from(4, max_fd);
 	execvpe("git", argv, envp);
 fail:
 	e = errno;
@@ -533,7 +517,7 @@ static enum git_outcome run_git(const char *dir, const char *const *args,
 				size_t errlen)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int devnull = -1, max_fd = fd_limit(), exec_errno = 0;
+	int devnull = -1, max_fd = aml_fd_limit(), exec_errno = 0;
 	char *argv[GIT_MAX_ARGS + 4];
 	char what[128], said[GIT_STDERR_KEEP + 32];
 	struct git_child child = { -1, 0, 0 };

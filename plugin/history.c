@@ -20,6 +20,7 @@
 
 #include "bounded.h"
 #include "errors.h"
+#include "hangwatch.h"
 #include "history.h"
 #include "history_backend.h"
 #include "runid.h"
@@ -40,6 +41,15 @@ struct aml_history {
 	size_t n_stuck;
 };
 
+/* Where run history is, for what aml_hangwatch_busy says an operation
+ * is doing (a HistoryURI holds no credentials: site.c refuses them). */
+static const char *where(const struct aml_site *site)
+{
+	if (site->history_backend == AML_HISTORY_MLFLOW && site->history_uri)
+		return site->history_uri;
+	return site->history_dir ? site->history_dir : "HistoryDir";
+}
+
 int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		     char *errbuf, size_t errlen)
 {
@@ -51,12 +61,22 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		free(h);
 		return aml_fail(errbuf, errlen, "out of memory");
 	}
+	/* A backend may read a file to open (MLflow's credentials, in a
+	 * home that may be on NFS too). */
+	aml_hangwatch_busy(0, "opening run history at %s", where(site));
 	h->site = site;
 	switch (site->history_backend) {
 	case AML_HISTORY_FILE:
 		if (aml_history_file_open(site, &h->ops, &h->self, errbuf,
 					  errlen) < 0)
 			goto failed;
+		if (aml_history_bounded_wrap(
+			    &h->ops, &h->self, site->history_dir,
+			    (int64_t)site->history_timeout_seconds * 1000,
+			    errbuf, errlen) < 0) {
+			h->ops->close(h->self);
+			goto failed;
+		}
 		break;
 	case AML_HISTORY_MLFLOW:
 		if (!aml_history_mlflow_open) {
@@ -72,8 +92,10 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		break;
 	}
 	*hp = h;
+	aml_hangwatch_idle();
 	return 0;
 failed:
+	aml_hangwatch_idle();
 	free(h->spool_dir);
 	free(h);
 	return -1;
@@ -526,6 +548,10 @@ static enum aml_spool_verdict apply_record(void *ctx,
 	uid_t uid;
 	gid_t gid;
 
+	/* A replay writes only from here: a flush that finds nothing
+	 * queued has changed nothing (hangwatch.h). */
+	aml_hangwatch_busy(1, "replaying a queued write to %s",
+			   where(c->h->site));
 	switch (record_owner(rec, &uid, &gid)) {
 	case 1:
 		v = apply_owned(c, rec, uid, gid, e, errbuf, errlen);
@@ -545,6 +571,7 @@ static enum aml_spool_verdict apply_record(void *ctx,
 		break;
 	}
 	cJSON_Delete(rec);
+	aml_hangwatch_idle();
 	return v;
 }
 
@@ -618,8 +645,12 @@ int aml_history_flush(struct aml_history *h, size_t *remaining, char *errbuf,
 		      size_t errlen)
 {
 	struct aml_spool_replay_stats stats;
-	int r = replay(h, 0, &stats, errbuf, errlen);
+	int r;
 
+	aml_hangwatch_busy(0, "replaying the writes queued in %s to %s",
+			   h->spool_dir, where(h->site));
+	r = replay(h, 0, &stats, errbuf, errlen);
+	aml_hangwatch_idle();
 	*remaining = stats.remaining;
 	return r;
 }
@@ -711,7 +742,10 @@ enum aml_history_result aml_history_create_run(struct aml_history *h,
 					       char *errbuf, size_t errlen)
 {
 	cJSON *rec = new_record(h, "create", req->experiment, req->run_id);
+	enum aml_history_result r;
 
+	aml_hangwatch_busy(1, "writing run %s to %s", req->run_id,
+			   where(h->site));
 	if (rec && (!cJSON_AddStringToObject(rec, "config", req->config_json) ||
 		    !cJSON_AddItemToObject(rec, "properties",
 					   kvlist_to_json(req->properties)) ||
@@ -721,8 +755,9 @@ enum aml_history_result aml_history_create_run(struct aml_history *h,
 		cJSON_Delete(rec);
 		rec = NULL;
 	}
-	return write_through(h, call_create, req, rec, -1, NULL, errbuf,
-			     errlen);
+	r = write_through(h, call_create, req, rec, -1, NULL, errbuf, errlen);
+	aml_hangwatch_idle();
+	return r;
 }
 
 struct run_args {
@@ -754,13 +789,16 @@ enum aml_history_result aml_history_record(struct aml_history *h,
 	struct run_args a = { .experiment = experiment, .run_id = run_id,
 			      .ev = ev };
 	cJSON *rec = new_record(h, "event", experiment, run_id);
+	enum aml_history_result r;
 
+	aml_hangwatch_busy(1, "writing run %s to %s", run_id, where(h->site));
 	if (rec && add_event(rec, ev) < 0) {
 		cJSON_Delete(rec);
 		rec = NULL;
 	}
-	return write_through(h, call_record, &a, rec, -1, NULL, errbuf,
-			     errlen);
+	r = write_through(h, call_record, &a, rec, -1, NULL, errbuf, errlen);
+	aml_hangwatch_idle();
+	return r;
 }
 
 static int call_properties(struct aml_history *h, const void *args,
@@ -779,14 +817,18 @@ enum aml_history_result aml_history_add_properties(
 	struct run_args a = { .experiment = experiment, .run_id = run_id,
 			      .kv = properties };
 	cJSON *rec = new_record(h, "properties", experiment, run_id);
+	enum aml_history_result r;
 
+	aml_hangwatch_busy(1, "writing run %s to %s", run_id, where(h->site));
 	if (rec && !cJSON_AddItemToObject(rec, "properties",
 					  kvlist_to_json(properties))) {
 		cJSON_Delete(rec);
 		rec = NULL;
 	}
-	return write_through(h, call_properties, &a, rec, -1, NULL, errbuf,
-			     errlen);
+	r = write_through(h, call_properties, &a, rec, -1, NULL, errbuf,
+			  errlen);
+	aml_hangwatch_idle();
+	return r;
 }
 
 static int call_tags(struct aml_history *h, const void *args, char *errbuf,
@@ -807,7 +849,9 @@ enum aml_history_result aml_history_set_tags(
 			      .kv = set, .remove = remove };
 	cJSON *rec = new_record(h, "tags", experiment, run_id);
 	cJSON *names = cJSON_CreateArray();
+	enum aml_history_result r;
 
+	aml_hangwatch_busy(1, "writing run %s to %s", run_id, where(h->site));
 	for (size_t i = 0; names && remove && i < remove->count; i++)
 		if (!cJSON_AddItemToArray(names, cJSON_CreateString(
 						 remove->items[i]))) {
@@ -823,7 +867,9 @@ enum aml_history_result aml_history_set_tags(
 	} else if (!rec) {
 		cJSON_Delete(names);
 	}
-	return write_through(h, call_tags, &a, rec, -1, NULL, errbuf, errlen);
+	r = write_through(h, call_tags, &a, rec, -1, NULL, errbuf, errlen);
+	aml_hangwatch_idle();
+	return r;
 }
 
 static int call_upload(struct aml_history *h, const void *args,
@@ -845,6 +891,7 @@ enum aml_history_result aml_history_upload(struct aml_history *h,
 	struct run_args a = { .experiment = experiment, .run_id = run_id,
 			      .workdir_fd = workdir_fd, .src = src,
 			      .stats = stats };
+	enum aml_history_result r;
 	cJSON *rec;
 	struct stat st;
 
@@ -864,14 +911,17 @@ enum aml_history_result aml_history_upload(struct aml_history *h,
 			memset(stats, 0, sizeof(*stats));
 		return AML_HISTORY_UNCHANGED;
 	}
+	aml_hangwatch_busy(1, "writing run %s to %s", run_id, where(h->site));
 	rec = new_record(h, "upload", experiment, run_id);
 
 	if (rec && !cJSON_AddStringToObject(rec, "dest", src)) {
 		cJSON_Delete(rec);
 		rec = NULL;
 	}
-	return write_through(h, call_upload, &a, rec, workdir_fd, src, errbuf,
-			     errlen);
+	r = write_through(h, call_upload, &a, rec, workdir_fd, src, errbuf,
+			  errlen);
+	aml_hangwatch_idle();
+	return r;
 }
 
 enum aml_history_result aml_history_record_direct(struct aml_history *h,
@@ -1039,8 +1089,13 @@ int aml_history_read_run(struct aml_history *h, const char *run_id,
 			 int with_config, struct aml_run_info *info,
 			 char *errbuf, size_t errlen)
 {
-	return h->ops->read_run(h->self, run_id, with_config, info, errbuf,
-				errlen) < 0 ? -1 : 0;
+	int r;
+
+	aml_hangwatch_busy(0, "reading run %s in %s", run_id, where(h->site));
+	r = h->ops->read_run(h->self, run_id, with_config, info, errbuf,
+			     errlen) < 0 ? -1 : 0;
+	aml_hangwatch_idle();
+	return r;
 }
 
 void aml_run_info_free(struct aml_run_info *info)
@@ -1064,8 +1119,13 @@ int aml_history_list(struct aml_history *h,
 		     struct aml_run_info **runs, size_t *n, char *errbuf,
 		     size_t errlen)
 {
-	return h->ops->list(h->self, filter, runs, n, errbuf, errlen) < 0
-		       ? -1 : 0;
+	int r;
+
+	aml_hangwatch_busy(0, "listing the runs in %s", where(h->site));
+	r = h->ops->list(h->self, filter, runs, n, errbuf, errlen) < 0 ? -1
+								       : 0;
+	aml_hangwatch_idle();
+	return r;
 }
 
 int aml_history_list_artifacts(struct aml_history *h,
@@ -1073,14 +1133,26 @@ int aml_history_list_artifacts(struct aml_history *h,
 			       struct aml_artifact **list, size_t *n,
 			       char *errbuf, size_t errlen)
 {
-	return h->ops->list_artifacts(h->self, run, list, n, errbuf, errlen);
+	int r;
+
+	aml_hangwatch_busy(0, "listing the files of run %s in %s",
+			   run->run_id, where(h->site));
+	r = h->ops->list_artifacts(h->self, run, list, n, errbuf, errlen);
+	aml_hangwatch_idle();
+	return r;
 }
 
 int aml_history_open_artifact(struct aml_history *h,
 			      const struct aml_run_info *run,
 			      const char *path, char *errbuf, size_t errlen)
 {
-	return h->ops->open_artifact(h->self, run, path, errbuf, errlen);
+	int fd;
+
+	aml_hangwatch_busy(0, "opening %s of run %s in %s", path, run->run_id,
+			   where(h->site));
+	fd = h->ops->open_artifact(h->self, run, path, errbuf, errlen);
+	aml_hangwatch_idle();
+	return fd;
 }
 
 int aml_history_download(struct aml_history *h,
@@ -1088,6 +1160,12 @@ int aml_history_download(struct aml_history *h,
 			 int out_fd, struct aml_artifact_stats *stats,
 			 char *errbuf, size_t errlen)
 {
-	return h->ops->download(h->self, run, path, out_fd, stats, errbuf,
-				errlen);
+	int r;
+
+	aml_hangwatch_busy(0, "downloading run %s from %s", run->run_id,
+			   where(h->site));
+	r = h->ops->download(h->self, run, path, out_fd, stats, errbuf,
+			     errlen);
+	aml_hangwatch_idle();
+	return r;
 }

@@ -74,6 +74,16 @@ struct aml_history_ops {
 	void (*close)(void *self);
 };
 
+/*
+ * Put [*ops]/[*self] behind a layer that runs each write in a child given
+ * up after [idle_ms] without progress (history_bounded.c), for a backend
+ * on a filesystem that may hang; [where] names it in messages.  [idle_ms]
+ * <= 0 leaves them as they are.  Returns 0, or -1 with errbuf.
+ */
+int aml_history_bounded_wrap(const struct aml_history_ops **ops, void **self,
+			     const char *where, int64_t idle_ms,
+			     char *errbuf, size_t errlen);
+
 /* The embedded backend: a directory tree under site->history_dir. */
 int aml_history_file_open(const struct aml_site *site,
 			  const struct aml_history_ops **ops, void **self,

@@ -73,17 +73,38 @@ struct run_dir {
 
 /* ---- errors ---- */
 
-/* Errors that mean "the location cannot be written now", which the spool
- * absorbs, as opposed to a refusal. */
-static int is_unavailable(int e)
+/*
+ * What a failed system call on HistoryDir says about a write: nothing
+ * about the write itself.  Whatever the errno (a full or read-only
+ * filesystem, an unmount, a stale handle, and equally a permission an
+ * expired Kerberos ticket took away, or a mount an admin broke), the
+ * write is sound and the location is not: history.c keeps it in the spool
+ * and writes it when the location is fixed.  Only the backend's own
+ * judgements (a transition the state machine refuses, a property that
+ * would change, a run that is another user's) are refusals; those are
+ * made with aml_fail, never from an errno.  [e] == 0 (a failure that set
+ * no errno) is such a judgement.
+ */
+static int errno_verdict(int e)
+{
+	return e ? AML_BACKEND_UNAVAILABLE : AML_BACKEND_REFUSED;
+}
+
+/* What an admin, not the writer, must do about [e], or "". */
+static const char *admin_hint(int e)
 {
 	switch (e) {
-	case EROFS: case ENOSPC: case EDQUOT: case EIO: case ESTALE:
-	case ENOTCONN: case ETIMEDOUT: case EHOSTDOWN: case EHOSTUNREACH:
-	case ENETUNREACH: case ENOLCK: case EAGAIN: case EINTR:
-		return 1;
+	case EACCES: case EPERM:
+		return " (access to run history was taken away: an admin "
+		       "must give it back)";
+	case EROFS:
+		return " (an admin must make it writable again)";
+	case ENOSPC: case EDQUOT:
+		return " (space must be freed there)";
+	case ESTALE: case EIO: case ENOTCONN:
+		return " (its mount is broken: an admin must repair it)";
 	default:
-		return 0;
+		return "";
 	}
 }
 
@@ -99,9 +120,9 @@ static int fail_errno(char *errbuf, size_t errlen, int e, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	aml_fail(errbuf, errlen, "run history: %s: %s", what, strerror(e));
-	return is_unavailable(e) ? AML_BACKEND_UNAVAILABLE
-				 : AML_BACKEND_REFUSED;
+	aml_fail(errbuf, errlen, "run history: %s: %s%s", what, strerror(e),
+		 admin_hint(e));
+	return errno_verdict(e);
 }
 
 /* ---- small file helpers ---- */
@@ -227,11 +248,11 @@ static int open_root(struct file_backend *fb, char *errbuf, size_t errlen)
 
 		aml_fail(errbuf, errlen, "run history: HistoryDir %s: %s%s",
 			 fb->root, strerror(e),
-			 e == ENOENT ? " (not mounted, or not created yet)" : "");
+			 e == ENOENT ? " (not mounted, or not created yet)"
+				     : admin_hint(e));
 		/* A missing root is what an unmounted filesystem looks like. */
 		errno = e;
-		return e == ENOENT || is_unavailable(e)
-			       ? AML_BACKEND_UNAVAILABLE : AML_BACKEND_REFUSED;
+		return errno_verdict(e);
 	}
 	return fd;
 }
@@ -311,10 +332,7 @@ static int open_own_tree(struct file_backend *fb, int rootfd, int create,
 	if (aml_userdir_open(rootfd, fb->root, name, geteuid(), fb->tree_mode,
 			     S_IWGRP | S_IWOTH, create, &ud, errbuf,
 			     errlen) < 0) {
-		int e = errno;
-
-		return is_unavailable(e) ? AML_BACKEND_UNAVAILABLE
-					 : AML_BACKEND_REFUSED;
+		return errno_verdict(errno);
 	}
 	fd = ud.fd;
 	ud.fd = -1;
@@ -703,12 +721,18 @@ static int not_found(const struct run_search *s, char *errbuf, size_t errlen)
 				"could swap its runs; refusing to use it (its "
 				"owner can chmod go-w it)", s->experiment,
 				s->run_id);
+	/* A writer names a run sbatch made: missing, it is not there yet
+	 * (its creation waits in a spool on the login host) or HistoryDir
+	 * is not what it was (another filesystem mounted, or none).  Kept
+	 * for later, not refused. */
 	if (s->any_owner)
-		return aml_fail(errbuf, errlen, "run history: no run %s in "
-				"experiment %s", s->run_id, s->experiment);
-	return aml_fail(errbuf, errlen, "run history: no run %s in "
-			"experiment %s of uid %lu", s->run_id, s->experiment,
-			(unsigned long)s->uid);
+		aml_fail(errbuf, errlen, "run history: no run %s in "
+			 "experiment %s (yet)", s->run_id, s->experiment);
+	else
+		aml_fail(errbuf, errlen, "run history: no run %s in "
+			 "experiment %s of uid %lu (yet)", s->run_id,
+			 s->experiment, (unsigned long)s->uid);
+	return AML_BACKEND_UNAVAILABLE;
 }
 
 /*
@@ -1333,8 +1357,7 @@ static int file_upload(void *self, const char *experiment,
 	errno = 0;
 	if (aml_artifacts_copy_in(root_fd, src, rd.fd, dest, fb->dir_mode,
 				  fb->file_mode, stats, errbuf, errlen) < 0)
-		r = is_unavailable(errno) ? AML_BACKEND_UNAVAILABLE
-					  : AML_BACKEND_REFUSED;
+		r = errno_verdict(errno);
 	else
 		r = AML_BACKEND_OK;
 	run_dir_close(&rd);

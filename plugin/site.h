@@ -21,7 +21,10 @@
  *   HistoryURI=URI              required when HistoryBackend=mlflow
  *   HistoryCredentials=PATH     file with the REST credentials; "~/..."
  *                               is in each writer's own home
- *   HistoryTimeout=SECONDS      a REST request's longest wait [10]
+ *   HistoryTimeout=SECONDS      how long run history may go without
+ *                               answering, on any backend (a REST
+ *                               request; one filesystem operation on
+ *                               HistoryDir; the launcher's live log) [10]
  *   RunVisibility=private|shared  run directories 0700 or 0755 [private]
  *   SnapshotDir=PATH            snapshot store root [/var/lib/aml/snapshots]
  *   SnapshotMaxSize=SIZE        bytes, with K/M/G/T suffix (binary) [300M]

@@ -71,17 +71,30 @@ static void parse_exit(const char *text, struct aml_slurm_job *job)
 	job->signal = *colon == ':' ? (int)strtol(colon + 1, NULL, 10) : 0;
 }
 
+/* Copy the word at [p] (up to a blank or the end) into [buf]; returns
+ * its length, or 0 when it does not fit (left ""). */
+static size_t take_word(const char *p, char *buf, size_t len)
+{
+	size_t n = strcspn(p, " \n");
+
+	if (n >= len)
+		return 0;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return n;
+}
+
 /*
- * "AdminComment=aml run_id=<id> mlflow_run_id=<key> experiment=...": the
- * word is read only right after the run id, where the controller puts it,
- * not wherever the user's own Comment may spell it.
+ * "AdminComment=aml run_id=<id> mlflow_run_id=<key> experiment=<exp>":
+ * the controller's words are read only at their fixed places after the
+ * head, not wherever the user's own Comment may spell them.
  */
-static void parse_tracking_id(const char *text, struct aml_slurm_job *job)
+static void parse_admin_comment(const char *text, struct aml_slurm_job *job)
 {
 	static const char head[] = "AdminComment=aml run_id=";
 	static const char word[] = " mlflow_run_id=";
+	static const char exp[] = " experiment=";
 	const char *p = text;
-	size_t n;
 
 	while ((p = strstr(p, head)) && p != text &&
 	       !isspace((unsigned char)p[-1]))
@@ -89,15 +102,16 @@ static void parse_tracking_id(const char *text, struct aml_slurm_job *job)
 	if (!p)
 		return;
 	p += strlen(head);
+	take_word(p, job->run_id, sizeof(job->run_id));
 	p += strcspn(p, " \n");
-	if (strncmp(p, word, strlen(word)))
-		return;
-	p += strlen(word);
-	n = strcspn(p, " \n");
-	if (n < sizeof(job->tracking_id)) {
-		memcpy(job->tracking_id, p, n);
-		job->tracking_id[n] = '\0';
+	if (!strncmp(p, word, strlen(word))) {
+		p += strlen(word);
+		take_word(p, job->tracking_id, sizeof(job->tracking_id));
+		p += strcspn(p, " \n");
 	}
+	if (!strncmp(p, exp, strlen(exp)))
+		take_word(p + strlen(exp), job->experiment,
+			  sizeof(job->experiment));
 }
 
 int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
@@ -119,7 +133,7 @@ int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
 	if (find_value(text, "Reason", value, sizeof(value)) == 0 &&
 	    strcmp(value, "None"))
 		snprintf(job->reason, sizeof(job->reason), "%.127s", value);
-	parse_tracking_id(text, job);
+	parse_admin_comment(text, job);
 	if (find_value(text, AML_SPOOLED_KEY, value, sizeof(value)) == 0)
 		snprintf(job->spooled_on, sizeof(job->spooled_on), "%.255s",
 			 value);

@@ -30,6 +30,12 @@ struct aml_slurm_job {
 			       * run it names is checked by whoever uses it */
 	char spooled_on[256]; /* the nodes the comment's spooled_on word
 			       * names (waiting.h), "" when none */
+	char run_id[256];     /* the run the controller wrote into
+			       * AdminComment ("aml run_id=<id> ..."), and
+			       * its experiment: what a finalizer that cannot
+			       * read run history knows the run by; "" when
+			       * not an aml job (or from sacct) */
+	char experiment[256];
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "text.h"
 #include "waiting.h"
@@ -106,14 +107,34 @@ char *aml_waiting_mark_comment(const char *comment, const char *node)
 	return out;
 }
 
-void aml_waiting_reason(const char *nodes, char *buf, size_t len)
+/* " since 22:39", or " since 2026-12-06 22:39" when not today; "" for
+ * an unknown time. */
+static void since_text(int64_t since_ms, char *buf, size_t len)
+{
+	time_t then = (time_t)(since_ms / 1000), now = time(NULL);
+	struct tm t, today;
+
+	buf[0] = '\0';
+	if (since_ms <= 0 || !localtime_r(&then, &t) ||
+	    !localtime_r(&now, &today))
+		return;
+	if (t.tm_year == today.tm_year && t.tm_yday == today.tm_yday)
+		strftime(buf, len, " since %H:%M", &t);
+	else
+		strftime(buf, len, " since %Y-%m-%d %H:%M", &t);
+}
+
+void aml_waiting_reason(const char *nodes, int64_t since_ms, char *buf,
+			size_t len)
 {
 	int several = nodes && strchr(nodes, ',');
+	char since[40];
 
+	since_text(since_ms, since, sizeof(since));
 	snprintf(buf, len, "outputs and events of node%s %s are waiting in "
-		 "%s (run history unavailable there)", several ? "s" : "",
+		 "%s%s (run history unavailable there)", several ? "s" : "",
 		 nodes && *nodes ? nodes : "?",
-		 several ? "their spools" : "its spool");
+		 several ? "their spools" : "its spool", since);
 }
 
 enum aml_waiting_verdict aml_waiting_judge(enum aml_status status,

@@ -31,6 +31,7 @@
 #define AML_WAITING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "status.h"
 
@@ -61,11 +62,15 @@ int aml_waiting_added(const char *before, const char *after,
 
 /*
  * The reason a waiting run's Finalizing gives, for the nodes [nodes]
- * ("n1" or "n1,n2", as the mark holds them): "outputs and events of node
- * n1 are waiting in its spool (run history unavailable there)", and for
- * several "of nodes n1,n2 are waiting in their spools (...)".
+ * ("n1" or "n1,n2", as the mark holds them), waiting since [since_ms]
+ * (the job's end, ms since the epoch; 0: not said): "outputs and events
+ * of node n1 are waiting in its spool since 22:39 (run history
+ * unavailable there)", and for several "of nodes n1,n2 are waiting in
+ * their spools since ...".  The time is local, with the date when it is
+ * not today's.
  */
-void aml_waiting_reason(const char *nodes, char *buf, size_t len);
+void aml_waiting_reason(const char *nodes, int64_t since_ms, char *buf,
+			size_t len);
 
 /* What to record when Slurm says a run's job ended. */
 enum aml_waiting_verdict {

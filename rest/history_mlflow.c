@@ -34,8 +34,8 @@
  *                     proxy, each file streamed from its descriptor
  *
  * Every request goes through http.c (timeouts, retries with backoff on
- * 408/429/5xx); what still fails to reach the server is UNAVAILABLE, and
- * history.c spools it.  Every message is passed through the credentials'
+ * 408/429/5xx); what still fails to reach the server, or is refused for
+ * its credentials (401, 403), is UNAVAILABLE, and history.c spools it.  Every message is passed through the credentials'
  * redaction before anyone sees it.  The state machine is applied on our
  * side, from the events in the run's tags, as history_file.c applies it
  * under its lock; MLflow has no lock to offer, so two writers of the same
@@ -150,9 +150,16 @@ static int call(struct mlflow *m, const char *method, const char *target,
 		aml_mlflow_error_line(resp->status, resp->content_type,
 				      resp->body, resp->body_len, line,
 				      sizeof(line));
-		aml_fail(errbuf, errlen, "run history (MLflow %s): %s %.*s: %s",
-			 m->base, method, shown, target, line);
-		rc = AML_BACKEND_REFUSED;
+		aml_fail(errbuf, errlen, "run history (MLflow %s): %s %.*s: %s%s",
+			 m->base, method, shown, target, line,
+			 resp->status == 401 || resp->status == 403
+				 ? " (the server refuses these credentials: "
+				   "HistoryCredentials must be fixed)" : "");
+		/* Credentials that expired or lost their rights say nothing
+		 * about the write: it waits in the spool for the fix, as a
+		 * filesystem's EACCES does. */
+		rc = resp->status == 401 || resp->status == 403
+			     ? AML_BACKEND_UNAVAILABLE : AML_BACKEND_REFUSED;
 	}
 	redact(m, errbuf, errlen);
 	return rc;

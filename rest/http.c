@@ -24,6 +24,7 @@
 
 #include "errors.h"
 #include "fdio.h"
+#include "hangwatch.h"
 #include "runid.h"
 #include "http.h"
 #include "text.h"
@@ -571,6 +572,7 @@ static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		x->last_dl = dlnow;
 		x->last_ul = ulnow;
 		x->last_move_ms = now;
+		aml_hangwatch_progress();
 		return 0;
 	}
 	if (now - x->last_move_ms > x->h->timeout_ms) {
@@ -906,6 +908,10 @@ static int run(struct xfer *x, char *errbuf, size_t errlen)
 	long delay;
 
 	for (unsigned n = 1;; n++) {
+		/* Each attempt has HistoryTimeout of its own (the stall
+		 * timeout, for a streamed one): a watch of the command
+		 * (hangwatch.h) counts from here, and lets it run out. */
+		aml_hangwatch_progress();
 		v = attempt(x, why, sizeof(why));
 		r->attempts = n;
 		r->elapsed_ms = (long)(mono_ms() - t0);

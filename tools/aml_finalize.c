@@ -33,10 +33,12 @@
  * queued or nothing to do, 1 a problem.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bounded.h"
@@ -212,6 +214,100 @@ static int job_owner(uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/*
+ * What the finalizer needs of a run, read in a child (bounded.h) acting
+ * as the caller (the run's owner): a read of a hung filesystem must not
+ * hold up slurmctld's queue of job ends, which runs one finalizer after
+ * another.  The summary comes back through memory shared with the child.
+ */
+struct run_summary {
+	int32_t found;               /* 1: read; 0: no such run; -1: error */
+	int32_t has_events, status;
+	uint32_t attempt, last_job;
+	uint32_t uid;
+	char run_id[AML_RUNID_MAX], experiment[AML_RUNID_MAX];
+	char err[1024];
+};
+
+struct read_req {
+	struct aml_history *h;
+	const char *run_id;
+	struct run_summary *out;
+};
+
+static int read_in_child(void *arg, char *errbuf, size_t errlen)
+{
+	const struct read_req *q = arg;
+	struct run_summary *o = q->out;
+	struct aml_run_info info = { 0 };
+
+	(void)errbuf;
+	(void)errlen;
+	if (aml_history_read_run(q->h, q->run_id, 0, &info, o->err,
+				 sizeof(o->err)) < 0) {
+		o->found = strstr(o->err, "no run ") ? 0 : -1;
+		return 0;
+	}
+	o->found = 1;
+	o->has_events = info.state.has_events;
+	o->status = (int32_t)info.state.status;
+	o->attempt = info.state.attempt;
+	o->last_job = runs_last_job(&info);
+	o->uid = (uint32_t)info.uid;
+	snprintf(o->run_id, sizeof(o->run_id), "%s", info.run_id);
+	snprintf(o->experiment, sizeof(o->experiment), "%s", info.experiment);
+	aml_run_info_free(&info);
+	return 0;
+}
+
+/* Read [run_id] into [info] (its names, owner and state) within
+ * [timeout_ms].  1: read; 0: no such run; -1: unreadable now, with why
+ * in errbuf. */
+static int read_run_bounded(struct aml_history *h, const char *run_id,
+			    int64_t timeout_ms, struct aml_run_info *info,
+			    uint32_t *last_job, char *errbuf, size_t errlen)
+{
+	struct read_req q = { h, run_id, NULL };
+	char why[1024];
+	int r, found;
+
+	q.out = mmap(NULL, sizeof(*q.out), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (q.out == MAP_FAILED) {
+		snprintf(errbuf, errlen, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	memset(q.out, 0, sizeof(*q.out));
+	q.out->found = -1;
+	r = aml_bounded_call(AML_BOUNDED_AS_CALLER, 0,
+			     aml_monotonic_ms() + timeout_ms, read_in_child, &q,
+			     why, sizeof(why));
+	found = r == 0 ? q.out->found : -1;
+	if (r == AML_BOUNDED_TIMEOUT)
+		snprintf(errbuf, errlen, "run history did not answer within "
+			 "%lld s (its filesystem hangs?)",
+			 (long long)(timeout_ms / 1000));
+	else if (r != 0)
+		snprintf(errbuf, errlen, "%s", why);
+	else if (found <= 0)
+		snprintf(errbuf, errlen, "%s", q.out->err);
+	if (found == 1) {
+		info->run_id = strdup(q.out->run_id);
+		info->experiment = strdup(q.out->experiment);
+		info->uid = (uid_t)q.out->uid;
+		info->state.has_events = q.out->has_events;
+		info->state.status = (enum aml_status)q.out->status;
+		info->state.attempt = q.out->attempt;
+		*last_job = q.out->last_job;
+		if (!info->run_id || !info->experiment) {
+			snprintf(errbuf, errlen, "out of memory");
+			found = -1;
+		}
+	}
+	munmap(q.out, sizeof(*q.out));
+	return found;
+}
+
 int main(int argc, char **argv)
 {
 	const char *job_name = getenv("JOBNAME"), *state = getenv("JOBSTATE");
@@ -230,7 +326,8 @@ int main(int argc, char **argv)
 	uint32_t job_id;
 	uid_t uid;
 	gid_t gid;
-	int code, signal, is_requeue, have_job, rc = 0;
+	int code, signal, is_requeue, have_job, found, blind = 0, rc = 0;
+	uint32_t last_job = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "--flush"))
 		return flush_command(argc, argv);
@@ -287,21 +384,45 @@ int main(int argc, char **argv)
 		rc = fail(job_name, err);
 		goto done;
 	}
-	if (aml_history_read_run(ho, job_name, 0, &info, err,
-				 sizeof(err)) < 0) {
-		/* A job named like a run that is none is not ours to
-		 * report; one we cannot read is a problem to say. */
-		if (!strstr(err, "no run "))
-			rc = fail(job_name, err);
-		goto done;
+	found = read_run_bounded(ho, job_name,
+				 (int64_t)site.history_timeout_seconds * 1000,
+				 &info, &last_job, err, sizeof(err));
+	if (found != 1) {
+		/* Run history cannot say (away, hung, refusing us), or has no
+		 * such run yet (its creation waits in a login host's spool).
+		 * A job the controller made for a run still gets its end,
+		 * queued until run history takes it, by the names the
+		 * controller wrote into its AdminComment, which no user can
+		 * change.  Any other job named like a run is not ours. */
+		if (!have_job)
+			have_job = runs_slurm_query(job_id, &job) == 0;
+		if (!have_job || strcmp(job.run_id, job_name) ||
+		    !job.experiment[0]) {
+			if (found < 0)
+				rc = fail(job_name, err);
+			goto done;
+		}
+		blind = 1;
+		syslog(LOG_WARNING, "run %s: run history cannot be read now "
+		       "(%s); Slurm's end is recorded for when it can be",
+		       job_name, err);
+		info.run_id = strdup(job_name);
+		info.experiment = strdup(job.experiment);
+		info.uid = uid;
+		info.state.has_events = 1;
+		info.state.status = AML_STATUS_RUNNING;
+		info.state.attempt = job.restarts + 1;
+		if (!info.run_id || !info.experiment) {
+			rc = fail(job_name, "out of memory");
+			goto done;
+		}
 	}
 	if (uid != info.uid) {
 		rc = fail(info.run_id, "the job that ended belongs to another "
 			  "user than the run; nothing recorded");
 		goto done;
 	}
-	if (info.state.has_events && runs_last_job(&info) &&
-	    runs_last_job(&info) != job_id) {
+	if (info.state.has_events && last_job && last_job != job_id) {
 		rc = fail(info.run_id, "the job that ended is not the run's job; "
 			  "nothing recorded");
 		goto done;
@@ -348,7 +469,8 @@ int main(int argc, char **argv)
 	ev.attempt = attempt;
 	ev.job_id = job_id;
 	if (waiting == AML_END_MARK_WAITING) {
-		aml_waiting_reason(nodes, reason, sizeof(reason));
+		aml_waiting_reason(nodes, have_job ? job.end_ms : 0, reason,
+				   sizeof(reason));
 	} else if (!is_requeue && strcmp(state, "BOOT_FAIL")) {
 		/* A job that failed to boot ran nothing: Slurm's ExitCode
 		 * (0:1) is a marker, not an exit status of the run. */
@@ -363,7 +485,10 @@ int main(int argc, char **argv)
 				     aml_monotonic_ms() +
 					     AML_HISTORY_OWNED_WRITE_MS,
 				     info.experiment, info.run_id, &ev,
-				     waiting == AML_END_MARK_WAITING
+				     /* Moot once the run has moved past it:
+				      * a note of waiting, or an end judged
+				      * without the run's events. */
+				     waiting == AML_END_MARK_WAITING || blind
 					     ? AML_HISTORY_NOTE : 0,
 				     err, sizeof(err));
 	if (r == AML_HISTORY_ERROR) {

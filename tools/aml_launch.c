@@ -345,6 +345,7 @@ int main(int argc, char **argv)
 		launcher_free(&L);
 		return AML_EXIT_FAILURE;
 	}
+	L.ctx.site = &L.site;
 	if (aml_history_open(&L.site, &L.ctx.h, err, sizeof(err)) < 0) {
 		L.ctx.h = NULL;
 		launch_say("%s", err);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hangwatch.h"
 #include "runs.h"
 #include "tools.h"
 
@@ -79,9 +80,18 @@ static int drain(struct follower *f)
 
 	if (f->fd < 0)
 		return 0;
-	while ((got = read(f->fd, buf, sizeof(buf))) > 0)
+	for (;;) {
+		/* The read is run history's; the write, a terminal's or a
+		 * pipe's, may wait on a reader as long as it likes. */
+		aml_hangwatch_busy(0, "reading the log of run %s",
+				   f->info.run_id);
+		got = read(f->fd, buf, sizeof(buf));
+		aml_hangwatch_idle();
+		if (got <= 0)
+			break;
 		if (fwrite(buf, 1, (size_t)got, stdout) != (size_t)got)
 			return -1;
+	}
 	fflush(stdout);
 	return 0;
 }

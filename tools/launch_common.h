@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "history.h"
+#include "site.h"
 #include "status.h"
 
 /* The run's identity in run history and in Slurm, as the launcher
@@ -26,6 +27,8 @@ struct launch_ctx {
 	const char *node;     /* NULL: not known */
 	unsigned attempt;     /* SLURM_RESTART_COUNT + 1 */
 	int workdir_fd;       /* the run's working directory: the cwd */
+	const struct aml_site *site; /* aml.conf (HistoryTimeout); NULL:
+				      * the defaults */
 };
 
 /* Name the run in later messages (NULL before it is known). */

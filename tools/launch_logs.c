@@ -10,29 +10,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "launch_logfiles.h"
 #include "launch_logs.h"
+#include "launch_stream.h"
 #include "runconfig.h"
 
 /* srun -l writes "%*d: " (the width of the largest task id), so a label
  * is spaces, digits, a colon and a space: a few bytes, never this many. */
 #define LABEL_MAX 24
-/* Runs may have far more processes than a process may have descriptors;
- * beyond this many, the least recently opened is closed and reopened
- * when its rank speaks again (appending, so nothing is lost). */
-#define OPEN_LOGS_MAX 256
 #define SRUN_ERROR_MAX 256
 #define SRUN_ERROR "srun: error: "
 
-enum sink_where {
-	SINK_UNOPENED,  /* nothing written yet */
-	SINK_HISTORY,   /* appended in run history */
-	SINK_LOCAL,     /* in the working directory, uploaded at the end */
-	SINK_BROKEN,    /* given up: the job's output has it */
-};
-
-struct sink {
-	int fd;          /* -1 while closed */
-	enum sink_where where;
+/* A local log's launch_logfile.state. */
+enum local_state {
+	LOCAL_UNOPENED,  /* nothing written yet */
+	LOCAL_WRITTEN,   /* opened at least once: reopened appending */
+	LOCAL_BROKEN,    /* given up: the job's output has it */
 };
 
 struct launch_logs {
@@ -40,10 +33,8 @@ struct launch_logs {
 	int out_fd;
 	int out_broken;
 	int labelled;
-	struct sink *sinks;  /* by rank; one for std_log.txt */
-	size_t n_sinks;
-	size_t n_open;
-	size_t hand;         /* where the search for a log to close starts */
+	struct launch_logfiles local;   /* user_logs/ of the working directory */
+	struct launch_stream *stream;   /* the live copy in run history */
 	/* The line being read, labelled mode. */
 	int at_line_start;
 	char label[LABEL_MAX];
@@ -85,159 +76,99 @@ struct launch_logs *launch_logs_new(const struct launch_ctx *c, int out_fd,
 
 	if (!l)
 		return NULL;
+	if (!(l->stream = launch_stream_new(c, labelled))) {
+		free(l);
+		return NULL;
+	}
 	l->c = c;
 	l->out_fd = out_fd;
 	l->labelled = labelled;
+	l->local = (struct launch_logfiles)LAUNCH_LOGFILES_INIT;
 	l->at_line_start = 1;
 	l->rank = -1;
 	return l;
 }
 
-static void log_name(const struct launch_logs *l, size_t rank, char *buf,
-		     size_t len)
+/* user_logs/, opened below the working directory; -1 with errno. */
+static int open_user_logs(const struct launch_logs *l, int create)
 {
-	if (l->labelled)
-		snprintf(buf, len, "std_log_process_%zu.txt", rank);
-	else
-		snprintf(buf, len, "std_log.txt");
-}
-
-static int open_local(const struct launch_logs *l, const char *name)
-{
-	int dirfd, fd;
-
-	if (mkdirat(l->c->workdir_fd, "user_logs", 0777) < 0 &&
+	if (create && mkdirat(l->c->workdir_fd, "user_logs", 0777) < 0 &&
 	    errno != EEXIST)
 		return -1;
-	dirfd = openat(l->c->workdir_fd, "user_logs",
-		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return openat(l->c->workdir_fd, "user_logs",
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* user_logs/[name] for appending; [first]: the first time in this run,
+ * so whatever a file of that name held before (the snapshot's) goes. */
+static int open_local(const struct launch_logs *l, const char *name,
+		      int first)
+{
+	int dirfd = open_user_logs(l, 1), fd, e;
+
 	if (dirfd < 0)
 		return -1;
 	fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-					 O_CLOEXEC | O_NOCTTY, 0666);
+					 O_CLOEXEC | O_NOCTTY |
+					 (first ? O_TRUNC : 0), 0666);
+	e = errno;
 	close(dirfd);
+	errno = e;
 	return fd;
 }
 
-/* Make room for one more open log by closing another. */
-static void close_one(struct launch_logs *l)
+/*
+ * The local copy of [rank]'s log is lost ([e]): said once, and the part
+ * written is removed, so that the upload at the end does not put it over
+ * the live copy run history may still have whole.
+ */
+static void local_broken(struct launch_logs *l, struct launch_logfile *f,
+			 const char *name, int e)
 {
-	for (size_t i = 0; i < l->n_sinks; i++) {
-		struct sink *s = &l->sinks[(l->hand + i) % l->n_sinks];
+	int dirfd;
 
-		if (s->fd >= 0) {
-			close(s->fd);
-			s->fd = -1;
-			l->n_open--;
-			l->hand = (l->hand + i + 1) % l->n_sinks;
+	launch_logfiles_close(&l->local, f);
+	f->state = LOCAL_BROKEN;
+	if ((dirfd = open_user_logs(l, 0)) >= 0) {
+		(void)unlinkat(dirfd, name, 0);
+		close(dirfd);
+	}
+	launch_say("user_logs/%s cannot be written in the working directory: "
+		   "%s; the job's output has all of it, run history only its "
+		   "live copy", name, strerror(e));
+}
+
+static void local_write(struct launch_logs *l, size_t rank, const char *p,
+			size_t n)
+{
+	struct launch_logfile *f = launch_logfiles_get(&l->local, rank);
+	char name[64];
+	int fd;
+
+	if (!f || f->state == LOCAL_BROKEN)
+		return;
+	launch_log_name(l->labelled, rank, name, sizeof(name));
+	if (f->fd < 0) {
+		launch_logfiles_make_room(&l->local);
+		fd = open_local(l, name, f->state == LOCAL_UNOPENED);
+		if (fd < 0) {
+			local_broken(l, f, name, errno);
 			return;
 		}
+		f->state = LOCAL_WRITTEN;
+		launch_logfiles_opened(&l->local, f, fd);
 	}
-}
-
-static struct sink *sink_for(struct launch_logs *l, size_t rank)
-{
-	if (rank >= l->n_sinks) {
-		size_t n = l->n_sinks ? l->n_sinks : 16;
-		struct sink *grown;
-
-		while (n <= rank)
-			n *= 2;
-		grown = realloc(l->sinks, n * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		for (size_t i = l->n_sinks; i < n; i++)
-			grown[i] = (struct sink){ -1, SINK_UNOPENED };
-		l->sinks = grown;
-		l->n_sinks = n;
-	}
-	return &l->sinks[rank];
-}
-
-/* An open descriptor for the log of [rank], or -1 when it is given up. */
-static int sink_fd(struct launch_logs *l, size_t rank)
-{
-	struct sink *s = sink_for(l, rank);
-	char name[64], err[1024];
-
-	if (!s)
-		return -1;
-	if (s->fd >= 0 || s->where == SINK_BROKEN)
-		return s->fd;
-	if (l->n_open >= OPEN_LOGS_MAX)
-		close_one(l);
-	log_name(l, rank, name, sizeof(name));
-	switch (s->where) {
-	case SINK_UNOPENED:
-		s->fd = aml_history_open_log(l->c->h, l->c->experiment,
-					     l->c->run_id, name, err,
-					     sizeof(err));
-		if (s->fd >= 0) {
-			s->where = SINK_HISTORY;
-			break;
-		}
-		s->fd = open_local(l, name);
-		if (s->fd >= 0) {
-			/* Said once per log: the upload at the end brings
-			 * it to run history. */
-			launch_say("user_logs/%s is written in the working "
-				   "directory and uploaded at the end: %s",
-				   name, err);
-			s->where = SINK_LOCAL;
-			break;
-		}
-		launch_say("user_logs/%s cannot be written (%s; in the "
-			   "working directory: %s): it is only in the job's "
-			   "output", name, err, strerror(errno));
-		s->where = SINK_BROKEN;
-		break;
-	case SINK_HISTORY:
-		/* Reopened after being closed for room.  Were it to go to
-		 * the working directory now, the upload at the end would
-		 * replace what run history already has with the rest. */
-		s->fd = aml_history_open_log(l->c->h, l->c->experiment,
-					     l->c->run_id, name, err,
-					     sizeof(err));
-		if (s->fd < 0) {
-			launch_say("user_logs/%s: %s; the rest of it is only "
-				   "in the job's output", name, err);
-			s->where = SINK_BROKEN;
-		}
-		break;
-	case SINK_LOCAL:
-		s->fd = open_local(l, name);
-		if (s->fd < 0) {
-			launch_say("user_logs/%s: %s; the rest of it is only "
-				   "in the job's output", name,
-				   strerror(errno));
-			s->where = SINK_BROKEN;
-		}
-		break;
-	case SINK_BROKEN:
-		break;
-	}
-	if (s->fd >= 0)
-		l->n_open++;
-	return s->fd;
+	if (write_all(f->fd, p, n) < 0)
+		local_broken(l, f, name, errno);
 }
 
 static void log_write(struct launch_logs *l, size_t rank, const char *p,
 		      size_t n)
 {
-	int fd;
-	char name[64];
-
-	if (!n || (fd = sink_fd(l, rank)) < 0)
+	if (!n)
 		return;
-	if (write_all(fd, p, n) == 0)
-		return;
-	log_name(l, rank, name, sizeof(name));
-	launch_say("user_logs/%s: %s; the rest of it is only in the job's "
-		   "output", name, strerror(errno));
-	close(fd);
-	l->n_open--;
-	l->sinks[rank].fd = -1;
-	l->sinks[rank].where = SINK_BROKEN;
+	local_write(l, rank, p, n);
+	launch_stream_send(l->stream, rank, p, n);
 }
 
 enum label_verdict { LABEL_MORE, LABEL_DONE, LABEL_NONE };
@@ -347,13 +278,27 @@ const char *launch_logs_srun_error(const struct launch_logs *l)
 	return l->srun_error[0] ? l->srun_error : NULL;
 }
 
+int launch_logs_poll_fd(const struct launch_logs *l, int64_t *at_ms)
+{
+	return launch_stream_poll_fd(l->stream, at_ms);
+}
+
+void launch_logs_pump(struct launch_logs *l, int64_t now_ms)
+{
+	launch_stream_pump(l->stream, now_ms);
+}
+
+int launch_logs_child_ended(struct launch_logs *l, pid_t pid, int status)
+{
+	return launch_stream_child_ended(l->stream, pid, status);
+}
+
 void launch_logs_free(struct launch_logs *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n_sinks; i++)
-		if (l->sinks[i].fd >= 0)
-			close(l->sinks[i].fd);
-	free(l->sinks);
+	/* The local copy first: it is whole whatever the live one does. */
+	launch_logfiles_free(&l->local);
+	launch_stream_end(l->stream);
 	free(l);
 }

@@ -245,6 +245,7 @@ struct loop {
 	int64_t force_at;
 	int64_t give_up_at;
 	int64_t drain_at;
+	int64_t logs_at;      /* the live log's wait runs out; 0: none */
 	int leftovers_killed;
 	pid_t scancel_pid;
 	pid_t query_pid;
@@ -391,6 +392,9 @@ static void reap(struct loop *L, int64_t now)
 			}
 		} else if (pid == L->query_pid) {
 			L->query_pid = 0;
+		} else {
+			/* The log streamer (launch_stream.h). */
+			launch_logs_child_ended(L->s->logs, pid, status);
 		}
 	}
 }
@@ -497,6 +501,8 @@ static int next_timeout(const struct loop *L, int64_t now)
 		schedule(&at, L->give_up_at);
 	if (L->drain_at)
 		schedule(&at, L->drain_at);
+	if (L->logs_at)
+		schedule(&at, L->logs_at);
 	if (!at)
 		return -1;
 	return at <= now ? 0 : at - now > 86400000 ? 86400000 : (int)(at - now);
@@ -559,10 +565,10 @@ int launch_run(const struct launch_spec *s, struct launch_outcome *o,
 	fcntl(L.out_fd, F_SETFL, fcntl(L.out_fd, F_GETFL) | O_NONBLOCK);
 
 	for (;;) {
-		struct pollfd fds[3];
+		struct pollfd fds[4];
 		nfds_t n = 0;
 		int64_t now = aml_monotonic_ms();
-		int out_at = -1, query_at = -1;
+		int out_at = -1, query_at = -1, logs_fd;
 
 		if (due(&L, now))
 			break;
@@ -577,6 +583,12 @@ int launch_run(const struct launch_spec *s, struct launch_outcome *o,
 			fds[n++] = (struct pollfd){ .fd = L.query_fd,
 						    .events = POLLIN };
 		}
+		/* Room in the log streamer's pipe, while live-log bytes wait
+		 * for it (and when their wait runs out). */
+		logs_fd = launch_logs_poll_fd(s->logs, &L.logs_at);
+		if (logs_fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = logs_fd,
+						    .events = POLLOUT };
 		if (poll(fds, n, next_timeout(&L, now)) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -591,6 +603,7 @@ int launch_run(const struct launch_spec *s, struct launch_outcome *o,
 			read_output(&L);
 		if (query_at >= 0 && fds[query_at].revents && L.query_fd >= 0)
 			read_query(&L, now);
+		launch_logs_pump(s->logs, now);
 	}
 	finish_loop(&L);
 	return 0;

@@ -9,7 +9,8 @@
  *
  * While the command runs, one poll loop (signalfd, the output pipe, a
  * monotonic deadline) does everything; nothing sleeps:
- *   - the output is copied by launch_logs;
+ *   - the output is copied by launch_logs, whose live copy in run
+ *     history (launch_stream.h) is polled for room, never waited for;
  *   - max_run_duration_seconds: at the deadline the processes get
  *     SIGTERM, then SIGKILL after a grace period (LAUNCH_GRACE_MS, less
  *     when Slurm's own time limit is closer).  srun turns a SIGTERM into

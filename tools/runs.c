@@ -9,11 +9,39 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "hangwatch.h"
 #include "runs.h"
 #include "text.h"
 #include "tools.h"
 #include "waiting.h"
 
+/*
+ * What bounds itself gets this much more from the watch, which only
+ * backs it up and must not win the race: a write to HistoryDir, given up
+ * by its own child after HistoryTimeout without progress, then queued
+ * (history_bounded.c); and on MLflow every request, stopped by the REST
+ * layer at HistoryTimeout and tried again after a backoff of at most
+ * 2 s (history_mlflow.c).
+ */
+#define SELF_BOUNDED_MARGIN_MS 5000
+
+/* The rest of the command in a watched child (hangwatch.h): run history
+ * that does not answer within HistoryTimeout costs the user that long,
+ * not the rest of their session. */
+static void watch_history(const char *command, const struct aml_site *site)
+{
+	static char program[64];
+	int64_t read_ms = (int64_t)site->history_timeout_seconds * 1000;
+	int64_t write_ms = read_ms + SELF_BOUNDED_MARGIN_MS;
+	const char *what = "run history's filesystem";
+
+	if (site->history_backend == AML_HISTORY_MLFLOW) {
+		read_ms = write_ms;
+		what = "run history";
+	}
+	snprintf(program, sizeof(program), "aml-run %s", command);
+	aml_hangwatch_start(read_ms, write_ms, what, program);
+}
 
 int runs_open(const char *command, const char *conf, struct aml_site *site,
 	      struct aml_history **h)
@@ -24,6 +52,7 @@ int runs_open(const char *command, const char *conf, struct aml_site *site,
 
 	if (status != AML_EXIT_OK)
 		return status;
+	watch_history(command, site);
 	if (aml_history_open(site, h, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run %s: %s\n", command, err);
 		aml_site_free(site);
@@ -122,7 +151,8 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 		break;
 	case AML_END_MARK_WAITING:
 		/* Shown, not written: the finalizer records it. */
-		aml_waiting_reason(job.spooled_on, reason, sizeof(reason));
+		aml_waiting_reason(job.spooled_on, job.end_ms, reason,
+				   sizeof(reason));
 		if (aml_event_init(&ev, AML_STATUS_FINALIZING,
 				   AML_SOURCE_RECONCILE) == 0) {
 			ev.attempt = info->state.attempt;
@@ -137,7 +167,7 @@ void runs_reconcile(struct aml_history *h, struct aml_run_info *info)
 		if (job.spooled_on[0]) {
 			char *why;
 
-			aml_waiting_reason(job.spooled_on, reason,
+			aml_waiting_reason(job.spooled_on, job.end_ms, reason,
 					   sizeof(reason));
 			if ((why = strdup(reason))) {
 				free(info->state.reason);

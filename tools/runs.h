@@ -17,7 +17,11 @@
 
 /* Load the site policy and open its run history, replaying this user's
  * spool on the way.  Returns AML_EXIT_OK, or the exit status for [command]
- * (the errors printed). */
+ * (the errors printed).  For aml-run's commands only: from here on the
+ * command runs in a watched child (hangwatch.h), and an operation of run
+ * history that goes HistoryTimeout without an answer ends it with exit
+ * 75 and one line, "aml-run [command]: run history's filesystem did not
+ * answer within ...". */
 int runs_open(const char *command, const char *conf, struct aml_site *site,
 	      struct aml_history **h);
 void runs_close(struct aml_site *site, struct aml_history *h);

@@ -3,7 +3,8 @@
  *
  * Exit codes follow one rule across commands, so scripts can tell a bad
  * file from a bad command line: 0 success, 2 the input is invalid (the
- * error lines are on stderr), 64 usage error, 1 anything else.
+ * error lines are on stderr), 64 usage error, 75 run history did not
+ * answer in time (AML_HANGWATCH_EXIT: try again later), 1 anything else.
  */
 #ifndef AML_TOOLS_H
 #define AML_TOOLS_H

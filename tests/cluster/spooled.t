@@ -76,9 +76,9 @@ same "the job's comment says where the run's end waits" "spooled_on=$node" \
 same "run history still says Running" "Running launcher" "$(last_event "$run")"
 show=$(as_user aml-run show --json "$run" 2>/dev/null)
 same "aml-run show: Finalizing, not Completed" Finalizing "$(jq -r .status <<<"$show")"
-same "aml-run show: the reason says where" \
-	"outputs and events of node $node are waiting in its spool (run history unavailable there)" \
-	"$(jq -r .reason <<<"$show")"
+same "aml-run show: the reason says where and since when" \
+	"outputs and events of node $node are waiting in its spool since HH:MM (run history unavailable there)" \
+	"$(jq -r .reason <<<"$show" | sed -E 's/since [0-9]{2}:[0-9]{2}/since HH:MM/')"
 if [ "$(queued_of "$(uid_of "$user")")" -ge 3 ]; then
 	ok "Finalizing, the uploads and the end wait in the user's spool"
 else

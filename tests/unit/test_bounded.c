@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounded.h"
@@ -96,6 +97,61 @@ static void test_timeout_stops_child(void **state)
 	assert_true(took >= 290);
 	assert_true(took < 1500);
 	assert_non_null(strstr(err, "stopped"));
+}
+
+/* Work that moves on for [*arg] ms, saying so every 20 ms. */
+static int busy_with_progress(void *arg, char *errbuf, size_t errlen)
+{
+	int64_t until = aml_monotonic_ms() + *(const int *)arg;
+
+	(void)errbuf;
+	(void)errlen;
+	while (aml_monotonic_ms() < until) {
+		struct timespec step = { 0, 20 * 1000000L };
+
+		nanosleep(&step, NULL);
+		aml_bounded_progress();
+	}
+	return 7;
+}
+
+/* Watched: a child that moves on is waited for well past the idle time;
+ * one that stops is given up after it. */
+static void test_watched_progress_and_stall(void **state)
+{
+	char err[256];
+	int for_ms = 800;
+	int64_t before = aml_monotonic_ms(), took;
+
+	(void)state;
+	assert_int_equal(aml_bounded_call_watched(AML_BOUNDED_AS_CALLER, 0,
+						  200, 0, busy_with_progress,
+						  &for_ms, err, sizeof(err)),
+			 7);
+	assert_true(aml_monotonic_ms() - before >= 800);
+
+	before = aml_monotonic_ms();
+	assert_int_equal(aml_bounded_call_watched(AML_BOUNDED_AS_CALLER, 0,
+						  200, 0, sleep_forever, NULL,
+						  err, sizeof(err)),
+			 AML_BOUNDED_TIMEOUT);
+	took = aml_monotonic_ms() - before;
+	assert_true(took >= 190);
+	assert_true(took < 1500);
+
+	/* The hard deadline still holds for one that never stops moving. */
+	for_ms = 5000;
+	before = aml_monotonic_ms();
+	assert_int_equal(aml_bounded_call_watched(AML_BOUNDED_AS_CALLER, 0,
+						  200, before + 400,
+						  busy_with_progress, &for_ms,
+						  err, sizeof(err)),
+			 AML_BOUNDED_TIMEOUT);
+	took = aml_monotonic_ms() - before;
+	assert_true(took >= 390);
+	assert_true(took < 2000);
+	/* Outside a watched child, progress is nothing. */
+	aml_bounded_progress();
 }
 
 /* The case it exists for: a lock someone else holds. */
@@ -244,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_negative_answer_and_no_message),
 		cmocka_unit_test(test_timeout_stops_child),
 		cmocka_unit_test(test_timeout_on_held_lock),
+		cmocka_unit_test(test_watched_progress_and_stall),
 		cmocka_unit_test(test_no_time_left),
 		cmocka_unit_test(test_crash_and_bad_answer_fail),
 		cmocka_unit_test(test_acts_as_owner_in_child_only),

@@ -1042,9 +1042,10 @@ static void test_record_sequence(void **state)
 	aml_event_free(&ev);
 	assert_int_equal(count_lines(log), 6);
 
-	/* No such run. */
+	/* No such run (yet): its creation may wait in a login host's
+	 * spool, so the event waits too, never dropped. */
 	expect_status(f, EXP, "no-such-run", AML_STATUS_QUEUED, 1, 0,
-		      AML_HISTORY_ERROR, NULL);
+		      AML_HISTORY_SPOOLED, NULL);
 	assert_non_null(strstr(f->err, "no run no-such-run"));
 }
 
@@ -2371,9 +2372,19 @@ static void test_root_acts_as_owner(void **state)
 
 		assert_int_equal(run_as(f, NOBODY, child_fs, plant), 0);
 	}
-	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0, AML_HISTORY_ERROR,
-		      NULL);
-	assert_non_null(strstr(f->err, "symlink"));
+	/* Refused, or kept for later: never written through. */
+	{
+		enum aml_history_result r;
+		struct aml_event ev;
+
+		ev_make(&ev, AML_STATUS_QUEUED, 1, 0);
+		r = aml_history_record(f->h, EXP, RUN, &ev, f->err,
+				       sizeof(f->err));
+		aml_event_free(&ev);
+		if (r != AML_HISTORY_ERROR && r != AML_HISTORY_SPOOLED)
+			fail_msg("through a symlink: %s (%s)", result_name(r),
+				 f->err);
+	}
 	expect_victim_intact(victim);
 	expect_root_again();
 	kv(set, "by", "root");
@@ -2487,8 +2498,10 @@ static void test_root_acts_as_owner(void **state)
 	 * protected_hardlinks stops a user). */
 	assert_int_equal(unlink(events), 0);
 	assert_int_equal(link(victim, events), 0);
-	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 0, AML_HISTORY_ERROR,
-		      NULL);
+	/* The owner cannot open it: kept for later, and root's file is
+	 * never written. */
+	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 0,
+		      AML_HISTORY_SPOOLED, NULL);
 	assert_int_equal(unlink(events), 0);
 	expect_victim_intact(victim);
 	expect_root_again();
@@ -2528,8 +2541,10 @@ static void test_root_run_dir_symlink(void **state)
 	}
 	before = slurp(pathf("%s/events.jsonl", fake), NULL);
 	assert_non_null(before);
-	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0, AML_HISTORY_ERROR,
-		      NULL);
+	/* The run is not found where it must be: kept for later, never
+	 * written into root's look-alike. */
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0,
+		      AML_HISTORY_SPOOLED, NULL);
 	expect_root_again();
 	after = slurp(pathf("%s/events.jsonl", fake), NULL);
 	assert_non_null(after);
@@ -2872,6 +2887,63 @@ static void test_held_lock_is_bounded(void **state)
 	expect_status(f, EXP, RUN, AML_STATUS_PREPARING, 1, 3000,
 		      AML_HISTORY_WRITTEN, NULL);
 	assert_int_equal(count_lines(events), 3);
+}
+
+/*
+ * A filesystem that stops answering (here: a lock held for ever, which
+ * blocks a write as a hung server does) costs a writer HistoryTimeout
+ * once: the write waits in the spool, and later writes of the same
+ * process go straight there, not into another stuck child.
+ */
+static void test_hung_history_is_given_up(void **state)
+{
+	struct fixture *f = *state;
+	const char *events;
+	pid_t holder;
+	int ready[2];
+	int64_t t0, took;
+	char c;
+
+	f->site.history_timeout_seconds = 1;
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	create_ok(f, EXP, RUN, 1000, NULL);
+	events = keep(f, runp(f, EXP, RUN, "events.jsonl"));
+	assert_int_equal(pipe(ready), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		int fd = open(events, O_RDWR | O_CLOEXEC);
+
+		if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	t0 = aml_monotonic_ms();
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
+		      AML_HISTORY_SPOOLED, NULL);
+	took = aml_monotonic_ms() - t0;
+	print_message("# given up after %lld ms\n", (long long)took);
+	assert_non_null(strstr(f->err, "did not answer within 1 s"));
+	assert_true(took >= 900 && took < 4500);
+	t0 = aml_monotonic_ms();
+	expect_status(f, EXP, RUN, AML_STATUS_PREPARING, 1, 3000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_true(aml_monotonic_ms() - t0 < 500);
+	assert_non_null(strstr(f->err, "earlier"));
+	assert_int_equal(count_lines(events), 1);
+	kill(holder, SIGKILL);
+	assert_int_equal(waitpid(holder, NULL, 0), holder);
+	/* The next process (a new handle) delivers both, in order. */
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 4000,
+		      AML_HISTORY_WRITTEN, NULL);
+	assert_int_equal(count_lines(events), 4);
 }
 
 /* ==== 13. root writing for a run's owner: bounded, never through the
@@ -3234,6 +3306,7 @@ int main(void)
 		T(test_legacy_layout),
 		T(test_same_run_id_two_users),
 		T(test_held_lock_is_bounded),
+		T(test_hung_history_is_given_up),
 		T(test_owned_written_as_owner),
 		T(test_owned_held_lock),
 		T(test_owned_ignores_user_spool),

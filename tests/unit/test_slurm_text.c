@@ -90,13 +90,26 @@ static void test_scontrol_tracking_id(void **state)
 		"Comment=aml run_id=r_1_0a1b2c3d mlflow_run_id=00000000000000000000000000000000 "
 		"StdOut=/tmp/x", &job), 0);
 	assert_string_equal(job.tracking_id, "9c6b0e2d4f1a48b7a3c5d6e7f8091a2b");
+	/* The run and experiment a finalizer that cannot read run history
+	 * records by: the controller's, not the Comment's. */
+	assert_string_equal(job.run_id, "r_1_0a1b2c3d");
+	assert_string_equal(job.experiment, "e");
 	assert_int_equal(aml_slurm_parse_scontrol(scontrol_cancelled, &job), 0);
 	assert_string_equal(job.tracking_id, "");
+	assert_string_equal(job.experiment, "");
 	assert_int_equal(aml_slurm_parse_scontrol(
 		"JobId=7 JobState=CANCELLED "
 		"AdminComment=aml run_id=r_1_0a1b2c3d experiment=a mlflow_run_id=bad "
 		"target=cpu nodes=1 Comment=x mlflow_run_id=bad", &job), 0);
 	assert_string_equal(job.tracking_id, "");
+	assert_string_equal(job.experiment, "a");
+	/* A user's Comment that spells the words is no AdminComment. */
+	assert_int_equal(aml_slurm_parse_scontrol(
+		"JobId=7 JobState=CANCELLED "
+		"Comment=xAdminComment=aml run_id=r_2_0a1b2c3d experiment=z", &job),
+		0);
+	assert_string_equal(job.run_id, "");
+	assert_string_equal(job.experiment, "");
 }
 
 /* The launcher's mark in the comment comes out as a key of its own. */

@@ -11,7 +11,9 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "waiting.h"
 
@@ -88,14 +90,32 @@ static void test_reason(void **state)
 	char buf[256];
 
 	(void)state;
-	aml_waiting_reason("n1", buf, sizeof(buf));
+	aml_waiting_reason("n1", 0, buf, sizeof(buf));
 	assert_string_equal(buf, "outputs and events of node n1 are waiting "
 			    "in its spool (run history unavailable there)");
-	aml_waiting_reason("n1,n2", buf, sizeof(buf));
+	aml_waiting_reason("n1,n2", 0, buf, sizeof(buf));
 	assert_string_equal(buf, "outputs and events of nodes n1,n2 are "
 			    "waiting in their spools (run history unavailable "
 			    "there)");
-	aml_waiting_reason("", buf, 20);
+	{
+		time_t now = time(NULL);
+		struct tm t;
+		char want[300], hm[16];
+
+		localtime_r(&now, &t);
+		strftime(hm, sizeof(hm), "%H:%M", &t);
+		aml_waiting_reason("n1", (int64_t)now * 1000, buf, sizeof(buf));
+		snprintf(want, sizeof(want), "outputs and events of node n1 "
+			 "are waiting in its spool since %s (run history "
+			 "unavailable there)", hm);
+		/* A minute may turn between the two clocks: say which. */
+		if (strcmp(buf, want))
+			print_message("# got: %s\n", buf);
+		assert_non_null(strstr(buf, "waiting in its spool since "));
+		aml_waiting_reason("n1", 86400000, buf, sizeof(buf));
+		assert_non_null(strstr(buf, " since 1970-01-0"));
+	}
+	aml_waiting_reason("", 0, buf, 20);
 	assert_int_equal(strlen(buf), 19);
 }
 
