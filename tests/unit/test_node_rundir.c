@@ -850,7 +850,7 @@ static void test_hostile_user_cannot_reach_victim(void **state)
 {
 	struct fixture *f = *state;
 	struct aml_node_rundir_stats st;
-	char path[4096], text[1024], vtree[4096];
+	char path[4096], text[1024], vtree[4096], vspool[256];
 	glob_t g;
 
 	if (geteuid() != 0) {
@@ -875,10 +875,17 @@ static void test_hostile_user_cannot_reach_victim(void **state)
 	*strrchr(vtree, '/') = '\0';
 	*strrchr(vtree, '/') = '\0';
 	assert_int_equal(chmod(vtree, 0), 0);
+	snprintf(vspool, sizeof(vspool), "%s/%d", f->spool, NOBODY);
+	/* Made by the victim's first write, or now. */
+	if (mkdir(vspool, 0700) != 0)
+		assert_int_equal(errno, EEXIST);
+	assert_int_equal(chown(vspool, NOBODY, NOBODY), 0);
+	assert_int_equal(chmod(vspool, 0), 0);
 	assert_int_equal(as(f, OTHER, child_plant_into, RUN_A), 0);
 
 	retry(f, NULL, 20000, &st);
 	assert_int_equal(chmod(vtree, 0700), 0);
+	assert_int_equal(chmod(vspool, 0700), 0);
 	said_has(f, "run " RUN_B ": outputs of node n1 still not delivered "
 		 "(n1: ");
 	said_has(f, "/" RUN_A " is a symbolic link (not followed): skipped");
