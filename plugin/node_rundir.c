@@ -1058,6 +1058,13 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 		    errbuf);
 		goto out;
 	}
+	/* The children below work in it (bounded.h). */
+	if ((r = aml_fd_above_stdio(rdir)) < 0) {
+		say(say_fn, ctx, LOG_ERR, "run %s: cleanup: %s", e->run_id,
+		    strerror(errno));
+		goto out;
+	}
+	rdir = r;
 	snprintf(where, sizeof(where), "%s/%s/%s", own.path, e->run_id,
 		 e->node);
 	if (aml_node_rundir_read_attempt(rdir, n.attempt, &marked_job,
@@ -1115,7 +1122,8 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 			say(say_fn, ctx, LOG_ERR, "run %s: %s/%s/%s: cannot "
 			    "write: %s", e->run_id, own.path, e->run_id,
 			    n.undelivered, strerror(errno));
-		say(say_fn, ctx, LOG_INFO, "run %s: job %u failed: %s kept "
+		say(say_fn, ctx, delivered ? LOG_INFO : LOG_WARNING,
+		    "run %s: job %u failed: %s kept "
 		    "(KeepFailedRunDir=yes)%s%s%s", e->run_id,
 		    (unsigned)e->job_id, where,
 		    delivered ? "" : "; its outputs are not delivered (",
@@ -1724,7 +1732,7 @@ static int scan_trees(const struct aml_site *site, struct report *said,
 	struct dirent *de;
 	size_t cap = 0, seen = 0;
 	DIR *d;
-	int root;
+	int root, moved;
 
 	*list = NULL;
 	*n = 0;
@@ -1754,6 +1762,13 @@ static int scan_trees(const struct aml_site *site, struct report *said,
 			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* The user's child works in it (bounded.h). */
+		moved = aml_fd_above_stdio(fd);
+		if (moved < 0) {
+			close(fd);
+			continue;
+		}
+		fd = moved;
 		if (fstat(fd, &st) < 0 ||
 		    !is_user_tree(said, site->run_dir, de->d_name, &st, say_fn,
 				  ctx)) {

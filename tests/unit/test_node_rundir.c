@@ -482,6 +482,37 @@ static void test_epilog_delivers(void **state)
 				   sizeof(path))));
 }
 
+/* slurmstepd's SPANK epilog runs with its stdin closed, so the epilog's
+ * first descriptors are 0 and up, which a bounded child gets as
+ * /dev/null: the run's directory must still be where its children work. */
+static int child_epilog_without_stdin(struct fixture *f, const void *arg)
+{
+	(void)arg;
+	close(STDIN_FILENO);
+	return end_job(f, f->owner, RUN_A, 0) == AML_RUNDIR_FATE_REMOVED ? 0
+									   : 1;
+}
+
+static void test_epilog_without_stdin(void **state)
+{
+	struct fixture *f = *state;
+	char text[1024];
+	pid_t pid;
+	int status;
+
+	create_run(f, f->owner, RUN_A);
+	make_workdir(f, f->owner, RUN_A, NODE);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_epilog_without_stdin(f, NULL));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_string_equal(history_file(f, RUN_A, "outputs/x", text,
+					 sizeof(text)), CONTENT);
+}
+
 /* Queued in the spool is delivered: removed. */
 static void test_spooled_is_delivered(void **state)
 {
@@ -983,6 +1014,7 @@ int main(void)
 		T(test_delivered_mark_removes),
 		T(test_mark_refused_elsewhere),
 		T(test_epilog_delivers),
+		T(test_epilog_without_stdin),
 		T(test_spooled_is_delivered),
 		T(test_kept_then_delivered),
 		T(test_bound_removes_and_records),
