@@ -14,7 +14,9 @@
  *
  * The child is a copy of the caller, not a new program: it inherits
  * descriptors and memory, and leaves by _exit(), so stdio buffers and
- * atexit handlers run once, in the caller.  Its real and saved uid stay
+ * atexit handlers run once, in the caller.  Its 0, 1 and 2 are
+ * /dev/null, whatever they were in the caller: work that uses one of the
+ * caller's descriptors needs it above 2 (aml_fd_above_stdio).  Its real and saved uid stay
  * root, so the user it acts as can neither signal nor trace it.  For
  * single-threaded callers only (as privdrop.h).
  */

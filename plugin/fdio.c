@@ -194,3 +194,16 @@ void aml_close_from(int first, int limit)
 	for (int fd = first; fd < limit; fd++)
 		(void)close(fd);
 }
+
+int aml_fd_above_stdio(int fd)
+{
+	int moved;
+
+	if (fd > STDERR_FILENO)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (moved < 0)
+		return -1;
+	close(fd);
+	return moved;
+}

@@ -63,4 +63,13 @@ int aml_fd_limit(void);
  */
 void aml_close_from(int first, int limit);
 
+/*
+ * [fd] where work in a bounded child can still use it (bounded.h: the
+ * child's 0, 1 and 2 are /dev/null): [fd] itself when above 2, else a
+ * close-on-exec copy above 2, [fd] then closed.  A process whose stdin
+ * was closed (slurmstepd's SPANK prolog and epilog) gets 0 from its next
+ * open.  Returns the descriptor, or -1 with errno and [fd] still open.
+ */
+int aml_fd_above_stdio(int fd);
+
 #endif

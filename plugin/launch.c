@@ -31,13 +31,7 @@
 #define PORT_SPREAD 10000U
 #define PORT_MAX 65535U
 
-/*
- * A name that stands for exactly one directory entry: a run id or node
- * name that is empty, "." or "..", or holds a '/', would put the working
- * directory somewhere else than <run_dir>/<run_id>/<node>.  The job's
- * environment, where the run id comes from, is the user's to write.
- */
-static int is_path_component(const char *s)
+int aml_is_path_component(const char *s)
 {
 	return *s && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/');
 }
@@ -49,7 +43,7 @@ int aml_run_workdir(const char *run_dir, const char *run_id, const char *node,
 	int n;
 
 	if (!run_dir || !run_id || !node || !*run_dir ||
-	    !is_path_component(run_id) || !is_path_component(node))
+	    !aml_is_path_component(run_id) || !aml_is_path_component(node))
 		return -1;
 	/* "/tmp/aml-runs/" as the admin may write it: one slash, not two. */
 	dir_len = strlen(run_dir);

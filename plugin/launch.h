@@ -44,6 +44,15 @@
 int aml_run_workdir(const char *run_dir, const char *run_id, const char *node,
 		    char *buf, size_t len);
 
+/*
+ * Whether [s] names exactly one directory entry: a run id or node name
+ * that is empty, "." or "..", or holds a '/', would put a run's
+ * directory or its markers somewhere else than <run_dir>/<run_id>/<node>.
+ * The job's environment, where the run id comes from, is the user's to
+ * write.
+ */
+int aml_is_path_component(const char *s);
+
 /* Where one task of a run is. */
 struct aml_task_place {
 	uint32_t job_id;

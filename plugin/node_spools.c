@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "errors.h"
 #include "history.h"
 #include "node_spools.h"
+#include "privdrop.h"
 #include "spool.h"
 #include "text.h"
 #include "userdir.h"
@@ -135,14 +135,6 @@ static int deliver_as_owner(void *arg, char *errbuf, size_t errlen)
 }
 
 /* ---- in the parent, as root ---- */
-
-/* The owner's group: their primary one, else the directory's. */
-static gid_t group_of(uid_t uid, gid_t fallback)
-{
-	struct passwd *pw = getpwuid(uid);
-
-	return pw ? pw->pw_gid : fallback;
-}
 
 /* Keep the outcome of a try, for report() to say. */
 static void keep(struct round *r, int level, const char *fmt, ...)
@@ -408,7 +400,7 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 		until = now + AML_NODE_SPOOL_MS;
 		if (until > deadline_ms)
 			until = deadline_ms;
-		(void)deliver(&r, f, group_of(f->uid, f->gid), until);
+		(void)deliver(&r, f, aml_primary_gid(f->uid, f->gid), until);
 		report(&r);
 	}
 

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,4 +71,11 @@ void aml_identity_restore(struct aml_identity *saved)
 	free(saved->groups);
 	saved->groups = NULL;
 	saved->switched = 0;
+}
+
+gid_t aml_primary_gid(uid_t uid, gid_t fallback)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	return pw ? pw->pw_gid : fallback;
 }

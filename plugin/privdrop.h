@@ -41,4 +41,12 @@ int aml_identity_become(uid_t uid, gid_t gid, struct aml_identity *saved,
  */
 void aml_identity_restore(struct aml_identity *saved);
 
+/*
+ * The group a root process acts with as [uid], which it found owning a
+ * directory (a spool, a run directory) rather than in a job's record:
+ * the user's primary group, or [fallback] (the directory's) when the
+ * user is unknown.
+ */
+gid_t aml_primary_gid(uid_t uid, gid_t fallback);
+
 #endif

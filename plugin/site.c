@@ -93,6 +93,7 @@ enum key {
 	K_SPOOL_DIR,
 	K_LAUNCHER,
 	K_KEEP_FAILED_RUN_DIR,
+	K_KEPT_RUN_DIR_MAX,
 	K_CONTAINER_RUNTIME,
 	K_DEFAULT_INTERPRETER,
 	K_FINALIZE_GRACE,
@@ -131,6 +132,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_SPOOL_DIR] = "SpoolDir",
 	[K_LAUNCHER] = "Launcher",
 	[K_KEEP_FAILED_RUN_DIR] = "KeepFailedRunDir",
+	[K_KEPT_RUN_DIR_MAX] = "KeptRunDirMax",
 	[K_CONTAINER_RUNTIME] = "ContainerRuntime",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
 	[K_FINALIZE_GRACE] = "FinalizeGrace",
@@ -692,14 +694,20 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* A size of 1 byte to [hi] (parse_size's form) into [out]. */
+/* A size of 1 byte to [hi] (parse_size's form) into [out]; UNLIMITED
+ * too, as AML_SITE_UNLIMITED64, when [unlimited] is set. */
 static void get_size(struct parser *ps, const struct token *t, enum key k,
-		     uint64_t hi, uint64_t *out)
+		     uint64_t hi, int unlimited, uint64_t *out)
 {
 	char most[32];
 	uint64_t n;
-	int rc = parse_size(t->value, &n);
+	int rc;
 
+	if (unlimited && is_unlimited(t->value)) {
+		*out = AML_SITE_UNLIMITED64;
+		return;
+	}
+	rc = parse_size(t->value, &n);
 	if (rc == -2) {
 		bad_value(ps, t, k, "too large (must fit in 64 bits)");
 		return;
@@ -715,7 +723,7 @@ static void get_size(struct parser *ps, const struct token *t, enum key k,
 	}
 	bad_value(ps, t, k, "must be a size of at least 1 byte: a whole "
 		  "number with an optional K, M, G or T suffix (powers of "
-		  "1024)");
+		  "1024)%s", unlimited ? ", or UNLIMITED" : "");
 }
 
 /* Printable ASCII without blanks: what Slurm takes as a partition, QOS,
@@ -989,10 +997,11 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		set_path(ps, t, k, &site->snapshot_dir);
 		break;
 	case K_SNAPSHOT_MAX_SIZE:
-		get_size(ps, t, k, UINT64_MAX - 1, &site->snapshot_max_bytes);
+		get_size(ps, t, k, UINT64_MAX - 1, 0,
+			 &site->snapshot_max_bytes);
 		break;
 	case K_MAX_CONFIG_SIZE:
-		get_size(ps, t, k, CONFIG_SIZE_LIMIT,
+		get_size(ps, t, k, CONFIG_SIZE_LIMIT, 0,
 			 &site->limits.config_bytes);
 		break;
 	case K_MAX_ENVIRONMENT_VARIABLES:
@@ -1004,7 +1013,7 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 			&site->limits.arguments);
 		break;
 	case K_MAX_ARGUMENTS_SIZE:
-		get_size(ps, t, k, ARGUMENTS_SIZE_LIMIT,
+		get_size(ps, t, k, ARGUMENTS_SIZE_LIMIT, 0,
 			 &site->limits.argument_bytes);
 		break;
 	case K_SNAPSHOT_MAX_FILES:
@@ -1022,6 +1031,9 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		break;
 	case K_KEEP_FAILED_RUN_DIR:
 		get_bool(ps, t, k, &site->keep_failed_run_dir);
+		break;
+	case K_KEPT_RUN_DIR_MAX:
+		get_size(ps, t, k, UINT64_MAX - 1, 1, &site->kept_run_dir_max);
 		break;
 	case K_CONTAINER_RUNTIME:
 		if (aml_ascii_ieq(v, "none"))
@@ -1477,6 +1489,7 @@ int aml_site_defaults(struct aml_site *site)
 	site->run_dir = strdup(DEFAULT_RUN_DIR);
 	site->spool_dir = strdup(DEFAULT_SPOOL_DIR);
 	site->keep_failed_run_dir = 0;
+	site->kept_run_dir_max = AML_SITE_UNLIMITED64;
 	site->container_runtime = AML_CONTAINER_NONE;
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;

@@ -38,6 +38,13 @@
  *   Launcher=PATH               the program a run's batch script starts
  *                               [aml-launch where slurm-aml installed it]
  *   KeepFailedRunDir=BOOL       keep a node's run directory after failure [no]
+ *   KeptRunDirMax=SIZE          the most a node keeps, in all, of run
+ *                               directories whose outputs or logs could
+ *                               reach neither run history nor the spool
+ *                               (node_rundir.h); past it such a directory
+ *                               is removed, said loudly and recorded in
+ *                               its run (aml.outputs_lost.<node>).  Bytes
+ *                               with K/M/G/T suffix, or UNLIMITED [UNLIMITED]
  *   ContainerRuntime=none|pyxis [none]
  *   DefaultInterpreter=PATH     interpreter for `script` [python3]
  *   FinalizeGrace=SECONDS       added to the Slurm time limit so outputs can
@@ -121,6 +128,7 @@ struct aml_site {
 	char *spool_dir;
 	char *launcher;             /* NULL: the installed aml-launch */
 	int keep_failed_run_dir;
+	uint64_t kept_run_dir_max;  /* AML_SITE_UNLIMITED64 if unset */
 	enum aml_container_runtime container_runtime;
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;

@@ -13,18 +13,21 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "event.h"
 #include "hash.h"
 #include "history.h"
 #include "launch.h"
+#include "node_rundir.h"
 #include "node_side.h"
-#include "privdrop.h"
+#include "runid.h"
 #include "runconfig.h"
 #include "site.h"
 #include "userdir.h"
@@ -43,11 +46,10 @@
  * which the epilog does not see. */
 #define ENV_EPILOG_RUN_ID "SPANK_" AML_JOBENV_RUN_ID
 #define ENV_EPILOG_EXIT_CODE "SLURM_JOB_EXIT_CODE"
-
-/* Deep enough for any source tree; bounded so a run that made a
- * pathological one cannot exhaust descriptors or stack of a root
- * process (each level holds one open directory). */
-#define REMOVE_MAX_DEPTH 512
+/* The canonical configuration (the run's experiment) and the run's id on
+ * a tracking server, as the epilog sees them. */
+#define ENV_EPILOG_CONFIG "SPANK_" AML_JOBENV_CONFIG
+#define ENV_EPILOG_MLFLOW_RUN_ID "SPANK_" AML_JOBENV_MLFLOW_RUN_ID
 
 /* The biggest job variable read (the canonical configuration). */
 #define ENV_VALUE_MAX (16u << 20)
@@ -135,211 +137,6 @@ static int load_site(struct aml_site *site, char *errbuf, size_t errlen)
 
 /* ---------------------------------------------------------------------- */
 /* The run's directory on the node                                         */
-
-/*
- * RunDir is the admin's, shared by every user: a user's run id directory
- * in it must not be renamed away by anyone else, which the sticky bit (or
- * nobody else being able to write it) guarantees.
- */
-static int open_run_root(const char *run_dir, char *errbuf, size_t errlen)
-{
-	struct stat st;
-	int fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(errbuf, errlen,
-			 "RunDir %s: cannot open: %s (the admin makes it on every node, mode 1777)",
-			 run_dir, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-		snprintf(errbuf, errlen,
-			 "RunDir %s: must belong to root and be sticky if others may write it (mode 1777), refused",
-			 run_dir);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * The caller's own directory in RunDir, <RunDir>/<user> (or, when another
- * uid made that name first, <user>.<8 hex>: userdir.h), made (0700) when
- * [create]; runs' directories go inside.  Threat: run ids are public
- * (squeue), and in RunDir itself anyone could make <run_id> before the
- * run's node does and fail the run.  Returns 0 with [ud] filled, or -1
- * with errbuf.
- */
-static int open_user_run_root(const char *run_dir, int create,
-			      struct aml_userdir *ud, char *errbuf,
-			      size_t errlen)
-{
-	char name[NAME_MAX + 1];
-	int root = open_run_root(run_dir, errbuf, errlen), r;
-
-	ud->fd = -1;
-	ud->path = NULL;
-	if (root < 0)
-		return -1;
-	aml_userdir_default_name(geteuid(), name, sizeof(name));
-	r = aml_userdir_open(root, run_dir, name, geteuid(), 0700,
-			     S_IWGRP | S_IWOTH, create, ud, errbuf, errlen);
-	close(root);
-	return r;
-}
-
-/*
- * <root>/<run_id>, made (0700) when [create], opened without following
- * a symlink, and only when it is the caller's and nobody else can write
- * it: another user may have made that name first.  Returns the
- * descriptor, -1 with errbuf, or -2 (errno ENOENT) when it does not exist
- * and [create] is 0.
- */
-static int open_run_dir(int root, const char *run_dir, const char *run_id,
-			int create, char *errbuf, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (create && mkdirat(root, run_id, 0700) < 0 && errno != EEXIST) {
-		snprintf(errbuf, errlen, "%s/%s: cannot create: %s", run_dir,
-			 run_id, strerror(errno));
-		return -1;
-	}
-	fd = openat(root, run_id,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && !create)
-		return -2;
-	if (fd < 0) {
-		snprintf(errbuf, errlen, "%s/%s: cannot open: %s", run_dir,
-			 run_id, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0) {
-		snprintf(errbuf, errlen, "%s/%s: cannot stat: %s", run_dir,
-			 run_id, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(errbuf, errlen,
-			 "%s/%s: belongs to uid %lu or others may write it; the run's directory must be its user's alone, refused",
-			 run_dir, run_id, (unsigned long)st.st_uid);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Remove [name] in [parent] and everything below it, never following a
- * symlink (each directory is opened O_NOFOLLOW relative to its parent).
- * A directory the run made unwritable or unreadable is made the owner's
- * again first, as rm -rf's user would.  Goes on past errors; returns 0,
- * or -1 with errno of the first.
- */
-static int remove_tree(int parent, const char *name, int depth)
-{
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int fd, first_err = 0;
-
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
-			return -1;
-		return 0;
-	}
-	if (depth >= REMOVE_MAX_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
-	fd = openat(parent, name, flags);
-	if (fd < 0 && errno == EACCES &&
-	    fchmodat(parent, name, S_IRWXU, 0) == 0)
-		fd = openat(parent, name, flags);
-	if (fd < 0)
-		return -1;
-	(void)fchmod(fd, S_IRWXU);
-	dir = fdopendir(fd);
-	if (!dir) {
-		first_err = errno;
-		close(fd);
-		errno = first_err;
-		return -1;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (remove_tree(dirfd(dir), de->d_name, depth + 1) < 0 &&
-		    !first_err)
-			first_err = errno;
-	}
-	closedir(dir);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT &&
-	    !first_err)
-		first_err = errno;
-	errno = first_err;
-	return first_err ? -1 : 0;
-}
-
-/*
- * The marker [name] in [dirfd]: "job <id> attempt <n>".  Returns 1 with
- * both, 0 when there is none, -1 when it cannot be read or makes no
- * sense (then it is treated as absent by the caller's removal).
- */
-static int read_marker(int dirfd, const char *name, uint32_t *job_id,
-		       unsigned *attempt)
-{
-	char text[64];
-	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	if (sscanf(text, "job %u attempt %u", job_id, attempt) != 2)
-		return -1;
-	return 1;
-}
-
-/* Written aside and renamed, so a reader never sees half a marker. */
-static int write_marker(int dirfd, const char *name, uint32_t job_id,
-			unsigned attempt)
-{
-	char tmp[NAME_MAX + 1], text[64];
-	int fd, len, ok;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.new", name) >= (int)sizeof(tmp))
-		return -1;
-	len = snprintf(text, sizeof(text), "job %u attempt %u\n",
-		       (unsigned)job_id, attempt);
-	fd = openat(dirfd, tmp,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, text, (size_t)len) == len;
-	if (close(fd) < 0)
-		ok = 0;
-	if (!ok || renameat(dirfd, tmp, dirfd, name) < 0) {
-		int err = errno;
-
-		unlinkat(dirfd, tmp, 0);
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
 
 struct install_req {
 	const struct aml_site *site;
@@ -430,7 +227,8 @@ struct run_dir_lock {
 	char *root_path;
 	int rdir;   /* <root>/<run_id> */
 	int lock;   /* its .lock-<node>, flock'd */
-	char marker[NAME_MAX + 1];
+	char marker[NAME_MAX + 1];     /* .attempt-<node> */
+	char delivered[NAME_MAX + 1];  /* .delivered-<node> */
 };
 
 static void unlock_run_dir(struct run_dir_lock *l)
@@ -459,22 +257,23 @@ static int lock_run_dir(const struct install_req *q, int create,
 
 	l->root = l->rdir = l->lock = -1;
 	l->root_path = NULL;
-	/* ".new" is added for the marker's temporary. */
-	if (snprintf(lock_name, sizeof(lock_name), ".lock-%s", q->node_name) >=
-		    (int)sizeof(lock_name) ||
-	    snprintf(l->marker, sizeof(l->marker), ".attempt-%s",
-		     q->node_name) >= (int)sizeof(l->marker) - 4) {
+	if (aml_node_rundir_marker(lock_name, sizeof(lock_name),
+				   AML_RUNDIR_LOCK, q->node_name) < 0 ||
+	    aml_node_rundir_marker(l->marker, sizeof(l->marker),
+				   AML_RUNDIR_ATTEMPT, q->node_name) < 0 ||
+	    aml_node_rundir_marker(l->delivered, sizeof(l->delivered),
+				   AML_RUNDIR_DELIVERED, q->node_name) < 0) {
 		snprintf(errbuf, errlen, "node name %s is too long",
 			 q->node_name);
 		return -1;
 	}
-	if (open_user_run_root(q->site->run_dir, create, &own, errbuf,
-			       errlen) < 0)
+	if (aml_node_rundir_open_user_root(q->site->run_dir, create, &own,
+					   errbuf, errlen) < 0)
 		return -1;
 	l->root = own.fd;
 	l->root_path = own.path;
-	l->rdir = open_run_dir(l->root, l->root_path, q->run_id, create,
-			       errbuf, errlen);
+	l->rdir = aml_node_rundir_open_run(l->root, l->root_path, q->run_id,
+					   create, errbuf, errlen);
 	if (l->rdir == -2)
 		snprintf(errbuf, errlen, "%s/%s: has gone", l->root_path,
 			 q->run_id);
@@ -522,7 +321,8 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 
 	if (lock_run_dir(q, 1, &l, errbuf, errlen) < 0)
 		return -1;
-	m = read_marker(l.rdir, l.marker, &marked_job, &marked_attempt);
+	m = aml_node_rundir_read_attempt(l.rdir, l.marker, &marked_job,
+					 &marked_attempt);
 	/* A run id is one job, requeued or not.  Another job with the same
 	 * AML_RUN_ID has inherited the run's environment (submitted from
 	 * inside the run): it must not wipe the run's files. */
@@ -536,9 +336,20 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 		r = 0;
 		goto out;
 	}
-	/* An earlier attempt's directory, or one a killed install left. */
+	/* An earlier attempt's outputs that reached neither run history
+	 * nor the spool stay until aml-epilog delivers them: this attempt
+	 * cannot start here meanwhile (node_rundir.h). */
+	if (aml_node_rundir_is_kept(l.rdir, q->node_name) != 0) {
+		snprintf(errbuf, errlen,
+			 "%s holds outputs of an earlier attempt of this run that are not delivered yet (aml-epilog delivers them at the end of a job on this node): this attempt cannot start here until then",
+			 q->workdir);
+		goto out;
+	}
+	/* An earlier attempt's directory, or one a killed install left;
+	 * its launcher's word that it delivered is not this attempt's. */
 	if ((unlinkat(l.rdir, l.marker, 0) < 0 && errno != ENOENT) ||
-	    remove_tree(l.rdir, q->node_name, 0) < 0) {
+	    (unlinkat(l.rdir, l.delivered, 0) < 0 && errno != ENOENT) ||
+	    aml_node_rundir_remove_tree(l.rdir, q->node_name) < 0) {
 		snprintf(errbuf, errlen,
 			 "%s: cannot remove what an earlier attempt left: %s",
 			 q->workdir, strerror(errno));
@@ -547,7 +358,8 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 	if (install_snapshot(q, errbuf, errlen) < 0)
 		goto out;
 	if (!batch &&
-	    write_marker(l.rdir, l.marker, q->job_id, q->attempt) < 0) {
+	    aml_node_rundir_write_attempt(l.rdir, l.marker, q->job_id,
+					  q->attempt) < 0) {
 		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
 			 l.root_path, q->run_id, l.marker,
 			 strerror(errno));
@@ -568,7 +380,8 @@ static int mark_attempt(const struct install_req *q, char *errbuf,
 
 	if (lock_run_dir(q, 0, &l, errbuf, errlen) < 0)
 		return -1;
-	if (write_marker(l.rdir, l.marker, q->job_id, q->attempt) < 0) {
+	if (aml_node_rundir_write_attempt(l.rdir, l.marker, q->job_id,
+					  q->attempt) < 0) {
 		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
 			 l.root_path, q->run_id, l.marker,
 			 strerror(errno));
@@ -693,8 +506,8 @@ static void prepare(spank_t sp)
 		return;
 	}
 	node.have_site = 1;
-	if (open_user_run_root(node.site.run_dir, 1, &own, errbuf,
-			       sizeof(errbuf)) < 0) {
+	if (aml_node_rundir_open_user_root(node.site.run_dir, 1, &own, errbuf,
+					   sizeof(errbuf)) < 0) {
 		keep_error("aml: run %s: node %s: %s", node.run_id,
 			   node.node_name, errbuf);
 		return;
@@ -1014,68 +827,53 @@ static int keep_for_failure(const struct aml_site *site)
 	       strcmp(code, "0") != 0;
 }
 
-/*
- * As the job's user: the node's working directory unless kept, its lock
- * and marker, and the run's directory once no node's is left in it (test
- * clusters run several nodes on one machine).
- */
-static void clean_node(const struct aml_site *site, const char *run_id,
-		       const char *node_name, uint32_t job_id, int keep)
+/* What the epilog's run directory work says, as Slurm's messages: a
+ * loss also to syslog, where admins watch for it. */
+static void epilog_say(void *ctx, int level, const char *line)
 {
-	char lock_name[NAME_MAX + 1], marker[NAME_MAX + 1], errbuf[1024];
-	struct aml_userdir own;
-	uint32_t marked_job;
-	unsigned marked_attempt;
-	int root, rdir;
+	(void)ctx;
+	if (level <= LOG_ERR) {
+		slurm_error("aml: %s", line);
+		syslog(LOG_DAEMON | LOG_ERR, "aml: %s", line);
+	} else if (level <= LOG_WARNING) {
+		slurm_error("aml: %s", line);
+	} else {
+		slurm_info("aml: %s", line);
+	}
+}
 
-	if (snprintf(lock_name, sizeof(lock_name), ".lock-%s", node_name) >=
-		    (int)sizeof(lock_name) ||
-	    snprintf(marker, sizeof(marker), ".attempt-%s", node_name) >=
-		    (int)sizeof(marker))
+/*
+ * The run's experiment, from the canonical configuration in the job's
+ * SPANK environment, into [buf]; "" when it cannot be told (the core
+ * then asks run history).
+ */
+static void epilog_experiment(const struct aml_site *site, char *buf,
+			      size_t len)
+{
+	const char *config = getenv(ENV_EPILOG_CONFIG);
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+
+	buf[0] = '\0';
+	if (!config || !*config)
 		return;
-	if (open_user_run_root(site->run_dir, 0, &own, errbuf,
-			       sizeof(errbuf)) < 0) {
-		slurm_error("aml: run %s: cleanup: %s", run_id, errbuf);
-		return;
+	aml_errors_init(&errs, ENV_EPILOG_CONFIG);
+	if (aml_runconfig_parse(config, strlen(config), ENV_EPILOG_CONFIG,
+				NULL, NULL, &site->limits, &rc, &errs) == 0) {
+		snprintf(buf, len, "%s", rc.experiment_name);
+		aml_runconfig_free(&rc);
 	}
-	root = own.fd;
-	rdir = open_run_dir(root, own.path, run_id, 0, errbuf,
-			    sizeof(errbuf));
-	if (rdir == -1)
-		slurm_error("aml: run %s: cleanup: %s", run_id, errbuf);
-	if (rdir < 0)
-		goto out;
-	if (read_marker(rdir, marker, &marked_job, &marked_attempt) == 1 &&
-	    marked_job != job_id) {
-		slurm_error("aml: run %s: cleanup: the directory on %s belongs to job %u, not %u: left alone",
-			    run_id, node_name, (unsigned)marked_job,
-			    (unsigned)job_id);
-		close(rdir);
-		goto out;
-	}
-	if (keep)
-		slurm_info("aml: run %s: job %u failed: %s/%s/%s kept (KeepFailedRunDir=yes)",
-			   run_id, (unsigned)job_id, own.path, run_id,
-			   node_name);
-	else if (remove_tree(rdir, node_name, 0) < 0)
-		slurm_error("aml: run %s: cannot remove %s/%s/%s: %s", run_id,
-			    own.path, run_id, node_name, strerror(errno));
-	unlinkat(rdir, marker, 0);
-	unlinkat(rdir, lock_name, 0);
-	close(rdir);
-	/* Not empty while another node's directory or a kept one remains. */
-	unlinkat(root, run_id, AT_REMOVEDIR);
-out:
-	aml_userdir_close(&own);
+	aml_errors_free(&errs);
 }
 
 int aml_node_job_epilog(spank_t sp)
 {
-	struct aml_identity saved;
+	struct aml_node_rundir_end e = { 0 };
 	struct aml_site site;
 	const char *run_id = getenv(ENV_EPILOG_RUN_ID);
 	const char *node_name = getenv(ENV_NODENAME);
-	char workdir[PATH_MAX], errbuf[2048];
+	const char *tracking = getenv(ENV_EPILOG_MLFLOW_RUN_ID);
+	char workdir[PATH_MAX], errbuf[2048], experiment[AML_RUNID_MAX];
 	uint32_t job_id = 0;
 	uid_t uid;
 	gid_t gid;
@@ -1101,14 +899,21 @@ int aml_node_job_epilog(spank_t sp)
 			    run_id);
 		goto out;
 	}
-	/* Root never touches the user's tree: as the user, a symlink the
-	 * run left can lead nowhere the user could not go anyway. */
-	if (aml_identity_become(uid, gid, &saved, errbuf, sizeof(errbuf)) < 0) {
-		slurm_error("aml: run %s: epilog: %s", run_id, errbuf);
-		goto out;
-	}
-	clean_node(&site, run_id, node_name, job_id, keep_for_failure(&site));
-	aml_identity_restore(&saved);
+	epilog_experiment(&site, experiment, sizeof(experiment));
+	e.site = &site;
+	e.uid = uid;
+	e.gid = gid;
+	e.run_id = run_id;
+	e.node = node_name;
+	e.experiment = experiment;
+	e.tracking_id = tracking && aml_runid_is_tracking_id(tracking)
+				? tracking : NULL;
+	e.job_id = job_id;
+	e.keep = keep_for_failure(&site);
+	e.deadline_ms = aml_monotonic_ms() + AML_NODE_RUNDIR_EPILOG_MS;
+	/* Root here: the core acts as the user for every touch of the
+	 * user's tree, in children it stops in time for the uploads. */
+	(void)aml_node_rundir_end_job(&e, epilog_say, NULL);
 out:
 	aml_site_free(&site);
 	return 0;

@@ -32,11 +32,23 @@
  * the working directory with AML_WORKDIR and PWD set, and a launch step's
  * task also gets its distributed environment (aml_distributed_env).
  *
- * job_epilog (root): as the job's user, removes the node's working
- * directory, its lock and marker, and <RunDir>/<user>/<run_id> once empty; the
- * working directory stays when KeepFailedRunDir=yes and the job's exit
- * code (SLURM_JOB_EXIT_CODE, which slurmd's epilog gets in 22.05) is not
- * zero.  It never fails: a failing epilog drains the node too.
+ * An earlier attempt's directory whose outputs are kept undelivered
+ * (node_rundir.h) is not wiped: the new attempt fails on that node
+ * instead, with the reason.
+ *
+ * job_epilog (root): the node's directory at the job's end
+ * (aml_node_rundir_end_job, which acts as the job's user): what the
+ * launcher did not deliver (no .delivered-<node>) is uploaded, then the
+ * working directory, its lock and markers, and <RunDir>/<user>/<run_id>
+ * once empty are removed; a directory whose outputs reach neither run
+ * history nor the spool is kept (within KeptRunDirMax) for aml-epilog to
+ * deliver.  The working directory also stays when KeepFailedRunDir=yes
+ * and the job's exit code (SLURM_JOB_EXIT_CODE, which slurmd's epilog
+ * gets in 22.05) is not zero.  The run's experiment comes from the
+ * canonical configuration in the job's SPANK environment
+ * (SPANK_AML_CONFIG).  Messages go to the slurmd log ("aml: run R: ..."),
+ * a loss of outputs to syslog as well.  It never fails: a failing epilog
+ * drains the node too.
  */
 #ifndef AML_SPANK_NODE_SIDE_H
 #define AML_SPANK_NODE_SIDE_H

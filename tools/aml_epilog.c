@@ -10,10 +10,17 @@
  * user ever coming back: the job's user's first, then everyone else's
  * that earlier jobs left, within --seconds in all (node_spools.h).
  *
+ * Then the run directories the node keeps because their outputs reached
+ * neither run history nor the spool when their job ended
+ * (node_rundir.h): each is uploaded again, as its owner, and removed once
+ * delivered; every user's in turn, from a different one each time.  The
+ * spools get at most half of --seconds, the run directories the rest.
+ *
  * It always exits 0 when Slurm runs it: a failing Epilog drains the node,
  * and nothing here is worth a node.  Problems and what was delivered go
  * to syslog (daemon facility) and stderr.  Run by hand (no SLURM_JOB_ID),
- * it delivers every user's spool and exits 1 when something is left.
+ * it delivers every user's spool and every kept run directory (of every
+ * node name: no SLURMD_NODENAME), and exits 1 when something is left.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -23,6 +30,7 @@
 #include <unistd.h>
 
 #include "bounded.h"
+#include "node_rundir.h"
 #include "node_spools.h"
 #include "site.h"
 #include "tools.h"
@@ -35,7 +43,9 @@ static const char usage[] =
 	"Deliver to run history what the spools on this node hold (writes run\n"
 	"history could not take when they were made), each user's as that user:\n"
 	"first the user's of the job that ended (SLURM_JOB_UID), then everyone\n"
-	"else's.  Run by Slurm as the Epilog, as root.\n"
+	"else's.  Then deliver the run directories the node kept because their\n"
+	"outputs could not be delivered when their job ended, and remove them.\n"
+	"Run by Slurm as the Epilog, as root.\n"
 	"\n"
 	"  --seconds=N    stop after N seconds in all (default 10); what is\n"
 	"                 left waits for the next job's end here\n"
@@ -54,7 +64,14 @@ int main(int argc, char **argv)
 	const char *job = getenv("SLURM_JOB_ID");
 	const char *uid_text = getenv("SLURM_JOB_UID");
 	const char *gid_text = getenv("SLURM_JOB_GID");
-	struct aml_node_spools_stats st;
+	/* slurmd's name for this node, as the node side names its
+	 * directories; by hand, every node's directories found here. */
+	const char *node = getenv("SLURMD_NODENAME");
+	struct aml_node_spools_stats st = { 0 };
+	struct aml_node_rundir_stats rs = { 0 };
+	int64_t started, deadline;
+	unsigned start;
+	int left = 0;
 	struct aml_site site;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
@@ -105,19 +122,35 @@ int main(int argc, char **argv)
 		    "wrapper when aml.conf is not beside slurm.conf)");
 		return failure;
 	}
-	if (aml_node_spools_deliver(&site, uid, gid,
-				    job ? (unsigned)strtoul(job, NULL, 10) : 0,
-				    aml_monotonic_ms() + seconds * 1000, &st,
-				    say, NULL, err, sizeof(err)) < 0) {
+	start = job ? (unsigned)strtoul(job, NULL, 10) : 0;
+	started = aml_monotonic_ms();
+	deadline = started + seconds * 1000;
+	if (aml_node_spools_deliver(&site, uid, gid, start,
+				    started + seconds * 500, &st, say, NULL,
+				    err, sizeof(err)) < 0) {
 		say(NULL, LOG_ERR, err);
-		aml_site_free(&site);
-		return failure;
-	}
-	aml_site_free(&site);
-	if (st.delivered || st.rejected || st.waiting)
+		left = 1;
+	} else if (st.delivered || st.rejected || st.waiting) {
 		syslog(st.waiting || st.rejected ? LOG_WARNING : LOG_INFO,
 		       "%zu spools tried of %zu: %zu entries delivered, %zu "
 		       "refused (in rejected/), %zu still waiting", st.tried,
 		       st.spools, st.delivered, st.rejected, st.waiting);
-	return st.waiting && failure ? 1 : 0;
+		left = st.waiting != 0;
+	}
+	/* Kept run directories: after the spools, whose entries may be
+	 * what their runs wait for first. */
+	if (aml_node_rundirs_retry(&site, node && *node ? node : NULL, start,
+				   deadline, &rs, say, NULL, err,
+				   sizeof(err)) < 0) {
+		say(NULL, LOG_ERR, err);
+		left = 1;
+	} else if (rs.kept || rs.noted || rs.waiting) {
+		syslog(rs.waiting ? LOG_WARNING : LOG_INFO,
+		       "%zu kept run directories tried: %zu delivered and "
+		       "removed, %zu losses recorded, %zu still waiting",
+		       rs.kept, rs.delivered, rs.noted, rs.waiting);
+		left |= rs.waiting != 0;
+	}
+	aml_site_free(&site);
+	return left && failure ? 1 : 0;
 }

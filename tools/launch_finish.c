@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "launch_finish.h"
+#include "node_rundir.h"
 #include "slurm_query.h"
 #include "waiting.h"
 
@@ -185,6 +187,24 @@ static void keep_end_behind(const struct launch_ctx *c)
 	aml_event_free(&ev);
 }
 
+/*
+ * Every upload from this node reached run history or the spool: say so
+ * beside the working directory, so that the node's epilog removes it
+ * without uploading again.  Without the mark the epilog uploads them
+ * itself, or keeps the directory until they are delivered
+ * (node_rundir.h).
+ */
+static void mark_delivered(const struct launch_ctx *c)
+{
+	char err[1024];
+
+	if (aml_node_rundir_mark_delivered(c->workdir_fd,
+					   getenv(AML_ENV_WORKDIR), c->job_id,
+					   c->attempt, err, sizeof(err)) < 0)
+		launch_say("%s; the node's epilog delivers this node's "
+			   "outputs and logs instead", err);
+}
+
 int launch_upload_node(const struct launch_ctx *c)
 {
 	/* The batch node uploads its own, after this step. */
@@ -193,7 +213,11 @@ int launch_upload_node(const struct launch_ctx *c)
 
 	if (batch && c->node && !strcmp(batch, c->node))
 		return 0;
-	rc = upload(c, "outputs") < 0 || upload(c, "logs") < 0 ? 1 : 0;
+	/* Both tried, whatever the first did. */
+	rc = upload(c, "outputs") < 0;
+	rc = (upload(c, "logs") < 0) | rc;
+	if (!rc)
+		mark_delivered(c);
 	keep_end_behind(c);
 	mark_if_spooled(c);
 	return rc;
@@ -319,7 +343,8 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 	static const char *const dirs[] = { "outputs", "logs", "user_logs" };
 	char before[256] = "", after[256] = "", err[1024], slurm_state[32];
 	struct aml_event end;
-	int lost = 0, ended, slurm_ends, handed = 0, carried = 0;
+	int lost = 0, own_lost = 0, ended, slurm_ends, handed = 0,
+	    carried = 0;
 
 	slurm_ends = slurm_ended_job(c, v, slurm_state, sizeof(slurm_state));
 	ended = finalizing(c);
@@ -356,7 +381,10 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 		carried = aml_waiting_added(before, after, c->node);
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (upload(c, dirs[i]) < 0)
-			lost = 1;
+			own_lost = 1;
+	if (!own_lost)
+		mark_delivered(c);
+	lost |= own_lost;
 	if (lost && v->status == AML_STATUS_COMPLETED) {
 		v->status = AML_STATUS_FAILED;
 		snprintf(v->reason, sizeof(v->reason),

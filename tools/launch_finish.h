@@ -36,6 +36,12 @@
  * and by whomever they are.  With several nodes queueing, the first one
  * delivered ends the run.
  *
+ * A node all of whose uploads were written, unchanged or queued marks
+ * its run directory .delivered-<node>; on a node without the mark (the
+ * launcher was killed first, or an upload failed) the SPANK epilog
+ * uploads them itself, or keeps the directory until they are delivered
+ * (node_rundir.h).
+ *
  * The launcher then ends as the command did (its exit status, or the
  * same signal), so Slurm's record of the job agrees with run history.
  */

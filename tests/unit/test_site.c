@@ -164,6 +164,7 @@ static void check_global_defaults(const struct aml_site *site)
 	assert_string_equal(site->spool_dir, "/var/spool/aml");
 	assert_null(site->launcher);
 	assert_int_equal(site->keep_failed_run_dir, 0);
+	assert_true(site->kept_run_dir_max == AML_SITE_UNLIMITED64);
 	assert_int_equal(site->container_runtime, AML_CONTAINER_NONE);
 	assert_string_equal(site->default_interpreter, "python3");
 	assert_int_equal(site->finalize_grace_seconds, 120);
@@ -510,6 +511,43 @@ static void test_keep_failed_run_dir(void **state)
 	global_fails("KeepFailedRunDir=maybe",
 		     "aml.conf: line 1: KeepFailedRunDir: must be yes or no (or "
 		     "true/false, 1/0, on/off), got \"maybe\"");
+}
+
+/* KeptRunDirMax: SnapshotMaxSize's sizes, and UNLIMITED (the default). */
+static void test_kept_run_dir_max(void **state)
+{
+	static const struct {
+		const char *value;
+		uint64_t bytes;
+	} good[] = {
+		{ "1", 1 }, { "1K", 1ull << 10 }, { "20g", 20ull << 30 },
+		{ "3T", 3ull << 40 }, { "UNLIMITED", AML_SITE_UNLIMITED64 },
+		{ "unlimited", AML_SITE_UNLIMITED64 },
+		{ "INFINITE", AML_SITE_UNLIMITED64 },
+	};
+	static const char *const bad[] = { "0", "10MB", "1.5G", "-1", "none" };
+	struct aml_site site;
+	char line[128], expected[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		snprintf(line, sizeof(line), "KeptRunDirMax=%s", good[i].value);
+		parse_global(line, &site);
+		assert_true(site.kept_run_dir_max == good[i].bytes);
+		aml_site_free(&site);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		snprintf(line, sizeof(line), "KeptRunDirMax=\"%s\"", bad[i]);
+		snprintf(expected, sizeof(expected),
+			 "aml.conf: line 1: KeptRunDirMax: must be a size of "
+			 "at least 1 byte: a whole number with an optional K, "
+			 "M, G or T suffix (powers of 1024), or UNLIMITED, got "
+			 "\"%s\"", bad[i]);
+		global_fails(line, expected);
+	}
+	global_fails("KeptRunDirMax=16777216T",
+		     "aml.conf: line 1: KeptRunDirMax: too large (must fit in "
+		     "64 bits), got \"16777216T\"");
 }
 
 static void test_booleans_all_spellings(void **state)
@@ -1876,6 +1914,7 @@ int main(void)
 		cmocka_unit_test(test_spool_dir),
 		cmocka_unit_test(test_launcher),
 		cmocka_unit_test(test_keep_failed_run_dir),
+		cmocka_unit_test(test_kept_run_dir_max),
 		cmocka_unit_test(test_booleans_all_spellings),
 		cmocka_unit_test(test_container_runtime),
 		cmocka_unit_test(test_default_interpreter),
