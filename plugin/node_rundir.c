@@ -1277,17 +1277,10 @@ struct report {
 	struct kept_key keys[REPORT_KEPT_MAX];
 };
 
-struct tree {
-	int fd;                   /* O_PATH, as listed */
-	uid_t uid;
-	gid_t gid;
-	char name[NAME_MAX + 1];
-};
-
 struct retry_arg {
 	const struct aml_site *site;
 	const char *node;         /* NULL: every node */
-	const struct tree *const *trees;
+	const struct aml_userdir_entry *const *trees;
 	size_t n_trees;
 	int64_t stop_ms;
 	struct report *rep;
@@ -1550,7 +1543,7 @@ static int retry_user(void *arg, char *errbuf, size_t errlen)
 	(void)errbuf;
 	(void)errlen;
 	for (size_t t = 0; t < a->n_trees; t++) {
-		const struct tree *tr = a->trees[t];
+		const struct aml_userdir_entry *tr = a->trees[t];
 		char path[PATH_MAX];
 		struct dirent *de;
 		struct stat st;
@@ -1593,12 +1586,6 @@ static int retry_user(void *arg, char *errbuf, size_t errlen)
 	}
 	a->rep->complete = whole && !a->rep->keys_overflow;
 	return 0;
-}
-
-static int by_name(const void *x, const void *y)
-{
-	return strcmp(((const struct tree *)x)->name,
-		      ((const struct tree *)y)->name);
 }
 
 /* Whether [key] ([run_id] on [node]) is among [rep]'s still kept. */
@@ -1723,82 +1710,47 @@ static int is_user_tree(struct report *said, const char *run_dir,
 	return 0;
 }
 
+struct tree_judge {
+	struct report *said;
+	const char *run_dir;
+	aml_node_rundir_say say_fn;
+	void *ctx;
+};
+
+static int keep_tree(void *ctx, const char *name, const struct stat *st)
+{
+	struct tree_judge *j = ctx;
+
+	return is_user_tree(j->said, j->run_dir, name, st, j->say_fn, j->ctx);
+}
+
 /* RunDir's users' trees, sorted by name. */
 static int scan_trees(const struct aml_site *site, struct report *said,
-		      struct tree **list, size_t *n,
+		      struct aml_userdir_entry **list, size_t *n,
 		      aml_node_rundir_say say_fn, void *ctx, char *errbuf,
 		      size_t errlen)
 {
-	struct dirent *de;
-	size_t cap = 0, seen = 0;
-	DIR *d;
-	int root, moved;
+	struct tree_judge j = { said, site->run_dir, say_fn, ctx };
+	int root, r, e, more;
 
 	*list = NULL;
 	*n = 0;
 	root = open_run_root(site->run_dir, errbuf, errlen);
 	if (root < 0)
 		return -1;
-	if (!(d = fdopendir(root))) {
-		close(root);
+	r = aml_userdir_scan(root, SCAN_MAX, keep_tree, &j, list, n, &more);
+	e = errno;
+	close(root);
+	if (r < 0)
 		return aml_fail(errbuf, errlen, "RunDir %s: %s", site->run_dir,
-				strerror(errno));
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-		int fd;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (++seen > SCAN_MAX) {
-			say(say_fn, ctx, LOG_WARNING, "RunDir %s: more than %d "
-			    "entries; the rest wait for a later round",
-			    site->run_dir, SCAN_MAX);
-			break;
-		}
-		/* O_PATH|O_NOFOLLOW: the entry itself, opened without
-		 * reading or following anything a user made. */
-		fd = openat(dirfd(d), de->d_name,
-			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		/* The user's child works in it (bounded.h). */
-		moved = aml_fd_above_stdio(fd);
-		if (moved < 0) {
-			close(fd);
-			continue;
-		}
-		fd = moved;
-		if (fstat(fd, &st) < 0 ||
-		    !is_user_tree(said, site->run_dir, de->d_name, &st, say_fn,
-				  ctx)) {
-			close(fd);
-			continue;
-		}
-		if (*n == cap) {
-			struct tree *grown;
-
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(*list, cap * sizeof(**list));
-			if (!grown) {
-				close(fd);
-				break;
-			}
-			*list = grown;
-		}
-		(*list)[*n].fd = fd;
-		(*list)[*n].uid = st.st_uid;
-		(*list)[*n].gid = st.st_gid;
-		snprintf((*list)[*n].name, sizeof((*list)[*n].name), "%s",
-			 de->d_name);
-		(*n)++;
-	}
-	closedir(d);
+				strerror(e));
+	if (more)
+		say(say_fn, ctx, LOG_WARNING, "RunDir %s: more than %d "
+		    "entries; the rest wait for a later round", site->run_dir,
+		    SCAN_MAX);
 	if (said->said > SAID_MAX)
 		say(say_fn, ctx, LOG_WARNING, "RunDir %s: %zu more entries "
 		    "skipped", site->run_dir, said->said - SAID_MAX);
-	if (*n > 1)
-		qsort(*list, *n, sizeof(**list), by_name);
 	return 0;
 }
 
@@ -1810,8 +1762,8 @@ int aml_node_rundirs_retry(const struct aml_site *site, const char *node,
 {
 	struct aml_node_rundir_stats local;
 	struct report said = { 0 }, *rep;
-	const struct tree **mine = NULL;
-	struct tree *list = NULL;
+	const struct aml_userdir_entry **mine = NULL;
+	struct aml_userdir_entry *list = NULL;
 	uid_t *uids = NULL;
 	size_t n = 0, n_uids = 0;
 	int rc = -1;
@@ -1908,9 +1860,7 @@ int aml_node_rundirs_retry(const struct aml_site *site, const char *node,
 	}
 	rc = 0;
 out:
-	for (size_t i = 0; i < n; i++)
-		close(list[i].fd);
-	free(list);
+	aml_userdir_scan_free(list, n);
 	free(uids);
 	free(mine);
 	munmap(rep, sizeof(*rep));

@@ -48,13 +48,6 @@
 #define RETRY_PAUSE_MS 1000
 #define SHOWN 160
 
-struct found {
-	int fd;                   /* O_PATH, as listed */
-	uid_t uid;
-	gid_t gid;                /* the directory's */
-	char name[NAME_MAX + 1];
-};
-
 /* Written by the child, read by the parent (MAP_SHARED). */
 struct counts {
 	size_t applied, rejected, remaining;
@@ -163,7 +156,7 @@ static void report(struct round *r)
  * kept for report().  Returns what the child returned (0, 1, -1), or -1
  * when it was stopped or failed.
  */
-static int deliver(struct round *r, const struct found *f, gid_t gid,
+static int deliver(struct round *r, const struct aml_userdir_entry *f, gid_t gid,
 		   int64_t until)
 {
 	char path[PATH_MAX + 16], shown[SHOWN], msg[1024];
@@ -252,69 +245,33 @@ static int is_user_spool(struct round *r, const char *name,
 	return 0;
 }
 
-static int by_name(const void *a, const void *b)
+static int keep_spool(void *ctx, const char *name, const struct stat *st)
 {
-	return strcmp(((const struct found *)a)->name,
-		      ((const struct found *)b)->name);
+	return is_user_spool(ctx, name, st);
 }
 
 /* List SpoolDir's users' spools, sorted by name. */
-static int scan(struct round *r, struct found **list, size_t *n,
+static int scan(struct round *r, struct aml_userdir_entry **list, size_t *n,
 		char *errbuf, size_t errlen)
 {
-	size_t cap = 0;
-	struct dirent *de;
-	DIR *d = opendir(r->site->spool_dir);
+	int dir = open(r->site->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = -1, more = 0;
 
-	*list = NULL;
-	*n = 0;
-	if (!d)
+	if (dir >= 0)
+		rc = aml_userdir_scan(dir, SCAN_MAX, keep_spool, r, list, n,
+				      &more);
+	if (rc < 0) {
+		int e = errno;
+
+		if (dir >= 0)
+			close(dir);
 		return aml_fail(errbuf, errlen, "%s: %s", r->site->spool_dir,
-				strerror(errno));
-	while ((de = readdir(d))) {
-		struct stat st;
-		int fd;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (*n + r->stats->skipped >= SCAN_MAX) {
-			say(r, LOG_WARNING, "%s: more than %d entries; the "
-			    "rest wait for a later job's end",
-			    r->site->spool_dir, SCAN_MAX);
-			break;
-		}
-		/* O_PATH|O_NOFOLLOW: the entry itself, opened without
-		 * reading or following anything a user made. */
-		fd = openat(dirfd(d), de->d_name,
-			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) < 0 || !is_user_spool(r, de->d_name, &st) ||
-		    strlen(de->d_name) > NAME_MAX) {
-			close(fd);
-			continue;
-		}
-		if (*n == cap) {
-			struct found *grown;
-
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(*list, cap * sizeof(**list));
-			if (!grown) {
-				close(fd);
-				break;
-			}
-			*list = grown;
-		}
-		(*list)[*n].fd = fd;
-		(*list)[*n].uid = st.st_uid;
-		(*list)[*n].gid = st.st_gid;
-		snprintf((*list)[*n].name, sizeof((*list)[*n].name), "%s",
-			 de->d_name);
-		(*n)++;
+				strerror(e));
 	}
-	closedir(d);
-	if (*n > 1)
-		qsort(*list, *n, sizeof(**list), by_name);
+	close(dir);
+	if (more)
+		say(r, LOG_WARNING, "%s: more than %d entries; the rest wait "
+		    "for a later job's end", r->site->spool_dir, SCAN_MAX);
 	if (r->skips_said > SKIPS_SAID)
 		say(r, LOG_WARNING, "%s: %zu more entries skipped",
 		    r->site->spool_dir, r->skips_said - SKIPS_SAID);
@@ -338,7 +295,7 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 {
 	struct aml_node_spools_stats local;
 	struct round r = { .site = site, .say = say_fn, .ctx = ctx };
-	struct found *list;
+	struct aml_userdir_entry *list;
 	size_t n, others = 0;
 	int64_t until;
 
@@ -385,7 +342,7 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 		if (first_uid == (uid_t)-1 || list[i].uid != first_uid)
 			others++;
 	for (size_t k = 0, seen = 0; k < n && seen < others; k++) {
-		const struct found *f = &list[(start + k) % n];
+		const struct aml_userdir_entry *f = &list[(start + k) % n];
 		int64_t now = aml_monotonic_ms();
 
 		if (first_uid != (uid_t)-1 && f->uid == first_uid)
@@ -404,9 +361,7 @@ int aml_node_spools_deliver(const struct aml_site *site, uid_t first_uid,
 		report(&r);
 	}
 
-	for (size_t i = 0; i < n; i++)
-		close(list[i].fd);
-	free(list);
+	aml_userdir_scan_free(list, n);
 	munmap(r.shared, sizeof(*r.shared));
 	return 0;
 }

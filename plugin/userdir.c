@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "fdio.h"
 #include "runid.h"
 #include "userdir.h"
 
@@ -265,4 +266,91 @@ int aml_userdir_open(int parentfd, const char *parent_path, const char *name,
 	}
 	return aml_fail(errbuf, errlen, "%s: cannot make a directory of uid "
 			"%lu named %s", parent_path, (unsigned long)uid, name);
+}
+
+static int entry_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct aml_userdir_entry *)a)->name,
+		      ((const struct aml_userdir_entry *)b)->name);
+}
+
+int aml_userdir_scan(int parentfd, size_t max, aml_userdir_keep_fn keep,
+		     void *ctx, struct aml_userdir_entry **list, size_t *n,
+		     int *more)
+{
+	struct aml_userdir_entry *got = NULL;
+	size_t cap = 0, count = 0, seen = 0;
+	struct dirent *de;
+	DIR *d;
+	/* A descriptor to list, of our own ([parentfd] may be O_PATH). */
+	int fd = openat(parentfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*list = NULL;
+	*n = 0;
+	*more = 0;
+	if (fd < 0)
+		return -1;
+	if (!(d = fdopendir(fd))) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int entry, moved;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (++seen > max) {
+			*more = 1;
+			break;
+		}
+		entry = openat(dirfd(d), de->d_name,
+			       O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (entry < 0)
+			continue;
+		moved = aml_fd_above_stdio(entry);
+		if (moved < 0) {
+			close(entry);
+			continue;
+		}
+		entry = moved;
+		if (fstat(entry, &st) < 0 || !keep(ctx, de->d_name, &st)) {
+			close(entry);
+			continue;
+		}
+		if (count == cap) {
+			struct aml_userdir_entry *grown;
+
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(got, cap * sizeof(*got));
+			if (!grown) {
+				close(entry);
+				break;
+			}
+			got = grown;
+		}
+		got[count].fd = entry;
+		got[count].uid = st.st_uid;
+		got[count].gid = st.st_gid;
+		snprintf(got[count].name, sizeof(got[count].name), "%s",
+			 de->d_name);
+		count++;
+	}
+	closedir(d);
+	if (count > 1)
+		qsort(got, count, sizeof(*got), entry_by_name);
+	*list = got;
+	*n = count;
+	return 0;
+}
+
+void aml_userdir_scan_free(struct aml_userdir_entry *list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		if (list[i].fd >= 0)
+			close(list[i].fd);
+	free(list);
 }

@@ -25,6 +25,7 @@
 #ifndef AML_USERDIR_H
 #define AML_USERDIR_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -65,5 +66,34 @@ int aml_userdir_name_matches(const char *entry, const char *name);
  * plain file name (not starting with '.'), else the uid in decimal.
  */
 void aml_userdir_default_name(uid_t uid, char *buf, size_t len);
+
+/* One entry of a shared directory, as aml_userdir_scan found it. */
+struct aml_userdir_entry {
+	int fd;                   /* O_PATH of the entry itself, above 0-2 */
+	uid_t uid;
+	gid_t gid;                /* the entry's owner and group */
+	char name[NAME_MAX + 1];
+};
+
+/* Whether [name] ([st], from fstat of the entry opened O_NOFOLLOW) is
+ * one to keep; says why not, when worth saying. */
+typedef int (*aml_userdir_keep_fn)(void *ctx, const char *name,
+				   const struct stat *st);
+
+/*
+ * The entries of the shared directory [parentfd] (any descriptor of it,
+ * even O_PATH; the caller's stays open) that [keep] keeps, sorted by name: for a root process
+ * that acts for each user whose directory it finds there (aml-epilog),
+ * and so judges each by what its own descriptor says, never by its name.
+ * Each is opened O_PATH|O_NOFOLLOW, reading and following nothing a user
+ * made, above descriptors 0-2 (the work done in it may run in a bounded
+ * child, whose 0-2 are its own).  At most [max] entries are looked at;
+ * [*more] says whether some were left for a later round.  Returns 0 with
+ * a malloc'd [*list] (aml_userdir_scan_free), or -1 with errno.
+ */
+int aml_userdir_scan(int parentfd, size_t max, aml_userdir_keep_fn keep,
+		     void *ctx, struct aml_userdir_entry **list, size_t *n,
+		     int *more);
+void aml_userdir_scan_free(struct aml_userdir_entry *list, size_t n);
 
 #endif

@@ -346,6 +346,52 @@ static void test_concurrent_first_use(void **state)
 	assert_int_equal(entries_named(f, "carol"), 1);
 }
 
+/* The judge of the scan below: directories only, and it counts. */
+static int keep_dirs(void *ctx, const char *name, const struct stat *st)
+{
+	(void)name;
+	++*(int *)ctx;
+	return S_ISDIR(st->st_mode);
+}
+
+/* A root process's listing of a shared directory: the entries its
+ * judge keeps, by name, each the entry itself (a symlink is not
+ * followed), and no more than asked for looked at. */
+static void test_scan(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_userdir_entry *list;
+	char path[128];
+	size_t n;
+	int judged = 0, more = 1;
+
+	snprintf(path, sizeof(path), "%s/zed", f->base);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/amy", f->base);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/link", f->base);
+	assert_int_equal(symlink(f->base, path), 0);
+	snprintf(path, sizeof(path), "%s/file", f->base);
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	assert_int_equal(aml_userdir_scan(f->basefd, 100, keep_dirs, &judged,
+					  &list, &n, &more), 0);
+	assert_int_equal(judged, 4);
+	assert_int_equal(more, 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "amy");
+	assert_string_equal(list[1].name, "zed");
+	assert_true(list[0].fd > STDERR_FILENO);
+	assert_int_equal(list[0].uid, geteuid());
+	aml_userdir_scan_free(list, n);
+
+	judged = 0;
+	assert_int_equal(aml_userdir_scan(f->basefd, 2, keep_dirs, &judged,
+					  &list, &n, &more), 0);
+	assert_int_equal(judged, 2);
+	assert_int_equal(more, 1);
+	aml_userdir_scan_free(list, n);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -364,6 +410,7 @@ int main(void)
 		T(test_is_own),
 		T(test_default_name),
 		T(test_concurrent_first_use),
+		T(test_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
