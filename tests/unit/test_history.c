@@ -2841,14 +2841,24 @@ static void test_same_run_id_two_users(void **state)
 
 /* A held lock costs a root writer (the finalizer) a bounded wait: the
  * event is spooled, and written once the lock is let go. */
+/* [path] locked exclusively through a description of its own, as a user
+ * holding it would; close the descriptor to let go. */
+static int hold_lock(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	return fd;
+}
+
 static void test_held_lock_is_bounded(void **state)
 {
 	struct fixture *f = *state;
 	const char *events;
 	struct timespec t0, t1;
-	pid_t holder;
-	int ready[2];
-	char c;
+	int lock;
 	double waited;
 
 	/* Only a root process's wait is bounded: a user's own waits for
@@ -2856,22 +2866,7 @@ static void test_held_lock_is_bounded(void **state)
 	skip_unless_root("needs root");
 	create_ok(f, EXP, RUN, 1000, NULL);
 	events = keep(f, runp(f, EXP, RUN, "events.jsonl"));
-	assert_int_equal(pipe(ready), 0);
-	holder = fork();
-	assert_true(holder >= 0);
-	if (holder == 0) {
-		int fd = open(events, O_RDWR | O_CLOEXEC);
-
-		if (fd < 0 || flock(fd, LOCK_EX) != 0)
-			_exit(1);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(ready[1]);
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	close(ready[0]);
+	lock = hold_lock(events);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
 		      AML_HISTORY_SPOOLED, NULL);
@@ -2881,8 +2876,7 @@ static void test_held_lock_is_bounded(void **state)
 	print_message("# waited %.1f s for a held lock\n", waited);
 	assert_non_null(strstr(f->err, "stayed locked"));
 	assert_int_equal(count_lines(events), 1);
-	kill(holder, SIGKILL);
-	assert_int_equal(waitpid(holder, NULL, 0), holder);
+	close(lock);
 	/* Let go: the next write replays the spooled one first. */
 	expect_status(f, EXP, RUN, AML_STATUS_PREPARING, 1, 3000,
 		      AML_HISTORY_WRITTEN, NULL);
@@ -2899,31 +2893,14 @@ static void test_hung_history_is_given_up(void **state)
 {
 	struct fixture *f = *state;
 	const char *events;
-	pid_t holder;
-	int ready[2];
+	int lock;
 	int64_t t0, took;
-	char c;
 
 	f->site.history_timeout_seconds = 1;
 	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
 	create_ok(f, EXP, RUN, 1000, NULL);
 	events = keep(f, runp(f, EXP, RUN, "events.jsonl"));
-	assert_int_equal(pipe(ready), 0);
-	holder = fork();
-	assert_true(holder >= 0);
-	if (holder == 0) {
-		int fd = open(events, O_RDWR | O_CLOEXEC);
-
-		if (fd < 0 || flock(fd, LOCK_EX) != 0)
-			_exit(1);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(ready[1]);
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	close(ready[0]);
+	lock = hold_lock(events);
 	t0 = aml_monotonic_ms();
 	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
 		      AML_HISTORY_SPOOLED, NULL);
@@ -2937,8 +2914,7 @@ static void test_hung_history_is_given_up(void **state)
 	assert_true(aml_monotonic_ms() - t0 < 500);
 	assert_non_null(strstr(f->err, "earlier"));
 	assert_int_equal(count_lines(events), 1);
-	kill(holder, SIGKILL);
-	assert_int_equal(waitpid(holder, NULL, 0), holder);
+	close(lock);
 	/* The next process (a new handle) delivers both, in order. */
 	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
 	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 4000,
@@ -2970,18 +2946,6 @@ static enum aml_history_result owned(struct fixture *f, const char *id,
 	aml_event_free(&ev);
 	expect_root_again();
 	return r;
-}
-
-/* [path] locked exclusively through a description of its own, as a user
- * holding it would; close the descriptor to let go. */
-static int hold_lock(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(flock(fd, LOCK_EX), 0);
-	return fd;
 }
 
 static int child_owned_refused(struct fixture *f, const void *arg)
