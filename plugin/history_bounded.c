@@ -184,7 +184,7 @@ static void stats_put(char *room, const struct aml_artifact_stats *st)
 
 	for (size_t i = 0; i < st->n_notes && at > 0 && at < STATS_ROOM; i++)
 		at += snprintf(room + at, (size_t)(STATS_ROOM - at), "%s%c",
-			       st->notes[i], '\0') ;
+			       st->notes[i], '\0');
 }
 
 static void stats_get(const char *room, struct aml_artifact_stats *st)
@@ -228,31 +228,27 @@ static int bounded_upload(void *self, const char *experiment,
 			  const char *dest, struct aml_artifact_stats *stats,
 			  char *errbuf, size_t errlen)
 {
+	struct bounded *b = self;
 	struct job j = { .run = do_upload, .experiment = experiment,
 			 .run_id = run_id, .root_fd = root_fd, .src = src,
 			 .dest = dest };
+	/* Zeroed: stats_get finds nothing in a room no child wrote. */
 	void *room = mmap(NULL, STATS_ROOM, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int r;
 
-	if (room != MAP_FAILED) {
-		memset(room, 0, STATS_ROOM);
-		j.stats_room = room;
-	}
-	if (room == MAP_FAILED || ((struct bounded *)self)->hung) {
-		r = room == MAP_FAILED
-			    ? ((struct bounded *)self)->inner->upload(
-				      ((struct bounded *)self)->inner_self,
-				      experiment, run_id, root_fd, src, dest,
-				      stats, errbuf, errlen)
-			    : hung_already(self, errbuf, errlen);
-	} else {
-		r = run_bounded(self, &j, errbuf, errlen);
-		if (stats)
-			stats_get(room, stats);
-	}
-	if (room != MAP_FAILED)
-		munmap(room, STATS_ROOM);
+	/* No room for the stats to come back: unwatched, as run_bounded
+	 * does without a child, rather than not at all. */
+	if (room == MAP_FAILED)
+		return b->hung ? hung_already(b, errbuf, errlen)
+			       : b->inner->upload(b->inner_self, experiment,
+						  run_id, root_fd, src, dest,
+						  stats, errbuf, errlen);
+	j.stats_room = room;
+	r = run_bounded(b, &j, errbuf, errlen);
+	if (stats)
+		stats_get(room, stats);
+	munmap(room, STATS_ROOM);
 	return r;
 }
 
