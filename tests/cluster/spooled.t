@@ -101,8 +101,15 @@ same "the run's own events arrived: it ends Completed, by its launcher" \
 same "its outputs are in run history" weights "$(cat "$rdir/outputs/model.txt" 2>/dev/null)"
 same "written as the user" "$user" "$(stat -c %U "$rdir/outputs/model.txt" 2>/dev/null)"
 wait_until 30 test "$(queued_of "$(uid_of "$user")")" = 0
-same "the user's spool is empty, nothing refused" "0 0" \
-	"$(queued_of "$(uid_of "$user")") $(rejected_of "$(uid_of "$user")")"
+counts="$(queued_of "$(uid_of "$user")") $(rejected_of "$(uid_of "$user")")"
+if [ "$counts" = "0 0" ]; then
+	ok "the user's spool is empty, nothing refused"
+else
+	# What was refused, and why, is what a reader of a failure needs.
+	not_ok "the user's spool is empty, nothing refused" "got $counts (queued, refused)" \
+		"$(find "$spooldir" -mindepth 3 -maxdepth 4 -path '*/rejected/*' \
+			-uid "$(uid_of "$user")" -type f -exec sh -c 'echo "== $1"; head -c 600 "$1"' _ {} \;)"
+fi
 wait_until 30 test "$(queued_of 0)" = 0
 same "root's spool is empty too (the finalizer's note written or dropped)" "0 0" \
 	"$(queued_of 0) $(rejected_of 0)"
