@@ -60,6 +60,7 @@
 #include "privdrop.h"
 #include "runid.h"
 #include "text.h"
+#include "tree.h"
 
 #define MARKER_MAX 4096
 #define REMOVE_MAX_DEPTH 512
@@ -325,59 +326,6 @@ int aml_node_rundir_is_kept(int rdir, const char *node)
 	if (fstatat(rdir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 1;
 	return errno == ENOENT ? 0 : -1;
-}
-
-static int remove_below(int parent, const char *name, int depth)
-{
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int fd, first_err = 0;
-
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
-			return -1;
-		return 0;
-	}
-	if (depth >= REMOVE_MAX_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
-	fd = openat(parent, name, flags);
-	if (fd < 0 && errno == EACCES &&
-	    fchmodat(parent, name, S_IRWXU, 0) == 0)
-		fd = openat(parent, name, flags);
-	if (fd < 0)
-		return -1;
-	(void)fchmod(fd, S_IRWXU);
-	dir = fdopendir(fd);
-	if (!dir) {
-		first_err = errno;
-		close(fd);
-		errno = first_err;
-		return -1;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (remove_below(dirfd(dir), de->d_name, depth + 1) < 0 &&
-		    !first_err)
-			first_err = errno;
-	}
-	closedir(dir);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT &&
-	    !first_err)
-		first_err = errno;
-	errno = first_err;
-	return first_err ? -1 : 0;
-}
-
-int aml_node_rundir_remove_tree(int parent, const char *name)
-{
-	return remove_below(parent, name, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1139,7 +1087,7 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 					sizeof(errbuf)) < 0)
 			goto said;
 		as_owner = 1;
-		if (aml_node_rundir_remove_tree(rdir, e->node) < 0)
+		if (aml_tree_remove(rdir, e->node) < 0)
 			say(say_fn, ctx, LOG_ERR, "run %s: cannot remove %s: %s",
 			    e->run_id, where, strerror(errno));
 		drop_markers(rdir, &n, 1);
@@ -1194,7 +1142,7 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 			 complete ? "" : "at least ", size, max,
 			 *bound ? " (" : "", bound, *bound ? ")" : "", why);
 		one_line(sentence);
-		if (aml_node_rundir_remove_tree(rdir, e->node) < 0)
+		if (aml_tree_remove(rdir, e->node) < 0)
 			say(say_fn, ctx, LOG_ERR, "run %s: cannot remove %s: %s",
 			    e->run_id, where, strerror(errno));
 		drop_markers(rdir, &n, 1);
@@ -1379,7 +1327,7 @@ static void retry_kept(struct retry_arg *a, const char *path, int rdir,
 			    run_id, shown);
 		return;
 	}
-	if (aml_node_rundir_remove_tree(rdir, node) < 0) {
+	if (aml_tree_remove(rdir, node) < 0) {
 		/* Delivered, yet still on disk: the next round tries again
 		 * (its uploads are then unchanged). */
 		report_key(rep, run_id, node, 0);
