@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "dirtrust.h"
 #include "errors.h"
 #include "history_backend.h"
 #include "privdrop.h"
@@ -382,7 +383,7 @@ static int open_tree_experiment(struct file_backend *fb, int treefd,
 				  errno == ELOOP || errno == ENOTDIR
 					  ? " is not a directory" : "");
 	if (fstat(fd, &st) < 0 ||
-	    !aml_userdir_is_own(&st, geteuid(), S_IWGRP | S_IWOTH)) {
+	    aml_trust_user_dir(&st, geteuid()) != AML_TRUSTED) {
 		close(fd);
 		return aml_fail(errbuf, errlen, "run history: experiment %s "
 				"is not a directory of its user's that others "
@@ -517,7 +518,7 @@ static void try_run(struct run_search *s, int dirfd, const char *experiment,
 static int experiment_is_safe(struct run_search *s, const struct stat *st,
 			      uid_t owner)
 {
-	if (aml_userdir_is_own(st, owner, S_IWGRP | S_IWOTH))
+	if (aml_trust_user_dir(st, owner) == AML_TRUSTED)
 		return 1;
 	s->unsafe = 1;
 	return 0;

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "bounded.h"
+#include "dirtrust.h"
 #include "errors.h"
 #include "event.h"
 #include "fdio.h"
@@ -130,8 +131,7 @@ static int open_run_root(const char *run_dir, char *errbuf, size_t errlen)
 				"admin makes it on every node, mode 1777)",
 				run_dir, strerror(errno));
 	if (fstat(fd, &st) < 0 ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+	    aml_trust_shared_dir(&st, geteuid()) != AML_TRUSTED) {
 		close(fd);
 		return aml_fail(errbuf, errlen, "RunDir %s: must belong to root "
 				"and be sticky if others may write it (mode "
@@ -183,7 +183,7 @@ int aml_node_rundir_open_run(int root, const char *root_path,
 		close(fd);
 		return -1;
 	}
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (aml_trust_user_dir(&st, geteuid()) != AML_TRUSTED) {
 		aml_fail(errbuf, errlen, "%s/%s: belongs to uid %lu or others "
 			 "may write it; the run's directory must be its user's "
 			 "alone, refused", root_path, run_id,
@@ -359,7 +359,7 @@ int aml_node_rundir_mark_delivered(int workdir_fd, const char *workdir,
 		aml_fail(errbuf, errlen, "%s: %s", workdir, strerror(errno));
 		goto out;
 	}
-	if (rd.st_uid != geteuid() || (rd.st_mode & (S_IWGRP | S_IWOTH)) ||
+	if (aml_trust_user_dir(&rd, geteuid()) != AML_TRUSTED ||
 	    entry.st_dev != wd.st_dev || entry.st_ino != wd.st_ino) {
 		aml_fail(errbuf, errlen, "%s: the working directory is not "
 			 "where AML_WORKDIR says, in a run directory of this "
@@ -629,8 +629,8 @@ static int ledger_node(const struct aml_userdir *own, const char *node,
 	fd = openat(own->fd, node,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	e = errno;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
-			(st.st_mode & (S_IRWXG | S_IRWXO)))) {
+	if (fd >= 0 && (fstat(fd, &st) < 0 ||
+			aml_trust_private_dir(&st, geteuid()) != AML_TRUSTED)) {
 		close(fd);
 		fd = -1;
 		e = EPERM;
@@ -1410,8 +1410,8 @@ static int retry_run(struct retry_arg *a, int dfd, const char *path,
 				    "is a symbolic link (not followed)");
 		return 0;
 	}
-	if (fstat(rdir, &st) < 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (fstat(rdir, &st) < 0 ||
+	    aml_trust_user_dir(&st, geteuid()) != AML_TRUSTED) {
 		report_skip(a->rep, path, run_id,
 			    "is not its user's alone");
 		close(rdir);
@@ -1637,7 +1637,7 @@ static int is_user_tree(struct report *said, const char *run_dir,
 		return 0;
 	/* Threat: anyone may make anything in RunDir; the name proves
 	 * nothing, the owner decides (userdir.h). */
-	if (aml_userdir_is_own(st, st->st_uid, S_IWGRP | S_IWOTH) &&
+	if (aml_trust_user_dir(st, st->st_uid) == AML_TRUSTED &&
 	    st->st_uid != 0)
 		return geteuid() == 0 || st->st_uid == geteuid();
 	if (S_ISLNK(st->st_mode))

@@ -45,6 +45,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH, renameat2, asprintf */
 #endif
+#include "dirtrust.h"
 #include "fdio.h"
 #include "spool.h"
 #include "tree.h"
@@ -377,22 +378,25 @@ int aml_spool_open_dir(struct aml_spool *sp, int dirfd, const char *path,
 		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
 		goto fail;
 	}
-	if (!aml_userdir_is_own(&st, geteuid(), S_IRWXG | S_IRWXO)) {
-		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode))
-			aml_fail(errbuf, errlen, "%s: is %s: refused (a spool "
-				 "must be a real directory)", sp->path,
-				 S_ISLNK(st.st_mode) ? "a symbolic link"
-						     : "not a directory");
-		else if (st.st_uid != geteuid())
-			aml_fail(errbuf, errlen, "%s: is owned by uid %lu, not "
-				 "by the caller (uid %lu): refused", sp->path,
-				 (unsigned long)st.st_uid,
-				 (unsigned long)geteuid());
-		else
-			aml_fail(errbuf, errlen, "%s: is open to group or "
-				 "others (mode %04o): refused (a spool must be "
-				 "0700)", sp->path,
-				 (unsigned)(st.st_mode & 07777));
+	switch (aml_trust_private_dir(&st, geteuid())) {
+	case AML_TRUSTED:
+		break;
+	case AML_UNTRUSTED_LINK:
+	case AML_UNTRUSTED_KIND:
+		aml_fail(errbuf, errlen, "%s: is %s: refused (a spool must be "
+			 "a real directory)", sp->path,
+			 S_ISLNK(st.st_mode) ? "a symbolic link"
+					     : "not a directory");
+		goto fail;
+	case AML_UNTRUSTED_OWNER:
+		aml_fail(errbuf, errlen, "%s: is owned by uid %lu, not by the "
+			 "caller (uid %lu): refused", sp->path,
+			 (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto fail;
+	case AML_UNTRUSTED_MODE:
+		aml_fail(errbuf, errlen, "%s: is open to group or others "
+			 "(mode %04o): refused (a spool must be 0700)",
+			 sp->path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	sp->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
