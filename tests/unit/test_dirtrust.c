@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "dirtrust.h"
+#include "tree.h"
 
 #define NOBODY 65534
 #define USER 1234
@@ -30,15 +30,6 @@ struct fixture {
 	char base[64];
 	char path[128];
 };
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -57,7 +48,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)aml_tree_remove(AT_FDCWD, f->base);
 	free(f);
 	return 0;
 }

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -31,20 +30,12 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "tree.h"
 
 struct fixture {
 	char base[64];   /* holds root/ and outside/ */
 	int rootfd;
 };
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void make_file(const char *path)
 {
@@ -105,7 +96,7 @@ static int teardown(void **state)
 
 	aml_open_beneath_force_fallback(0);
 	close(f->rootfd);
-	nftw(f->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)aml_tree_remove(AT_FDCWD, f->base);
 	free(f);
 	return 0;
 }

@@ -37,6 +37,7 @@ struct fixture {
 	char outside[64]; /* what symlinks in the tree lead to */
 };
 
+/* The fixture cleans up without the remover it tests. */
 static int remove_one(const char *path, const struct stat *st, int flag,
 		      struct FTW *ftw)
 {
@@ -269,6 +270,23 @@ static void test_a_failure_leaves_the_rest_removed(void **state)
 	assert_false(exists(at(f, "t/file")));
 }
 
+/* The directory [levels] "d" below [fd] (which is closed), made on the
+ * way when [make]. */
+static int go_down(int fd, int levels, int make)
+{
+	for (int i = 0; i < levels; i++) {
+		int next;
+
+		if (make)
+			assert_int_equal(mkdirat(fd, "d", 0755), 0);
+		next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
 /* [levels] directories "d" nested in [name]. */
 static void make_deep(struct fixture *f, const char *name, int levels)
 {
@@ -277,16 +295,7 @@ static void make_deep(struct fixture *f, const char *name, int levels)
 	assert_int_equal(mkdirat(f->basefd, name, 0755), 0);
 	fd = openat(f->basefd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	for (int i = 0; i < levels; i++) {
-		int next;
-
-		assert_int_equal(mkdirat(fd, "d", 0755), 0);
-		next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		assert_true(next >= 0);
-		close(fd);
-		fd = next;
-	}
-	close(fd);
+	close(go_down(fd, levels, 1));
 }
 
 static void test_depth_is_bounded(void **state)
@@ -308,13 +317,7 @@ static void test_depth_is_bounded(void **state)
 		int fd = openat(f->basefd, "deeper", O_RDONLY | O_DIRECTORY);
 
 		assert_true(fd >= 0);
-		for (int i = 0; i < AML_TREE_DEPTH_MAX - 1; i++) {
-			int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
-
-			assert_true(next >= 0);
-			close(fd);
-			fd = next;
-		}
+		fd = go_down(fd, AML_TREE_DEPTH_MAX - 1, 0);
 		assert_int_equal(aml_tree_remove(fd, "d"), 0);
 		close(fd);
 	}
