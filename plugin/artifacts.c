@@ -55,20 +55,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define COPY_BUFFER (1024 * 1024)
 #define SHOWN 320              /* an escaped path in a message */
-#define OPENAT2_RETRIES 8
 #define TEMP_SUFFIX ".tmp-"
 #define TEMP_HEX 16
 #define TEMP_ATTEMPTS 16
@@ -78,14 +74,6 @@
  * deep. */
 #define COLD __attribute__((noinline, cold))
 #define LEAF __attribute__((noinline))
-
-/*
- * Set once openat2 answers ENOSYS or EPERM (kernels before 5.6;
- * valgrind; seccomp in older container runtimes): the
- * answer is the same for the whole process, and asking again per file
- * would double the system calls.
- */
-static atomic_int no_openat2;
 
 /* ---- growing paths ---- */
 
@@ -208,42 +196,9 @@ static void escape_n(const char *s, size_t len, char *buf, size_t buflen)
 static int open_source(int rootfd, const char *path, int flags,
 		       int follow_inside, int *beneath)
 {
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-
+	if (follow_inside)
+		return aml_open_beneath(rootfd, path, flags, 1, beneath);
 	*beneath = 0;
-	if (follow_inside &&
-	    !atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
-		for (int i = 0; i < OPENAT2_RETRIES; i++) {
-			int fd = (int)syscall(SYS_openat2, rootfd, path, &how,
-					      sizeof(how));
-
-			if (fd >= 0) {
-				*beneath = 1;
-				return fd;
-			}
-			/* EAGAIN: a rename raced with a ".." and the kernel
-			 * could not prove it stayed beneath; it may retry. */
-			if (errno == EAGAIN)
-				continue;
-			/* EPERM: a container's seccomp profile (Docker
-			 * before 20.10) blocks openat2 outright.  The
-			 * fallback is stricter, so it is always safe. */
-			if (errno != ENOSYS && errno != EPERM) {
-				*beneath = 1;
-				return -1;
-			}
-			atomic_store_explicit(&no_openat2, 1,
-					      memory_order_relaxed);
-			break;
-		}
-		if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
-			*beneath = 1;
-			return -1;  /* EAGAIN every time */
-		}
-	}
 	return aml_open_nofollow(rootfd, path, flags);
 }
 

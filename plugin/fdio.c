@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -176,6 +179,52 @@ int aml_open_nofollow(int rootfd, const char *path, int flags)
 	}
 }
 
+#define OPENAT2_TRIES 8
+
+/* Set once openat2 answers ENOSYS or EPERM: the same answer for the
+ * whole process, and asking again per file would double the calls. */
+static atomic_int no_openat2;
+
+void aml_open_beneath_force_fallback(int on)
+{
+	atomic_store_explicit(&no_openat2, on, memory_order_relaxed);
+}
+
+int aml_open_beneath(int rootfd, const char *path, int flags,
+		     int follow_inside, int *by_kernel)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = -1;
+
+	if (by_kernel)
+		*by_kernel = 0;
+	if (!*path)
+		return openat(rootfd, ".", flags | O_CLOEXEC);
+	if (!follow_inside) {
+		how.flags |= O_NOFOLLOW;
+		how.resolve |= RESOLVE_NO_SYMLINKS;
+	}
+	if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
+		for (int i = 0; i < OPENAT2_TRIES; i++) {
+			fd = (int)syscall(SYS_openat2, rootfd, path, &how,
+					  sizeof(how));
+			/* EAGAIN: the kernel could not prove a ".." stayed
+			 * beneath while a rename raced with it. */
+			if (fd >= 0 || errno != EAGAIN)
+				break;
+		}
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) {
+			if (by_kernel)
+				*by_kernel = 1;
+			return fd;
+		}
+		atomic_store_explicit(&no_openat2, 1, memory_order_relaxed);
+	}
+	return aml_open_nofollow(rootfd, path, flags);
+}
 
 int aml_fd_limit(void)
 {

@@ -1,8 +1,9 @@
 /*
  * fdio.h: the few loops every writer of files needs, once: writing all of
  * a buffer through short writes and EINTR, reading through EINTR, closing
- * with the error kept, syncing a directory, and closing everything a
- * forked child must not hold.
+ * with the error kept, syncing a directory, opening below a directory
+ * without being led out of it, and closing everything a forked child
+ * must not hold.
  */
 #ifndef AML_FDIO_H
 #define AML_FDIO_H
@@ -46,6 +47,32 @@ int aml_fsync_dir(int fd);
  * openat2 is missing, this is how nothing gets followed.
  */
 int aml_open_nofollow(int rootfd, const char *path, int flags);
+
+/*
+ * [path] below [rootfd] with openat2(2) RESOLVE_BENEATH and
+ * RESOLVE_NO_MAGICLINKS: the kernel proves every step stays beneath
+ * [rootfd].  With [follow_inside], symlinks are followed while they
+ * stay beneath (one that leads out fails with EXDEV); without, none is
+ * (RESOLVE_NO_SYMLINKS and O_NOFOLLOW: ELOOP).  An empty [path] is
+ * [rootfd]'s directory itself.  openat2 failing with EAGAIN (a rename
+ * raced with a ".." on the way) is asked again a few times.
+ *
+ * Where openat2 is missing (ENOSYS, kernels before 5.6 and valgrind) or
+ * blocked (EPERM, seccomp in older container runtimes), as
+ * aml_open_nofollow: nothing is followed, which is stricter and so
+ * always safe.  That answer holds for the whole process, so it is
+ * remembered (atomically) and openat2 not asked again.
+ *
+ * [*by_kernel] (may be NULL) is 1 when openat2 decided, 0 when the
+ * fallback did: the messages differ.  Returns the descriptor
+ * (close-on-exec) or -1 with errno.
+ */
+int aml_open_beneath(int rootfd, const char *path, int flags,
+		     int follow_inside, int *by_kernel);
+
+/* For tests only: [on] makes aml_open_beneath take its fallback, as on
+ * a kernel without openat2; 0 lets it ask openat2 again. */
+void aml_open_beneath_force_fallback(int on);
 
 /*
  * The descriptor number aml_close_from closes up to, one by one, where

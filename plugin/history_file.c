@@ -40,11 +40,13 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "dirtrust.h"
 #include "errors.h"
 #include "history_backend.h"
 #include "privdrop.h"
 #include "runid.h"
 #include "text.h"
+#include "tree.h"
 #include "userdir.h"
 
 #define EVENTS "events.jsonl"
@@ -381,7 +383,7 @@ static int open_tree_experiment(struct file_backend *fb, int treefd,
 				  errno == ELOOP || errno == ENOTDIR
 					  ? " is not a directory" : "");
 	if (fstat(fd, &st) < 0 ||
-	    !aml_userdir_is_own(&st, geteuid(), S_IWGRP | S_IWOTH)) {
+	    aml_trust_user_dir(&st, geteuid()) != AML_TRUSTED) {
 		close(fd);
 		return aml_fail(errbuf, errlen, "run history: experiment %s "
 				"is not a directory of its user's that others "
@@ -516,7 +518,7 @@ static void try_run(struct run_search *s, int dirfd, const char *experiment,
 static int experiment_is_safe(struct run_search *s, const struct stat *st,
 			      uid_t owner)
 {
-	if (aml_userdir_is_own(st, owner, S_IWGRP | S_IWOTH))
+	if (aml_trust_user_dir(st, owner) == AML_TRUSTED)
 		return 1;
 	s->unsafe = 1;
 	return 0;
@@ -950,31 +952,6 @@ static int exists_for_caller(struct file_backend *fb, int rootfd,
 	return found;
 }
 
-static int remove_tree_at(int parent, const char *name)
-{
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return unlinkat(parent, name, 0);
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 &&
-		    (errno == EISDIR || errno == EPERM))
-			remove_tree_at(dirfd(d), de->d_name);
-	}
-	closedir(d);
-	return unlinkat(parent, name, AT_REMOVEDIR);
-}
-
 static int file_create_run(void *self, const struct aml_run_new *req,
 			   char *errbuf, size_t errlen)
 {
@@ -1073,7 +1050,9 @@ renamed:
 	r = AML_BACKEND_OK;
 	goto done;
 undo:
-	remove_tree_at(expfd, tmp);
+	/* The failure already in errbuf is what the caller must hear; a
+	 * dot name left behind is never listed as a run. */
+	(void)aml_tree_remove(expfd, tmp);
 done:
 	if (fd >= 0)
 		close(fd);

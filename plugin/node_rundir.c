@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "bounded.h"
+#include "dirtrust.h"
 #include "errors.h"
 #include "event.h"
 #include "fdio.h"
@@ -60,6 +61,7 @@
 #include "privdrop.h"
 #include "runid.h"
 #include "text.h"
+#include "tree.h"
 
 #define MARKER_MAX 4096
 #define REMOVE_MAX_DEPTH 512
@@ -129,8 +131,7 @@ static int open_run_root(const char *run_dir, char *errbuf, size_t errlen)
 				"admin makes it on every node, mode 1777)",
 				run_dir, strerror(errno));
 	if (fstat(fd, &st) < 0 ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+	    aml_trust_shared_dir(&st, geteuid()) != AML_TRUSTED) {
 		close(fd);
 		return aml_fail(errbuf, errlen, "RunDir %s: must belong to root "
 				"and be sticky if others may write it (mode "
@@ -182,7 +183,7 @@ int aml_node_rundir_open_run(int root, const char *root_path,
 		close(fd);
 		return -1;
 	}
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (aml_trust_user_dir(&st, geteuid()) != AML_TRUSTED) {
 		aml_fail(errbuf, errlen, "%s/%s: belongs to uid %lu or others "
 			 "may write it; the run's directory must be its user's "
 			 "alone, refused", root_path, run_id,
@@ -327,59 +328,6 @@ int aml_node_rundir_is_kept(int rdir, const char *node)
 	return errno == ENOENT ? 0 : -1;
 }
 
-static int remove_below(int parent, const char *name, int depth)
-{
-	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int fd, first_err = 0;
-
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
-			return -1;
-		return 0;
-	}
-	if (depth >= REMOVE_MAX_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
-	fd = openat(parent, name, flags);
-	if (fd < 0 && errno == EACCES &&
-	    fchmodat(parent, name, S_IRWXU, 0) == 0)
-		fd = openat(parent, name, flags);
-	if (fd < 0)
-		return -1;
-	(void)fchmod(fd, S_IRWXU);
-	dir = fdopendir(fd);
-	if (!dir) {
-		first_err = errno;
-		close(fd);
-		errno = first_err;
-		return -1;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (remove_below(dirfd(dir), de->d_name, depth + 1) < 0 &&
-		    !first_err)
-			first_err = errno;
-	}
-	closedir(dir);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT &&
-	    !first_err)
-		first_err = errno;
-	errno = first_err;
-	return first_err ? -1 : 0;
-}
-
-int aml_node_rundir_remove_tree(int parent, const char *name)
-{
-	return remove_below(parent, name, 0);
-}
-
 /* ---------------------------------------------------------------------- */
 /* aml-launch: the node's uploads are done                                */
 
@@ -411,7 +359,7 @@ int aml_node_rundir_mark_delivered(int workdir_fd, const char *workdir,
 		aml_fail(errbuf, errlen, "%s: %s", workdir, strerror(errno));
 		goto out;
 	}
-	if (rd.st_uid != geteuid() || (rd.st_mode & (S_IWGRP | S_IWOTH)) ||
+	if (aml_trust_user_dir(&rd, geteuid()) != AML_TRUSTED ||
 	    entry.st_dev != wd.st_dev || entry.st_ino != wd.st_ino) {
 		aml_fail(errbuf, errlen, "%s: the working directory is not "
 			 "where AML_WORKDIR says, in a run directory of this "
@@ -681,8 +629,8 @@ static int ledger_node(const struct aml_userdir *own, const char *node,
 	fd = openat(own->fd, node,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	e = errno;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
-			(st.st_mode & (S_IRWXG | S_IRWXO)))) {
+	if (fd >= 0 && (fstat(fd, &st) < 0 ||
+			aml_trust_private_dir(&st, geteuid()) != AML_TRUSTED)) {
 		close(fd);
 		fd = -1;
 		e = EPERM;
@@ -1139,7 +1087,7 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 					sizeof(errbuf)) < 0)
 			goto said;
 		as_owner = 1;
-		if (aml_node_rundir_remove_tree(rdir, e->node) < 0)
+		if (aml_tree_remove(rdir, e->node) < 0)
 			say(say_fn, ctx, LOG_ERR, "run %s: cannot remove %s: %s",
 			    e->run_id, where, strerror(errno));
 		drop_markers(rdir, &n, 1);
@@ -1194,7 +1142,7 @@ enum aml_node_rundir_fate aml_node_rundir_end_job(
 			 complete ? "" : "at least ", size, max,
 			 *bound ? " (" : "", bound, *bound ? ")" : "", why);
 		one_line(sentence);
-		if (aml_node_rundir_remove_tree(rdir, e->node) < 0)
+		if (aml_tree_remove(rdir, e->node) < 0)
 			say(say_fn, ctx, LOG_ERR, "run %s: cannot remove %s: %s",
 			    e->run_id, where, strerror(errno));
 		drop_markers(rdir, &n, 1);
@@ -1379,7 +1327,7 @@ static void retry_kept(struct retry_arg *a, const char *path, int rdir,
 			    run_id, shown);
 		return;
 	}
-	if (aml_node_rundir_remove_tree(rdir, node) < 0) {
+	if (aml_tree_remove(rdir, node) < 0) {
 		/* Delivered, yet still on disk: the next round tries again
 		 * (its uploads are then unchanged). */
 		report_key(rep, run_id, node, 0);
@@ -1462,8 +1410,8 @@ static int retry_run(struct retry_arg *a, int dfd, const char *path,
 				    "is a symbolic link (not followed)");
 		return 0;
 	}
-	if (fstat(rdir, &st) < 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (fstat(rdir, &st) < 0 ||
+	    aml_trust_user_dir(&st, geteuid()) != AML_TRUSTED) {
 		report_skip(a->rep, path, run_id,
 			    "is not its user's alone");
 		close(rdir);
@@ -1689,7 +1637,7 @@ static int is_user_tree(struct report *said, const char *run_dir,
 		return 0;
 	/* Threat: anyone may make anything in RunDir; the name proves
 	 * nothing, the owner decides (userdir.h). */
-	if (aml_userdir_is_own(st, st->st_uid, S_IWGRP | S_IWOTH) &&
+	if (aml_trust_user_dir(st, st->st_uid) == AML_TRUSTED &&
 	    st->st_uid != 0)
 		return geteuid() == 0 || st->st_uid == geteuid();
 	if (S_ISLNK(st->st_mode))

@@ -141,14 +141,6 @@ int aml_node_rundir_write_attempt(int rdir, const char *name, uint32_t job_id,
  */
 int aml_node_rundir_is_kept(int rdir, const char *node);
 
-/*
- * Remove [name] in [parent] and everything below it, never following a
- * symlink; a directory made unreadable or unwritable is made the owner's
- * again first, as rm -rf's user would.  Goes on past errors; returns 0,
- * or -1 with errno of the first.
- */
-int aml_node_rundir_remove_tree(int parent, const char *name);
-
 /* ---- aml-launch ---- */
 
 /*

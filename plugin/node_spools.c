@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bounded.h"
+#include "dirtrust.h"
 #include "errors.h"
 #include "history.h"
 #include "node_spools.h"
@@ -227,7 +228,7 @@ static int is_user_spool(struct round *r, const char *name,
 	if (st->st_uid == 0 && S_ISDIR(st->st_mode))
 		return 0;
 	/* Threat: see node_spools.h; the name proves nothing. */
-	if (aml_userdir_is_own(st, st->st_uid, S_IRWXG | S_IRWXO))
+	if (aml_trust_private_dir(st, st->st_uid) == AML_TRUSTED)
 		return 1;
 	r->stats->skipped++;
 	if (S_ISLNK(st->st_mode))

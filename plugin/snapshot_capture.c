@@ -8,7 +8,7 @@
  *   2. store: read only the files the cache cannot vouch for, put their
  *      contents in the store, publish the manifest, rewrite the cache.
  *
- * Directories are opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+ * Directories are opened beneath the root (aml_open_beneath: no symlinks)
  * from the root, one at a time, so the walk holds one directory descriptor
  * whatever the depth, and a directory swapped for a symlink while we walk
  * makes the open fail instead of leading us out of the tree.
@@ -20,12 +20,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,30 +283,6 @@ static struct found *new_found(struct walk *w, const char *path)
 	return f;
 }
 
-static int open_beneath(int rootfd, const char *path, int flags)
-{
-	static int no_openat2;
-	struct open_how how = {
-		.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-			   RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
-
-	if (!*path)
-		return openat(rootfd, ".", flags | O_CLOEXEC);
-	if (!no_openat2) {
-		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-		/* EPERM: seccomp in older container runtimes blocks
-		 * openat2; the fallback refuses every symlink, which is
-		 * stricter, so falling back is always safe. */
-		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-			return fd;
-		no_openat2 = 1;
-	}
-	return aml_open_nofollow(rootfd, path, flags);
-}
-
 static const char *kind_of(mode_t mode)
 {
 	if (S_ISFIFO(mode))
@@ -429,7 +403,8 @@ static void visit(struct walk *w, int dirfd, const char *dir_path,
 
 static void read_directory(struct walk *w, const char *dir_path)
 {
-	int fd = open_beneath(w->rootfd, dir_path, O_RDONLY | O_DIRECTORY);
+	int fd = aml_open_beneath(w->rootfd, dir_path, O_RDONLY | O_DIRECTORY, 0,
+				  NULL);
 	struct dirent *de;
 	DIR *dir;
 
@@ -636,7 +611,8 @@ static int store_file(struct walk *w, struct aml_store *store,
 	uint64_t size;
 	int written, fd;
 
-	fd = open_beneath(w->rootfd, f->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	fd = aml_open_beneath(w->rootfd, f->path,
+			      O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, NULL);
 	if (fd < 0) {
 		entry_error(w, f->path, "cannot be read: %s", strerror(errno));
 		return -1;

@@ -45,8 +45,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH, renameat2, asprintf */
 #endif
+#include "dirtrust.h"
 #include "fdio.h"
 #include "spool.h"
+#include "tree.h"
 #include "userdir.h"
 #include "artifacts.h"
 #include "errors.h"
@@ -303,70 +305,6 @@ static int next_sequence(const char *newest, char seq[SEQ_DIGITS + 1])
 	return -1;
 }
 
-/*
- * Remove [name] in [dfd] and, when it is a directory, everything below
- * it, following no symlink (a planted one is removed itself).  Returns 0,
- * also when it is gone already, or -1 with errno.
- */
-static int remove_tree(int dfd, const char *name, int depth)
-{
-	struct stat st;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
-	if (depth > DEPTH_MAX + 8) {
-		errno = ELOOP;
-		return -1;
-	}
-	/* More than one pass: removing while listing may skip names on
-	 * some network filesystems. */
-	for (int pass = 0; pass < 3; pass++) {
-		struct dirent *de;
-		int fd, err = 0;
-		DIR *dir;
-
-		fd = openat(dfd, name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return errno == ENOENT ? 0 : -1;
-		/* A directory the user made unwritable is still theirs to
-		 * empty. */
-		if ((st.st_mode & 0700) != 0700)
-			(void)fchmod(fd, 0700);
-		dir = fdopendir(fd);
-		if (!dir) {
-			aml_close_quietly(fd);
-			return -1;
-		}
-		for (;;) {
-			errno = 0;
-			de = readdir(dir);
-			if (!de) {
-				err = errno;
-				break;
-			}
-			if (is_dot(de->d_name))
-				continue;
-			if (remove_tree(fd, de->d_name, depth + 1) != 0) {
-				err = errno;
-				break;
-			}
-		}
-		closedir(dir);
-		if (err) {
-			errno = err;
-			return -1;
-		}
-		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != ENOTEMPTY && errno != EEXIST)
-			return -1;
-	}
-	return -1;
-}
-
 /* ---- open, close, count ---- */
 
 int aml_spool_open(struct aml_spool *sp, const char *spool_dir,
@@ -440,22 +378,25 @@ int aml_spool_open_dir(struct aml_spool *sp, int dirfd, const char *path,
 		aml_fail(errbuf, errlen, "%s: %s", sp->path, strerror(errno));
 		goto fail;
 	}
-	if (!aml_userdir_is_own(&st, geteuid(), S_IRWXG | S_IRWXO)) {
-		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode))
-			aml_fail(errbuf, errlen, "%s: is %s: refused (a spool "
-				 "must be a real directory)", sp->path,
-				 S_ISLNK(st.st_mode) ? "a symbolic link"
-						     : "not a directory");
-		else if (st.st_uid != geteuid())
-			aml_fail(errbuf, errlen, "%s: is owned by uid %lu, not "
-				 "by the caller (uid %lu): refused", sp->path,
-				 (unsigned long)st.st_uid,
-				 (unsigned long)geteuid());
-		else
-			aml_fail(errbuf, errlen, "%s: is open to group or "
-				 "others (mode %04o): refused (a spool must be "
-				 "0700)", sp->path,
-				 (unsigned)(st.st_mode & 07777));
+	switch (aml_trust_private_dir(&st, geteuid())) {
+	case AML_TRUSTED:
+		break;
+	case AML_UNTRUSTED_LINK:
+	case AML_UNTRUSTED_KIND:
+		aml_fail(errbuf, errlen, "%s: is %s: refused (a spool must be "
+			 "a real directory)", sp->path,
+			 S_ISLNK(st.st_mode) ? "a symbolic link"
+					     : "not a directory");
+		goto fail;
+	case AML_UNTRUSTED_OWNER:
+		aml_fail(errbuf, errlen, "%s: is owned by uid %lu, not by the "
+			 "caller (uid %lu): refused", sp->path,
+			 (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto fail;
+	case AML_UNTRUSTED_MODE:
+		aml_fail(errbuf, errlen, "%s: is open to group or others "
+			 "(mode %04o): refused (a spool must be 0700)",
+			 sp->path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	sp->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
@@ -648,7 +589,7 @@ int aml_spool_push(struct aml_spool *sp, const char *record, size_t len,
 
 out:
 	if (built)
-		(void)remove_tree(tmpfd, tname, 0);
+		(void)aml_tree_remove(tmpfd, tname);
 	aml_close_quietly(qfd);
 	aml_close_quietly(efd);
 	aml_close_quietly(tmpfd);
@@ -732,7 +673,7 @@ static void clean_tmp(int tmpfd)
 		if ((n > suffix &&
 		     strcmp(de->d_name + n - suffix, APPLIED_SUFFIX) == 0) ||
 		    older(&st, cutoff))
-			(void)remove_tree(fd, de->d_name, 0);
+			(void)aml_tree_remove(fd, de->d_name);
 	}
 	closedir(dir);
 }
@@ -759,13 +700,13 @@ static int take_out(struct replay *r, const char *name)
 		/* A leftover of the same name: only a crash after this very
 		 * rename, whose removal from q/ was then lost, makes one. */
 		if ((errno == EEXIST || errno == ENOTEMPTY) && attempt == 0 &&
-		    remove_tree(r->tmpfd, gone, 0) == 0)
+		    aml_tree_remove(r->tmpfd, gone) == 0)
 			continue;
 		snprintf(rel, sizeof(rel), "q/%s", name);
 		return spool_fail(r->sp, rel, errno, r->errbuf, r->errlen);
 	}
 	/* A failure leaves it to the next replay's clean-up. */
-	(void)remove_tree(r->tmpfd, gone, 0);
+	(void)aml_tree_remove(r->tmpfd, gone);
 	return 0;
 }
 

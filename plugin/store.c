@@ -122,52 +122,6 @@ static void hex_to_bin(const char *hex, unsigned char bin[32])
 }
 
 /*
- * Open directory [rel] ("tmp", "blobs/ab") below [dirfd], following no
- * symlink on the way.  The last component is opened with [flags]
- * (O_PATH, or O_RDONLY for a descriptor to fsync or read).  Returns the
- * descriptor, or -1 with errno.
- */
-static int open_dir(int dirfd, const char *rel, int flags)
-{
-	char buf[REL_MAX], *component, *slash;
-	int fd = dirfd;
-
-	if (strlen(rel) >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(buf, rel);
-	component = buf;
-	while ((slash = strchr(component, '/'))) {
-		int next;
-
-		*slash = '\0';
-		next = openat(fd, component,
-			      O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd != dirfd) {
-			int saved = errno;
-
-			close(fd);
-			errno = saved;
-		}
-		if (next < 0)
-			return -1;
-		fd = next;
-		component = slash + 1;
-	}
-	{
-		int last = openat(fd, component,
-				  flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int saved = errno;
-
-		if (fd != dirfd)
-			close(fd);
-		errno = saved;
-		return last;
-	}
-}
-
-/*
  * Open regular file [name] in [dfd] for reading: never a symlink, and
  * never blocking on a FIFO planted in its place.  Returns the descriptor
  * (blocking again), or -1 with errno (EINVAL for "not a regular file").
@@ -457,7 +411,7 @@ int aml_store_has_blob(struct aml_store *s, const char *hex)
 		return 0;
 	blob_rel(hex, rel);
 	rel[8] = '\0';   /* "blobs/ab" */
-	dfd = open_dir(s->dirfd, rel, O_PATH);
+	dfd = aml_open_nofollow(s->dirfd, rel, O_PATH | O_DIRECTORY);
 	if (dfd < 0)
 		return 0;
 	found = fstatat(dfd, hex + 2, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -471,7 +425,7 @@ int aml_store_has_blob(struct aml_store *s, const char *hex)
 static int blob_dir(struct aml_store *s, const char *hex)
 {
 	char sub[3] = { hex[0], hex[1], '\0' };
-	int blobs = open_dir(s->dirfd, "blobs", O_PATH), fd, err;
+	int blobs = aml_open_nofollow(s->dirfd, "blobs", O_PATH | O_DIRECTORY), fd, err;
 
 	if (blobs < 0)
 		return -1;
@@ -552,7 +506,7 @@ static int blob_present(struct aml_store *s, const char *hex, uint64_t size)
 
 	blob_rel(hex, rel);
 	rel[8] = '\0';   /* "blobs/ab" */
-	dfd = open_dir(s->dirfd, rel, O_PATH);
+	dfd = aml_open_nofollow(s->dirfd, rel, O_PATH | O_DIRECTORY);
 	if (dfd < 0)
 		return 0;
 	found = fstatat(dfd, hex + 2, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -631,7 +585,7 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 			return 0;
 		}
 	}
-	tmpfd = open_dir(s->dirfd, "tmp", O_PATH);
+	tmpfd = aml_open_nofollow(s->dirfd, "tmp", O_PATH | O_DIRECTORY);
 	if (tmpfd < 0) {
 		path_fail(s, "tmp", errno, errbuf, errlen);
 		goto fail;
@@ -707,7 +661,7 @@ int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 			    s->path, hex ? hex : "");
 	blob_rel(hex, rel);
 	rel[8] = '\0';
-	dfd = open_dir(s->dirfd, rel, O_PATH);
+	dfd = aml_open_nofollow(s->dirfd, rel, O_PATH | O_DIRECTORY);
 	if (dfd < 0)
 		return path_fail(s, rel, errno, errbuf, errlen);
 	rel[8] = '/';
@@ -786,7 +740,7 @@ int aml_store_put_manifest(struct aml_store *s, const char *id,
 			    "%s/%s: the text's SHA-256 is %s, not its id: refused",
 			    s->path, rel, actual);
 	/* A real descriptor (not O_PATH): the directory is fsync'd. */
-	mdir = open_dir(s->dirfd, "manifests", O_RDONLY);
+	mdir = aml_open_nofollow(s->dirfd, "manifests", O_RDONLY | O_DIRECTORY);
 	if (mdir < 0)
 		return path_fail(s, "manifests", errno, errbuf, errlen);
 	if (fstatat(mdir, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -795,7 +749,7 @@ int aml_store_put_manifest(struct aml_store *s, const char *id,
 		close(mdir);
 		return err;
 	}
-	tmpfd = open_dir(s->dirfd, "tmp", O_PATH);
+	tmpfd = aml_open_nofollow(s->dirfd, "tmp", O_PATH | O_DIRECTORY);
 	if (tmpfd < 0) {
 		close(mdir);
 		return path_fail(s, "tmp", errno, errbuf, errlen);
@@ -865,7 +819,7 @@ int aml_store_read_manifest(struct aml_store *s, const char *id,
 		return aml_fail(errbuf, errlen,
 			    "%s: snapshot id \"%.80s\" is not a SHA-256 in hex",
 			    s->path, id ? id : "");
-	mdir = open_dir(s->dirfd, "manifests", O_PATH);
+	mdir = aml_open_nofollow(s->dirfd, "manifests", O_PATH | O_DIRECTORY);
 	if (mdir < 0)
 		return path_fail(s, "manifests", errno, errbuf, errlen);
 	rc = read_manifest_at(s, mdir, id, text, len, &sys_error, errbuf,
@@ -887,7 +841,7 @@ int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
 	if (aml_sha256_buffer(key, strlen(key), name) != 0)
 		return aml_fail(errbuf, errlen, "%s: hashing failed", key);
 	snprintf(rel, sizeof(rel), "cache/%.64s", name);
-	dfd = open_dir(s->dirfd, "cache", O_PATH);
+	dfd = aml_open_nofollow(s->dirfd, "cache", O_PATH | O_DIRECTORY);
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -909,10 +863,10 @@ int aml_store_write_cache(struct aml_store *s, const char *key,
 	if (aml_sha256_buffer(key, strlen(key), name) != 0)
 		return aml_fail(errbuf, errlen, "%s: hashing failed", key);
 	snprintf(rel, sizeof(rel), "cache/%.64s", name);
-	dfd = open_dir(s->dirfd, "cache", O_PATH);
+	dfd = aml_open_nofollow(s->dirfd, "cache", O_PATH | O_DIRECTORY);
 	if (dfd < 0)
 		return path_fail(s, "cache", errno, errbuf, errlen);
-	tmpfd = open_dir(s->dirfd, "tmp", O_PATH);
+	tmpfd = aml_open_nofollow(s->dirfd, "tmp", O_PATH | O_DIRECTORY);
 	if (tmpfd < 0) {
 		close(dfd);
 		return path_fail(s, "tmp", errno, errbuf, errlen);
@@ -1102,7 +1056,7 @@ static int gc_manifests(struct gc_state *g, time_t cutoff)
 {
 	struct dirent *de;
 	DIR *dir;
-	int mdir = open_dir(g->s->dirfd, "manifests", O_RDONLY);
+	int mdir = aml_open_nofollow(g->s->dirfd, "manifests", O_RDONLY | O_DIRECTORY);
 
 	if (mdir < 0 || !(dir = fdopendir(mdir))) {
 		gc_error(g, "manifests", errno);
@@ -1255,7 +1209,7 @@ static void gc_blobs(struct gc_state *g)
 {
 	struct dirent *de;
 	DIR *dir;
-	int blobs = open_dir(g->s->dirfd, "blobs", O_RDONLY);
+	int blobs = aml_open_nofollow(g->s->dirfd, "blobs", O_RDONLY | O_DIRECTORY);
 
 	if (blobs < 0 || !(dir = fdopendir(blobs))) {
 		if (errno != ENOENT)
@@ -1283,7 +1237,7 @@ static void gc_temporaries(struct gc_state *g)
 {
 	struct dirent *de;
 	DIR *dir;
-	int tmp = open_dir(g->s->dirfd, "tmp", O_RDONLY);
+	int tmp = aml_open_nofollow(g->s->dirfd, "tmp", O_RDONLY | O_DIRECTORY);
 
 	if (tmp < 0 || !(dir = fdopendir(tmp))) {
 		if (errno != ENOENT)

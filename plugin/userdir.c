@@ -12,17 +12,12 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "dirtrust.h"
 #include "fdio.h"
 #include "runid.h"
 #include "userdir.h"
 
 #define SUFFIX_HEX 8
-
-int aml_userdir_is_own(const struct stat *st, uid_t uid, mode_t deny)
-{
-	return S_ISDIR(st->st_mode) && st->st_uid == uid &&
-	       !(st->st_mode & deny);
-}
 
 int aml_userdir_name_matches(const char *entry, const char *name)
 {
@@ -162,12 +157,12 @@ static int find_suffixed(int parentfd, const char *name, uid_t uid,
 		/* Names a squatter made by the thousand cost one stat each,
 		 * not an open. */
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !aml_userdir_is_own(&st, uid, deny))
+		    aml_trust_own_dir(&st, uid, deny) != AML_TRUSTED)
 			continue;
 		fd = open_entry(dirfd(d), de->d_name, &st);
 		if (fd < 0)
 			continue;
-		if (!aml_userdir_is_own(&st, uid, deny)) {
+		if (aml_trust_own_dir(&st, uid, deny) != AML_TRUSTED) {
 			close(fd);
 			continue;
 		}
@@ -205,7 +200,7 @@ int aml_userdir_open(int parentfd, const char *parent_path, const char *name,
 				close(fd);
 				return aml_fail(errbuf, errlen, "out of memory");
 			}
-			if (!aml_userdir_is_own(&st, uid, deny)) {
+			if (aml_trust_own_dir(&st, uid, deny) != AML_TRUSTED) {
 				close(fd);
 				refuse_own(&st, ud->path, errbuf, errlen);
 				aml_userdir_close(ud);

@@ -50,12 +50,6 @@ int aml_userdir_open(int parentfd, const char *parent_path, const char *name,
 void aml_userdir_close(struct aml_userdir *ud);
 
 /*
- * The check alone: whether [st] (from fstat of an O_NOFOLLOW open) is a
- * real directory owned by [uid] with none of the [deny] bits.
- */
-int aml_userdir_is_own(const struct stat *st, uid_t uid, mode_t deny);
-
-/*
  * Whether [entry] is a name aml_userdir_open may choose for [name]:
  * [name] itself or [name].<8 lowercase hex>.
  */

@@ -17,6 +17,7 @@
  *     a blank (a bearer token is one word).
  */
 #include "credentials.h"
+#include "dirtrust.h"
 #include "errors.h"
 #include "fdio.h"
 #include "text.h"
@@ -73,22 +74,27 @@ static int check_file(const char *path, int fd, uid_t owner_uid,
 		return aml_fail(errbuf, errlen, "%s: cannot stat: %s", path,
 				strerror(errno));
 	mode = (unsigned)st.st_mode & 07777;
-	if (!S_ISREG(st.st_mode))
+	switch (aml_trust_secret_file(&st, owner_uid)) {
+	case AML_TRUSTED:
+		break;
+	case AML_UNTRUSTED_LINK:
+	case AML_UNTRUSTED_KIND:
 		return aml_fail(errbuf, errlen,
 				"%s: not a regular file; credentials must be in a regular file",
 				path);
-	if (st.st_uid != 0 && st.st_uid != owner_uid)
+	case AML_UNTRUSTED_OWNER:
 		return aml_fail(errbuf, errlen,
 				"%s: owned by uid %lu; credentials must be owned by root or by their user, uid %lu (chown)",
 				path, (unsigned long)st.st_uid,
 				(unsigned long)owner_uid);
-	if (mode & 077)
+	case AML_UNTRUSTED_MODE:
 		return aml_fail(errbuf, errlen,
 				"%s: %s by group or others (mode %04o); credentials must be readable only by their owner (chmod 600)",
 				path,
 				mode & 044 ? "readable" :
 				mode & 022 ? "writable" : "executable",
 				mode);
+	}
 	if (st.st_size > AML_CREDENTIALS_MAX_SIZE)
 		return aml_fail(errbuf, errlen,
 				"%s: larger than 64 KiB (%lld bytes); a credentials file holds a few short lines",

@@ -30,6 +30,7 @@
 #include "runid.h"
 #include "runconfig.h"
 #include "site.h"
+#include "tree.h"
 #include "userdir.h"
 #include "snapshot.h"
 #include "store.h"
@@ -349,7 +350,7 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 	 * its launcher's word that it delivered is not this attempt's. */
 	if ((unlinkat(l.rdir, l.marker, 0) < 0 && errno != ENOENT) ||
 	    (unlinkat(l.rdir, l.delivered, 0) < 0 && errno != ENOENT) ||
-	    aml_node_rundir_remove_tree(l.rdir, q->node_name) < 0) {
+	    aml_tree_remove(l.rdir, q->node_name) < 0) {
 		snprintf(errbuf, errlen,
 			 "%s: cannot remove what an earlier attempt left: %s",
 			 q->workdir, strerror(errno));

@@ -284,22 +284,6 @@ static void test_name_matches(void **state)
 	assert_false(aml_userdir_name_matches("bob_0123abcd", "bob"));
 }
 
-static void test_is_own(void **state)
-{
-	struct stat st = { 0 };
-
-	(void)state;
-	st.st_mode = S_IFDIR | 0755;
-	st.st_uid = 7;
-	assert_true(aml_userdir_is_own(&st, 7, DENY_WRITE));
-	assert_false(aml_userdir_is_own(&st, 8, DENY_WRITE));
-	assert_false(aml_userdir_is_own(&st, 7, 077));
-	st.st_mode = S_IFLNK | 0777;
-	assert_false(aml_userdir_is_own(&st, 7, 0));
-	st.st_mode = S_IFDIR | 01777;
-	assert_false(aml_userdir_is_own(&st, 7, DENY_WRITE));
-}
-
 /* The login name, else the uid: never a path of more than one entry. */
 static void test_default_name(void **state)
 {
@@ -407,7 +391,6 @@ int main(void)
 		T(test_own_mistakes_refused),
 		T(test_bad_names),
 		T(test_name_matches),
-		T(test_is_own),
 		T(test_default_name),
 		T(test_concurrent_first_use),
 		T(test_scan),
