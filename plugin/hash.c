@@ -107,30 +107,49 @@ int aml_sha256_buffer(const void *data, size_t len,
 	return 0;
 }
 
-int aml_sha256_is_hex(const char *hex)
+/* Lower-case hex digits: a table, as manifests check one hash per file,
+ * 10,000 at a time. */
+static const unsigned char hex_digit[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+	['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+	['f'] = 1,
+};
+
+int aml_hex_is_lower(const char *s, size_t n)
 {
-	/* A table: manifests check one hash per file, 10,000 at a time. */
-	static const unsigned char ok[256] = {
-		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
-		['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
-		['f'] = 1,
-	};
 	unsigned bad = 0;
 	size_t i;
 
-	if (!hex)
+	if (!s)
 		return 0;
 	/* Stop at the first NUL (a short string) but otherwise without a
 	 * branch per digit. */
-	for (i = 0; i < AML_SHA256_HEX_LEN; i++) {
-		unsigned char c = (unsigned char)hex[i];
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
 
 		if (!c)
 			return 0;
-		bad |= ok[c] ^ 1u;
+		bad |= hex_digit[c] ^ 1u;
 	}
-	return !bad && hex[i] == '\0';
+	return !bad && s[i] == '\0';
+}
+
+int aml_sha256_is_hex(const char *hex)
+{
+	return aml_hex_is_lower(hex, AML_SHA256_HEX_LEN);
+}
+
+static unsigned hex_value(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
+void aml_sha256_to_bin(const char *hex, unsigned char bin[32])
+{
+	for (size_t i = 0; i < AML_SHA256_HEX_LEN / 2; i++)
+		bin[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 |
+					 hex_value(hex[2 * i + 1]));
 }
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) ---- */

@@ -38,6 +38,14 @@ int aml_sha256_buffer(const void *data, size_t len,
 /* Non-zero when [hex] is exactly 64 lower-case hex digits. */
 int aml_sha256_is_hex(const char *hex);
 
+/* Non-zero when [s] is exactly [n] lower-case hex digits and ends there
+ * (the name of a snapshot store's blob, or of its directory). */
+int aml_hex_is_lower(const char *s, size_t n);
+
+/* The 32 bytes that [hex], which aml_sha256_is_hex accepts (or its first
+ * 64 digits, which aml_hex_is_lower accepts), stands for. */
+void aml_sha256_to_bin(const char *hex, unsigned char bin[32]);
+
 /*
  * SipHash-2-4 of [len] bytes under the secret [key], for hash tables
  * whose keys a user chooses (run ids in the controller): without the

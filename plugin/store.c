@@ -39,6 +39,7 @@
 #include "fdio.h"
 #include "runid.h"
 #include "store.h"
+#include "store_internal.h"
 #include "userdir.h"
 #include "errors.h"
 
@@ -58,8 +59,6 @@
 
 #define CHUNK (256 * 1024)
 #define TEXT_MAX ((size_t)256 << 20)
-#define TEMP_MAX_AGE 86400
-#define REL_MAX 160   /* longest relative path used here, with margin */
 #define TEMP_NAME 48
 
 /* ---- messages ---- */
@@ -69,8 +68,8 @@
 /* "<store>/<rel>: <strerror(err)>", or, when [err] comes from a symlink
  * met where a directory or file was expected, the first component of
  * [rel] that is one. */
-static int path_fail(const struct aml_store *s, const char *rel, int err,
-		     char *errbuf, size_t errlen)
+int aml_store_path_fail(const struct aml_store *s, const char *rel, int err,
+			char *errbuf, size_t errlen)
 {
 	char prefix[256];
 	size_t n = strlen(rel);
@@ -94,32 +93,6 @@ static int path_fail(const struct aml_store *s, const char *rel, int err,
 }
 
 /* ---- small helpers ---- */
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int is_hex_name(const char *name, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (hex_value(name[i]) < 0)
-			return 0;
-	return name[i] == '\0';
-}
-
-static void hex_to_bin(const char *hex, unsigned char bin[32])
-{
-	for (size_t i = 0; i < 32; i++)
-		bin[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 |
-					 hex_value(hex[2 * i + 1]));
-}
 
 /*
  * Open regular file [name] in [dfd] for reading: never a symlink, and
@@ -183,7 +156,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 				    "%s/%s: is not a regular file: refused",
 				    s->path, rel);
 		}
-		return path_fail(s, rel, errno, errbuf, errlen);
+		return aml_store_path_fail(s, rel, errno, errbuf, errlen);
 	}
 	if ((uint64_t)st.st_size > TEXT_MAX) {
 		close(fd);
@@ -205,7 +178,7 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 		if (err == ENOMEM)
 			return aml_fail(errbuf, errlen, "%s/%s: out of memory",
 				    s->path, rel);
-		return path_fail(s, rel, err, errbuf, errlen);
+		return aml_store_path_fail(s, rel, err, errbuf, errlen);
 	}
 	close(fd);
 	return 0;
@@ -237,7 +210,7 @@ static int make_temp(const struct aml_store *s, int tmpfd, const char *kind,
 			char rel[REL_MAX];
 
 			snprintf(rel, sizeof(rel), "tmp/%.47s", name);
-			return path_fail(s, rel, errno, errbuf, errlen);
+			return aml_store_path_fail(s, rel, errno, errbuf, errlen);
 		}
 	}
 	return aml_fail(errbuf, errlen, "%s/tmp: could not make a unique temporary file",
@@ -265,13 +238,13 @@ static int write_temp(const struct aml_store *s, int tmpfd, const char *kind,
 
 		close(fd);
 		unlinkat(tmpfd, name, 0);
-		return path_fail(s, rel, err, errbuf, errlen);
+		return aml_store_path_fail(s, rel, err, errbuf, errlen);
 	}
 	if (aml_close_checked(fd) != 0) {
 		int err = errno;
 
 		unlinkat(tmpfd, name, 0);
-		return path_fail(s, rel, err, errbuf, errlen);
+		return aml_store_path_fail(s, rel, err, errbuf, errlen);
 	}
 	return 0;
 }
@@ -320,7 +293,7 @@ int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 	s->dirfd = fd;
 	for (size_t i = 0; create && i < sizeof(subdirs) / sizeof(*subdirs); i++) {
 		if (mkdirat(fd, subdirs[i], 0700) != 0 && errno != EEXIST) {
-			path_fail(s, subdirs[i], errno, errbuf, errlen);
+			aml_store_path_fail(s, subdirs[i], errno, errbuf, errlen);
 			goto fail;
 		}
 	}
@@ -355,12 +328,12 @@ int aml_store_lock(struct aml_store *s, int exclusive, char *errbuf,
 				O_CLOEXEC, 0600);
 
 		if (fd < 0)
-			return path_fail(s, "lock", errno, errbuf, errlen);
+			return aml_store_path_fail(s, "lock", errno, errbuf, errlen);
 		if (fstat(fd, &st) != 0) {
 			int err = errno;
 
 			close(fd);
-			return path_fail(s, "lock", err, errbuf, errlen);
+			return aml_store_path_fail(s, "lock", err, errbuf, errlen);
 		}
 		if (!S_ISREG(st.st_mode)) {
 			close(fd);
@@ -380,7 +353,7 @@ int aml_store_lock(struct aml_store *s, int exclusive, char *errbuf,
 			close(s->lockfd);
 			s->lockfd = -1;
 		}
-		return path_fail(s, "lock", err, errbuf, errlen);
+		return aml_store_path_fail(s, "lock", err, errbuf, errlen);
 	}
 	return 0;
 }
@@ -462,7 +435,7 @@ static int publish_blob(struct aml_store *s, int tmpfd, const char *name,
 		if (dfd < 0) {
 			err = errno;
 			rel[8] = '\0';
-			path_fail(s, rel, err, errbuf, errlen);
+			aml_store_path_fail(s, rel, err, errbuf, errlen);
 			unlinkat(tmpfd, name, 0);
 			return -1;
 		}
@@ -479,7 +452,7 @@ static int publish_blob(struct aml_store *s, int tmpfd, const char *name,
 			err = errno;
 			close(dfd);
 			unlinkat(tmpfd, name, 0);
-			return path_fail(s, rel, err, errbuf, errlen);
+			return aml_store_path_fail(s, rel, err, errbuf, errlen);
 		}
 		/* A concurrent writer of the same content may rename first:
 		 * this rename then replaces identical bytes, harmlessly. */
@@ -493,7 +466,7 @@ static int publish_blob(struct aml_store *s, int tmpfd, const char *name,
 		if (err == ENOENT && attempt == 0)
 			continue;
 		unlinkat(tmpfd, name, 0);
-		return path_fail(s, rel, err, errbuf, errlen);
+		return aml_store_path_fail(s, rel, err, errbuf, errlen);
 	}
 }
 
@@ -587,7 +560,7 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 	}
 	tmpfd = aml_open_nofollow(s->dirfd, "tmp", O_PATH | O_DIRECTORY);
 	if (tmpfd < 0) {
-		path_fail(s, "tmp", errno, errbuf, errlen);
+		aml_store_path_fail(s, "tmp", errno, errbuf, errlen);
 		goto fail;
 	}
 	out = make_temp(s, tmpfd, "blob", name, errbuf, errlen);
@@ -596,7 +569,7 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 	snprintf(rel, sizeof(rel), "tmp/%.47s", name);
 	while (n > 0) {
 		if (aml_write_all(out, buf, (size_t)n) != 0) {
-			path_fail(s, rel, errno, errbuf, errlen);
+			aml_store_path_fail(s, rel, errno, errbuf, errlen);
 			goto fail;
 		}
 		if (eof)
@@ -619,13 +592,13 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 		goto fail;
 	}
 	if (fchmod(out, 0444) != 0) {
-		path_fail(s, rel, errno, errbuf, errlen);
+		aml_store_path_fail(s, rel, errno, errbuf, errlen);
 		goto fail;
 	}
 	err = aml_close_checked(out);
 	out = -1;
 	if (err != 0) {
-		path_fail(s, rel, errno, errbuf, errlen);
+		aml_store_path_fail(s, rel, errno, errbuf, errlen);
 		goto fail;
 	}
 	err = publish_blob(s, tmpfd, name, hex, total, written, errbuf, errlen);
@@ -663,7 +636,7 @@ int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 	rel[8] = '\0';
 	dfd = aml_open_nofollow(s->dirfd, rel, O_PATH | O_DIRECTORY);
 	if (dfd < 0)
-		return path_fail(s, rel, errno, errbuf, errlen);
+		return aml_store_path_fail(s, rel, errno, errbuf, errlen);
 	rel[8] = '/';
 	fd = open_regular(dfd, hex + 2, &st);
 	err = errno;
@@ -673,7 +646,7 @@ int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 			return aml_fail(errbuf, errlen,
 				    "%s/%s: is not a regular file: refused",
 				    s->path, rel);
-		return path_fail(s, rel, err, errbuf, errlen);
+		return aml_store_path_fail(s, rel, err, errbuf, errlen);
 	}
 	return fd;
 }
@@ -705,14 +678,14 @@ static int refresh_manifest(struct aml_store *s, int mdir, const char *id,
 	int fd = open_regular(mdir, id, &st);
 
 	if (fd < 0)
-		return path_fail(s, rel, errno, errbuf, errlen);
+		return aml_store_path_fail(s, rel, errno, errbuf, errlen);
 	/* The owner may set the times of a read-only file; fsync on a
 	 * read-only descriptor flushes them. */
 	if (futimens(fd, NULL) != 0 || fsync(fd) != 0) {
 		int err = errno;
 
 		close(fd);
-		return path_fail(s, rel, err, errbuf, errlen);
+		return aml_store_path_fail(s, rel, err, errbuf, errlen);
 	}
 	close(fd);
 	return 0;
@@ -742,7 +715,7 @@ int aml_store_put_manifest(struct aml_store *s, const char *id,
 	/* A real descriptor (not O_PATH): the directory is fsync'd. */
 	mdir = aml_open_nofollow(s->dirfd, "manifests", O_RDONLY | O_DIRECTORY);
 	if (mdir < 0)
-		return path_fail(s, "manifests", errno, errbuf, errlen);
+		return aml_store_path_fail(s, "manifests", errno, errbuf, errlen);
 	if (fstatat(mdir, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && (uint64_t)st.st_size == len) {
 		err = refresh_manifest(s, mdir, id, rel, errbuf, errlen);
@@ -752,20 +725,20 @@ int aml_store_put_manifest(struct aml_store *s, const char *id,
 	tmpfd = aml_open_nofollow(s->dirfd, "tmp", O_PATH | O_DIRECTORY);
 	if (tmpfd < 0) {
 		close(mdir);
-		return path_fail(s, "tmp", errno, errbuf, errlen);
+		return aml_store_path_fail(s, "tmp", errno, errbuf, errlen);
 	}
 	if (write_temp(s, tmpfd, "manifest", text, len, 1, name, errbuf,
 		       errlen) != 0)
 		goto fail;
 	if (renameat(tmpfd, name, mdir, id) != 0) {
-		path_fail(s, rel, errno, errbuf, errlen);
+		aml_store_path_fail(s, rel, errno, errbuf, errlen);
 		unlinkat(tmpfd, name, 0);
 		goto fail;
 	}
 	/* Some filesystems cannot fsync a directory (EINVAL); the rename
 	 * is then as durable as they make it. */
 	if (fsync(mdir) != 0 && errno != EINVAL) {
-		path_fail(s, "manifests", errno, errbuf, errlen);
+		aml_store_path_fail(s, "manifests", errno, errbuf, errlen);
 		goto fail;
 	}
 	close(tmpfd);
@@ -780,9 +753,9 @@ fail:
 }
 
 /* Read and verify manifests/<id> from directory [mdir]. */
-static int read_manifest_at(struct aml_store *s, int mdir, const char *id,
-			    char **text, size_t *len, int *sys_error,
-			    char *errbuf, size_t errlen)
+int aml_store_read_manifest_at(struct aml_store *s, int mdir, const char *id,
+			       char **text, size_t *len, int *sys_error,
+			       char *errbuf, size_t errlen)
 {
 	char rel[REL_MAX], actual[AML_SHA256_HEX_LEN + 1];
 
@@ -821,8 +794,8 @@ int aml_store_read_manifest(struct aml_store *s, const char *id,
 			    s->path, id ? id : "");
 	mdir = aml_open_nofollow(s->dirfd, "manifests", O_PATH | O_DIRECTORY);
 	if (mdir < 0)
-		return path_fail(s, "manifests", errno, errbuf, errlen);
-	rc = read_manifest_at(s, mdir, id, text, len, &sys_error, errbuf,
+		return aml_store_path_fail(s, "manifests", errno, errbuf, errlen);
+	rc = aml_store_read_manifest_at(s, mdir, id, text, len, &sys_error, errbuf,
 			      errlen);
 	close(mdir);
 	return rc;
@@ -845,7 +818,7 @@ int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
 	if (dfd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return path_fail(s, "cache", errno, errbuf, errlen);
+		return aml_store_path_fail(s, "cache", errno, errbuf, errlen);
 	}
 	rc = read_whole(s, dfd, name, rel, 1, text, len, &sys_error, errbuf,
 			errlen);
@@ -865,441 +838,20 @@ int aml_store_write_cache(struct aml_store *s, const char *key,
 	snprintf(rel, sizeof(rel), "cache/%.64s", name);
 	dfd = aml_open_nofollow(s->dirfd, "cache", O_PATH | O_DIRECTORY);
 	if (dfd < 0)
-		return path_fail(s, "cache", errno, errbuf, errlen);
+		return aml_store_path_fail(s, "cache", errno, errbuf, errlen);
 	tmpfd = aml_open_nofollow(s->dirfd, "tmp", O_PATH | O_DIRECTORY);
 	if (tmpfd < 0) {
 		close(dfd);
-		return path_fail(s, "tmp", errno, errbuf, errlen);
+		return aml_store_path_fail(s, "tmp", errno, errbuf, errlen);
 	}
 	if (write_temp(s, tmpfd, "cache", text, len, 0, tmp, errbuf,
 		       errlen) != 0) {
 		rc = -1;
 	} else if (renameat(tmpfd, tmp, dfd, name) != 0) {
-		rc = path_fail(s, rel, errno, errbuf, errlen);
+		rc = aml_store_path_fail(s, rel, errno, errbuf, errlen);
 		unlinkat(tmpfd, tmp, 0);
 	}
 	close(tmpfd);
 	close(dfd);
 	return rc;
-}
-
-/* ---- gc ---- */
-
-/*
- * The set of blobs kept manifests refer to: 32-byte digests, open
- * addressing, so marking and looking up 100,000 blobs stays linear.
- */
-struct blobset {
-	unsigned char (*keys)[32];
-	unsigned char *used;
-	size_t mask, count;
-};
-
-static size_t blobset_slot(const struct blobset *set,
-			   const unsigned char key[32], int *found)
-{
-	uint64_t h;
-	size_t at;
-
-	/* A SHA-256 is already uniform: its first bytes are the hash. */
-	memcpy(&h, key, sizeof(h));
-	for (at = (size_t)h & set->mask; set->used[at];
-	     at = (at + 1) & set->mask) {
-		if (memcmp(set->keys[at], key, 32) == 0) {
-			*found = 1;
-			return at;
-		}
-	}
-	*found = 0;
-	return at;
-}
-
-static int blobset_grow(struct blobset *set)
-{
-	struct blobset bigger;
-	size_t size = set->mask ? (set->mask + 1) * 2 : 1024;
-
-	bigger.keys = malloc(size * sizeof(*bigger.keys));
-	bigger.used = calloc(size, 1);
-	if (!bigger.keys || !bigger.used) {
-		free(bigger.keys);
-		free(bigger.used);
-		return -1;
-	}
-	bigger.mask = size - 1;
-	bigger.count = set->count;
-	for (size_t i = 0; set->mask && i <= set->mask; i++) {
-		int found;
-		size_t at;
-
-		if (!set->used[i])
-			continue;
-		at = blobset_slot(&bigger, set->keys[i], &found);
-		memcpy(bigger.keys[at], set->keys[i], 32);
-		bigger.used[at] = 1;
-	}
-	free(set->keys);
-	free(set->used);
-	*set = bigger;
-	return 0;
-}
-
-static int blobset_add(struct blobset *set, const unsigned char key[32])
-{
-	int found;
-	size_t at;
-
-	if ((set->count + 1) * 2 > (set->mask ? set->mask + 1 : 0) &&
-	    blobset_grow(set) != 0)
-		return -1;
-	at = blobset_slot(set, key, &found);
-	if (!found) {
-		memcpy(set->keys[at], key, 32);
-		set->used[at] = 1;
-		set->count++;
-	}
-	return 0;
-}
-
-static int blobset_has(const struct blobset *set, const unsigned char key[32])
-{
-	int found = 0;
-
-	if (set->mask)
-		blobset_slot(set, key, &found);
-	return found;
-}
-
-struct gc_state {
-	struct aml_store *s;
-	struct aml_gc_stats *stats;
-	struct blobset marked;
-	time_t now;
-	char *errbuf;
-	size_t errlen;
-	int failed;          /* a first error is in errbuf */
-	char invalid[1024];  /* the first invalid manifest's message */
-};
-
-/* Keep the first error; carry on with what can still be done safely. */
-static void gc_error(struct gc_state *g, const char *rel, int err)
-{
-	if (!g->failed)
-		path_fail(g->s, rel, err, g->errbuf, g->errlen);
-	g->failed = 1;
-}
-
-/* Older than [cutoff] seconds: "not newer than", to the nanosecond. */
-static int older(const struct stat *st, time_t cutoff)
-{
-	return st->st_mtim.tv_sec < cutoff ||
-	       (st->st_mtim.tv_sec == cutoff && st->st_mtim.tv_nsec == 0);
-}
-
-/* Mark the blobs of one kept manifest.  Returns -1 only when gc must stop
- * before removing blobs (the manifest could not be read). */
-static int gc_mark(struct gc_state *g, int mdir, const char *id)
-{
-	struct aml_manifest m;
-	char msg[1024], decode_msg[512], rel[REL_MAX];
-	int sys_error;
-	size_t len;
-	char *text;
-
-	if (read_manifest_at(g->s, mdir, id, &text, &len, &sys_error, msg,
-			     sizeof(msg)) != 0) {
-		if (sys_error) {
-			if (!g->failed)
-				aml_fail(g->errbuf, g->errlen, "%s", msg);
-			g->failed = 1;
-			return -1;
-		}
-		goto invalid;
-	}
-	snprintf(rel, sizeof(rel), "manifests/%.64s", id);
-	if (aml_manifest_decode(text, len, &m, decode_msg,
-				sizeof(decode_msg)) != 0) {
-		snprintf(msg, sizeof(msg), "%s/%s: %s", g->s->path, rel,
-			 decode_msg);
-		free(text);
-		goto invalid;
-	}
-	free(text);
-	for (size_t i = 0; i < m.count; i++) {
-		unsigned char key[32];
-
-		if (m.entries[i].type != AML_ENTRY_FILE)
-			continue;
-		hex_to_bin(m.entries[i].sha256, key);
-		if (blobset_add(&g->marked, key) != 0) {
-			aml_manifest_free(&m);
-			if (!g->failed)
-				aml_fail(g->errbuf, g->errlen, "%s/%s: out of memory",
-				     g->s->path, rel);
-			g->failed = 1;
-			return -1;
-		}
-	}
-	aml_manifest_free(&m);
-	return 0;
-
-invalid:
-	if (!g->stats->manifests_invalid)
-		snprintf(g->invalid, sizeof(g->invalid), "%s", msg);
-	g->stats->manifests_invalid++;
-	return 0;
-}
-
-/* Age out manifests and mark what the others refer to.  Returns -1 when
- * the set of kept manifests is not known for sure. */
-static int gc_manifests(struct gc_state *g, time_t cutoff)
-{
-	struct dirent *de;
-	DIR *dir;
-	int mdir = aml_open_nofollow(g->s->dirfd, "manifests", O_RDONLY | O_DIRECTORY);
-
-	if (mdir < 0 || !(dir = fdopendir(mdir))) {
-		gc_error(g, "manifests", errno);
-		if (mdir >= 0)
-			close(mdir);
-		return -1;
-	}
-	for (;;) {
-		struct stat st;
-		char rel[REL_MAX];
-
-		errno = 0;
-		de = readdir(dir);
-		if (!de)
-			break;
-		if (!is_hex_name(de->d_name, AML_SHA256_HEX_LEN))
-			continue;
-		snprintf(rel, sizeof(rel), "manifests/%.64s", de->d_name);
-		if (fstatat(mdir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno == ENOENT)
-				continue;
-			gc_error(g, rel, errno);
-			closedir(dir);
-			return -1;
-		}
-		if (!S_ISREG(st.st_mode))
-			continue;
-		if (older(&st, cutoff)) {
-			if (unlinkat(mdir, de->d_name, 0) == 0) {
-				g->stats->manifests_removed++;
-				continue;
-			}
-			if (errno == ENOENT)
-				continue;
-			/* Still there, so still installable: its blobs
-			 * stay with it. */
-			gc_error(g, rel, errno);
-		}
-		g->stats->manifests_kept++;
-		if (gc_mark(g, mdir, de->d_name) != 0) {
-			closedir(dir);
-			return -1;
-		}
-	}
-	if (errno != 0) {
-		gc_error(g, "manifests", errno);
-		closedir(dir);
-		return -1;
-	}
-	closedir(dir);
-	return 0;
-}
-
-struct names {
-	char (*name)[AML_SHA256_HEX_LEN];
-	size_t count, capacity;
-};
-
-/* Sweep blobs/<sub>: names to remove are collected first and removed
- * after the listing, as removing while reading a directory may skip
- * entries on some network filesystems. */
-static void gc_blob_dir(struct gc_state *g, int blobs, const char *sub)
-{
-	struct names doomed = { NULL, 0, 0 };
-	size_t remaining = 0;
-	struct dirent *de;
-	char rel[REL_MAX];
-	DIR *dir;
-	int dfd;
-
-	snprintf(rel, sizeof(rel), "blobs/%.2s", sub);
-	dfd = openat(blobs, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0 || !(dir = fdopendir(dfd))) {
-		/* A symlink planted as blobs/<sub> is not ours to follow. */
-		if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR)
-			gc_error(g, rel, errno);
-		if (dfd >= 0)
-			close(dfd);
-		return;
-	}
-	for (;;) {
-		char hex[AML_SHA256_HEX_LEN + 1];
-		unsigned char key[32];
-
-		errno = 0;
-		de = readdir(dir);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (!is_hex_name(de->d_name, AML_SHA256_HEX_LEN - 2)) {
-			remaining++;
-			continue;
-		}
-		memcpy(hex, sub, 2);
-		memcpy(hex + 2, de->d_name, AML_SHA256_HEX_LEN - 2);
-		hex[AML_SHA256_HEX_LEN] = '\0';
-		hex_to_bin(hex, key);
-		if (blobset_has(&g->marked, key)) {
-			g->stats->blobs_kept++;
-			remaining++;
-			continue;
-		}
-		if (doomed.count == doomed.capacity) {
-			size_t cap = doomed.capacity ? doomed.capacity * 2 : 64;
-			void *grown = realloc(doomed.name, cap * sizeof(*doomed.name));
-
-			if (!grown) {
-				/* Left for the next gc. */
-				remaining++;
-				continue;
-			}
-			doomed.name = grown;
-			doomed.capacity = cap;
-		}
-		memcpy(doomed.name[doomed.count++], de->d_name,
-		       AML_SHA256_HEX_LEN - 2);
-	}
-	if (errno != 0)
-		gc_error(g, rel, errno);
-	for (size_t i = 0; i < doomed.count; i++) {
-		char name[AML_SHA256_HEX_LEN];
-		struct stat st;
-
-		memcpy(name, doomed.name[i], AML_SHA256_HEX_LEN - 2);
-		name[AML_SHA256_HEX_LEN - 2] = '\0';
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			memset(&st, 0, sizeof(st));
-		if (unlinkat(dfd, name, 0) == 0) {
-			g->stats->blobs_removed++;
-			if (S_ISREG(st.st_mode))
-				g->stats->bytes_removed += (uint64_t)st.st_size;
-		} else if (errno != ENOENT) {
-			snprintf(rel, sizeof(rel), "blobs/%.2s/%.62s", sub, name);
-			gc_error(g, rel, errno);
-			remaining++;
-		}
-	}
-	free(doomed.name);
-	closedir(dir);
-	/* A capture cannot be filling it: gc holds the exclusive lock. */
-	if (remaining == 0 && unlinkat(blobs, sub, AT_REMOVEDIR) != 0 &&
-	    errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
-		snprintf(rel, sizeof(rel), "blobs/%.2s", sub);
-		gc_error(g, rel, errno);
-	}
-}
-
-static void gc_blobs(struct gc_state *g)
-{
-	struct dirent *de;
-	DIR *dir;
-	int blobs = aml_open_nofollow(g->s->dirfd, "blobs", O_RDONLY | O_DIRECTORY);
-
-	if (blobs < 0 || !(dir = fdopendir(blobs))) {
-		if (errno != ENOENT)
-			gc_error(g, "blobs", errno);
-		if (blobs >= 0)
-			close(blobs);
-		return;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(dir);
-		if (!de)
-			break;
-		if (is_hex_name(de->d_name, 2))
-			gc_blob_dir(g, blobs, de->d_name);
-	}
-	if (errno != 0)
-		gc_error(g, "blobs", errno);
-	closedir(dir);
-}
-
-/* Temporaries older than a day: left by killed writers.  A younger one
- * may belong to a writer that does not hold the lock (a cache write). */
-static void gc_temporaries(struct gc_state *g)
-{
-	struct dirent *de;
-	DIR *dir;
-	int tmp = aml_open_nofollow(g->s->dirfd, "tmp", O_RDONLY | O_DIRECTORY);
-
-	if (tmp < 0 || !(dir = fdopendir(tmp))) {
-		if (errno != ENOENT)
-			gc_error(g, "tmp", errno);
-		if (tmp >= 0)
-			close(tmp);
-		return;
-	}
-	for (;;) {
-		char rel[REL_MAX];
-		struct stat st;
-
-		errno = 0;
-		de = readdir(dir);
-		if (!de)
-			break;
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(tmp, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    S_ISDIR(st.st_mode) || !older(&st, g->now - TEMP_MAX_AGE))
-			continue;
-		if (unlinkat(tmp, de->d_name, 0) == 0) {
-			g->stats->temporaries_removed++;
-		} else if (errno != ENOENT) {
-			snprintf(rel, sizeof(rel), "tmp/%.100s", de->d_name);
-			gc_error(g, rel, errno);
-		}
-	}
-	if (errno != 0)
-		gc_error(g, "tmp", errno);
-	closedir(dir);
-}
-
-int aml_store_gc(struct aml_store *s, unsigned older_than_days,
-		 struct aml_gc_stats *stats, char *errbuf, size_t errlen)
-{
-	struct gc_state g;
-	int was_locked = s->lockfd >= 0;
-
-	memset(stats, 0, sizeof(*stats));
-	memset(&g, 0, sizeof(g));
-	g.s = s;
-	g.stats = stats;
-	g.errbuf = errbuf;
-	g.errlen = errlen;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
-	if (aml_store_lock(s, 1, errbuf, errlen) != 0)
-		return -1;
-	/* Read the clock once the lock is held: a capture that published
-	 * while gc waited has a younger mtime than the cutoff. */
-	g.now = time(NULL);
-	if (gc_manifests(&g, g.now - (time_t)older_than_days * 86400) == 0)
-		gc_blobs(&g);
-	gc_temporaries(&g);
-	free(g.marked.keys);
-	free(g.marked.used);
-	if (!was_locked)
-		aml_store_unlock(s);
-	if (g.failed)
-		return -1;
-	if (stats->manifests_invalid)
-		aml_fail(errbuf, errlen, "%s", g.invalid);
-	return 0;
 }

@@ -168,6 +168,37 @@ static void test_is_hex(void **state)
 	assert_false(aml_sha256_is_hex(upper));
 }
 
+/* A store's blob directory is named by 2 digits and its blobs by 62. */
+static void test_hex_is_lower(void **state)
+{
+	(void)state;
+	assert_true(aml_hex_is_lower("ba", 2));
+	assert_true(aml_hex_is_lower("", 0));
+	assert_false(aml_hex_is_lower("ba7", 2));
+	assert_false(aml_hex_is_lower("b", 2));
+	assert_false(aml_hex_is_lower("bA", 2));
+	assert_false(aml_hex_is_lower("..", 2));
+	assert_false(aml_hex_is_lower(NULL, 2));
+}
+
+static void test_to_bin(void **state)
+{
+	unsigned char bin[32], back[32];
+	char hex[AML_SHA256_HEX_LEN + 1];
+
+	(void)state;
+	aml_sha256_to_bin(ABC_SHA256, bin);
+	assert_int_equal(bin[0], 0xba);
+	assert_int_equal(bin[1], 0x78);
+	assert_int_equal(bin[31], 0xad);
+	for (int i = 0; i < 32; i++)
+		snprintf(&hex[2 * i], 3, "%02x", bin[i]);
+	assert_string_equal(hex, ABC_SHA256);
+	aml_sha256_to_bin(EMPTY_SHA256, back);
+	assert_int_equal(back[0], 0xe3);
+	assert_int_equal(back[31], 0x55);
+}
+
 /* The reference vectors of the SipHash paper: key 00..0f, messages
  * 00, 00 01, ... (vectors.h of the reference code). */
 static void test_siphash_vectors(void **state)
@@ -198,6 +229,8 @@ int main(void)
 		cmocka_unit_test(test_final_releases_context),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_is_hex),
+		cmocka_unit_test(test_hex_is_lower),
+		cmocka_unit_test(test_to_bin),
 		cmocka_unit_test(test_siphash_vectors),
 	};
 
