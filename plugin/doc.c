@@ -1,4 +1,5 @@
 #include "doc_internal.h"
+#include "utf8.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -387,57 +388,6 @@ static int is_blank(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Offset of the first byte that is not valid UTF-8, or [n]. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c;
-
-		while (n - i >= 8) {
-			uint64_t w;
-
-			memcpy(&w, s + i, 8);
-			if (w & 0x8080808080808080ULL)
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-		} else if (c < 0xC2) {
-			return i;
-		} else if (c < 0xE0) {
-			if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80)
-				return i;
-			i += 2;
-		} else if (c < 0xF0) {
-			unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-			unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-
-			if (n - i < 3 || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80)
-				return i;
-			i += 3;
-		} else if (c < 0xF5) {
-			unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-			unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-
-			if (n - i < 4 || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80 ||
-			    (s[i + 3] & 0xC0) != 0x80)
-				return i;
-			i += 4;
-		} else {
-			return i;
-		}
-	}
-	return n;
-}
-
 static int line_at(const char *text, size_t offset)
 {
 	int line = 1;
@@ -462,7 +412,7 @@ struct aml_node *aml_doc_parse(const char *text, size_t len,
 		text = "";
 		u = (const unsigned char *)text;
 	}
-	bad = utf8_invalid_at(u, len);
+	bad = aml_utf8_invalid_at(u, len);
 	if (bad < len) {
 		aml_doc_error(errs, line_at(text, bad),
 			      "invalid UTF-8 (byte 0x%02X)", u[bad]);
@@ -541,16 +491,6 @@ const char *aml_doc_type_name(const struct aml_node *node)
 	return "an unknown value";
 }
 
-/* Bytes of the UTF-8 sequence starting at s[0] (of n), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t k = utf8_invalid_at(s, n < 4 ? n : 4);
-
-	if (k > 0)
-		return s[0] < 0x80 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	return 0;
-}
-
 /*
  * The escaped form of the character at s[0] into out (at least 7 bytes);
  * returns its length and sets *used to the input bytes it consumed.
@@ -584,13 +524,11 @@ static size_t escape_char(const unsigned char *s, size_t n, int quote,
 		}
 		return (size_t)snprintf(out, 7, "\\u%04X", c);
 	}
-	k = utf8_seq(s, n);
+	k = aml_utf8_length(s, n);
 	if (k == 0)
 		return (size_t)snprintf(out, 7, "\\x%02X", c);
 	*used = k;
-	cp = k == 2 ? (s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu) :
-		k == 3 ? (s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 |
-			(s[2] & 0x3Fu) : 0x10000;
+	cp = aml_utf8_decode(s, k);
 	if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
 	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
 	    cp == 0x200E || cp == 0x200F || cp == 0xFEFF)

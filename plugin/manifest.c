@@ -26,6 +26,7 @@
  */
 #include "manifest.h"
 #include "errors.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,65 +42,13 @@
 
 /* Messages go through aml_fail() (errors.h). */
 
-/* Length of the valid UTF-8 character at [s] (at most [n] bytes), or 0:
- * overlong forms, surrogates, values above U+10FFFF and truncated
- * sequences are all invalid. */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need, i;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 3;
-		if (c == 0xE0)
-			lo = 0xA0;      /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;      /* UTF-16 surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 4;
-		if (c == 0xF0)
-			lo = 0x90;      /* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F;      /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return need;
-}
-
-static int utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t k = utf8_char(u + i, n - i);
-
-		if (!k)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 /* [s] of [n] bytes as a double-quoted, escaped, possibly shortened string
  * fit for one line of a message. */
 static const char *quote(const char *s, size_t n, char out[QUOTE_BUF])
 {
 	static const char hex[] = "0123456789abcdef";
-	int escape_high = !utf8_valid(s, n);
+	int escape_high =
+		aml_utf8_invalid_at((const unsigned char *)s, n) < n;
 	size_t at = 0, i;
 
 	out[at++] = '"';
@@ -160,7 +109,7 @@ static int check_chars(const char *s, size_t n, char rule[RULE_BUF])
 			return aml_fail(rule, RULE_BUF,
 				    "has a control character (byte 0x%02x at offset %zu)",
 				    u[i], i);
-		k = utf8_char(u + i, n - i);
+		k = aml_utf8_length(u + i, n - i);
 		if (!k)
 			return aml_fail(rule, RULE_BUF,
 				    "is not valid UTF-8 (byte 0x%02x at offset %zu)",
