@@ -1,4 +1,5 @@
 #include "doc_internal.h"
+#include "text.h"
 #include "utf8.h"
 
 #include <limits.h>
@@ -221,7 +222,7 @@ static void duplicate_error(struct aml_doc_build *b, const char *key,
 {
 	char shown[96];
 
-	aml_doc_quote(key, strlen(key), 1, shown, sizeof(shown));
+	aml_text_quote(key, strlen(key), shown, sizeof(shown));
 	aml_doc_error(b->errs, line, "duplicate key %s (first at line %d)",
 		      shown, first_line);
 }
@@ -491,91 +492,6 @@ const char *aml_doc_type_name(const struct aml_node *node)
 	return "an unknown value";
 }
 
-/*
- * The escaped form of the character at s[0] into out (at least 7 bytes);
- * returns its length and sets *used to the input bytes it consumed.
- * Invisible and direction-changing characters are escaped so a value in a
- * message cannot disguise itself on a terminal.
- */
-static size_t escape_char(const unsigned char *s, size_t n, int quote,
-			  char *out, size_t *used)
-{
-	unsigned char c = s[0];
-	size_t k;
-	unsigned cp;
-
-	*used = 1;
-	if (c >= 0x20 && c < 0x7F) {
-		if ((c == '"' && quote) || c == '\\') {
-			out[0] = '\\';
-			out[1] = (char)c;
-			return 2;
-		}
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x80) {
-		const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" :
-			c == '\r' ? "\\r" : NULL;
-
-		if (e) {
-			memcpy(out, e, 2);
-			return 2;
-		}
-		return (size_t)snprintf(out, 7, "\\u%04X", c);
-	}
-	k = aml_utf8_length(s, n);
-	if (k == 0)
-		return (size_t)snprintf(out, 7, "\\x%02X", c);
-	*used = k;
-	cp = aml_utf8_decode(s, k);
-	if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0x200E || cp == 0x200F || cp == 0xFEFF)
-		return (size_t)snprintf(out, 7, "\\u%04X", cp);
-	memcpy(out, s, k);
-	return k;
-}
-
-void aml_doc_quote(const char *s, size_t n, int quote, char *buf, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	const size_t tail = quote ? 4 : 3;    /* ...\" or ... */
-	size_t cap, need = quote ? 2 : 0, at = 0, i;
-	char piece[8];
-
-	if (!buf || len == 0)
-		return;
-	cap = len - 1;
-	/* First pass: does the whole value fit? */
-	for (i = 0; i < n && need <= cap; ) {
-		size_t used;
-
-		need += escape_char(u + i, n - i, quote, piece, &used);
-		i += used;
-	}
-	if (quote && cap > 0)
-		buf[at++] = '"';
-	for (i = 0; i < n; ) {
-		size_t used, k = escape_char(u + i, n - i, quote, piece, &used);
-
-		if (need > cap ? at + k + tail > cap : at + k > cap)
-			break;
-		memcpy(buf + at, piece, k);
-		at += k;
-		i += used;
-	}
-	if (need > cap) {
-		const char *dots = quote ? "...\"" : "...";
-
-		for (size_t j = 0; j < tail && at < cap; j++)
-			buf[at++] = dots[j];
-	} else if (quote) {
-		buf[at++] = '"';
-	}
-	buf[at] = '\0';
-}
-
 void aml_doc_describe(const struct aml_node *node, char *buf, size_t len)
 {
 	const char *word;
@@ -587,14 +503,14 @@ void aml_doc_describe(const struct aml_node *node, char *buf, size_t len)
 	} else {
 		switch (node->type) {
 		case AML_NODE_STRING:
-			aml_doc_quote(node->text ? node->text : "",
-				      node->text ? node->len : 0, 1, buf, len);
+			aml_text_quote(node->text ? node->text : "",
+				       node->text ? node->len : 0, buf, len);
 			return;
 		case AML_NODE_INT:
 		case AML_NODE_FLOAT:
 			if (node->text) {
-				aml_doc_quote(node->text, node->len, 0, buf,
-					      len);
+				aml_text_escape_n(node->text, node->len, buf,
+						  len);
 				return;
 			}
 			word = aml_doc_type_name(node);
@@ -604,5 +520,5 @@ void aml_doc_describe(const struct aml_node *node, char *buf, size_t len)
 			break;
 		}
 	}
-	aml_doc_quote(word, strlen(word), 0, buf, len);
+	aml_text_escape(word, buf, len);
 }

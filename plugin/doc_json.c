@@ -6,6 +6,7 @@
  * a BOM; this reader only has to care about JSON's own grammar.
  */
 #include "doc_internal.h"
+#include "text.h"
 #include "utf8.h"
 
 #include <limits.h>
@@ -77,7 +78,7 @@ static const char *got(const struct json *j, char *buf, size_t len)
 			n = 1;
 	}
 	buf[0] = '\'';
-	aml_doc_quote((const char *)p, n, 0, buf + 1, len - 2);
+	aml_text_escape_n((const char *)p, n, buf + 1, len - 2);
 	strcat(buf, "'");
 	return buf;
 }
@@ -172,8 +173,8 @@ static long decode_escapes(struct json *j, const unsigned char *s,
 			char shown[16];
 
 			/* s < stop: the scan never ends a string on a '\\' */
-			aml_doc_quote((const char *)s, 1, 0, shown,
-				      sizeof(shown));
+			aml_text_escape_n((const char *)s, 1, shown,
+					  sizeof(shown));
 			aml_doc_error(j->b->errs, j->line,
 				      "invalid escape '\\%s' in a string",
 				      shown);

@@ -94,32 +94,35 @@ char *aml_shell_words(char *const *words, size_t n)
 }
 
 /*
- * Characters a terminal acts on instead of drawing, beyond C0 and DEL:
+ * Characters a terminal acts on, or draws as nothing, instead of drawing:
  * the C1 controls U+0080-U+009F (U+009B is CSI and U+009D OSC for a
- * terminal that takes them in UTF-8), and the bidirectional formatting
+ * terminal that takes them in UTF-8); the bidirectional formatting
  * characters, which reorder what is drawn after them so a value can pass
- * for another ("Trojan Source").
+ * for another ("Trojan Source"); U+2028 and U+2029, which a log viewer
+ * may take for the end of a line; U+FEFF, which is drawn as nothing.
  */
 static int is_hidden_control(unsigned cp)
 {
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	       cp == 0x200f || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
 }
 
-/* Where shown text goes: a terminal or a message, or a JSON encoder's
- * output. */
-enum shown_form { SHOWN_PLAIN, SHOWN_JSON };
+/* Where shown text goes: a terminal or a message, the inside of double
+ * quotes in a message, or a JSON encoder's output. */
+enum shown_form { SHOWN_PLAIN, SHOWN_QUOTED, SHOWN_JSON };
 
 /*
  * How the character at [p] ([n] > 0 bytes left) is shown: returns the
  * length of its form, points [*piece] at it (into [esc] when escaped) and
  * sets [*used] to the bytes of [p] it stands for.  The rule of text.h:
- * C0, DEL and bytes that are not UTF-8 as \xNN, C1 and bidirectional
- * controls as \uNNNN, a backslash doubled.  In a JSON encoder's output
+ * C0, DEL and bytes that are not UTF-8 as \xNN, hidden controls as
+ * \uNNNN, a backslash doubled, and inside quotes a '"' as \", so the
+ * closing quote is always the value's end.  In a JSON encoder's output
  * its C0 are its own layout (it escapes every one in a string) and its
- * backslashes its escapes, so only what it lets through raw is escaped,
- * in JSON's form, and a byte that is not UTF-8 becomes \ufffd.
+ * backslashes and quotes its escapes, so only what it lets through raw is
+ * escaped, in JSON's form, and a byte that is not UTF-8 becomes \ufffd.
  */
 static size_t shown_piece(const unsigned char *p, size_t n,
 			  enum shown_form form, char esc[8],
@@ -136,8 +139,12 @@ static size_t shown_piece(const unsigned char *p, size_t n,
 	if (u == 0 || (u == 1 && (p[0] == 0x7f || (p[0] < 0x20 && !json))))
 		return json ? (size_t)snprintf(esc, 8, "\\u%04x", p[0])
 			    : (size_t)snprintf(esc, 8, "\\x%02x", p[0]);
-	if (u == 1 && p[0] == '\\' && !json)
-		return (size_t)snprintf(esc, 8, "\\\\");
+	if (u == 1 && !json &&
+	    (p[0] == '\\' || (p[0] == '"' && form == SHOWN_QUOTED))) {
+		esc[0] = '\\';
+		esc[1] = (char)p[0];
+		return 2;
+	}
 	cp = u > 1 ? aml_utf8_decode(p, u) : 0;
 	if (is_hidden_control(cp))
 		return (size_t)snprintf(esc, 8, "\\u%04x", cp);
@@ -234,25 +241,55 @@ static size_t shown_into(const unsigned char *p, size_t n,
 	return w;
 }
 
-void aml_text_escape(const char *s, char *buf, size_t len)
+/*
+ * The one way a value goes into a message: shown, between quotes when
+ * [quoted], cut with "..." (before the closing quote) so that it fits
+ * [buf]; a buffer too small for even the cut form gets "".
+ */
+static void show_in_message(const char *s, size_t n, int quoted, char *buf,
+			    size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n, w;
+	enum shown_form form = quoted ? SHOWN_QUOTED : SHOWN_PLAIN;
+	const char *cut = quoted ? "...\"" : "...";
+	size_t open = quoted ? 1 : 0, cut_len = strlen(cut), at;
 	int complete;
 
-	if (len < 4) {
-		if (len)
-			buf[0] = '\0';
+	if (!buf || len == 0)
+		return;
+	if (len < open + cut_len + 1) {
+		buf[0] = '\0';
 		return;
 	}
-	n = strlen(s);
-	w = shown_into(p, n, SHOWN_PLAIN, buf, len, 1, &complete);
-	if (!complete) {
-		w = shown_into(p, n, SHOWN_PLAIN, buf, len, 4, &complete);
-		memcpy(buf + w, "...", 3);
-		w += 3;
+	buf[0] = '"';
+	at = open + shown_into(p, n, form, buf + open, len - open, open + 1,
+			       &complete);
+	if (complete) {
+		memcpy(buf + at, "\"", open);
+		at += open;
+	} else {
+		at = open + shown_into(p, n, form, buf + open, len - open,
+				       cut_len + 1, &complete);
+		memcpy(buf + at, cut, cut_len);
+		at += cut_len;
 	}
-	buf[w] = '\0';
+	buf[at] = '\0';
+}
+
+void aml_text_escape(const char *s, char *buf, size_t len)
+{
+	show_in_message(s, strlen(s), 0, buf, len);
+}
+
+void aml_text_escape_n(const char *s, size_t n, char *buf, size_t len)
+{
+	show_in_message(s, n, 0, buf, len);
+}
+
+const char *aml_text_quote(const char *s, size_t n, char *buf, size_t len)
+{
+	show_in_message(s, n, 1, buf, len);
+	return buf;
 }
 
 /* Append [spec] (one printf conversion) formatted with what follows. */

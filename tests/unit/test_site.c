@@ -801,7 +801,7 @@ static void test_target_partition_qos_account_constraint(void **state)
 		     "blanks, got \"x y\"");
 	target_fails("Account=caf\xc3\xa9",
 		     "aml.conf: line 1: Account: must be printable ASCII without "
-		     "blanks, got \"caf\\xc3\\xa9\"");
+		     "blanks, got \"caf\xc3\xa9\"");
 	target_fails("Constraint=\"a & b\"",
 		     "aml.conf: line 1: Constraint: must be printable ASCII "
 		     "without blanks, got \"a & b\"");
@@ -1030,7 +1030,7 @@ static void test_target_names(void **state)
 		    "digits, '.', '_' and '-', got \"gpu/a100\"");
 	parse_fails("ComputeTarget=gp\xc3\xbc Partition=gpu\n",
 		    "aml.conf: line 1: ComputeTarget: must be a name of letters, "
-		    "digits, '.', '_' and '-', got \"gp\\xc3\\xbc\"");
+		    "digits, '.', '_' and '-', got \"gp\xc3\xbc\"");
 	parse_fails("ComputeTarget=a,b Partition=gpu\n",
 		    "aml.conf: line 1: ComputeTarget: must be a name of letters, "
 		    "digits, '.', '_' and '-', got \"a,b\"");
