@@ -615,11 +615,6 @@ static void check_command(const struct aml_runconfig *rc,
 
 /* ---- building ---- */
 
-static char *env_pair(const char *name, const char *value)
-{
-	return concat(3, name, "=", value ? value : "");
-}
-
 static int build_environment(const struct aml_runconfig *rc,
 			     const struct layout *l, const char *target,
 			     struct aml_strlist *env)
@@ -644,14 +639,14 @@ static int build_environment(const struct aml_runconfig *rc,
 	if (!env->items)
 		return -1;
 	for (size_t i = 0; i < vars->count; i++) {
-		env->items[env->count] = env_pair(vars->items[i].key,
+		env->items[env->count] = aml_env_pair(vars->items[i].key,
 						  vars->items[i].value);
 		if (!env->items[env->count])
 			return -1;
 		env->count++;
 	}
 	for (size_t i = 0; i < N_RUN_VARS; i++) {
-		env->items[env->count] = env_pair(run_vars[i][0],
+		env->items[env->count] = aml_env_pair(run_vars[i][0],
 						  run_vars[i][1]);
 		if (!env->items[env->count])
 			return -1;

@@ -558,3 +558,16 @@ char *aml_strdup_opt(const char *s, int *oom)
 		*oom = 1;
 	return copy;
 }
+
+char *aml_env_pair(const char *name, const char *value)
+{
+	size_t name_len = strlen(name), value_len = value ? strlen(value) : 0;
+	char *pair = malloc(name_len + 1 + value_len + 1);
+
+	if (!pair)
+		return NULL;
+	memcpy(pair, name, name_len);
+	pair[name_len] = '=';
+	memcpy(pair + name_len + 1, value ? value : "", value_len + 1);
+	return pair;
+}

@@ -37,6 +37,10 @@ void aml_text_shell_word(struct aml_text *t, const char *word);
 /* strdup that keeps NULL as NULL, for optional fields copied in a row:
  * sets *[oom] when a copy fails, so the caller checks once at the end. */
 char *aml_strdup_opt(const char *s, int *oom);
+
+/* "[name]=[value]" (a NULL value as ""), an entry of an environment;
+ * malloc'd, NULL when memory runs out. */
+char *aml_env_pair(const char *name, const char *value);
 /* The finished string, which the caller frees; "" when nothing was added.
  * NULL (and everything released) when memory ran out at any point. */
 char *aml_text_finish(struct aml_text *t);

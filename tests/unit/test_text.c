@@ -390,6 +390,23 @@ static void test_compare_n_as_strcmp(void **state)
 	assert_true(aml_compare_n("A=1", 1, "AB", 2) < 0);
 }
 
+static void test_env_pair(void **state)
+{
+	char *pair;
+
+	(void)state;
+	pair = aml_env_pair("RANK", "3");
+	assert_string_equal(pair, "RANK=3");
+	free(pair);
+	/* no value is the empty one; a '=' in the value stays */
+	pair = aml_env_pair("EMPTY", NULL);
+	assert_string_equal(pair, "EMPTY=");
+	free(pair);
+	pair = aml_env_pair("OPTS", "a=b c");
+	assert_string_equal(pair, "OPTS=a=b c");
+	free(pair);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_printf_passes_numbers),
 		cmocka_unit_test(test_shown_json),
 		cmocka_unit_test(test_strdup_opt),
+		cmocka_unit_test(test_env_pair),
 		cmocka_unit_test(test_compare_n_as_strcmp),
 	};
 
