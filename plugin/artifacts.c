@@ -44,7 +44,7 @@
  *     where the directory is mounted, which is not ours to check.
  */
 #include "fdio.h"
-#include "runid.h"
+#include "random.h"
 #include "artifacts.h"
 #include "bounded.h"
 #include "errors.h"

@@ -34,7 +34,7 @@
 #endif
 #include "event.h"
 #include "errors.h"
-#include "runid.h"
+#include "random.h"
 #include "text.h"
 #include "utf8.h"
 

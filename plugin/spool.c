@@ -50,7 +50,7 @@
 #include "userdir.h"
 #include "artifacts.h"
 #include "errors.h"
-#include "runid.h"
+#include "random.h"
 #include "text.h"
 
 #include <dirent.h>

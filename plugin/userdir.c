@@ -13,7 +13,7 @@
 
 #include "errors.h"
 #include "fdio.h"
-#include "runid.h"
+#include "random.h"
 #include "userdir.h"
 
 #define SUFFIX_HEX 8
