@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "doc.h"
+#include "joined_errors.h"
 
 #define J AML_DOC_JSON
 #define Y AML_DOC_YAML
@@ -28,7 +29,7 @@ static struct aml_node *parse_ok_n(const char *text, size_t len,
 	aml_errors_init(&errs, "run.json");
 	root = aml_doc_parse(text, len, syntax, &errs);
 	if (!root) {
-		char *msg = aml_errors_join(&errs);
+		char *msg = joined_errors(&errs);
 
 		print_error("unexpected refusal of [%s]: %s\n", text,
 			    msg ? msg : "(no message)");
@@ -57,7 +58,7 @@ static void refused_n(const char *text, size_t len, enum aml_doc_syntax syntax,
 	root = aml_doc_parse(text, len, syntax, &errs);
 	assert_null(root);
 	assert_int_equal(errs.count, 1);
-	msg = aml_errors_join(&errs);
+	msg = joined_errors(&errs);
 	assert_non_null(msg);
 	assert_string_equal(msg, expected);
 	free(msg);

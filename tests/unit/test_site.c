@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "joined_errors.h"
 #include "site.h"
 
 #define BASE "ComputeTarget=cpu Partition=debug\n"
@@ -40,7 +41,7 @@ static void parse_ok(const char *text, struct aml_site *site)
 	int rc = parse_n(text, strlen(text), site, &errs);
 
 	if (rc != 0) {
-		char *joined = aml_errors_join(&errs);
+		char *joined = joined_errors(&errs);
 
 		print_error("unexpected errors for:\n%s\n---\n%s\n", text,
 			    joined ? joined : "(none)");
@@ -62,7 +63,7 @@ static void parse_fails_n(const char *text, size_t len, const char *expected)
 
 	memset(&site, 0xa5, sizeof(site));
 	rc = parse_n(text, len, &site, &errs);
-	joined = aml_errors_join(&errs);
+	joined = joined_errors(&errs);
 	assert_int_equal(rc, -1);
 	assert_non_null(joined);
 	assert_string_equal(joined, expected);
@@ -1822,7 +1823,7 @@ static void run_data_files(int want_invalid)
 		aml_errors_init(&errs, NULL);
 		rc = aml_site_parse(conf, conf_len, entry->d_name, &site,
 				    &errs);
-		joined = aml_errors_join(&errs);
+		joined = joined_errors(&errs);
 		if (err) {
 			/* The .err file ends with a newline; the list not. */
 			if (err_len && err[err_len - 1] == '\n')
@@ -1875,7 +1876,7 @@ static void test_contrib_example_is_valid(void **state)
 	snprintf(path, sizeof(path), "%s/../../contrib/aml.conf", data);
 	aml_errors_init(&errs, NULL);
 	if (aml_site_load(path, &site, &errs) != 0) {
-		char *joined = aml_errors_join(&errs);
+		char *joined = joined_errors(&errs);
 
 		print_error("%s\n", joined ? joined : "");
 		free(joined);
