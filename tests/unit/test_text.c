@@ -133,34 +133,35 @@ static void test_escape_for_messages(void **state)
  * so the closing quote is its end, cut inside the quotes. */
 static void test_quote_for_messages(void **state)
 {
+	static const struct {
+		const char *raw;
+		size_t n, len;
+		const char *shown;
+	} cases[] = {
+		{ "plain", 5, 16, "\"plain\"" },
+		{ "a\"b\\c", 5, 16, "\"a\\\"b\\\\c\"" },
+		/* [n] bytes, a NUL among them shown, not an end */
+		{ "a\0b\nrest", 4, 16, "\"a\\x00b\\x0a\"" },
+		{ "", 0, 16, "\"\"" },
+		/* exactly fits: 13 characters, the quotes and the NUL */
+		{ "1234567890123", 13, 16, "\"1234567890123\"" },
+		{ "12345678901234", 14, 16, "\"1234567890...\"" },
+		/* never half an escape or a character */
+		{ "123456789\"abc", 13, 16, "\"123456789...\"" },
+		{ "123456789\xc3\xa9xyz", 14, 16, "\"123456789...\"" },
+		/* the smallest buffer that holds the cut form, and one less */
+		{ "abcd", 4, 6, "\"...\"" },
+		{ "abcd", 4, 5, "" },
+	};
 	char buf[16];
 
 	(void)state;
-	assert_string_equal(aml_text_quote("plain", 5, buf, sizeof(buf)),
-			    "\"plain\"");
-	aml_text_quote("a\"b\\c", 5, buf, sizeof(buf));
-	assert_string_equal(buf, "\"a\\\"b\\\\c\"");
-	/* [n] bytes, a NUL among them shown, not an end */
-	aml_text_quote("a\0b\nrest", 4, buf, sizeof(buf));
-	assert_string_equal(buf, "\"a\\x00b\\x0a\"");
-	aml_text_quote("", 0, buf, sizeof(buf));
-	assert_string_equal(buf, "\"\"");
-	/* exactly fits: 13 characters, the quotes and the NUL */
-	aml_text_quote("1234567890123", 13, buf, sizeof(buf));
-	assert_string_equal(buf, "\"1234567890123\"");
-	aml_text_quote("12345678901234", 14, buf, sizeof(buf));
-	assert_string_equal(buf, "\"1234567890...\"");
-	/* never half an escape or a character */
-	aml_text_quote("123456789\"abc", 13, buf, sizeof(buf));
-	assert_string_equal(buf, "\"123456789...\"");
-	aml_text_quote("123456789\xc3\xa9xyz", 14, buf, sizeof(buf));
-	assert_string_equal(buf, "\"123456789...\"");
-	/* the smallest buffer that holds the cut form, and one less */
-	aml_text_quote("abcd", 4, buf, 6);
-	assert_string_equal(buf, "\"...\"");
-	buf[0] = 'X';
-	aml_text_quote("abcd", 4, buf, 5);
-	assert_string_equal(buf, "");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(buf, 'X', sizeof(buf));
+		assert_ptr_equal(aml_text_quote(cases[i].raw, cases[i].n, buf,
+						cases[i].len), buf);
+		assert_string_equal(buf, cases[i].shown);
+	}
 	buf[0] = 'X';
 	aml_text_quote("abc", 3, buf, 0);
 	assert_int_equal(buf[0], 'X');
