@@ -55,10 +55,10 @@ int main(int argc, char **argv)
 		aml_doc_free(root);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (!root) {
-			char *msg = aml_errors_join(&errs);
-
-			fprintf(stderr, "%s\n", msg ? msg : "parse failed");
-			free(msg);
+			for (size_t k = 0; k < errs.count; k++)
+				fprintf(stderr, "%s\n", errs.lines[k]);
+			if (errs.count == 0)
+				fprintf(stderr, "parse failed\n");
 			return 1;
 		}
 		ns[i] = (t1.tv_sec - t0.tv_sec) * 1000000000L +

@@ -44,7 +44,7 @@
  *     where the directory is mounted, which is not ours to check.
  */
 #include "fdio.h"
-#include "runid.h"
+#include "random.h"
 #include "artifacts.h"
 #include "bounded.h"
 #include "errors.h"
@@ -178,14 +178,6 @@ static char *normalize(const char *in)
 	return out;
 }
 
-static void escape_n(const char *s, size_t len, char *buf, size_t buflen)
-{
-	char *copy = strndup(s, len);
-
-	aml_text_escape(copy ? copy : "(out of memory)", buf, buflen);
-	free(copy);
-}
-
 /* ---- opening beneath a root ---- */
 
 /*
@@ -270,7 +262,7 @@ static COLD int dest_fail(struct copy *c, size_t len, const char *what,
 {
 	char shown[SHOWN];
 
-	escape_n(c->dst.s, len, shown, sizeof(shown));
+	aml_text_escape_n(c->dst.s, len, shown, sizeof(shown));
 	return aml_fail(c->errbuf, c->errlen, "%s: %s: %s", shown, what,
 			strerror(err));
 }
@@ -368,7 +360,7 @@ static COLD int dest_refuse(struct copy *c, int parent, const char *name,
 	    fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		char shown[SHOWN];
 
-		escape_n(c->dst.s, len, shown, sizeof(shown));
+		aml_text_escape_n(c->dst.s, len, shown, sizeof(shown));
 		if (S_ISLNK(st.st_mode))
 			return aml_fail(c->errbuf, c->errlen,
 					"%s: is a symbolic link: refused (nothing in the destination is followed)",
@@ -578,7 +570,8 @@ static LEAF int copy_file(struct copy *c, int fd, const struct stat *st)
 		if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
 			char shown[SHOWN];
 
-			escape_n(c->dst.s, c->dst.len, shown, sizeof(shown));
+			aml_text_escape_n(c->dst.s, c->dst.len,
+					  shown, sizeof(shown));
 			return aml_fail(c->errbuf, c->errlen,
 					"%s: exists and is a directory: not replaced",
 					shown);

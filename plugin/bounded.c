@@ -156,8 +156,9 @@ static ssize_t read_answer(int fd, char *buf, size_t cap, int64_t deadline,
 	}
 }
 
-static int call(uid_t uid, gid_t gid, int64_t deadline_ms, struct watch *w,
-		aml_bounded_fn fn, void *arg, char *errbuf, size_t errlen)
+static int call_in_bounded_child(uid_t uid, gid_t gid, int64_t deadline_ms,
+				 struct watch *w, aml_bounded_fn fn, void *arg,
+				 char *errbuf, size_t errlen)
 {
 	char answer[sizeof(int32_t) + MESSAGE_MAX];
 	int32_t result;
@@ -235,7 +236,8 @@ int aml_bounded_call(uid_t uid, gid_t gid, int64_t deadline_ms,
 
 	if (!deadline_ms)
 		deadline_ms = aml_monotonic_ms();  /* no time: said so */
-	return call(uid, gid, deadline_ms, &w, fn, arg, errbuf, errlen);
+	return call_in_bounded_child(uid, gid, deadline_ms, &w, fn, arg,
+				     errbuf, errlen);
 }
 
 int aml_bounded_call_watched(uid_t uid, gid_t gid, int64_t idle_ms,
@@ -257,7 +259,8 @@ int aml_bounded_call_watched(uid_t uid, gid_t gid, int64_t idle_ms,
 	}
 	w.progress = shared;
 	w.idle_ms = idle_ms;
-	r = call(uid, gid, deadline_ms, &w, fn, arg, errbuf, errlen);
+	r = call_in_bounded_child(uid, gid, deadline_ms, &w, fn, arg, errbuf,
+				  errlen);
 	munmap(shared, sizeof(uint64_t));
 	return r;
 }

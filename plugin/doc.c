@@ -1,4 +1,6 @@
 #include "doc_internal.h"
+#include "text.h"
+#include "utf8.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -220,7 +222,7 @@ static void duplicate_error(struct aml_doc_build *b, const char *key,
 {
 	char shown[96];
 
-	aml_doc_quote(key, strlen(key), 1, shown, sizeof(shown));
+	aml_text_quote(key, strlen(key), shown, sizeof(shown));
 	aml_doc_error(b->errs, line, "duplicate key %s (first at line %d)",
 		      shown, first_line);
 }
@@ -387,57 +389,6 @@ static int is_blank(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Offset of the first byte that is not valid UTF-8, or [n]. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c;
-
-		while (n - i >= 8) {
-			uint64_t w;
-
-			memcpy(&w, s + i, 8);
-			if (w & 0x8080808080808080ULL)
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-		} else if (c < 0xC2) {
-			return i;
-		} else if (c < 0xE0) {
-			if (n - i < 2 || (s[i + 1] & 0xC0) != 0x80)
-				return i;
-			i += 2;
-		} else if (c < 0xF0) {
-			unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-			unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-
-			if (n - i < 3 || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80)
-				return i;
-			i += 3;
-		} else if (c < 0xF5) {
-			unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-			unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-
-			if (n - i < 4 || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80 ||
-			    (s[i + 3] & 0xC0) != 0x80)
-				return i;
-			i += 4;
-		} else {
-			return i;
-		}
-	}
-	return n;
-}
-
 static int line_at(const char *text, size_t offset)
 {
 	int line = 1;
@@ -462,7 +413,7 @@ struct aml_node *aml_doc_parse(const char *text, size_t len,
 		text = "";
 		u = (const unsigned char *)text;
 	}
-	bad = utf8_invalid_at(u, len);
+	bad = aml_utf8_invalid_at(u, len);
 	if (bad < len) {
 		aml_doc_error(errs, line_at(text, bad),
 			      "invalid UTF-8 (byte 0x%02X)", u[bad]);
@@ -541,103 +492,6 @@ const char *aml_doc_type_name(const struct aml_node *node)
 	return "an unknown value";
 }
 
-/* Bytes of the UTF-8 sequence starting at s[0] (of n), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t k = utf8_invalid_at(s, n < 4 ? n : 4);
-
-	if (k > 0)
-		return s[0] < 0x80 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	return 0;
-}
-
-/*
- * The escaped form of the character at s[0] into out (at least 7 bytes);
- * returns its length and sets *used to the input bytes it consumed.
- * Invisible and direction-changing characters are escaped so a value in a
- * message cannot disguise itself on a terminal.
- */
-static size_t escape_char(const unsigned char *s, size_t n, int quote,
-			  char *out, size_t *used)
-{
-	unsigned char c = s[0];
-	size_t k;
-	unsigned cp;
-
-	*used = 1;
-	if (c >= 0x20 && c < 0x7F) {
-		if ((c == '"' && quote) || c == '\\') {
-			out[0] = '\\';
-			out[1] = (char)c;
-			return 2;
-		}
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x80) {
-		const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" :
-			c == '\r' ? "\\r" : NULL;
-
-		if (e) {
-			memcpy(out, e, 2);
-			return 2;
-		}
-		return (size_t)snprintf(out, 7, "\\u%04X", c);
-	}
-	k = utf8_seq(s, n);
-	if (k == 0)
-		return (size_t)snprintf(out, 7, "\\x%02X", c);
-	*used = k;
-	cp = k == 2 ? (s[0] & 0x1Fu) << 6 | (s[1] & 0x3Fu) :
-		k == 3 ? (s[0] & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 |
-			(s[2] & 0x3Fu) : 0x10000;
-	if ((cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0x200E || cp == 0x200F || cp == 0xFEFF)
-		return (size_t)snprintf(out, 7, "\\u%04X", cp);
-	memcpy(out, s, k);
-	return k;
-}
-
-void aml_doc_quote(const char *s, size_t n, int quote, char *buf, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	const size_t tail = quote ? 4 : 3;    /* ...\" or ... */
-	size_t cap, need = quote ? 2 : 0, at = 0, i;
-	char piece[8];
-
-	if (!buf || len == 0)
-		return;
-	cap = len - 1;
-	/* First pass: does the whole value fit? */
-	for (i = 0; i < n && need <= cap; ) {
-		size_t used;
-
-		need += escape_char(u + i, n - i, quote, piece, &used);
-		i += used;
-	}
-	if (quote && cap > 0)
-		buf[at++] = '"';
-	for (i = 0; i < n; ) {
-		size_t used, k = escape_char(u + i, n - i, quote, piece, &used);
-
-		if (need > cap ? at + k + tail > cap : at + k > cap)
-			break;
-		memcpy(buf + at, piece, k);
-		at += k;
-		i += used;
-	}
-	if (need > cap) {
-		const char *dots = quote ? "...\"" : "...";
-
-		for (size_t j = 0; j < tail && at < cap; j++)
-			buf[at++] = dots[j];
-	} else if (quote) {
-		buf[at++] = '"';
-	}
-	buf[at] = '\0';
-}
-
 void aml_doc_describe(const struct aml_node *node, char *buf, size_t len)
 {
 	const char *word;
@@ -649,14 +503,14 @@ void aml_doc_describe(const struct aml_node *node, char *buf, size_t len)
 	} else {
 		switch (node->type) {
 		case AML_NODE_STRING:
-			aml_doc_quote(node->text ? node->text : "",
-				      node->text ? node->len : 0, 1, buf, len);
+			aml_text_quote(node->text ? node->text : "",
+				       node->text ? node->len : 0, buf, len);
 			return;
 		case AML_NODE_INT:
 		case AML_NODE_FLOAT:
 			if (node->text) {
-				aml_doc_quote(node->text, node->len, 0, buf,
-					      len);
+				aml_text_escape_n(node->text, node->len, buf,
+						  len);
 				return;
 			}
 			word = aml_doc_type_name(node);
@@ -666,5 +520,5 @@ void aml_doc_describe(const struct aml_node *node, char *buf, size_t len)
 			break;
 		}
 	}
-	aml_doc_quote(word, strlen(word), 0, buf, len);
+	aml_text_escape(word, buf, len);
 }

@@ -170,12 +170,6 @@ static inline int aml_doc_build_in_object(const struct aml_doc_build *b)
 	return b->depth > 0 && b->levels[b->depth - 1].is_object;
 }
 
-/*
- * Escape [n] bytes of [s] for a message, in double quotes when [quote],
- * cutting with "..." to fit [len] bytes with the NUL.
- */
-void aml_doc_quote(const char *s, size_t n, int quote, char *buf, size_t len);
-
 struct aml_node *aml_doc_parse_json(const char *text, size_t len,
 				    struct aml_errors *errs);
 struct aml_node *aml_doc_parse_yaml(const char *text, size_t len,

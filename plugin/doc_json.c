@@ -6,6 +6,8 @@
  * a BOM; this reader only has to care about JSON's own grammar.
  */
 #include "doc_internal.h"
+#include "text.h"
+#include "utf8.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -70,12 +72,13 @@ static const char *got(const struct json *j, char *buf, size_t len)
 	} else if (*p < 0x80) {
 		n = 1;
 	} else {
-		n = *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-		if (n > (size_t)(j->end - p))
-			n = (size_t)(j->end - p);
+		/* one character; aml_doc_parse let only valid UTF-8 in */
+		n = aml_utf8_length(p, (size_t)(j->end - p));
+		if (n == 0)
+			n = 1;
 	}
 	buf[0] = '\'';
-	aml_doc_quote((const char *)p, n, 0, buf + 1, len - 2);
+	aml_text_escape_n((const char *)p, n, buf + 1, len - 2);
 	strcat(buf, "'");
 	return buf;
 }
@@ -106,32 +109,6 @@ static int hex4(const unsigned char *s, unsigned *out)
 	}
 	*out = v;
 	return 0;
-}
-
-static size_t utf8_put(char *q, unsigned cp)
-{
-	unsigned char *u = (unsigned char *)q;
-
-	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		u[0] = (unsigned char)(0xC0 | cp >> 6);
-		u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xE0 | cp >> 12);
-		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	u[0] = (unsigned char)(0xF0 | cp >> 18);
-	u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-	u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-	u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-	return 4;
 }
 
 /*
@@ -190,14 +167,14 @@ static long decode_escapes(struct json *j, const unsigned char *s,
 					      "\\u0000 is not allowed in a key");
 				return -1;
 			}
-			q += utf8_put(q, cp);
+			q += aml_utf8_encode(cp, q);
 			continue;
 		default: {
 			char shown[16];
 
 			/* s < stop: the scan never ends a string on a '\\' */
-			aml_doc_quote((const char *)s, 1, 0, shown,
-				      sizeof(shown));
+			aml_text_escape_n((const char *)s, 1, shown,
+					  sizeof(shown));
 			aml_doc_error(j->b->errs, j->line,
 				      "invalid escape '\\%s' in a string",
 				      shown);

@@ -10,6 +10,7 @@
  * than half-supported.
  */
 #include "doc_internal.h"
+#include "text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -137,7 +138,7 @@ static const char *special_float(const char *s, size_t n)
 
 static void shown_value(const char *s, size_t n, char *buf, size_t len)
 {
-	aml_doc_quote(s, n, 1, buf, len);
+	aml_text_quote(s, n, buf, len);
 }
 
 /*
@@ -227,9 +228,9 @@ static void shown_tag(const char *tag, char *buf, size_t len)
 	if (strncmp(tag, TAG_PREFIX, p) == 0) {
 		buf[0] = '!';
 		buf[1] = '!';
-		aml_doc_quote(tag + p, strlen(tag + p), 0, buf + 2, len - 2);
+		aml_text_escape(tag + p, buf + 2, len - 2);
 	} else {
-		aml_doc_quote(tag, strlen(tag), 0, buf, len);
+		aml_text_escape(tag, buf, len);
 	}
 }
 

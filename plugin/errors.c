@@ -64,29 +64,6 @@ int aml_errors_any(const struct aml_errors *errs)
 	return errs->count > 0 || errs->out_of_memory;
 }
 
-char *aml_errors_join(const struct aml_errors *errs)
-{
-	size_t total = 0, at = 0;
-	char *joined;
-
-	if (errs->count == 0)
-		return NULL;
-	for (size_t i = 0; i < errs->count; i++)
-		total += strlen(errs->lines[i]) + 1;
-	joined = malloc(total);
-	if (!joined)
-		return NULL;
-	for (size_t i = 0; i < errs->count; i++) {
-		size_t n = strlen(errs->lines[i]);
-
-		memcpy(joined + at, errs->lines[i], n);
-		at += n;
-		joined[at++] = '\n';
-	}
-	joined[total - 1] = '\0';
-	return joined;
-}
-
 int aml_fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

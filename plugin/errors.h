@@ -49,12 +49,6 @@ void aml_errors_vadd(struct aml_errors *errs, const char *where,
 int aml_errors_any(const struct aml_errors *errs);
 
 /*
- * Join all lines with '\n' into one malloc'd string (no trailing newline).
- * Returns NULL when there are no lines or memory runs out.
- */
-char *aml_errors_join(const struct aml_errors *errs);
-
-/*
  * For functions that report one sentence into a caller's buffer (the
  * errbuf/errlen convention): format into [errbuf] (when non-NULL and
  * [errlen] > 0, truncating) and return -1, so "return aml_fail(...)" both

@@ -34,8 +34,9 @@
 #endif
 #include "event.h"
 #include "errors.h"
-#include "runid.h"
+#include "random.h"
 #include "text.h"
+#include "utf8.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -76,45 +77,6 @@ int aml_event_source_parse(const char *name, enum aml_event_source *source)
 	return -1;
 }
 
-/* ---- UTF-8 ---- */
-
-/* Length of the valid UTF-8 character at [p] (at most [n] bytes
- * available), or 0 when the byte does not start one.  Overlong forms and
- * surrogates are refused, as a strict JSON reader would. */
-static size_t utf8_char(const unsigned char *p, size_t n)
-{
-	size_t len;
-	unsigned cp;
-
-	if (n == 0)
-		return 0;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /*
  * [s] made one line of valid UTF-8 and cut to [max] bytes, ending with
  * "..." when [ellipsis] and it was cut; malloc'd, NULL when memory runs
@@ -129,7 +91,7 @@ static char *sanitise(const char *s, size_t max, int ellipsis)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_char(p + i, n - i);
+		size_t len = aml_utf8_length(p + i, n - i);
 
 		if (len == 0) {
 			out[out_len++] = '?';
@@ -342,7 +304,7 @@ void aml_event_free(struct aml_event *ev)
 static size_t json_char(const unsigned char *p, size_t n, char esc[8],
 			const char **piece, size_t *used)
 {
-	size_t len = utf8_char(p, n);
+	size_t len = aml_utf8_length(p, n);
 
 	*piece = esc;
 	*used = len ? len : 1;

@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "fdio.h"
 #include "gitinfo.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -197,43 +198,18 @@ static const char *unclean(const char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		unsigned char c = p[i];
-		uint32_t cp;
 		size_t n;
 
-		if (c == 0)
+		if (p[i] == 0)
 			return "a NUL byte";
-		if (c < 0x20 || c == 0x7f)
+		if (p[i] < 0x20 || p[i] == 0x7f)
 			return "a control character";
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
+		n = aml_utf8_length(p + i, len - i);
+		if (n == 0)
 			return "bytes that are not UTF-8";
-		}
-		if (len - i - 1 < n)
-			return "bytes that are not UTF-8";
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return "bytes that are not UTF-8";
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return "bytes that are not UTF-8";
-		if (cp >= 0x80 && cp <= 0x9f)
+		if (n == 2 && aml_utf8_decode(p + i, n) <= 0x9f)
 			return "a control character";
-		i += n + 1;
+		i += n;
 	}
 	return NULL;
 }

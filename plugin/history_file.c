@@ -44,6 +44,7 @@
 #include "errors.h"
 #include "history_backend.h"
 #include "privdrop.h"
+#include "random.h"
 #include "runid.h"
 #include "text.h"
 #include "tree.h"

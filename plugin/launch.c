@@ -19,6 +19,7 @@
  * rather than turned into a cluster spec naming the wrong hosts.
  */
 #include "launch.h"
+#include "text.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -114,7 +115,6 @@ static int place_is_consistent(const struct aml_task_place *p)
 static int push_var(struct aml_strlist *out, const char *name,
 		    const char *value)
 {
-	size_t len = strlen(name) + 1 + strlen(value) + 1;
 	char **items = realloc(out->items, (out->count + 2) * sizeof(*items));
 	char *pair;
 
@@ -122,10 +122,9 @@ static int push_var(struct aml_strlist *out, const char *name,
 		return -1;
 	out->items = items;
 	items[out->count] = NULL;
-	pair = malloc(len);
+	pair = aml_env_pair(name, value);
 	if (!pair)
 		return -1;
-	snprintf(pair, len, "%s=%s", name, value);
 	items[out->count++] = pair;
 	items[out->count] = NULL;
 	return 0;

@@ -20,12 +20,13 @@
  *   - A failed decode leaves [m] empty (aml_manifest_free() is harmless).
  *   - aml_manifest_total_bytes() saturates at UINT64_MAX rather than wrap,
  *     so a limit check on a hostile manifest cannot be fooled.
- *   - Values quoted in messages have control characters, quotes,
- *     backslashes and (in invalid UTF-8) high bytes escaped, and are cut
- *     after QUOTE_INPUT_MAX bytes.
+ *   - Values in messages are quoted as text.h says, cut after 200 bytes
+ *     of plain text (QUOTE_BUF).
  */
 #include "manifest.h"
 #include "errors.h"
+#include "text.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,105 +34,14 @@
 #include <string.h>
 
 #define HEADER_LEN (sizeof(AML_MANIFEST_HEADER) - 1)
-#define QUOTE_INPUT_MAX 200
-#define QUOTE_BUF (QUOTE_INPUT_MAX * 4 + 8)
+/* A value quoted in a message: 200 bytes of it, the quotes and "...". */
+#define QUOTE_BUF 206
 #define RULE_BUF 160
 
 /* ---- messages ---- */
 
-/* Messages go through aml_fail() (errors.h). */
-
-/* Length of the valid UTF-8 character at [s] (at most [n] bytes), or 0:
- * overlong forms, surrogates, values above U+10FFFF and truncated
- * sequences are all invalid. */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need, i;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 3;
-		if (c == 0xE0)
-			lo = 0xA0;      /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;      /* UTF-16 surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 4;
-		if (c == 0xF0)
-			lo = 0x90;      /* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F;      /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return need;
-}
-
-static int utf8_valid(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t k = utf8_char(u + i, n - i);
-
-		if (!k)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-/* [s] of [n] bytes as a double-quoted, escaped, possibly shortened string
- * fit for one line of a message. */
-static const char *quote(const char *s, size_t n, char out[QUOTE_BUF])
-{
-	static const char hex[] = "0123456789abcdef";
-	int escape_high = !utf8_valid(s, n);
-	size_t at = 0, i;
-
-	out[at++] = '"';
-	for (i = 0; i < n && i < QUOTE_INPUT_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			out[at++] = '\\';
-			out[at++] = (char)c;
-		} else if (c == '\n') {
-			out[at++] = '\\';
-			out[at++] = 'n';
-		} else if (c == '\t') {
-			out[at++] = '\\';
-			out[at++] = 't';
-		} else if (c < 0x20 || c == 0x7F || (c >= 0x80 && escape_high)) {
-			out[at++] = '\\';
-			out[at++] = 'x';
-			out[at++] = hex[c >> 4];
-			out[at++] = hex[c & 15];
-		} else {
-			out[at++] = (char)c;
-		}
-	}
-	out[at++] = '"';
-	if (i < n) {
-		memcpy(out + at, "...", 3);
-		at += 3;
-	}
-	out[at] = '\0';
-	return out;
-}
+/* Messages go through aml_fail() (errors.h), values in them through
+ * aml_text_quote() (text.h). */
 
 /* ---- path and target rules ---- */
 
@@ -160,7 +70,7 @@ static int check_chars(const char *s, size_t n, char rule[RULE_BUF])
 			return aml_fail(rule, RULE_BUF,
 				    "has a control character (byte 0x%02x at offset %zu)",
 				    u[i], i);
-		k = utf8_char(u + i, n - i);
+		k = aml_utf8_length(u + i, n - i);
 		if (!k)
 			return aml_fail(rule, RULE_BUF,
 				    "is not valid UTF-8 (byte 0x%02x at offset %zu)",
@@ -352,9 +262,11 @@ static int check_ancestors(const struct aml_manifest *m, size_t line_base,
 			free(stack);
 			free(lens);
 			return aml_fail(errbuf, errlen, "%spath %s: lies below the %s %s",
-				    where(line_base, i, w), quote(q, qlen, q1),
+				    where(line_base, i, w),
+				    aml_text_quote(q, qlen, q1, sizeof(q1)),
 				    a->type == AML_ENTRY_FILE ? "file" : "symlink",
-				    quote(a->path, strlen(a->path), q2));
+				    aml_text_quote(a->path, strlen(a->path),
+						   q2, sizeof(q2)));
 		}
 		lens[i] = qlen;
 		stack[depth++] = i;
@@ -384,34 +296,41 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen)
 
 		if (check_path_rule(e->path, n, rule) != 0)
 			return aml_fail(errbuf, errlen, "path %s: %s",
-				    quote(e->path, n, q1), rule);
+				    aml_text_quote(e->path, n,
+						   q1, sizeof(q1)), rule);
 		if (i > 0 && strcmp(m->entries[i - 1].path, e->path) == 0)
 			return aml_fail(errbuf, errlen, "path %s: appears twice",
-				    quote(e->path, n, q1));
+				    aml_text_quote(e->path, n, q1, sizeof(q1)));
 		if (e->type == AML_ENTRY_FILE) {
 			if (!aml_sha256_is_hex(e->sha256))
 				return aml_fail(errbuf, errlen,
 					    "path %s: has no valid SHA-256",
-					    quote(e->path, n, q1));
+					    aml_text_quote(e->path, n,
+							   q1, sizeof(q1)));
 			e->executable = e->executable != 0;
 		} else if (e->type == AML_ENTRY_SYMLINK) {
 			if (!e->target)
 				return aml_fail(errbuf, errlen,
 					    "symlink %s: has no target",
-					    quote(e->path, n, q1));
+					    aml_text_quote(e->path, n,
+							   q1, sizeof(q1)));
 			if (check_target_rule(e->path, n, e->target,
 					      strlen(e->target), rule) != 0)
 				return aml_fail(errbuf, errlen,
 					    "symlink %s: target %s: %s",
-					    quote(e->path, n, q1),
-					    quote(e->target, strlen(e->target), q2),
+					    aml_text_quote(e->path, n, q1,
+							   sizeof(q1)),
+					    aml_text_quote(e->target,
+							   strlen(e->target),
+							   q2, sizeof(q2)),
 					    rule);
 			e->size = 0;
 			e->executable = 0;
 			e->sha256[0] = '\0';
 		} else {
 			return aml_fail(errbuf, errlen, "path %s: unknown entry type %d",
-				    quote(e->path, n, q1), (int)e->type);
+				    aml_text_quote(e->path, n, q1, sizeof(q1)),
+				    (int)e->type);
 		}
 	}
 	return check_ancestors(m, 0, errbuf, errlen);
@@ -600,27 +519,33 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 		if (parse_u64(field, flen, &e->size) != 0)
 			return aml_fail(errbuf, errlen,
 				    "line %zu: size %s: must be a decimal number without leading zeros, at most 18446744073709551615",
-				    lineno, quote(field, flen, q1));
+				    lineno,
+				    aml_text_quote(field, flen,
+						   q1, sizeof(q1)));
 		if (next_field(&at, end, &field, &flen) != 0)
 			goto too_few;
 		if (flen != 1 || (field[0] != 'x' && field[0] != '-'))
 			return aml_fail(errbuf, errlen,
 				    "line %zu: mode %s: must be \"x\" or \"-\"",
-				    lineno, quote(field, flen, q1));
+				    lineno,
+				    aml_text_quote(field, flen,
+						   q1, sizeof(q1)));
 		e->executable = field[0] == 'x';
 	} else if (n >= 2 && s[0] == 'l' && s[1] == ' ') {
 		e->type = AML_ENTRY_SYMLINK;
 	} else {
 		return aml_fail(errbuf, errlen,
 			    "line %zu: %s: must start with \"f \" (file) or \"l \" (symlink)",
-			    lineno, quote(s, n < 16 ? n : 16, q1));
+			    lineno,
+			    aml_text_quote(s, n < 16 ? n : 16, q1, sizeof(q1)));
 	}
 	if (next_field(&at, end, &field, &flen) != 0)
 		goto too_few;
 	if (parse_i64(field, flen, &e->mtime_ns) != 0)
 		return aml_fail(errbuf, errlen,
 			    "line %zu: mtime_ns %s: must be a decimal number of nanoseconds without leading zeros, in signed 64-bit range",
-			    lineno, quote(field, flen, q1));
+			    lineno,
+			    aml_text_quote(field, flen, q1, sizeof(q1)));
 	path = at;
 	path_len = (size_t)(end - at);
 	if (e->type == AML_ENTRY_SYMLINK) {
@@ -636,7 +561,8 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 	}
 	if (check_path_rule(path, path_len, rule) != 0)
 		return aml_fail(errbuf, errlen, "line %zu: path %s: %s", lineno,
-			    quote(path, path_len, q1), rule);
+			    aml_text_quote(path, path_len,
+					   q1, sizeof(q1)), rule);
 	if (prev) {
 		cmp = memcmp(prev, path, prev_len < path_len ? prev_len : path_len);
 		if (cmp == 0)
@@ -644,18 +570,24 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 		if (cmp == 0)
 			return aml_fail(errbuf, errlen,
 				    "line %zu: path %s: appears twice", lineno,
-				    quote(path, path_len, q1));
+				    aml_text_quote(path, path_len,
+						   q1, sizeof(q1)));
 		if (cmp > 0)
 			return aml_fail(errbuf, errlen,
 				    "line %zu: path %s: out of order (entries are sorted bytewise by path; it must come before %s)",
-				    lineno, quote(path, path_len, q1),
-				    quote(prev, prev_len, q2));
+				    lineno,
+				    aml_text_quote(path, path_len,
+						   q1, sizeof(q1)),
+				    aml_text_quote(prev, prev_len,
+						   q2, sizeof(q2)));
 	}
 	if (target && check_target_rule(path, path_len, target, target_len,
 					rule) != 0)
 		return aml_fail(errbuf, errlen, "line %zu: symlink %s: target %s: %s",
-			    lineno, quote(path, path_len, q1),
-			    quote(target, target_len, q2), rule);
+			    lineno,
+			    aml_text_quote(path, path_len, q1, sizeof(q1)),
+			    aml_text_quote(target, target_len,
+					   q2, sizeof(q2)), rule);
 	e->path = copy_span(path, path_len);
 	if (target)
 		e->target = copy_span(target, target_len);
@@ -676,7 +608,7 @@ too_few:
 bad_hash:
 	return aml_fail(errbuf, errlen,
 		    "line %zu: sha256 %s: must be 64 lower-case hex digits",
-		    lineno, quote(field, flen, q1));
+		    lineno, aml_text_quote(field, flen, q1, sizeof(q1)));
 }
 
 int aml_manifest_decode(const char *text, size_t len, struct aml_manifest *m,

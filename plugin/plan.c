@@ -27,10 +27,9 @@
 /* Enough for any uint64_t in decimal, with the NUL. */
 #define U64_TEXT 21
 
-/* A user's value shown in a message is cut after this many bytes. */
-#define QUOTE_CHARS 64
-/* Worst case: every byte escaped as \xNN, a UTF-8 tail, "...", quotes. */
-#define QUOTE_BUF (QUOTE_CHARS * 4 + 16)
+/* A user's value shown in a message is cut after 64 bytes of plain text:
+ * the quotes, the 64 bytes, "..." and the NUL. */
+#define QUOTE_BUF 70
 
 /* What the checks decide and the builder uses. */
 struct layout {
@@ -45,45 +44,10 @@ struct layout {
 
 /* ---- small helpers ---- */
 
-/*
- * [s] as it appears in an error message: in double quotes, with quotes,
- * backslashes and control characters escaped, so a hostile value can
- * neither forge a second line in slurmctld's log nor move the user's
- * cursor, and cut after QUOTE_CHARS bytes (at a UTF-8 character boundary)
- * so one bad value cannot flood the message.
- */
+/* [s] quoted for a message (text.h), or "(none)". */
 static const char *quote(const char *s, char buf[QUOTE_BUF])
 {
-	size_t at = 0, i;
-
-	if (!s)
-		return "(none)";
-	buf[at++] = '"';
-	for (i = 0; s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		/* Past the cut, only finish a multi-byte character. */
-		if (i >= QUOTE_CHARS && (c & 0xc0) != 0x80)
-			break;
-		if (i >= QUOTE_CHARS + 3)
-			break;
-		if (c == '"' || c == '\\') {
-			buf[at++] = '\\';
-			buf[at++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			at += (size_t)snprintf(buf + at, QUOTE_BUF - at,
-					       "\\x%02x", c);
-		} else {
-			buf[at++] = (char)c;
-		}
-	}
-	if (s[i]) {
-		memcpy(buf + at, "...", 3);
-		at += 3;
-	}
-	buf[at++] = '"';
-	buf[at] = '\0';
-	return buf;
+	return s ? aml_text_quote(s, strlen(s), buf, QUOTE_BUF) : "(none)";
 }
 
 /* "s" for a count that takes a plural noun. */
@@ -651,11 +615,6 @@ static void check_command(const struct aml_runconfig *rc,
 
 /* ---- building ---- */
 
-static char *env_pair(const char *name, const char *value)
-{
-	return concat(3, name, "=", value ? value : "");
-}
-
 static int build_environment(const struct aml_runconfig *rc,
 			     const struct layout *l, const char *target,
 			     struct aml_strlist *env)
@@ -680,14 +639,14 @@ static int build_environment(const struct aml_runconfig *rc,
 	if (!env->items)
 		return -1;
 	for (size_t i = 0; i < vars->count; i++) {
-		env->items[env->count] = env_pair(vars->items[i].key,
+		env->items[env->count] = aml_env_pair(vars->items[i].key,
 						  vars->items[i].value);
 		if (!env->items[env->count])
 			return -1;
 		env->count++;
 	}
 	for (size_t i = 0; i < N_RUN_VARS; i++) {
-		env->items[env->count] = env_pair(run_vars[i][0],
+		env->items[env->count] = aml_env_pair(run_vars[i][0],
 						  run_vars[i][1]);
 		if (!env->items[env->count])
 			return -1;

@@ -14,14 +14,13 @@
  *     fit a caller's buffer, as a shorter one could collide.
  */
 #include "runid.h"
+#include "random.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 static int is_alnum(unsigned char c)
 {
@@ -132,40 +131,4 @@ int aml_runid_is_tracking_id(const char *id)
 			return 0;
 	}
 	return 1;
-}
-
-int aml_random(void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-unsigned long long aml_unique_bits(void)
-{
-	static unsigned long long counter;
-	unsigned long long r;
-	struct timespec ts;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((unsigned long long)getpid() << 40) ^
-	       (unsigned long long)ts.tv_nsec ^
-	       ((unsigned long long)ts.tv_sec << 20) ^
-	       (__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) *
-		0x9e3779b97f4a7c15ULL);
 }

@@ -40,19 +40,4 @@ int aml_runid_is_valid(const char *id);
  */
 int aml_runid_is_tracking_id(const char *id);
 
-/*
- * [len] random bytes from getrandom(2).  It blocks only until the
- * kernel's pool is initialised (early in boot), rather than fail a
- * submission; EINTR is retried.  Returns 0, or -1 with errno.
- */
-int aml_random(void *buf, size_t len);
-
-/*
- * 64 bits for a temporary file's name, where only uniqueness matters and
- * O_EXCL (or a rename that never replaces) catches a clash: random when
- * the pool answers at once, else the pid, the time and a process-wide
- * counter.  Never blocks, never fails.
- */
-unsigned long long aml_unique_bits(void);
-
 #endif

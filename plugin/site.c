@@ -34,12 +34,12 @@
  * wrong path): the rest would only flood the log. */
 #define SITE_MAX_ERRORS 1000
 
-/* Values are cut to this many bytes in messages, for the same reason. */
-#define QUOTE_MAX 60
+/* Values in messages are cut after 60 bytes of plain text, for the same
+ * reason: the quotes, the 60 bytes, "..." and the NUL. */
+#define QUOTED_SIZE 66
 
 /* A key longer than this is garbage, not a typo worth a suggestion. */
 #define SUGGEST_MAX_WORD 64
-#define QUOTED_SIZE (QUOTE_MAX * 4 + 8)
 
 #define MAX_NODES_LIMIT 100000
 #define MAX_PROCESSES_LIMIT 10000
@@ -241,42 +241,6 @@ static int is_name_char(char c)
 }
 
 /*
- * Write [s] ([n] bytes) quoted for a message: '"' and '\' escaped, bytes
- * outside printable ASCII as \xNN so a hostile file cannot put terminal
- * escapes or broken UTF-8 into a log, and cut at QUOTE_MAX bytes.
- */
-static const char *quote(char *buf, const char *s, size_t n)
-{
-	size_t at = 0;
-
-	buf[at++] = '"';
-	for (size_t i = 0; i < n && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[at++] = '\\';
-			buf[at++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			static const char hex[] = "0123456789abcdef";
-
-			buf[at++] = '\\';
-			buf[at++] = 'x';
-			buf[at++] = hex[c >> 4];
-			buf[at++] = hex[c & 15];
-		} else {
-			buf[at++] = (char)c;
-		}
-	}
-	if (n > QUOTE_MAX) {
-		memcpy(buf + at, "...", 3);
-		at += 3;
-	}
-	buf[at++] = '"';
-	buf[at] = '\0';
-	return buf;
-}
-
-/*
  * Digits only, in [s, s + n): Slurm's strtol-based parsing takes "+5",
  * " 5" and "5abc", which hides typos.  Returns 0, -1 when malformed, -2
  * when the number does not fit in 64 bits.
@@ -370,7 +334,8 @@ static void bad_value(struct parser *ps, const struct token *t, enum key k,
 		return;
 	}
 	report(ps, t->line, "%s: %s, got %s", key_names[k], rule,
-	       quote(quoted, t->value, strlen(t->value)));
+	       aml_text_quote(t->value, strlen(t->value),
+			      quoted, sizeof(quoted)));
 	free(rule);
 }
 
@@ -885,14 +850,15 @@ static enum key find_key(const char *s, size_t n)
 static enum key check_token(struct parser *ps, const struct token *t,
 			    int on_target_line, int *value_ok, enum key *meant)
 {
-	char quoted[QUOTED_SIZE], key[QUOTED_SIZE];
+	char quoted[QUOTED_SIZE], key[QUOTED_SIZE - 2];   /* key: no quotes */
 	enum key k;
 
 	*value_ok = 0;
 	*meant = K_UNKNOWN;
 	if (!t->value || t->key_len == 0) {
 		report(ps, t->line, "expected Key=Value, got %s",
-		       quote(quoted, t->text, strlen(t->text)));
+		       aml_text_quote(t->text, strlen(t->text),
+				      quoted, sizeof(quoted)));
 		return K_UNKNOWN;
 	}
 	k = find_key(t->text, t->key_len);
@@ -917,16 +883,17 @@ static enum key check_token(struct parser *ps, const struct token *t,
 				near = aml_suggest(word, candidates, n);
 		}
 		/* The key as written, made safe to print, without quotes. */
-		quote(key, t->text, t->key_len);
-		key[strlen(key) - 1] = '\0';
+		aml_text_escape_n(t->text, t->key_len, key, sizeof(key));
 		if (near) {
 			*meant = find_key(near, strlen(near));
 			report(ps, t->line, "%s: unknown key (did you mean %s?), "
-			       "got %s", key + 1, near,
-			       quote(quoted, t->value, strlen(t->value)));
+			       "got %s", key, near,
+			       aml_text_quote(t->value, strlen(t->value),
+					      quoted, sizeof(quoted)));
 		} else {
-			report(ps, t->line, "%s: unknown key, got %s", key + 1,
-			       quote(quoted, t->value, strlen(t->value)));
+			report(ps, t->line, "%s: unknown key, got %s", key,
+			       aml_text_quote(t->value, strlen(t->value),
+					      quoted, sizeof(quoted)));
 		}
 		free(word);
 		return K_UNKNOWN;
@@ -1363,7 +1330,8 @@ static void find_duplicate_targets(struct parser *ps)
 		       "defined on line %d), got %s",
 		       key_names[K_COMPUTE_TARGET],
 		       site->targets[refs[first].index].line,
-		       quote(quoted, dup->name, strlen(dup->name)));
+		       aml_text_quote(dup->name, strlen(dup->name),
+				      quoted, sizeof(quoted)));
 	}
 	free(refs);
 }

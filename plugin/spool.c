@@ -52,7 +52,7 @@
 #include "userdir.h"
 #include "artifacts.h"
 #include "errors.h"
-#include "runid.h"
+#include "random.h"
 #include "text.h"
 
 #include <dirent.h>

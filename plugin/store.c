@@ -37,7 +37,7 @@
 #define _GNU_SOURCE /* O_PATH, syncfs, asprintf */
 #endif
 #include "fdio.h"
-#include "runid.h"
+#include "random.h"
 #include "store.h"
 #include "store_internal.h"
 #include "userdir.h"

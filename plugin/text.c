@@ -1,4 +1,5 @@
 #include "text.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,70 +93,43 @@ char *aml_shell_words(char *const *words, size_t n)
 	return aml_text_finish(&t);
 }
 
-/* Length of the valid UTF-8 sequence at [p], or 0 (overlongs, surrogates
- * and code points past U+10FFFF are not valid). */
-static size_t utf8_length(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[0] == 0xe0 && p[1] < 0xa0) ||
-		    (p[0] == 0xed && p[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80 || (p[0] == 0xf0 && p[1] < 0x90) ||
-		    (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/* The code point of the valid [u]-byte sequence at [p]. */
-static unsigned utf8_code_point(const unsigned char *p, size_t u)
-{
-	static const unsigned char lead_bits[] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-	unsigned cp = p[0] & lead_bits[u];
-
-	for (size_t i = 1; i < u; i++)
-		cp = (cp << 6) | (p[i] & 0x3f);
-	return cp;
-}
-
 /*
- * Characters a terminal acts on instead of drawing, beyond C0 and DEL:
+ * Characters a terminal acts on, or draws as nothing, instead of drawing:
  * the C1 controls U+0080-U+009F (U+009B is CSI and U+009D OSC for a
- * terminal that takes them in UTF-8), and the bidirectional formatting
+ * terminal that takes them in UTF-8); the bidirectional formatting
  * characters, which reorder what is drawn after them so a value can pass
- * for another ("Trojan Source").
+ * for another ("Trojan Source"); U+2028 and U+2029, which a log viewer
+ * may take for the end of a line; U+FEFF, which is drawn as nothing.
  */
 static int is_hidden_control(unsigned cp)
 {
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
-	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	       cp == 0x200f || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
 }
 
+/* Where shown text goes: a terminal or a message, the inside of double
+ * quotes in a message, or a JSON encoder's output. */
+enum shown_form { SHOWN_PLAIN, SHOWN_QUOTED, SHOWN_JSON };
+
 /*
- * How the character at [p] is shown: returns the length of its form,
- * points [*piece] at it (into [esc] when escaped) and sets [*used] to the
- * bytes of [p] it stands for.  The rule of text.h: C0, DEL and bytes that
- * are not UTF-8 as \xNN, C1 and bidirectional controls as \uNNNN, a
- * backslash doubled.  With [json], [p] is inside a JSON encoder's output:
+ * How the character at [p] ([n] > 0 bytes left) is shown: returns the
+ * length of its form, points [*piece] at it (into [esc] when escaped) and
+ * sets [*used] to the bytes of [p] it stands for.  The rule of text.h:
+ * C0, DEL and bytes that are not UTF-8 as \xNN, hidden controls as
+ * \uNNNN, a backslash doubled, and inside quotes a '"' as \", so the
+ * closing quote is always the value's end.  In a JSON encoder's output
  * its C0 are its own layout (it escapes every one in a string) and its
- * backslashes its escapes, so only what it lets through raw is escaped,
- * in JSON's form, and a byte that is not UTF-8 becomes \ufffd.
+ * backslashes and quotes its escapes, so only what it lets through raw is
+ * escaped, in JSON's form, and a byte that is not UTF-8 becomes \ufffd.
  */
-static size_t shown_piece(const unsigned char *p, int json, char esc[8],
+static size_t shown_piece(const unsigned char *p, size_t n,
+			  enum shown_form form, char esc[8],
 			  const char **piece, size_t *used)
 {
-	size_t u = utf8_length(p);
+	size_t u = aml_utf8_length(p, n);
+	int json = form == SHOWN_JSON;
 	unsigned cp;
 
 	*piece = esc;
@@ -165,9 +139,13 @@ static size_t shown_piece(const unsigned char *p, int json, char esc[8],
 	if (u == 0 || (u == 1 && (p[0] == 0x7f || (p[0] < 0x20 && !json))))
 		return json ? (size_t)snprintf(esc, 8, "\\u%04x", p[0])
 			    : (size_t)snprintf(esc, 8, "\\x%02x", p[0]);
-	if (u == 1 && p[0] == '\\' && !json)
-		return (size_t)snprintf(esc, 8, "\\\\");
-	cp = u > 1 ? utf8_code_point(p, u) : 0;
+	if (u == 1 && !json &&
+	    (p[0] == '\\' || (p[0] == '"' && form == SHOWN_QUOTED))) {
+		esc[0] = '\\';
+		esc[1] = (char)p[0];
+		return 2;
+	}
+	cp = u > 1 ? aml_utf8_decode(p, u) : 0;
 	if (is_hidden_control(cp))
 		return (size_t)snprintf(esc, 8, "\\u%04x", cp);
 	*piece = (const char *)p;
@@ -190,12 +168,13 @@ static size_t columns(const char *s, size_t n)
 static size_t add_shown(struct aml_text *t, const char *s, size_t max_cols)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t cols = 0;
+	size_t n = strlen(s), cols = 0;
 
-	while (*p) {
+	while (n > 0) {
 		const char *piece;
 		char esc[8];
-		size_t used, k = shown_piece(p, 0, esc, &piece, &used);
+		size_t used, k = shown_piece(p, n, SHOWN_PLAIN, esc, &piece,
+					     &used);
 		size_t c = columns(piece, k);
 
 		if (cols + c > max_cols)
@@ -204,6 +183,7 @@ static size_t add_shown(struct aml_text *t, const char *s, size_t max_cols)
 			aml_text_add(t, piece, k);
 		cols += c;
 		p += used;
+		n -= used;
 	}
 	return cols;
 }
@@ -221,58 +201,95 @@ size_t aml_text_shown_width(const char *s)
 void aml_text_add_shown_json(struct aml_text *t, const char *json)
 {
 	const unsigned char *p = (const unsigned char *)json;
+	size_t n = strlen(json);
 
-	while (*p) {
+	while (n > 0) {
 		const char *piece;
 		char esc[8];
-		size_t used, k = shown_piece(p, 1, esc, &piece, &used);
+		size_t used, k = shown_piece(p, n, SHOWN_JSON, esc, &piece,
+					     &used);
 
 		aml_text_add(t, piece, k);
 		p += used;
+		n -= used;
 	}
 }
 
-/* Escape into [buf] while [reserve] bytes stay free; returns the length
- * written, and whether all of [s] fit in [*complete]. */
-static size_t escape_into(const unsigned char *p, char *buf, size_t len,
-			  size_t reserve, int *complete)
+/* The [n] bytes at [p] shown into [buf] while [reserve] of its [len]
+ * bytes stay free; returns the length written, and whether all of it
+ * fit in [*complete]. */
+static size_t shown_into(const unsigned char *p, size_t n,
+			 enum shown_form form, char *buf, size_t len,
+			 size_t reserve, int *complete)
 {
-	size_t n = 0;
+	size_t w = 0;
 
 	*complete = 0;
-	while (*p) {
+	while (n > 0) {
 		const char *piece;
 		char esc[8];
-		size_t used, k = shown_piece(p, 0, esc, &piece, &used);
+		size_t used, k = shown_piece(p, n, form, esc, &piece, &used);
 
-		if (n + k + reserve > len)
-			return n;
-		memcpy(buf + n, piece, k);
-		n += k;
+		if (w + k + reserve > len)
+			return w;
+		memcpy(buf + w, piece, k);
+		w += k;
 		p += used;
+		n -= used;
 	}
 	*complete = 1;
-	return n;
+	return w;
+}
+
+/*
+ * The one way a value goes into a message: shown, between quotes when
+ * [quoted], cut with "..." (before the closing quote) so that it fits
+ * [buf]; a buffer too small for even the cut form gets "".
+ */
+static void show_in_message(const char *s, size_t n, int quoted, char *buf,
+			    size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	enum shown_form form = quoted ? SHOWN_QUOTED : SHOWN_PLAIN;
+	const char *cut = quoted ? "...\"" : "...";
+	size_t open = quoted ? 1 : 0, cut_len = strlen(cut), at;
+	int complete;
+
+	if (!buf || len == 0)
+		return;
+	if (len < open + cut_len + 1) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[0] = '"';
+	at = open + shown_into(p, n, form, buf + open, len - open, open + 1,
+			       &complete);
+	if (complete) {
+		memcpy(buf + at, "\"", open);
+		at += open;
+	} else {
+		at = open + shown_into(p, n, form, buf + open, len - open,
+				       cut_len + 1, &complete);
+		memcpy(buf + at, cut, cut_len);
+		at += cut_len;
+	}
+	buf[at] = '\0';
 }
 
 void aml_text_escape(const char *s, char *buf, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
-	int complete;
+	show_in_message(s, strlen(s), 0, buf, len);
+}
 
-	if (len < 4) {
-		if (len)
-			buf[0] = '\0';
-		return;
-	}
-	n = escape_into(p, buf, len, 1, &complete);
-	if (!complete) {
-		n = escape_into(p, buf, len, 4, &complete);
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = '\0';
+void aml_text_escape_n(const char *s, size_t n, char *buf, size_t len)
+{
+	show_in_message(s, n, 0, buf, len);
+}
+
+const char *aml_text_quote(const char *s, size_t n, char *buf, size_t len)
+{
+	show_in_message(s, n, 1, buf, len);
+	return buf;
 }
 
 /* Append [spec] (one printf conversion) formatted with what follows. */
@@ -540,4 +557,17 @@ char *aml_strdup_opt(const char *s, int *oom)
 	if (!copy)
 		*oom = 1;
 	return copy;
+}
+
+char *aml_env_pair(const char *name, const char *value)
+{
+	size_t name_len = strlen(name), value_len = value ? strlen(value) : 0;
+	char *pair = malloc(name_len + 1 + value_len + 1);
+
+	if (!pair)
+		return NULL;
+	memcpy(pair, name, name_len);
+	pair[name_len] = '=';
+	memcpy(pair + name_len + 1, value ? value : "", value_len + 1);
+	return pair;
 }

@@ -38,6 +38,9 @@ void aml_text_shell_word(struct aml_text *t, const char *word);
  * sets *[oom] when a copy fails, so the caller checks once at the end. */
 char *aml_strdup_opt(const char *s, int *oom);
 
+/* "[name]=[value]" (a NULL value as ""), an entry of an environment;
+ * malloc'd, NULL when memory runs out. */
+char *aml_env_pair(const char *name, const char *value);
 /* The finished string, which the caller frees; "" when nothing was added.
  * NULL (and everything released) when memory ran out at any point. */
 char *aml_text_finish(struct aml_text *t);
@@ -47,21 +50,35 @@ char *aml_text_finish(struct aml_text *t);
 char *aml_shell_words(char *const *words, size_t n);
 
 /*
- * Text from elsewhere (run history, a server, a file name: anything
- * another user may have chosen) as it may be shown on a terminal or put
- * in a one-line message.  One rule everywhere: C0 controls, DEL and bytes
- * that are not UTF-8 as \xNN; the C1 controls U+0080-U+009F and the
- * bidirectional formatting characters (U+061C, U+200E-U+200F,
- * U+202A-U+202E, U+2066-U+2069) as \uNNNN; a backslash doubled, so an
- * escape always means the character was there; everything else as it is.
- * Shown raw, a newline would forge a second line of a log, ESC [ 2 J
- * clear another user's screen, OSC 52 write their clipboard, and U+202E
- * make a value read as another.
+ * Text from elsewhere (run history, a server, a file name, a value in a
+ * run configuration or aml.conf: anything another user may have chosen)
+ * as it may be shown on a terminal or put in a one-line message.  One rule
+ * everywhere: C0 controls, DEL and bytes that are not UTF-8 (utf8.h) as
+ * \xNN; the C1 controls U+0080-U+009F, the bidirectional formatting
+ * characters (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), the
+ * line and paragraph separators U+2028-U+2029 and U+FEFF as \uNNNN; a
+ * backslash doubled, so an escape always means the character was there;
+ * between quotes, a '"' as \"; everything else as it is.  Shown raw, a
+ * newline would forge a second line of a log, ESC [ 2 J clear another
+ * user's screen, OSC 52 write their clipboard, and U+202E make a value
+ * read as another.
+ *
+ * In a message a value is cut to the caller's buffer, so one value
+ * cannot flood a line: the cut is marked "..." (inside the quotes), and
+ * never falls in the middle of an escape or a character.  A buffer too
+ * small for even the cut form gets "".
  */
 
-/* [s] shown, into [buf] of [len] bytes, cut with "..." when it does not
- * fit (never in the middle of an escape or a character). */
+/* [s] shown, into [buf] of [len] bytes. */
 void aml_text_escape(const char *s, char *buf, size_t len);
+
+/* The [n] bytes at [s] (NULs included, shown as \x00) shown, into [buf]
+ * of [len] bytes. */
+void aml_text_escape_n(const char *s, size_t n, char *buf, size_t len);
+
+/* The [n] bytes at [s] shown between double quotes, into [buf] of [len]
+ * bytes; returns [buf], to be an argument of the message. */
+const char *aml_text_quote(const char *s, size_t n, char *buf, size_t len);
 
 /* Append [s] shown, whole. */
 void aml_text_add_shown(struct aml_text *t, const char *s);

@@ -14,7 +14,7 @@
 #include "errors.h"
 #include "dirtrust.h"
 #include "fdio.h"
-#include "runid.h"
+#include "random.h"
 #include "userdir.h"
 
 #define SUFFIX_HEX 8

@@ -121,9 +121,10 @@ static void redact(struct mlflow *m, char *errbuf, size_t errlen)
  * verdict with one line in errbuf; [resp] keeps the answer either way
  * (404s matter to callers).
  */
-static int call(struct mlflow *m, const char *method, const char *target,
-		const char *json, struct aml_http_response *resp,
-		char *errbuf, size_t errlen)
+static int api_request(struct mlflow *m, const char *method,
+		       const char *target, const char *json,
+		       struct aml_http_response *resp, char *errbuf,
+		       size_t errlen)
 {
 	char err[1024], line[768], path[4096];
 	int rc;
@@ -219,7 +220,7 @@ static int experiment_id(struct mlflow *m, const char *name, int create,
 			return oom(errbuf, errlen);
 		}
 		free(enc);
-		rc = call(m, "GET", target, NULL, &resp, errbuf, errlen);
+		rc = api_request(m, "GET", target, NULL, &resp, errbuf, errlen);
 		free(target);
 		if (rc == AML_BACKEND_OK) {
 			rc = aml_mlflow_parse_experiment("experiments/get-by-name",
@@ -250,8 +251,8 @@ static int experiment_id(struct mlflow *m, const char *name, int create,
 		aml_http_response_free(&resp);
 		if (!(body = aml_mlflow_create_experiment_body(name)))
 			return oom(errbuf, errlen);
-		rc = call(m, "POST", "experiments/create", body, &resp,
-			  errbuf, errlen);
+		rc = api_request(m, "POST", "experiments/create", body, &resp,
+				 errbuf, errlen);
 		free(body);
 		if (rc == AML_BACKEND_OK) {
 			rc = aml_mlflow_parse_experiment_id("experiments/create",
@@ -294,8 +295,8 @@ static int all_experiments(struct mlflow *m,
 		token = NULL;
 		if (!body)
 			return oom(errbuf, errlen);
-		rc = call(m, "POST", "experiments/search", body, &resp, errbuf,
-			  errlen);
+		rc = api_request(m, "POST", "experiments/search", body, &resp,
+				 errbuf, errlen);
 		free(body);
 		if (rc == AML_BACKEND_OK &&
 		    aml_mlflow_parse_experiments("experiments/search",
@@ -374,8 +375,8 @@ static int search_runs(struct mlflow *m, const char *const *ids, size_t n,
 		token = NULL;
 		if (!body)
 			return oom(errbuf, errlen);
-		rc = call(m, "POST", "runs/search", body, &resp, errbuf,
-			  errlen);
+		rc = api_request(m, "POST", "runs/search", body, &resp, errbuf,
+				 errlen);
 		free(body);
 		if (rc == AML_BACKEND_OK &&
 		    aml_mlflow_parse_runs("runs/search", resp.body,
@@ -480,7 +481,7 @@ static int get_run(struct mlflow *m, const char *key,
 		return oom(errbuf, errlen);
 	}
 	free(enc);
-	rc = call(m, "GET", target, NULL, &resp, errbuf, errlen);
+	rc = api_request(m, "GET", target, NULL, &resp, errbuf, errlen);
 	free(target);
 	if (rc == AML_BACKEND_OK &&
 	    aml_mlflow_parse_run("runs/get", resp.body, resp.body_len, run,
@@ -689,8 +690,8 @@ static int set_tags(struct mlflow *m, const char *id,
 
 		if (!body)
 			return AML_BACKEND_REFUSED;
-		rc = call(m, "POST", "runs/log-batch", body, &resp, errbuf,
-			  errlen);
+		rc = api_request(m, "POST", "runs/log-batch", body, &resp,
+				 errbuf, errlen);
 		free(body);
 		aml_http_response_free(&resp);
 		if (rc != AML_BACKEND_OK)
@@ -717,7 +718,7 @@ static int update_status(struct mlflow *m, const char *id,
 	}
 	if (!(body = aml_mlflow_update_run_body(id, name, end_ms)))
 		return oom(errbuf, errlen);
-	rc = call(m, "POST", "runs/update", body, &resp, errbuf, errlen);
+	rc = api_request(m, "POST", "runs/update", body, &resp, errbuf, errlen);
 	free(body);
 	aml_http_response_free(&resp);
 	return rc;
@@ -974,8 +975,8 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 			rc = oom(errbuf, errlen);
 			goto done;
 		}
-		rc = call(m, "POST", "runs/create", body, &resp, errbuf,
-			  errlen);
+		rc = api_request(m, "POST", "runs/create", body, &resp, errbuf,
+				 errlen);
 		if (rc == AML_BACKEND_OK &&
 		    aml_mlflow_parse_run("runs/create", resp.body,
 					 resp.body_len, &run, errbuf,
@@ -1200,8 +1201,8 @@ static int mlflow_set_tags(void *self, const char *experiment,
 			rc = oom(errbuf, errlen);
 			break;
 		}
-		rc = call(m, "POST", "runs/delete-tag", body, &resp, errbuf,
-			  errlen);
+		rc = api_request(m, "POST", "runs/delete-tag", body, &resp,
+				 errbuf, errlen);
 		free(body);
 		aml_http_response_free(&resp);
 	}
@@ -1596,7 +1597,7 @@ static int list_below(struct mlflow *m, const char *id, const char *top,
 	}
 	free(eid);
 	free(etop);
-	rc = call(m, "GET", target, NULL, &resp, errbuf, errlen);
+	rc = api_request(m, "GET", target, NULL, &resp, errbuf, errlen);
 	free(target);
 	if (rc == AML_BACKEND_OK &&
 	    aml_mlflow_parse_files("artifacts/list", resp.body, resp.body_len,

@@ -25,7 +25,7 @@
 #include "errors.h"
 #include "fdio.h"
 #include "hangwatch.h"
-#include "runid.h"
+#include "random.h"
 #include "http.h"
 #include "text.h"
 

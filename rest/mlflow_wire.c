@@ -17,6 +17,7 @@
 #include "http.h"
 #include "errors.h"
 #include "text.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -86,49 +87,6 @@ static int is_unreserved(int c)
 static int starts_with_ci(const char *s, const char *prefix)
 {
 	return aml_ascii_ieq_n(s, strlen(prefix), prefix);
-}
-
-/* Length of the valid UTF-8 sequence at [p] (of [n] bytes), or 0:
- * overlongs, surrogates and code points past U+10FFFF are not valid. */
-static size_t utf8_length(const unsigned char *p, size_t n)
-{
-	size_t want;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		want = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		want = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		want = 4;
-	else
-		return 0;
-	if (n < want)
-		return 0;
-	for (size_t i = 1; i < want; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return want;
-}
-
-/* Offset of the first byte that is not valid UTF-8, or -1. */
-static long utf8_invalid_at(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0;
-
-	while (i < n) {
-		size_t u = utf8_length(p + i, n - i);
-
-		if (!u)
-			return (long)i;
-		i += u;
-	}
-	return -1;
 }
 
 /* ---- URLs ------------------------------------------------------------ */
@@ -473,18 +431,17 @@ static int check_value(const char *what, const char *key, const char *value,
 		       size_t max, char *errbuf, size_t errlen)
 {
 	char shown[80];
-	size_t n = strlen(value);
-	long bad;
+	size_t n = strlen(value), bad;
 
 	aml_text_escape(key, shown, sizeof(shown));
 	if (n > max)
 		return aml_fail(errbuf, errlen,
 				"%s \"%s\": value is %zu bytes, more than %zu",
 				what, shown, n, max);
-	bad = utf8_invalid_at(value);
-	if (bad >= 0)
+	bad = aml_utf8_invalid_at((const unsigned char *)value, n);
+	if (bad < n)
 		return aml_fail(errbuf, errlen,
-				"%s \"%s\": value is not valid UTF-8 (byte 0x%02x at offset %ld)",
+				"%s \"%s\": value is not valid UTF-8 (byte 0x%02x at offset %zu)",
 				what, shown, (unsigned char)value[bad], bad);
 	return 0;
 }

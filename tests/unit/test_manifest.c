@@ -348,7 +348,7 @@ static void test_finish_refuses_bad_path(void **state)
 	assert_int_equal(aml_manifest_finish(&m, err, sizeof(err)), -1);
 	/* The path is named, escaped, with the rule. */
 	assert_string_equal(err,
-			    "path \"bad\\nname\": has a control character (byte 0x0a at offset 3)");
+			    "path \"bad\\x0aname\": has a control character (byte 0x0a at offset 3)");
 	aml_manifest_free(&m);
 }
 
@@ -931,7 +931,7 @@ static void test_long_value_quoted_short(void **state)
 	n += AML_MANIFEST_PATH_MAX + 1;
 	body[n++] = '\n';
 	assert_int_equal(decode_body(body, n, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "xxx\"...: is longer than 4096 bytes"));
+	assert_non_null(strstr(err, "xxx...\": is longer than 4096 bytes"));
 	assert_true(strlen(err) < 400);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "joined_errors.h"
 #include "runconfig.h"
 
 #define BASE "/home/alice/project"
@@ -33,7 +34,7 @@ static struct parsed *parse_as(const char *text, const char *filename,
 	aml_errors_init(&p->errs, filename);
 	p->result = aml_runconfig_parse(text, strlen(text), filename, base,
 					NULL, NULL, &p->rc, &p->errs);
-	p->errors = aml_errors_join(&p->errs);
+	p->errors = joined_errors(&p->errs);
 	return p;
 }
 
@@ -903,7 +904,7 @@ static void limited_fails_with(const char *text, const char *filename,
 	assert_int_equal(aml_runconfig_parse(text, strlen(text), filename,
 					     BASE, NULL, &small_limits, &rc,
 					     &errs), -1);
-	joined = aml_errors_join(&errs);
+	joined = joined_errors(&errs);
 	assert_non_null(joined);
 	if (strcmp(joined, expected))
 		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,

@@ -129,6 +129,58 @@ static void test_escape_for_messages(void **state)
 	assert_string_equal(buf, "12345678901...");
 }
 
+/* The one form of a value inside a message: quoted, a '"' in it escaped
+ * so the closing quote is its end, cut inside the quotes. */
+static void test_quote_for_messages(void **state)
+{
+	static const struct {
+		const char *raw;
+		size_t n, len;
+		const char *shown;
+	} cases[] = {
+		{ "plain", 5, 16, "\"plain\"" },
+		{ "a\"b\\c", 5, 16, "\"a\\\"b\\\\c\"" },
+		/* [n] bytes, a NUL among them shown, not an end */
+		{ "a\0b\nrest", 4, 16, "\"a\\x00b\\x0a\"" },
+		{ "", 0, 16, "\"\"" },
+		/* exactly fits: 13 characters, the quotes and the NUL */
+		{ "1234567890123", 13, 16, "\"1234567890123\"" },
+		{ "12345678901234", 14, 16, "\"1234567890...\"" },
+		/* never half an escape or a character */
+		{ "123456789\"abc", 13, 16, "\"123456789...\"" },
+		{ "123456789\xc3\xa9xyz", 14, 16, "\"123456789...\"" },
+		/* the smallest buffer that holds the cut form, and one less */
+		{ "abcd", 4, 6, "\"...\"" },
+		{ "abcd", 4, 5, "" },
+	};
+	char buf[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(buf, 'X', sizeof(buf));
+		assert_ptr_equal(aml_text_quote(cases[i].raw, cases[i].n, buf,
+						cases[i].len), buf);
+		assert_string_equal(buf, cases[i].shown);
+	}
+	buf[0] = 'X';
+	aml_text_quote("abc", 3, buf, 0);
+	assert_int_equal(buf[0], 'X');
+}
+
+static void test_escape_n(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	aml_text_escape_n("ab\0c\"d", 6, buf, sizeof(buf));
+	assert_string_equal(buf, "ab\\x00c\"d");
+	/* a character cut by [n] is bytes that are not UTF-8 */
+	aml_text_escape_n("caf\xc3\xa9", 4, buf, sizeof(buf));
+	assert_string_equal(buf, "caf\\xc3");
+	aml_text_escape_n("12345678901234567", 16, buf, sizeof(buf));
+	assert_string_equal(buf, "123456789012...");
+}
+
 /* What reaches a terminal as an action rather than a character. */
 static void test_escape_terminal_controls(void **state)
 {
@@ -148,6 +200,8 @@ static void test_escape_terminal_controls(void **state)
 		{ "\xe2\x81\xa6x\xe2\x81\xa9", "\\u2066x\\u2069" },
 		{ "\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f", "\\u061c\\u200e\\u200f" },
 		{ "\xe2\x80\x94 dash", "\xe2\x80\x94 dash" }, /* U+2014 is text */
+		{ "a\xe2\x80\xa8" "b\xe2\x80\xa9", "a\\u2028b\\u2029" }, /* line breaks */
+		{ "\xef\xbb\xbfinvisible", "\\ufeffinvisible" },
 		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },       /* a surrogate */
 		{ "\xc0\xaf", "\\xc0\\xaf" },                /* an overlong '/' */
 		{ "a\\x1b", "a\\\\x1b" },  /* typed text never passes for an escape */
@@ -337,6 +391,23 @@ static void test_compare_n_as_strcmp(void **state)
 	assert_true(aml_compare_n("A=1", 1, "AB", 2) < 0);
 }
 
+static void test_env_pair(void **state)
+{
+	char *pair;
+
+	(void)state;
+	pair = aml_env_pair("RANK", "3");
+	assert_string_equal(pair, "RANK=3");
+	free(pair);
+	/* no value is the empty one; a '=' in the value stays */
+	pair = aml_env_pair("EMPTY", NULL);
+	assert_string_equal(pair, "EMPTY=");
+	free(pair);
+	pair = aml_env_pair("OPTS", "a=b c");
+	assert_string_equal(pair, "OPTS=a=b c");
+	free(pair);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +417,8 @@ int main(void)
 		cmocka_unit_test(test_shell_words),
 		cmocka_unit_test(test_shell_reads_words_back),
 		cmocka_unit_test(test_escape_for_messages),
+		cmocka_unit_test(test_quote_for_messages),
+		cmocka_unit_test(test_escape_n),
 		cmocka_unit_test(test_escape_terminal_controls),
 		cmocka_unit_test(test_shown_never_holds_a_control),
 		cmocka_unit_test(test_shown_width_counts_columns),
@@ -353,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_printf_passes_numbers),
 		cmocka_unit_test(test_shown_json),
 		cmocka_unit_test(test_strdup_opt),
+		cmocka_unit_test(test_env_pair),
 		cmocka_unit_test(test_compare_n_as_strcmp),
 	};
 
