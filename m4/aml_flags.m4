@@ -22,16 +22,27 @@ AC_DEFUN([AML_TRY_FLAGS], [
 
 # AML_CHECK_WARNINGS
 # ------------------
-# C11 with -Wall -Wextra -Werror.
+# C11 with -Wall -Wextra always.  -Werror only with --enable-werror: the
+# developers' builds (tests/run-all, hence CI) turn it on, while a user
+# building a release with a newer compiler, which warns about things this
+# one does not, still gets a build.
 AC_DEFUN([AML_CHECK_WARNINGS], [
+  AC_ARG_ENABLE([werror],
+    [AS_HELP_STRING([--enable-werror],
+      [treat compiler warnings as errors (for developers; tests/run-all turns it on)])],
+    [], [enable_werror=no])
   AML_CPPFLAGS="-D_GNU_SOURCE"
-  AML_CFLAGS="-std=gnu11 -Wall -Wextra -Werror"
+  AML_CFLAGS="-std=gnu11 -Wall -Wextra"
   AML_LDFLAGS=""
   AC_MSG_CHECKING([whether $CC accepts $AML_CFLAGS])
   AML_TRY_FLAGS([$AML_CFLAGS], [],
     [AC_MSG_RESULT([yes])],
     [AC_MSG_RESULT([no])
-     AC_MSG_ERROR([$CC cannot build C11 with -Wall -Wextra -Werror: install build-essential (gcc) or clang])])
+     AC_MSG_ERROR([$CC cannot build C11 with -Wall -Wextra: install build-essential (gcc) or clang])])
+  AS_CASE([$enable_werror],
+    [yes], [AML_CFLAGS="$AML_CFLAGS -Werror"],
+    [no], [],
+    [AC_MSG_ERROR([--enable-werror takes no value, got $enable_werror])])
 ])
 
 # AML_CHECK_HARDENING
@@ -53,8 +64,8 @@ AC_DEFUN([AML_CHECK_HARDENING], [
 
 # AML_CHECK_FORTIFY
 # -----------------
-# _FORTIFY_SOURCE needs optimization (glibc warns otherwise, and we
-# build with -Werror), so it is used only when CFLAGS optimize.
+# _FORTIFY_SOURCE needs optimization (glibc warns otherwise, an error
+# under --enable-werror), so it is used only when CFLAGS optimize.
 # Sanitizer builds leave it out (AML_CHECK_SANITIZERS does not call this).
 AC_DEFUN([AML_CHECK_FORTIFY], [
   AC_MSG_CHECKING([whether to use _FORTIFY_SOURCE=2])
