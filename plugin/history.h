@@ -8,7 +8,7 @@
  *
  * Behind it sits a backend chosen by aml.conf (HistoryBackend): the
  * embedded file backend (history_file.c, a directory tree on the shared
- * filesystem, layout in DESIGN.md) or a REST one.  This layer adds what
+ * filesystem, layout at the top of history_file.c) or a REST one.  This layer adds what
  * every backend needs:
  *   - the state machine: an event is checked against the run's events
  *     under the backend's per-run lock, so two writers cannot both move

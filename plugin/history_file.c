@@ -1,6 +1,6 @@
 /*
  * history_file.c: the embedded run history backend, a directory tree on
- * the shared filesystem (layout in DESIGN.md):
+ * the shared filesystem (also in slurm-aml(8), Directories):
  *
  *     <HistoryDir>/<user>/<experiment>/<run_id>/
  *         run.json  properties.json  tags.json  events.jsonl
@@ -282,7 +282,7 @@ static int experiment_of_id(const char *run_id, char *buf, size_t len)
 }
 
 /*
- * The layout, and why (DESIGN.md, slurm-aml(8)):
+ * The layout, and why (slurm-aml(8), Directories):
  *
  *     <HistoryDir>/<user>/<experiment>/<run_id>/
  *

@@ -39,7 +39,7 @@
  *    the job user's and a proxy there would see every plain-http request,
  *    auth header included;
  *  - retries on 408, 429, 500, 502, 503, 504 and on transport failures
- *    (mlflow-rest.md §6), never on another 4xx, waiting
+ *    (as MLflow 2.10.2's mlflow/utils/request_utils.py), never on another 4xx, waiting
  *    min(cap, base * 2^(n-1)) plus a random jitter in [0, base) before
  *    retry n, or the answer's Retry-After (seconds form, at most cap)
  *    when that is longer.  POSTs are retried like the reference client
@@ -128,7 +128,7 @@ struct aml_http_response {
 /*
  * Fill [cfg] with the defaults: no base URL, label "MLflow server", the
  * reference client's timeout of 120 s, 5 retries, backoff base 2 s (its
- * backoff factor) and cap 120 s (urllib3's) from mlflow-rest.md §6;
+ * backoff factor) and cap 120 s (urllib3's), as MLflow 2.10.2's mlflow/environment_variables.py;
  * connect timeout 10 s, body cap AML_HTTP_MAX_BODY_DEFAULT, no TLS
  * options, no proxy, no callback.
  */

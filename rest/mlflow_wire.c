@@ -184,7 +184,7 @@ static int accepted_scheme(const char *uri, size_t n, const char **lower)
 }
 
 /* Azure ML's URI carries /mlflow/v1.0; MLflow 2 semantics (such as
- * experiments/search) live under v2.0 (section 8). */
+ * experiments/search) live under v2.0, where the azureml-mlflow plugin sends MLflow 2 clients. */
 static int azure_v1_path(const char *path, size_t n)
 {
 	static const char v1[] = "/mlflow/v1.0";

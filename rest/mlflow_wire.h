@@ -1,8 +1,8 @@
 /*
  * mlflow_wire.h: MLflow's tracking REST API on the wire, without the
  * network: URLs, request bodies, client-side limits, answers, and error
- * lines.  Section numbers refer to the project's MLflow REST
- * reference, mlflow-rest.md, which records what servers were seen to do.
+ * lines.  "section N" is that of the list of what real MLflow servers do
+ * that tests/mlflow-server/mlflow_test_server.py reproduces (its §N).
  *
  * Everything here is pure: no I/O, no curl, so every rule has a unit test.
  * Functions that can fail for a reason a person must read take [errbuf]
@@ -46,7 +46,7 @@ int aml_mlflow_status_terminal(const char *s);
  *   http://host[:port][/path], https://...  kept, scheme lower-cased,
  *       trailing '/' dropped;
  *   azureml://<netloc>/<path>  -> https://<netloc>/<path>, a leading
- *       /mlflow/v1.0 rewritten to /mlflow/v2.0 (section 8).
+ *       /mlflow/v1.0 rewritten to /mlflow/v2.0 (as the azureml-mlflow plugin does for MLflow 2).
  * Refused, one line naming HistoryURI and the rule (the URI itself is
  * never echoed, it may hold a password): another scheme, no host, a port
  * that is not 1-65535, user information ("user:pass@"; credentials

@@ -3,7 +3,7 @@
 
 It answers the subset of MLflow's REST API that slurm-aml speaks, the way
 a real `mlflow server --serve-artifacts` (2.10.2 / 2.17.2) does as recorded
-in /work/shared/reference/mlflow-rest.md (sections cited as §N), plus fault
+below, section by section (§N, cited through this file and rest/), plus fault
 injection and a dump of everything it holds, so tests can assert on what
 arrived and in which order.
 

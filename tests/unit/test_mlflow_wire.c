@@ -1,7 +1,7 @@
 /*
  * Unit tests of rest/mlflow_wire.c: statuses, URLs, request bodies,
  * limits, answers and error lines.  The example answers are the ones the
- * MLflow REST reference (mlflow-rest.md) records from real servers.
+ * MLflow servers 2.10.2 and 2.17.2 gave (tests/mlflow-server/mlflow_test_server.py, §N).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -914,7 +914,7 @@ static void test_parse_experiment_id(void **state)
 			    "MLflow server: experiments/create: unexpected answer: experiment_id is missing");
 }
 
-/* runs/create's verified answer (reference section 2.3), ids filled in. */
+/* runs/create's answer from a real server (mlflow_test_server.py §2.3), ids filled in. */
 static const char create_run_answer[] =
 	"{\"run\":{\"info\":{\"run_id\":\"" RUN_ID "\",\"run_uuid\":\"" RUN_ID "\","
 	"\"experiment_id\":\"1\",\"run_name\":\"c-run-1\",\"user_id\":\"\","
