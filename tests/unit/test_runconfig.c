@@ -372,9 +372,6 @@ static void test_env_names(void **state)
 	fails_containing("{\"script\": \"t.py\", \"environment\": {\"environment_variables\":"
 			 " {\"A-B\": \"x\"}}}",
 			 "environment.environment_variables.A-B: not a valid");
-	assert_true(aml_is_env_name("_A1"));
-	assert_false(aml_is_env_name(""));
-	assert_false(aml_is_env_name("A B"));
 }
 
 static void test_duplicate_key_refused(void **state)
@@ -785,60 +782,6 @@ static void assert_roundtrip(const char *text, const char *filename)
 	parsed_free(p);
 }
 
-/* ---- merging variables ---- */
-
-static void kv_push(struct aml_kvlist *l, const char *k, const char *v)
-{
-	struct aml_kv *items = realloc(l->items, (l->count + 1) * sizeof(*items));
-
-	assert_non_null(items);
-	l->items = items;
-	l->items[l->count].key = strdup(k);
-	l->items[l->count].value = strdup(v);
-	l->count++;
-}
-
-/* The same outcome as one aml_kvlist_set per pair, in order. */
-static void test_kvlist_merge_as_set(void **state)
-{
-	struct aml_kvlist dst = { 0 }, src = { 0 }, want = { 0 };
-
-	(void)state;
-	kv_push(&dst, "B", "1");
-	kv_push(&dst, "A", "2");
-	kv_push(&src, "C", "3");
-	kv_push(&src, "A", "4");
-	kv_push(&src, "D", "5");
-	kv_push(&src, "C", "6");
-	for (size_t i = 0; i < dst.count; i++)
-		assert_int_equal(aml_kvlist_set(&want, dst.items[i].key,
-						dst.items[i].value), 0);
-	for (size_t i = 0; i < src.count; i++)
-		assert_int_equal(aml_kvlist_set(&want, src.items[i].key,
-						src.items[i].value), 0);
-	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
-	assert_int_equal(src.count, 0);
-	assert_null(src.items);
-	assert_int_equal(dst.count, want.count);
-	for (size_t i = 0; i < want.count; i++) {
-		assert_string_equal(dst.items[i].key, want.items[i].key);
-		assert_string_equal(dst.items[i].value, want.items[i].value);
-	}
-	/* B=1 A=4 C=6 D=5 */
-	assert_string_equal(dst.items[2].key, "C");
-	assert_string_equal(dst.items[2].value, "6");
-	/* Nothing to merge, and into an empty list. */
-	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
-	assert_int_equal(dst.count, 4);
-	aml_kvlist_free(&want);
-	kv_push(&src, "X", "1");
-	assert_int_equal(aml_kvlist_merge(&want, &src), 0);
-	assert_int_equal(want.count, 1);
-	assert_string_equal(want.items[0].key, "X");
-	aml_kvlist_free(&want);
-	aml_kvlist_free(&dst);
-}
-
 /* A RunConfiguration's two places: the top-level list wins for a name
  * in both, which keeps its first place. */
 static void test_runconfiguration_two_variable_lists(void **state)
@@ -1111,7 +1054,6 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_form_from_content_not_name),
-		cmocka_unit_test(test_kvlist_merge_as_set),
 		cmocka_unit_test(test_runconfiguration_two_variable_lists),
 		cmocka_unit_test(test_command_job_bindings_any_order),
 		cmocka_unit_test(test_limits_default),
