@@ -48,26 +48,16 @@ void rc_set_node_count(struct rc_ctx *ctx, uint64_t value, const char *path)
 
 /* ---- paths and words ---- */
 
-char *rc_join_normalise(const char *base, const char *path)
+char *rc_normalise(const char *path, int absolute, int *escapes)
 {
-	size_t cap = (base ? strlen(base) : 0) + strlen(path) + 3;
-	char *joined = malloc(cap), *out;
+	char *out = malloc(strlen(path) + 2);
 	size_t n = 0;
-	const char *p;
+	const char *p = path;
 
-	if (!joined)
+	*escapes = 0;
+	if (!out)
 		return NULL;
-	if (path[0] == '/' || !base)
-		snprintf(joined, cap, "%s", path);
-	else
-		snprintf(joined, cap, "%s/%s", base, path);
-	out = malloc(cap);
-	if (!out) {
-		free(joined);
-		return NULL;
-	}
 	/* Lexical: symlinks are the snapshot's business, done as the user. */
-	p = joined;
 	while (*p) {
 		const char *seg;
 		size_t len;
@@ -81,19 +71,41 @@ char *rc_join_normalise(const char *base, const char *path)
 		if (len == 0 || (len == 1 && seg[0] == '.'))
 			continue;
 		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+			if (n == 0 && !absolute) {
+				*escapes = 1;
+				free(out);
+				return NULL;
+			}
 			while (n > 0 && out[n - 1] != '/')
 				n--;
 			if (n > 0)
 				n--;
 			continue;
 		}
-		out[n++] = '/';
+		if (absolute || n)
+			out[n++] = '/';
 		memcpy(out + n, seg, len);
 		n += len;
 	}
-	if (n == 0)
+	if (n == 0 && absolute)
 		out[n++] = '/';
 	out[n] = '\0';
+	return out;
+}
+
+char *rc_join_normalise(const char *base, const char *path)
+{
+	size_t cap = (base ? strlen(base) : 0) + strlen(path) + 2;
+	char *joined = malloc(cap), *out;
+	int escapes;
+
+	if (!joined)
+		return NULL;
+	if (path[0] == '/' || !base)
+		snprintf(joined, cap, "%s", path);
+	else
+		snprintf(joined, cap, "%s/%s", base, path);
+	out = rc_normalise(joined, 1, &escapes);
 	free(joined);
 	return out;
 }

@@ -115,9 +115,20 @@ int rc_read_backend(struct rc_ctx *ctx, const struct aml_node *node,
 int rc_dist_type_from_name(const char *name);
 
 /*
- * Lexically normalise [path] ("a/./b/../c" -> "a/c"), relative to [base]
- * when not absolute (base may be NULL only for absolute paths).  Returns a
- * malloc'd absolute path or NULL (out of memory).
+ * Lexically normalise [path] ("a/./b/../c" -> "a/c"): "." and empty
+ * segments dropped, ".." taking back the segment before it.  [absolute]:
+ * the result starts with '/', and ".." at the root stays there ("/" when
+ * nothing is left).  Otherwise the result is relative ("" when nothing is
+ * left), and a ".." that would climb above the start is refused: NULL
+ * with *escapes set.  Returns a malloc'd string, or NULL (out of memory,
+ * *escapes 0).
+ */
+char *rc_normalise(const char *path, int absolute, int *escapes);
+
+/*
+ * [path] relative to [base] when not absolute (base may be NULL only for
+ * absolute paths), normalised as an absolute path by rc_normalise.
+ * Returns a malloc'd absolute path or NULL (out of memory).
  */
 char *rc_join_normalise(const char *base, const char *path);
 

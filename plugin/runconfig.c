@@ -226,54 +226,6 @@ static char *experiment_from_dir(const char *dir)
 	return name;
 }
 
-/*
- * Normalise a relative path that must not climb out of its root: "a/../b"
- * is fine, "../src/x" is not even if it happens to come back, because the
- * source directory's own name is not part of the snapshot.  Returns a
- * malloc'd normal form, or NULL with *escapes set (or out of memory).
- */
-static char *normalise_inside(const char *path, int *escapes)
-{
-	char *out = malloc(strlen(path) + 1);
-	size_t n = 0;
-	const char *p = path;
-
-	*escapes = 0;
-	if (!out)
-		return NULL;
-	while (*p) {
-		const char *seg;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		seg = p;
-		while (*p && *p != '/')
-			p++;
-		len = (size_t)(p - seg);
-		if (len == 0 || (len == 1 && seg[0] == '.'))
-			continue;
-		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-			if (n == 0) {
-				*escapes = 1;
-				free(out);
-				return NULL;
-			}
-			while (n > 0 && out[n - 1] != '/')
-				n--;
-			if (n > 0)
-				n--;
-			continue;
-		}
-		if (n)
-			out[n++] = '/';
-		memcpy(out + n, seg, len);
-		n += len;
-	}
-	out[n] = '\0';
-	return out;
-}
-
 static void check_script_path(struct rc_ctx *ctx)
 {
 	struct aml_runconfig *rc = ctx->rc;
@@ -286,7 +238,10 @@ static void check_script_path(struct rc_ctx *ctx)
 			       rc->script);
 		return;
 	}
-	normal = normalise_inside(rc->script, &escapes);
+	/* "a/../b" is fine, "../src/x" is not even if it happens to come
+	 * back: the source directory's own name is not part of the
+	 * snapshot. */
+	normal = rc_normalise(rc->script, 0, &escapes);
 	if (escapes) {
 		aml_errors_add(ctx->errs, "script",
 			       "must stay inside the source directory, got \"%s\"",

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rc_internal.h"
 #include "runconfig.h"
 
 #define BASE "/home/alice/project"
@@ -782,6 +783,47 @@ static void assert_roundtrip(const char *text, const char *filename)
 	parsed_free(p);
 }
 
+/* ---- the lexical normal form both kinds of path share ---- */
+
+static void expect_normal(const char *path, int absolute, const char *want)
+{
+	int escapes = -1;
+	char *got = rc_normalise(path, absolute, &escapes);
+
+	if (!want) {
+		assert_null(got);
+		assert_int_equal(escapes, 1);
+		return;
+	}
+	assert_non_null(got);
+	assert_int_equal(escapes, 0);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_normalise(void **state)
+{
+	char *joined;
+
+	(void)state;
+	expect_normal("/a/./b/../c", 1, "/a/c");
+	expect_normal("a//b/", 1, "/a/b");
+	expect_normal("/../..", 1, "/");
+	expect_normal("", 1, "/");
+	expect_normal("/a/../../b", 1, "/b");
+	expect_normal("a/./b/../c", 0, "a/c");
+	expect_normal("a/..", 0, "");
+	expect_normal("./x//y/", 0, "x/y");
+	expect_normal("../src/x", 0, NULL);
+	expect_normal("a/../../x", 0, NULL);
+	joined = rc_join_normalise("/home/alice/p", "../q/./r");
+	assert_string_equal(joined, "/home/alice/q/r");
+	free(joined);
+	joined = rc_join_normalise("/ignored", "/abs/../x");
+	assert_string_equal(joined, "/x");
+	free(joined);
+}
+
 /* A RunConfiguration's two places: the top-level list wins for a name
  * in both, which keeps its first place. */
 static void test_runconfiguration_two_variable_lists(void **state)
@@ -1054,6 +1096,7 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_form_from_content_not_name),
+		cmocka_unit_test(test_normalise),
 		cmocka_unit_test(test_runconfiguration_two_variable_lists),
 		cmocka_unit_test(test_command_job_bindings_any_order),
 		cmocka_unit_test(test_limits_default),
