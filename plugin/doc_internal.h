@@ -1,5 +1,6 @@
 /*
- * doc_internal.h: the tree builder shared by the JSON and YAML readers.
+ * doc_internal.h: the tree builder (doc_tree.c) shared by the JSON and YAML
+ * readers.
  * Not part of the doc.h contract; only doc*.c include it.
  *
  * A whole tree lives in a few large arena chunks (usually one), so parsing a

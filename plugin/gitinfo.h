@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "runconfig.h"
+#include "kvlist.h"
 
 /*
  * Add the git properties of [dir] to [props].  Runs git (found on PATH) as

@@ -44,8 +44,9 @@
 
 #include "artifacts.h"
 #include "event.h"
-#include "runconfig.h"
+#include "kvlist.h"
 #include "site.h"
+#include "strlist.h"
 
 struct aml_history;
 

@@ -19,7 +19,8 @@
  *
  * The node learns the run from the job's environment, which the
  * controller wrote (submit.h): AML_RUN_ID, AZUREML_EXPERIMENT_NAME,
- * AML_SNAPSHOT_ID, and the canonical configuration in SLURM_SPANK_AML_CONFIG.
+ * AML_SNAPSHOT_ID, and the canonical configuration in SLURM_SPANK_AML_CONFIG
+ * (job_env.h, with every other variable they pass each other).
  */
 #ifndef AML_LAUNCH_H
 #define AML_LAUNCH_H
@@ -27,13 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "job_env.h"
 #include "runconfig.h"
-
-#define AML_ENV_WORKDIR "AML_WORKDIR"
-#define AML_ENV_LAUNCH_STEP "AML_LAUNCH_STEP"
-/* The canonical configuration as the node sees the SPANK job-control
- * variable AML_CONFIG. */
-#define AML_ENV_NODE_CONFIG "SLURM_SPANK_AML_CONFIG"
 
 /*
  * The run's working directory on node [node]: <run_dir>/<run_id>/<node>,

@@ -56,6 +56,7 @@
 #include "event.h"
 #include "fdio.h"
 #include "history.h"
+#include "job_env.h"
 #include "launch.h"
 #include "node_rundir.h"
 #include "privdrop.h"

@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "job_env.h"
 #include "runid.h"
 #include "text.h"
 
@@ -551,12 +552,12 @@ static const char *reserved_owner(const char *name, enum aml_dist_type dist)
 		const char *why;
 	} reserved[] = {
 		{ "SLURM_", 1, 0, "names starting with SLURM_ are reserved for Slurm" },
-		{ "AML_", 1, 0, "names starting with AML_ are reserved for slurm-aml" },
+		{ AML_ENV_RESERVED_PREFIX, 1, 0, "names starting with " AML_ENV_RESERVED_PREFIX " are reserved for slurm-aml" },
 		{ "AZUREML_CR_", 1, 0, "names starting with AZUREML_CR_ are reserved for slurm-aml's node side" },
-		{ "AZUREML_RUN_ID", 0, 0, "slurm-aml sets it for every run" },
-		{ "AZUREML_ARM_PROJECT_NAME", 0, 0, "slurm-aml sets it for every run" },
-		{ "AZUREML_EXPERIMENT_NAME", 0, 0, "slurm-aml sets it for every run" },
-		{ "AZUREML_NODE_COUNT", 0, 0, "slurm-aml sets it for every run" },
+		{ AML_ENV_AZUREML_RUN_ID, 0, 0, "slurm-aml sets it for every run" },
+		{ AML_ENV_AZUREML_PROJECT, 0, 0, "slurm-aml sets it for every run" },
+		{ AML_ENV_EXPERIMENT, 0, 0, "slurm-aml sets it for every run" },
+		{ AML_ENV_NODE_COUNT, 0, 0, "slurm-aml sets it for every run" },
 		{ "OMPI_COMM_WORLD_", 1, 1, "slurm-aml sets the OMPI_COMM_WORLD_ names per process in a distributed run" },
 		{ "MASTER_ADDR", 0, 1, "slurm-aml sets it per process in a distributed run" },
 		{ "MASTER_PORT", 0, 1, "slurm-aml sets it per process in a distributed run" },
@@ -623,16 +624,16 @@ static int build_environment(const struct aml_runconfig *rc,
 	const char *exp = rc->experiment_name;
 	char nodes[U64_TEXT], seconds[U64_TEXT], tasks[U64_TEXT];
 	const char *run_vars[N_RUN_VARS][2] = {
-		{ "AZUREML_RUN_ID", l->run_id },
-		{ "AZUREML_ARM_PROJECT_NAME", exp },
-		{ "AZUREML_EXPERIMENT_NAME", exp },
-		{ "AZUREML_NODE_COUNT", u64_text(l->nodes, nodes) },
-		{ "AML_RUN_ID", l->run_id },
-		{ "AML_COMPUTE_TARGET", target },
-		{ "AML_MAX_RUN_DURATION_SECONDS",
+		{ AML_ENV_AZUREML_RUN_ID, l->run_id },
+		{ AML_ENV_AZUREML_PROJECT, exp },
+		{ AML_ENV_EXPERIMENT, exp },
+		{ AML_ENV_NODE_COUNT, u64_text(l->nodes, nodes) },
+		{ AML_JOBENV_RUN_ID, l->run_id },
+		{ AML_ENV_COMPUTE_TARGET, target },
+		{ AML_ENV_MAX_RUN_DURATION,
 		  u64_text(l->deadline, seconds) },
-		{ "AML_PROCESS_COUNT", u64_text(l->num_tasks, tasks) },
-		{ "AML_DIST_TYPE", aml_dist_type_name(rc->distributed.type) },
+		{ AML_ENV_PROCESS_COUNT, u64_text(l->num_tasks, tasks) },
+		{ AML_ENV_DIST_TYPE, aml_dist_type_name(rc->distributed.type) },
 	};
 
 	env->items = calloc(vars->count + N_RUN_VARS + 1, sizeof(char *));

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "job_env.h"
 #include "pystr.h"
 #include "rc_internal.h"
 #include "text.h"

@@ -1,12 +1,15 @@
 /*
  * rc_internal.h: what the three form readers of runconfig share.
  *
- * Each reader walks the document tree of its form and fills the model
- * through these helpers; the helpers do the type checks and report
+ * runconfig.c recognises the form and calls its reader (rc_script.c,
+ * rc_runconfiguration.c, rc_commandjob.c, declared at the end).  Each
+ * reader walks the document tree of its form and fills the model through
+ * the field readers of rc_fields.c; those do the type checks and report
  * errors with the field path, so the readers stay a list of fields and
  * their Azure ML rules.  The rules that do not depend on the form (command
- * versus script, process counts, names) run once afterwards in
- * rc_finish().
+ * versus script, process counts, names) run once afterwards, in
+ * runconfig.c.  Calls go one way: runconfig.c -> rc_<form>.c ->
+ * rc_fields.c.
  */
 #ifndef AML_RC_INTERNAL_H
 #define AML_RC_INTERNAL_H
@@ -25,7 +28,7 @@ struct rc_ctx {
 	const char *base_dir;        /* absolute, or NULL (controller) */
 	const char *default_experiment;
 	const struct aml_run_limits *limits;  /* never NULL */
-	/* What the form reader saw, for the shared rules in rc_finish(). */
+	/* What the form reader saw, for the rules every form shares. */
 	int has_script;
 	int has_arguments;
 	int has_command;
@@ -38,6 +41,9 @@ struct rc_ctx {
 
 /* Join "parent.key" (or "key" when parent is empty) into [out]. */
 void rc_path(char out[RC_PATH_MAX], const char *parent, const char *key);
+
+/* Whether [key] is in [list] (NULL-terminated; NULL is empty). */
+int rc_key_in_list(const char *key, const char *const *list);
 
 /*
  * Report every member of [obj] whose key is neither in [known] nor in
@@ -108,13 +114,21 @@ int rc_read_backend(struct rc_ctx *ctx, const struct aml_node *node,
 /* "pytorch", "PyTorch" ... into the enum; -1 when unknown. */
 int rc_dist_type_from_name(const char *name);
 
-/* Append to the model's lists.  Returns -1 on out of memory. */
-int rc_strlist_push(struct aml_strlist *list, const char *value);
+/*
+ * Lexically normalise [path] ("a/./b/../c" -> "a/c"): "." and empty
+ * segments dropped, ".." taking back the segment before it.  [absolute]:
+ * the result starts with '/', and ".." at the root stays there ("/" when
+ * nothing is left).  Otherwise the result is relative ("" when nothing is
+ * left), and a ".." that would climb above the start is refused: NULL
+ * with *escapes set.  Returns a malloc'd string, or NULL (out of memory,
+ * *escapes 0).
+ */
+char *rc_normalise(const char *path, int absolute, int *escapes);
 
 /*
- * Lexically normalise [path] ("a/./b/../c" -> "a/c"), relative to [base]
- * when not absolute (base may be NULL only for absolute paths).  Returns a
- * malloc'd absolute path or NULL (out of memory).
+ * [path] relative to [base] when not absolute (base may be NULL only for
+ * absolute paths), normalised as an absolute path by rc_normalise.
+ * Returns a malloc'd absolute path or NULL (out of memory).
  */
 char *rc_join_normalise(const char *base, const char *path);
 
@@ -122,14 +136,11 @@ char *rc_join_normalise(const char *base, const char *path);
  * POSIX sh, no expansion.  Returns -1 on an unterminated quote. */
 int rc_split_words(const char *text, struct aml_strlist *out);
 
-/* Form readers: fill ctx->rc from [root]. */
+/* Form readers (one file each): fill ctx->rc from [root]. */
 void rc_read_script_run_config(struct rc_ctx *ctx,
 			       const struct aml_node *root);
 void rc_read_run_configuration(struct rc_ctx *ctx,
 			       const struct aml_node *root);
 void rc_read_command_job(struct rc_ctx *ctx, const struct aml_node *root);
-
-/* The rules shared by every form, after a reader ran. */
-void rc_finish(struct rc_ctx *ctx);
 
 #endif

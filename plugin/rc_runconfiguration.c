@@ -343,7 +343,7 @@ static void read_argument_vector(struct rc_ctx *ctx,
 	rc->script = strdup(all.items[0]);
 	ctx->has_script = 1;
 	for (size_t i = 1; i < all.count; i++) {
-		rc_strlist_push(&rc->arguments, all.items[i]);
+		aml_strlist_push(&rc->arguments, all.items[i]);
 		ctx->has_arguments = 1;
 	}
 out:

@@ -30,41 +30,13 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "kvlist.h"
+#include "run_limits.h"
+#include "strlist.h"
 
 #define AML_DEFAULT_MAX_RUN_DURATION 2592000ULL  /* 30 days, Azure ML's */
 #define AML_MAX_NODE_COUNT 100000
 #define AML_MAX_PROCESSES 1000000
-
-/*
- * Bounds on a configuration's size: aml.conf's MaxConfigSize,
- * MaxEnvironmentVariables, MaxArguments and MaxArgumentsSize (site.h).
- * Users do not trust each other, and the controller reads every user's
- * configuration under its locks: these keep what one configuration costs
- * any reader within a constant.  sbatch, the controller, the node and
- * aml-run apply the same ones, so what sbatch accepts is what the
- * controller accepts.  Each refusal is one line naming the field, the
- * count, the limit and its aml.conf key.
- */
-struct aml_run_limits {
-	uint64_t config_bytes;    /* the text parsed: the file as written,
-				   * or the canonical form the controller
-				   * and the node receive */
-	uint32_t variables;       /* environment variables, all places merged
-				   * (a command job's inputs and outputs are
-				   * variables too) */
-	uint32_t arguments;       /* the script's arguments or the command's
-				   * words */
-	uint64_t argument_bytes;  /* those, or the command line, counting a
-				   * NUL for each */
-};
-
-#define AML_DEFAULT_MAX_CONFIG_BYTES ((uint64_t)1 << 20)
-#define AML_DEFAULT_MAX_VARIABLES 4096
-#define AML_DEFAULT_MAX_ARGUMENTS 4096
-#define AML_DEFAULT_MAX_ARGUMENT_BYTES ((uint64_t)256 << 10)
-
-/* Fill [limits] with the defaults above. */
-void aml_run_limits_default(struct aml_run_limits *limits);
 
 /*
  * The size rule alone, for a text about to be handed on (sbatch's
@@ -88,22 +60,6 @@ enum aml_dist_type {
 	AML_DIST_PYTORCH,
 	AML_DIST_MPI,
 	AML_DIST_TENSORFLOW,
-};
-
-struct aml_strlist {
-	char **items;
-	size_t count;
-};
-
-struct aml_kv {
-	char *key;
-	char *value;
-};
-
-/* Ordered, keys unique. */
-struct aml_kvlist {
-	struct aml_kv *items;
-	size_t count;
 };
 
 /*
@@ -212,37 +168,6 @@ uint32_t aml_runconfig_process_count(const struct aml_runconfig *rc);
 
 const char *aml_dist_type_name(enum aml_dist_type type);
 const char *aml_config_form_name(enum aml_config_form form);
-
-/*
- * Non-zero when [name] is a valid POSIX environment variable name
- * ([A-Za-z_][A-Za-z0-9_]*).
- */
-int aml_is_env_name(const char *name);
-
-/* Free every item and the array; the list is left empty. */
-void aml_strlist_free(struct aml_strlist *list);
-
-/* Set [key] to a copy of [value], replacing an existing value in place (the
- * order of first setting is kept).  Returns 0, or -1 when memory runs out. */
-int aml_kvlist_set(struct aml_kvlist *list, const char *key,
-		   const char *value);
-
-/*
- * Set every pair of [src] in [dst], in [src]'s order, with the outcome of
- * calling aml_kvlist_set for each (a key already set keeps its place and
- * takes the last value; a new key is appended), but in O((n + m) log(n +
- * m)) rather than a search of [dst] per key: a list from a user's file can
- * be long, and the controller merges it under its locks.  The strings of
- * [src] are moved, and [src] is left empty whatever happens.  Returns 0,
- * or -1 when memory runs out, with [dst] as it was.
- */
-int aml_kvlist_merge(struct aml_kvlist *dst, struct aml_kvlist *src);
-
-/* The value of [key], or NULL. */
-const char *aml_kvlist_get(const struct aml_kvlist *list, const char *key);
-
-/* Free every pair and the array; the list is left empty. */
-void aml_kvlist_free(struct aml_kvlist *list);
 
 void aml_runconfig_free(struct aml_runconfig *rc);
 

@@ -76,7 +76,7 @@
 #include <stddef.h>
 
 #include "errors.h"
-#include "runconfig.h"
+#include "run_limits.h"
 
 /* "No limit" for the numeric limits below, as Slurm's INFINITE. */
 #define AML_SITE_UNLIMITED UINT32_MAX

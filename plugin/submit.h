@@ -3,21 +3,11 @@
  * function of the job's SPANK environment, the submitter and the site.
  *
  * sbatch's SPANK plugin validates run.json, snapshots the source, creates
- * the run, and hands the controller these variables through
- * spank_job_control_setenv (they arrive in job_desc->spank_job_env as
- * "NAME=value"):
- *
- *   AML_CONFIG       the canonical configuration (compact JSON, one line)
- *   AML_RUN_ID       the run id, already in run history (NotStarted)
- *   AML_SNAPSHOT_ID  the snapshot of the source directory (64 hex)
- *   AML_LAUNCHER     "1" when sbatch had no script of the user's and ran
- *                    the plugin's placeholder: the controller replaces the
- *                    batch script with the run's launcher; "0" when the
- *                    user's script is the run's command
- *   AML_MLFLOW_RUN_ID  the run's own id on the tracking server
- *                    (HistoryBackend=mlflow), when sbatch could create it
- *                    there: every later writer reaches the run by it,
- *                    never by its name (history.h)
+ * the run, and hands the controller the AML_JOBENV_ variables of
+ * job_env.h (the configuration, the run id, the snapshot id, whether to
+ * put in the launcher, the tracking server's run id) through
+ * spank_job_control_setenv; they arrive in job_desc->spank_job_env as
+ * "NAME=value".
  *
  * Nothing of that is trusted: a user can submit any spank_job_env through
  * the API.  The configuration is parsed and validated again by the same
@@ -36,19 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "job_env.h"
 #include "plan.h"
-#include "runconfig.h"
 #include "site.h"
-
-#define AML_JOBENV_CONFIG "AML_CONFIG"
-#define AML_JOBENV_RUN_ID "AML_RUN_ID"
-#define AML_JOBENV_SNAPSHOT "AML_SNAPSHOT_ID"
-#define AML_JOBENV_LAUNCHER "AML_LAUNCHER"
-#define AML_JOBENV_MLFLOW_RUN_ID "AML_MLFLOW_RUN_ID"
-/* How Slurm forwards `--aml-run=FILE` itself (the option of SPANK plugin
- * "aml"): present when the user asked for a run, whether or not the
- * SPANK plugin on the submit host did its part. */
-#define AML_JOBENV_OPTION "_SLURM_SPANK_OPTION_aml_aml_run"
+#include "strlist.h"
 
 struct aml_submit_decision {
 	int is_aml;            /* 0: not an AML job; leave it untouched */

@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "runconfig.h" /* struct aml_kvlist */
+#include "kvlist.h"
 #include "status.h"
 
 /* ---- statuses (sections 2.4, 8) ------------------------------------ */

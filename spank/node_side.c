@@ -24,6 +24,7 @@
 #include "event.h"
 #include "hash.h"
 #include "history.h"
+#include "job_env.h"
 #include "launch.h"
 #include "node_rundir.h"
 #include "node_side.h"
@@ -36,21 +37,13 @@
 #include "store.h"
 #include "submit.h"
 
-#define ENV_EXPERIMENT "AZUREML_EXPERIMENT_NAME"
 /* slurmstepd's own environment (and the epilog's): the node's name as
  * slurmd knows it.  The job's variable of the same name is the batch
  * node's in every step the batch script starts. */
 #define ENV_NODENAME "SLURMD_NODENAME"
-/* AML_RUN_ID of the job's SPANK environment, which only sbatch's plugin
- * sets and the controller checked: slurmd hands it to the epilog with
- * SPANK_ in front.  The plain AML_RUN_ID is in the job's environment,
- * which the epilog does not see. */
-#define ENV_EPILOG_RUN_ID "SPANK_" AML_JOBENV_RUN_ID
+/* The epilog sees the job's SPANK environment (AML_EPILOG_*, job_env.h),
+ * not the job's environment. */
 #define ENV_EPILOG_EXIT_CODE "SLURM_JOB_EXIT_CODE"
-/* The canonical configuration (the run's experiment) and the run's id on
- * a tracking server, as the epilog sees them. */
-#define ENV_EPILOG_CONFIG "SPANK_" AML_JOBENV_CONFIG
-#define ENV_EPILOG_MLFLOW_RUN_ID "SPANK_" AML_JOBENV_MLFLOW_RUN_ID
 
 /* The biggest job variable read (the canonical configuration). */
 #define ENV_VALUE_MAX (16u << 20)
@@ -439,9 +432,9 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 	enum aml_history_result r;
 	int failed;
 
-	if (job_getenv(sp, ENV_EXPERIMENT, &experiment) <= 0) {
+	if (job_getenv(sp, AML_ENV_EXPERIMENT, &experiment) <= 0) {
 		slurm_error("aml: run %s: Preparing not recorded: %s is not in the job's environment",
-			    q->run_id, ENV_EXPERIMENT);
+			    q->run_id, AML_ENV_EXPERIMENT);
 		return;
 	}
 	/* The run's id on a tracking server, which sbatch recorded and the
@@ -851,15 +844,15 @@ static void epilog_say(void *ctx, int level, const char *line)
 static void epilog_experiment(const struct aml_site *site, char *buf,
 			      size_t len)
 {
-	const char *config = getenv(ENV_EPILOG_CONFIG);
+	const char *config = getenv(AML_EPILOG_CONFIG);
 	struct aml_runconfig rc;
 	struct aml_errors errs;
 
 	buf[0] = '\0';
 	if (!config || !*config)
 		return;
-	aml_errors_init(&errs, ENV_EPILOG_CONFIG);
-	if (aml_runconfig_parse(config, strlen(config), ENV_EPILOG_CONFIG,
+	aml_errors_init(&errs, AML_EPILOG_CONFIG);
+	if (aml_runconfig_parse(config, strlen(config), AML_EPILOG_CONFIG,
 				NULL, NULL, &site->limits, &rc, &errs) == 0) {
 		snprintf(buf, len, "%s", rc.experiment_name);
 		aml_runconfig_free(&rc);
@@ -871,9 +864,9 @@ int aml_node_job_epilog(spank_t sp)
 {
 	struct aml_node_rundir_end e = { 0 };
 	struct aml_site site;
-	const char *run_id = getenv(ENV_EPILOG_RUN_ID);
+	const char *run_id = getenv(AML_EPILOG_RUN_ID);
 	const char *node_name = getenv(ENV_NODENAME);
-	const char *tracking = getenv(ENV_EPILOG_MLFLOW_RUN_ID);
+	const char *tracking = getenv(AML_EPILOG_MLFLOW_RUN_ID);
 	char workdir[PATH_MAX], errbuf[2048], experiment[AML_RUNID_MAX];
 	uint32_t job_id = 0;
 	uid_t uid;

@@ -21,6 +21,7 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "job_env.h"
 #include "node_side.h"
 #include "self.h"
 #include "stdin_launcher.h"
@@ -79,7 +80,7 @@ static int option_cb(int val, const char *optarg, int remote)
  */
 static void forget_inherited_option(void)
 {
-	unsetenv("SLURM_SPANK_" AML_JOBENV_OPTION);
+	unsetenv(AML_ENV_INHERITED_OPTION);
 }
 
 #pragma GCC visibility push(default)

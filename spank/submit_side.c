@@ -18,6 +18,7 @@
 #include "event.h"
 #include "gitinfo.h"
 #include "hash.h"
+#include "job_env.h"
 #include "history.h"
 #include "plan.h"
 #include "runconfig.h"

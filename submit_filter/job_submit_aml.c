@@ -30,6 +30,7 @@
 #include <slurm/slurm_version.h>
 
 #include "hash.h"
+#include "job_env.h"
 #include "random.h"
 #include "runid.h"
 #include "runid_claims.h"

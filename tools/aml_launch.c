@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "job_env.h"
 #include "launch.h"
 #include "launch_common.h"
 #include "launch_cause.h"
@@ -334,7 +335,7 @@ int main(int argc, char **argv)
 	}
 	launch_msg_run(run_id);
 	L.ctx.run_id = run_id;
-	L.ctx.experiment = getenv("AZUREML_EXPERIMENT_NAME");
+	L.ctx.experiment = getenv(AML_ENV_EXPERIMENT);
 	if (L.ctx.experiment && !*L.ctx.experiment)
 		L.ctx.experiment = NULL;
 	L.ctx.job_id = env_unsigned("SLURM_JOB_ID", 0);

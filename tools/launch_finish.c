@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "job_env.h"
 #include "launch.h"
 #include "launch_finish.h"
 #include "node_rundir.h"
@@ -20,7 +21,6 @@
 /* The run's end, as the batch node decided it, for the other nodes'
  * upload step: a node that must keep its outputs in its spool keeps the
  * end behind them (launch_finish.h). */
-#define ENV_LAUNCH_END "AML_LAUNCH_END"
 
 extern char **environ;
 
@@ -160,12 +160,12 @@ static void mark_if_spooled(const struct launch_ctx *c)
 
 /*
  * This node's outputs wait in its spool: the run's end the batch node
- * handed over ([ENV_LAUNCH_END]) waits behind them, so it is delivered
+ * handed over ([AML_ENV_LAUNCH_END]) waits behind them, so it is delivered
  * after them, whoever delivers them.
  */
 static void keep_end_behind(const struct launch_ctx *c)
 {
-	const char *line = getenv(ENV_LAUNCH_END);
+	const char *line = getenv(AML_ENV_LAUNCH_END);
 	enum aml_history_result r;
 	struct aml_event ev;
 	size_t remaining = 0;
@@ -208,7 +208,7 @@ static void mark_delivered(const struct launch_ctx *c)
 int launch_upload_node(const struct launch_ctx *c)
 {
 	/* The batch node uploads its own, after this step. */
-	const char *batch = getenv("AML_BATCH_NODE");
+	const char *batch = getenv(AML_ENV_BATCH_NODE);
 	int rc;
 
 	if (batch && c->node && !strcmp(batch, c->node))
@@ -242,7 +242,8 @@ static int upload_other_nodes(const struct launch_ctx *c, uint32_t nodes,
 	snprintf(n, sizeof(n), "--nodes=%u", nodes);
 	snprintf(chdir_opt, sizeof(chdir_opt), "--chdir=%s", run_dir);
 	snprintf(export_opt, sizeof(export_opt),
-		 "--export=ALL,AML_LAUNCH_STEP=1,AML_BATCH_NODE=%s",
+		 "--export=ALL," AML_ENV_LAUNCH_STEP "=1,"
+		 AML_ENV_BATCH_NODE "=%s",
 		 c->node ? c->node : "");
 	if (posix_spawnp(&pid, "srun", NULL, NULL, argv, environ) != 0)
 		return -1;
@@ -358,7 +359,7 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 
 		if (line) {
 			line[strcspn(line, "\n")] = '\0';
-			handed = setenv(ENV_LAUNCH_END, line, 1) == 0 &&
+			handed = setenv(AML_ENV_LAUNCH_END, line, 1) == 0 &&
 				 runs_slurm_spooled_on(c->job_id, before,
 						       sizeof(before), err,
 						       sizeof(err)) == 0;
@@ -372,7 +373,7 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 			   "be uploaded");
 		lost = 1;
 	}
-	unsetenv(ENV_LAUNCH_END);
+	unsetenv(AML_ENV_LAUNCH_END);
 	/* A node that kept its outputs (and the end) in its spool says so
 	 * in the job's comment; an older mark is not this attempt's. */
 	if (handed && !lost &&

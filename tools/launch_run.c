@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job_env.h"
 #include "launch.h"
 #include "launch_common.h"
 #include "launch_run.h"

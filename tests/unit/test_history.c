@@ -44,7 +44,7 @@
 #include "bounded.h"
 #include "event.h"
 #include "history.h"
-#include "runconfig.h"
+#include "kvlist.h"
 #include "site.h"
 #include "spool.h"
 #include "status.h"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "joined_errors.h"
+#include "rc_internal.h"
 #include "runconfig.h"
 
 #define BASE "/home/alice/project"
@@ -373,9 +374,6 @@ static void test_env_names(void **state)
 	fails_containing("{\"script\": \"t.py\", \"environment\": {\"environment_variables\":"
 			 " {\"A-B\": \"x\"}}}",
 			 "environment.environment_variables.A-B: not a valid");
-	assert_true(aml_is_env_name("_A1"));
-	assert_false(aml_is_env_name(""));
-	assert_false(aml_is_env_name("A B"));
 }
 
 static void test_duplicate_key_refused(void **state)
@@ -786,58 +784,45 @@ static void assert_roundtrip(const char *text, const char *filename)
 	parsed_free(p);
 }
 
-/* ---- merging variables ---- */
+/* ---- the lexical normal form both kinds of path share ---- */
 
-static void kv_push(struct aml_kvlist *l, const char *k, const char *v)
+static void expect_normal(const char *path, int absolute, const char *want)
 {
-	struct aml_kv *items = realloc(l->items, (l->count + 1) * sizeof(*items));
+	int escapes = -1;
+	char *got = rc_normalise(path, absolute, &escapes);
 
-	assert_non_null(items);
-	l->items = items;
-	l->items[l->count].key = strdup(k);
-	l->items[l->count].value = strdup(v);
-	l->count++;
+	if (!want) {
+		assert_null(got);
+		assert_int_equal(escapes, 1);
+		return;
+	}
+	assert_non_null(got);
+	assert_int_equal(escapes, 0);
+	assert_string_equal(got, want);
+	free(got);
 }
 
-/* The same outcome as one aml_kvlist_set per pair, in order. */
-static void test_kvlist_merge_as_set(void **state)
+static void test_normalise(void **state)
 {
-	struct aml_kvlist dst = { 0 }, src = { 0 }, want = { 0 };
+	char *joined;
 
 	(void)state;
-	kv_push(&dst, "B", "1");
-	kv_push(&dst, "A", "2");
-	kv_push(&src, "C", "3");
-	kv_push(&src, "A", "4");
-	kv_push(&src, "D", "5");
-	kv_push(&src, "C", "6");
-	for (size_t i = 0; i < dst.count; i++)
-		assert_int_equal(aml_kvlist_set(&want, dst.items[i].key,
-						dst.items[i].value), 0);
-	for (size_t i = 0; i < src.count; i++)
-		assert_int_equal(aml_kvlist_set(&want, src.items[i].key,
-						src.items[i].value), 0);
-	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
-	assert_int_equal(src.count, 0);
-	assert_null(src.items);
-	assert_int_equal(dst.count, want.count);
-	for (size_t i = 0; i < want.count; i++) {
-		assert_string_equal(dst.items[i].key, want.items[i].key);
-		assert_string_equal(dst.items[i].value, want.items[i].value);
-	}
-	/* B=1 A=4 C=6 D=5 */
-	assert_string_equal(dst.items[2].key, "C");
-	assert_string_equal(dst.items[2].value, "6");
-	/* Nothing to merge, and into an empty list. */
-	assert_int_equal(aml_kvlist_merge(&dst, &src), 0);
-	assert_int_equal(dst.count, 4);
-	aml_kvlist_free(&want);
-	kv_push(&src, "X", "1");
-	assert_int_equal(aml_kvlist_merge(&want, &src), 0);
-	assert_int_equal(want.count, 1);
-	assert_string_equal(want.items[0].key, "X");
-	aml_kvlist_free(&want);
-	aml_kvlist_free(&dst);
+	expect_normal("/a/./b/../c", 1, "/a/c");
+	expect_normal("a//b/", 1, "/a/b");
+	expect_normal("/../..", 1, "/");
+	expect_normal("", 1, "/");
+	expect_normal("/a/../../b", 1, "/b");
+	expect_normal("a/./b/../c", 0, "a/c");
+	expect_normal("a/..", 0, "");
+	expect_normal("./x//y/", 0, "x/y");
+	expect_normal("../src/x", 0, NULL);
+	expect_normal("a/../../x", 0, NULL);
+	joined = rc_join_normalise("/home/alice/p", "../q/./r");
+	assert_string_equal(joined, "/home/alice/q/r");
+	free(joined);
+	joined = rc_join_normalise("/ignored", "/abs/../x");
+	assert_string_equal(joined, "/x");
+	free(joined);
 }
 
 /* A RunConfiguration's two places: the top-level list wins for a name
@@ -1112,7 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_form_from_content_not_name),
-		cmocka_unit_test(test_kvlist_merge_as_set),
+		cmocka_unit_test(test_normalise),
 		cmocka_unit_test(test_runconfiguration_two_variable_lists),
 		cmocka_unit_test(test_command_job_bindings_any_order),
 		cmocka_unit_test(test_limits_default),

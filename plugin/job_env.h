@@ -1,0 +1,167 @@
+/*
+ * job_env.h: the variables a run's stages hand each other, sbatch ->
+ * slurmctld -> node -> launcher, and what makes a name a variable name.
+ *
+ * Every name that crosses a process boundary is spelled here once; each
+ * says who writes it, who reads it, and why the reader may act on it.
+ * The rule behind all of them: a variable that reaches a root process or
+ * the controller is checked there as if a hostile user wrote it (a user
+ * can submit any environment through Slurm's API), and a variable only the
+ * job's own processes read (as the job's user, in that user's own
+ * directories) can mislead nobody but the user who forged it.
+ *
+ * Three channels carry them:
+ *   - the SPANK job-control environment: sbatch's plugin sets NAME with
+ *     spank_job_control_setenv; slurmctld sees "NAME=value" in
+ *     job_desc->spank_job_env, a job's steps see SLURM_SPANK_NAME, and
+ *     slurmd's epilog sees SPANK_NAME;
+ *   - the job's environment, which the controller writes from its plan
+ *     (plan.h, submit.h) and every step inherits;
+ *   - a step's environment, set by a process of the run for the steps
+ *     and tasks it starts.
+ */
+#ifndef AML_JOB_ENV_H
+#define AML_JOB_ENV_H
+
+/* ---- sbatch -> slurmctld: the SPANK job-control environment ---- */
+
+/*
+ * The canonical configuration (compact JSON, one line; runconfig.h).
+ * Written by sbatch's plugin (submit_side.c).  Trusted by nobody: the
+ * controller parses and validates it again by the same rules and plans it
+ * under site policy (submit.c); the node side and the launcher parse it
+ * again within the site's limits.
+ */
+#define AML_JOBENV_CONFIG "AML_CONFIG"
+/*
+ * The run id, already in run history (NotStarted).  Written by sbatch's
+ * plugin into the SPANK environment and, once the controller has checked
+ * that it is a run id (aml_runid_is_valid) its plan agrees with, by the
+ * controller into the job's environment under the same name (plan.c).
+ * The node side and the launcher read it from the job's environment and
+ * take it as one path component only (aml_is_path_component, launch.h)
+ * inside the user's own RunDir directory.
+ */
+#define AML_JOBENV_RUN_ID "AML_RUN_ID"
+/*
+ * The snapshot of the source directory (64 hex digits).  Written by
+ * sbatch's plugin; the controller refuses anything but 64 hex digits and
+ * appends it to the job's environment under the same name (submit.c); the
+ * node side checks it again (aml_sha256_is_hex) before it installs that
+ * snapshot from the user's own store, as the user.
+ */
+#define AML_JOBENV_SNAPSHOT "AML_SNAPSHOT_ID"
+/*
+ * "1" when sbatch had no script of the user's and ran the plugin's
+ * placeholder: the controller then replaces the batch script with the
+ * run's launcher; "0" when the user's script is the run's command.
+ * Written by sbatch's plugin; read by the controller only, which accepts
+ * exactly "0" or "1": either way the job runs the user's own choice.
+ */
+#define AML_JOBENV_LAUNCHER "AML_LAUNCHER"
+/*
+ * The run's own id on the tracking server (HistoryBackend=mlflow), when
+ * sbatch could create it there: every later writer reaches the run by it,
+ * never by its name (history.h).  Written by sbatch's plugin; the
+ * controller refuses one not of a tracking id's form
+ * (aml_runid_is_tracking_id) and appends it to the job's environment and
+ * its comment; the node side and the epilog use it only in that form.
+ */
+#define AML_JOBENV_MLFLOW_RUN_ID "AML_MLFLOW_RUN_ID"
+/*
+ * How Slurm forwards `--aml-run=FILE` itself (the option of SPANK plugin
+ * "aml"): present when the user asked for a run, whether or not the SPANK
+ * plugin on the submit host did its part.  Written by Slurm; the
+ * controller refuses a job that has it without AML_JOBENV_CONFIG.
+ */
+#define AML_JOBENV_OPTION "_SLURM_SPANK_OPTION_aml_aml_run"
+
+/* ---- the SPANK job-control environment as later stages see it ---- */
+
+/* What a job's steps see of the SPANK job-control variable NAME. */
+#define AML_SPANK_STEP_PREFIX "SLURM_SPANK_"
+/* What slurmd's epilog sees of it. */
+#define AML_SPANK_EPILOG_PREFIX "SPANK_"
+
+/*
+ * The canonical configuration in a job's steps: read by the node side
+ * (task_init, for the distributed layout) and the launcher, both as the
+ * user, both parsing it again within the site's limits.
+ */
+#define AML_ENV_NODE_CONFIG AML_SPANK_STEP_PREFIX AML_JOBENV_CONFIG
+/*
+ * The option as sbatch exports it to the job's environment: removed
+ * before Slurm parses options (spank_aml.c), so that no srun or sbatch
+ * inside a run takes it as its own.
+ */
+#define AML_ENV_INHERITED_OPTION AML_SPANK_STEP_PREFIX AML_JOBENV_OPTION
+/*
+ * The run id, configuration and tracking id as the epilog (root) sees
+ * them: set only through sbatch and checked by the controller as above.
+ * The epilog takes the job's owner from Slurm, not from these, and uses
+ * the run id only as a path component and the tracking id only in its
+ * form (node_side.c).
+ */
+#define AML_EPILOG_RUN_ID AML_SPANK_EPILOG_PREFIX AML_JOBENV_RUN_ID
+#define AML_EPILOG_CONFIG AML_SPANK_EPILOG_PREFIX AML_JOBENV_CONFIG
+#define AML_EPILOG_MLFLOW_RUN_ID \
+	AML_SPANK_EPILOG_PREFIX AML_JOBENV_MLFLOW_RUN_ID
+
+/* ---- slurmctld -> every step: the job's environment ---- */
+
+/*
+ * Written by the controller from its plan (plan.c), after the user's own
+ * variables, whose names may not start with AML_ENV_RESERVED_PREFIX nor
+ * be one of these (plan.c refuses them), so a configuration cannot
+ * shadow them.  Read by the run's script (Azure ML's names), the node
+ * side and the launcher, as the user: the user's own steps can set
+ * anything in their environment, and mislead only themselves.
+ */
+#define AML_ENV_RESERVED_PREFIX "AML_"
+#define AML_ENV_COMPUTE_TARGET "AML_COMPUTE_TARGET"
+#define AML_ENV_MAX_RUN_DURATION "AML_MAX_RUN_DURATION_SECONDS"
+#define AML_ENV_PROCESS_COUNT "AML_PROCESS_COUNT"
+#define AML_ENV_DIST_TYPE "AML_DIST_TYPE"   /* aml_dist_type_name() */
+#define AML_ENV_AZUREML_RUN_ID "AZUREML_RUN_ID"
+#define AML_ENV_AZUREML_PROJECT "AZUREML_ARM_PROJECT_NAME"
+/* The experiment: the node side and the launcher record the run in it. */
+#define AML_ENV_EXPERIMENT "AZUREML_EXPERIMENT_NAME"
+#define AML_ENV_NODE_COUNT "AZUREML_NODE_COUNT"
+
+/* ---- node and launcher -> the steps and tasks they start ---- */
+
+/*
+ * The run's working directory on this node.  Written by the node side
+ * into each task's environment (task_init, as the user) once it has made
+ * the directory inside the user's own RunDir directory; read by the
+ * launcher, which starts there.
+ */
+#define AML_ENV_WORKDIR "AML_WORKDIR"
+/*
+ * "1" in a step the launcher starts (srun --export): the node side gives
+ * that step's tasks the run's distributed environment and working
+ * directory, and leaves steps the user starts alone.  A user who sets it
+ * in a step of their own run gets that step treated as the run's, as the
+ * user, in the user's own directory: nothing of anyone else's.
+ */
+#define AML_ENV_LAUNCH_STEP "AML_LAUNCH_STEP"
+/*
+ * The batch node's name, in the launcher's upload step on every node: the
+ * batch node uploads its own after that step, so its copy there does
+ * nothing.  Written and read by the launcher only.
+ */
+#define AML_ENV_BATCH_NODE "AML_BATCH_NODE"
+/*
+ * The run's end event as one line, handed by the batch node's launcher
+ * to the upload step, so that a node whose outputs wait in its spool
+ * delivers the end after them.  Written and read by the launcher only.
+ */
+#define AML_ENV_LAUNCH_END "AML_LAUNCH_END"
+
+/*
+ * Non-zero when [name] is a valid POSIX environment variable name
+ * ([A-Za-z_][A-Za-z0-9_]*); 0 for NULL or "".
+ */
+int aml_is_env_name(const char *name);
+
+#endif
