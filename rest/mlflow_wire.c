@@ -58,12 +58,6 @@ int aml_mlflow_status_valid(const char *s)
 	return 0;
 }
 
-int aml_mlflow_status_terminal(const char *s)
-{
-	return s && (strcmp(s, "FINISHED") == 0 || strcmp(s, "FAILED") == 0 ||
-		     strcmp(s, "KILLED") == 0);
-}
-
 /* ---- small text helpers ---------------------------------------------- */
 
 static int is_alpha(int c)
@@ -706,17 +700,6 @@ char *aml_mlflow_update_run_body(const char *run_id, const char *status,
 	failed = !obj || add_string(obj, "run_id", run_id) != 0 ||
 		 (status && add_string(obj, "status", status) != 0) ||
 		 (end_ms >= 0 && aml_mlflow_add_int64(obj, "end_time", end_ms) != 0);
-	return finish(obj, failed);
-}
-
-char *aml_mlflow_set_tag_body(const char *run_id, const char *key,
-			      const char *value)
-{
-	cJSON *obj = cJSON_CreateObject();
-	int failed = !obj || add_string(obj, "run_id", run_id) != 0 ||
-		     add_string(obj, "key", key) != 0 ||
-		     add_string(obj, "value", value) != 0;
-
 	return finish(obj, failed);
 }
 
