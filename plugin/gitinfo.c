@@ -326,6 +326,7 @@ static enum git_outcome run_git(const char *dir, const char *const *args,
 		.err_max = GIT_STDERR_KEEP,
 		.stop_on_more = mode == GIT_CAPTURE,
 	};
+	enum aml_command_outcome o;
 	size_t argc = 0;
 
 	describe(args, what, sizeof(what));
@@ -337,31 +338,34 @@ static enum git_outcome run_git(const char *dir, const char *const *args,
 		argv[argc++] = (char *)args[i];
 	argv[argc] = NULL;
 
-	switch (aml_command_run(&cmd, res)) {
-	case AML_COMMAND_EXITED:
+	o = aml_command_run(&cmd, res);
+	if (o == AML_COMMAND_EXITED)
 		return GIT_EXITED;
+	if (o == AML_COMMAND_NOT_STARTED && res->error == ENOENT) {
+		aml_command_result_free(res);
+		return GIT_NOT_FOUND;
+	}
+	said[0] = '\0';
+	if (res->err)
+		git_said(res, said, sizeof(said));
+	switch (o) {
+	case AML_COMMAND_EXITED:
+		break;
 	case AML_COMMAND_NOT_STARTED:
-		if (res->error == ENOENT) {
-			aml_command_result_free(res);
-			return GIT_NOT_FOUND;
-		}
 		set_error(errbuf, errlen, "%s in %s: cannot run git: %s",
 			  what, dir, strerror(res->error));
 		break;
 	case AML_COMMAND_TIMEOUT:
-		git_said(res, said, sizeof(said));
 		set_error(errbuf, errlen,
 			  "%s in %s: no answer within %d s, stopped it%s",
 			  what, dir, GIT_TIMEOUT_MS / 1000, said);
 		break;
 	case AML_COMMAND_TOO_MUCH:
-		git_said(res, said, sizeof(said));
 		set_error(errbuf, errlen,
 			  "%s in %s: more than %d KiB of output, stopped it%s",
 			  what, dir, GIT_OUTPUT_MAX / 1024, said);
 		break;
 	case AML_COMMAND_SIGNALED:
-		git_said(res, said, sizeof(said));
 		set_error(errbuf, errlen, "%s in %s: killed by signal %d (%s)%s",
 			  what, dir, res->term_signal,
 			  strsignal(res->term_signal), said);

@@ -85,51 +85,46 @@ static void test_absent_is_empty(void **state)
 	assert_int_equal(out.count, 0);
 }
 
+/* [json] is refused with errno EBADMSG and [message], nothing kept. */
+static void expect_refused(const char *json, const char *message)
+{
+	struct aml_kvlist out = { 0 };
+	cJSON *obj = cJSON_Parse(json);
+	char err[128];
+
+	assert_non_null(obj);
+	errno = 0;
+	assert_int_equal(aml_kvlist_from_json(obj, &out, err, sizeof(err)), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_string_equal(err, message);
+	assert_int_equal(out.count, 0);
+	assert_null(out.items);
+	cJSON_Delete(obj);
+}
+
 /* What history.c refused and history_file.c skipped: now refused by
  * both, naming the key, and nothing is left half-read. */
 static void test_non_string_refused_naming_key(void **state)
 {
 	static const char *const bad[] = {
 		"{\"a\":\"1\",\"n\":1}", "{\"a\":\"1\",\"n\":null}",
-		"{\"a\":\"1\",\"n\":{\"x\":\"y\"}}", "{\"a\":\"1\",\"n\":[\"x\"]}",
+		"{\"a\":\"1\",\"n\":{\"x\":\"y\"}}",
+		"{\"a\":\"1\",\"n\":[\"x\"]}",
 		"{\"a\":\"1\",\"n\":true}",
 	};
-	char err[128];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct aml_kvlist out = { 0 };
-		cJSON *obj = cJSON_Parse(bad[i]);
-
-		assert_non_null(obj);
-		errno = 0;
-		assert_int_equal(aml_kvlist_from_json(obj, &out, err,
-						      sizeof(err)), -1);
-		assert_int_equal(errno, EBADMSG);
-		assert_string_equal(err, "the value of \"n\" is not a string");
-		assert_int_equal(out.count, 0);
-		assert_null(out.items);
-		cJSON_Delete(obj);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused(bad[i], "the value of \"n\" is not a string");
 }
 
 static void test_not_an_object(void **state)
 {
 	static const char *const bad[] = { "[]", "\"s\"", "1", "null" };
-	char err[128];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct aml_kvlist out = { 0 };
-		cJSON *obj = cJSON_Parse(bad[i]);
-
-		assert_non_null(obj);
-		assert_int_equal(aml_kvlist_from_json(obj, &out, err,
-						      sizeof(err)), -1);
-		assert_int_equal(errno, EBADMSG);
-		assert_string_equal(err, "not a JSON object of strings");
-		cJSON_Delete(obj);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_refused(bad[i], "not a JSON object of strings");
 }
 
 /* A key is shown escaped: it may be anyone's text. */
