@@ -34,25 +34,17 @@
  *     left out, since cutting it could cut a URL before its '@' and keep
  *     half a password.
  */
-#include "clock.h"
-#include "fdio.h"
+#include "command.h"
 #include "gitinfo.h"
 #include "utf8.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define GIT_TIMEOUT_MS 10000
@@ -257,206 +249,13 @@ enum git_outcome {
 	GIT_ERROR,      /* errbuf says what went wrong */
 };
 
-struct git_result {
-	int exit_status;
-	char *out;              /* GIT_CAPTURE: stdout, NUL-terminated */
-	size_t out_len;
-	int any_output;
-	char err[GIT_STDERR_KEEP + 1];  /* start of stderr, NUL-terminated */
-	size_t err_len;
-	int err_cut;            /* stderr had more than GIT_STDERR_KEEP */
-};
-
-struct git_child {
-	pid_t pid;
-	int reaped;
-	int status;
-};
-
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0) {
-		/* A pipe end: close() has nothing to flush, so nothing to
-		 * report, and an EINTR close has still closed it on Linux. */
-		(void)close(*fd);
-		*fd = -1;
-	}
-}
-
-/*
- * The child: [fds] become its stdin, stdout, stderr and descriptor 3 (the
- * close-on-exec pipe that carries errno back when exec fails); everything
- * else is closed, so git holds no descriptor of the caller (a lock file, a
- * socket to slurmctld).  Only async-signal-safe calls from here on.
- */
-static void __attribute__((noreturn))
-exec_git(const int fds[4], char **argv, char **envp, int max_fd)
-{
-	int report = fds[3];
-	int high[4];
-	sigset_t none;
-	int e;
-
-	/* Its own process group, so that a timeout also kills what it
-	 * started (a shell wrapper's children). */
-	(void)setpgid(0, 0);
-	/* A blocked signal mask and an ignored SIGPIPE survive exec. */
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)signal(SIGPIPE, SIG_DFL);
-	/* Copies above 3 first: with one of the caller's standard
-	 * descriptors closed, a pipe may already be 0..3, and dup2() onto
-	 * the same number would leave it close-on-exec. */
-	for (int i = 0; i < 4; i++) {
-		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
-		if (high[i] < 0)
-			goto fail;
-	}
-	report = high[3];
-	for (int i = 0; i < 4; i++) {
-		if (dup2(high[i], i) < 0)
-			goto fail;
-	}
-	report = 3;
-	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
-		goto fail;
-	aml_close_from(4, max_fd);
-	execvpe("git", argv, envp);
-fail:
-	e = errno;
-	(void)!write(report, &e, sizeof(e));
-	_exit(127);
-}
-
-/* Block until the child is reaped.  0, or -1 when its status was lost
- * (SIGCHLD ignored or reaped by someone else: ECHILD). */
-static int reap(struct git_child *c)
-{
-	while (waitpid(c->pid, &c->status, 0) < 0) {
-		if (errno != EINTR) {
-			c->reaped = 1;
-			return -1;
-		}
-	}
-	c->reaped = 1;
-	return 0;
-}
-
-static void kill_and_reap(struct git_child *c)
-{
-	if (c->reaped)
-		return;
-	/* Not reaped yet, so its pid, which is also its group's id, cannot
-	 * have been given to another process.  The parent's setpgid() makes
-	 * the group exist even if the child has not run yet. */
-	if (kill(-c->pid, SIGKILL) < 0)
-		(void)kill(c->pid, SIGKILL);
-	(void)reap(c);
-}
-
-/*
- * Wait for the child to exit until [deadline].  0 reaped, 1 deadline
- * passed, -1 status lost (errno set).  Its pipes are closed by now, so it
- * is exiting; the sleeps are short and only grow if it lingers.
- */
-static int wait_until(struct git_child *c, int64_t deadline)
-{
-	int r = aml_waitpid_until(c->pid, &c->status, deadline);
-
-	if (r != 1)
-		c->reaped = 1;
-	return r;
-}
-
-enum collect_outcome {
-	COLLECT_DONE,
-	COLLECT_TIMEOUT,
-	COLLECT_TOO_MUCH,
-	COLLECT_SYSERR,         /* errno set */
-};
-
-/*
- * Read the child's stdout and stderr until both reach end of file or
- * [deadline] passes.  Both are read together, so git never blocks on a
- * full stderr pipe while we wait on stdout.
- */
-static enum collect_outcome collect(int *out_fd, int *err_fd,
-				    enum git_mode mode, struct git_result *res,
-				    int64_t deadline)
-{
-	struct pollfd pfd[2];
-	char scratch[4096];
-
-	while (*out_fd >= 0 || *err_fd >= 0) {
-		int64_t left = deadline - aml_monotonic_ms();
-		int n;
-
-		if (left <= 0)
-			return COLLECT_TIMEOUT;
-		pfd[0].fd = *out_fd;
-		pfd[1].fd = *err_fd;
-		pfd[0].events = pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		n = poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return COLLECT_SYSERR;
-		}
-		for (int i = 0; i < 2; i++) {
-			int *fd = i == 0 ? out_fd : err_fd;
-			ssize_t r;
-
-			if (pfd[i].fd < 0 || !pfd[i].revents)
-				continue;
-			if (pfd[i].revents & POLLNVAL) {
-				errno = EBADF;
-				return COLLECT_SYSERR;
-			}
-			if (i == 0 && mode == GIT_CAPTURE) {
-				/* One byte more than allowed shows that
-				 * there is too much. */
-				r = read(*fd, res->out + res->out_len,
-					 GIT_OUTPUT_MAX + 1 - res->out_len);
-			} else {
-				r = read(*fd, scratch, sizeof(scratch));
-			}
-			if (r < 0) {
-				if (errno == EINTR || errno == EAGAIN)
-					continue;
-				return COLLECT_SYSERR;
-			}
-			if (r == 0) {
-				close_fd(fd);
-				continue;
-			}
-			if (i == 0 && mode == GIT_CAPTURE) {
-				res->out_len += (size_t)r;
-				if (res->out_len > GIT_OUTPUT_MAX)
-					return COLLECT_TOO_MUCH;
-			} else if (i == 0) {
-				res->any_output = 1;
-			} else {
-				size_t room = GIT_STDERR_KEEP - res->err_len;
-				size_t take = (size_t)r < room ? (size_t)r : room;
-
-				memcpy(res->err + res->err_len, scratch, take);
-				res->err_len += take;
-				if (take < (size_t)r)
-					res->err_cut = 1;
-			}
-		}
-	}
-	return COLLECT_DONE;
-}
-
 /*
  * "; git said: <first line of stderr>" for a message, or "" when git said
  * nothing usable.  Credentials are stripped and control characters
  * replaced, as the line is shown to people.
  */
-static void git_said(const struct git_result *res, char *buf, size_t len)
+static void git_said(const struct aml_command_result *res, char *buf,
+		     size_t len)
 {
 	char line[GIT_STDERR_KEEP + 1];
 	const char *s = res->err;
@@ -482,28 +281,30 @@ static void git_said(const struct git_result *res, char *buf, size_t len)
 	snprintf(buf, len, "; git said: %s", line);
 }
 
+
 /*
  * Run `git -C [dir] [args...]`, reading its output as [mode] says, within
- * GIT_TIMEOUT_MS.  GIT_EXITED with res->exit_status, GIT_NOT_FOUND, or
- * GIT_ERROR with one sentence in [errbuf].  The caller frees res->out.
+ * GIT_TIMEOUT_MS.  GIT_EXITED with res->exit_status (res freed by the
+ * caller), GIT_NOT_FOUND, or GIT_ERROR with one sentence in [errbuf].
  */
 static enum git_outcome run_git(const char *dir, const char *const *args,
 				enum git_mode mode, char **envp,
-				struct git_result *res, char *errbuf,
+				struct aml_command_result *res, char *errbuf,
 				size_t errlen)
 {
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	int devnull = -1, max_fd = aml_fd_limit(), exec_errno = 0;
 	char *argv[GIT_MAX_ARGS + 4];
 	char what[128], said[GIT_STDERR_KEEP + 32];
-	struct git_child child = { -1, 0, 0 };
-	enum collect_outcome got;
-	enum git_outcome outcome = GIT_ERROR;
-	const char *failed_call = NULL;
+	struct aml_command cmd = {
+		.argv = argv,
+		.envp = envp,
+		.timeout_ms = GIT_TIMEOUT_MS,
+		.out_max = mode == GIT_CAPTURE ? GIT_OUTPUT_MAX : 0,
+		.err_max = GIT_STDERR_KEEP,
+		.stop_on_more = mode == GIT_CAPTURE,
+	};
+	enum aml_command_outcome o;
 	size_t argc = 0;
-	int64_t deadline;
 
-	memset(res, 0, sizeof(*res));
 	describe(args, what, sizeof(what));
 	/* execvp takes char *const[]; it does not write through them. */
 	argv[argc++] = "git";
@@ -513,132 +314,59 @@ static enum git_outcome run_git(const char *dir, const char *const *args,
 		argv[argc++] = (char *)args[i];
 	argv[argc] = NULL;
 
-	if (mode == GIT_CAPTURE) {
-		res->out = malloc(GIT_OUTPUT_MAX + 2);
-		if (!res->out) {
-			set_error(errbuf, errlen,
-				  "%s in %s: out of memory", what, dir);
-			return GIT_ERROR;
-		}
+	o = aml_command_run(&cmd, res);
+	if (o == AML_COMMAND_EXITED)
+		return GIT_EXITED;
+	if (o == AML_COMMAND_NOT_STARTED && res->error == ENOENT) {
+		aml_command_result_free(res);
+		return GIT_NOT_FOUND;
 	}
-	/* Close-on-exec everywhere, so a fork elsewhere in the process does
-	 * not hold our pipes open; the child dup2()s what git gets. */
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-		failed_call = "pipe";
-		goto fail;
-	}
-	/* Non-blocking: it is read once the child is gone, and must not
-	 * wait on a stray copy held by an unrelated fork. */
-	if (pipe2(rep, O_CLOEXEC | O_NONBLOCK) < 0) {
-		failed_call = "pipe";
-		goto fail;
-	}
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0) {
-		failed_call = "open /dev/null";
-		goto fail;
-	}
-	deadline = aml_monotonic_ms() + GIT_TIMEOUT_MS;
-	child.pid = fork();
-	if (child.pid < 0) {
-		failed_call = "fork";
-		goto fail;
-	}
-	if (child.pid == 0) {
-		const int fds[4] = { devnull, out[1], err[1], rep[1] };
-
-		exec_git(fds, argv, envp, max_fd);
-	}
-	/* Also here, against the race with the child's own setpgid(); it
-	 * fails harmlessly once the child has exec'd. */
-	(void)setpgid(child.pid, child.pid);
-	close_fd(&devnull);
-	close_fd(&out[1]);
-	close_fd(&err[1]);
-	close_fd(&rep[1]);
-
-	got = collect(&out[0], &err[0], mode, res, deadline);
-	if (got == COLLECT_DONE) {
-		int w = wait_until(&child, deadline);
-
-		if (w == 1) {
-			got = COLLECT_TIMEOUT;
-		} else if (w < 0) {
+	said[0] = '\0';
+	if (res->err)
+		git_said(res, said, sizeof(said));
+	switch (o) {
+	case AML_COMMAND_EXITED:
+		break;
+	case AML_COMMAND_NOT_STARTED:
+		set_error(errbuf, errlen, "%s in %s: cannot run git: %s",
+			  what, dir, strerror(res->error));
+		break;
+	case AML_COMMAND_TIMEOUT:
+		set_error(errbuf, errlen,
+			  "%s in %s: no answer within %d s, stopped it%s",
+			  what, dir, GIT_TIMEOUT_MS / 1000, said);
+		break;
+	case AML_COMMAND_TOO_MUCH:
+		set_error(errbuf, errlen,
+			  "%s in %s: more than %d KiB of output, stopped it%s",
+			  what, dir, GIT_OUTPUT_MAX / 1024, said);
+		break;
+	case AML_COMMAND_SIGNALED:
+		set_error(errbuf, errlen, "%s in %s: killed by signal %d (%s)%s",
+			  what, dir, res->term_signal,
+			  strsignal(res->term_signal), said);
+		break;
+	case AML_COMMAND_FAILED:
+		if (res->error == ENOMEM && !strcmp(res->failed_call, "malloc"))
+			set_error(errbuf, errlen, "%s in %s: out of memory",
+				  what, dir);
+		else if (!strcmp(res->failed_call, "waitpid"))
 			set_error(errbuf, errlen,
 				  "%s in %s: lost its exit status (%s); is SIGCHLD ignored?",
-				  what, dir, strerror(errno));
-			goto fail;
-		}
-	}
-	if (got != COLLECT_DONE) {
-		int saved = errno;
-
-		kill_and_reap(&child);
-		git_said(res, said, sizeof(said));
-		if (got == COLLECT_TIMEOUT)
-			set_error(errbuf, errlen,
-				  "%s in %s: no answer within %d s, stopped it%s",
-				  what, dir, GIT_TIMEOUT_MS / 1000, said);
-		else if (got == COLLECT_TOO_MUCH)
-			set_error(errbuf, errlen,
-				  "%s in %s: more than %d KiB of output, stopped it%s",
-				  what, dir, GIT_OUTPUT_MAX / 1024, said);
-		else
+				  what, dir, strerror(res->error));
+		else if (!strcmp(res->failed_call, "read") ||
+			 !strcmp(res->failed_call, "poll"))
 			set_error(errbuf, errlen,
 				  "%s in %s: reading its output failed: %s",
-				  what, dir, strerror(saved));
-		goto fail;
+				  what, dir, strerror(res->error));
+		else
+			set_error(errbuf, errlen, "%s in %s: %s failed: %s",
+				  what, dir, res->failed_call,
+				  strerror(res->error));
+		break;
 	}
-
-	/* Four bytes here mean exec failed (or the child's set-up before
-	 * it), with that errno; end of file means git ran. */
-	if (read(rep[0], &exec_errno, sizeof(exec_errno)) !=
-	    (ssize_t)sizeof(exec_errno))
-		exec_errno = 0;
-	if (exec_errno == ENOENT) {
-		outcome = GIT_NOT_FOUND;
-		goto fail;
-	}
-	if (exec_errno) {
-		set_error(errbuf, errlen, "%s in %s: cannot run git: %s",
-			  what, dir, strerror(exec_errno));
-		goto fail;
-	}
-	if (WIFSIGNALED(child.status)) {
-		git_said(res, said, sizeof(said));
-		set_error(errbuf, errlen, "%s in %s: killed by signal %d (%s)%s",
-			  what, dir, WTERMSIG(child.status),
-			  strsignal(WTERMSIG(child.status)), said);
-		goto fail;
-	}
-	if (!WIFEXITED(child.status)) {
-		set_error(errbuf, errlen, "%s in %s: ended with status %#x",
-			  what, dir, (unsigned)child.status);
-		goto fail;
-	}
-	res->exit_status = WEXITSTATUS(child.status);
-	if (res->out)
-		res->out[res->out_len] = '\0';
-	res->err[res->err_len] = '\0';
-	outcome = GIT_EXITED;
-fail:
-	if (failed_call)
-		set_error(errbuf, errlen, "%s in %s: %s failed: %s",
-			  what, dir, failed_call, strerror(errno));
-	if (child.pid > 0)
-		kill_and_reap(&child);
-	close_fd(&devnull);
-	close_fd(&out[0]);
-	close_fd(&out[1]);
-	close_fd(&err[0]);
-	close_fd(&err[1]);
-	close_fd(&rep[0]);
-	close_fd(&rep[1]);
-	if (outcome != GIT_EXITED) {
-		free(res->out);
-		res->out = NULL;
-	}
-	return outcome;
+	aml_command_result_free(res);
+	return GIT_ERROR;
 }
 
 /*
@@ -824,7 +552,7 @@ static int ask_git(const char *dir, struct facts *f, char *errbuf,
 		{ F_DIRTY, { "status", "--porcelain", ".", NULL },
 		  GIT_PROBE, "the status" },
 	};
-	struct git_result res;
+	struct aml_command_result res;
 	enum git_outcome o;
 	char **envp;
 	int rc = -1;
@@ -842,11 +570,11 @@ static int ask_git(const char *dir, struct facts *f, char *errbuf,
 		/* Not in a work tree: inside .git, outside any repository, a
 		 * repository git will not trust (safe.directory), or no git.
 		 * Azure ML's own test also takes only "true". */
-		free(res.out);
+		aml_command_result_free(&res);
 		rc = 0;
 		goto out;
 	}
-	free(res.out);
+	aml_command_result_free(&res);
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
 		const char *why;
@@ -861,12 +589,13 @@ static int ask_git(const char *dir, struct facts *f, char *errbuf,
 		if (o == GIT_NOT_FOUND || res.exit_status != 0) {
 			/* git does not know (no remote, detached HEAD, no
 			 * commit, ...), or vanished meanwhile. */
-			free(res.out);
+			aml_command_result_free(&res);
 			continue;
 		}
 		if (cmds[i].which == F_DIRTY) {
-			f->value[F_DIRTY] = strdup(res.any_output ? "True" :
+			f->value[F_DIRTY] = strdup(res.out_total ? "True" :
 						   "False");
+			aml_command_result_free(&res);
 			if (!f->value[F_DIRTY]) {
 				set_error(errbuf, errlen,
 					  "git in %s: out of memory", dir);
@@ -876,7 +605,7 @@ static int ask_git(const char *dir, struct facts *f, char *errbuf,
 		}
 		if (cmds[i].which == F_URI &&
 		    !looks_like_remote_url(res.out)) {
-			free(res.out);
+			aml_command_result_free(&res);
 			continue;
 		}
 		if (keep_fact(f, cmds[i].which, res.out, res.out_len,
@@ -889,10 +618,10 @@ static int ask_git(const char *dir, struct facts *f, char *errbuf,
 			else
 				set_error(errbuf, errlen,
 					  "%s in %s: out of memory", what, dir);
-			free(res.out);
+			aml_command_result_free(&res);
 			goto out;
 		}
-		free(res.out);
+		aml_command_result_free(&res);
 	}
 	rc = 0;
 out:

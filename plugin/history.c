@@ -23,6 +23,7 @@
 #include "hangwatch.h"
 #include "history.h"
 #include "history_backend.h"
+#include "kvjson.h"
 #include "runid.h"
 #include "spool.h"
 #include "text.h"
@@ -115,36 +116,6 @@ void aml_history_close(struct aml_history *h)
 
 /* ---- spooled records ---- */
 
-static cJSON *kvlist_to_json(const struct aml_kvlist *list)
-{
-	cJSON *obj = cJSON_CreateObject();
-
-	for (size_t i = 0; obj && list && i < list->count; i++)
-		if (!cJSON_AddStringToObject(obj, list->items[i].key,
-					     list->items[i].value)) {
-			cJSON_Delete(obj);
-			return NULL;
-		}
-	return obj;
-}
-
-static int kvlist_from_json(const cJSON *obj, struct aml_kvlist *list)
-{
-	const cJSON *item;
-
-	memset(list, 0, sizeof(*list));
-	if (!cJSON_IsObject(obj))
-		return obj ? -1 : 0;
-	cJSON_ArrayForEach(item, obj) {
-		if (!cJSON_IsString(item) ||
-		    aml_kvlist_set(list, item->string, item->valuestring) < 0) {
-			aml_kvlist_free(list);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* A spooled write; with the run's key when one is bound, so the replay,
  * maybe in another process, reaches the same run. */
 static cJSON *new_record(struct aml_history *h, const char *op,
@@ -224,6 +195,7 @@ static enum aml_spool_verdict apply_one(struct aml_history *h,
 	struct aml_event ev;
 	struct aml_kvlist a = { 0 }, b = { 0 };
 	struct aml_strlist remove = { 0 };
+	char why[160] = "";
 	int have_event = 0, r;
 
 	memset(&ev, 0, sizeof(ev));
@@ -252,27 +224,30 @@ static enum aml_spool_verdict apply_one(struct aml_history *h,
 		};
 
 		if (!req.config_json ||
-		    kvlist_from_json(cJSON_GetObjectItem(rec, "properties"),
-				     &a) < 0 ||
-		    kvlist_from_json(cJSON_GetObjectItem(rec, "tags"), &b) < 0)
+		    aml_kvlist_from_json(cJSON_GetObjectItem(rec, "properties"),
+					 &a, why, sizeof(why)) < 0 ||
+		    aml_kvlist_from_json(cJSON_GetObjectItem(rec, "tags"), &b,
+					 why, sizeof(why)) < 0)
 			r = aml_fail(errbuf, errlen, "spool entry %s: a "
-				     "malformed run creation", e->name);
+				     "malformed run creation%s%s", e->name,
+				     *why ? ": " : "", why);
 		else
 			r = h->ops->create_run(h->self, &req, errbuf, errlen);
 	} else if (!strcmp(op, "event") && have_event) {
 		r = h->ops->record(h->self, exp, run_id, &ev, errbuf, errlen);
 	} else if (!strcmp(op, "properties")) {
-		if (kvlist_from_json(cJSON_GetObjectItem(rec, "properties"),
-				     &a) < 0)
+		if (aml_kvlist_from_json(cJSON_GetObjectItem(rec, "properties"),
+					 &a, why, sizeof(why)) < 0)
 			r = aml_fail(errbuf, errlen, "spool entry %s: "
-				     "malformed properties", e->name);
+				     "malformed properties: %s", e->name, why);
 		else
 			r = h->ops->add_properties(h->self, exp, run_id, &a,
 						   errbuf, errlen);
 	} else if (!strcmp(op, "tags")) {
 		const cJSON *item;
 
-		r = kvlist_from_json(cJSON_GetObjectItem(rec, "set"), &a);
+		r = aml_kvlist_from_json(cJSON_GetObjectItem(rec, "set"), &a,
+					 why, sizeof(why));
 		cJSON_ArrayForEach(item, cJSON_GetObjectItem(rec, "remove")) {
 			char **grown;
 
@@ -292,7 +267,8 @@ static enum aml_spool_verdict apply_one(struct aml_history *h,
 		}
 		if (r < 0)
 			r = aml_fail(errbuf, errlen, "spool entry %s: "
-				     "malformed tags", e->name);
+				     "malformed tags%s%s", e->name,
+				     *why ? ": " : "", why);
 		else
 			r = h->ops->set_tags(h->self, exp, run_id, &a,
 					     &remove, errbuf, errlen);
@@ -748,9 +724,9 @@ enum aml_history_result aml_history_create_run(struct aml_history *h,
 			   where(h->site));
 	if (rec && (!cJSON_AddStringToObject(rec, "config", req->config_json) ||
 		    !cJSON_AddItemToObject(rec, "properties",
-					   kvlist_to_json(req->properties)) ||
+					   aml_kvlist_to_json(req->properties)) ||
 		    !cJSON_AddItemToObject(rec, "tags",
-					   kvlist_to_json(req->tags)) ||
+					   aml_kvlist_to_json(req->tags)) ||
 		    add_event(rec, req->first) < 0)) {
 		cJSON_Delete(rec);
 		rec = NULL;
@@ -821,7 +797,7 @@ enum aml_history_result aml_history_add_properties(
 
 	aml_hangwatch_busy(1, "writing run %s to %s", run_id, where(h->site));
 	if (rec && !cJSON_AddItemToObject(rec, "properties",
-					  kvlist_to_json(properties))) {
+					  aml_kvlist_to_json(properties))) {
 		cJSON_Delete(rec);
 		rec = NULL;
 	}
@@ -858,7 +834,7 @@ enum aml_history_result aml_history_set_tags(
 			cJSON_Delete(names);
 			names = NULL;
 		}
-	if (rec && (!cJSON_AddItemToObject(rec, "set", kvlist_to_json(set)) ||
+	if (rec && (!cJSON_AddItemToObject(rec, "set", aml_kvlist_to_json(set)) ||
 		    !names || !cJSON_AddItemToObject(rec, "remove", names))) {
 		if (!names || !cJSON_GetObjectItem(rec, "remove"))
 			cJSON_Delete(names);

@@ -43,6 +43,7 @@
 #include "dirtrust.h"
 #include "errors.h"
 #include "history_backend.h"
+#include "kvjson.h"
 #include "privdrop.h"
 #include "random.h"
 #include "runid.h"
@@ -192,52 +193,41 @@ static int replace_file_at(int dirfd, const char *name, const char *text,
 	return 0;
 }
 
+/* [list] as properties.json and tags.json hold it; NULL when memory
+ * runs out. */
 static char *kvlist_json(const struct aml_kvlist *list)
 {
-	cJSON *obj = cJSON_CreateObject();
-	char *text;
+	cJSON *obj = aml_kvlist_to_json(list);
+	char *text = obj ? cJSON_Print(obj) : NULL;
 
-	for (size_t i = 0; obj && list && i < list->count; i++)
-		if (!cJSON_AddStringToObject(obj, list->items[i].key,
-					     list->items[i].value)) {
-			cJSON_Delete(obj);
-			return NULL;
-		}
-	text = obj ? cJSON_Print(obj) : NULL;
 	cJSON_Delete(obj);
 	return text;
 }
 
 /* Read a JSON object of strings (properties.json, tags.json); a missing
- * file is an empty list. */
+ * file is an empty list.  0, or -1 with errno, and with what is wrong in
+ * the text in [why] (else [why] is ""). */
 static int read_kvlist_at(int dirfd, const char *name,
-			  struct aml_kvlist *list)
+			  struct aml_kvlist *list, char *why, size_t whylen)
 {
 	char *text;
 	size_t len;
-	cJSON *obj, *item;
+	cJSON *obj;
+	int r;
 
 	memset(list, 0, sizeof(*list));
+	why[0] = '\0';
 	if (read_file_at(dirfd, name, &text, &len) < 0)
 		return errno == ENOENT ? 0 : -1;
 	obj = cJSON_ParseWithLength(text, len);
 	free(text);
-	if (!cJSON_IsObject(obj)) {
-		cJSON_Delete(obj);
+	if (!obj) {
 		errno = EBADMSG;
 		return -1;
 	}
-	cJSON_ArrayForEach(item, obj) {
-		if (cJSON_IsString(item) &&
-		    aml_kvlist_set(list, item->string, item->valuestring) < 0) {
-			cJSON_Delete(obj);
-			aml_kvlist_free(list);
-			errno = ENOMEM;
-			return -1;
-		}
-	}
+	r = aml_kvlist_from_json(obj, list, why, whylen);
 	cJSON_Delete(obj);
-	return 0;
+	return r;
 }
 
 /* ---- finding and opening runs ---- */
@@ -1193,7 +1183,7 @@ static int update_kvfile(struct file_backend *fb, const char *experiment,
 {
 	struct aml_kvlist list = { 0 };
 	struct run_dir rd;
-	char *text = NULL;
+	char *text = NULL, why[160];
 	int lockfd = -1, r;
 
 	r = run_dir_open_write(fb, experiment, run_id, &rd, errbuf, errlen);
@@ -1204,9 +1194,9 @@ static int update_kvfile(struct file_backend *fb, const char *experiment,
 		r = lockfd;
 		goto done;
 	}
-	if (read_kvlist_at(rd.fd, name, &list) < 0) {
-		r = fail_errno(errbuf, errlen, errno, "cannot read %s of run %s",
-			       name, run_id);
+	if (read_kvlist_at(rd.fd, name, &list, why, sizeof(why)) < 0) {
+		r = fail_errno(errbuf, errlen, errno, "cannot read %s of run "
+			       "%s%s%s", name, run_id, *why ? ", " : "", why);
 		goto done;
 	}
 	r = merge(&list, arg, run_id, errbuf, errlen);
@@ -1450,7 +1440,7 @@ static int load_run(int fd, const char *experiment, const char *run_id,
 		    size_t errlen)
 {
 	struct stat st;
-	char *text = NULL;
+	char *text = NULL, why[160];
 	size_t len;
 
 	memset(info, 0, sizeof(*info));
@@ -1478,13 +1468,15 @@ static int load_run(int fd, const char *experiment, const char *run_id,
 		goto oom;
 	free(text);
 	text = NULL;
-	if (read_kvlist_at(fd, PROPERTIES, &info->properties) < 0 ||
-	    read_kvlist_at(fd, TAGS, &info->tags) < 0) {
+	if (read_kvlist_at(fd, PROPERTIES, &info->properties, why,
+			   sizeof(why)) < 0 ||
+	    read_kvlist_at(fd, TAGS, &info->tags, why, sizeof(why)) < 0) {
 		int e = errno;
 
 		aml_run_info_free(info);
 		return fail_errno(errbuf, errlen, e, "cannot read the "
-				  "properties or tags of run %s", run_id);
+				  "properties or tags of run %s%s%s", run_id,
+				  *why ? ", " : "", why);
 	}
 	if (with_config && read_file_at(fd, CONFIG, &info->config_json,
 					&len) < 0 && errno != ENOENT) {

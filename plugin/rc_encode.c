@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "kvjson.h"
 #include "runconfig.h"
 
 static int add_string(cJSON *obj, const char *key, const char *value)
@@ -48,13 +49,13 @@ static int add_kvlist(cJSON *obj, const char *key,
 
 	if (list->count == 0)
 		return 0;
-	map = cJSON_AddObjectToObject(obj, key);
+	map = aml_kvlist_to_json(list);
 	if (!map)
 		return -1;
-	for (size_t i = 0; i < list->count; i++)
-		if (add_string(map, list->items[i].key,
-			       list->items[i].value) < 0)
-			return -1;
+	if (!cJSON_AddItemToObject(obj, key, map)) {
+		cJSON_Delete(map);
+		return -1;
+	}
 	return 0;
 }
 

@@ -19,8 +19,10 @@
 #include "text.h"
 #include "utf8.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,12 +59,6 @@ int aml_mlflow_status_valid(const char *s)
 		if (strcmp(s, names[i]) == 0)
 			return 1;
 	return 0;
-}
-
-int aml_mlflow_status_terminal(const char *s)
-{
-	return s && (strcmp(s, "FINISHED") == 0 || strcmp(s, "FAILED") == 0 ||
-		     strcmp(s, "KILLED") == 0);
 }
 
 /* ---- small text helpers ---------------------------------------------- */
@@ -245,35 +241,48 @@ int aml_mlflow_base_url(const char *uri, char **base, char *errbuf,
 	return *base ? 0 : aml_fail(errbuf, errlen, "HistoryURI: out of memory");
 }
 
-/* Append [n] bytes of [s] percent-encoded, keeping the bytes [keep]
- * accepts. */
-static void add_encoded(struct aml_text *t, const char *s, size_t n,
-			int (*keep)(int c))
+/*
+ * Append [n] (> 0) bytes of [s] percent-encoded by curl, which keeps
+ * exactly RFC 3986's unreserved bytes and writes upper-case hex (the
+ * handle it takes is unused since curl 7.82).
+ */
+static void add_escaped(struct aml_text *t, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	char *e = n <= INT_MAX ? curl_easy_escape(NULL, s, (int)n) : NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-		if (keep(c))
-			aml_text_add(t, s + i, 1);
-		else
-			aml_text_add(t, esc, 3);
+	if (!e) {
+		t->oom = 1;
+		return;
 	}
+	aml_text_str(t, e);
+	curl_free(e);
 }
 
-static char *encode(const char *s, int (*keep)(int c))
+char *aml_url_encode(const char *s)
 {
 	struct aml_text t = AML_TEXT_INIT;
 
-	add_encoded(&t, s, strlen(s), keep);
+	/* curl reads a length of 0 as "up to the NUL". */
+	if (*s)
+		add_escaped(&t, s, strlen(s));
 	return aml_text_finish(&t);
 }
 
-static int keep_path_char(int c)
+char *aml_url_encode_path(const char *s)
 {
-	return is_unreserved(c) || c == '/';
+	struct aml_text t = AML_TEXT_INIT;
+
+	for (;;) {
+		size_t n = strcspn(s, "/");
+
+		if (n)
+			add_escaped(&t, s, n);
+		if (!s[n])
+			break;
+		aml_text_add(&t, "/", 1);
+		s += n + 1;
+	}
+	return aml_text_finish(&t);
 }
 
 /* What may stand in a URI path as is (RFC 3986 pchar, '%' and '/'). */
@@ -282,14 +291,24 @@ static int keep_uri_path_char(int c)
 	return is_unreserved(c) || (c && strchr("!$&'()*+,;=:@%/", c));
 }
 
-char *aml_url_encode(const char *s)
+/*
+ * Append [n] bytes of a URI path segment, bytes a URI cannot hold
+ * percent-encoded.  By hand, as curl has no encoder that keeps the '%'
+ * of escapes already there (CURLU_URLENCODE encodes it again).
+ */
+static void add_uri_path_segment(struct aml_text *t, const char *s, size_t n)
 {
-	return encode(s, is_unreserved);
-}
+	static const char hex[] = "0123456789ABCDEF";
 
-char *aml_url_encode_path(const char *s)
-{
-	return encode(s, keep_path_char);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+		if (keep_uri_path_char(c))
+			aml_text_add(t, s + i, 1);
+		else
+			aml_text_add(t, esc, 3);
+	}
 }
 
 #define ARTIFACTS_API "/api/2.0/mlflow-artifacts/artifacts"
@@ -328,7 +347,7 @@ static void add_artifact_path(struct aml_text *t, const char *path)
 		if (n == 0)
 			return;
 		aml_text_add(t, "/", 1);
-		add_encoded(t, path, n, keep_uri_path_char);
+		add_uri_path_segment(t, path, n);
 		path += n;
 	}
 }
@@ -663,17 +682,6 @@ char *aml_mlflow_update_run_body(const char *run_id, const char *status,
 	failed = !obj || add_string(obj, "run_id", run_id) != 0 ||
 		 (status && add_string(obj, "status", status) != 0) ||
 		 (end_ms >= 0 && aml_mlflow_add_int64(obj, "end_time", end_ms) != 0);
-	return finish(obj, failed);
-}
-
-char *aml_mlflow_set_tag_body(const char *run_id, const char *key,
-			      const char *value)
-{
-	cJSON *obj = cJSON_CreateObject();
-	int failed = !obj || add_string(obj, "run_id", run_id) != 0 ||
-		     add_string(obj, "key", key) != 0 ||
-		     add_string(obj, "value", value) != 0;
-
 	return finish(obj, failed);
 }
 

@@ -35,9 +35,6 @@ const char *aml_mlflow_status(enum aml_status s);
  * server silently ignores an unknown one (section 1): we refuse it. */
 int aml_mlflow_status_valid(const char *s);
 
-/* Non-zero for "FINISHED", "FAILED" and "KILLED". */
-int aml_mlflow_status_terminal(const char *s);
-
 /* ---- URLs ------------------------------------------------------------ */
 
 /*
@@ -170,10 +167,8 @@ char *aml_mlflow_create_run_body(const char *experiment_id,
 char *aml_mlflow_update_run_body(const char *run_id, const char *status,
 				 int64_t end_ms);
 
-/* runs/set-tag {"run_id","key","value"}, runs/delete-tag {"run_id","key"}.
- * Keys and values are the caller's to check (aml_mlflow_check_*). */
-char *aml_mlflow_set_tag_body(const char *run_id, const char *key,
-			      const char *value);
+/* runs/delete-tag {"run_id","key"}.  The key is the caller's to check
+ * (aml_mlflow_check_*). */
 char *aml_mlflow_delete_tag_body(const char *run_id, const char *key);
 
 /*

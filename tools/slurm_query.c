@@ -2,84 +2,83 @@
  * slurm_query.c: asking Slurm about a job (see slurm_query.h).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "command.h"
 #include "errors.h"
 #include "slurm_query.h"
 #include "waiting.h"
 
-extern char **environ;
+/* How long one Slurm command may take.  The controller answers in
+ * milliseconds when it is up; a busy one can take seconds, and Slurm's
+ * own clients retry for about MessageTimeout (10 s by default) before
+ * giving up, so 30 s is only passed by a controller that is down or
+ * hung, and nothing the tools do must wait on that for ever. */
+#define SLURM_COMMAND_TIMEOUT_MS 30000
 
-/* Run [argv] and keep what it prints on stdout (up to [len] - 1 bytes);
- * stderr is kept in [err] the same way.  Returns the exit status, or -1
- * when it could not be started. */
+/* run_capture's answer when that time passed. */
+#define TIMED_OUT (-2)
+
+/*
+ * Run [argv] and keep what it prints on stdout (up to [len] - 1 bytes) and
+ * on stderr (up to [errlen] - 1), the rest read and dropped.  Returns the
+ * exit status; TIMED_OUT, with why in [err], when it gave no answer
+ * within SLURM_COMMAND_TIMEOUT_MS (its process group is then killed); -1,
+ * with why in [err], when it could not be run or was killed.
+ */
 static int run_capture(char *const argv[], char *out, size_t len, char *err,
 		       size_t errlen)
 {
-	posix_spawn_file_actions_t actions;
-	int outpipe[2], errpipe[2], status;
-	size_t n = 0, m = 0;
-	pid_t pid;
+	struct aml_command cmd = {
+		.argv = argv,
+		.timeout_ms = SLURM_COMMAND_TIMEOUT_MS,
+		.out_max = len - 1,
+		.err_max = errlen - 1,
+	};
+	struct aml_command_result res;
+	int rc = -1;
 
-	if (pipe2(outpipe, O_CLOEXEC) < 0)
-		return -1;
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
-		close(outpipe[0]);
-		close(outpipe[1]);
-		return -1;
+	out[0] = '\0';
+	switch (aml_command_run(&cmd, &res)) {
+	case AML_COMMAND_EXITED:
+		memcpy(out, res.out, res.out_len + 1);
+		memcpy(err, res.err, res.err_len + 1);
+		rc = res.exit_status;
+		break;
+	case AML_COMMAND_TOO_MUCH:      /* not asked for: out is cut */
+	case AML_COMMAND_TIMEOUT:
+		snprintf(err, errlen, "%s gave no answer within %d s (is "
+			 "slurmctld up?); stopped it", argv[0],
+			 SLURM_COMMAND_TIMEOUT_MS / 1000);
+		rc = TIMED_OUT;
+		break;
+	case AML_COMMAND_SIGNALED:
+		snprintf(err, errlen, "%s was killed by signal %d (%s)",
+			 argv[0], res.term_signal, strsignal(res.term_signal));
+		break;
+	case AML_COMMAND_NOT_STARTED:
+		snprintf(err, errlen, "%s could not be run: %s", argv[0],
+			 strerror(res.error));
+		break;
+	case AML_COMMAND_FAILED:
+		snprintf(err, errlen, "%s could not be run: %s failed: %s",
+			 argv[0], res.failed_call, strerror(res.error));
+		break;
 	}
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_adddup2(&actions, outpipe[1], 1);
-	posix_spawn_file_actions_adddup2(&actions, errpipe[1], 2);
-	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-	status = posix_spawnp(&pid, argv[0], &actions, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&actions);
-	close(outpipe[1]);
-	close(errpipe[1]);
-	if (status != 0) {
-		close(outpipe[0]);
-		close(errpipe[0]);
-		return -1;
-	}
-	/* Both outputs are small (one job); stdout first, then stderr, is
-	 * safe as long as stderr fits the pipe, which a one-line error does. */
-	for (;;) {
-		char sink[512];
-		ssize_t got = n + 1 < len ? read(outpipe[0], out + n, len - 1 - n)
-					  : read(outpipe[0], sink, sizeof(sink));
+	aml_command_result_free(&res);
+	return rc;
+}
 
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		if (n + 1 < len)
-			n += (size_t)got;
-	}
-	for (;;) {
-		ssize_t got = m + 1 < errlen
-				      ? read(errpipe[0], err + m, errlen - 1 - m)
-				      : 0;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		m += (size_t)got;
-	}
-	out[n] = '\0';
-	err[m] = '\0';
-	close(outpipe[0]);
-	close(errpipe[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+/* Say on stderr why Slurm could not be asked when that took all of
+ * SLURM_COMMAND_TIMEOUT_MS: the callers of runs_slurm_query go on
+ * without Slurm's answer, and a wait that long must not be silent. */
+static void tell_if_slow(int rc, const char *err)
+{
+	if (rc == TIMED_OUT)
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name,
+			err);
 }
 
 int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job)
@@ -94,10 +93,12 @@ int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job)
 	rc = run_capture(scontrol, out, sizeof(out), err, sizeof(err));
 	if (rc == 0)
 		return aml_slurm_parse_scontrol(out, job) == 0 ? 0 : -1;
+	tell_if_slow(rc, err);
 	if (rc < 0 || !strstr(err, "Invalid job id"))
 		return -1;
 	/* The controller forgot the job (MinJobAge); accounting may not. */
 	rc = run_capture(sacct, out, sizeof(out), err, sizeof(err));
+	tell_if_slow(rc, err);
 	if (rc == 0 && aml_slurm_parse_sacct(out, job) == 0)
 		return 0;
 	return 1;
@@ -110,7 +111,8 @@ int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job)
  * Returns 0 with [*uid], 1 when Slurm no longer knows the job, -1 when it
  * cannot be asked.
  */
-static int job_owner(uint32_t job_id, uint32_t *uid)
+static int job_owner(uint32_t job_id, uint32_t *uid, char *why,
+		     size_t whylen)
 {
 	char id[16], out[64], err[1024], *end;
 	char *squeue[] = { "squeue", "-h", "-j", id, "-o", "%U", NULL };
@@ -118,7 +120,10 @@ static int job_owner(uint32_t job_id, uint32_t *uid)
 	int rc;
 
 	snprintf(id, sizeof(id), "%u", job_id);
+	why[0] = '\0';
 	rc = run_capture(squeue, out, sizeof(out), err, sizeof(err));
+	if (rc < 0)
+		snprintf(why, whylen, "%s", err);
 	if (rc != 0)
 		return rc > 0 && strstr(err, "Invalid job id") ? 1 : -1;
 	v = strtoul(out, &end, 10);
@@ -131,7 +136,7 @@ static int job_owner(uint32_t job_id, uint32_t *uid)
 int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
 		      size_t errlen)
 {
-	char id[16], out[256], err[1024];
+	char id[16], out[256], err[1024], why[1024];
 	char *scancel[] = { "scancel", id, NULL };
 	uint32_t uid;
 	int rc;
@@ -139,10 +144,11 @@ int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
 	/* The job id comes from the run's history, which its owner
 	 * writes: an administrator cancelling a run must not cancel
 	 * another user's job a run names. */
-	rc = job_owner(job_id, &uid);
+	rc = job_owner(job_id, &uid, why, sizeof(why));
 	if (rc < 0)
 		return aml_fail(errbuf, errlen, "cannot ask Slurm (squeue) "
-				"whose job %u is; nothing cancelled", job_id);
+				"whose job %u is%s%s; nothing cancelled", job_id,
+				*why ? ": " : "", why);
 	if (rc == 0 && uid != owner)
 		return aml_fail(errbuf, errlen, "Slurm job %u belongs to uid "
 				"%u, not to the run's owner (uid %u); nothing "
@@ -153,8 +159,7 @@ int runs_slurm_cancel(uint32_t job_id, uint32_t owner, char *errbuf,
 		return 0;
 	err[strcspn(err, "\n")] = '\0';
 	return aml_fail(errbuf, errlen, "scancel %u failed: %s", job_id,
-			rc < 0 ? "scancel could not be run"
-			       : *err ? err : "no message");
+			*err ? err : "no message");
 }
 
 /* [job_id]'s comment ("" for none) into [out]; 0, or -1 with errbuf. */
@@ -170,7 +175,7 @@ static int read_comment(uint32_t job_id, char *out, size_t len, char *errbuf,
 	if (rc != 0) {
 		err[strcspn(err, "\n")] = '\0';
 		return aml_fail(errbuf, errlen, "squeue -j %u: %s", job_id,
-				rc < 0 ? "could not be run" : err);
+				err);
 	}
 	out[strcspn(out, "\n")] = '\0';
 	if (!strcmp(out, "(null)"))
@@ -219,5 +224,5 @@ int runs_slurm_mark_spooled(uint32_t job_id, const char *node, char *errbuf,
 		return 0;
 	err[strcspn(err, "\n")] = '\0';
 	return aml_fail(errbuf, errlen, "scontrol update JobId=%u: %s", job_id,
-			rc < 0 ? "could not be run" : *err ? err : "failed");
+			*err ? err : "failed");
 }

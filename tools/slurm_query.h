@@ -15,7 +15,9 @@
 #include "slurm_text.h"
 
 /* Ask Slurm about [job_id]: 0 with [job] filled, 1 when Slurm no longer
- * knows the job, -1 when Slurm cannot be asked. */
+ * knows the job, -1 when Slurm cannot be asked.  Each Slurm command here
+ * is given 30 s; one that takes them all is stopped, and said so on
+ * stderr. */
 int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
 
 /* scancel [job_id] when Slurm says it belongs to [owner] (the run's

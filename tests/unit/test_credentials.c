@@ -473,6 +473,8 @@ static void test_header_basic_padding(void **state)
 		{ "a", "b", "Authorization: Basic YTpi" },
 		{ "ab", "c", "Authorization: Basic YWI6Yw==" },
 		{ "ab", "cd", "Authorization: Basic YWI6Y2Q=" },
+		/* bytes above 0x7f: "u:\xc3\xbc" ("u:u-umlaut") */
+		{ "u", "\xc3\xbc", "Authorization: Basic dTrDvA==" },
 	};
 
 	(void)state;

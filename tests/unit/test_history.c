@@ -1432,6 +1432,29 @@ static void test_tags(void **state)
 	aml_kvlist_free(init);
 }
 
+/* A tags.json holding a value that is not a string (not ours: run history
+ * writes only strings) is refused, naming the key, never read with the
+ * value dropped: a tag written back over it would lose it for good. */
+static void test_tags_not_strings_refused(void **state)
+{
+	struct fixture *f = *state;
+	const char *file = keep(f, runp(f, EXP, RUN, "tags.json"));
+	struct aml_kvlist *set = new_kv(f);
+	struct aml_run_info info;
+
+	create_ok(f, EXP, RUN, 0, NULL);
+	write_file(file, "{\"first\":\"1\",\"n\":2}");
+	kv(set, "k", "v");
+	assert_int_not_equal(aml_history_set_tags(f->h, EXP, RUN, set, NULL,
+						  f->err, sizeof(f->err)),
+			     AML_HISTORY_WRITTEN);
+	assert_non_null(strstr(f->err, "\"n\" is not a string"));
+	assert_file_is(file, "{\"first\":\"1\",\"n\":2}");
+	assert_int_not_equal(aml_history_read_run(f->h, RUN, 0, &info, f->err,
+						  sizeof(f->err)), 0);
+	assert_non_null(strstr(f->err, "\"n\" is not a string"));
+}
+
 /* ==== 5. uploads ==== */
 
 #define BIG_LEN 70000
@@ -3248,6 +3271,7 @@ int main(void)
 		T(test_concurrent_properties_and_tags),
 		T(test_properties),
 		T(test_tags),
+		T(test_tags_not_strings_refused),
 		T(test_upload),
 		T(test_logs_and_artifacts),
 		T(test_shared_later_files_umask),
