@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "runconfig.h"
+#include "kvlist.h"
 
 /*
  * {"key": "value", ...} in [list]'s order; a NULL [list] gives {}.
