@@ -24,7 +24,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -48,6 +47,7 @@
 #include "site.h"
 #include "spool.h"
 #include "status.h"
+#include "tree.h"
 
 #define NOBODY 65534
 #define OTHER 65533
@@ -78,18 +78,9 @@ struct fixture {
 
 /* ---- helpers ---- */
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void remove_tree(const char *path)
 {
-	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, path);
 }
 
 static int open_history(struct fixture *f, enum aml_run_visibility vis)

@@ -23,7 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -42,6 +41,7 @@
 #include "launch_common.h"
 #include "launch_logs.h"
 #include "site.h"
+#include "tree.h"
 
 #define EXP "logs"
 #define RUN "logs_1764000000_0000abcd"
@@ -59,15 +59,6 @@ struct fixture {
 	int saved_stderr;
 	int fifo_fd;         /* holds a FIFO open, unread; -1 */
 };
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -154,7 +145,7 @@ static int teardown(void **state)
 		;
 	aml_history_close(f->ctx.h);
 	aml_site_free(&f->site);
-	nftw(f->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, f->base);
 	free(f);
 	return 0;
 }

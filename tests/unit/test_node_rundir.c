@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <grp.h>
 #include <limits.h>
@@ -45,6 +44,7 @@
 #include "node_rundir.h"
 #include "site.h"
 #include "userdir.h"
+#include "tree.h"
 
 #define NOBODY 65534
 #define OTHER 65533
@@ -64,18 +64,6 @@ struct fixture {
 	char said[16384];
 	char err[1024];
 };
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	/* What a test made unreadable is its owner's again. */
-	if (flag == FTW_DNR || flag == FTW_D)
-		(void)chmod(path, 0700);
-	return remove(path);
-}
 
 static int set_path(char **field, const char *value)
 {
@@ -124,7 +112,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	aml_site_free(&f->site);
-	nftw(f->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, f->base);
 	free(f);
 	return 0;
 }

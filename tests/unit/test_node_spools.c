@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <grp.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include "node_spools.h"
 #include "site.h"
 #include "spool.h"
+#include "tree.h"
 
 #define NOBODY 65534
 #define OTHER 65533
@@ -53,15 +53,6 @@ struct fixture {
 	char said[8192];      /* every line said, one per line */
 	char err[1024];
 };
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -94,7 +85,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	aml_site_free(&f->site);
-	nftw(f->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, f->base);
 	free(f);
 	return 0;
 }

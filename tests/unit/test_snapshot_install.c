@@ -20,7 +20,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/fs.h>
@@ -36,6 +35,7 @@
 #include "manifest.h"
 #include "snapshot.h"
 #include "store.h"
+#include "tree.h"
 
 #define USER "alice"
 
@@ -56,15 +56,6 @@ struct fixture {
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -104,7 +95,7 @@ static int teardown(void **state)
 	aml_manifest_free(&f->m);
 	aml_errors_free(&f->errs);
 	aml_store_close(&f->store);
-	nftw(f->root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, f->root);
 	free(f);
 	return 0;
 }

@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include <linux/openat2.h>
 
 #include "spool.h"
+#include "tree.h"
 
 #define NOBODY 65534
 #define MAX_APPLIED 512
@@ -52,19 +52,10 @@ struct fixture {
 
 /* ---- helpers ---- */
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void remove_tree(const char *path)
 {
 	chmod(path, 0700);
-	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, path);
 }
 
 static int setup(void **state)

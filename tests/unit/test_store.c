@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 
 #include "manifest.h"
 #include "store.h"
+#include "tree.h"
 
 #define USER "alice"
 #define NOBODY 65534
@@ -46,18 +46,9 @@ struct fixture {
 
 /* ---- helpers ---- */
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void remove_tree(const char *path)
 {
-	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, path);
 }
 
 static int setup(void **state)

@@ -20,7 +20,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "userdir.h"
+#include "tree.h"
 
 #define NOBODY 65534
 #define DENY_WRITE (S_IWGRP | S_IWOTH)
@@ -38,15 +38,6 @@ struct fixture {
 	int basefd;
 	char err[1024];
 };
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -69,7 +60,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	close(f->basefd);
-	nftw(f->base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	aml_tree_remove(AT_FDCWD, f->base);
 	free(f);
 	return 0;
 }
