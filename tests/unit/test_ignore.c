@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "ignore.h"
+#include "tree.h"
 
 /* ---------------------------------------------------------------------- */
 /* The table                                                              */
@@ -532,29 +533,9 @@ static int run_git(struct git *g, const char *const *argv, const char *in,
 	return WEXITSTATUS(status);
 }
 
-/* Remove [path] and all below it (our own small trees only). */
 static void rm_rf(const char *path)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	char sub[PATH_MAX];
-
-	if (lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path))) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path,
-					     e->d_name) < sizeof(sub))
-				rm_rf(sub);
-		}
-		closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
+	aml_tree_remove(AT_FDCWD, path);
 }
 
 static void skip_because(const char *why)
