@@ -1098,22 +1098,6 @@ int aml_history_read_run(struct aml_history *h, const char *run_id,
 	return r;
 }
 
-void aml_run_info_free(struct aml_run_info *info)
-{
-	free(info->experiment);
-	free(info->run_id);
-	free(info->owner);
-	free(info->key);
-	free(info->config_json);
-	aml_kvlist_free(&info->properties);
-	aml_kvlist_free(&info->tags);
-	for (size_t i = 0; i < info->n_events; i++)
-		aml_event_free(&info->events[i]);
-	free(info->events);
-	aml_run_state_free(&info->state);
-	memset(info, 0, sizeof(*info));
-}
-
 int aml_history_list(struct aml_history *h,
 		     const struct aml_run_filter *filter,
 		     struct aml_run_info **runs, size_t *n, char *errbuf,

@@ -44,6 +44,7 @@
 
 #include "artifacts.h"
 #include "event.h"
+#include "run_info.h"
 #include "runconfig.h"
 #include "site.h"
 
@@ -281,31 +282,16 @@ int aml_history_job_env(struct aml_history *h, const char *experiment,
 
 /* ---- readers ---- */
 
-struct aml_run_info {
-	char *experiment;
-	char *run_id;
-	char *owner;          /* user name, or the uid in decimal */
-	uid_t uid;
-	char *key;            /* the backend's own id of the run (the MLflow
-			       * run id), or NULL (the file backend) */
-	char *config_json;    /* NULL when not asked for (lists) */
-	struct aml_kvlist properties;
-	struct aml_kvlist tags;
-	struct aml_event *events;   /* every parsable line, in order */
-	size_t n_events;
-	struct aml_run_state state;
-};
-
 /*
  * Read the run [run_id]: its events folded into info->state, properties,
  * tags and (when [with_config]) the canonical configuration.  Returns 0,
  * or -1 with errbuf ("run history: no run hello_17... (looked in
- * /shared/aml/history)").
+ * /shared/aml/history)").  Free [info] with aml_run_info_free
+ * (run_info.h).
  */
 int aml_history_read_run(struct aml_history *h, const char *run_id,
 			 int with_config, struct aml_run_info *info,
 			 char *errbuf, size_t errlen);
-void aml_run_info_free(struct aml_run_info *info);
 
 struct aml_run_filter {
 	const char *experiment;  /* NULL: all */

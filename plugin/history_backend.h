@@ -12,6 +12,7 @@
 #define AML_HISTORY_BACKEND_H
 
 #include "history.h"
+#include "run_info.h"
 
 enum aml_backend_verdict {
 	AML_BACKEND_OK = 0,
