@@ -50,6 +50,14 @@ static const char *where(const struct aml_site *site)
 	return site->history_dir ? site->history_dir : "HistoryDir";
 }
 
+/* The backend a program registered beside the file one (history.h). */
+static const struct aml_history_opener *registered;
+
+void aml_history_register(const struct aml_history_opener *b)
+{
+	registered = b;
+}
+
 int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		     char *errbuf, size_t errlen)
 {
@@ -79,15 +87,16 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		}
 		break;
 	case AML_HISTORY_MLFLOW:
-		if (!aml_history_mlflow_open) {
-			aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow: "
-				 "this program is built without the MLflow "
-				 "backend", site->path ? site->path
-						       : "aml.conf");
+		if (!registered || registered->backend != AML_HISTORY_MLFLOW) {
+			aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow "
+				 "(HistoryURI=%s): this program is built "
+				 "without the MLflow backend",
+				 site->path ? site->path : "aml.conf",
+				 site->history_uri ? site->history_uri : "");
 			goto failed;
 		}
-		if (aml_history_mlflow_open(site, &h->ops, &h->self, errbuf,
-					    errlen) < 0)
+		if (registered->open(site, &h->ops, &h->self, errbuf,
+				     errlen) < 0)
 			goto failed;
 		break;
 	}

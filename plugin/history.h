@@ -79,6 +79,18 @@ int aml_history_open(const struct aml_site *site, struct aml_history **h,
 		     char *errbuf, size_t errlen);
 void aml_history_close(struct aml_history *h);
 
+/*
+ * The MLflow backend is not in the core: it needs libcurl, which
+ * slurmctld must never load.  A program that writes to MLflow registers
+ * it once, before its first aml_history_open: the one
+ * rest/history_mlflow.h declares (history_backend.h says what [b] is).
+ * A site that asks for MLflow in a program that registered none gets
+ * one line saying so.  The last registration wins; [b] must outlive its
+ * use.
+ */
+struct aml_history_opener;
+void aml_history_register(const struct aml_history_opener *b);
+
 /* ---- writers ---- */
 
 struct aml_run_new {

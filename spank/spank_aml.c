@@ -21,6 +21,8 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "history.h"
+#include "history_mlflow.h"
 #include "node_side.h"
 #include "self.h"
 #include "stdin_launcher.h"
@@ -105,6 +107,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 			    av[0]);
 		return -1;
 	}
+	aml_history_register(&aml_history_mlflow_backend);
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
 		forget_inherited_option();

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "history_mlflow.h"
 #include "launch.h"
 #include "launch_common.h"
 #include "launch_cause.h"
@@ -315,6 +316,7 @@ int main(int argc, char **argv)
 
 	int upload_node = argc == 2 && !strcmp(argv[1], "--upload-node");
 
+	aml_history_register(&aml_history_mlflow_backend);
 	if (argc > 1 && !upload_node) {
 		int help = argc == 2 && (!strcmp(argv[1], "-h") ||
 					 !strcmp(argv[1], "--help"));
