@@ -22,7 +22,7 @@
 #include <slurm/spank.h>
 
 #include "history.h"
-#include "history_mlflow.h"
+#include "history_module.h"
 #include "node_side.h"
 #include "self.h"
 #include "stdin_launcher.h"
@@ -31,6 +31,28 @@
 
 #define OPTION "aml-run"
 #define REFUSAL "--aml-run is for sbatch: a run is a batch job; use sbatch --aml-run=FILE"
+
+/*
+ * Run history on MLflow, loaded from AML_MLFLOW_MODULE_PATH the first time
+ * a run's site needs it (history_module.h): only then do sbatch and
+ * slurmstepd load libcurl and what it brings.
+ */
+static int open_mlflow(const struct aml_site *site,
+		       const struct aml_history_ops **ops, void **self,
+		       char *errbuf, size_t errlen)
+{
+	const struct aml_history_opener *module;
+
+	if (aml_history_module_load(AML_MLFLOW_MODULE_PATH, &module, errbuf,
+				    errlen) < 0)
+		return -1;
+	return module->open(site, ops, self, errbuf, errlen);
+}
+
+static const struct aml_history_opener mlflow_on_demand = {
+	.backend = AML_HISTORY_MLFLOW,
+	.open = open_mlflow,
+};
 
 /* The plugin is built with hidden visibility; these are what plugstack
  * looks up, so they alone are exported (with spank_aml.map). */
@@ -107,7 +129,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 			    av[0]);
 		return -1;
 	}
-	aml_history_register(&aml_history_mlflow_backend);
+	aml_history_register(&mlflow_on_demand);
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
 		forget_inherited_option();
