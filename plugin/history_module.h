@@ -1,20 +1,9 @@
 /*
- * history_module.h: a run history backend loaded from a shared object the
- * first time a site needs it.
- *
- * The SPANK plugin is loaded by every sbatch, srun and salloc and every
- * root slurmstepd of the cluster, AML run or not; the MLflow backend
- * brings libcurl and some thirty libraries with it.  So the plugin does
- * not link it: it loads aml_mlflow.so (rest/Makefile.am) when a run's
- * site uses HistoryBackend=mlflow, and never otherwise.
- *
- * Threat: the module runs as root in slurmstepd.  Whoever could write or
- * replace it, or rename a directory above it, would run code as root on
- * every node.  So its path is fixed when slurm-aml is built (never taken
- * from the environment or a file a user names), and it is loaded only
- * when aml_history_module_is_secure says no one but root can change
- * what that path names.  A module from another build of slurm-aml (its
- * structures may differ) is refused too.
+ * history_module.h: the MLflow backend as a module (module.h), which the
+ * SPANK plugin loads the first time a run's site uses HistoryBackend=
+ * mlflow: libcurl and what it brings are loaded only then.  A module
+ * from another build of slurm-aml, whose structures may differ, is
+ * refused.
  */
 #ifndef AML_HISTORY_MODULE_H
 #define AML_HISTORY_MODULE_H
@@ -43,20 +32,8 @@ struct aml_history_module {
 	.event_size = sizeof(struct aml_event)
 
 /*
- * Whether the absolute [path] and every directory above it belong to
- * root and no one else may write them (a directory writable by others
- * only with its sticky bit, as /tmp, whose entries only their owner may
- * rename), [path] being a regular file: then no one but root can change
- * what it names.  Returns 0, or -1 with errbuf naming the path, what is
- * wrong and who owns it.
- */
-int aml_history_module_is_secure(const char *path, char *errbuf,
-				 size_t errlen);
-
-/*
- * Load the module at [path] (once per process: it stays loaded, as the
- * handles it opens point into it) after aml_history_module_is_secure,
- * and give its backend in [*opener].  Returns 0, or -1 with errbuf
+ * Load the module at [path] (aml_module_load; once per process) and give
+ * its backend in [*opener].  Returns 0, or -1 with errbuf
  * ("HistoryBackend=mlflow: /usr/lib/slurm-aml/aml_mlflow.so: ...").
  */
 int aml_history_module_load(const char *path,
