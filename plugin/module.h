@@ -16,8 +16,8 @@
  * only when aml_module_is_secure says no one but root can change what
  * that path names.
  *
- * Plain C with nothing but libc, so the plugin's smallest part links it
- * without the core.
+ * Plain C with nothing but libc and errors.c, so the plugin's smallest
+ * part links it without the core (plugin/Makefile.am, libamlbase).
  */
 #ifndef AML_MODULE_H
 #define AML_MODULE_H
