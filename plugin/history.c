@@ -51,6 +51,14 @@ static const char *where(const struct aml_site *site)
 	return site->history_dir ? site->history_dir : "HistoryDir";
 }
 
+/* The backend a program registered beside the file one (history.h). */
+static const struct aml_history_opener *registered;
+
+void aml_history_register(const struct aml_history_opener *b)
+{
+	registered = b;
+}
+
 int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		     char *errbuf, size_t errlen)
 {
@@ -80,15 +88,16 @@ int aml_history_open(const struct aml_site *site, struct aml_history **hp,
 		}
 		break;
 	case AML_HISTORY_MLFLOW:
-		if (!aml_history_mlflow_open) {
-			aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow: "
-				 "this program is built without the MLflow "
-				 "backend", site->path ? site->path
-						       : "aml.conf");
+		if (!registered || registered->backend != AML_HISTORY_MLFLOW) {
+			aml_fail(errbuf, errlen, "%s: HistoryBackend=mlflow "
+				 "(HistoryURI=%s): this program is built "
+				 "without the MLflow backend",
+				 site->path ? site->path : "aml.conf",
+				 site->history_uri ? site->history_uri : "");
 			goto failed;
 		}
-		if (aml_history_mlflow_open(site, &h->ops, &h->self, errbuf,
-					    errlen) < 0)
+		if (registered->open(site, &h->ops, &h->self, errbuf,
+				     errlen) < 0)
 			goto failed;
 		break;
 	}
@@ -1072,22 +1081,6 @@ int aml_history_read_run(struct aml_history *h, const char *run_id,
 			     errlen) < 0 ? -1 : 0;
 	aml_hangwatch_idle();
 	return r;
-}
-
-void aml_run_info_free(struct aml_run_info *info)
-{
-	free(info->experiment);
-	free(info->run_id);
-	free(info->owner);
-	free(info->key);
-	free(info->config_json);
-	aml_kvlist_free(&info->properties);
-	aml_kvlist_free(&info->tags);
-	for (size_t i = 0; i < info->n_events; i++)
-		aml_event_free(&info->events[i]);
-	free(info->events);
-	aml_run_state_free(&info->state);
-	memset(info, 0, sizeof(*info));
 }
 
 int aml_history_list(struct aml_history *h,

@@ -45,6 +45,7 @@
 #include "artifacts.h"
 #include "event.h"
 #include "kvlist.h"
+#include "run_info.h"
 #include "site.h"
 #include "strlist.h"
 
@@ -78,6 +79,20 @@ enum aml_history_result {
 int aml_history_open(const struct aml_site *site, struct aml_history **h,
 		     char *errbuf, size_t errlen);
 void aml_history_close(struct aml_history *h);
+
+/*
+ * The MLflow backend is not in the core: it needs libcurl, which
+ * slurmctld must never load and a job whose run history is not on
+ * MLflow should not pay for.  A program that writes to MLflow registers
+ * it once, before its first aml_history_open (history_backend.h says
+ * what [b] is): the tools the one they link (rest/history_mlflow.h),
+ * the SPANK plugin one that loads it as a module on first use
+ * (history_module.h).  A site that asks for MLflow in a program that
+ * registered none gets one line saying so.  The last registration wins;
+ * [b] must outlive its use.
+ */
+struct aml_history_opener;
+void aml_history_register(const struct aml_history_opener *b);
 
 /* ---- writers ---- */
 
@@ -282,31 +297,16 @@ int aml_history_job_env(struct aml_history *h, const char *experiment,
 
 /* ---- readers ---- */
 
-struct aml_run_info {
-	char *experiment;
-	char *run_id;
-	char *owner;          /* user name, or the uid in decimal */
-	uid_t uid;
-	char *key;            /* the backend's own id of the run (the MLflow
-			       * run id), or NULL (the file backend) */
-	char *config_json;    /* NULL when not asked for (lists) */
-	struct aml_kvlist properties;
-	struct aml_kvlist tags;
-	struct aml_event *events;   /* every parsable line, in order */
-	size_t n_events;
-	struct aml_run_state state;
-};
-
 /*
  * Read the run [run_id]: its events folded into info->state, properties,
  * tags and (when [with_config]) the canonical configuration.  Returns 0,
  * or -1 with errbuf ("run history: no run hello_17... (looked in
- * /shared/aml/history)").
+ * /shared/aml/history)").  Free [info] with aml_run_info_free
+ * (run_info.h).
  */
 int aml_history_read_run(struct aml_history *h, const char *run_id,
 			 int with_config, struct aml_run_info *info,
 			 char *errbuf, size_t errlen);
-void aml_run_info_free(struct aml_run_info *info);
 
 struct aml_run_filter {
 	const char *experiment;  /* NULL: all */

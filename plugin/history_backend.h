@@ -12,6 +12,7 @@
 #define AML_HISTORY_BACKEND_H
 
 #include "history.h"
+#include "run_info.h"
 
 enum aml_backend_verdict {
 	AML_BACKEND_OK = 0,
@@ -90,14 +91,16 @@ int aml_history_file_open(const struct aml_site *site,
 			  char *errbuf, size_t errlen);
 
 /*
- * The MLflow backend (rest/history_mlflow.c).  It lives in its own
- * library with libcurl, so programs that must not talk to a server
- * (job_submit_aml.so, inside slurmctld) do not link it: declared weak,
- * it is NULL there, and HistoryBackend=mlflow says so.
+ * How a program opens a backend the core does not hold (the MLflow one,
+ * rest/history_mlflow.h), registered with aml_history_register: for
+ * sites whose HistoryBackend is [backend], [open] as
+ * aml_history_file_open.
  */
-int aml_history_mlflow_open(const struct aml_site *site,
-			    const struct aml_history_ops **ops, void **self,
-			    char *errbuf, size_t errlen)
-	__attribute__((weak, visibility("hidden")));
+struct aml_history_opener {
+	enum aml_history_backend backend;
+	int (*open)(const struct aml_site *site,
+		    const struct aml_history_ops **ops, void **self,
+		    char *errbuf, size_t errlen);
+};
 
 #endif

@@ -59,6 +59,7 @@
 #include "errors.h"
 #include "event.h"
 #include "history_backend.h"
+#include "history_mlflow.h"
 #include "http.h"
 #include "mlflow_wire.h"
 #include "runid.h"
@@ -1970,9 +1971,9 @@ static int load_credentials(struct mlflow *m, const char *path,
 	return 0;
 }
 
-int aml_history_mlflow_open(const struct aml_site *site,
-			    const struct aml_history_ops **ops, void **self,
-			    char *errbuf, size_t errlen)
+static int mlflow_open(const struct aml_site *site,
+		       const struct aml_history_ops **ops, void **self,
+		       char *errbuf, size_t errlen)
 {
 	struct aml_http_config cfg;
 	struct mlflow *m = calloc(1, sizeof(*m));
@@ -2010,3 +2011,8 @@ failed:
 	mlflow_close(m);
 	return -1;
 }
+
+const struct aml_history_opener aml_history_mlflow_backend = {
+	.backend = AML_HISTORY_MLFLOW,
+	.open = mlflow_open,
+};

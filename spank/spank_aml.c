@@ -14,7 +14,13 @@
  *
  * The option is "aml-run" of plugin "aml", so Slurm forwards it to the
  * controller and the nodes as _SLURM_SPANK_OPTION_aml_aml_run.
+ *
+ * Every job of the cluster loads this file; only an AML run's needs the
+ * rest, which is aml_spank_run.so (spank_run.h), loaded here when a job
+ * turns out to be one.  So a hook does nothing else, for other jobs,
+ * than tell that it is not.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +28,10 @@
 #include <slurm/spank.h>
 
 #include "job_env.h"
-#include "node_side.h"
+#include "module.h"
 #include "self.h"
-#include "stdin_launcher.h"
+#include "spank_run.h"
 #include "submit.h"
-#include "submit_side.h"
 
 #define OPTION "aml-run"
 #define REFUSAL "--aml-run is for sbatch: a run is a batch job; use sbatch --aml-run=FILE"
@@ -38,6 +43,38 @@ SPANK_PLUGIN(aml, 1);
 #pragma GCC visibility pop
 
 static char *run_file;  /* --aml-run's value; NULL when not given */
+
+/* The run module, once loaded; why it could not be, on a node, for
+ * task_init to fail the job with (as node_side.h keeps errors). */
+static const struct aml_spank_run *run;
+static char run_error[1024];
+
+/* The run module, loaded the first time a job needs it; NULL with
+ * [run_error] when it cannot be (said once, by the caller). */
+static const struct aml_spank_run *load_run(void)
+{
+	const struct aml_spank_run *m;
+	char why[768];
+
+	if (run)
+		return run;
+	m = aml_module_load(AML_SPANK_RUN_PATH, AML_SPANK_RUN_SYMBOL, why,
+			    sizeof(why));
+	if (m && (!m->version || strcmp(m->version, PACKAGE_VERSION) ||
+		  m->request_size != sizeof(struct aml_submit_request))) {
+		snprintf(why, sizeof(why), "%s is not from this build of slurm-aml %s",
+			 AML_SPANK_RUN_PATH, PACKAGE_VERSION);
+		m = NULL;
+	}
+	if (!m) {
+		snprintf(run_error, sizeof(run_error),
+			 "aml: cannot load what AML runs need: %s", why);
+		return NULL;
+	}
+	run = m;
+	run->init();
+	return run;
+}
 
 /*
  * sbatch calls this once for each --aml-run (#SBATCH lines, then the
@@ -124,8 +161,13 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	}
 	/* sbatch reads its script before any option callback runs, so only
 	 * the raw command line can say, this early, that a run is coming. */
-	if (aml_self_is("sbatch") && aml_self_has_option("--" OPTION) &&
-	    aml_stdin_launcher_install(errbuf, sizeof(errbuf)) < 0)
+	if (!aml_self_is("sbatch") || !aml_self_has_option("--" OPTION))
+		return 0;
+	if (!load_run()) {
+		slurm_error("--aml-run: %s", run_error);
+		return -1;
+	}
+	if (run->stdin_launcher_install(errbuf, sizeof(errbuf)) < 0)
 		slurm_error("--aml-run: %s", errbuf);
 	return 0;
 }
@@ -142,12 +184,17 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	case S_CTX_ALLOCATOR:
 		/* Whether sbatch read the placeholder, and standard input
 		 * back as it was, with or without --aml-run. */
-		req.launcher = aml_stdin_launcher_finish();
+		req.launcher = run ? run->stdin_launcher_finish() : 0;
 		if (!run_file || !aml_self_is("sbatch"))
 			break;
+		/* --aml-run in an #SBATCH line only: seen just now. */
+		if (!load_run()) {
+			slurm_error("--aml-run: %s", run_error);
+			return -1;
+		}
 		req.config_path = run_file;
 		req.test_only = aml_self_has_option("--test-only");
-		return aml_submit_prepare(sp, &req);
+		return run->submit_prepare(sp, &req);
 	default:
 		return 0;
 	}
@@ -167,10 +214,10 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	(void)sp;
 	(void)ac;
 	(void)av;
-	if (spank_context() == S_CTX_ALLOCATOR)
-		aml_submit_finish(submit_errno);
-	else if (spank_context() == S_CTX_REMOTE)
-		aml_node_exit();
+	if (run && spank_context() == S_CTX_ALLOCATOR)
+		run->submit_finish(submit_errno);
+	else if (run && spank_context() == S_CTX_REMOTE)
+		run->node_exit();
 	free(run_file);
 	run_file = NULL;
 	return 0;
@@ -180,23 +227,50 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
  * drains the node instead of failing the job. */
 int slurm_spank_user_init(spank_t sp, int ac, char **av)
 {
+	char value[8];
+	spank_err_t err;
+
 	(void)ac;
 	(void)av;
-	return aml_node_user_init(sp);
+	if (spank_context() != S_CTX_REMOTE)
+		return 0;
+	/* A run's job has its id in the SPANK environment the controller
+	 * checked; the value is node_side's to read. */
+	err = spank_getenv(sp, AML_JOBENV_RUN_ID, value, sizeof(value));
+	if (err != ESPANK_SUCCESS && err != ESPANK_NOSPACE)
+		return 0;
+	if (!load_run())
+		return 0;
+	return run->node_user_init(sp);
 }
 
 int slurm_spank_task_init(spank_t sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
-	return aml_node_task_init(sp);
+	if (run)
+		return run->node_task_init(sp);
+	if (run_error[0]) {
+		slurm_error("%s", run_error);
+		return -1;
+	}
+	return 0;
 }
 
+/* slurmd gives the epilog the job's SPANK environment with SPANK_ in
+ * front; a job without a run id there is no run's. */
 int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
-	return aml_node_job_epilog(sp);
+	if (spank_context() != S_CTX_JOB_SCRIPT ||
+	    !getenv("SPANK_" AML_JOBENV_RUN_ID))
+		return 0;
+	if (!load_run()) {
+		slurm_error("%s: the run's directory stays", run_error);
+		return 0;
+	}
+	return run->node_job_epilog(sp);
 }
 
 #pragma GCC visibility pop

@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "bounded.h"
+#include "history.h"
+#include "history_mlflow.h"
 #include "node_rundir.h"
 #include "node_spools.h"
 #include "site.h"
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
 	/* Under Slurm, never fail: a failing Epilog drains the node. */
 	int failure = job && *job ? 0 : 1;
 
+	aml_history_register(&aml_history_mlflow_backend);
 	for (int i = 1; i < argc; i++) {
 		char *end;
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "history_mlflow.h"
 #include "site.h"
 #include "tools.h"
 
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
 {
 	const struct command *command;
 
+	aml_history_register(&aml_history_mlflow_backend);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return AML_EXIT_USAGE;

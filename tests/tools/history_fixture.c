@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "history_mlflow.h"
 
 static int fail(const char *what)
 {
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rc = 1;
 
+	aml_history_register(&aml_history_mlflow_backend);
 	if (argc < 4)
 		return fail("usage: see the comment at the top of the source");
 	aml_errors_init(&errs, NULL);

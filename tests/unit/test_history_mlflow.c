@@ -34,6 +34,7 @@
 
 #include "errors.h"
 #include "history.h"
+#include "history_mlflow.h"
 #include "mlflow_server.h"
 #include "runid.h"
 #include "site.h"
@@ -520,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_spooled_write_keeps_its_key),
 	};
 
+	aml_history_register(&aml_history_mlflow_backend);
 	if (become_ordinary() != 0) {
 		printf("1..0 # SKIP cannot become an ordinary user\n");
 		return 0;

@@ -1,0 +1,43 @@
+/*
+ * history_module.h: the MLflow backend as a module (module.h), which the
+ * SPANK plugin loads the first time a run's site uses HistoryBackend=
+ * mlflow: libcurl and what it brings are loaded only then.  A module
+ * from another build of slurm-aml, whose structures may differ, is
+ * refused.
+ */
+#ifndef AML_HISTORY_MODULE_H
+#define AML_HISTORY_MODULE_H
+
+#include <stddef.h>
+
+#include "history_backend.h"
+
+/* What a module exports, under this name. */
+#define AML_MLFLOW_MODULE_SYMBOL "aml_mlflow_module"
+
+struct aml_history_module {
+	/* The build it comes from: the version and the sizes of the
+	 * structures that cross between it and the plugin. */
+	const char *version;
+	size_t site_size, ops_size, run_info_size, event_size;
+	const struct aml_history_opener *opener;
+};
+
+/* The fields above for this build, for a module to export. */
+#define AML_HISTORY_MODULE_BUILD                                       \
+	.version = PACKAGE_VERSION,                                    \
+	.site_size = sizeof(struct aml_site),                          \
+	.ops_size = sizeof(struct aml_history_ops),                    \
+	.run_info_size = sizeof(struct aml_run_info),                  \
+	.event_size = sizeof(struct aml_event)
+
+/*
+ * Load the module at [path] (aml_module_load; once per process) and give
+ * its backend in [*opener].  Returns 0, or -1 with errbuf
+ * ("HistoryBackend=mlflow: /usr/lib/slurm-aml/aml_mlflow.so: ...").
+ */
+int aml_history_module_load(const char *path,
+			    const struct aml_history_opener **opener,
+			    char *errbuf, size_t errlen);
+
+#endif
