@@ -69,6 +69,14 @@
  */
 #define AML_JOBENV_MLFLOW_RUN_ID "AML_MLFLOW_RUN_ID"
 /*
+ * The run's experiment, for the epilog, which finds the run's history by
+ * it.  Written by the controller only, from the configuration it
+ * validated, in place of the configuration itself, which it takes out of
+ * the SPANK environment (submit.h: aml_submit_spank_kept) and any value
+ * the client sent under this name.
+ */
+#define AML_JOBENV_EXPERIMENT "AML_EXPERIMENT"
+/*
  * How Slurm forwards `--aml-run=FILE` itself (the option of SPANK plugin
  * "aml"): present when the user asked for a run, whether or not the SPANK
  * plugin on the submit host did its part.  Written by Slurm; the
@@ -86,7 +94,9 @@
 /*
  * The canonical configuration in a job's steps: read by the node side
  * (task_init, for the distributed layout) and the launcher, both as the
- * user, both parsing it again within the site's limits.
+ * user, both parsing it again within the site's limits.  sbatch exports
+ * it to the job's environment; the controller replaces that copy with the
+ * one it validated (submit.h: node_config).
  */
 #define AML_ENV_NODE_CONFIG AML_SPANK_STEP_PREFIX AML_JOBENV_CONFIG
 /*
@@ -96,13 +106,17 @@
  */
 #define AML_ENV_INHERITED_OPTION AML_SPANK_STEP_PREFIX AML_JOBENV_OPTION
 /*
- * The run id, configuration and tracking id as the epilog (root) sees
- * them: set only through sbatch and checked by the controller as above.
- * The epilog takes the job's owner from Slurm, not from these, and uses
- * the run id only as a path component and the tracking id only in its
- * form (node_side.c).
+ * The run id, experiment and tracking id as the epilog (root) sees them:
+ * set only through sbatch and checked by the controller as above (the
+ * experiment written by the controller).  The epilog takes the job's
+ * owner from Slurm, not from these, and uses the run id and experiment
+ * only as path components and the tracking id only in its form
+ * (node_side.c).
  */
 #define AML_EPILOG_RUN_ID AML_SPANK_EPILOG_PREFIX AML_JOBENV_RUN_ID
+#define AML_EPILOG_EXPERIMENT AML_SPANK_EPILOG_PREFIX AML_JOBENV_EXPERIMENT
+/* The configuration, which a job queued before the controller took it out
+ * of the SPANK environment still carries there. */
 #define AML_EPILOG_CONFIG AML_SPANK_EPILOG_PREFIX AML_JOBENV_CONFIG
 #define AML_EPILOG_MLFLOW_RUN_ID \
 	AML_SPANK_EPILOG_PREFIX AML_JOBENV_MLFLOW_RUN_ID

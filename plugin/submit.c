@@ -327,7 +327,10 @@ static int decide(const struct job_vars *v, const struct aml_site *site,
 	aml_runconfig_free(&rc);
 
 	d->snapshot_id = strdup(v->value[VAR_SNAPSHOT]);
-	if (!d->snapshot_id ||
+	d->node_config = aml_env_pair(AML_ENV_NODE_CONFIG, config);
+	d->spank_experiment = aml_env_pair(AML_JOBENV_EXPERIMENT,
+					   d->plan.experiment_name);
+	if (!d->snapshot_id || !d->node_config || !d->spank_experiment ||
 	    add_env_var(&d->plan, AML_JOBENV_SNAPSHOT,
 			v->value[VAR_SNAPSHOT]) < 0 ||
 	    (v->value[VAR_MLFLOW_RUN_ID] &&
@@ -387,8 +390,32 @@ void aml_submit_decision_free(struct aml_submit_decision *d)
 		return;
 	aml_plan_free(&d->plan);
 	free(d->snapshot_id);
+	free(d->node_config);
+	free(d->spank_experiment);
 	free(d->summary);
 	memset(d, 0, sizeof(*d));
+}
+
+/* The variables of a job's SPANK environment that the controller alone
+ * reads (the configuration, the snapshot id, the launcher flag) or alone
+ * writes (the experiment). */
+static const char *const controller_only[] = {
+	AML_JOBENV_CONFIG,
+	AML_JOBENV_SNAPSHOT,
+	AML_JOBENV_LAUNCHER,
+	AML_JOBENV_EXPERIMENT,
+};
+
+int aml_submit_spank_kept(const char *entry)
+{
+	size_t n = strcspn(entry, "=");
+
+	for (size_t i = 0; i < sizeof(controller_only) /
+				   sizeof(*controller_only); i++)
+		if (strlen(controller_only[i]) == n &&
+		    !strncmp(entry, controller_only[i], n))
+			return 0;
+	return 1;
 }
 
 /* The length of the name in "NAME=value" (all of it without '='). */

@@ -38,6 +38,13 @@ struct aml_submit_decision {
 				* holds AML_SNAPSHOT_ID=<id> (and
 				* AML_MLFLOW_RUN_ID=<id>) at its end */
 	char *snapshot_id;
+	/* What the job keeps of the run, for the node, beyond the plan:
+	 * AML_ENV_NODE_CONFIG=<the configuration as validated>, for the
+	 * job's environment (the controller keeps that on disk, not in
+	 * memory), and AML_JOBENV_EXPERIMENT=<experiment>, for its SPANK
+	 * environment (aml_submit_spank_kept). */
+	char *node_config;
+	char *spank_experiment;
 	char *summary;         /* for sbatch to print on success: "run
 				* hello_1795..._0a1b2c3d: compute target cpu,
 				* 2 nodes x 2 tasks per node, time limit 17 min" */
@@ -60,6 +67,20 @@ int aml_submit_decide(char *const *spank_env, size_t n,
 		      size_t errlen);
 
 void aml_submit_decision_free(struct aml_submit_decision *d);
+
+/*
+ * Whether a run's job keeps [entry] ("NAME=value") of its SPANK
+ * environment once the controller has accepted it.  slurmctld holds a
+ * job's SPANK environment in memory for the job's whole life, and sends
+ * it with every prolog and epilog, where its environment and script stay
+ * on disk; so the variables the controller alone reads (AML_CONFIG,
+ * AML_SNAPSHOT_ID, AML_LAUNCHER) go once read, the configuration going to
+ * the job's environment instead (d->node_config), and an AML_EXPERIMENT
+ * the client sent goes too, since the controller writes its own
+ * (d->spank_experiment).  The run id, the tracking id and Slurm's own
+ * option stay: the epilog and the node read them there.
+ */
+int aml_submit_spank_kept(const char *entry);
 
 /*
  * The admin comment the plugin writes on a run's job: the comment plus

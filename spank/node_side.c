@@ -837,18 +837,25 @@ static void epilog_say(void *ctx, int level, const char *line)
 }
 
 /*
- * The run's experiment, from the canonical configuration in the job's
- * SPANK environment, into [buf]; "" when it cannot be told (the core
- * then asks run history).
+ * The run's experiment, as the controller wrote it into the job's SPANK
+ * environment (or, for a job queued before it did, from the configuration
+ * there), into [buf]; "" when it cannot be told (the core then asks run
+ * history).
  */
 static void epilog_experiment(const struct aml_site *site, char *buf,
 			      size_t len)
 {
+	const char *exp = getenv(AML_EPILOG_EXPERIMENT);
 	const char *config = getenv(AML_EPILOG_CONFIG);
 	struct aml_runconfig rc;
 	struct aml_errors errs;
 
 	buf[0] = '\0';
+	/* An experiment's name has a run id's alphabet (runconfig.h). */
+	if (exp && aml_runid_is_valid(exp)) {
+		snprintf(buf, len, "%s", exp);
+		return;
+	}
 	if (!config || !*config)
 		return;
 	aml_errors_init(&errs, AML_EPILOG_CONFIG);

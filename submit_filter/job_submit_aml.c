@@ -137,6 +137,34 @@ static int merge_environment(job_desc_msg_t *job_desc,
 }
 
 /*
+ * Take out of the job's SPANK environment what only the controller reads
+ * (aml_submit_spank_kept) and add the experiment for the epilog
+ * ([experiment], "NAME=value"): slurmctld keeps that array in memory for
+ * the job's whole life.  The array stays NULL-terminated with
+ * spank_job_env_size entries.
+ */
+static void trim_spank_env(job_desc_msg_t *job_desc, const char *experiment)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t at = 0; at < job_desc->spank_job_env_size; at++) {
+		char *entry = job_desc->spank_job_env[at];
+
+		if (entry && !aml_submit_spank_kept(entry))
+			slurm_xfree((void **)&job_desc->spank_job_env[at]);
+		else
+			job_desc->spank_job_env[kept++] = entry;
+	}
+	/* Room for the experiment and the NULL (cleared by the call). */
+	slurm_xrecalloc((void **)&job_desc->spank_job_env, (size_t)kept + 2,
+			sizeof(char *), true, false, __FILE__, __LINE__,
+			__func__);
+	job_desc->spank_job_env[kept++] = slurm_xstrdup(experiment);
+	job_desc->spank_job_env[kept] = NULL;
+	job_desc->spank_job_env_size = kept;
+}
+
+/*
  * slurmctld hashed the script and environment as they arrived, and with
  * AccountingStoreFlags=job_script/job_env the database keeps one copy
  * per hash: left stale, sacct would show another job's script or
@@ -317,9 +345,21 @@ static int apply(job_desc_msg_t *job_desc,
 		 char *launcher)
 {
 	const struct aml_plan *p = &d->plan;
+	/* The plan's variables and the configuration as validated, which
+	 * replaces sbatch's copy: the node reads the one checked here. */
+	struct aml_strlist vars = { NULL, p->environment.count + 1 };
 
-	if (merge_environment(job_desc, &p->environment) < 0)
+	if (!(vars.items = calloc(vars.count + 1, sizeof(char *))))
 		return -1;
+	memcpy(vars.items, p->environment.items,
+	       p->environment.count * sizeof(char *));
+	vars.items[p->environment.count] = d->node_config;
+	if (merge_environment(job_desc, &vars) < 0) {
+		free(vars.items);
+		return -1;
+	}
+	free(vars.items);
+	trim_spank_env(job_desc, d->spank_experiment);
 	rehash(&job_desc->env_hash, job_desc->environment,
 	       job_desc->env_size);
 	job_desc->min_nodes = p->min_nodes;

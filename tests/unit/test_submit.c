@@ -372,6 +372,41 @@ static void test_valid_run_planned(void **state)
 			    "run " RUN_ID ": compute target cpu, 2 nodes x 2 tasks per node, time limit 17 min");
 }
 
+/* What the job keeps of the run beyond the plan: the configuration as
+ * validated for the node, and the experiment for the epilog. */
+static void test_node_config_and_experiment(void **state)
+{
+	struct fixture *f = *state;
+
+	job_for(f, ddp_json);
+	decide_ok(f);
+	assert_int_equal(strncmp(f->d.node_config, AML_ENV_NODE_CONFIG "=",
+				 strlen(AML_ENV_NODE_CONFIG "=")), 0);
+	/* add_run_vars puts the configuration third. */
+	assert_string_equal(f->d.node_config + strlen(AML_ENV_NODE_CONFIG "="),
+			    f->env[2] + strlen(AML_JOBENV_CONFIG "="));
+	assert_string_equal(f->d.spank_experiment,
+			    AML_JOBENV_EXPERIMENT "=hello");
+}
+
+/* The SPANK variables only the controller reads or writes go; the run
+ * id, the tracking id, Slurm's option and anything else stay. */
+static void test_spank_kept(void **state)
+{
+	(void)state;
+	assert_false(aml_submit_spank_kept(AML_JOBENV_CONFIG "={}"));
+	assert_false(aml_submit_spank_kept(AML_JOBENV_SNAPSHOT "=" SNAPSHOT));
+	assert_false(aml_submit_spank_kept(AML_JOBENV_LAUNCHER "=1"));
+	assert_false(aml_submit_spank_kept(AML_JOBENV_EXPERIMENT "=forged"));
+	assert_false(aml_submit_spank_kept(AML_JOBENV_CONFIG));
+	assert_true(aml_submit_spank_kept(AML_JOBENV_RUN_ID "=" RUN_ID));
+	assert_true(aml_submit_spank_kept(AML_JOBENV_MLFLOW_RUN_ID "=x"));
+	assert_true(aml_submit_spank_kept(OPTION_VAR));
+	assert_true(aml_submit_spank_kept("AML_CONFIGX=1"));
+	assert_true(aml_submit_spank_kept("AML_CONFI=1"));
+	assert_true(aml_submit_spank_kept("OTHER=1"));
+}
+
 /* The run's id on the tracking server: into the environment, and into
  * the comments right after the run id, where the finalizer reads it. */
 static void test_tracking_id_handed_on(void **state)
@@ -1178,6 +1213,8 @@ int main(void)
 		T(test_bad_launcher_refused),
 		T(test_every_bad_var_reported),
 		T(test_valid_run_planned),
+		T(test_node_config_and_experiment),
+		T(test_spank_kept),
 		T(test_tracking_id_handed_on),
 		T(test_bad_tracking_id_refused),
 		T(test_user_script_kept),
