@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "conf_values.h"
 #include "job_env.h"
 #include "runid.h"
 #include "text.h"

@@ -1,15 +1,17 @@
 /*
  * site.c: aml.conf, the site policy (contract in site.h).
  *
- * The text is read in two steps: a scanner turns the bytes into logical
- * lines of Key=Value tokens with slurm.conf's lexical rules (comments,
- * continuation, escapes, quotes), then each line is checked and applied.
+ * The text is read in two steps: conf_lines.h turns the bytes into
+ * logical lines of Key=Value tokens with slurm.conf's lexical rules, then
+ * each line is checked and applied, its values read by conf_values.h.
  * Every problem is collected with its line number, sorted, and handed to
  * the caller's error list at the end, so the admin sees them in file order
  * even though some (duplicate targets, DefaultTarget) are only known once
  * the whole file has been read.
  */
 #include "site.h"
+#include "conf_lines.h"
+#include "conf_values.h"
 #include "text.h"
 
 #include <errno.h>
@@ -162,14 +164,6 @@ static const char *const time_rule =
 	"must be a Slurm time: MIN, MIN:SEC, H:M:S, D-H, D-H:M, D-H:M:S or "
 	"UNLIMITED (minutes and seconds 0-59, hours 0-23 after a day count)";
 
-struct token {
-	char *text;        /* the whole token, quotes and escapes removed */
-	size_t key_len;    /* bytes before the '=' */
-	char *value;       /* after the '=', or NULL when there is none */
-	int line;          /* physical line the token starts on */
-	int unterminated;  /* a '"' was opened and never closed */
-};
-
 struct found_error {
 	int line;          /* 0 for a problem of the whole file */
 	size_t seq;        /* order of discovery, for a stable sort */
@@ -185,23 +179,16 @@ struct target_info {
 struct parser {
 	struct aml_site *site;
 
-	/* Scanner */
-	const char *p, *end;
-	int line;
-	int poisoned;      /* the logical line held a NUL byte */
-	char *out;         /* token text; len + 1 bytes always suffice */
-	size_t used;
-	struct token *toks;
-	size_t n_toks, cap_toks;
+	struct aml_conf_reader rd;
 
 	/* What was seen, for duplicates and the checks across lines */
 	int global_line[N_GLOBAL_KEYS];
 	/*
-	 * Copies, as ps->toks is reused line after line (their text stays:
-	 * ps->out is not).  A NULL text means the key was not given.
+	 * Copies, as the reader's tokens are reused line after line (their
+	 * text stays).  A NULL text means the key was not given.
 	 */
-	struct token backend_tok, uri_tok, credentials_tok;
-	struct token default_target_tok;
+	struct aml_conf_token backend_tok, uri_tok, credentials_tok;
+	struct aml_conf_token default_target_tok;
 	int backend_ok;            /* HistoryBackend was valid (or absent) */
 	int uri_ok;
 	int credentials_ok;
@@ -216,59 +203,6 @@ struct parser {
 	size_t dropped_errors;
 	int out_of_memory;
 };
-
-/* ---------------------------------------------------------------------- */
-/* Small helpers                                                          */
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int is_name_char(char c)
-{
-	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
-}
-
-/*
- * Digits only, in [s, s + n): Slurm's strtol-based parsing takes "+5",
- * " 5" and "5abc", which hides typos.  Returns 0, -1 when malformed, -2
- * when the number does not fit in 64 bits.
- */
-static int parse_digits(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	int overflow = 0;
-
-	if (n == 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return -1;
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
-			overflow = 1;
-	}
-	if (overflow)
-		return -2;
-	*out = v;
-	return 0;
-}
-
-static int is_unlimited(const char *s)
-{
-	return aml_ascii_ieq(s, "UNLIMITED") || aml_ascii_ieq(s, "INFINITE");
-}
 
 /* ---------------------------------------------------------------------- */
 /* Error collection                                                       */
@@ -314,12 +248,12 @@ static void report(struct parser *ps, int line, const char *fmt, ...)
 }
 
 /* "<Key>: <rule>, got "<value>"" at the token's line. */
-static void bad_value(struct parser *ps, const struct token *t, enum key k,
-		      const char *fmt, ...)
+static void bad_value(struct parser *ps, const struct aml_conf_token *t,
+		      enum key k, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void bad_value(struct parser *ps, const struct token *t, enum key k,
-		      const char *fmt, ...)
+static void bad_value(struct parser *ps, const struct aml_conf_token *t,
+		      enum key k, const char *fmt, ...)
 {
 	char quoted[QUOTED_SIZE];
 	char *rule;
@@ -400,152 +334,11 @@ static int flush_errors(struct parser *ps, const char *filename,
 	return ps->n_errors > 0 || ps->dropped_errors || ps->out_of_memory;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Scanner: slurm.conf's lexical rules                                    */
-
-/*
- * Called at the start of every physical line: a NUL byte means the file
- * is not text (or was cut by a tool that thought so), and whatever else
- * the line holds cannot be trusted to be what the admin wrote.
- */
-static void check_physical_line(struct parser *ps)
+/* The reader's word that a line is not text: whatever else the line
+ * holds cannot be trusted to be what the admin wrote. */
+static void report_nul(void *ctx, int line)
 {
-	const char *eol = memchr(ps->p, '\n', (size_t)(ps->end - ps->p));
-
-	if (!eol)
-		eol = ps->end;
-	if (memchr(ps->p, '\0', (size_t)(eol - ps->p))) {
-		report(ps, ps->line, "contains a NUL byte");
-		ps->poisoned = 1;
-	}
-}
-
-static long open_token(struct parser *ps)
-{
-	struct token *t;
-
-	if (ps->n_toks == ps->cap_toks) {
-		size_t cap = ps->cap_toks ? ps->cap_toks * 2 : 16;
-		struct token *grown = realloc(ps->toks, cap * sizeof(*grown));
-
-		if (!grown) {
-			ps->out_of_memory = 1;
-			return -1;
-		}
-		ps->toks = grown;
-		ps->cap_toks = cap;
-	}
-	t = &ps->toks[ps->n_toks];
-	t->text = ps->out + ps->used;
-	t->key_len = 0;
-	t->value = NULL;
-	t->line = ps->line;
-	t->unterminated = 0;
-	return (long)ps->n_toks++;
-}
-
-static void close_token(struct parser *ps, long tok, size_t eq, int in_quote)
-{
-	struct token *t = &ps->toks[tok];
-
-	ps->out[ps->used++] = '\0';
-	t->unterminated = in_quote;
-	if (eq != SIZE_MAX) {
-		t->key_len = eq;
-		t->value = t->text + eq + 1;
-	} else {
-		t->key_len = strlen(t->text);
-	}
-}
-
-/*
- * Read the next logical line into ps->toks.  Returns 0 at the end of the
- * input, -1 when memory runs out, 1 otherwise.
- *
- * As in Slurm's parse_config.c: '#' starts a comment anywhere, even inside
- * quotes, unless escaped as "\#"; a line whose last character (ignoring
- * blanks and a comment) is an unescaped '\' continues on the next one,
- * joined without a separator; '\' escapes the next character; a value in
- * double quotes may hold blanks.
- */
-static int read_logical_line(struct parser *ps)
-{
-	long tok = -1;
-	size_t eq = SIZE_MAX;   /* offset of the separating '=' in tok */
-	int in_quote = 0;
-
-	ps->n_toks = 0;
-	ps->poisoned = 0;
-	if (ps->p >= ps->end)
-		return 0;
-	check_physical_line(ps);
-	while (ps->p < ps->end) {
-		char c = *ps->p;
-
-		if (c == '\n') {
-			ps->p++;
-			ps->line++;
-			break;
-		}
-		if (c == '#') {
-			const char *nl = memchr(ps->p, '\n',
-						(size_t)(ps->end - ps->p));
-
-			ps->p = nl ? nl : ps->end;
-			continue;
-		}
-		if (c == '\\') {
-			const char *q = ps->p + 1;
-
-			while (q < ps->end && is_blank(*q))
-				q++;
-			/* "\#" is an escaped '#', "\ #" a comment. */
-			if (q == ps->end || *q == '\n' ||
-			    (*q == '#' && q > ps->p + 1)) {
-				const char *nl = memchr(q, '\n',
-							(size_t)(ps->end - q));
-
-				if (!nl) {
-					ps->p = ps->end;
-					break;
-				}
-				ps->p = nl + 1;
-				ps->line++;
-				check_physical_line(ps);
-				continue;
-			}
-			if (tok < 0 && (tok = open_token(ps)) < 0)
-				return -1;
-			ps->out[ps->used++] = ps->p[1];
-			ps->p += 2;
-			continue;
-		}
-		if (c == '"') {
-			if (tok < 0 && (tok = open_token(ps)) < 0)
-				return -1;
-			in_quote = !in_quote;
-			ps->p++;
-			continue;
-		}
-		if (!in_quote && is_blank(c)) {
-			if (tok >= 0) {
-				close_token(ps, tok, eq, 0);
-				tok = -1;
-				eq = SIZE_MAX;
-			}
-			ps->p++;
-			continue;
-		}
-		if (tok < 0 && (tok = open_token(ps)) < 0)
-			return -1;
-		if (c == '=' && !in_quote && eq == SIZE_MAX)
-			eq = (size_t)(ps->out + ps->used - ps->toks[tok].text);
-		ps->out[ps->used++] = c;
-		ps->p++;
-	}
-	if (tok >= 0)
-		close_token(ps, tok, eq, in_quote);
-	return 1;
+	report(ctx, line, "contains a NUL byte");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -564,8 +357,8 @@ static int set_string(struct parser *ps, char **slot, const char *value)
 	return 0;
 }
 
-static void set_path(struct parser *ps, const struct token *t, enum key k,
-		     char **slot)
+static void set_path(struct parser *ps, const struct aml_conf_token *t,
+		     enum key k, char **slot)
 {
 	/*
 	 * The plugins run in slurmctld, slurmd and the user's shell, each
@@ -579,44 +372,27 @@ static void set_path(struct parser *ps, const struct token *t, enum key k,
 	set_string(ps, slot, t->value);
 }
 
-static int parse_bool(const char *s, int *out)
+static int get_bool(struct parser *ps, const struct aml_conf_token *t,
+		    enum key k, int *out)
 {
-	static const char *const yes[] = { "yes", "true", "1", "on" };
-	static const char *const no[] = { "no", "false", "0", "off" };
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
-		if (aml_ascii_ieq(s, yes[i])) {
-			*out = 1;
-			return 0;
-		}
-		if (aml_ascii_ieq(s, no[i])) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int get_bool(struct parser *ps, const struct token *t, enum key k,
-		    int *out)
-{
-	if (parse_bool(t->value, out) == 0)
+	if (aml_conf_bool(t->value, out) == 0)
 		return 0;
 	bad_value(ps, t, k, "must be yes or no (or true/false, 1/0, on/off)");
 	return -1;
 }
 
 /* A whole number in [lo, hi]; UNLIMITED too when [unlimited] is set. */
-static void get_u32(struct parser *ps, const struct token *t, enum key k,
-		    uint32_t lo, uint32_t hi, int unlimited, uint32_t *out)
+static void get_u32(struct parser *ps, const struct aml_conf_token *t,
+		    enum key k, uint32_t lo, uint32_t hi, int unlimited,
+		    uint32_t *out)
 {
 	uint64_t v;
 
-	if (unlimited && is_unlimited(t->value)) {
+	if (unlimited && aml_conf_is_unlimited(t->value)) {
 		*out = AML_SITE_UNLIMITED;
 		return;
 	}
-	if (parse_digits(t->value, strlen(t->value), &v) == 0 && v >= lo &&
+	if (aml_conf_digits(t->value, strlen(t->value), &v) == 0 && v >= lo &&
 	    v <= hi) {
 		*out = (uint32_t)v;
 		return;
@@ -625,54 +401,20 @@ static void get_u32(struct parser *ps, const struct token *t, enum key k,
 		  PRIu32 "%s", lo, hi, unlimited ? " or UNLIMITED" : "");
 }
 
-/*
- * Bytes with an optional binary K/M/G/T suffix.  Returns 0, -1 when
- * malformed, -2 when too large for 64 bits (UINT64_MAX itself is kept for
- * "unlimited").
- */
-static int parse_size(const char *s, uint64_t *out)
-{
-	size_t n = strlen(s);
-	unsigned shift = 0;
-	uint64_t v;
-	int rc;
-
-	if (n > 0 && !is_digit(s[n - 1])) {
-		switch (aml_ascii_lower((unsigned char)s[n - 1])) {
-		case 'k': shift = 10; break;
-		case 'm': shift = 20; break;
-		case 'g': shift = 30; break;
-		case 't': shift = 40; break;
-		default: return -1;
-		}
-		n--;
-	}
-	rc = parse_digits(s, n, &v);
-	if (rc < 0)
-		return rc;
-	if (v > (UINT64_MAX >> shift))
-		return -2;
-	v <<= shift;
-	if (v == UINT64_MAX)
-		return -2;
-	*out = v;
-	return 0;
-}
-
 /* A size of 1 byte to [hi] (parse_size's form) into [out]; UNLIMITED
  * too, as AML_SITE_UNLIMITED64, when [unlimited] is set. */
-static void get_size(struct parser *ps, const struct token *t, enum key k,
-		     uint64_t hi, int unlimited, uint64_t *out)
+static void get_size(struct parser *ps, const struct aml_conf_token *t,
+		     enum key k, uint64_t hi, int unlimited, uint64_t *out)
 {
 	char most[32];
 	uint64_t n;
 	int rc;
 
-	if (unlimited && is_unlimited(t->value)) {
+	if (unlimited && aml_conf_is_unlimited(t->value)) {
 		*out = AML_SITE_UNLIMITED64;
 		return;
 	}
-	rc = parse_size(t->value, &n);
+	rc = aml_conf_size(t->value, &n);
 	if (rc == -2) {
 		bad_value(ps, t, k, "too large (must fit in 64 bits)");
 		return;
@@ -691,141 +433,17 @@ static void get_size(struct parser *ps, const struct token *t, enum key k,
 		  "1024)%s", unlimited ? ", or UNLIMITED" : "");
 }
 
-/* Printable ASCII without blanks: what Slurm takes as a partition, QOS,
- * account or constraint without quoting on a command line. */
-static int is_word(const char *s)
+/* A comma list (aml_conf_list) into [items]. */
+static void get_list(struct parser *ps, const struct aml_conf_token *t,
+		     enum key k, char ***items, size_t *n_items)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return 0;
-	return 1;
-}
+	int rc = aml_conf_list(t->value, items, n_items);
 
-static int is_target_name(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!is_name_char(*s))
-			return 0;
-	return 1;
-}
-
-/* NAME, NAME:COUNT, NAME:TYPE or NAME:TYPE:COUNT, as --gres takes them. */
-static int is_gres_item(const char *s, size_t n)
-{
-	const char *field[3];
-	size_t len[3], nf = 0, at = 0;
-	uint64_t count;
-
-	while (nf < 3) {
-		size_t start = at;
-
-		while (at < n && s[at] != ':')
-			at++;
-		field[nf] = s + start;
-		len[nf++] = at - start;
-		if (at == n)
-			break;
-		at++;
-	}
-	if (at < n)
-		return 0;
-	for (size_t i = 0; i < nf; i++) {
-		/* A leading '-', '.' or '_' would read as an option or a
-		 * hidden name, never as a GRES. */
-		if (len[i] == 0 || !(is_alpha(field[i][0]) ||
-				     is_digit(field[i][0])))
-			return 0;
-		for (size_t j = 0; j < len[i]; j++)
-			if (!is_name_char(field[i][j]))
-				return 0;
-	}
-	if (!is_alpha(field[0][0]))
-		return 0;
-	/* "gpu:4" is a count, "gpu:a100" a type; a third field is a count. */
-	if (nf == 3 || (nf == 2 && is_digit(field[1][0]))) {
-		const char *c = field[nf - 1];
-
-		if (parse_digits(c, len[nf - 1], &count) < 0 || count < 1 ||
-		    count >= UINT32_MAX)
-			return 0;
-	}
-	return 1;
-}
-
-static int is_gres(const char *s)
-{
-	for (;;) {
-		const char *comma = strchr(s, ',');
-		size_t n = comma ? (size_t)(comma - s) : strlen(s);
-
-		if (!is_gres_item(s, n))
-			return 0;
-		if (!comma)
-			return 1;
-		s = comma + 1;
-	}
-}
-
-static int is_uri(const char *s)
-{
-	const char *p = s;
-
-	if (!is_alpha(*p))
-		return 0;
-	while (is_alpha(*p) || is_digit(*p) || *p == '+' || *p == '.' ||
-	       *p == '-')
-		p++;
-	return strncmp(p, "://", 3) == 0 && p[3] != '\0' && is_word(s);
-}
-
-/* Split a comma list into a NULL-free array; empty items are refused
- * because "alice,,bob" is a typo, not a wish to allow the empty user. */
-static void get_list(struct parser *ps, const struct token *t, enum key k,
-		     char ***items, size_t *n_items)
-{
-	const char *s = t->value;
-	size_t n = 1, i = 0;
-	char **list;
-
-	for (const char *c = s; *c; c++) {
-		if (*c == ',')
-			n++;
-		else if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
-			goto bad;
-	}
-	for (const char *c = s; *c; c++)
-		if (*c == ',' && (c == s || c[-1] == ',' || c[1] == '\0'))
-			goto bad;
-	list = calloc(n, sizeof(*list));
-	if (!list) {
+	if (rc == -2)
 		ps->out_of_memory = 1;
-		return;
-	}
-	for (;;) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-
-		list[i] = strndup(s, len);
-		if (!list[i]) {
-			ps->out_of_memory = 1;
-			for (size_t j = 0; j < i; j++)
-				free(list[j]);
-			free(list);
-			return;
-		}
-		i++;
-		if (!comma)
-			break;
-		s = comma + 1;
-	}
-	*items = list;
-	*n_items = n;
-	return;
-bad:
-	bad_value(ps, t, k, "must be a comma-separated list of names, with no "
-		  "empty items or blanks");
+	else if (rc < 0)
+		bad_value(ps, t, k, "must be a comma-separated list of names, "
+			  "with no empty items or blanks");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -847,7 +465,7 @@ static enum key find_key(const char *s, size_t n)
  * value was refused here: the key still counts as given, so that one
  * mistake is not also reported as a missing or duplicate key.
  */
-static enum key check_token(struct parser *ps, const struct token *t,
+static enum key check_token(struct parser *ps, const struct aml_conf_token *t,
 			    int on_target_line, int *value_ok, enum key *meant)
 {
 	char quoted[QUOTED_SIZE], key[QUOTED_SIZE - 2];   /* key: no quotes */
@@ -917,7 +535,8 @@ static enum key check_token(struct parser *ps, const struct token *t,
 	return k;
 }
 
-static void apply_global(struct parser *ps, const struct token *t, enum key k)
+static void apply_global(struct parser *ps, const struct aml_conf_token *t,
+			 enum key k)
 {
 	struct aml_site *site = ps->site;
 	const char *v = t->value;
@@ -937,7 +556,7 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		}
 		break;
 	case K_HISTORY_URI:
-		if (!is_uri(v))
+		if (!aml_conf_is_uri(v))
 			bad_value(ps, t, k, "must be a URI such as "
 				  "https://host/path");
 		else if (set_string(ps, &site->history_uri, v) == 0)
@@ -1014,7 +633,7 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 		/* A bare name is looked up in the job's PATH; anything with a
 		 * '/' would be relative to a directory nobody chose. */
 		if ((strchr(v, '/') && v[0] != '/') ||
-		    (v[0] != '/' && !is_word(v)))
+		    (v[0] != '/' && !aml_conf_is_word(v)))
 			bad_value(ps, t, k, "must be a command name or an "
 				  "absolute path");
 		else
@@ -1038,8 +657,8 @@ static void apply_global(struct parser *ps, const struct token *t, enum key k)
 
 static void process_global_line(struct parser *ps)
 {
-	for (size_t i = 0; i < ps->n_toks; i++) {
-		const struct token *t = &ps->toks[i];
+	for (size_t i = 0; i < ps->rd.n_toks; i++) {
+		const struct aml_conf_token *t = &ps->rd.toks[i];
 		enum key meant, k;
 		int ok;
 
@@ -1088,7 +707,7 @@ static void process_global_line(struct parser *ps)
 }
 
 static void apply_target(struct parser *ps, size_t index,
-			 const struct token *t, enum key k)
+			 const struct aml_conf_token *t, enum key k)
 {
 	struct aml_target *target = &ps->site->targets[index];
 	const char *v = t->value;
@@ -1105,7 +724,7 @@ static void apply_target(struct parser *ps, size_t index,
 			      k == K_ACCOUNT ? &target->account :
 			      &target->constraint;
 
-		if (!is_word(v))
+		if (!aml_conf_is_word(v))
 			bad_value(ps, t, k, "must be printable ASCII without "
 				  "blanks");
 		else
@@ -1113,7 +732,7 @@ static void apply_target(struct parser *ps, size_t index,
 		break;
 	}
 	case K_GRES:
-		if (!is_gres(v))
+		if (!aml_conf_is_gres(v))
 			bad_value(ps, t, k, "must be NAME[:TYPE][:COUNT] per "
 				  "node, comma-separated, as in --gres "
 				  "(gpu:4, gpu:a100:8)");
@@ -1202,7 +821,7 @@ oom:
 
 static void process_target_line(struct parser *ps)
 {
-	const struct token *first = &ps->toks[0];
+	const struct aml_conf_token *first = &ps->rd.toks[0];
 	int seen[K_COUNT] = { 0 }, partition_meant = 0, ok;
 	struct aml_target *target;
 	enum key meant;
@@ -1221,14 +840,14 @@ static void process_target_line(struct parser *ps)
 	check_token(ps, first, 1, &ok, &meant);
 	if (!ok) {
 		/* Reported by check_token. */
-	} else if (!is_target_name(first->value))
+	} else if (!aml_conf_is_name(first->value))
 		bad_value(ps, first, K_COMPUTE_TARGET, "must be a name of "
 			  "letters, digits, '.', '_' and '-'");
 	else
 		ps->info[index].name_ok = 1;
 
-	for (size_t i = 1; i < ps->n_toks; i++) {
-		const struct token *t = &ps->toks[i];
+	for (size_t i = 1; i < ps->rd.n_toks; i++) {
+		const struct aml_conf_token *t = &ps->rd.toks[i];
 		enum key k = check_token(ps, t, 1, &ok, &meant);
 
 		if (k == K_UNKNOWN) {
@@ -1265,11 +884,11 @@ static void process_target_line(struct parser *ps)
 
 static void process_line(struct parser *ps)
 {
-	const struct token *first;
+	const struct aml_conf_token *first;
 
-	if (ps->poisoned || ps->n_toks == 0)
+	if (ps->rd.poisoned || ps->rd.n_toks == 0)
 		return;
-	first = &ps->toks[0];
+	first = &ps->rd.toks[0];
 	if (first->value && find_key(first->text, first->key_len) ==
 	    K_COMPUTE_TARGET)
 		process_target_line(ps);
@@ -1366,7 +985,7 @@ static char *known_targets(const struct parser *ps)
 static void resolve_default_target(struct parser *ps)
 {
 	struct aml_site *site = ps->site;
-	const struct token *t = ps->default_target_tok.text ?
+	const struct aml_conf_token *t = ps->default_target_tok.text ?
 				&ps->default_target_tok : NULL;
 	const char *name = NULL;
 
@@ -1479,13 +1098,10 @@ int aml_site_parse(const char *text, size_t len, const char *filename,
 
 	memset(&ps, 0, sizeof(ps));
 	ps.site = site;
-	ps.line = 1;
 	ps.backend_ok = 1;
 	ps.default_yes = -1;
-	if (!text) {
-		text = "";
+	if (!text)
 		len = 0;
-	}
 	if (aml_site_defaults(site) < 0) {
 		ps.out_of_memory = 1;
 		goto out;
@@ -1499,16 +1115,15 @@ int aml_site_parse(const char *text, size_t len, const char *filename,
 		       SITE_MAX_BYTES);
 		goto out;
 	}
-	ps.out = malloc(len + 1);
-	if (!ps.out) {
+	if (aml_conf_reader_init(&ps.rd, text, len, report_nul, &ps) < 0) {
 		ps.out_of_memory = 1;
 		goto out;
 	}
-	ps.p = text;
-	ps.end = text + len;
 	for (;;) {
-		int got = read_logical_line(&ps);
+		int got = aml_conf_read_line(&ps.rd);
 
+		if (got < 0)
+			ps.out_of_memory = 1;
 		if (got <= 0)
 			break;
 		process_line(&ps);
@@ -1526,8 +1141,7 @@ out:
 	for (size_t i = 0; i < ps.n_errors; i++)
 		free(ps.errors[i].message);
 	free(ps.errors);
-	free(ps.toks);
-	free(ps.out);
+	aml_conf_reader_free(&ps.rd);
 	free(ps.info);
 	return rc;
 }
@@ -1667,96 +1281,6 @@ const struct aml_target *aml_site_find_target(const struct aml_site *site,
 	return NULL;
 }
 
-int aml_parse_slurm_time(const char *text, uint64_t *seconds)
-{
-	const char *p, *dash;
-	uint64_t field[3], days = 0, total, part;
-	size_t n_fields = 0;
-
-	if (!text || !seconds)
-		return -1;
-	if (is_unlimited(text)) {
-		*seconds = AML_SITE_UNLIMITED64;
-		return 0;
-	}
-	p = text;
-	dash = strchr(text, '-');
-	if (dash) {
-		if (parse_digits(text, (size_t)(dash - text), &days) < 0)
-			return -1;
-		p = dash + 1;
-	}
-	for (;;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-
-		if (n_fields == 3 ||
-		    parse_digits(p, n, &field[n_fields++]) < 0)
-			return -1;
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	/*
-	 * Only the leading field may be large ("90" minutes, "48:00:00");
-	 * a later one out of range is a typo Slurm would silently carry.
-	 */
-	if (dash) {
-		uint64_t h = field[0];
-		uint64_t m = n_fields > 1 ? field[1] : 0;
-		uint64_t s = n_fields > 2 ? field[2] : 0;
-
-		if (h > 23 || m > 59 || s > 59)
-			return -1;
-		if (__builtin_mul_overflow(days, 86400, &total))
-			return -1;
-		part = h * 3600 + m * 60 + s;
-	} else if (n_fields == 1) {
-		if (__builtin_mul_overflow(field[0], 60, &total))
-			return -1;
-		part = 0;
-	} else if (n_fields == 2) {
-		if (field[1] > 59 ||
-		    __builtin_mul_overflow(field[0], 60, &total))
-			return -1;
-		part = field[1];
-	} else {
-		if (field[1] > 59 || field[2] > 59 ||
-		    __builtin_mul_overflow(field[0], 3600, &total))
-			return -1;
-		part = field[1] * 60 + field[2];
-	}
-	if (__builtin_add_overflow(total, part, &total) ||
-	    total == AML_SITE_UNLIMITED64)
-		return -1;
-	*seconds = total;
-	return 0;
-}
-
-void aml_format_slurm_time(uint64_t seconds, char *buf, size_t len)
-{
-	uint64_t days = seconds / 86400;
-	unsigned rest = (unsigned)(seconds % 86400);
-
-	if (!buf || len == 0)
-		return;
-	if (seconds == AML_SITE_UNLIMITED64)
-		snprintf(buf, len, "UNLIMITED");
-	else if (days)
-		snprintf(buf, len, "%" PRIu64 "-%02u:%02u:%02u", days,
-			 rest / 3600, rest / 60 % 60, rest % 60);
-	else
-		snprintf(buf, len, "%02u:%02u:%02u", rest / 3600,
-			 rest / 60 % 60, rest % 60);
-}
-
-static void free_list(char **items, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(items[i]);
-	free(items);
-}
-
 void aml_site_free(struct aml_site *site)
 {
 	if (!site)
@@ -1780,8 +1304,8 @@ void aml_site_free(struct aml_site *site)
 		free(t->account);
 		free(t->gres);
 		free(t->constraint);
-		free_list(t->allow_users, t->n_allow_users);
-		free_list(t->allow_accounts, t->n_allow_accounts);
+		aml_conf_list_free(t->allow_users, t->n_allow_users);
+		aml_conf_list_free(t->allow_accounts, t->n_allow_accounts);
 	}
 	free(site->targets);
 	memset(site, 0, sizeof(*site));

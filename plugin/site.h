@@ -68,6 +68,10 @@
  *   AllowAccounts=a,b, Default=YES|NO.
  *
  * Paths must be absolute.  Booleans accept yes/no, true/false, 1/0, on/off.
+ *
+ * The lines are read by conf_lines.h, the values by conf_values.h (which
+ * also reads and writes Slurm's time format); this is the policy: the
+ * keys, what each allows, and the rules across lines.
  */
 #ifndef AML_SITE_H
 #define AML_SITE_H
@@ -174,17 +178,6 @@ int aml_site_default_path(char *buf, size_t len);
  */
 const struct aml_target *aml_site_find_target(const struct aml_site *site,
 					      const char *name);
-
-/*
- * Parse Slurm's time format (see above) into seconds.  "UNLIMITED" and
- * "INFINITE" give AML_SITE_UNLIMITED64.  Returns 0, or -1 when malformed.
- */
-int aml_parse_slurm_time(const char *text, uint64_t *seconds);
-
-/*
- * Write [seconds] in Slurm's D-HH:MM:SS form ("1-00:00:00", "01:30:00").
- */
-void aml_format_slurm_time(uint64_t seconds, char *buf, size_t len);
 
 void aml_site_free(struct aml_site *site);
 

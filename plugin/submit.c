@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "conf_values.h"
 #include "job_env.h"
 #include "runid.h"
 #include "text.h"

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf_values.h"
 #include "errors.h"
 #include "plan.h"
 #include "runconfig.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf_values.h"
 #include "errors.h"
 #include "runconfig.h"
 #include "site.h"

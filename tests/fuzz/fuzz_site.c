@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_values.h"
 #include "errors.h"
 #include "site.h"
 
