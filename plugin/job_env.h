@@ -111,7 +111,7 @@
  * experiment written by the controller).  The epilog takes the job's
  * owner from Slurm, not from these, and uses the run id and experiment
  * only as path components and the tracking id only in its form
- * (node_side.c).
+ * (node_epilog.c).
  */
 #define AML_EPILOG_RUN_ID AML_SPANK_EPILOG_PREFIX AML_JOBENV_RUN_ID
 #define AML_EPILOG_EXPERIMENT AML_SPANK_EPILOG_PREFIX AML_JOBENV_EXPERIMENT

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1267,6 +1268,29 @@ int aml_site_default_path(char *buf, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+int aml_site_load_default(struct aml_site *site, char *errbuf,
+			  size_t errlen)
+{
+	char path[PATH_MAX];
+	struct aml_errors errs;
+	int r;
+
+	if (aml_site_default_path(path, sizeof(path)) < 0) {
+		memset(site, 0, sizeof(*site));
+		snprintf(errbuf, errlen,
+			 "the path of aml.conf is too long (AML_CONF or SLURM_CONF)");
+		return -1;
+	}
+	aml_errors_init(&errs, NULL);
+	r = aml_site_load(path, site, &errs);
+	if (r < 0)
+		snprintf(errbuf, errlen, "%s%s",
+			 errs.count ? errs.lines[0] : "out of memory",
+			 errs.count > 1 ? " (and more errors)" : "");
+	aml_errors_free(&errs);
+	return r;
 }
 
 const struct aml_target *aml_site_find_target(const struct aml_site *site,

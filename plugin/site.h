@@ -174,6 +174,14 @@ int aml_site_load(const char *path, struct aml_site *site,
 int aml_site_default_path(char *buf, size_t len);
 
 /*
+ * Load aml.conf from aml_site_default_path's place into [site], for a
+ * caller that has one line to say why not: returns 0, or -1 with the
+ * first error in errbuf (" (and more errors)" after it when there were).
+ */
+int aml_site_load_default(struct aml_site *site, char *errbuf,
+			  size_t errlen);
+
+/*
  * The target called [name] (exact, case-sensitive), or NULL.
  */
 const struct aml_target *aml_site_find_target(const struct aml_site *site,

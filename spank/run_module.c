@@ -5,7 +5,8 @@
  */
 #include "history.h"
 #include "history_module.h"
-#include "node_side.h"
+#include "node_epilog.h"
+#include "node_prepare.h"
 #include "spank_run.h"
 #include "stdin_launcher.h"
 #include "submit_side.h"

@@ -7,10 +7,10 @@
  *   allocator (salloc,    --aml-run refused: a run is a batch job
  *   scrontab), local
  *   (srun)
- *   remote (slurmstepd)   the node side (node_side.h): the run's
+ *   remote (slurmstepd)   the node side (node_prepare.h): the run's
  *                         snapshot installed and each task placed, in
  *                         user_init and task_init
- *   job_script (epilog)   the node side removes the run's directory
+ *   job_script (epilog)   the run's directory ended (node_epilog.h)
  *
  * The option is "aml-run" of plugin "aml", so Slurm forwards it to the
  * controller and the nodes as _SLURM_SPANK_OPTION_aml_aml_run.
@@ -45,7 +45,7 @@ SPANK_PLUGIN(aml, 1);
 static char *run_file;  /* --aml-run's value; NULL when not given */
 
 /* The run module, once loaded; why it could not be, on a node, for
- * task_init to fail the job with (as node_side.h keeps errors). */
+ * task_init to fail the job with (as node_prepare.h keeps errors). */
 static const struct aml_spank_run *run;
 static char run_error[1024];
 
@@ -235,7 +235,7 @@ int slurm_spank_user_init(spank_t sp, int ac, char **av)
 	if (spank_context() != S_CTX_REMOTE)
 		return 0;
 	/* A run's job has its id in the SPANK environment the controller
-	 * checked; the value is node_side's to read. */
+	 * checked; the value is node_prepare's to read. */
 	err = spank_getenv(sp, AML_JOBENV_RUN_ID, value, sizeof(value));
 	if (err != ESPANK_SUCCESS && err != ESPANK_NOSPACE)
 		return 0;

@@ -7,8 +7,8 @@
  * links nothing but libc: not the core, nor cJSON, libyaml, libcrypto.
  *
  * The module exports one aml_spank_run, under AML_SPANK_RUN_SYMBOL; its
- * functions are those of submit_side.h, node_side.h and
- * stdin_launcher.h.  One from another build is refused (AML_SPANK_RUN_BUILD).
+ * functions are those of submit_side.h, node_prepare.h, node_epilog.h
+ * and stdin_launcher.h.  One from another build is refused (AML_SPANK_RUN_BUILD).
  */
 #ifndef AML_SPANK_RUN_H
 #define AML_SPANK_RUN_H

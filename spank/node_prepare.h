@@ -1,7 +1,8 @@
 /*
- * node_side.h: a run's job on each of its nodes, in slurmstepd (remote
- * context) and in the SPANK epilog (job_script context).  The contract
- * with aml-launch is launch.h.
+ * node_prepare.h: a run's steps on each of its nodes, in slurmstepd
+ * (remote context): the run installed and the task prepared.  The end of
+ * the job on the node is node_epilog.h's; the contract with aml-launch is
+ * launch.h.
  *
  * Which jobs: those whose environment holds AML_RUN_ID (the controller
  * puts it there for a run).  Which steps: the batch step, and steps whose
@@ -12,11 +13,13 @@
  *
  * <RunDir>/<user> is the user's own directory in RunDir (userdir.h: a
  * name someone else made first is stepped around).
+ *
  * user_init (as the user): once per node per attempt, under an flock on
- * <RunDir>/<user>/<run_id>/.lock-<node>, the snapshot is installed into the
- * working directory <RunDir>/<user>/<run_id>/<node>, and the attempt noted in
- * <RunDir>/<user>/<run_id>/.attempt-<node> ("job <id> attempt <n>"), beside the
- * working directory rather than in it, so nothing of slurm-aml's shows up
+ * <RunDir>/<user>/<run_id>/.lock-<node> (node_rundir_lock.h), the
+ * snapshot is installed into the working directory
+ * <RunDir>/<user>/<run_id>/<node>, and the attempt noted in
+ * <RunDir>/<user>/<run_id>/.attempt-<node> ("job <id> attempt <n>"),
+ * beside the working directory rather than in it, so nothing of slurm-aml's shows up
  * among the run's files or can be overwritten by them.  A leftover from
  * an earlier attempt of the same job is removed first; a directory another
  * job's marker claims is never touched.  The batch step starts an
@@ -30,28 +33,14 @@
  * plugins a restart count of 0 always, and the real one appears only in
  * the task's environment (SLURM_RESTART_COUNT).  Then the task starts in
  * the working directory with AML_WORKDIR and PWD set, and a launch step's
- * task also gets its distributed environment (aml_distributed_env).
+ * task also gets its distributed environment (step_layout.h).
  *
  * An earlier attempt's directory whose outputs are kept undelivered
  * (node_rundir.h) is not wiped: the new attempt fails on that node
  * instead, with the reason.
- *
- * job_epilog (root): the node's directory at the job's end
- * (aml_node_rundir_end_job, which acts as the job's user): what the
- * launcher did not deliver (no .delivered-<node>) is uploaded, then the
- * working directory, its lock and markers, and <RunDir>/<user>/<run_id>
- * once empty are removed; a directory whose outputs reach neither run
- * history nor the spool is kept (within KeptRunDirMax) for aml-epilog to
- * deliver.  The working directory also stays when KeepFailedRunDir=yes
- * and the job's exit code (SLURM_JOB_EXIT_CODE, which slurmd's epilog
- * gets in 22.05) is not zero.  The run's experiment comes from the
- * canonical configuration in the job's SPANK environment
- * (SPANK_AML_CONFIG).  Messages go to the slurmd log ("aml: run R: ..."),
- * a loss of outputs to syslog as well.  It never fails: a failing epilog
- * drains the node too.
  */
-#ifndef AML_SPANK_NODE_SIDE_H
-#define AML_SPANK_NODE_SIDE_H
+#ifndef AML_SPANK_NODE_PREPARE_H
+#define AML_SPANK_NODE_PREPARE_H
 
 #include <slurm/spank.h>
 
@@ -61,9 +50,6 @@ int aml_node_user_init(spank_t sp);
 /* slurm_spank_task_init in remote context.  Returns 0, or -1 to fail the
  * task (the reason already logged). */
 int aml_node_task_init(spank_t sp);
-
-/* slurm_spank_job_epilog (job_script context).  Always returns 0. */
-int aml_node_job_epilog(spank_t sp);
 
 /* Releases what user_init kept (slurm_spank_exit in remote context). */
 void aml_node_exit(void);

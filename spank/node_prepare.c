@@ -1,7 +1,7 @@
 /*
- * node_side.c: a run's job on each node (see node_side.h).
+ * node_prepare.c: a run's steps on each node, in slurmstepd (see
+ * node_prepare.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <slurm/slurm.h>
@@ -27,23 +25,21 @@
 #include "job_env.h"
 #include "launch.h"
 #include "node_rundir.h"
-#include "node_side.h"
+#include "node_prepare.h"
+#include "node_rundir_lock.h"
 #include "runid.h"
 #include "runconfig.h"
 #include "site.h"
-#include "tree.h"
 #include "userdir.h"
 #include "snapshot.h"
+#include "step_layout.h"
 #include "store.h"
 #include "submit.h"
 
-/* slurmstepd's own environment (and the epilog's): the node's name as
- * slurmd knows it.  The job's variable of the same name is the batch
- * node's in every step the batch script starts. */
+/* slurmstepd's own environment: the node's name as slurmd knows it.
+ * The job's variable of the same name is the batch node's in every step
+ * the batch script starts. */
 #define ENV_NODENAME "SLURMD_NODENAME"
-/* The epilog sees the job's SPANK environment (AML_EPILOG_*, job_env.h),
- * not the job's environment. */
-#define ENV_EPILOG_EXIT_CODE "SLURM_JOB_EXIT_CODE"
 
 /* The biggest job variable read (the canonical configuration). */
 #define ENV_VALUE_MAX (16u << 20)
@@ -106,27 +102,6 @@ static int job_getenv(spank_t sp, const char *name, char **value)
 			return err == ESPANK_NOSPACE ? -1 : 0;
 		len *= 4;
 	}
-}
-
-static int load_site(struct aml_site *site, char *errbuf, size_t errlen)
-{
-	char path[PATH_MAX];
-	struct aml_errors errs;
-	int r;
-
-	if (aml_site_default_path(path, sizeof(path)) < 0) {
-		snprintf(errbuf, errlen,
-			 "the path of aml.conf is too long (AML_CONF or SLURM_CONF)");
-		return -1;
-	}
-	aml_errors_init(&errs, NULL);
-	r = aml_site_load(path, site, &errs);
-	if (r < 0)
-		snprintf(errbuf, errlen, "%s%s",
-			 errs.count ? errs.lines[0] : "out of memory",
-			 errs.count > 1 ? " (and more errors)" : "");
-	aml_errors_free(&errs);
-	return r;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -216,172 +191,32 @@ static int install_snapshot(const struct install_req *q, char *errbuf,
 	return r;
 }
 
-struct run_dir_lock {
-	int root;   /* the user's own directory in RunDir */
-	char *root_path;
-	int rdir;   /* <root>/<run_id> */
-	int lock;   /* its .lock-<node>, flock'd */
-	char marker[NAME_MAX + 1];     /* .attempt-<node> */
-	char delivered[NAME_MAX + 1];  /* .delivered-<node> */
-};
-
-static void unlock_run_dir(struct run_dir_lock *l)
-{
-	if (l->lock >= 0)
-		close(l->lock);
-	if (l->rdir >= 0)
-		close(l->rdir);
-	if (l->root >= 0)
-		close(l->root);
-	free(l->root_path);
-	l->root_path = NULL;
-	l->root = l->rdir = l->lock = -1;
-}
-
-/*
- * Open <RunDir>/<user>/<run_id> (made when [create]) and take this node's lock
- * in it, so steps starting together on the node go one at a time.
- * Returns 0, or -1 with errbuf and nothing held.
- */
-static int lock_run_dir(const struct install_req *q, int create,
-			struct run_dir_lock *l, char *errbuf, size_t errlen)
-{
-	char lock_name[NAME_MAX + 1];
-	struct aml_userdir own;
-
-	l->root = l->rdir = l->lock = -1;
-	l->root_path = NULL;
-	if (aml_node_rundir_marker(lock_name, sizeof(lock_name),
-				   AML_RUNDIR_LOCK, q->node_name) < 0 ||
-	    aml_node_rundir_marker(l->marker, sizeof(l->marker),
-				   AML_RUNDIR_ATTEMPT, q->node_name) < 0 ||
-	    aml_node_rundir_marker(l->delivered, sizeof(l->delivered),
-				   AML_RUNDIR_DELIVERED, q->node_name) < 0) {
-		snprintf(errbuf, errlen, "node name %s is too long",
-			 q->node_name);
-		return -1;
-	}
-	if (aml_node_rundir_open_user_root(q->site->run_dir, create, &own,
-					   errbuf, errlen) < 0)
-		return -1;
-	l->root = own.fd;
-	l->root_path = own.path;
-	l->rdir = aml_node_rundir_open_run(l->root, l->root_path, q->run_id,
-					   create, errbuf, errlen);
-	if (l->rdir == -2)
-		snprintf(errbuf, errlen, "%s/%s: has gone", l->root_path,
-			 q->run_id);
-	if (l->rdir < 0)
-		goto fail;
-	l->lock = openat(l->rdir, lock_name,
-			 O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (l->lock < 0) {
-		snprintf(errbuf, errlen, "%s/%s/%s: cannot open: %s",
-			 l->root_path, q->run_id, lock_name,
-			 strerror(errno));
-		goto fail;
-	}
-	while (flock(l->lock, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			snprintf(errbuf, errlen, "%s/%s/%s: cannot lock: %s",
-				 l->root_path, q->run_id, lock_name,
-				 strerror(errno));
-			goto fail;
-		}
-	}
-	return 0;
-fail:
-	unlock_run_dir(l);
-	return -1;
-}
-
 /*
  * The working directory of this attempt on this node, installed unless
- * it already is.  Several steps of the job may start on the node at once
- * (aml-launch's srun reaching a node where the batch step never ran), and
- * each slurmstepd calls user_init: the lock makes the first install and
- * the others find its marker.  The batch step starts an attempt, so it
- * always installs afresh, and leaves the marker to its task_init, the
- * first moment it knows which attempt this is; nothing else of the job
- * can start on the node before that.
+ * it already is (node_rundir_lock.h).  The batch step starts an attempt,
+ * so it always installs afresh, and leaves the marker to its task_init,
+ * the first moment it knows which attempt this is; nothing else of the
+ * job can start on the node before that.
  */
 static int install(const struct install_req *q, int batch, char *errbuf,
 		   size_t errlen)
 {
-	struct run_dir_lock l;
-	uint32_t marked_job;
-	unsigned marked_attempt;
-	int r = -1, m;
+	struct aml_node_rundir_lock l;
+	int r = -1, claim;
 
-	if (lock_run_dir(q, 1, &l, errbuf, errlen) < 0)
+	if (aml_node_rundir_lock(&l, q->site->run_dir, q->run_id,
+				 q->node_name, 1, errbuf, errlen) < 0)
 		return -1;
-	m = aml_node_rundir_read_attempt(l.rdir, l.marker, &marked_job,
-					 &marked_attempt);
-	/* A run id is one job, requeued or not.  Another job with the same
-	 * AML_RUN_ID has inherited the run's environment (submitted from
-	 * inside the run): it must not wipe the run's files. */
-	if (m == 1 && marked_job != q->job_id) {
-		snprintf(errbuf, errlen,
-			 "%s belongs to job %u, not to this job %u: a job submitted from inside a run inherits AML_RUN_ID; unset it (and AML_LAUNCH_STEP) for jobs that are not the run",
-			 q->workdir, (unsigned)marked_job, (unsigned)q->job_id);
-		goto out;
-	}
-	if (!batch && m == 1 && marked_attempt == q->attempt) {
+	claim = aml_node_rundir_claim(&l, q->node_name, q->workdir, q->job_id,
+				      q->attempt, batch, errbuf, errlen);
+	if (claim == 1)
 		r = 0;
-		goto out;
-	}
-	/* An earlier attempt's outputs that reached neither run history
-	 * nor the spool stay until aml-epilog delivers them: this attempt
-	 * cannot start here meanwhile (node_rundir.h). */
-	if (aml_node_rundir_is_kept(l.rdir, q->node_name) != 0) {
-		snprintf(errbuf, errlen,
-			 "%s holds outputs of an earlier attempt of this run that are not delivered yet (aml-epilog delivers them at the end of a job on this node): this attempt cannot start here until then",
-			 q->workdir);
-		goto out;
-	}
-	/* An earlier attempt's directory, or one a killed install left;
-	 * its launcher's word that it delivered is not this attempt's. */
-	if ((unlinkat(l.rdir, l.marker, 0) < 0 && errno != ENOENT) ||
-	    (unlinkat(l.rdir, l.delivered, 0) < 0 && errno != ENOENT) ||
-	    aml_tree_remove(l.rdir, q->node_name) < 0) {
-		snprintf(errbuf, errlen,
-			 "%s: cannot remove what an earlier attempt left: %s",
-			 q->workdir, strerror(errno));
-		goto out;
-	}
-	if (install_snapshot(q, errbuf, errlen) < 0)
-		goto out;
-	if (!batch &&
-	    aml_node_rundir_write_attempt(l.rdir, l.marker, q->job_id,
-					  q->attempt) < 0) {
-		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
-			 l.root_path, q->run_id, l.marker,
-			 strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
-	unlock_run_dir(&l);
-	return r;
-}
-
-/* The batch step's marker, once its attempt is known. */
-static int mark_attempt(const struct install_req *q, char *errbuf,
-			size_t errlen)
-{
-	struct run_dir_lock l;
-	int r = 0;
-
-	if (lock_run_dir(q, 0, &l, errbuf, errlen) < 0)
-		return -1;
-	if (aml_node_rundir_write_attempt(l.rdir, l.marker, q->job_id,
-					  q->attempt) < 0) {
-		snprintf(errbuf, errlen, "%s/%s/%s: cannot write: %s",
-			 l.root_path, q->run_id, l.marker,
-			 strerror(errno));
-		r = -1;
-	}
-	unlock_run_dir(&l);
+	else if (claim == 0 && install_snapshot(q, errbuf, errlen) == 0 &&
+		 (batch || aml_node_rundir_note_attempt(&l, q->run_id,
+							q->job_id, q->attempt,
+							errbuf, errlen) == 0))
+		r = 0;
+	aml_node_rundir_unlock(&l);
 	return r;
 }
 
@@ -495,7 +330,7 @@ static void prepare(spank_t sp)
 			   node.run_id);
 		return;
 	}
-	if (load_site(&node.site, errbuf, sizeof(errbuf)) < 0) {
+	if (aml_site_load_default(&node.site, errbuf, sizeof(errbuf)) < 0) {
 		keep_error("aml: run %s: %s", node.run_id, errbuf);
 		return;
 	}
@@ -563,65 +398,11 @@ int aml_node_user_init(spank_t sp)
 /* ---------------------------------------------------------------------- */
 /* Each task                                                               */
 
-/*
- * Slurm's compressed task counts, "2(x3),1": [n] counts into [out].
- * Returns 0, or -1 when malformed or not exactly [n].
- */
-static int parse_tasks_per_node(const char *s, uint32_t *out, uint32_t n)
-{
-	uint32_t filled = 0;
-
-	while (*s) {
-		unsigned long count, repeat = 1;
-		char *end;
-
-		if (*s < '0' || *s > '9')
-			return -1;
-		errno = 0;
-		count = strtoul(s, &end, 10);
-		if (errno || count > UINT32_MAX)
-			return -1;
-		s = end;
-		if (*s == '(') {
-			if (s[1] != 'x' || s[2] < '0' || s[2] > '9')
-				return -1;
-			repeat = strtoul(s + 2, &end, 10);
-			if (errno || *end != ')')
-				return -1;
-			s = end + 1;
-		}
-		if (repeat > n - filled)
-			return -1;
-		while (repeat--)
-			out[filled++] = (uint32_t)count;
-		if (*s == ',' && s[1])
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return filled == n ? 0 : -1;
-}
-
-struct step_layout {
-	uint32_t n;
-	char **hosts;
-	uint32_t *tasks;
-};
-
-static void step_layout_free(struct step_layout *l)
-{
-	for (uint32_t i = 0; l->hosts && i < l->n; i++)
-		free(l->hosts[i]);
-	free(l->hosts);
-	free(l->tasks);
-	memset(l, 0, sizeof(*l));
-}
-
 /* The step's hosts in order and tasks on each, from the step's own
  * variables (srun sets them; the job-wide ones would describe the whole
  * allocation, not this step). */
-static int step_layout(spank_t sp, uint32_t n_nodes, struct step_layout *l,
-		       char *errbuf, size_t errlen)
+static int step_layout(spank_t sp, uint32_t n_nodes,
+		       struct aml_step_layout *l, char *errbuf, size_t errlen)
 {
 	char *list = NULL, *tpn = NULL;
 	hostlist_t hl = NULL;
@@ -641,13 +422,8 @@ static int step_layout(spank_t sp, uint32_t n_nodes, struct step_layout *l,
 			 list, (unsigned)n_nodes);
 		goto out;
 	}
-	l->hosts = calloc(n_nodes, sizeof(*l->hosts));
-	l->tasks = calloc(n_nodes, sizeof(*l->tasks));
-	if (!l->hosts || !l->tasks) {
-		snprintf(errbuf, errlen, "out of memory");
+	if (aml_step_layout_alloc(l, n_nodes, errbuf, errlen) < 0)
 		goto out;
-	}
-	l->n = n_nodes;
 	for (uint32_t i = 0; i < n_nodes; i++) {
 		l->hosts[i] = slurm_hostlist_shift(hl);
 		if (!l->hosts[i]) {
@@ -655,18 +431,14 @@ static int step_layout(spank_t sp, uint32_t n_nodes, struct step_layout *l,
 			goto out;
 		}
 	}
-	if (parse_tasks_per_node(tpn, l->tasks, n_nodes) < 0) {
-		snprintf(errbuf, errlen,
-			 "SLURM_STEP_TASKS_PER_NODE=%.200s does not give tasks for the step's %u nodes",
-			 tpn, (unsigned)n_nodes);
+	if (aml_step_layout_set_tasks(l, tpn, errbuf, errlen) < 0)
 		goto out;
-	}
 	r = 0;
 out:
 	if (hl)
 		slurm_hostlist_destroy(hl);
 	if (r < 0)
-		step_layout_free(l);
+		aml_step_layout_free(l);
 	free(list);
 	free(tpn);
 	return r;
@@ -681,7 +453,7 @@ static int get_u32(spank_t sp, spank_item_t item, uint32_t *v)
 static int distributed_env(spank_t sp, char *errbuf, size_t errlen)
 {
 	struct aml_task_place place = { 0 };
-	struct step_layout layout = { 0 };
+	struct aml_step_layout layout = { 0 };
 	struct aml_runconfig rc;
 	struct aml_strlist vars = { 0 };
 	struct aml_errors errs;
@@ -722,18 +494,9 @@ static int distributed_env(spank_t sp, char *errbuf, size_t errlen)
 	}
 	if (step_layout(sp, place.n_nodes, &layout, errbuf, errlen) < 0)
 		goto out;
-	place.hosts = (const char *const *)layout.hosts;
-	place.tasks_per_host = layout.tasks;
-	if (aml_distributed_env(&rc, &place, &vars) < 0) {
-		snprintf(errbuf, errlen,
-			 "no %s environment for task %u of %u (node %u of %u, local task %u of %u): the step is not laid out as the run's configuration asks, or memory ran out",
-			 aml_dist_type_name(rc.distributed.type),
-			 (unsigned)place.rank, (unsigned)place.world_size,
-			 (unsigned)place.node_rank, (unsigned)place.n_nodes,
-			 (unsigned)place.local_rank,
-			 (unsigned)place.local_world);
+	if (aml_step_task_env(&rc, &layout, &place, &vars, errbuf,
+			      errlen) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < vars.count; i++) {
 		char *eq = strchr(vars.items[i], '=');
 		spank_err_t err;
@@ -749,7 +512,7 @@ static int distributed_env(spank_t sp, char *errbuf, size_t errlen)
 	r = 0;
 out:
 	aml_strlist_free(&vars);
-	step_layout_free(&layout);
+	aml_step_layout_free(&layout);
 	if (have_rc)
 		aml_runconfig_free(&rc);
 	free(config);
@@ -769,7 +532,10 @@ int aml_node_task_init(spank_t sp)
 	if (node.batch) {
 		struct install_req q = request_of(current_attempt(sp), NULL);
 
-		if (mark_attempt(&q, errbuf, sizeof(errbuf)) < 0) {
+		if (aml_node_rundir_mark_attempt(q.site->run_dir, q.run_id,
+						 q.node_name, q.job_id,
+						 q.attempt, errbuf,
+						 sizeof(errbuf)) < 0) {
 			slurm_error("aml: run %s: node %s: %s", node.run_id,
 				    node.node_name, errbuf);
 			return -1;
@@ -802,120 +568,4 @@ void aml_node_exit(void)
 	if (node.have_site)
 		aml_site_free(&node.site);
 	memset(&node, 0, sizeof(node));
-}
-
-/* ---------------------------------------------------------------------- */
-/* The epilog                                                              */
-
-/*
- * Whether to keep the working directory: KeepFailedRunDir=yes and a job
- * that did not exit 0.  slurmd's epilog has the job's wait status in
- * SLURM_JOB_EXIT_CODE unless Slurm never learnt it; unknown counts as
- * success, so the directory is removed rather than kept for ever.
- */
-static int keep_for_failure(const struct aml_site *site)
-{
-	const char *code = getenv(ENV_EPILOG_EXIT_CODE);
-
-	return site->keep_failed_run_dir && code && *code &&
-	       strcmp(code, "0") != 0;
-}
-
-/* What the epilog's run directory work says, as Slurm's messages: a
- * loss also to syslog, where admins watch for it. */
-static void epilog_say(void *ctx, int level, const char *line)
-{
-	(void)ctx;
-	if (level <= LOG_ERR) {
-		slurm_error("aml: %s", line);
-		syslog(LOG_DAEMON | LOG_ERR, "aml: %s", line);
-	} else if (level <= LOG_WARNING) {
-		slurm_error("aml: %s", line);
-	} else {
-		slurm_info("aml: %s", line);
-	}
-}
-
-/*
- * The run's experiment, as the controller wrote it into the job's SPANK
- * environment (or, for a job queued before it did, from the configuration
- * there), into [buf]; "" when it cannot be told (the core then asks run
- * history).
- */
-static void epilog_experiment(const struct aml_site *site, char *buf,
-			      size_t len)
-{
-	const char *exp = getenv(AML_EPILOG_EXPERIMENT);
-	const char *config = getenv(AML_EPILOG_CONFIG);
-	struct aml_runconfig rc;
-	struct aml_errors errs;
-
-	buf[0] = '\0';
-	/* An experiment's name has a run id's alphabet (runconfig.h). */
-	if (exp && aml_runid_is_valid(exp)) {
-		snprintf(buf, len, "%s", exp);
-		return;
-	}
-	if (!config || !*config)
-		return;
-	aml_errors_init(&errs, AML_EPILOG_CONFIG);
-	if (aml_runconfig_parse(config, strlen(config), AML_EPILOG_CONFIG,
-				NULL, NULL, &site->limits, &rc, &errs) == 0) {
-		snprintf(buf, len, "%s", rc.experiment_name);
-		aml_runconfig_free(&rc);
-	}
-	aml_errors_free(&errs);
-}
-
-int aml_node_job_epilog(spank_t sp)
-{
-	struct aml_node_rundir_end e = { 0 };
-	struct aml_site site;
-	const char *run_id = getenv(AML_EPILOG_RUN_ID);
-	const char *node_name = getenv(ENV_NODENAME);
-	const char *tracking = getenv(AML_EPILOG_MLFLOW_RUN_ID);
-	char workdir[PATH_MAX], errbuf[2048], experiment[AML_RUNID_MAX];
-	uint32_t job_id = 0;
-	uid_t uid;
-	gid_t gid;
-
-	if (spank_context() != S_CTX_JOB_SCRIPT || !run_id)
-		return 0;
-	if (!node_name || !*node_name ||
-	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS) {
-		slurm_error("aml: run %s: epilog: no node name, job id or user: the run's directory stays",
-			    run_id);
-		return 0;
-	}
-	if (load_site(&site, errbuf, sizeof(errbuf)) < 0) {
-		slurm_error("aml: run %s: epilog: %s", run_id, errbuf);
-		return 0;
-	}
-	/* The same checks as the install's: one directory entry each. */
-	if (aml_run_workdir(site.run_dir, run_id, node_name, workdir,
-			    sizeof(workdir)) < 0) {
-		slurm_error("aml: epilog: run id \"%.200s\" cannot name a directory under RunDir",
-			    run_id);
-		goto out;
-	}
-	epilog_experiment(&site, experiment, sizeof(experiment));
-	e.site = &site;
-	e.uid = uid;
-	e.gid = gid;
-	e.run_id = run_id;
-	e.node = node_name;
-	e.experiment = experiment;
-	e.tracking_id = tracking && aml_runid_is_tracking_id(tracking)
-				? tracking : NULL;
-	e.job_id = job_id;
-	e.keep = keep_for_failure(&site);
-	e.deadline_ms = aml_monotonic_ms() + AML_NODE_RUNDIR_EPILOG_MS;
-	/* Root here: the core acts as the user for every touch of the
-	 * user's tree, in children it stops in time for the uploads. */
-	(void)aml_node_rundir_end_job(&e, epilog_say, NULL);
-out:
-	aml_site_free(&site);
-	return 0;
 }
