@@ -158,6 +158,23 @@ static int claim(struct fixture *f, struct aml_node_rundir_lock *l,
 				     errbuf, errlen);
 }
 
+/* Whether [name] is in the run's directory. */
+static int present(struct aml_node_rundir_lock *l, const char *name)
+{
+	return faccessat(l->rdir, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Locked, with the node's working directory and, when [marker] is set,
+ * the file [marker] beside it. */
+static void lock_with(struct fixture *f, struct aml_node_rundir_lock *l,
+		      const char *marker)
+{
+	lock(f, l, 1);
+	assert_int_equal(mkdirat(l->rdir, NODE, 0700), 0);
+	if (marker)
+		close(openat(l->rdir, marker, O_CREAT | O_WRONLY, 0600));
+}
+
 /* The first step of an attempt installs; the others find its marker. */
 static void test_claim_and_marker(void **state)
 {
@@ -180,8 +197,7 @@ static void test_claim_and_marker(void **state)
 	assert_int_equal(claim(f, &l, JOB, 1, 0, errbuf, sizeof(errbuf)), 1);
 	/* The batch step installs afresh, the directory and marker gone. */
 	assert_int_equal(claim(f, &l, JOB, 1, 1, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(faccessat(l.rdir, NODE, F_OK, AT_SYMLINK_NOFOLLOW),
-			 -1);
+	assert_false(present(&l, NODE));
 	assert_int_equal(aml_node_rundir_read_attempt(l.rdir, l.marker, &job,
 						      &attempt), 0);
 	aml_node_rundir_unlock(&l);
@@ -195,10 +211,8 @@ static void test_claim_and_marker(void **state)
 	assert_int_equal(mkdirat(l.rdir, NODE, 0700), 0);
 	close(openat(l.rdir, l.delivered, O_CREAT | O_WRONLY, 0600));
 	assert_int_equal(claim(f, &l, JOB, 3, 0, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(faccessat(l.rdir, l.delivered, F_OK,
-				   AT_SYMLINK_NOFOLLOW), -1);
-	assert_int_equal(faccessat(l.rdir, NODE, F_OK, AT_SYMLINK_NOFOLLOW),
-			 -1);
+	assert_false(present(&l, l.delivered));
+	assert_false(present(&l, NODE));
 	aml_node_rundir_unlock(&l);
 }
 
@@ -209,8 +223,7 @@ static void test_claim_refuses_another_job(void **state)
 	struct aml_node_rundir_lock l;
 	char errbuf[1024], expected[PATH_MAX + 512];
 
-	lock(f, &l, 1);
-	assert_int_equal(mkdirat(l.rdir, NODE, 0700), 0);
+	lock_with(f, &l, NULL);
 	assert_int_equal(aml_node_rundir_note_attempt(&l, RUN, JOB, 1, errbuf,
 						      sizeof(errbuf)), 0);
 	assert_int_equal(claim(f, &l, JOB + 1, 1, 1, errbuf, sizeof(errbuf)),
@@ -220,8 +233,7 @@ static void test_claim_refuses_another_job(void **state)
 		 "AML_RUN_ID; unset it (and AML_LAUNCH_STEP) for jobs that "
 		 "are not the run", f->workdir);
 	assert_string_equal(errbuf, expected);
-	assert_int_equal(faccessat(l.rdir, NODE, F_OK, AT_SYMLINK_NOFOLLOW),
-			 0);
+	assert_true(present(&l, NODE));
 	aml_node_rundir_unlock(&l);
 }
 
@@ -232,16 +244,13 @@ static void test_claim_refuses_kept(void **state)
 	struct aml_node_rundir_lock l;
 	char errbuf[1024], name[NAME_MAX + 1];
 
-	lock(f, &l, 1);
-	assert_int_equal(mkdirat(l.rdir, NODE, 0700), 0);
 	assert_int_equal(aml_node_rundir_marker(name, sizeof(name),
 						AML_RUNDIR_UNDELIVERED, NODE),
 			 0);
-	close(openat(l.rdir, name, O_CREAT | O_WRONLY, 0600));
+	lock_with(f, &l, name);
 	assert_int_equal(claim(f, &l, JOB, 2, 0, errbuf, sizeof(errbuf)), -1);
 	assert_non_null(strstr(errbuf, "holds outputs of an earlier attempt"));
-	assert_int_equal(faccessat(l.rdir, NODE, F_OK, AT_SYMLINK_NOFOLLOW),
-			 0);
+	assert_true(present(&l, NODE));
 	aml_node_rundir_unlock(&l);
 }
 
