@@ -28,7 +28,9 @@ int aml_tasks_per_node_parse(const char *s, uint32_t *out, uint32_t n)
 			if (s[1] != 'x' || s[2] < '0' || s[2] > '9')
 				return -1;
 			repeat = strtoul(s + 2, &end, 10);
-			if (errno || *end != ')')
+			/* Slurm writes a repeat only for two nodes or more;
+			 * "3(x0)" names no node and is junk. */
+			if (errno || *end != ')' || repeat == 0)
 				return -1;
 			s = end + 1;
 		}

@@ -78,6 +78,7 @@ static void test_tasks_per_node_junk(void **state)
 	static const char *const junk[] = {
 		"", "a", "1,", ",1", "1,,1", "2(x)", "2(3)", "2(x3", "2x3",
 		"2(x3)x", "2(x3)(x2)", " 1", "1 ", "-1", "+1", "1;1", "2(y1)",
+		"3(x0)", "3(x0),1",
 		"2(x-1)", "2(x+1)", "2(x 1)", "0x1", "1.0",
 	};
 
