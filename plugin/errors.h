@@ -17,6 +17,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* What every message the Slurm plugins log begins with (in sbatch, in
+ * slurmstepd and slurmd, in slurmctld), as pyxis's begin with "pyxis: ":
+ * one word for a user or an admin to find them by in any Slurm log. */
+#define AML_LOG_PREFIX "aml: "
+
 struct aml_errors {
 	char *file;       /* name shown first on every line; "" when unknown */
 	char **lines;     /* each a complete message, no trailing newline */

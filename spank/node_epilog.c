@@ -47,12 +47,12 @@ static void epilog_say(void *ctx, int level, const char *line)
 {
 	(void)ctx;
 	if (level <= LOG_ERR) {
-		slurm_error("aml: %s", line);
+		slurm_error(AML_LOG_PREFIX "%s", line);
 		syslog(LOG_DAEMON | LOG_ERR, "aml: %s", line);
 	} else if (level <= LOG_WARNING) {
-		slurm_error("aml: %s", line);
+		slurm_error(AML_LOG_PREFIX "%s", line);
 	} else {
-		slurm_info("aml: %s", line);
+		slurm_info(AML_LOG_PREFIX "%s", line);
 	}
 }
 
@@ -105,18 +105,18 @@ int aml_node_job_epilog(spank_t sp)
 	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
 	    spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS) {
-		slurm_error("aml: run %s: epilog: no node name, job id or user: the run's directory stays",
+		slurm_error(AML_LOG_PREFIX "run %s: epilog: no node name, job id or user: the run's directory stays",
 			    run_id);
 		return 0;
 	}
 	if (aml_site_load_default(&site, errbuf, sizeof(errbuf)) < 0) {
-		slurm_error("aml: run %s: epilog: %s", run_id, errbuf);
+		slurm_error(AML_LOG_PREFIX "run %s: epilog: %s", run_id, errbuf);
 		return 0;
 	}
 	/* The same checks as the install's: one directory entry each. */
 	if (aml_run_workdir(site.run_dir, run_id, node_name, workdir,
 			    sizeof(workdir)) < 0) {
-		slurm_error("aml: epilog: run id \"%.200s\" cannot name a directory under RunDir",
+		slurm_error(AML_LOG_PREFIX "epilog: run id \"%.200s\" cannot name a directory under RunDir",
 			    run_id);
 		goto out;
 	}

@@ -181,7 +181,7 @@ static int install_snapshot(const struct install_req *q, char *errbuf,
 			 errs.count ? errs.lines[0] : "out of memory",
 			 errs.count > 1 ? " (and more errors)" : "");
 	else
-		slurm_verbose("aml: run %s: snapshot %s installed into %s: %llu files, %llu bytes, %llu by reflink",
+		slurm_verbose(AML_LOG_PREFIX "run %s: snapshot %s installed into %s: %llu files, %llu bytes, %llu by reflink",
 			      q->run_id, q->snapshot, q->workdir,
 			      (unsigned long long)st.files,
 			      (unsigned long long)st.bytes,
@@ -268,7 +268,7 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 	int failed;
 
 	if (job_getenv(sp, AML_ENV_EXPERIMENT, &experiment) <= 0) {
-		slurm_error("aml: run %s: Preparing not recorded: %s is not in the job's environment",
+		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s is not in the job's environment",
 			    q->run_id, AML_ENV_EXPERIMENT);
 		return;
 	}
@@ -285,7 +285,7 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 			 aml_history_bind(h, q->run_id, tracking_id, errbuf,
 					  sizeof(errbuf)) < 0;
 	if (failed) {
-		slurm_error("aml: run %s: Preparing not recorded: %s",
+		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
 			    q->run_id, errbuf);
 		aml_history_close(h);
 		free(tracking_id);
@@ -300,10 +300,10 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 		r = record(h, experiment, q, AML_STATUS_PREPARING, errbuf,
 			   sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR)
-		slurm_error("aml: run %s: Preparing not recorded: %s",
+		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
 			    q->run_id, errbuf);
 	else if (r == AML_HISTORY_SPOOLED)
-		slurm_info("aml: run %s: Preparing kept in the spool: %s",
+		slurm_info(AML_LOG_PREFIX "run %s: Preparing kept in the spool: %s",
 			   q->run_id, errbuf);
 	aml_history_close(h);
 	free(tracking_id);
@@ -321,23 +321,23 @@ static void prepare(spank_t sp)
 	if (!node_name || !*node_name ||
 	    snprintf(node.node_name, sizeof(node.node_name), "%s",
 		     node_name) >= (int)sizeof(node.node_name)) {
-		keep_error("aml: run %s: slurmstepd's %s does not name this node",
+		keep_error("run %s: slurmstepd's %s does not name this node",
 			   node.run_id, ENV_NODENAME);
 		return;
 	}
 	if (spank_get_item(sp, S_JOB_ID, &node.job_id) != ESPANK_SUCCESS) {
-		keep_error("aml: run %s: Slurm did not say the job id",
+		keep_error("run %s: Slurm did not say the job id",
 			   node.run_id);
 		return;
 	}
 	if (aml_site_load_default(&node.site, errbuf, sizeof(errbuf)) < 0) {
-		keep_error("aml: run %s: %s", node.run_id, errbuf);
+		keep_error("run %s: %s", node.run_id, errbuf);
 		return;
 	}
 	node.have_site = 1;
 	if (aml_node_rundir_open_user_root(node.site.run_dir, 1, &own, errbuf,
 					   sizeof(errbuf)) < 0) {
-		keep_error("aml: run %s: node %s: %s", node.run_id,
+		keep_error("run %s: node %s: %s", node.run_id,
 			   node.node_name, errbuf);
 		return;
 	}
@@ -345,13 +345,13 @@ static void prepare(spank_t sp)
 			    node.workdir, sizeof(node.workdir));
 	aml_userdir_close(&own);
 	if (r < 0) {
-		keep_error("aml: run id \"%.200s\" (AML_RUN_ID) cannot name a directory under RunDir %s on node %s",
+		keep_error("run id \"%.200s\" (AML_RUN_ID) cannot name a directory under RunDir %s on node %s",
 			   node.run_id, node.site.run_dir, node.node_name);
 		return;
 	}
 	if (job_getenv(sp, AML_JOBENV_SNAPSHOT, &snapshot) <= 0 ||
 	    !aml_sha256_is_hex(snapshot)) {
-		keep_error("aml: run %s: %s in the job's environment is %s",
+		keep_error("run %s: %s in the job's environment is %s",
 			   node.run_id, AML_JOBENV_SNAPSHOT,
 			   snapshot ? "not a snapshot id" : "missing");
 		free(snapshot);
@@ -359,7 +359,7 @@ static void prepare(spank_t sp)
 	}
 	q = request_of(node.batch ? 0 : current_attempt(sp), snapshot);
 	if (install(&q, node.batch, errbuf, sizeof(errbuf)) < 0)
-		keep_error("aml: run %s: node %s: %s", node.run_id,
+		keep_error("run %s: node %s: %s", node.run_id,
 			   node.node_name, errbuf);
 	free(snapshot);
 }
@@ -387,7 +387,7 @@ int aml_node_user_init(spank_t sp)
 	node.batch = batch;
 	if (snprintf(node.run_id, sizeof(node.run_id), "%s", run_id) >=
 	    (int)sizeof(node.run_id))
-		keep_error("aml: AML_RUN_ID is too long to be a run id");
+		keep_error("AML_RUN_ID is too long to be a run id");
 	else
 		prepare(sp);
 	free(run_id);
@@ -526,7 +526,7 @@ int aml_node_task_init(spank_t sp)
 	if (spank_context() != S_CTX_REMOTE || !node.active)
 		return 0;
 	if (node.failed) {
-		slurm_error("%s", node.error);
+		slurm_error(AML_LOG_PREFIX "%s", node.error);
 		return -1;
 	}
 	if (node.batch) {
@@ -536,7 +536,7 @@ int aml_node_task_init(spank_t sp)
 						 q.node_name, q.job_id,
 						 q.attempt, errbuf,
 						 sizeof(errbuf)) < 0) {
-			slurm_error("aml: run %s: node %s: %s", node.run_id,
+			slurm_error(AML_LOG_PREFIX "run %s: node %s: %s", node.run_id,
 				    node.node_name, errbuf);
 			return -1;
 		}
@@ -545,19 +545,19 @@ int aml_node_task_init(spank_t sp)
 	/* SPANK has no working-directory item, but this is the task's own
 	 * process, just before exec: its cwd is what the program gets. */
 	if (chdir(node.workdir) < 0) {
-		slurm_error("aml: run %s: cannot enter its working directory %s: %s",
+		slurm_error(AML_LOG_PREFIX "run %s: cannot enter its working directory %s: %s",
 			    node.run_id, node.workdir, strerror(errno));
 		return -1;
 	}
 	if (spank_setenv(sp, AML_ENV_WORKDIR, node.workdir, 1) !=
 		    ESPANK_SUCCESS ||
 	    spank_setenv(sp, "PWD", node.workdir, 1) != ESPANK_SUCCESS) {
-		slurm_error("aml: run %s: cannot set %s", node.run_id,
+		slurm_error(AML_LOG_PREFIX "run %s: cannot set %s", node.run_id,
 			    AML_ENV_WORKDIR);
 		return -1;
 	}
 	if (!node.batch && distributed_env(sp, errbuf, sizeof(errbuf)) < 0) {
-		slurm_error("aml: run %s: %s", node.run_id, errbuf);
+		slurm_error(AML_LOG_PREFIX "run %s: %s", node.run_id, errbuf);
 		return -1;
 	}
 	return 0;

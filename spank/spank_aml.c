@@ -27,6 +27,7 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "errors.h"
 #include "job_env.h"
 #include "module.h"
 #include "self.h"
@@ -68,7 +69,7 @@ static const struct aml_spank_run *load_run(void)
 	}
 	if (!m) {
 		snprintf(run_error, sizeof(run_error),
-			 "aml: cannot load what AML runs need: %s", why);
+			 "cannot load what AML runs need: %s", why);
 		return NULL;
 	}
 	run = m;
@@ -92,13 +93,13 @@ static int option_cb(int val, const char *optarg, int remote)
 	if (run_file && !strcmp(run_file, optarg))
 		return 0;
 	if (run_file && !remote) {
-		slurm_error("--aml-run given twice, as %s and as %s: one job is one run",
+		slurm_error(AML_LOG_PREFIX "--aml-run given twice, as %s and as %s: one job is one run",
 			    run_file, optarg);
 		return -1;
 	}
 	copy = strdup(optarg);
 	if (!copy) {
-		slurm_error("--aml-run: out of memory");
+		slurm_error(AML_LOG_PREFIX "out of memory");
 		return -1;
 	}
 	free(run_file);
@@ -139,7 +140,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	spank_err_t err;
 
 	if (ac > 0) {
-		slurm_error("spank_aml.so takes no arguments in plugstack.conf, got \"%s\"",
+		slurm_error(AML_LOG_PREFIX "spank_aml.so takes no arguments in plugstack.conf, got \"%s\"",
 			    av[0]);
 		return -1;
 	}
@@ -155,7 +156,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	}
 	err = spank_option_register(sp, &spank_options[0]);
 	if (err != ESPANK_SUCCESS) {
-		slurm_error("--aml-run: cannot register the option: %s",
+		slurm_error(AML_LOG_PREFIX "cannot register the option: %s",
 			    spank_strerror(err));
 		return -1;
 	}
@@ -164,11 +165,11 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	if (!aml_self_is("sbatch") || !aml_self_has_option("--" OPTION))
 		return 0;
 	if (!load_run()) {
-		slurm_error("--aml-run: %s", run_error);
+		slurm_error(AML_LOG_PREFIX "%s", run_error);
 		return -1;
 	}
 	if (run->stdin_launcher_install(errbuf, sizeof(errbuf)) < 0)
-		slurm_error("--aml-run: %s", errbuf);
+		slurm_error(AML_LOG_PREFIX "%s", errbuf);
 	return 0;
 }
 
@@ -189,7 +190,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 			break;
 		/* --aml-run in an #SBATCH line only: seen just now. */
 		if (!load_run()) {
-			slurm_error("--aml-run: %s", run_error);
+			slurm_error(AML_LOG_PREFIX "%s", run_error);
 			return -1;
 		}
 		req.config_path = run_file;
@@ -199,7 +200,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 		return 0;
 	}
 	if (run_file) {
-		slurm_error(REFUSAL);
+		slurm_error(AML_LOG_PREFIX "%s", REFUSAL);
 		return -1;
 	}
 	return 0;
@@ -251,7 +252,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	if (run)
 		return run->node_task_init(sp);
 	if (run_error[0]) {
-		slurm_error("%s", run_error);
+		slurm_error(AML_LOG_PREFIX "%s", run_error);
 		return -1;
 	}
 	return 0;
@@ -267,7 +268,7 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 	    !getenv("SPANK_" AML_JOBENV_RUN_ID))
 		return 0;
 	if (!load_run()) {
-		slurm_error("%s: the run's directory stays", run_error);
+		slurm_error(AML_LOG_PREFIX "%s: the run's directory stays", run_error);
 		return 0;
 	}
 	return run->node_job_epilog(sp);

@@ -45,9 +45,9 @@ static struct {
 static void print_errors(const struct aml_errors *errs)
 {
 	for (size_t i = 0; i < errs->count; i++)
-		slurm_error("%s", errs->lines[i]);
+		slurm_error(AML_LOG_PREFIX "%s", errs->lines[i]);
 	if (errs->out_of_memory)
-		slurm_error("--aml-run: out of memory");
+		slurm_error(AML_LOG_PREFIX "out of memory");
 }
 
 static int load_site(void)
@@ -57,7 +57,7 @@ static int load_site(void)
 	int r;
 
 	if (aml_site_default_path(path, sizeof(path)) < 0) {
-		slurm_error("--aml-run: the path of aml.conf is too long (AML_CONF or SLURM_CONF)");
+		slurm_error(AML_LOG_PREFIX "the path of aml.conf is too long (AML_CONF or SLURM_CONF)");
 		return -1;
 	}
 	aml_errors_init(&errs, NULL);
@@ -115,7 +115,7 @@ static int check_request(const struct aml_submit_request *req,
 	if (!run_id) {
 		if (aml_runid_generate(rc->experiment_name, time(NULL), new_id,
 				       sizeof(new_id)) < 0) {
-			slurm_error("--aml-run: cannot make a run id: %s",
+			slurm_error(AML_LOG_PREFIX "cannot make a run id: %s",
 				    strerror(errno));
 			goto out;
 		}
@@ -164,7 +164,7 @@ static int take_snapshot(const struct aml_runconfig *rc, const char *user,
 
 	if (aml_store_open(&store, state.site.snapshot_dir, user, 1, errbuf,
 			   sizeof(errbuf)) < 0) {
-		slurm_error("--aml-run: snapshot store: %s", errbuf);
+		slurm_error(AML_LOG_PREFIX "snapshot store: %s", errbuf);
 		return -1;
 	}
 	aml_errors_init(&errs, rc->source_directory);
@@ -173,7 +173,7 @@ static int take_snapshot(const struct aml_runconfig *rc, const char *user,
 	if (r < 0)
 		print_errors(&errs);
 	else
-		slurm_verbose("--aml-run: snapshot %s of %s: %llu files, %llu bytes; %llu read, %llu new",
+		slurm_verbose(AML_LOG_PREFIX "snapshot %s of %s: %llu files, %llu bytes; %llu read, %llu new",
 			      id, rc->source_directory,
 			      (unsigned long long)st.files,
 			      (unsigned long long)st.bytes,
@@ -203,7 +203,7 @@ static int collect_properties(const struct aml_runconfig *rc,
 	 * refuse a run: the snapshot holds the code anyway. */
 	if (aml_git_properties(rc->source_directory, props, errbuf,
 			       sizeof(errbuf)) < 0)
-		slurm_info("warning: --aml-run: git properties left out: %s",
+		slurm_info(AML_LOG_PREFIX "warning: git properties left out: %s",
 			   errbuf);
 	if (aml_kvlist_set(props, AML_PROP_COMPUTE_TARGET, plan->target) < 0 ||
 	    aml_kvlist_set(props, AML_PROP_USER, user) < 0 ||
@@ -231,16 +231,16 @@ static int create_run(const struct aml_runconfig *rc,
 	state.experiment = strdup(rc->experiment_name);
 	state.run_id = strdup(plan->run_id);
 	if (!state.experiment || !state.run_id) {
-		slurm_error("--aml-run: out of memory");
+		slurm_error(AML_LOG_PREFIX "out of memory");
 		return -1;
 	}
 	if (aml_history_open(&state.site, &state.history, errbuf,
 			     sizeof(errbuf)) < 0) {
-		slurm_error("--aml-run: %s", errbuf);
+		slurm_error(AML_LOG_PREFIX "%s", errbuf);
 		return -1;
 	}
 	if (aml_event_init(&ev, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH) < 0) {
-		slurm_error("--aml-run: cannot make a run history event: %s",
+		slurm_error(AML_LOG_PREFIX "cannot make a run history event: %s",
 			    strerror(errno));
 		return -1;
 	}
@@ -248,11 +248,11 @@ static int create_run(const struct aml_runconfig *rc,
 				   sizeof(errbuf));
 	aml_event_free(&ev);
 	if (r == AML_HISTORY_ERROR) {
-		slurm_error("%s", errbuf);
+		slurm_error(AML_LOG_PREFIX "%s", errbuf);
 		return -1;
 	}
 	if (r == AML_HISTORY_SPOOLED)
-		slurm_info("warning: run %s: %s", plan->run_id, errbuf);
+		slurm_info(AML_LOG_PREFIX "warning: run %s: %s", plan->run_id, errbuf);
 	state.created = 1;
 	return 0;
 }
@@ -263,7 +263,7 @@ static int set_control_env(spank_t sp, const char *name, const char *value)
 
 	if (err == ESPANK_SUCCESS)
 		return 0;
-	slurm_error("--aml-run: cannot pass %s to the controller: %s", name,
+	slurm_error(AML_LOG_PREFIX "cannot pass %s to the controller: %s", name,
 		    spank_strerror(err));
 	return -1;
 }
@@ -279,24 +279,24 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 	int r = -1;
 
 	if (state.prepared) {
-		slurm_error("--aml-run: a heterogeneous job cannot be a run; submit the run as one job");
+		slurm_error(AML_LOG_PREFIX "a heterogeneous job cannot be a run; submit the run as one job");
 		state.abandoned = "sbatch refused it: a heterogeneous job cannot be a run";
 		return -1;
 	}
 	state.prepared = 1;
 	if (!*req->config_path) {
-		slurm_error("--aml-run: needs the path of a run configuration, as in --aml-run=run.json");
+		slurm_error(AML_LOG_PREFIX "needs the path of a run configuration, as in --aml-run=run.json");
 		return -1;
 	}
 	pw = getpwuid(getuid());
 	if (!pw) {
-		slurm_error("--aml-run: cannot find the name of uid %u",
+		slurm_error(AML_LOG_PREFIX "cannot find the name of uid %u",
 			    (unsigned)getuid());
 		return -1;
 	}
 	user = strdup(pw->pw_name);
 	if (!user) {
-		slurm_error("--aml-run: out of memory");
+		slurm_error(AML_LOG_PREFIX "out of memory");
 		return -1;
 	}
 	if (load_site() < 0 ||
@@ -309,7 +309,7 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 	if (take_snapshot(&rc, user, snapshot) < 0)
 		goto out;
 	if (collect_properties(&rc, &plan, user, snapshot, &props) < 0) {
-		slurm_error("--aml-run: out of memory");
+		slurm_error(AML_LOG_PREFIX "out of memory");
 		goto out;
 	}
 	/* --test-only submits nothing, so a run would stay NotStarted. */
@@ -330,7 +330,7 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
 		state.abandoned = "sbatch could not hand the run to the controller";
 		goto out;
 	}
-	slurm_verbose("--aml-run: run %s (experiment %s), compute target %s, %s",
+	slurm_verbose(AML_LOG_PREFIX "run %s (experiment %s), compute target %s, %s",
 		      plan.run_id, rc.experiment_name, plan.target,
 		      req->launcher ? "the run's own launcher"
 				    : "the batch script given runs the run");
@@ -393,24 +393,24 @@ static void record(enum aml_status status, uint32_t job_id,
 	enum aml_history_result r;
 
 	if (aml_event_init(&ev, status, AML_SOURCE_SBATCH) < 0) {
-		slurm_error("--aml-run: run %s: cannot make a run history event: %s",
+		slurm_error(AML_LOG_PREFIX "run %s: cannot make a run history event: %s",
 			    state.run_id, strerror(errno));
 		return;
 	}
 	ev.job_id = job_id;
 	if (reason && aml_event_set_reason(&ev, reason) < 0) {
-		slurm_error("--aml-run: out of memory");
+		slurm_error(AML_LOG_PREFIX "out of memory");
 		aml_event_free(&ev);
 		return;
 	}
 	r = aml_history_record(state.history, state.experiment, state.run_id,
 			       &ev, errbuf, sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR && quiet)
-		slurm_verbose("%s", errbuf);
+		slurm_verbose(AML_LOG_PREFIX "%s", errbuf);
 	else if (r == AML_HISTORY_ERROR)
-		slurm_error("%s", errbuf);
+		slurm_error(AML_LOG_PREFIX "%s", errbuf);
 	else if (r == AML_HISTORY_SPOOLED)
-		slurm_info("warning: run %s: %s: %s", state.run_id,
+		slurm_info(AML_LOG_PREFIX "warning: run %s: %s: %s", state.run_id,
 			   aml_status_name(status), errbuf);
 	aml_event_free(&ev);
 }
@@ -429,7 +429,7 @@ static void record_outcome(int submit_errno)
 	if (found < 0) {
 		/* The submission may or may not have gone through: leave
 		 * the run as it is rather than record a guess. */
-		slurm_error("--aml-run: run %s stays NotStarted: cannot ask the controller for its job: %s",
+		slurm_error(AML_LOG_PREFIX "run %s stays NotStarted: cannot ask the controller for its job: %s",
 			    state.run_id, slurm_strerror(slurm_get_errno()));
 		return;
 	}

@@ -29,6 +29,7 @@
 #include <slurm/slurm_errno.h>
 #include <slurm/slurm_version.h>
 
+#include "errors.h"
 #include "hash.h"
 #include "job_env.h"
 #include "random.h"
@@ -270,14 +271,13 @@ static int start_claims(void)
 	unsigned char key[16];
 
 	if (aml_random(key, sizeof(key)) < 0) {
-		slurm_error("%s: no randomness for the run id table: %s",
-			    plugin_type, strerror(errno));
+		slurm_error(AML_LOG_PREFIX "no randomness for the run id table: %s",
+			    strerror(errno));
 		return -1;
 	}
 	if (aml_runid_claims_init(&claims, AML_RUNID_CLAIMS_CAPACITY,
 				  key) < 0) {
-		slurm_error("%s: out of memory for the run id table",
-			    plugin_type);
+		slurm_error(AML_LOG_PREFIX "out of memory for the run id table");
 		return -1;
 	}
 	claims_ready = 1;
@@ -291,8 +291,7 @@ AML_EXPORT int init(void)
 	char hex[AML_SHA256_HEX_LEN + 1];
 
 	if (aml_site_default_path(path, sizeof(path)) < 0) {
-		slurm_error("%s: the path of aml.conf is too long (AML_CONF or SLURM_CONF)",
-			    plugin_type);
+		slurm_error(AML_LOG_PREFIX "the path of aml.conf is too long (AML_CONF or SLURM_CONF)");
 		return SLURM_ERROR;
 	}
 	aml_errors_init(&errs, NULL);
@@ -300,9 +299,9 @@ AML_EXPORT int init(void)
 		/* Refusing to start is louder than refusing every run
 		 * later: the admin sees it at once, with every line. */
 		for (size_t i = 0; i < errs.count; i++)
-			slurm_error("%s: %s", plugin_type, errs.lines[i]);
+			slurm_error(AML_LOG_PREFIX "%s", errs.lines[i]);
 		if (errs.out_of_memory || errs.count == 0)
-			slurm_error("%s: cannot load %s", plugin_type, path);
+			slurm_error(AML_LOG_PREFIX "cannot load %s", path);
 		aml_errors_free(&errs);
 		return SLURM_ERROR;
 	}
@@ -320,7 +319,7 @@ AML_EXPORT int init(void)
 		site_loaded = 0;
 		return SLURM_ERROR;
 	}
-	slurm_info("%s: %s: %zu compute target(s), default %s", plugin_type,
+	slurm_info(AML_LOG_PREFIX "%s: %zu compute target(s), default %s",
 		   path, site.n_targets,
 		   site.default_target ? site.default_target : "(none)");
 	return SLURM_SUCCESS;
@@ -561,7 +560,7 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 		 * the reason does not say, is what job_submit/lua returns,
 		 * and is not one of the codes sbatch retries on.
 		 */
-		slurm_info("%s: refused a job of uid %u: %s", plugin_type,
+		slurm_info(AML_LOG_PREFIX "refused a job of uid %u: %s",
 			   submit_uid, reason);
 		tell_user(err_msg, reason);
 		goto out;
@@ -571,7 +570,7 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 	 * per job would double the log's share of the submit RPC.  The
 	 * run id stays in the job's admin comment, and refusals, which an
 	 * admin may be asked about, stay at info. */
-	slurm_debug("%s: uid %u: %s", plugin_type, submit_uid, d.summary);
+	slurm_debug(AML_LOG_PREFIX "uid %u: %s", submit_uid, d.summary);
 	tell_user(err_msg, d.summary);
 out:
 	aml_submit_decision_free(&d);
@@ -623,7 +622,7 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 	/* Whoever renames a job (its owner, or an operator) may not give
 	 * it another user's run id. */
 	if (name_of_others_run(job_desc->name, submit_uid)) {
-		slurm_info("job_submit/aml: refused an update by uid %u: the job name %s is the run id of another user's run",
+		slurm_info(AML_LOG_PREFIX "refused an update by uid %u: the job name %s is the run id of another user's run",
 			   submit_uid, job_desc->name);
 		return ESLURM_ACCESS_DENIED;
 	}
@@ -634,7 +633,7 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 					  reason, sizeof(reason));
 	if (verdict == AML_UPDATE_OK)
 		return SLURM_SUCCESS;
-	slurm_info("job_submit/aml: refused an update by uid %u: %s",
+	slurm_info(AML_LOG_PREFIX "refused an update by uid %u: %s",
 		   submit_uid, reason);
 	switch (verdict) {
 	case AML_UPDATE_NODES:

@@ -68,7 +68,7 @@ refused() {
 		ok "$name"
 	else
 		not_ok "$name" "exit $status: $out" "before: $before" "after:  $(state_of "$job")" \
-			"log: $(grep 'job_submit/aml: refused an update' "$log" | tail -n 2)"
+			"log: $(grep 'aml: refused an update' "$log" | tail -n 2)"
 	fi
 }
 
