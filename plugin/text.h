@@ -125,6 +125,11 @@ int aml_ascii_lower(int c);
 int aml_ascii_ieq(const char *a, const char *b);
 int aml_ascii_ieq_n(const char *a, size_t n, const char *b);
 
+/* ASCII letters and digits only: isalpha and isdigit follow the locale,
+ * and a URL, a key or a number is ASCII under every locale. */
+int aml_ascii_is_alpha(int c);
+int aml_ascii_is_digit(int c);
+
 /*
  * Order [alen] bytes at [a] against [blen] bytes at [b] as strcmp orders
  * strings (bytes unsigned, a prefix first): <0, 0 or >0.  For names cut

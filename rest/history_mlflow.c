@@ -61,7 +61,10 @@
 #include "history_backend.h"
 #include "history_mlflow.h"
 #include "http.h"
-#include "mlflow_wire.h"
+#include "mlflow_answer.h"
+#include "mlflow_error.h"
+#include "mlflow_request.h"
+#include "mlflow_url.h"
 #include "runid.h"
 #include "text.h"
 
@@ -1221,18 +1224,6 @@ struct upload {
 	int verdict;
 };
 
-/* Where the run's file [path] lives behind its artifact root [url]: each
- * segment encoded.  malloc'd, NULL when memory runs out. */
-static char *artifact_target(const char *url, const char *path)
-{
-	char *enc = aml_url_encode_path(path), *target = NULL;
-
-	if (enc && asprintf(&target, "%s/%s", url, enc) < 0)
-		target = NULL;
-	free(enc);
-	return target;
-}
-
 /* The one line for a transfer of [path] that did not end in a 2xx: the
  * server's answer when there was one ([rc] AML_HTTP_ANSWER), else the
  * transport's [err]; redacted. */
@@ -1257,7 +1248,7 @@ static int upload_file(void *arg, const char *path, int fd,
 {
 	struct upload *u = arg;
 	struct aml_http_response resp;
-	char *target = artifact_target(u->url, path), err[1024];
+	char *target = aml_mlflow_artifact_file_url(u->url, path), err[1024];
 	int rc;
 
 	(void)st;
@@ -1695,7 +1686,7 @@ static int fetch_to(struct mlflow *m, const char *url, const char *path,
 		    int fd, char *errbuf, size_t errlen)
 {
 	struct aml_http_response resp;
-	char *target = artifact_target(url, path), err[1024];
+	char *target = aml_mlflow_artifact_file_url(url, path), err[1024];
 	int rc, missing;
 
 	if (!target)

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: an answer from an MLflow tracking server, which is
  * whatever the network (or a hostile or broken server) sends.  Every
- * parser of mlflow_wire must refuse or accept it without crashing or
+ * parser of mlflow_answer must refuse or accept it without crashing or
  * reading out of bounds, say why when it refuses, and the error line
  * made from it must be one line of printable text within its buffer.
  */
@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlflow_wire.h"
+#include "mlflow_answer.h"
+#include "mlflow_error.h"
 
 static void check_error_line(const char *body, size_t len)
 {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,29 @@ static void test_env_pair(void **state)
 	free(pair);
 }
 
+/* Every byte, under a locale whose letters go beyond ASCII: only the 52
+ * letters and 10 digits are. */
+static void test_ascii_classes(void **state)
+{
+	int alpha = 0, digit = 0;
+
+	(void)state;
+	setlocale(LC_CTYPE, "C.UTF-8");
+	for (int c = -1; c < 256; c++) {
+		alpha += aml_ascii_is_alpha(c) != 0;
+		digit += aml_ascii_is_digit(c) != 0;
+	}
+	setlocale(LC_CTYPE, "C");
+	assert_int_equal(alpha, 52);
+	assert_int_equal(digit, 10);
+	assert_true(aml_ascii_is_alpha('a') && aml_ascii_is_alpha('Z'));
+	assert_false(aml_ascii_is_alpha('@') || aml_ascii_is_alpha('[') ||
+		     aml_ascii_is_alpha('`') || aml_ascii_is_alpha('{') ||
+		     aml_ascii_is_alpha(0xe9));
+	assert_true(aml_ascii_is_digit('0') && aml_ascii_is_digit('9'));
+	assert_false(aml_ascii_is_digit('/') || aml_ascii_is_digit(':'));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_strdup_opt),
 		cmocka_unit_test(test_env_pair),
 		cmocka_unit_test(test_compare_n_as_strcmp),
+		cmocka_unit_test(test_ascii_classes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
