@@ -9,19 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int is_name_char(char c)
 {
-	return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
+	return aml_ascii_is_alpha(c) || aml_ascii_is_digit(c) || c == '.' || c == '_' || c == '-';
 }
 
 int aml_conf_digits(const char *s, size_t n, uint64_t *out)
@@ -32,7 +22,7 @@ int aml_conf_digits(const char *s, size_t n, uint64_t *out)
 	if (n == 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
+		if (!aml_ascii_is_digit(s[i]))
 			return -1;
 		if (__builtin_mul_overflow(v, 10, &v) ||
 		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
@@ -74,7 +64,7 @@ int aml_conf_size(const char *s, uint64_t *out)
 	uint64_t v;
 	int rc;
 
-	if (n > 0 && !is_digit(s[n - 1])) {
+	if (n > 0 && !aml_ascii_is_digit(s[n - 1])) {
 		switch (aml_ascii_lower((unsigned char)s[n - 1])) {
 		case 'k': shift = 10; break;
 		case 'm': shift = 20; break;
@@ -137,17 +127,17 @@ static int is_gres_item(const char *s, size_t n)
 	for (size_t i = 0; i < nf; i++) {
 		/* A leading '-', '.' or '_' would read as an option or a
 		 * hidden name, never as a GRES. */
-		if (len[i] == 0 || !(is_alpha(field[i][0]) ||
-				     is_digit(field[i][0])))
+		if (len[i] == 0 || !(aml_ascii_is_alpha(field[i][0]) ||
+				     aml_ascii_is_digit(field[i][0])))
 			return 0;
 		for (size_t j = 0; j < len[i]; j++)
 			if (!is_name_char(field[i][j]))
 				return 0;
 	}
-	if (!is_alpha(field[0][0]))
+	if (!aml_ascii_is_alpha(field[0][0]))
 		return 0;
 	/* "gpu:4" is a count, "gpu:a100" a type; a third field is a count. */
-	if (nf == 3 || (nf == 2 && is_digit(field[1][0]))) {
+	if (nf == 3 || (nf == 2 && aml_ascii_is_digit(field[1][0]))) {
 		const char *c = field[nf - 1];
 
 		if (aml_conf_digits(c, len[nf - 1], &count) < 0 || count < 1 ||
@@ -175,9 +165,9 @@ int aml_conf_is_uri(const char *s)
 {
 	const char *p = s;
 
-	if (!is_alpha(*p))
+	if (!aml_ascii_is_alpha(*p))
 		return 0;
-	while (is_alpha(*p) || is_digit(*p) || *p == '+' || *p == '.' ||
+	while (aml_ascii_is_alpha(*p) || aml_ascii_is_digit(*p) || *p == '+' || *p == '.' ||
 	       *p == '-')
 		p++;
 	return strncmp(p, "://", 3) == 0 && p[3] != '\0' &&

@@ -269,11 +269,6 @@ unterminated:
 	return NULL;
 }
 
-static inline int is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static int parse_number(struct json *j)
 {
 	const unsigned char *s = j->p, *p = s, *end = j->end;
@@ -283,29 +278,29 @@ static int parse_number(struct json *j)
 
 	if (*p == '-')
 		p++;
-	if (p >= end || !is_digit(*p)) {
+	if (p >= end || !aml_ascii_is_digit(*p)) {
 		j->p = p;
 		return fail_got(j, "expected a digit after '-'");
 	}
 	if (*p == '0') {
 		p++;
-		if (p < end && is_digit(*p)) {
+		if (p < end && aml_ascii_is_digit(*p)) {
 			aml_doc_error(j->b->errs, j->line,
 				      "numbers cannot have leading zeros");
 			return -1;
 		}
 	} else {
-		while (p < end && is_digit(*p))
+		while (p < end && aml_ascii_is_digit(*p))
 			p++;
 	}
 	if (p < end && *p == '.') {
 		type = AML_NODE_FLOAT;
 		p++;
-		if (p >= end || !is_digit(*p)) {
+		if (p >= end || !aml_ascii_is_digit(*p)) {
 			j->p = p;
 			return fail_got(j, "expected a digit after '.'");
 		}
-		while (p < end && is_digit(*p))
+		while (p < end && aml_ascii_is_digit(*p))
 			p++;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
@@ -313,11 +308,11 @@ static int parse_number(struct json *j)
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
-		if (p >= end || !is_digit(*p)) {
+		if (p >= end || !aml_ascii_is_digit(*p)) {
 			j->p = p;
 			return fail_got(j, "expected a digit in the exponent");
 		}
-		while (p < end && is_digit(*p))
+		while (p < end && aml_ascii_is_digit(*p))
 			p++;
 	}
 	text = aml_doc_build_strdup(j->b, (const char *)s, (size_t)(p - s),

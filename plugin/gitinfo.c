@@ -37,6 +37,7 @@
 #include "command.h"
 #include "gitinfo.h"
 #include "utf8.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -61,14 +62,9 @@ static int is_blank(unsigned char c)
 	       c == '\r';
 }
 
-static int is_alpha(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int is_scheme_char(unsigned char c)
 {
-	return is_alpha(c) || (c >= '0' && c <= '9') || c == '+' ||
+	return aml_ascii_is_alpha(c) || (c >= '0' && c <= '9') || c == '+' ||
 	       c == '-' || c == '.';
 }
 
@@ -98,7 +94,7 @@ static void strip_at(char *s, size_t start, size_t colon, int in_text)
 	size_t auth, end, at = 0;
 	int has_at = 0;
 
-	if (colon - start < 2 || !is_alpha((unsigned char)s[start]))
+	if (colon - start < 2 || !aml_ascii_is_alpha((unsigned char)s[start]))
 		return;
 	if (colon - start == 4 && !strncasecmp(s + start, "file", 4))
 		return;

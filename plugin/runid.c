@@ -15,6 +15,7 @@
  */
 #include "runid.h"
 #include "random.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -24,8 +25,7 @@
 
 static int is_alnum(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
+	return aml_ascii_is_alpha(c) || aml_ascii_is_digit(c);
 }
 
 static int is_hex(unsigned char c)

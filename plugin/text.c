@@ -533,16 +533,6 @@ int aml_ascii_ieq_n(const char *a, size_t n, const char *b)
 	return b[n] == '\0';
 }
 
-int aml_ascii_is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-int aml_ascii_is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
 int aml_compare_n(const char *a, size_t alen, const char *b, size_t blen)
 {
 	int c = memcmp(a, b, alen < blen ? alen : blen);

@@ -127,8 +127,15 @@ int aml_ascii_ieq_n(const char *a, size_t n, const char *b);
 
 /* ASCII letters and digits only: isalpha and isdigit follow the locale,
  * and a URL, a key or a number is ASCII under every locale. */
-int aml_ascii_is_alpha(int c);
-int aml_ascii_is_digit(int c);
+static inline int aml_ascii_is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline int aml_ascii_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
 
 /*
  * Order [alen] bytes at [a] against [blen] bytes at [b] as strcmp orders
