@@ -204,6 +204,21 @@ int aml_manifest_add(struct aml_manifest *m,
 	return 0;
 }
 
+int aml_manifest_take(struct aml_manifest *m, struct aml_manifest_entry *entry)
+{
+	if (m->count == SIZE_MAX || reserve(m, m->count + 1) != 0)
+		return -1;
+	m->entries[m->count] = *entry;
+	if (entry->type != AML_ENTRY_SYMLINK) {
+		free(m->entries[m->count].target);
+		m->entries[m->count].target = NULL;
+	}
+	m->count++;
+	entry->path = NULL;
+	entry->target = NULL;
+	return 0;
+}
+
 /* ---- checking the whole ---- */
 
 /* "line N: " when decoding (entries start at line [line_base]), "" when
@@ -287,9 +302,14 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen)
 {
 	char rule[RULE_BUF], q1[QUOTE_BUF], q2[QUOTE_BUF];
 
-	if (m->count > 1)
-		qsort(m->entries, m->count, sizeof(*m->entries),
-		      compare_entries);
+	/* A capture adds its entries sorted: one pass instead of a sort. */
+	for (size_t i = 1; i < m->count; i++) {
+		if (strcmp(m->entries[i - 1].path, m->entries[i].path) > 0) {
+			qsort(m->entries, m->count, sizeof(*m->entries),
+			      compare_entries);
+			break;
+		}
+	}
 	for (size_t i = 0; i < m->count; i++) {
 		struct aml_manifest_entry *e = &m->entries[i];
 		size_t n = strlen(e->path);
@@ -338,7 +358,7 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen)
 
 /* ---- text ---- */
 
-static size_t u64_digits(uint64_t v, char out[20])
+size_t aml_decimal_u64(uint64_t v, char out[20])
 {
 	char tmp[20];
 	size_t n = 0;
@@ -352,13 +372,13 @@ static size_t u64_digits(uint64_t v, char out[20])
 	return n;
 }
 
-static size_t i64_digits(int64_t v, char out[21])
+size_t aml_decimal_i64(int64_t v, char out[21])
 {
 	if (v >= 0)
-		return u64_digits((uint64_t)v, out);
+		return aml_decimal_u64((uint64_t)v, out);
 	out[0] = '-';
 	/* -(v + 1) + 1 avoids negating INT64_MIN. */
-	return 1 + u64_digits((uint64_t)(-(v + 1)) + 1, out + 1);
+	return 1 + aml_decimal_u64((uint64_t)(-(v + 1)) + 1, out + 1);
 }
 
 char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
@@ -373,11 +393,11 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 
 		if (e->type == AML_ENTRY_FILE)
 			total += 2 + AML_SHA256_HEX_LEN + 1 +
-				 u64_digits(e->size, digits) + 1 + 2 +
-				 i64_digits(e->mtime_ns, digits) + 1 +
+				 aml_decimal_u64(e->size, digits) + 1 + 2 +
+				 aml_decimal_i64(e->mtime_ns, digits) + 1 +
 				 strlen(e->path) + 1;
 		else
-			total += 2 + i64_digits(e->mtime_ns, digits) + 1 +
+			total += 2 + aml_decimal_i64(e->mtime_ns, digits) + 1 +
 				 strlen(e->path) + 1 +
 				 (e->target ? strlen(e->target) : 0) + 1;
 	}
@@ -395,7 +415,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 			memcpy(text + at + 2, e->sha256, AML_SHA256_HEX_LEN);
 			at += 2 + AML_SHA256_HEX_LEN;
 			text[at++] = ' ';
-			at += u64_digits(e->size, text + at);
+			at += aml_decimal_u64(e->size, text + at);
 			text[at++] = ' ';
 			text[at++] = e->executable ? 'x' : '-';
 			text[at++] = ' ';
@@ -403,7 +423,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 			memcpy(text + at, "l ", 2);
 			at += 2;
 		}
-		at += i64_digits(e->mtime_ns, text + at);
+		at += aml_decimal_i64(e->mtime_ns, text + at);
 		text[at++] = ' ';
 		n = strlen(e->path);
 		memcpy(text + at, e->path, n);
@@ -427,7 +447,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 
 /* Canonical unsigned decimal: digits only, no leading zero, in range.
  * Up to 19 digits cannot overflow; 20 are compared with the largest. */
-static int parse_u64(const char *s, size_t n, uint64_t *out)
+int aml_decimal_parse_u64(const char *s, size_t n, uint64_t *out)
 {
 	static const char max[] = "18446744073709551615";
 	uint64_t v = 0;
@@ -448,18 +468,18 @@ static int parse_u64(const char *s, size_t n, uint64_t *out)
 }
 
 /* Canonical signed decimal: as above with an optional '-', never "-0". */
-static int parse_i64(const char *s, size_t n, int64_t *out)
+int aml_decimal_parse_i64(const char *s, size_t n, int64_t *out)
 {
 	uint64_t v;
 
 	if (n > 0 && s[0] == '-') {
-		if (parse_u64(s + 1, n - 1, &v) != 0 || v == 0 ||
+		if (aml_decimal_parse_u64(s + 1, n - 1, &v) != 0 || v == 0 ||
 		    v > (uint64_t)INT64_MAX + 1)
 			return -1;
 		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
 		return 0;
 	}
-	if (parse_u64(s, n, &v) != 0 || v > (uint64_t)INT64_MAX)
+	if (aml_decimal_parse_u64(s, n, &v) != 0 || v > (uint64_t)INT64_MAX)
 		return -1;
 	*out = (int64_t)v;
 	return 0;
@@ -516,7 +536,7 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 			goto bad_hash;
 		if (next_field(&at, end, &field, &flen) != 0)
 			goto too_few;
-		if (parse_u64(field, flen, &e->size) != 0)
+		if (aml_decimal_parse_u64(field, flen, &e->size) != 0)
 			return aml_fail(errbuf, errlen,
 				    "line %zu: size %s: must be a decimal number without leading zeros, at most 18446744073709551615",
 				    lineno,
@@ -541,7 +561,7 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 	}
 	if (next_field(&at, end, &field, &flen) != 0)
 		goto too_few;
-	if (parse_i64(field, flen, &e->mtime_ns) != 0)
+	if (aml_decimal_parse_i64(field, flen, &e->mtime_ns) != 0)
 		return aml_fail(errbuf, errlen,
 			    "line %zu: mtime_ns %s: must be a decimal number of nanoseconds without leading zeros, in signed 64-bit range",
 			    lineno,

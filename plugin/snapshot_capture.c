@@ -74,8 +74,7 @@ struct walk {
 	const char *source;
 	int rootfd;
 	struct aml_ignore *ignore;
-	const struct cache *cache;
-	struct found *found;
+	struct found *found;     /* sorted by path once the walk is done */
 	size_t n_found, cap_found;
 	struct aml_errors *errs;
 	int errors;
@@ -120,96 +119,76 @@ static int compare_cached(const void *a, const void *b)
 		      ((const struct cached *)b)->path);
 }
 
-/* One decimal number, optionally negative, then one blank.  Returns the
- * bytes used, or -1.  sscanf was most of an unchanged capture's time. */
-static int parse_number(const char *p, int allow_minus, long long *out)
+/* "<ino> <size> <mtime_ns> <ctime_ns> <sha256> <path>" ([end] is its
+ * newline) into [item]; 0 or -1.  The numbers are read by the manifest's
+ * canonical decimal parser: the cache is written that way, and a cache
+ * that is not is dropped. */
+static int cache_parse_line(char *p, char *end, struct cached *item)
 {
-	unsigned long long v = 0;
-	int i = 0, negative = 0;
-
-	if (allow_minus && p[0] == '-') {
-		negative = 1;
-		i = 1;
-	}
-	if (p[i] < '0' || p[i] > '9')
-		return -1;
-	for (; p[i] >= '0' && p[i] <= '9'; i++) {
-		if (v > (ULLONG_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (unsigned long long)(p[i] - '0');
-	}
-	if (p[i] != ' ' || v > (unsigned long long)LLONG_MAX)
-		return -1;
-	*out = negative ? -(long long)v : (long long)v;
-	return i + 1;
-}
-
-/* "<ino> <size> <mtime_ns> <ctime_ns> " into [item]; bytes used or -1. */
-static int parse_cache_numbers(const char *p, struct cached *item)
-{
-	long long v[4];
-	int at = 0;
+	const char *field[4];
+	size_t n[4];
+	uint64_t ino, size;
+	int64_t mtime, ctime;
 
 	for (int k = 0; k < 4; k++) {
-		int n = parse_number(p + at, k >= 2, &v[k]);
+		char *blank = memchr(p, ' ', (size_t)(end - p));
 
-		if (n < 0)
+		if (!blank)
 			return -1;
-		at += n;
+		field[k] = p;
+		n[k] = (size_t)(blank - p);
+		p = blank + 1;
 	}
-	item->ino = (unsigned long long)v[0];
-	item->size = (unsigned long long)v[1];
-	item->mtime_ns = v[2];
-	item->ctime_ns = v[3];
-	return at;
+	if (aml_decimal_parse_u64(field[0], n[0], &ino) < 0 ||
+	    aml_decimal_parse_u64(field[1], n[1], &size) < 0 ||
+	    aml_decimal_parse_i64(field[2], n[2], &mtime) < 0 ||
+	    aml_decimal_parse_i64(field[3], n[3], &ctime) < 0 ||
+	    end - p < AML_SHA256_HEX_LEN + 2 || p[AML_SHA256_HEX_LEN] != ' ')
+		return -1;
+	p[AML_SHA256_HEX_LEN] = '\0';
+	*end = '\0';
+	if (!aml_sha256_is_hex(p))
+		return -1;
+	item->ino = ino;
+	item->size = size;
+	item->mtime_ns = mtime;
+	item->ctime_ns = ctime;
+	item->sha256 = p;
+	item->path = p + AML_SHA256_HEX_LEN + 1;
+	return 0;
 }
 
 /*
- * Parse the cache text in place.  A cache that does not parse is dropped
- * whole: it only ever saves work, so the safe answer is to re-read.
+ * Parse the cache text ([len] bytes) in place.  A cache that does not
+ * parse is dropped whole: it only ever saves work, so the safe answer is
+ * to re-read.
  */
-static void cache_parse(struct cache *c)
+static void cache_parse(struct cache *c, size_t len)
 {
-	char *p = c->text, *line_end;
-	size_t lines = 0;
+	char *p = c->text, *end = c->text + len, *line_end;
+	size_t lines = 0, head = sizeof(CACHE_HEADER) - 1;
 
-	if (!p || strncmp(p, CACHE_HEADER, sizeof(CACHE_HEADER) - 1))
+	if (!p || len < head + 9 + AML_SHA256_HEX_LEN + 1 ||
+	    memcmp(p, CACHE_HEADER, head))
 		goto drop;
-	p += sizeof(CACHE_HEADER) - 1;
-	if (strncmp(p, "manifest ", 9) || strlen(p) < 9 + AML_SHA256_HEX_LEN + 1)
+	p += head;
+	if (memcmp(p, "manifest ", 9) || p[9 + AML_SHA256_HEX_LEN] != '\n')
 		goto drop;
 	memcpy(c->manifest, p + 9, AML_SHA256_HEX_LEN);
 	c->manifest[AML_SHA256_HEX_LEN] = '\0';
-	if (!aml_sha256_is_hex(c->manifest) || p[9 + AML_SHA256_HEX_LEN] != '\n')
+	if (!aml_sha256_is_hex(c->manifest))
 		goto drop;
 	p += 9 + AML_SHA256_HEX_LEN + 1;
-	for (char *q = p; *q; q++)
-		lines += *q == '\n';
-	c->items = calloc(lines ? lines : 1, sizeof(*c->items));
+	for (char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+		lines++;
+	c->items = malloc((lines ? lines : 1) * sizeof(*c->items));
 	if (!c->items)
 		goto drop;
-	for (; *p; p = line_end + 1) {
-		struct cached *item = &c->items[c->count];
-		char *hash, *path;
-		int used = 0;
-
-		line_end = strchr(p, '\n');
-		if (!line_end)
+	for (; p < end; p = line_end + 1) {
+		line_end = memchr(p, '\n', (size_t)(end - p));
+		if (!line_end || cache_parse_line(p, line_end, &c->items[c->count]) < 0 ||
+		    !*c->items[c->count].path)
 			goto drop;
-		*line_end = '\0';
-		used = parse_cache_numbers(p, item);
-		if (used < 0)
-			goto drop;
-		hash = p + used;
-		if (strlen(hash) < AML_SHA256_HEX_LEN + 2 ||
-		    hash[AML_SHA256_HEX_LEN] != ' ')
-			goto drop;
-		hash[AML_SHA256_HEX_LEN] = '\0';
-		path = hash + AML_SHA256_HEX_LEN + 1;
-		if (!aml_sha256_is_hex(hash) || !*path)
-			goto drop;
-		item->sha256 = hash;
-		item->path = path;
 		c->count++;
 	}
 	/* Written sorted; sort only a cache someone else wrote. */
@@ -228,15 +207,34 @@ drop:
 	c->manifest[0] = '\0';
 }
 
-static const struct cached *cache_find(const struct cache *c,
-				       const char *path)
+/*
+ * Mark the files the cache cannot vouch for: both lists sorted by path,
+ * so one pass over each instead of a search per file.
+ */
+static void cache_vouch(const struct cache *c, struct found *found, size_t n)
 {
-	struct cached key = { .path = path };
+	size_t at = 0;
 
-	if (!c->count)
-		return NULL;
-	return bsearch(&key, c->items, c->count, sizeof(*c->items),
-		       compare_cached);
+	for (size_t i = 0; i < n; i++) {
+		struct found *f = &found[i];
+		const struct cached *item = NULL;
+		int cmp = 1;
+
+		if (f->is_link)
+			continue;
+		while (at < c->count &&
+		       (cmp = strcmp(c->items[at].path, f->path)) < 0)
+			at++;
+		if (at < c->count && cmp == 0)
+			item = &c->items[at];
+		if (item && item->ino == (unsigned long long)f->st.st_ino &&
+		    item->size == (unsigned long long)f->st.st_size &&
+		    item->mtime_ns == timespec_ns(&f->st.st_mtim) &&
+		    item->ctime_ns == timespec_ns(&f->st.st_ctim))
+			memcpy(f->sha256, item->sha256, AML_SHA256_HEX_LEN + 1);
+		else
+			f->fd_needed = 1;
+	}
 }
 
 /* ---- phase 1: the walk ---- */
@@ -301,17 +299,17 @@ static void visit(struct walk *w, int dirfd, const char *dir_path,
 {
 	char path[AML_MANIFEST_PATH_MAX + 2];
 	char reason[128];
+	size_t dir_len, name_len;
 	struct found *f;
 	struct stat st;
-	int n;
 
 	/* .git is never part of a snapshot, whatever the ignore file says
 	 * (nor a submodule's .git file). */
 	if (!strcmp(name, ".git"))
 		return;
-	n = snprintf(path, sizeof(path), "%s%s%s", dir_path,
-		     *dir_path ? "/" : "", name);
-	if (n < 0 || (size_t)n > AML_MANIFEST_PATH_MAX) {
+	dir_len = strlen(dir_path);
+	name_len = strlen(name);
+	if (dir_len + !!dir_len + name_len > AML_MANIFEST_PATH_MAX) {
 		char shown[64];
 
 		snprintf(shown, sizeof(shown), "%.40s...", dir_path);
@@ -320,6 +318,10 @@ static void visit(struct walk *w, int dirfd, const char *dir_path,
 			    "4096");
 		return;
 	}
+	memcpy(path, dir_path, dir_len);
+	if (dir_len)
+		path[dir_len++] = '/';
+	memcpy(path + dir_len, name, name_len + 1);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		entry_error(w, path, "cannot be examined: %s", strerror(errno));
 		return;
@@ -387,18 +389,6 @@ static void visit(struct walk *w, int dirfd, const char *dir_path,
 	}
 	w->stats->files++;
 	w->stats->bytes += (uint64_t)st.st_size;
-	{
-		const struct cached *c = cache_find(w->cache, path);
-
-		if (c && c->ino == (unsigned long long)st.st_ino &&
-		    c->size == (unsigned long long)st.st_size &&
-		    c->mtime_ns == timespec_ns(&st.st_mtim) &&
-		    c->ctime_ns == timespec_ns(&st.st_ctim)) {
-			memcpy(f->sha256, c->sha256, AML_SHA256_HEX_LEN + 1);
-		} else {
-			f->fd_needed = 1;
-		}
-	}
 }
 
 static void read_directory(struct walk *w, const char *dir_path)
@@ -492,8 +482,8 @@ static void add_heavy(struct aml_text *line, const struct heavy top[3],
 }
 
 /*
- * Sum every directory's subtree.  Sorted, the entries under one directory
- * are contiguous, so one pass with a stack of open prefixes does it.
+ * Sum every directory's subtree.  Sorted (as the walk leaves them), the
+ * entries under one directory are contiguous, so one pass with a stack of open prefixes does it.
  */
 static void find_heaviest(struct walk *w, int by_files, struct heavy dirs[3],
 			  struct heavy files[3])
@@ -505,7 +495,6 @@ static void find_heaviest(struct walk *w, int by_files, struct heavy dirs[3],
 	const char *prev = "";
 	size_t depth = 0;
 
-	qsort(w->found, w->n_found, sizeof(*w->found), compare_found);
 	for (size_t i = 0; i <= w->n_found; i++) {
 		const char *path = i < w->n_found ? w->found[i].path : "";
 		const char *slash;
@@ -649,36 +638,57 @@ static int store_file(struct walk *w, struct aml_store *store,
 	return 0;
 }
 
-static char *encode_cache(const struct walk *w, const char *manifest_id)
+/*
+ * The cache for the next capture: the finished manifest [m] (whose
+ * entries are [w]'s found, in the same order: both sorted, and the
+ * manifest took the paths) with the inode and ctime of each file, bar the
+ * racy ones.  Returns the text, its length in [*len], or NULL.
+ */
+static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
+			  const char *manifest_id, size_t *len)
 {
-	struct aml_text t = AML_TEXT_INIT;
-	char line[160];
+	/* a line: four numbers and their blanks, a hash, a blank, a newline */
+	const size_t fixed = 20 + 20 + 21 + 21 + 4 + AML_SHA256_HEX_LEN + 2;
+	size_t total = sizeof(CACHE_HEADER) + 9 + AML_SHA256_HEX_LEN + 1, at;
+	char *text;
 
-	aml_text_str(&t, CACHE_HEADER);
-	aml_text_str(&t, "manifest ");
-	aml_text_str(&t, manifest_id);
-	aml_text_str(&t, "\n");
-	for (size_t i = 0; i < w->n_found; i++) {
+	for (size_t i = 0; i < m->count; i++)
+		total += fixed + strlen(m->entries[i].path);
+	text = malloc(total);
+	if (!text)
+		return NULL;
+	at = (size_t)sprintf(text, "%smanifest %s\n", CACHE_HEADER, manifest_id);
+	for (size_t i = 0; i < m->count; i++) {
 		const struct found *f = &w->found[i];
-
+		const struct aml_manifest_entry *e = &m->entries[i];
 		long long racy_after = w->started_ns -
 			(f->st.st_mtim.tv_nsec || f->st.st_ctim.tv_nsec
 				 ? RACY_FINE_NS
 				 : RACY_COARSE_NS);
+		size_t n;
 
 		if (f->is_link || timespec_ns(&f->st.st_mtim) > racy_after ||
 		    timespec_ns(&f->st.st_ctim) > racy_after)
 			continue;
-		snprintf(line, sizeof(line), "%llu %llu %lld %lld %s ",
-			 (unsigned long long)f->st.st_ino,
-			 (unsigned long long)f->st.st_size,
-			 timespec_ns(&f->st.st_mtim),
-			 timespec_ns(&f->st.st_ctim), f->sha256);
-		aml_text_str(&t, line);
-		aml_text_str(&t, f->path);
-		aml_text_str(&t, "\n");
+		at += aml_decimal_u64((uint64_t)f->st.st_ino, text + at);
+		text[at++] = ' ';
+		at += aml_decimal_u64(e->size, text + at);
+		text[at++] = ' ';
+		at += aml_decimal_i64(e->mtime_ns, text + at);
+		text[at++] = ' ';
+		at += aml_decimal_i64(timespec_ns(&f->st.st_ctim), text + at);
+		text[at++] = ' ';
+		memcpy(text + at, e->sha256, AML_SHA256_HEX_LEN);
+		at += AML_SHA256_HEX_LEN;
+		text[at++] = ' ';
+		n = strlen(e->path);
+		memcpy(text + at, e->path, n);
+		at += n;
+		text[at++] = '\n';
 	}
-	return aml_text_finish(&t);
+	text[at] = '\0';
+	*len = at;
+	return text;
 }
 
 static int build_manifest(struct walk *w, struct aml_manifest *m)
@@ -686,7 +696,7 @@ static int build_manifest(struct walk *w, struct aml_manifest *m)
 	char errbuf[512];
 
 	for (size_t i = 0; i < w->n_found; i++) {
-		const struct found *f = &w->found[i];
+		struct found *f = &w->found[i];
 		struct aml_manifest_entry e = {
 			.type = f->is_link ? AML_ENTRY_SYMLINK : AML_ENTRY_FILE,
 			.path = f->path,
@@ -699,10 +709,12 @@ static int build_manifest(struct walk *w, struct aml_manifest *m)
 
 		if (!f->is_link)
 			memcpy(e.sha256, f->sha256, sizeof(e.sha256));
-		if (aml_manifest_add(m, &e) < 0) {
+		if (aml_manifest_take(m, &e) < 0) {
 			aml_errors_add(w->errs, NULL, "out of memory");
 			return -1;
 		}
+		f->path = NULL;
+		f->target = NULL;
 	}
 	if (aml_manifest_finish(m, errbuf, sizeof(errbuf)) < 0) {
 		/* The walk checked every name and link: this is a bug, or the
@@ -787,7 +799,6 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 
 	memset(stats, 0, sizeof(*stats));
 	w.started_ns = now_ns();
-	w.cache = &cache;
 	w.rootfd = open(source_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w.rootfd < 0 || !realpath(source_dir, real)) {
 		aml_errors_add(errs, NULL, "%s: cannot open the source directory: %s",
@@ -798,7 +809,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 		goto out;
 	if (aml_store_read_cache(store, real, &cache.text, &len, errbuf,
 				 sizeof(errbuf)) == 0)
-		cache_parse(&cache);
+		cache_parse(&cache, len);
 
 	if (push_dir(&w, "") < 0) {
 		aml_errors_add(errs, NULL, "out of memory");
@@ -813,6 +824,8 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	}
 	if (w.errors)
 		goto out;
+	qsort(w.found, w.n_found, sizeof(*w.found), compare_found);
+	cache_vouch(&cache, w.found, w.n_found);
 	if (stats->bytes > limits->max_bytes || stats->files > limits->max_files) {
 		report_limits(&w, limits);
 		goto out;
@@ -864,9 +877,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	stats->manifest_written = written;
 	/* Rewrite the cache only when it would say something new. */
 	if (stats->hashed_files || strcmp(cache.manifest, id)) {
-		qsort(w.found, w.n_found, sizeof(*w.found), compare_found);
-		cache_text = encode_cache(&w, id);
-		cache_len = cache_text ? strlen(cache_text) : 0;
+		cache_text = encode_cache(&w, &manifest, id, &cache_len);
 		if (cache_text)
 			aml_store_write_cache(store, real, cache_text, cache_len,
 					      errbuf, sizeof(errbuf));
