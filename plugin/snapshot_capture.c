@@ -2,21 +2,21 @@
  * snapshot_capture.c: snapshot a source directory into the user's store.
  *
  * Two phases, so that nothing is stored for a tree that will be refused:
- *   1. walk: stat every entry (never following a symlink, never opening
- *      anything outside the tree), apply the ignore file, check names and
- *      types, look files up in the stat cache, add up the limits;
+ *   1. walk (snapshot_walk.c): stat every entry (never following a
+ *      symlink, never opening anything outside the tree), apply the ignore
+ *      file, check names and types; then look files up in the stat cache
+ *      and add up the limits;
  *   2. store: read only the files the cache cannot vouch for, put their
  *      contents in the store, publish the manifest, rewrite the cache.
  *
- * Directories are opened beneath the root (aml_open_beneath: no symlinks)
- * from the root, one at a time, so the walk holds one directory descriptor
- * whatever the depth, and a directory swapped for a symlink while we walk
- * makes the open fail instead of leading us out of the tree.
+ * Files are opened beneath the root (aml_open_beneath: no symlinks) and
+ * checked to be what the walk examined, so nothing swapped in between is
+ * read.
  */
 #include "fdio.h"
 #include "snapshot.h"
+#include "snapshot_walk.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -60,28 +60,19 @@ struct cache {
 	char manifest[AML_SHA256_HEX_LEN + 1]; /* the capture that wrote it */
 };
 
-/* One kept entry found by the walk. */
-struct found {
-	char *path;
-	int is_link;
-	char *target;           /* symlink */
-	int fd_needed;          /* file the cache cannot vouch for */
-	struct stat st;
-	char sha256[AML_SHA256_HEX_LEN + 1];
-};
-
 struct walk {
 	const char *source;
 	int rootfd;
 	struct aml_ignore *ignore;
-	struct found *found;     /* sorted by path once the walk is done */
-	size_t n_found, cap_found;
+	struct aml_found *found;     /* sorted by path */
+	size_t n_found;
 	struct aml_errors *errs;
-	int errors;
+	size_t errors;
 	struct aml_capture_stats *stats;
-	char **dirs;            /* directories still to read (stack) */
-	size_t n_dirs, cap_dirs;
 	long long started_ns;
+	aml_capture_progress progress;
+	void *progress_arg;
+	long long last_progress_ns;
 };
 
 static long long timespec_ns(const struct timespec *ts)
@@ -100,14 +91,7 @@ static long long now_ns(void)
 static void entry_error(struct walk *w, const char *path, const char *fmt,
 			const char *detail)
 {
-	char where[96];
-	char message[512];
-
-	/* Paths can hold anything the user's filesystem allows: show them
-	 * escaped so a newline in a name cannot forge a second line. */
-	aml_text_escape(path, where, sizeof(where));
-	snprintf(message, sizeof(message), fmt, detail ? detail : "");
-	aml_errors_add(w->errs, where, "%s", message);
+	aml_snapshot_entry_error(w->errs, path, fmt, detail);
 	w->errors++;
 }
 
@@ -211,12 +195,13 @@ drop:
  * Mark the files the cache cannot vouch for: both lists sorted by path,
  * so one pass over each instead of a search per file.
  */
-static void cache_vouch(const struct cache *c, struct found *found, size_t n)
+static void cache_vouch(const struct cache *c, struct aml_found *found,
+			size_t n)
 {
 	size_t at = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct found *f = &found[i];
+		struct aml_found *f = &found[i];
 		const struct cached *item = NULL;
 		int cmp = 1;
 
@@ -235,194 +220,6 @@ static void cache_vouch(const struct cache *c, struct found *found, size_t n)
 		else
 			f->fd_needed = 1;
 	}
-}
-
-/* ---- phase 1: the walk ---- */
-
-static int push_dir(struct walk *w, const char *path)
-{
-	char *copy;
-
-	if (w->n_dirs == w->cap_dirs) {
-		size_t cap = w->cap_dirs ? w->cap_dirs * 2 : 64;
-		char **dirs = realloc(w->dirs, cap * sizeof(*dirs));
-
-		if (!dirs)
-			return -1;
-		w->dirs = dirs;
-		w->cap_dirs = cap;
-	}
-	copy = strdup(path);
-	if (!copy)
-		return -1;
-	w->dirs[w->n_dirs++] = copy;
-	return 0;
-}
-
-static struct found *new_found(struct walk *w, const char *path)
-{
-	struct found *f;
-
-	if (w->n_found == w->cap_found) {
-		size_t cap = w->cap_found ? w->cap_found * 2 : 256;
-		struct found *grown = realloc(w->found, cap * sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		w->found = grown;
-		w->cap_found = cap;
-	}
-	f = &w->found[w->n_found];
-	memset(f, 0, sizeof(*f));
-	f->path = strdup(path);
-	if (!f->path)
-		return NULL;
-	w->n_found++;
-	return f;
-}
-
-static const char *kind_of(mode_t mode)
-{
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	return "of an unknown kind";
-}
-
-static void visit(struct walk *w, int dirfd, const char *dir_path,
-		  const char *name)
-{
-	char path[AML_MANIFEST_PATH_MAX + 2];
-	char reason[128];
-	size_t dir_len, name_len;
-	struct found *f;
-	struct stat st;
-
-	/* .git is never part of a snapshot, whatever the ignore file says
-	 * (nor a submodule's .git file). */
-	if (!strcmp(name, ".git"))
-		return;
-	dir_len = strlen(dir_path);
-	name_len = strlen(name);
-	if (dir_len + !!dir_len + name_len > AML_MANIFEST_PATH_MAX) {
-		char shown[64];
-
-		snprintf(shown, sizeof(shown), "%.40s...", dir_path);
-		entry_error(w, shown,
-			    "a path below here is longer than %s bytes, the most a snapshot keeps; leave out a directory above it with .amlignore",
-			    "4096");
-		return;
-	}
-	memcpy(path, dir_path, dir_len);
-	if (dir_len)
-		path[dir_len++] = '/';
-	memcpy(path + dir_len, name, name_len + 1);
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		entry_error(w, path, "cannot be examined: %s", strerror(errno));
-		return;
-	}
-	if (w->ignore && aml_ignore_match(w->ignore, path, S_ISDIR(st.st_mode))) {
-		w->stats->ignored++;
-		return;
-	}
-	if (aml_manifest_check_path(path, reason, sizeof(reason)) < 0) {
-		entry_error(w, path,
-			    "the name cannot be kept in a snapshot (%s); rename it or add it to .amlignore",
-			    reason);
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (push_dir(w, path) < 0)
-			entry_error(w, path, "out of memory%s", NULL);
-		return;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-		entry_error(w, path,
-			    "is %s; a snapshot holds only files, directories and symbolic links: add it to .amlignore",
-			    kind_of(st.st_mode));
-		return;
-	}
-	f = new_found(w, path);
-	if (!f) {
-		entry_error(w, path, "out of memory%s", NULL);
-		return;
-	}
-	f->st = st;
-	if (S_ISLNK(st.st_mode)) {
-		char target[AML_MANIFEST_PATH_MAX + 1];
-		ssize_t len = readlinkat(dirfd, name, target, sizeof(target) - 1);
-
-		f->is_link = 1;
-		if (len < 0) {
-			entry_error(w, path, "cannot read the link: %s",
-				    strerror(errno));
-			return;
-		}
-		if ((size_t)len >= sizeof(target) - 1) {
-			entry_error(w, path, "the link's target is too long%s",
-				    NULL);
-			return;
-		}
-		target[len] = '\0';
-		if (aml_manifest_check_target(path, target, reason,
-					      sizeof(reason)) < 0) {
-			char shown[128], message[sizeof(shown) + sizeof(reason) + 32];
-
-			aml_text_escape(target, shown, sizeof(shown));
-			snprintf(message, sizeof(message),
-				 "symbolic link to \"%s\" %s", shown, reason);
-			entry_error(w, path,
-				    "%s; a snapshot keeps only relative links that stay inside the source directory: add the link to .amlignore, or copy what it points to into the tree",
-				    message);
-			return;
-		}
-		f->target = strdup(target);
-		if (!f->target)
-			entry_error(w, path, "out of memory%s", NULL);
-		w->stats->files++;
-		return;
-	}
-	w->stats->files++;
-	w->stats->bytes += (uint64_t)st.st_size;
-}
-
-static void read_directory(struct walk *w, const char *dir_path)
-{
-	int fd = aml_open_beneath(w->rootfd, dir_path, O_RDONLY | O_DIRECTORY, 0,
-				  NULL);
-	struct dirent *de;
-	DIR *dir;
-
-	if (fd < 0) {
-		entry_error(w, *dir_path ? dir_path : ".",
-			    errno == EXDEV || errno == ELOOP
-				    ? "changed into a symbolic link while being read%s"
-				    : "cannot be opened: %s",
-			    errno == EXDEV || errno == ELOOP ? NULL
-							     : strerror(errno));
-		return;
-	}
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		entry_error(w, dir_path, "cannot be read: %s", strerror(errno));
-		return;
-	}
-	errno = 0;
-	while ((de = readdir(dir))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		visit(w, dirfd(dir), dir_path, de->d_name);
-		errno = 0;
-	}
-	if (errno)
-		entry_error(w, dir_path, "cannot be read: %s", strerror(errno));
-	closedir(dir);
 }
 
 /* ---- limits ---- */
@@ -450,12 +247,6 @@ static void consider(struct heavy top[3], struct heavy h, int by_files)
 			return;
 		}
 	}
-}
-
-static int compare_found(const void *a, const void *b)
-{
-	return strcmp(((const struct found *)a)->path,
-		      ((const struct found *)b)->path);
 }
 
 static void add_heavy(struct aml_text *line, const struct heavy top[3],
@@ -579,21 +370,21 @@ static void report_limits(struct walk *w,
 
 /* ---- phase 2: storing ---- */
 
-static void maybe_progress(struct walk *w, aml_capture_progress progress,
-			   void *arg, long long *last_ns)
+static void maybe_progress(void *arg)
 {
+	struct walk *w = arg;
 	long long now = now_ns();
 
 	/* Silent for captures under a second; then four times a second. */
-	if (!progress || now - w->started_ns < 1000000000LL ||
-	    now - *last_ns < 250000000LL)
+	if (!w->progress || now - w->started_ns < 1000000000LL ||
+	    now - w->last_progress_ns < 250000000LL)
 		return;
-	*last_ns = now;
-	progress(w->stats, arg);
+	w->last_progress_ns = now;
+	w->progress(w->stats, w->progress_arg);
 }
 
 static int store_file(struct walk *w, struct aml_store *store,
-		      struct found *f)
+		      struct aml_found *f)
 {
 	char errbuf[512];
 	struct stat after;
@@ -659,7 +450,7 @@ static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
 		return NULL;
 	at = (size_t)sprintf(text, "%smanifest %s\n", CACHE_HEADER, manifest_id);
 	for (size_t i = 0; i < m->count; i++) {
-		const struct found *f = &w->found[i];
+		const struct aml_found *f = &w->found[i];
 		const struct aml_manifest_entry *e = &m->entries[i];
 		long long racy_after = w->started_ns -
 			(f->st.st_mtim.tv_nsec || f->st.st_ctim.tv_nsec
@@ -696,7 +487,7 @@ static int build_manifest(struct walk *w, struct aml_manifest *m)
 	char errbuf[512];
 
 	for (size_t i = 0; i < w->n_found; i++) {
-		struct found *f = &w->found[i];
+		struct aml_found *f = &w->found[i];
 		struct aml_manifest_entry e = {
 			.type = f->is_link ? AML_ENTRY_SYMLINK : AML_ENTRY_FILE,
 			.path = f->path,
@@ -770,14 +561,9 @@ static int load_ignore(struct walk *w)
 
 static void walk_free(struct walk *w)
 {
-	for (size_t i = 0; i < w->n_found; i++) {
-		free(w->found[i].path);
-		free(w->found[i].target);
-	}
-	free(w->found);
-	for (size_t i = 0; i < w->n_dirs; i++)
-		free(w->dirs[i]);
-	free(w->dirs);
+	struct aml_walk found = { .found = w->found, .n_found = w->n_found };
+
+	aml_snapshot_walk_free(&found);
 	aml_ignore_free(w->ignore);
 }
 
@@ -788,13 +574,15 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 			 struct aml_capture_stats *stats,
 			 struct aml_errors *errs)
 {
-	struct walk w = { .source = source_dir, .errs = errs, .stats = stats };
+	struct walk w = { .source = source_dir, .errs = errs, .stats = stats,
+			  .progress = progress, .progress_arg = progress_arg };
+	struct aml_walk walk = { .stats = stats, .errs = errs,
+				 .tick = maybe_progress, .tick_arg = &w };
 	struct cache cache = { 0 };
 	struct aml_manifest manifest = { 0 };
 	char errbuf[512], *text = NULL, *cache_text = NULL;
 	char real[PATH_MAX];
 	size_t len, cache_len;
-	long long last_progress = 0;
 	int locked = 0, result = -1, written;
 
 	memset(stats, 0, sizeof(*stats));
@@ -811,20 +599,13 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 				 sizeof(errbuf)) == 0)
 		cache_parse(&cache, len);
 
-	if (push_dir(&w, "") < 0) {
-		aml_errors_add(errs, NULL, "out of memory");
-		goto out;
-	}
-	while (w.n_dirs) {
-		char *dir = w.dirs[--w.n_dirs];
-
-		read_directory(&w, dir);
-		free(dir);
-		maybe_progress(&w, progress, progress_arg, &last_progress);
-	}
+	walk.rootfd = w.rootfd;
+	walk.ignore = w.ignore;
+	w.errors = aml_snapshot_walk(&walk);
+	w.found = walk.found;
+	w.n_found = walk.n_found;
 	if (w.errors)
 		goto out;
-	qsort(w.found, w.n_found, sizeof(*w.found), compare_found);
 	cache_vouch(&cache, w.found, w.n_found);
 	if (stats->bytes > limits->max_bytes || stats->files > limits->max_files) {
 		report_limits(&w, limits);
@@ -859,7 +640,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 		if (!w.found[i].fd_needed)
 			continue;
 		store_file(&w, store, &w.found[i]);
-		maybe_progress(&w, progress, progress_arg, &last_progress);
+		maybe_progress(&w);
 	}
 	if (w.errors || build_manifest(&w, &manifest) < 0)
 		goto out;
