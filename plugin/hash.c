@@ -152,6 +152,12 @@ void aml_sha256_to_bin(const char *hex, unsigned char bin[32])
 					 hex_value(hex[2 * i + 1]));
 }
 
+void aml_sha256_to_hex(const unsigned char bin[32],
+		       char hex[AML_SHA256_HEX_LEN + 1])
+{
+	to_hex(bin, AML_SHA256_HEX_LEN / 2, hex);
+}
+
 /* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) ---- */
 
 static uint64_t load64_le(const unsigned char *p)

@@ -46,6 +46,10 @@ int aml_hex_is_lower(const char *s, size_t n);
  * 64 digits, which aml_hex_is_lower accepts), stands for. */
 void aml_sha256_to_bin(const char *hex, unsigned char bin[32]);
 
+/* The 64 lower-case hex digits of [bin], NUL-terminated, into [hex]. */
+void aml_sha256_to_hex(const unsigned char bin[32],
+		       char hex[AML_SHA256_HEX_LEN + 1]);
+
 /*
  * SipHash-2-4 of [len] bytes under the secret [key], for hash tables
  * whose keys a user chooses (run ids in the controller): without the

@@ -197,6 +197,11 @@ static void test_to_bin(void **state)
 	aml_sha256_to_bin(EMPTY_SHA256, back);
 	assert_int_equal(back[0], 0xe3);
 	assert_int_equal(back[31], 0x55);
+	memset(hex, 'x', sizeof(hex));
+	aml_sha256_to_hex(bin, hex);
+	assert_string_equal(hex, ABC_SHA256);
+	aml_sha256_to_hex(back, hex);
+	assert_string_equal(hex, EMPTY_SHA256);
 }
 
 /* The reference vectors of the SipHash paper: key 00..0f, messages
