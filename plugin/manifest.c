@@ -358,7 +358,7 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen)
 
 /* ---- text ---- */
 
-size_t aml_decimal_u64(uint64_t v, char out[20])
+static size_t u64_digits(uint64_t v, char out[20])
 {
 	char tmp[20];
 	size_t n = 0;
@@ -372,13 +372,13 @@ size_t aml_decimal_u64(uint64_t v, char out[20])
 	return n;
 }
 
-size_t aml_decimal_i64(int64_t v, char out[21])
+static size_t i64_digits(int64_t v, char out[21])
 {
 	if (v >= 0)
-		return aml_decimal_u64((uint64_t)v, out);
+		return u64_digits((uint64_t)v, out);
 	out[0] = '-';
 	/* -(v + 1) + 1 avoids negating INT64_MIN. */
-	return 1 + aml_decimal_u64((uint64_t)(-(v + 1)) + 1, out + 1);
+	return 1 + u64_digits((uint64_t)(-(v + 1)) + 1, out + 1);
 }
 
 char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
@@ -393,11 +393,11 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 
 		if (e->type == AML_ENTRY_FILE)
 			total += 2 + AML_SHA256_HEX_LEN + 1 +
-				 aml_decimal_u64(e->size, digits) + 1 + 2 +
-				 aml_decimal_i64(e->mtime_ns, digits) + 1 +
+				 u64_digits(e->size, digits) + 1 + 2 +
+				 i64_digits(e->mtime_ns, digits) + 1 +
 				 strlen(e->path) + 1;
 		else
-			total += 2 + aml_decimal_i64(e->mtime_ns, digits) + 1 +
+			total += 2 + i64_digits(e->mtime_ns, digits) + 1 +
 				 strlen(e->path) + 1 +
 				 (e->target ? strlen(e->target) : 0) + 1;
 	}
@@ -415,7 +415,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 			memcpy(text + at + 2, e->sha256, AML_SHA256_HEX_LEN);
 			at += 2 + AML_SHA256_HEX_LEN;
 			text[at++] = ' ';
-			at += aml_decimal_u64(e->size, text + at);
+			at += u64_digits(e->size, text + at);
 			text[at++] = ' ';
 			text[at++] = e->executable ? 'x' : '-';
 			text[at++] = ' ';
@@ -423,7 +423,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 			memcpy(text + at, "l ", 2);
 			at += 2;
 		}
-		at += aml_decimal_i64(e->mtime_ns, text + at);
+		at += i64_digits(e->mtime_ns, text + at);
 		text[at++] = ' ';
 		n = strlen(e->path);
 		memcpy(text + at, e->path, n);
@@ -447,7 +447,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 
 /* Canonical unsigned decimal: digits only, no leading zero, in range.
  * Up to 19 digits cannot overflow; 20 are compared with the largest. */
-int aml_decimal_parse_u64(const char *s, size_t n, uint64_t *out)
+static int parse_u64(const char *s, size_t n, uint64_t *out)
 {
 	static const char max[] = "18446744073709551615";
 	uint64_t v = 0;
@@ -468,18 +468,18 @@ int aml_decimal_parse_u64(const char *s, size_t n, uint64_t *out)
 }
 
 /* Canonical signed decimal: as above with an optional '-', never "-0". */
-int aml_decimal_parse_i64(const char *s, size_t n, int64_t *out)
+static int parse_i64(const char *s, size_t n, int64_t *out)
 {
 	uint64_t v;
 
 	if (n > 0 && s[0] == '-') {
-		if (aml_decimal_parse_u64(s + 1, n - 1, &v) != 0 || v == 0 ||
+		if (parse_u64(s + 1, n - 1, &v) != 0 || v == 0 ||
 		    v > (uint64_t)INT64_MAX + 1)
 			return -1;
 		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
 		return 0;
 	}
-	if (aml_decimal_parse_u64(s, n, &v) != 0 || v > (uint64_t)INT64_MAX)
+	if (parse_u64(s, n, &v) != 0 || v > (uint64_t)INT64_MAX)
 		return -1;
 	*out = (int64_t)v;
 	return 0;
@@ -536,7 +536,7 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 			goto bad_hash;
 		if (next_field(&at, end, &field, &flen) != 0)
 			goto too_few;
-		if (aml_decimal_parse_u64(field, flen, &e->size) != 0)
+		if (parse_u64(field, flen, &e->size) != 0)
 			return aml_fail(errbuf, errlen,
 				    "line %zu: size %s: must be a decimal number without leading zeros, at most 18446744073709551615",
 				    lineno,
@@ -561,7 +561,7 @@ static int decode_line(const char *s, size_t n, size_t lineno,
 	}
 	if (next_field(&at, end, &field, &flen) != 0)
 		goto too_few;
-	if (aml_decimal_parse_i64(field, flen, &e->mtime_ns) != 0)
+	if (parse_i64(field, flen, &e->mtime_ns) != 0)
 		return aml_fail(errbuf, errlen,
 			    "line %zu: mtime_ns %s: must be a decimal number of nanoseconds without leading zeros, in signed 64-bit range",
 			    lineno,

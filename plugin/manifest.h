@@ -114,19 +114,6 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 int aml_manifest_decode(const char *text, size_t len, struct aml_manifest *m,
 			char *errbuf, size_t errlen);
 
-/*
- * Decimal numbers as the manifest (and the capture's stat cache) write
- * them: digits, a '-' for a negative one, no leading zero, never "-0".
- * aml_decimal_u64 and aml_decimal_i64 write [v] into [out] without a
- * terminating NUL and return the bytes written.  The parsers take
- * exactly [n] bytes of [s] in that canonical form and in range; they
- * return 0 with [*out], or -1 for anything else.
- */
-size_t aml_decimal_u64(uint64_t v, char out[20]);
-size_t aml_decimal_i64(int64_t v, char out[21]);
-int aml_decimal_parse_u64(const char *s, size_t n, uint64_t *out);
-int aml_decimal_parse_i64(const char *s, size_t n, int64_t *out);
-
 /* Totals of a manifest's files. */
 uint64_t aml_manifest_total_bytes(const struct aml_manifest *m);
 

@@ -16,6 +16,7 @@
 #include "fdio.h"
 #include "snapshot.h"
 #include "snapshot_walk.h"
+#include "statcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,6 @@
 #include "text.h"
 
 #define IGNORE_FILE_MAX (1024 * 1024)
-#define CACHE_HEADER "aml-stat-cache 1\n"
 /*
  * A file changed just before the capture may change again within the same
  * timestamp tick, and then look unchanged to the next capture.  The cache
@@ -43,22 +43,6 @@
  */
 #define RACY_FINE_NS 20000000LL
 #define RACY_COARSE_NS 2000000000LL
-
-struct cached {
-	const char *path;
-	unsigned long long ino;
-	unsigned long long size;
-	long long mtime_ns;
-	long long ctime_ns;
-	const char *sha256;
-};
-
-struct cache {
-	char *text;             /* owns the strings */
-	struct cached *items;   /* sorted by path */
-	size_t count;
-	char manifest[AML_SHA256_HEX_LEN + 1]; /* the capture that wrote it */
-};
 
 struct walk {
 	const char *source;
@@ -97,126 +81,25 @@ static void entry_error(struct walk *w, const char *path, const char *fmt,
 
 /* ---- the stat cache ---- */
 
-static int compare_cached(const void *a, const void *b)
-{
-	return strcmp(((const struct cached *)a)->path,
-		      ((const struct cached *)b)->path);
-}
-
-/* "<ino> <size> <mtime_ns> <ctime_ns> <sha256> <path>" ([end] is its
- * newline) into [item]; 0 or -1.  The numbers are read by the manifest's
- * canonical decimal parser: the cache is written that way, and a cache
- * that is not is dropped. */
-static int cache_parse_line(char *p, char *end, struct cached *item)
-{
-	const char *field[4];
-	size_t n[4];
-	uint64_t ino, size;
-	int64_t mtime, ctime;
-
-	for (int k = 0; k < 4; k++) {
-		char *blank = memchr(p, ' ', (size_t)(end - p));
-
-		if (!blank)
-			return -1;
-		field[k] = p;
-		n[k] = (size_t)(blank - p);
-		p = blank + 1;
-	}
-	if (aml_decimal_parse_u64(field[0], n[0], &ino) < 0 ||
-	    aml_decimal_parse_u64(field[1], n[1], &size) < 0 ||
-	    aml_decimal_parse_i64(field[2], n[2], &mtime) < 0 ||
-	    aml_decimal_parse_i64(field[3], n[3], &ctime) < 0 ||
-	    end - p < AML_SHA256_HEX_LEN + 2 || p[AML_SHA256_HEX_LEN] != ' ')
-		return -1;
-	p[AML_SHA256_HEX_LEN] = '\0';
-	*end = '\0';
-	if (!aml_sha256_is_hex(p))
-		return -1;
-	item->ino = ino;
-	item->size = size;
-	item->mtime_ns = mtime;
-	item->ctime_ns = ctime;
-	item->sha256 = p;
-	item->path = p + AML_SHA256_HEX_LEN + 1;
-	return 0;
-}
-
 /*
- * Parse the cache text ([len] bytes) in place.  A cache that does not
- * parse is dropped whole: it only ever saves work, so the safe answer is
- * to re-read.
+ * Mark the files the cache cannot vouch for.  The walk sorted them, so
+ * the lookups are one pass over the cache.
  */
-static void cache_parse(struct cache *c, size_t len)
-{
-	char *p = c->text, *end = c->text + len, *line_end;
-	size_t lines = 0, head = sizeof(CACHE_HEADER) - 1;
-
-	if (!p || len < head + 9 + AML_SHA256_HEX_LEN + 1 ||
-	    memcmp(p, CACHE_HEADER, head))
-		goto drop;
-	p += head;
-	if (memcmp(p, "manifest ", 9) || p[9 + AML_SHA256_HEX_LEN] != '\n')
-		goto drop;
-	memcpy(c->manifest, p + 9, AML_SHA256_HEX_LEN);
-	c->manifest[AML_SHA256_HEX_LEN] = '\0';
-	if (!aml_sha256_is_hex(c->manifest))
-		goto drop;
-	p += 9 + AML_SHA256_HEX_LEN + 1;
-	for (char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
-		lines++;
-	c->items = malloc((lines ? lines : 1) * sizeof(*c->items));
-	if (!c->items)
-		goto drop;
-	for (; p < end; p = line_end + 1) {
-		line_end = memchr(p, '\n', (size_t)(end - p));
-		if (!line_end || cache_parse_line(p, line_end, &c->items[c->count]) < 0 ||
-		    !*c->items[c->count].path)
-			goto drop;
-		c->count++;
-	}
-	/* Written sorted; sort only a cache someone else wrote. */
-	for (size_t i = 1; i < c->count; i++) {
-		if (strcmp(c->items[i - 1].path, c->items[i].path) >= 0) {
-			qsort(c->items, c->count, sizeof(*c->items),
-			      compare_cached);
-			break;
-		}
-	}
-	return;
-drop:
-	free(c->items);
-	c->items = NULL;
-	c->count = 0;
-	c->manifest[0] = '\0';
-}
-
-/*
- * Mark the files the cache cannot vouch for: both lists sorted by path,
- * so one pass over each instead of a search per file.
- */
-static void cache_vouch(const struct cache *c, struct aml_found *found,
+static void cache_vouch(struct aml_stat_cache *c, struct aml_found *found,
 			size_t n)
 {
-	size_t at = 0;
-
 	for (size_t i = 0; i < n; i++) {
 		struct aml_found *f = &found[i];
-		const struct cached *item = NULL;
-		int cmp = 1;
+		const struct aml_stat_entry *e;
 
 		if (f->is_link)
 			continue;
-		while (at < c->count &&
-		       (cmp = strcmp(c->items[at].path, f->path)) < 0)
-			at++;
-		if (at < c->count && cmp == 0)
-			item = &c->items[at];
-		if (item && item->ino == (unsigned long long)f->st.st_ino &&
-		    item->size == (unsigned long long)f->st.st_size &&
-		    item->mtime_ns == timespec_ns(&f->st.st_mtim) &&
-		    item->ctime_ns == timespec_ns(&f->st.st_ctim))
-			memcpy(f->sha256, item->sha256, AML_SHA256_HEX_LEN + 1);
+		e = aml_stat_cache_find(c, f->path);
+		if (e && e->ino == (uint64_t)f->st.st_ino &&
+		    e->size == (uint64_t)f->st.st_size &&
+		    e->mtime_ns == timespec_ns(&f->st.st_mtim) &&
+		    e->ctime_ns == timespec_ns(&f->st.st_ctim))
+			aml_sha256_to_hex(e->sha256, f->sha256);
 		else
 			f->fd_needed = 1;
 	}
@@ -438,17 +321,12 @@ static int store_file(struct walk *w, struct aml_store *store,
 static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
 			  const char *manifest_id, size_t *len)
 {
-	/* a line: four numbers and their blanks, a hash, a blank, a newline */
-	const size_t fixed = 20 + 20 + 21 + 21 + 4 + AML_SHA256_HEX_LEN + 2;
-	size_t total = sizeof(CACHE_HEADER) + 9 + AML_SHA256_HEX_LEN + 1, at;
-	char *text;
+	struct aml_stat_cache_writer wr;
+	size_t path_bytes = 0;
 
 	for (size_t i = 0; i < m->count; i++)
-		total += fixed + strlen(m->entries[i].path);
-	text = malloc(total);
-	if (!text)
-		return NULL;
-	at = (size_t)sprintf(text, "%smanifest %s\n", CACHE_HEADER, manifest_id);
+		path_bytes += strlen(m->entries[i].path);
+	aml_stat_cache_start(&wr, manifest_id, m->count, path_bytes);
 	for (size_t i = 0; i < m->count; i++) {
 		const struct aml_found *f = &w->found[i];
 		const struct aml_manifest_entry *e = &m->entries[i];
@@ -456,30 +334,15 @@ static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
 			(f->st.st_mtim.tv_nsec || f->st.st_ctim.tv_nsec
 				 ? RACY_FINE_NS
 				 : RACY_COARSE_NS);
-		size_t n;
 
 		if (f->is_link || timespec_ns(&f->st.st_mtim) > racy_after ||
 		    timespec_ns(&f->st.st_ctim) > racy_after)
 			continue;
-		at += aml_decimal_u64((uint64_t)f->st.st_ino, text + at);
-		text[at++] = ' ';
-		at += aml_decimal_u64(e->size, text + at);
-		text[at++] = ' ';
-		at += aml_decimal_i64(e->mtime_ns, text + at);
-		text[at++] = ' ';
-		at += aml_decimal_i64(timespec_ns(&f->st.st_ctim), text + at);
-		text[at++] = ' ';
-		memcpy(text + at, e->sha256, AML_SHA256_HEX_LEN);
-		at += AML_SHA256_HEX_LEN;
-		text[at++] = ' ';
-		n = strlen(e->path);
-		memcpy(text + at, e->path, n);
-		at += n;
-		text[at++] = '\n';
+		aml_stat_cache_add(&wr, e->path, (uint64_t)f->st.st_ino, e->size,
+				   e->mtime_ns, timespec_ns(&f->st.st_ctim),
+				   e->sha256);
 	}
-	text[at] = '\0';
-	*len = at;
-	return text;
+	return aml_stat_cache_end(&wr, len);
 }
 
 static int build_manifest(struct walk *w, struct aml_manifest *m)
@@ -578,9 +441,9 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 			  .progress = progress, .progress_arg = progress_arg };
 	struct aml_walk walk = { .stats = stats, .errs = errs,
 				 .tick = maybe_progress, .tick_arg = &w };
-	struct cache cache = { 0 };
+	struct aml_stat_cache cache = { 0 };
 	struct aml_manifest manifest = { 0 };
-	char errbuf[512], *text = NULL, *cache_text = NULL;
+	char errbuf[512], *text = NULL, *cache_text = NULL, *cache_raw = NULL;
 	char real[PATH_MAX];
 	size_t len, cache_len;
 	int locked = 0, result = -1, written;
@@ -595,9 +458,9 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	}
 	if (load_ignore(&w) < 0)
 		goto out;
-	if (aml_store_read_cache(store, real, &cache.text, &len, errbuf,
-				 sizeof(errbuf)) == 0)
-		cache_parse(&cache, len);
+	if (aml_store_read_cache(store, real, &cache_raw, &len, errbuf,
+				 sizeof(errbuf)) == 0 && cache_raw)
+		aml_stat_cache_parse(cache_raw, len, &cache);
 
 	walk.rootfd = w.rootfd;
 	walk.ignore = w.ignore;
@@ -673,8 +536,8 @@ out:
 		close(w.rootfd);
 	free(text);
 	free(cache_text);
-	free(cache.items);
-	free(cache.text);
+	aml_stat_cache_free(&cache);
+	free(cache_raw);
 	aml_manifest_free(&manifest);
 	walk_free(&w);
 	return result;

@@ -947,47 +947,6 @@ static void test_tiny_errbuf(void **state)
 	assert_int_equal(aml_manifest_decode("x", 1, &m, NULL, 0), -1);
 }
 
-/* The decimal numbers both the manifest and the capture's stat cache
- * write and read: canonical, in range, written back as read. */
-static void test_decimal_numbers(void **state)
-{
-	static const char *const bad_u[] = { "", "-1", "01", "00", "1 ", "+1",
-					     "18446744073709551616", "1x",
-					     "184467440737095516150" };
-	static const char *const bad_i[] = { "", "-0", "-", "--1", "-01",
-					     "9223372036854775808",
-					     "-9223372036854775809" };
-	char out[21];
-	uint64_t u;
-	int64_t i;
-
-	(void)state;
-	assert_int_equal(aml_decimal_u64(0, out), 1);
-	assert_memory_equal(out, "0", 1);
-	assert_int_equal(aml_decimal_u64(UINT64_MAX, out), 20);
-	assert_memory_equal(out, "18446744073709551615", 20);
-	assert_int_equal(aml_decimal_i64(INT64_MIN, out), 20);
-	assert_memory_equal(out, "-9223372036854775808", 20);
-	assert_int_equal(aml_decimal_i64(-42, out), 3);
-	assert_memory_equal(out, "-42", 3);
-	assert_int_equal(aml_decimal_parse_u64("18446744073709551615", 20, &u), 0);
-	assert_true(u == UINT64_MAX);
-	assert_int_equal(aml_decimal_parse_u64("0", 1, &u), 0);
-	assert_true(u == 0);
-	assert_int_equal(aml_decimal_parse_u64("123 rest", 3, &u), 0);
-	assert_true(u == 123);
-	assert_int_equal(aml_decimal_parse_i64("-9223372036854775808", 20, &i), 0);
-	assert_true(i == INT64_MIN);
-	assert_int_equal(aml_decimal_parse_i64("9223372036854775807", 19, &i), 0);
-	assert_true(i == INT64_MAX);
-	for (size_t k = 0; k < sizeof(bad_u) / sizeof(bad_u[0]); k++)
-		assert_int_equal(aml_decimal_parse_u64(bad_u[k], strlen(bad_u[k]),
-						       &u), -1);
-	for (size_t k = 0; k < sizeof(bad_i) / sizeof(bad_i[0]); k++)
-		assert_int_equal(aml_decimal_parse_i64(bad_i[k], strlen(bad_i[k]),
-						       &i), -1);
-}
-
 /* aml_manifest_take() keeps the entry's own strings, drops a file's
  * target, and encodes as aml_manifest_add() does. */
 static void test_take_keeps_the_strings(void **state)
@@ -1070,7 +1029,6 @@ int main(void)
 		cmocka_unit_test(test_deep_paths),
 		cmocka_unit_test(test_long_value_quoted_short),
 		cmocka_unit_test(test_tiny_errbuf),
-		cmocka_unit_test(test_decimal_numbers),
 		cmocka_unit_test(test_take_keeps_the_strings),
 	};
 
