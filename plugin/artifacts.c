@@ -276,19 +276,6 @@ static COLD int src_fail(struct copy *c, const char *what, int err)
 			strerror(err));
 }
 
-static const char *kind_of(mode_t mode)
-{
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	return "neither a file nor a directory";
-}
-
 /*
  * Why [c->src] could not be opened ([err]), as a skip; -1 with errbuf
  * only when the fault is ours (descriptors, memory), not the entry's.
@@ -823,7 +810,9 @@ static int copy_entry(struct copy *c, enum place place)
 		return rc;
 	}
 	close(fd);
-	note(c, "%s; not %s", kind_of(st.st_mode), c->verb);
+	note(c, "%s; not %s",
+	     aml_file_kind(st.st_mode, "neither a file nor a directory"),
+	     c->verb);
 	return 0;
 }
 

@@ -256,3 +256,16 @@ int aml_fd_above_stdio(int fd)
 	close(fd);
 	return moved;
 }
+
+const char *aml_file_kind(mode_t mode, const char *fallback)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return fallback;
+}

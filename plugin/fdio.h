@@ -99,4 +99,11 @@ void aml_close_from(int first, int limit);
  */
 int aml_fd_above_stdio(int fd);
 
+/*
+ * What a file that is none of a regular file, a directory and a symbolic
+ * link is, for a message that refuses it: "a FIFO", "a socket", "a
+ * character device", "a block device", else [fallback].
+ */
+const char *aml_file_kind(mode_t mode, const char *fallback);
+
 #endif

@@ -228,6 +228,17 @@ static void test_blocked_openat2_falls_back(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void test_file_kind(void **state)
+{
+	(void)state;
+	assert_string_equal(aml_file_kind(S_IFIFO | 0644, "?"), "a FIFO");
+	assert_string_equal(aml_file_kind(S_IFSOCK | 0755, "?"), "a socket");
+	assert_string_equal(aml_file_kind(S_IFCHR, "?"), "a character device");
+	assert_string_equal(aml_file_kind(S_IFBLK, "?"), "a block device");
+	assert_string_equal(aml_file_kind(S_IFREG | 0644, "?"), "?");
+	assert_string_equal(aml_file_kind(S_IFDIR, "other"), "other");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -236,6 +247,7 @@ int main(void)
 		T(test_by_openat2),
 		T(test_by_the_fallback),
 		T(test_blocked_openat2_falls_back),
+		cmocka_unit_test(test_file_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
