@@ -20,6 +20,7 @@
 #include "fdio.h"
 #include "manifest.h"
 #include "snapshot_walk.h"
+#include "strlist.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -52,8 +53,7 @@ struct walker {
 	int is_caller;          /* the thread that called aml_snapshot_walk */
 	struct aml_found *found;
 	size_t n_found, cap_found;
-	char **subdirs;         /* found in the directory being read */
-	size_t n_subdirs, cap_subdirs;
+	struct aml_strlist subdirs; /* found in the directory being read */
 	uint64_t files, bytes, ignored; /* not yet added to the stats */
 	size_t errors;
 };
@@ -77,26 +77,6 @@ static void refuse(struct walker *k, const char *path, const char *fmt,
 		aml_snapshot_entry_error(k->sh->w->errs, path, fmt, detail);
 }
 
-static int add_subdir(struct walker *k, const char *path)
-{
-	char *copy;
-
-	if (k->n_subdirs == k->cap_subdirs) {
-		size_t cap = k->cap_subdirs ? k->cap_subdirs * 2 : 16;
-		char **grown = realloc(k->subdirs, cap * sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		k->subdirs = grown;
-		k->cap_subdirs = cap;
-	}
-	copy = strdup(path);
-	if (!copy)
-		return -1;
-	k->subdirs[k->n_subdirs++] = copy;
-	return 0;
-}
-
 static struct aml_found *new_found(struct walker *k, const char *path)
 {
 	struct aml_found *f;
@@ -117,19 +97,6 @@ static struct aml_found *new_found(struct walker *k, const char *path)
 		return NULL;
 	k->n_found++;
 	return f;
-}
-
-static const char *kind_of(mode_t mode)
-{
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	return "of an unknown kind";
 }
 
 static void visit(struct walker *k, int dirfd, const char *dir_path,
@@ -176,14 +143,14 @@ static void visit(struct walker *k, int dirfd, const char *dir_path,
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		if (add_subdir(k, path) < 0)
+		if (aml_strlist_push(&k->subdirs, path) < 0)
 			refuse(k, path, "out of memory%s", NULL);
 		return;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 		refuse(k, path,
 		       "is %s; a snapshot holds only files, directories and symbolic links: add it to .amlignore",
-		       kind_of(st.st_mode));
+		       aml_file_kind(st.st_mode, "of an unknown kind"));
 		return;
 	}
 	f = new_found(k, path);
@@ -274,22 +241,23 @@ static void finish_directory(struct walker *k)
 	struct shared *sh = k->sh;
 	struct aml_capture_stats *stats = sh->w->stats;
 
-	for (size_t i = 0; i < k->n_subdirs; i++) {
+	for (size_t i = 0; i < k->subdirs.count; i++) {
 		if (sh->n_dirs == sh->cap_dirs) {
 			size_t cap = sh->cap_dirs ? sh->cap_dirs * 2 : 64;
 			char **grown = realloc(sh->dirs, cap * sizeof(*grown));
 
 			if (!grown) {
-				refuse(k, k->subdirs[i], "out of memory%s", NULL);
-				free(k->subdirs[i]);
+				refuse(k, k->subdirs.items[i], "out of memory%s",
+				       NULL);
+				free(k->subdirs.items[i]);
 				continue;
 			}
 			sh->dirs = grown;
 			sh->cap_dirs = cap;
 		}
-		sh->dirs[sh->n_dirs++] = k->subdirs[i];
+		sh->dirs[sh->n_dirs++] = k->subdirs.items[i];
 	}
-	k->n_subdirs = 0;
+	k->subdirs.count = 0;   /* the stack has them now */
 	stats->files += k->files;
 	stats->bytes += k->bytes;
 	stats->ignored += k->ignored;
@@ -379,7 +347,7 @@ static size_t walk_with(struct aml_walk *w, int threads)
 	for (int i = 0; i < WALK_THREADS; i++)
 		k[i].sh = &sh;
 	k[0].is_caller = 1;
-	if (add_subdir(&k[0], "") < 0) {
+	if (aml_strlist_push(&k[0].subdirs, "") < 0) {
 		aml_errors_add(w->errs, NULL, "out of memory");
 		errors = 1;
 		goto out;
@@ -412,11 +380,8 @@ out:
 	for (size_t i = 0; i < sh.n_dirs; i++)
 		free(sh.dirs[i]);
 	free(sh.dirs);
-	for (int i = 0; i < WALK_THREADS; i++) {
-		for (size_t j = 0; j < k[i].n_subdirs; j++)
-			free(k[i].subdirs[j]);
-		free(k[i].subdirs);
-	}
+	for (int i = 0; i < WALK_THREADS; i++)
+		aml_strlist_free(&k[i].subdirs);
 	free_found(k[1].found, k[1].n_found);
 	w->found = k[0].found;
 	w->n_found = k[0].n_found;
