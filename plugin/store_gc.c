@@ -55,6 +55,23 @@ static int older(const struct stat *st, time_t cutoff)
 	       (st->st_mtim.tv_sec == cutoff && st->st_mtim.tv_nsec == 0);
 }
 
+/* A listing of the store's directory [name] (never through a symlink),
+ * or NULL after reporting why, except that a missing one is reported
+ * only when not [missing_ok]. */
+static DIR *open_listing(struct gc_state *g, const char *name, int missing_ok)
+{
+	int fd = aml_open_nofollow(g->s->dirfd, name, O_RDONLY | O_DIRECTORY);
+	DIR *dir;
+
+	if (fd >= 0 && (dir = fdopendir(fd)))
+		return dir;
+	if (!missing_ok || errno != ENOENT)
+		gc_error(g, name, errno);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
 /* Mark the blobs of one kept manifest.  Returns -1 only when gc must stop
  * before removing blobs (the manifest could not be read). */
 static int gc_mark(struct gc_state *g, int mdir, const char *id)
@@ -115,14 +132,11 @@ static int gc_manifests(struct gc_state *g, time_t cutoff)
 {
 	struct dirent *de;
 	DIR *dir;
-	int mdir = aml_open_nofollow(g->s->dirfd, "manifests", O_RDONLY | O_DIRECTORY);
+	int mdir;
 
-	if (mdir < 0 || !(dir = fdopendir(mdir))) {
-		gc_error(g, "manifests", errno);
-		if (mdir >= 0)
-			close(mdir);
+	if (!(dir = open_listing(g, "manifests", 0)))
 		return -1;
-	}
+	mdir = dirfd(dir);
 	for (;;) {
 		struct stat st;
 		char rel[REL_MAX];
@@ -268,15 +282,11 @@ static void gc_blobs(struct gc_state *g)
 {
 	struct dirent *de;
 	DIR *dir;
-	int blobs = aml_open_nofollow(g->s->dirfd, "blobs", O_RDONLY | O_DIRECTORY);
+	int blobs;
 
-	if (blobs < 0 || !(dir = fdopendir(blobs))) {
-		if (errno != ENOENT)
-			gc_error(g, "blobs", errno);
-		if (blobs >= 0)
-			close(blobs);
+	if (!(dir = open_listing(g, "blobs", 1)))
 		return;
-	}
+	blobs = dirfd(dir);
 	for (;;) {
 		errno = 0;
 		de = readdir(dir);
@@ -296,15 +306,11 @@ static void gc_temporaries(struct gc_state *g)
 {
 	struct dirent *de;
 	DIR *dir;
-	int tmp = aml_open_nofollow(g->s->dirfd, "tmp", O_RDONLY | O_DIRECTORY);
+	int tmp;
 
-	if (tmp < 0 || !(dir = fdopendir(tmp))) {
-		if (errno != ENOENT)
-			gc_error(g, "tmp", errno);
-		if (tmp >= 0)
-			close(tmp);
+	if (!(dir = open_listing(g, "tmp", 1)))
 		return;
-	}
+	tmp = dirfd(dir);
 	for (;;) {
 		char rel[REL_MAX];
 		struct stat st;
