@@ -404,7 +404,10 @@ size_t aml_snapshot_walk(struct aml_walk *w)
 		*w->stats = before;
 		errors = walk_with(w, 1);
 	}
-	qsort(w->found, w->n_found, sizeof(*w->found), compare_found);
+	/* A refused tree can leave nothing found: qsort of no array is
+	 * undefined even with a count of 0. */
+	if (w->n_found > 1)
+		qsort(w->found, w->n_found, sizeof(*w->found), compare_found);
 	return errors;
 }
 
