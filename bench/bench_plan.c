@@ -19,7 +19,7 @@
 #include "plan.h"
 #include "runconfig.h"
 #include "site.h"
-#include "submit.h"
+#include "admission.h"
 
 #define CALLS_PER_ROUND 200
 
@@ -95,15 +95,15 @@ static void plan_once(const struct workload *w)
 static void decide_once(const struct workload *w)
 {
 	static const struct aml_submitter who = { "alice", "vision" };
-	struct aml_submit_decision d;
+	struct aml_admission d;
 	char err[1024];
 
-	if (aml_submit_decide(w->spank_env, 4, w->site, &who, &d, err,
-			      sizeof(err)) != 0 || !d.is_aml) {
+	if (aml_admission_decide(w->spank_env, 4, w->site, &who, &d, err,
+				 sizeof(err)) != 0 || !d.is_aml) {
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
-	aml_submit_decision_free(&d);
+	aml_admission_free(&d);
 }
 
 static void cjson_once(const struct workload *w)
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 	printf("  baseline cJSON_Parse of the same text:               median %.2f us/call\n",
 	       baseline_controller);
 	printf("  ratio: %.2fx the baseline\n", controller_us / baseline_controller);
-	printf("job_submit decision (aml_submit_decide, all of it):    median %.2f us/call\n",
+	printf("job_submit decision (aml_admission_decide, all of it):    median %.2f us/call\n",
 	       decide_us);
 	printf("user path (parse file + validate + plan):             median %.2f us/call\n",
 	       user_us);

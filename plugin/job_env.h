@@ -16,7 +16,7 @@
  *     job_desc->spank_job_env, a job's steps see SLURM_SPANK_NAME, and
  *     slurmd's epilog sees SPANK_NAME;
  *   - the job's environment, which the controller writes from its plan
- *     (plan.h, submit.h) and every step inherits;
+ *     (plan.h, admission.h) and every step inherits;
  *   - a step's environment, set by a process of the run for the steps
  *     and tasks it starts.
  */
@@ -27,9 +27,9 @@
 
 /*
  * The canonical configuration (compact JSON, one line; runconfig.h).
- * Written by sbatch's plugin (submit_side.c).  Trusted by nobody: the
+ * Written by sbatch's plugin (sbatch_side.c).  Trusted by nobody: the
  * controller parses and validates it again by the same rules and plans it
- * under site policy (submit.c); the node side and the launcher parse it
+ * under site policy (admission.c); the node side and the launcher parse it
  * again within the site's limits.
  */
 #define AML_JOBENV_CONFIG "AML_CONFIG"
@@ -46,7 +46,7 @@
 /*
  * The snapshot of the source directory (64 hex digits).  Written by
  * sbatch's plugin; the controller refuses anything but 64 hex digits and
- * appends it to the job's environment under the same name (submit.c); the
+ * appends it to the job's environment under the same name (admission.c); the
  * node side checks it again (aml_sha256_is_hex) before it installs that
  * snapshot from the user's own store, as the user.
  */
@@ -72,7 +72,7 @@
  * The run's experiment, for the epilog, which finds the run's history by
  * it.  Written by the controller only, from the configuration it
  * validated, in place of the configuration itself, which it takes out of
- * the SPANK environment (submit.h: aml_submit_spank_kept) and any value
+ * the SPANK environment (admission.h: aml_admission_spank_kept) and any value
  * the client sent under this name.
  */
 #define AML_JOBENV_EXPERIMENT "AML_EXPERIMENT"
@@ -96,7 +96,7 @@
  * (task_init, for the distributed layout) and the launcher, both as the
  * user, both parsing it again within the site's limits.  sbatch exports
  * it to the job's environment; the controller replaces that copy with the
- * one it validated (submit.h: node_config).
+ * one it validated (admission.h: node_config).
  */
 #define AML_ENV_NODE_CONFIG AML_SPANK_STEP_PREFIX AML_JOBENV_CONFIG
 /*

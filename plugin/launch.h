@@ -18,7 +18,7 @@
  *      Finalizing, uploads outputs/, logs/ and user_logs/, and the end.
  *
  * The node learns the run from the job's environment, which the
- * controller wrote (submit.h): AML_RUN_ID, AZUREML_EXPERIMENT_NAME,
+ * controller wrote (admission.h): AML_RUN_ID, AZUREML_EXPERIMENT_NAME,
  * AML_SNAPSHOT_ID, and the canonical configuration in SLURM_SPANK_AML_CONFIG
  * (job_env.h, with every other variable they pass each other).
  */

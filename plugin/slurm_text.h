@@ -24,7 +24,7 @@ struct aml_slurm_job {
 			       * 0 when Unknown or not ended */
 	char tracking_id[40]; /* the run's id on a tracking server, from the
 			       * word the controller put right after the run
-			       * id in AdminComment (submit.h); "" when none
+			       * id in AdminComment (admission.h); "" when none
 			       * or from sacct.  It came from the user's own
 			       * submission: a pointer, not a proof, and the
 			       * run it names is checked by whoever uses it */

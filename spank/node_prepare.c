@@ -34,7 +34,6 @@
 #include "snapshot.h"
 #include "step_layout.h"
 #include "store.h"
-#include "submit.h"
 
 /* slurmstepd's own environment: the node's name as slurmd knows it.
  * The job's variable of the same name is the batch node's in every step

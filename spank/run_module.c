@@ -9,7 +9,7 @@
 #include "node_prepare.h"
 #include "spank_run.h"
 #include "stdin_launcher.h"
-#include "submit_side.h"
+#include "sbatch_side.h"
 
 static int open_mlflow(const struct aml_site *site,
 		       const struct aml_history_ops **ops, void **self,
@@ -39,8 +39,8 @@ const struct aml_spank_run aml_spank_run = {
 	.init = init,
 	.stdin_launcher_install = aml_stdin_launcher_install,
 	.stdin_launcher_finish = aml_stdin_launcher_finish,
-	.submit_prepare = aml_submit_prepare,
-	.submit_finish = aml_submit_finish,
+	.sbatch_prepare = aml_sbatch_prepare,
+	.sbatch_finish = aml_sbatch_finish,
 	.node_user_init = aml_node_user_init,
 	.node_task_init = aml_node_task_init,
 	.node_job_epilog = aml_node_job_epilog,

@@ -1,7 +1,7 @@
 /*
  * spank_aml.c: the SPANK plugin's entry points, dispatched by context.
  *
- *   allocator (sbatch)    --aml-run=FILE: the submit side (submit_side.h),
+ *   allocator (sbatch)    --aml-run=FILE: the submit side (sbatch_side.h),
  *                         with a placeholder script on standard input when
  *                         the user gives none (stdin_launcher.h)
  *   allocator (salloc,    --aml-run refused: a run is a batch job
@@ -32,7 +32,6 @@
 #include "module.h"
 #include "self.h"
 #include "spank_run.h"
-#include "submit.h"
 
 #define OPTION "aml-run"
 #define REFUSAL "--aml-run is for sbatch: a run is a batch job; use sbatch --aml-run=FILE"
@@ -62,7 +61,7 @@ static const struct aml_spank_run *load_run(void)
 	m = aml_module_load(AML_SPANK_RUN_PATH, AML_SPANK_RUN_SYMBOL, why,
 			    sizeof(why));
 	if (m && (!m->version || strcmp(m->version, PACKAGE_VERSION) ||
-		  m->request_size != sizeof(struct aml_submit_request))) {
+		  m->request_size != sizeof(struct aml_sbatch_request))) {
 		snprintf(why, sizeof(why), "%s is not from this build of slurm-aml %s",
 			 AML_SPANK_RUN_PATH, PACKAGE_VERSION);
 		m = NULL;
@@ -175,7 +174,7 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 
 int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
-	struct aml_submit_request req = { 0 };
+	struct aml_sbatch_request req = { 0 };
 
 	(void)ac;
 	(void)av;
@@ -195,7 +194,7 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 		}
 		req.config_path = run_file;
 		req.test_only = aml_self_has_option("--test-only");
-		return run->submit_prepare(sp, &req);
+		return run->sbatch_prepare(sp, &req);
 	default:
 		return 0;
 	}
@@ -216,7 +215,7 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	(void)ac;
 	(void)av;
 	if (run && spank_context() == S_CTX_ALLOCATOR)
-		run->submit_finish(submit_errno);
+		run->sbatch_finish(submit_errno);
 	else if (run && spank_context() == S_CTX_REMOTE)
 		run->node_exit();
 	free(run_file);

@@ -7,7 +7,7 @@
  * links nothing but libc: not the core, nor cJSON, libyaml, libcrypto.
  *
  * The module exports one aml_spank_run, under AML_SPANK_RUN_SYMBOL; its
- * functions are those of submit_side.h, node_prepare.h, node_epilog.h
+ * functions are those of sbatch_side.h, node_prepare.h, node_epilog.h
  * and stdin_launcher.h.  One from another build is refused (AML_SPANK_RUN_BUILD).
  */
 #ifndef AML_SPANK_RUN_H
@@ -17,7 +17,7 @@
 
 #include <slurm/spank.h>
 
-#include "submit_side.h"
+#include "sbatch_side.h"
 
 #define AML_SPANK_RUN_SYMBOL "aml_spank_run"
 
@@ -29,8 +29,8 @@ struct aml_spank_run {
 	void (*init)(void);
 	int (*stdin_launcher_install)(char *errbuf, size_t errlen);
 	int (*stdin_launcher_finish)(void);
-	int (*submit_prepare)(spank_t sp, const struct aml_submit_request *req);
-	void (*submit_finish)(int submit_errno);
+	int (*sbatch_prepare)(spank_t sp, const struct aml_sbatch_request *req);
+	void (*sbatch_finish)(int submit_errno);
 	int (*node_user_init)(spank_t sp);
 	int (*node_task_init)(spank_t sp);
 	int (*node_job_epilog)(spank_t sp);
@@ -39,6 +39,6 @@ struct aml_spank_run {
 
 #define AML_SPANK_RUN_BUILD                                            \
 	.version = PACKAGE_VERSION,                                    \
-	.request_size = sizeof(struct aml_submit_request)
+	.request_size = sizeof(struct aml_sbatch_request)
 
 #endif

@@ -43,7 +43,6 @@
 #include "runconfig.h"
 #include "runid.h"
 #include "site.h"
-#include "submit.h"
 #include "tools.h"
 
 static const char usage[] =

@@ -2,7 +2,7 @@
  * job_submit_aml.c: the job_submit plugin slurmctld loads as
  * job_submit/aml (JobSubmitPlugins=aml).
  *
- * Thin on purpose: the decision is aml_submit_decide() (plugin/submit.h),
+ * Thin on purpose: the decision is aml_admission_decide() (plugin/admission.h),
  * pure and unit-tested; this file reads aml.conf once at startup and
  * writes the decision into job_desc.  slurmctld calls job_submit() with
  * its config, job, node and partition locks held, so nothing here does
@@ -29,14 +29,17 @@
 #include <slurm/slurm_errno.h>
 #include <slurm/slurm_version.h>
 
+#include "admin_comment.h"
+#include "admission.h"
+#include "env_index.h"
 #include "errors.h"
 #include "hash.h"
 #include "job_env.h"
+#include "job_update.h"
 #include "random.h"
 #include "runid.h"
 #include "runid_claims.h"
 #include "site.h"
-#include "submit.h"
 
 #ifndef AML_LAUNCHER_PATH
 #define AML_LAUNCHER_PATH "/usr/libexec/slurm-aml/aml-launch"
@@ -82,7 +85,7 @@ static int need_user_name;
 static struct aml_runid_claims claims;
 static int claims_ready;
 
-/* A reason longer than this is cut by aml_submit_decide, with "...". */
+/* A reason longer than this is cut by aml_admission_decide, with "...". */
 #define REASON_MAX 4096
 
 /* Replace a string field of job_desc with a copy of [value]. */
@@ -139,7 +142,7 @@ static int merge_environment(job_desc_msg_t *job_desc,
 
 /*
  * Take out of the job's SPANK environment what only the controller reads
- * (aml_submit_spank_kept) and add the experiment for the epilog
+ * (aml_admission_spank_kept) and add the experiment for the epilog
  * ([experiment], "NAME=value"): slurmctld keeps that array in memory for
  * the job's whole life.  The array stays NULL-terminated with
  * spank_job_env_size entries.
@@ -151,7 +154,7 @@ static void trim_spank_env(job_desc_msg_t *job_desc, const char *experiment)
 	for (uint32_t at = 0; at < job_desc->spank_job_env_size; at++) {
 		char *entry = job_desc->spank_job_env[at];
 
-		if (entry && !aml_submit_spank_kept(entry))
+		if (entry && !aml_admission_spank_kept(entry))
 			slurm_xfree((void **)&job_desc->spank_job_env[at]);
 		else
 			job_desc->spank_job_env[kept++] = entry;
@@ -340,7 +343,7 @@ AML_EXPORT int fini(void)
  * comment.  Returns 0, or -1 when memory runs out before anything was
  * written. */
 static int apply(job_desc_msg_t *job_desc,
-		 const struct aml_submit_decision *d, const char *admin,
+		 const struct aml_admission *d, const char *admin,
 		 char *launcher)
 {
 	const struct aml_plan *p = &d->plan;
@@ -408,7 +411,7 @@ static const char *other_layout(const job_desc_msg_t *job_desc)
 /*
  * The fields of [job_desc] that choose where a job runs, beyond what the
  * planner writes (features, generic resources and TRES, required nodes,
- * the task layout), into [u] for aml_submit_check_update.  With [whole],
+ * the task layout), into [u] for aml_job_update_check.  With [whole],
  * as an update message sets them: also the node count, time, partition,
  * QOS, account and task counts, which a submission gets from the plan.
  * Slurm's NO_VAL, NO_VAL16 and INFINITE are read as what they mean:
@@ -473,7 +476,7 @@ static int name_of_others_run(const char *name, uint32_t uid)
 AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			  char **err_msg)
 {
-	struct aml_submit_decision d;
+	struct aml_admission d;
 	struct aml_submitter who = { NULL, NULL };
 	struct aml_job_update asked;
 	char reason[REASON_MAX];
@@ -492,9 +495,9 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 		who.user = user_name((uid_t)submit_uid, &pw_buf);
 	who.account = job_desc->account;
 
-	if (aml_submit_decide(job_desc->spank_job_env,
-			      job_desc->spank_job_env_size, &site, &who, &d,
-			      reason, sizeof(reason)) < 0) {
+	if (aml_admission_decide(job_desc->spank_job_env,
+				 job_desc->spank_job_env_size, &site, &who, &d,
+				 reason, sizeof(reason)) < 0) {
 		rc = SLURM_ERROR;
 	} else if (!d.is_aml && !name_of_others_run(job_desc->name, owner)) {
 		goto out;
@@ -510,14 +513,14 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			 "run %s has no command of its own to run: submit it with sbatch --aml-run",
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
-	} else if (!(admin = aml_submit_admin_comment(&d.plan))) {
+	} else if (!(admin = aml_admin_comment_make(&d.plan))) {
 		snprintf(reason, sizeof(reason),
 			 "slurm-aml: out of memory while planning run %s",
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
 	} else if (read_update(job_desc, 0, &asked),
-		   aml_submit_check_update(&site, admin, &asked, reason,
-					   sizeof(reason)) != AML_UPDATE_OK) {
+		   aml_job_update_check(&site, admin, &asked, reason,
+					sizeof(reason)) != AML_UPDATE_OK) {
 		/* What the job asks for beyond the plan (sbatch
 		 * --constraint, --gres, --nodelist...) is judged by the
 		 * rule an update is judged by: the target's or nothing. */
@@ -531,7 +534,7 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 			 d.plan.run_id);
 		rc = SLURM_ERROR;
 	} else if ((d.replace_script &&
-		    !(launcher = aml_submit_launcher_script(
+		    !(launcher = aml_admission_launcher_script(
 			      &d, site.launcher ? site.launcher
 						: AML_LAUNCHER_PATH))) ||
 		   apply(job_desc, &d, admin, launcher) < 0 ||
@@ -573,7 +576,7 @@ AML_EXPORT int job_submit(job_desc_msg_t *job_desc, uint32_t submit_uid,
 	slurm_debug(AML_LOG_PREFIX "uid %u: %s", submit_uid, d.summary);
 	tell_user(err_msg, d.summary);
 out:
-	aml_submit_decision_free(&d);
+	aml_admission_free(&d);
 	free(launcher);
 	free(admin);
 	free(pw_buf);
@@ -629,8 +632,8 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 	if (!head || head->magic != JOB_RECORD_MAGIC)
 		return SLURM_SUCCESS;
 	read_update(job_desc, 1, &u);
-	verdict = aml_submit_check_update(&site, head->admin_comment, &u,
-					  reason, sizeof(reason));
+	verdict = aml_job_update_check(&site, head->admin_comment, &u,
+				       reason, sizeof(reason));
 	if (verdict == AML_UPDATE_OK)
 		return SLURM_SUCCESS;
 	slurm_info(AML_LOG_PREFIX "refused an update by uid %u: %s",

@@ -1,5 +1,5 @@
 /*
- * test_submit.c: the controller's decision (plugin/submit.c).
+ * test_admission.c: the controller's decision (plugin/admission.c).
  *
  * Jobs are described the way slurmctld hands them over: an array of
  * "NAME=value" SPANK variables.  The configuration in AML_CONFIG is made
@@ -20,8 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_comment.h"
+#include "admission.h"
 #include "runid.h"
-#include "submit.h"
 
 #define RUN_ID "hello_1700000000_0a1b2c3d"
 #define SNAPSHOT \
@@ -53,7 +54,7 @@ struct fixture {
 	size_t n;
 	char *owned[MAX_ENV];    /* entries to free */
 	size_t n_owned;
-	struct aml_submit_decision d;
+	struct aml_admission d;
 	char err[2048];
 };
 
@@ -135,8 +136,8 @@ static void set_var(struct fixture *f, const char *name, char *entry)
 
 static int decide(struct fixture *f)
 {
-	return aml_submit_decide(f->env, f->n, &f->site, &f->who, &f->d,
-				 f->err, sizeof(f->err));
+	return aml_admission_decide(f->env, f->n, &f->site, &f->who, &f->d,
+				    f->err, sizeof(f->err));
 }
 
 static void decide_ok(struct fixture *f)
@@ -195,7 +196,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	aml_submit_decision_free(&f->d);
+	aml_admission_free(&f->d);
 	for (size_t i = 0; i < f->n_owned; i++)
 		free(f->owned[i]);
 	aml_site_free(&f->site);
@@ -209,8 +210,8 @@ static void test_no_env_is_not_aml(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(aml_submit_decide(NULL, 0, &f->site, &f->who, &f->d,
-					   f->err, sizeof(f->err)),
+	assert_int_equal(aml_admission_decide(NULL, 0, &f->site, &f->who, &f->d,
+					      f->err, sizeof(f->err)),
 			 0);
 	assert_int_equal(f->d.is_aml, 0);
 	assert_string_equal(f->err, "");
@@ -394,17 +395,17 @@ static void test_node_config_and_experiment(void **state)
 static void test_spank_kept(void **state)
 {
 	(void)state;
-	assert_false(aml_submit_spank_kept(AML_JOBENV_CONFIG "={}"));
-	assert_false(aml_submit_spank_kept(AML_JOBENV_SNAPSHOT "=" SNAPSHOT));
-	assert_false(aml_submit_spank_kept(AML_JOBENV_LAUNCHER "=1"));
-	assert_false(aml_submit_spank_kept(AML_JOBENV_EXPERIMENT "=forged"));
-	assert_false(aml_submit_spank_kept(AML_JOBENV_CONFIG));
-	assert_true(aml_submit_spank_kept(AML_JOBENV_RUN_ID "=" RUN_ID));
-	assert_true(aml_submit_spank_kept(AML_JOBENV_MLFLOW_RUN_ID "=x"));
-	assert_true(aml_submit_spank_kept(OPTION_VAR));
-	assert_true(aml_submit_spank_kept("AML_CONFIGX=1"));
-	assert_true(aml_submit_spank_kept("AML_CONFI=1"));
-	assert_true(aml_submit_spank_kept("OTHER=1"));
+	assert_false(aml_admission_spank_kept(AML_JOBENV_CONFIG "={}"));
+	assert_false(aml_admission_spank_kept(AML_JOBENV_SNAPSHOT "=" SNAPSHOT));
+	assert_false(aml_admission_spank_kept(AML_JOBENV_LAUNCHER "=1"));
+	assert_false(aml_admission_spank_kept(AML_JOBENV_EXPERIMENT "=forged"));
+	assert_false(aml_admission_spank_kept(AML_JOBENV_CONFIG));
+	assert_true(aml_admission_spank_kept(AML_JOBENV_RUN_ID "=" RUN_ID));
+	assert_true(aml_admission_spank_kept(AML_JOBENV_MLFLOW_RUN_ID "=x"));
+	assert_true(aml_admission_spank_kept(OPTION_VAR));
+	assert_true(aml_admission_spank_kept("AML_CONFIGX=1"));
+	assert_true(aml_admission_spank_kept("AML_CONFI=1"));
+	assert_true(aml_admission_spank_kept("OTHER=1"));
 }
 
 /* The run's id on the tracking server: into the environment, and into
@@ -426,7 +427,7 @@ static void test_tracking_id_handed_on(void **state)
 	assert_int_equal(p->environment.count, 12);
 	assert_string_equal(env_at(p, 10), "AML_SNAPSHOT_ID=" SNAPSHOT);
 	assert_string_equal(env_at(p, 11), "AML_MLFLOW_RUN_ID=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b");
-	admin = aml_submit_admin_comment(p);
+	admin = aml_admin_comment_make(p);
 	assert_string_equal(admin, "aml run_id=" RUN_ID
 			    " mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"
 			    " experiment=hello target=cpu nodes=2 tasks=4 tpn=2");
@@ -656,8 +657,8 @@ static void test_long_reason_cut(void **state)
 
 	job_for(f, "{\"experiment_name\": \"hello\", \"script\": \"a.py\","
 		   " \"compute_target\": \"nope\"}");
-	assert_int_equal(aml_submit_decide(f->env, f->n, &f->site, &f->who,
-					   &f->d, small, sizeof(small)),
+	assert_int_equal(aml_admission_decide(f->env, f->n, &f->site, &f->who,
+					      &f->d, small, sizeof(small)),
 			 -1);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	assert_string_equal(small + sizeof(small) - 4, "...");
@@ -775,8 +776,8 @@ static void test_launcher_script_bytes(void **state)
 
 	job_for(f, ddp_json);
 	decide_ok(f);
-	s = aml_submit_launcher_script(&f->d,
-				       "/usr/libexec/slurm-aml/aml-launch");
+	s = aml_admission_launcher_script(&f->d,
+					  "/usr/libexec/slurm-aml/aml-launch");
 	assert_non_null(s);
 	assert_string_equal(s, "#!/bin/sh\n"
 			       "# slurm-aml: the launcher of run " RUN_ID "\n"
@@ -791,7 +792,7 @@ static void test_launcher_script_quotes_path(void **state)
 
 	job_for(f, ddp_json);
 	decide_ok(f);
-	s = aml_submit_launcher_script(&f->d, "/opt/it's here/aml-launch");
+	s = aml_admission_launcher_script(&f->d, "/opt/it's here/aml-launch");
 	assert_non_null(s);
 	assert_string_equal(s, "#!/bin/sh\n"
 			       "# slurm-aml: the launcher of run " RUN_ID "\n"
@@ -803,8 +804,8 @@ static void test_launcher_script_needs_a_run(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_null(aml_submit_launcher_script(&f->d, "/bin/true"));
-	assert_null(aml_submit_launcher_script(NULL, "/bin/true"));
+	assert_null(aml_admission_launcher_script(&f->d, "/bin/true"));
+	assert_null(aml_admission_launcher_script(NULL, "/bin/true"));
 }
 
 static void test_free_twice(void **state)
@@ -813,387 +814,10 @@ static void test_free_twice(void **state)
 
 	job_for(f, ddp_json);
 	decide_ok(f);
-	aml_submit_decision_free(&f->d);
-	aml_submit_decision_free(&f->d);
-	aml_submit_decision_free(NULL);
+	aml_admission_free(&f->d);
+	aml_admission_free(&f->d);
+	aml_admission_free(NULL);
 	assert_null(f->d.summary);
-}
-
-/* ---- the plan's variables into a job's environment ---- */
-
-static void test_env_index_finds_by_name(void **state)
-{
-	char *items[] = { "ZED=1", "A=2", "AB=3", "A_B=4", "EMPTY=", NULL };
-	struct aml_strlist vars = { items, 5 };
-	struct aml_env_index ix;
-
-	(void)state;
-	assert_int_equal(aml_env_index_init(&ix, &vars), 0);
-	assert_int_equal(aml_env_index_find(&ix, "A=old"), 1);
-	assert_int_equal(aml_env_index_find(&ix, "AB=x=y"), 2);
-	assert_int_equal(aml_env_index_find(&ix, "A_B="), 3);
-	assert_int_equal(aml_env_index_find(&ix, "ZED=9"), 0);
-	assert_int_equal(aml_env_index_find(&ix, "EMPTY=x"), 4);
-	/* An entry without '=' is all name. */
-	assert_int_equal(aml_env_index_find(&ix, "ZED"), 0);
-	/* Prefixes and extensions of a name are other names. */
-	assert_int_equal(aml_env_index_find(&ix, "Z=1"), -1);
-	assert_int_equal(aml_env_index_find(&ix, "ZEDS=1"), -1);
-	assert_int_equal(aml_env_index_find(&ix, "=1"), -1);
-	assert_int_equal(aml_env_index_find(&ix, ""), -1);
-	aml_env_index_free(&ix);
-	aml_env_index_free(&ix);
-}
-
-static void test_env_index_empty(void **state)
-{
-	struct aml_strlist vars = { NULL, 0 };
-	struct aml_env_index ix;
-
-	(void)state;
-	assert_int_equal(aml_env_index_init(&ix, &vars), 0);
-	assert_int_equal(aml_env_index_find(&ix, "A=1"), -1);
-	aml_env_index_free(&ix);
-}
-
-/* ---- updates of a run's job (job_modify) ---- */
-
-#define ADMIN "aml run_id=" RUN_ID " experiment=hello target=cpu nodes=2 " \
-	"tasks=4 tpn=2"
-#define GPU_ADMIN "aml run_id=" RUN_ID " experiment=hello target=gpu " \
-	"nodes=1 tasks=4 tpn=4"
-
-static enum aml_update_verdict check(struct fixture *f, const char *admin,
-				     const struct aml_job_update *u)
-{
-	f->err[0] = '\0';
-	return aml_submit_check_update(&f->site, admin, u, f->err,
-				       sizeof(f->err));
-}
-
-static void test_admin_comment_names_target(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_plan plan = { 0 };
-	char *text;
-
-	plan.comment = "aml run_id=" RUN_ID " experiment=hello";
-	plan.target = "cpu";
-	plan.min_nodes = 2;
-	plan.num_tasks = 4;
-	plan.ntasks_per_node = 2;
-	text = aml_submit_admin_comment(&plan);
-	assert_string_equal(text, ADMIN);
-	free(text);
-	(void)f;
-}
-
-/* The run id comes back out of the admin comment, and only ours. */
-static void test_admin_run_id(void **state)
-{
-	char id[AML_RUNID_MAX];
-
-	(void)state;
-	assert_int_equal(aml_submit_admin_run_id(ADMIN, id, sizeof(id)), 0);
-	assert_string_equal(id, RUN_ID);
-	assert_int_equal(aml_submit_admin_run_id(NULL, id, sizeof(id)), -1);
-	assert_int_equal(aml_submit_admin_run_id("note run_id=" RUN_ID, id,
-						 sizeof(id)), -1);
-	assert_int_equal(aml_submit_admin_run_id("aml run_id=../x", id,
-						 sizeof(id)), -1);
-	assert_int_equal(aml_submit_admin_run_id("aml run_id=", id,
-						 sizeof(id)), -1);
-	assert_int_equal(aml_submit_admin_run_id(ADMIN, id, 8), -1);
-}
-
-static void test_update_not_a_run(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 100 };
-
-	assert_int_equal(check(f, NULL, &u), AML_UPDATE_OK);
-	assert_int_equal(check(f, "someone's note", &u), AML_UPDATE_OK);
-	assert_int_equal(check(f, "aml but not ours", &u), AML_UPDATE_OK);
-}
-
-static void test_update_within_limits(void **state)
-{
-	struct fixture *f = *state;
-	/* MaxTime 1 h plus FinalizeGrace 120 s: 62 minutes at most. */
-	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 2,
-				    .max_nodes = 2, .has_time_limit = 1,
-				    .time_limit_minutes = 62,
-				    .partition = "debug" };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-}
-
-static void test_update_nodes_refused(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 3 };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
-	assert_string_equal(f->err, "run " RUN_ID ": NumNodes: compute target "
-			    "cpu allows at most 2, asked 3");
-	u.min_nodes = 1;
-	u.max_nodes = 5;
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
-	/* Fewer than planned breaks the run's process layout. */
-	u.min_nodes = 1;
-	u.max_nodes = 0;
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
-	assert_string_equal(f->err, "run " RUN_ID ": NumNodes: the run's "
-			    "processes were planned for 2 node(s), asked 1");
-}
-
-static void test_update_time_refused(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_time_limit = 1,
-				    .time_limit_minutes = 63 };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TIME);
-	assert_string_equal(f->err, "run " RUN_ID ": TimeLimit: compute target "
-			    "cpu allows at most 62 minutes (01:00:00 and 120 s "
-			    "to finalize)");
-	u.time_limit_minutes = UINT32_MAX;
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TIME);
-}
-
-static void test_update_partition_qos_account(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .partition = "gpu" };
-	const char *gpu = "aml run_id=" RUN_ID " experiment=hello target=gpu";
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_PARTITION);
-	assert_non_null(strstr(f->err, "runs in partition debug only"));
-	u.partition = NULL;
-	u.qos = "low";
-	assert_int_equal(check(f, gpu, &u), AML_UPDATE_QOS);
-	/* cpu names no QOS: any will do. */
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-	u.qos = NULL;
-	u.account = "physics";
-	assert_int_equal(check(f, gpu, &u), AML_UPDATE_ACCOUNT);
-	assert_string_equal(f->err, "run " RUN_ID ": Account: compute target "
-			    "gpu does not allow account \"physics\"");
-	/* The account is the user's word: it cannot forge a log line. */
-	u.account = "ml\nrun x: ok";
-	assert_int_equal(check(f, gpu, &u), AML_UPDATE_ACCOUNT);
-	assert_null(strchr(f->err, '\n'));
-	u.account = "ml";
-	assert_int_equal(check(f, gpu, &u), AML_UPDATE_OK);
-}
-
-/* Fewer nodes than planned, even as a range, would break the layout. */
-static void test_update_node_range_refused(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 1,
-				    .max_nodes = 2 };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODES);
-	assert_string_equal(f->err, "run " RUN_ID ": NumNodes: the run's "
-			    "processes were planned for 2 node(s), asked 1");
-	u.min_nodes = 2;
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-}
-
-/* A target without Constraint allows no features: two targets on one
- * partition may differ by Constraint alone. */
-static void test_update_features(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .features = "big" };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_FEATURES);
-	assert_string_equal(f->err, "run " RUN_ID ": Features: compute target "
-			    "cpu sets no Constraint, so a run may not ask for "
-			    "node features, asked \"big\"");
-	u.features = "a100|big";
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_FEATURES);
-	u.features = "";
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-
-	/* The target's own constraint, exactly; clearing it escapes. */
-	u.features = "a100";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
-	u.features = "big";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
-	assert_string_equal(f->err, "run " RUN_ID ": Features: compute target "
-			    "gpu requires Constraint=a100 exactly, asked "
-			    "\"big\"");
-	u.features = "";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
-	u.features = "a100&big";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
-	/* A value that could forge a log line is shown escaped. */
-	u.features = "x\ny";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_FEATURES);
-	assert_null(strchr(f->err, '\n'));
-}
-
-static void test_update_batch_features(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .batch_features = "big" };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_FEATURES);
-	assert_string_equal(f->err, "run " RUN_ID ": BatchFeatures: would "
-			    "bring a node with features \"big\" into the job, "
-			    "past compute target cpu");
-	u.batch_features = "";
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-}
-
-static void test_update_gres(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .tres_per_node = "gres:gpu:1" };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_GRES);
-	assert_string_equal(f->err, "run " RUN_ID ": Gres: compute target cpu "
-			    "has no Gres, asked \"gres:gpu:1\"");
-	u.tres_per_node = "";
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-
-	u.tres_per_node = "gres:gpu:4";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
-	u.tres_per_node = "gpu:4";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
-	u.tres_per_node = "gres:gpu:8";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
-	assert_string_equal(f->err, "run " RUN_ID ": Gres: compute target gpu "
-			    "gives gres gpu:4 per node only, asked "
-			    "\"gres:gpu:8\"");
-	u.tres_per_node = "gres:gpu:4,gres:nic:1";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
-	u.tres_per_node = "";
-	assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
-}
-
-/* TRES a run never asks for: only clearing them is no change. */
-static void test_update_other_tres(void **state)
-{
-	struct fixture *f = *state;
-	struct {
-		const char *name;
-		size_t offset;
-	} fields[] = {
-		{ "TresPerJob", offsetof(struct aml_job_update, tres_per_job) },
-		{ "TresPerSocket", offsetof(struct aml_job_update, tres_per_socket) },
-		{ "TresPerTask", offsetof(struct aml_job_update, tres_per_task) },
-		{ "CpusPerTres", offsetof(struct aml_job_update, cpus_per_tres) },
-		{ "MemPerTres", offsetof(struct aml_job_update, mem_per_tres) },
-	};
-
-	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
-		struct aml_job_update u = { 0 };
-		const char **field = (const char **)((char *)&u +
-						     fields[i].offset);
-		char expected[256];
-
-		*field = "gres:gpu:8";
-		assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_GRES);
-		snprintf(expected, sizeof(expected),
-			 "run " RUN_ID ": %s: a run gets its devices per node "
-			 "from compute target gpu (Gres), asked "
-			 "\"gres:gpu:8\"", fields[i].name);
-		assert_string_equal(f->err, expected);
-		*field = "";
-		assert_int_equal(check(f, GPU_ADMIN, &u), AML_UPDATE_OK);
-	}
-}
-
-static void test_update_node_list(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .req_nodes = "n2" };
-
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_NODELIST);
-	assert_string_equal(f->err, "run " RUN_ID ": NodeList: a run's nodes "
-			    "are chosen within compute target cpu; asked for "
-			    "\"n2\"");
-	u.req_nodes = "";
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-}
-
-static void test_update_tasks(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_num_tasks = 1, .num_tasks = 4,
-				    .has_ntasks_per_node = 1,
-				    .ntasks_per_node = 2 };
-
-	/* The planned layout again is no change. */
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_OK);
-	u.num_tasks = 8;
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TASKS);
-	assert_string_equal(f->err, "run " RUN_ID ": NumTasks: the run's "
-			    "processes were planned as 4 task(s), asked 8");
-	u.num_tasks = 4;
-	u.ntasks_per_node = 1;
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TASKS);
-	assert_string_equal(f->err, "run " RUN_ID ": NtasksPerNode: the run's "
-			    "processes were planned with another layout, "
-			    "asked 1");
-	u.ntasks_per_node = 2;
-	u.other_layout = "NtasksPerSocket";
-	assert_int_equal(check(f, ADMIN, &u), AML_UPDATE_TASKS);
-	assert_string_equal(f->err, "run " RUN_ID ": NtasksPerSocket: the "
-			    "run's processes were planned with another layout");
-}
-
-/* Slurm placed the tasks (tpn 0), or the comment predates the layout:
- * no per-node count can be checked, so none is accepted. */
-static void test_update_tasks_unknown_layout(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_ntasks_per_node = 1,
-				    .ntasks_per_node = 2 };
-	const char *placed = "aml run_id=" RUN_ID " experiment=hello "
-			     "target=cpu nodes=2 tasks=5 tpn=0";
-	const char *old = "aml run_id=" RUN_ID " experiment=hello "
-			  "target=cpu nodes=2";
-
-	assert_int_equal(check(f, placed, &u), AML_UPDATE_TASKS);
-	assert_int_equal(check(f, old, &u), AML_UPDATE_TASKS);
-	u.has_ntasks_per_node = 0;
-	u.has_num_tasks = 1;
-	u.num_tasks = 5;
-	assert_int_equal(check(f, placed, &u), AML_UPDATE_OK);
-	assert_int_equal(check(f, old, &u), AML_UPDATE_TASKS);
-	assert_string_equal(f->err, "run " RUN_ID ": NumTasks: the run's "
-			    "processes were planned for another task count, "
-			    "asked 5");
-}
-
-/* What no target limits goes through, whatever else the run is. */
-static void test_update_harmless(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update none = { 0 };
-
-	assert_int_equal(check(f, ADMIN, &none), AML_UPDATE_OK);
-	assert_int_equal(check(f, GPU_ADMIN, &none), AML_UPDATE_OK);
-	assert_string_equal(f->err, "");
-}
-
-static void test_update_target_gone(void **state)
-{
-	struct fixture *f = *state;
-	struct aml_job_update u = { .has_nodes = 1, .min_nodes = 1 };
-	struct aml_job_update hold = { 0 };
-
-	assert_int_equal(check(f, "aml run_id=" RUN_ID " experiment=hello "
-			       "target=retired", &u),
-			 AML_UPDATE_TARGET_GONE);
-	assert_non_null(strstr(f->err, "no longer in aml.conf"));
-	/* Holding or releasing touches no limit. */
-	assert_int_equal(check(f, "aml run_id=" RUN_ID " experiment=hello "
-			       "target=retired", &hold), AML_UPDATE_OK);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1242,25 +866,6 @@ int main(void)
 		T(test_launcher_script_quotes_path),
 		T(test_launcher_script_needs_a_run),
 		T(test_free_twice),
-		T(test_env_index_finds_by_name),
-		T(test_env_index_empty),
-		T(test_admin_comment_names_target),
-		T(test_admin_run_id),
-		T(test_update_not_a_run),
-		T(test_update_within_limits),
-		T(test_update_nodes_refused),
-		T(test_update_time_refused),
-		T(test_update_partition_qos_account),
-		T(test_update_node_range_refused),
-		T(test_update_features),
-		T(test_update_batch_features),
-		T(test_update_gres),
-		T(test_update_other_tres),
-		T(test_update_node_list),
-		T(test_update_tasks),
-		T(test_update_tasks_unknown_layout),
-		T(test_update_harmless),
-		T(test_update_target_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * submit_side.h: what sbatch does for `--aml-run=FILE`, in the user's own
+ * sbatch_side.h: what sbatch does for `--aml-run=FILE`, in the user's own
  * process, before and after the job reaches the controller.
  *
  * Before (slurm_spank_init_post_opt): every check first, so a user sees
@@ -7,7 +7,7 @@
  * (aml.conf), the run configuration, its files, and the plan the
  * controller will make of it for this user.  Only then: the snapshot of
  * the source directory, the run in history (NotStarted), and the job
- * control environment the controller decides from (submit.h):
+ * control environment the controller decides from (admission.h):
  * AML_CONFIG, AML_RUN_ID, AML_SNAPSHOT_ID, AML_LAUNCHER.
  *
  * After (slurm_spank_exit): SPANK never tells sbatch the job id, but the
@@ -19,12 +19,12 @@
  * Every message is one line through slurm_error/slurm_info; sbatch adds
  * "sbatch: error: ".  The configuration's contents are never printed.
  */
-#ifndef AML_SPANK_SUBMIT_SIDE_H
-#define AML_SPANK_SUBMIT_SIDE_H
+#ifndef AML_SPANK_SBATCH_SIDE_H
+#define AML_SPANK_SBATCH_SIDE_H
 
 #include <slurm/spank.h>
 
-struct aml_submit_request {
+struct aml_sbatch_request {
 	const char *config_path;  /* --aml-run's value, as the user gave it */
 	int launcher;             /* 1: sbatch ran the placeholder script */
 	int test_only;            /* sbatch --test-only: create no run */
@@ -36,7 +36,7 @@ struct aml_submit_request {
  * in the same sbatch (a heterogeneous job calls post_opt once per
  * component) is refused: one run is one job.
  */
-int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req);
+int aml_sbatch_prepare(spank_t sp, const struct aml_sbatch_request *req);
 
 /*
  * The "after" part, at sbatch's exit.  [submit_errno] is sbatch's errno
@@ -44,6 +44,6 @@ int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req);
  * Does nothing unless prepare created a run; releases everything prepare
  * kept.
  */
-void aml_submit_finish(int submit_errno);
+void aml_sbatch_finish(int submit_errno);
 
 #endif

@@ -8,7 +8,7 @@
  *   TresPerTask, Partition, QOS, Account), then 16 bytes of numbers
  *   (nodes, time, tasks, tasks per node, and which of them are set).
  *
- * aml_submit_decide runs under a site whose size caps are small
+ * aml_admission_decide runs under a site whose size caps are small
  * (MaxConfigSize 2K, 8 variables, 8 arguments, 256 bytes of them), so
  * the caps are in force on inputs of libFuzzer's usual lengths.  What it
  * must hold:
@@ -17,7 +17,7 @@
  *     run id back, every planned variable is found by the environment
  *     index, and updating the job to what it already has (or to nothing
  *     a target limits) is never refused;
- * and aml_submit_check_update on the fuzzed comment and update refuses
+ * and aml_job_update_check on the fuzzed comment and update refuses
  * with a one-line reason or accepts, never anything else.
  */
 #include <stdint.h>
@@ -25,9 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_comment.h"
+#include "admission.h"
+#include "env_index.h"
+#include "job_update.h"
 #include "runid.h"
 #include "site.h"
-#include "submit.h"
 
 #define MAX_FIELDS 64
 
@@ -81,7 +84,7 @@ static uint32_t u32_at(const uint8_t *p)
 }
 
 /* What an accepted run must hold. */
-static void check_accepted(const struct aml_submit_decision *d,
+static void check_accepted(const struct aml_admission *d,
 			   const char *run_id)
 {
 	const struct aml_plan *p = &d->plan;
@@ -106,13 +109,13 @@ static void check_accepted(const struct aml_submit_decision *d,
 				abort();
 		aml_env_index_free(&ix);
 	}
-	admin = aml_submit_admin_comment(p);
+	admin = aml_admin_comment_make(p);
 	if (!admin)
 		return;
-	if (aml_submit_admin_run_id(admin, id, sizeof(id)) < 0 ||
+	if (aml_admin_comment_run_id(admin, id, sizeof(id)) < 0 ||
 	    strcmp(id, p->run_id))
 		abort();
-	if (aml_submit_check_update(&site, admin, &none, why, sizeof(why)) !=
+	if (aml_job_update_check(&site, admin, &none, why, sizeof(why)) !=
 	    AML_UPDATE_OK)
 		abort();
 	/* The job as planned, asked for again. */
@@ -132,7 +135,7 @@ static void check_accepted(const struct aml_submit_decision *d,
 		same.has_ntasks_per_node = 1;
 		same.ntasks_per_node = p->ntasks_per_node;
 	}
-	if (aml_submit_check_update(&site, admin, &same, why, sizeof(why)) !=
+	if (aml_job_update_check(&site, admin, &same, why, sizeof(why)) !=
 	    AML_UPDATE_OK) {
 		fprintf(stderr, "the planned job refused as an update: %s\n",
 			why);
@@ -146,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct aml_submitter who = { "alice", "ml" };
 	char *copy, *fields[MAX_FIELDS], reason[4096], why[512];
 	const char *run_id = NULL, *admin;
-	struct aml_submit_decision d;
+	struct aml_admission d;
 	struct aml_job_update u = { 0 };
 	size_t n = 0, env_n, at = 0;
 	uint8_t nums[16] = { 0 };
@@ -174,8 +177,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!strncmp(fields[env_n], AML_JOBENV_RUN_ID "=", 11))
 			run_id = fields[env_n] + 11;
 
-	if (aml_submit_decide(fields, env_n, &site, &who, &d, reason,
-			      sizeof(reason)) < 0) {
+	if (aml_admission_decide(fields, env_n, &site, &who, &d, reason,
+				 sizeof(reason)) < 0) {
 		check_reason(reason);
 		if (d.plan.run_id || d.summary || d.snapshot_id ||
 		    d.plan.environment.items)
@@ -183,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (d.is_aml) {
 		check_accepted(&d, run_id);
 	}
-	aml_submit_decision_free(&d);
+	aml_admission_free(&d);
 
 	/* The update check on what follows "--". */
 	at = env_n + 1;
@@ -207,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	u.num_tasks = u32_at(nums + 8);
 	u.ntasks_per_node = (uint32_t)nums[12] | (uint32_t)nums[13] << 8;
 	why[0] = '\0';
-	v = aml_submit_check_update(&site, admin, &u, why, sizeof(why));
+	v = aml_job_update_check(&site, admin, &u, why, sizeof(why));
 	if (v > AML_UPDATE_NODELIST)
 		abort();
 	if (v != AML_UPDATE_OK)

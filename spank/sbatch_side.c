@@ -1,5 +1,5 @@
 /*
- * submit_side.c: sbatch's part of a run (see submit_side.h).
+ * sbatch_side.c: sbatch's part of a run (see sbatch_side.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,21 +14,21 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "admin_comment.h"
 #include "errors.h"
 #include "event.h"
 #include "gitinfo.h"
 #include "hash.h"
-#include "job_env.h"
 #include "history.h"
+#include "job_env.h"
 #include "plan.h"
 #include "runconfig.h"
 #include "runid.h"
+#include "sbatch_side.h"
 #include "self.h"
 #include "site.h"
 #include "snapshot.h"
 #include "store.h"
-#include "submit.h"
-#include "submit_side.h"
 
 /* What prepare leaves for finish, which runs from sbatch's exit handler. */
 static struct {
@@ -91,7 +91,7 @@ static const char *submit_account(char *buf, size_t len)
  * controller applies to it too).  Nothing is created.  Returns 0 with
  * [rc], [plan] and [config] (malloc'd) filled, or -1 (all freed).
  */
-static int check_request(const struct aml_submit_request *req,
+static int check_request(const struct aml_sbatch_request *req,
 			 const char *user, struct aml_runconfig *rc,
 			 struct aml_plan *plan, char **config)
 {
@@ -268,7 +268,7 @@ static int set_control_env(spank_t sp, const char *name, const char *value)
 	return -1;
 }
 
-int aml_submit_prepare(spank_t sp, const struct aml_submit_request *req)
+int aml_sbatch_prepare(spank_t sp, const struct aml_sbatch_request *req)
 {
 	struct aml_runconfig rc;
 	struct aml_plan plan;
@@ -364,8 +364,8 @@ static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 	for (uint32_t i = 0; i < msg->record_count; i++) {
 		const slurm_job_info_t *j = &msg->job_array[i];
 
-		if (aml_submit_admin_run_id(j->admin_comment, planned,
-					    sizeof(planned)) < 0 ||
+		if (aml_admin_comment_run_id(j->admin_comment, planned,
+					     sizeof(planned)) < 0 ||
 		    strcmp(planned, run_id))
 			continue;
 		if (!best || j->submit_time > best->submit_time ||
@@ -447,7 +447,7 @@ static void record_outcome(int submit_errno)
 	record(AML_STATUS_FAILED, 0, reason, 0);
 }
 
-void aml_submit_finish(int submit_errno)
+void aml_sbatch_finish(int submit_errno)
 {
 	if (state.created)
 		record_outcome(submit_errno);
