@@ -23,6 +23,21 @@
 #ifndef AML_JOB_ENV_H
 #define AML_JOB_ENV_H
 
+/* ---- inside sbatch: the cli_filter plugin -> the SPANK plugin ---- */
+
+/*
+ * The id of the job sbatch just submitted, which SPANK never tells its
+ * plugins: Slurm's cli_filter plugins are the one client-side hook that
+ * sees it (post_submit), so cli_filter/aml puts it into sbatch's own
+ * environment for sbatch's SPANK plugin to read at exit.  Written after
+ * the job was built, so it never reaches the job.  Trusted by nobody: the
+ * SPANK plugin removes any inherited value before the submission, and
+ * takes the job only once the controller says its admin comment names
+ * the run (admin_comment.h); without cli_filter/aml it finds the job
+ * among the user's jobs instead.
+ */
+#define AML_SUBMITTED_JOB_ID "AML_SUBMITTED_JOB_ID"
+
 /* ---- sbatch -> slurmctld: the SPANK job-control environment ---- */
 
 /*
@@ -46,8 +61,8 @@
 /*
  * The snapshot of the source directory (64 hex digits).  Written by
  * sbatch's plugin; the controller refuses anything but 64 hex digits and
- * appends it to the job's environment under the same name (admission.c); the
- * node side checks it again (aml_sha256_is_hex) before it installs that
+ * appends it to the job's environment under the same name (admission.c);
+ * the node side checks it again (aml_sha256_is_hex) before it installs that
  * snapshot from the user's own store, as the user.
  */
 #define AML_JOBENV_SNAPSHOT "AML_SNAPSHOT_ID"

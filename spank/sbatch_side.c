@@ -284,6 +284,9 @@ int aml_sbatch_prepare(spank_t sp, const struct aml_sbatch_request *req)
 		return -1;
 	}
 	state.prepared = 1;
+	/* Only cli_filter/aml, after this submission, may say which job it
+	 * made (job_env.h): not a value inherited from the caller. */
+	unsetenv(AML_SUBMITTED_JOB_ID);
 	if (!*req->config_path) {
 		slurm_error(AML_LOG_PREFIX "needs the path of a run configuration, as in --aml-run=run.json");
 		return -1;
@@ -345,28 +348,74 @@ out:
 }
 
 /*
+ * Whether [job] is one the controller planned for [run_id]: its admin
+ * comment, which the job_submit plugin writes and users cannot change,
+ * names the run (the job name is the run id too, but its owner can
+ * rename any of their jobs to it); and it is the user's own.
+ */
+static int planned_for(const slurm_job_info_t *job, const char *run_id)
+{
+	char planned[AML_RUNID_MAX];
+
+	return job->user_id == (uint32_t)getuid() &&
+	       aml_admin_comment_run_id(job->admin_comment, planned,
+					sizeof(planned)) == 0 &&
+	       !strcmp(planned, run_id);
+}
+
+/*
+ * The job cli_filter/aml saw sbatch submit (job_env.h), if the controller
+ * planned it for [run_id].  One job's record: the cheap way, for sites
+ * that load cli_filter/aml.  Returns 1 with its id and whether it is
+ * still pending, 0 when there is no such word or it names another job.
+ */
+static int submitted_job(const char *run_id, uint32_t *job_id, int *pending)
+{
+	const char *word = getenv(AML_SUBMITTED_JOB_ID);
+	job_info_msg_t *msg = NULL;
+	unsigned long id;
+	char *end;
+	int found = 0;
+
+	if (!word || word[0] < '1' || word[0] > '9')
+		return 0;
+	errno = 0;
+	id = strtoul(word, &end, 10);
+	if (*end || errno || id >= NO_VAL)
+		return 0;
+	if (slurm_load_job(&msg, (uint32_t)id, SHOW_ALL) != SLURM_SUCCESS)
+		return 0;
+	if (msg->record_count == 1 && planned_for(&msg->job_array[0], run_id)) {
+		*job_id = msg->job_array[0].job_id;
+		*pending = (msg->job_array[0].job_state & JOB_STATE_BASE) ==
+			   JOB_PENDING;
+		found = 1;
+	}
+	slurm_free_job_info_msg(msg);
+	return found;
+}
+
+/*
  * The newest of the user's jobs that the controller planned for
- * [run_id]: its admin comment, which the job_submit plugin writes and
- * users cannot change, names the run (the job name is the run id too,
- * but its owner can rename any of their jobs to it).  Returns 1 with its
- * id and whether it is still pending, 0 when there is none, -1 when the
- * controller could not be asked.
+ * [run_id], when cli_filter/aml did not name it: every job of the user
+ * is asked for, which costs the controller as much as the user has jobs.
+ * Returns 1 with its id and whether it is still pending, 0 when there is
+ * none, -1 when the controller could not be asked.
  */
 static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 {
 	job_info_msg_t *msg = NULL;
 	const slurm_job_info_t *best = NULL;
-	char planned[AML_RUNID_MAX];
 
+	if (submitted_job(run_id, job_id, pending))
+		return 1;
 	if (slurm_load_job_user(&msg, (uint32_t)getuid(), SHOW_ALL) !=
 	    SLURM_SUCCESS)
 		return -1;
 	for (uint32_t i = 0; i < msg->record_count; i++) {
 		const slurm_job_info_t *j = &msg->job_array[i];
 
-		if (aml_admin_comment_run_id(j->admin_comment, planned,
-					     sizeof(planned)) < 0 ||
-		    strcmp(planned, run_id))
+		if (!planned_for(j, run_id))
 			continue;
 		if (!best || j->submit_time > best->submit_time ||
 		    (j->submit_time == best->submit_time &&

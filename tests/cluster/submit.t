@@ -46,7 +46,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 # NumNodes as scontrol prints a fixed count: "2-2" is 2.
 nodes_of() { local v; v=$(field "$(scontrol show job -o "$1")" NumNodes); echo "${v%%-*}"; }
 
-echo "1..22"
+echo "1..27"
 
 # ---- a valid run
 out=$(cd "$src/hello" && as_user sbatch -o /dev/null --aml-run=run.json </dev/null 2>&1); status=$?
@@ -157,3 +157,49 @@ grep -q "Node count specification invalid" <<<"$out" || echo "# scontrol said: $
 as_user scontrol update jobid="$job5" TimeLimit=5 >/dev/null 2>&1
 same "an update within the target is accepted" 00:05:00 "$(field "$(scontrol show job -o "$job5")" TimeLimit)"
 [ -n "$job5" ] && scancel "$job5"
+
+# ---- how sbatch learns its job: cli_filter/aml names it, the user cannot
+# sdiag counts the controller's RPCs by type: asking for every job of a
+# user is REQUEST_JOB_USER_INFO, for one job REQUEST_JOB_INFO_SINGLE.
+rpcs() { sdiag | awk -v t="$1" '$1 == t { sub(/.*count:/, ""); print $1 + 0; f = 1 } END { if (!f) print 0 }'; }
+queued_job() { as_user aml-run show --json "$1" | jq -r '[.events[] | select(.status == "Queued") | .job_id] | first // 0'; }
+if grep -q '^CliFilterPlugins=aml' "$SLURM_CONF"; then
+	listed=$(rpcs REQUEST_JOB_USER_INFO) single=$(rpcs REQUEST_JOB_INFO_SINGLE)
+	out=$(cd "$src/hello" && as_user sbatch -o /dev/null --hold --aml-run=run.json </dev/null 2>&1)
+	job6=$(sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' <<<"$out")
+	run6=$(sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out")
+	same "with cli_filter/aml, Queued names the job sbatch submitted" "$job6" "$(queued_job "$run6")"
+	same "with cli_filter/aml, sbatch asks for its one job, not all of its user's" \
+		"$listed more" "$(rpcs REQUEST_JOB_USER_INFO) $( [ "$(rpcs REQUEST_JOB_INFO_SINGLE)" -gt "$single" ] && echo more || echo same)"
+	[ -n "$job6" ] && scancel "$job6"
+	# The hostile user's pending job: a user who names it as "the job sbatch
+	# submitted" must not get it recorded as their run's.
+	evil_job=$(as_evil sbatch --parsable -o /dev/null --hold --wrap true 2>/dev/null)
+	out=$(cd "$src/hello" && as_user env AML_SUBMITTED_JOB_ID="$evil_job" sbatch -o /dev/null --hold --aml-run=run.json </dev/null 2>&1)
+	job7=$(sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' <<<"$out")
+	run7=$(sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out")
+	same "an AML_SUBMITTED_JOB_ID the user sets is not taken: Queued names sbatch's own job" \
+		"$job7" "$(queued_job "$run7")"
+	same "... and the other user's job is left as it was" "PENDING wrap" \
+		"$(job_state "$evil_job") $(field "$(scontrol show job -o "$evil_job")" JobName)"
+	[ -n "$job7" ] && scancel "$job7"
+	[ -n "$evil_job" ] && scancel "$evil_job"
+	# A login node whose slurm.conf lacks the line: sbatch finds the job
+	# among the user's, as before.
+	conf=$home/aml-submit-test/slurm-no-cli-filter.conf
+	grep -v '^CliFilterPlugins=' "$SLURM_CONF" >"$conf"
+	chmod 0644 "$conf"
+	listed=$(rpcs REQUEST_JOB_USER_INFO)
+	out=$(cd "$src/hello" && as_user env SLURM_CONF="$conf" sbatch -o /dev/null --hold --aml-run=run.json </dev/null 2>&1)
+	job8=$(sed -n 's/^Submitted batch job \([0-9]*\)$/\1/p' <<<"$out")
+	run8=$(sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out")
+	same "without cli_filter/aml, Queued still names the job, found among the user's" \
+		"$job8 listed" "$(queued_job "$run8") $( [ "$(rpcs REQUEST_JOB_USER_INFO)" -gt "$listed" ] && echo listed || echo not-listed)"
+	[ -n "$job8" ] && scancel "$job8"
+else
+	for t in "Queued names the job sbatch submitted" "sbatch asks for its one job" \
+		"a user's AML_SUBMITTED_JOB_ID is not taken" "the other user's job is left as it was" \
+		"without cli_filter/aml, Queued still names the job"; do
+		ok "$t # SKIP the cluster's slurm.conf loads no cli_filter/aml"
+	done
+fi
