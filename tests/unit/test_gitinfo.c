@@ -630,7 +630,7 @@ static void test_dirty_override_spellings(void **state)
 
 	(void)state;
 	need_git();
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		setenv("AZUREML_GIT_DIRTY", cases[i].env, 1);
 		assert_int_equal(git_props("plain", &props, err, sizeof(err)),
@@ -648,7 +648,7 @@ static void test_overrides_outside_repository(void **state)
 
 	(void)state;
 	/* No git needed: overrides count without it. */
-	sh("mkdir -p plain empty-bin");
+	sh("mkdir -p plain/.git empty-bin");
 	setenv("AZUREML_GIT_REPOSITORY_URI", CRED_URL, 1);
 	setenv("AZUREML_GIT_BUILD_ID", "7", 1);
 	assert_int_equal(git_props("plain", &props, err, sizeof(err)), 1);
@@ -670,7 +670,7 @@ static void test_override_with_control_character(void **state)
 	char err[256];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	setenv("AZUREML_GIT_BRANCH", "main\033[2J", 1);
 	assert_int_equal(git_props("plain", &props, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "AZUREML_GIT_BRANCH"));
@@ -708,7 +708,7 @@ static void test_git_not_executable(void **state)
 	char err[256];
 
 	(void)state;
-	sh("mkdir -p noexec-bin plain && echo 'echo true' > noexec-bin/git && "
+	sh("mkdir -p noexec-bin plain/.git && echo 'echo true' > noexec-bin/git && "
 	   "chmod 644 noexec-bin/git");
 	setenv("PATH", at("noexec-bin"), 1);
 	assert_int_equal(git_props("plain", &props, err, sizeof(err)), -1);
@@ -742,7 +742,7 @@ static void test_timeout(void **state)
 	int ended = 0;
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	/* The sleep is a grandchild: the kill must reach the whole group. */
 	snprintf(body, sizeof(body),
 		 "echo \"fatal: unable to access '%s/': slow\" >&2\n"
@@ -782,7 +782,7 @@ static void test_too_much_output(void **state)
 	char err[256];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("case \"$3 $4\" in\n"
 		 "'rev-parse --is-inside-work-tree') echo true ;;\n"
 		 "'ls-remote --get-url') head -c 70000 /dev/zero | tr '\\0' a ;;\n"
@@ -801,7 +801,7 @@ static void test_exactly_64_kib_accepted(void **state)
 	const char *uri;
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	/* 65535 characters and the newline: 64 KiB in all. */
 	fake_git("case \"$3 $4\" in\n"
 		 "'rev-parse --is-inside-work-tree') echo true ;;\n"
@@ -822,7 +822,7 @@ static void test_big_status_is_dirty_not_error(void **state)
 	char err[256];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("case \"$3 $4\" in\n"
 		 "'rev-parse --is-inside-work-tree') echo true ;;\n"
 		 "'status --porcelain') head -c 300000 /dev/zero | tr '\\0' '?' ;;\n"
@@ -840,7 +840,7 @@ static void test_git_killed_by_signal(void **state)
 	char err[256];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("case \"$3 $4\" in\n"
 		 "'rev-parse --is-inside-work-tree') echo true ;;\n"
 		 "'rev-parse HEAD') echo 'error: https://u:" SECRET
@@ -861,7 +861,7 @@ static void test_long_stderr_line_not_quoted(void **state)
 	char err[2048];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	/* 1007 + 14 = 1021: the kept 1024 bytes end in "s3c". */
 	fake_git("{ head -c 1007 /dev/zero | tr '\\0' x; "
 		 "echo ' https://user:" SECRET "@example.org/r.git'; } >&2\n"
@@ -889,7 +889,7 @@ static void test_signal_mask_not_inherited(void **state)
 		fflush(stdout);
 		skip();
 	}
-	sh("mkdir -p plain fake");
+	sh("mkdir -p plain/.git fake");
 	f = fopen(at("fake/git"), "w");
 	assert_non_null(f);
 	fprintf(f, "#!/usr/bin/python3\n"
@@ -917,7 +917,7 @@ static void test_old_git_prints_remote_name(void **state)
 	char err[256];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("case \"$3 $4\" in\n"
 		 "'rev-parse --is-inside-work-tree') echo true ;;\n"
 		 "'ls-remote --get-url') echo origin ;;\n"
@@ -935,6 +935,31 @@ static void test_old_git_prints_remote_name(void **state)
 	aml_kvlist_free(&props);
 }
 
+/*
+ * git is forked only where it could find a work tree: no ".git" in the
+ * source directory or above it, and the fake git (which would leave a
+ * mark and say "true") is never run; with one above, it is.
+ */
+static void test_outside_any_tree_forks_nothing(void **state)
+{
+	static const char body[] = "echo run >> \"$(dirname \"$0\")/ran\"\n"
+				   "[ \"$4\" = --is-inside-work-tree ] && echo true\n"
+				   "exit 1";
+	struct aml_kvlist props;
+	char err[256];
+
+	(void)state;
+	sh("rm -rf tree fake/ran && mkdir -p tree/a/b");
+	fake_git(body);
+	assert_int_equal(git_props("tree/a/b", &props, err, sizeof(err)), 0);
+	assert_int_equal(props.count, 0);
+	assert_int_equal(access(at("fake/ran"), F_OK), -1);
+	/* A .git file (a linked work tree's) two levels up is enough. */
+	sh("touch tree/.git");
+	assert_int_equal(git_props("tree/a/b", &props, err, sizeof(err)), 0);
+	assert_int_equal(access(at("fake/ran"), F_OK), 0);
+}
+
 static void test_not_true_means_no_work_tree(void **state)
 {
 	static const char *const answers[] = {
@@ -945,7 +970,7 @@ static void test_not_true_means_no_work_tree(void **state)
 	char err[256], body[256];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	for (size_t i = 0; i < sizeof(answers) / sizeof(*answers); i++) {
 		snprintf(body, sizeof(body),
 			 "[ \"$4\" = --is-inside-work-tree ] && { %s; }\n"
@@ -971,7 +996,7 @@ static void test_child_environment(void **state)
 	size_t n;
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("log=\"$HOME/child.log\"\n"
 		 "if [ \"$4\" = --is-inside-work-tree ]; then\n"
 		 "  { printf 'args:'; printf ' [%s]' \"$@\"; echo\n"
@@ -1026,7 +1051,7 @@ static void test_caller_stdio_closed(void **state)
 	int saved[3], rc;
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("case \"$3 $4\" in\n"
 		 "'rev-parse --is-inside-work-tree') echo true ;;\n"
 		 "'symbolic-ref --short') echo main ;;\n"
@@ -1074,7 +1099,7 @@ static void test_small_errbuf(void **state)
 	char err[24];
 
 	(void)state;
-	sh("mkdir -p plain");
+	sh("mkdir -p plain/.git");
 	fake_git("echo \"fatal: '" CRED_URL "'\" >&2; kill -KILL $$");
 	assert_int_equal(git_props("plain", &props, err, sizeof(err)), -1);
 	assert_int_equal(strlen(err), sizeof(err) - 1);
@@ -1213,6 +1238,7 @@ int main(void)
 		T(test_long_stderr_line_not_quoted),
 		T(test_signal_mask_not_inherited),
 		T(test_old_git_prints_remote_name),
+		T(test_outside_any_tree_forks_nothing),
 		T(test_not_true_means_no_work_tree),
 		T(test_child_environment),
 		T(test_caller_stdio_closed),
