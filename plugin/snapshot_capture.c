@@ -512,7 +512,9 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 		aml_errors_add(errs, NULL, "out of memory");
 		goto out;
 	}
-	if ((stats->new_files && aml_store_sync(store, errbuf, sizeof(errbuf)) < 0) ||
+	/* The blobs before the manifest that names them: a crash never
+	 * leaves an id whose files are missing or torn. */
+	if (aml_store_sync(store, errbuf, sizeof(errbuf)) < 0 ||
 	    aml_store_put_manifest(store, id, text, len, &written, errbuf,
 				   sizeof(errbuf)) < 0) {
 		aml_errors_add(errs, NULL, "%s", errbuf);

@@ -13,11 +13,12 @@
  *
  * Every write goes to a new file in tmp/ and is renamed into place, so a
  * reader never sees a partial blob or manifest, whatever is killed when.
- * Blobs are not fsync'd one by one (10,000 fsyncs would dominate a capture);
- * aml_store_sync() flushes them all before the manifest that refers to them
- * is published with fsync of the file and of its directory.  A blob that
- * was torn anyway (power loss) fails its hash check at install, naming the
- * file; it is never installed silently.
+ * Blobs are not fsync'd as they are written (10,000 fsyncs would dominate
+ * a first capture); aml_store_sync() flushes the ones written since the
+ * last sync before the manifest that refers to them is published with
+ * fsync of the file and of its directory.  A blob that was torn anyway
+ * (power loss) fails its hash check at install, naming the file; it is
+ * never installed silently.
  *
  * Errors are one sentence in the caller's [errbuf], naming the path.
  */
@@ -29,10 +30,18 @@
 
 #include "hash.h"
 
+/* The most new blobs aml_store_sync() flushes one by one. */
+#define AML_STORE_FRESH_MAX 8
+
 struct aml_store {
 	int dirfd;      /* the user's store directory, O_PATH|O_DIRECTORY */
 	char *path;     /* for messages */
 	int lockfd;     /* -1 unless locked */
+	/* Blobs written since the last aml_store_sync (store.c's). */
+	char fresh[AML_STORE_FRESH_MAX][AML_SHA256_HEX_LEN + 1];
+	size_t n_fresh;
+	int fresh_many;   /* more than fit in [fresh] */
+	int fresh_dirs;   /* a blobs/<2 hex> was made for one */
 };
 
 /*
@@ -77,13 +86,20 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 			size_t errlen);
 
-/* Flush every blob written so far to stable storage (syncfs). */
+/*
+ * Flush every blob written through [s] since its last sync to stable
+ * storage: up to AML_STORE_FRESH_MAX of them (a resubmit's few) by fsync
+ * of each and of its directory, more by one syncfs of the store's
+ * filesystem.  Nothing to do (no fsync) when none was written.  Returns
+ * 0, or -1 with errbuf (the blobs then still count as unflushed).
+ */
 int aml_store_sync(struct aml_store *s, char *errbuf, size_t errlen);
 
 /*
  * Publish manifest [text] under [id] (its SHA-256, which the caller
  * computed): written to tmp/, fsync'd, renamed, directory fsync'd.  When
- * it exists already, only its mtime is refreshed (gc ages manifests by it).
+ * it exists already, only its mtime is refreshed (gc ages manifests by
+ * it), without fsync: store.c says why that is enough.
  * Sets [*written] like aml_store_put_fd.  Returns 0, or -1 with errbuf.
  */
 int aml_store_put_manifest(struct aml_store *s, const char *id,

@@ -1038,6 +1038,53 @@ static void test_sync(void **state)
 	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
 }
 
+/* The blobs a sync flushes are those written since the last one: one by
+ * one while few, all at once (syncfs) past AML_STORE_FRESH_MAX; one
+ * already present is not written, so not flushed again. */
+static void test_sync_only_fresh_blobs(void **state)
+{
+	struct fixture *f = *state;
+	char hex[AML_SHA256_HEX_LEN + 1], data[32];
+
+	assert_int_equal(f->s.n_fresh, 0);
+	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
+	put_str(f, "fresh one", hex);
+	assert_int_equal(f->s.n_fresh, 1);
+	assert_string_equal(f->s.fresh[0], hex);
+	assert_int_equal(f->s.fresh_dirs, 1);
+	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->s.n_fresh, 0);
+	assert_int_equal(f->s.fresh_dirs, 0);
+	put_str(f, "fresh one", hex);
+	assert_int_equal(f->s.n_fresh, 0);
+	for (int i = 0; i <= AML_STORE_FRESH_MAX; i++) {
+		snprintf(data, sizeof(data), "many %d", i);
+		put_str(f, data, hex);
+	}
+	assert_int_equal(f->s.n_fresh, AML_STORE_FRESH_MAX);
+	assert_int_equal(f->s.fresh_many, 1);
+	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->s.n_fresh, 0);
+	assert_int_equal(f->s.fresh_many, 0);
+}
+
+/* A blob that cannot be flushed (here: replaced by a directory before
+ * the sync) fails the sync, naming it, and stays to be flushed. */
+static void test_sync_failure_named(void **state)
+{
+	struct fixture *f = *state;
+	char hex[AML_SHA256_HEX_LEN + 1], rel[128];
+
+	put_str(f, "to be swapped", hex);
+	snprintf(rel, sizeof(rel), "blobs/%.2s/%s", hex, hex + 2);
+	assert_int_equal(unlink(at(f, rel)), 0);
+	assert_int_equal(mkdir(at(f, rel), 0700), 0);
+	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, hex + 2));
+	assert_int_equal(f->s.n_fresh, 1);
+	assert_int_equal(rmdir(at(f, rel)), 0);
+}
+
 /* ---- kill -9 and concurrency ---- */
 
 /* A writer killed half-way leaves only a temporary, which gc removes
@@ -1498,6 +1545,8 @@ int main(void)
 		T(test_lock_shared_and_exclusive),
 		T(test_lock_refuses_fifo),
 		T(test_sync),
+		T(test_sync_only_fresh_blobs),
+		T(test_sync_failure_named),
 		T(test_killed_writer),
 		T(test_concurrent_writers),
 		T(test_gc_keeps_referenced),
