@@ -437,7 +437,7 @@ char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 		text[at++] = '\n';
 	}
 	text[at] = '\0';
-	if (aml_sha256_buffer(text, at, id) != 0) {
+	if (id && aml_sha256_buffer(text, at, id) != 0) {
 		free(text);
 		return NULL;
 	}

@@ -99,7 +99,9 @@ int aml_manifest_finish(struct aml_manifest *m, char *errbuf, size_t errlen);
 
 /*
  * The canonical text of a finished manifest, malloc'd, with its length in
- * [*len] and its id in [id].  Returns NULL when memory runs out.
+ * [*len] and its id in [id], or no id when [id] is NULL (for a caller
+ * whose store names the text itself: aml_store_publish_manifest, so a
+ * capture hashes its manifest once).  Returns NULL when memory runs out.
  */
 char *aml_manifest_encode(const struct aml_manifest *m, size_t *len,
 			  char id[AML_SHA256_HEX_LEN + 1]);

@@ -507,7 +507,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	}
 	if (w.errors || build_manifest(&w, &manifest) < 0)
 		goto out;
-	text = aml_manifest_encode(&manifest, &len, id);
+	text = aml_manifest_encode(&manifest, &len, NULL);
 	if (!text) {
 		aml_errors_add(errs, NULL, "out of memory");
 		goto out;
@@ -515,8 +515,8 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	/* The blobs before the manifest that names them: a crash never
 	 * leaves an id whose files are missing or torn. */
 	if (aml_store_sync(store, errbuf, sizeof(errbuf)) < 0 ||
-	    aml_store_put_manifest(store, id, text, len, &written, errbuf,
-				   sizeof(errbuf)) < 0) {
+	    aml_store_publish_manifest(store, text, len, id, &written, errbuf,
+				       sizeof(errbuf)) < 0) {
 		aml_errors_add(errs, NULL, "%s", errbuf);
 		goto out;
 	}

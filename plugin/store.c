@@ -783,27 +783,16 @@ static int refresh_manifest(struct aml_store *s, int mdir, const char *id,
 	return 0;
 }
 
-int aml_store_put_manifest(struct aml_store *s, const char *id,
-			   const char *text, size_t len, int *written,
-			   char *errbuf, size_t errlen)
+/* Publish [text], whose SHA-256 is [id] (checked by the caller). */
+static int publish_manifest(struct aml_store *s, const char *id,
+			    const char *text, size_t len, int *written,
+			    char *errbuf, size_t errlen)
 {
-	char rel[REL_MAX], actual[AML_SHA256_HEX_LEN + 1], name[TEMP_NAME];
+	char rel[REL_MAX], name[TEMP_NAME];
 	struct stat st;
 	int mdir, tmpfd, err;
 
-	*written = 0;
-	if (!aml_sha256_is_hex(id))
-		return aml_fail(errbuf, errlen,
-			    "%s: manifest id \"%.80s\" is not a SHA-256 in hex",
-			    s->path, id ? id : "");
 	snprintf(rel, sizeof(rel), "manifests/%.64s", id);
-	if (aml_sha256_buffer(text, len, actual) != 0)
-		return aml_fail(errbuf, errlen, "%s/%s: hashing failed", s->path,
-			    rel);
-	if (strcmp(actual, id) != 0)
-		return aml_fail(errbuf, errlen,
-			    "%s/%s: the text's SHA-256 is %s, not its id: refused",
-			    s->path, rel, actual);
 	/* A real descriptor (not O_PATH): the directory is fsync'd. */
 	mdir = aml_open_nofollow(s->dirfd, "manifests", O_RDONLY | O_DIRECTORY);
 	if (mdir < 0)
@@ -838,6 +827,38 @@ fail:
 	close(tmpfd);
 	close(mdir);
 	return -1;
+}
+
+int aml_store_put_manifest(struct aml_store *s, const char *id,
+			   const char *text, size_t len, int *written,
+			   char *errbuf, size_t errlen)
+{
+	char actual[AML_SHA256_HEX_LEN + 1];
+
+	*written = 0;
+	if (!aml_sha256_is_hex(id))
+		return aml_fail(errbuf, errlen,
+			    "%s: manifest id \"%.80s\" is not a SHA-256 in hex",
+			    s->path, id ? id : "");
+	if (aml_sha256_buffer(text, len, actual) != 0)
+		return aml_fail(errbuf, errlen, "%s/manifests/%.64s: hashing failed",
+				s->path, id);
+	if (strcmp(actual, id) != 0)
+		return aml_fail(errbuf, errlen,
+			    "%s/manifests/%.64s: the text's SHA-256 is %s, not its id: refused",
+			    s->path, id, actual);
+	return publish_manifest(s, id, text, len, written, errbuf, errlen);
+}
+
+int aml_store_publish_manifest(struct aml_store *s, const char *text,
+			       size_t len, char id[AML_SHA256_HEX_LEN + 1],
+			       int *written, char *errbuf, size_t errlen)
+{
+	*written = 0;
+	if (aml_sha256_buffer(text, len, id) != 0)
+		return aml_fail(errbuf, errlen, "%s/manifests: hashing failed",
+				s->path);
+	return publish_manifest(s, id, text, len, written, errbuf, errlen);
 }
 
 /* Read and verify manifests/<id> from directory [mdir]. */

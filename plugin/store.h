@@ -107,6 +107,15 @@ int aml_store_put_manifest(struct aml_store *s, const char *id,
 			   char *errbuf, size_t errlen);
 
 /*
+ * aml_store_put_manifest for a text whose id the store works out itself
+ * (its SHA-256, hashed once here), into [id].  Returns 0, or -1 with
+ * errbuf.
+ */
+int aml_store_publish_manifest(struct aml_store *s, const char *text,
+			       size_t len, char id[AML_SHA256_HEX_LEN + 1],
+			       int *written, char *errbuf, size_t errlen);
+
+/*
  * Read manifest [id] and check that its SHA-256 is [id].  Returns 0 with a
  * malloc'd [*text] (NUL-terminated) and [*len], or -1 with errbuf.
  */

@@ -710,6 +710,12 @@ static void test_encode_exact_text(void **state)
 	assert_string_equal(id, check);
 	assert_string_equal(id, SAMPLE_ID);
 	free(text);
+	/* Without an id to fill, the same text (nothing hashed). */
+	text = aml_manifest_encode(&m, &len, NULL);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(SAMPLE_TEXT));
+	assert_memory_equal(text, SAMPLE_TEXT, len + 1);
+	free(text);
 	aml_manifest_free(&m);
 }
 

@@ -955,6 +955,36 @@ static void test_manifest_republish_refreshes_mtime(void **state)
 	assert_int_equal(st.st_mode & 07777, 0444);
 }
 
+/* The store names a text itself: its SHA-256, published as
+ * aml_store_put_manifest would under that id, then refreshed. */
+static void test_manifest_publish_names_it(void **state)
+{
+	struct fixture *f = *state;
+	char id[AML_SHA256_HEX_LEN + 1], want[AML_SHA256_HEX_LEN + 1];
+	char *text;
+	size_t len;
+	int written;
+
+	assert_int_equal(aml_sha256_buffer(AML_MANIFEST_HEADER,
+					   strlen(AML_MANIFEST_HEADER), want), 0);
+	assert_int_equal(aml_store_publish_manifest(&f->s, AML_MANIFEST_HEADER,
+						    strlen(AML_MANIFEST_HEADER),
+						    id, &written, f->err,
+						    sizeof(f->err)), 0);
+	assert_string_equal(id, want);
+	assert_int_equal(written, 1);
+	assert_int_equal(aml_store_read_manifest(&f->s, id, &text, &len, f->err,
+						 sizeof(f->err)), 0);
+	assert_string_equal(text, AML_MANIFEST_HEADER);
+	free(text);
+	assert_int_equal(aml_store_publish_manifest(&f->s, AML_MANIFEST_HEADER,
+						    strlen(AML_MANIFEST_HEADER),
+						    id, &written, f->err,
+						    sizeof(f->err)), 0);
+	assert_int_equal(written, 0);
+	assert_int_equal(count_entries(at(f, "manifests")), 1);
+}
+
 /* ---- cache ---- */
 
 static void test_cache(void **state)
@@ -1537,6 +1567,7 @@ int main(void)
 		T(test_planted_symlink_blob_file),
 		T(test_planted_symlink_manifests_and_cache),
 		T(test_manifest_put_and_read),
+		T(test_manifest_publish_names_it),
 		T(test_manifest_wrong_id_refused),
 		T(test_manifest_corruption_detected),
 		T(test_manifest_too_large_refused),
