@@ -193,6 +193,60 @@ static int replace_file_at(int dirfd, const char *name, const char *text,
 	return 0;
 }
 
+/*
+ * Create the [n] (at most 8) files [names] with [texts] in [dirfd], a
+ * directory no reader sees yet, and make their contents durable: every
+ * file written, then their writeback started, then every one synced, so
+ * that a filesystem that commits metadata in one journal (ext4, xfs)
+ * does so once, not once per file.  Returns 0, or -1 with errno (the
+ * files then left to the caller).
+ */
+static int create_files_synced(int dirfd, const char *const *names,
+			       const char *const *texts, size_t n, mode_t mode)
+{
+	int fds[8], r = 0, saved = 0;
+	size_t opened = 0;
+
+	if (n > sizeof(fds) / sizeof(*fds)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; opened < n; opened++) {
+		fds[opened] = openat(dirfd, names[opened],
+				     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					     O_CLOEXEC, mode);
+		if (fds[opened] < 0 || fchmod(fds[opened], mode) < 0 ||
+		    aml_write_all(fds[opened], texts[opened],
+				  strlen(texts[opened])) < 0) {
+			saved = errno;
+			if (fds[opened] >= 0)
+				opened++;
+			r = -1;
+			break;
+		}
+	}
+	/* Their writeback started together first: a filesystem that
+	 * allocates blocks at writeback (ext4, xfs) then allocates all four
+	 * before the first fdatasync commits, and the others find nothing
+	 * left to commit.  Only a hint: the fdatasyncs below are the
+	 * guarantee. */
+	for (size_t i = 0; r == 0 && i < opened; i++)
+		(void)sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (size_t i = 0; i < opened; i++) {
+		if (r == 0 && fdatasync(fds[i]) < 0) {
+			saved = errno;
+			r = -1;
+		}
+		if (close(fds[i]) < 0 && r == 0) {
+			saved = errno;
+			r = -1;
+		}
+	}
+	if (r < 0)
+		errno = saved;
+	return r;
+}
+
 /* [list] as properties.json and tags.json hold it; NULL when memory
  * runs out. */
 static char *kvlist_json(const struct aml_kvlist *list)
@@ -1004,13 +1058,16 @@ static int file_create_run(void *self, const struct aml_run_new *req,
 	}
 	fd = openat(expfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					O_CLOEXEC);
+	/* The contents, then the directory that names them, then (below)
+	 * the rename that names the directory: synced in that order, a
+	 * crash leaves either no run or a whole one.  Nothing reads the dot
+	 * name meanwhile, so the files are written in place. */
 	if (fd < 0 || fchmod(fd, fb->dir_mode) < 0 ||
-	    replace_file_at(fd, CONFIG, req->config_json,
-			    strlen(req->config_json), fb->file_mode) < 0 ||
-	    replace_file_at(fd, PROPERTIES, props, strlen(props),
-			    fb->file_mode) < 0 ||
-	    replace_file_at(fd, TAGS, tags, strlen(tags), fb->file_mode) < 0 ||
-	    replace_file_at(fd, EVENTS, line, strlen(line), fb->file_mode) < 0 ||
+	    create_files_synced(fd, (const char *const[]){ CONFIG, PROPERTIES,
+							   TAGS, EVENTS },
+				(const char *const[]){ req->config_json, props,
+						       tags, line },
+				4, fb->file_mode) < 0 ||
 	    fsync(fd) < 0) {
 		r = fail_errno(errbuf, errlen, errno, "cannot create run %s in "
 			       "experiment %s", req->run_id, req->experiment);
