@@ -82,26 +82,31 @@ static void entry_error(struct walk *w, const char *path, const char *fmt,
 /* ---- the stat cache ---- */
 
 /*
- * Mark the files the cache cannot vouch for.  The walk sorted them, so
- * the lookups are one pass over the cache.
+ * Mark the files the cache cannot vouch for, and keep in [vouched] (one
+ * per found entry, NULL for the others) the entry of those it can, for
+ * the next cache.  The walk sorted them, so the lookups are one pass over
+ * the cache.
  */
 static void cache_vouch(struct aml_stat_cache *c, struct aml_found *found,
-			size_t n)
+			size_t n, const struct aml_stat_entry **vouched)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct aml_found *f = &found[i];
 		const struct aml_stat_entry *e;
 
+		vouched[i] = NULL;
 		if (f->is_link)
 			continue;
 		e = aml_stat_cache_find(c, f->path);
 		if (e && e->ino == (uint64_t)f->st.st_ino &&
 		    e->size == (uint64_t)f->st.st_size &&
 		    e->mtime_ns == timespec_ns(&f->st.st_mtim) &&
-		    e->ctime_ns == timespec_ns(&f->st.st_ctim))
+		    e->ctime_ns == timespec_ns(&f->st.st_ctim)) {
 			aml_sha256_to_hex(e->sha256, f->sha256);
-		else
+			vouched[i] = e;
+		} else {
 			f->fd_needed = 1;
+		}
 	}
 }
 
@@ -316,9 +321,12 @@ static int store_file(struct walk *w, struct aml_store *store,
  * The cache for the next capture: the finished manifest [m] (whose
  * entries are [w]'s found, in the same order: both sorted, and the
  * manifest took the paths) with the inode and ctime of each file, bar the
- * racy ones.  Returns the text, its length in [*len], or NULL.
+ * racy ones.  A file the old cache vouched for ([vouched], not read
+ * since) keeps its entry as it was.  Returns the text, its length in
+ * [*len], or NULL.
  */
 static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
+			  const struct aml_stat_entry *const *vouched,
 			  const char *manifest_id, size_t *len)
 {
 	struct aml_stat_cache_writer wr;
@@ -338,6 +346,10 @@ static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
 		if (f->is_link || timespec_ns(&f->st.st_mtim) > racy_after ||
 		    timespec_ns(&f->st.st_ctim) > racy_after)
 			continue;
+		if (vouched[i] && !f->fd_needed) {
+			aml_stat_cache_copy(&wr, vouched[i]);
+			continue;
+		}
 		aml_stat_cache_add(&wr, e->path, (uint64_t)f->st.st_ino, e->size,
 				   e->mtime_ns, timespec_ns(&f->st.st_ctim),
 				   e->sha256);
@@ -442,6 +454,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	struct aml_walk walk = { .stats = stats, .errs = errs,
 				 .tick = maybe_progress, .tick_arg = &w };
 	struct aml_stat_cache cache = { 0 };
+	const struct aml_stat_entry **vouched = NULL;
 	struct aml_manifest manifest = { 0 };
 	char errbuf[512], *text = NULL, *cache_text = NULL, *cache_raw = NULL;
 	char real[PATH_MAX];
@@ -469,7 +482,12 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	w.n_found = walk.n_found;
 	if (w.errors)
 		goto out;
-	cache_vouch(&cache, w.found, w.n_found);
+	vouched = malloc((w.n_found ? w.n_found : 1) * sizeof(*vouched));
+	if (!vouched) {
+		aml_errors_add(errs, NULL, "out of memory");
+		goto out;
+	}
+	cache_vouch(&cache, w.found, w.n_found, vouched);
 	if (stats->bytes > limits->max_bytes || stats->files > limits->max_files) {
 		report_limits(&w, limits);
 		goto out;
@@ -523,7 +541,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	stats->manifest_written = written;
 	/* Rewrite the cache only when it would say something new. */
 	if (stats->hashed_files || strcmp(cache.manifest, id)) {
-		cache_text = encode_cache(&w, &manifest, id, &cache_len);
+		cache_text = encode_cache(&w, &manifest, vouched, id, &cache_len);
 		if (cache_text)
 			aml_store_write_cache(store, real, cache_text, cache_len,
 					      errbuf, sizeof(errbuf));
@@ -538,6 +556,7 @@ out:
 		close(w.rootfd);
 	free(text);
 	free(cache_text);
+	free(vouched);
 	aml_stat_cache_free(&cache);
 	free(cache_raw);
 	aml_manifest_free(&manifest);

@@ -177,6 +177,25 @@ void aml_stat_cache_add(struct aml_stat_cache_writer *wr, const char *path,
 	wr->len += FIXED + n;
 }
 
+void aml_stat_cache_copy(struct aml_stat_cache_writer *wr,
+			 const struct aml_stat_entry *e)
+{
+	unsigned char *p;
+
+	if (reserve(wr, FIXED + e->path_len) < 0)
+		return;
+	p = (unsigned char *)wr->text + wr->len;
+	put64(p, e->ino);
+	put64(p + 8, e->size);
+	put64(p + 16, (uint64_t)e->mtime_ns);
+	put64(p + 24, (uint64_t)e->ctime_ns);
+	memcpy(p + 32, e->sha256, 32);
+	p[FIXED - 2] = (unsigned char)(e->path_len & 0xff);
+	p[FIXED - 1] = (unsigned char)(e->path_len >> 8);
+	memcpy(p + FIXED, e->path, e->path_len);
+	wr->len += FIXED + e->path_len;
+}
+
 char *aml_stat_cache_end(struct aml_stat_cache_writer *wr, size_t *len)
 {
 	char *text = wr->text;

@@ -90,4 +90,13 @@ void aml_stat_cache_add(struct aml_stat_cache_writer *wr, const char *path,
 			int64_t ctime_ns, const char *sha256);
 char *aml_stat_cache_end(struct aml_stat_cache_writer *wr, size_t *len);
 
+/*
+ * aml_stat_cache_add() of [e], an entry of a cache aml_stat_cache_parse
+ * read (so already in this form: nothing is checked or converted again).
+ * A resubmit keeps most entries as they were, and copying them costs a
+ * tenth of writing them from their hex hashes.
+ */
+void aml_stat_cache_copy(struct aml_stat_cache_writer *wr,
+			 const struct aml_stat_entry *e);
+
 #endif

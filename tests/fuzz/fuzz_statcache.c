@@ -2,8 +2,9 @@
  * libFuzzer target: the stat cache parser on arbitrary bytes, as a capture
  * reads a cache back from a store its user (or their job) may have
  * written anything into.  What parses must be exactly what the writer
- * makes of the entries read (one form per cache), and each entry must be
- * found again in one pass; what does not parse leaves the cache empty.
+ * makes of the entries read (one form per cache), both from their fields
+ * and copied whole (aml_stat_cache_copy), and each entry must be found
+ * again in one pass; what does not parse leaves the cache empty.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		aml_stat_cache_add(&wr, path, e->ino, e->size, e->mtime_ns,
 				   e->ctime_ns, hex);
 	}
+	out = aml_stat_cache_end(&wr, &len);
+	if (!out || len != size || memcmp(out, data, size) != 0)
+		abort();
+	free(out);
+	aml_stat_cache_start(&wr, c.manifest, 0, 0);
+	for (size_t i = 0; i < c.count; i++)
+		aml_stat_cache_copy(&wr, &c.entries[i]);
 	out = aml_stat_cache_end(&wr, &len);
 	if (!out || len != size || memcmp(out, data, size) != 0)
 		abort();

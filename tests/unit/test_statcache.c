@@ -66,6 +66,28 @@ static void test_written_then_read(void **state)
 	free(text);
 }
 
+/* Entries read back and copied make the same bytes as those written. */
+static void test_copy_is_what_was_written(void **state)
+{
+	struct aml_stat_cache_writer wr;
+	struct aml_stat_cache c;
+	size_t len, copy_len;
+	char *text = sample(&len), *copy;
+
+	(void)state;
+	assert_int_equal(aml_stat_cache_parse(text, len, &c), 0);
+	aml_stat_cache_start(&wr, ID, 0, 0);
+	for (size_t i = 0; i < c.count; i++)
+		aml_stat_cache_copy(&wr, &c.entries[i]);
+	copy = aml_stat_cache_end(&wr, &copy_len);
+	assert_non_null(copy);
+	assert_int_equal(copy_len, len);
+	assert_memory_equal(copy, text, len);
+	free(copy);
+	aml_stat_cache_free(&c);
+	free(text);
+}
+
 static void test_find_in_one_pass(void **state)
 {
 	struct aml_stat_cache c;
@@ -165,6 +187,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_written_then_read),
+		cmocka_unit_test(test_copy_is_what_was_written),
 		cmocka_unit_test(test_find_in_one_pass),
 		cmocka_unit_test(test_anything_off_drops_it),
 		cmocka_unit_test(test_writer_refuses_what_would_be_dropped),
