@@ -27,7 +27,10 @@
  *     kernel writes it back within seconds) makes the snapshot look as
  *     old as its previous use: no worse than a job pending that long,
  *     and worth the 1.5 ms an fsync costs every unchanged resubmit.
- *   - aml_store_sync() fsyncs a blob, then its blobs/<2 hex> (the rename
+ *   - aml_store_sync() flushes the blobs put since the last sync, those
+ *     found already there included: a concurrent capture may have written
+ *     one and not synced it yet, and our manifest must not outlive it.
+ *     It fsyncs a blob, then its blobs/<2 hex> (the rename
  *     that named it), then blobs/ when a <2 hex> was made: each name is
  *     durable before anything that reaches the blob through it.  Past
  *     AML_STORE_FRESH_MAX, one syncfs costs less than their fsyncs.
@@ -426,7 +429,11 @@ static int blob_dir(struct aml_store *s, const char *hex)
 	return fd;
 }
 
-/* Blob [hex] was just written: aml_store_sync flushes it. */
+/*
+ * Blob [hex] was just written, or found written by another capture that
+ * may not have synced it yet: aml_store_sync flushes it (a blob already
+ * on disk costs an fsync next to nothing).
+ */
 static void note_fresh(struct aml_store *s, const char *hex)
 {
 	if (s->n_fresh < AML_STORE_FRESH_MAX)
@@ -464,6 +471,7 @@ static int publish_blob(struct aml_store *s, int tmpfd, const char *name,
 				close(dfd);
 				unlinkat(tmpfd, name, 0);
 				*written = 0;
+				note_fresh(s, hex);
 				return 0;
 			}
 			/* Torn, or something planted: replaced below
@@ -576,6 +584,7 @@ int aml_store_put_fd(struct aml_store *s, int fd, const char *what,
 		if (blob_present(s, hex, total)) {
 			free(buf);
 			*size = total;
+			note_fresh(s, hex);
 			return 0;
 		}
 	}

@@ -37,7 +37,7 @@ struct aml_store {
 	int dirfd;      /* the user's store directory, O_PATH|O_DIRECTORY */
 	char *path;     /* for messages */
 	int lockfd;     /* -1 unless locked */
-	/* Blobs written since the last aml_store_sync (store.c's). */
+	/* Blobs put since the last aml_store_sync (store.c's). */
 	char fresh[AML_STORE_FRESH_MAX][AML_SHA256_HEX_LEN + 1];
 	size_t n_fresh;
 	int fresh_many;   /* more than fit in [fresh] */
@@ -87,8 +87,9 @@ int aml_store_open_blob(struct aml_store *s, const char *hex, char *errbuf,
 			size_t errlen);
 
 /*
- * Flush every blob written through [s] since its last sync to stable
- * storage: up to AML_STORE_FRESH_MAX of them (a resubmit's few) by fsync
+ * Flush every blob put through [s] since its last sync (written, or
+ * found there already) to stable storage: up to AML_STORE_FRESH_MAX of
+ * them (a resubmit's few) by fsync
  * of each and of its directory, more by one syncfs of the store's
  * filesystem.  Nothing to do (no fsync) when none was written.  Returns
  * 0, or -1 with errbuf (the blobs then still count as unflushed).

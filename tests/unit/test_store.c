@@ -1068,9 +1068,10 @@ static void test_sync(void **state)
 	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
 }
 
-/* The blobs a sync flushes are those written since the last one: one by
- * one while few, all at once (syncfs) past AML_STORE_FRESH_MAX; one
- * already present is not written, so not flushed again. */
+/* The blobs a sync flushes are those put since the last one: one by one
+ * while few, all at once (syncfs) past AML_STORE_FRESH_MAX; one found
+ * already there too (another capture may not have synced it), but not
+ * those of earlier syncs. */
 static void test_sync_only_fresh_blobs(void **state)
 {
 	struct fixture *f = *state;
@@ -1085,8 +1086,11 @@ static void test_sync_only_fresh_blobs(void **state)
 	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
 	assert_int_equal(f->s.n_fresh, 0);
 	assert_int_equal(f->s.fresh_dirs, 0);
-	put_str(f, "fresh one", hex);
 	assert_int_equal(f->s.n_fresh, 0);
+	put_str(f, "fresh one", hex);
+	assert_int_equal(f->s.n_fresh, 1);
+	assert_int_equal(f->s.fresh_dirs, 0);
+	assert_int_equal(aml_store_sync(&f->s, f->err, sizeof(f->err)), 0);
 	for (int i = 0; i <= AML_STORE_FRESH_MAX; i++) {
 		snprintf(data, sizeof(data), "many %d", i);
 		put_str(f, data, hex);
