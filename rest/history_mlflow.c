@@ -14,7 +14,7 @@
  *                     anyone sharing the experiment can make a run of
  *                     any name: writers reach the run by its MLflow run
  *                     id, which sbatch learns when it makes the run
- *                     (see "which MLflow run is which")
+ *                     (mlflow_find.c, "which MLflow run is which")
  *   aml.schema        "1": marks slurm-aml's runs, for listing
  *   aml.status        the exact Azure ML status
  *   aml.owner_uid     the owner's uid (mlflow.user and run.info.user_id
@@ -36,7 +36,11 @@
  * Every request goes through http.c (timeouts, retries with backoff on
  * 408/429/5xx); what still fails to reach the server, or is refused for
  * its credentials (401, 403), is UNAVAILABLE, and history.c spools it.  Every message is passed through the credentials'
- * redaction before anyone sees it.  The state machine is applied on our
+ * redaction before anyone sees it.
+ *
+ * This file writes runs and reads them; finding experiments and runs is
+ * mlflow_find.c, artifacts mlflow_artifacts.c, one request and its
+ * verdict mlflow_call.c (mlflow_internal.h).  The state machine is applied on our
  * side, from the events in the run's tags, as history_file.c applies it
  * under its lock; MLflow has no lock to offer, so two writers of the same
  * run at the same instant (which the design avoids: the launcher ends a
@@ -63,25 +67,16 @@
 #include "http.h"
 #include "mlflow_answer.h"
 #include "mlflow_error.h"
+#include "mlflow_internal.h"
 #include "mlflow_request.h"
 #include "mlflow_url.h"
 #include "runid.h"
 #include "text.h"
 
-#define API "/api/2.0/mlflow/"
-#define TAG_RUN_ID "aml.run_id"
-#define TAG_SCHEMA "aml.schema"
-#define TAG_STATUS "aml.status"
-#define TAG_UID "aml.owner_uid"
-#define TAG_EVENT "aml.event."
-#define TAG_CONFIG "aml.config."
-#define TAG_PROPERTY "aml.property."
-#define TAG_REFUSED "aml.refused."
 #define RESERVED "aml."
 #define PROP_MLFLOW_RUN_ID "mlflow.run_id"
 /* Below every server's tag limit (5000 up to MLflow 2.16), in bytes. */
 #define CONFIG_PIECE 4000
-#define SEARCH_PAGE 1000
 
 /* How long a writer waits on the server (HistoryTimeout per request)
  * before the spool takes the write: few retries, short waits, since the
@@ -90,591 +85,6 @@
 #define RETRIES 2
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 2000
-
-/* A run id and the MLflow run it is (mlflow_bind). */
-struct binding {
-	char *run_id;
-	char *key;
-};
-
-struct mlflow {
-	struct aml_http *http;
-	char *base;          /* HistoryURI as an https/http base */
-	char *tracking_uri;  /* HistoryURI as written, for MLFLOW_TRACKING_URI */
-	struct aml_credentials creds;
-	char *auth;          /* the Authorization header line, or NULL */
-	uid_t uid;
-	char user[64];       /* its name, as our runs' owner says it */
-	struct binding *bound;
-	size_t n_bound;
-};
-
-/* ---- requests ---- */
-
-/* Make [errbuf] safe to show: no secret of ours may be in it, whatever
- * the server or libcurl echoed. */
-static void redact(struct mlflow *m, char *errbuf, size_t errlen)
-{
-	if (errbuf && errlen)
-		aml_credentials_redact(&m->creds, errbuf, errlen);
-}
-
-/*
- * One request to [target] ("runs/get?run_id=..." below the API, or an
- * absolute URL).  AML_BACKEND_OK on a 2xx answer (in [resp]), else the
- * verdict with one line in errbuf; [resp] keeps the answer either way
- * (404s matter to callers).
- */
-static int api_request(struct mlflow *m, const char *method,
-		       const char *target, const char *json,
-		       struct aml_http_response *resp, char *errbuf,
-		       size_t errlen)
-{
-	char err[1024], line[768], path[4096];
-	int rc;
-
-	memset(resp, 0, sizeof(*resp));
-	if (strncmp(target, "http", 4)) {
-		snprintf(path, sizeof(path), "%s%s", API, target);
-		target = path;
-	}
-	rc = aml_http_request(m->http, method, target, json, resp, err,
-			      sizeof(err));
-	if (rc == AML_HTTP_ANSWER && resp->status / 100 == 2)
-		return AML_BACKEND_OK;
-	if (rc == AML_HTTP_ERROR) {
-		aml_fail(errbuf, errlen, "run history (MLflow): %s", err);
-		rc = AML_BACKEND_REFUSED;
-	} else if (rc == AML_HTTP_UNAVAILABLE) {
-		aml_fail(errbuf, errlen, "run history (MLflow): %s", err);
-		rc = AML_BACKEND_UNAVAILABLE;
-	} else {
-		const char *q = strchr(target, '?');
-		int shown = q ? (int)(q - target) : (int)strlen(target);
-
-		aml_mlflow_error_line(resp->status, resp->content_type,
-				      resp->body, resp->body_len, line,
-				      sizeof(line));
-		aml_fail(errbuf, errlen, "run history (MLflow %s): %s %.*s: %s%s",
-			 m->base, method, shown, target, line,
-			 resp->status == 401 || resp->status == 403
-				 ? " (the server refuses these credentials: "
-				   "HistoryCredentials must be fixed)" : "");
-		/* Credentials that expired or lost their rights say nothing
-		 * about the write: it waits in the spool for the fix, as a
-		 * filesystem's EACCES does. */
-		rc = resp->status == 401 || resp->status == 403
-			     ? AML_BACKEND_UNAVAILABLE : AML_BACKEND_REFUSED;
-	}
-	redact(m, errbuf, errlen);
-	return rc;
-}
-
-static int oom(char *errbuf, size_t errlen)
-{
-	aml_fail(errbuf, errlen, "out of memory");
-	return AML_BACKEND_REFUSED;
-}
-
-/* ---- experiments ---- */
-
-/*
- * Move the [*page_count] items of [*page] ([size] bytes each) to the end
- * of [*items] ([*count] so far), leaving the page empty: a listing that
- * comes in pages becomes one array.  0, or -1 when memory runs out
- * (nothing moved).
- */
-static int take_page(void **items, size_t *count, void **page,
-		     size_t *page_count, size_t size)
-{
-	char *grown;
-
-	if (!*page_count)
-		return 0;
-	grown = realloc(*items, (*count + *page_count) * size);
-	if (!grown)
-		return -1;
-	memcpy(grown + *count * size, *page, *page_count * size);
-	*items = grown;
-	*count += *page_count;
-	free(*page);
-	*page = NULL;
-	*page_count = 0;
-	return 0;
-}
-
-/*
- * The id of experiment [name]: 0 with *[id]; 1 when it does not exist
- * and [create] is 0; else a verdict.  Made when missing (the race with
- * another creator is settled as MLflow's own client settles it: ask
- * again).
- */
-static int experiment_id(struct mlflow *m, const char *name, int create,
-			 char **id, char *errbuf, size_t errlen)
-{
-	for (int round = 0; round < 2; round++) {
-		struct aml_http_response resp;
-		struct aml_mlflow_experiment exp = { 0 };
-		char *enc = aml_url_encode(name), *target, *body;
-		int rc;
-
-		if (!enc || asprintf(&target, "experiments/get-by-name?"
-				     "experiment_name=%s", enc) < 0) {
-			free(enc);
-			return oom(errbuf, errlen);
-		}
-		free(enc);
-		rc = api_request(m, "GET", target, NULL, &resp, errbuf, errlen);
-		free(target);
-		if (rc == AML_BACKEND_OK) {
-			rc = aml_mlflow_parse_experiment("experiments/get-by-name",
-							 resp.body, resp.body_len,
-							 &exp, errbuf, errlen);
-			aml_http_response_free(&resp);
-			if (rc < 0)
-				return AML_BACKEND_REFUSED;
-			if (exp.deleted) {
-				aml_mlflow_experiment_free(&exp);
-				aml_fail(errbuf, errlen, "run history (MLflow): "
-					 "experiment %s is deleted on the "
-					 "server; restore it there, or use "
-					 "another experiment name", name);
-				return AML_BACKEND_REFUSED;
-			}
-			*id = exp.id;
-			exp.id = NULL;
-			aml_mlflow_experiment_free(&exp);
-			return 0;
-		}
-		if (resp.status != 404 || !create) {
-			long status = resp.status;
-
-			aml_http_response_free(&resp);
-			return status == 404 ? 1 : rc;
-		}
-		aml_http_response_free(&resp);
-		if (!(body = aml_mlflow_create_experiment_body(name)))
-			return oom(errbuf, errlen);
-		rc = api_request(m, "POST", "experiments/create", body, &resp,
-				 errbuf, errlen);
-		free(body);
-		if (rc == AML_BACKEND_OK) {
-			rc = aml_mlflow_parse_experiment_id("experiments/create",
-							    resp.body,
-							    resp.body_len, id,
-							    errbuf, errlen);
-			aml_http_response_free(&resp);
-			return rc < 0 ? AML_BACKEND_REFUSED : 0;
-		}
-		/* 400 RESOURCE_ALREADY_EXISTS: someone made it meanwhile. */
-		if (resp.status != 400 || !resp.body ||
-		    !strstr(resp.body, "RESOURCE_ALREADY_EXISTS")) {
-			aml_http_response_free(&resp);
-			return rc;
-		}
-		aml_http_response_free(&resp);
-	}
-	aml_fail(errbuf, errlen, "run history (MLflow): experiment %s: "
-		 "neither found nor made", name);
-	return AML_BACKEND_REFUSED;
-}
-
-/* Every experiment on the server (ids and names), for readers that name
- * a run by its id alone. */
-static int all_experiments(struct mlflow *m,
-			   struct aml_mlflow_experiments *all, char *errbuf,
-			   size_t errlen)
-{
-	char *token = NULL;
-
-	memset(all, 0, sizeof(*all));
-	do {
-		struct aml_http_response resp;
-		struct aml_mlflow_experiments page = { 0 };
-		char *body = aml_mlflow_search_experiments_body(SEARCH_PAGE,
-								token);
-		int rc;
-
-		free(token);
-		token = NULL;
-		if (!body)
-			return oom(errbuf, errlen);
-		rc = api_request(m, "POST", "experiments/search", body, &resp,
-				 errbuf, errlen);
-		free(body);
-		if (rc == AML_BACKEND_OK &&
-		    aml_mlflow_parse_experiments("experiments/search",
-						 resp.body, resp.body_len,
-						 &page, errbuf, errlen) < 0)
-			rc = AML_BACKEND_REFUSED;
-		aml_http_response_free(&resp);
-		if (rc != AML_BACKEND_OK) {
-			aml_mlflow_experiments_free(all);
-			return rc;
-		}
-		if (take_page((void **)&all->items, &all->count,
-			      (void **)&page.items, &page.count,
-			      sizeof(*page.items)) < 0) {
-			aml_mlflow_experiments_free(&page);
-			aml_mlflow_experiments_free(all);
-			return oom(errbuf, errlen);
-		}
-		token = page.next_page_token;
-		page.next_page_token = NULL;
-		aml_mlflow_experiments_free(&page);
-	} while (token && *token);
-	free(token);
-	return 0;
-}
-
-static const char *experiment_name(const struct aml_mlflow_experiments *all,
-				   const char *id)
-{
-	for (size_t i = 0; all && i < all->count; i++)
-		if (id && !strcmp(all->items[i].id, id))
-			return all->items[i].name;
-	return NULL;
-}
-
-/* The ids of [all], or of those named [name] only (NULL: every one),
- * for runs/search; malloc'd (the strings are [all]'s), NULL when memory
- * runs out. */
-static const char **experiment_ids(const struct aml_mlflow_experiments *all,
-				   const char *name, size_t *n)
-{
-	const char **ids = calloc(all->count + 1, sizeof(*ids));
-
-	*n = 0;
-	for (size_t i = 0; ids && i < all->count; i++)
-		if (!name || (all->items[i].name &&
-			      !strcmp(all->items[i].name, name)))
-			ids[(*n)++] = all->items[i].id;
-	return ids;
-}
-
-/* ---- runs ---- */
-
-/*
- * Search [ids] for runs matching [filter]; every page.  [max] stops
- * early (0: all).
- */
-static int search_runs(struct mlflow *m, const char *const *ids, size_t n,
-		       const char *filter, size_t max,
-		       struct aml_mlflow_runs *out, char *errbuf,
-		       size_t errlen)
-{
-	char *token = NULL;
-
-	memset(out, 0, sizeof(*out));
-	if (!n)
-		return 0;
-	do {
-		struct aml_http_response resp;
-		struct aml_mlflow_runs page = { 0 };
-		char *body = aml_mlflow_search_runs_body(ids, n, filter,
-							 SEARCH_PAGE, token);
-		int rc;
-
-		free(token);
-		token = NULL;
-		if (!body)
-			return oom(errbuf, errlen);
-		rc = api_request(m, "POST", "runs/search", body, &resp, errbuf,
-				 errlen);
-		free(body);
-		if (rc == AML_BACKEND_OK &&
-		    aml_mlflow_parse_runs("runs/search", resp.body,
-					  resp.body_len, &page, errbuf,
-					  errlen) < 0)
-			rc = AML_BACKEND_REFUSED;
-		aml_http_response_free(&resp);
-		if (rc != AML_BACKEND_OK) {
-			aml_mlflow_runs_free(out);
-			return rc;
-		}
-		if (take_page((void **)&out->items, &out->count,
-			      (void **)&page.items, &page.count,
-			      sizeof(*page.items)) < 0) {
-			aml_mlflow_runs_free(&page);
-			aml_mlflow_runs_free(out);
-			return oom(errbuf, errlen);
-		}
-		token = page.next_page_token;
-		page.next_page_token = NULL;
-		aml_mlflow_runs_free(&page);
-	} while (token && *token && (!max || out->count < max));
-	free(token);
-	return 0;
-}
-
-/* ---- which MLflow run is which ---- */
-
-/*
- * A run's name (run_name, and the aml.run_id tag searched for) is only a
- * name: on a server whose experiments users share, anyone can make a run
- * of any name in them, and MLflow keeps both.  So a run is reached by its
- * MLflow run id, the key sbatch learned when it made the run (bind).
- * Only a reader given nothing but the name searches by it (choose_run),
- * and never takes one of several silently.
- */
-
-static int mlflow_bind(void *self, const char *run_id, const char *key,
-		       char *errbuf, size_t errlen)
-{
-	struct mlflow *m = self;
-	struct binding *b = NULL, *grown;
-
-	for (size_t i = 0; i < m->n_bound; i++)
-		if (!strcmp(m->bound[i].run_id, run_id))
-			b = &m->bound[i];
-	if (!key) {
-		if (b) {
-			free(b->run_id);
-			free(b->key);
-			*b = m->bound[--m->n_bound];
-		}
-		return 0;
-	}
-	if (b) {
-		char *copy = strdup(key);
-
-		if (!copy)
-			return oom(errbuf, errlen);
-		free(b->key);
-		b->key = copy;
-		return 0;
-	}
-	grown = realloc(m->bound, (m->n_bound + 1) * sizeof(*grown));
-	if (!grown)
-		return oom(errbuf, errlen);
-	m->bound = grown;
-	b = &m->bound[m->n_bound];
-	b->run_id = strdup(run_id);
-	b->key = strdup(key);
-	if (!b->run_id || !b->key) {
-		free(b->run_id);
-		free(b->key);
-		return oom(errbuf, errlen);
-	}
-	m->n_bound++;
-	return 0;
-}
-
-static const char *mlflow_key_of(void *self, const char *run_id)
-{
-	struct mlflow *m = self;
-
-	for (size_t i = 0; i < m->n_bound; i++)
-		if (!strcmp(m->bound[i].run_id, run_id))
-			return m->bound[i].key;
-	return NULL;
-}
-
-/* The MLflow run [key] (runs/get): 0 with [run], 1 when the server has
- * none, or a verdict. */
-static int get_run(struct mlflow *m, const char *key,
-		   struct aml_mlflow_run *run, char *errbuf, size_t errlen)
-{
-	struct aml_http_response resp;
-	char *enc = aml_url_encode(key), *target = NULL;
-	int rc;
-
-	memset(run, 0, sizeof(*run));
-	if (!enc || asprintf(&target, "runs/get?run_id=%s", enc) < 0) {
-		free(enc);
-		return oom(errbuf, errlen);
-	}
-	free(enc);
-	rc = api_request(m, "GET", target, NULL, &resp, errbuf, errlen);
-	free(target);
-	if (rc == AML_BACKEND_OK &&
-	    aml_mlflow_parse_run("runs/get", resp.body, resp.body_len, run,
-				 errbuf, errlen) < 0)
-		rc = AML_BACKEND_REFUSED;
-	else if (rc != AML_BACKEND_OK && resp.status == 404)
-		rc = 1;
-	aml_http_response_free(&resp);
-	return rc;
-}
-
-/*
- * Whether [run], reached by a key that was handed to us (a job's
- * environment or admin comment, a spooled write, a command line), is
- * slurm-aml's run [run_id].  The key passes through places its user
- * controls; pointing it at another run, of another name, must not make
- * that run this one.  Which user the run belongs to is judged where it
- * matters: the finalizer (root) compares it with the job's user.
- */
-static int run_is_named(const struct aml_mlflow_run *run, const char *run_id)
-{
-	const char *tagged = aml_kvlist_get(&run->tags, TAG_RUN_ID);
-
-	return tagged && !strcmp(tagged, run_id);
-}
-
-/* The run [key], which must be run [run_id]: 0 with [run], or a verdict
- * saying which of the two did not hold. */
-static int keyed_run(struct mlflow *m, const char *key, const char *run_id,
-		     struct aml_mlflow_run *run, char *errbuf, size_t errlen)
-{
-	int rc = get_run(m, key, run, errbuf, errlen);
-
-	if (rc == 1) {
-		errno = ENOENT;
-		aml_fail(errbuf, errlen, "run history: no run %s (MLflow run "
-			 "%s, the id it was made with, is not on %s)", run_id,
-			 key, m->base);
-		return AML_BACKEND_REFUSED;
-	}
-	if (rc == 0 && !run_is_named(run, run_id)) {
-		aml_mlflow_run_free(run);
-		return aml_fail(errbuf, errlen, "run history (MLflow): run %s: "
-				"MLflow run %s is another run; nothing read or "
-				"written", run_id, key);
-	}
-	return rc;
-}
-
-/* Who made [run]: run.info.user_id (MLflow's own field, which our
- * creates fill with the user's name; a server that knows its users may
- * set it itself), else the mlflow.user tag. */
-static const char *owner_of(const struct aml_mlflow_run *run)
-{
-	const char *user = aml_kvlist_get(&run->tags, "mlflow.user");
-
-	if (run->user_id && *run->user_id)
-		return run->user_id;
-	return user ? user : "?";
-}
-
-/* Every slurm-aml run named [run_id] in the experiments [ids] (all
- * pages): 0 with [found], or a verdict. */
-static int runs_named(struct mlflow *m, const char *const *ids, size_t n,
-		      const char *run_id, struct aml_mlflow_runs *found,
-		      char *errbuf, size_t errlen)
-{
-	char *quoted = NULL, *filter = NULL;
-	int rc;
-
-	memset(found, 0, sizeof(*found));
-	if (!aml_runid_is_valid(run_id)) {
-		char shown[96];
-
-		aml_text_escape(run_id, shown, sizeof(shown));
-		return aml_fail(errbuf, errlen, "\"%s\" is not a run id",
-				shown);
-	}
-	if (aml_mlflow_filter_value(run_id, &quoted, errbuf, errlen) < 0)
-		return AML_BACKEND_REFUSED;
-	if (asprintf(&filter, "tags.\"" TAG_RUN_ID "\" = %s", quoted) < 0) {
-		free(quoted);
-		return oom(errbuf, errlen);
-	}
-	free(quoted);
-	rc = search_runs(m, ids, n, filter, 0, found, errbuf, errlen);
-	free(filter);
-	return rc;
-}
-
-/*
- * The run of [found] (the runs named [run_id]) that a caller without a
- * key takes: the caller's own (owner_of is our user's name; root counts
- * every run as its own) when [mine_only] (a writer must not write into
- * someone else's run), else the only one or, of several, the only one
- * that is the caller's.  Anything else is refused with one line naming
- * each candidate's MLflow run id, owner and experiment (from [all], may
- * be NULL) and how to pick one, so another user's run of the same name is
- * never taken silently.  0 with [*run] moved out of [found]; 1 when none
- * is left; or a verdict.
- */
-static int choose_run(struct mlflow *m, struct aml_mlflow_runs *found,
-		      const char *run_id, int mine_only,
-		      const struct aml_mlflow_experiments *all,
-		      struct aml_mlflow_run *run, char *errbuf,
-		      size_t errlen)
-{
-	struct aml_text t = AML_TEXT_INIT;
-	size_t pick = found->count, mine = 0;
-	char *line;
-
-	for (size_t i = 0; i < found->count; i++)
-		if (m->uid == 0 ||
-		    !strcmp(owner_of(&found->items[i]), m->user)) {
-			mine++;
-			pick = i;
-		}
-	if (!mine_only && found->count == 1) {
-		pick = 0;
-		mine = 1;
-	}
-	if (mine == 1) {
-		*run = found->items[pick];
-		memset(&found->items[pick], 0, sizeof(found->items[pick]));
-		return 0;
-	}
-	if (mine_only ? !mine : !found->count)
-		return 1;
-	aml_text_printf_shown(&t, "run history (MLflow): %zu runs on %s are "
-			      "named %s:", found->count, m->base, run_id);
-	for (size_t i = 0; i < found->count; i++) {
-		const struct aml_mlflow_run *r = &found->items[i];
-		const char *exp = experiment_name(all, r->experiment_id);
-
-		aml_text_printf_shown(&t, "%s MLflow run %s (owner %s%s%s)",
-				      i ? "," : "", r->run_id, owner_of(r),
-				      exp ? ", experiment " : "",
-				      exp ? exp : "");
-	}
-	aml_text_str(&t, "; none is yours alone: name the one you mean by "
-		     "its MLflow run id instead of the run id");
-	line = aml_text_finish(&t);
-	aml_fail(errbuf, errlen, "%s", line ? line : "out of memory");
-	free(line);
-	return AML_BACKEND_REFUSED;
-}
-
-/*
- * The run [run_id] of [experiment], which a writer names: by its key when
- * one is bound (always, but for a job whose run sbatch could only spool),
- * else by name among the writer's own runs in that experiment.  One that
- * is not there is refused.  [*exp_id] is the run's experiment id.
- */
-static int named_run(struct mlflow *m, const char *experiment,
-		      const char *run_id, char **exp_id,
-		      struct aml_mlflow_run *run, char *errbuf, size_t errlen)
-{
-	const char *key = mlflow_key_of(m, run_id);
-	struct aml_mlflow_runs found = { 0 };
-	int rc;
-
-	memset(run, 0, sizeof(*run));
-	if (key) {
-		rc = keyed_run(m, key, run_id, run, errbuf, errlen);
-		if (rc == 0 && run->experiment_id &&
-		    !(*exp_id = strdup(run->experiment_id))) {
-			aml_mlflow_run_free(run);
-			rc = oom(errbuf, errlen);
-		}
-		return rc;
-	}
-	rc = experiment_id(m, experiment, 0, exp_id, errbuf, errlen);
-	if (rc == 0)
-		rc = runs_named(m, (const char *const *)exp_id, 1, run_id,
-				&found, errbuf, errlen);
-	if (rc == 0)
-		rc = choose_run(m, &found, run_id, 1, NULL, run, errbuf,
-				errlen);
-	aml_mlflow_runs_free(&found);
-	if (rc != 0) {
-		free(*exp_id);
-		*exp_id = NULL;
-	}
-	if (rc == 1)
-		aml_fail(errbuf, errlen, "run history (MLflow): no run %s of "
-			 "yours in experiment %s on %s", run_id, experiment,
-			 m->base);
-	return rc == 1 ? AML_BACKEND_REFUSED : rc;
-}
 
 /* Set [tags] on MLflow run [id], in batches the servers accept. */
 static int set_tags(struct mlflow *m, const char *id,
@@ -694,8 +104,8 @@ static int set_tags(struct mlflow *m, const char *id,
 
 		if (!body)
 			return AML_BACKEND_REFUSED;
-		rc = api_request(m, "POST", "runs/log-batch", body, &resp,
-				 errbuf, errlen);
+		rc = mf_request(m, "POST", "runs/log-batch", body, &resp,
+				errbuf, errlen);
 		free(body);
 		aml_http_response_free(&resp);
 		if (rc != AML_BACKEND_OK)
@@ -721,8 +131,8 @@ static int update_status(struct mlflow *m, const char *id,
 		return AML_BACKEND_REFUSED;
 	}
 	if (!(body = aml_mlflow_update_run_body(id, name, end_ms)))
-		return oom(errbuf, errlen);
-	rc = api_request(m, "POST", "runs/update", body, &resp, errbuf, errlen);
+		return mf_oom(errbuf, errlen);
+	rc = mf_request(m, "POST", "runs/update", body, &resp, errbuf, errlen);
 	free(body);
 	aml_http_response_free(&resp);
 	return rc;
@@ -912,27 +322,6 @@ static char *user_name(uid_t uid, char *buf, size_t len)
 	return buf;
 }
 
-/*
- * The run of [found] this create made: a create that timed out may still
- * have reached the server, and its run carries the create's first event,
- * whose id is random, so no one else's run can.  Another run of the same
- * name (anyone's, the caller's own earlier one too) is left alone:
- * refusing because of it would let anyone who shares the experiment block
- * a submission by making a run of its name first.  0 with [*run] moved
- * out of [found], 1 when there is none.
- */
-static int made_by(struct aml_mlflow_runs *found, const char *first_key,
-		   struct aml_mlflow_run *run)
-{
-	for (size_t i = 0; i < found->count; i++)
-		if (aml_kvlist_get(&found->items[i].tags, first_key)) {
-			*run = found->items[i];
-			memset(&found->items[i], 0, sizeof(found->items[i]));
-			return 0;
-		}
-	return 1;
-}
-
 static int mlflow_create_run(void *self, const struct aml_run_new *req,
 			     char *errbuf, size_t errlen)
 {
@@ -947,16 +336,16 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	cJSON *config = NULL;
 	int rc;
 
-	rc = experiment_id(m, req->experiment, 1, &exp_id, errbuf, errlen);
+	rc = mf_experiment_id(m, req->experiment, 1, &exp_id, errbuf, errlen);
 	if (rc != 0)
 		return rc;
 	snprintf(first_key, sizeof(first_key), TAG_EVENT "%04lu.%s", 1UL,
 		 req->first->id);
-	rc = runs_named(m, (const char *const *)&exp_id, 1, req->run_id,
-			&found, errbuf, errlen);
+	rc = mf_runs_named(m, (const char *const *)&exp_id, 1, req->run_id,
+			   &found, errbuf, errlen);
 	if (rc != 0)
 		goto done;
-	if (made_by(&found, first_key, &run) != 0) {
+	if (mf_made_by(&found, first_key, &run) != 0) {
 		/* The run's identity and its first event go in the create
 		 * itself, so the run is never on the server without them. */
 		snprintf(uid, sizeof(uid), "%u", (unsigned)m->uid);
@@ -970,17 +359,17 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		    add_tag(&first, "mlflow.source.type", "JOB") < 0 ||
 		    (script && add_tag(&first, "mlflow.source.name", script) < 0) ||
 		    event_tags(&first, 1, req->first) < 0) {
-			rc = oom(errbuf, errlen);
+			rc = mf_oom(errbuf, errlen);
 			goto done;
 		}
 		body = aml_mlflow_create_run_body(exp_id, req->run_id, m->user,
 						  req->first->time_ms, &first);
 		if (!body) {
-			rc = oom(errbuf, errlen);
+			rc = mf_oom(errbuf, errlen);
 			goto done;
 		}
-		rc = api_request(m, "POST", "runs/create", body, &resp, errbuf,
-				 errlen);
+		rc = mf_request(m, "POST", "runs/create", body, &resp, errbuf,
+				errlen);
 		if (rc == AML_BACKEND_OK &&
 		    aml_mlflow_parse_run("runs/create", resp.body,
 					 resp.body_len, &run, errbuf,
@@ -991,14 +380,14 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 			goto done;
 	}
 	/* Every later write of this process reaches this run by its id. */
-	rc = mlflow_bind(m, req->run_id, run.run_id, errbuf, errlen);
+	rc = mf_bind(m, req->run_id, run.run_id, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	/* Everything else, idempotently: a replay sets the same values. */
 	if (config_tags(&rest, req->config_json) < 0 ||
 	    add_tagf(&rest, run.run_id, TAG_PROPERTY "%s",
 		     PROP_MLFLOW_RUN_ID) < 0) {
-		rc = oom(errbuf, errlen);
+		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}
 	for (size_t i = 0; req->properties && i < req->properties->count; i++)
@@ -1018,7 +407,7 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		}
 		if (add_tag(&rest, req->tags->items[i].key,
 			    req->tags->items[i].value) < 0) {
-			rc = oom(errbuf, errlen);
+			rc = mf_oom(errbuf, errlen);
 			goto done;
 		}
 	}
@@ -1071,11 +460,11 @@ static int mlflow_record(void *self, const char *experiment,
 	unsigned long next;
 	int rc;
 
-	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	if (events_of(&run, &text, NULL, NULL, &next) < 0) {
-		rc = oom(errbuf, errlen);
+		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}
 	switch (aml_events_admit(text, strlen(text), ev, run_id, errbuf,
@@ -1091,7 +480,7 @@ static int mlflow_record(void *self, const char *experiment,
 		goto done;
 	}
 	if (event_tags(&tags, next, ev) < 0) {
-		rc = oom(errbuf, errlen);
+		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}
 	rc = set_tags(m, run.run_id, &tags, errbuf, errlen);
@@ -1120,7 +509,7 @@ static int mlflow_add_properties(void *self, const char *experiment,
 	char *exp_id = NULL, key[AML_MLFLOW_MAX_KEY + 1];
 	int rc;
 
-	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	/* Every key is judged before any is set: all or nothing. */
@@ -1156,7 +545,7 @@ static int mlflow_add_properties(void *self, const char *experiment,
 			goto done;
 		}
 		if (!old && aml_kvlist_set(&add, key, kv->value) < 0) {
-			rc = oom(errbuf, errlen);
+			rc = mf_oom(errbuf, errlen);
 			goto done;
 		}
 	}
@@ -1188,7 +577,7 @@ static int mlflow_set_tags(void *self, const char *experiment,
 	for (size_t i = 0; remove && i < remove->count; i++)
 		if (user_key_ok(remove->items[i], errbuf, errlen) < 0)
 			return AML_BACKEND_REFUSED;
-	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	if (set && set->count)
@@ -1202,11 +591,11 @@ static int mlflow_set_tags(void *self, const char *experiment,
 			continue; /* removing what is not there: done */
 		if (!(body = aml_mlflow_delete_tag_body(run.run_id,
 							remove->items[i]))) {
-			rc = oom(errbuf, errlen);
+			rc = mf_oom(errbuf, errlen);
 			break;
 		}
-		rc = api_request(m, "POST", "runs/delete-tag", body, &resp,
-				 errbuf, errlen);
+		rc = mf_request(m, "POST", "runs/delete-tag", body, &resp,
+				errbuf, errlen);
 		free(body);
 		aml_http_response_free(&resp);
 	}
@@ -1224,25 +613,6 @@ struct upload {
 	int verdict;
 };
 
-/* The one line for a transfer of [path] that did not end in a 2xx: the
- * server's answer when there was one ([rc] AML_HTTP_ANSWER), else the
- * transport's [err]; redacted. */
-static void transfer_failed(struct mlflow *m, const char *doing,
-			    const char *path, int rc,
-			    const struct aml_http_response *resp,
-			    const char *err, char *errbuf, size_t errlen)
-{
-	char line[768];
-
-	if (rc == AML_HTTP_ANSWER)
-		aml_mlflow_error_line(resp->status, resp->content_type,
-				      resp->body, resp->body_len, line,
-				      sizeof(line));
-	aml_fail(errbuf, errlen, "run history (MLflow): %s%s: %s", doing, path,
-		 rc == AML_HTTP_ANSWER ? line : err);
-	redact(m, errbuf, errlen);
-}
-
 static int upload_file(void *arg, const char *path, int fd,
 		       const struct stat *st, char *errbuf, size_t errlen)
 {
@@ -1253,7 +623,7 @@ static int upload_file(void *arg, const char *path, int fd,
 
 	(void)st;
 	if (!target) {
-		u->verdict = oom(errbuf, errlen);
+		u->verdict = mf_oom(errbuf, errlen);
 		return -1;
 	}
 	rc = aml_http_upload(u->m->http, target, fd,
@@ -1266,8 +636,8 @@ static int upload_file(void *arg, const char *path, int fd,
 	}
 	u->verdict = rc == AML_HTTP_UNAVAILABLE ? AML_BACKEND_UNAVAILABLE
 						: AML_BACKEND_REFUSED;
-	transfer_failed(u->m, "uploading ", path, rc, &resp, err, errbuf,
-			errlen);
+	mf_transfer_failed(u->m, "uploading ", path, rc, &resp, err, errbuf,
+			   errlen);
 	aml_http_response_free(&resp);
 	return -1;
 }
@@ -1284,7 +654,7 @@ static int mlflow_upload(void *self, const char *experiment,
 	char *exp_id = NULL, *url = NULL;
 	int rc;
 
-	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
 	if (!run.artifact_uri) {
@@ -1349,7 +719,7 @@ static int run_config_of(const struct aml_mlflow_run *run, char **config)
 static int info_of(const struct aml_mlflow_run *run, const char *experiment,
 		   int with_config, struct aml_run_info *info)
 {
-	const char *owner = owner_of(run);
+	const char *owner = mf_owner_of(run);
 	const char *uid = aml_kvlist_get(&run->tags, TAG_UID);
 	const char *run_id = aml_kvlist_get(&run->tags, TAG_RUN_ID);
 	char *text = NULL;
@@ -1403,25 +773,26 @@ static int find_read_run(struct mlflow *m, const char *run_id,
 			 size_t errlen)
 {
 	struct aml_mlflow_runs found = { 0 };
-	const char *key = mlflow_key_of(m, run_id);
+	const char *key = mf_key_of(m, run_id);
 	const char **ids;
 	size_t n = 0;
 	int rc;
 
 	if (key)
-		return keyed_run(m, key, run_id, run, errbuf, errlen);
+		return mf_keyed_run(m, key, run_id, run, errbuf, errlen);
 	if (aml_runid_is_tracking_id(run_id)) {
-		rc = get_run(m, run_id, run, errbuf, errlen);
+		rc = mf_get_run(m, run_id, run, errbuf, errlen);
 		if (rc != 1 && (rc != 0 || aml_kvlist_get(&run->tags,
 							   TAG_RUN_ID)))
 			return rc;
 		aml_mlflow_run_free(run);
 	}
-	if (!(ids = experiment_ids(all, NULL, &n)))
-		return oom(errbuf, errlen);
-	rc = runs_named(m, ids, n, run_id, &found, errbuf, errlen);
+	if (!(ids = mf_experiment_ids(all, NULL, &n)))
+		return mf_oom(errbuf, errlen);
+	rc = mf_runs_named(m, ids, n, run_id, &found, errbuf, errlen);
 	if (rc == 0)
-		rc = choose_run(m, &found, run_id, 0, all, run, errbuf, errlen);
+		rc = mf_choose_run(m, &found, run_id, 0, all, run, errbuf,
+				   errlen);
 	aml_mlflow_runs_free(&found);
 	free(ids);
 	return rc;
@@ -1438,7 +809,7 @@ static int mlflow_read_run(void *self, const char *run_id, int with_config,
 
 	/* The listing names the run's experiment, and lets a search by
 	 * name look in every one. */
-	rc = all_experiments(m, &all, errbuf, errlen);
+	rc = mf_all_experiments(m, &all, errbuf, errlen);
 	if (rc == 0)
 		rc = find_read_run(m, run_id, &all, &run, errbuf, errlen);
 	if (rc == 1) {
@@ -1446,7 +817,7 @@ static int mlflow_read_run(void *self, const char *run_id, int with_config,
 		rc = aml_fail(errbuf, errlen, "run history: no run %s (looked "
 			      "on the MLflow server %s)", run_id, m->base);
 	} else if (rc == 0 &&
-		   info_of(&run, experiment_name(&all, run.experiment_id),
+		   info_of(&run, mf_experiment_name(&all, run.experiment_id),
 			   with_config, info) < 0) {
 		rc = aml_fail(errbuf, errlen, "out of memory");
 	}
@@ -1469,10 +840,10 @@ static int mlflow_list(void *self, const struct aml_run_filter *filter,
 
 	*runs = NULL;
 	*n = 0;
-	rc = all_experiments(m, &all, errbuf, errlen);
+	rc = mf_all_experiments(m, &all, errbuf, errlen);
 	if (rc != 0)
 		return -1;
-	if (!(ids = experiment_ids(&all, filter->experiment, &n_ids))) {
+	if (!(ids = mf_experiment_ids(&all, filter->experiment, &n_ids))) {
 		aml_mlflow_experiments_free(&all);
 		return aml_fail(errbuf, errlen, "out of memory");
 	}
@@ -1481,7 +852,7 @@ static int mlflow_list(void *self, const struct aml_run_filter *filter,
 		snprintf(query + strlen(query), sizeof(query) - strlen(query),
 			 " and attributes.start_time >= %lld",
 			 (long long)filter->since_ms);
-	rc = search_runs(m, ids, n_ids, query, 0, &found, errbuf, errlen);
+	rc = mf_search_runs(m, ids, n_ids, query, 0, &found, errbuf, errlen);
 	if (rc == 0 && found.count &&
 	    !(*runs = calloc(found.count, sizeof(**runs))))
 		rc = aml_fail(errbuf, errlen, "out of memory");
@@ -1489,7 +860,8 @@ static int mlflow_list(void *self, const struct aml_run_filter *filter,
 		struct aml_run_info *info = &(*runs)[*n];
 
 		if (info_of(&found.items[i],
-			    experiment_name(&all, found.items[i].experiment_id),
+			    mf_experiment_name(&all,
+					       found.items[i].experiment_id),
 			    0, info) < 0) {
 			rc = aml_fail(errbuf, errlen, "out of memory");
 			break;
@@ -1516,352 +888,6 @@ static int mlflow_list(void *self, const struct aml_run_filter *filter,
 	return rc == 0 ? 0 : -1;
 }
 
-/* The artifact root URL of the MLflow run behind [info]. */
-static int artifact_root(struct mlflow *m, const struct aml_run_info *info,
-			 char **url, char **mlflow_id, char *errbuf,
-			 size_t errlen)
-{
-	struct aml_mlflow_run run = { 0 };
-	char *exp_id = NULL;
-	int rc;
-
-	/* The reader has the run already, and with it its MLflow id. */
-	if (info->key)
-		rc = keyed_run(m, info->key, info->run_id, &run, errbuf,
-			       errlen);
-	else
-		rc = named_run(m, info->experiment, info->run_id, &exp_id,
-			       &run, errbuf, errlen);
-	free(exp_id);
-	if (rc != 0)
-		return -1;
-	rc = run.artifact_uri ? aml_mlflow_artifact_url(m->base,
-							 run.artifact_uri, url,
-							 errbuf, errlen)
-			      : aml_fail(errbuf, errlen, "run %s has no "
-					 "artifact_uri", info->run_id);
-	if (rc == 0 && mlflow_id && !(*mlflow_id = strdup(run.run_id)))
-		rc = aml_fail(errbuf, errlen, "out of memory");
-	aml_mlflow_run_free(&run);
-	return rc;
-}
-
-/* A path the server gave us, made safe to use below a directory: no
- * absolute path, no "." or ".." segment, no empty one. */
-static int safe_relpath(const char *p)
-{
-	const char *s = p;
-
-	if (!*p || *p == '/')
-		return 0;
-	while (*s) {
-		size_t len = strcspn(s, "/");
-
-		if (len == 0 || (len == 1 && s[0] == '.') ||
-		    (len == 2 && s[0] == '.' && s[1] == '.'))
-			return 0;
-		s += len;
-		if (*s == '/')
-			s++;
-	}
-	return p[strlen(p) - 1] != '/';
-}
-
-/* Every file below [top] of MLflow run [id], paths relative to the
- * run's artifact root (the tracking API's listing). */
-static int list_below(struct mlflow *m, const char *id, const char *top,
-		      struct aml_artifact **list, size_t *n, size_t *cap,
-		      int depth, char *errbuf, size_t errlen)
-{
-	struct aml_mlflow_files files = { 0 };
-	struct aml_http_response resp;
-	char *eid = aml_url_encode(id), *etop = aml_url_encode(top), *target;
-	int rc;
-
-	if (depth > 64)
-		return aml_fail(errbuf, errlen, "run history (MLflow): %s: "
-				"nested too deep", top);
-	if (!eid || !etop || asprintf(&target, "artifacts/list?run_id=%s&"
-				      "path=%s", eid, etop) < 0) {
-		free(eid);
-		free(etop);
-		return aml_fail(errbuf, errlen, "out of memory");
-	}
-	free(eid);
-	free(etop);
-	rc = api_request(m, "GET", target, NULL, &resp, errbuf, errlen);
-	free(target);
-	if (rc == AML_BACKEND_OK &&
-	    aml_mlflow_parse_files("artifacts/list", resp.body, resp.body_len,
-				   &files, errbuf, errlen) < 0)
-		rc = AML_BACKEND_REFUSED;
-	aml_http_response_free(&resp);
-	if (rc != AML_BACKEND_OK)
-		return -1;
-	for (size_t i = 0; rc == 0 && i < files.count; i++) {
-		const struct aml_mlflow_file *f = &files.items[i];
-
-		if (!safe_relpath(f->path) ||
-		    strncmp(f->path, top, strlen(top)) ||
-		    f->path[strlen(top)] != '/')
-			continue; /* not below what we asked for */
-		if (f->is_dir) {
-			rc = list_below(m, id, f->path, list, n, cap, depth + 1,
-					errbuf, errlen);
-			continue;
-		}
-		if (*n == *cap) {
-			size_t grow = *cap ? *cap * 2 : 32;
-			struct aml_artifact *g = realloc(*list,
-							 grow * sizeof(*g));
-
-			if (!g) {
-				rc = aml_fail(errbuf, errlen, "out of memory");
-				break;
-			}
-			*list = g;
-			*cap = grow;
-		}
-		(*list)[*n].path = strdup(f->path);
-		(*list)[*n].size = f->file_size > 0 ? (uint64_t)f->file_size
-						    : 0;
-		(*list)[*n].mtime_ms = 0;
-		if (!(*list)[*n].path)
-			rc = aml_fail(errbuf, errlen, "out of memory");
-		else
-			(*n)++;
-	}
-	aml_mlflow_files_free(&files);
-	return rc;
-}
-
-static int compare_artifacts(const void *a, const void *b)
-{
-	return strcmp(((const struct aml_artifact *)a)->path,
-		      ((const struct aml_artifact *)b)->path);
-}
-
-static int list_tops(struct mlflow *m, const char *id,
-		     const char *const *tops, size_t n_tops,
-		     struct aml_artifact **list, size_t *n, char *errbuf,
-		     size_t errlen)
-{
-	size_t cap = 0;
-
-	*list = NULL;
-	*n = 0;
-	for (size_t i = 0; i < n_tops; i++)
-		if (list_below(m, id, tops[i], list, n, &cap, 0, errbuf,
-			       errlen) < 0) {
-			aml_artifact_list_free(*list, *n);
-			*list = NULL;
-			*n = 0;
-			return -1;
-		}
-	if (*n)
-		qsort(*list, *n, sizeof(**list), compare_artifacts);
-	return 0;
-}
-
-static int mlflow_list_artifacts(void *self, const struct aml_run_info *run,
-				 struct aml_artifact **list, size_t *n,
-				 char *errbuf, size_t errlen)
-{
-	static const char *const tops[] = { "outputs", "logs", "user_logs" };
-	struct mlflow *m = self;
-	char *url = NULL, *id = NULL;
-	int rc;
-
-	if (artifact_root(m, run, &url, &id, errbuf, errlen) < 0)
-		return -1;
-	rc = list_tops(m, id, tops, 3, list, n, errbuf, errlen);
-	free(url);
-	free(id);
-	return rc;
-}
-
-/* Download [path] of the run into [fd]: 0, or -1 with errbuf (errno
- * ENOENT when the server has no such file). */
-static int fetch_to(struct mlflow *m, const char *url, const char *path,
-		    int fd, char *errbuf, size_t errlen)
-{
-	struct aml_http_response resp;
-	char *target = aml_mlflow_artifact_file_url(url, path), err[1024];
-	int rc, missing;
-
-	if (!target)
-		return aml_fail(errbuf, errlen, "out of memory");
-	rc = aml_http_download(m->http, target, fd, &resp, err, sizeof(err));
-	free(target);
-	if (rc == AML_HTTP_ANSWER && resp.status / 100 == 2) {
-		aml_http_response_free(&resp);
-		return 0;
-	}
-	transfer_failed(m, "", path, rc, &resp, err, errbuf, errlen);
-	missing = rc == AML_HTTP_ANSWER && resp.status == 404;
-	aml_http_response_free(&resp);
-	errno = missing ? ENOENT : EIO;
-	return -1;
-}
-
-static int mlflow_open_artifact(void *self, const struct aml_run_info *run,
-				const char *path, char *errbuf, size_t errlen)
-{
-	struct mlflow *m = self;
-	const char *tmp = getenv("TMPDIR");
-	char *url = NULL;
-	int fd, err;
-
-	if (!safe_relpath(path))
-		return aml_fail(errbuf, errlen, "%s: not a path in the run",
-				path);
-	if (artifact_root(m, run, &url, NULL, errbuf, errlen) < 0)
-		return -1;
-	/* Unnamed: nothing to clean up, whatever happens to the reader. */
-	fd = open(tmp && *tmp == '/' ? tmp : "/tmp",
-		  O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(url);
-		return aml_fail(errbuf, errlen, "cannot make a temporary file "
-				"for %s: %s", path, strerror(errno));
-	}
-	if (fetch_to(m, url, path, fd, errbuf, errlen) < 0 ||
-	    lseek(fd, 0, SEEK_SET) < 0) {
-		err = errno;
-		close(fd);
-		free(url);
-		errno = err;
-		return -1;
-	}
-	free(url);
-	return fd;
-}
-
-/* Make the directories of [path] below [dir_fd], none followed if a
- * symlink; returns the parent's descriptor (to close), or -1. */
-static int parent_dir(int dir_fd, const char *path, char *errbuf,
-		      size_t errlen)
-{
-	char *copy = strdup(path), *seg, *next;
-	int fd = dup(dir_fd);
-
-	if (!copy || fd < 0) {
-		free(copy);
-		if (fd >= 0)
-			close(fd);
-		return aml_fail(errbuf, errlen, "out of memory");
-	}
-	for (seg = copy; (next = strchr(seg, '/')); seg = next + 1) {
-		int sub;
-
-		*next = '\0';
-		if (mkdirat(fd, seg, 0777) < 0 && errno != EEXIST)
-			goto failed;
-		sub = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					      O_CLOEXEC);
-		if (sub < 0)
-			goto failed;
-		close(fd);
-		fd = sub;
-	}
-	free(copy);
-	return fd;
-failed:
-	aml_fail(errbuf, errlen, "%s: cannot make its directory: %s", path,
-		 strerror(errno));
-	close(fd);
-	free(copy);
-	return -1;
-}
-
-static int download_one(struct mlflow *m, const char *url, const char *path,
-			int out_fd, struct aml_artifact_stats *stats,
-			char *errbuf, size_t errlen)
-{
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char temp[300];
-	int dir, fd;
-	struct stat st;
-
-	if ((dir = parent_dir(out_fd, path, errbuf, errlen)) < 0)
-		return -1;
-	snprintf(temp, sizeof(temp), ".%.200s.aml-download", base);
-	fd = openat(dir, temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				       O_CLOEXEC, 0666);
-	if (fd < 0) {
-		aml_fail(errbuf, errlen, "%s: cannot write: %s", path,
-			 strerror(errno));
-		close(dir);
-		return -1;
-	}
-	if (fetch_to(m, url, path, fd, errbuf, errlen) < 0 ||
-	    fstat(fd, &st) < 0 || close(fd) < 0 ||
-	    renameat(dir, temp, dir, base) < 0) {
-		if (!errbuf[0])
-			aml_fail(errbuf, errlen, "%s: %s", path,
-				 strerror(errno));
-		unlinkat(dir, temp, 0);
-		close(dir);
-		return -1;
-	}
-	close(dir);
-	if (stats) {
-		stats->files++;
-		stats->bytes += (uint64_t)st.st_size;
-	}
-	return 0;
-}
-
-static int mlflow_download(void *self, const struct aml_run_info *run,
-			   const char *path, int out_fd,
-			   struct aml_artifact_stats *stats, char *errbuf,
-			   size_t errlen)
-{
-	static const char *const all_tops[] = { "outputs", "logs",
-						"user_logs" };
-	struct mlflow *m = self;
-	struct aml_artifact *list = NULL;
-	char *url = NULL, *id = NULL;
-	size_t n = 0;
-	int rc = -1;
-
-	if (stats)
-		memset(stats, 0, sizeof(*stats));
-	if (path && *path && !safe_relpath(path))
-		return aml_fail(errbuf, errlen, "\"%s\": not a path below the "
-				"run", path);
-	if (artifact_root(m, run, &url, &id, errbuf, errlen) < 0)
-		return -1;
-	if (path && *path) {
-		/* A file, or a directory to list. */
-		if (list_tops(m, id, &path, 1, &list, &n, errbuf, errlen) < 0)
-			goto done;
-		if (n == 0) {
-			errbuf[0] = '\0';
-			rc = download_one(m, url, path, out_fd, stats, errbuf,
-					  errlen);
-			if (rc < 0 && errno == ENOENT)
-				aml_fail(errbuf, errlen, "%s: not in the run",
-					 path);
-			goto done;
-		}
-	} else if (list_tops(m, id, all_tops, 3, &list, &n, errbuf,
-			     errlen) < 0) {
-		goto done;
-	}
-	rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		errbuf[0] = '\0';
-		rc = download_one(m, url, list[i].path, out_fd, stats, errbuf,
-				  errlen);
-	}
-done:
-	aml_artifact_list_free(list, n);
-	free(url);
-	free(id);
-	return rc;
-}
-
 static int mlflow_job_env(void *self, const char *experiment,
 			  const char *run_id, struct aml_kvlist *env,
 			  char *errbuf, size_t errlen)
@@ -1874,14 +900,14 @@ static int mlflow_job_env(void *self, const char *experiment,
 	if (!experiment)
 		return aml_fail(errbuf, errlen, "run %s: no experiment name",
 				run_id);
-	rc = named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
+	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc == 0 &&
 	    (aml_kvlist_set(env, "MLFLOW_TRACKING_URI", m->tracking_uri) < 0 ||
 	     aml_kvlist_set(env, "MLFLOW_RUN_ID", run.run_id) < 0 ||
 	     aml_kvlist_set(env, "MLFLOW_EXPERIMENT_NAME", experiment) < 0 ||
 	     (exp_id && aml_kvlist_set(env, "MLFLOW_EXPERIMENT_ID",
 				       exp_id) < 0)))
-		rc = oom(errbuf, errlen);
+		rc = mf_oom(errbuf, errlen);
 	aml_mlflow_run_free(&run);
 	free(exp_id);
 	return rc;
@@ -1916,11 +942,11 @@ static const struct aml_history_ops mlflow_ops = {
 	.open_log = mlflow_open_log,
 	.read_run = mlflow_read_run,
 	.list = mlflow_list,
-	.list_artifacts = mlflow_list_artifacts,
-	.open_artifact = mlflow_open_artifact,
-	.download = mlflow_download,
-	.bind = mlflow_bind,
-	.key_of = mlflow_key_of,
+	.list_artifacts = mf_list_artifacts,
+	.open_artifact = mf_open_artifact,
+	.download = mf_download,
+	.bind = mf_bind,
+	.key_of = mf_key_of,
 	.job_env = mlflow_job_env,
 	.close = mlflow_close,
 };

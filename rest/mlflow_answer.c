@@ -296,6 +296,37 @@ static int alloc_items(const struct reader *r, const cJSON *arr,
 	return *items ? 0 : out_of_memory(r);
 }
 
+typedef int (*item_fn)(const struct reader *r, const cJSON *obj,
+		       const char *path, void *ctx, size_t i);
+typedef int (*answer_fn)(const struct reader *r, const cJSON *json,
+			 void *ctx);
+
+/*
+ * The answer of a listing (experiments, runs, artifacts), all alike: the
+ * array [key] of objects, each read by [item] into *[items] (calloc'd
+ * here, [size] bytes each; [ctx] is the list that holds it), then, when
+ * not NULL, [more] for the answer's other fields, then next_page_token
+ * into [*token].  0, or -1 with what was read left for the caller to
+ * free.
+ */
+static int read_list(const struct reader *r, const char *body, size_t len,
+		     const char *key, size_t size, void **items, item_fn item,
+		     answer_fn more, void *ctx, char **token)
+{
+	cJSON *json = parse_body(r, body, len);
+	const cJSON *arr;
+	size_t room;
+	int rc = -1;
+
+	if (json && get_array(r, json, "", key, &arr) == 0 &&
+	    alloc_items(r, arr, size, items, &room) == 0 &&
+	    each_object(r, arr, key, item, ctx) == 0 &&
+	    (!more || more(r, json, ctx) == 0))
+		rc = get_page_token(r, json, token);
+	cJSON_Delete(json);
+	return rc;
+}
+
 /* -- experiments -- */
 
 void aml_mlflow_experiment_free(struct aml_mlflow_experiment *exp)
@@ -384,25 +415,14 @@ int aml_mlflow_parse_experiments(const char *endpoint, const char *body,
 				 char *errbuf, size_t errlen)
 {
 	struct reader r = { endpoint, errbuf, errlen };
-	const cJSON *arr;
-	size_t room;
-	void *items;
-	cJSON *json;
-	int rc = -1;
 
 	memset(exps, 0, sizeof(*exps));
-	json = parse_body(&r, body, len);
-	if (json && get_array(&r, json, "", "experiments", &arr) == 0 &&
-	    alloc_items(&r, arr, sizeof(*exps->items), &items, &room) == 0) {
-		exps->items = items;
-		rc = each_object(&r, arr, "experiments", experiment_item, exps);
-		if (rc == 0)
-			rc = get_page_token(&r, json, &exps->next_page_token);
-	}
-	if (rc != 0)
-		aml_mlflow_experiments_free(exps);
-	cJSON_Delete(json);
-	return rc;
+	if (read_list(&r, body, len, "experiments", sizeof(*exps->items),
+		      (void **)&exps->items, experiment_item, NULL, exps,
+		      &exps->next_page_token) == 0)
+		return 0;
+	aml_mlflow_experiments_free(exps);
+	return -1;
 }
 
 /* -- runs -- */
@@ -586,25 +606,14 @@ int aml_mlflow_parse_runs(const char *endpoint, const char *body, size_t len,
 			  size_t errlen)
 {
 	struct reader r = { endpoint, errbuf, errlen };
-	const cJSON *arr;
-	size_t room;
-	void *items;
-	cJSON *json;
-	int rc = -1;
 
 	memset(runs, 0, sizeof(*runs));
-	json = parse_body(&r, body, len);
-	if (json && get_array(&r, json, "", "runs", &arr) == 0 &&
-	    alloc_items(&r, arr, sizeof(*runs->items), &items, &room) == 0) {
-		runs->items = items;
-		rc = each_object(&r, arr, "runs", run_item, runs);
-		if (rc == 0)
-			rc = get_page_token(&r, json, &runs->next_page_token);
-	}
-	if (rc != 0)
-		aml_mlflow_runs_free(runs);
-	cJSON_Delete(json);
-	return rc;
+	if (read_list(&r, body, len, "runs", sizeof(*runs->items),
+		      (void **)&runs->items, run_item, NULL, runs,
+		      &runs->next_page_token) == 0)
+		return 0;
+	aml_mlflow_runs_free(runs);
+	return -1;
 }
 
 /* -- artifact lists -- */
@@ -620,6 +629,14 @@ static int file_item(const struct reader *r, const cJSON *obj,
 	files->count = i + 1;
 	return get_bool(r, obj, path, "is_dir", &f->is_dir) ||
 	       get_int64(r, obj, path, "file_size", -1, &f->file_size) ? -1 : 0;
+}
+
+/* The listing's root_uri, read before its page token. */
+static int files_root(const struct reader *r, const cJSON *json, void *ctx)
+{
+	struct aml_mlflow_files *files = ctx;
+
+	return get_string(r, json, "", "root_uri", 0, &files->root_uri);
 }
 
 void aml_mlflow_files_free(struct aml_mlflow_files *files)
@@ -639,26 +656,12 @@ int aml_mlflow_parse_files(const char *endpoint, const char *body,
 			   char *errbuf, size_t errlen)
 {
 	struct reader r = { endpoint, errbuf, errlen };
-	const cJSON *arr;
-	size_t room;
-	void *items;
-	cJSON *json;
-	int rc = -1;
 
 	memset(files, 0, sizeof(*files));
-	json = parse_body(&r, body, len);
-	if (json && get_array(&r, json, "", "files", &arr) == 0 &&
-	    alloc_items(&r, arr, sizeof(*files->items), &items, &room) == 0) {
-		files->items = items;
-		rc = each_object(&r, arr, "files", file_item, files);
-		if (rc == 0 &&
-		    (get_string(&r, json, "", "root_uri", 0,
-				&files->root_uri) != 0 ||
-		     get_page_token(&r, json, &files->next_page_token) != 0))
-			rc = -1;
-	}
-	if (rc != 0)
-		aml_mlflow_files_free(files);
-	cJSON_Delete(json);
-	return rc;
+	if (read_list(&r, body, len, "files", sizeof(*files->items),
+		      (void **)&files->items, file_item, files_root, files,
+		      &files->next_page_token) == 0)
+		return 0;
+	aml_mlflow_files_free(files);
+	return -1;
 }

@@ -42,6 +42,7 @@
 #include "event.h"
 #include "history.h"
 #include "node_rundir.h"
+#include "node_rundir_internal.h"
 #include "site.h"
 #include "userdir.h"
 #include "tree.h"
@@ -995,6 +996,35 @@ static void test_attempt_marker(void **state)
 	close(dir);
 }
 
+/* A marker's "run" line: written for what is known ('-' for the rest)
+ * and read back; a value not of its form is refused. */
+static void test_run_line(void **state)
+{
+	struct run_name rn;
+	char line[AML_RUNID_MAX + TRACKING_MAX + 32];
+
+	(void)state;
+	nr_format_run_line(line, sizeof(line), EXP, "", 1);
+	assert_string_equal(line, "run keep - keep 1\n");
+	assert_int_equal(nr_parse_run_line(line, &rn), 0);
+	assert_string_equal(rn.experiment, EXP);
+	assert_string_equal(rn.tracking, "");
+	assert_int_equal(rn.keep, 1);
+	nr_format_run_line(line, sizeof(line), NULL, NULL, 0);
+	assert_string_equal(line, "run - - keep 0\n");
+	assert_int_equal(nr_parse_run_line(line, &rn), 0);
+	assert_string_equal(rn.experiment, "");
+	assert_int_equal(rn.keep, 0);
+	/* keep is optional; anything but 1 is not kept. */
+	assert_int_equal(nr_parse_run_line("run exp -", &rn), 0);
+	assert_int_equal(rn.keep, 0);
+	assert_int_equal(nr_parse_run_line("run exp - keep 7", &rn), 0);
+	assert_int_equal(rn.keep, 0);
+	assert_int_equal(nr_parse_run_line("run ../x -", &rn), -1);
+	assert_int_equal(nr_parse_run_line("run exp", &rn), -1);
+	assert_int_equal(nr_parse_run_line("walk exp -", &rn), -1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1014,6 +1044,7 @@ int main(void)
 		T(test_hostile_user_cannot_reach_victim),
 		T(test_huge_tree_bounded),
 		T(test_attempt_marker),
+		T(test_run_line),
 	};
 
 	/* Messages go to syslog too in production; not from tests. */
