@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runid.h"
+#include "text.h"
 
 char *aml_admin_comment_make(const struct aml_plan *plan)
 {
@@ -47,14 +48,11 @@ int aml_admin_comment_word(const char *comment, const char *key, char *buf,
 int aml_admin_comment_number(const char *comment, const char *key,
 			     uint32_t *out)
 {
-	char word[16], *end;
+	char word[16];
 	unsigned long v;
 
 	if (aml_admin_comment_word(comment, key, word, sizeof(word)) < 0 ||
-	    word[0] < '0' || word[0] > '9')
-		return -1;
-	v = strtoul(word, &end, 10);
-	if (*end || v > UINT32_MAX)
+	    aml_parse_decimal(word, UINT32_MAX, &v) < 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;

@@ -542,6 +542,24 @@ int aml_compare_n(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
+int aml_parse_decimal(const char *text, unsigned long max,
+		      unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!text || !*text)
+		return -1;
+	for (; *text; text++) {
+		unsigned d = (unsigned char)*text - '0';
+
+		if (d > 9 || d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
 int aml_ascii_ieq(const char *a, const char *b)
 {
 	return aml_ascii_ieq_n(a, strlen(a), b);

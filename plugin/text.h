@@ -145,4 +145,12 @@ static inline int aml_ascii_is_digit(int c)
  */
 int aml_compare_n(const char *a, size_t alen, const char *b, size_t blen);
 
+/*
+ * [text] as a plain decimal (digits only: no sign, blank or prefix, as
+ * Slurm and the plugin write numbers) of at most [max], into [*out].
+ * Returns 0, or -1 when it is empty, not one, or larger.
+ */
+int aml_parse_decimal(const char *text, unsigned long max,
+		      unsigned long *out);
+
 #endif

@@ -370,6 +370,37 @@ static void test_strdup_opt(void **state)
 }
 
 /* The order strcmp gives, on pieces of longer text. */
+/* Plain digits only, up to the bound, never a wrapped value. */
+static void test_parse_decimal(void **state)
+{
+	unsigned long v = 7;
+
+	(void)state;
+	assert_int_equal(aml_parse_decimal("0", 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(aml_parse_decimal("4294967295", 4294967295UL, &v), 0);
+	assert_int_equal(v, 4294967295UL);
+	assert_int_equal(aml_parse_decimal("007", 10, &v), 0);
+	assert_int_equal(v, 7);
+	v = 99;
+	assert_int_equal(aml_parse_decimal("4294967296", 4294967295UL, &v), -1);
+	assert_int_equal(aml_parse_decimal("11", 10, &v), -1);
+	assert_int_equal(aml_parse_decimal("7", 5, &v), -1);
+	assert_int_equal(aml_parse_decimal("5", 5, &v), 0);
+	assert_int_equal(v, 5);
+	v = 99;
+	assert_int_equal(aml_parse_decimal("99999999999999999999999", -1UL, &v),
+			 -1);
+	assert_int_equal(aml_parse_decimal("", 10, &v), -1);
+	assert_int_equal(aml_parse_decimal(NULL, 10, &v), -1);
+	assert_int_equal(aml_parse_decimal(" 1", 10, &v), -1);
+	assert_int_equal(aml_parse_decimal("+1", 10, &v), -1);
+	assert_int_equal(aml_parse_decimal("-1", 10, &v), -1);
+	assert_int_equal(aml_parse_decimal("1\n", 10, &v), -1);
+	assert_int_equal(aml_parse_decimal("0x1", 10, &v), -1);
+	assert_int_equal(v, 99);
+}
+
 static void test_compare_n_as_strcmp(void **state)
 {
 	static const char *const words[] = { "", "a", "ab", "abc", "b", "B",
@@ -451,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_shown_json),
 		cmocka_unit_test(test_strdup_opt),
 		cmocka_unit_test(test_env_pair),
+		cmocka_unit_test(test_parse_decimal),
 		cmocka_unit_test(test_compare_n_as_strcmp),
 		cmocka_unit_test(test_ascii_classes),
 	};
