@@ -29,6 +29,7 @@
 #include "site.h"
 #include "snapshot.h"
 #include "store.h"
+#include "text.h"
 
 /* What prepare leaves for finish, which runs from sbatch's exit handler. */
 static struct {
@@ -363,6 +364,14 @@ static int planned_for(const slurm_job_info_t *job, const char *run_id)
 	       !strcmp(planned, run_id);
 }
 
+/* The run's job: its id, and whether it is still pending. */
+static void take_job(const slurm_job_info_t *job, uint32_t *job_id,
+		     int *pending)
+{
+	*job_id = job->job_id;
+	*pending = (job->job_state & JOB_STATE_BASE) == JOB_PENDING;
+}
+
 /*
  * The job cli_filter/aml saw sbatch submit (job_env.h), if the controller
  * planned it for [run_id].  One job's record: the cheap way, for sites
@@ -371,24 +380,17 @@ static int planned_for(const slurm_job_info_t *job, const char *run_id)
  */
 static int submitted_job(const char *run_id, uint32_t *job_id, int *pending)
 {
-	const char *word = getenv(AML_SUBMITTED_JOB_ID);
 	job_info_msg_t *msg = NULL;
 	unsigned long id;
-	char *end;
 	int found = 0;
 
-	if (!word || word[0] < '1' || word[0] > '9')
-		return 0;
-	errno = 0;
-	id = strtoul(word, &end, 10);
-	if (*end || errno || id >= NO_VAL)
+	if (aml_parse_decimal(getenv(AML_SUBMITTED_JOB_ID), NO_VAL - 1,
+			      &id) < 0 || id == 0)
 		return 0;
 	if (slurm_load_job(&msg, (uint32_t)id, SHOW_ALL) != SLURM_SUCCESS)
 		return 0;
 	if (msg->record_count == 1 && planned_for(&msg->job_array[0], run_id)) {
-		*job_id = msg->job_array[0].job_id;
-		*pending = (msg->job_array[0].job_state & JOB_STATE_BASE) ==
-			   JOB_PENDING;
+		take_job(&msg->job_array[0], job_id, pending);
 		found = 1;
 	}
 	slurm_free_job_info_msg(msg);
@@ -422,10 +424,8 @@ static int find_job(const char *run_id, uint32_t *job_id, int *pending)
 		     j->job_id > best->job_id))
 			best = j;
 	}
-	if (best) {
-		*job_id = best->job_id;
-		*pending = (best->job_state & JOB_STATE_BASE) == JOB_PENDING;
-	}
+	if (best)
+		take_job(best, job_id, pending);
 	slurm_free_job_info_msg(msg);
 	return best != NULL;
 }

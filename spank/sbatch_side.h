@@ -10,9 +10,12 @@
  * control environment the controller decides from (admission.h):
  * AML_CONFIG, AML_RUN_ID, AML_SNAPSHOT_ID, AML_LAUNCHER.
  *
- * After (slurm_spank_exit): SPANK never tells sbatch the job id, but the
- * controller names the job after the run, so the run's job is found among
- * the user's jobs and the run moves to Queued; when there is none, the
+ * After (slurm_spank_exit): SPANK never tells sbatch the job id.
+ * cli_filter/aml does, where the site loads it (job_env.h:
+ * AML_SUBMITTED_JOB_ID), and the controller is asked for that one job;
+ * elsewhere the run's job is found among all of the user's jobs.  Either
+ * way it counts only when its admin comment, which the controller wrote,
+ * names the run.  Then the run moves to Queued; when there is none, the
  * controller refused it, and the run is recorded Failed with why, rather
  * than sit at NotStarted for ever.
  *
