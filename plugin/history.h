@@ -85,9 +85,9 @@ void aml_history_close(struct aml_history *h);
  * slurmctld must never load and a job whose run history is not on
  * MLflow should not pay for.  A program that writes to MLflow registers
  * it once, before its first aml_history_open (history_backend.h says
- * what [b] is): the tools the one they link (rest/history_mlflow.h),
- * the SPANK plugin one that loads it as a module on first use
- * (history_module.h).  A site that asks for MLflow in a program that
+ * what [b] is): the SPANK plugin and the tools one that loads it as a
+ * module on first use (history_module.h), the tests of rest/ the one
+ * they link (rest/history_mlflow.h).  A site that asks for MLflow in a program that
  * registered none gets one line saying so.  The last registration wins;
  * [b] must outlive its use.
  */

@@ -12,14 +12,20 @@
 #include "errors.h"
 #include "module.h"
 
-/* One entry of the path: root's, and no one else may change it. */
+/* One entry of the path: root's (or [owner]'s), and no one else may
+ * change it. */
 static int entry_is_secure(const char *path, const struct stat *st,
-			   char *errbuf, size_t errlen)
+			   uid_t owner, char *errbuf, size_t errlen)
 {
-	if (st->st_uid != 0)
-		return aml_fail(errbuf, errlen,
-				"%s belongs to uid %u, not root", path,
-				(unsigned)st->st_uid);
+	if (st->st_uid != 0 && st->st_uid != owner)
+		return owner ? aml_fail(errbuf, errlen,
+					"%s belongs to uid %u, neither root "
+					"nor uid %u, who owns the program",
+					path, (unsigned)st->st_uid,
+					(unsigned)owner)
+			     : aml_fail(errbuf, errlen,
+					"%s belongs to uid %u, not root", path,
+					(unsigned)st->st_uid);
 	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
 		return 0;
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
@@ -31,7 +37,8 @@ static int entry_is_secure(const char *path, const struct stat *st,
 	return 0;
 }
 
-int aml_module_is_secure(const char *path, char *errbuf, size_t errlen)
+int aml_module_is_secure(const char *path, uid_t owner, char *errbuf,
+			 size_t errlen)
 {
 	char dir[PATH_MAX];
 	struct stat st;
@@ -57,7 +64,7 @@ int aml_module_is_secure(const char *path, char *errbuf, size_t errlen)
 	if (!S_ISREG(st.st_mode))
 		return aml_fail(errbuf, errlen, "%s is not a regular file",
 				path);
-	if (entry_is_secure(path, &st, errbuf, errlen) < 0)
+	if (entry_is_secure(path, &st, owner, errbuf, errlen) < 0)
 		return -1;
 	/* Then each directory above it, up to /, none of them followed if
 	 * a symlink: a link root owns could still lead somewhere a user
@@ -79,19 +86,19 @@ int aml_module_is_secure(const char *path, char *errbuf, size_t errlen)
 			return aml_fail(errbuf, errlen,
 					"%s is not a directory (a symlink?)",
 					dir);
-		if (entry_is_secure(dir, &st, errbuf, errlen) < 0)
+		if (entry_is_secure(dir, &st, owner, errbuf, errlen) < 0)
 			return -1;
 		if (!strcmp(dir, "/"))
 			return 0;
 	}
 }
 
-void *aml_module_load(const char *path, const char *symbol, char *errbuf,
-		      size_t errlen)
+void *aml_module_load(const char *path, uid_t owner, const char *symbol,
+		      char *errbuf, size_t errlen)
 {
 	void *handle, *sym;
 
-	if (aml_module_is_secure(path, errbuf, errlen) < 0)
+	if (aml_module_is_secure(path, owner, errbuf, errlen) < 0)
 		return NULL;
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {

@@ -4,9 +4,10 @@
  *
  *     aml_history_register(&aml_history_mlflow_backend);
  *
- * The SPANK plugin does not link it: it loads aml_mlflow.so, which
- * exports this backend as AML_MLFLOW_MODULE_SYMBOL
- * (history_module.h), only when a run's site uses MLflow.
+ * Only the module aml_mlflow.so and the tests of rest/ link it: the SPANK
+ * plugin and the tools load that module, which exports this backend as
+ * AML_MLFLOW_MODULE_SYMBOL (history_module.h), only when a run's site
+ * uses MLflow.
  */
 #ifndef AML_HISTORY_MLFLOW_H
 #define AML_HISTORY_MLFLOW_H

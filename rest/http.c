@@ -559,6 +559,13 @@ static int seek_cb(void *arg, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+static void (*report_progress)(void) = aml_hangwatch_progress;
+
+void aml_http_report_progress_to(void (*progress)(void))
+{
+	report_progress = progress;
+}
+
 /* The stall timeout of streamed transfers. */
 static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		       curl_off_t ultotal, curl_off_t ulnow)
@@ -572,7 +579,7 @@ static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		x->last_dl = dlnow;
 		x->last_ul = ulnow;
 		x->last_move_ms = now;
-		aml_hangwatch_progress();
+		report_progress();
 		return 0;
 	}
 	if (now - x->last_move_ms > x->h->timeout_ms) {
@@ -911,7 +918,7 @@ static int run(struct xfer *x, char *errbuf, size_t errlen)
 		/* Each attempt has HistoryTimeout of its own (the stall
 		 * timeout, for a streamed one): a watch of the command
 		 * (hangwatch.h) counts from here, and lets it run out. */
-		aml_hangwatch_progress();
+		report_progress();
 		v = attempt(x, why, sizeof(why));
 		r->attempts = n;
 		r->elapsed_ms = (long)(mono_ms() - t0);

@@ -195,4 +195,14 @@ void aml_http_response_free(struct aml_http_response *resp);
  * 503, 504. */
 int aml_http_status_retryable(long status);
 
+/*
+ * Whom a transfer that moves tells so (hangwatch.h): by default this
+ * copy of the core's aml_hangwatch_progress.  The MLflow module carries a
+ * copy of the core of its own, whose hang watch watches nothing; the
+ * program that loads it hands it its own (history_module.h), so that a
+ * long download is not taken for a hung server.  Called once, before
+ * any transfer.
+ */
+void aml_http_report_progress_to(void (*progress)(void));
+
 #endif

@@ -3,7 +3,6 @@
  * MLflow backend it loads in turn only for a run whose site uses it
  * (history_module.h).
  */
-#include "history.h"
 #include "history_module.h"
 #include "node_epilog.h"
 #include "node_prepare.h"
@@ -11,26 +10,17 @@
 #include "stdin_launcher.h"
 #include "sbatch_side.h"
 
-static int open_mlflow(const struct aml_site *site,
-		       const struct aml_history_ops **ops, void **self,
-		       char *errbuf, size_t errlen)
+/* Root's module, where make install put it: the plugin runs in root's
+ * slurmstepd. */
+static const char *installed_module(uid_t *owner)
 {
-	const struct aml_history_opener *module;
-
-	if (aml_history_module_load(AML_MLFLOW_MODULE_PATH, &module, errbuf,
-				    errlen) < 0)
-		return -1;
-	return module->open(site, ops, self, errbuf, errlen);
+	*owner = 0;
+	return AML_MLFLOW_MODULE_PATH;
 }
-
-static const struct aml_history_opener mlflow_on_demand = {
-	.backend = AML_HISTORY_MLFLOW,
-	.open = open_mlflow,
-};
 
 static void init(void)
 {
-	aml_history_register(&mlflow_on_demand);
+	aml_history_module_register(installed_module);
 }
 
 __attribute__((visibility("default")))

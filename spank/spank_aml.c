@@ -58,7 +58,7 @@ static const struct aml_spank_run *load_run(void)
 
 	if (run)
 		return run;
-	m = aml_module_load(AML_SPANK_RUN_PATH, AML_SPANK_RUN_SYMBOL, why,
+	m = aml_module_load(AML_SPANK_RUN_PATH, 0, AML_SPANK_RUN_SYMBOL, why,
 			    sizeof(why));
 	if (m && (!m->version || strcmp(m->version, PACKAGE_VERSION) ||
 		  m->request_size != sizeof(struct aml_sbatch_request))) {

@@ -31,7 +31,6 @@
 
 #include "bounded.h"
 #include "history.h"
-#include "history_mlflow.h"
 #include "node_rundir.h"
 #include "node_spools.h"
 #include "site.h"
@@ -82,7 +81,7 @@ int main(int argc, char **argv)
 	/* Under Slurm, never fail: a failing Epilog drains the node. */
 	int failure = job && *job ? 0 : 1;
 
-	aml_history_register(&aml_history_mlflow_backend);
+	aml_tool_use_mlflow_module();
 	for (int i = 1; i < argc; i++) {
 		char *end;
 

@@ -43,7 +43,6 @@
 
 #include "bounded.h"
 #include "history.h"
-#include "history_mlflow.h"
 #include "privdrop.h"
 #include "runid.h"
 #include "runs.h"
@@ -330,7 +329,7 @@ int main(int argc, char **argv)
 	int code, signal, is_requeue, have_job, found, blind = 0, rc = 0;
 	uint32_t last_job = 0;
 
-	aml_history_register(&aml_history_mlflow_backend);
+	aml_tool_use_mlflow_module();
 	if (argc > 1 && !strcmp(argv[1], "--flush"))
 		return flush_command(argc, argv);
 	if (argc > 1) {

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "errors.h"
-#include "history_mlflow.h"
 #include "job_env.h"
 #include "launch.h"
 #include "launch_common.h"
@@ -316,7 +315,7 @@ int main(int argc, char **argv)
 
 	int upload_node = argc == 2 && !strcmp(argv[1], "--upload-node");
 
-	aml_history_register(&aml_history_mlflow_backend);
+	aml_tool_use_mlflow_module();
 	if (argc > 1 && !upload_node) {
 		int help = argc == 2 && (!strcmp(argv[1], "-h") ||
 					 !strcmp(argv[1], "--help"));

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "errors.h"
-#include "history_mlflow.h"
 #include "site.h"
 #include "tools.h"
 
@@ -75,7 +74,7 @@ int main(int argc, char **argv)
 {
 	const struct command *command;
 
-	aml_history_register(&aml_history_mlflow_backend);
+	aml_tool_use_mlflow_module();
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return AML_EXIT_USAGE;

@@ -32,6 +32,10 @@ int cmd_cancel(int argc, char **argv);
 
 struct aml_site;
 
+/* Register run history on MLflow as its module, loaded only when a site
+ * uses it (tool_module.c): the first thing each tool's main does. */
+void aml_tool_use_mlflow_module(void);
+
 /*
  * Load the site policy from [conf], or from the default path (as
  * aml_site_default_path) when [conf] is NULL, printing every problem.

@@ -70,14 +70,18 @@ Quirks reproduced, and where they come from:
 Test control (never faulted, not authenticated, not in the request log):
   POST /__faults__ {"faults": [FAULT, ...]} replaces the faults; {} clears
   them; GET /__faults__ shows what is left.  A FAULT is
-      {"type": "fail"|"delay"|"reset", "match": "<substring of the path>",
+      {"type": "fail"|"delay"|"reset"|"trickle",
+       "match": "<substring of the path>",
        "method": "<only this method>", "count": N (default 1, -1 forever),
        fail:  "status" (503), "body", "content_type", "retry_after" (s);
        delay: "seconds" (sleeps, then answers normally);
        reset: "after_bytes" (an upload: reads that much of the body, then
               closes the socket with SO_LINGER 0, so the client sees a
               reset and nothing is stored; a GET: sends the headers and
-              that much of the answer, then resets)}
+              that much of the answer, then resets);
+       trickle: "chunk" (bytes), "interval" (s): an artifact's GET is
+              sent a chunk at a time, with a pause after each: a slow
+              server that never stalls}
   The first fault that matches a request answers it and uses up one count.
   GET /__dump__ -> {"experiments", "runs" (info, tags, params, metrics in
   order), "artifacts" {path: {"size", "sha256"}}, "requests" [{"method",
@@ -1059,6 +1063,15 @@ class Handler(BaseHTTPRequestHandler):
                 if cut is not None:
                     self.wfile.write(f.read(cut))
                     self.reset(0)
+                if self.trickle:
+                    chunk, interval = self.trickle
+                    while True:
+                        data = f.read(chunk)
+                        if not data:
+                            break
+                        self.wfile.write(data)
+                        self.wfile.flush()
+                        time.sleep(interval)
                 shutil.copyfileobj(f, self.wfile, 1 << 20)
         self.entry["status"] = 200
 
@@ -1086,6 +1099,7 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         self.body_started = self.body_done = False
         self.reset_after_send = None
+        self.trickle = None
         self.entry = None
         store = self.server.store
         try:
@@ -1140,6 +1154,10 @@ class Handler(BaseHTTPRequestHandler):
         kind = fault["type"]
         if kind == "delay":
             time.sleep(float(fault.get("seconds", 1)))
+            return False
+        if kind == "trickle":
+            self.trickle = (int(fault.get("chunk", 65536)),
+                            float(fault.get("interval", 0.5)))
             return False
         if kind == "reset" and self.command in ("GET", "HEAD"):
             self.reset_after_send = int(fault.get("after_bytes", 0))
@@ -1309,7 +1327,8 @@ class Handler(BaseHTTPRequestHandler):
                 faults = json.loads(self.body_bytes() or b"{}") \
                     .get("faults", [])
                 for f in faults:
-                    if f.get("type") not in ("fail", "delay", "reset"):
+                    if f.get("type") not in ("fail", "delay", "reset",
+                                             "trickle"):
                         raise ValueError(f"unknown fault type {f.get('type')}")
             except (ValueError, AttributeError) as e:
                 return self.answer(400, json.dumps({"error": str(e)}))

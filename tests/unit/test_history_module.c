@@ -63,7 +63,7 @@ static void test_load_refused(void **state)
 	const struct aml_history_opener *opener = NULL;
 
 	(void)state;
-	assert_int_equal(aml_history_module_load("/nonexistent/aml_mlflow.so",
+	assert_int_equal(aml_history_module_load("/nonexistent/aml_mlflow.so", 0,
 						 &opener, err, sizeof(err)),
 			 -1);
 	assert_null(opener);
@@ -78,14 +78,14 @@ static void test_load(void **state)
 	const char *module = getenv("AML_TEST_MLFLOW_MODULE");
 
 	(void)state;
-	if (!module || aml_module_is_secure(module, err, sizeof(err)) < 0)
+	if (!module || aml_module_is_secure(module, getuid(), err, sizeof(err)) < 0)
 		skip();
-	assert_int_equal(aml_history_module_load(module, &opener, err,
+	assert_int_equal(aml_history_module_load(module, getuid(), &opener, err,
 						 sizeof(err)), 0);
 	assert_non_null(opener);
 	assert_int_equal(opener->backend, AML_HISTORY_MLFLOW);
 	/* Once per process: a later path is not even looked at. */
-	assert_int_equal(aml_history_module_load("/nonexistent", &again, err,
+	assert_int_equal(aml_history_module_load("/nonexistent", 0, &again, err,
 						 sizeof(err)), 0);
 	assert_ptr_equal(again, opener);
 }

@@ -83,7 +83,7 @@ static void skip_unless_root(void)
 static void test_not_absolute(void **state)
 {
 	(void)state;
-	assert_int_equal(aml_module_is_secure("aml_mlflow.so", err,
+	assert_int_equal(aml_module_is_secure("aml_mlflow.so", 0, err,
 						      sizeof(err)), -1);
 	assert_string_equal(err, "aml_mlflow.so is not an absolute path");
 }
@@ -94,7 +94,7 @@ static void test_missing(void **state)
 
 	(void)state;
 	snprintf(p, sizeof(p), "%s/none.so", dir);
-	assert_int_equal(aml_module_is_secure(p, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(p, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open"));
 	assert_non_null(strstr(err, "No such file"));
 }
@@ -105,17 +105,35 @@ static void test_not_root_owned(void **state)
 	(void)state;
 	if (geteuid() == 0)
 		assert_int_equal(chown(path, 65534, 65534), 0);
-	assert_int_equal(aml_module_is_secure(path, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(path, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not root"));
 	if (geteuid() == 0)
 		assert_int_equal(chown(path, 0, 0), 0);
+}
+
+/* A program run from its build tree trusts its own owner's module too
+ * (tools/tool_module.c), and still no one else's. */
+static void test_owner_trusted(void **state)
+{
+	(void)state;
+	skip_unless_root();
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(aml_module_is_secure(path, 65534, err, sizeof(err)), 0);
+	assert_int_equal(aml_module_is_secure(path, 65533, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "belongs to uid 65534, neither root nor "
+				    "uid 65533, who owns the program"));
+	assert_int_equal(chmod(path, 0775), 0);
+	assert_int_equal(aml_module_is_secure(path, 65534, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is writable by its group"));
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(chown(path, 0, 0), 0);
 }
 
 static void test_secure_copy(void **state)
 {
 	(void)state;
 	skip_unless_root();
-	assert_int_equal(aml_module_is_secure(path, err, sizeof(err)), 0);
+	assert_int_equal(aml_module_is_secure(path, 0, err, sizeof(err)), 0);
 }
 
 static void test_writable_file(void **state)
@@ -123,10 +141,10 @@ static void test_writable_file(void **state)
 	(void)state;
 	skip_unless_root();
 	assert_int_equal(chmod(path, 0775), 0);
-	assert_int_equal(aml_module_is_secure(path, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(path, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "is writable by its group (mode 0775)"));
 	assert_int_equal(chmod(path, 0757), 0);
-	assert_int_equal(aml_module_is_secure(path, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(path, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "is writable by others"));
 	assert_int_equal(chmod(path, 0755), 0);
 }
@@ -137,12 +155,12 @@ static void test_writable_directory(void **state)
 	(void)state;
 	skip_unless_root();
 	assert_int_equal(chmod(dir, 0777), 0);
-	assert_int_equal(aml_module_is_secure(path, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(path, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "is writable by others (mode 0777)"));
 	assert_non_null(strstr(err, dir));
 	/* Sticky, as /tmp: entries stay their owners'. */
 	assert_int_equal(chmod(dir, 01777), 0);
-	assert_int_equal(aml_module_is_secure(path, err, sizeof(err)), 0);
+	assert_int_equal(aml_module_is_secure(path, 0, err, sizeof(err)), 0);
 	assert_int_equal(chmod(dir, 0700), 0);
 }
 
@@ -154,13 +172,13 @@ static void test_symlinks_refused(void **state)
 	skip_unless_root();
 	snprintf(link, sizeof(link), "%s/link.so", dir);
 	assert_int_equal(symlink(path, link), 0);
-	assert_int_equal(aml_module_is_secure(link, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(link, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open"));
 	/* A directory above it that is a link. */
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	assert_int_equal(symlink(".", sub), 0);
 	snprintf(link, sizeof(link), "%s/sub/aml_mlflow.so", dir);
-	assert_int_equal(aml_module_is_secure(link, err, sizeof(err)), -1);
+	assert_int_equal(aml_module_is_secure(link, 0, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "is not a directory"));
 }
 
@@ -169,7 +187,7 @@ static void test_load_refuses_insecure(void **state)
 	(void)state;
 	skip_unless_root();
 	assert_int_equal(chmod(path, 0777), 0);
-	assert_null(aml_module_load(path, "aml_mlflow_module", err, sizeof(err)));
+	assert_null(aml_module_load(path, 0, "aml_mlflow_module", err, sizeof(err)));
 	assert_non_null(strstr(err, "is writable by others"));
 	assert_int_equal(chmod(path, 0755), 0);
 }
@@ -185,7 +203,7 @@ static void test_load_refuses_other_library(void **state)
 	assert_true(dladdr((void *)cJSON_Version, &where) && where.dli_fname);
 	snprintf(other, sizeof(other), "%s/other.so", dir);
 	copy_file(where.dli_fname, other, 0755);
-	assert_null(aml_module_load(other, "aml_mlflow_module", err, sizeof(err)));
+	assert_null(aml_module_load(other, 0, "aml_mlflow_module", err, sizeof(err)));
 	snprintf(want, sizeof(want),
 		 "%s is not a slurm-aml module: it has no aml_mlflow_module",
 		 other);
@@ -196,7 +214,7 @@ static void test_load(void **state)
 {
 	(void)state;
 	skip_unless_root();
-	assert_non_null(aml_module_load(path, "aml_mlflow_module", err,
+	assert_non_null(aml_module_load(path, 0, "aml_mlflow_module", err,
 					sizeof(err)));
 }
 
@@ -206,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_not_absolute),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_not_root_owned),
+		cmocka_unit_test(test_owner_trusted),
 		cmocka_unit_test(test_secure_copy),
 		cmocka_unit_test(test_writable_file),
 		cmocka_unit_test(test_writable_directory),
