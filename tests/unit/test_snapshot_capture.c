@@ -257,6 +257,80 @@ static void test_one_changed_file_is_the_only_one_read(void **state)
 	assert_int_equal(f->st.new_files, 1);
 }
 
+/* The store's one stat cache file, as it is now. */
+static void cache_file(struct fixture *f, struct stat *st)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	snprintf(dir, sizeof(dir), "%s/cache", f->store.path);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			assert_int_equal(stat(path, st), 0);
+			found++;
+		}
+	closedir(d);
+	assert_int_equal(found, 1);
+}
+
+/* Files f000..f<n-1>, an hour old and out of the racy window. */
+static void aged_files(struct fixture *f, int first, int n, const char *text)
+{
+	struct timespec t[2], wait = { 0, 30000000 };
+	char name[32], path[512];
+
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec -= 3600;
+	t[1] = t[0];
+	for (int i = first; i < first + n; i++) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		write_file(f, name, text);
+		snprintf(path, sizeof(path), "%s/%s", f->src, name);
+		assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+	}
+	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
+		;
+}
+
+/* A few edits leave the cache as it was (rewriting it costs more than
+ * reading them again); more than 1% of the tree, at least 8 files,
+ * rewrites it, and then nothing is read again. */
+static void test_cache_rewritten_only_when_worth_it(void **state)
+{
+	struct fixture *f = *state;
+	struct stat before, after;
+	char edited[AML_SHA256_HEX_LEN + 1];
+
+	aged_files(f, 0, 100, "same\n");
+	capture_ok(f);
+	cache_file(f, &before);
+	aged_files(f, 7, 1, "edited\n");
+	capture_ok(f);
+	assert_int_equal(f->st.hashed_files, 1);
+	strcpy(edited, f->id);
+	cache_file(f, &after);
+	assert_int_equal(after.st_ino, before.st_ino);
+	/* Read again, and still the same snapshot. */
+	capture_ok(f);
+	assert_int_equal(f->st.hashed_files, 1);
+	assert_string_equal(f->id, edited);
+	cache_file(f, &after);
+	assert_int_equal(after.st_ino, before.st_ino);
+	/* Six files the cache is wrong about: 12 entries differ, over 8. */
+	aged_files(f, 20, 5, "edited too\n");
+	capture_ok(f);
+	assert_int_equal(f->st.hashed_files, 6);
+	cache_file(f, &after);
+	assert_int_not_equal(after.st_ino, before.st_ino);
+	capture_ok(f);
+	assert_int_equal(f->st.hashed_files, 0);
+}
+
 /* A change that keeps size and mtime (tools restore mtimes) still shows
  * in the ctime, which the cache compares too. */
 static void test_change_hidden_from_mtime_is_seen(void **state)
@@ -702,6 +776,7 @@ int main(void)
 		T(test_keeps_files_links_exec_bits),
 		T(test_unchanged_tree_same_id_nothing_read),
 		T(test_one_changed_file_is_the_only_one_read),
+		T(test_cache_rewritten_only_when_worth_it),
 		T(test_change_hidden_from_mtime_is_seen),
 		T(test_amlignore_replaces_gitignore),
 		T(test_gitignore_applies_without_amlignore),
