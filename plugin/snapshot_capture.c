@@ -375,10 +375,11 @@ static char *encode_cache(const struct walk *w, const struct aml_manifest *m,
 }
 
 /*
- * Whether the cache is worth rewriting (CACHE_STALE_MIN): when [current]
- * is 0 it vouches for nothing any more (its snapshot is gone, or there is
- * none); otherwise when the files it would newly vouch for, and its
- * entries no file used, are too many.
+ * Whether the cache is worth rewriting (CACHE_STALE_MIN): always when
+ * [current] is 0, where no cache could be trusted without reading its
+ * snapshot (none, a gc since it was written, or no gc-stamp yet);
+ * otherwise when the files it would newly vouch for, and its entries no
+ * file used, are too many.
  */
 static int cache_worth_rewriting(const struct walk *w,
 				 const struct aml_stat_cache *c,
@@ -503,6 +504,7 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	struct aml_walk walk = { .stats = stats, .errs = errs,
 				 .tick = maybe_progress, .tick_arg = &w };
 	struct aml_stat_cache cache = { 0 };
+	struct timespec cache_written;
 	const struct aml_stat_entry **vouched = NULL;
 	struct aml_manifest manifest = { 0 };
 	char errbuf[512], *text = NULL, *cache_text = NULL, *cache_raw = NULL;
@@ -520,8 +522,8 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	}
 	if (load_ignore(&w) < 0)
 		goto out;
-	if (aml_store_read_cache(store, real, &cache_raw, &len, errbuf,
-				 sizeof(errbuf)) == 0 && cache_raw)
+	if (aml_store_read_cache(store, real, &cache_raw, &len, &cache_written,
+				 errbuf, sizeof(errbuf)) == 0 && cache_raw)
 		aml_stat_cache_parse(cache_raw, len, &cache);
 
 	walk.rootfd = w.rootfd;
@@ -551,8 +553,13 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 	locked = 1;
 
 	/* The cache vouches for contents it saw in a published snapshot; if
-	 * that snapshot is gone (gc), its blobs may be too. */
-	if (cache.count && cache.manifest[0]) {
+	 * a gc ran since and that snapshot is gone, its blobs may be too. */
+	if (cache.count && cache.manifest[0] &&
+	    aml_store_blobs_kept_since(store, &cache_written)) {
+		cache_current = 1;
+	} else if (cache.count && cache.manifest[0]) {
+		/* Read to be sure, then rewritten (cache_current stays 0),
+		 * so that the next capture need not read it. */
 		char *old = NULL;
 		size_t old_len;
 
@@ -562,8 +569,6 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 				if (!w.found[i].is_link && !w.found[i].fd_needed &&
 				    !aml_store_has_blob(store, w.found[i].sha256))
 					w.found[i].fd_needed = 1;
-		} else {
-			cache_current = 1;
 		}
 		free(old);
 	}

@@ -146,8 +146,8 @@ fail:
  */
 static int read_whole(const struct aml_store *s, int dfd, const char *name,
 		      const char *rel, int missing_ok, char **text,
-		      size_t *len, int *sys_error, char *errbuf,
-		      size_t errlen)
+		      size_t *len, struct timespec *mtime, int *sys_error,
+		      char *errbuf, size_t errlen)
 {
 	struct stat st;
 	int fd;
@@ -174,6 +174,8 @@ static int read_whole(const struct aml_store *s, int dfd, const char *name,
 			    "%s/%s: is larger than 256 MiB (%lld bytes): refused",
 			    s->path, rel, (long long)st.st_size);
 	}
+	if (mtime)
+		*mtime = st.st_mtim;
 	if (aml_read_fd(fd, TEXT_MAX, text, len) < 0) {
 		int err = errno;
 
@@ -260,6 +262,8 @@ static int write_temp(const struct aml_store *s, int tmpfd, const char *kind,
 
 /* ---- open, close, lock ---- */
 
+static int date_stamp(struct aml_store *s, int durable);
+
 int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 		   const char *user, int create, char *errbuf, size_t errlen)
 {
@@ -304,7 +308,12 @@ int aml_store_open(struct aml_store *s, const char *snapshot_dir,
 	fd = own.fd;
 	s->dirfd = fd;
 	for (size_t i = 0; create && i < sizeof(subdirs) / sizeof(*subdirs); i++) {
-		if (mkdirat(fd, subdirs[i], 0700) != 0 && errno != EEXIST) {
+		if (mkdirat(fd, subdirs[i], 0700) == 0) {
+			/* A store without blobs until now: no gc has removed
+			 * any, so its stamp may start now. */
+			if (i == 0)
+				date_stamp(s, 0);
+		} else if (errno != EEXIST) {
 			aml_store_path_fail(s, subdirs[i], errno, errbuf, errlen);
 			goto fail;
 		}
@@ -878,7 +887,7 @@ int aml_store_read_manifest_at(struct aml_store *s, int mdir, const char *id,
 	char rel[REL_MAX], actual[AML_SHA256_HEX_LEN + 1];
 
 	snprintf(rel, sizeof(rel), "manifests/%.64s", id);
-	if (read_whole(s, mdir, id, rel, 0, text, len, sys_error, errbuf,
+	if (read_whole(s, mdir, id, rel, 0, text, len, NULL, sys_error, errbuf,
 		       errlen) != 0)
 		return -1;
 	if (aml_sha256_buffer(*text, *len, actual) != 0) {
@@ -922,13 +931,16 @@ int aml_store_read_manifest(struct aml_store *s, const char *id,
 /* ---- stat caches ---- */
 
 int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
-			 size_t *len, char *errbuf, size_t errlen)
+			 size_t *len, struct timespec *written, char *errbuf,
+			 size_t errlen)
 {
 	char name[AML_SHA256_HEX_LEN + 1], rel[REL_MAX];
 	int dfd, rc, sys_error;
 
 	*text = NULL;
 	*len = 0;
+	written->tv_sec = 0;
+	written->tv_nsec = 0;
 	if (aml_sha256_buffer(key, strlen(key), name) != 0)
 		return aml_fail(errbuf, errlen, "%s: hashing failed", key);
 	snprintf(rel, sizeof(rel), "cache/%.64s", name);
@@ -938,8 +950,8 @@ int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
 			return 0;
 		return aml_store_path_fail(s, "cache", errno, errbuf, errlen);
 	}
-	rc = read_whole(s, dfd, name, rel, 1, text, len, &sys_error, errbuf,
-			errlen);
+	rc = read_whole(s, dfd, name, rel, 1, text, len, written, &sys_error,
+			errbuf, errlen);
 	close(dfd);
 	return rc < 0 ? -1 : 0;
 }
@@ -971,5 +983,67 @@ int aml_store_write_cache(struct aml_store *s, const char *key,
 	}
 	close(tmpfd);
 	close(dfd);
+	return rc;
+}
+
+/*
+ * gc-stamp: gc dates it before it removes any blob, so a stat cache
+ * written after that date (strictly: file times come in ticks) was written
+ * after every blob removal so far, when the snapshot it vouches for had
+ * just been published whole.  Both dates are the filesystem's own, so one
+ * clock reads them, also on NFS.
+ */
+#define GC_STAMP "gc-stamp"
+
+static int date_stamp(struct aml_store *s, int durable)
+{
+	int fd = openat(s->dirfd, GC_STAMP,
+			O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+			0600);
+
+	if (fd < 0)
+		return -1;
+	if (futimens(fd, NULL) != 0 || (durable && fsync(fd) != 0)) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return aml_close_checked(fd);
+}
+
+static int older(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int aml_store_blobs_kept_since(struct aml_store *s,
+			       const struct timespec *since)
+{
+	struct stat st;
+
+	if (fstatat(s->dirfd, GC_STAMP, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		/* Not durable: a stamp lost in a crash is made again. */
+		if (errno == ENOENT)
+			date_stamp(s, 0);
+		return 0;
+	}
+	return S_ISREG(st.st_mode) && older(&st.st_mtim, since);
+}
+
+int aml_store_stamp_gc(struct aml_store *s, char *errbuf, size_t errlen)
+{
+	int dir, rc;
+
+	if (date_stamp(s, 1) != 0)
+		return aml_store_path_fail(s, GC_STAMP, errno, errbuf, errlen);
+	/* A stamp just made must survive a crash as surely as its date. */
+	dir = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return aml_store_path_fail(s, ".", errno, errbuf, errlen);
+	rc = sync_fd(s, dir, ".", errbuf, errlen);
+	close(dir);
 	return rc;
 }

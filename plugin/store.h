@@ -10,6 +10,8 @@
  *         cache/<64 hex>             stat caches, by SHA-256 of the source path
  *         tmp/                       where every write starts
  *         lock                       flock: captures shared, gc exclusive
+ *         gc-stamp                   its mtime: when gc last began removing
+ *                                    blobs, or later (aml_store_blobs_kept_since)
  *
  * Every write goes to a new file in tmp/ and is renamed into place, so a
  * reader never sees a partial blob or manifest, whatever is killed when.
@@ -27,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "hash.h"
 
@@ -126,14 +129,35 @@ int aml_store_read_manifest(struct aml_store *s, const char *id,
 
 /*
  * The stat cache of source directory [key] (an absolute path): read it
- * into a malloc'd [*text] (0 with *text NULL when there is none), or
- * replace it atomically (no fsync: a lost cache only costs re-hashing).
+ * into a malloc'd [*text] (0 with *text NULL when there is none) and its
+ * mtime into [*written], or replace it atomically (no fsync: a lost cache
+ * only costs re-hashing).
  */
 int aml_store_read_cache(struct aml_store *s, const char *key, char **text,
-			 size_t *len, char *errbuf, size_t errlen);
+			 size_t *len, struct timespec *written, char *errbuf,
+			 size_t errlen);
 int aml_store_write_cache(struct aml_store *s, const char *key,
 			  const char *text, size_t len, char *errbuf,
 			  size_t errlen);
+
+/*
+ * Whether no gc can have removed a blob since [since] (the mtime of a
+ * stat cache written under the lock after its snapshot was published):
+ * then every blob that snapshot names is still here, without reading it.
+ * 1 only when gc-stamp is older than [since]; 0 when a gc may have run
+ * since, or the store has no gc-stamp (one made by an earlier slurm-aml,
+ * never collected since; a new store gets its stamp when it is made): one
+ * is then made, dated now, which claims no more than that a gc may have
+ * run until now.  Call with the lock held, shared or exclusive.
+ */
+int aml_store_blobs_kept_since(struct aml_store *s,
+			       const struct timespec *since);
+
+/*
+ * Date gc-stamp now (made if missing), durably: what gc does, under the
+ * exclusive lock, before it removes a blob.  Returns 0, or -1 with errbuf.
+ */
+int aml_store_stamp_gc(struct aml_store *s, char *errbuf, size_t errlen);
 
 struct aml_gc_stats {
 	uint64_t manifests_kept, manifests_removed;

@@ -355,8 +355,14 @@ int aml_store_gc(struct aml_store *s, unsigned older_than_days,
 	/* Read the clock once the lock is held: a capture that published
 	 * while gc waited has a younger mtime than the cutoff. */
 	g.now = time(NULL);
-	if (gc_manifests(&g, g.now - (time_t)older_than_days * 86400) == 0)
-		gc_blobs(&g);
+	/* Dated before any blob goes: a stat cache older than this may
+	 * vouch for a blob that is gone (aml_store_blobs_kept_since). */
+	if (gc_manifests(&g, g.now - (time_t)older_than_days * 86400) == 0) {
+		if (aml_store_stamp_gc(s, errbuf, errlen) == 0)
+			gc_blobs(&g);
+		else
+			g.failed = 1;
+	}
 	gc_temporaries(&g);
 	aml_digest_set_free(&g.marked);
 	if (!was_locked)

@@ -718,6 +718,36 @@ static void test_cache_after_gc_reads_again(void **state)
 	assert_true(f->st.manifest_written);
 }
 
+/*
+ * A gc drops the blobs that only a damaged manifest names; the capture
+ * after it sees the gc (aml_store_blobs_kept_since), finds the cache's
+ * manifest unreadable, and reads and stores the file again.
+ */
+static void test_cache_of_damaged_snapshot_after_gc(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_gc_stats gc;
+	char cmd[512], errbuf[256];
+
+	write_file(f, "d.py", "damaged later\n");
+	age(f, "d.py");
+	capture_ok(f);
+	capture_ok(f);
+	assert_int_equal(f->st.hashed_files, 0);
+	/* One byte changed, the size kept. */
+	snprintf(cmd, sizeof(cmd),
+		 "chmod u+w '%s/manifests/%s' && printf X | dd of='%s/manifests/%s' bs=1 seek=20 conv=notrunc 2>/dev/null",
+		 f->store.path, f->id, f->store.path, f->id);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(aml_store_gc(&f->store, 30, &gc, errbuf,
+				      sizeof(errbuf)), 0);
+	assert_int_equal(gc.manifests_invalid, 1);
+	assert_int_equal(gc.blobs_removed, 1);
+	capture_ok(f);
+	assert_int_equal(f->st.hashed_files, 1);
+	assert_int_equal(f->st.new_files, 1);
+}
+
 /* Set [rel]'s mtime to [sec] seconds and [nsec] nanoseconds. */
 static void set_mtime(struct fixture *f, const char *rel, time_t sec, long nsec)
 {
@@ -791,6 +821,7 @@ int main(void)
 		T(test_two_captures_at_once),
 		T(test_killed_capture_leaves_nothing_partial),
 		T(test_cache_after_gc_reads_again),
+		T(test_cache_of_damaged_snapshot_after_gc),
 		T(test_small_tree_id_pinned),
 	};
 

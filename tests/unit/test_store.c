@@ -806,6 +806,7 @@ static void test_planted_symlink_manifests_and_cache(void **state)
 {
 	struct fixture *f = *state;
 	char out[256], id[AML_SHA256_HEX_LEN + 1];
+	struct timespec mtime;
 	char *text;
 	size_t len;
 	int written;
@@ -827,7 +828,7 @@ static void test_planted_symlink_manifests_and_cache(void **state)
 	assert_int_equal(aml_store_write_cache(&f->s, "/src", "c", 1, f->err,
 					       sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "/cache: is a symbolic link: refused"));
-	assert_int_equal(aml_store_read_cache(&f->s, "/src", &text, &len, f->err,
+	assert_int_equal(aml_store_read_cache(&f->s, "/src", &text, &len, &mtime, f->err,
 					      sizeof(f->err)), -1);
 	assert_int_equal(count_entries(out), 0);
 	/* Nor does gc walk through it. */
@@ -991,18 +992,21 @@ static void test_cache(void **state)
 {
 	struct fixture *f = *state;
 	char *text = (char *)1, name[AML_SHA256_HEX_LEN + 1], rel[128];
+	struct timespec written = { 1, 1 };
+	struct stat st;
 	size_t len = 7;
 
 	assert_int_equal(aml_store_read_cache(&f->s, "/home/u/project", &text,
-					      &len, f->err, sizeof(f->err)), 0);
+					      &len, &written, f->err, sizeof(f->err)), 0);
 	assert_null(text);
 	assert_int_equal(len, 0);
+	assert_int_equal(written.tv_sec, 0);
 	assert_int_equal(aml_store_write_cache(&f->s, "/home/u/project", "one\n",
 					       4, f->err, sizeof(f->err)), 0);
 	assert_int_equal(aml_store_write_cache(&f->s, "/home/u/project", "two\n",
 					       4, f->err, sizeof(f->err)), 0);
 	assert_int_equal(aml_store_read_cache(&f->s, "/home/u/project", &text,
-					      &len, f->err, sizeof(f->err)), 0);
+					      &len, &written, f->err, sizeof(f->err)), 0);
 	assert_non_null(text);
 	assert_int_equal(len, 4);
 	assert_string_equal(text, "two\n");
@@ -1011,12 +1015,73 @@ static void test_cache(void **state)
 	assert_int_equal(aml_sha256_buffer("/home/u/project", 15, name), 0);
 	snprintf(rel, sizeof(rel), "cache/%s", name);
 	assert_true(exists(at(f, rel)));
+	assert_int_equal(stat(at(f, rel), &st), 0);
+	assert_int_equal(written.tv_sec, st.st_mtim.tv_sec);
+	assert_int_equal(written.tv_nsec, st.st_mtim.tv_nsec);
 	assert_int_equal(count_entries(at(f, "cache")), 1);
 	assert_int_equal(count_entries(at(f, "tmp")), 0);
 	/* Another key, another file. */
 	assert_int_equal(aml_store_read_cache(&f->s, "/home/u/other", &text,
-					      &len, f->err, sizeof(f->err)), 0);
+					      &len, &written, f->err, sizeof(f->err)), 0);
 	assert_null(text);
+}
+
+/* Wait out a tick of file times: what is written next is dated later. */
+static void next_tick(void)
+{
+	struct timespec wait = { 0, 20000000 };
+
+	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * A cache written after the last gc began vouches for its snapshot's
+ * blobs without reading the snapshot; one written before does not, nor
+ * any while the store has no gc-stamp (which asking makes, dated now).
+ */
+static void test_blobs_kept_since(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec before, after, wait = { 0, 20000000 };
+	struct aml_gc_stats gc;
+	char *text;
+	size_t len;
+
+	/* A new store starts with its stamp. */
+	assert_true(exists(at(f, "gc-stamp")));
+	next_tick();
+	assert_int_equal(aml_store_write_cache(&f->s, "/p", "c", 1, f->err,
+					       sizeof(f->err)), 0);
+	assert_int_equal(aml_store_read_cache(&f->s, "/p", &text, &len, &before,
+					      f->err, sizeof(f->err)), 0);
+	free(text);
+	assert_int_equal(aml_store_blobs_kept_since(&f->s, &before), 1);
+	/* One an earlier slurm-aml made has none. */
+	assert_int_equal(unlink(at(f, "gc-stamp")), 0);
+	assert_int_equal(aml_store_blobs_kept_since(&f->s, &before), 0);
+	assert_true(exists(at(f, "gc-stamp")));
+	/* Dated now, after the cache: still not vouched for. */
+	assert_int_equal(aml_store_blobs_kept_since(&f->s, &before), 0);
+	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
+		;
+	assert_int_equal(aml_store_write_cache(&f->s, "/p", "c", 1, f->err,
+					       sizeof(f->err)), 0);
+	assert_int_equal(aml_store_read_cache(&f->s, "/p", &text, &len, &after,
+					      f->err, sizeof(f->err)), 0);
+	free(text);
+	assert_int_equal(aml_store_blobs_kept_since(&f->s, &after), 1);
+	/* A gc since: the cache no longer vouches. */
+	wait.tv_nsec = 20000000;
+	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
+		;
+	assert_int_equal(aml_store_gc(&f->s, 0, &gc, f->err, sizeof(f->err)), 0);
+	assert_int_equal(aml_store_blobs_kept_since(&f->s, &after), 0);
+	/* A stamp that is not a file vouches for nothing. */
+	assert_int_equal(unlink(at(f, "gc-stamp")), 0);
+	assert_int_equal(symlink("/", at(f, "gc-stamp")), 0);
+	assert_int_equal(aml_store_blobs_kept_since(&f->s, &after), 0);
+	assert_int_equal(aml_store_stamp_gc(&f->s, f->err, sizeof(f->err)), -1);
 }
 
 /* ---- lock ---- */
@@ -1576,6 +1641,7 @@ int main(void)
 		T(test_manifest_corruption_detected),
 		T(test_manifest_too_large_refused),
 		T(test_manifest_republish_refreshes_mtime),
+		T(test_blobs_kept_since),
 		T(test_cache),
 		T(test_lock_shared_and_exclusive),
 		T(test_lock_refuses_fifo),
