@@ -9,13 +9,17 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +50,10 @@ struct aml_http {
 	void (*on_retry)(void *, const char *, unsigned, long);
 	void *on_retry_arg;
 	int (*retryable)(long, const char *, size_t);
+	/* The connection's socket while libcurl holds one open (sockopt_cb,
+	 * closesocket_cb): CURLINFO_ACTIVESOCKET says nothing during a
+	 * transfer. */
+	curl_socket_t sock;
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -73,6 +81,7 @@ struct xfer {
 	int stalled;
 	long long last_move_ms;
 	curl_off_t last_ul, last_dl;
+	long long last_acked;   /* peer_acked, -1 while it says nothing */
 	char local_err[256];
 };
 
@@ -388,6 +397,7 @@ int aml_http_open(struct aml_http **out, const struct aml_http_config *cfg,
 	h->client_cert = aml_strdup_opt(cfg->client_cert, &oom);
 	h->client_key = aml_strdup_opt(cfg->client_key, &oom);
 	h->proxy = aml_strdup_opt(cfg->proxy, &oom);
+	h->sock = CURL_SOCKET_BAD;
 	h->curl = curl_easy_init();
 	if (oom || !h->curl) {
 		aml_http_close(h);
@@ -566,18 +576,66 @@ void aml_http_report_progress_to(void (*progress)(void))
 	report_progress = progress;
 }
 
-/* The stall timeout of streamed transfers. */
+/*
+ * How much of what we sent the peer has acknowledged (TCP_INFO), or -1
+ * where the kernel does not say.  What libcurl counts as uploaded is no
+ * sign of life: curl 8 keeps handing 64 KiB a second to a socket whose
+ * peer reads nothing, and the kernel queues them unsent (Debian 13's
+ * curl 8.14 kept a 32 MiB upload "moving" that way at a server that had
+ * stopped reading).
+ */
+static long long peer_acked(struct xfer *x)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	fd = x->h->sock;
+	if (fd == CURL_SOCKET_BAD)
+		return -1;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+			  sizeof(ti.tcpi_bytes_acked))
+		return -1;
+	return (long long)ti.tcpi_bytes_acked;
+}
+
+static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	struct aml_http *h = arg;
+
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		h->sock = fd;
+	return CURL_SOCKOPT_OK;
+}
+
+static int closesocket_cb(void *arg, curl_socket_t fd)
+{
+	struct aml_http *h = arg;
+
+	if (h->sock == fd)
+		h->sock = CURL_SOCKET_BAD;
+	return close(fd);
+}
+
+/* The stall timeout of streamed transfers: a download moves when bytes
+ * arrive, an upload when the peer acknowledges more of it. */
 static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		       curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct xfer *x = arg;
 	long long now = mono_ms();
+	long long acked = ulnow ? peer_acked(x) : -1;
+	int sent_moved = acked >= 0 ? acked != x->last_acked
+				    : ulnow != x->last_ul;
 
 	(void)dltotal;
 	(void)ultotal;
-	if (dlnow != x->last_dl || ulnow != x->last_ul) {
+	if (dlnow != x->last_dl || sent_moved) {
 		x->last_dl = dlnow;
 		x->last_ul = ulnow;
+		x->last_acked = acked;
 		x->last_move_ms = now;
 		report_progress();
 		return 0;
@@ -613,6 +671,7 @@ static int rewind_xfer(struct xfer *x)
 	x->stalled = 0;
 	x->last_move_ms = mono_ms();
 	x->last_ul = x->last_dl = 0;
+	x->last_acked = -1;
 	if (x->in_fd >= 0) {
 		if (size_changed(x))
 			return -1;
@@ -661,6 +720,10 @@ static CURLcode setup_common(struct aml_http *h, struct xfer *x)
 	SET(CURLOPT_HTTPHEADER, x->headers);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+	SET(CURLOPT_SOCKOPTDATA, h);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+	SET(CURLOPT_CLOSESOCKETDATA, h);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
