@@ -1,5 +1,5 @@
 /*
- * ignore.c: gitignore patterns, as git 2.39 reads and matches them.
+ * ignore.c: gitignore patterns, as git reads and matches them.
  *
  * Reading follows git's add_patterns_from_buffer(): a UTF-8 byte order
  * mark is skipped at the very start only; lines end at '\n'; an empty
@@ -18,13 +18,15 @@
  *    the root after one leading '/' is dropped.
  *  - The literal head of a pattern (up to its first '*', '?', '[' or
  *    '\\') is compared byte for byte first, and the glob proper starts
- *    after it, as in git's match_pathname().  This has a visible effect
- *    git shows too: for "foo**" + "/bar" the "**" starts the glob, so it
- *    counts as a leading "**" and the pattern matches "foo/x/y/bar".
- *  - In a whole-path glob, a run of two or more '*' that starts the glob
- *    or follows a '/' and that ends it or is followed by '/' (or by an
- *    escaped '/') is a "globstar": it may match across '/'.  Every other
- *    '*', '?' and bracket expression stops at '/'.
+ *    after it, as in git's match_pathname().
+ *  - In a whole-path glob, a run of two or more '*' that starts the
+ *    pattern or follows a '/' and that ends it or is followed by '/' (or
+ *    by an escaped '/') is a "globstar": it may match across '/'.  Every
+ *    other '*', '?' and bracket expression stops at '/'.  So "foo**" +
+ *    "/bar" matches "foo/bar" and "foox/bar" but not "foo/x/y/bar", as
+ *    gitignore(5) says ("other consecutive asterisks are considered
+ *    regular asterisks") and git does from 2.4x on; git 2.39 took the
+ *    "**" right after the literal head for a leading one.
  *  - A bracket expression git cannot parse (no closing ']', an unknown
  *    [:class:]) and a pattern ending in a lone '\\' make git's wildmatch
  *    give up on the whole pattern, so such a pattern matches nothing.
@@ -280,11 +282,12 @@ static int add_tok(struct aml_ignore *ig, unsigned kind, unsigned ch,
 /*
  * Tokens for the glob p[0..end) into ig->toks.  [pathname]: matched
  * against a whole path, where "**" may be a globstar (for a basename
- * every '*' run is one '*').  Returns 1 when compiled, 0 when git would
- * never match the pattern, -1 when memory runs out.
+ * every '*' run is one '*'); [after_slash]: the glob starts the pattern
+ * or follows a '/' of its literal head.  Returns 1 when compiled, 0 when
+ * git would never match the pattern, -1 when memory runs out.
  */
 static int compile_glob(struct aml_ignore *ig, const char *p, size_t end,
-			int pathname)
+			int pathname, int starts_after_slash)
 {
 	size_t i = 0;
 
@@ -322,8 +325,10 @@ static int compile_glob(struct aml_ignore *ig, const char *p, size_t end,
 		} else if (c == '*') {
 			size_t j = i;
 			/* The previous byte as written, escaped or not, as in
-			 * wildmatch; the start of the glob counts as a '/'. */
-			int after_slash = i == 0 || p[i - 1] == '/';
+			 * wildmatch; at the start of the glob, the last of
+			 * the literal head's. */
+			int after_slash = i == 0 ? starts_after_slash
+						 : p[i - 1] == '/';
 			unsigned kind = TK_STAR;
 
 			while (j < end && p[j] == '*')
@@ -432,7 +437,8 @@ static int compile_pattern(struct aml_ignore *ig, const char *p, size_t len)
 	if (pt.glob) {
 		pt.tok = ig->ntoks;
 		r = compile_glob(ig, p + head, len - head,
-				 !(pt.flags & PF_BASENAME));
+				 !(pt.flags & PF_BASENAME),
+				 head == 0 || p[head - 1] == '/');
 		if (r < 0)
 			return -1;
 		if (r == 0) {
