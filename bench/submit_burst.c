@@ -23,6 +23,8 @@
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 
+#include "slurm_compat.h"
+
 static double now_s(void)
 {
 	struct timespec ts;

@@ -29,6 +29,8 @@
 #include <slurm/slurm_errno.h>
 #include <slurm/slurm_version.h>
 
+#include "slurm_compat.h"
+
 #include "admin_comment.h"
 #include "admission.h"
 #include "env_index.h"
@@ -40,6 +42,7 @@
 #include "runid.h"
 #include "runid_claims.h"
 #include "site.h"
+#include "text.h"
 
 #ifndef AML_LAUNCHER_PATH
 #define AML_LAUNCHER_PATH "/usr/libexec/slurm-aml/aml-launch"
@@ -213,6 +216,8 @@ static void tell_user(char **err_msg, const char *text)
 {
 	char *both;
 
+	if (!err_msg)
+		return;
 	if (!*err_msg) {
 		*err_msg = slurm_xstrdup(text);
 		return;
@@ -347,20 +352,27 @@ static int apply(job_desc_msg_t *job_desc,
 		 char *launcher)
 {
 	const struct aml_plan *p = &d->plan;
-	/* The plan's variables and the configuration as validated, which
-	 * replaces sbatch's copy: the node reads the one checked here. */
-	struct aml_strlist vars = { NULL, p->environment.count + 1 };
+	/* The plan's variables, the configuration as validated, which
+	 * replaces sbatch's copy (the node reads the one checked here), and
+	 * the plan an update is judged by (job_modify). */
+	struct aml_strlist vars = { NULL, p->environment.count + 2 };
+	char *plan = aml_env_pair(AML_JOBENV_PLAN, admin);
 
-	if (!(vars.items = calloc(vars.count + 1, sizeof(char *))))
+	if (!plan || !(vars.items = calloc(vars.count + 1, sizeof(char *)))) {
+		free(plan);
 		return -1;
+	}
 	memcpy(vars.items, p->environment.items,
 	       p->environment.count * sizeof(char *));
 	vars.items[p->environment.count] = d->node_config;
+	vars.items[p->environment.count + 1] = plan;
 	if (merge_environment(job_desc, &vars) < 0) {
 		free(vars.items);
+		free(plan);
 		return -1;
 	}
 	free(vars.items);
+	free(plan);
 	trim_spank_env(job_desc, d->spank_experiment);
 	rehash(&job_desc->env_hash, job_desc->environment,
 	       job_desc->env_size);
@@ -584,41 +596,52 @@ out:
 }
 
 /*
- * The first members of slurmctld's struct job_record in 22.05
- * (src/slurmctld/slurmctld.h), the only part of it this plugin reads.
- * Out-of-tree plugins get job_record_t as an opaque type; relying on its
- * head is safe here because slurmctld loads this plugin only when it was
- * built for exactly its release (plugin_version is checked to the micro
- * version), and the magic cookie is checked before anything is read.
+ * slurmctld's own, exported to its plugins on every release this builds
+ * for (accounting_storage/slurmdbd calls it too): the job's environment
+ * as submitted, read from the state directory, in one xmalloc'd buffer
+ * that env[0] points at.  NULL when it cannot be read.
  */
-struct job_record_head {
-	uint32_t magic;
-	char *account;
-	char *admin_comment;
-};
-#define JOB_RECORD_MAGIC 0xf0b7392cU
-#if SLURM_VERSION_NUMBER < SLURM_VERSION_NUM(22, 5, 0) || \
-	SLURM_VERSION_NUMBER >= SLURM_VERSION_NUM(22, 6, 0)
-#error "job_record_head matches Slurm 22.05 only: check slurmctld.h"
-#endif
+extern char **get_job_env(job_record_t *job_ptr, uint32_t *env_size);
+
+/*
+ * The plan the controller wrote into [job_ptr]'s environment at submission
+ * (AML_JOBENV_PLAN), malloc'd; NULL for a job without one (not a run) or
+ * one whose environment cannot be read.  The one thing of the job's past
+ * read here, through slurmctld's own function: a plugin built out of tree
+ * sees job_record_t as an opaque type whose layout changes between
+ * releases.
+ */
+static char *job_plan(job_record_t *job_ptr)
+{
+	uint32_t n = 0;
+	char **env = get_job_env(job_ptr, &n);
+	const char *plan = aml_env_value(env, n, AML_JOBENV_PLAN);
+	char *copy = plan ? strdup(plan) : NULL;
+
+	if (env) {
+		slurm_xfree((void **)&env[0]);
+		slurm_xfree((void **)&env);
+	}
+	return copy;
+}
 
 /*
  * An update of a run's job (scontrol update) must stay within its compute
  * target, as its submission had to; the owner could otherwise take a
  * pending run past MaxNodes or MaxTime, or onto nodes, features or GPUs
  * another target keeps for other users.  The run's target and planned
- * layout come from the admin comment written at submission, the one
- * field of the job record read here.  Root may (an admin extending a
- * run on purpose).  22.05 gives job_modify no err_msg: the
- * user sees the error code's text, the controller's log the full reason.
+ * layout come from the plan written into its environment at submission
+ * (job_plan), read only for an update that asks to change what the check
+ * judges: a hold, a release or a new comment costs nothing.  Root may (an
+ * admin extending a run on purpose).  Where slurmctld passes an err_msg
+ * (23.02 and later) the user reads the reason; otherwise the error
+ * code's text, and the controller's log the full reason.
  */
-AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
-			  uint32_t submit_uid)
+AML_EXPORT int job_modify(AML_JOB_MODIFY_ARGS)
 {
-	const struct job_record_head *head = (const void *)job_ptr;
 	struct aml_job_update u;
 	enum aml_update_verdict verdict;
-	char reason[REASON_MAX];
+	char reason[REASON_MAX], *plan;
 
 	if (!site_loaded || !claims_ready || submit_uid == 0)
 		return SLURM_SUCCESS;
@@ -629,15 +652,18 @@ AML_EXPORT int job_modify(job_desc_msg_t *job_desc, job_record_t *job_ptr,
 			   submit_uid, job_desc->name);
 		return ESLURM_ACCESS_DENIED;
 	}
-	if (!head || head->magic != JOB_RECORD_MAGIC)
-		return SLURM_SUCCESS;
 	read_update(job_desc, 1, &u);
-	verdict = aml_job_update_check(&site, head->admin_comment, &u,
-				       reason, sizeof(reason));
+	if (!job_ptr || aml_job_update_asks_nothing(&u))
+		return SLURM_SUCCESS;
+	plan = job_plan(job_ptr);
+	verdict = aml_job_update_check(&site, plan, &u, reason,
+				       sizeof(reason));
+	free(plan);
 	if (verdict == AML_UPDATE_OK)
 		return SLURM_SUCCESS;
 	slurm_info(AML_LOG_PREFIX "refused an update by uid %u: %s",
 		   submit_uid, reason);
+	tell_user(AML_JOB_MODIFY_ERR_MSG, reason);
 	switch (verdict) {
 	case AML_UPDATE_NODES:
 		return ESLURM_INVALID_NODE_COUNT;

@@ -92,6 +92,18 @@
  */
 #define AML_JOBENV_EXPERIMENT "AML_EXPERIMENT"
 /*
+ * The run's plan as the controller admitted it: the words of its admin
+ * comment (admin_comment.h: target, node and task counts).  Written by the
+ * controller only, into the job's environment, in place of any value the
+ * client sent under this name.  Read by the controller alone, when an
+ * update asks to change the job's resources (job_update.h): a job's
+ * environment cannot be updated, and slurmctld gives its plugins a job's
+ * environment (get_job_env) on every release, where it gives them no way
+ * to read the admin comment.  A plain job whose user wrote one gets its
+ * own updates judged by it: a forger can only restrict their own job.
+ */
+#define AML_JOBENV_PLAN "AML_PLAN"
+/*
  * How Slurm forwards `--aml-run=FILE` itself (the option of SPANK plugin
  * "aml"): present when the user asked for a run, whether or not the SPANK
  * plugin on the submit host did its part.  Written by Slurm; the

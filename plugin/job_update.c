@@ -254,6 +254,16 @@ static enum aml_update_verdict check_tasks(const char *run_id,
 	return AML_UPDATE_OK;
 }
 
+int aml_job_update_asks_nothing(const struct aml_job_update *u)
+{
+	return !u->has_nodes && !u->has_time_limit && !u->partition &&
+	       !u->qos && !u->account && !u->features && !u->batch_features &&
+	       !u->req_nodes && !u->tres_per_node && !u->tres_per_job &&
+	       !u->tres_per_socket && !u->tres_per_task && !u->cpus_per_tres &&
+	       !u->mem_per_tres && !u->has_num_tasks &&
+	       !u->has_ntasks_per_node && !u->other_layout;
+}
+
 enum aml_update_verdict aml_job_update_check(const struct aml_site *site,
 						const char *admin_comment,
 						const struct aml_job_update *u,

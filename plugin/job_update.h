@@ -89,6 +89,13 @@ enum aml_update_verdict {
  * A refusal comes with one line in [errbuf] naming the run, the field and
  * the rule.
  */
+/*
+ * Whether [u] asks to change nothing aml_job_update_check judges (a hold,
+ * a release, a new comment or name...): then the verdict is OK whatever
+ * the job, and the controller need not look the job up at all.
+ */
+int aml_job_update_asks_nothing(const struct aml_job_update *u);
+
 enum aml_update_verdict aml_job_update_check(const struct aml_site *site,
 						const char *admin_comment,
 						const struct aml_job_update *u,

@@ -577,6 +577,16 @@ char *aml_strdup_opt(const char *s, int *oom)
 	return copy;
 }
 
+const char *aml_env_value(char *const *env, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; env && i < n; i++)
+		if (env[i] && !strncmp(env[i], name, len) && env[i][len] == '=')
+			return env[i] + len + 1;
+	return NULL;
+}
+
 char *aml_env_pair(const char *name, const char *value)
 {
 	size_t name_len = strlen(name), value_len = value ? strlen(value) : 0;

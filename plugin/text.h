@@ -41,6 +41,10 @@ char *aml_strdup_opt(const char *s, int *oom);
 /* "[name]=[value]" (a NULL value as ""), an entry of an environment;
  * malloc'd, NULL when memory runs out. */
 char *aml_env_pair(const char *name, const char *value);
+
+/* The value of the first "[name]=" among the [n] entries of [env] (NULL
+ * entries skipped), pointing into it; NULL when there is none. */
+const char *aml_env_value(char *const *env, size_t n, const char *name);
 /* The finished string, which the caller frees; "" when nothing was added.
  * NULL (and everything released) when memory ran out at any point. */
 char *aml_text_finish(struct aml_text *t);

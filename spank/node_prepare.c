@@ -17,6 +17,8 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "slurm_compat.h"
+
 #include "clock.h"
 #include "errors.h"
 #include "event.h"
@@ -404,7 +406,7 @@ static int step_layout(spank_t sp, uint32_t n_nodes,
 		       struct aml_step_layout *l, char *errbuf, size_t errlen)
 {
 	char *list = NULL, *tpn = NULL;
-	hostlist_t hl = NULL;
+	aml_hostlist_t hl = NULL;
 	int r = -1;
 
 	memset(l, 0, sizeof(*l));

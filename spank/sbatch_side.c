@@ -14,6 +14,8 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "slurm_compat.h"
+
 #include "admin_comment.h"
 #include "errors.h"
 #include "event.h"
@@ -387,7 +389,7 @@ static int submitted_job(const char *run_id, uint32_t *job_id, int *pending)
 	if (aml_parse_decimal(getenv(AML_SUBMITTED_JOB_ID), NO_VAL - 1,
 			      &id) < 0 || id == 0)
 		return 0;
-	if (slurm_load_job(&msg, (uint32_t)id, SHOW_ALL) != SLURM_SUCCESS)
+	if (aml_slurm_load_job(&msg, (uint32_t)id, SHOW_ALL) != SLURM_SUCCESS)
 		return 0;
 	if (msg->record_count == 1 && planned_for(&msg->job_array[0], run_id)) {
 		take_job(&msg->job_array[0], job_id, pending);

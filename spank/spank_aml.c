@@ -27,6 +27,8 @@
 #include <slurm/slurm.h>
 #include <slurm/spank.h>
 
+#include "slurm_compat.h"
+
 #include "errors.h"
 #include "job_env.h"
 #include "module.h"

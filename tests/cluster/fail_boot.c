@@ -15,6 +15,8 @@
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 
+#include "slurm_compat.h"
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -27,7 +29,7 @@ int main(int argc, char **argv)
 	slurm_init(NULL);
 	/* For a job that may not be requeued, slurmctld answers with an
 	 * error after ending it BOOT_FAIL: the state is what counts. */
-	if (slurm_requeue((uint32_t)id, JOB_RECONFIG_FAIL) != SLURM_SUCCESS &&
+	if (aml_slurm_requeue((uint32_t)id, JOB_RECONFIG_FAIL) != SLURM_SUCCESS &&
 	    slurm_get_errno() != ESLURM_DISABLED) {
 		fprintf(stderr, "fail-boot: %s\n",
 			slurm_strerror(slurm_get_errno()));

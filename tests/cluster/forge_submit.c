@@ -18,6 +18,8 @@
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 
+#include "slurm_compat.h"
+
 int main(int argc, char **argv)
 {
 	char *environment[] = { "PATH=/usr/bin:/bin", NULL };
@@ -47,7 +49,7 @@ int main(int argc, char **argv)
 		slurm_fini();
 		return 1;
 	}
-	printf("submitted %u\n", resp->job_id);
+	printf("submitted %u\n", aml_submitted_job_id(resp));
 	if (resp->job_submit_user_msg)
 		printf("%s\n", resp->job_submit_user_msg);
 	slurm_free_submit_response_response_msg(resp);

@@ -347,6 +347,28 @@ static void test_update_harmless(void **state)
 	assert_string_equal(f->err, "");
 }
 
+/* Each field the check judges makes an update one to look at; nothing
+ * else does. */
+static void test_update_asks_nothing(void **state)
+{
+	struct aml_job_update none = { 0 };
+	const struct aml_job_update each[] = {
+		{ .has_nodes = 1 }, { .has_time_limit = 1 },
+		{ .partition = "" }, { .qos = "q" }, { .account = "a" },
+		{ .features = "f" }, { .batch_features = "b" },
+		{ .req_nodes = "n1" }, { .tres_per_node = "gres:gpu:1" },
+		{ .tres_per_job = "x" }, { .tres_per_socket = "x" },
+		{ .tres_per_task = "x" }, { .cpus_per_tres = "x" },
+		{ .mem_per_tres = "x" }, { .has_num_tasks = 1 },
+		{ .has_ntasks_per_node = 1 }, { .other_layout = "ntasks_per_core" },
+	};
+
+	(void)state;
+	assert_true(aml_job_update_asks_nothing(&none));
+	for (size_t i = 0; i < sizeof(each) / sizeof(each[0]); i++)
+		assert_false(aml_job_update_asks_nothing(&each[i]));
+}
+
 static void test_update_target_gone(void **state)
 {
 	struct fixture *f = *state;
@@ -381,6 +403,7 @@ int main(void)
 		T(test_update_tasks),
 		T(test_update_tasks_unknown_layout),
 		T(test_update_harmless),
+		cmocka_unit_test(test_update_asks_nothing),
 		T(test_update_target_gone),
 	};
 

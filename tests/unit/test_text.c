@@ -440,6 +440,22 @@ static void test_env_pair(void **state)
 	free(pair);
 }
 
+static void test_env_value(void **state)
+{
+	char *env[] = { "AML_PLANNED=no", NULL, "AML_PLAN=", "AML_PLAN=second",
+			"AML=x" };
+
+	(void)state;
+	/* the first of two, empty or not; a longer name is another name */
+	assert_string_equal(aml_env_value(env, 5, "AML_PLAN"), "");
+	assert_string_equal(aml_env_value(env + 3, 2, "AML_PLAN"), "second");
+	assert_string_equal(aml_env_value(env, 5, "AML"), "x");
+	/* only the [n] entries given */
+	assert_null(aml_env_value(env, 2, "AML_PLAN"));
+	assert_null(aml_env_value(NULL, 3, "AML"));
+	assert_null(aml_env_value(env, 5, "AML_PLANN"));
+}
+
 /* Every byte, under a locale whose letters go beyond ASCII: only the 52
  * letters and 10 digits are. */
 static void test_ascii_classes(void **state)
@@ -482,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_shown_json),
 		cmocka_unit_test(test_strdup_opt),
 		cmocka_unit_test(test_env_pair),
+		cmocka_unit_test(test_env_value),
 		cmocka_unit_test(test_parse_decimal),
 		cmocka_unit_test(test_compare_n_as_strcmp),
 		cmocka_unit_test(test_ascii_classes),
