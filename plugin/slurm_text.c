@@ -140,6 +140,28 @@ int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job)
 	return 0;
 }
 
+int aml_slurm_parse_version(const char *text, char *buf, size_t len)
+{
+	size_t end = strcspn(text, "\n"), start = end, dots = 0;
+
+	while (start > 0 && text[start - 1] != ' ')
+		start--;
+	if (end == start || end - start >= len ||
+	    strncmp(text, "slurm", 5) != 0)
+		return -1;
+	for (size_t i = start; i < end; i++) {
+		if (text[i] == '.')
+			dots++;
+		else if (text[i] < '0' || text[i] > '9')
+			return -1;
+	}
+	if (dots != 2 || text[start] == '.' || text[end - 1] == '.')
+		return -1;
+	memcpy(buf, text + start, end - start);
+	buf[end - start] = '\0';
+	return 0;
+}
+
 int aml_slurm_parse_sacct(const char *line, struct aml_slurm_job *job)
 {
 	const char *bar = strchr(line, '|');

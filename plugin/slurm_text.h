@@ -55,4 +55,12 @@ int aml_slurm_parse_scontrol(const char *text, struct aml_slurm_job *job);
  */
 int aml_slurm_parse_sacct(const char *line, struct aml_slurm_job *job);
 
+/*
+ * The release in what `slurmctld -V` or `slurmd -V` prints, "slurm
+ * 24.11.5" (Debian's: "slurm-wlm 24.11.5"), into [buf]: the last word of
+ * the first line, digits and dots with two dots.  Returns 0, or -1 when
+ * the text names no release.
+ */
+int aml_slurm_parse_version(const char *text, char *buf, size_t len);
+
 #endif

@@ -81,6 +81,23 @@ static void tell_if_slow(int rc, const char *err)
 			err);
 }
 
+int runs_slurm_release(char *buf, size_t len, const char **program)
+{
+	static char *const daemons[][3] = { { "slurmctld", "-V", NULL },
+					   { "slurmd", "-V", NULL } };
+	char out[256], err[256];
+
+	for (size_t i = 0; i < 2; i++) {
+		if (run_capture(daemons[i], out, sizeof(out), err,
+				sizeof(err)) == 0 &&
+		    aml_slurm_parse_version(out, buf, len) == 0) {
+			*program = daemons[i][0];
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job)
 {
 	char id[16], out[8192], err[1024];

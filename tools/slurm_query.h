@@ -20,6 +20,13 @@
  * stderr. */
 int runs_slurm_query(uint32_t job_id, struct aml_slurm_job *job);
 
+/*
+ * The Slurm release installed here, as `slurmctld -V` says (else `slurmd
+ * -V`: a node without the controller), into [buf]; the program asked in
+ * [*program].  Returns 0, or -1 when neither is installed or says.
+ */
+int runs_slurm_release(char *buf, size_t len, const char **program);
+
 /* scancel [job_id] when Slurm says it belongs to [owner] (the run's
  * uid: a run's history names its job, and whoever cancels the run must
  * not cancel another user's job by it); 0, or -1 with the reason or

@@ -158,6 +158,26 @@ static void test_sacct_lines(void **state)
 	assert_int_equal(aml_slurm_parse_sacct("COMPLETED", &job), -1);
 }
 
+static void test_version(void **state)
+{
+	char v[16];
+
+	(void)state;
+	assert_int_equal(aml_slurm_parse_version("slurm 24.11.5\n", v, sizeof(v)), 0);
+	assert_string_equal(v, "24.11.5");
+	assert_int_equal(aml_slurm_parse_version("slurm-wlm 22.05.8\nmore\n", v,
+						 sizeof(v)), 0);
+	assert_string_equal(v, "22.05.8");
+	/* no release, not Slurm's, too long, or not N.N.N */
+	assert_int_equal(aml_slurm_parse_version("", v, sizeof(v)), -1);
+	assert_int_equal(aml_slurm_parse_version("munge 0.5.15\n", v, sizeof(v)), -1);
+	assert_int_equal(aml_slurm_parse_version("slurm 24.11.5", v, 7), -1);
+	assert_int_equal(aml_slurm_parse_version("slurm 24.11\n", v, sizeof(v)), -1);
+	assert_int_equal(aml_slurm_parse_version("slurm 24.11.5-1\n", v, sizeof(v)), -1);
+	assert_int_equal(aml_slurm_parse_version("slurm .24.11\n", v, sizeof(v)), -1);
+	assert_int_equal(aml_slurm_parse_version("slurm\n", v, sizeof(v)), -1);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -169,6 +189,7 @@ int main(void)
 		cmocka_unit_test(test_scontrol_tracking_id),
 		cmocka_unit_test(test_scontrol_spooled_mark),
 		cmocka_unit_test(test_sacct_lines),
+		cmocka_unit_test(test_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
