@@ -49,9 +49,13 @@ field() { scontrol show job -o "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 echo "1..19"
 
 # A pending run of the hostile user on target cpu: --begin keeps it
-# pending when it is released.
-job=$(cd "$src" && as_evil sbatch -o /dev/null --parsable --begin=now+1hour \
-	--aml-run=run.json </dev/null 2>/dev/null)
+# pending when it is released.  sbatch exports the user's environment, in
+# which the hostile user claims a plan on target big: updates are judged
+# by the plan in the job's environment (AML_PLAN), so the controller's own
+# must replace it, or the refusals below would not be.
+forged="aml run_id=forged experiment=update-test target=big nodes=1 tasks=1 tpn=0"
+job=$(cd "$src" && as_evil env AML_PLAN="$forged" sbatch -o /dev/null \
+	--parsable --begin=now+1hour --aml-run=run.json </dev/null 2>/dev/null)
 run=$(field "$job" JobName)
 if [ -n "$job" ] && [ "$(job_state "$job")" = PENDING ]; then
 	ok "the hostile user's run is pending on target cpu"

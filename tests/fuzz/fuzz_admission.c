@@ -28,9 +28,11 @@
 #include "admin_comment.h"
 #include "admission.h"
 #include "env_index.h"
+#include "job_env.h"
 #include "job_update.h"
 #include "runid.h"
 #include "site.h"
+#include "text.h"
 
 #define MAX_FIELDS 64
 
@@ -118,6 +120,27 @@ static void check_accepted(const struct aml_admission *d,
 	if (aml_job_update_check(&site, admin, &none, why, sizeof(why)) !=
 	    AML_UPDATE_OK)
 		abort();
+	/* The plan as job_modify finds it again: in the job's environment
+	 * after the plan's own variables, under AML_JOBENV_PLAN. */
+	{
+		char *plan = aml_env_pair(AML_JOBENV_PLAN, admin);
+		char **env = plan ? calloc(p->environment.count + 1,
+					   sizeof(*env))
+				  : NULL;
+		const char *found;
+
+		if (env) {
+			memcpy(env, p->environment.items,
+			       p->environment.count * sizeof(*env));
+			env[p->environment.count] = plan;
+			found = aml_env_value(env, p->environment.count + 1,
+					      AML_JOBENV_PLAN);
+			if (!found || strcmp(found, admin))
+				abort();
+		}
+		free(env);
+		free(plan);
+	}
 	/* The job as planned, asked for again. */
 	same.has_nodes = 1;
 	same.min_nodes = p->min_nodes;
@@ -212,6 +235,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	why[0] = '\0';
 	v = aml_job_update_check(&site, admin, &u, why, sizeof(why));
 	if (v > AML_UPDATE_NODELIST)
+		abort();
+	/* What job_modify lets through without reading the job. */
+	if (aml_job_update_asks_nothing(&u) && v != AML_UPDATE_OK)
 		abort();
 	if (v != AML_UPDATE_OK)
 		check_reason(why);
