@@ -586,11 +586,10 @@ void aml_http_report_progress_to(void (*progress)(void))
  */
 static long long peer_acked(struct xfer *x)
 {
-	curl_socket_t fd = CURL_SOCKET_BAD;
+	curl_socket_t fd = x->h->sock;
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
-	fd = x->h->sock;
 	if (fd == CURL_SOCKET_BAD)
 		return -1;
 	memset(&ti, 0, sizeof(ti));

@@ -1040,22 +1040,32 @@ static void next_tick(void)
  * blobs without reading the snapshot; one written before does not, nor
  * any while the store has no gc-stamp (which asking makes, dated now).
  */
-static void test_blobs_kept_since(void **state)
+/* A stat cache written a tick from now; its date, as a capture reads it. */
+static struct timespec cache_written_later(struct fixture *f)
 {
-	struct fixture *f = *state;
-	struct timespec before, after, wait = { 0, 20000000 };
-	struct aml_gc_stats gc;
+	struct timespec written;
 	char *text;
 	size_t len;
 
-	/* A new store starts with its stamp. */
-	assert_true(exists(at(f, "gc-stamp")));
 	next_tick();
 	assert_int_equal(aml_store_write_cache(&f->s, "/p", "c", 1, f->err,
 					       sizeof(f->err)), 0);
-	assert_int_equal(aml_store_read_cache(&f->s, "/p", &text, &len, &before,
-					      f->err, sizeof(f->err)), 0);
+	assert_int_equal(aml_store_read_cache(&f->s, "/p", &text, &len,
+					      &written, f->err,
+					      sizeof(f->err)), 0);
 	free(text);
+	return written;
+}
+
+static void test_blobs_kept_since(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec before, after;
+	struct aml_gc_stats gc;
+
+	/* A new store starts with its stamp. */
+	assert_true(exists(at(f, "gc-stamp")));
+	before = cache_written_later(f);
 	assert_int_equal(aml_store_blobs_kept_since(&f->s, &before), 1);
 	/* One an earlier slurm-aml made has none. */
 	assert_int_equal(unlink(at(f, "gc-stamp")), 0);
@@ -1063,18 +1073,10 @@ static void test_blobs_kept_since(void **state)
 	assert_true(exists(at(f, "gc-stamp")));
 	/* Dated now, after the cache: still not vouched for. */
 	assert_int_equal(aml_store_blobs_kept_since(&f->s, &before), 0);
-	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
-		;
-	assert_int_equal(aml_store_write_cache(&f->s, "/p", "c", 1, f->err,
-					       sizeof(f->err)), 0);
-	assert_int_equal(aml_store_read_cache(&f->s, "/p", &text, &len, &after,
-					      f->err, sizeof(f->err)), 0);
-	free(text);
+	after = cache_written_later(f);
 	assert_int_equal(aml_store_blobs_kept_since(&f->s, &after), 1);
 	/* A gc since: the cache no longer vouches. */
-	wait.tv_nsec = 20000000;
-	while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
-		;
+	next_tick();
 	assert_int_equal(aml_store_gc(&f->s, 0, &gc, f->err, sizeof(f->err)), 0);
 	assert_int_equal(aml_store_blobs_kept_since(&f->s, &after), 0);
 	/* A stamp that is not a file vouches for nothing. */
