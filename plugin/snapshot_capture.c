@@ -554,10 +554,11 @@ int aml_snapshot_capture(const char *source_dir, struct aml_store *store,
 
 	/* The cache vouches for contents it saw in a published snapshot; if
 	 * a gc ran since and that snapshot is gone, its blobs may be too. */
-	if (cache.count && cache.manifest[0] &&
-	    aml_store_blobs_kept_since(store, &cache_written)) {
+	if (!cache.count || !cache.manifest[0]) {
+		/* no cache: nothing vouched for */
+	} else if (aml_store_blobs_kept_since(store, &cache_written)) {
 		cache_current = 1;
-	} else if (cache.count && cache.manifest[0]) {
+	} else {
 		/* Read to be sure, then rewritten (cache_current stays 0),
 		 * so that the next capture need not read it. */
 		char *old = NULL;
