@@ -168,6 +168,13 @@
 /* The experiment: the node side and the launcher record the run in it. */
 #define AML_ENV_EXPERIMENT "AZUREML_EXPERIMENT_NAME"
 #define AML_ENV_NODE_COUNT "AZUREML_NODE_COUNT"
+/*
+ * Slurm's own name for the job's name, which sbatch writes into the job's
+ * environment before the controller renames the job after its run id:
+ * without this a run would see no SLURM_JOB_NAME, or the -J it was
+ * submitted with, never the name squeue and sacct show.
+ */
+#define AML_ENV_SLURM_JOB_NAME "SLURM_JOB_NAME"
 
 /* ---- node and launcher -> the steps and tasks they start ---- */
 

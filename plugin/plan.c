@@ -24,7 +24,7 @@
 #include "text.h"
 
 /* Variables the planner adds after the user's (see plan.h). */
-#define N_RUN_VARS 9
+#define N_RUN_VARS 10
 
 /* Enough for any uint64_t in decimal, with the NUL. */
 #define U64_TEXT 21
@@ -635,6 +635,7 @@ static int build_environment(const struct aml_runconfig *rc,
 		  u64_text(l->deadline, seconds) },
 		{ AML_ENV_PROCESS_COUNT, u64_text(l->num_tasks, tasks) },
 		{ AML_ENV_DIST_TYPE, aml_dist_type_name(rc->distributed.type) },
+		{ AML_ENV_SLURM_JOB_NAME, l->run_id },
 	};
 
 	env->items = calloc(vars->count + N_RUN_VARS + 1, sizeof(char *));

@@ -30,7 +30,7 @@ echo "1..20"
 as_user mkdir -p "$src/hello"
 write "$src/hello/hello.py" <<'EOF'
 import os, sys
-print("hello from", os.environ["AZUREML_RUN_ID"], "args", sys.argv[1:], flush=True)
+print("hello from", os.environ["AZUREML_RUN_ID"], "job", os.environ.get("SLURM_JOB_NAME"), "args", sys.argv[1:], flush=True)
 os.makedirs("outputs", exist_ok=True)
 with open("outputs/greeting.txt", "w") as f:
     f.write("hello\n")
@@ -40,14 +40,15 @@ write "$src/hello/run.json" <<'EOF'
  "compute_target": "cpu", "max_run_duration_seconds": 300,
  "environment": {"environment_variables": {"GREETING_COLOUR": "blue"}}}
 EOF
-run=$(submit "$src/hello" run.json)
+# -J: the job is renamed after its run, and SLURM_JOB_NAME follows.
+run=$(submit "$src/hello" run.json -J my-own-name)
 wait_until 120 ended "$run" || echo "# hello did not end: $(statuses "$run")"
 same "hello: NotStarted Queued Preparing Running Finalizing Completed" \
 	"NotStarted Queued Preparing Running Finalizing Completed" "$(statuses "$run")"
 same "hello: the outputs file is in run history" hello \
 	"$(cat "$history/$user/e2e/$run/outputs/greeting.txt" 2>/dev/null)"
-same "hello: arguments arrive verbatim (spaces, quotes, \$(...), ;)" \
-	"hello from $run args ['a b', \"it's\", '\$(id)', ';', '\"q\"']" \
+same "hello: arguments arrive verbatim (spaces, quotes, \$(...), ;), SLURM_JOB_NAME is the run id" \
+	"hello from $run job $run args ['a b', \"it's\", '\$(id)', ';', '\"q\"']" \
 	"$(as_user aml-run logs "$run" 2>&1 | head -n 1)"
 
 rundir=$(sed -n 's/^RunDir=//p' "$AML_CONF")

@@ -98,9 +98,9 @@ static void check_accepted(const struct aml_admission *d,
 	if (!p->run_id || !d->summary || !d->snapshot_id ||
 	    (run_id && strcmp(p->run_id, run_id)))
 		abort();
-	/* The caps: the user's variables, the planner's nine and the
+	/* The caps: the user's variables, the planner's ten and the
 	 * snapshot's; an interpreter and a script before the arguments. */
-	if (p->environment.count > site.limits.variables + 10 ||
+	if (p->environment.count > site.limits.variables + 11 ||
 	    p->argv.count > site.limits.arguments + 3 ||
 	    p->environment.items[p->environment.count] != NULL)
 		abort();
