@@ -126,7 +126,7 @@ submit() {
 go() { as_user touch "$src/run/$1.$2"; }
 
 one_case() {
-	local kind=$1 phase=$2 case=$1-$2 want=Completed r
+	local kind=$1 phase=$2 case=$1-$2 want=Completed r missed=""
 	run="" job=""
 	case $phase in
 	submit)
@@ -140,7 +140,10 @@ one_case() {
 		submit "$case" -H
 		: >"$gates/$run.hold"
 		scontrol release "$job"
-		wait_until 120 test -e "$gates/$run.reached"
+		# Without the gate this case would inject its fault after
+		# the run, and test nothing it names.
+		wait_until 120 test -e "$gates/$run.reached" ||
+			missed="the job never reached the TaskProlog gate (is SLURM_JOB_NAME its run id?)"
 		fault_inject "$kind" "$history"
 		rm -f "$gates/$run.hold"
 		wait_until 180 job_off "$job"
@@ -174,7 +177,9 @@ one_case() {
 	esac
 	r=$([ -n "$job" ] && job_state "$job")
 	fault_lift "$kind" "$history"
-	if wait_until 90 deliver_until_complete "$run" "$want"; then
+	if [ -n "$missed" ]; then
+		not_ok "$kind $phase: the fault was injected while $phase" "$missed"
+	elif wait_until 90 deliver_until_complete "$run" "$want"; then
 		ok "$kind $phase: $want with every event and output byte once lifted (Slurm: $r)"
 	else
 		not_ok "$kind $phase: $want with every event and output byte once lifted" \
