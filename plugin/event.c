@@ -788,8 +788,105 @@ static int is_blank(const char *p, size_t n)
 	return 1;
 }
 
-void aml_run_state_fold(struct aml_run_state *st, const char *text,
-			size_t len)
+int aml_event_order(const void *a, const void *b)
+{
+	const struct aml_event *x = a, *y = b;
+	unsigned px = aml_status_phase(x->status);
+	unsigned py = aml_status_phase(y->status);
+
+	if (x->attempt != y->attempt)
+		return x->attempt < y->attempt ? -1 : 1;
+	if (px != py)
+		return px < py ? -1 : 1;
+	if (x->time_ms != y->time_ms)
+		return x->time_ms < y->time_ms ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+void aml_events_free(struct aml_event *events, size_t n)
+{
+	for (size_t i = 0; events && i < n; i++)
+		aml_event_free(&events[i]);
+	free(events);
+}
+
+int aml_events_parse(const char *text, size_t len, struct aml_event **events,
+		     size_t *n, size_t *n_bad)
+{
+	const char *p = text, *end = text ? text + len : NULL;
+	struct aml_event *all = NULL;
+	size_t count = 0, cap = 0;
+
+	*events = NULL;
+	*n = 0;
+	*n_bad = 0;
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t line_len;
+
+		if (!nl)
+			break;
+		line_len = (size_t)(nl - p);
+		if (!is_blank(p, line_len)) {
+			if (count == cap) {
+				size_t grown = cap ? cap * 2 : 16;
+				struct aml_event *more =
+					realloc(all, grown * sizeof(*all));
+
+				if (!more) {
+					aml_events_free(all, count);
+					return -1;
+				}
+				all = more;
+				cap = grown;
+			}
+			if (aml_event_decode(p, line_len, &all[count], NULL,
+					     0) < 0)
+				(*n_bad)++;
+			else
+				count++;
+		}
+		p = nl + 1;
+	}
+	if (count)
+		qsort(all, count, sizeof(*all), aml_event_order);
+	*events = all;
+	*n = count;
+	return 0;
+}
+
+void aml_run_state_fold_events(struct aml_run_state *st,
+			       struct aml_event *events, size_t *n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		enum aml_transition v = aml_run_state_apply(st, &events[i]);
+
+		if (v == AML_TRANSITION_OK || v == AML_TRANSITION_NEW_ATTEMPT)
+			events[kept++] = events[i];
+		else
+			aml_event_free(&events[i]);
+	}
+	*n = kept;
+}
+
+int aml_run_events(const char *text, size_t len, struct aml_run_state *st,
+		   struct aml_event **events, size_t *n)
+{
+	size_t bad;
+
+	if (aml_events_parse(text, len, events, n, &bad) < 0)
+		return -1;
+	st->n_skipped += bad;
+	aml_run_state_fold_events(st, *events, n);
+	return 0;
+}
+
+/* Without memory for the whole log: its lines as they come, which is the
+ * order a single writer under a lock wrote them in. */
+static void fold_as_written(struct aml_run_state *st, const char *text,
+			    size_t len)
 {
 	const char *p = text, *end = text ? text + len : NULL;
 
@@ -811,6 +908,19 @@ void aml_run_state_fold(struct aml_run_state *st, const char *text,
 		}
 		p = nl + 1;
 	}
+}
+
+void aml_run_state_fold(struct aml_run_state *st, const char *text,
+			size_t len)
+{
+	struct aml_event *events;
+	size_t n;
+
+	if (aml_run_events(text, len, st, &events, &n) < 0) {
+		fold_as_written(st, text, len);
+		return;
+	}
+	aml_events_free(events, n);
 }
 
 int aml_events_contain_id(const char *text, size_t len, const char *id)
@@ -847,52 +957,193 @@ int aml_events_contain_id(const char *text, size_t len, const char *id)
 	return 0;
 }
 
-enum aml_admit aml_events_admit(const char *text, size_t len,
-				const struct aml_event *ev, const char *run_id,
-				char *errbuf, size_t errlen)
+/* Fold [n] ordered events into [st] from scratch, marking in [accepted]
+ * those the machine took; at [stop_at] (an index, or n), the state just
+ * before that event is copied to [*before]. */
+static void fold_marking(const struct aml_event *events, size_t n,
+			 unsigned char *accepted, size_t stop_at,
+			 struct aml_run_state *st, enum aml_status *before,
+			 unsigned *before_attempt, int *before_any)
 {
-	struct aml_run_state st;
-	enum aml_transition verdict;
-	enum aml_admit admit = AML_ADMIT_NO;
+	aml_run_state_init(st);
+	for (size_t i = 0; i < n; i++) {
+		enum aml_transition v;
 
-	if (aml_events_contain_id(text, len, ev->id))
-		return AML_ADMIT_ALREADY;
-	aml_run_state_init(&st);
-	aml_run_state_fold(&st, text, len);
-	verdict = st.has_events
-			  ? aml_status_check(st.status, st.attempt, ev->status,
-					     ev->attempt)
-			  : aml_status_check_first(ev->status, ev->attempt);
-	switch (verdict) {
-	case AML_TRANSITION_OK:
-	case AML_TRANSITION_NEW_ATTEMPT:
-		admit = AML_ADMIT_YES;
-		break;
-	case AML_TRANSITION_DUPLICATE:
-		admit = AML_ADMIT_ALREADY;
-		break;
-	case AML_TRANSITION_STALE:
+		if (i == stop_at) {
+			*before = st->status;
+			*before_attempt = st->attempt;
+			*before_any = st->has_events;
+		}
+		v = aml_run_state_apply(st, &events[i]);
+		accepted[i] = v == AML_TRANSITION_OK ||
+			      v == AML_TRANSITION_NEW_ATTEMPT;
+	}
+}
+
+/* The accepted end of [attempt] in [events], or NULL. */
+static const struct aml_event *end_of_attempt(const struct aml_event *events,
+					      const unsigned char *accepted,
+					      size_t n, unsigned attempt)
+{
+	for (size_t i = 0; i < n; i++)
+		if (accepted[i] && events[i].attempt == attempt &&
+		    aml_status_is_terminal(events[i].status))
+			return &events[i];
+	return NULL;
+}
+
+static void contradicts(const char *run_id, const struct aml_event *ev,
+			const struct aml_event *was, char *errbuf,
+			size_t errlen)
+{
+	aml_fail(errbuf, errlen, "run history: run %s: %s from %s (attempt "
+		 "%u) contradicts %s from %s, already recorded", run_id,
+		 aml_status_name(ev->status),
+		 aml_event_source_name(ev->source), ev->attempt,
+		 aml_status_name(was->status),
+		 aml_event_source_name(was->source));
+}
+
+static enum aml_admit judge(const struct aml_event *all, size_t n,
+			    const struct aml_event *ev, const char *run_id,
+			    char *errbuf, size_t errlen)
+{
+	struct aml_event *with = malloc((n + 1) * sizeof(*with));
+	unsigned char *old_ok = malloc(n + 1), *new_ok = malloc(n + 1);
+	struct aml_run_state st;
+	enum aml_status before = AML_STATUS_NOT_STARTED, unused, now;
+	unsigned before_attempt = 0, unused_attempt, latest;
+	int before_any = 0, unused_any, ever;
+	enum aml_admit admit = AML_ADMIT_YES;
+	const struct aml_event *end;
+	size_t at = 0;
+
+	if (!with || !old_ok || !new_ok) {
+		free(with);
+		free(old_ok);
+		free(new_ok);
+		aml_fail(errbuf, errlen, "run history: run %s: out of memory "
+			 "judging %s", run_id, aml_status_name(ev->status));
+		return AML_ADMIT_NO;
+	}
+	while (at < n && aml_event_order(&all[at], ev) < 0)
+		at++;
+	if (at)
+		memcpy(with, all, at * sizeof(*with));
+	with[at] = *ev;
+	if (n > at)
+		memcpy(with + at + 1, all + at, (n - at) * sizeof(*with));
+
+	fold_marking(all, n, old_ok, n, &st, &unused, &unused_attempt,
+		     &unused_any);
+	now = st.status;
+	ever = st.has_events;
+	latest = st.attempt;
+	aml_run_state_free(&st);
+	fold_marking(with, n + 1, new_ok, at, &st, &before, &before_attempt,
+		     &before_any);
+	aml_run_state_free(&st);
+
+	end = end_of_attempt(all, old_ok, n, ev->attempt);
+	/* An attempt Slurm has replaced is over: its launcher must not
+	 * start the script (it is refused Running), and what a slow node
+	 * says of it changes nothing. */
+	if (ever && ev->attempt < latest) {
 		aml_fail(errbuf, errlen, "run history: run %s: %s from %s "
 			 "belongs to attempt %u, but the run is in attempt %u; "
 			 "not recorded", run_id, aml_status_name(ev->status),
 			 aml_event_source_name(ev->source), ev->attempt,
-			 st.attempt);
-		break;
-	default:
-		if (!st.has_events)
+			 latest);
+		admit = AML_ADMIT_NO;
+		goto done;
+	}
+	if (ever && ev->status == AML_STATUS_NOT_STARTED) {
+		aml_fail(errbuf, errlen, "run history: run %s: %s -> %s is not "
+			 "a valid transition (event from %s, attempt %u): "
+			 "only a new run is NotStarted", run_id,
+			 aml_status_name(now), aml_status_name(ev->status),
+			 aml_event_source_name(ev->source), ev->attempt);
+		admit = AML_ADMIT_NO;
+		goto done;
+	}
+	/* An end stands: what comes after it in time is not part of that
+	 * attempt (a cancel asked for once the run had ended). */
+	if (end && !aml_status_is_terminal(ev->status) &&
+	    ev->time_ms >= end->time_ms) {
+		aml_fail(errbuf, errlen, "run history: run %s: %s -> %s is not "
+			 "a valid transition (event from %s, attempt %u): the "
+			 "attempt had ended", run_id,
+			 aml_status_name(end->status),
+			 aml_status_name(ev->status),
+			 aml_event_source_name(ev->source), ev->attempt);
+		admit = AML_ADMIT_NO;
+		goto done;
+	}
+	if (!new_ok[at]) {
+		enum aml_transition v =
+			before_any ? aml_status_check(before, before_attempt,
+						      ev->status, ev->attempt)
+				   : aml_status_check_first(ev->status,
+							    ev->attempt);
+
+		if (v == AML_TRANSITION_DUPLICATE) {
+			admit = AML_ADMIT_ALREADY;
+		} else if (end && aml_status_is_terminal(ev->status)) {
+			contradicts(run_id, ev, end, errbuf, errlen);
+			admit = AML_ADMIT_NO;
+		} else if (!before_any) {
 			aml_fail(errbuf, errlen, "run history: run %s has no "
-				 "valid events; %s cannot be its first", run_id,
-				 aml_status_name(ev->status));
-		else
+				 "valid events; %s cannot be its first",
+				 run_id, aml_status_name(ev->status));
+			admit = AML_ADMIT_NO;
+		} else {
 			aml_fail(errbuf, errlen, "run history: run %s: %s -> "
 				 "%s is not a valid transition (event from %s, "
-				 "attempt %u)", run_id,
-				 aml_status_name(st.status),
+				 "attempt %u)", run_id, aml_status_name(before),
 				 aml_status_name(ev->status),
 				 aml_event_source_name(ev->source),
 				 ev->attempt);
-		break;
+			admit = AML_ADMIT_NO;
+		}
+		goto done;
 	}
-	aml_run_state_free(&st);
+	for (size_t i = 0; i < n; i++) {
+		const struct aml_event *was = &all[i];
+
+		if (!old_ok[i] || new_ok[i < at ? i : i + 1])
+			continue;
+		/* The same status said earlier: nothing new. */
+		if (was->status == ev->status && was->attempt == ev->attempt) {
+			admit = AML_ADMIT_ALREADY;
+			goto done;
+		}
+		contradicts(run_id, ev, was, errbuf, errlen);
+		admit = AML_ADMIT_NO;
+		goto done;
+	}
+done:
+	free(with);
+	free(old_ok);
+	free(new_ok);
+	return admit;
+}
+
+enum aml_admit aml_events_admit(const char *text, size_t len,
+				const struct aml_event *ev, const char *run_id,
+				char *errbuf, size_t errlen)
+{
+	struct aml_event *all;
+	size_t n, bad;
+	enum aml_admit admit;
+
+	if (aml_events_contain_id(text, len, ev->id))
+		return AML_ADMIT_ALREADY;
+	if (aml_events_parse(text, len, &all, &n, &bad) < 0) {
+		aml_fail(errbuf, errlen, "run history: run %s: out of memory "
+			 "judging %s", run_id, aml_status_name(ev->status));
+		return AML_ADMIT_NO;
+	}
+	admit = judge(all, n, ev, run_id, errbuf, errlen);
+	aml_events_free(all, n);
 	return admit;
 }

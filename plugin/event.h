@@ -129,10 +129,38 @@ enum aml_transition aml_run_state_apply(struct aml_run_state *st,
 					const struct aml_event *ev);
 
 /*
- * Fold every line of an events.jsonl text.  Lines that do not parse are
- * counted in n_skipped.  A final line without '\n' (a writer that died
- * mid-write, which one write(2) makes all but impossible) is ignored too.
+ * The one order of a run's events, whatever order they were written or
+ * arrived in: attempt, then the phase of the status (status.h), then
+ * time, then id.  A qsort comparator over struct aml_event.
  */
+int aml_event_order(const void *a, const void *b);
+
+/*
+ * Every event of an events.jsonl text, in that order, in a malloc'd array
+ * (free with aml_events_free); lines that do not parse are counted in
+ * [*n_bad], blank ones nowhere.  A final line without '\n' (a writer that
+ * died mid-write, which one write(2) makes all but impossible) is ignored.
+ * Returns 0, or -1 when memory runs out.
+ */
+int aml_events_parse(const char *text, size_t len, struct aml_event **events,
+		     size_t *n, size_t *n_bad);
+void aml_events_free(struct aml_event *events, size_t n);
+
+/* Fold [*n] ordered events into [st], keeping in place (and counting in
+ * [*n]) only those the machine accepts; the others are freed. */
+void aml_run_state_fold_events(struct aml_run_state *st,
+			       struct aml_event *events, size_t *n);
+
+/*
+ * The run's timeline from an events.jsonl text: its accepted events in
+ * order into [*events] (free with aml_events_free), folded into [st].
+ * Returns 0, or -1 when memory runs out ([st] untouched).
+ */
+int aml_run_events(const char *text, size_t len, struct aml_run_state *st,
+		   struct aml_event **events, size_t *n);
+
+/* The state alone, from every line of an events.jsonl text in the order
+ * above (without memory for that, in the order written). */
 void aml_run_state_fold(struct aml_run_state *st, const char *text,
 			size_t len);
 
@@ -142,15 +170,22 @@ int aml_events_contain_id(const char *text, size_t len, const char *id);
 void aml_run_state_free(struct aml_run_state *st);
 
 /*
- * Whether [ev] may follow the events.jsonl [text] of run [run_id]: the
- * one judgement every backend makes before it stores an event.
- *   AML_ADMIT_YES      store it;
+ * Whether [ev] may join the events.jsonl [text] of run [run_id], put in
+ * its place in the order above: the one judgement every backend makes
+ * before it stores an event.  An event that arrives late (the node's
+ * Preparing after the launcher's Running, the launcher's spooled
+ * Finalizing after the finalizer's Canceled) takes its place.
+ *   AML_ADMIT_YES      store it: the machine accepts it in its place, and
+ *                      every event it accepted before still;
  *   AML_ADMIT_ALREADY  nothing to store: its id is there (a replay), or
- *                      it repeats the current status of its attempt;
- *   AML_ADMIT_NO       refused, errbuf says why in one sentence ("run
- *                      history: run X: Completed -> Running is not a
- *                      valid transition (event from launcher, attempt
- *                      1)"), for the caller to log.
+ *                      it repeats a status of its attempt in the same
+ *                      place;
+ *   AML_ADMIT_NO       refused, errbuf says why in one sentence, for the
+ *                      caller to log: a transition the machine refuses,
+ *                      an end contradicting the end recorded ("Failed
+ *                      from launcher (attempt 1) contradicts Completed
+ *                      from finalizer, already recorded"), or an event
+ *                      later in time than the end of its attempt.
  */
 enum aml_admit { AML_ADMIT_NO = -1, AML_ADMIT_YES = 0, AML_ADMIT_ALREADY = 1 };
 enum aml_admit aml_events_admit(const char *text, size_t len,

@@ -35,41 +35,12 @@ static char *owner_name(uid_t uid)
 	return name;
 }
 
-static int append_event(struct aml_run_info *info, const struct aml_event *ev)
-{
-	struct aml_event *grown = realloc(info->events, (info->n_events + 1) *
-							       sizeof(*grown));
-
-	if (!grown)
-		return -1;
-	info->events = grown;
-	info->events[info->n_events++] = *ev;
-	return 0;
-}
-
-/* Decode every whole line into info->events and fold them. */
+/* The run's timeline and state from its events.jsonl text. */
 static int load_events(struct aml_run_info *info, const char *text,
 		       size_t len)
 {
-	const char *p = text, *end = text + len;
-
-	aml_run_state_fold(&info->state, text, len);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		struct aml_event ev;
-		char err[16];
-
-		if (!nl)
-			break;
-		if (aml_event_decode(p, (size_t)(nl - p), &ev, err,
-				     sizeof(err)) == 0 &&
-		    append_event(info, &ev) < 0) {
-			aml_event_free(&ev);
-			return -1;
-		}
-		p = nl + 1;
-	}
-	return 0;
+	return aml_run_events(text, len, &info->state, &info->events,
+			      &info->n_events);
 }
 
 /* Fill [info] from the open run directory [fd]. */

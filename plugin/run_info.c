@@ -15,9 +15,7 @@ void aml_run_info_free(struct aml_run_info *info)
 	free(info->config_json);
 	aml_kvlist_free(&info->properties);
 	aml_kvlist_free(&info->tags);
-	for (size_t i = 0; i < info->n_events; i++)
-		aml_event_free(&info->events[i]);
-	free(info->events);
+	aml_events_free(info->events, info->n_events);
 	aml_run_state_free(&info->state);
 	memset(info, 0, sizeof(*info));
 }

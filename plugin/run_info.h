@@ -22,7 +22,8 @@ struct aml_run_info {
 	char *config_json;    /* NULL when not asked for (lists) */
 	struct aml_kvlist properties;
 	struct aml_kvlist tags;
-	struct aml_event *events;   /* every parsable line, in order */
+	struct aml_event *events;   /* those the machine accepts, in the one
+				     * order of event.h */
 	size_t n_events;
 	struct aml_run_state state;
 };

@@ -5,8 +5,8 @@
  *   - A status value outside the enum is ILLEGAL wherever it appears, and
  *     is named "Unknown", so a corrupted value is refused rather than
  *     indexing past the table.
- *   - A Queued event may skip attempts (1 -> 3): a requeue whose own
- *     Queued event was lost must not wedge the run.
+ *   - An event may skip attempts (1 -> 3): a requeue whose own events
+ *     were lost must not wedge the run.
  *   - aml_status_from_slurm() judges COMPLETED by the numbers given: a
  *     non-zero exit code or a signal makes it Failed, since only the
  *     numbers say how the program really ended.  [requeue_flag] matters
@@ -63,35 +63,23 @@ int aml_status_is_terminal(enum aml_status status)
 	       status == AML_STATUS_CANCELED;
 }
 
-#define BIT(s) (1u << (s))
-#define TO_END (BIT(AML_STATUS_COMPLETED) | BIT(AML_STATUS_FAILED) | \
-		BIT(AML_STATUS_CANCELED))
-
-/* The table of status.h, one bit per status that may follow. */
-static const unsigned next_allowed[AML_STATUS_COUNT] = {
-	[AML_STATUS_NOT_STARTED] = BIT(AML_STATUS_QUEUED) |
-		BIT(AML_STATUS_CANCEL_REQUESTED) | BIT(AML_STATUS_FAILED) |
-		BIT(AML_STATUS_CANCELED),
-	[AML_STATUS_QUEUED] = BIT(AML_STATUS_PREPARING) |
-		BIT(AML_STATUS_RUNNING) | BIT(AML_STATUS_CANCEL_REQUESTED) |
-		BIT(AML_STATUS_NOT_RESPONDING) | TO_END,
-	[AML_STATUS_PREPARING] = BIT(AML_STATUS_RUNNING) |
-		BIT(AML_STATUS_CANCEL_REQUESTED) |
-		BIT(AML_STATUS_NOT_RESPONDING) | TO_END,
-	[AML_STATUS_RUNNING] = BIT(AML_STATUS_FINALIZING) |
-		BIT(AML_STATUS_CANCEL_REQUESTED) |
-		BIT(AML_STATUS_NOT_RESPONDING) | TO_END,
-	[AML_STATUS_FINALIZING] = BIT(AML_STATUS_CANCEL_REQUESTED) |
-		BIT(AML_STATUS_NOT_RESPONDING) | TO_END,
-	[AML_STATUS_CANCEL_REQUESTED] = BIT(AML_STATUS_FINALIZING) |
-		BIT(AML_STATUS_NOT_RESPONDING) | TO_END,
-	[AML_STATUS_NOT_RESPONDING] = BIT(AML_STATUS_PREPARING) |
-		BIT(AML_STATUS_RUNNING) | BIT(AML_STATUS_FINALIZING) |
-		BIT(AML_STATUS_CANCEL_REQUESTED) | TO_END,
-	[AML_STATUS_COMPLETED] = 0,
-	[AML_STATUS_FAILED] = 0,
-	[AML_STATUS_CANCELED] = 0,
+static const unsigned char phases[AML_STATUS_COUNT] = {
+	[AML_STATUS_NOT_STARTED] = 0,
+	[AML_STATUS_QUEUED] = 1,
+	[AML_STATUS_PREPARING] = 2,
+	[AML_STATUS_RUNNING] = 3,
+	[AML_STATUS_NOT_RESPONDING] = 3,
+	[AML_STATUS_CANCEL_REQUESTED] = 4,
+	[AML_STATUS_FINALIZING] = 5,
+	[AML_STATUS_COMPLETED] = AML_STATUS_LAST_PHASE,
+	[AML_STATUS_FAILED] = AML_STATUS_LAST_PHASE,
+	[AML_STATUS_CANCELED] = AML_STATUS_LAST_PHASE,
 };
+
+unsigned aml_status_phase(enum aml_status status)
+{
+	return is_valid(status) ? phases[status] : AML_STATUS_LAST_PHASE;
+}
 
 enum aml_transition aml_status_check(enum aml_status from,
 				     unsigned from_attempt,
@@ -102,13 +90,19 @@ enum aml_transition aml_status_check(enum aml_status from,
 		return AML_TRANSITION_ILLEGAL;
 	if (to_attempt < from_attempt)
 		return AML_TRANSITION_STALE;
+	/* Only a run's creation is NotStarted. */
+	if (to == AML_STATUS_NOT_STARTED)
+		return from == to && to_attempt == from_attempt
+			       ? AML_TRANSITION_DUPLICATE
+			       : AML_TRANSITION_ILLEGAL;
 	if (to_attempt > from_attempt)
-		return to == AML_STATUS_QUEUED ? AML_TRANSITION_NEW_ATTEMPT :
-						 AML_TRANSITION_ILLEGAL;
+		return AML_TRANSITION_NEW_ATTEMPT;
 	if (from == to)
 		return AML_TRANSITION_DUPLICATE;
-	return (next_allowed[from] & BIT(to)) ? AML_TRANSITION_OK :
-						AML_TRANSITION_ILLEGAL;
+	if (aml_status_is_terminal(from))
+		return AML_TRANSITION_ILLEGAL;
+	return phases[to] >= phases[from] ? AML_TRANSITION_OK
+					  : AML_TRANSITION_ILLEGAL;
 }
 
 enum aml_transition aml_status_check_first(enum aml_status to,

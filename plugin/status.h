@@ -1,38 +1,32 @@
 /*
  * status.h: Azure ML run statuses and the machine that orders them.
  *
- * A run's status is never stored: it is derived by folding its events,
- * oldest first, through aml_status_check().  The writer checks each new
- * event the same way before appending it, so an impossible transition
- * (Completed -> Running) never reaches the log, and a reader that finds
- * one anyway (a hand-edited file) skips it.
+ * A run's status is never stored: it is derived by folding its events
+ * through aml_status_check(), in the one order every reader and writer
+ * puts them in whatever order they arrived (event.h: attempt, then the
+ * phase below, then time).  Writers run on different hosts and race (the
+ * node's Preparing may reach run history before sbatch's Queued), so the
+ * order comes from the events themselves, never from their arrival.
  *
  * Attempts: Slurm may requeue a job (node failure, preemption, scontrol
  * requeue).  Each requeue starts a new attempt, numbered from 1 like
- * SLURM_RESTART_COUNT + 1; a Queued event with a higher attempt number
- * than the run's is always accepted, whatever the status was, and the
- * machine starts over from there.  An event of an older attempt is stale
- * (a slow node reporting after the requeue) and refused.
+ * SLURM_RESTART_COUNT + 1; an event of a later attempt than the run's
+ * starts that attempt, whatever the status was (its own Queued may come
+ * later, or be lost).  An event of an attempt older than the run's is
+ * refused by writers (event.h: Slurm replaced that attempt, and its
+ * launcher must not start); one stored anyway (writers racing on a
+ * server without transactions) is folded into its own attempt.
  *
- * Within one attempt (-> means "may be followed by"):
- *   NotStarted      -> Queued, CancelRequested, Failed, Canceled
- *   Queued          -> Preparing, Running, CancelRequested, NotResponding,
- *                      Completed, Failed, Canceled
- *   Preparing       -> Running, CancelRequested, NotResponding, Completed,
- *                      Failed, Canceled
- *   Running         -> Finalizing, CancelRequested, NotResponding,
- *                      Completed, Failed, Canceled
- *   Finalizing      -> CancelRequested, NotResponding, Completed, Failed,
- *                      Canceled
- *   CancelRequested -> Finalizing, NotResponding, Completed, Failed,
- *                      Canceled
- *   NotResponding   -> Preparing, Running, Finalizing, CancelRequested,
- *                      Completed, Failed, Canceled
- *   Completed, Failed, Canceled: terminal, nothing follows.
- * The shortcuts to a terminal status exist because the finalizer is the
- * authority on how a job ended, even when the node never said it started
- * (a job that ran but whose node died before reporting Running).
- * NotResponding may return to earlier statuses, as in Azure ML.
+ * The phases of one attempt, in order:
+ *   0 NotStarted  1 Queued  2 Preparing  3 Running, NotResponding
+ *   4 CancelRequested  5 Finalizing  6 Completed, Failed, Canceled
+ * Within an attempt a status may be followed by any status of the same or
+ * a later phase, except that nothing follows an end (Completed, Failed,
+ * Canceled) and nothing returns to NotStarted.  Phases may be skipped: the
+ * finalizer is the authority on how a job ended even when the node never
+ * said it started, and a late event fills its gap when it arrives.
+ * CancelRequested comes before Finalizing whatever their times: a cancel
+ * is what makes a running launcher finalize.
  */
 #ifndef AML_STATUS_H
 #define AML_STATUS_H
@@ -63,13 +57,19 @@ int aml_status_parse(const char *name, enum aml_status *status);
 /* Completed, Failed or Canceled. */
 int aml_status_is_terminal(enum aml_status status);
 
+/* The status's phase (above), 0 to AML_STATUS_LAST_PHASE; an invalid
+ * status has the last. */
+#define AML_STATUS_LAST_PHASE 6
+unsigned aml_status_phase(enum aml_status status);
+
 enum aml_transition {
 	AML_TRANSITION_OK,          /* append it */
-	AML_TRANSITION_NEW_ATTEMPT, /* append it: Queued of a later attempt */
+	AML_TRANSITION_NEW_ATTEMPT, /* append it: the first of a later attempt */
 	AML_TRANSITION_DUPLICATE,   /* same status and attempt again: a second
 				     * writer saw the same end (launcher and
 				     * finalizer); not appended, not an error */
-	AML_TRANSITION_STALE,       /* from an older attempt: refused */
+	AML_TRANSITION_STALE,       /* from an older attempt: never met in
+				     * the order events are folded in */
 	AML_TRANSITION_ILLEGAL,     /* refused */
 };
 

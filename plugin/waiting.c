@@ -151,11 +151,9 @@ enum aml_waiting_verdict aml_waiting_judge(enum aml_status status,
 		return AML_END_WAIT;
 	if (!spooled_on || !*spooled_on)
 		return AML_END_FROM_SLURM;
-	/* Finalizing follows Running (and the statuses between); a run
-	 * still Queued or Preparing here has its Running queued too, and
-	 * waits as it is. */
-	return aml_status_check(status, 1, AML_STATUS_FINALIZING, 1) ==
-			       AML_TRANSITION_OK
+	/* Shown as finalizing once it ran; a run still Queued or Preparing
+	 * here has its Running queued too, and waits as it is. */
+	return aml_status_phase(status) >= aml_status_phase(AML_STATUS_RUNNING)
 		       ? AML_END_MARK_WAITING
 		       : AML_END_WAIT;
 }

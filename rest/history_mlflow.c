@@ -16,14 +16,17 @@
  *                     id, which sbatch learns when it makes the run
  *                     (mlflow_find.c, "which MLflow run is which")
  *   aml.schema        "1": marks slurm-aml's runs, for listing
- *   aml.status        the exact Azure ML status
+ *   aml.status        the exact Azure ML status, as the events fold
  *   aml.owner_uid     the owner's uid (mlflow.user and run.info.user_id
  *                     have the name)
- *   aml.event.<seq>.<id>   each event, one JSON line as in events.jsonl;
- *                     the event id in the key means two writers racing
- *                     for the same <seq> both keep their event; the
- *                     first goes in runs/create itself, and tells a
- *                     create repeated after a timeout its own run
+ *   aml.event.<attempt>.<phase>.<time>.<id>   each event, one JSON line
+ *                     as in events.jsonl, under a key of its own: writers
+ *                     never read a counter to add one, so racing writers
+ *                     keep every event, ordered by event.h's one order
+ *                     whatever order they arrived in; the first goes in
+ *                     runs/create itself, and tells a create repeated
+ *                     after a timeout its own run (older releases wrote
+ *                     aml.event.<seq>.<id>, read the same way)
  *   aml.config.<n>    the canonical configuration, in pieces under the
  *                     servers' 5000-byte tag limit
  *   aml.property.<k>  each property, set once
@@ -40,11 +43,14 @@
  *
  * This file writes runs and reads them; finding experiments and runs is
  * mlflow_find.c, artifacts mlflow_artifacts.c, one request and its
- * verdict mlflow_call.c (mlflow_internal.h).  The state machine is applied on our
- * side, from the events in the run's tags, as history_file.c applies it
- * under its lock; MLflow has no lock to offer, so two writers of the same
- * run at the same instant (which the design avoids: the launcher ends a
- * run, the finalizer only what the launcher could not) could both pass.
+ * verdict mlflow_call.c (mlflow_internal.h).  The state machine is applied
+ * on our side, on read, from the events in the run's tags: MLflow has no
+ * lock or transaction to offer, so a run's status is never read back as
+ * truth.  Each writer stores its event, then reads the run and makes
+ * aml.status and MLflow's status what the events fold to, reading again
+ * until a read agrees (converge()): the last writer to read sees every
+ * event.  Two writers racing with contradicting ends (Completed, Failed)
+ * may both be stored; the fold keeps the first in event.h's order.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -140,92 +146,25 @@ static int update_status(struct mlflow *m, const char *id,
 
 /* ---- events in tags ---- */
 
-struct tagged_event {
-	unsigned long seq;
-	struct aml_event ev;
-	const char *line;
-};
-
-static int compare_events(const void *a, const void *b)
-{
-	const struct tagged_event *x = a, *y = b;
-
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	if (x->ev.time_ms != y->ev.time_ms)
-		return x->ev.time_ms < y->ev.time_ms ? -1 : 1;
-	return strcmp(x->ev.id, y->ev.id);
-}
-
 /*
- * The run's events from its tags, in order, as events.jsonl text in
- * [*text] (malloc'd) and, when [events] is non-NULL, decoded.  [*next]
- * is the sequence number for a new event.
+ * The run's events as events.jsonl text (malloc'd), one line per event
+ * tag, in the server's order: event.h's order is the events' own, so
+ * readers and writers fold them the same whatever order they arrived in
+ * or the server lists them.
  */
-static int events_of(const struct aml_mlflow_run *run, char **text,
-		     struct aml_event **events, size_t *n_events,
-		     unsigned long *next)
+static char *events_text(const struct aml_mlflow_run *run)
 {
-	struct tagged_event *all = calloc(run->tags.count + 1, sizeof(*all));
 	struct aml_text t = AML_TEXT_INIT;
-	size_t n = 0;
 
-	*next = 1;
-	if (!all)
-		return -1;
 	for (size_t i = 0; i < run->tags.count; i++) {
 		const struct aml_kv *kv = &run->tags.items[i];
-		char *end;
-		unsigned long seq;
 
 		if (strncmp(kv->key, TAG_EVENT, strlen(TAG_EVENT)))
 			continue;
-		seq = strtoul(kv->key + strlen(TAG_EVENT), &end, 10);
-		if (*end != '.' || aml_event_decode(kv->value,
-						    strlen(kv->value),
-						    &all[n].ev, NULL, 0) < 0)
-			continue; /* not ours to judge: skipped, as a torn
-				   * line of events.jsonl is */
-		all[n].seq = seq;
-		all[n].line = kv->value;
-		if (seq >= *next)
-			*next = seq + 1;
-		n++;
-	}
-	qsort(all, n, sizeof(*all), compare_events);
-	for (size_t i = 0; i < n; i++) {
-		aml_text_str(&t, all[i].line);
+		aml_text_str(&t, kv->value);
 		aml_text_str(&t, "\n");
 	}
-	if (events) {
-		/* Readers see the events the state machine accepts, in
-		 * order: MLflow has no lock, so two writers that raced (the
-		 * finalizer and a reconciling reader ending the same run)
-		 * may both have stored an end; the fold keeps the first,
-		 * and so does the timeline. */
-		struct aml_run_state st;
-		size_t kept = 0;
-
-		aml_run_state_init(&st);
-		*events = calloc(n + 1, sizeof(**events));
-		for (size_t i = 0; *events && i < n; i++) {
-			enum aml_transition v = aml_run_state_apply(&st,
-								    &all[i].ev);
-
-			if (v != AML_TRANSITION_OK &&
-			    v != AML_TRANSITION_NEW_ATTEMPT)
-				continue;
-			(*events)[kept++] = all[i].ev;
-			memset(&all[i].ev, 0, sizeof(all[i].ev));
-		}
-		aml_run_state_free(&st);
-		*n_events = kept;
-	}
-	for (size_t i = 0; i < n; i++)
-		aml_event_free(&all[i].ev);
-	free(all);
-	*text = aml_text_finish(&t);
-	return *text ? 0 : -1;
+	return aml_text_finish(&t);
 }
 
 static int add_tag(struct aml_kvlist *tags, const char *key,
@@ -253,9 +192,14 @@ static int add_tagf(struct aml_kvlist *tags, const char *value,
 	return aml_kvlist_set(tags, key, value);
 }
 
-/* The event's tag (and the status tag) into [tags]. */
-static int event_tags(struct aml_kvlist *tags, unsigned long seq,
-		      const struct aml_event *ev)
+/*
+ * The event's tag into [tags].  Its key is its own: every writer of a run
+ * (sbatch, each node, the launcher, the finalizer, aml-run) adds its
+ * events without reading a counter first, so two never take the same key,
+ * and the key sorts as event.h orders events (attempt, phase, time) for
+ * whoever reads the tags in MLflow's UI.
+ */
+static int event_tags(struct aml_kvlist *tags, const struct aml_event *ev)
 {
 	char *line = aml_event_encode(ev);
 	int rc;
@@ -263,10 +207,113 @@ static int event_tags(struct aml_kvlist *tags, unsigned long seq,
 	if (!line)
 		return -1;
 	line[strcspn(line, "\n")] = '\0';
-	rc = add_tagf(tags, line, TAG_EVENT "%04lu.%s", seq, ev->id);
+	rc = add_tagf(tags, line, TAG_EVENT "%03u.%u.%013lld.%s",
+		      ev->attempt % 1000, aml_status_phase(ev->status),
+		      (long long)(ev->time_ms < 0 ? 0 : ev->time_ms), ev->id);
 	free(line);
-	return rc < 0 ? -1 : add_tag(tags, TAG_STATUS,
-				     aml_status_name(ev->status));
+	return rc;
+}
+
+/* ---- what the run shows ---- */
+
+/* Reads after a write before a writer leaves the status to the next one:
+ * each round is a read, and another round is needed only when a writer
+ * raced this one between its write and its read. */
+#define CONVERGE_ROUNDS 4
+
+/* The fold of [run]'s events, with [extra] (one more, not yet stored) if
+ * non-NULL.  Returns 0, or -1 when memory runs out. */
+static int fold_run(const struct aml_mlflow_run *run,
+		    const struct aml_event *extra, struct aml_run_state *st)
+{
+	char *text = events_text(run);
+	char *line = extra ? aml_event_encode(extra) : NULL, *all;
+	struct aml_text t = AML_TEXT_INIT;
+	int ok;
+
+	aml_run_state_init(st);
+	if (text)
+		aml_text_str(&t, text);
+	if (line)
+		aml_text_str(&t, line);
+	all = aml_text_finish(&t);
+	ok = all && text && (!extra || line);
+	if (ok)
+		aml_run_state_fold(st, all, strlen(all));
+	free(all);
+	free(text);
+	free(line);
+	return ok ? 0 : -1;
+}
+
+/* Whether [run] shows the state [st]: aml.status, MLflow's status and,
+ * once ended, MLflow's end time. */
+static int shows(const struct aml_mlflow_run *run,
+		 const struct aml_run_state *st)
+{
+	const char *tag = aml_kvlist_get(&run->tags, TAG_STATUS);
+	const char *mlflow = aml_mlflow_status(st->status);
+
+	return tag && !strcmp(tag, aml_status_name(st->status)) &&
+	       run->status && mlflow && !strcmp(run->status, mlflow) &&
+	       (!aml_status_is_terminal(st->status) ||
+		run->end_ms == st->ended_ms);
+}
+
+/* Write what [st] shows on MLflow run [id]. */
+static int show(struct mlflow *m, const char *id,
+		const struct aml_run_state *st, char *errbuf, size_t errlen)
+{
+	struct aml_kvlist tags = { 0 };
+	int rc;
+
+	if (add_tag(&tags, TAG_STATUS, aml_status_name(st->status)) < 0) {
+		aml_kvlist_free(&tags);
+		return mf_oom(errbuf, errlen);
+	}
+	rc = set_tags(m, id, &tags, errbuf, errlen);
+	aml_kvlist_free(&tags);
+	if (rc == AML_BACKEND_OK)
+		rc = update_status(m, id, st->status,
+				   aml_status_is_terminal(st->status)
+					   ? st->ended_ms
+					   : -1,
+				   errbuf, errlen);
+	return rc;
+}
+
+/*
+ * Make what the run shows agree with its events, from [*run] as read
+ * after this writer's own event was stored, reading again after each
+ * correction.  MLflow has no transaction across requests and writers
+ * race, but each of them reads only after storing its event and folds
+ * in event.h's one order: the last read of all sees every event, and
+ * its writer stops only once the run shows their fold.
+ */
+static int converge(struct mlflow *m, struct aml_mlflow_run *run,
+		    char *errbuf, size_t errlen)
+{
+	for (int round = 1;; round++) {
+		struct aml_mlflow_run fresh;
+		struct aml_run_state st;
+		int rc, same;
+
+		if (fold_run(run, NULL, &st) < 0)
+			return mf_oom(errbuf, errlen);
+		same = shows(run, &st);
+		rc = same ? AML_BACKEND_OK
+			  : show(m, run->run_id, &st, errbuf, errlen);
+		aml_run_state_free(&st);
+		if (same || rc != AML_BACKEND_OK || round == CONVERGE_ROUNDS)
+			return rc;
+		rc = mf_get_run(m, run->run_id, &fresh, errbuf, errlen);
+		if (rc == 1)
+			return AML_BACKEND_OK; /* deleted meanwhile */
+		if (rc != AML_BACKEND_OK)
+			return rc;
+		aml_mlflow_run_free(run);
+		*run = fresh;
+	}
 }
 
 /* ---- writers ---- */
@@ -330,7 +377,7 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	struct aml_mlflow_runs found = { 0 };
 	struct aml_mlflow_run run = { 0 };
 	struct aml_http_response resp;
-	char *exp_id = NULL, *body = NULL, first_key[AML_MLFLOW_MAX_KEY + 1];
+	char *exp_id = NULL, *body = NULL;
 	char uid[16];
 	const char *script;
 	cJSON *config = NULL;
@@ -339,13 +386,11 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	rc = mf_experiment_id(m, req->experiment, 1, &exp_id, errbuf, errlen);
 	if (rc != 0)
 		return rc;
-	snprintf(first_key, sizeof(first_key), TAG_EVENT "%04lu.%s", 1UL,
-		 req->first->id);
 	rc = mf_runs_named(m, (const char *const *)&exp_id, 1, req->run_id,
 			   &found, errbuf, errlen);
 	if (rc != 0)
 		goto done;
-	if (mf_made_by(&found, first_key, &run) != 0) {
+	if (mf_made_by(&found, req->first->id, &run) != 0) {
 		/* The run's identity and its first event go in the create
 		 * itself, so the run is never on the server without them. */
 		snprintf(uid, sizeof(uid), "%u", (unsigned)m->uid);
@@ -358,7 +403,9 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		    add_tag(&first, "mlflow.user", m->user) < 0 ||
 		    add_tag(&first, "mlflow.source.type", "JOB") < 0 ||
 		    (script && add_tag(&first, "mlflow.source.name", script) < 0) ||
-		    event_tags(&first, 1, req->first) < 0) {
+		    event_tags(&first, req->first) < 0 ||
+		    add_tag(&first, TAG_STATUS,
+			    aml_status_name(req->first->status)) < 0) {
 			rc = mf_oom(errbuf, errlen);
 			goto done;
 		}
@@ -455,15 +502,16 @@ static int mlflow_record(void *self, const char *experiment,
 {
 	struct mlflow *m = self;
 	struct aml_mlflow_run run = { 0 };
+	struct aml_run_state st;
 	struct aml_kvlist tags = { 0 };
 	char *exp_id = NULL, *text = NULL;
-	unsigned long next;
 	int rc;
 
+	aml_run_state_init(&st);
 	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
-	if (events_of(&run, &text, NULL, NULL, &next) < 0) {
+	if (!(text = events_text(&run))) {
 		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}
@@ -472,25 +520,47 @@ static int mlflow_record(void *self, const char *experiment,
 	case AML_ADMIT_YES:
 		break;
 	case AML_ADMIT_ALREADY:
-		rc = AML_BACKEND_UNCHANGED;
+		/* A writer that stored it may have died before showing it. */
+		rc = converge(m, &run, errbuf, errlen);
+		if (rc == AML_BACKEND_OK)
+			rc = AML_BACKEND_UNCHANGED;
 		goto done;
 	default:
 		keep_refused(m, run.run_id, ev, errbuf);
 		rc = AML_BACKEND_REFUSED;
 		goto done;
 	}
-	if (event_tags(&tags, next, ev) < 0) {
+	/* The event and what the run shows with it, in one request; then
+	 * MLflow's own status; then a read, which a racing writer's event
+	 * may make differ. */
+	if (fold_run(&run, ev, &st) < 0 || event_tags(&tags, ev) < 0 ||
+	    add_tag(&tags, TAG_STATUS, aml_status_name(st.status)) < 0) {
 		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}
 	rc = set_tags(m, run.run_id, &tags, errbuf, errlen);
 	if (rc == AML_BACKEND_OK)
-		rc = update_status(m, run.run_id, ev->status,
-				   aml_status_is_terminal(ev->status)
-					   ? ev->time_ms
+		rc = update_status(m, run.run_id, st.status,
+				   aml_status_is_terminal(st.status)
+					   ? st.ended_ms
 					   : -1,
 				   errbuf, errlen);
+	/* A failure from here on leaves the event stored: its replay finds
+	 * it there and shows it. */
+	if (rc == AML_BACKEND_OK) {
+		struct aml_mlflow_run fresh;
+
+		rc = mf_get_run(m, run.run_id, &fresh, errbuf, errlen);
+		if (rc == AML_BACKEND_OK) {
+			aml_mlflow_run_free(&run);
+			run = fresh;
+			rc = converge(m, &run, errbuf, errlen);
+		} else if (rc == 1) {
+			rc = AML_BACKEND_OK; /* deleted meanwhile */
+		}
+	}
 done:
+	aml_run_state_free(&st);
 	aml_kvlist_free(&tags);
 	aml_mlflow_run_free(&run);
 	free(text);
@@ -723,7 +793,6 @@ static int info_of(const struct aml_mlflow_run *run, const char *experiment,
 	const char *uid = aml_kvlist_get(&run->tags, TAG_UID);
 	const char *run_id = aml_kvlist_get(&run->tags, TAG_RUN_ID);
 	char *text = NULL;
-	unsigned long next;
 	size_t plen = strlen(TAG_PROPERTY);
 
 	memset(info, 0, sizeof(*info));
@@ -736,9 +805,10 @@ static int info_of(const struct aml_mlflow_run *run, const char *experiment,
 								   : uid)) ||
 	    !(info->key = strdup(run->run_id)) ||
 	    (with_config && run_config_of(run, &info->config_json) < 0) ||
-	    events_of(run, &text, &info->events, &info->n_events, &next) < 0)
+	    !(text = events_text(run)) ||
+	    aml_run_events(text, strlen(text), &info->state, &info->events,
+			   &info->n_events) < 0)
 		goto failed;
-	aml_run_state_fold(&info->state, text, strlen(text));
 	free(text);
 	text = NULL;
 	for (size_t i = 0; i < run->tags.count; i++) {

@@ -526,14 +526,32 @@ int mf_named_run(struct mlflow *m, const char *experiment,
  * a submission by making a run of its name first.  0 with [*run] moved
  * out of [found], 1 when there is none.
  */
-int mf_made_by(struct aml_mlflow_runs *found, const char *first_key,
+int mf_made_by(struct aml_mlflow_runs *found, const char *first_id,
 	       struct aml_mlflow_run *run)
 {
 	for (size_t i = 0; i < found->count; i++)
-		if (aml_kvlist_get(&found->items[i].tags, first_key)) {
+		if (mf_has_event(&found->items[i], first_id)) {
 			*run = found->items[i];
 			memset(&found->items[i], 0, sizeof(found->items[i]));
 			return 0;
 		}
 	return 1;
+}
+
+int mf_has_event(const struct aml_mlflow_run *run, const char *event_id)
+{
+	size_t prefix = strlen(TAG_EVENT), id_len = strlen(event_id);
+
+	/* Any key of an event ends in ".<id>", whichever release of
+	 * slurm-aml wrote it. */
+	for (size_t i = 0; i < run->tags.count; i++) {
+		const char *key = run->tags.items[i].key;
+		size_t len = strlen(key);
+
+		if (len > prefix + id_len && !strncmp(key, TAG_EVENT, prefix) &&
+		    key[len - id_len - 1] == '.' &&
+		    !strcmp(key + len - id_len, event_id))
+			return 1;
+	}
+	return 0;
 }

@@ -144,10 +144,14 @@ int mf_named_run(struct mlflow *m, const char *experiment,
 		 const char *run_id, char **exp_id,
 		 struct aml_mlflow_run *run, char *errbuf, size_t errlen);
 
-/* The run of [found] that the create whose first event's tag is
- * [first_key] made: 0 with [*run] moved out of [found], 1 when none. */
-int mf_made_by(struct aml_mlflow_runs *found, const char *first_key,
+/* The run of [found] that the create whose first event's id is
+ * [first_id] made: 0 with [*run] moved out of [found], 1 when none. */
+int mf_made_by(struct aml_mlflow_runs *found, const char *first_id,
 	       struct aml_mlflow_run *run);
+
+/* Whether [run] holds the event [event_id] (in a tag of any release's
+ * key format). */
+int mf_has_event(const struct aml_mlflow_run *run, const char *event_id);
 
 /* ---- mlflow_artifacts.c: struct aml_history_ops' artifact readers ---- */
 

@@ -242,41 +242,37 @@ static int make_plan(struct launcher *L)
  * (SLURM_RESTART_COUNT), whose Queued the run may lack: requeues that
  * are not a node failure or a preemption (scontrol requeue) reach no one
  * who records them.  Slurm running the job again is the proof, so the
- * launcher records that Queued itself; the state machine takes a Queued
- * of a later attempt whatever came before.
+ * launcher records that Queued itself, with why, when run history is
+ * still in an earlier attempt.
  */
 static int record_running(struct launcher *L, int64_t *running_ms)
 {
 	struct aml_run_info info;
 	enum aml_history_result r;
 	char err[1024], reason[128];
-	int behind;
 
+	if (L->ctx.attempt > 1 &&
+	    aml_history_read_run(L->ctx.h, L->ctx.run_id, 0, &info, err,
+				 sizeof(err)) == 0) {
+		int behind = info.state.has_events &&
+			     info.state.attempt < L->ctx.attempt;
+
+		aml_run_info_free(&info);
+		snprintf(reason, sizeof(reason),
+			 "Slurm requeued the job (restart %u)",
+			 L->ctx.attempt - 1);
+		if (behind && launch_record(&L->ctx, AML_STATUS_QUEUED, reason,
+					    0, 0, NULL) == AML_HISTORY_ERROR)
+			return -1;
+	}
 	r = launch_record_quietly(&L->ctx, AML_STATUS_RUNNING, NULL, 0, 0,
 				  running_ms, err, sizeof(err));
-	if (r != AML_HISTORY_ERROR) {
-		if (r == AML_HISTORY_SPOOLED)
-			launch_say("Running: %s", err);
-		return 0;
-	}
-	behind = 0;
-	if (aml_history_read_run(L->ctx.h, L->ctx.run_id, 0, &info, reason,
-				 sizeof(reason)) == 0) {
-		behind = info.state.has_events &&
-			 info.state.attempt < L->ctx.attempt;
-		aml_run_info_free(&info);
-	}
-	if (!behind) {
+	if (r == AML_HISTORY_ERROR) {
 		launch_say("cannot record Running: %s", err);
 		return -1;
 	}
-	snprintf(reason, sizeof(reason), "Slurm requeued the job (restart %u)",
-		 L->ctx.attempt - 1);
-	if (launch_record(&L->ctx, AML_STATUS_QUEUED, reason, 0, 0, NULL) ==
-		    AML_HISTORY_ERROR ||
-	    launch_record(&L->ctx, AML_STATUS_RUNNING, NULL, 0, 0,
-			  running_ms) == AML_HISTORY_ERROR)
-		return -1;
+	if (r == AML_HISTORY_SPOOLED)
+		launch_say("Running: %s", err);
 	return 0;
 }
 

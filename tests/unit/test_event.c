@@ -919,10 +919,11 @@ static void test_fold_illegal_line_skipped(void **state)
 
 	(void)state;
 	realistic(&log);
-	/* A hand-edited line: back to NotStarted, refused and counted. */
-	add(&log, T0 + 71000, AML_STATUS_NOT_STARTED, AML_SOURCE_USER, 1, 9,
-	    "elsewhere", "forged", 1, 99);
 	finish(&log);
+	/* A hand-edited line: a second, different end, refused and
+	 * counted. */
+	add(&log, T0 + 80000, AML_STATUS_FAILED, AML_SOURCE_USER, 1, 9,
+	    "elsewhere", "forged", 1, 99);
 	fold(&log, &st);
 	check_realistic(&st);
 	assert_int_equal(st.n_skipped, 1);
@@ -963,7 +964,8 @@ static void test_fold_requeue(void **state)
 	    "n1", "A node of the job failed (NODE_FAIL)", 1, 1);
 	add(&log, T0 + 6000, AML_STATUS_QUEUED, AML_SOURCE_CONTROLLER, 2, 101,
 	    NULL, "Slurm requeued the job (REQUEUED)", 0, 0);
-	/* The first node, slow, reports after the requeue: stale. */
+	/* The first node, slow, reports after the requeue: folded into its
+	 * own attempt, where it changes nothing of the second. */
 	add(&log, T0 + 6500, AML_STATUS_FINALIZING, AML_SOURCE_LAUNCHER, 1,
 	    100, "n1", "stale", 1, 2);
 	add(&log, T0 + 8000, AML_STATUS_RUNNING, AML_SOURCE_LAUNCHER, 2, 101,
@@ -971,7 +973,7 @@ static void test_fold_requeue(void **state)
 	fold(&log, &st);
 	assert_int_equal(st.status, AML_STATUS_RUNNING);
 	assert_int_equal(st.attempt, 2);
-	assert_int_equal(st.n_skipped, 1);
+	assert_int_equal(st.n_skipped, 0);
 	assert_true(st.started_ms == T0 + 8000);
 	assert_true(st.ended_ms == 0);
 	/* The first attempt's exit code does not describe this one. */
@@ -991,10 +993,14 @@ static void test_fold_requeue(void **state)
 	assert_int_equal(st.job_ids[0], 100);
 	assert_int_equal(st.job_ids[1], 101);
 	assert_string_equal(st.nodes, "n1,n2");
+	/* The slow node's Finalizing (6.5 s) came after the controller's
+	 * Failed (5 s) in time: time is never counted twice, so the first
+	 * attempt ran until 6.5 s, and the requeue waited from there. */
 	assert_true(st.spent_ms[AML_STATUS_NOT_STARTED] == 1000);
-	assert_true(st.spent_ms[AML_STATUS_QUEUED] == 1000 + 2000);
-	assert_true(st.spent_ms[AML_STATUS_RUNNING] == 3000 + 12000);
-	assert_true(st.spent_ms[AML_STATUS_FAILED] == 1000);
+	assert_true(st.spent_ms[AML_STATUS_QUEUED] == 1000 + 1500);
+	assert_true(st.spent_ms[AML_STATUS_RUNNING] == 4500 + 12000);
+	assert_true(st.spent_ms[AML_STATUS_FINALIZING] == 0);
+	assert_true(st.spent_ms[AML_STATUS_FAILED] == 0);
 	assert_true(st.has_exit_code);
 	assert_int_equal(st.exit_code, 0);
 	/* The run ended without a reason: the requeue's no longer explains
@@ -1162,6 +1168,227 @@ static void test_apply_nodes_and_job_ids(void **state)
 	assert_null(st.nodes);
 }
 
+/* ---- one order, whatever the arrival ---- */
+
+/* The lines of [log] in a shuffled order ([seed] picks it). */
+static void shuffled(const struct log *log, unsigned seed, struct log *out)
+{
+	const char *lines[64];
+	size_t n = 0, lens[64];
+
+	for (const char *p = log->text; *p;) {
+		const char *nl = strchr(p, '\n');
+
+		assert_non_null(nl);
+		assert_true(n < 64);
+		lines[n] = p;
+		lens[n++] = (size_t)(nl - p) + 1;
+		p = nl + 1;
+	}
+	for (size_t i = n; i > 1; i--) {
+		size_t j;
+		const char *tl;
+		size_t tn;
+
+		seed = seed * 1103515245u + 12345u;
+		j = (seed >> 16) % i;
+		tl = lines[i - 1], lines[i - 1] = lines[j], lines[j] = tl;
+		tn = lens[i - 1], lens[i - 1] = lens[j], lens[j] = tn;
+	}
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out->text + out->len, lines[i], lens[i]);
+		out->len += lens[i];
+	}
+	out->text[out->len] = '\0';
+}
+
+/* Writers on several hosts race: run history may hold a run's events in
+ * any order, and every reader folds the same run from them. */
+static void test_fold_same_in_any_order(void **state)
+{
+	struct log log, mixed;
+	struct aml_run_state want, got;
+
+	(void)state;
+	realistic(&log);
+	finish(&log);
+	/* The launcher saw the end too, and a cancel asked meanwhile. */
+	add(&log, T0 + 74000, AML_STATUS_CANCEL_REQUESTED, AML_SOURCE_USER, 1,
+	    4242, NULL, "asked by alice", 0, 0);
+	add(&log, T0 + 76000, AML_STATUS_COMPLETED, AML_SOURCE_LAUNCHER, 1,
+	    4242, "n7", NULL, 1, 0);
+	fold(&log, &want);
+	assert_int_equal(want.status, AML_STATUS_COMPLETED);
+	for (unsigned seed = 1; seed <= 200; seed++) {
+		shuffled(&log, seed, &mixed);
+		fold(&mixed, &got);
+		assert_int_equal(got.status, want.status);
+		assert_int_equal(got.attempt, want.attempt);
+		assert_true(got.created_ms == want.created_ms);
+		assert_true(got.updated_ms == want.updated_ms);
+		assert_true(got.started_ms == want.started_ms);
+		assert_true(got.ended_ms == want.ended_ms);
+		assert_memory_equal(got.spent_ms, want.spent_ms,
+				    sizeof(got.spent_ms));
+		assert_string_equal(got.nodes, want.nodes);
+		assert_string_equal(got.reason, want.reason);
+		assert_int_equal(got.exit_code, want.exit_code);
+		assert_int_equal(got.n_skipped, want.n_skipped);
+		aml_run_state_free(&got);
+	}
+	aml_run_state_free(&want);
+}
+
+/* The timeline is the accepted events in the one order. */
+static void test_run_events_in_order(void **state)
+{
+	struct log log;
+	struct aml_run_state st;
+	struct aml_event *evs;
+	size_t n;
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	add(&log, T0 + 9000, AML_STATUS_FINALIZING, AML_SOURCE_LAUNCHER, 1,
+	    7, "n1", NULL, 0, 0);
+	add(&log, T0, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH, 1, 0, NULL,
+	    NULL, 0, 0);
+	/* The cancel came after Finalizing began, by the clock: it is still
+	 * what made the launcher finalize. */
+	add(&log, T0 + 9500, AML_STATUS_CANCEL_REQUESTED, AML_SOURCE_USER, 1,
+	    7, NULL, NULL, 0, 0);
+	add(&log, T0 + 4000, AML_STATUS_PREPARING, AML_SOURCE_NODE, 1, 7,
+	    "n1", NULL, 0, 0);
+	add(&log, T0 + 5000, AML_STATUS_QUEUED, AML_SOURCE_SBATCH, 1, 7, NULL,
+	    NULL, 0, 0);
+	add_raw(&log, "not an event\n");
+	aml_run_state_init(&st);
+	assert_int_equal(aml_run_events(log.text, log.len, &st, &evs, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(evs[0].status, AML_STATUS_NOT_STARTED);
+	assert_int_equal(evs[1].status, AML_STATUS_QUEUED);
+	assert_int_equal(evs[2].status, AML_STATUS_PREPARING);
+	assert_int_equal(evs[3].status, AML_STATUS_CANCEL_REQUESTED);
+	assert_int_equal(evs[4].status, AML_STATUS_FINALIZING);
+	assert_int_equal(st.status, AML_STATUS_FINALIZING);
+	assert_int_equal(st.n_skipped, 1);
+	aml_events_free(evs, n);
+	aml_run_state_free(&st);
+}
+
+/* admit [ev] into [log] of run "r": the verdict, with errbuf in [err]. */
+static enum aml_admit admit(const struct log *log, enum aml_status status,
+			    enum aml_event_source source, unsigned attempt,
+			    int64_t time_ms, char *err, size_t errlen)
+{
+	struct aml_event ev;
+	enum aml_admit a;
+
+	make(&ev, "abcdefabcdefabcd", time_ms, status, source, attempt);
+	err[0] = '\0';
+	a = aml_events_admit(log->text, log->len, &ev, "r", err, errlen);
+	aml_event_free(&ev);
+	return a;
+}
+
+static void test_admit_takes_late_events_in_their_place(void **state)
+{
+	struct log log;
+	char err[512];
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	add(&log, T0, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH, 1, 0, NULL,
+	    NULL, 0, 0);
+	/* The node's Preparing before sbatch's Queued. */
+	assert_int_equal(admit(&log, AML_STATUS_PREPARING, AML_SOURCE_NODE, 1,
+			       T0 + 30, err, sizeof(err)),
+			 AML_ADMIT_YES);
+	add(&log, T0 + 30, AML_STATUS_PREPARING, AML_SOURCE_NODE, 1, 7, "n1",
+	    NULL, 0, 0);
+	assert_int_equal(admit(&log, AML_STATUS_QUEUED, AML_SOURCE_SBATCH, 1,
+			       T0 + 20, err, sizeof(err)),
+			 AML_ADMIT_YES);
+	add(&log, T0 + 20, AML_STATUS_QUEUED, AML_SOURCE_SBATCH, 1, 7, NULL,
+	    NULL, 0, 0);
+	add(&log, T0 + 1000, AML_STATUS_RUNNING, AML_SOURCE_LAUNCHER, 1, 7,
+	    "n1", NULL, 0, 0);
+	/* The finalizer's Canceled, then the launcher's Finalizing from
+	 * before it, replayed from a spool. */
+	add(&log, T0 + 9000, AML_STATUS_CANCELED, AML_SOURCE_FINALIZER, 1, 7,
+	    NULL, NULL, 0, 0);
+	assert_int_equal(admit(&log, AML_STATUS_FINALIZING,
+			       AML_SOURCE_LAUNCHER, 1, T0 + 8000, err,
+			       sizeof(err)),
+			 AML_ADMIT_YES);
+	/* The same end, said earlier by the launcher: nothing new. */
+	assert_int_equal(admit(&log, AML_STATUS_CANCELED, AML_SOURCE_LAUNCHER,
+			       1, T0 + 8500, err, sizeof(err)),
+			 AML_ADMIT_ALREADY);
+	assert_int_equal(admit(&log, AML_STATUS_CANCELED, AML_SOURCE_LAUNCHER,
+			       1, T0 + 9500, err, sizeof(err)),
+			 AML_ADMIT_ALREADY);
+}
+
+static void test_admit_refusals(void **state)
+{
+	struct log log;
+	char err[512];
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	add(&log, T0, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH, 1, 0, NULL,
+	    NULL, 0, 0);
+	add(&log, T0 + 1000, AML_STATUS_RUNNING, AML_SOURCE_LAUNCHER, 1, 7,
+	    "n1", NULL, 0, 0);
+	add(&log, T0 + 5000, AML_STATUS_COMPLETED, AML_SOURCE_FINALIZER, 1, 7,
+	    NULL, NULL, 1, 0);
+	/* A cancel asked once the run had ended. */
+	assert_int_equal(admit(&log, AML_STATUS_CANCEL_REQUESTED,
+			       AML_SOURCE_USER, 1, T0 + 6000, err,
+			       sizeof(err)),
+			 AML_ADMIT_NO);
+	assert_string_equal(err, "run history: run r: Completed -> "
+			    "CancelRequested is not a valid transition (event "
+			    "from user, attempt 1): the attempt had ended");
+	/* Another end, later or earlier than the one recorded. */
+	assert_int_equal(admit(&log, AML_STATUS_FAILED, AML_SOURCE_LAUNCHER, 1,
+			       T0 + 6000, err, sizeof(err)),
+			 AML_ADMIT_NO);
+	assert_string_equal(err, "run history: run r: Failed from launcher "
+			    "(attempt 1) contradicts Completed from "
+			    "finalizer, already recorded");
+	assert_int_equal(admit(&log, AML_STATUS_FAILED, AML_SOURCE_LAUNCHER, 1,
+			       T0 + 4000, err, sizeof(err)),
+			 AML_ADMIT_NO);
+	assert_non_null(strstr(err, "contradicts Completed from finalizer"));
+	/* Only a new run is NotStarted. */
+	assert_int_equal(admit(&log, AML_STATUS_NOT_STARTED, AML_SOURCE_USER,
+			       1, T0 + 100, err, sizeof(err)),
+			 AML_ADMIT_NO);
+	assert_non_null(strstr(err, "only a new run is NotStarted"));
+	/* A requeue: attempt 1 is over. */
+	add(&log, T0 + 7000, AML_STATUS_QUEUED, AML_SOURCE_CONTROLLER, 2, 8,
+	    NULL, NULL, 0, 0);
+	assert_int_equal(admit(&log, AML_STATUS_RUNNING, AML_SOURCE_LAUNCHER,
+			       1, T0 + 2000, err, sizeof(err)),
+			 AML_ADMIT_NO);
+	assert_string_equal(err, "run history: run r: Running from launcher "
+			    "belongs to attempt 1, but the run is in attempt "
+			    "2; not recorded");
+	/* Attempt 3 may begin with any event (its Queued may come later). */
+	assert_int_equal(admit(&log, AML_STATUS_PREPARING, AML_SOURCE_NODE, 3,
+			       T0 + 8000, err, sizeof(err)),
+			 AML_ADMIT_YES);
+	/* A run with no valid events takes none. */
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(admit(&log, AML_STATUS_QUEUED, AML_SOURCE_SBATCH, 1,
+			       T0, err, sizeof(err)),
+			 AML_ADMIT_NO);
+	assert_non_null(strstr(err, "has no valid events"));
+}
+
 /* ---- finding an id ---- */
 
 static void test_contain_id(void **state)
@@ -1254,6 +1481,10 @@ int main(void)
 		cmocka_unit_test(test_apply_first_must_be_not_started),
 		cmocka_unit_test(test_apply_clock_going_back),
 		cmocka_unit_test(test_apply_nodes_and_job_ids),
+		cmocka_unit_test(test_fold_same_in_any_order),
+		cmocka_unit_test(test_run_events_in_order),
+		cmocka_unit_test(test_admit_takes_late_events_in_their_place),
+		cmocka_unit_test(test_admit_refusals),
 		cmocka_unit_test(test_contain_id),
 	};
 

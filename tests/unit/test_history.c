@@ -1889,8 +1889,8 @@ static void test_read_run_hand_edited(void **state)
 		      AML_HISTORY_WRITTEN, NULL);
 	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 0,
 		      AML_HISTORY_WRITTEN, NULL);
-	/* By hand: an illegal event (Running -> Queued in attempt 1), a
-	 * garbage line, then a legal Finalizing. */
+	/* By hand: Queued again (nothing new in its place: dropped, not
+	 * counted), a garbage line, then a legal Finalizing. */
 	ev_make(&ev, AML_STATUS_QUEUED, 1, 0);
 	line = aml_event_encode(&ev);
 	assert_non_null(line);
@@ -1907,8 +1907,8 @@ static void test_read_run_hand_edited(void **state)
 
 	read_run_ok(f, RUN, 0, &info);
 	assert_int_equal(info.state.status, AML_STATUS_FINALIZING);
-	assert_int_equal(info.state.n_skipped, 2);
-	assert_int_equal(info.n_events, 5);  /* every parsable line */
+	assert_int_equal(info.state.n_skipped, 1);
+	assert_int_equal(info.n_events, 4);  /* those the machine took */
 	aml_run_info_free(&info);
 
 	/* A torn last line (a writer killed mid-write) is skipped by
@@ -1921,11 +1921,25 @@ static void test_read_run_hand_edited(void **state)
 		      AML_HISTORY_WRITTEN, NULL);
 	read_run_ok(f, RUN, 0, &info);
 	assert_int_equal(info.state.status, AML_STATUS_COMPLETED);
-	assert_int_equal(info.state.n_skipped, 3);
-	assert_int_equal(info.n_events, 6);
-	assert_int_equal(info.events[5].status, AML_STATUS_COMPLETED);
+	assert_int_equal(info.state.n_skipped, 2);
+	assert_int_equal(info.n_events, 5);
+	assert_int_equal(info.events[4].status, AML_STATUS_COMPLETED);
 	aml_run_info_free(&info);
 	assert_int_equal(count_lines(log), 8);
+
+	/* By hand: a second, different end, refused by readers and
+	 * counted. */
+	ev_make(&ev, AML_STATUS_FAILED, 1, 0);
+	line = aml_event_encode(&ev);
+	assert_non_null(line);
+	append_file(log, line);
+	free(line);
+	aml_event_free(&ev);
+	read_run_ok(f, RUN, 0, &info);
+	assert_int_equal(info.state.status, AML_STATUS_COMPLETED);
+	assert_int_equal(info.state.n_skipped, 3);
+	assert_int_equal(info.n_events, 5);
+	aml_run_info_free(&info);
 }
 
 /* ==== 9. the spool ==== */
@@ -2071,11 +2085,16 @@ static void test_spool_rejected(void **state)
 	DIR *d;
 	size_t n;
 
+	struct timespec ts;
+	int64_t t;
+
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	t = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	create_ok(f, EXP, RUN, 0, NULL);
 	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0,
 		      AML_HISTORY_WRITTEN, NULL);
 	history_away(f);
-	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 0,
+	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, t + 1000,
 		      AML_HISTORY_SPOOLED, NULL);
 	kv(props, "after", "1");
 	expect_result(f, "properties",
@@ -2083,9 +2102,13 @@ static void test_spool_rejected(void **state)
 						 f->err, sizeof(f->err)),
 		      AML_HISTORY_SPOOLED);
 	aml_kvlist_free(props);
+	expect_status(f, EXP, RUN, AML_STATUS_FAILED, 1, t + 3000,
+		      AML_HISTORY_SPOOLED, NULL);
 	history_back(f);
-	/* Meanwhile someone else ended the run. */
-	ev_make(&ev, AML_STATUS_CANCELED, 1, 0);
+	/* Meanwhile someone else ended the run, between the two: the
+	 * Running replayed late takes its place before that end; the
+	 * spooled Failed contradicts it, and is refused. */
+	ev_make(&ev, AML_STATUS_CANCELED, 1, t + 2000);
 	ev.source = AML_SOURCE_USER;
 	line = aml_event_encode(&ev);
 	assert_non_null(line);
@@ -2105,19 +2128,25 @@ static void test_spool_rejected(void **state)
 					     de->d_name), NULL);
 	closedir(d);
 	assert_non_null(reason);
-	if (!strstr(reason, "Canceled -> Running")) {
+	if (!strstr(reason, "Failed from launcher (attempt 1) contradicts "
+			    "Canceled from user")) {
 		print_message("# reason: %s\n", reason);
 		free(reason);
-		fail_msg("the reason does not name the refused transition");
+		fail_msg("the reason does not name what it contradicts");
 	}
 	free(reason);
 
 	n = load_log(log, &evs);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(evs[2].status, AML_STATUS_CANCELED);
+	assert_int_equal(evs[3].status, AML_STATUS_RUNNING);
 	free_log(evs, n);
 	read_run_ok(f, RUN, 0, &info);
 	assert_string_equal(aml_kvlist_get(&info.properties, "after"), "1");
+	assert_int_equal(info.n_events, 4);
+	assert_int_equal(info.events[2].status, AML_STATUS_RUNNING);
+	assert_int_equal(info.events[3].status, AML_STATUS_CANCELED);
+	assert_int_equal(info.state.status, AML_STATUS_CANCELED);
 	aml_run_info_free(&info);
 }
 
@@ -3173,6 +3202,8 @@ static int child_cancel(struct fixture *f, const void *arg)
 	(void)arg;
 	if (aml_event_init(&ev, AML_STATUS_CANCELED, AML_SOURCE_USER))
 		return 1;
+	/* Before what the caller spooled: that came after the end. */
+	ev.time_ms -= 60000;
 	r = aml_history_record_direct(f->h, EXP, RUN, &ev, err, sizeof(err));
 	aml_event_free(&ev);
 	return r == AML_HISTORY_WRITTEN ? 0 : 2;
@@ -3198,7 +3229,7 @@ static void test_owned_note_moot(void **state)
 			    aml_monotonic_ms() + 2000, 0, NULL),
 		      AML_HISTORY_SPOOLED);
 	history_back(f);
-	/* The run ends meanwhile (its owner wrote it). */
+	/* The run had ended before (its owner wrote it meanwhile). */
 	assert_int_equal(run_as(f, NOBODY, child_cancel, NULL), 0);
 	assert_int_equal(aml_history_flush_until(f->h,
 						 aml_monotonic_ms() + 5000,

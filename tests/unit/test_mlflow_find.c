@@ -82,7 +82,15 @@ static void two_runs(struct aml_mlflow_runs *found)
 	found->items[1].user_id = dup("bob");
 	found->items[1].experiment_id = dup("2");
 	assert_int_equal(aml_kvlist_set(&found->items[1].tags,
-					"aml.event.1.x", "{}"), 0);
+					"aml.event.001.0.1796655463633."
+					"5f0c1a2b3c4d5e6f", "{}"), 0);
+	/* An older release's key, and a tag that only looks like one. */
+	assert_int_equal(aml_kvlist_set(&found->items[0].tags,
+					"aml.event.0001.0123456789abcdef",
+					"{}"), 0);
+	assert_int_equal(aml_kvlist_set(&found->items[0].tags,
+					"aml.refused.fedcba9876543210", "{}"),
+			 0);
 }
 
 static void test_made_by(void **state)
@@ -92,11 +100,17 @@ static void test_made_by(void **state)
 
 	(void)state;
 	two_runs(&found);
-	assert_int_equal(mf_made_by(&found, "aml.event.1.y", &run), 1);
-	assert_int_equal(mf_made_by(&found, "aml.event.1.x", &run), 0);
+	assert_int_equal(mf_made_by(&found, "1796655463633", &run), 1);
+	assert_int_equal(mf_made_by(&found, "c4d5e6f", &run), 1);
+	assert_int_equal(mf_made_by(&found, "fedcba9876543210", &run), 1);
+	assert_int_equal(mf_made_by(&found, "5f0c1a2b3c4d5e6f", &run), 0);
 	assert_string_equal(run.run_id, "bbb");
 	/* Moved out: found keeps an empty place. */
 	assert_null(found.items[1].run_id);
+	aml_mlflow_run_free(&run);
+	/* A run an older release made is found by the same id. */
+	assert_int_equal(mf_made_by(&found, "0123456789abcdef", &run), 0);
+	assert_string_equal(run.run_id, "aaa");
 	aml_mlflow_run_free(&run);
 	aml_mlflow_runs_free(&found);
 }
