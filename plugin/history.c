@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounded.h"
+#include "breaker.h"
 #include "errors.h"
 #include "hangwatch.h"
 #include "history.h"
@@ -392,6 +394,7 @@ static enum aml_history_result record_as(const struct aml_site *site,
 struct replay_ctx {
 	struct aml_history *h;
 	int64_t deadline_ms;   /* 0: none */
+	int unavailable;       /* run history did not answer a replay */
 };
 
 static void stuck_key(char *buf, size_t len, uid_t uid,
@@ -514,6 +517,7 @@ static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
 		return AML_SPOOL_APPLIED;
 	case AML_HISTORY_UNAVAILABLE:
 		add_stuck(c->h, key);
+		c->unavailable = 1;
 		return AML_SPOOL_KEEP;
 	default:
 		/* A note the run has moved past is moot, not lost. */
@@ -552,6 +556,8 @@ static enum aml_spool_verdict apply_record(void *ctx,
 			v = AML_SPOOL_RETRY;
 		} else {
 			v = apply_keyed(c->h, rec, e, errbuf, errlen);
+			if (v == AML_SPOOL_RETRY)
+				c->unavailable = 1;
 		}
 		break;
 	}
@@ -571,30 +577,110 @@ static int replay_open(struct replay_ctx *c, struct aml_spool *sp,
 	return r;
 }
 
+/* ---- the breaker (breaker.h) ---- */
+
+static int64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t first_cooldown_ms(const struct aml_history *h)
+{
+	return (int64_t)h->site->history_probe_interval_seconds * 1000;
+}
+
+/* The caller's breaker; a spool that cannot be opened has none, and
+ * neither has a site that turned it off. */
+static enum aml_breaker_state gate(struct aml_history *h, int64_t *since_ms)
+{
+	enum aml_breaker_state st = AML_BREAKER_CLOSED;
+	struct aml_spool sp;
+	char why[256];
+
+	*since_ms = 0;
+	if (!first_cooldown_ms(h) ||
+	    aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) < 0)
+		return st;
+	/* A probe's write may take a request's whole time, twice over
+	 * (the replay's first record, then the write itself). */
+	st = aml_breaker_check(sp.dirfd, realtime_ms(), first_cooldown_ms(h),
+			       (int64_t)h->site->history_timeout_seconds *
+				       1000 * 2,
+			       since_ms);
+	aml_spool_close(&sp);
+	return st;
+}
+
+/* Whether the write just found UNAVAILABLE found run history silent,
+ * rather than answering with an error (a 503, a read-only directory),
+ * which costs a writer little and may concern one run only. */
+static int silent(struct aml_history *h)
+{
+	return h->ops->unanswered && h->ops->unanswered(h->self);
+}
+
+/* Run history answered ([answered]) or did not: the breaker follows. */
+static void breaker_note(struct aml_history *h, int answered)
+{
+	struct aml_spool sp;
+	char why[256];
+
+	if (!first_cooldown_ms(h) ||
+	    aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) < 0)
+		return;
+	if (answered)
+		aml_breaker_close(sp.dirfd);
+	else
+		aml_breaker_trip(sp.dirfd, realtime_ms(), first_cooldown_ms(h));
+	aml_spool_close(&sp);
+}
+
+/* Why a write goes to the spool without trying run history. */
+static void say_open(char *why, size_t len, int64_t since_ms)
+{
+	char at[32];
+	time_t t = (time_t)(since_ms / 1000);
+	struct tm tm;
+
+	if (since_ms > 0 && localtime_r(&t, &tm))
+		strftime(at, sizeof(at), "%H:%M:%S", &tm);
+	else
+		snprintf(at, sizeof(at), "lately");
+	snprintf(why, len, "it did not answer at %s; writes wait without "
+		 "trying it until it answers a probe again", at);
+}
+
 /*
  * Replay the caller's spool until [deadline_ms] (0: none; for root,
  * AML_HISTORY_ROOT_FLUSH_MS).  [stats->remaining] is what is still
  * queued; a spool that cannot be opened (SpoolDir missing) counts as
- * empty, since nothing can have been queued in it.
+ * empty, since nothing can have been queued in it.  [*unavailable] is
+ * set when run history did not answer the replay.
  */
 static int replay(struct aml_history *h, int64_t deadline_ms,
-		  struct aml_spool_replay_stats *stats, char *errbuf,
-		  size_t errlen)
+		  struct aml_spool_replay_stats *stats, int *unavailable,
+		  char *errbuf, size_t errlen)
 {
 	struct replay_ctx c = { .h = h, .deadline_ms = deadline_ms };
 	struct aml_spool_replay_stats local;
 	struct aml_spool sp;
 	char why[512];
+	long queued;
 	int r;
 
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
+	*unavailable = 0;
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) < 0)
 		return 0;
-	if (aml_spool_count(&sp, why, sizeof(why)) == 0) {
+	queued = aml_spool_count(&sp, why, sizeof(why));
+	if (queued == 0) {
 		aml_spool_close(&sp);
 		return 0;
 	}
@@ -602,7 +688,47 @@ static int replay(struct aml_history *h, int64_t deadline_ms,
 		c.deadline_ms = aml_monotonic_ms() + AML_HISTORY_ROOT_FLUSH_MS;
 	r = replay_open(&c, &sp, stats, errbuf, errlen);
 	aml_spool_close(&sp);
+	*unavailable = c.unavailable;
 	return r;
+}
+
+/*
+ * A flush through the breaker: none while it is open (what is queued
+ * stays, [stats->remaining] says how much), a probe when it is due.
+ */
+static int flush_gated(struct aml_history *h, int64_t deadline_ms,
+		       struct aml_spool_replay_stats *stats, char *errbuf,
+		       size_t errlen)
+{
+	struct aml_spool_replay_stats local;
+	struct aml_spool sp;
+	int64_t since;
+	int unavailable, r;
+	char why[256];
+
+	if (!stats)
+		stats = &local;
+	switch (gate(h, &since)) {
+	case AML_BREAKER_OPEN:
+		memset(stats, 0, sizeof(*stats));
+		if (aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) == 0) {
+			long n = aml_spool_count(&sp, why, sizeof(why));
+
+			stats->remaining = n > 0 ? (size_t)n : 0;
+			aml_spool_close(&sp);
+		}
+		say_open(errbuf, errlen, since);
+		return 0;
+	case AML_BREAKER_PROBE:
+		r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
+		breaker_note(h, !(unavailable && silent(h)));
+		return r;
+	default:
+		r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
+		if (unavailable && silent(h))
+			breaker_note(h, 0);
+		return r;
+	}
 }
 
 int aml_history_bind(struct aml_history *h, const char *run_id,
@@ -634,7 +760,7 @@ int aml_history_flush(struct aml_history *h, size_t *remaining, char *errbuf,
 
 	aml_hangwatch_busy(0, "replaying the writes queued in %s to %s",
 			   h->spool_dir, where(h->site));
-	r = replay(h, 0, &stats, errbuf, errlen);
+	r = flush_gated(h, 0, &stats, errbuf, errlen);
 	aml_hangwatch_idle();
 	*remaining = stats.remaining;
 	return r;
@@ -644,7 +770,7 @@ int aml_history_flush_until(struct aml_history *h, int64_t deadline_ms,
 			    struct aml_spool_replay_stats *stats,
 			    char *errbuf, size_t errlen)
 {
-	return replay(h, deadline_ms, stats, errbuf, errlen);
+	return flush_gated(h, deadline_ms, stats, errbuf, errlen);
 }
 
 int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
@@ -674,24 +800,41 @@ static enum aml_history_result write_through(struct aml_history *h,
 {
 	char why[1024] = "", spool_err[512];
 	struct aml_spool_replay_stats stats;
+	enum aml_breaker_state breaker;
 	struct aml_spool sp;
+	int64_t since;
+	int unavailable = 0;
 	char *text;
 	int r;
 
 	if (!rec)
 		return aml_fail(errbuf, errlen, "out of memory");
-	if (replay(h, 0, &stats, why, sizeof(why)) == 0 &&
-	    stats.remaining == 0) {
+	/* Once run history has not answered, the writes that follow do not
+	 * each wait for it again: they queue until a probe finds it back. */
+	breaker = gate(h, &since);
+	if (breaker == AML_BREAKER_OPEN) {
+		say_open(why, sizeof(why), since);
+	} else if (replay(h, 0, &stats, &unavailable, why, sizeof(why)) ==
+			   0 &&
+		   stats.remaining == 0) {
 		r = call(h, args, errbuf, errlen);
 		if (r != AML_BACKEND_UNAVAILABLE) {
+			if (breaker == AML_BREAKER_PROBE)
+				breaker_note(h, 1);
 			cJSON_Delete(rec);
 			if (r == AML_BACKEND_UNCHANGED)
 				return AML_HISTORY_UNCHANGED;
 			return r < 0 ? AML_HISTORY_ERROR : AML_HISTORY_WRITTEN;
 		}
+		if (silent(h) || breaker == AML_BREAKER_PROBE)
+			breaker_note(h, !silent(h));
 		snprintf(why, sizeof(why), "%s", errbuf);
-	} else if (!*why) {
-		snprintf(why, sizeof(why), "older writes are still queued");
+	} else {
+		if ((unavailable && silent(h)) || breaker == AML_BREAKER_PROBE)
+			breaker_note(h, !(unavailable && silent(h)));
+		if (!*why)
+			snprintf(why, sizeof(why),
+				 "older writes are still queued");
 	}
 	text = cJSON_PrintUnformatted(rec);
 	cJSON_Delete(rec);

@@ -72,6 +72,11 @@ struct aml_history_ops {
 	 * (MLFLOW_RUN_ID...); NULL when nothing. */
 	int (*job_env)(void *self, const char *experiment, const char *run_id,
 		       struct aml_kvlist *env, char *errbuf, size_t errlen);
+	/* Whether the last write that was UNAVAILABLE found run history not
+	 * answering at all (a timeout, no connection, a hung filesystem) as
+	 * opposed to answering with an error: what opens the breaker
+	 * (breaker.h).  NULL: never. */
+	int (*unanswered)(void *self);
 	void (*close)(void *self);
 };
 

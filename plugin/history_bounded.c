@@ -338,6 +338,11 @@ static void bounded_close(void *self)
 	free(b);
 }
 
+static int bounded_unanswered(void *self)
+{
+	return ((struct bounded *)self)->hung;
+}
+
 static const struct aml_history_ops bounded_ops = {
 	.name = "file",
 	.create_run = bounded_create_run,
@@ -351,6 +356,7 @@ static const struct aml_history_ops bounded_ops = {
 	.list_artifacts = bounded_list_artifacts,
 	.open_artifact = bounded_open_artifact,
 	.download = bounded_download,
+	.unanswered = bounded_unanswered,
 	.close = bounded_close,
 };
 

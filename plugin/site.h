@@ -25,6 +25,11 @@
  *                               answering, on any backend (a REST
  *                               request; one filesystem operation on
  *                               HistoryDir; the launcher's live log) [10]
+ *   HistoryProbeInterval=SECONDS  once run history has not answered, the
+ *                               writes of that user on that machine queue
+ *                               in the spool without trying it for this
+ *                               long, doubled at each failed probe (at
+ *                               most 20 times); 0: every write tries [15]
  *   RunVisibility=private|shared  run directories 0700 or 0755 [private]
  *   SnapshotDir=PATH            snapshot store root [/var/lib/aml/snapshots]
  *   SnapshotMaxSize=SIZE        bytes, with K/M/G/T suffix (binary) [300M]
@@ -137,6 +142,7 @@ struct aml_site {
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;
 	uint32_t history_timeout_seconds;
+	uint32_t history_probe_interval_seconds;  /* 0: no breaker */
 	struct aml_run_limits limits;  /* MaxConfigSize and the other caps */
 	char *default_target;       /* resolved: never NULL after a successful
 				     * parse with at least one target */

@@ -1002,6 +1002,11 @@ static void mlflow_close(void *self)
 	free(m);
 }
 
+static int mlflow_unanswered(void *self)
+{
+	return aml_http_unanswered(((struct mlflow *)self)->http);
+}
+
 static const struct aml_history_ops mlflow_ops = {
 	.name = "mlflow",
 	.create_run = mlflow_create_run,
@@ -1018,6 +1023,7 @@ static const struct aml_history_ops mlflow_ops = {
 	.bind = mf_bind,
 	.key_of = mf_key_of,
 	.job_env = mlflow_job_env,
+	.unanswered = mlflow_unanswered,
 	.close = mlflow_close,
 };
 

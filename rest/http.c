@@ -54,6 +54,7 @@ struct aml_http {
 	 * closesocket_cb): CURLINFO_ACTIVESOCKET says nothing during a
 	 * transfer. */
 	curl_socket_t sock;
+	int unanswered;       /* the last call got no HTTP answer at all */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -921,7 +922,13 @@ static enum verdict attempt(struct xfer *x, char *why, size_t len)
 	}
 	clear_answer(x->resp);
 	describe_transport(x, rc, why, len);
-	if (x->stalled || transport_retryable(rc))
+	/* A server that let a whole timeout pass without answering would
+	 * most likely let the next one pass too: the caller is told at
+	 * once (run history queues the write and stops trying for a
+	 * while), instead of waiting the timeout again for each retry. */
+	if (x->stalled || rc == CURLE_OPERATION_TIMEDOUT)
+		return V_UNAVAILABLE;
+	if (transport_retryable(rc))
 		return V_RETRY;
 	return transport_local(rc) ? V_ERROR : V_UNAVAILABLE;
 local:
@@ -993,6 +1000,7 @@ static int run(struct xfer *x, char *errbuf, size_t errlen)
 		}
 		sleep_ms(delay);
 	}
+	h->unanswered = (v == V_RETRY || v == V_UNAVAILABLE) && r->status == 0;
 	switch (v) {
 	case V_ANSWER:
 		if (r->status >= 400) {
@@ -1077,6 +1085,11 @@ static int xfer_init(struct xfer *x, struct aml_http *h, const char *method,
 	    (content_type && add_header(x, ct) != 0))
 		return aml_fail(errbuf, errlen, "%s: out of memory", h->label);
 	return 0;
+}
+
+int aml_http_unanswered(const struct aml_http *h)
+{
+	return h && h->unanswered;
 }
 
 int aml_http_request(struct aml_http *h, const char *method,

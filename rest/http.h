@@ -39,14 +39,16 @@
  *    the job user's and a proxy there would see every plain-http request,
  *    auth header included;
  *  - retries on 408, 429, 500, 502, 503, 504 and on transport failures
- *    (as MLflow 2.10.2's mlflow/utils/request_utils.py), never on another 4xx, waiting
+ *    (as MLflow 2.10.2's mlflow/utils/request_utils.py) but a timeout, never on another 4xx, waiting
  *    min(cap, base * 2^(n-1)) plus a random jitter in [0, base) before
  *    retry n, or the answer's Retry-After (seconds form, at most cap)
  *    when that is longer.  POSTs are retried like the reference client
  *    does; idempotency is the caller's concern;
- *  - other transport failures (a certificate not trusted, a garbled
- *    answer) end the call at once as unavailable: waiting will not fix
- *    them, an administrator may, and the operation must not be lost.
+ *  - a timeout (no answer, or a transfer that stalled, for [timeout_ms])
+ *    and other transport failures (a certificate not trusted, a garbled
+ *    answer) end the call at once as unavailable: a server that let a
+ *    whole timeout pass would most likely let the next pass too, waiting
+ *    will not fix the others, and the operation must not be lost.
  *
  * A handle is for one thread at a time.
  */
@@ -148,6 +150,10 @@ int aml_http_open(struct aml_http **out, const struct aml_http_config *cfg,
 /* Close connections and free the handle (its credential wiped); NULL is
  * fine. */
 void aml_http_close(struct aml_http *h);
+
+/* Whether the last call got no HTTP answer at all (a timeout, no
+ * connection), as opposed to an answer, even an error. */
+int aml_http_unanswered(const struct aml_http *h);
 
 /*
  * [method] ("GET", "POST", "PUT", "DELETE"...) on [target]: a path

@@ -35,11 +35,13 @@ nk=$#
 set -- $phases
 echo "1..$((nk * $# + 1))"
 
-# A short HistoryTimeout, so a hung filesystem costs each writer 2 s.
+# A short HistoryTimeout, so a hung filesystem costs each writer 2 s, and
+# a short HistoryProbeInterval, so writers probe it again a second after
+# each fault is lifted.
 conf_saved=$(mktemp)
 cp "$AML_CONF" "$conf_saved"
-sed -i '/^HistoryTimeout=/d' "$AML_CONF"
-echo "HistoryTimeout=2" >>"$AML_CONF"
+sed -i '/^HistoryTimeout=/d; /^HistoryProbeInterval=/d' "$AML_CONF"
+printf 'HistoryTimeout=2\nHistoryProbeInterval=1\n' >>"$AML_CONF"
 current=""
 cleanup() {
 	[ -n "$current" ] && fault_release "$current" "$history"

@@ -38,6 +38,9 @@ static int report(enum aml_history_result r, const char *err)
 	if (r == AML_HISTORY_ERROR)
 		return fail(err);
 	puts(names[r]);
+	/* Why it waits, for the tests that tell a try from a skip. */
+	if (r == AML_HISTORY_SPOOLED)
+		fprintf(stderr, "history-fixture: %s\n", err);
 	return 0;
 }
 

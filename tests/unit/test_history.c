@@ -124,6 +124,9 @@ static int setup(void **state)
 	if (!f->site.history_dir || !f->site.spool_dir)
 		return -1;
 	f->site.history_backend = AML_HISTORY_FILE;
+	/* The tests lift a fault and write at once; the breaker's own
+	 * tests turn it on. */
+	f->site.history_probe_interval_seconds = 0;
 	if (open_history(f, AML_RUNS_PRIVATE) != 0)
 		return -1;
 	*state = f;
@@ -1927,9 +1930,10 @@ static void test_read_run_hand_edited(void **state)
 	aml_run_info_free(&info);
 	assert_int_equal(count_lines(log), 8);
 
-	/* By hand: a second, different end, refused by readers and
+	/* By hand: a second, different end, later, refused by readers and
 	 * counted. */
 	ev_make(&ev, AML_STATUS_FAILED, 1, 0);
+	ev.time_ms += 60000;
 	line = aml_event_encode(&ev);
 	assert_non_null(line);
 	append_file(log, line);
@@ -2965,6 +2969,114 @@ static void test_hung_history_is_given_up(void **state)
 	assert_int_equal(count_lines(events), 4);
 }
 
+/* The breaker's file in the caller's spool, as "<until> <trips> <since>". */
+static const char *breaker_of(struct fixture *f)
+{
+	return pathf("%s/%lu/breaker", f->spool, (unsigned long)geteuid());
+}
+
+/* The breaker's cooldown is over (as if its time had passed). */
+static void cooldown_over(struct fixture *f)
+{
+	long long until, since;
+	unsigned trips;
+	char *text = slurp(breaker_of(f), NULL);
+	FILE *out;
+
+	assert_non_null(text);
+	assert_int_equal(sscanf(text, "%lld %u %lld", &until, &trips, &since),
+			 3);
+	free(text);
+	out = fopen(breaker_of(f), "w");
+	assert_non_null(out);
+	fprintf(out, "%lld %u %lld\n", since - 1, trips, since);
+	fclose(out);
+}
+
+static unsigned breaker_trips(struct fixture *f)
+{
+	long long until, since;
+	unsigned trips = 0;
+	char *text = slurp(breaker_of(f), NULL);
+
+	if (text && sscanf(text, "%lld %u %lld", &until, &trips, &since) != 3)
+		trips = 0;
+	free(text);
+	return trips;
+}
+
+/* Once run history has not answered (here a lock held for ever, which
+ * blocks a write as a hung server does), the writes that follow queue
+ * without trying it, in order, also in later processes, until a probe
+ * finds it back; a probe that fails opens the breaker for longer.  An
+ * answer that is an error (history gone: ENOENT) opens nothing. */
+static void test_breaker_skips_then_probes(void **state)
+{
+	struct fixture *f = *state;
+	const char *log = keep(f, runp(f, EXP, RUN, "events.jsonl"));
+	size_t remaining = 0;
+	int lock;
+
+	f->site.history_timeout_seconds = 1;
+	f->site.history_probe_interval_seconds = 60;
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	create_ok(f, EXP, RUN, 1000, NULL);
+	history_away(f);
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_int_equal(breaker_trips(f), 0);
+	history_back(f);
+	flush_all(f);
+
+	lock = hold_lock(log);
+	expect_status(f, EXP, RUN, AML_STATUS_PREPARING, 1, 3000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_non_null(strstr(f->err, "did not answer within 1 s"));
+	assert_int_equal(breaker_trips(f), 1);
+	close(lock);
+	/* It answers again, but no one has probed it yet: the next
+	 * process's writes keep queueing, without a try. */
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 4000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_non_null(strstr(f->err, "did not answer at"));
+	assert_int_equal(queued(f, geteuid()), 2);
+	assert_int_equal(count_lines(log), 2);
+	/* The cooldown passes while it hangs again: the probe fails, and
+	 * the next cooldown is longer. */
+	lock = hold_lock(log);
+	cooldown_over(f);
+	expect_status(f, EXP, RUN, AML_STATUS_FINALIZING, 1, 5000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_int_equal(breaker_trips(f), 2);
+	close(lock);
+	/* Probed when it answers: everything in order, breaker closed. */
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	cooldown_over(f);
+	expect_status(f, EXP, RUN, AML_STATUS_COMPLETED, 1, 6000,
+		      AML_HISTORY_WRITTEN, NULL);
+	assert_int_equal(queued(f, geteuid()), 0);
+	assert_int_equal(count_lines(log), 6);
+	assert_int_equal(access(breaker_of(f), F_OK), -1);
+	/* An explicit flush goes through the same gate. */
+	lock = hold_lock(log);
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	expect_result(f, "tag while hung",
+		      aml_history_set_tags(f->h, EXP, RUN, NULL, NULL, f->err,
+					   sizeof(f->err)),
+		      AML_HISTORY_SPOOLED);
+	close(lock);
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	assert_int_equal(aml_history_flush(f->h, &remaining, f->err,
+					   sizeof(f->err)),
+			 0);
+	assert_int_equal(remaining, 1);
+	assert_non_null(strstr(f->err, "did not answer at"));
+	cooldown_over(f);
+	flush_all(f);
+	assert_int_equal(access(breaker_of(f), F_OK), -1);
+}
+
 /* ==== 13. root writing for a run's owner: bounded, never through the
  * owner's spool, root's own spool for what must wait ==== */
 
@@ -3303,6 +3415,7 @@ int main(void)
 		T(test_spool_unmounted),
 		T(test_spool_new_write_goes_behind),
 		T(test_spool_rejected),
+		T(test_breaker_skips_then_probes),
 		T(test_spool_unavailable_too),
 		T(test_spool_upload_missing_source),
 		T(test_spool_upload_inside_symlink),

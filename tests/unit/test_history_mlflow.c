@@ -465,7 +465,8 @@ static int group_setup(void **state)
 		return 0;
 	}
 	fprintf(f, "HistoryBackend=mlflow\nHistoryURI=http://127.0.0.1:%d\n"
-		"SpoolDir=%s\nHistoryTimeout=2\nComputeTarget=cpu Partition=debug\n",
+		"SpoolDir=%s\nHistoryTimeout=2\nHistoryProbeInterval=0\n"
+		"ComputeTarget=cpu Partition=debug\n",
 		server.port, spool);
 	fclose(f);
 	aml_errors_init(&errs, NULL);
