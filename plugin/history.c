@@ -35,11 +35,13 @@ struct aml_history {
 	void *self;
 	char *spool_dir;
 	const struct aml_site *site;  /* borrowed: the owners' handles */
-	/* Owners' runs found unwritable for now, as
-	 * "<uid>/<experiment>/<run_id>", until the end of the next replay
-	 * of root's spool: their entries there wait, in order, and are not
-	 * tried again meanwhile (a write that just ran out of time would
-	 * only run out of time again). */
+	/* Runs found unwritable for now, as "<uid>/<experiment>/<run_id>":
+	 * owners' runs until the end of the next replay of root's spool, and
+	 * the caller's own runs that answered UNAVAILABLE without run
+	 * history being silent (a run whose creation has not arrived yet, a
+	 * run directory turned read-only) until the write or flush that
+	 * replayed them is done.  Their entries wait, in order, and are not
+	 * tried again meanwhile, while other runs' go on. */
 	char **stuck;
 	size_t n_stuck;
 };
@@ -111,6 +113,14 @@ failed:
 	free(h->spool_dir);
 	free(h);
 	return -1;
+}
+
+/* Whether the write just found UNAVAILABLE found run history silent,
+ * rather than answering with an error (a 503, a read-only directory),
+ * which costs a writer little and may concern one run only. */
+static int silent(struct aml_history *h)
+{
+	return h->ops->unanswered && h->ops->unanswered(h->self);
 }
 
 static void forget_stuck(struct aml_history *h);
@@ -525,6 +535,49 @@ static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
 	}
 }
 
+/* The stuck key of the caller's own record [rec]. */
+static void own_key(char *buf, size_t len, const cJSON *rec)
+{
+	const char *exp = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "experiment"));
+	const char *run_id = cJSON_GetStringValue(
+		cJSON_GetObjectItem(rec, "run_id"));
+
+	stuck_key(buf, len, geteuid(), exp ? exp : "", run_id ? run_id : "");
+}
+
+/*
+ * One record of the caller's own.  Run history silent stops the replay
+ * (everything after would find it so); one run it answered for but could
+ * not take (its creation has not arrived yet from the host it was
+ * submitted on, its directory is read-only) keeps that run's entries, in
+ * order, and lets the other runs' go.
+ */
+static enum aml_spool_verdict apply_own(struct replay_ctx *c,
+					const cJSON *rec,
+					const struct aml_spool_entry *e,
+					char *errbuf, size_t errlen)
+{
+	enum aml_spool_verdict v;
+	char key[600];
+
+	own_key(key, sizeof(key), rec);
+	if (is_stuck(c->h, key)) {
+		aml_fail(errbuf, errlen, "spool entry %s: an older write of its "
+			 "run waits", e->name);
+		return AML_SPOOL_KEEP;
+	}
+	v = apply_keyed(c->h, rec, e, errbuf, errlen);
+	if (v != AML_SPOOL_RETRY)
+		return v;
+	if (silent(c->h)) {
+		c->unavailable = 1;
+		return v;
+	}
+	add_stuck(c->h, key);
+	return AML_SPOOL_KEEP;
+}
+
 /* Replay one record: the caller's own, or, in root's spool, one queued
  * for a run's owner. */
 static enum aml_spool_verdict apply_record(void *ctx,
@@ -555,9 +608,7 @@ static enum aml_spool_verdict apply_record(void *ctx,
 			aml_fail(errbuf, errlen, "no time left in this replay");
 			v = AML_SPOOL_RETRY;
 		} else {
-			v = apply_keyed(c->h, rec, e, errbuf, errlen);
-			if (v == AML_SPOOL_RETRY)
-				c->unavailable = 1;
+			v = apply_own(c, rec, e, errbuf, errlen);
 		}
 		break;
 	}
@@ -571,10 +622,7 @@ static int replay_open(struct replay_ctx *c, struct aml_spool *sp,
 		       struct aml_spool_replay_stats *stats, char *errbuf,
 		       size_t errlen)
 {
-	int r = aml_spool_replay(sp, apply_record, c, stats, errbuf, errlen);
-
-	forget_stuck(c->h);
-	return r;
+	return aml_spool_replay(sp, apply_record, c, stats, errbuf, errlen);
 }
 
 /* ---- the breaker (breaker.h) ---- */
@@ -612,14 +660,6 @@ static enum aml_breaker_state gate(struct aml_history *h, int64_t *since_ms)
 			       since_ms);
 	aml_spool_close(&sp);
 	return st;
-}
-
-/* Whether the write just found UNAVAILABLE found run history silent,
- * rather than answering with an error (a 503, a read-only directory),
- * which costs a writer little and may concern one run only. */
-static int silent(struct aml_history *h)
-{
-	return h->ops->unanswered && h->ops->unanswered(h->self);
 }
 
 /* Run history answered ([answered]) or did not: the breaker follows. */
@@ -721,11 +761,13 @@ static int flush_gated(struct aml_history *h, int64_t deadline_ms,
 		return 0;
 	case AML_BREAKER_PROBE:
 		r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
-		breaker_note(h, !(unavailable && silent(h)));
+		forget_stuck(h);
+		breaker_note(h, !unavailable);
 		return r;
 	default:
 		r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
-		if (unavailable && silent(h))
+		forget_stuck(h);
+		if (unavailable)
 			breaker_note(h, 0);
 		return r;
 	}
@@ -779,8 +821,28 @@ int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
 			     char *errbuf, size_t errlen)
 {
 	struct replay_ctx c = { .h = h, .deadline_ms = deadline_ms };
+	int r = replay_open(&c, sp, stats, errbuf, errlen);
 
-	return replay_open(&c, sp, stats, errbuf, errlen);
+	forget_stuck(h);
+	return r;
+}
+
+/*
+ * Whether the write [rec] may go to run history ahead of what the replay
+ * kept: only entries of stuck runs other than its own are left (run
+ * history was not silent), or it is its run's creation, which no event
+ * of that run can precede.
+ */
+static int may_overtake(struct aml_history *h, const cJSON *rec,
+			int unavailable)
+{
+	const char *op = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op"));
+	char key[600];
+
+	if (unavailable)
+		return 0;
+	own_key(key, sizeof(key), rec);
+	return (op && !strcmp(op, "create")) || !is_stuck(h, key);
 }
 
 /*
@@ -816,7 +878,8 @@ static enum aml_history_result write_through(struct aml_history *h,
 		say_open(why, sizeof(why), since);
 	} else if (replay(h, 0, &stats, &unavailable, why, sizeof(why)) ==
 			   0 &&
-		   stats.remaining == 0) {
+		   (stats.remaining == 0 || may_overtake(h, rec, unavailable))) {
+		forget_stuck(h);
 		r = call(h, args, errbuf, errlen);
 		if (r != AML_BACKEND_UNAVAILABLE) {
 			if (breaker == AML_BREAKER_PROBE)
@@ -830,8 +893,9 @@ static enum aml_history_result write_through(struct aml_history *h,
 			breaker_note(h, !silent(h));
 		snprintf(why, sizeof(why), "%s", errbuf);
 	} else {
-		if ((unavailable && silent(h)) || breaker == AML_BREAKER_PROBE)
-			breaker_note(h, !(unavailable && silent(h)));
+		forget_stuck(h);
+		if (unavailable || breaker == AML_BREAKER_PROBE)
+			breaker_note(h, !unavailable);
 		if (!*why)
 			snprintf(why, sizeof(why),
 				 "older writes are still queued");

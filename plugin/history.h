@@ -289,7 +289,9 @@ int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
  * Variables the run's processes get so they can log into the same run
  * themselves (the MLflow backend: MLFLOW_TRACKING_URI, MLFLOW_RUN_ID,
  * MLFLOW_EXPERIMENT_NAME; never a credential), added to [env].  Nothing
- * for the file backend.  Returns 0, or -1 with errbuf.
+ * for the file backend.  Returns 0, or -1 with errbuf, and then [env]
+ * may still hold what could be known without run history (the server's
+ * address and the experiment, when the run cannot be found there).
  */
 int aml_history_job_env(struct aml_history *h, const char *experiment,
 			const char *run_id, struct aml_kvlist *env,

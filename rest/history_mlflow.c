@@ -970,11 +970,15 @@ static int mlflow_job_env(void *self, const char *experiment,
 	if (!experiment)
 		return aml_fail(errbuf, errlen, "run %s: no experiment name",
 				run_id);
+	/* Where and which experiment whatever the server's state: a script
+	 * that logs then at least reaches this server, in this experiment;
+	 * the run itself only when the server can say which it is. */
+	if (aml_kvlist_set(env, "MLFLOW_TRACKING_URI", m->tracking_uri) < 0 ||
+	    aml_kvlist_set(env, "MLFLOW_EXPERIMENT_NAME", experiment) < 0)
+		return mf_oom(errbuf, errlen);
 	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc == 0 &&
-	    (aml_kvlist_set(env, "MLFLOW_TRACKING_URI", m->tracking_uri) < 0 ||
-	     aml_kvlist_set(env, "MLFLOW_RUN_ID", run.run_id) < 0 ||
-	     aml_kvlist_set(env, "MLFLOW_EXPERIMENT_NAME", experiment) < 0 ||
+	    (aml_kvlist_set(env, "MLFLOW_RUN_ID", run.run_id) < 0 ||
 	     (exp_id && aml_kvlist_set(env, "MLFLOW_EXPERIMENT_ID",
 				       exp_id) < 0)))
 		rc = mf_oom(errbuf, errlen);

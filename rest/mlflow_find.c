@@ -510,11 +510,16 @@ int mf_named_run(struct mlflow *m, const char *experiment,
 		free(*exp_id);
 		*exp_id = NULL;
 	}
+	/* A writer names a run sbatch made: missing, it is not there yet
+	 * (its creation waits in the spool of the host it was submitted
+	 * from, which that host's delivery sends).  Kept for later, as the
+	 * file backend does, not refused. */
 	if (rc == 1)
 		aml_fail(errbuf, errlen, "run history (MLflow): no run %s of "
-			 "yours in experiment %s on %s", run_id, experiment,
-			 m->base);
-	return rc == 1 ? AML_BACKEND_REFUSED : rc;
+			 "yours in experiment %s on %s (yet: its creation may "
+			 "still wait in the spool of the host it was submitted "
+			 "from)", run_id, experiment, m->base);
+	return rc == 1 ? AML_BACKEND_UNAVAILABLE : rc;
 }
 
 /*

@@ -139,7 +139,9 @@ int mf_choose_run(struct mlflow *m, struct aml_mlflow_runs *found,
 
 /* The run [run_id] of [experiment] a writer names: by its bound key, else
  * by name among the writer's own runs there.  0 with [run] and malloc'd
- * [*exp_id], or a verdict (one not there is refused). */
+ * [*exp_id], or a verdict (a key that is not there is refused; a name
+ * that is not there yet is UNAVAILABLE: its creation may wait in a
+ * spool). */
 int mf_named_run(struct mlflow *m, const char *experiment,
 		 const char *run_id, char **exp_id,
 		 struct aml_mlflow_run *run, char *errbuf, size_t errlen);

@@ -2154,6 +2154,36 @@ static void test_spool_rejected(void **state)
 	aml_run_info_free(&info);
 }
 
+/* A run whose creation has not arrived yet (it waits in the spool of the
+ * host it was submitted on) keeps its own writes waiting, in order, and
+ * holds up no other run's; its creation goes ahead of them, and they
+ * follow it. */
+#define LATE "hello_1764089396_0c0c0c0c"
+static void test_run_not_there_yet_waits_alone(void **state)
+{
+	struct fixture *f = *state;
+	const char *late = keep(f, runp(f, EXP, LATE, "events.jsonl"));
+	const char *log = keep(f, runp(f, EXP, RUN, "events.jsonl"));
+
+	create_ok(f, EXP, RUN, 1000, NULL);
+	expect_status(f, EXP, LATE, AML_STATUS_PREPARING, 1, 3000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_non_null(strstr(f->err, "(yet)"));
+	expect_status(f, EXP, LATE, AML_STATUS_RUNNING, 1, 4000,
+		      AML_HISTORY_SPOOLED, NULL);
+	/* Another run's write is not held up. */
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
+		      AML_HISTORY_WRITTEN, NULL);
+	assert_int_equal(count_lines(log), 2);
+	assert_int_equal(queued(f, geteuid()), 2);
+	/* The creation arrives ahead of its run's waiting writes, which
+	 * then follow it. */
+	create_ok(f, EXP, LATE, 2500, NULL);
+	flush_all(f);
+	assert_int_equal(count_lines(late), 3);
+	assert_int_equal(rejected(f, geteuid()), 0);
+}
+
 /* Neither the history nor the spool: an error, nothing lost silently. */
 static void test_spool_unavailable_too(void **state)
 {
@@ -3416,6 +3446,7 @@ int main(void)
 		T(test_spool_new_write_goes_behind),
 		T(test_spool_rejected),
 		T(test_breaker_skips_then_probes),
+		T(test_run_not_there_yet_waits_alone),
 		T(test_spool_unavailable_too),
 		T(test_spool_upload_missing_source),
 		T(test_spool_upload_inside_symlink),

@@ -439,6 +439,50 @@ static void test_spooled_write_keeps_its_key(void **state)
 	free(key);
 }
 
+/* A node's write for a run whose creation is still spooled on the host
+ * it was submitted from waits (as the file backend's does), and arrives
+ * once the run is there; meanwhile the job's processes still get the
+ * server and the experiment, and the run itself once it is there. */
+static void test_run_not_there_yet(void **state)
+{
+	struct aml_kvlist env = { 0 };
+	struct aml_history *h;
+	size_t remaining = 9;
+	char *key, err[1024];
+
+	(void)state;
+	NEED_SERVER();
+	h = open_history();
+	free(create(h, "y_0_0000000a")); /* the experiment exists */
+	assert_int_equal(record(h, "y_1_0000000a", AML_STATUS_PREPARING, err,
+				sizeof(err)), AML_HISTORY_SPOOLED);
+	assert_non_null(strstr(err, "no run y_1_0000000a of yours"));
+	assert_non_null(strstr(err, "(yet"));
+	assert_int_equal(aml_history_job_env(h, EXP, "y_1_0000000a", &env, err,
+					     sizeof(err)), -1);
+	assert_string_equal(aml_kvlist_get(&env, "MLFLOW_EXPERIMENT_NAME"),
+			    EXP);
+	assert_non_null(aml_kvlist_get(&env, "MLFLOW_TRACKING_URI"));
+	assert_null(aml_kvlist_get(&env, "MLFLOW_RUN_ID"));
+	aml_kvlist_free(&env);
+	aml_history_close(h);
+
+	/* The creation arrives (the login host's delivery). */
+	h = open_history();
+	key = create(h, "y_1_0000000a");
+	aml_history_close(h);
+	h = open_history();
+	assert_int_equal(aml_history_flush(h, &remaining, err, sizeof(err)), 0);
+	assert_int_equal(remaining, 0);
+	assert_int_equal(aml_history_job_env(h, EXP, "y_1_0000000a", &env, err,
+					     sizeof(err)), 0);
+	assert_string_equal(aml_kvlist_get(&env, "MLFLOW_RUN_ID"), key);
+	aml_kvlist_free(&env);
+	aml_history_close(h);
+	assert_events(key, "NotStarted Preparing");
+	free(key);
+}
+
 /* ---- setup ---- */
 
 static int group_setup(void **state)
@@ -520,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_unbound_writer_own_runs_only),
 		cmocka_unit_test(test_create_takes_only_its_own),
 		cmocka_unit_test(test_spooled_write_keeps_its_key),
+		cmocka_unit_test(test_run_not_there_yet),
 	};
 
 	aml_history_register(&aml_history_mlflow_backend);
