@@ -688,7 +688,77 @@ static void note_one_node(struct aml_run_state *st, const char *name,
 	st->nodes = grown;
 }
 
-/* An event may name the job's whole node list; each node is listed once. */
+/* The most names one range of a node list is expanded into; a longer
+ * one is listed as written. */
+#define RANGE_MAX 1024
+
+/* One bound of a range, digits only: its value and width (the width of
+ * a zero-padded bound, "01", else 0).  Returns the digits read, 0 if
+ * none or too many. */
+static size_t range_bound(const char *p, size_t n, unsigned long *v,
+			  int *width)
+{
+	size_t i = 0;
+
+	*v = 0;
+	while (i < n && p[i] >= '0' && p[i] <= '9' && i < 9)
+		*v = *v * 10 + (unsigned long)(p[i++] - '0');
+	if (i == 0 || (i < n && p[i] >= '0' && p[i] <= '9'))
+		return 0;
+	*width = i > 1 && p[0] == '0' ? (int)i : 0;
+	return i;
+}
+
+/* Each name of the one-bracket range at [name] ([n] bytes,
+ * "prefix[1,3-4]suffix"), with [note]; 0, or -1 when it is not such a
+ * range (or longer than RANGE_MAX), then nothing was noted. */
+static int each_in_range(struct aml_run_state *st, const char *name, size_t n,
+			 int note)
+{
+	const char *lb = memchr(name, '[', n), *rb, *p, *end;
+	size_t total = 0;
+
+	if (!lb || !(rb = memchr(lb, ']', n - (size_t)(lb - name))) ||
+	    memchr(rb, '[', n - (size_t)(rb - name)))
+		return -1;
+	for (p = lb + 1, end = rb; p < end;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t len = (size_t)((comma ? comma : end) - p), used;
+		unsigned long lo, hi;
+		int wlo, whi;
+
+		used = range_bound(p, len, &lo, &wlo);
+		hi = lo;
+		whi = wlo;
+		if (used && used < len) {
+			if (p[used] != '-' ||
+			    range_bound(p + used + 1, len - used - 1, &hi,
+					&whi) != len - used - 1 ||
+			    hi < lo)
+				return -1;
+		} else if (!used) {
+			return -1;
+		}
+		total += hi - lo + 1;
+		if (total > RANGE_MAX)
+			return -1;
+		for (unsigned long v = lo; note && v <= hi; v++) {
+			char one[AML_EVENT_NODE_MAX + 24];
+			int k = snprintf(one, sizeof(one), "%.*s%0*lu%.*s",
+					 (int)(lb - name), name, wlo, v,
+					 (int)(n - (size_t)(rb + 1 - name)),
+					 rb + 1);
+
+			if (k > 0 && (size_t)k < sizeof(one))
+				note_one_node(st, one, (size_t)k);
+		}
+		p += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
+/* An event may name the job's whole node list, in Slurm's ranges
+ * ("n[1-2]"): each node is listed once, by its own name. */
 static void note_nodes(struct aml_run_state *st, const char *node)
 {
 	const char *p = node;
@@ -696,7 +766,10 @@ static void note_nodes(struct aml_run_state *st, const char *node)
 	while (*p) {
 		size_t len = first_node(p);
 
-		note_one_node(st, p, len);
+		if (each_in_range(st, p, len, 0) == 0)
+			each_in_range(st, p, len, 1);
+		else
+			note_one_node(st, p, len);
 		p += len;
 		if (*p == ',')
 			p++;

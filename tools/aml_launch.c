@@ -247,9 +247,17 @@ static int make_plan(struct launcher *L)
  */
 static int record_running(struct launcher *L, int64_t *running_ms)
 {
+	const char *nodes = getenv("SLURM_JOB_NODELIST");
+	struct launch_ctx running = L->ctx;
 	struct aml_run_info info;
 	enum aml_history_result r;
 	char err[1024], reason[128];
+
+	/* The run runs on every node of the job, not only this one: its
+	 * Running names them all (Slurm's list, "n[1-2]"), so the run's
+	 * nodes are all of them. */
+	if (nodes && *nodes)
+		running.node = nodes;
 
 	if (L->ctx.attempt > 1 &&
 	    aml_history_read_run(L->ctx.h, L->ctx.run_id, 0, &info, err,
@@ -265,7 +273,7 @@ static int record_running(struct launcher *L, int64_t *running_ms)
 					    0, 0, NULL) == AML_HISTORY_ERROR)
 			return -1;
 	}
-	r = launch_record_quietly(&L->ctx, AML_STATUS_RUNNING, NULL, 0, 0,
+	r = launch_record_quietly(&running, AML_STATUS_RUNNING, NULL, 0, 0,
 				  running_ms, err, sizeof(err));
 	if (r == AML_HISTORY_ERROR) {
 		launch_say("cannot record Running: %s", err);

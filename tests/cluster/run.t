@@ -24,7 +24,7 @@ status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
 ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 statuses() { as_user aml-run show --json "$1" | jq -r '[.events[].status] | join(" ")'; }
 
-echo "1..20"
+echo "1..21"
 
 # ---- hello: the whole life of a run
 as_user mkdir -p "$src/hello"
@@ -193,6 +193,8 @@ ranks=$(for r in 0 1 2 3; do as_user aml-run logs --rank $r "$run9" 2>&1 | grep 
 	awk '{ print $2, $4, $6, $8 }' | sort | xargs)
 same "PyTorch 2x2: RANK, LOCAL_RANK, WORLD_SIZE, NODE_RANK of every process" \
 	"0 0 4 0 1 1 4 0 2 0 4 1 3 1 4 1" "$ranks"
+same "PyTorch 2x2: aml-run show names both nodes" "Nodes:       n1,n2" \
+	"$(as_user aml-run show "$run9" 2>&1 | grep '^Nodes:')"
 
 # ---- MPI and TensorFlow: every process's variables
 write "$src/ddp/show_mpi.py" <<'EOF'

@@ -1150,7 +1150,18 @@ static void test_apply_nodes_and_job_ids(void **state)
 	assert_int_equal(aml_event_set_node(&ev, "gpu2"), 0);
 	aml_run_state_apply(&st, &ev);
 	aml_event_free(&ev);
-	assert_string_equal(st.nodes, "n[1,3-4],gpu2");
+	/* Each node by its own name, once. */
+	assert_string_equal(st.nodes, "n1,n3,n4,gpu2");
+	/* Zero-padded ranges keep their width; what is not one range of
+	 * digits, or a longer one than is worth listing, stays as written. */
+	make(&ev, ID, T0, AML_STATUS_FINALIZING, AML_SOURCE_NODE, 1);
+	assert_int_equal(aml_event_set_node(&ev, "gpu[01-03,10],n[3],x[1-,"
+					    "r[1-2]n[1-2],big[1-5000],"
+					    "y[3-1]"), 0);
+	aml_run_state_apply(&st, &ev);
+	aml_event_free(&ev);
+	assert_string_equal(st.nodes, "n1,n3,n4,gpu2,gpu01,gpu02,gpu03,gpu10,"
+			    "x[1-,r[1-2]n[1-2],big[1-5000],y[3-1]");
 
 	/* Job ids: distinct, in order, at most AML_RUN_MAX_JOBS. */
 	for (unsigned a = 2; a < 2 * AML_RUN_MAX_JOBS + 10; a++) {
