@@ -17,6 +17,12 @@
  *                     (mlflow_find.c, "which MLflow run is which")
  *   aml.schema        "1": marks slurm-aml's runs, for listing
  *   aml.status        the exact Azure ML status, as the events fold
+ *   aml.reason        why the run ended (failed, cancelled), once ended
+ *                     with a reason: in MLflow's UI beside the status
+ *   mlflow.note.content  the run's description (MLflow's note)
+ *   mlflow.source.git.*  git details (MLflow's own tags; also kept as
+ *                     properties)
+ *   params            the script's --name value arguments
  *   aml.owner_uid     the owner's uid (mlflow.user and run.info.user_id
  *                     have the name)
  *   aml.event.<attempt>.<phase>.<time>.<id>   each event, one JSON line
@@ -260,6 +266,17 @@ static int shows(const struct aml_mlflow_run *run,
 		run->end_ms == st->ended_ms);
 }
 
+/* The tags that show [st]: aml.status, and why it ended, once ended. */
+static int status_tags(struct aml_kvlist *tags, const struct aml_run_state *st)
+{
+	if (add_tag(tags, TAG_STATUS, aml_status_name(st->status)) < 0)
+		return -1;
+	if (aml_status_is_terminal(st->status) && st->reason &&
+	    add_tag(tags, TAG_REASON, st->reason) < 0)
+		return -1;
+	return 0;
+}
+
 /* Write what [st] shows on MLflow run [id]. */
 static int show(struct mlflow *m, const char *id,
 		const struct aml_run_state *st, char *errbuf, size_t errlen)
@@ -267,7 +284,7 @@ static int show(struct mlflow *m, const char *id,
 	struct aml_kvlist tags = { 0 };
 	int rc;
 
-	if (add_tag(&tags, TAG_STATUS, aml_status_name(st->status)) < 0) {
+	if (status_tags(&tags, st) < 0) {
 		aml_kvlist_free(&tags);
 		return mf_oom(errbuf, errlen);
 	}
@@ -357,6 +374,129 @@ static int config_tags(struct aml_kvlist *tags, const char *config)
 	return 0;
 }
 
+/* [value] cut to at most [max] bytes at a UTF-8 boundary, malloc'd. */
+static char *cut_utf8(const char *value, size_t max)
+{
+	size_t len = strlen(value);
+
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)value[len] & 0xC0) == 0x80)
+			len--;
+	}
+	return strndup(value, len);
+}
+
+/*
+ * The script's arguments as MLflow params, as a reader of MLflow expects
+ * them (what argparse would make of them): "--lr 0.01" and "--lr=0.01"
+ * give lr = 0.01, a "--flag" followed by another option or nothing gives
+ * flag = true.  Positional arguments are not params.  A name seen twice
+ * keeps its first value (MLflow refuses to change a param), and what
+ * MLflow would refuse as a name or value is left out: arguments never
+ * stop a run from being recorded.
+ */
+static int argument_params(const cJSON *arguments, struct aml_kvlist *params)
+{
+	int n = cJSON_GetArraySize(arguments);
+	char err[256];
+
+	for (int i = 0; i < n; i++) {
+		const char *a = cJSON_GetStringValue(
+			cJSON_GetArrayItem(arguments, i));
+		const char *next = i + 1 < n ? cJSON_GetStringValue(
+			cJSON_GetArrayItem(arguments, i + 1)) : NULL;
+		const char *eq, *value = "true";
+		char *name;
+		int rc = 0;
+
+		if (!a || strncmp(a, "--", 2) || !a[2])
+			continue;
+		eq = strchr(a + 2, '=');
+		if (eq) {
+			value = eq + 1;
+		} else if (next && (next[0] != '-' ||
+				    (next[1] >= '0' && next[1] <= '9'))) {
+			value = next;
+			i++;
+		}
+		name = eq ? strndup(a + 2, (size_t)(eq - a - 2)) : strdup(a + 2);
+		if (!name)
+			return -1;
+		if (*name && !aml_kvlist_get(params, name) &&
+		    aml_mlflow_check_key("param", name, err, sizeof(err)) == 0 &&
+		    aml_mlflow_check_param_value(name, value, err,
+						 sizeof(err)) == 0)
+			rc = aml_kvlist_set(params, name, value);
+		free(name);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * What MLflow's own fields carry of the run (its UI and search read
+ * them): the description as the run's note, git details as MLflow's own
+ * source tags (also kept as properties), and the arguments as params.
+ */
+static int mlflow_fields(const cJSON *config,
+			 const struct aml_kvlist *properties,
+			 struct aml_kvlist *tags, struct aml_kvlist *params)
+{
+	const char *description = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(config, "description"));
+
+	if (description && *description) {
+		char *note = cut_utf8(description, AML_MLFLOW_MAX_TAG_VALUE);
+		int rc = note ? add_tag(tags, "mlflow.note.content", note) : -1;
+
+		free(note);
+		if (rc < 0)
+			return -1;
+	}
+	for (size_t i = 0; properties && i < properties->count; i++) {
+		const struct aml_kv *kv = &properties->items[i];
+
+		if (!strncmp(kv->key, "mlflow.source.git.", 18) &&
+		    add_tag(tags, kv->key, kv->value) < 0)
+			return -1;
+	}
+	return argument_params(cJSON_GetObjectItemCaseSensitive(config,
+								"arguments"),
+			       params);
+}
+
+/* Log [params] on MLflow run [id], in batches the servers accept. */
+static int log_params(struct mlflow *m, const char *id,
+		      const struct aml_kvlist *params, char *errbuf,
+		      size_t errlen)
+{
+	for (size_t at = 0; at < params->count;) {
+		struct aml_kvlist batch = {
+			.items = params->items + at,
+			.count = params->count - at < AML_MLFLOW_MAX_BATCH_PARAMS
+					 ? params->count - at
+					 : AML_MLFLOW_MAX_BATCH_PARAMS,
+		};
+		struct aml_http_response resp;
+		char *body = aml_mlflow_log_batch_body(id, NULL, &batch, NULL,
+						       0, errbuf, errlen);
+		int rc;
+
+		if (!body)
+			return AML_BACKEND_REFUSED;
+		rc = mf_request(m, "POST", "runs/log-batch", body, &resp,
+				errbuf, errlen);
+		free(body);
+		aml_http_response_free(&resp);
+		if (rc != AML_BACKEND_OK)
+			return rc;
+		at += batch.count;
+	}
+	return AML_BACKEND_OK;
+}
+
 static char *user_name(uid_t uid, char *buf, size_t len)
 {
 	struct passwd pw, *found = NULL;
@@ -373,7 +513,7 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 			     char *errbuf, size_t errlen)
 {
 	struct mlflow *m = self;
-	struct aml_kvlist first = { 0 }, rest = { 0 };
+	struct aml_kvlist first = { 0 }, rest = { 0 }, params = { 0 };
 	struct aml_mlflow_runs found = { 0 };
 	struct aml_mlflow_run run = { 0 };
 	struct aml_http_response resp;
@@ -431,9 +571,12 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	if (rc != 0)
 		goto done;
 	/* Everything else, idempotently: a replay sets the same values. */
+	if (!config)
+		config = cJSON_Parse(req->config_json);
 	if (config_tags(&rest, req->config_json) < 0 ||
 	    add_tagf(&rest, run.run_id, TAG_PROPERTY "%s",
-		     PROP_MLFLOW_RUN_ID) < 0) {
+		     PROP_MLFLOW_RUN_ID) < 0 ||
+	    mlflow_fields(config, req->properties, &rest, &params) < 0) {
 		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}
@@ -460,12 +603,15 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	}
 	rc = set_tags(m, run.run_id, &rest, errbuf, errlen);
 	if (rc == AML_BACKEND_OK)
+		rc = log_params(m, run.run_id, &params, errbuf, errlen);
+	if (rc == AML_BACKEND_OK)
 		rc = update_status(m, run.run_id, req->first->status, -1,
 				   errbuf, errlen);
 done:
 	cJSON_Delete(config);
 	aml_kvlist_free(&first);
 	aml_kvlist_free(&rest);
+	aml_kvlist_free(&params);
 	aml_mlflow_runs_free(&found);
 	aml_mlflow_run_free(&run);
 	free(body);
@@ -534,7 +680,7 @@ static int mlflow_record(void *self, const char *experiment,
 	 * MLflow's own status; then a read, which a racing writer's event
 	 * may make differ. */
 	if (fold_run(&run, ev, &st) < 0 || event_tags(&tags, ev) < 0 ||
-	    add_tag(&tags, TAG_STATUS, aml_status_name(st.status)) < 0) {
+	    status_tags(&tags, &st) < 0) {
 		rc = mf_oom(errbuf, errlen);
 		goto done;
 	}

@@ -24,6 +24,7 @@
 #define TAG_RUN_ID "aml.run_id"
 #define TAG_SCHEMA "aml.schema"
 #define TAG_STATUS "aml.status"
+#define TAG_REASON "aml.reason"
 #define TAG_UID "aml.owner_uid"
 #define TAG_EVENT "aml.event."
 #define TAG_CONFIG "aml.config."

@@ -4,7 +4,8 @@
  * runs without a cluster.  What a real run writes comes from sbatch, the
  * node and the launcher; this stands in for them, through the same calls.
  *
- *   history-fixture create EXP RUN_ID TIME_MS [TARGET]
+ *   history-fixture create EXP RUN_ID TIME_MS [TARGET [CONFIG_JSON
+ *                   [PROPERTY=VALUE]...]]
  *   history-fixture event EXP RUN_ID STATUS TIME_MS SOURCE [job=N]
  *                   [node=X] [exit=N] [reason=TEXT] [attempt=N]
  *   history-fixture upload EXP RUN_ID WORKDIR SRC
@@ -66,11 +67,21 @@ int main(int argc, char **argv)
 		return fail(err);
 	if (!strcmp(argv[1], "create") && argc >= 5) {
 		struct aml_kvlist props = { 0 };
-		struct aml_run_new req = { argv[2], argv[3], "{\"script\":\"train.py\"}",
+		struct aml_run_new req = { argv[2], argv[3],
+					   argc > 6 ? argv[6]
+						    : "{\"script\":\"train.py\"}",
 					   &props, NULL, &ev };
 
 		aml_kvlist_set(&props, AML_PROP_COMPUTE_TARGET,
 			       argc > 5 ? argv[5] : "cpu");
+		for (int i = 7; i < argc; i++) {
+			char *v = strchr(argv[i], '=');
+
+			if (!v)
+				return fail("properties are key=value");
+			*v++ = '\0';
+			aml_kvlist_set(&props, argv[i], v);
+		}
 		aml_event_init(&ev, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH);
 		ev.time_ms = strtoll(argv[4], NULL, 10);
 		rc = report(aml_history_create_run(h, &req, err, sizeof(err)),
