@@ -288,7 +288,11 @@ int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
 /*
  * Variables the run's processes get so they can log into the same run
  * themselves (the MLflow backend: MLFLOW_TRACKING_URI, MLFLOW_RUN_ID,
- * MLFLOW_EXPERIMENT_NAME; never a credential), added to [env].  Nothing
+ * MLFLOW_EXPERIMENT_NAME, and, for a user's own process on a server that
+ * wants credentials, the user's own as MLflow's client reads them:
+ * MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and _PASSWORD), added
+ * to [env].  The caller puts them in the environment of the processes it
+ * starts, and nowhere else.  Nothing
  * for the file backend.  Returns 0, or -1 with errbuf, and then [env]
  * may still hold what could be known without run history (the server's
  * address and the experiment, when the run cannot be found there).

@@ -1122,6 +1122,24 @@ static int mlflow_job_env(void *self, const char *experiment,
 	if (aml_kvlist_set(env, "MLFLOW_TRACKING_URI", m->tracking_uri) < 0 ||
 	    aml_kvlist_set(env, "MLFLOW_EXPERIMENT_NAME", experiment) < 0)
 		return mf_oom(errbuf, errlen);
+	/* On a server that wants credentials, the script logs into its run
+	 * as its user, with what this process (the user's own launcher)
+	 * read from the user's own credentials file, which the user can
+	 * read anyway: put only into the environment of the processes the
+	 * launcher starts, which the user and root alone can read; never
+	 * into run history, the run's recorded configuration, its logs or
+	 * Slurm's job record (sbatch never holds them).  Not from root: its
+	 * credentials are not the user's. */
+	if (geteuid() != 0 && geteuid() == m->uid &&
+	    ((m->creds.username && m->creds.password)
+		     ? aml_kvlist_set(env, "MLFLOW_TRACKING_USERNAME",
+				      m->creds.username) < 0 ||
+			       aml_kvlist_set(env, "MLFLOW_TRACKING_PASSWORD",
+					      m->creds.password) < 0
+		     : m->creds.token &&
+			       aml_kvlist_set(env, "MLFLOW_TRACKING_TOKEN",
+					      m->creds.token) < 0))
+		return mf_oom(errbuf, errlen);
 	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc == 0 &&
 	    (aml_kvlist_set(env, "MLFLOW_RUN_ID", run.run_id) < 0 ||

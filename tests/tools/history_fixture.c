@@ -8,6 +8,7 @@
  *                   [PROPERTY=VALUE]...]]
  *   history-fixture event EXP RUN_ID STATUS TIME_MS SOURCE [job=N]
  *                   [node=X] [exit=N] [reason=TEXT] [attempt=N]
+ *   history-fixture env EXP RUN_ID   (what the run's processes get)
  *   history-fixture upload EXP RUN_ID WORKDIR SRC
  *   history-fixture log EXP RUN_ID NAME TEXT
  *
@@ -90,6 +91,16 @@ int main(int argc, char **argv)
 			printf("key %s\n", aml_history_key(h, argv[3]));
 		aml_kvlist_free(&props);
 		aml_event_free(&ev);
+	} else if (!strcmp(argv[1], "env")) {
+		struct aml_kvlist env = { 0 };
+
+		rc = aml_history_job_env(h, argv[2], argv[3], &env, err,
+					 sizeof(err)) < 0;
+		for (size_t i = 0; i < env.count; i++)
+			printf("%s=%s\n", env.items[i].key, env.items[i].value);
+		if (rc)
+			fprintf(stderr, "history-fixture: %s\n", err);
+		aml_kvlist_free(&env);
 	} else if (!strcmp(argv[1], "event") && argc >= 7) {
 		enum aml_status status;
 		enum aml_event_source source;
