@@ -98,20 +98,26 @@
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 2000
 
-/* Set [tags] on MLflow run [id], in batches the servers accept. */
-static int set_tags(struct mlflow *m, const char *id,
-		    const struct aml_kvlist *tags, char *errbuf, size_t errlen)
+/* Log [tags] or [params] (one of them) on MLflow run [id], in batches
+ * the servers accept. */
+static int log_batched(struct mlflow *m, const char *id,
+		       const struct aml_kvlist *tags,
+		       const struct aml_kvlist *params, char *errbuf,
+		       size_t errlen)
 {
-	for (size_t at = 0; at < tags->count;) {
+	const struct aml_kvlist *all = tags ? tags : params;
+	size_t per = tags ? AML_MLFLOW_MAX_BATCH_TAGS
+			  : AML_MLFLOW_MAX_BATCH_PARAMS;
+
+	for (size_t at = 0; at < all->count;) {
 		struct aml_kvlist batch = {
-			.items = tags->items + at,
-			.count = tags->count - at < AML_MLFLOW_MAX_BATCH_TAGS
-					 ? tags->count - at
-					 : AML_MLFLOW_MAX_BATCH_TAGS,
+			.items = all->items + at,
+			.count = all->count - at < per ? all->count - at : per,
 		};
 		struct aml_http_response resp;
-		char *body = aml_mlflow_log_batch_body(id, &batch, NULL, NULL,
-						       0, errbuf, errlen);
+		char *body = aml_mlflow_log_batch_body(
+			id, tags ? &batch : NULL, tags ? NULL : &batch, NULL, 0,
+			errbuf, errlen);
 		int rc;
 
 		if (!body)
@@ -125,6 +131,12 @@ static int set_tags(struct mlflow *m, const char *id,
 		at += batch.count;
 	}
 	return AML_BACKEND_OK;
+}
+
+static int set_tags(struct mlflow *m, const char *id,
+		    const struct aml_kvlist *tags, char *errbuf, size_t errlen)
+{
+	return log_batched(m, id, tags, NULL, errbuf, errlen);
 }
 
 static int update_status(struct mlflow *m, const char *id,
@@ -467,36 +479,6 @@ static int mlflow_fields(const cJSON *config,
 			       params);
 }
 
-/* Log [params] on MLflow run [id], in batches the servers accept. */
-static int log_params(struct mlflow *m, const char *id,
-		      const struct aml_kvlist *params, char *errbuf,
-		      size_t errlen)
-{
-	for (size_t at = 0; at < params->count;) {
-		struct aml_kvlist batch = {
-			.items = params->items + at,
-			.count = params->count - at < AML_MLFLOW_MAX_BATCH_PARAMS
-					 ? params->count - at
-					 : AML_MLFLOW_MAX_BATCH_PARAMS,
-		};
-		struct aml_http_response resp;
-		char *body = aml_mlflow_log_batch_body(id, NULL, &batch, NULL,
-						       0, errbuf, errlen);
-		int rc;
-
-		if (!body)
-			return AML_BACKEND_REFUSED;
-		rc = mf_request(m, "POST", "runs/log-batch", body, &resp,
-				errbuf, errlen);
-		free(body);
-		aml_http_response_free(&resp);
-		if (rc != AML_BACKEND_OK)
-			return rc;
-		at += batch.count;
-	}
-	return AML_BACKEND_OK;
-}
-
 static char *user_name(uid_t uid, char *buf, size_t len)
 {
 	struct passwd pw, *found = NULL;
@@ -603,7 +585,8 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	}
 	rc = set_tags(m, run.run_id, &rest, errbuf, errlen);
 	if (rc == AML_BACKEND_OK)
-		rc = log_params(m, run.run_id, &params, errbuf, errlen);
+		rc = log_batched(m, run.run_id, NULL, &params, errbuf,
+				 errlen);
 	if (rc == AML_BACKEND_OK)
 		rc = update_status(m, run.run_id, req->first->status, -1,
 				   errbuf, errlen);

@@ -1288,6 +1288,14 @@ static void test_run_events_in_order(void **state)
 	aml_run_state_free(&st);
 }
 
+/* A log holding the run's creation (NotStarted at T0) alone. */
+static void created(struct log *log)
+{
+	memset(log, 0, sizeof(*log));
+	add(log, T0, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH, 1, 0, NULL,
+	    NULL, 0, 0);
+}
+
 /* admit [ev] into [log] of run "r": the verdict, with errbuf in [err]. */
 static enum aml_admit admit(const struct log *log, enum aml_status status,
 			    enum aml_event_source source, unsigned attempt,
@@ -1309,9 +1317,7 @@ static void test_admit_takes_late_events_in_their_place(void **state)
 	char err[512];
 
 	(void)state;
-	memset(&log, 0, sizeof(log));
-	add(&log, T0, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH, 1, 0, NULL,
-	    NULL, 0, 0);
+	created(&log);
 	/* The node's Preparing before sbatch's Queued. */
 	assert_int_equal(admit(&log, AML_STATUS_PREPARING, AML_SOURCE_NODE, 1,
 			       T0 + 30, err, sizeof(err)),
@@ -1348,9 +1354,7 @@ static void test_admit_refusals(void **state)
 	char err[512];
 
 	(void)state;
-	memset(&log, 0, sizeof(log));
-	add(&log, T0, AML_STATUS_NOT_STARTED, AML_SOURCE_SBATCH, 1, 0, NULL,
-	    NULL, 0, 0);
+	created(&log);
 	add(&log, T0 + 1000, AML_STATUS_RUNNING, AML_SOURCE_LAUNCHER, 1, 7,
 	    "n1", NULL, 0, 0);
 	add(&log, T0 + 5000, AML_STATUS_COMPLETED, AML_SOURCE_FINALIZER, 1, 7,

@@ -1879,13 +1879,27 @@ static void test_read_run_find(void **state)
 					      f->err, sizeof(f->err)), -1);
 }
 
+/* Append to [log], by hand, an event of [status] at now + [later_ms]. */
+static void append_by_hand(const char *log, enum aml_status status,
+			   int64_t later_ms)
+{
+	struct aml_event ev;
+	char *line;
+
+	ev_make(&ev, status, 1, 0);
+	ev.time_ms += later_ms;
+	line = aml_event_encode(&ev);
+	assert_non_null(line);
+	append_file(log, line);
+	free(line);
+	aml_event_free(&ev);
+}
+
 static void test_read_run_hand_edited(void **state)
 {
 	struct fixture *f = *state;
 	const char *log = keep(f, runp(f, EXP, RUN, "events.jsonl"));
 	struct aml_run_info info;
-	struct aml_event ev;
-	char *line;
 
 	create_ok(f, EXP, RUN, 0, NULL);
 	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 0,
@@ -1894,19 +1908,9 @@ static void test_read_run_hand_edited(void **state)
 		      AML_HISTORY_WRITTEN, NULL);
 	/* By hand: Queued again (nothing new in its place: dropped, not
 	 * counted), a garbage line, then a legal Finalizing. */
-	ev_make(&ev, AML_STATUS_QUEUED, 1, 0);
-	line = aml_event_encode(&ev);
-	assert_non_null(line);
-	append_file(log, line);
-	free(line);
-	aml_event_free(&ev);
+	append_by_hand(log, AML_STATUS_QUEUED, 0);
 	append_file(log, "this is not an event\n");
-	ev_make(&ev, AML_STATUS_FINALIZING, 1, 0);
-	line = aml_event_encode(&ev);
-	assert_non_null(line);
-	append_file(log, line);
-	free(line);
-	aml_event_free(&ev);
+	append_by_hand(log, AML_STATUS_FINALIZING, 0);
 
 	read_run_ok(f, RUN, 0, &info);
 	assert_int_equal(info.state.status, AML_STATUS_FINALIZING);
@@ -1932,13 +1936,7 @@ static void test_read_run_hand_edited(void **state)
 
 	/* By hand: a second, different end, later, refused by readers and
 	 * counted. */
-	ev_make(&ev, AML_STATUS_FAILED, 1, 0);
-	ev.time_ms += 60000;
-	line = aml_event_encode(&ev);
-	assert_non_null(line);
-	append_file(log, line);
-	free(line);
-	aml_event_free(&ev);
+	append_by_hand(log, AML_STATUS_FAILED, 60000);
 	read_run_ok(f, RUN, 0, &info);
 	assert_int_equal(info.state.status, AML_STATUS_COMPLETED);
 	assert_int_equal(info.state.n_skipped, 3);
