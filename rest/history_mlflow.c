@@ -8,7 +8,8 @@
  * the latter is lost, it is kept in tags of the MLflow run:
  *
  *   experiment        the Azure ML experiment, by name (made when missing)
- *   run_name          the run id
+ *   run_name          the run's display name (Azure ML's), else the run
+ *                     id
  *   aml.run_id        the run id, which a reader given nothing else
  *                     searches for (runs/search); a name only, since
  *                     anyone sharing the experiment can make a run of
@@ -499,9 +500,9 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 	struct aml_mlflow_runs found = { 0 };
 	struct aml_mlflow_run run = { 0 };
 	struct aml_http_response resp;
-	char *exp_id = NULL, *body = NULL;
+	char *exp_id = NULL, *body = NULL, *shown_name = NULL;
 	char uid[16];
-	const char *script;
+	const char *script, *display;
 	cJSON *config = NULL;
 	int rc;
 
@@ -519,6 +520,9 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 		config = cJSON_Parse(req->config_json);
 		script = cJSON_GetStringValue(
 			cJSON_GetObjectItemCaseSensitive(config, "script"));
+		display = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(config,
+							 "display_name"));
 		if (add_tag(&first, TAG_RUN_ID, req->run_id) < 0 ||
 		    add_tag(&first, TAG_SCHEMA, "1") < 0 ||
 		    add_tag(&first, TAG_UID, uid) < 0 ||
@@ -531,8 +535,15 @@ static int mlflow_create_run(void *self, const struct aml_run_new *req,
 			rc = mf_oom(errbuf, errlen);
 			goto done;
 		}
-		body = aml_mlflow_create_run_body(exp_id, req->run_id, m->user,
-						  req->first->time_ms, &first);
+		/* The name MLflow shows is the run's display name, as
+		 * Azure ML shows it; the run id stays its tag. */
+		shown_name = cut_utf8(display && *display ? display
+							  : req->run_id,
+				      AML_MLFLOW_MAX_KEY);
+		body = shown_name ? aml_mlflow_create_run_body(
+					    exp_id, shown_name, m->user,
+					    req->first->time_ms, &first)
+				  : NULL;
 		if (!body) {
 			rc = mf_oom(errbuf, errlen);
 			goto done;
@@ -595,6 +606,7 @@ done:
 	aml_kvlist_free(&first);
 	aml_kvlist_free(&rest);
 	aml_kvlist_free(&params);
+	free(shown_name);
 	aml_mlflow_runs_free(&found);
 	aml_mlflow_run_free(&run);
 	free(body);
