@@ -526,8 +526,9 @@ static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
 	case AML_HISTORY_UNCHANGED:
 		return AML_SPOOL_APPLIED;
 	case AML_HISTORY_UNAVAILABLE:
+		/* That owner's run, for now (its lock held, its directory
+		 * hung): not run history as a whole, so no breaker. */
 		add_stuck(c->h, key);
-		c->unavailable = 1;
 		return AML_SPOOL_KEEP;
 	default:
 		/* A note the run has moved past is moot, not lost. */

@@ -53,7 +53,7 @@ trap cleanup EXIT
 write() { as_user tee "$1" >/dev/null; }
 events() { cat "$history/$user/$exp/$1/events.jsonl" 2>/dev/null; }
 statuses() { events "$1" | jq -r .status | paste -sd ' '; }
-final_status() { events "$1" | jq -r .status | tail -n 1; }
+final_status() { events "$1" | in_event_order | tail -n 1 | jq -r .status; }
 # The launcher is done with the job: it is no longer running there (a
 # child stuck in a hung filesystem may keep it COMPLETING).
 job_off() {

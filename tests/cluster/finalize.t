@@ -18,7 +18,7 @@ echo "1..8"
 events_of() { cat "$history/$user/$1/$2/events.jsonl" 2>/dev/null; }
 # finalized EXP RUN: the finalizer has written an event for the run
 finalized() { events_of "$1" "$2" | grep -q '"source":"finalizer"'; }
-last_event() { events_of "$1" "$2" | tail -n 1 | jq -r '[.status, .source, (.exit_code // "-" | tostring)] | join(" ")'; }
+last_event() { events_of "$1" "$2" | in_event_order | tail -n 1 | jq -r '[.status, .source, (.exit_code // "-" | tostring)] | join(" ")'; }
 
 # Cancelled while pending: no node ever ran anything.
 run=$(new_run_id fin)

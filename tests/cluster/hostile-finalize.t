@@ -23,7 +23,7 @@ echo "1..12"
 
 # Each user's runs are in a tree of their own: <HistoryDir>/<user>/...
 events_of() { cat "$history"/*/"$1"/"$2"/events.jsonl 2>/dev/null; }
-last_event() { events_of "$1" "$2" | tail -n 1 | jq -r '[.status, .source] | join(" ")'; }
+last_event() { events_of "$1" "$2" | in_event_order | tail -n 1 | jq -r '[.status, .source] | join(" ")'; }
 has_status() { events_of "$1" "$2" | grep -q "\"status\":\"$3\""; }
 finalized() { events_of "$1" "$2" | grep -q '"source":"finalizer"'; }
 evil_fixture() { as_evil history-fixture "$@" >/dev/null; }

@@ -35,6 +35,16 @@ as() {
 as_user() { as "$user" "$@"; }
 as_evil() { as "$evil" "$@"; }
 
+# The events.jsonl lines on stdin in the one order every reader folds them
+# in (plugin/event.h: attempt, phase of the status, time, id): writers on
+# several hosts append in whatever order they reach run history.
+in_event_order() {
+	jq -c -s 'def phase: {"NotStarted": 0, "Queued": 1, "Preparing": 2,
+		"Running": 3, "NotResponding": 3, "CancelRequested": 4,
+		"Finalizing": 5}[.status] // 6;
+		sort_by(.attempt, phase, .time, .id) | .[]'
+}
+
 # wait_until SECONDS COMMAND...: poll until COMMAND succeeds; 1 on timeout.
 wait_until() {
 	local deadline=$((SECONDS + $1)); shift

@@ -96,7 +96,7 @@ artifact() {
 		"$base/api/2.0/mlflow-artifacts/artifacts/$(server_run "$1" | jq -r .info.experiment_id)/$id/artifacts/$2"
 }
 
-echo "1..20"
+echo "1..21"
 
 run=$(submit "$src/hello")
 wait_until 120 ended "$run" || echo "# hello did not end: $(show "$run" | jq -c '[.events[].status]')"

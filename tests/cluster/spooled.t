@@ -24,7 +24,7 @@ logs=$(dirname "$SLURM_CONF")/log
 
 write() { as_user tee "$1" >/dev/null; }
 events() { cat "$history/$user/spooled/$1/events.jsonl" 2>/dev/null; }
-last_event() { events "$1" | tail -n 1 | jq -r '.status + " " + .source'; }
+last_event() { events "$1" | in_event_order | tail -n 1 | jq -r '.status + " " + .source'; }
 statuses() { events "$1" | jq -r .status | paste -sd ' '; }
 has_status() { events "$1" | grep -q "\"status\":\"$2\""; }
 # Entries waiting in the spools of uid $1 (each user directory they own).
