@@ -825,6 +825,11 @@ int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
 	int r = replay_open(&c, sp, stats, errbuf, errlen);
 
 	forget_stuck(h);
+	/* A delivery that wrote something found run history answering:
+	 * the spool owner's writers on this machine need not wait for their
+	 * own probe (its breaker is in that spool). */
+	if (r == 0 && stats && stats->applied > 0 && !c.unavailable)
+		aml_breaker_close(sp->dirfd);
 	return r;
 }
 
