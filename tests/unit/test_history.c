@@ -3105,6 +3105,38 @@ static void test_breaker_skips_then_probes(void **state)
 	assert_int_equal(access(breaker_of(f), F_OK), -1);
 }
 
+/* A delivery of the spool by another process (aml-epilog, the delivery
+ * timer) that writes something closes the breaker: run history answered,
+ * and the spool owner's writers need not wait for their own probe. */
+static void test_delivery_closes_breaker(void **state)
+{
+	struct fixture *f = *state;
+	struct aml_spool_replay_stats st;
+	struct aml_spool sp;
+	int lock;
+
+	f->site.history_timeout_seconds = 1;
+	f->site.history_probe_interval_seconds = 60;
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	create_ok(f, EXP, RUN, 1000, NULL);
+	lock = hold_lock(keep(f, runp(f, EXP, RUN, "events.jsonl")));
+	expect_status(f, EXP, RUN, AML_STATUS_QUEUED, 1, 2000,
+		      AML_HISTORY_SPOOLED, NULL);
+	close(lock);
+	assert_int_equal(breaker_trips(f), 1);
+	assert_int_equal(open_history(f, AML_RUNS_PRIVATE), 0);
+	assert_int_equal(aml_spool_open(&sp, f->spool, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(aml_history_replay_spool(f->h, &sp, 0, &st, f->err,
+						  sizeof(f->err)),
+			 0);
+	aml_spool_close(&sp);
+	assert_int_equal(st.applied, 1);
+	assert_int_equal(access(breaker_of(f), F_OK), -1);
+	expect_status(f, EXP, RUN, AML_STATUS_RUNNING, 1, 3000,
+		      AML_HISTORY_WRITTEN, NULL);
+}
+
 /* ==== 13. root writing for a run's owner: bounded, never through the
  * owner's spool, root's own spool for what must wait ==== */
 
@@ -3445,6 +3477,7 @@ int main(void)
 		T(test_spool_rejected),
 		T(test_breaker_skips_then_probes),
 		T(test_run_not_there_yet_waits_alone),
+		T(test_delivery_closes_breaker),
 		T(test_spool_unavailable_too),
 		T(test_spool_upload_missing_source),
 		T(test_spool_upload_inside_symlink),
