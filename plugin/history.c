@@ -618,14 +618,6 @@ static enum aml_spool_verdict apply_record(void *ctx,
 	return v;
 }
 
-/* Replay [sp] with [c]. */
-static int replay_open(struct replay_ctx *c, struct aml_spool *sp,
-		       struct aml_spool_replay_stats *stats, char *errbuf,
-		       size_t errlen)
-{
-	return aml_spool_replay(sp, apply_record, c, stats, errbuf, errlen);
-}
-
 /* ---- the breaker (breaker.h) ---- */
 
 static int64_t realtime_ms(void)
@@ -679,6 +671,18 @@ static void breaker_note(struct aml_history *h, int answered)
 	aml_spool_close(&sp);
 }
 
+/*
+ * After trying run history through [breaker]'s gate: a silent run history
+ * ([silent_now]) opens the breaker; a probe that found it answering
+ * closes it; a closed breaker that found it answering is left alone.
+ */
+static void breaker_after(struct aml_history *h,
+			  enum aml_breaker_state breaker, int silent_now)
+{
+	if (silent_now || breaker == AML_BREAKER_PROBE)
+		breaker_note(h, !silent_now);
+}
+
 /* Why a write goes to the spool without trying run history. */
 static void say_open(char *why, size_t len, int64_t since_ms)
 {
@@ -709,7 +713,6 @@ static int replay(struct aml_history *h, int64_t deadline_ms,
 	struct aml_spool_replay_stats local;
 	struct aml_spool sp;
 	char why[512];
-	long queued;
 	int r;
 
 	if (!stats)
@@ -720,14 +723,13 @@ static int replay(struct aml_history *h, int64_t deadline_ms,
 		errbuf[0] = '\0';
 	if (aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) < 0)
 		return 0;
-	queued = aml_spool_count(&sp, why, sizeof(why));
-	if (queued == 0) {
+	if (aml_spool_count(&sp, why, sizeof(why)) == 0) {
 		aml_spool_close(&sp);
 		return 0;
 	}
 	if (!c.deadline_ms && geteuid() == 0)
 		c.deadline_ms = aml_monotonic_ms() + AML_HISTORY_ROOT_FLUSH_MS;
-	r = replay_open(&c, &sp, stats, errbuf, errlen);
+	r = aml_spool_replay(&sp, apply_record, &c, stats, errbuf, errlen);
 	aml_spool_close(&sp);
 	*unavailable = c.unavailable;
 	return r;
@@ -742,6 +744,7 @@ static int flush_gated(struct aml_history *h, int64_t deadline_ms,
 		       size_t errlen)
 {
 	struct aml_spool_replay_stats local;
+	enum aml_breaker_state breaker;
 	struct aml_spool sp;
 	int64_t since;
 	int unavailable, r;
@@ -749,8 +752,8 @@ static int flush_gated(struct aml_history *h, int64_t deadline_ms,
 
 	if (!stats)
 		stats = &local;
-	switch (gate(h, &since)) {
-	case AML_BREAKER_OPEN:
+	breaker = gate(h, &since);
+	if (breaker == AML_BREAKER_OPEN) {
 		memset(stats, 0, sizeof(*stats));
 		if (aml_spool_open(&sp, h->spool_dir, why, sizeof(why)) == 0) {
 			long n = aml_spool_count(&sp, why, sizeof(why));
@@ -760,18 +763,11 @@ static int flush_gated(struct aml_history *h, int64_t deadline_ms,
 		}
 		say_open(errbuf, errlen, since);
 		return 0;
-	case AML_BREAKER_PROBE:
-		r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
-		forget_stuck(h);
-		breaker_note(h, !unavailable);
-		return r;
-	default:
-		r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
-		forget_stuck(h);
-		if (unavailable)
-			breaker_note(h, 0);
-		return r;
 	}
+	r = replay(h, deadline_ms, stats, &unavailable, errbuf, errlen);
+	forget_stuck(h);
+	breaker_after(h, breaker, unavailable);
+	return r;
 }
 
 int aml_history_bind(struct aml_history *h, const char *run_id,
@@ -822,7 +818,7 @@ int aml_history_replay_spool(struct aml_history *h, struct aml_spool *sp,
 			     char *errbuf, size_t errlen)
 {
 	struct replay_ctx c = { .h = h, .deadline_ms = deadline_ms };
-	int r = replay_open(&c, sp, stats, errbuf, errlen);
+	int r = aml_spool_replay(sp, apply_record, &c, stats, errbuf, errlen);
 
 	forget_stuck(h);
 	/* A delivery that wrote something found run history answering:
@@ -888,20 +884,17 @@ static enum aml_history_result write_through(struct aml_history *h,
 		forget_stuck(h);
 		r = call(h, args, errbuf, errlen);
 		if (r != AML_BACKEND_UNAVAILABLE) {
-			if (breaker == AML_BREAKER_PROBE)
-				breaker_note(h, 1);
+			breaker_after(h, breaker, 0);
 			cJSON_Delete(rec);
 			if (r == AML_BACKEND_UNCHANGED)
 				return AML_HISTORY_UNCHANGED;
 			return r < 0 ? AML_HISTORY_ERROR : AML_HISTORY_WRITTEN;
 		}
-		if (silent(h) || breaker == AML_BREAKER_PROBE)
-			breaker_note(h, !silent(h));
+		breaker_after(h, breaker, silent(h));
 		snprintf(why, sizeof(why), "%s", errbuf);
 	} else {
 		forget_stuck(h);
-		if (unavailable || breaker == AML_BREAKER_PROBE)
-			breaker_note(h, !unavailable);
+		breaker_after(h, breaker, unavailable);
 		if (!*why)
 			snprintf(why, sizeof(why),
 				 "older writes are still queued");
