@@ -861,6 +861,13 @@ static int is_blank(const char *p, size_t n)
 	return 1;
 }
 
+/* Whether the machine took an event it judged [verdict]. */
+static int accepted(unsigned char verdict)
+{
+	return verdict == AML_TRANSITION_OK ||
+	       verdict == AML_TRANSITION_NEW_ATTEMPT;
+}
+
 int aml_event_order(const void *a, const void *b)
 {
 	const struct aml_event *x = a, *y = b;
@@ -934,9 +941,7 @@ void aml_run_state_fold_events(struct aml_run_state *st,
 	size_t kept = 0;
 
 	for (size_t i = 0; i < *n; i++) {
-		enum aml_transition v = aml_run_state_apply(st, &events[i]);
-
-		if (v == AML_TRANSITION_OK || v == AML_TRANSITION_NEW_ATTEMPT)
+		if (accepted(aml_run_state_apply(st, &events[i])))
 			events[kept++] = events[i];
 		else
 			aml_event_free(&events[i]);
@@ -1030,36 +1035,23 @@ int aml_events_contain_id(const char *text, size_t len, const char *id)
 	return 0;
 }
 
-/* Fold [n] ordered events into [st] from scratch, marking in [accepted]
- * those the machine took; at [stop_at] (an index, or n), the state just
- * before that event is copied to [*before]. */
-static void fold_marking(const struct aml_event *events, size_t n,
-			 unsigned char *accepted, size_t stop_at,
-			 struct aml_run_state *st, enum aml_status *before,
-			 unsigned *before_attempt, int *before_any)
+/* Apply [events] from [from] up to [to] to [st], keeping each one's
+ * verdict (an enum aml_transition) at its index in [verdict]. */
+static void fold_noting(struct aml_run_state *st,
+			const struct aml_event *events, size_t from, size_t to,
+			unsigned char *verdict)
 {
-	aml_run_state_init(st);
-	for (size_t i = 0; i < n; i++) {
-		enum aml_transition v;
-
-		if (i == stop_at) {
-			*before = st->status;
-			*before_attempt = st->attempt;
-			*before_any = st->has_events;
-		}
-		v = aml_run_state_apply(st, &events[i]);
-		accepted[i] = v == AML_TRANSITION_OK ||
-			      v == AML_TRANSITION_NEW_ATTEMPT;
-	}
+	for (size_t i = from; i < to; i++)
+		verdict[i] = (unsigned char)aml_run_state_apply(st, &events[i]);
 }
 
 /* The accepted end of [attempt] in [events], or NULL. */
 static const struct aml_event *end_of_attempt(const struct aml_event *events,
-					      const unsigned char *accepted,
+					      const unsigned char *verdict,
 					      size_t n, unsigned attempt)
 {
 	for (size_t i = 0; i < n; i++)
-		if (accepted[i] && events[i].attempt == attempt &&
+		if (accepted(verdict[i]) && events[i].attempt == attempt &&
 		    aml_status_is_terminal(events[i].status))
 			return &events[i];
 	return NULL;
@@ -1082,19 +1074,19 @@ static enum aml_admit judge(const struct aml_event *all, size_t n,
 			    char *errbuf, size_t errlen)
 {
 	struct aml_event *with = malloc((n + 1) * sizeof(*with));
-	unsigned char *old_ok = malloc(n + 1), *new_ok = malloc(n + 1);
+	unsigned char *old_v = malloc(n + 1), *new_v = malloc(n + 1);
 	struct aml_run_state st;
-	enum aml_status before = AML_STATUS_NOT_STARTED, unused, now;
-	unsigned before_attempt = 0, unused_attempt, latest;
-	int before_any = 0, unused_any, ever;
+	enum aml_status before, now;
+	unsigned latest;
+	int before_any, ever;
 	enum aml_admit admit = AML_ADMIT_YES;
 	const struct aml_event *end;
 	size_t at = 0;
 
-	if (!with || !old_ok || !new_ok) {
+	if (!with || !old_v || !new_v) {
 		free(with);
-		free(old_ok);
-		free(new_ok);
+		free(old_v);
+		free(new_v);
 		aml_fail(errbuf, errlen, "run history: run %s: out of memory "
 			 "judging %s", run_id, aml_status_name(ev->status));
 		return AML_ADMIT_NO;
@@ -1107,17 +1099,22 @@ static enum aml_admit judge(const struct aml_event *all, size_t n,
 	if (n > at)
 		memcpy(with + at + 1, all + at, (n - at) * sizeof(*with));
 
-	fold_marking(all, n, old_ok, n, &st, &unused, &unused_attempt,
-		     &unused_any);
+	/* The run as it is, then with [ev] in its place (and what the run
+	 * was just before it, to say why it is refused). */
+	aml_run_state_init(&st);
+	fold_noting(&st, all, 0, n, old_v);
 	now = st.status;
 	ever = st.has_events;
 	latest = st.attempt;
 	aml_run_state_free(&st);
-	fold_marking(with, n + 1, new_ok, at, &st, &before, &before_attempt,
-		     &before_any);
+	aml_run_state_init(&st);
+	fold_noting(&st, with, 0, at, new_v);
+	before = st.status;
+	before_any = st.has_events;
+	fold_noting(&st, with, at, n + 1, new_v);
 	aml_run_state_free(&st);
 
-	end = end_of_attempt(all, old_ok, n, ev->attempt);
+	end = end_of_attempt(all, old_v, n, ev->attempt);
 	/* An attempt Slurm has replaced is over: its launcher must not
 	 * start the script (it is refused Running), and what a slow node
 	 * says of it changes nothing. */
@@ -1152,14 +1149,8 @@ static enum aml_admit judge(const struct aml_event *all, size_t n,
 		admit = AML_ADMIT_NO;
 		goto done;
 	}
-	if (!new_ok[at]) {
-		enum aml_transition v =
-			before_any ? aml_status_check(before, before_attempt,
-						      ev->status, ev->attempt)
-				   : aml_status_check_first(ev->status,
-							    ev->attempt);
-
-		if (v == AML_TRANSITION_DUPLICATE) {
+	if (!accepted(new_v[at])) {
+		if (new_v[at] == AML_TRANSITION_DUPLICATE) {
 			admit = AML_ADMIT_ALREADY;
 		} else if (end && aml_status_is_terminal(ev->status)) {
 			contradicts(run_id, ev, end, errbuf, errlen);
@@ -1183,7 +1174,7 @@ static enum aml_admit judge(const struct aml_event *all, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		const struct aml_event *was = &all[i];
 
-		if (!old_ok[i] || new_ok[i < at ? i : i + 1])
+		if (!accepted(old_v[i]) || accepted(new_v[i < at ? i : i + 1]))
 			continue;
 		/* The same status said earlier: nothing new. */
 		if (was->status == ev->status && was->attempt == ev->attempt) {
@@ -1196,8 +1187,8 @@ static enum aml_admit judge(const struct aml_event *all, size_t n,
 	}
 done:
 	free(with);
-	free(old_ok);
-	free(new_ok);
+	free(old_v);
+	free(new_v);
 	return admit;
 }
 
