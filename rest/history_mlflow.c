@@ -363,20 +363,28 @@ static int user_key_ok(const char *key, char *errbuf, size_t errlen)
 }
 
 /* The configuration in pieces at UTF-8 boundaries. */
+/* The length of the longest head of [s] ([len] bytes) that is at most
+ * [max] bytes and ends on a UTF-8 character boundary. */
+static size_t utf8_head(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
 static int config_tags(struct aml_kvlist *tags, const char *config)
 {
 	size_t len = strlen(config), at = 0;
 	unsigned piece = 0;
 
 	while (at < len) {
-		size_t take = len - at < CONFIG_PIECE ? len - at : CONFIG_PIECE;
+		size_t take = utf8_head(config + at, len - at, CONFIG_PIECE);
 		char *part;
 		int rc;
 
-		while (take < len - at &&
-		       ((unsigned char)config[at + take] & 0xC0) == 0x80)
-			take--;
-		if (!(part = strndup(config + at, take)))
+		if (!take || !(part = strndup(config + at, take)))
 			return -1;
 		rc = add_tagf(tags, part, TAG_CONFIG "%03u", piece++);
 		free(part);
@@ -390,14 +398,7 @@ static int config_tags(struct aml_kvlist *tags, const char *config)
 /* [value] cut to at most [max] bytes at a UTF-8 boundary, malloc'd. */
 static char *cut_utf8(const char *value, size_t max)
 {
-	size_t len = strlen(value);
-
-	if (len > max) {
-		len = max;
-		while (len > 0 && ((unsigned char)value[len] & 0xC0) == 0x80)
-			len--;
-	}
-	return strndup(value, len);
+	return strndup(value, utf8_head(value, strlen(value), max));
 }
 
 /*
