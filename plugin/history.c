@@ -400,6 +400,33 @@ static enum aml_history_result record_as(const struct aml_site *site,
 	}
 }
 
+static int64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * An entry run history answered for but did not take: KEEP it, unless it
+ * has waited AML_HISTORY_KEPT_MAX_MS (then REJECTED, why in [errbuf],
+ * which holds the last answer).
+ */
+static enum aml_spool_verdict keep_or_expire(const struct aml_spool_entry *e,
+					     char *errbuf, size_t errlen)
+{
+	int64_t waited = realtime_ms() - aml_spool_entry_queued_ms(e);
+	char last[512];
+
+	if (waited < AML_HISTORY_KEPT_MAX_MS)
+		return AML_SPOOL_KEEP;
+	snprintf(last, sizeof(last), "%s", errbuf);
+	aml_fail(errbuf, errlen, "not taken in %lld days, given up (%s)",
+		 (long long)(waited / (24LL * 3600 * 1000)), last);
+	return AML_SPOOL_REJECTED;
+}
+
 /* A replay: the handle, and when to stop. */
 struct replay_ctx {
 	struct aml_history *h;
@@ -529,7 +556,7 @@ static enum aml_spool_verdict apply_owned(struct replay_ctx *c,
 		/* That owner's run, for now (its lock held, its directory
 		 * hung): not run history as a whole, so no breaker. */
 		add_stuck(c->h, key);
-		return AML_SPOOL_KEEP;
+		return keep_or_expire(e, errbuf, errlen);
 	default:
 		/* A note the run has moved past is moot, not lost. */
 		return note ? AML_SPOOL_APPLIED : AML_SPOOL_REJECTED;
@@ -576,7 +603,7 @@ static enum aml_spool_verdict apply_own(struct replay_ctx *c,
 		return v;
 	}
 	add_stuck(c->h, key);
-	return AML_SPOOL_KEEP;
+	return keep_or_expire(e, errbuf, errlen);
 }
 
 /* Replay one record: the caller's own, or, in root's spool, one queued
@@ -619,14 +646,6 @@ static enum aml_spool_verdict apply_record(void *ctx,
 }
 
 /* ---- the breaker (breaker.h) ---- */
-
-static int64_t realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t first_cooldown_ms(const struct aml_history *h)
 {
@@ -1258,8 +1277,53 @@ int aml_history_open_log(struct aml_history *h, const char *experiment,
 			 const char *run_id, const char *name, char *errbuf,
 			 size_t errlen)
 {
+	if (!h->ops->open_log) {
+		errno = ENOTSUP;
+		return aml_fail(errbuf, errlen, "run history (%s) keeps no "
+				"logs to append to", h->ops->name);
+	}
 	return h->ops->open_log(h->self, experiment, run_id, name, errbuf,
 				errlen);
+}
+
+int aml_history_appends_logs(const struct aml_history *h)
+{
+	return h->ops->open_log != NULL;
+}
+
+enum aml_history_result aml_history_put_log(struct aml_history *h,
+					    const char *experiment,
+					    const char *run_id,
+					    const char *name, int fd,
+					    long long len, char *errbuf,
+					    size_t errlen)
+{
+	enum aml_breaker_state breaker;
+	int64_t since;
+	int r;
+
+	if (!h->ops->put_log)
+		return aml_fail(errbuf, errlen, "run history (%s) takes logs "
+				"by appending, not whole", h->ops->name);
+	breaker = gate(h, &since);
+	if (breaker == AML_BREAKER_OPEN) {
+		say_open(errbuf, errlen, since);
+		return AML_HISTORY_UNAVAILABLE;
+	}
+	aml_hangwatch_busy(1, "writing run %s to %s", run_id, where(h->site));
+	r = h->ops->put_log(h->self, experiment, run_id, name, fd, len, errbuf,
+			    errlen);
+	aml_hangwatch_idle();
+	breaker_after(h, breaker, r == AML_BACKEND_UNAVAILABLE && silent(h));
+	switch (r) {
+	case AML_BACKEND_OK:
+	case AML_BACKEND_UNCHANGED:
+		return AML_HISTORY_WRITTEN;
+	case AML_BACKEND_UNAVAILABLE:
+		return AML_HISTORY_UNAVAILABLE;
+	default:
+		return AML_HISTORY_ERROR;
+	}
 }
 
 /* ---- the readers ---- */

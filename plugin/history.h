@@ -171,6 +171,28 @@ int aml_history_open_log(struct aml_history *h, const char *experiment,
 			 size_t errlen);
 
 /*
+ * Whether run history takes live logs by appending (aml_history_open_log:
+ * the file backend) rather than as copies put whole (aml_history_put_log:
+ * MLflow).
+ */
+int aml_history_appends_logs(const struct aml_history *h);
+
+/*
+ * Store the first [len] bytes of [fd], a log that only grows, as
+ * user_logs/[name] of the run, over the last copy: the live log where
+ * run history keeps no appendable files.  Never spooled: the launcher
+ * uploads the whole log at the end, and only that one counts.  While the
+ * breaker is open (breaker.h) nothing is tried: UNAVAILABLE at once, as
+ * when run history does not answer, which opens it.
+ */
+enum aml_history_result aml_history_put_log(struct aml_history *h,
+					    const char *experiment,
+					    const char *run_id,
+					    const char *name, int fd,
+					    long long len, char *errbuf,
+					    size_t errlen);
+
+/*
  * From now on, find the run [run_id] through [h] by [key], the backend's
  * own id of it (the MLflow run id sbatch recorded when it created the
  * run: AML_MLFLOW_RUN_ID, the job's admin comment, or info->key of a run
@@ -220,6 +242,11 @@ int aml_history_flush(struct aml_history *h, size_t *remaining,
 
 /* A flush by root without a deadline of its own stops after this. */
 #define AML_HISTORY_ROOT_FLUSH_MS 10000
+/* A queued write that run history answers for but does not take (the
+ * run's creation never arrived, its directory stays read-only) is given
+ * up this long after it was queued: moved to the spool's rejected/, with
+ * why, instead of waiting, and warning, for ever. */
+#define AML_HISTORY_KEPT_MAX_MS (7LL * 24 * 3600 * 1000)
 
 /*
  * Append [ev] straight to the backend: no spool is replayed and nothing

@@ -41,9 +41,17 @@ struct aml_history_ops {
 		      int root_fd, const char *src, const char *dest,
 		      struct aml_artifact_stats *stats, char *errbuf,
 		      size_t errlen);
+	/* A live log: a backend implements one of the two.  open_log:
+	 * a descriptor the launcher's streamer appends to (a file in
+	 * HistoryDir).  put_log: the first [len] bytes of [fd], a log
+	 * still growing, stored over the last copy (a tracking server,
+	 * whose artifacts are stored whole). */
 	int (*open_log)(void *self, const char *experiment,
 			const char *run_id, const char *name, char *errbuf,
 			size_t errlen);
+	int (*put_log)(void *self, const char *experiment,
+		       const char *run_id, const char *name, int fd,
+		       long long len, char *errbuf, size_t errlen);
 	int (*read_run)(void *self, const char *run_id, int with_config,
 			struct aml_run_info *info, char *errbuf,
 			size_t errlen);

@@ -70,6 +70,8 @@
 #define HISTORY_TIMEOUT_LIMIT 600
 #define DEFAULT_HISTORY_PROBE_INTERVAL 15
 #define HISTORY_PROBE_INTERVAL_LIMIT 3600
+#define DEFAULT_HISTORY_LOG_INTERVAL 15
+#define HISTORY_LOG_INTERVAL_LIMIT 3600
 /*
  * The most a site may raise the caps on a run's size to: they exist to
  * keep one submission's cost to slurmctld small, and past these a single
@@ -91,6 +93,7 @@ enum key {
 	K_HISTORY_CREDENTIALS,
 	K_HISTORY_TIMEOUT,
 	K_HISTORY_PROBE_INTERVAL,
+	K_HISTORY_LOG_INTERVAL,
 	K_RUN_VISIBILITY,
 	K_SNAPSHOT_DIR,
 	K_SNAPSHOT_MAX_SIZE,
@@ -131,6 +134,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_HISTORY_CREDENTIALS] = "HistoryCredentials",
 	[K_HISTORY_TIMEOUT] = "HistoryTimeout",
 	[K_HISTORY_PROBE_INTERVAL] = "HistoryProbeInterval",
+	[K_HISTORY_LOG_INTERVAL] = "HistoryLogInterval",
 	[K_RUN_VISIBILITY] = "RunVisibility",
 	[K_SNAPSHOT_DIR] = "SnapshotDir",
 	[K_SNAPSHOT_MAX_SIZE] = "SnapshotMaxSize",
@@ -656,6 +660,10 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 		get_u32(ps, t, k, 0, HISTORY_PROBE_INTERVAL_LIMIT, 0,
 			&site->history_probe_interval_seconds);
 		break;
+	case K_HISTORY_LOG_INTERVAL:
+		get_u32(ps, t, k, 0, HISTORY_LOG_INTERVAL_LIMIT, 0,
+			&site->history_log_interval_seconds);
+		break;
 	case K_DEFAULT_TARGET:
 		/* Checked once every target is known: it may come first. */
 		break;
@@ -1091,6 +1099,7 @@ int aml_site_defaults(struct aml_site *site)
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
 	site->history_timeout_seconds = DEFAULT_HISTORY_TIMEOUT;
 	site->history_probe_interval_seconds = DEFAULT_HISTORY_PROBE_INTERVAL;
+	site->history_log_interval_seconds = DEFAULT_HISTORY_LOG_INTERVAL;
 	aml_run_limits_default(&site->limits);
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
 	    !site->spool_dir || !site->default_interpreter) {

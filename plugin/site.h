@@ -30,6 +30,10 @@
  *                               in the spool without trying it for this
  *                               long, doubled at each failed probe (at
  *                               most 20 times); 0: every write tries [15]
+ *   HistoryLogInterval=SECONDS  where run history stores logs whole
+ *                               (MLflow), how often the launcher puts the
+ *                               run's growing logs there while it runs;
+ *                               0: only at the end [15]
  *   RunVisibility=private|shared  run directories 0700 or 0755 [private]
  *   SnapshotDir=PATH            snapshot store root [/var/lib/aml/snapshots]
  *   SnapshotMaxSize=SIZE        bytes, with K/M/G/T suffix (binary) [300M]
@@ -143,6 +147,7 @@ struct aml_site {
 	uint32_t finalize_grace_seconds;
 	uint32_t history_timeout_seconds;
 	uint32_t history_probe_interval_seconds;  /* 0: no breaker */
+	uint32_t history_log_interval_seconds;    /* 0: logs at the end only */
 	struct aml_run_limits limits;  /* MaxConfigSize and the other caps */
 	char *default_target;       /* resolved: never NULL after a successful
 				     * parse with at least one target */

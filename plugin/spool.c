@@ -276,6 +276,19 @@ static int scan_queue(int qfd, struct names *names, char *newest,
 	return 0;
 }
 
+int64_t aml_spool_entry_queued_ms(const struct aml_spool_entry *e)
+{
+	int64_t ms = 0;
+
+	/* Nanoseconds in 20 digits: the first 14 are the milliseconds. */
+	for (int i = 0; i < SEQ_DIGITS - 6; i++) {
+		if (e->name[i] < '0' || e->name[i] > '9')
+			return INT64_MAX;
+		ms = ms * 10 + (e->name[i] - '0');
+	}
+	return ms;
+}
+
 /*
  * The sequence of a new entry, 20 decimal digits: the realtime clock in
  * nanoseconds, or one more than [newest]'s when the clock is not past it

@@ -39,6 +39,7 @@
 #define AML_SPOOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define AML_SPOOL_NAME_MAX 32   /* "<20 digits>-<6 hex>" and a NUL */
@@ -80,6 +81,10 @@ struct aml_spool_entry {
 	size_t len;
 	int files_dirfd;      /* the entry's files/ (O_PATH), or -1 */
 };
+
+/* When [e] was queued, in realtime milliseconds, as its sequence number
+ * says (a clock stepped back makes it later, never earlier). */
+int64_t aml_spool_entry_queued_ms(const struct aml_spool_entry *e);
 
 /* What [apply] returns. */
 enum aml_spool_verdict {

@@ -854,18 +854,17 @@ static int upload_file(void *arg, const char *path, int fd,
 	return -1;
 }
 
-static int mlflow_upload(void *self, const char *experiment,
-			 const char *run_id, int root_fd, const char *src,
-			 const char *dest, struct aml_artifact_stats *stats,
-			 char *errbuf, size_t errlen)
+/* The artifact root URL of the run [run_id] names, into [*url]: the
+ * backend verdict; [*url] set only when OK. */
+static int named_artifact_root(struct mlflow *m, const char *experiment,
+			       const char *run_id, char **url, char *errbuf,
+			       size_t errlen)
 {
-	struct mlflow *m = self;
 	struct aml_mlflow_run run = { 0 };
-	struct upload u = { .m = m, .src = src, .dest = dest,
-			    .verdict = AML_BACKEND_OK };
-	char *exp_id = NULL, *url = NULL;
+	char *exp_id = NULL;
 	int rc;
 
+	*url = NULL;
 	rc = mf_named_run(m, experiment, run_id, &exp_id, &run, errbuf, errlen);
 	if (rc != 0)
 		goto done;
@@ -873,13 +872,30 @@ static int mlflow_upload(void *self, const char *experiment,
 		aml_fail(errbuf, errlen, "run history (MLflow): run %s has no "
 			 "artifact_uri", run_id);
 		rc = AML_BACKEND_REFUSED;
-		goto done;
-	}
-	if (aml_mlflow_artifact_url(m->base, run.artifact_uri, &url, errbuf,
-				    errlen) < 0) {
+	} else if (aml_mlflow_artifact_url(m->base, run.artifact_uri, url,
+					   errbuf, errlen) < 0) {
 		rc = AML_BACKEND_REFUSED;
-		goto done;
 	}
+done:
+	aml_mlflow_run_free(&run);
+	free(exp_id);
+	return rc;
+}
+
+static int mlflow_upload(void *self, const char *experiment,
+			 const char *run_id, int root_fd, const char *src,
+			 const char *dest, struct aml_artifact_stats *stats,
+			 char *errbuf, size_t errlen)
+{
+	struct mlflow *m = self;
+	struct upload u = { .m = m, .src = src, .dest = dest,
+			    .verdict = AML_BACKEND_OK };
+	char *url = NULL;
+	int rc;
+
+	rc = named_artifact_root(m, experiment, run_id, &url, errbuf, errlen);
+	if (rc != 0)
+		return rc;
 	u.url = url;
 	if (aml_artifacts_walk(root_fd, src, dest, upload_file, &u, stats,
 			       errbuf, errlen) < 0)
@@ -887,25 +903,49 @@ static int mlflow_upload(void *self, const char *experiment,
 						 : AML_BACKEND_REFUSED;
 	else
 		rc = AML_BACKEND_OK;
-done:
-	aml_mlflow_run_free(&run);
 	free(url);
-	free(exp_id);
 	return rc;
 }
 
-static int mlflow_open_log(void *self, const char *experiment,
-			   const char *run_id, const char *name, char *errbuf,
-			   size_t errlen)
+/* A tracking server stores an artifact whole: a live log is put again,
+ * as far as it has come, over the last copy. */
+static int mlflow_put_log(void *self, const char *experiment,
+			  const char *run_id, const char *name, int fd,
+			  long long len, char *errbuf, size_t errlen)
 {
-	(void)self;
-	(void)experiment;
-	(void)run_id;
-	(void)name;
-	errno = ENOTSUP;
-	return aml_fail(errbuf, errlen, "run history (MLflow): a tracking "
-			"server keeps no live logs; they are written on the "
-			"node and uploaded at the end");
+	struct mlflow *m = self;
+	struct aml_http_response resp;
+	char *url = NULL, *path = NULL, *target = NULL, err[1024];
+	int rc;
+
+	rc = named_artifact_root(m, experiment, run_id, &url, errbuf, errlen);
+	if (rc != 0)
+		return rc;
+	if (asprintf(&path, "user_logs/%s", name) < 0) {
+		path = NULL;
+		rc = mf_oom(errbuf, errlen);
+		goto done;
+	}
+	if (!(target = aml_mlflow_artifact_file_url(url, path))) {
+		rc = mf_oom(errbuf, errlen);
+		goto done;
+	}
+	rc = aml_http_upload_prefix(m->http, target, fd, len, "text/plain",
+				    &resp, err, sizeof(err));
+	if (rc == AML_HTTP_ANSWER && resp.status / 100 == 2) {
+		rc = AML_BACKEND_OK;
+	} else {
+		mf_transfer_failed(m, "uploading ", path, rc, &resp, err,
+				   errbuf, errlen);
+		rc = rc == AML_HTTP_UNAVAILABLE ? AML_BACKEND_UNAVAILABLE
+						: AML_BACKEND_REFUSED;
+	}
+	aml_http_response_free(&resp);
+done:
+	free(target);
+	free(path);
+	free(url);
+	return rc;
 }
 
 /* ---- readers ---- */
@@ -1178,7 +1218,7 @@ static const struct aml_history_ops mlflow_ops = {
 	.add_properties = mlflow_add_properties,
 	.set_tags = mlflow_set_tags,
 	.upload = mlflow_upload,
-	.open_log = mlflow_open_log,
+	.put_log = mlflow_put_log,
 	.read_run = mlflow_read_run,
 	.list = mlflow_list,
 	.list_artifacts = mf_list_artifacts,

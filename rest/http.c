@@ -71,6 +71,8 @@ struct xfer {
 	struct curl_slist *headers;
 	int in_fd;                 /* upload source, or -1 */
 	long long in_size, in_off;
+	int in_prefix;             /* only the first in_size bytes: the file
+				    * may grow meanwhile (aml_http_upload_prefix) */
 	int out_fd;                /* download target, or -1 */
 	long long out_start;
 	int out_regular;
@@ -518,7 +520,8 @@ static int size_changed(struct xfer *x)
 			   strerror(errno));
 		return 1;
 	}
-	if ((long long)st.st_size != x->in_size) {
+	if ((long long)st.st_size != x->in_size &&
+	    (!x->in_prefix || (long long)st.st_size < x->in_size)) {
 		local_fail(x, "the file changed size during the upload "
 			   "(%lld bytes, now %lld); not uploaded",
 			   x->in_size, (long long)st.st_size);
@@ -1110,9 +1113,11 @@ int aml_http_request(struct aml_http *h, const char *method,
 	return ret;
 }
 
-int aml_http_upload(struct aml_http *h, const char *target, int fd,
-		    const char *content_type, struct aml_http_response *resp,
-		    char *errbuf, size_t errlen)
+/* PUT [len] bytes of [fd] from offset 0; [len] < 0: the whole file as it
+ * is now, which must not change while it is sent. */
+static int upload(struct aml_http *h, const char *target, int fd,
+		  long long len, const char *content_type,
+		  struct aml_http_response *resp, char *errbuf, size_t errlen)
 {
 	struct xfer x;
 	struct stat st;
@@ -1133,13 +1138,38 @@ int aml_http_upload(struct aml_http *h, const char *target, int fd,
 			 "from a regular file", h->label, x.where, x.path);
 		goto out;
 	}
+	if (len > (long long)st.st_size) {
+		aml_fail(errbuf, errlen, "%s %s: PUT %s: the file to upload "
+			 "has %lld bytes, not %lld", h->label, x.where, x.path,
+			 (long long)st.st_size, len);
+		goto out;
+	}
 	x.in_fd = fd;
-	x.in_size = (long long)st.st_size;
+	x.in_prefix = len >= 0;
+	x.in_size = len >= 0 ? len : (long long)st.st_size;
 	x.streaming = 1;
 	ret = run(&x, errbuf, errlen);
 out:
 	xfer_free(&x);
 	return ret;
+}
+
+int aml_http_upload(struct aml_http *h, const char *target, int fd,
+		    const char *content_type, struct aml_http_response *resp,
+		    char *errbuf, size_t errlen)
+{
+	return upload(h, target, fd, -1, content_type, resp, errbuf, errlen);
+}
+
+int aml_http_upload_prefix(struct aml_http *h, const char *target, int fd,
+			   long long len, const char *content_type,
+			   struct aml_http_response *resp, char *errbuf,
+			   size_t errlen)
+{
+	if (len < 0)
+		return aml_fail(errbuf, errlen, "%s: PUT %s: a negative length",
+				h->label, target);
+	return upload(h, target, fd, len, content_type, resp, errbuf, errlen);
 }
 
 int aml_http_download(struct aml_http *h, const char *target, int fd,

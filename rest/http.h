@@ -183,6 +183,16 @@ int aml_http_upload(struct aml_http *h, const char *target, int fd,
 		    char *errbuf, size_t errlen);
 
 /*
+ * The same for the first [len] bytes of a file that only grows (a log
+ * still being written): bytes added while it is sent are not sent, and
+ * are no error; a file that shrinks below [len] is.
+ */
+int aml_http_upload_prefix(struct aml_http *h, const char *target, int fd,
+			   long long len, const char *content_type,
+			   struct aml_http_response *resp, char *errbuf,
+			   size_t errlen);
+
+/*
  * GET [target] into [fd] from its current offset, which must be seekable:
  * every attempt seeks back there and, for a regular file, cuts what lies
  * beyond, so the file ends as its bytes before that offset followed by

@@ -4,7 +4,11 @@
  *
  * Following polls: run history may sit on NFS, where inotify sees nothing
  * another client writes.  Four reads a second cost nothing and keep the
- * output within a quarter second of the file.
+ * output within a quarter second of the file.  A run history that keeps
+ * logs as whole copies (MLflow: the launcher puts the growing log again
+ * every HistoryLogInterval) is read again from the start each time, so
+ * it is fetched every 2 s at most, and never more than a tenth of the
+ * time: what was printed is skipped.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +23,8 @@
 #include "tools.h"
 
 #define POLL_MS 250
+#define COPY_POLL_MS 2000
+#define COPY_IDLE_FACTOR 10
 #define RECONCILE_EVERY_MS 10000
 
 static const char logs_usage[] =
@@ -51,6 +57,11 @@ struct follower {
 	const char *paths[2];    /* the log to print, and a fallback */
 	int fd;
 	int64_t last_reconcile;
+	/* Where run history keeps whole copies (!aml_history_appends_logs) */
+	int copies;
+	long long printed;       /* bytes of the log printed so far */
+	int path;                /* paths[] index of the copy read: -1 */
+	int64_t next_fetch;      /* runs_now_ms() time of the next fetch */
 };
 
 static void pause_ms(long ms)
@@ -61,13 +72,45 @@ static void pause_ms(long ms)
 		;
 }
 
-static void open_log(struct follower *f)
+/* Open the log, or (copies) fetch its copy again when it is time, or
+ * [now] anyway, past what was printed. */
+static void open_log(struct follower *f, int now)
 {
 	char err[1024];
+	int64_t started, took;
 
-	for (size_t i = 0; f->fd < 0 && i < 2 && f->paths[i]; i++)
-		f->fd = aml_history_open_artifact(f->h, &f->info, f->paths[i],
-						  err, sizeof(err));
+	if (!f->copies) {
+		for (size_t i = 0; f->fd < 0 && i < 2 && f->paths[i]; i++)
+			f->fd = aml_history_open_artifact(f->h, &f->info,
+							  f->paths[i], err,
+							  sizeof(err));
+		return;
+	}
+	started = runs_now_ms();
+	if (!now && started < f->next_fetch)
+		return;
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	/* The fallback is only for as long as neither log was seen. */
+	if (f->path >= 0)
+		f->fd = aml_history_open_artifact(f->h, &f->info,
+						  f->paths[f->path], err,
+						  sizeof(err));
+	for (int i = 0; f->path < 0 && i < 2 && f->paths[i]; i++)
+		if ((f->fd = aml_history_open_artifact(f->h, &f->info,
+						       f->paths[i], err,
+						       sizeof(err))) >= 0)
+			f->path = i;
+	if (f->fd >= 0 && lseek(f->fd, (off_t)f->printed, SEEK_SET) < 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	took = runs_now_ms() - started;
+	f->next_fetch = started + (took * COPY_IDLE_FACTOR > COPY_POLL_MS
+					   ? took * COPY_IDLE_FACTOR
+					   : COPY_POLL_MS);
 }
 
 /* Copy what the log holds beyond what was printed, as it is: the run's
@@ -91,6 +134,7 @@ static int drain(struct follower *f)
 			break;
 		if (fwrite(buf, 1, (size_t)got, stdout) != (size_t)got)
 			return -1;
+		f->printed += got;
 	}
 	fflush(stdout);
 	return 0;
@@ -131,7 +175,7 @@ static int follow(struct follower *f, const char *command, int print,
 {
 	for (;;) {
 		if (print) {
-			open_log(f);
+			open_log(f, 0);
 			if (drain(f) < 0)
 				return -1;
 		}
@@ -139,7 +183,7 @@ static int follow(struct follower *f, const char *command, int print,
 			/* The launcher uploads the last lines before it
 			 * records the end, so one more read has them all. */
 			if (print) {
-				open_log(f);
+				open_log(f, 1);
 				drain(f);
 			}
 			return 0;
@@ -159,7 +203,10 @@ static int start(const char *command, const char *conf, const char *run_id,
 				    &f->info);
 
 	f->fd = -1;
+	f->path = -1;
 	f->last_reconcile = runs_now_ms();
+	if (status == AML_EXIT_OK)
+		f->copies = !aml_history_appends_logs(f->h);
 	return status;
 }
 
@@ -231,7 +278,7 @@ int cmd_logs(int argc, char **argv)
 		status = follow(&f, "logs", 1, 0) < 0 ? AML_EXIT_FAILURE
 						      : AML_EXIT_OK;
 	} else {
-		open_log(&f);
+		open_log(&f, 1);
 		if (f.fd < 0) {
 			tool_printf(stderr, "aml-run logs: run %s has no %s "
 				    "yet (status %s)\n", f.info.run_id,

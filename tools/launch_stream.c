@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "fdio.h"
 #include "launch_logfiles.h"
 #include "launch_stream.h"
+#include "history.h"
 
 /* The pipe's size asked for (/proc/sys/fs/pipe-max-size allows 1 MiB
  * to every user by default). */
@@ -27,13 +30,28 @@
 #define FRAME_MAX (64u << 10)
 #define REPORT_MAX 1024
 #define DEFAULT_TIMEOUT_S 10
-/* Where the streamer finds its pipe and its report pipe. */
+/* Where the streamer finds its pipe, its report pipe, and (making
+ * copies) the run's working directory. */
 #define STREAMER_IN 3
 #define STREAMER_REPORT 4
+#define STREAMER_WORKDIR 5
+/* A copy round may take this share of the streamer's time, at most: the
+ * wait after a round is at least this many times what it took. */
+#define COPY_IDLE_FACTOR 10
+/* Ranks beyond this have no live copy (their logs are uploaded at the
+ * end like the others). */
+#define COPY_RANKS_MAX (1u << 20)
 
 struct frame_head {
 	uint32_t rank;
 	uint32_t len;
+};
+
+/* How run history takes the live copy (aml_history_appends_logs). */
+enum stream_mode {
+	STREAM_APPEND, /* the streamer appends the bytes it is sent */
+	STREAM_COPY,   /* it puts the local logs whole, every
+			* HistoryLogInterval; it is sent no bytes */
 };
 
 enum stream_state {
@@ -45,6 +63,7 @@ enum stream_state {
 struct launch_stream {
 	const struct launch_ctx *c;
 	int labelled;
+	enum stream_mode mode;
 	enum stream_state state;
 	pid_t pid;            /* the streamer, until reaped; 0 */
 	int fd;               /* the pipe's write end, non-blocking; -1 */
@@ -53,6 +72,7 @@ struct launch_stream {
 	size_t head, tail;    /* pending[head..tail) */
 	int64_t waiting_since; /* no byte sent since, while some wait */
 	int64_t timeout_ms;   /* HistoryTimeout */
+	int64_t interval_ms;  /* HistoryLogInterval, making copies */
 };
 
 struct launch_stream *launch_stream_new(const struct launch_ctx *c,
@@ -67,6 +87,15 @@ struct launch_stream *launch_stream_new(const struct launch_ctx *c,
 	s->labelled = labelled;
 	s->fd = s->report_fd = -1;
 	s->timeout_ms = (int64_t)(t ? t : DEFAULT_TIMEOUT_S) * 1000;
+	if (c->h && !aml_history_appends_logs(c->h)) {
+		s->mode = STREAM_COPY;
+		s->interval_ms = c->site ? (int64_t)c->site->
+				 history_log_interval_seconds * 1000 : 0;
+		/* Copies need the site to open run history again, and the
+		 * working directory they are made from; 0 means none. */
+		if (!s->interval_ms || !c->site || c->workdir_fd < 0)
+			s->state = STREAM_OFF;
+	}
 	return s;
 }
 
@@ -124,53 +153,40 @@ static void streamer_append(const struct launch_stream *s,
 }
 
 /* Descriptors: [in] becomes STREAMER_IN, [report] STREAMER_REPORT,
- * /dev/null 0, 1 and 2; everything else is closed. */
-static int streamer_fds(int in, int report, int max_fd)
+ * [workdir] (-1: none) STREAMER_WORKDIR, /dev/null 0, 1 and 2;
+ * everything else is closed. */
+static int streamer_fds(int in, int report, int workdir, int max_fd)
 {
-	int high_in, high_report, devnull;
+	int high_in, high_report, high_workdir = -1, devnull;
 
 	/* Copies above them first: with one of the standard descriptors
-	 * closed in the launcher, a pipe may already be 0..4. */
+	 * closed in the launcher, a pipe may already be 0..5. */
 	high_in = fcntl(in, F_DUPFD_CLOEXEC, 10);
 	high_report = fcntl(report, F_DUPFD_CLOEXEC, 10);
-	if (high_in < 0 || high_report < 0)
+	if (workdir >= 0)
+		high_workdir = fcntl(workdir, F_DUPFD_CLOEXEC, 10);
+	if (high_in < 0 || high_report < 0 || (workdir >= 0 && high_workdir < 0))
 		return -1;
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
 	    dup2(devnull, 2) < 0 || dup2(high_in, STREAMER_IN) < 0 ||
-	    dup2(high_report, STREAMER_REPORT) < 0)
+	    dup2(high_report, STREAMER_REPORT) < 0 ||
+	    (workdir >= 0 && dup2(high_workdir, STREAMER_WORKDIR) < 0))
 		return -1;
-	aml_close_from(STREAMER_REPORT + 1, max_fd);
+	aml_close_from(workdir >= 0 ? STREAMER_WORKDIR + 1
+				    : STREAMER_REPORT + 1, max_fd);
 	return 0;
 }
 
-static void __attribute__((noreturn))
-streamer(const struct launch_stream *s, int in, int report, int max_fd)
+/* Append the frames on STREAMER_IN to the logs in run history, until the
+ * pipe ends. */
+static void append_frames(const struct launch_stream *s)
 {
-	static const int meant_for_the_launcher[] = {
-		SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE
-	};
 	struct launch_logfiles logs = LAUNCH_LOGFILES_INIT;
 	struct frame_head h;
 	size_t h_have = 0, body_left = 0;
 	static char buf[FRAME_MAX];
-	sigset_t none;
 
-	/* scancel and Slurm's time limit signal every process of the
-	 * step: the launcher handles them, and this one ends when its pipe
-	 * closes (or by SIGKILL).  A log whose reader went (a FIFO) is an
-	 * error, not a death. */
-	for (size_t i = 0; i < sizeof(meant_for_the_launcher) /
-					sizeof(meant_for_the_launcher[0]);
-	     i++)
-		(void)signal(meant_for_the_launcher[i], SIG_IGN);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)prctl(PR_SET_NAME, "aml-log-stream");
-	if (streamer_fds(in, report, max_fd) < 0)
-		/* Descriptor 4 may not be the report pipe yet: the
-		 * launcher sees an end without a word. */
-		_exit(1);
 	for (;;) {
 		ssize_t got = aml_read_some(STREAMER_IN, buf, sizeof(buf));
 		const char *p = buf;
@@ -203,6 +219,181 @@ streamer(const struct launch_stream *s, int in, int report, int max_fd)
 	/* A frame cut short can only be a launcher that gave up (and kills
 	 * us) or died: what came of it is in the log, as far as it came. */
 	launch_logfiles_free(&logs);
+}
+
+/* The rank whose log [name] is, or -1 for a file that is none. */
+static long rank_of_log(int labelled, const char *name)
+{
+	static const char prefix[] = "std_log_process_";
+	char again[64];
+	unsigned long rank;
+	char *end;
+
+	if (!labelled)
+		return strcmp(name, "std_log.txt") ? -1 : 0;
+	if (strncmp(name, prefix, sizeof(prefix) - 1))
+		return -1;
+	errno = 0;
+	rank = strtoul(name + sizeof(prefix) - 1, &end, 10);
+	if (errno || rank >= COPY_RANKS_MAX)
+		return -1;
+	/* "std_log_process_01.txt" is no rank's. */
+	launch_log_name(1, rank, again, sizeof(again));
+	return strcmp(again, name) ? -1 : (long)rank;
+}
+
+/* The sizes already copied, by rank; -1 for a log never copied. */
+struct copied {
+	long long *size;
+	size_t n;
+};
+
+static long long *copied_slot(struct copied *c, size_t rank)
+{
+	if (rank >= c->n) {
+		size_t n = c->n ? c->n : 16;
+		long long *grown;
+
+		while (n <= rank)
+			n *= 2;
+		if (!(grown = realloc(c->size, n * sizeof(*grown))))
+			return NULL;
+		for (size_t i = c->n; i < n; i++)
+			grown[i] = -1;
+		c->size = grown;
+		c->n = n;
+	}
+	return &c->size[rank];
+}
+
+/* Put the logs of user_logs/ that grew since their last copy.  Returns
+ * 0; -1 when run history did not take them now (try again next round). */
+static int copy_round(const struct launch_stream *s, struct aml_history *h,
+		      struct copied *copied)
+{
+	int dfd = openat(STREAMER_WORKDIR, "user_logs",
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while (rc == 0 && (e = readdir(d))) {
+		long rank = rank_of_log(s->labelled, e->d_name);
+		long long *done;
+		struct stat st;
+		char err[REPORT_MAX];
+		int fd;
+
+		if (rank < 0 || !(done = copied_slot(copied, (size_t)rank)))
+			continue;
+		/* A log the launcher gave up (a full disk) is gone: its copy
+		 * waits for the end, like the rest. */
+		fd = openat(dfd, e->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size != *done) {
+			switch (aml_history_put_log(h, s->c->experiment,
+						    s->c->run_id, e->d_name, fd,
+						    (long long)st.st_size, err,
+						    sizeof(err))) {
+			case AML_HISTORY_WRITTEN:
+				*done = (long long)st.st_size;
+				break;
+			case AML_HISTORY_ERROR:
+				streamer_fail("%s", err);
+			default:
+				/* Not answering: no use trying the others
+				 * until the next round. */
+				rc = -1;
+				break;
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Put the run's growing logs into run history every HistoryLogInterval,
+ * with a history handle of this process's own, until the pipe ends. */
+static void copy_logs(const struct launch_stream *s)
+{
+	struct aml_history *h;
+	struct copied copied = { NULL, 0 };
+	const char *key;
+	char err[REPORT_MAX];
+	int64_t next = aml_monotonic_ms() + s->interval_ms;
+
+	/* The launcher's handle may be talking to the server over a
+	 * connection this process shares with it: its state is not ours to
+	 * use, only its key. */
+	if (aml_history_open(s->c->site, &h, err, sizeof(err)) < 0)
+		streamer_fail("%s", err);
+	key = aml_history_key(s->c->h, s->c->run_id);
+	if (key && aml_history_bind(h, s->c->run_id, key, err, sizeof(err)) < 0)
+		streamer_fail("%s", err);
+	for (;;) {
+		struct pollfd p = { .fd = STREAMER_IN, .events = POLLIN };
+		int64_t now = aml_monotonic_ms(), took;
+		char buf[256];
+		int r;
+
+		r = poll(&p, 1, next > now ? (int)(next - now) : 0);
+		if (r < 0 && errno != EINTR)
+			break;
+		/* The launcher sends nothing: readable is its end. */
+		if (r > 0 && aml_read_some(STREAMER_IN, buf, sizeof(buf)) <= 0)
+			break;
+		now = aml_monotonic_ms();
+		if (now < next)
+			continue;
+		(void)copy_round(s, h, &copied);
+		took = aml_monotonic_ms() - now;
+		next = now + took + (took * COPY_IDLE_FACTOR > s->interval_ms
+					     ? took * COPY_IDLE_FACTOR
+					     : s->interval_ms);
+	}
+	/* The launcher uploads the whole logs now: a last copy would only
+	 * race with it. */
+	free(copied.size);
+}
+
+static void __attribute__((noreturn))
+streamer(const struct launch_stream *s, int in, int report, int max_fd)
+{
+	static const int meant_for_the_launcher[] = {
+		SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE
+	};
+	sigset_t none;
+
+	/* scancel and Slurm's time limit signal every process of the
+	 * step: the launcher handles them, and this one ends when its pipe
+	 * closes (or by SIGKILL).  A log whose reader went (a FIFO) is an
+	 * error, not a death. */
+	for (size_t i = 0; i < sizeof(meant_for_the_launcher) /
+					sizeof(meant_for_the_launcher[0]);
+	     i++)
+		(void)signal(meant_for_the_launcher[i], SIG_IGN);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)prctl(PR_SET_NAME, "aml-log-stream");
+	if (streamer_fds(in, report,
+			 s->mode == STREAM_COPY ? s->c->workdir_fd : -1,
+			 max_fd) < 0)
+		/* Descriptor 4 may not be the report pipe yet: the
+		 * launcher sees an end without a word. */
+		_exit(1);
+	if (s->mode == STREAM_COPY)
+		copy_logs(s);
+	else
+		append_frames(s);
 	_exit(0);
 }
 
@@ -431,7 +622,8 @@ void launch_stream_send(struct launch_stream *s, size_t rank, const char *p,
 {
 	if (s->state == STREAM_IDLE && n)
 		start(s);
-	while (n && s->state == STREAM_ON) {
+	/* Copies are made from the local logs, which have the bytes. */
+	while (n && s->state == STREAM_ON && s->mode == STREAM_APPEND) {
 		size_t piece = n < FRAME_MAX ? n : FRAME_MAX;
 
 		send_frame(s, rank, p, piece);

@@ -51,6 +51,18 @@
  * When a log cannot be opened or written, it puts one sentence on its
  * report pipe and exits 1; the launcher says it, once.
  *
+ * A run history that stores logs only whole (a tracking server:
+ * !aml_history_appends_logs) gets copies instead: the streamer is sent no
+ * bytes, and every HistoryLogInterval seconds puts each log of
+ * user_logs/ in the working directory that grew since its last copy, as
+ * far as it has come (aml_history_put_log), through a history handle of
+ * its own (the launcher's may share a connection with it).  The wait
+ * after a round is at least COPY_IDLE_FACTOR times the round, so copies
+ * of a long log cost a bounded share of the time; a server that does not
+ * answer is left until the next round.  At the pipe's end it makes no
+ * last copy: the launcher's upload of the whole logs follows.
+ * HistoryLogInterval=0 starts no streamer.
+ *
  * The live copy is only the live copy: the complete log is the one in
  * the working directory (launch_logs.h), uploaded at the end over it.
  */

@@ -52,6 +52,7 @@ cat >>"$AML_CONF" <<EOF
 HistoryBackend=mlflow
 HistoryURI=$base
 HistoryCredentials=~/.aml/mlflow-credentials
+HistoryLogInterval=1
 EOF
 
 rm -rf "$src"
@@ -96,7 +97,7 @@ artifact() {
 		"$base/api/2.0/mlflow-artifacts/artifacts/$(server_run "$1" | jq -r .info.experiment_id)/$id/artifacts/$2"
 }
 
-echo "1..21"
+echo "1..24"
 
 run=$(submit "$src/hello")
 wait_until 120 ended "$run" || echo "# hello did not end: $(show "$run" | jq -c '[.events[].status]')"
@@ -222,3 +223,37 @@ wait_until 60 key_ended "$key"
 same "the finalizer records the victim's cancel on the victim's MLflow run" \
 	"NotStarted sbatch Queued sbatch Canceled finalizer" "$(key_events "$key")"
 same "and nothing on the hostile user's run of the same name" "NotStarted sbatch" "$(key_events "$theirs")"
+
+# ---- the log while the run runs: the launcher puts the growing log on
+# the server every HistoryLogInterval (1 s here), and aml-run logs
+# --follow prints it from there, then the rest at the end.
+as_user mkdir -p "$src/live"
+as_user tee "$src/live/live.py" >/dev/null <<'EOF'
+import os, sys, time
+print("first line", flush=True)
+deadline = time.time() + 90
+while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+    time.sleep(0.2)
+print("second line", flush=True)
+EOF
+printf '{"experiment_name": "mlflow-e2e", "script": "live.py", "arguments": ["%s"], "compute_target": "cpu"}\n' \
+	"$src/live/go" | as_user tee "$src/live/run.json" >/dev/null
+run=$(submit "$src/live")
+as_user aml-run logs --follow "$run" >"$work/follow.out" 2>&1 &
+follower=$!
+if wait_until 90 grep -q "first line" "$work/follow.out"; then
+	same "aml-run logs --follow on MLflow: the first line while the run still runs" \
+		"Running|first line" "$(show "$run" | jq -r .status)|$(cat "$work/follow.out")"
+else
+	not_ok "aml-run logs --follow on MLflow: the first line while the run still runs" \
+		"$(show "$run" | jq -c '[.events[].status]')" "$(cat "$work/follow.out")"
+fi
+same "... the server has the log as far as it came, before the run's end" "first line" \
+	"$(artifact "$run" user_logs/std_log.txt)"
+as_user touch "$src/live/go"
+follower_gone() { ! kill -0 "$follower"; }
+wait_until 90 follower_gone || kill "$follower"
+wait "$follower"
+same "... and the rest once it ends: every line once, the follower done" \
+	"0|first line
+second line|Completed" "$?|$(cat "$work/follow.out")|$(show "$run" | jq -r .status)"

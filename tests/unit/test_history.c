@@ -2182,6 +2182,48 @@ static void test_run_not_there_yet_waits_alone(void **state)
 	assert_int_equal(rejected(f, geteuid()), 0);
 }
 
+/* A run that never appears (its creation lost with the host it was
+ * submitted on) does not keep its writes, and a warning, for ever: after
+ * AML_HISTORY_KEPT_MAX_MS they go to rejected/, saying why; younger ones
+ * still wait. */
+static void test_run_that_never_appears_expires(void **state)
+{
+	struct fixture *f = *state;
+	const char *q = keep(f, queue_of(f, geteuid()));
+	const char *rej = keep(f, rejected_of(f, geteuid()));
+	struct dirent *de;
+	char *reason = NULL, old[64];
+	size_t remaining = 99;
+	DIR *d;
+
+	create_ok(f, EXP, RUN, 1000, NULL);
+	expect_status(f, EXP, LATE, AML_STATUS_PREPARING, 1, 3000,
+		      AML_HISTORY_SPOOLED, NULL);
+	/* Queued 8 days ago: its sequence number says so. */
+	d = opendir(q);
+	assert_non_null(d);
+	while ((de = readdir(d)) && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(old, sizeof(old), "%020llu%s",
+		 strtoull(de->d_name, NULL, 10) - 8ULL * 24 * 3600 * 1000000000,
+		 de->d_name + 20);
+	assert_int_equal(renameat(dirfd(d), de->d_name, dirfd(d), old), 0);
+	closedir(d);
+	expect_status(f, EXP, LATE, AML_STATUS_RUNNING, 1, 4000,
+		      AML_HISTORY_SPOOLED, NULL);
+	assert_int_equal(aml_history_flush(f->h, &remaining, f->err,
+					   sizeof(f->err)), 0);
+	assert_int_equal(remaining, 1);
+	assert_int_equal(rejected(f, geteuid()), 1);
+	assert_int_equal(queued(f, geteuid()), 1);
+	reason = slurp(pathf("%s/%s/reason", rej, old), NULL);
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "not taken in 8 days, given up"));
+	assert_non_null(strstr(reason, LATE));
+	free(reason);
+}
+
 /* Neither the history nor the spool: an error, nothing lost silently. */
 static void test_spool_unavailable_too(void **state)
 {
@@ -3477,6 +3519,7 @@ int main(void)
 		T(test_spool_rejected),
 		T(test_breaker_skips_then_probes),
 		T(test_run_not_there_yet_waits_alone),
+		T(test_run_that_never_appears_expires),
 		T(test_delivery_closes_breaker),
 		T(test_spool_unavailable_too),
 		T(test_spool_upload_missing_source),

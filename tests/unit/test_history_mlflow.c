@@ -26,6 +26,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -483,6 +484,73 @@ static void test_run_not_there_yet(void **state)
 	free(key);
 }
 
+/* What run [run_id]'s artifact [path] holds, as a reader gets it. */
+static char *artifact_text(struct aml_history *h, const char *run_id,
+			   const char *path)
+{
+	struct aml_run_info info;
+	char err[1024], *text = calloc(1, 4096);
+	ssize_t n;
+	int fd;
+
+	assert_non_null(text);
+	if (aml_history_read_run(h, run_id, 0, &info, err, sizeof(err)) != 0)
+		fail_msg("read %s: %s", run_id, err);
+	fd = aml_history_open_artifact(h, &info, path, err, sizeof(err));
+	if (fd < 0)
+		fail_msg("open %s: %s", path, err);
+	n = read(fd, text, 4095);
+	assert_true(n >= 0);
+	close(fd);
+	aml_run_info_free(&info);
+	return text;
+}
+
+/* A live log on a tracking server: put whole, as far as it has come, over
+ * the last copy; never spooled, even for a run not there yet. */
+static void test_live_log_copies(void **state)
+{
+	struct aml_history *h;
+	char path[128], err[1024], *text;
+	size_t remaining = 9;
+	int fd;
+
+	(void)state;
+	NEED_SERVER();
+	h = open_history();
+	assert_false(aml_history_appends_logs(h));
+	assert_int_equal(aml_history_open_log(h, EXP, "y_0_0000000b",
+					      "std_log.txt", err,
+					      sizeof(err)), -1);
+	free(create(h, "y_0_0000000b"));
+	snprintf(path, sizeof(path), "%s/live.txt", work);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "line 1\nline 2\n", 14), 14);
+
+	assert_int_equal(aml_history_put_log(h, EXP, "y_0_0000000b",
+					     "std_log.txt", fd, 7, err,
+					     sizeof(err)), AML_HISTORY_WRITTEN);
+	text = artifact_text(h, "y_0_0000000b", "user_logs/std_log.txt");
+	assert_string_equal(text, "line 1\n");
+	free(text);
+	assert_int_equal(aml_history_put_log(h, EXP, "y_0_0000000b",
+					     "std_log.txt", fd, 14, err,
+					     sizeof(err)), AML_HISTORY_WRITTEN);
+	text = artifact_text(h, "y_0_0000000b", "user_logs/std_log.txt");
+	assert_string_equal(text, "line 1\nline 2\n");
+	free(text);
+
+	assert_int_equal(aml_history_put_log(h, EXP, "y_1_0000000b",
+					     "std_log.txt", fd, 14, err,
+					     sizeof(err)),
+			 AML_HISTORY_UNAVAILABLE);
+	assert_int_equal(aml_history_flush(h, &remaining, err, sizeof(err)), 0);
+	assert_int_equal(remaining, 0);
+	close(fd);
+	aml_history_close(h);
+}
+
 /* ---- setup ---- */
 
 static int group_setup(void **state)
@@ -565,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_create_takes_only_its_own),
 		cmocka_unit_test(test_spooled_write_keeps_its_key),
 		cmocka_unit_test(test_run_not_there_yet),
+		cmocka_unit_test(test_live_log_copies),
 	};
 
 	aml_history_register(&aml_history_mlflow_backend);

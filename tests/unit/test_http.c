@@ -808,6 +808,44 @@ static void test_file_changed_size(void **state)
 	cJSON_Delete(d);
 }
 
+/* A log still being written: its first bytes are sent, whatever it grows
+ * by meanwhile, and a length beyond its end is refused. */
+static void test_prefix_of_growing_file(void **state)
+{
+	char hex[AML_SHA256_HEX_LEN + 1], err[512], url[64];
+	struct aml_http_config cfg;
+	struct growing g = { -1, 0 };
+	struct aml_http *h;
+	struct aml_http_response r;
+
+	(void)state;
+	NEED_SERVER();
+	g.fd = make_file(MiB, hex);
+	mlflow_server_faults(&main_server, "{\"faults\":[{\"type\":\"fail\","
+		   "\"match\":\"prefix.bin\",\"status\":503}]}");
+	cfg = config_for(main_server.port, url, sizeof(url));
+	cfg.on_retry = grow_file;
+	cfg.on_retry_arg = &g;
+	h = open_cfg(&cfg);
+	assert_int_equal(aml_http_upload_prefix(h, ART "prefix.bin", g.fd, MiB,
+						NULL, &r, err, sizeof(err)),
+			 AML_HTTP_ANSWER);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(r.attempts, 2);
+	assert_int_equal(r.status, 200);
+	aml_http_response_free(&r);
+	assert_stored("1/run/artifacts/prefix.bin", hex, MiB);
+
+	assert_int_equal(aml_http_upload_prefix(h, ART "prefix.bin", g.fd,
+						4 * MiB, NULL, &r, err,
+						sizeof(err)), AML_HTTP_ERROR);
+	assert_one_line(err);
+	assert_non_null(strstr(err, "has 1048580 bytes, not 4194304"));
+	aml_http_response_free(&r);
+	aml_http_close(h);
+	close(g.fd);
+}
+
 /* ---- auth ---- */
 
 static void test_bearer_auth(void **state)
@@ -884,6 +922,7 @@ int main(void)
 		cmocka_unit_test_setup(test_upload_stall_given_up, setup),
 		cmocka_unit_test_setup(test_download, setup),
 		cmocka_unit_test_setup(test_file_changed_size, setup),
+		cmocka_unit_test_setup(test_prefix_of_growing_file, setup),
 		cmocka_unit_test_setup(test_body_cap, setup),
 		cmocka_unit_test_setup_teardown(test_bearer_auth, setup,
 						stop_auth_server),
