@@ -240,29 +240,42 @@ static int event_tags(struct aml_kvlist *tags, const struct aml_event *ev)
  * raced this one between its write and its read. */
 #define CONVERGE_ROUNDS 4
 
-/* The fold of [run]'s events, with [extra] (one more, not yet stored) if
- * non-NULL.  Returns 0, or -1 when memory runs out. */
-static int fold_run(const struct aml_mlflow_run *run,
-		    const struct aml_event *extra, struct aml_run_state *st)
+/* The fold of the events in [text] (events_text's), with [extra] (one
+ * more, not yet stored) if non-NULL.  Returns 0, or -1 when memory runs
+ * out. */
+static int fold_events(const char *text, const struct aml_event *extra,
+		       struct aml_run_state *st)
 {
-	char *text = events_text(run);
 	char *line = extra ? aml_event_encode(extra) : NULL, *all;
 	struct aml_text t = AML_TEXT_INIT;
 	int ok;
 
 	aml_run_state_init(st);
-	if (text)
-		aml_text_str(&t, text);
+	aml_text_str(&t, text);
 	if (line)
 		aml_text_str(&t, line);
 	all = aml_text_finish(&t);
-	ok = all && text && (!extra || line);
+	ok = all && (!extra || line);
 	if (ok)
 		aml_run_state_fold(st, all, strlen(all));
 	free(all);
-	free(text);
 	free(line);
 	return ok ? 0 : -1;
+}
+
+/* The fold of [run]'s events. */
+static int fold_run(const struct aml_mlflow_run *run, struct aml_run_state *st)
+{
+	char *text = events_text(run);
+	int rc;
+
+	if (!text) {
+		aml_run_state_init(st);
+		return -1;
+	}
+	rc = fold_events(text, NULL, st);
+	free(text);
+	return rc;
 }
 
 /* Whether [run] shows the state [st]: aml.status, MLflow's status and,
@@ -328,7 +341,7 @@ static int converge(struct mlflow *m, struct aml_mlflow_run *run,
 		struct aml_run_state st;
 		int rc, same;
 
-		if (fold_run(run, NULL, &st) < 0)
+		if (fold_run(run, &st) < 0)
 			return mf_oom(errbuf, errlen);
 		same = shows(run, &st);
 		rc = same ? AML_BACKEND_OK
@@ -675,7 +688,7 @@ static int mlflow_record(void *self, const char *experiment,
 	/* The event and what the run shows with it, in one request; then
 	 * MLflow's own status; then a read, which a racing writer's event
 	 * may make differ. */
-	if (fold_run(&run, ev, &st) < 0 || event_tags(&tags, ev) < 0 ||
+	if (fold_events(text, ev, &st) < 0 || event_tags(&tags, ev) < 0 ||
 	    status_tags(&tags, &st) < 0) {
 		rc = mf_oom(errbuf, errlen);
 		goto done;

@@ -97,7 +97,7 @@ artifact() {
 		"$base/api/2.0/mlflow-artifacts/artifacts/$(server_run "$1" | jq -r .info.experiment_id)/$id/artifacts/$2"
 }
 
-echo "1..24"
+echo "1..25"
 
 run=$(submit "$src/hello")
 wait_until 120 ended "$run" || echo "# hello did not end: $(show "$run" | jq -c '[.events[].status]')"
@@ -121,6 +121,8 @@ same "the token is nowhere in run history, nor in Slurm's record of the job" "0 
 	"$(dump | grep -c "$token") $(scontrol show job -dd "$hello_job" 2>/dev/null | grep -c "$token")"
 same "aml-run show reads the run back from the server" "Completed cpu $user" \
 	"$(show "$run" | jq -r '.status + " " + .compute_target + " " + .owner')"
+same "MLflow's own user_id is the run's user, as search_runs(attributes.user_id) finds it" "$user" \
+	"$(server_run "$run" | jq -r .info.user_id)"
 
 # Cancelled while pending: the finalizer (root, with root's credentials)
 # records the end on the server.

@@ -484,6 +484,47 @@ static void test_run_not_there_yet(void **state)
 	free(key);
 }
 
+/* A configuration longer than a tag holds is cut into pieces, never
+ * inside a character: a two-byte character at every offset makes some
+ * piece boundary fall mid-character, which the server (which decodes
+ * UTF-8) would refuse; read back, the pieces are the configuration. */
+static void test_config_pieces_whole_characters(void **state)
+{
+	struct aml_event ev;
+	struct aml_run_new req = { .experiment = EXP,
+				   .run_id = "y_0_0000000c", .first = &ev };
+	struct aml_run_info info;
+	struct aml_history *h;
+	size_t n = 0, chars = 9000;
+	char err[1024], *config = malloc(32 + 2 * chars);
+
+	(void)state;
+	NEED_SERVER();
+	assert_non_null(config);
+	n += (size_t)sprintf(config, "{\"script\":\"t.py\",\"a\":\"x");
+	for (size_t i = 0; i < chars; i++) {
+		config[n++] = (char)0xc3;
+		config[n++] = (char)0xa9;
+	}
+	strcpy(config + n, "\"}");
+	req.config_json = config;
+	assert_int_equal(aml_event_init(&ev, AML_STATUS_NOT_STARTED,
+					AML_SOURCE_SBATCH), 0);
+	h = open_history();
+	if (aml_history_create_run(h, &req, err, sizeof(err)) !=
+	    AML_HISTORY_WRITTEN)
+		fail_msg("create: %s", err);
+	aml_event_free(&ev);
+	if (aml_history_read_run(h, "y_0_0000000c", 1, &info, err,
+				 sizeof(err)) != 0)
+		fail_msg("read: %s", err);
+	assert_non_null(info.config_json);
+	assert_string_equal(info.config_json, config);
+	aml_run_info_free(&info);
+	aml_history_close(h);
+	free(config);
+}
+
 /* What run [run_id]'s artifact [path] holds, as a reader gets it. */
 static char *artifact_text(struct aml_history *h, const char *run_id,
 			   const char *path)
@@ -634,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_spooled_write_keeps_its_key),
 		cmocka_unit_test(test_run_not_there_yet),
 		cmocka_unit_test(test_live_log_copies),
+		cmocka_unit_test(test_config_pieces_whole_characters),
 	};
 
 	aml_history_register(&aml_history_mlflow_backend);
