@@ -70,6 +70,11 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	free(env->conda_dependencies_file);
 	free(env->docker_base_image);
 	free(env->docker_shm_size);
+	free(env->registry);
+	free(env->docker_base_dockerfile);
+	free(env->build_context);
+	free(env->build_dockerfile);
+	free(env->registry_address);
 	aml_strlist_free(&env->docker_arguments);
 	aml_kvlist_free(&rc->environment_variables);
 	aml_kvlist_free(&rc->tags);

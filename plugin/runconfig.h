@@ -78,17 +78,41 @@ struct aml_distributed {
 	uint32_t parameter_server_count;
 };
 
+/*
+ * What the run asks of its environment.  Three kinds, as in Azure ML: a
+ * named one (the site's catalogue, environment.h), user-managed (the
+ * interpreter the user points at) and system-managed (conda/pip
+ * dependencies built once per content).  Which applies is environment.h's
+ * decision; this is what the file says, in every form's terms.
+ */
 struct aml_environment {
 	char *name;                 /* NULL when not given */
-	char *version;
+	char *version;              /* NULL: not given, or "latest" */
+	/* azureml://registries/<registry>/environments/<name>/...: the
+	 * registry's name (the name and version are the reference's) */
+	char *registry;
 	char *interpreter_path;     /* python.interpreter_path; NULL: site's */
 	int user_managed_dependencies;
-	char *conda_dependencies;   /* compact JSON of the conda object, or NULL */
+	/* The conda specification as compact JSON: written inline, or read
+	 * from conda_dependencies_file (v1) / conda_file (v2) by
+	 * aml_runconfig_read_files in sbatch, so that the controller, which
+	 * reads no file, judges the same text. */
+	char *conda_dependencies;
 	char *conda_dependencies_file; /* absolute, normalised; or NULL */
 	int docker_enabled;
 	char *docker_base_image;
 	char *docker_shm_size;      /* as written: "2g" */
 	struct aml_strlist docker_arguments;
+	/* A Docker build: v1 docker.base_dockerfile (its text), v2 build
+	 * (the context directory, absolute, and its Dockerfile's path in
+	 * it).  NULL when not given. */
+	char *docker_base_dockerfile;
+	char *build_context;
+	char *build_dockerfile;
+	/* base_image_registry (v1): the address; whether credentials were
+	 * written in the file (never kept: they are refused). */
+	char *registry_address;
+	int registry_credentials_given;
 };
 
 struct aml_runconfig {
