@@ -13,7 +13,9 @@
 #include "conf_lines.h"
 #include "conf_values.h"
 #include "text.h"
+#include "job_env.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -63,6 +65,8 @@
 #define DEFAULT_RUN_DIR "/tmp/aml-runs"
 #define DEFAULT_SPOOL_DIR "/var/spool/aml"
 #define DEFAULT_INTERPRETER "python3"
+#define DEFAULT_ENV_DIR "/var/lib/aml/envs"
+#define DEFAULT_MODULES_INIT "/usr/share/lmod/lmod/init/bash"
 #define DEFAULT_FINALIZE_GRACE 120
 /* A REST server's answer: the launcher's whole end must fit in KillWait,
  * and what does not reach the server in time is spooled anyway. */
@@ -83,8 +87,9 @@
 #define ARGUMENTS_SIZE_LIMIT ((uint64_t)64 << 20)
 
 /*
- * Global keys first, ComputeTarget last among them, then the keys of a
- * ComputeTarget line: the two ranges are the suggestion lists.
+ * Global keys first, then the two keys that start a line of their own
+ * (ComputeTarget, Environment), then the keys of a ComputeTarget line,
+ * then those of an Environment line: the ranges are the suggestion lists.
  */
 enum key {
 	K_HISTORY_DIR,
@@ -111,7 +116,13 @@ enum key {
 	K_MAX_ARGUMENTS,
 	K_MAX_ARGUMENTS_SIZE,
 	K_DEFAULT_TARGET,
+	K_ENV_DIR,
+	K_PIP_OPTIONS,
+	K_CONDA_COMMAND,
+	K_MODULES_INIT,
+	K_DEFAULT_ENVIRONMENT,
 	K_COMPUTE_TARGET,
+	K_ENVIRONMENT,
 	K_PARTITION,
 	K_QOS,
 	K_ACCOUNT,
@@ -123,6 +134,10 @@ enum key {
 	K_ALLOW_USERS,
 	K_ALLOW_ACCOUNTS,
 	K_DEFAULT,
+	K_PREFIX,
+	K_INTERPRETER,
+	K_MODULES,
+	K_ENV,
 	K_COUNT,
 	K_UNKNOWN = K_COUNT,
 };
@@ -152,7 +167,13 @@ static const char *const key_names[K_COUNT] = {
 	[K_MAX_ARGUMENTS] = "MaxArguments",
 	[K_MAX_ARGUMENTS_SIZE] = "MaxArgumentsSize",
 	[K_DEFAULT_TARGET] = "DefaultTarget",
+	[K_ENV_DIR] = "EnvDir",
+	[K_PIP_OPTIONS] = "PipOptions",
+	[K_CONDA_COMMAND] = "CondaCommand",
+	[K_MODULES_INIT] = "ModulesInit",
+	[K_DEFAULT_ENVIRONMENT] = "DefaultEnvironment",
 	[K_COMPUTE_TARGET] = "ComputeTarget",
+	[K_ENVIRONMENT] = "Environment",
 	[K_PARTITION] = "Partition",
 	[K_QOS] = "QOS",
 	[K_ACCOUNT] = "Account",
@@ -164,10 +185,35 @@ static const char *const key_names[K_COUNT] = {
 	[K_ALLOW_USERS] = "AllowUsers",
 	[K_ALLOW_ACCOUNTS] = "AllowAccounts",
 	[K_DEFAULT] = "Default",
+	[K_PREFIX] = "Prefix",
+	[K_INTERPRETER] = "Interpreter",
+	[K_MODULES] = "Modules",
+	[K_ENV] = "Env",
 };
 
-#define N_GLOBAL_KEYS (K_COMPUTE_TARGET + 1)
-#define N_TARGET_KEYS (K_COUNT - K_PARTITION)
+#define N_GLOBAL_KEYS (K_ENVIRONMENT + 1)
+#define N_TARGET_KEYS (K_DEFAULT + 1 - K_PARTITION)
+#define N_ENV_KEYS (K_COUNT - K_PREFIX)
+
+/* Which kind of line a token is on: what it may hold, and what an
+ * unknown key is compared with for a suggestion. */
+enum line_kind { LINE_GLOBAL, LINE_TARGET, LINE_ENV };
+
+/* Whether [k] starts a line of its own. */
+static int starts_line(enum key k)
+{
+	return k == K_COMPUTE_TARGET || k == K_ENVIRONMENT;
+}
+
+/* The kind of line key [k] belongs on. */
+static enum line_kind line_of(enum key k)
+{
+	if (k >= K_PREFIX)
+		return LINE_ENV;
+	if (k >= K_PARTITION)
+		return LINE_TARGET;
+	return LINE_GLOBAL;
+}
 
 static const char *const time_rule =
 	"must be a Slurm time: MIN, MIN:SEC, H:M:S, D-H, D-H:M, D-H:M:S or "
@@ -206,6 +252,10 @@ struct parser {
 	struct target_info *info;  /* parallel to site->targets */
 	size_t cap_targets;
 	long default_yes;          /* index of the Default=YES target, or -1 */
+	size_t cap_envs;
+	int *env_name_ok;          /* parallel to site->envs */
+	struct aml_conf_token default_env_tok;
+	int default_env_ok;
 
 	struct found_error *errors;
 	size_t n_errors, cap_errors;
@@ -475,7 +525,7 @@ static enum key find_key(const char *s, size_t n)
  * mistake is not also reported as a missing or duplicate key.
  */
 static enum key check_token(struct parser *ps, const struct aml_conf_token *t,
-			    int on_target_line, int *value_ok, enum key *meant)
+			    enum line_kind on, int *value_ok, enum key *meant)
 {
 	char quoted[QUOTED_SIZE], key[QUOTED_SIZE - 2];   /* key: no quotes */
 	enum key k;
@@ -490,9 +540,11 @@ static enum key check_token(struct parser *ps, const struct aml_conf_token *t,
 	}
 	k = find_key(t->text, t->key_len);
 	if (k == K_UNKNOWN) {
-		const char *const *candidates = on_target_line ?
-			key_names + K_PARTITION : key_names;
-		size_t n = on_target_line ? N_TARGET_KEYS : N_GLOBAL_KEYS;
+		const char *const *candidates =
+			on == LINE_TARGET ? key_names + K_PARTITION :
+			on == LINE_ENV ? key_names + K_PREFIX : key_names;
+		size_t n = on == LINE_TARGET ? N_TARGET_KEYS :
+			   on == LINE_ENV ? N_ENV_KEYS : N_GLOBAL_KEYS;
 		const char *near = NULL;
 		char *word = NULL;
 
@@ -542,6 +594,34 @@ static enum key check_token(struct parser *ps, const struct aml_conf_token *t,
 	}
 	*value_ok = 1;
 	return k;
+}
+
+/* Blank-separated words (in quotes on the line) into [out]. */
+static void get_words(struct parser *ps, const struct aml_conf_token *t,
+		      enum key k, struct aml_strlist *out)
+{
+	const char *p = t->value;
+
+	aml_strlist_free(out);
+	while (*p) {
+		size_t n;
+		char *word;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, " \t");
+		if (!n)
+			break;
+		if (!(word = strndup(p, n)) || aml_strlist_push(out, word) < 0) {
+			free(word);
+			ps->out_of_memory = 1;
+			return;
+		}
+		free(word);
+		p += n;
+	}
+	if (!out->count)
+		bad_value(ps, t, k, "must hold at least one option");
 }
 
 static void apply_global(struct parser *ps, const struct aml_conf_token *t,
@@ -667,6 +747,33 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 	case K_DEFAULT_TARGET:
 		/* Checked once every target is known: it may come first. */
 		break;
+	case K_ENV_DIR:
+		set_path(ps, t, k, &site->env_dir);
+		break;
+	case K_MODULES_INIT:
+		set_path(ps, t, k, &site->modules_init);
+		break;
+	case K_CONDA_COMMAND: {
+		const char *base = strrchr(v, '/');
+
+		base = base ? base + 1 : v;
+		if (v[0] != '/')
+			bad_value(ps, t, k, "must be an absolute path");
+		else if (strcmp(base, "conda") && strcmp(base, "mamba") &&
+			 strcmp(base, "micromamba"))
+			bad_value(ps, t, k, "must be a conda, mamba or micromamba "
+				  "program (its name says which options it "
+				  "takes)");
+		else
+			set_string(ps, &site->conda_command, v);
+		break;
+	}
+	case K_PIP_OPTIONS:
+		get_words(ps, t, k, &site->pip_options);
+		break;
+	case K_DEFAULT_ENVIRONMENT:
+		/* Checked once every environment is known. */
+		break;
 	default:
 		break;
 	}
@@ -679,23 +786,27 @@ static void process_global_line(struct parser *ps)
 		enum key meant, k;
 		int ok;
 
-		k = check_token(ps, t, 0, &ok, &meant);
+		k = check_token(ps, t, LINE_GLOBAL, &ok, &meant);
 		if (k == K_UNKNOWN)
 			continue;
-		if (k == K_COMPUTE_TARGET) {
+		if (starts_line(k)) {
 			if (ok)
 				bad_value(ps, t, k, "must be the first key on "
 					  "its line");
 			/* The admin did write a target: "no ComputeTarget"
 			 * would only repeat this.  The rest of the line is
-			 * that target's, not global keys. */
-			ps->target_lines++;
+			 * that target's (or environment's), not global
+			 * keys. */
+			if (k == K_COMPUTE_TARGET)
+				ps->target_lines++;
 			return;
 		}
-		if (k > K_COMPUTE_TARGET) {
+		if (line_of(k) != LINE_GLOBAL) {
 			if (ok)
-				bad_value(ps, t, k, "only valid on a "
-					  "ComputeTarget line");
+				bad_value(ps, t, k, "only valid on %s line",
+					  line_of(k) == LINE_TARGET
+						  ? "a ComputeTarget"
+						  : "an Environment");
 			continue;
 		}
 		if (ps->global_line[k]) {
@@ -717,6 +828,9 @@ static void process_global_line(struct parser *ps)
 		} else if (k == K_DEFAULT_TARGET) {
 			ps->default_target_tok = *t;
 			ps->default_target_ok = ok;
+		} else if (k == K_DEFAULT_ENVIRONMENT) {
+			ps->default_env_tok = *t;
+			ps->default_env_ok = ok;
 		}
 		if (ok)
 			apply_global(ps, t, k);
@@ -854,7 +968,7 @@ static void process_target_line(struct parser *ps)
 	 * reported as a second, misleading error. */
 	if (set_string(ps, &target->name, first->value) < 0)
 		return;
-	check_token(ps, first, 1, &ok, &meant);
+	check_token(ps, first, LINE_TARGET, &ok, &meant);
 	if (!ok) {
 		/* Reported by check_token. */
 	} else if (!aml_conf_is_name(first->value))
@@ -865,22 +979,26 @@ static void process_target_line(struct parser *ps)
 
 	for (size_t i = 1; i < ps->rd.n_toks; i++) {
 		const struct aml_conf_token *t = &ps->rd.toks[i];
-		enum key k = check_token(ps, t, 1, &ok, &meant);
+		enum key k = check_token(ps, t, LINE_TARGET, &ok, &meant);
 
 		if (k == K_UNKNOWN) {
 			partition_meant |= meant == K_PARTITION;
 			continue;
 		}
-		if (k == K_COMPUTE_TARGET) {
+		if (starts_line(k)) {
 			if (ok)
 				bad_value(ps, t, k, "one per line; start a new "
 					  "line");
 			continue;
 		}
-		if (k < K_COMPUTE_TARGET) {
+		if (line_of(k) != LINE_TARGET) {
 			if (ok)
-				bad_value(ps, t, k, "is a global key, not valid "
-					  "on a ComputeTarget line");
+				bad_value(ps, t, k, "%s, not valid on a "
+					  "ComputeTarget line",
+					  line_of(k) == LINE_GLOBAL
+						  ? "is a global key"
+						  : "belongs on an Environment "
+						    "line");
 			continue;
 		}
 		if (seen[k]) {
@@ -899,16 +1017,191 @@ static void process_target_line(struct parser *ps)
 		bad_value(ps, first, K_COMPUTE_TARGET, "must have a Partition");
 }
 
+/* ---- Environment lines ---- */
+
+/* A module name as Lmod and Environment Modules write them:
+ * "cuda/12.2", "py-torch/2.1+cuda", "gcc@13" (Spack). */
+static int is_module_name(const char *s)
+{
+	if (!*s || *s == '/' || *s == '-')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-/+@", *s))
+			return 0;
+	return 1;
+}
+
+static long add_env(struct parser *ps)
+{
+	struct aml_site *site = ps->site;
+
+	if (site->n_envs == ps->cap_envs) {
+		size_t cap = ps->cap_envs ? ps->cap_envs * 2 : 4;
+		struct aml_site_env *envs;
+		int *ok;
+
+		envs = realloc(site->envs, cap * sizeof(*envs));
+		if (!envs)
+			goto oom;
+		site->envs = envs;
+		ok = realloc(ps->env_name_ok, cap * sizeof(*ok));
+		if (!ok)
+			goto oom;
+		ps->env_name_ok = ok;
+		ps->cap_envs = cap;
+	}
+	memset(&site->envs[site->n_envs], 0, sizeof(*site->envs));
+	ps->env_name_ok[site->n_envs] = 0;
+	return (long)site->n_envs++;
+oom:
+	ps->out_of_memory = 1;
+	return -1;
+}
+
+static void apply_env(struct parser *ps, struct aml_site_env *env,
+		      const struct aml_conf_token *t, enum key k)
+{
+	const char *v = t->value;
+
+	switch (k) {
+	case K_PREFIX:
+		set_path(ps, t, k, &env->prefix);
+		break;
+	case K_INTERPRETER:
+		if ((strchr(v, '/') && v[0] != '/') ||
+		    (v[0] != '/' && !aml_conf_is_word(v)))
+			bad_value(ps, t, k, "must be a command name or an "
+				  "absolute path");
+		else
+			set_string(ps, &env->interpreter, v);
+		break;
+	case K_MODULES:
+		get_list(ps, t, k, &env->modules, &env->n_modules);
+		for (size_t i = 0; i < env->n_modules; i++) {
+			if (is_module_name(env->modules[i]))
+				continue;
+			bad_value(ps, t, k, "module names are letters, digits "
+				  "and . _ - / + @, not starting with / or -");
+			break;
+		}
+		break;
+	case K_ENV: {
+		const char *eq = strchr(v, '=');
+		char *name = eq ? strndup(v, (size_t)(eq - v)) : NULL;
+
+		if (eq && !name) {
+			ps->out_of_memory = 1;
+			break;
+		}
+		if (!name || !aml_is_env_name(name))
+			bad_value(ps, t, k, "must be NAME=VALUE, NAME of letters, "
+				  "digits and '_', not starting with a digit");
+		else if (!strncmp(name, AML_ENV_RESERVED_PREFIX,
+				  strlen(AML_ENV_RESERVED_PREFIX)))
+			bad_value(ps, t, k, "%s: names starting with %s are "
+				  "slurm-aml's own", name,
+				  AML_ENV_RESERVED_PREFIX);
+		else if (aml_kvlist_get(&env->vars, name))
+			bad_value(ps, t, k, "%s is set twice on this line", name);
+		else if (aml_kvlist_set(&env->vars, name, eq + 1) < 0)
+			ps->out_of_memory = 1;
+		free(name);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void process_env_line(struct parser *ps)
+{
+	const struct aml_conf_token *first = &ps->rd.toks[0];
+	int seen[K_COUNT] = { 0 }, ok;
+	struct aml_site_env *env;
+	const char *colon;
+	enum key meant;
+	long index;
+
+	index = add_env(ps);
+	if (index < 0)
+		return;
+	env = &ps->site->envs[index];
+	env->line = first->line;
+	check_token(ps, first, LINE_ENV, &ok, &meant);
+	colon = ok ? strchr(first->value, ':') : NULL;
+	if (ok && (!(env->name = colon ? strndup(first->value,
+						  (size_t)(colon - first->value))
+					: strdup(first->value)) ||
+		   (colon && !(env->version = strdup(colon + 1))))) {
+		ps->out_of_memory = 1;
+		return;
+	}
+	if (!ok) {
+		/* Reported by check_token. */
+	} else if (!aml_conf_is_name(env->name) ||
+		   (env->version && !aml_conf_is_name(env->version)))
+		bad_value(ps, first, K_ENVIRONMENT, "must be NAME or "
+			  "NAME:VERSION, each of letters, digits, '.', '_' "
+			  "and '-'");
+	else
+		ps->env_name_ok[index] = 1;
+
+	for (size_t i = 1; i < ps->rd.n_toks; i++) {
+		const struct aml_conf_token *t = &ps->rd.toks[i];
+		enum key k = check_token(ps, t, LINE_ENV, &ok, &meant);
+
+		if (k == K_UNKNOWN)
+			continue;
+		if (starts_line(k)) {
+			if (ok)
+				bad_value(ps, t, k, "one per line; start a new "
+					  "line");
+			continue;
+		}
+		if (line_of(k) != LINE_ENV) {
+			if (ok)
+				bad_value(ps, t, k, "%s, not valid on an "
+					  "Environment line",
+					  line_of(k) == LINE_GLOBAL
+						  ? "is a global key"
+						  : "belongs on a ComputeTarget "
+						    "line");
+			continue;
+		}
+		/* Env= names one variable each time. */
+		if (seen[k] && k != K_ENV) {
+			if (ok)
+				bad_value(ps, t, k, "duplicate key on this "
+					  "Environment line (first set on line "
+					  "%d)", seen[k]);
+			continue;
+		}
+		seen[k] = t->line;
+		if (ok)
+			apply_env(ps, env, t, k);
+	}
+	if (seen[K_PREFIX] && seen[K_INTERPRETER])
+		bad_value(ps, first, K_ENVIRONMENT, "Prefix and Interpreter "
+			  "exclude each other (a Prefix's interpreter is "
+			  "PREFIX/bin/python)");
+	else if (!seen[K_PREFIX] && !seen[K_INTERPRETER] && !seen[K_MODULES])
+		bad_value(ps, first, K_ENVIRONMENT, "must give Prefix, "
+			  "Interpreter or Modules");
+}
+
 static void process_line(struct parser *ps)
 {
 	const struct aml_conf_token *first;
+	enum key k;
 
 	if (ps->rd.poisoned || ps->rd.n_toks == 0)
 		return;
 	first = &ps->rd.toks[0];
-	if (first->value && find_key(first->text, first->key_len) ==
-	    K_COMPUTE_TARGET)
+	k = first->value ? find_key(first->text, first->key_len) : K_UNKNOWN;
+	if (k == K_COMPUTE_TARGET)
 		process_target_line(ps);
+	else if (k == K_ENVIRONMENT)
+		process_env_line(ps);
 	else
 		process_global_line(ps);
 }
@@ -1068,6 +1361,55 @@ static void check_history(struct parser *ps)
 			  "only used with HistoryBackend=mlflow");
 }
 
+/* Two Environment lines of one name and version; the default environment
+ * names one. */
+static void check_envs(struct parser *ps)
+{
+	struct aml_site *site = ps->site;
+	const struct aml_conf_token *t = &ps->default_env_tok;
+
+	/* Catalogues are short (a site's curated list): pairs cost nothing
+	 * next to reading the lines. */
+	for (size_t i = 0; i < site->n_envs; i++) {
+		const struct aml_site_env *a = &site->envs[i];
+
+		for (size_t j = 0; ps->env_name_ok[i] && j < i; j++) {
+			const struct aml_site_env *b = &site->envs[j];
+
+			if (!ps->env_name_ok[j] || strcmp(a->name, b->name) ||
+			    !a->version != !b->version ||
+			    (a->version && strcmp(a->version, b->version)))
+				continue;
+			report(ps, a->line, "%s: %s%s%s is defined twice (first "
+			       "on line %d)", key_names[K_ENVIRONMENT], a->name,
+			       a->version ? ":" : "",
+			       a->version ? a->version : "", b->line);
+			break;
+		}
+	}
+	if (!t->text || !ps->default_env_ok)
+		return;
+	{
+		const char *colon = strchr(t->value, ':');
+		char *name = colon ? strndup(t->value,
+					     (size_t)(colon - t->value))
+				   : strdup(t->value);
+
+		if (!name) {
+			ps->out_of_memory = 1;
+			return;
+		}
+		if (!aml_site_find_env(site, name, colon ? colon + 1 : NULL)) {
+			bad_value(ps, t, K_DEFAULT_ENVIRONMENT, "must name an "
+				  "Environment line%s", site->n_envs ? "" :
+				  ", and none is defined");
+		} else {
+			set_string(ps, &site->default_environment, t->value);
+		}
+		free(name);
+	}
+}
+
 static void check_whole_file(struct parser *ps)
 {
 	find_duplicate_targets(ps);
@@ -1076,6 +1418,7 @@ static void check_whole_file(struct parser *ps)
 		       "required");
 	resolve_default_target(ps);
 	check_history(ps);
+	check_envs(ps);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1096,13 +1439,16 @@ int aml_site_defaults(struct aml_site *site)
 	site->kept_run_dir_max = AML_SITE_UNLIMITED64;
 	site->container_runtime = AML_CONTAINER_NONE;
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
+	site->env_dir = strdup(DEFAULT_ENV_DIR);
+	site->modules_init = strdup(DEFAULT_MODULES_INIT);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
 	site->history_timeout_seconds = DEFAULT_HISTORY_TIMEOUT;
 	site->history_probe_interval_seconds = DEFAULT_HISTORY_PROBE_INTERVAL;
 	site->history_log_interval_seconds = DEFAULT_HISTORY_LOG_INTERVAL;
 	aml_run_limits_default(&site->limits);
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
-	    !site->spool_dir || !site->default_interpreter) {
+	    !site->spool_dir || !site->default_interpreter ||
+	    !site->env_dir || !site->modules_init) {
 		aml_site_free(site);
 		return -1;
 	}
@@ -1162,6 +1508,7 @@ out:
 	free(ps.errors);
 	aml_conf_reader_free(&ps.rd);
 	free(ps.info);
+	free(ps.env_name_ok);
 	return rc;
 }
 
@@ -1323,6 +1670,33 @@ const struct aml_target *aml_site_find_target(const struct aml_site *site,
 	return NULL;
 }
 
+const struct aml_site_env *aml_site_find_env(const struct aml_site *site,
+					     const char *name,
+					     const char *version)
+{
+	const struct aml_site_env *best = NULL;
+
+	if (!site || !name)
+		return NULL;
+	for (size_t i = 0; i < site->n_envs; i++) {
+		const struct aml_site_env *e = &site->envs[i];
+
+		if (!e->name || strcmp(e->name, name))
+			continue;
+		if (version) {
+			if (e->version && !strcmp(e->version, version))
+				return e;
+			continue;
+		}
+		/* glibc's version order: "1.10" after "1.9", "10" after
+		 * "9"; an unversioned line is the lowest. */
+		if (!best || (e->version && (!best->version ||
+			      strverscmp(e->version, best->version) > 0)))
+			best = e;
+	}
+	return best;
+}
+
 void aml_site_free(struct aml_site *site)
 {
 	if (!site)
@@ -1350,5 +1724,21 @@ void aml_site_free(struct aml_site *site)
 		aml_conf_list_free(t->allow_accounts, t->n_allow_accounts);
 	}
 	free(site->targets);
+	free(site->env_dir);
+	free(site->modules_init);
+	free(site->conda_command);
+	free(site->default_environment);
+	aml_strlist_free(&site->pip_options);
+	for (size_t i = 0; i < site->n_envs; i++) {
+		struct aml_site_env *e = &site->envs[i];
+
+		free(e->name);
+		free(e->version);
+		free(e->prefix);
+		free(e->interpreter);
+		aml_conf_list_free(e->modules, e->n_modules);
+		aml_kvlist_free(&e->vars);
+	}
+	free(site->envs);
 	memset(site, 0, sizeof(*site));
 }

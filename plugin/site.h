@@ -68,6 +68,20 @@
  *                               (these four bound what one submission costs
  *                               slurmctld; runconfig.h, struct
  *                               aml_run_limits)
+ *   EnvDir=PATH                 where runs' pip/conda environments are
+ *                               built, once per content; on a filesystem
+ *                               every node sees, 1777 like SpoolDir
+ *                               [/var/lib/aml/envs]
+ *   PipOptions="OPTIONS"        given to every pip build, split at blanks
+ *                               (an index: "--index-url=URL", or a
+ *                               wheelhouse: "--no-index --find-links=DIR")
+ *   CondaCommand=PATH           a conda, mamba or micromamba, for what pip
+ *                               alone cannot build; none: such runs are
+ *                               refused at submit
+ *   ModulesInit=PATH            the shell script that defines `module`
+ *                               [/usr/share/lmod/lmod/init/bash]
+ *   DefaultEnvironment=NAME[:VERSION]  the environment of runs that name
+ *                               none and define none [none: DefaultInterpreter]
  *
  * ComputeTarget=NAME lines, one per target, with these keys on the line:
  *   Partition=NAME (required), QOS=NAME, Account=NAME, Gres=SPEC (per node,
@@ -75,6 +89,12 @@
  *   MaxTime=TIME (Slurm's time format: MIN, MIN:SEC, H:M:S, D-H, D-H:M,
  *   D-H:M:S, or UNLIMITED), MaxProcessesPerNode=N, AllowUsers=a,b,
  *   AllowAccounts=a,b, Default=YES|NO.
+ *
+ * Environment=NAME[:VERSION] lines, the site's catalogue (environment.h),
+ * one per name and version, with at least one of:
+ *   Prefix=PATH (a prebuilt venv or conda env), Interpreter=PATH|COMMAND
+ *   (not with Prefix), Modules=a,b (module names, loaded in order), and
+ *   any number of Env=NAME=VALUE.
  *
  * Paths must be absolute.  Booleans accept yes/no, true/false, 1/0, on/off.
  *
@@ -89,7 +109,9 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "kvlist.h"
 #include "run_limits.h"
+#include "strlist.h"
 
 /* "No limit" for the numeric limits below, as Slurm's INFINITE. */
 #define AML_SITE_UNLIMITED UINT32_MAX
@@ -127,6 +149,23 @@ struct aml_target {
 	int line;                         /* where it was defined */
 };
 
+/*
+ * An environment the site provides by name (an Environment= line): what a
+ * run that names it (Azure ML's curated names, or the site's own) runs in.
+ * Its interpreter: Interpreter=, else PREFIX/bin/python, else python3 as
+ * the Modules leave PATH.
+ */
+struct aml_site_env {
+	char *name;
+	char *version;              /* NULL: unversioned */
+	char *prefix;               /* a prebuilt venv or conda env; NULL */
+	char *interpreter;          /* absolute path or command name; NULL */
+	char **modules;             /* loaded in this order */
+	size_t n_modules;
+	struct aml_kvlist vars;     /* Env=NAME=VALUE, in order */
+	int line;                   /* where it was defined */
+};
+
 struct aml_site {
 	char *path;                 /* file it came from, for messages */
 	char *history_dir;
@@ -153,6 +192,14 @@ struct aml_site {
 				     * parse with at least one target */
 	struct aml_target *targets;
 	size_t n_targets;
+	/* Environments (environment.h) */
+	char *env_dir;              /* EnvDir: built environments */
+	struct aml_strlist pip_options; /* PipOptions, split at blanks */
+	char *conda_command;        /* CondaCommand; NULL: none */
+	char *modules_init;         /* ModulesInit: the shell's module init */
+	char *default_environment;  /* DefaultEnvironment, as written; NULL */
+	struct aml_site_env *envs;
+	size_t n_envs;
 };
 
 /*
@@ -191,6 +238,16 @@ int aml_site_default_path(char *buf, size_t len);
  */
 int aml_site_load_default(struct aml_site *site, char *errbuf,
 			  size_t errlen);
+
+/*
+ * The catalogue's environment [name] (exact, case-sensitive) at [version],
+ * or its highest version when [version] is NULL (versions compare as
+ * dotted numbers where they are, as text elsewhere: "10" > "9" > "1.2"),
+ * or NULL.
+ */
+const struct aml_site_env *aml_site_find_env(const struct aml_site *site,
+					     const char *name,
+					     const char *version);
 
 /*
  * The target called [name] (exact, case-sensitive), or NULL.

@@ -335,6 +335,149 @@ static void test_history_timeout(void **state)
 		     "from 1 to 600, got \"0\"");
 }
 
+/* HistoryLogInterval: how often a tracking server gets the growing logs. */
+static void test_history_log_interval(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_global("FinalizeGrace=60", &site);
+	assert_int_equal(site.history_log_interval_seconds, 15);
+	aml_site_free(&site);
+	parse_global("HistoryLogInterval=0", &site);
+	assert_int_equal(site.history_log_interval_seconds, 0);
+	aml_site_free(&site);
+	global_fails("HistoryLogInterval=3601",
+		     "aml.conf: line 1: HistoryLogInterval: must be a whole "
+		     "number from 0 to 3600, got \"3601\"");
+}
+
+/* The environment settings and the catalogue (environment.h). */
+static void test_environment_globals(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_global("FinalizeGrace=60", &site);
+	assert_string_equal(site.env_dir, "/var/lib/aml/envs");
+	assert_string_equal(site.modules_init,
+			    "/usr/share/lmod/lmod/init/bash");
+	assert_null(site.conda_command);
+	assert_int_equal(site.pip_options.count, 0);
+	assert_null(site.default_environment);
+	aml_site_free(&site);
+	parse_global("EnvDir=/shared/envs PipOptions=\"--no-index  "
+		     "--find-links=/shared/wheels\" "
+		     "CondaCommand=/opt/mm/bin/micromamba "
+		     "ModulesInit=/etc/modules/init/bash", &site);
+	assert_string_equal(site.env_dir, "/shared/envs");
+	assert_int_equal(site.pip_options.count, 2);
+	assert_string_equal(site.pip_options.items[0], "--no-index");
+	assert_string_equal(site.pip_options.items[1],
+			    "--find-links=/shared/wheels");
+	assert_string_equal(site.conda_command, "/opt/mm/bin/micromamba");
+	assert_string_equal(site.modules_init, "/etc/modules/init/bash");
+	aml_site_free(&site);
+	global_fails("EnvDir=envs",
+		     "aml.conf: line 1: EnvDir: must be an absolute path, got "
+		     "\"envs\"");
+	global_fails("CondaCommand=/usr/bin/pip",
+		     "aml.conf: line 1: CondaCommand: must be a conda, mamba or "
+		     "micromamba program (its name says which options it "
+		     "takes), got \"/usr/bin/pip\"");
+	global_fails("CondaCommand=conda",
+		     "aml.conf: line 1: CondaCommand: must be an absolute "
+		     "path, got \"conda\"");
+	global_fails("PipOptions=\"  \"",
+		     "aml.conf: line 1: PipOptions: must hold at least one "
+		     "option, got \"  \"");
+}
+
+static void test_environment_catalogue(void **state)
+{
+	struct aml_site site;
+	const struct aml_site_env *e;
+
+	(void)state;
+	parse_ok(BASE
+		 "Environment=AzureML-Minimal Prefix=/shared/envs/minimal\n"
+		 "Environment=torch:1.9 Modules=cuda/12.2,py-torch/2.1+cuda "
+		 "Env=OMP_NUM_THREADS=1 Env=\"NOTE=a b\"\n"
+		 "Environment=torch:1.10 Interpreter=/opt/py/bin/python3\n"
+		 "Environment=torch:2 Interpreter=python3.11\n"
+		 "DefaultEnvironment=AzureML-Minimal\n", &site);
+	assert_int_equal(site.n_envs, 4);
+	assert_string_equal(site.default_environment, "AzureML-Minimal");
+	e = aml_site_find_env(&site, "AzureML-Minimal", NULL);
+	assert_non_null(e);
+	assert_string_equal(e->prefix, "/shared/envs/minimal");
+	assert_null(e->version);
+	e = aml_site_find_env(&site, "torch", "1.9");
+	assert_non_null(e);
+	assert_int_equal(e->n_modules, 2);
+	assert_string_equal(e->modules[1], "py-torch/2.1+cuda");
+	assert_string_equal(aml_kvlist_get(&e->vars, "OMP_NUM_THREADS"), "1");
+	assert_string_equal(aml_kvlist_get(&e->vars, "NOTE"), "a b");
+	/* The latest: versions compare as numbers. */
+	e = aml_site_find_env(&site, "torch", NULL);
+	assert_non_null(e);
+	assert_string_equal(e->version, "2");
+	assert_null(aml_site_find_env(&site, "torch", "3"));
+	assert_null(aml_site_find_env(&site, "Torch", NULL));
+	aml_site_free(&site);
+
+	parse_fails(BASE "Environment=a Prefix=/p Interpreter=/i\n",
+		    "aml.conf: line 2: Environment: Prefix and Interpreter "
+		    "exclude each other (a Prefix's interpreter is "
+		    "PREFIX/bin/python), got \"a\"");
+	parse_fails(BASE "Environment=a Env=X=1\n",
+		    "aml.conf: line 2: Environment: must give Prefix, "
+		    "Interpreter or Modules, got \"a\"");
+	parse_fails(BASE "Environment=a Prefix=/p\nEnvironment=a Modules=m\n",
+		    "aml.conf: line 3: Environment: a is defined twice (first "
+		    "on line 2)");
+	parse_fails(BASE "Environment=a b Prefix=/p\n",
+		    "aml.conf: line 2: expected Key=Value, got \"b\"");
+	parse_fails(BASE "Environment=a:1/2 Prefix=/p\n",
+		    "aml.conf: line 2: Environment: must be NAME or "
+		    "NAME:VERSION, each of letters, digits, '.', '_' and '-', "
+		    "got \"a:1/2\"");
+	parse_fails(BASE "Environment=a Modules=-x\n",
+		    "aml.conf: line 2: Modules: module names are letters, "
+		    "digits and . _ - / + @, not starting with / or -, got "
+		    "\"-x\"");
+	parse_fails(BASE "Environment=a Prefix=/p Env=AML_RUN_ID=x\n",
+		    "aml.conf: line 2: Env: AML_RUN_ID: names starting with "
+		    "AML_ are slurm-aml's own, got \"AML_RUN_ID=x\"");
+	parse_fails(BASE "Environment=a Prefix=/p Env=1X=x Env=Y\n",
+		    "aml.conf: line 2: Env: must be NAME=VALUE, NAME of "
+		    "letters, digits and '_', not starting with a digit, got "
+		    "\"1X=x\"\n"
+		    "aml.conf: line 2: Env: must be NAME=VALUE, NAME of "
+		    "letters, digits and '_', not starting with a digit, got "
+		    "\"Y\"");
+	parse_fails(BASE "Environment=a Prefix=/p Partition=x\n",
+		    "aml.conf: line 2: Partition: belongs on a ComputeTarget "
+		    "line, not valid on an Environment line, got \"x\"");
+	parse_fails(BASE "Environment=a Prefx=/p\n",
+		    "aml.conf: line 2: Prefx: unknown key (did you mean "
+		    "Prefix?), got \"/p\"\n"
+		    "aml.conf: line 2: Environment: must give Prefix, "
+		    "Interpreter or Modules, got \"a\"");
+	parse_fails(BASE "Modules=a\n",
+		    "aml.conf: line 2: Modules: only valid on an Environment "
+		    "line, got \"a\"");
+	parse_fails("ComputeTarget=cpu Partition=debug Prefix=/p\n",
+		    "aml.conf: line 1: Prefix: belongs on an Environment "
+		    "line, not valid on a ComputeTarget line, got \"/p\"");
+	parse_fails(BASE "Environment=a Prefix=/p\nDefaultEnvironment=b\n",
+		    "aml.conf: line 3: DefaultEnvironment: must name an "
+		    "Environment line, got \"b\"");
+	parse_fails(BASE "DefaultEnvironment=a:1\n",
+		    "aml.conf: line 2: DefaultEnvironment: must name an "
+		    "Environment line, and none is defined, got \"a:1\"");
+}
+
 static void test_run_visibility(void **state)
 {
 	struct aml_site site;
@@ -1744,6 +1887,9 @@ int main(void)
 		cmocka_unit_test(test_history_uri),
 		cmocka_unit_test(test_history_credentials),
 		cmocka_unit_test(test_history_timeout),
+		cmocka_unit_test(test_history_log_interval),
+		cmocka_unit_test(test_environment_globals),
+		cmocka_unit_test(test_environment_catalogue),
 		cmocka_unit_test(test_run_visibility),
 		cmocka_unit_test(test_snapshot_dir),
 		cmocka_unit_test(test_snapshot_max_size_suffixes),
