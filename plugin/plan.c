@@ -619,9 +619,12 @@ static void check_command(const struct aml_runconfig *rc,
 
 static int build_environment(const struct aml_runconfig *rc,
 			     const struct layout *l, const char *target,
+			     const struct aml_env_choice *choice,
 			     struct aml_strlist *env)
 {
 	const struct aml_kvlist *vars = &rc->environment_variables;
+	const struct aml_kvlist *site_vars =
+		choice->entry ? &choice->entry->vars : NULL;
 	const char *exp = rc->experiment_name;
 	char nodes[U64_TEXT], seconds[U64_TEXT], tasks[U64_TEXT];
 	const char *run_vars[N_RUN_VARS][2] = {
@@ -638,12 +641,26 @@ static int build_environment(const struct aml_runconfig *rc,
 		{ AML_ENV_SLURM_JOB_NAME, l->run_id },
 	};
 
-	env->items = calloc(vars->count + N_RUN_VARS + 1, sizeof(char *));
+	env->items = calloc(vars->count + (site_vars ? site_vars->count : 0) +
+				    N_RUN_VARS + 1,
+			    sizeof(char *));
 	if (!env->items)
 		return -1;
 	for (size_t i = 0; i < vars->count; i++) {
 		env->items[env->count] = aml_env_pair(vars->items[i].key,
 						  vars->items[i].value);
+		if (!env->items[env->count])
+			return -1;
+		env->count++;
+	}
+	/* The catalogue environment's own variables, where the run sets
+	 * none of the name: a run's environment_variables win, as in Azure
+	 * ML. */
+	for (size_t i = 0; site_vars && i < site_vars->count; i++) {
+		if (aml_kvlist_get(vars, site_vars->items[i].key))
+			continue;
+		env->items[env->count] = aml_env_pair(site_vars->items[i].key,
+						  site_vars->items[i].value);
 		if (!env->items[env->count])
 			return -1;
 		env->count++;
@@ -659,7 +676,7 @@ static int build_environment(const struct aml_runconfig *rc,
 }
 
 static int build_argv(const struct aml_runconfig *rc,
-		      const struct aml_site *site, struct aml_strlist *argv)
+		      const struct aml_env_choice *env, struct aml_strlist *argv)
 {
 	const char *fixed[3];
 	const struct aml_strlist *rest = NULL;
@@ -673,13 +690,7 @@ static int build_argv(const struct aml_runconfig *rc,
 		fixed[n_fixed++] = "-c";
 		fixed[n_fixed++] = rc->command_line;
 	} else {
-		const char *interpreter = rc->environment.interpreter_path;
-
-		if (!interpreter)
-			interpreter = site->default_interpreter;
-		if (!interpreter)
-			interpreter = "python3";
-		fixed[n_fixed++] = interpreter;
+		fixed[n_fixed++] = env->interpreter;
 		fixed[n_fixed++] = rc->script;
 		rest = &rc->arguments;
 	}
@@ -737,8 +748,9 @@ static int build_plan(const struct aml_runconfig *rc,
 	plan->time_limit_minutes = l->time_limit;
 	plan->deadline_seconds = l->deadline;
 
-	if (build_environment(rc, l, t->name, &plan->environment) < 0 ||
-	    build_argv(rc, site, &plan->argv) < 0)
+	if (build_environment(rc, l, t->name, &plan->env,
+			      &plan->environment) < 0 ||
+	    build_argv(rc, &plan->env, &plan->argv) < 0)
 		return -1;
 	return 0;
 }
@@ -768,6 +780,8 @@ int aml_plan_from_config(const struct aml_runconfig *rc,
 	check_experiment(rc, errs);
 	check_environment(rc, errs);
 	check_command(rc, errs);
+	if (aml_env_choose(rc, site, &plan->env, errs) < 0)
+		bad = 1;
 
 	if (bad || !l.target || !l.run_id || errs->count != errors_before ||
 	    errs->out_of_memory)
@@ -917,7 +931,11 @@ char *aml_plan_to_json(const struct aml_plan *plan)
 			plan->time_limit_minutes) &&
 	    json_number(root, "deadline_seconds", plan->deadline_seconds) &&
 	    json_environment(root, &plan->environment) &&
-	    json_argv(root, &plan->argv))
+	    json_argv(root, &plan->argv) &&
+	    json_string(root, "environment_kind",
+			aml_env_kind_name(plan->env.kind)) &&
+	    json_string(root, "environment_label", plan->env.label) &&
+	    json_string(root, "environment_spec", plan->env.spec))
 		text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;
@@ -942,5 +960,6 @@ void aml_plan_free(struct aml_plan *plan)
 	free(plan->constraint);
 	aml_strlist_free(&plan->environment);
 	aml_strlist_free(&plan->argv);
+	aml_env_choice_free(&plan->env);
 	memset(plan, 0, sizeof(*plan));
 }

@@ -63,6 +63,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "environment.h"
 #include "errors.h"
 #include "runconfig.h"
 #include "site.h"
@@ -100,6 +101,7 @@ struct aml_plan {
 	 * for execve. */
 	struct aml_strlist environment; /* "NAME=value", user's first */
 	struct aml_strlist argv;        /* the launch command */
+	struct aml_env_choice env;      /* what it runs in (environment.h) */
 };
 
 /*
@@ -119,10 +121,13 @@ struct aml_plan {
  * whose name starts with SLURM_, AZUREML_ or AML_ (which covers all of
  * those names) is an error, as is a name that is not a valid variable name.
  *
+ * The environment the run runs in is environment.h's choice (env), and a
+ * refusal of it is the plan's.  A catalogue environment's Env= variables
+ * follow the run's own, except those the run sets itself.
+ *
  * argv: the argv-form command as is; a shell command line as
  * {"/bin/bash", "-c", line}; a script as {interpreter, script, arguments...}
- * with environment.interpreter_path, else the site's DefaultInterpreter,
- * else "python3".  If a configuration holds more than one (the parser
+ * with the environment's interpreter (env.interpreter).  If a configuration holds more than one (the parser
  * forbids it), the argv form wins, then the command line.
  *
  * job_name is the run id; comment is "aml run_id=<id> experiment=<exp>".

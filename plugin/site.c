@@ -66,7 +66,7 @@
 #define DEFAULT_SPOOL_DIR "/var/spool/aml"
 #define DEFAULT_INTERPRETER "python3"
 #define DEFAULT_ENV_DIR "/var/lib/aml/envs"
-#define DEFAULT_MODULES_INIT "/usr/share/lmod/lmod/init/bash"
+#define DEFAULT_MODULES_INIT "/usr/share/lmod/lmod/init/profile"
 #define DEFAULT_FINALIZE_GRACE 120
 /* A REST server's answer: the launcher's whole end must fit in KillWait,
  * and what does not reach the server in time is spooled anyway. */

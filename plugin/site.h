@@ -79,7 +79,7 @@
  *                               alone cannot build; none: such runs are
  *                               refused at submit
  *   ModulesInit=PATH            the shell script that defines `module`
- *                               [/usr/share/lmod/lmod/init/bash]
+ *                               [/usr/share/lmod/lmod/init/profile]
  *   DefaultEnvironment=NAME[:VERSION]  the environment of runs that name
  *                               none and define none [none: DefaultInterpreter]
  *

@@ -22,6 +22,8 @@
 #include "clock.h"
 #include "errors.h"
 #include "event.h"
+#include "env_node.h"
+#include "environment.h"
 #include "hash.h"
 #include "history.h"
 #include "job_env.h"
@@ -225,7 +227,8 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 static enum aml_history_result record(struct aml_history *h,
 				      const char *experiment,
 				      const struct install_req *q,
-				      enum aml_status status, char *errbuf,
+				      enum aml_status status,
+				      const char *reason, char *errbuf,
 				      size_t errlen)
 {
 	struct aml_event ev;
@@ -238,7 +241,8 @@ static enum aml_history_result record(struct aml_history *h,
 	}
 	ev.attempt = q->attempt;
 	ev.job_id = q->job_id;
-	if (aml_event_set_node(&ev, q->node_name) < 0) {
+	if (aml_event_set_node(&ev, q->node_name) < 0 ||
+	    (reason && *reason && aml_event_set_reason(&ev, reason) < 0)) {
 		snprintf(errbuf, errlen, "out of memory");
 		aml_event_free(&ev);
 		return AML_HISTORY_ERROR;
@@ -246,6 +250,36 @@ static enum aml_history_result record(struct aml_history *h,
 	r = aml_history_record(h, experiment, q->run_id, &ev, errbuf, errlen);
 	aml_event_free(&ev);
 	return r;
+}
+
+/*
+ * What Preparing says: the environment the launcher now makes ready
+ * (env_node.h: its name, or a built one's key and whether it is built).
+ * Nothing when the configuration does not read (the launcher fails the
+ * run with why).
+ */
+static void preparing_reason(spank_t sp, const struct install_req *q,
+			     char *buf, size_t len)
+{
+	struct aml_runconfig rc;
+	struct aml_env_choice env;
+	struct aml_errors errs;
+	char *config = NULL;
+
+	buf[0] = '\0';
+	if (job_getenv(sp, AML_ENV_NODE_CONFIG, &config) <= 0)
+		return;
+	aml_errors_init(&errs, NULL);
+	if (aml_runconfig_parse(config, strlen(config), AML_ENV_NODE_CONFIG,
+				NULL, NULL, &q->site->limits, &rc, &errs) == 0) {
+		if (aml_env_choose(&rc, q->site, &env, &errs) == 0) {
+			aml_env_reason(&env, q->site, buf, len, NULL);
+			aml_env_choice_free(&env);
+		}
+		aml_runconfig_free(&rc);
+	}
+	aml_errors_free(&errs);
+	free(config);
 }
 
 /*
@@ -263,7 +297,7 @@ static enum aml_history_result record(struct aml_history *h,
 static void record_preparing(spank_t sp, const struct install_req *q)
 {
 	struct aml_history *h = NULL;
-	char errbuf[1024], ignored[1024], *experiment = NULL;
+	char errbuf[1024], ignored[1024], reason[512], *experiment = NULL;
 	char *tracking_id = NULL;
 	enum aml_history_result r;
 	int failed;
@@ -293,13 +327,14 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 		free(experiment);
 		return;
 	}
-	r = record(h, experiment, q, AML_STATUS_PREPARING, errbuf,
+	preparing_reason(sp, q, reason, sizeof(reason));
+	r = record(h, experiment, q, AML_STATUS_PREPARING, reason, errbuf,
 		   sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR &&
-	    record(h, experiment, q, AML_STATUS_QUEUED, ignored,
+	    record(h, experiment, q, AML_STATUS_QUEUED, NULL, ignored,
 		   sizeof(ignored)) != AML_HISTORY_ERROR)
-		r = record(h, experiment, q, AML_STATUS_PREPARING, errbuf,
-			   sizeof(errbuf));
+		r = record(h, experiment, q, AML_STATUS_PREPARING, reason,
+			   errbuf, sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR)
 		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
 			    q->run_id, errbuf);

@@ -34,6 +34,7 @@
 #include "job_env.h"
 #include "launch.h"
 #include "launch_common.h"
+#include "launch_env.h"
 #include "launch_cause.h"
 #include "launch_finish.h"
 #include "launch_logs.h"
@@ -96,6 +97,24 @@ static int fail_run(struct launcher *L, const char *fmt, ...)
 		launch_record(&L->ctx, AML_STATUS_FAILED, reason, 0, 0, NULL);
 	launcher_free(L);
 	return AML_EXIT_FAILURE;
+}
+
+/*
+ * The environment could not be made ready: what its build left in logs/
+ * (logs/azureml/environment_build_log.txt) goes to run history first,
+ * so the reason's package can be looked up in the log, then the run
+ * fails from Preparing.
+ */
+static int fail_preparing(struct launcher *L, const char *reason)
+{
+	char err[1024];
+
+	if (L->ctx.h && L->ctx.experiment && L->ctx.workdir_fd >= 0 &&
+	    aml_history_upload(L->ctx.h, L->ctx.experiment, L->ctx.run_id,
+			       L->ctx.workdir_fd, "logs", NULL, err,
+			       sizeof(err)) == AML_HISTORY_ERROR)
+		launch_say("%s", err);
+	return fail_run(L, "%s", reason);
 }
 
 /* Every line of [errs] as one, joined by "; ": one line on stderr and
@@ -381,6 +400,10 @@ int main(int argc, char **argv)
 	    (status = check_workdir(&L)) != 0 ||
 	    (status = make_plan(&L)) != 0)
 		return status;
+	/* Still Preparing: a build can take minutes, and its failure is
+	 * the run's. */
+	if (launch_env_prepare(&L.ctx, &L.plan.env, err, sizeof(err)) < 0)
+		return fail_preparing(&L, err);
 
 	/* One process of a distributed configuration still goes through
 	 * srun: its RANK, WORLD_SIZE and MASTER_ADDR come from the node

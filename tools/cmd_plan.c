@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "conf_values.h"
+#include "env_cache.h"
+#include "env_node.h"
 #include "errors.h"
 #include "plan.h"
 #include "runconfig.h"
@@ -35,6 +37,40 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 planned, 2 the file or the site policy refuses it,\n"
 	"64 usage error.\n";
+
+/* What the run runs in, and for a built environment its key on a node
+ * like this one, whether EnvDir has it, and what builds it. */
+static void print_environment(const struct aml_env_choice *env,
+			      const struct aml_site *site)
+{
+	char reason[512], key[65], prefix[4096], err[512];
+
+	printf("runs in:         %s\n", env->label);
+	if (env->kind != AML_ENV_PIP && env->kind != AML_ENV_CONDA)
+		return;
+	aml_env_reason(env, site, reason, sizeof(reason), key);
+	if (!key[0]) {
+		printf("  key:           (cannot tell on this host)\n");
+		return;
+	}
+	printf("  key:           %s (on a node like this one)\n", key);
+	if (aml_env_cache_lookup(site->env_dir, key, prefix, sizeof(prefix),
+				 err, sizeof(err)) == 1)
+		printf("  cached:        %s\n", prefix);
+	else
+		printf("  cached:        no: the first run that needs it builds "
+		       "it in %s\n", site->env_dir);
+	if (env->kind == AML_ENV_PIP) {
+		printf("  built by:      %s -m venv; pip install",
+		       site->default_interpreter);
+		for (size_t i = 0; i < site->pip_options.count; i++)
+			printf(" %s", site->pip_options.items[i]);
+		printf(" (the requirements)\n");
+	} else {
+		printf("  built by:      %s (from an environment file)\n",
+		       site->conda_command);
+	}
+}
 
 static void print_plan(const struct aml_plan *plan,
 		       const struct aml_runconfig *rc,
@@ -63,6 +99,7 @@ static void print_plan(const struct aml_plan *plan,
 	printf("time limit:      %u minutes (the run is stopped at %s; %u s to finalize)\n",
 	       plan->time_limit_minutes, deadline,
 	       site->finalize_grace_seconds);
+	print_environment(&plan->env, site);
 	printf("command:         %s\n", command ? command : "(out of memory)");
 	printf("environment:\n");
 	for (size_t i = 0; i < plan->environment.count; i++)

@@ -361,7 +361,7 @@ static void test_environment_globals(void **state)
 	parse_global("FinalizeGrace=60", &site);
 	assert_string_equal(site.env_dir, "/var/lib/aml/envs");
 	assert_string_equal(site.modules_init,
-			    "/usr/share/lmod/lmod/init/bash");
+			    "/usr/share/lmod/lmod/init/profile");
 	assert_null(site.conda_command);
 	assert_int_equal(site.pip_options.count, 0);
 	assert_null(site.default_environment);

@@ -1,0 +1,359 @@
+/*
+ * environment.c: see environment.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env_spec.h"
+#include "environment.h"
+#include "hash.h"
+#include "suggest.h"
+#include "text.h"
+
+/* Names listed in a refusal: a site's catalogue may be long. */
+#define KNOWN_SHOWN 12
+
+const char *aml_env_kind_name(enum aml_env_kind kind)
+{
+	switch (kind) {
+	case AML_ENV_DEFAULT:
+		return "site default";
+	case AML_ENV_CATALOGUE:
+		return "catalogue";
+	case AML_ENV_USER_MANAGED:
+		return "user-managed";
+	case AML_ENV_PIP:
+		return "pip";
+	case AML_ENV_CONDA:
+		return "conda";
+	}
+	return "?";
+}
+
+void aml_env_choice_free(struct aml_env_choice *c)
+{
+	free(c->interpreter);
+	free(c->spec);
+	free(c->label);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Azure ML's own base images: a configuration saved by the SDK names one
+ * even when it asks for no container (docker.enabled false), and with
+ * one of them it means "the default environment", which here is the
+ * site's.  Any other image asks for a container this site cannot run.
+ */
+static int is_azureml_base_image(const char *image)
+{
+	static const char *const bases[] = {
+		"mcr.microsoft.com/azureml/openmpi",
+		"mcr.microsoft.com/azureml/base",
+		"mcr.microsoft.com/azureml/intelmpi",
+		"mcr.microsoft.com/azureml/minimal-ubuntu",
+	};
+
+	for (size_t i = 0; i < sizeof(bases) / sizeof(*bases); i++)
+		if (!strncmp(image, bases[i], strlen(bases[i])))
+			return 1;
+	return 0;
+}
+
+/* The refusals that hold whatever the kind (environment.h). */
+static void refuse_containers(const struct aml_environment *env,
+			      const struct aml_site *site,
+			      struct aml_errors *errs)
+{
+	const char *runtime = site->container_runtime == AML_CONTAINER_NONE
+				      ? "ContainerRuntime=none"
+				      : "its ContainerRuntime is not used "
+					"for runs yet";
+	int image_used = env->docker_base_image &&
+			 (env->docker_enabled ||
+			  !is_azureml_base_image(env->docker_base_image));
+	char shown[256];
+
+	if (env->registry_credentials_given)
+		aml_errors_add(errs, "environment.docker.base_image_registry",
+			       "credentials written in the configuration are "
+			       "refused: they would be stored with the run for "
+			       "everyone who can read it; the site gives "
+			       "registry access");
+	if (image_used)
+		aml_errors_add(errs, "environment.docker.base_image",
+			       "this site runs no container images (%s); name "
+			       "an environment of the site's catalogue instead, "
+			       "got %s", runtime,
+			       aml_text_quote(env->docker_base_image,
+					      strlen(env->docker_base_image),
+					      shown, sizeof(shown)));
+	if (env->docker_base_dockerfile)
+		aml_errors_add(errs, "environment.docker.base_dockerfile",
+			       "this site builds no container images (%s)",
+			       runtime);
+	if (env->build_context)
+		aml_errors_add(errs, "environment.build",
+			       "this site builds no container images (%s), got "
+			       "%s", runtime,
+			       aml_text_quote(env->build_context,
+					      strlen(env->build_context), shown,
+					      sizeof(shown)));
+	if (env->docker_arguments.count && !image_used)
+		aml_errors_add(errs, "environment.docker.arguments",
+			       "only for a container, and the run has none "
+			       "(%zu argument%s)", env->docker_arguments.count,
+			       env->docker_arguments.count == 1 ? "" : "s");
+}
+
+/* "a, b, c, ..." of the catalogue's distinct names, into [buf]. */
+static void known_names(const struct aml_site *site, char *buf, size_t len)
+{
+	size_t used = 0, shown = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < site->n_envs && used < len; i++) {
+		const char *name = site->envs[i].name;
+		int seen = 0;
+
+		if (!name)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = site->envs[j].name &&
+			       !strcmp(site->envs[j].name, name);
+		if (seen)
+			continue;
+		if (shown == KNOWN_SHOWN) {
+			snprintf(buf + used, len - used, ", ...");
+			return;
+		}
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 shown ? ", " : "", name);
+		shown++;
+	}
+}
+
+/* One refusal for a name the catalogue lacks, with what it has. */
+static void unknown_name(const struct aml_environment *env,
+			 const struct aml_site *site, struct aml_errors *errs)
+{
+	const char *field = env->registry ? "environment (registry)"
+					  : "environment.name";
+	const char **names = NULL;
+	const char *near = NULL;
+	char known[1024], shown[300];
+
+	known_names(site, known, sizeof(known));
+	if (site->n_envs && (names = malloc(site->n_envs * sizeof(*names)))) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < site->n_envs; i++)
+			if (site->envs[i].name)
+				names[n++] = site->envs[i].name;
+		near = aml_suggest(env->name, names, n);
+	}
+	aml_text_quote(env->name, strlen(env->name), shown, sizeof(shown));
+	if (env->version && aml_site_find_env(site, env->name, NULL))
+		aml_errors_add(errs, "environment.version",
+			       "%s has no version %s in this site's catalogue "
+			       "(ask for @latest, or one it has)", shown,
+			       env->version);
+	else if (!site->n_envs)
+		aml_errors_add(errs, field,
+			       "this site's catalogue has no environments, "
+			       "got %s; leave it out for the default, or define "
+			       "the environment (conda_dependencies)", shown);
+	else if (near)
+		aml_errors_add(errs, field,
+			       "not in this site's catalogue (did you mean "
+			       "%s?; known: %s), got %s", near, known, shown);
+	else
+		aml_errors_add(errs, field,
+			       "not in this site's catalogue (known: %s), got "
+			       "%s", known, shown);
+	free(names);
+}
+
+static int set_label(struct aml_env_choice *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int set_label(struct aml_env_choice *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&c->label, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		c->label = NULL;
+	return n < 0 ? -1 : 0;
+}
+
+/* An entry of the catalogue: its interpreter and label. */
+static int use_entry(struct aml_env_choice *c, const struct aml_site_env *e,
+		     const struct aml_site *site, const char *why)
+{
+	c->entry = e;
+	if (e->interpreter)
+		c->interpreter = strdup(e->interpreter);
+	else if (e->prefix &&
+		 asprintf(&c->interpreter, "%s/bin/python", e->prefix) < 0)
+		c->interpreter = NULL;
+	else if (!e->prefix)
+		/* Modules only: the interpreter their PATH gives. */
+		c->interpreter = strdup(site->default_interpreter);
+	if (!c->interpreter)
+		return -1;
+	return set_label(c, "%s%s%s%s", e->name, e->version ? ":" : "",
+			 e->version ? e->version : "", why);
+}
+
+/* A system-managed environment: the specification decides pip or conda. */
+static int use_spec(struct aml_env_choice *c, const struct aml_environment *env,
+		    const struct aml_site *site, struct aml_errors *errs)
+{
+	const char *field = env->conda_dependencies_file
+				    ? "environment.python.conda_dependencies_file"
+				    : "environment.python.conda_dependencies";
+	struct aml_env_spec spec;
+	int rc = -1;
+
+	memset(&spec, 0, sizeof(spec));
+	if (aml_env_spec_parse(env->conda_dependencies,
+			       strlen(env->conda_dependencies), field, &spec,
+			       errs) < 0)
+		return -1;
+	c->n_packages = spec.conda.count + spec.pip.count;
+	/* A python version that pip cannot give: conda, where the site has
+	 * it; else pip, and the node says whether its python fits. */
+	if (aml_env_spec_pip_only(&spec) &&
+	    !(spec.python && site->conda_command)) {
+		c->kind = AML_ENV_PIP;
+	} else if (site->conda_command) {
+		c->kind = AML_ENV_CONDA;
+	} else {
+		char shown[300];
+		const char *first = spec.conda.items[0];
+
+		aml_errors_add(errs, field,
+			       "needs conda (%s is a conda package), and this "
+			       "site has no CondaCommand; list the packages "
+			       "under pip: where pip has them",
+			       aml_text_quote(first, strlen(first), shown,
+					      sizeof(shown)));
+		goto out;
+	}
+	if (!(c->spec = aml_env_spec_canonical(&spec)) ||
+	    !(c->interpreter = strdup("python")) ||
+	    set_label(c, "%s%s%s: %s, %zu package%s",
+		      env->name ? env->name : "inline",
+		      env->name && env->version ? ":" : "",
+		      env->name && env->version ? env->version : "",
+		      aml_env_kind_name(c->kind), c->n_packages,
+		      c->n_packages == 1 ? "" : "s") < 0) {
+		aml_errors_add(errs, field, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	aml_env_spec_free(&spec);
+	return rc;
+}
+
+int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
+		   struct aml_env_choice *c, struct aml_errors *errs)
+{
+	const struct aml_environment *env = &rc->environment;
+	size_t before = errs->count;
+	int oom = 0;
+
+	memset(c, 0, sizeof(*c));
+	refuse_containers(env, site, errs);
+	if (env->user_managed_dependencies) {
+		const char *interp = env->interpreter_path
+					     ? env->interpreter_path
+					     : site->default_interpreter;
+
+		c->kind = AML_ENV_USER_MANAGED;
+		oom = !(c->interpreter = strdup(interp)) ||
+		      set_label(c, "user-managed: %s", interp) < 0;
+	} else if (env->conda_dependencies) {
+		if (use_spec(c, env, site, errs) < 0)
+			goto refused;
+	} else if (env->name) {
+		const struct aml_site_env *e =
+			aml_site_find_env(site, env->name, env->version);
+
+		if (!e) {
+			unknown_name(env, site, errs);
+			goto refused;
+		}
+		c->kind = AML_ENV_CATALOGUE;
+		oom = use_entry(c, e, site, "") < 0;
+	} else if (site->default_environment) {
+		const char *colon = strchr(site->default_environment, ':');
+		char *name = colon ? strndup(site->default_environment,
+					     (size_t)(colon -
+						      site->default_environment))
+				   : strdup(site->default_environment);
+		const struct aml_site_env *e =
+			name ? aml_site_find_env(site, name,
+						 colon ? colon + 1 : NULL)
+			     : NULL;
+
+		free(name);
+		c->kind = AML_ENV_DEFAULT;
+		/* aml.conf's own check makes it there. */
+		oom = !e || use_entry(c, e, site, " (site default)") < 0;
+	} else {
+		c->kind = AML_ENV_DEFAULT;
+		oom = !(c->interpreter = strdup(site->default_interpreter)) ||
+		      set_label(c, "site default: %s",
+				site->default_interpreter) < 0;
+	}
+	if (oom)
+		aml_errors_add(errs, "environment", "out of memory");
+	if (errs->count == before)
+		return 0;
+refused:
+	aml_env_choice_free(c);
+	return -1;
+}
+
+int aml_env_key(const struct aml_env_choice *c, const struct aml_site *site,
+		const char *node, char hex[65])
+{
+	struct aml_sha256 h;
+	int ok;
+
+	if ((c->kind != AML_ENV_PIP && c->kind != AML_ENV_CONDA) || !c->spec)
+		return -1;
+	if (aml_sha256_init(&h) < 0)
+		return -1;
+	/* Each part ends with a NUL, so no two splits of the same bytes
+	 * hash alike. */
+	ok = aml_sha256_update(&h, "aml-env 1", 10) == 0 &&
+	     aml_sha256_update(&h, aml_env_kind_name(c->kind),
+			       strlen(aml_env_kind_name(c->kind)) + 1) == 0 &&
+	     aml_sha256_update(&h, c->spec, strlen(c->spec) + 1) == 0 &&
+	     aml_sha256_update(&h, node ? node : "", strlen(node ? node : "") +
+						  1) == 0;
+	if (ok && c->kind == AML_ENV_PIP) {
+		ok = aml_sha256_update(&h, site->default_interpreter,
+				       strlen(site->default_interpreter) + 1) == 0;
+		for (size_t i = 0; ok && i < site->pip_options.count; i++)
+			ok = aml_sha256_update(&h, site->pip_options.items[i],
+					       strlen(site->pip_options.items[i]) +
+						       1) == 0;
+	} else if (ok) {
+		ok = aml_sha256_update(&h, site->conda_command,
+				       strlen(site->conda_command) + 1) == 0;
+	}
+	if (!ok) {
+		aml_sha256_abort(&h);
+		return -1;
+	}
+	return aml_sha256_final(&h, hex) == 0 ? 0 : -1;
+}
