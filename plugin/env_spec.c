@@ -657,17 +657,26 @@ static void read_pip_list(struct reader *r, const struct aml_node *map,
 	}
 }
 
-static void read_dependencies(struct reader *r, const struct aml_node *deps)
+/* Whether [node], the member [key] of the top level, is a list to read:
+ * not when it is absent or null, nor after saying it must be [expected]. */
+static int is_list(struct reader *r, const struct aml_node *node,
+		   const char *key, const char *expected)
 {
 	char at[WHERE_MAX];
 
-	if (!deps || deps->type == AML_NODE_NULL)
+	if (!node || node->type == AML_NODE_NULL)
+		return 0;
+	if (node->type == AML_NODE_ARRAY)
+		return 1;
+	type_error(r, where(at, r, ".%s", key), node, expected);
+	return 0;
+}
+
+static void read_dependencies(struct reader *r, const struct aml_node *deps)
+{
+	if (!is_list(r, deps, "dependencies",
+		     "a list of conda packages and at most one {pip: [...]}"))
 		return;
-	if (deps->type != AML_NODE_ARRAY) {
-		type_error(r, where(at, r, ".dependencies"), deps,
-			   "a list of conda packages and at most one {pip: [...]}");
-		return;
-	}
 	for (size_t i = 0; i < deps->n_children; i++) {
 		const struct aml_node *d = &deps->children[i];
 
@@ -682,13 +691,8 @@ static void read_channels(struct reader *r, const struct aml_node *channels)
 {
 	char at[WHERE_MAX];
 
-	if (!channels || channels->type == AML_NODE_NULL)
+	if (!is_list(r, channels, "channels", "a list of channel names"))
 		return;
-	if (channels->type != AML_NODE_ARRAY) {
-		type_error(r, where(at, r, ".channels"), channels,
-			   "a list of channel names");
-		return;
-	}
 	for (size_t i = 0; i < channels->n_children; i++) {
 		char *item;
 
