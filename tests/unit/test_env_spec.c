@@ -131,14 +131,16 @@ static void test_example(void **state)
  * around items: one canonical text. */
 static void test_layouts_agree(void **state)
 {
+	/* In parentheses: clang takes a literal of several lines in an array
+	 * for a missing comma. */
 	static const char *const same[] = {
-		"{\"name\":\"project_environment\",\"channels\":[\"conda-forge\","
+		("{\"name\":\"project_environment\",\"channels\":[\"conda-forge\","
 		"\"defaults\"],\"dependencies\":[\"python=3.10\",\"pip=23.1\","
-		"\"numpy>=1.24\",{\"pip\":[\"torch==2.1.0\",\"mypkg==1.0\"]}]}",
-		"{ \"dependencies\" : [ \"python=3.10\", \"pip\", \" numpy>=1.24 \","
+		"\"numpy>=1.24\",{\"pip\":[\"torch==2.1.0\",\"mypkg==1.0\"]}]}"),
+		("{ \"dependencies\" : [ \"python=3.10\", \"pip\", \" numpy>=1.24 \","
 		" { \"pip\" : [ \"torch==2.1.0 \", \"  mypkg==1.0\" ] } ],\n"
-		"  \"channels\": [\"conda-forge\", \"defaults\"] }",
-		"# a comment first\n"
+		"  \"channels\": [\"conda-forge\", \"defaults\"] }"),
+		("# a comment first\n"
 		"dependencies:\n"
 		"- 'python=3.10'\n"
 		"- \"pip=23.1\"\n"
@@ -147,9 +149,9 @@ static void test_layouts_agree(void **state)
 		"channels:\n"
 		"- conda-forge\n"
 		"- \"defaults\"   # trailing comment\n"
-		"name: another\n",
-		"channels: [conda-forge, defaults]\n"
-		"dependencies: [python 3.10.*, numpy>=1.24, {pip: [torch==2.1.0, mypkg==1.0]}]\n",
+		"name: another\n"),
+		("channels: [conda-forge, defaults]\n"
+		"dependencies: [python 3.10.*, numpy>=1.24, {pip: [torch==2.1.0, mypkg==1.0]}]\n"),
 	};
 
 	(void)state;
