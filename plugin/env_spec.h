@@ -143,12 +143,14 @@ int aml_env_python_matches(const char *constraint, const char *version,
  *     conda       conda env create EXTRA... -p PREFIX -f FILE
  *     mamba       mamba env create EXTRA... -p PREFIX -f FILE
  *     micromamba  micromamba create -y EXTRA... -p PREFIX -f FILE
- * [extra] (may be NULL) are the site's options for that subcommand; they
- * come before the prefix and file, which therefore always win.  [prefix]
- * and [yaml_path] must be absolute (so neither can read as an option), and
- * the file must end in ".yml" or ".yaml", the names every one of these
- * programs reads as an environment file (environment.yml is the safest:
- * conda 26 detects other names only by content).  No "--yes" for conda:
+ * [extra] (may be NULL) are the site's options for that subcommand,
+ * placed before the prefix and the file, which come last so that no extra
+ * replaces them (conda's argparse keeps a repeated option's last
+ * value).  [prefix] and [yaml_path] must be absolute
+ * (so neither can read as an option), and the file must end in ".yml" or
+ * ".yaml", the names each of these programs reads as an environment file;
+ * call it environment.yml, since conda 26.5 documents that other names
+ * need --format, which older releases do not have.  No "--yes" for conda:
  * its env create has it only since 23.x, and a new prefix asks nothing;
  * nor for mamba, whose 1.x runs conda's env create and whose 2.x, like
  * micromamba, takes an unanswered question (stdin at its end) as its
