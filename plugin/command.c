@@ -217,8 +217,13 @@ static enum aml_command_outcome failed(struct aml_command_result *res,
 	return AML_COMMAND_FAILED;
 }
 
-enum aml_command_outcome aml_command_run(const struct aml_command *cmd,
-					 struct aml_command_result *res)
+/* What aml_command_run_to was given for a descriptor below 0. */
+#define NO_FD (-2)
+
+/* Both public calls: [to_fd] -1 keeps the output through pipes, else
+ * the child writes both of its outputs to [to_fd] itself. */
+static enum aml_command_outcome run(const struct aml_command *cmd, int to_fd,
+				    struct aml_command_result *res)
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	int devnull = -1, max_fd = aml_fd_limit();
@@ -235,9 +240,14 @@ enum aml_command_outcome aml_command_run(const struct aml_command *cmd,
 		goto done;
 	}
 	res->out[0] = res->err[0] = '\0';
+	if (to_fd == NO_FD) {
+		o = failed(res, "the output descriptor", EBADF);
+		goto done;
+	}
 	/* Close-on-exec everywhere, so a fork elsewhere in the process does
 	 * not hold our pipes open; the child dup2()s what it keeps. */
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	if ((to_fd < 0 && (pipe2(out, O_CLOEXEC) < 0 ||
+			   pipe2(err, O_CLOEXEC) < 0)) ||
 	    pipe2(rep, O_CLOEXEC | O_NONBLOCK) < 0) {
 		o = failed(res, "pipe", errno);
 		goto done;
@@ -254,7 +264,8 @@ enum aml_command_outcome aml_command_run(const struct aml_command *cmd,
 		goto done;
 	}
 	if (child.pid == 0) {
-		const int fds[4] = { devnull, out[1], err[1], rep[1] };
+		const int fds[4] = { devnull, to_fd < 0 ? out[1] : to_fd,
+				     to_fd < 0 ? err[1] : to_fd, rep[1] };
 
 		exec_child(fds, cmd, envp, max_fd);
 	}
@@ -305,4 +316,17 @@ void aml_command_result_free(struct aml_command_result *res)
 	free(res->out);
 	free(res->err);
 	res->out = res->err = NULL;
+}
+
+enum aml_command_outcome aml_command_run(const struct aml_command *cmd,
+					 struct aml_command_result *res)
+{
+	return run(cmd, -1, res);
+}
+
+enum aml_command_outcome aml_command_run_to(const struct aml_command *cmd,
+					    int fd,
+					    struct aml_command_result *res)
+{
+	return run(cmd, fd < 0 ? NO_FD : fd, res);
 }

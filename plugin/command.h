@@ -68,6 +68,19 @@ struct aml_command_result {
 enum aml_command_outcome aml_command_run(const struct aml_command *cmd,
 					 struct aml_command_result *res);
 
+/*
+ * aml_command_run for a program whose whole output must be kept (an
+ * environment's build log): its stdout and stderr are both [fd] (open
+ * for writing, appended to where it stands), written by the program
+ * itself, so nothing is read and out_max, err_max and stop_on_more do
+ * not apply ([res->out] and [res->err] come back empty).  The deadline
+ * and the kill of the whole group are the same.  [fd] below 0 is
+ * AML_COMMAND_FAILED with EBADF.
+ */
+enum aml_command_outcome aml_command_run_to(const struct aml_command *cmd,
+					    int fd,
+					    struct aml_command_result *res);
+
 /* Free what aml_command_run allocated in [res]; safe to call twice. */
 void aml_command_result_free(struct aml_command_result *res);
 

@@ -261,6 +261,44 @@ static void test_child_surroundings(void **state)
 	aml_command_result_free(&res);
 }
 
+/* Output that must be kept whole goes to a file the child writes
+ * itself: far past any bound, both outputs, in the order written. */
+static void test_output_to_descriptor(void **state)
+{
+	struct aml_command cmd = { .timeout_ms = 20000, .out_max = 8 };
+	char *argv[] = { "/bin/sh", "-c", "echo first >&2; "
+			 "head -c 300000 /dev/zero; echo; echo last; exit 4",
+			 NULL };
+	struct aml_command_result res;
+	char path[] = "/tmp/test_command.XXXXXX", tail[16] = "";
+	int fd = mkstemp(path);
+	struct stat st;
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, "$ sh\n", 5), 5);
+	cmd.argv = argv;
+	assert_int_equal(aml_command_run_to(&cmd, fd, &res),
+			 AML_COMMAND_EXITED);
+	assert_int_equal(res.exit_status, 4);
+	assert_string_equal(res.out, "");
+	assert_int_equal(res.out_total, 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 5 + 6 + 300000 + 1 + 5);
+	assert_int_equal(pread(fd, tail, 11, 0), 11);
+	assert_memory_equal(tail, "$ sh\nfirst\n", 11);
+	assert_int_equal(pread(fd, tail, 5, st.st_size - 5), 5);
+	assert_memory_equal(tail, "last\n", 5);
+	aml_command_result_free(&res);
+	close(fd);
+
+	assert_int_equal(aml_command_run_to(&cmd, -1, &res),
+			 AML_COMMAND_FAILED);
+	assert_int_equal(res.error, EBADF);
+	aml_command_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_child_surroundings),
+		cmocka_unit_test(test_output_to_descriptor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
