@@ -40,6 +40,13 @@ void aml_env_choice_free(struct aml_env_choice *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* DefaultInterpreter; python3 where a site (a test's) has none. */
+static const char *site_interpreter(const struct aml_site *site)
+{
+	return site->default_interpreter ? site->default_interpreter
+					 : "python3";
+}
+
 /*
  * Azure ML's own base images: a configuration saved by the SDK names one
  * even when it asks for no container (docker.enabled false), and with
@@ -203,7 +210,7 @@ static int use_entry(struct aml_env_choice *c, const struct aml_site_env *e,
 		c->interpreter = NULL;
 	else if (!e->prefix)
 		/* Modules only: the interpreter their PATH gives. */
-		c->interpreter = strdup(site->default_interpreter);
+		c->interpreter = strdup(site_interpreter(site));
 	if (!c->interpreter)
 		return -1;
 	return set_label(c, "%s%s%s%s", e->name, e->version ? ":" : "",
@@ -229,7 +236,7 @@ static int use_spec(struct aml_env_choice *c, const struct aml_environment *env,
 	/* A python version that pip cannot give: conda, where the site has
 	 * it; else pip, and the node says whether its python fits. */
 	if (aml_env_spec_pip_only(&spec) &&
-	    !(spec.python && site->conda_command)) {
+	    !(spec.python && strcmp(spec.python, "*") && site->conda_command)) {
 		c->kind = AML_ENV_PIP;
 	} else if (site->conda_command) {
 		c->kind = AML_ENV_CONDA;
@@ -266,6 +273,7 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 		   struct aml_env_choice *c, struct aml_errors *errs)
 {
 	const struct aml_environment *env = &rc->environment;
+	const char *default_interpreter = site_interpreter(site);
 	size_t before = errs->count;
 	int oom = 0;
 
@@ -274,7 +282,7 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 	if (env->user_managed_dependencies) {
 		const char *interp = env->interpreter_path
 					     ? env->interpreter_path
-					     : site->default_interpreter;
+					     : default_interpreter;
 
 		c->kind = AML_ENV_USER_MANAGED;
 		oom = !(c->interpreter = strdup(interp)) ||
@@ -283,8 +291,13 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 		if (use_spec(c, env, site, errs) < 0)
 			goto refused;
 	} else if (env->name) {
+		/* azureml:NAME@latest: the catalogue's highest version. */
+		const char *version = env->version &&
+					      strcmp(env->version, "latest")
+					      ? env->version
+					      : NULL;
 		const struct aml_site_env *e =
-			aml_site_find_env(site, env->name, env->version);
+			aml_site_find_env(site, env->name, version);
 
 		if (!e) {
 			unknown_name(env, site, errs);
@@ -309,9 +322,8 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 		oom = !e || use_entry(c, e, site, " (site default)") < 0;
 	} else {
 		c->kind = AML_ENV_DEFAULT;
-		oom = !(c->interpreter = strdup(site->default_interpreter)) ||
-		      set_label(c, "site default: %s",
-				site->default_interpreter) < 0;
+		oom = !(c->interpreter = strdup(default_interpreter)) ||
+		      set_label(c, "site default: %s", default_interpreter) < 0;
 	}
 	if (oom)
 		aml_errors_add(errs, "environment", "out of memory");
@@ -341,8 +353,8 @@ int aml_env_key(const struct aml_env_choice *c, const struct aml_site *site,
 	     aml_sha256_update(&h, node ? node : "", strlen(node ? node : "") +
 						  1) == 0;
 	if (ok && c->kind == AML_ENV_PIP) {
-		ok = aml_sha256_update(&h, site->default_interpreter,
-				       strlen(site->default_interpreter) + 1) == 0;
+		ok = aml_sha256_update(&h, site_interpreter(site),
+				       strlen(site_interpreter(site)) + 1) == 0;
 		for (size_t i = 0; ok && i < site->pip_options.count; i++)
 			ok = aml_sha256_update(&h, site->pip_options.items[i],
 					       strlen(site->pip_options.items[i]) +

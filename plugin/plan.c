@@ -715,8 +715,7 @@ static int build_argv(const struct aml_runconfig *rc,
 	return 0;
 }
 
-static int build_plan(const struct aml_runconfig *rc,
-		      const struct aml_site *site, const struct layout *l,
+static int build_plan(const struct aml_runconfig *rc, const struct layout *l,
 		      struct aml_plan *plan)
 {
 	const struct aml_target *t = l->target;
@@ -787,7 +786,7 @@ int aml_plan_from_config(const struct aml_runconfig *rc,
 	    errs->out_of_memory)
 		goto fail;
 
-	if (build_plan(rc, site, &l, plan) < 0) {
+	if (build_plan(rc, &l, plan) < 0) {
 		aml_errors_add(errs, NULL, "out of memory while planning the run");
 		goto fail;
 	}

@@ -261,11 +261,12 @@ static int prepare_built(const struct launch_ctx *c,
 
 		/* pip makes a venv of the node's own python: one of another
 		 * version it cannot give. */
-		if (spec.python &&
+		if (spec.python && strcmp(spec.python, "*") &&
 		    aml_env_python_version(site->default_interpreter, version,
 					   sizeof(version), errbuf, errlen) < 0)
 			goto out;
-		fits = spec.python ? aml_env_python_matches(spec.python, version,
+		fits = spec.python && strcmp(spec.python, "*")
+			       ? aml_env_python_matches(spec.python, version,
 							    errbuf, errlen)
 				   : 1;
 		if (fits < 0)

@@ -887,7 +887,9 @@ static void test_argv_script_with_interpreter_path(void **state)
 {
 	struct fixture *f = *state;
 
+	/* Azure ML uses it only for a user-managed environment. */
 	f->rc.environment.interpreter_path = "/opt/conda/bin/python";
+	f->rc.environment.user_managed_dependencies = 1;
 	plan_ok(f);
 	assert_argv(&f->plan, 4, "/opt/conda/bin/python", "train.py", "--lr",
 		    "0.1");
@@ -1091,7 +1093,8 @@ static void test_json_round_trip(void **state)
 		"partition", "qos", "account", "tres_per_node", "gres",
 		"constraint", "min_nodes", "max_nodes", "num_tasks",
 		"ntasks_per_node", "time_limit_minutes", "deadline_seconds",
-		"environment", "argv",
+		"environment", "argv", "environment_kind",
+		"environment_label", "environment_spec",
 	};
 	struct fixture *f = *state;
 	struct aml_plan *p = &f->plan;
