@@ -364,7 +364,8 @@ static int entry_ready(const struct place *p, const char *key, int date_use,
 	}
 	if (!S_ISDIR(ds.st_mode))
 		goto not_whole;
-	if (date_use && !p->shared)
+	/* Only root can date root's marker: users' uses show in its atime. */
+	if (date_use && (!p->shared || geteuid() == 0))
 		(void)futimens(fd, NULL);
 	m->used_ms = stat_ms(&st.st_mtim);
 	if (p->shared && stat_ms(&st.st_atim) > m->used_ms)
@@ -495,38 +496,59 @@ static int lock_entry(const struct place *p, const char *key, int op,
 /* ---------------------------------------------------------------------- */
 /* Finding and building                                                   */
 
+/* One key looked for: EnvDir, the directories opened, what was found. */
+struct search {
+	int envfd;
+	struct place shared, own;
+	struct place *at;         /* where it is whole, else where the caller
+				   * builds it (root: shared/, a user: own) */
+	struct marker m;
+	char note[512];           /* why a shared entry was ignored */
+};
+
 /*
- * Where [key] is whole: shared/ first, then (not for root) the caller's
- * own, which is opened into [own] (made when [create]) either way.  Root
- * makes shared/ when [create].  Returns 1 with [*at], 0 not whole, -1
- * with errbuf.
+ * Look for [key]: shared/ first, then (not for root) the caller's own,
+ * which is opened (made when [create]) either way; root makes shared/
+ * when [create].  Returns 1 whole, 0 not, -1 with errbuf; search_end in
+ * every case.
  */
-static int find_entry(int envfd, const char *env_dir, const char *key,
-		      int create, int date_use, struct place *shared,
-		      struct place *own, struct place **at,
-		      struct marker *m, char *note, size_t nlen,
-		      char *errbuf, size_t errlen)
+static int search(const char *env_dir, const char *key, int create,
+		  int date_use, struct search *s, char *errbuf, size_t errlen)
 {
 	int as_root = geteuid() == 0, r;
 
-	r = open_shared(envfd, env_dir, as_root, as_root && create, shared,
-			note, nlen, errbuf, errlen);
-	if (r < 0)
+	memset(s, 0, sizeof(*s));
+	s->envfd = s->shared.fd = s->own.fd = -1;
+	s->shared.shared = 1;
+	s->at = &s->shared;
+	if (!aml_env_key_valid(key))
+		return aml_fail(errbuf, errlen, "environment key: not %d "
+				"lowercase hex digits", AML_ENV_KEY_LEN);
+	s->envfd = open_env_dir(env_dir, errbuf, errlen);
+	if (s->envfd < 0)
 		return -1;
-	if (r == 1) {
-		*at = shared;
-		r = entry_ready(shared, key, date_use, m, note, nlen, errbuf,
-				errlen);
-		if (r != 0 || as_root)
-			return r;
-	}
-	if (as_root)
-		return 0;
-	r = open_own(envfd, env_dir, create, own, errbuf, errlen);
+	r = open_shared(s->envfd, env_dir, as_root, as_root && create,
+			&s->shared, s->note, sizeof(s->note), errbuf, errlen);
+	if (r == 1)
+		r = entry_ready(&s->shared, key, date_use, &s->m, s->note,
+				sizeof(s->note), errbuf, errlen);
+	if (r != 0 || as_root)
+		return r;
+	r = open_own(s->envfd, env_dir, create, &s->own, errbuf, errlen);
 	if (r <= 0)
 		return r;
-	*at = own;
-	return entry_ready(own, key, date_use, m, note, nlen, errbuf, errlen);
+	s->at = &s->own;
+	return entry_ready(&s->own, key, date_use, &s->m, s->note,
+			   sizeof(s->note), errbuf, errlen);
+}
+
+static void search_end(struct search *s)
+{
+	place_close(&s->shared);
+	place_close(&s->own);
+	if (s->envfd >= 0)
+		close(s->envfd);
+	s->envfd = -1;
 }
 
 static int set_path(char *buf, size_t len, const struct place *p,
@@ -662,9 +684,11 @@ static enum aml_env_outcome build_locked(const struct place *p,
 		o = AML_ENV_FAILED;
 		goto out;
 	}
-	if (!b || !b->build || !b->kind) {
+	if (!b || !b->build || !b->kind || !b->kind[0] ||
+	    strlen(b->kind) >= sizeof(m.kind) || strchr(b->kind, ' ')) {
 		aml_fail(errbuf, errlen, "environment %.*s…: not built, and no "
-			 "builder given", SHOWN_KEY, key);
+			 "builder (with a one-word kind) given", SHOWN_KEY,
+			 key);
 		goto out;
 	}
 	if (clear_entry(p, key, errbuf, errlen) < 0)
@@ -699,69 +723,38 @@ enum aml_env_outcome aml_env_cache_get(const char *env_dir, const char *key,
 				       size_t llen, char *errbuf,
 				       size_t errlen)
 {
-	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 }, *at;
 	enum aml_env_outcome o = AML_ENV_ERROR;
-	char note[512] = "";
-	struct marker m;
-	int envfd, r;
+	struct search s;
+	int r;
 
 	prefix[0] = log_path[0] = errbuf[0] = '\0';
-	if (!aml_env_key_valid(key)) {
-		aml_fail(errbuf, errlen, "environment key: not %d lowercase "
-			 "hex digits", AML_ENV_KEY_LEN);
-		return AML_ENV_ERROR;
-	}
-	envfd = open_env_dir(env_dir, errbuf, errlen);
-	if (envfd < 0)
-		return AML_ENV_ERROR;
-	r = find_entry(envfd, env_dir, key, 1, 1, &shared, &own, &at, &m,
-		       note, sizeof(note), errbuf, errlen);
-	if (r < 0)
-		goto out;
-	if (r == 0)
-		at = geteuid() == 0 ? &shared : &own;
-	if (set_path(prefix, plen, at, key, errbuf, errlen) < 0)
-		goto out;
-	if (r == 1)
-		o = AML_ENV_CACHED;
-	else
-		o = build_locked(at, key, b, wait_ms, on_build, on_build_arg,
-				 prefix, log_path, llen, errbuf, errlen);
-out:
+	r = search(env_dir, key, 1, 1, &s, errbuf, errlen);
+	if (r >= 0 && set_path(prefix, plen, s.at, key, errbuf, errlen) == 0)
+		o = r == 1 ? AML_ENV_CACHED
+			   : build_locked(s.at, key, b, wait_ms, on_build,
+					  on_build_arg, prefix, log_path, llen,
+					  errbuf, errlen);
 	if ((o == AML_ENV_CACHED || o == AML_ENV_BUILT) && !errbuf[0])
-		snprintf(errbuf, errlen, "%s", note);
+		snprintf(errbuf, errlen, "%s", s.note);
 	if (o == AML_ENV_ERROR || o == AML_ENV_FAILED)
 		prefix[0] = '\0';
-	place_close(&shared);
-	place_close(&own);
-	close(envfd);
+	search_end(&s);
 	return o;
 }
 
 int aml_env_cache_lookup(const char *env_dir, const char *key, char *prefix,
 			 size_t plen, char *errbuf, size_t errlen)
 {
-	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 }, *at;
-	char note[512] = "";
-	struct marker m;
-	int envfd, r;
+	struct search s;
+	int r;
 
 	prefix[0] = errbuf[0] = '\0';
-	if (!aml_env_key_valid(key))
-		return aml_fail(errbuf, errlen, "environment key: not %d "
-				"lowercase hex digits", AML_ENV_KEY_LEN);
-	envfd = open_env_dir(env_dir, errbuf, errlen);
-	if (envfd < 0)
-		return -1;
-	r = find_entry(envfd, env_dir, key, 0, 0, &shared, &own, &at, &m,
-		       note, sizeof(note), errbuf, errlen);
-	if (r == 1 && set_path(prefix, plen, at, key, errbuf, errlen) < 0)
+	r = search(env_dir, key, 0, 0, &s, errbuf, errlen);
+	if (r == 1 && set_path(prefix, plen, s.at, key, errbuf, errlen) < 0)
 		r = -1;
 	if (r >= 0)
-		snprintf(errbuf, errlen, "%s", note);
-	place_close(&shared);
-	place_close(&own);
-	close(envfd);
+		snprintf(errbuf, errlen, "%s", s.note);
+	search_end(&s);
 	return r;
 }
 
@@ -769,36 +762,28 @@ int aml_env_cache_hold(const char *env_dir, const char *key,
 		       struct aml_env_hold *h, char *prefix, size_t plen,
 		       char *errbuf, size_t errlen)
 {
-	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 }, *at;
-	char note[512] = "";
-	struct marker m;
+	struct search s;
 	int64_t since;
-	int envfd, r, fd = -1;
+	int r, fd = -1;
 
 	h->fd = -1;
 	prefix[0] = errbuf[0] = '\0';
-	if (!aml_env_key_valid(key))
-		return aml_fail(errbuf, errlen, "environment key: not %d "
-				"lowercase hex digits", AML_ENV_KEY_LEN);
-	envfd = open_env_dir(env_dir, errbuf, errlen);
-	if (envfd < 0)
-		return -1;
-	r = find_entry(envfd, env_dir, key, 0, 1, &shared, &own, &at, &m,
-		       note, sizeof(note), errbuf, errlen);
+	r = search(env_dir, key, 0, 1, &s, errbuf, errlen);
 	if (r != 1)
 		goto out;
 	/* Busy for long is not gc (which takes the marker away at once):
 	 * whoever holds it keeps gc away too.  No lock file at all: an entry
 	 * no build of ours made, which gc would lock before removing. */
-	if (lock_entry(at, key, LOCK_SH, 0, AML_ENV_HOLD_TRY_MS, &fd,
+	if (lock_entry(s.at, key, LOCK_SH, 0, AML_ENV_HOLD_TRY_MS, &fd,
 		       &since) < 0 && errno != ENOENT) {
-		r = aml_fail(errbuf, errlen, "%s/%s.lock: %s", at->path, key,
+		r = aml_fail(errbuf, errlen, "%s/%s.lock: %s", s.at->path, key,
 			     strerror(errno));
 		goto out;
 	}
-	r = entry_ready(at, key, 0, &m, note, sizeof(note), errbuf, errlen);
-	if (r == 1)
-		r = set_path(prefix, plen, at, key, errbuf, errlen) < 0 ? -1 : 1;
+	r = entry_ready(s.at, key, 0, &s.m, s.note, sizeof(s.note), errbuf,
+			errlen);
+	if (r == 1 && set_path(prefix, plen, s.at, key, errbuf, errlen) < 0)
+		r = -1;
 	if (r == 1) {
 		h->fd = fd;
 		fd = -1;
@@ -807,10 +792,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (r >= 0)
-		snprintf(errbuf, errlen, "%s", note);
-	place_close(&shared);
-	place_close(&own);
-	close(envfd);
+		snprintf(errbuf, errlen, "%s", s.note);
+	search_end(&s);
 	return r;
 }
 

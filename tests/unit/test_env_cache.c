@@ -365,25 +365,40 @@ static void test_failure_remembered(void **state)
 	assert_int_equal(access(failed, F_OK), -1);
 }
 
+/* Another run building [key] for [ms], once its build has started. */
+static pid_t slow_builder(struct fixture *f, const char *key, int ms)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fake slow = { .sleep_ms = ms };
+
+		_exit(get(f, key, &slow, 0) == AML_ENV_BUILT ? 0 : 1);
+	}
+	while (calls(f) < 1)
+		usleep(5000);
+	return pid;
+}
+
+static void reap_builder(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Another run's build is waited for, up to wait_ms. */
 static void test_wait_honours_wait_ms(void **state)
 {
 	struct fixture *f = *state;
 	struct fake fk = { 0 };
 	int64_t t0, took;
-	int status;
 	pid_t pid;
 
 	as_user(f);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct fake slow = { .sleep_ms = 1500 };
-
-		_exit(get(f, KEY_A, &slow, 0) == AML_ENV_BUILT ? 0 : 1);
-	}
-	while (calls(f) < 1)
-		usleep(5000);
+	pid = slow_builder(f, KEY_A, 1500);
 	t0 = aml_monotonic_ms();
 	assert_int_equal(get(f, KEY_A, &fk, 300), AML_ENV_FAILED);
 	took = aml_monotonic_ms() - t0;
@@ -395,8 +410,7 @@ static void test_wait_honours_wait_ms(void **state)
 
 	assert_int_equal(get(f, KEY_A, &fk, 10000), AML_ENV_CACHED);
 	assert_int_equal(calls(f), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap_builder(pid);
 
 	/* wait_ms 0: no wait at all. */
 	assert_int_equal(get(f, KEY_B, &fk, 0), AML_ENV_BUILT);
@@ -617,24 +631,14 @@ static void test_gc_leaves_builders(void **state)
 {
 	struct fixture *f = *state;
 	struct seen seen = { 0 };
-	int status;
 	pid_t pid;
 
 	as_user(f);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct fake slow = { .sleep_ms = 800 };
-
-		_exit(get(f, KEY_A, &slow, 0) == AML_ENV_BUILT ? 0 : 1);
-	}
-	while (calls(f) < 1)
-		usleep(5000);
+	pid = slow_builder(f, KEY_A, 800);
 	assert_int_equal(aml_env_cache_gc(f->base, 0, remember, &seen, f->err,
 					  sizeof(f->err)), 0);
 	assert_int_equal(seen.n, 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap_builder(pid);
 	assert_int_equal(aml_env_cache_lookup(f->base, KEY_A, f->prefix,
 					      sizeof(f->prefix), f->err,
 					      sizeof(f->err)), 1);
