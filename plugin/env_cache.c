@@ -204,25 +204,30 @@ static int open_shared(int envfd, const char *env_dir, int as_root,
 		       int create, struct place *p, char *note, size_t nlen,
 		       char *errbuf, size_t errlen)
 {
-	char num[64];
+	char num[128];
 	const char *why;
 	struct stat st;
-	int fd;
+	int fd, made = 0;
 
-	if (create && mkdirat(envfd, SHARED, 0755) < 0 && errno != EEXIST)
-		return aml_fail(errbuf, errlen, "%s/%s: cannot create: %s",
-				env_dir, SHARED, strerror(errno));
+	if (create) {
+		made = mkdirat(envfd, SHARED, 0755) == 0;
+		if (!made && errno != EEXIST)
+			return aml_fail(errbuf, errlen, "%s/%s: cannot create: "
+					"%s", env_dir, SHARED, strerror(errno));
+	}
 	fd = openat(envfd, SHARED,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
-	if (fd < 0) {
-		why = errno == ELOOP || errno == ENOTDIR
-			      ? "is a symbolic link or not a directory"
-			      : strerror(errno);
-		st.st_mode = 0;
-	} else if (fstat(fd, &st) < 0) {
-		why = strerror(errno);
+	/* Every user's runs enter it, whatever root's umask. */
+	if (made && fd >= 0)
+		(void)fchmod(fd, 0755);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+		why = "is a symbolic link or not a directory";
+	} else if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(num, sizeof(num), "cannot be opened: %s",
+			 strerror(errno));
+		why = num;
 	} else {
 		why = not_roots(&st, 1, num, sizeof(num));
 	}
@@ -330,7 +335,7 @@ static int entry_ready(const struct place *p, const char *key, int date_use,
 		       struct marker *m, char *note, size_t nlen,
 		       char *errbuf, size_t errlen)
 {
-	char name[NAME_MAX + 1], text[MARKER_MAX + 1], num[64];
+	char name[NAME_MAX + 1], text[MARKER_MAX + 1], num[128];
 	const char *why = NULL;
 	struct stat st, ds;
 	int fd = -1;
@@ -341,10 +346,13 @@ static int entry_ready(const struct place *p, const char *key, int date_use,
 		if (errno == ENOENT || errno == EFBIG || errno == EINVAL)
 			return 0;
 		if (p->shared || errno == ELOOP) {
-			if (p->shared)
+			if (p->shared) {
+				snprintf(num, sizeof(num), "cannot be read: %s",
+					 strerror(errno));
 				note_ignored(note, nlen, p->path, name,
 					     errno == ELOOP ? "is a symbolic link"
-							    : strerror(errno));
+							    : num);
+			}
 			return 0;
 		}
 		return aml_fail(errbuf, errlen, "%s/%s: %s", p->path, name,
@@ -408,10 +416,12 @@ static int replace_marker(const struct place *p, const char *name,
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = openat(p->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				O_CLOEXEC, p->shared ? 0644 : 0600);
+				O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (aml_write_all(fd, text, strlen(text)) < 0 ||
+	/* Root's are read by every user's runs, whatever root's umask. */
+	if ((p->shared && fchmod(fd, 0644) < 0) ||
+	    aml_write_all(fd, text, strlen(text)) < 0 ||
 	    aml_close_checked(fd) < 0 || renameat(p->fd, tmp, p->fd, name) < 0) {
 		e = errno;
 		unlinkat(p->fd, tmp, 0);
@@ -694,7 +704,9 @@ static enum aml_env_outcome build_locked(const struct place *p,
 	if (clear_entry(p, key, errbuf, errlen) < 0)
 		goto out;
 	log_fd = openat(p->fd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				     O_CLOEXEC, p->shared ? 0644 : 0600);
+				     O_CLOEXEC, 0600);
+	if (log_fd >= 0 && p->shared)
+		(void)fchmod(log_fd, 0644);
 	if (log_fd < 0) {
 		aml_fail(errbuf, errlen, "%s: cannot create: %s", log_path,
 			 strerror(errno));

@@ -501,6 +501,29 @@ static void test_shared_dir_ignored_unless_roots(void **state)
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "chown %d %s/shared", OTHER, f->base);
 	shared_ignored(f, KEY_B, cmd, "is owned by uid 12345, not root");
+	as_root(f);
+	snprintf(cmd, sizeof(cmd), "chown 0 %s/shared", f->base);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "mv %s/shared %s/real && ln -s real "
+		 "%s/shared", f->base, f->base, f->base);
+	shared_ignored(f, KEY_C, cmd, "is a symbolic link or not a directory");
+}
+
+/* Root's umask does not decide whether users can use root's builds. */
+static void test_shared_despite_roots_umask(void **state)
+{
+	struct fixture *f = *state;
+	struct fake fk = { 0 };
+	mode_t old;
+
+	skip_unless_root();
+	old = umask(077);
+	assert_int_equal(get(f, KEY_A, &fk, 1000), AML_ENV_BUILT);
+	umask(old);
+	as_user(f);
+	assert_int_equal(get(f, KEY_A, &fk, 1000), AML_ENV_CACHED);
+	assert_string_equal(f->err, "");
+	assert_int_equal(calls(f), 1);
 }
 
 /* A user who made shared/ first in a 1777 EnvDir does not get root's
@@ -706,6 +729,8 @@ int main(void)
 			test_shared_dir_ignored_unless_roots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_squatted, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shared_despite_roots_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_squatter_stepped_around,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_and_hold, setup,
