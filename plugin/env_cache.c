@@ -434,6 +434,24 @@ static int replace_marker(const struct place *p, const char *name,
 /* ---------------------------------------------------------------------- */
 /* Locks                                                                  */
 
+/* Sleep until [deadline] at most, [*pause_ms] (which doubles up to 100
+ * ms): a waiter notices a finished build within a tenth of a second. */
+static void pause_until(int64_t deadline, int *pause_ms)
+{
+	int64_t left = deadline - aml_monotonic_ms();
+	struct timespec ts;
+
+	if (left > *pause_ms)
+		left = *pause_ms;
+	if (left <= 0)
+		return;
+	ts.tv_sec = left / 1000;
+	ts.tv_nsec = (left % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	if (*pause_ms < 100)
+		*pause_ms *= 2;
+}
+
 /*
  * [key]'s lock in [p] taken with [op] (LOCK_EX or LOCK_SH), trying until
  * [wait_ms] passed; [create]: the lock file is made when missing.  gc
@@ -448,7 +466,7 @@ static int lock_entry(const struct place *p, const char *key, int op,
 	int64_t deadline = aml_monotonic_ms() + wait_ms;
 	char name[NAME_MAX + 1];
 	struct stat a, b;
-	int pause_ms = 2, fd = -1, e;
+	int pause_ms = 2, fd = -1, stale = 0, e;
 
 	entry_name(name, sizeof(name), key, ".lock");
 	for (;;) {
@@ -475,6 +493,13 @@ static int lock_entry(const struct place *p, const char *key, int op,
 			}
 			close(fd);
 			fd = -1;
+			/* Only the directory's owner removes lock files, and
+			 * only gc, once: a name that keeps changing is not
+			 * worth waiting on. */
+			if (++stale > 8) {
+				errno = EAGAIN;
+				return -1;
+			}
 			continue;
 		}
 		if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -488,18 +513,7 @@ static int lock_entry(const struct place *p, const char *key, int op,
 			close(fd);
 			return 0;
 		}
-		{
-			int64_t left = deadline - aml_monotonic_ms();
-			struct timespec ts;
-
-			if (left > pause_ms)
-				left = pause_ms;
-			ts.tv_sec = left / 1000;
-			ts.tv_nsec = (left % 1000) * 1000000L;
-			nanosleep(&ts, NULL);
-		}
-		if (pause_ms < 100)
-			pause_ms *= 2;
+		pause_until(deadline, &pause_ms);
 	}
 }
 
@@ -620,6 +634,9 @@ static enum aml_env_outcome run_builder(const struct place *p,
 			snprintf(reason, sizeof(reason), "the %s build failed "
 				 "without saying why", b->kind);
 		one_line(reason);
+		/* What a failed build made is of no use (its log says what
+		 * happened) and may be large. */
+		(void)aml_tree_remove(p->fd, key);
 		snprintf(line, sizeof(line), "%s\n", reason);
 		entry_name(name, sizeof(name), key, ".failed");
 		if (replace_marker(p, name, line) < 0)

@@ -343,6 +343,9 @@ static void test_failure_remembered(void **state)
 	assert_string_equal(f->prefix, "");
 	assert_int_equal(access(f->log, R_OK), 0);
 	assert_int_equal(calls(f), 1);
+	snprintf(own, sizeof(own), "%s", f->log);
+	*strrchr(own, '.') = '\0';
+	assert_false(is_dir(own));   /* the failed build's tree is gone */
 
 	fk.fail = 0;
 	assert_int_equal(get(f, KEY_A, &fk, 1000), AML_ENV_FAILED);
