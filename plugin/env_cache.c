@@ -204,25 +204,30 @@ static int open_shared(int envfd, const char *env_dir, int as_root,
 		       int create, struct place *p, char *note, size_t nlen,
 		       char *errbuf, size_t errlen)
 {
-	char num[64];
+	char num[128];
 	const char *why;
 	struct stat st;
-	int fd;
+	int fd, made = 0;
 
-	if (create && mkdirat(envfd, SHARED, 0755) < 0 && errno != EEXIST)
-		return aml_fail(errbuf, errlen, "%s/%s: cannot create: %s",
-				env_dir, SHARED, strerror(errno));
+	if (create) {
+		made = mkdirat(envfd, SHARED, 0755) == 0;
+		if (!made && errno != EEXIST)
+			return aml_fail(errbuf, errlen, "%s/%s: cannot create: "
+					"%s", env_dir, SHARED, strerror(errno));
+	}
 	fd = openat(envfd, SHARED,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
-	if (fd < 0) {
-		why = errno == ELOOP || errno == ENOTDIR
-			      ? "is a symbolic link or not a directory"
-			      : strerror(errno);
-		st.st_mode = 0;
-	} else if (fstat(fd, &st) < 0) {
-		why = strerror(errno);
+	/* Every user's runs enter it, whatever root's umask. */
+	if (made && fd >= 0)
+		(void)fchmod(fd, 0755);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+		why = "is a symbolic link or not a directory";
+	} else if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(num, sizeof(num), "cannot be opened: %s",
+			 strerror(errno));
+		why = num;
 	} else {
 		why = not_roots(&st, 1, num, sizeof(num));
 	}
@@ -330,7 +335,7 @@ static int entry_ready(const struct place *p, const char *key, int date_use,
 		       struct marker *m, char *note, size_t nlen,
 		       char *errbuf, size_t errlen)
 {
-	char name[NAME_MAX + 1], text[MARKER_MAX + 1], num[64];
+	char name[NAME_MAX + 1], text[MARKER_MAX + 1], num[128];
 	const char *why = NULL;
 	struct stat st, ds;
 	int fd = -1;
@@ -341,10 +346,13 @@ static int entry_ready(const struct place *p, const char *key, int date_use,
 		if (errno == ENOENT || errno == EFBIG || errno == EINVAL)
 			return 0;
 		if (p->shared || errno == ELOOP) {
-			if (p->shared)
+			if (p->shared) {
+				snprintf(num, sizeof(num), "cannot be read: %s",
+					 strerror(errno));
 				note_ignored(note, nlen, p->path, name,
 					     errno == ELOOP ? "is a symbolic link"
-							    : strerror(errno));
+							    : num);
+			}
 			return 0;
 		}
 		return aml_fail(errbuf, errlen, "%s/%s: %s", p->path, name,
@@ -364,7 +372,8 @@ static int entry_ready(const struct place *p, const char *key, int date_use,
 	}
 	if (!S_ISDIR(ds.st_mode))
 		goto not_whole;
-	if (date_use && !p->shared)
+	/* Only root can date root's marker: users' uses show in its atime. */
+	if (date_use && (!p->shared || geteuid() == 0))
 		(void)futimens(fd, NULL);
 	m->used_ms = stat_ms(&st.st_mtim);
 	if (p->shared && stat_ms(&st.st_atim) > m->used_ms)
@@ -407,10 +416,12 @@ static int replace_marker(const struct place *p, const char *name,
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = openat(p->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				O_CLOEXEC, p->shared ? 0644 : 0600);
+				O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (aml_write_all(fd, text, strlen(text)) < 0 ||
+	/* Root's are read by every user's runs, whatever root's umask. */
+	if ((p->shared && fchmod(fd, 0644) < 0) ||
+	    aml_write_all(fd, text, strlen(text)) < 0 ||
 	    aml_close_checked(fd) < 0 || renameat(p->fd, tmp, p->fd, name) < 0) {
 		e = errno;
 		unlinkat(p->fd, tmp, 0);
@@ -422,6 +433,24 @@ static int replace_marker(const struct place *p, const char *name,
 
 /* ---------------------------------------------------------------------- */
 /* Locks                                                                  */
+
+/* Sleep until [deadline] at most, [*pause_ms] (which doubles up to 100
+ * ms): a waiter notices a finished build within a tenth of a second. */
+static void pause_until(int64_t deadline, int *pause_ms)
+{
+	int64_t left = deadline - aml_monotonic_ms();
+	struct timespec ts;
+
+	if (left > *pause_ms)
+		left = *pause_ms;
+	if (left <= 0)
+		return;
+	ts.tv_sec = left / 1000;
+	ts.tv_nsec = (left % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	if (*pause_ms < 100)
+		*pause_ms *= 2;
+}
 
 /*
  * [key]'s lock in [p] taken with [op] (LOCK_EX or LOCK_SH), trying until
@@ -437,7 +466,7 @@ static int lock_entry(const struct place *p, const char *key, int op,
 	int64_t deadline = aml_monotonic_ms() + wait_ms;
 	char name[NAME_MAX + 1];
 	struct stat a, b;
-	int pause_ms = 2, fd = -1, e;
+	int pause_ms = 2, fd = -1, stale = 0, e;
 
 	entry_name(name, sizeof(name), key, ".lock");
 	for (;;) {
@@ -464,6 +493,13 @@ static int lock_entry(const struct place *p, const char *key, int op,
 			}
 			close(fd);
 			fd = -1;
+			/* Only the directory's owner removes lock files, and
+			 * only gc, once: a name that keeps changing is not
+			 * worth waiting on. */
+			if (++stale > 8) {
+				errno = EAGAIN;
+				return -1;
+			}
 			continue;
 		}
 		if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -477,56 +513,66 @@ static int lock_entry(const struct place *p, const char *key, int op,
 			close(fd);
 			return 0;
 		}
-		{
-			int64_t left = deadline - aml_monotonic_ms();
-			struct timespec ts;
-
-			if (left > pause_ms)
-				left = pause_ms;
-			ts.tv_sec = left / 1000;
-			ts.tv_nsec = (left % 1000) * 1000000L;
-			nanosleep(&ts, NULL);
-		}
-		if (pause_ms < 100)
-			pause_ms *= 2;
+		pause_until(deadline, &pause_ms);
 	}
 }
 
 /* ---------------------------------------------------------------------- */
 /* Finding and building                                                   */
 
+/* One key looked for: EnvDir, the directories opened, what was found. */
+struct search {
+	int envfd;
+	struct place shared, own;
+	struct place *at;         /* where it is whole, else where the caller
+				   * builds it (root: shared/, a user: own) */
+	struct marker m;
+	char note[512];           /* why a shared entry was ignored */
+};
+
 /*
- * Where [key] is whole: shared/ first, then (not for root) the caller's
- * own, which is opened into [own] (made when [create]) either way.  Root
- * makes shared/ when [create].  Returns 1 with [*at], 0 not whole, -1
- * with errbuf.
+ * Look for [key]: shared/ first, then (not for root) the caller's own,
+ * which is opened (made when [create]) either way; root makes shared/
+ * when [create].  Returns 1 whole, 0 not, -1 with errbuf; search_end in
+ * every case.
  */
-static int find_entry(int envfd, const char *env_dir, const char *key,
-		      int create, int date_use, struct place *shared,
-		      struct place *own, struct place **at,
-		      struct marker *m, char *note, size_t nlen,
-		      char *errbuf, size_t errlen)
+static int search(const char *env_dir, const char *key, int create,
+		  int date_use, struct search *s, char *errbuf, size_t errlen)
 {
 	int as_root = geteuid() == 0, r;
 
-	r = open_shared(envfd, env_dir, as_root, as_root && create, shared,
-			note, nlen, errbuf, errlen);
-	if (r < 0)
+	memset(s, 0, sizeof(*s));
+	s->envfd = s->shared.fd = s->own.fd = -1;
+	s->shared.shared = 1;
+	s->at = &s->shared;
+	if (!aml_env_key_valid(key))
+		return aml_fail(errbuf, errlen, "environment key: not %d "
+				"lowercase hex digits", AML_ENV_KEY_LEN);
+	s->envfd = open_env_dir(env_dir, errbuf, errlen);
+	if (s->envfd < 0)
 		return -1;
-	if (r == 1) {
-		*at = shared;
-		r = entry_ready(shared, key, date_use, m, note, nlen, errbuf,
-				errlen);
-		if (r != 0 || as_root)
-			return r;
-	}
-	if (as_root)
-		return 0;
-	r = open_own(envfd, env_dir, create, own, errbuf, errlen);
+	r = open_shared(s->envfd, env_dir, as_root, as_root && create,
+			&s->shared, s->note, sizeof(s->note), errbuf, errlen);
+	if (r == 1)
+		r = entry_ready(&s->shared, key, date_use, &s->m, s->note,
+				sizeof(s->note), errbuf, errlen);
+	if (r != 0 || as_root)
+		return r;
+	r = open_own(s->envfd, env_dir, create, &s->own, errbuf, errlen);
 	if (r <= 0)
 		return r;
-	*at = own;
-	return entry_ready(own, key, date_use, m, note, nlen, errbuf, errlen);
+	s->at = &s->own;
+	return entry_ready(&s->own, key, date_use, &s->m, s->note,
+			   sizeof(s->note), errbuf, errlen);
+}
+
+static void search_end(struct search *s)
+{
+	place_close(&s->shared);
+	place_close(&s->own);
+	if (s->envfd >= 0)
+		close(s->envfd);
+	s->envfd = -1;
 }
 
 static int set_path(char *buf, size_t len, const struct place *p,
@@ -588,6 +634,9 @@ static enum aml_env_outcome run_builder(const struct place *p,
 			snprintf(reason, sizeof(reason), "the %s build failed "
 				 "without saying why", b->kind);
 		one_line(reason);
+		/* What a failed build made is of no use (its log says what
+		 * happened) and may be large. */
+		(void)aml_tree_remove(p->fd, key);
 		snprintf(line, sizeof(line), "%s\n", reason);
 		entry_name(name, sizeof(name), key, ".failed");
 		if (replace_marker(p, name, line) < 0)
@@ -662,15 +711,19 @@ static enum aml_env_outcome build_locked(const struct place *p,
 		o = AML_ENV_FAILED;
 		goto out;
 	}
-	if (!b || !b->build || !b->kind) {
+	if (!b || !b->build || !b->kind || !b->kind[0] ||
+	    strlen(b->kind) >= sizeof(m.kind) || strchr(b->kind, ' ')) {
 		aml_fail(errbuf, errlen, "environment %.*s…: not built, and no "
-			 "builder given", SHOWN_KEY, key);
+			 "builder (with a one-word kind) given", SHOWN_KEY,
+			 key);
 		goto out;
 	}
 	if (clear_entry(p, key, errbuf, errlen) < 0)
 		goto out;
 	log_fd = openat(p->fd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				     O_CLOEXEC, p->shared ? 0644 : 0600);
+				     O_CLOEXEC, 0600);
+	if (log_fd >= 0 && p->shared)
+		(void)fchmod(log_fd, 0644);
 	if (log_fd < 0) {
 		aml_fail(errbuf, errlen, "%s: cannot create: %s", log_path,
 			 strerror(errno));
@@ -699,69 +752,38 @@ enum aml_env_outcome aml_env_cache_get(const char *env_dir, const char *key,
 				       size_t llen, char *errbuf,
 				       size_t errlen)
 {
-	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 }, *at;
 	enum aml_env_outcome o = AML_ENV_ERROR;
-	char note[512] = "";
-	struct marker m;
-	int envfd, r;
+	struct search s;
+	int r;
 
 	prefix[0] = log_path[0] = errbuf[0] = '\0';
-	if (!aml_env_key_valid(key)) {
-		aml_fail(errbuf, errlen, "environment key: not %d lowercase "
-			 "hex digits", AML_ENV_KEY_LEN);
-		return AML_ENV_ERROR;
-	}
-	envfd = open_env_dir(env_dir, errbuf, errlen);
-	if (envfd < 0)
-		return AML_ENV_ERROR;
-	r = find_entry(envfd, env_dir, key, 1, 1, &shared, &own, &at, &m,
-		       note, sizeof(note), errbuf, errlen);
-	if (r < 0)
-		goto out;
-	if (r == 0)
-		at = geteuid() == 0 ? &shared : &own;
-	if (set_path(prefix, plen, at, key, errbuf, errlen) < 0)
-		goto out;
-	if (r == 1)
-		o = AML_ENV_CACHED;
-	else
-		o = build_locked(at, key, b, wait_ms, on_build, on_build_arg,
-				 prefix, log_path, llen, errbuf, errlen);
-out:
+	r = search(env_dir, key, 1, 1, &s, errbuf, errlen);
+	if (r >= 0 && set_path(prefix, plen, s.at, key, errbuf, errlen) == 0)
+		o = r == 1 ? AML_ENV_CACHED
+			   : build_locked(s.at, key, b, wait_ms, on_build,
+					  on_build_arg, prefix, log_path, llen,
+					  errbuf, errlen);
 	if ((o == AML_ENV_CACHED || o == AML_ENV_BUILT) && !errbuf[0])
-		snprintf(errbuf, errlen, "%s", note);
+		snprintf(errbuf, errlen, "%s", s.note);
 	if (o == AML_ENV_ERROR || o == AML_ENV_FAILED)
 		prefix[0] = '\0';
-	place_close(&shared);
-	place_close(&own);
-	close(envfd);
+	search_end(&s);
 	return o;
 }
 
 int aml_env_cache_lookup(const char *env_dir, const char *key, char *prefix,
 			 size_t plen, char *errbuf, size_t errlen)
 {
-	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 }, *at;
-	char note[512] = "";
-	struct marker m;
-	int envfd, r;
+	struct search s;
+	int r;
 
 	prefix[0] = errbuf[0] = '\0';
-	if (!aml_env_key_valid(key))
-		return aml_fail(errbuf, errlen, "environment key: not %d "
-				"lowercase hex digits", AML_ENV_KEY_LEN);
-	envfd = open_env_dir(env_dir, errbuf, errlen);
-	if (envfd < 0)
-		return -1;
-	r = find_entry(envfd, env_dir, key, 0, 0, &shared, &own, &at, &m,
-		       note, sizeof(note), errbuf, errlen);
-	if (r == 1 && set_path(prefix, plen, at, key, errbuf, errlen) < 0)
+	r = search(env_dir, key, 0, 0, &s, errbuf, errlen);
+	if (r == 1 && set_path(prefix, plen, s.at, key, errbuf, errlen) < 0)
 		r = -1;
 	if (r >= 0)
-		snprintf(errbuf, errlen, "%s", note);
-	place_close(&shared);
-	place_close(&own);
-	close(envfd);
+		snprintf(errbuf, errlen, "%s", s.note);
+	search_end(&s);
 	return r;
 }
 
@@ -769,36 +791,28 @@ int aml_env_cache_hold(const char *env_dir, const char *key,
 		       struct aml_env_hold *h, char *prefix, size_t plen,
 		       char *errbuf, size_t errlen)
 {
-	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 }, *at;
-	char note[512] = "";
-	struct marker m;
+	struct search s;
 	int64_t since;
-	int envfd, r, fd = -1;
+	int r, fd = -1;
 
 	h->fd = -1;
 	prefix[0] = errbuf[0] = '\0';
-	if (!aml_env_key_valid(key))
-		return aml_fail(errbuf, errlen, "environment key: not %d "
-				"lowercase hex digits", AML_ENV_KEY_LEN);
-	envfd = open_env_dir(env_dir, errbuf, errlen);
-	if (envfd < 0)
-		return -1;
-	r = find_entry(envfd, env_dir, key, 0, 1, &shared, &own, &at, &m,
-		       note, sizeof(note), errbuf, errlen);
+	r = search(env_dir, key, 0, 1, &s, errbuf, errlen);
 	if (r != 1)
 		goto out;
 	/* Busy for long is not gc (which takes the marker away at once):
 	 * whoever holds it keeps gc away too.  No lock file at all: an entry
 	 * no build of ours made, which gc would lock before removing. */
-	if (lock_entry(at, key, LOCK_SH, 0, AML_ENV_HOLD_TRY_MS, &fd,
+	if (lock_entry(s.at, key, LOCK_SH, 0, AML_ENV_HOLD_TRY_MS, &fd,
 		       &since) < 0 && errno != ENOENT) {
-		r = aml_fail(errbuf, errlen, "%s/%s.lock: %s", at->path, key,
+		r = aml_fail(errbuf, errlen, "%s/%s.lock: %s", s.at->path, key,
 			     strerror(errno));
 		goto out;
 	}
-	r = entry_ready(at, key, 0, &m, note, sizeof(note), errbuf, errlen);
-	if (r == 1)
-		r = set_path(prefix, plen, at, key, errbuf, errlen) < 0 ? -1 : 1;
+	r = entry_ready(s.at, key, 0, &s.m, s.note, sizeof(s.note), errbuf,
+			errlen);
+	if (r == 1 && set_path(prefix, plen, s.at, key, errbuf, errlen) < 0)
+		r = -1;
 	if (r == 1) {
 		h->fd = fd;
 		fd = -1;
@@ -807,10 +821,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (r >= 0)
-		snprintf(errbuf, errlen, "%s", note);
-	place_close(&shared);
-	place_close(&own);
-	close(envfd);
+		snprintf(errbuf, errlen, "%s", s.note);
+	search_end(&s);
 	return r;
 }
 

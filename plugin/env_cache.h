@@ -50,6 +50,8 @@
  *                              again (no build loop): a run fails at once
  *                              with that reason.
  *       <key>.log              the last build's whole output.
+ *       <key>.yml              the conda builder's environment file
+ *                              (env_build.h); gc removes every <key>.*.
  *
  * In shared/ the lock is 0644 so that users' runs can hold it.  A user can
  * hold it for ever; that only keeps root's gc from removing the entry and
@@ -111,7 +113,8 @@ enum aml_env_outcome {
  * result.  A half-built <key>/ (a builder killed mid-way: no .ready) is
  * removed (tree.h) and built again.  [on_build] (may be NULL) is called
  * with [on_build_arg] just before a build starts.  A found entry's last
- * use is dated now.
+ * use is dated now.  The process umask is 022 while the builder runs
+ * (single-threaded callers, as privdrop.h).
  *
  * [prefix] gets the environment's path; [log_path] the build log's, only
  * when built or failed (else "").  On FAILED and ERROR, errbuf says why in

@@ -163,10 +163,12 @@ static void test_conda_reason(void **state)
 /* ---------------------------------------------------------------------- */
 /* A real venv and pip                                                    */
 
-/* The node's interpreter for these tests, or NULL (with why) when it
- * cannot make a venv or build a wheel. */
-static const char *python(char *why, size_t len)
+/* The node's interpreter for these tests; the test is skipped, saying
+ * why, when none can make a venv and build a wheel. */
+static const char *python_or_skip(void)
 {
+	char why[512] = "";
+
 	static const char *const candidates[] = { "/usr/bin/python3",
 						  "python3" };
 
@@ -181,13 +183,15 @@ static const char *python(char *why, size_t len)
 		enum aml_command_outcome o = aml_command_run(&cmd, &res);
 		int ok = o == AML_COMMAND_EXITED && res.exit_status == 0;
 
-		snprintf(why, len, "%s cannot make a venv or build a wheel "
+		snprintf(why, sizeof(why), "%s cannot make a venv or build a wheel "
 			 "(python3-venv, python3-setuptools, python3-wheel): "
 			 "%s", candidates[i], res.err ? res.err : "");
 		aml_command_result_free(&res);
 		if (ok)
 			return candidates[i];
 	}
+	print_message("# SKIP: %s\n", why);
+	skip();
 	return NULL;
 }
 
@@ -255,15 +259,11 @@ static void test_pip_builds_from_wheelhouse(void **state)
 {
 	struct fixture *f = *state;
 	struct aml_strlist options = { 0 }, reqs = { 0 };
-	char why[512], wheels[PATH_MAX], leak[PATH_MAX], link[PATH_MAX + 16];
-	const char *py = python(why, sizeof(why));
+	char wheels[PATH_MAX], leak[PATH_MAX], link[PATH_MAX + 16];
+	const char *py = python_or_skip();
 	struct aml_env_pip pip = { py, &options, &reqs, 0 };
 	char *log;
 
-	if (!py) {
-		print_message("# SKIP: %s\n", why);
-		skip();
-	}
 	snprintf(wheels, sizeof(wheels), "%s/wheels", f->dir);
 	snprintf(leak, sizeof(leak), "%s/leak", f->dir);
 	make_wheel(f, py, "1.0", wheels);
@@ -299,15 +299,10 @@ static void test_pip_failure_names_the_package(void **state)
 {
 	struct fixture *f = *state;
 	struct aml_strlist options = { 0 }, reqs = { 0 };
-	char why[512];
-	const char *py = python(why, sizeof(why));
+	const char *py = python_or_skip();
 	struct aml_env_pip pip = { py, &options, &reqs, 0 };
 	char *log;
 
-	if (!py) {
-		print_message("# SKIP: %s\n", why);
-		skip();
-	}
 	assert_int_equal(aml_strlist_push(&options, "--no-index"), 0);
 	assert_int_equal(aml_strlist_push(&reqs, "nosuchpkg==1.0"), 0);
 	/* A requirement that looks like an option stays a requirement. */

@@ -343,6 +343,9 @@ static void test_failure_remembered(void **state)
 	assert_string_equal(f->prefix, "");
 	assert_int_equal(access(f->log, R_OK), 0);
 	assert_int_equal(calls(f), 1);
+	snprintf(own, sizeof(own), "%s", f->log);
+	*strrchr(own, '.') = '\0';
+	assert_false(is_dir(own));   /* the failed build's tree is gone */
 
 	fk.fail = 0;
 	assert_int_equal(get(f, KEY_A, &fk, 1000), AML_ENV_FAILED);
@@ -365,25 +368,40 @@ static void test_failure_remembered(void **state)
 	assert_int_equal(access(failed, F_OK), -1);
 }
 
+/* Another run building [key] for [ms], once its build has started. */
+static pid_t slow_builder(struct fixture *f, const char *key, int ms)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fake slow = { .sleep_ms = ms };
+
+		_exit(get(f, key, &slow, 0) == AML_ENV_BUILT ? 0 : 1);
+	}
+	while (calls(f) < 1)
+		usleep(5000);
+	return pid;
+}
+
+static void reap_builder(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Another run's build is waited for, up to wait_ms. */
 static void test_wait_honours_wait_ms(void **state)
 {
 	struct fixture *f = *state;
 	struct fake fk = { 0 };
 	int64_t t0, took;
-	int status;
 	pid_t pid;
 
 	as_user(f);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct fake slow = { .sleep_ms = 1500 };
-
-		_exit(get(f, KEY_A, &slow, 0) == AML_ENV_BUILT ? 0 : 1);
-	}
-	while (calls(f) < 1)
-		usleep(5000);
+	pid = slow_builder(f, KEY_A, 1500);
 	t0 = aml_monotonic_ms();
 	assert_int_equal(get(f, KEY_A, &fk, 300), AML_ENV_FAILED);
 	took = aml_monotonic_ms() - t0;
@@ -395,8 +413,7 @@ static void test_wait_honours_wait_ms(void **state)
 
 	assert_int_equal(get(f, KEY_A, &fk, 10000), AML_ENV_CACHED);
 	assert_int_equal(calls(f), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap_builder(pid);
 
 	/* wait_ms 0: no wait at all. */
 	assert_int_equal(get(f, KEY_B, &fk, 0), AML_ENV_BUILT);
@@ -487,6 +504,29 @@ static void test_shared_dir_ignored_unless_roots(void **state)
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "chown %d %s/shared", OTHER, f->base);
 	shared_ignored(f, KEY_B, cmd, "is owned by uid 12345, not root");
+	as_root(f);
+	snprintf(cmd, sizeof(cmd), "chown 0 %s/shared", f->base);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "mv %s/shared %s/real && ln -s real "
+		 "%s/shared", f->base, f->base, f->base);
+	shared_ignored(f, KEY_C, cmd, "is a symbolic link or not a directory");
+}
+
+/* Root's umask does not decide whether users can use root's builds. */
+static void test_shared_despite_roots_umask(void **state)
+{
+	struct fixture *f = *state;
+	struct fake fk = { 0 };
+	mode_t old;
+
+	skip_unless_root();
+	old = umask(077);
+	assert_int_equal(get(f, KEY_A, &fk, 1000), AML_ENV_BUILT);
+	umask(old);
+	as_user(f);
+	assert_int_equal(get(f, KEY_A, &fk, 1000), AML_ENV_CACHED);
+	assert_string_equal(f->err, "");
+	assert_int_equal(calls(f), 1);
 }
 
 /* A user who made shared/ first in a 1777 EnvDir does not get root's
@@ -617,24 +657,14 @@ static void test_gc_leaves_builders(void **state)
 {
 	struct fixture *f = *state;
 	struct seen seen = { 0 };
-	int status;
 	pid_t pid;
 
 	as_user(f);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct fake slow = { .sleep_ms = 800 };
-
-		_exit(get(f, KEY_A, &slow, 0) == AML_ENV_BUILT ? 0 : 1);
-	}
-	while (calls(f) < 1)
-		usleep(5000);
+	pid = slow_builder(f, KEY_A, 800);
 	assert_int_equal(aml_env_cache_gc(f->base, 0, remember, &seen, f->err,
 					  sizeof(f->err)), 0);
 	assert_int_equal(seen.n, 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap_builder(pid);
 	assert_int_equal(aml_env_cache_lookup(f->base, KEY_A, f->prefix,
 					      sizeof(f->prefix), f->err,
 					      sizeof(f->err)), 1);
@@ -702,6 +732,8 @@ int main(void)
 			test_shared_dir_ignored_unless_roots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_squatted, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shared_despite_roots_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_squatter_stepped_around,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_and_hold, setup,
