@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "env_build.h"
 #include "env_cache.h"
 #include "env_node.h"
+#include "env_spec.h"
 #include "errors.h"
 #include "fdio.h"
 
@@ -189,4 +191,98 @@ void aml_env_reason(const struct aml_env_choice *c,
 		 SHORT_KEY, hex, aml_env_kind_name(c->kind), c->n_packages,
 		 c->n_packages == 1 ? "" : "s",
 		 found == 1 ? "cached" : "building");
+}
+
+/* The builder of [c] into [b] (pip's or conda's, with [pip] or [conda]
+ * filled); -1 with errbuf when pip cannot give the python asked. */
+static int builder_of(const struct aml_env_choice *c,
+		      const struct aml_site *site,
+		      const struct aml_env_spec *spec, struct aml_env_pip *pip,
+		      struct aml_env_conda *conda, struct aml_env_builder *b,
+		      char *errbuf, size_t errlen)
+{
+	const char *python = site->default_interpreter;
+
+	if (c->kind == AML_ENV_CONDA) {
+		if (!(conda->yaml = aml_env_spec_conda_yaml(spec)))
+			return aml_fail(errbuf, errlen, "out of memory");
+		conda->command = site->conda_command;
+		conda->argv_for = aml_env_conda_argv;
+		b->kind = "conda";
+		b->build = aml_env_conda_build;
+		b->arg = conda;
+		return 0;
+	}
+	/* pip makes a venv of the node's own python: one of another
+	 * version it cannot give. */
+	if (spec->python && strcmp(spec->python, "*")) {
+		char version[64];
+		int fits;
+
+		if (aml_env_python_version(python, version, sizeof(version),
+					   errbuf, errlen) < 0 ||
+		    (fits = aml_env_python_matches(spec->python, version,
+						   errbuf, errlen)) < 0)
+			return -1;
+		if (!fits)
+			return aml_fail(errbuf, errlen, "environment: python %s "
+					"asked, and this node's %s is %s: pip "
+					"cannot give another python (the site "
+					"has no CondaCommand)", spec->python,
+					python, version);
+	}
+	pip->python = python;
+	pip->options = &site->pip_options;
+	pip->requirements = &spec->pip;
+	b->kind = "pip";
+	b->build = aml_env_pip_build;
+	b->arg = pip;
+	return 0;
+}
+
+enum aml_env_outcome aml_env_make(const struct aml_env_choice *c,
+				  const struct aml_site *site,
+				  int64_t wait_ms, char key[65],
+				  char *prefix, size_t plen, char *log_path,
+				  size_t llen, char *errbuf, size_t errlen)
+{
+	struct aml_env_spec spec;
+	struct aml_errors errs;
+	struct aml_env_pip pip = { 0 };
+	struct aml_env_conda conda = { 0 };
+	struct aml_env_builder b = { 0 };
+	enum aml_env_outcome got = AML_ENV_FAILED;
+	char facts[256], what[64];
+
+	key[0] = '\0';
+	if (llen)
+		log_path[0] = '\0';
+	memset(&spec, 0, sizeof(spec));
+	aml_errors_init(&errs, NULL);
+	if (!c->source ||
+	    aml_env_spec_parse(c->source, strlen(c->source), "environment",
+			       &spec, &errs) < 0) {
+		aml_fail(errbuf, errlen, "environment: its specification does "
+			 "not read back: %s", errs.count ? errs.lines[0] : "?");
+		goto out;
+	}
+	if (aml_env_node_facts(site->default_interpreter, facts, sizeof(facts),
+			       errbuf, errlen) < 0)
+		goto out;
+	if (aml_env_key(c, site, facts, key) < 0) {
+		aml_fail(errbuf, errlen, "environment: no key for a %s "
+			 "environment", aml_env_kind_name(c->kind));
+		goto out;
+	}
+	if (builder_of(c, site, &spec, &pip, &conda, &b, errbuf, errlen) < 0)
+		goto out;
+	aml_env_what(b.kind, c->n_packages, what, sizeof(what));
+	b.what = what;
+	got = aml_env_cache_get(site->env_dir, key, &b, wait_ms, NULL, NULL,
+				prefix, plen, log_path, llen, errbuf, errlen);
+out:
+	free((char *)conda.yaml);
+	aml_env_spec_free(&spec);
+	aml_errors_free(&errs);
+	return got;
 }

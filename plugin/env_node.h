@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "env_cache.h"
 #include "environment.h"
 #include "site.h"
 
@@ -42,5 +45,22 @@ int aml_env_python_version(const char *interpreter, char *buf, size_t len,
 void aml_env_reason(const struct aml_env_choice *c,
 		    const struct aml_site *site, char *buf, size_t len,
 		    char key[65]);
+
+/*
+ * Make the PIP or CONDA environment [c] ready on this node: its key
+ * (into [key]) from this node's facts, then EnvDir's build of it, found or
+ * built now (env_cache.h: waiting up to [wait_ms] for another builder of
+ * it), by pip into a venv of the site's DefaultInterpreter with its
+ * PipOptions (refused first when the specification's python is not that
+ * interpreter's), or by the site's CondaCommand.  [prefix] gets its
+ * path; [log_path] the build log's when one was made or failed ("" when
+ * not).  Returns what aml_env_cache_get does, with [errbuf] on FAILED
+ * and ERROR.
+ */
+enum aml_env_outcome aml_env_make(const struct aml_env_choice *c,
+				  const struct aml_site *site,
+				  int64_t wait_ms, char key[65],
+				  char *prefix, size_t plen, char *log_path,
+				  size_t llen, char *errbuf, size_t errlen);
 
 #endif

@@ -36,6 +36,7 @@ void aml_env_choice_free(struct aml_env_choice *c)
 {
 	free(c->interpreter);
 	free(c->spec);
+	free(c->source);
 	free(c->label);
 	memset(c, 0, sizeof(*c));
 }
@@ -253,6 +254,7 @@ static int use_spec(struct aml_env_choice *c, const struct aml_environment *env,
 		goto out;
 	}
 	if (!(c->spec = aml_env_spec_canonical(&spec)) ||
+	    !(c->source = strdup(env->conda_dependencies)) ||
 	    !(c->interpreter = strdup("python")) ||
 	    set_label(c, "%s%s%s: %s, %zu package%s",
 		      env->name ? env->name : "inline",

@@ -61,6 +61,9 @@ struct aml_env_choice {
 	 * what the content key is made of, and its package count. */
 	char *spec;
 	size_t n_packages;
+	/* PIP and CONDA: the specification as the run wrote it (JSON or
+	 * YAML), which the builders read. */
+	char *source;
 	/* As people read it: "AzureML-Minimal:2", "torch (site default)",
 	 * "inline: pip, 3 packages", "user-managed: /opt/py/bin/python". */
 	char *label;

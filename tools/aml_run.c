@@ -23,6 +23,8 @@ static const char usage[] =
 	"  check-config [FILE]   check the site policy, aml.conf\n"
 	"  snapshot ACTION       create, show, install or gc snapshots of source\n"
 	"                        directories (see aml-run snapshot --help)\n"
+	"  env ACTION            list, show, build or gc environments (see\n"
+	"                        aml-run env --help)\n"
 	"\n"
 	"Run history:\n"
 	"  list                  runs, newest first, with status and duration\n"
@@ -60,6 +62,7 @@ static const struct command commands[] = {
 	{ "download", cmd_download },
 	{ "tag", cmd_tag },
 	{ "cancel", cmd_cancel },
+	{ "env", cmd_env },
 };
 
 static const struct command *find_command(const char *name)

@@ -11,10 +11,8 @@
 #include <unistd.h>
 
 #include "command.h"
-#include "env_build.h"
 #include "env_cache.h"
 #include "env_node.h"
-#include "env_spec.h"
 #include "errors.h"
 #include "fdio.h"
 #include "job_env.h"
@@ -232,89 +230,23 @@ static int prepare_built(const struct launch_ctx *c,
 			 size_t errlen)
 {
 	const struct aml_site *site = c->site;
-	struct aml_env_spec spec;
-	struct aml_errors errs;
-	struct aml_env_pip pip = { 0 };
-	struct aml_env_conda conda = { 0 };
-	struct aml_env_builder b = { 0 };
-	char facts[256], key[65], prefix[PATH_MAX], log_path[PATH_MAX];
-	char version[64], what[64];
+	char key[65], prefix[PATH_MAX], log_path[PATH_MAX];
 	struct aml_env_hold held = { -1 };
 	enum aml_env_outcome got;
-	int rc = -1;
 
-	memset(&spec, 0, sizeof(spec));
-	aml_errors_init(&errs, NULL);
-	if (aml_env_spec_parse(env->spec, strlen(env->spec), "environment",
-			       &spec, &errs) < 0) {
-		aml_fail(errbuf, errlen, "environment: its specification does "
-			 "not read back: %s", errs.count ? errs.lines[0]
-							 : "?");
-		goto out;
-	}
-	if (aml_env_node_facts(site->default_interpreter, facts, sizeof(facts),
-			       errbuf, errlen) < 0 ||
-	    aml_env_key(env, site, facts, key) < 0)
-		goto out;
-	if (env->kind == AML_ENV_PIP) {
-		int fits;
-
-		/* pip makes a venv of the node's own python: one of another
-		 * version it cannot give. */
-		if (spec.python && strcmp(spec.python, "*") &&
-		    aml_env_python_version(site->default_interpreter, version,
-					   sizeof(version), errbuf, errlen) < 0)
-			goto out;
-		fits = spec.python && strcmp(spec.python, "*")
-			       ? aml_env_python_matches(spec.python, version,
-							    errbuf, errlen)
-				   : 1;
-		if (fits < 0)
-			goto out;
-		if (!fits) {
-			aml_fail(errbuf, errlen, "environment: python %s asked, "
-				 "and this node's %s is %s: pip cannot give "
-				 "another python (the site has no "
-				 "CondaCommand)", spec.python,
-				 site->default_interpreter, version);
-			goto out;
-		}
-		pip.python = site->default_interpreter;
-		pip.options = &site->pip_options;
-		pip.requirements = &spec.pip;
-		b.kind = "pip";
-		b.build = aml_env_pip_build;
-		b.arg = &pip;
-	} else {
-		if (!(conda.yaml = aml_env_spec_conda_yaml(&spec))) {
-			aml_fail(errbuf, errlen, "out of memory");
-			goto out;
-		}
-		conda.command = site->conda_command;
-		conda.argv_for = aml_env_conda_argv;
-		b.kind = "conda";
-		b.build = aml_env_conda_build;
-		b.arg = &conda;
-	}
-	aml_env_what(b.kind, env->n_packages, what, sizeof(what));
-	b.what = what;
-	log_path[0] = '\0';
-	got = aml_env_cache_get(site->env_dir, key, &b, BUILD_WAIT_MS, NULL,
-				NULL, prefix, sizeof(prefix), log_path,
-				sizeof(log_path), errbuf, errlen);
+	got = aml_env_make(env, site, BUILD_WAIT_MS, key, prefix,
+			   sizeof(prefix), log_path, sizeof(log_path), errbuf,
+			   errlen);
 	if (log_path[0])
 		keep_log(c, log_path);
+	if (got != AML_ENV_CACHED && got != AML_ENV_BUILT)
+		return -1;
 	/* Held while the run runs, so that no gc takes it away under it;
 	 * the descriptor closes with the launcher. */
-	if ((got == AML_ENV_CACHED || got == AML_ENV_BUILT) &&
-	    aml_env_cache_hold(site->env_dir, key, &held, prefix,
-			       sizeof(prefix), errbuf, errlen) == 0)
-		rc = use_prefix(prefix, env->label, errbuf, errlen);
-out:
-	free((char *)conda.yaml);
-	aml_env_spec_free(&spec);
-	aml_errors_free(&errs);
-	return rc;
+	if (aml_env_cache_hold(site->env_dir, key, &held, prefix,
+			       sizeof(prefix), errbuf, errlen) < 0)
+		return -1;
+	return use_prefix(prefix, env->label, errbuf, errlen);
 }
 
 int launch_env_prepare(const struct launch_ctx *c,

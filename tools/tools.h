@@ -29,6 +29,7 @@ int cmd_wait(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_env(int argc, char **argv);
 
 struct aml_site;
 

@@ -11,7 +11,7 @@ tests=$(cd "$(dirname "$0")" && pwd)
 . "$tests/lib.sh"
 
 needs_launcher
-if ! python3 -c 'import venv, ensurepip' 2>/dev/null || [ ! -r /usr/share/lmod/lmod/init/bash ]; then
+if ! /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || [ ! -r /usr/share/lmod/lmod/init/bash ]; then
 	echo "1..0 # SKIP python3-venv or lmod is not installed (contrib/install-deps installs both)"
 	exit 0
 fi
@@ -33,11 +33,11 @@ for v in 1.0 2.0; do
 from setuptools import setup
 setup(name="amlenvpkg", version="$v", packages=["amlenvpkg"])
 EOF
-	python3 -m pip wheel -q --no-deps --no-build-isolation --no-index \
+	/usr/bin/python3 -m pip wheel -q --no-deps --no-build-isolation --no-index \
 		-w "$work/wheels" "$work/pkg-$v" >"$work/wheel.log" 2>&1 ||
 		echo "# pip wheel $v failed: $(tail -n 3 "$work/wheel.log")"
 done
-python3 -m venv "$work/prefix" && "$work/prefix/bin/python" -m pip install -q \
+/usr/bin/python3 -m venv "$work/prefix" && "$work/prefix/bin/python" -m pip install -q \
 	--no-index --find-links "$work/wheels" amlenvpkg==2.0 >"$work/prefix.log" 2>&1 ||
 	echo "# the prefix environment did not build: $(tail -n 3 "$work/prefix.log")"
 mkdir -p "$work/modules/amltest"
