@@ -71,6 +71,7 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	free(env->docker_base_image);
 	free(env->docker_shm_size);
 	free(env->registry);
+	free(env->environment_file);
 	free(env->docker_base_dockerfile);
 	free(env->build_context);
 	free(env->build_dockerfile);

@@ -91,6 +91,9 @@ struct aml_environment {
 	/* azureml://registries/<registry>/environments/<name>/...: the
 	 * registry's name (the name and version are the reference's) */
 	char *registry;
+	/* A v2 "file:PATH" reference: the environment file's path
+	 * (absolute, normalised). */
+	char *environment_file;
 	char *interpreter_path;     /* python.interpreter_path; NULL: site's */
 	int user_managed_dependencies;
 	/* The conda specification as compact JSON: written inline, or read
@@ -110,7 +113,9 @@ struct aml_environment {
 	char *build_context;
 	char *build_dockerfile;
 	/* base_image_registry (v1): the address; whether credentials were
-	 * written in the file (never kept: they are refused). */
+	 * written in the file (their values are never kept, so never reach
+	 * the canonical form, history or the job: only that they were
+	 * given, which the resolver refuses). */
 	char *registry_address;
 	int registry_credentials_given;
 };
