@@ -140,6 +140,15 @@ char *rc_normalise(const char *path, int absolute, int *escapes);
  */
 char *rc_join_normalise(const char *base, const char *path);
 
+/*
+ * Open [path] to read it whole (rc_files.c): a regular file, whose size
+ * goes to [*size].  Returns the descriptor, or -1 with one line at
+ * [field] (may be NULL) in [errs]: "cannot read PATH: why" or "PATH is
+ * not a regular file".
+ */
+int rc_open_regular(const char *path, const char *field, uint64_t *size,
+		    struct aml_errors *errs);
+
 /* Split a shell-like string into words: quotes and backslashes as in
  * POSIX sh, no expansion.  Returns -1 on an unterminated quote. */
 int rc_split_words(const char *text, struct aml_strlist *out);

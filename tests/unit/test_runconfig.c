@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "joined_errors.h"
@@ -1623,6 +1624,360 @@ static void test_roundtrip_environment_fields(void **state)
 			 "x.runconfig");
 }
 
+/* ---- the files a configuration names (aml_runconfig_read_files) ---- */
+
+struct files {
+	char dir[64];
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	char *errors;
+	int result;
+};
+
+static struct files *files_new(void)
+{
+	struct files *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/aml-test-rc-files.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	return f;
+}
+
+/* [text] as the file [name] (its directories made) in [f]'s directory. */
+static void put(const struct files *f, const char *name, const char *text)
+{
+	char path[256];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		(void)mkdir(path, 0700);
+		*slash = '/';
+	}
+	out = fopen(path, "w");
+	assert_non_null(out);
+	assert_int_equal(fputs(text, out) >= 0, 1);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* The configuration [name] of [f] loaded and its files read; the errors
+ * (joined, the directory shown as DIR) in f->errors. */
+static void load_and_read(struct files *f, const char *name)
+{
+	char path[256];
+	char *raw, *out;
+	size_t n = strlen(f->dir), cap;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	aml_errors_init(&f->errs, name);
+	f->result = aml_runconfig_load(path, NULL, &f->rc, &f->errs);
+	if (f->result == 0)
+		f->result = aml_runconfig_read_files(&f->rc, NULL, &f->errs);
+	raw = joined_errors(&f->errs);
+	if (!raw)
+		return;
+	cap = strlen(raw) + 1;
+	out = malloc(cap);
+	assert_non_null(out);
+	out[0] = '\0';
+	for (const char *p = raw; *p;) {
+		const char *hit = strstr(p, f->dir);
+
+		if (!hit) {
+			strcat(out, p);
+			break;
+		}
+		strncat(out, p, (size_t)(hit - p));
+		strcat(out, "DIR");
+		p = hit + n;
+	}
+	free(raw);
+	f->errors = out;
+}
+
+static void files_free(struct files *f)
+{
+	char cmd[128];
+
+	aml_runconfig_free(&f->rc);
+	aml_errors_free(&f->errs);
+	free(f->errors);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+}
+
+/* [name] in a fresh directory with [others] (name, text, ..., NULL)
+ * beside it: read, and refused with exactly [expected] (DIR for the
+ * directory). */
+static void read_fails_with(const char *name, const char *text,
+			    const char *expected, ...)
+{
+	struct files *f = files_new();
+	va_list ap;
+	const char *other;
+
+	put(f, name, text);
+	va_start(ap, expected);
+	while ((other = va_arg(ap, const char *)))
+		put(f, other, va_arg(ap, const char *));
+	va_end(ap);
+	load_and_read(f, name);
+	assert_int_equal(f->result, -1);
+	assert_non_null(f->errors);
+	if (strcmp(f->errors, expected))
+		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
+			 f->errors);
+	files_free(f);
+}
+
+static const char conda_yaml[] =
+	"# the environment's packages\n"
+	"name: e\n"
+	"channels: [conda-forge]\n"
+	"dependencies:\n"
+	"  - python=3.10\n"
+	"  - pip:\n"
+	"    - numpy==1.26\n";
+static const char conda_json[] =
+	"{\"name\":\"e\",\"channels\":[\"conda-forge\"],\"dependencies\":[\"python=3.10\",{\"pip\":[\"numpy==1.26\"]}]}";
+
+/* Read in sbatch, carried by the canonical form: the controller judges
+ * the same text without reading a file. */
+static void test_read_conda_file(void **state)
+{
+	struct files *f = files_new();
+	char path[256];
+	char *canonical;
+	struct parsed *back;
+
+	(void)state;
+	put(f, "job.yml", "type: command\ncommand: x\n"
+			  "environment: {image: i, conda_file: env/conda.yml}\n");
+	put(f, "env/conda.yml", conda_yaml);
+	load_and_read(f, "job.yml");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	snprintf(path, sizeof(path), "%s/env/conda.yml", f->dir);
+	assert_string_equal(f->rc.environment.conda_dependencies_file, path);
+	canonical = aml_runconfig_encode(&f->rc);
+	assert_non_null(canonical);
+	back = parse_as(canonical, "canonical", NULL);
+	assert_int_equal(back->result, 0);
+	assert_string_equal(back->rc.environment.conda_dependencies,
+			    conda_json);
+	parsed_free(back);
+	free(canonical);
+	files_free(f);
+
+	/* A .runconfig's, JSON, relative to the project above .azureml/. */
+	f = files_new();
+	put(f, ".azureml/x.runconfig",
+	    "script: t.py\ntarget: c\nenvironment:\n  python:\n"
+	    "    condaDependenciesFile: .azureml/conda_dependencies.yml\n");
+	put(f, ".azureml/conda_dependencies.yml", conda_json);
+	put(f, "t.py", "print(1)\n");
+	load_and_read(f, ".azureml/x.runconfig");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	files_free(f);
+
+	/* A canonical form read again keeps both: the same specification. */
+	f = files_new();
+	put(f, "c.yml", conda_yaml);
+	put(f, "t.py", "");
+	snprintf(path, sizeof(path),
+		 "{\"script\": \"t.py\", \"environment\": {\"python\": {"
+		 "\"conda_dependencies\": %s, \"conda_dependencies_file\": \"c.yml\"}}}",
+		 conda_json);
+	put(f, "run.json", path);
+	load_and_read(f, "run.json");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	files_free(f);
+}
+
+static void test_read_conda_file_refusals(void **state)
+{
+	static const char job[] = "type: command\ncommand: x\n"
+				  "environment: {image: i, conda_file: c.yml}\n";
+	char *big = malloc(70001);
+	struct files *f;
+
+	(void)state;
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: cannot read DIR/c.yml: No such file or directory",
+			NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: DIR/c.yml: a conda specification must be an object of fields, got an array",
+			"c.yml", "- python=3.10\n", NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: DIR/c.yml: line 1: YAML anchors are not supported",
+			"c.yml", "name: &n e\nchannels: *n\n", NULL);
+	assert_non_null(big);
+	memset(big, '#', 70000);
+	big[70000] = '\0';
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: DIR/c.yml is 70000 bytes, at most 65536",
+			"c.yml", big, NULL);
+	free(big);
+	read_fails_with("run.json",
+			"{\"script\": \"t.py\", \"environment\": {\"python\": {"
+			"\"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
+			" \"conda_dependencies_file\": \"c.yml\"}}}",
+			"run.json: environment.python.conda_dependencies_file: the conda specification is given both inline and in a file (DIR/c.yml); keep one",
+			"c.yml", conda_yaml, "t.py", "", NULL);
+	/* A FIFO in its place is refused, not waited on. */
+	f = files_new();
+	put(f, "job.yml", job);
+	{
+		char fifo[256];
+
+		snprintf(fifo, sizeof(fifo), "%s/c.yml", f->dir);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+	}
+	load_and_read(f, "job.yml");
+	assert_int_equal(f->result, -1);
+	assert_string_equal(f->errors,
+			    "job.yml: environment.conda_file: DIR/c.yml is not a regular file");
+	files_free(f);
+	/* The script is checked as before. */
+	read_fails_with("run.json", "{\"script\": \"t.py\"}",
+			"run.json: script: DIR/t.py: No such file or directory",
+			NULL);
+}
+
+static const char environment_yaml[] =
+	"$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+	"name: my-env\n"
+	"version: 3\n"
+	"description: what the team trains with\n"
+	"tags: {team: vision}\n"
+	"os_type: linux\n"
+	"image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest\n"
+	"conda_file: conda.yml\n";
+
+/* file: reads Azure ML's environment YAML as an inline definition, its
+ * paths relative to its own directory; the canonical form carries what
+ * it said, not the path. */
+static void test_read_environment_file(void **state)
+{
+	struct files *f = files_new();
+	char path[256];
+	char *canonical;
+
+	(void)state;
+	put(f, "job.yml", "type: command\ncommand: python t.py\n"
+			  "environment: file:./envs/env.yml\n");
+	put(f, "envs/env.yml", environment_yaml);
+	put(f, "envs/conda.yml", conda_yaml);
+	load_and_read(f, "job.yml");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_null(f->rc.environment.environment_file);
+	assert_string_equal(f->rc.environment.name, "my-env");
+	assert_string_equal(f->rc.environment.version, "3");
+	assert_true(f->rc.environment.docker_enabled);
+	assert_string_equal(f->rc.environment.docker_base_image,
+			    "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest");
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	snprintf(path, sizeof(path), "%s/envs/conda.yml", f->dir);
+	assert_string_equal(f->rc.environment.conda_dependencies_file, path);
+	canonical = aml_runconfig_encode(&f->rc);
+	assert_non_null(canonical);
+	assert_null(strstr(canonical, "env.yml"));
+	assert_null(strstr(canonical, "\"file\""));
+	free(canonical);
+	files_free(f);
+
+	f = files_new();
+	put(f, "job.yml", "type: command\ncommand: x\n"
+			  "environment: file:envs/docker.yml\n");
+	put(f, "envs/docker.yml", "name: built\nbuild:\n  path: ../ctx\n");
+	load_and_read(f, "job.yml");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	snprintf(path, sizeof(path), "%s/ctx", f->dir);
+	assert_string_equal(f->rc.environment.build_context, path);
+	assert_string_equal(f->rc.environment.build_dockerfile, "Dockerfile");
+	files_free(f);
+}
+
+static void test_read_environment_file_refusals(void **state)
+{
+	static const char job[] = "type: command\ncommand: x\n"
+				  "environment: file:envs/env.yml\n";
+
+	(void)state;
+	read_fails_with("job.yml", job,
+			"job.yml: environment: cannot read DIR/envs/env.yml: No such file or directory",
+			NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment: DIR/envs/env.yml: an environment file must be an object of fields, got an array",
+			"envs/env.yml", "- image: i\n", NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment: DIR/envs/env.yml: os_typ: unknown key for an environment file (line 2); did you mean \"os_type\"?\n"
+			"job.yml: environment: DIR/envs/env.yml: os_type: only linux nodes run jobs here, got \"windows\"\n"
+			"job.yml: environment: DIR/envs/env.yml: inference_config: inference configurations are for deployments (online endpoints), not jobs, got an object",
+			"envs/env.yml",
+			"image: i\nos_typ: linux\nos_type: windows\n"
+			"inference_config: {scoring_route: {port: 5001}}\n",
+			NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: cannot read DIR/envs/conda.yml: No such file or directory",
+			"envs/env.yml", "image: i\nconda_file: conda.yml\n",
+			NULL);
+}
+
+/* What the controller can tell without a file: whether sbatch read
+ * them. */
+static void test_check_read(void **state)
+{
+	struct parsed *p;
+	struct aml_errors errs;
+	char *joined;
+
+	(void)state;
+	p = ok("type: command\ncommand: x\nenvironment: file:env.yml\n",
+	       "job.yml");
+	aml_errors_init(&errs, "canonical");
+	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs), -1);
+	joined = joined_errors(&errs);
+	assert_string_equal(joined,
+			    "canonical: environment: the environment file " BASE "/env.yml was not read: sbatch reads it and hands on what it says; submit with sbatch --aml-run");
+	free(joined);
+	aml_errors_free(&errs);
+	parsed_free(p);
+
+	p = ok("script: t.py\nenvironment: {python: {condaDependenciesFile: c.yml}}\n",
+	       "x.runconfig");
+	aml_errors_init(&errs, "canonical");
+	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs), -1);
+	joined = joined_errors(&errs);
+	assert_string_equal(joined,
+			    "canonical: environment.python.condaDependenciesFile: " BASE "/c.yml was not read: sbatch reads the conda file and hands on its specification; submit with sbatch --aml-run");
+	free(joined);
+	aml_errors_free(&errs);
+	parsed_free(p);
+
+	/* Read: the specification is there, the path only says where it
+	 * came from. */
+	p = ok("{\"script\": \"t.py\", \"environment\": {\"python\": {"
+	       "\"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
+	       " \"conda_dependencies_file\": \"c.yml\"}}}", "run.json");
+	aml_errors_init(&errs, "canonical");
+	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs), 0);
+	assert_int_equal(errs.count, 0);
+	aml_errors_free(&errs);
+	parsed_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1677,6 +2032,11 @@ int main(void)
 		cmocka_unit_test(test_limit_file_size),
 		cmocka_unit_test(test_roundtrip_every_field),
 		cmocka_unit_test(test_roundtrip_environment_fields),
+		cmocka_unit_test(test_read_conda_file),
+		cmocka_unit_test(test_read_conda_file_refusals),
+		cmocka_unit_test(test_read_environment_file),
+		cmocka_unit_test(test_read_environment_file_refusals),
+		cmocka_unit_test(test_check_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
