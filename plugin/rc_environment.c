@@ -36,42 +36,69 @@
 
 /* ---- v1: one reader, two spellings ---- */
 
-/* The keys of each v1 object, in snake_case; camelCase is derived. */
+/*
+ * The keys of each v1 object, in snake_case (camelCase is derived), each
+ * at its index in the enum beside it.  Keys after the *_COMMON mark are
+ * the canonical form's own (a ScriptRunConfig's too): what a v2
+ * reference or file gave, which a .runconfig cannot say.
+ */
+enum { E_NAME, E_VERSION, E_VARIABLES, E_PYTHON, E_DOCKER, E_SPARK,
+       E_DATABRICKS, E_R, E_INFERENCING, E_ASSET_ID, E_COMMON,
+       E_REGISTRY = E_COMMON, E_FILE, E_ALL };
 static const char *const env_keys[] = {
-	"name", "version", "environment_variables", "python", "docker",
-	"spark", "databricks", "r", "inferencing_stack_version", "asset_id",
-	NULL,
+	[E_NAME] = "name", [E_VERSION] = "version",
+	[E_VARIABLES] = "environment_variables", [E_PYTHON] = "python",
+	[E_DOCKER] = "docker", [E_SPARK] = "spark",
+	[E_DATABRICKS] = "databricks", [E_R] = "r",
+	[E_INFERENCING] = "inferencing_stack_version",
+	[E_ASSET_ID] = "asset_id", [E_REGISTRY] = "registry",
+	[E_FILE] = "file",
 };
-/* Only the canonical form (and a ScriptRunConfig) carries these: what a
- * v2 reference or file gave, which a .runconfig cannot say. */
-static const char *const canonical_env_keys[] = { "registry", "file", NULL };
+enum { P_INTERPRETER, P_MANAGED, P_CONDA, P_CONDA_FILE, P_BASE_CONDA,
+       P_ALL };
 static const char *const python_keys[] = {
-	"interpreter_path", "user_managed_dependencies", "conda_dependencies",
-	"conda_dependencies_file", "base_conda_environment", NULL,
+	[P_INTERPRETER] = "interpreter_path",
+	[P_MANAGED] = "user_managed_dependencies",
+	[P_CONDA] = "conda_dependencies",
+	[P_CONDA_FILE] = "conda_dependencies_file",
+	[P_BASE_CONDA] = "base_conda_environment",
 };
+enum { D_ENABLED, D_IMAGE, D_DOCKERFILE, D_CONTEXT, D_REGISTRY, D_SHM,
+       D_ARGUMENTS, D_SHARED, D_GPU, D_PLATFORM, D_ALL };
 static const char *const docker_keys[] = {
-	"enabled", "base_image", "base_dockerfile", "build_context",
-	"base_image_registry", "shm_size", "arguments", "shared_volumes",
-	"gpu_support", "platform", NULL,
+	[D_ENABLED] = "enabled", [D_IMAGE] = "base_image",
+	[D_DOCKERFILE] = "base_dockerfile", [D_CONTEXT] = "build_context",
+	[D_REGISTRY] = "base_image_registry", [D_SHM] = "shm_size",
+	[D_ARGUMENTS] = "arguments", [D_SHARED] = "shared_volumes",
+	[D_GPU] = "gpu_support", [D_PLATFORM] = "platform",
 };
+enum { B_TYPE, B_LOCATION, B_DOCKERFILE, B_ALL };
 static const char *const build_context_keys[] = {
-	"location_type", "location", "dockerfile_path", NULL,
-};
-static const char *const registry_keys[] = {
-	"address", "username", "password", "registry_identity", NULL,
+	[B_TYPE] = "location_type", [B_LOCATION] = "location",
+	[B_DOCKERFILE] = "dockerfile_path",
 };
 /* The canonical form says whether credentials were written, never what
  * they were. */
-static const char *const canonical_registry_keys[] = {
-	"credentials_given", NULL,
+enum { R_ADDRESS, R_USERNAME, R_PASSWORD, R_IDENTITY, R_COMMON,
+       R_GIVEN = R_COMMON, R_ALL };
+static const char *const registry_keys[] = {
+	[R_ADDRESS] = "address", [R_USERNAME] = "username",
+	[R_PASSWORD] = "password", [R_IDENTITY] = "registry_identity",
+	[R_GIVEN] = "credentials_given",
 };
-static const char *const platform_keys[] = { "os", "architecture", NULL };
+enum { PF_OS, PF_ARCH, PF_ALL };
+static const char *const platform_keys[] = {
+	[PF_OS] = "os", [PF_ARCH] = "architecture",
+};
+enum { S_REPOSITORIES, S_PACKAGES, S_PRECACHE, S_ALL };
 static const char *const spark_keys[] = {
-	"repositories", "packages", "precache_packages", NULL,
+	[S_REPOSITORIES] = "repositories", [S_PACKAGES] = "packages",
+	[S_PRECACHE] = "precache_packages",
 };
-static const char *const databricks_keys[] = {
+#define DATABRICKS_ALL 5
+static const char *const databricks_keys[DATABRICKS_ALL] = {
 	"maven_libraries", "pypi_libraries", "rcran_libraries",
-	"jar_libraries", "egg_libraries", NULL,
+	"jar_libraries", "egg_libraries",
 };
 
 struct v1 {
@@ -99,37 +126,72 @@ static const char *spell(const struct v1 *r, const char *snake,
 	return out;
 }
 
-/* Member [snake] of [obj], as this form spells it; [path] gets its field
- * path below [parent]. */
-static const struct aml_node *member(const struct v1 *r,
-				     const struct aml_node *obj,
-				     const char *parent, const char *snake,
-				     char path[RC_PATH_MAX])
-{
-	char key[KEY_MAX];
-	const char *name = spell(r, snake, key);
+/* One v1 object, its members found in one pass over it: the controller
+ * reads a canonical form's environment for every job, and looking each
+ * key up in turn, most of them absent, was most of this reader's cost. */
+struct section {
+	const struct v1 *r;
+	const char *path;                       /* the object's field path */
+	const char *const *keys;                /* snake_case, by index */
+	const struct aml_node *at[KEYS_MAX];    /* by index; NULL: absent */
+};
 
-	rc_path(path, parent, name);
-	return aml_doc_get(obj, name);
-}
-
-/* rc_check_keys with [keys] (and, in snake_case, [canonical_only])
- * spelled for this form. */
-static void check_keys(const struct v1 *r, const struct aml_node *obj,
-		       const char *path, const char *const *keys,
-		       const char *const *canonical_only)
+/*
+ * [node] at [path], an object whose keys are [keys] ([n] of them, the
+ * first [common] in both spellings, the rest in snake_case only), into
+ * [s]; a key that is none of them is reported as rc_check_keys reports
+ * one.  Returns 0, or -1 when [node] is absent or not an object.
+ */
+static int section_open(struct section *s, const struct v1 *r,
+			const struct aml_node *node, const char *path,
+			const char *const *keys, size_t n, size_t common)
 {
 	char names[KEYS_MAX][KEY_MAX];
 	const char *known[KEYS_MAX + 1];
-	size_t n = 0;
+	const struct aml_node *obj = rc_object_or_null(r->ctx, node, path);
+	size_t k = r->camel ? common : n;
+	int unknown = 0;
 
-	for (; *keys && n < KEYS_MAX; keys++, n++)
-		known[n] = spell(r, *keys, names[n]);
-	for (; !r->camel && canonical_only && *canonical_only &&
-	       n < KEYS_MAX; canonical_only++, n++)
-		known[n] = *canonical_only;
-	known[n] = NULL;
-	rc_check_keys(r->ctx, obj, path, known, NULL, r->hint);
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	s->path = path;
+	s->keys = keys;
+	if (!obj)
+		return -1;
+	for (size_t i = 0; i < k; i++)
+		known[i] = spell(r, keys[i], names[i]);
+	known[k] = NULL;
+	for (size_t c = 0; c < obj->n_children; c++) {
+		const char *key = obj->children[c].key;
+		size_t i = 0;
+
+		while (i < k && (key[0] != known[i][0] || strcmp(key, known[i])))
+			i++;
+		if (i < k)
+			s->at[i] = &obj->children[c];
+		else
+			unknown = 1;
+	}
+	if (unknown)
+		rc_check_keys(r->ctx, obj, path, known, NULL, r->hint);
+	return 0;
+}
+
+/* Member [i] of [s], its field path in [p] when it is there. */
+static const struct aml_node *field(const struct section *s, size_t i,
+				    char p[RC_PATH_MAX])
+{
+	if (s->at[i])
+		rc_path(p, s->path, s->at[i]->key);
+	return s->at[i];
+}
+
+/* The field path of member [i] of [s], whether it is there or not. */
+static void field_path(const struct section *s, size_t i, char p[RC_PATH_MAX])
+{
+	char key[KEY_MAX];
+
+	rc_path(p, s->path, spell(s->r, s->keys[i], key));
 }
 
 static void refuse(struct rc_ctx *ctx, const struct aml_node *node,
@@ -219,27 +281,23 @@ static void read_python(const struct v1 *r, const struct aml_node *node,
 {
 	struct rc_ctx *ctx = r->ctx;
 	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *python = rc_object_or_null(ctx, node, path);
-	const struct aml_node *base;
+	struct section s;
 	char p[RC_PATH_MAX];
 
-	if (!python)
+	if (section_open(&s, r, node, path, python_keys, P_ALL, P_ALL) < 0)
 		return;
-	check_keys(r, python, path, python_keys, NULL);
-	rc_read_string(ctx, member(r, python, path, "interpreter_path", p), p,
+	rc_read_string(ctx, field(&s, P_INTERPRETER, p), p,
 		       &env->interpreter_path);
-	rc_read_bool(ctx, member(r, python, path, "user_managed_dependencies",
-				 p),
-		     p, &env->user_managed_dependencies);
-	rc_read_json_text(ctx, member(r, python, path, "conda_dependencies", p),
-			  p, &env->conda_dependencies);
-	rc_read_dir(ctx, member(r, python, path, "conda_dependencies_file", p),
-		    p, &env->conda_dependencies_file);
+	rc_read_bool(ctx, field(&s, P_MANAGED, p), p,
+		     &env->user_managed_dependencies);
+	rc_read_json_text(ctx, field(&s, P_CONDA, p), p,
+			  &env->conda_dependencies);
+	rc_read_dir(ctx, field(&s, P_CONDA_FILE, p), p,
+		    &env->conda_dependencies_file);
 	/* A conda environment the run's is built on top of: its packages
 	 * are whatever that environment held on Azure's side, which no
 	 * site can reproduce. */
-	base = member(r, python, path, "base_conda_environment", p);
-	refuse_unless_empty(ctx, base, p,
+	refuse_unless_empty(ctx, field(&s, P_BASE_CONDA, p), p,
 			    "building on another conda environment is not supported; list its packages in the conda specification instead");
 }
 
@@ -248,23 +306,22 @@ static void read_build_context(const struct v1 *r,
 {
 	struct rc_ctx *ctx = r->ctx;
 	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *obj = rc_object_or_null(ctx, node, path);
-	const struct aml_node *type;
+	struct section s;
 	char p[RC_PATH_MAX];
 
-	if (!obj)
+	if (section_open(&s, r, node, path, build_context_keys, B_ALL,
+			 B_ALL) < 0)
 		return;
-	check_keys(r, obj, path, build_context_keys, NULL);
 	/* Azure ML's contexts are uploads to its storage or git URLs
 	 * (locationType says which); here a context is a directory the
 	 * nodes can read, which is what location names when no type is. */
-	type = member(r, obj, path, "location_type", p);
-	refuse_unless_empty(ctx, type, p,
+	refuse_unless_empty(ctx, field(&s, B_TYPE, p), p,
 			    "only a directory on the shared filesystem can be a build context here: give it as location, without a type");
-	read_context_dir(ctx, member(r, obj, path, "location", p), p,
-			 &env->build_context);
-	read_dockerfile_path(ctx, member(r, obj, path, "dockerfile_path", p),
-			     p, &env->build_dockerfile);
+	field_path(&s, B_LOCATION, p);
+	read_context_dir(ctx, s.at[B_LOCATION], p, &env->build_context);
+	field_path(&s, B_DOCKERFILE, p);
+	read_dockerfile_path(ctx, s.at[B_DOCKERFILE], p,
+			     &env->build_dockerfile);
 }
 
 /* Whether a credential was written: the value is never kept, and never
@@ -287,28 +344,23 @@ static void read_registry(const struct v1 *r, const struct aml_node *node,
 {
 	struct rc_ctx *ctx = r->ctx;
 	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *obj = rc_object_or_null(ctx, node, path);
+	struct section s;
 	char p[RC_PATH_MAX];
 	int given = 0, canonical = 0;
 
-	if (!obj)
+	if (section_open(&s, r, node, path, registry_keys, R_ALL,
+			 R_COMMON) < 0)
 		return;
-	check_keys(r, obj, path, registry_keys, canonical_registry_keys);
-	rc_read_string(ctx, member(r, obj, path, "address", p), p,
+	rc_read_string(ctx, field(&s, R_ADDRESS, p), p,
 		       &env->registry_address);
 	/* Both are looked at even when the first was given, so that a
 	 * password of the wrong type is reported without its value. */
-	given |= credential_given(ctx, member(r, obj, path, "username", p), p);
-	given |= credential_given(ctx, member(r, obj, path, "password", p), p);
-	if (!r->camel) {
-		rc_path(p, path, "credentials_given");
-		rc_read_bool(ctx, aml_doc_get(obj, "credentials_given"), p,
-			     &canonical);
-	}
+	given |= credential_given(ctx, field(&s, R_USERNAME, p), p);
+	given |= credential_given(ctx, field(&s, R_PASSWORD, p), p);
+	rc_read_bool(ctx, field(&s, R_GIVEN, p), p, &canonical);
 	if (given || canonical)
 		env->registry_credentials_given = 1;
-	refuse_unless_empty(ctx, member(r, obj, path, "registry_identity", p),
-			    p,
+	refuse_unless_empty(ctx, field(&s, R_IDENTITY, p), p,
 			    "Azure managed identities cannot sign in to a registry from the cluster");
 }
 
@@ -318,24 +370,22 @@ static void read_platform(const struct v1 *r, const struct aml_node *node,
 			  const char *path)
 {
 	struct rc_ctx *ctx = r->ctx;
-	const struct aml_node *obj = rc_object_or_null(ctx, node, path);
-	const struct aml_node *os, *arch;
-	char *os_name = NULL, *arch_name = NULL;
-	char p[RC_PATH_MAX], q[RC_PATH_MAX];
+	struct section s;
+	char *os = NULL, *arch = NULL;
+	char p[RC_PATH_MAX];
 
-	if (!obj)
+	if (section_open(&s, r, node, path, platform_keys, PF_ALL,
+			 PF_ALL) < 0)
 		return;
-	check_keys(r, obj, path, platform_keys, NULL);
-	os = member(r, obj, path, "os", p);
-	if (rc_read_string(ctx, os, p, &os_name) == 0 && os_name &&
-	    strcasecmp(os_name, "linux"))
-		refuse(ctx, os, p, "only Linux nodes run jobs here");
-	arch = member(r, obj, path, "architecture", q);
-	if (rc_read_string(ctx, arch, q, &arch_name) == 0 && arch_name &&
-	    strcasecmp(arch_name, "amd64") && strcasecmp(arch_name, "x86_64"))
-		refuse(ctx, arch, q, "only amd64 (x86_64) nodes run jobs here");
-	free(os_name);
-	free(arch_name);
+	if (rc_read_string(ctx, field(&s, PF_OS, p), p, &os) == 0 && os &&
+	    strcasecmp(os, "linux"))
+		refuse(ctx, s.at[PF_OS], p, "only Linux nodes run jobs here");
+	if (rc_read_string(ctx, field(&s, PF_ARCH, p), p, &arch) == 0 &&
+	    arch && strcasecmp(arch, "amd64") && strcasecmp(arch, "x86_64"))
+		refuse(ctx, s.at[PF_ARCH], p,
+		       "only amd64 (x86_64) nodes run jobs here");
+	free(os);
+	free(arch);
 }
 
 void rc_read_shared_volumes(struct rc_ctx *ctx, const struct aml_node *node,
@@ -357,78 +407,67 @@ static void read_docker(const struct v1 *r, const struct aml_node *node,
 {
 	struct rc_ctx *ctx = r->ctx;
 	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *docker = rc_object_or_null(ctx, node, path);
-	const struct aml_node *gpu;
+	struct section s;
 	char p[RC_PATH_MAX], k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX];
 	int gpu_support = 0;
 
-	if (!docker)
+	if (section_open(&s, r, node, path, docker_keys, D_ALL, D_ALL) < 0)
 		return;
-	check_keys(r, docker, path, docker_keys, NULL);
-	rc_read_bool(ctx, member(r, docker, path, "enabled", p), p,
-		     &env->docker_enabled);
-	rc_read_string(ctx, member(r, docker, path, "base_image", p), p,
-		       &env->docker_base_image);
-	if (rc_read_string(ctx, member(r, docker, path, "base_dockerfile", p),
-			   p, &env->docker_base_dockerfile) == 0 &&
+	rc_read_bool(ctx, field(&s, D_ENABLED, p), p, &env->docker_enabled);
+	rc_read_string(ctx, field(&s, D_IMAGE, p), p, &env->docker_base_image);
+	if (rc_read_string(ctx, field(&s, D_DOCKERFILE, p), p,
+			   &env->docker_base_dockerfile) == 0 &&
 	    env->docker_base_dockerfile && !*env->docker_base_dockerfile)
 		aml_errors_add(ctx->errs, p, "must not be empty");
-	read_build_context(r, member(r, docker, path, "build_context", p), p);
-	read_registry(r, member(r, docker, path, "base_image_registry", p), p);
-	rc_read_string(ctx, member(r, docker, path, "shm_size", p), p,
-		       &env->docker_shm_size);
-	rc_read_strlist(ctx, member(r, docker, path, "arguments", p), p,
+	read_build_context(r, field(&s, D_CONTEXT, p), p);
+	read_registry(r, field(&s, D_REGISTRY, p), p);
+	rc_read_string(ctx, field(&s, D_SHM, p), p, &env->docker_shm_size);
+	rc_read_strlist(ctx, field(&s, D_ARGUMENTS, p), p,
 			&env->docker_arguments);
-	rc_read_shared_volumes(ctx, member(r, docker, path, "shared_volumes",
-					   p), p);
-	gpu = member(r, docker, path, "gpu_support", p);
-	if (rc_read_bool(ctx, gpu, p, &gpu_support) == 0 && gpu_support)
-		refuse(ctx, gpu, p,
+	rc_read_shared_volumes(ctx, field(&s, D_SHARED, p), p);
+	if (rc_read_bool(ctx, field(&s, D_GPU, p), p, &gpu_support) == 0 &&
+	    gpu_support)
+		refuse(ctx, s.at[D_GPU], p,
 		       "GPUs come from the compute target here (its gres), not from the environment: choose a GPU compute target and remove it");
-	read_platform(r, member(r, docker, path, "platform", p), p);
+	read_platform(r, field(&s, D_PLATFORM, p), p);
 	if (!!env->docker_base_image + !!env->docker_base_dockerfile +
 	    !!env->build_context > 1)
 		aml_errors_add(ctx->errs, path,
 			       "%s, %s and %s are alternatives (as in Azure ML): give one",
-			       spell(r, "base_image", k1),
-			       spell(r, "base_dockerfile", k2),
-			       spell(r, "build_context", k3));
+			       spell(r, docker_keys[D_IMAGE], k1),
+			       spell(r, docker_keys[D_DOCKERFILE], k2),
+			       spell(r, docker_keys[D_CONTEXT], k3));
 }
 
 static void read_spark(const struct v1 *r, const struct aml_node *node,
 		       const char *path)
 {
 	struct rc_ctx *ctx = r->ctx;
-	const struct aml_node *spark = rc_object_or_null(ctx, node, path);
+	struct section s;
 	const char *why = "Spark packages are for PySpark runs, which need a Spark cluster; not supported on Slurm";
 	char p[RC_PATH_MAX];
 	int precache;
 
-	if (!spark)
+	if (section_open(&s, r, node, path, spark_keys, S_ALL, S_ALL) < 0)
 		return;
-	check_keys(r, spark, path, spark_keys, NULL);
-	refuse_unless_empty(ctx, member(r, spark, path, "repositories", p), p,
-			    why);
-	refuse_unless_empty(ctx, member(r, spark, path, "packages", p), p,
-			    why);
+	refuse_unless_empty(ctx, field(&s, S_REPOSITORIES, p), p, why);
+	refuse_unless_empty(ctx, field(&s, S_PACKAGES, p), p, why);
 	/* With no packages there is nothing to precache, whatever it
 	 * says: only its type matters. */
-	rc_read_bool(ctx, member(r, spark, path, "precache_packages", p), p,
-		     &precache);
+	rc_read_bool(ctx, field(&s, S_PRECACHE, p), p, &precache);
 }
 
 static void read_databricks(const struct v1 *r, const struct aml_node *node,
 			    const char *path)
 {
-	struct rc_ctx *ctx = r->ctx;
-	const struct aml_node *db = rc_object_or_null(ctx, node, path);
+	struct section s;
 	char p[RC_PATH_MAX];
 
-	if (!db)
+	if (section_open(&s, r, node, path, databricks_keys, DATABRICKS_ALL,
+			 DATABRICKS_ALL) < 0)
 		return;
-	check_keys(r, db, path, databricks_keys, NULL);
-	for (const char *const *key = databricks_keys; *key; key++)
-		refuse_unless_empty(ctx, member(r, db, path, *key, p), p,
+	for (size_t i = 0; i < DATABRICKS_ALL; i++)
+		refuse_unless_empty(r->ctx, field(&s, i, p), p,
 				    "Databricks libraries need a Databricks cluster; not supported on Slurm");
 }
 
@@ -437,43 +476,35 @@ void rc_read_v1_environment(struct rc_ctx *ctx, const struct aml_node *node,
 {
 	struct v1 r = { ctx, camel, form_hint };
 	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *envn = rc_object_or_null(ctx, node,
-							"environment");
-	const char *e = "environment";
+	struct section s;
 	char p[RC_PATH_MAX];
 
-	if (!envn)
+	if (section_open(&s, &r, node, "environment", env_keys, E_ALL,
+			 E_COMMON) < 0)
 		return;
-	check_keys(&r, envn, e, env_keys, canonical_env_keys);
-	rc_read_string(ctx, member(&r, envn, e, "name", p), p, &env->name);
-	rc_read_string(ctx, member(&r, envn, e, "version", p), p,
-		       &env->version);
+	rc_read_string(ctx, field(&s, E_NAME, p), p, &env->name);
+	rc_read_string(ctx, field(&s, E_VERSION, p), p, &env->version);
 	/* A .runconfig's deprecated place: its top-level
 	 * environmentVariables, read after this, win for a name in both. */
-	rc_read_kvlist(ctx, member(&r, envn, e, "environment_variables", p), p,
-		       1, &ctx->rc->environment_variables);
-	if (!camel) {
-		rc_read_string(ctx, aml_doc_get(envn, "registry"),
-			       "environment.registry", &env->registry);
-		if (env->registry && !env->name)
-			aml_errors_add(ctx->errs, "environment.registry",
-				       "names the registry of an environment, and environment.name is missing");
-		rc_read_dir(ctx, aml_doc_get(envn, "file"), "environment.file",
-			    &env->environment_file);
-	}
-	read_python(&r, member(&r, envn, e, "python", p), p);
-	read_docker(&r, member(&r, envn, e, "docker", p), p);
-	read_spark(&r, member(&r, envn, e, "spark", p), p);
-	read_databricks(&r, member(&r, envn, e, "databricks", p), p);
-	refuse_unless_empty(ctx, member(&r, envn, e, "r", p), p,
+	rc_read_kvlist(ctx, field(&s, E_VARIABLES, p), p, 1,
+		       &ctx->rc->environment_variables);
+	rc_read_string(ctx, field(&s, E_REGISTRY, p), p, &env->registry);
+	if (env->registry && !env->name)
+		aml_errors_add(ctx->errs, p,
+			       "names the registry of an environment, and environment.name is missing");
+	rc_read_dir(ctx, field(&s, E_FILE, p), p, &env->environment_file);
+	read_python(&r, field(&s, E_PYTHON, p), p);
+	read_docker(&r, field(&s, E_DOCKER, p), p);
+	read_spark(&r, field(&s, E_SPARK, p), p);
+	read_databricks(&r, field(&s, E_DATABRICKS, p), p);
+	refuse_unless_empty(ctx, field(&s, E_R, p), p,
 			    "R environments are not supported on Slurm: only Python runs");
-	refuse_unless_empty(ctx, member(&r, envn, e,
-					"inferencing_stack_version", p), p,
+	refuse_unless_empty(ctx, field(&s, E_INFERENCING, p), p,
 			    "inferencing stacks are for deployed models, not training runs");
 	/* The id of the registered asset this definition was saved from:
 	 * the definition beside it is what runs, so it only says where the
 	 * definition came from. */
-	check_string(ctx, member(&r, envn, e, "asset_id", p), p);
+	check_string(ctx, field(&s, E_ASSET_ID, p), p);
 }
 
 void rc_check_v1_python(struct rc_ctx *ctx, int camel,

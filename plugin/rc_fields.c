@@ -172,12 +172,25 @@ out:
 
 /* ---- field readers ---- */
 
+/* What snprintf(out, RC_PATH_MAX, "%s.%s", parent, key) writes, by
+ * copying: the controller builds the path of every field present in a
+ * canonical form, and formatting them cost it a tenth of its time. */
 void rc_path(char out[RC_PATH_MAX], const char *parent, const char *key)
 {
-	if (parent && *parent)
-		snprintf(out, RC_PATH_MAX, "%s.%s", parent, key);
-	else
-		snprintf(out, RC_PATH_MAX, "%s", key);
+	size_t n = 0, room = RC_PATH_MAX - 1, len;
+
+	if (parent && *parent) {
+		len = strlen(parent);
+		n = len < room ? len : room;
+		memcpy(out, parent, n);
+		if (n < room)
+			out[n++] = '.';
+	}
+	len = strlen(key);
+	if (len > room - n)
+		len = room - n;
+	memcpy(out + n, key, len);
+	out[n + len] = '\0';
 }
 
 int rc_is_empty(const struct aml_node *node)
