@@ -1935,47 +1935,45 @@ static void test_read_environment_file_refusals(void **state)
 			NULL);
 }
 
+/* [text] parsed as [filename], then aml_runconfig_check_read: its lines
+ * exactly [expected], or none when it is NULL. */
+static void check_read_says(const char *text, const char *filename,
+			    const char *expected)
+{
+	struct parsed *p = ok(text, filename);
+	struct aml_errors errs;
+	char *joined;
+
+	aml_errors_init(&errs, "canonical");
+	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs),
+			 expected ? -1 : 0);
+	joined = joined_errors(&errs);
+	if (expected)
+		assert_string_equal(joined, expected);
+	else
+		assert_null(joined);
+	free(joined);
+	aml_errors_free(&errs);
+	parsed_free(p);
+}
+
 /* What the controller can tell without a file: whether sbatch read
  * them. */
 static void test_check_read(void **state)
 {
-	struct parsed *p;
-	struct aml_errors errs;
-	char *joined;
-
 	(void)state;
-	p = ok("type: command\ncommand: x\nenvironment: file:env.yml\n",
-	       "job.yml");
-	aml_errors_init(&errs, "canonical");
-	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs), -1);
-	joined = joined_errors(&errs);
-	assert_string_equal(joined,
-			    "canonical: environment: the environment file " BASE "/env.yml was not read: sbatch reads it and hands on what it says; submit with sbatch --aml-run");
-	free(joined);
-	aml_errors_free(&errs);
-	parsed_free(p);
-
-	p = ok("script: t.py\nenvironment: {python: {condaDependenciesFile: c.yml}}\n",
-	       "x.runconfig");
-	aml_errors_init(&errs, "canonical");
-	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs), -1);
-	joined = joined_errors(&errs);
-	assert_string_equal(joined,
-			    "canonical: environment.python.condaDependenciesFile: " BASE "/c.yml was not read: sbatch reads the conda file and hands on its specification; submit with sbatch --aml-run");
-	free(joined);
-	aml_errors_free(&errs);
-	parsed_free(p);
-
+	check_read_says("type: command\ncommand: x\nenvironment: file:env.yml\n",
+			"job.yml",
+			"canonical: environment: the environment file " BASE "/env.yml was not read: sbatch reads it and hands on what it says; submit with sbatch --aml-run");
+	check_read_says("script: t.py\nenvironment: {python: {condaDependenciesFile: c.yml}}\n",
+			"x.runconfig",
+			"canonical: environment.python.condaDependenciesFile: " BASE "/c.yml was not read: sbatch reads the conda file and hands on its specification; submit with sbatch --aml-run");
 	/* Read: the specification is there, the path only says where it
 	 * came from. */
-	p = ok("{\"script\": \"t.py\", \"environment\": {\"python\": {"
-	       "\"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
-	       " \"conda_dependencies_file\": \"c.yml\"}}}", "run.json");
-	aml_errors_init(&errs, "canonical");
-	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs), 0);
-	assert_int_equal(errs.count, 0);
-	aml_errors_free(&errs);
-	parsed_free(p);
+	check_read_says("{\"script\": \"t.py\", \"environment\": {\"python\": {"
+			"\"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
+			" \"conda_dependencies_file\": \"c.yml\"}}}",
+			"run.json", NULL);
 }
 
 int main(void)
