@@ -115,6 +115,31 @@ static void refuse_containers(const struct aml_environment *env,
 			       env->docker_arguments.count == 1 ? "" : "s");
 }
 
+/* The environment is a container the run defines (refused above, while
+ * no runtime runs them): its name is only its label, as for any inline
+ * definition. */
+static int defines_image(const struct aml_environment *env)
+{
+	return (env->docker_base_image && env->docker_enabled) ||
+	       env->docker_base_dockerfile || env->build_context;
+}
+
+/*
+ * Azure ML's SDK names every ScriptRunConfig's environment it made itself
+ * "Experiment <experiment> Environment" (saved with an "Autosave_..."
+ * version): no one chose it, and it stands for the default environment,
+ * not for one of the site's catalogue.
+ */
+static int sdk_generated_name(const char *name)
+{
+	static const char head[] = "Experiment ", tail[] = " Environment";
+	size_t n = strlen(name);
+
+	return n > sizeof(head) - 1 + sizeof(tail) - 1 &&
+	       !strncmp(name, head, sizeof(head) - 1) &&
+	       !strcmp(name + n - (sizeof(tail) - 1), tail);
+}
+
 /* "a, b, c, ..." of the catalogue's distinct names, into [buf]. */
 static void known_names(const struct aml_site *site, char *buf, size_t len)
 {
@@ -280,6 +305,10 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 	int oom = 0;
 
 	memset(c, 0, sizeof(*c));
+	/* What a file says travels as its content: a path alone (a forged
+	 * client, validate --no-files) would start the run without it. */
+	if (aml_runconfig_check_read(rc, errs) < 0)
+		return -1;
 	refuse_containers(env, site, errs);
 	if (env->user_managed_dependencies) {
 		const char *interp = env->interpreter_path
@@ -292,7 +321,8 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 	} else if (env->conda_dependencies) {
 		if (use_spec(c, env, site, errs) < 0)
 			goto refused;
-	} else if (env->name) {
+	} else if (env->name && !defines_image(env) &&
+		   !sdk_generated_name(env->name)) {
 		/* azureml:NAME@latest: the catalogue's highest version. */
 		const char *version = env->version &&
 					      strcmp(env->version, "latest")

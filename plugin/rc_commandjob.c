@@ -40,13 +40,6 @@ static const char *const ignored_resources_keys[] = {
 	NULL,
 };
 static const char *const limits_keys[] = { "timeout", NULL };
-static const char *const environment_keys[] = {
-	"name", "version", "image", "conda_file", "description", "tags",
-	NULL,
-};
-static const char *const ignored_environment_keys[] = {
-	"$schema", "build", "os_type", "inference_config", NULL,
-};
 static const char *const pytorch_keys[] = {
 	"type", "process_count_per_instance", NULL,
 };
@@ -114,56 +107,6 @@ static void read_compute(struct rc_ctx *ctx, const struct aml_node *node)
 		return;
 	}
 	rc->compute_target = compute;
-}
-
-/*
- * The environment is a reference ("azureml:name:version",
- * "azureml:name@latest") or an inline definition.  A reference is kept as
- * name and version: the site decides what an environment means here.
- */
-static void read_environment(struct rc_ctx *ctx, const struct aml_node *node)
-{
-	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *obj;
-
-	if (!node || node->type == AML_NODE_NULL)
-		return;
-	if (node->type == AML_NODE_STRING) {
-		const char *ref = node->text;
-		const char *sep;
-
-		if (!strncmp(ref, "azureml:", 8))
-			ref += 8;
-		sep = strrchr(ref, '@');
-		if (!sep)
-			sep = strrchr(ref, ':');
-		if (!*ref || sep == ref) {
-			aml_errors_add(ctx->errs, "environment",
-				       "must be azureml:<name>:<version>, azureml:<name>@latest or an object, got \"%s\"",
-				       node->text);
-			return;
-		}
-		env->name = sep ? strndup(ref, (size_t)(sep - ref))
-				: strdup(ref);
-		if (sep && sep[1])
-			env->version = strdup(sep + 1);
-		return;
-	}
-	obj = rc_object_or_null(ctx, node, "environment");
-	if (!obj)
-		return;
-	rc_check_keys(ctx, obj, "environment", environment_keys,
-		      ignored_environment_keys, form_hint);
-	rc_read_string(ctx, aml_doc_get(obj, "name"), "environment.name",
-		       &env->name);
-	rc_read_string(ctx, aml_doc_get(obj, "version"), "environment.version",
-		       &env->version);
-	if (rc_read_string(ctx, aml_doc_get(obj, "image"),
-			   "environment.image", &env->docker_base_image) == 0 &&
-	    env->docker_base_image)
-		env->docker_enabled = 1;
-	rc_read_dir(ctx, aml_doc_get(obj, "conda_file"),
-		    "environment.conda_file", &env->conda_dependencies_file);
 }
 
 static void read_resources(struct rc_ctx *ctx, const struct aml_node *node)
@@ -651,7 +594,7 @@ void rc_read_command_job(struct rc_ctx *ctx, const struct aml_node *root)
 		       &rc->properties);
 	rc_read_dir(ctx, aml_doc_get(root, "code"), "code",
 		    &rc->source_directory);
-	read_environment(ctx, aml_doc_get(root, "environment"));
+	rc_read_v2_environment(ctx, aml_doc_get(root, "environment"));
 	rc_read_kvlist(ctx, aml_doc_get(root, "environment_variables"),
 		       "environment_variables", 1, &rc->environment_variables);
 	read_compute(ctx, aml_doc_get(root, "compute"));

@@ -95,6 +95,30 @@ static int add_distributed(cJSON *top, const struct aml_runconfig *rc)
 	return 0;
 }
 
+/* docker.build_context and docker.base_image_registry: only when the
+ * file gave them.  The registry's credentials are never in the model;
+ * that they were written is. */
+static int add_docker_sources(cJSON *docker, const struct aml_environment *env)
+{
+	cJSON *obj;
+
+	if (env->build_context) {
+		obj = cJSON_AddObjectToObject(docker, "build_context");
+		if (!obj || add_string(obj, "location", env->build_context) < 0 ||
+		    add_string(obj, "dockerfile_path", env->build_dockerfile) < 0)
+			return -1;
+	}
+	if (env->registry_address || env->registry_credentials_given) {
+		obj = cJSON_AddObjectToObject(docker, "base_image_registry");
+		if (!obj ||
+		    add_string(obj, "address", env->registry_address) < 0 ||
+		    (env->registry_credentials_given &&
+		     !cJSON_AddTrueToObject(obj, "credentials_given")))
+			return -1;
+	}
+	return 0;
+}
+
 static int add_environment(cJSON *top, const struct aml_runconfig *rc)
 {
 	const struct aml_environment *env = &rc->environment;
@@ -103,6 +127,8 @@ static int add_environment(cJSON *top, const struct aml_runconfig *rc)
 	envj = cJSON_AddObjectToObject(top, "environment");
 	if (!envj || add_string(envj, "name", env->name) < 0 ||
 	    add_string(envj, "version", env->version) < 0 ||
+	    add_string(envj, "registry", env->registry) < 0 ||
+	    add_string(envj, "file", env->environment_file) < 0 ||
 	    add_kvlist(envj, "environment_variables",
 		       &rc->environment_variables) < 0)
 		return -1;
@@ -120,6 +146,9 @@ static int add_environment(cJSON *top, const struct aml_runconfig *rc)
 	if (!docker ||
 	    !cJSON_AddBoolToObject(docker, "enabled", env->docker_enabled) ||
 	    add_string(docker, "base_image", env->docker_base_image) < 0 ||
+	    add_string(docker, "base_dockerfile",
+		       env->docker_base_dockerfile) < 0 ||
+	    add_docker_sources(docker, env) < 0 ||
 	    add_string(docker, "shm_size", env->docker_shm_size) < 0 ||
 	    add_strlist(docker, "arguments", &env->docker_arguments) < 0)
 		return -1;

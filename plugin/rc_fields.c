@@ -172,12 +172,32 @@ out:
 
 /* ---- field readers ---- */
 
+/* What snprintf(out, RC_PATH_MAX, "%s.%s", parent, key) writes, by
+ * copying: the controller builds the path of every field present in a
+ * canonical form, and formatting them cost it a tenth of its time. */
 void rc_path(char out[RC_PATH_MAX], const char *parent, const char *key)
 {
-	if (parent && *parent)
-		snprintf(out, RC_PATH_MAX, "%s.%s", parent, key);
-	else
-		snprintf(out, RC_PATH_MAX, "%s", key);
+	size_t n = 0, room = RC_PATH_MAX - 1, len;
+
+	if (parent && *parent) {
+		len = strlen(parent);
+		n = len < room ? len : room;
+		memcpy(out, parent, n);
+		if (n < room)
+			out[n++] = '.';
+	}
+	len = strlen(key);
+	if (len > room - n)
+		len = room - n;
+	memcpy(out + n, key, len);
+	out[n + len] = '\0';
+}
+
+int rc_is_empty(const struct aml_node *node)
+{
+	return !node || node->type == AML_NODE_NULL ||
+	       ((node->type == AML_NODE_ARRAY ||
+		 node->type == AML_NODE_OBJECT) && node->n_children == 0);
 }
 
 int rc_key_in_list(const char *key, const char *const *list)
@@ -584,33 +604,39 @@ int rc_read_json_text(struct rc_ctx *ctx, const struct aml_node *node,
 	return 0;
 }
 
-int rc_read_dir(struct rc_ctx *ctx, const struct aml_node *node,
-		const char *path, char **out)
+int rc_make_absolute(struct rc_ctx *ctx, const char *path, const char *text,
+		     char **out)
 {
-	char *text = NULL;
-
-	if (rc_read_string(ctx, node, path, &text) < 0)
-		return -1;
-	if (!text)
-		return 0;
 	if (!*text) {
 		aml_errors_add(ctx->errs, path, "must not be empty");
-		free(text);
 		return -1;
 	}
 	if (text[0] != '/' && !ctx->base_dir) {
 		aml_errors_add(ctx->errs, path,
 			       "must be an absolute path here, got \"%s\"",
 			       text);
-		free(text);
 		return -1;
 	}
 	free(*out);
 	*out = rc_join_normalise(ctx->base_dir, text);
-	free(text);
 	if (!*out) {
 		aml_errors_add(ctx->errs, path, "out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+int rc_read_dir(struct rc_ctx *ctx, const struct aml_node *node,
+		const char *path, char **out)
+{
+	char *text = NULL;
+	int r;
+
+	if (rc_read_string(ctx, node, path, &text) < 0)
+		return -1;
+	if (!text)
+		return 0;
+	r = rc_make_absolute(ctx, path, text, out);
+	free(text);
+	return r;
 }

@@ -42,6 +42,10 @@ struct rc_ctx {
 /* Join "parent.key" (or "key" when parent is empty) into [out]. */
 void rc_path(char out[RC_PATH_MAX], const char *parent, const char *key);
 
+/* Whether [node] is absent, null, [] or {}: what Azure ML writes for a
+ * section it leaves at its default. */
+int rc_is_empty(const struct aml_node *node);
+
 /* Whether [key] is in [list] (NULL-terminated; NULL is empty). */
 int rc_key_in_list(const char *key, const char *const *list);
 
@@ -98,6 +102,10 @@ int rc_read_json_text(struct rc_ctx *ctx, const struct aml_node *node,
 /* A path relative to the base directory, made absolute and normalised. */
 int rc_read_dir(struct rc_ctx *ctx, const struct aml_node *node,
 		const char *path, char **out);
+/* The same for [text] already read from field [path]: into [*out]
+ * (replacing what was there), or -1 with the error. */
+int rc_make_absolute(struct rc_ctx *ctx, const char *path, const char *text,
+		     char **out);
 
 /*
  * Record the node count [value] read from field [path].  A count given in
@@ -132,9 +140,51 @@ char *rc_normalise(const char *path, int absolute, int *escapes);
  */
 char *rc_join_normalise(const char *base, const char *path);
 
+/*
+ * Open [path] to read it whole (rc_files.c): a regular file, whose size
+ * goes to [*size].  Returns the descriptor, or -1 with one line at
+ * [field] (may be NULL) in [errs]: "cannot read PATH: why" or "PATH is
+ * not a regular file".
+ */
+int rc_open_regular(const char *path, const char *field, uint64_t *size,
+		    struct aml_errors *errs);
+
 /* Split a shell-like string into words: quotes and backslashes as in
  * POSIX sh, no expansion.  Returns -1 on an unterminated quote. */
 int rc_split_words(const char *text, struct aml_strlist *out);
+
+/*
+ * The environment (rc_environment.c).  Each reader fills
+ * ctx->rc->environment and reports what it refuses with the field's path.
+ *
+ * rc_read_v1_environment: Azure ML's Environment object at "environment",
+ * in snake_case ([camel] 0: a ScriptRunConfig and the canonical form,
+ * which adds registry, file and base_image_registry.credentials_given) or
+ * as a .runconfig spells it ([camel] 1).  [form_hint] completes "unknown
+ * key for ...".
+ */
+void rc_read_v1_environment(struct rc_ctx *ctx, const struct aml_node *node,
+			    int camel, const char *form_hint);
+/*
+ * v1's python rules, once every field that sets them was read (a
+ * .runconfig's legacy CondaDependenciesFile comes after its environment):
+ * interpreter_path counts only with user_managed_dependencies (Azure ML's
+ * default "python" is dropped, another value refused), and a conda
+ * specification contradicts user_managed_dependencies.  [conda_file_field]
+ * names where the conda file was given (NULL: the python section).
+ */
+void rc_check_v1_python(struct rc_ctx *ctx, int camel,
+			const char *conda_file_field);
+/* docker.sharedVolumes, at [path]: true (Azure ML's default) or absent;
+ * false is refused. */
+void rc_read_shared_volumes(struct rc_ctx *ctx, const struct aml_node *node,
+			    const char *path);
+/* A command job's environment: a reference string or a definition. */
+void rc_read_v2_environment(struct rc_ctx *ctx, const struct aml_node *node);
+/* A v2 environment definition [obj] at [path] ("" for an environment
+ * file's top level); relative paths in it against ctx->base_dir. */
+void rc_read_v2_definition(struct rc_ctx *ctx, const struct aml_node *obj,
+			   const char *path, const char *form_hint);
 
 /* Form readers (one file each): fill ctx->rc from [root]. */
 void rc_read_script_run_config(struct rc_ctx *ctx,

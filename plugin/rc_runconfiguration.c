@@ -45,32 +45,8 @@ static const char *const data_keys[] = {
 	"dataReferences", "data", "datacaches", "outputData", NULL,
 };
 
-static const char *const environment_keys[] = {
-	"name", "version", "environmentVariables", "python", "docker", NULL,
-};
-static const char *const ignored_environment_keys[] = {
-	"spark", "databricks", "r", "inferencingStackVersion", "assetId",
-	NULL,
-};
-static const char *const python_keys[] = {
-	"interpreterPath", "userManagedDependencies", "condaDependencies",
-	"condaDependenciesFile", NULL,
-};
-static const char *const ignored_python_keys[] = {
-	"baseCondaEnvironment", NULL,
-};
-static const char *const env_docker_keys[] = {
-	"enabled", "baseImage", "shmSize", "arguments", NULL,
-};
-static const char *const ignored_env_docker_keys[] = {
-	"sharedVolumes", "baseImageRegistry", "platform", "baseDockerfile",
-	"buildContext", "gpuSupport", NULL,
-};
 static const char *const docker_keys[] = {
-	"useDocker", "shmSize", "arguments", NULL,
-};
-static const char *const ignored_docker_keys[] = {
-	"sharedVolumes", NULL,
+	"useDocker", "shmSize", "arguments", "sharedVolumes", NULL,
 };
 static const char *const tensorflow_keys[] = {
 	"workerCount", "parameterServerCount", NULL,
@@ -90,73 +66,6 @@ static const struct aml_node *get_either(const struct aml_node *obj,
 	return node ? node : aml_doc_get(obj, b);
 }
 
-static int is_empty_value(const struct aml_node *node)
-{
-	return !node || node->type == AML_NODE_NULL ||
-	       ((node->type == AML_NODE_ARRAY ||
-		 node->type == AML_NODE_OBJECT) && node->n_children == 0);
-}
-
-static void read_environment(struct rc_ctx *ctx, const struct aml_node *root)
-{
-	struct aml_environment *env = &ctx->rc->environment;
-	const struct aml_node *envn, *python, *docker;
-
-	envn = rc_object_or_null(ctx, aml_doc_get(root, "environment"),
-			      "environment");
-	if (!envn)
-		return;
-	rc_check_keys(ctx, envn, "environment", environment_keys,
-		      ignored_environment_keys, form_hint);
-	rc_read_string(ctx, aml_doc_get(envn, "name"), "environment.name",
-		       &env->name);
-	rc_read_string(ctx, aml_doc_get(envn, "version"),
-		       "environment.version", &env->version);
-	/* Deprecated place; the top-level environmentVariables, read after
-	 * this, win for a name given in both. */
-	rc_read_kvlist(ctx, aml_doc_get(envn, "environmentVariables"),
-		       "environment.environmentVariables", 1,
-		       &ctx->rc->environment_variables);
-
-	python = rc_object_or_null(ctx, aml_doc_get(envn, "python"),
-				"environment.python");
-	if (python) {
-		rc_check_keys(ctx, python, "environment.python", python_keys,
-			      ignored_python_keys, form_hint);
-		rc_read_string(ctx, aml_doc_get(python, "interpreterPath"),
-			       "environment.python.interpreterPath",
-			       &env->interpreter_path);
-		rc_read_bool(ctx, aml_doc_get(python, "userManagedDependencies"),
-			     "environment.python.userManagedDependencies",
-			     &env->user_managed_dependencies);
-		rc_read_json_text(ctx, aml_doc_get(python, "condaDependencies"),
-				  "environment.python.condaDependencies",
-				  &env->conda_dependencies);
-		rc_read_dir(ctx, aml_doc_get(python, "condaDependenciesFile"),
-			    "environment.python.condaDependenciesFile",
-			    &env->conda_dependencies_file);
-	}
-	docker = rc_object_or_null(ctx, aml_doc_get(envn, "docker"),
-				"environment.docker");
-	if (docker) {
-		rc_check_keys(ctx, docker, "environment.docker",
-			      env_docker_keys, ignored_env_docker_keys,
-			      form_hint);
-		rc_read_bool(ctx, aml_doc_get(docker, "enabled"),
-			     "environment.docker.enabled",
-			     &env->docker_enabled);
-		rc_read_string(ctx, aml_doc_get(docker, "baseImage"),
-			       "environment.docker.baseImage",
-			       &env->docker_base_image);
-		rc_read_string(ctx, aml_doc_get(docker, "shmSize"),
-			       "environment.docker.shmSize",
-			       &env->docker_shm_size);
-		rc_read_strlist(ctx, aml_doc_get(docker, "arguments"),
-				"environment.docker.arguments",
-				&env->docker_arguments);
-	}
-}
-
 /* The top-level docker section is the current home of these settings and
  * wins over the deprecated environment.docker ones. */
 static void read_top_docker(struct rc_ctx *ctx, const struct aml_node *root)
@@ -168,17 +77,18 @@ static void read_top_docker(struct rc_ctx *ctx, const struct aml_node *root)
 	docker = rc_object_or_null(ctx, aml_doc_get(root, "docker"), "docker");
 	if (!docker)
 		return;
-	rc_check_keys(ctx, docker, "docker", docker_keys, ignored_docker_keys,
-		      form_hint);
+	rc_check_keys(ctx, docker, "docker", docker_keys, NULL, form_hint);
 	if (rc_read_bool(ctx, aml_doc_get(docker, "useDocker"),
 			 "docker.useDocker", &use_docker) == 0 &&
 	    use_docker >= 0)
 		env->docker_enabled = use_docker;
 	rc_read_string(ctx, aml_doc_get(docker, "shmSize"), "docker.shmSize",
 		       &env->docker_shm_size);
-	if (!is_empty_value(aml_doc_get(docker, "arguments")))
+	if (!rc_is_empty(aml_doc_get(docker, "arguments")))
 		rc_read_strlist(ctx, aml_doc_get(docker, "arguments"),
 				"docker.arguments", &env->docker_arguments);
+	rc_read_shared_volumes(ctx, aml_doc_get(docker, "sharedVolumes"),
+			       "docker.sharedVolumes");
 }
 
 /*
@@ -314,7 +224,7 @@ static void read_command(struct rc_ctx *ctx, const struct aml_node *command)
 	struct aml_runconfig *rc = ctx->rc;
 
 	/* Saved files carry  command: ""  or  []  when a script is used. */
-	if (is_empty_value(command) ||
+	if (rc_is_empty(command) ||
 	    (command->type == AML_NODE_STRING && command->len == 0))
 		return;
 	ctx->has_command = 1;
@@ -331,7 +241,7 @@ static void read_argument_vector(struct rc_ctx *ctx,
 	struct aml_runconfig *rc = ctx->rc;
 	struct aml_strlist all = { 0 };
 
-	if (is_empty_value(vector))
+	if (rc_is_empty(vector))
 		return;
 	if (rc_read_arguments(ctx, vector, "ArgumentVector", 1, &all) < 0)
 		goto out;
@@ -355,12 +265,13 @@ out:
 void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 {
 	struct aml_runconfig *rc = ctx->rc;
+	const struct aml_node *legacy_conda;
 	uint64_t value;
 	int given;
 
 	rc_check_keys(ctx, root, "", top_keys, ignored_top_keys, form_hint);
 	for (const char *const *key = data_keys; *key; key++) {
-		if (!is_empty_value(aml_doc_get(root, *key)))
+		if (!rc_is_empty(aml_doc_get(root, *key)))
 			aml_errors_add(ctx->errs, *key,
 				       "Azure ML data bindings are not supported on Slurm; read the data from its path on the shared filesystem instead");
 	}
@@ -370,7 +281,7 @@ void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 	if (rc_read_string(ctx, aml_doc_get(root, "script"), "script",
 			   &rc->script) == 0 && rc->script)
 		ctx->has_script = 1;
-	if (!is_empty_value(aml_doc_get(root, "arguments"))) {
+	if (!rc_is_empty(aml_doc_get(root, "arguments"))) {
 		ctx->has_arguments = 1;
 		rc_read_arguments(ctx, aml_doc_get(root, "arguments"),
 				  "arguments", 0, &rc->arguments);
@@ -390,12 +301,16 @@ void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 	rc_read_uint(ctx, aml_doc_get(root, "maxRunDurationSeconds"),
 		     "maxRunDurationSeconds", 1, MAX_DURATION_SECONDS,
 		     &rc->max_run_duration_seconds, NULL);
-	read_environment(ctx, root);
+	rc_read_v1_environment(ctx, aml_doc_get(root, "environment"), 1,
+			       form_hint);
 	read_top_docker(ctx, root);
 	rc_read_kvlist(ctx, get_either(root, "environmentVariables",
 				       "EnvironmentVariables"),
 		       "environmentVariables", 1, &rc->environment_variables);
-	rc_read_dir(ctx, aml_doc_get(root, "CondaDependenciesFile"),
-		    "CondaDependenciesFile",
+	legacy_conda = aml_doc_get(root, "CondaDependenciesFile");
+	rc_read_dir(ctx, legacy_conda, "CondaDependenciesFile",
 		    &rc->environment.conda_dependencies_file);
+	rc_check_v1_python(ctx, 1,
+			   rc_is_empty(legacy_conda) ? NULL
+							: "CondaDependenciesFile");
 }

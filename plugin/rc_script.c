@@ -19,19 +19,6 @@ static const char *const top_keys[] = {
 	"original_form", NULL,
 };
 
-static const char *const environment_keys[] = {
-	"name", "version", "environment_variables", "python", "docker", NULL,
-};
-
-static const char *const python_keys[] = {
-	"interpreter_path", "user_managed_dependencies", "conda_dependencies",
-	"conda_dependencies_file", NULL,
-};
-
-static const char *const docker_keys[] = {
-	"enabled", "base_image", "shm_size", "arguments", NULL,
-};
-
 static const char *const pytorch_keys[] = {
 	"type", "communication_backend", "process_count", "node_count", NULL,
 };
@@ -50,70 +37,6 @@ static const char *const any_dist_keys[] = {
 };
 
 static const char *const form_hint = "a ScriptRunConfig";
-
-static void read_python(struct rc_ctx *ctx, const struct aml_node *python)
-{
-	struct aml_environment *env = &ctx->rc->environment;
-	const char *path = "environment.python";
-
-	if (!rc_object_or_null(ctx, python, path))
-		return;
-	rc_check_keys(ctx, python, path, python_keys, NULL, form_hint);
-	rc_read_string(ctx, aml_doc_get(python, "interpreter_path"),
-		       "environment.python.interpreter_path",
-		       &env->interpreter_path);
-	if (env->interpreter_path && !*env->interpreter_path)
-		aml_errors_add(ctx->errs, "environment.python.interpreter_path",
-			       "must not be empty");
-	rc_read_bool(ctx, aml_doc_get(python, "user_managed_dependencies"),
-		     "environment.python.user_managed_dependencies",
-		     &env->user_managed_dependencies);
-	rc_read_json_text(ctx, aml_doc_get(python, "conda_dependencies"),
-			  "environment.python.conda_dependencies",
-			  &env->conda_dependencies);
-	rc_read_dir(ctx, aml_doc_get(python, "conda_dependencies_file"),
-		    "environment.python.conda_dependencies_file",
-		    &env->conda_dependencies_file);
-}
-
-static void read_docker(struct rc_ctx *ctx, const struct aml_node *docker)
-{
-	struct aml_environment *env = &ctx->rc->environment;
-	const char *path = "environment.docker";
-
-	if (!rc_object_or_null(ctx, docker, path))
-		return;
-	rc_check_keys(ctx, docker, path, docker_keys, NULL, form_hint);
-	rc_read_bool(ctx, aml_doc_get(docker, "enabled"),
-		     "environment.docker.enabled", &env->docker_enabled);
-	rc_read_string(ctx, aml_doc_get(docker, "base_image"),
-		       "environment.docker.base_image",
-		       &env->docker_base_image);
-	rc_read_string(ctx, aml_doc_get(docker, "shm_size"),
-		       "environment.docker.shm_size", &env->docker_shm_size);
-	rc_read_strlist(ctx, aml_doc_get(docker, "arguments"),
-			"environment.docker.arguments",
-			&env->docker_arguments);
-}
-
-static void read_environment(struct rc_ctx *ctx, const struct aml_node *envn)
-{
-	struct aml_environment *env = &ctx->rc->environment;
-
-	if (!rc_object_or_null(ctx, envn, "environment"))
-		return;
-	rc_check_keys(ctx, envn, "environment", environment_keys, NULL,
-		      form_hint);
-	rc_read_string(ctx, aml_doc_get(envn, "name"), "environment.name",
-		       &env->name);
-	rc_read_string(ctx, aml_doc_get(envn, "version"),
-		       "environment.version", &env->version);
-	rc_read_kvlist(ctx, aml_doc_get(envn, "environment_variables"),
-		       "environment.environment_variables", 1,
-		       &ctx->rc->environment_variables);
-	read_python(ctx, aml_doc_get(envn, "python"));
-	read_docker(ctx, aml_doc_get(envn, "docker"));
-}
 
 static void read_distributed(struct rc_ctx *ctx, const struct aml_node *dist)
 {
@@ -304,7 +227,9 @@ void rc_read_script_run_config(struct rc_ctx *ctx,
 	rc_read_uint(ctx, aml_doc_get(root, "max_run_duration_seconds"),
 		     "max_run_duration_seconds", 1, MAX_DURATION_SECONDS,
 		     &rc->max_run_duration_seconds, NULL);
-	read_environment(ctx, aml_doc_get(root, "environment"));
+	rc_read_v1_environment(ctx, aml_doc_get(root, "environment"), 0,
+			       form_hint);
+	rc_check_v1_python(ctx, 0, NULL);
 	rc_read_string(ctx, aml_doc_get(root, "experiment_name"),
 		       "experiment_name", &rc->experiment_name);
 	rc_read_string(ctx, aml_doc_get(root, "display_name"), "display_name",

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "rc_internal.h"
 #include "runid.h"
 
@@ -71,6 +72,7 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	free(env->docker_base_image);
 	free(env->docker_shm_size);
 	free(env->registry);
+	free(env->environment_file);
 	free(env->docker_base_dockerfile);
 	free(env->build_context);
 	free(env->build_dockerfile);
@@ -507,45 +509,22 @@ int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
 {
 	char *text = NULL, *base = NULL;
 	size_t len = 0;
-	struct stat st;
+	uint64_t size;
 	struct aml_run_limits defaults;
 	int fd, result = -1;
 
 	memset(rc, 0, sizeof(*rc));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	fd = rc_open_regular(path, NULL, &size, errs);
+	if (fd < 0)
+		goto out;
+	limits = limits_or_default(limits, &defaults);
+	if (aml_runconfig_check_size(size, path, limits, errs) < 0)
+		goto out;
+	if (aml_read_fd(fd, limits->config_bytes, &text, &len) < 0) {
 		aml_errors_add(errs, NULL, "cannot read %s: %s", path,
 			       strerror(errno));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		aml_errors_add(errs, NULL, "%s is not a regular file", path);
-		goto out;
-	}
-	limits = limits_or_default(limits, &defaults);
-	if (aml_runconfig_check_size((uint64_t)st.st_size, path, limits,
-				     errs) < 0)
-		goto out;
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		aml_errors_add(errs, NULL, "out of memory");
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			aml_errors_add(errs, NULL, "cannot read %s: %s", path,
-				       strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	text[len] = '\0';
 	base = absolute_dir_of(path);
 	if (!base) {
 		aml_errors_add(errs, NULL,
@@ -560,49 +539,4 @@ out:
 	free(text);
 	free(base);
 	return result;
-}
-
-static void check_regular_inside(struct aml_errors *errs, const char *field,
-				 const char *dir, const char *path)
-{
-	char *full = path[0] == '/' ? strdup(path)
-				    : rc_join_normalise(dir, path);
-	struct stat st;
-
-	if (!full) {
-		aml_errors_add(errs, field, "out of memory");
-		return;
-	}
-	if (stat(full, &st) < 0)
-		aml_errors_add(errs, field, "%s: %s", full, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		aml_errors_add(errs, field, "%s is not a regular file", full);
-	free(full);
-}
-
-int aml_runconfig_check_files(const struct aml_runconfig *rc,
-			      struct aml_errors *errs)
-{
-	size_t before = errs->count;
-	struct stat st;
-
-	if (stat(rc->source_directory, &st) < 0) {
-		aml_errors_add(errs, "source_directory", "%s: %s",
-			       rc->source_directory, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		aml_errors_add(errs, "source_directory",
-			       "%s is not a directory", rc->source_directory);
-		return -1;
-	}
-	if (rc->script)
-		check_regular_inside(errs, "script", rc->source_directory,
-				     rc->script);
-	if (rc->environment.conda_dependencies_file)
-		check_regular_inside(errs,
-				     "environment.python.conda_dependencies_file",
-				     rc->source_directory,
-				     rc->environment.conda_dependencies_file);
-	return errs->count > before ? -1 : 0;
 }

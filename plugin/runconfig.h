@@ -20,8 +20,9 @@
  * same rules, so a hand-edited canonical config is judged like any other.
  *
  * The parser does no I/O besides what the caller hands it: it is safe in
- * slurmctld.  aml_runconfig_check_files() is the separate, user-side check
- * that the script exists.
+ * slurmctld.  aml_runconfig_read_files() is the separate, user-side step
+ * (sbatch, aml-run) that checks the script exists and reads the files the
+ * environment names, so that the canonical form carries their content.
  */
 #ifndef AML_RUNCONFIG_H
 #define AML_RUNCONFIG_H
@@ -91,6 +92,11 @@ struct aml_environment {
 	/* azureml://registries/<registry>/environments/<name>/...: the
 	 * registry's name (the name and version are the reference's) */
 	char *registry;
+	/* A v2 "file:PATH" reference (absolute, normalised) until
+	 * aml_runconfig_read_files replaces it by what the file defines
+	 * and clears it: one still set was never read (aml-run validate
+	 * --no-files), and a run must not start from it. */
+	char *environment_file;
 	char *interpreter_path;     /* python.interpreter_path; NULL: site's */
 	int user_managed_dependencies;
 	/* The conda specification as compact JSON: written inline, or read
@@ -110,7 +116,9 @@ struct aml_environment {
 	char *build_context;
 	char *build_dockerfile;
 	/* base_image_registry (v1): the address; whether credentials were
-	 * written in the file (never kept: they are refused). */
+	 * written in the file (their values are never kept, so never reach
+	 * the canonical form, history or the job: only that they were
+	 * given, which the resolver refuses). */
 	char *registry_address;
 	int registry_credentials_given;
 };
@@ -178,12 +186,35 @@ int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
 char *aml_runconfig_encode(const struct aml_runconfig *rc);
 
 /*
- * Checks that need the user's filesystem: the source directory is a
- * directory and the script (and conda file) exist inside it as regular
- * files.  Never called in the controller.  Returns 0, or -1 with errors.
+ * What needs the user's filesystem, done in sbatch and aml-run, never in
+ * the controller: the source directory is a directory and the script a
+ * regular file in it; a "file:" environment is read (Azure ML's
+ * environment YAML: its fields as an inline definition would give them,
+ * its conda_file and build path relative to its own directory) and
+ * environment_file cleared; the conda file (v1 conda_dependencies_file,
+ * v2 conda_file; YAML or JSON) is read into conda_dependencies as compact
+ * JSON, the path kept as where it came from.  Each file is a regular file
+ * of at most AML_ENV_FILE_MAX bytes.  A conda file beside inline
+ * conda_dependencies is refused.  [limits] (NULL: the defaults) apply to
+ * the environment file's fields as to a configuration's.  Returns 0, or
+ * -1 with every problem in [errs], one line each, naming the field and
+ * the file.
  */
-int aml_runconfig_check_files(const struct aml_runconfig *rc,
-			      struct aml_errors *errs);
+#define AML_ENV_FILE_MAX (64 * 1024)
+int aml_runconfig_read_files(struct aml_runconfig *rc,
+			     const struct aml_run_limits *limits,
+			     struct aml_errors *errs);
+
+/*
+ * For the controller and the node, which read no file: a configuration
+ * that still names a file aml_runconfig_read_files reads (a "file:"
+ * environment, or a conda file without the specification it holds) was
+ * never read (aml-run validate --no-files, a forged client), so what the
+ * file says is missing and the run must not start from it.  Returns 0,
+ * or -1 with one line per such field in [errs].
+ */
+int aml_runconfig_check_read(const struct aml_runconfig *rc,
+			     struct aml_errors *errs);
 
 /*
  * Total number of processes the run starts (>= 1).

@@ -113,7 +113,7 @@ static int check_request(const struct aml_sbatch_request *req,
 		aml_errors_free(&errs);
 		return -1;
 	}
-	(void)aml_runconfig_check_files(rc, &errs);
+	(void)aml_runconfig_read_files(rc, &state.site.limits, &errs);
 	run_id = rc->run_id;
 	if (!run_id) {
 		if (aml_runid_generate(rc->experiment_name, time(NULL), new_id,

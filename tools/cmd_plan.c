@@ -33,6 +33,8 @@ static const char usage[] =
 	"  --run-id ID       use ID instead of a newly generated run id\n"
 	"  --user NAME       plan as this user (default: you)\n"
 	"  --account NAME    plan for this Slurm account (default: $SBATCH_ACCOUNT)\n"
+	"  --no-files        do not check the script, nor read the environment's\n"
+	"                    files (as sbatch does)\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"Exit status: 0 planned, 2 the file or the site policy refuses it,\n"
@@ -117,6 +119,7 @@ int cmd_plan(int argc, char **argv)
 		{ "run-id", required_argument, NULL, 'r' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "account", required_argument, NULL, 'a' },
+		{ "no-files", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,7 +130,7 @@ int cmd_plan(int argc, char **argv)
 	struct aml_plan plan;
 	struct aml_errors errs;
 	struct aml_submitter who;
-	int json = 0, opt, status = AML_EXIT_INVALID;
+	int json = 0, read_files = 1, opt, status = AML_EXIT_INVALID;
 
 	account = getenv("SBATCH_ACCOUNT");
 	optind = 1;
@@ -148,6 +151,9 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case 'a':
 			account = optarg;
+			break;
+		case 'n':
+			read_files = 0;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -181,6 +187,11 @@ int cmd_plan(int argc, char **argv)
 	if (aml_runconfig_load(argv[optind], &site.limits, &rc, &errs) < 0) {
 		tool_print_errors(&errs);
 		goto out_site;
+	}
+	if (read_files &&
+	    aml_runconfig_read_files(&rc, &site.limits, &errs) < 0) {
+		tool_print_errors(&errs);
+		goto out_rc;
 	}
 	if (!run_id) {
 		if (aml_runid_generate(rc.experiment_name, time(NULL), new_id,

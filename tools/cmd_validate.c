@@ -22,7 +22,8 @@ static const char usage[] =
 	"is reported on its own line: file, field, rule, and the value found.\n"
 	"\n"
 	"  --canonical   print the canonical JSON the controller receives\n"
-	"  --no-files    do not check that the source directory and script exist\n"
+	"  --no-files    do not check that the source directory and script exist,\n"
+	"                nor read the environment's files\n"
 	"  --conf PATH   the aml.conf whose limits on a run's size apply\n"
 	"                (MaxConfigSize, MaxEnvironmentVariables, MaxArguments,\n"
 	"                MaxArgumentsSize); by default the cluster's aml.conf\n"
@@ -138,7 +139,7 @@ int cmd_validate(int argc, char **argv)
 		return AML_EXIT_INVALID;
 	}
 	status = AML_EXIT_OK;
-	if (check_files && aml_runconfig_check_files(&rc, &errs) < 0) {
+	if (check_files && aml_runconfig_read_files(&rc, &limits, &errs) < 0) {
 		tool_print_errors(&errs);
 		status = AML_EXIT_INVALID;
 	} else {

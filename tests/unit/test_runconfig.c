@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "joined_errors.h"
@@ -62,10 +63,12 @@ static struct parsed *ok(const char *text, const char *filename)
 	return p;
 }
 
-/* Parse and insist the errors are exactly [expected] (lines joined). */
-static void fails_with(const char *text, const char *expected)
+/* Parse [text] as [filename] and insist the errors are exactly
+ * [expected] (lines joined). */
+static void fails_as(const char *text, const char *filename,
+		     const char *expected)
 {
-	struct parsed *p = parse(text);
+	struct parsed *p = parse_as(text, filename, BASE);
 
 	assert_int_equal(p->result, -1);
 	assert_non_null(p->errors);
@@ -73,6 +76,11 @@ static void fails_with(const char *text, const char *expected)
 		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
 			 p->errors);
 	parsed_free(p);
+}
+
+static void fails_with(const char *text, const char *expected)
+{
+	fails_as(text, "run.json", expected);
 }
 
 static void fails_containing(const char *text, const char *part)
@@ -130,9 +138,7 @@ static void test_script_every_field(void **state)
 		" \"environment\": {\"name\": \"env\", \"version\": \"3\","
 		"  \"environment_variables\": {\"A\": \"1\", \"B_2\": 2},"
 		"  \"python\": {\"interpreter_path\": \"/opt/py/bin/python\","
-		"   \"user_managed_dependencies\": true,"
-		"   \"conda_dependencies\": {\"name\": \"x\", \"dependencies\": [\"python=3.10\"]},"
-		"   \"conda_dependencies_file\": \"conda.yml\"},"
+		"   \"user_managed_dependencies\": true},"
 		"  \"docker\": {\"enabled\": true, \"base_image\": \"img:1\","
 		"   \"shm_size\": \"8g\", \"arguments\": [\"--ipc=host\"]}},"
 		" \"experiment_name\": \"exp-1\", \"display_name\": \"first try\","
@@ -164,10 +170,6 @@ static void test_script_every_field(void **state)
 	assert_string_equal(rc->environment.interpreter_path,
 			    "/opt/py/bin/python");
 	assert_true(rc->environment.user_managed_dependencies);
-	assert_string_equal(rc->environment.conda_dependencies,
-			    "{\"name\":\"x\",\"dependencies\":[\"python=3.10\"]}");
-	assert_string_equal(rc->environment.conda_dependencies_file,
-			    BASE "/conda.yml");
 	assert_true(rc->environment.docker_enabled);
 	assert_string_equal(rc->environment.docker_base_image, "img:1");
 	assert_string_equal(rc->environment.docker_shm_size, "8g");
@@ -180,6 +182,27 @@ static void test_script_every_field(void **state)
 	assert_string_equal(rc->tags.items[1].value, "1");
 	assert_string_equal(rc->properties.items[0].value, "False");
 	assert_string_equal(rc->run_id, "my_run_1");
+	parsed_free(p);
+}
+
+/* The conda fields, which user_managed_dependencies: true would refuse
+ * (test_python_rules): both may be there at parse, as in the canonical
+ * form; aml_runconfig_read_files judges a file beside inline ones. */
+static void test_script_system_managed(void **state)
+{
+	struct parsed *p = ok(
+		"{\"script\": \"t.py\", \"environment\": {\"python\": {"
+		" \"conda_dependencies\": {\"name\": \"x\", \"dependencies\": [\"python=3.10\"]},"
+		" \"conda_dependencies_file\": \"conda.yml\"}}}",
+		"run.json");
+	struct aml_runconfig *rc = &p->rc;
+
+	(void)state;
+	assert_false(rc->environment.user_managed_dependencies);
+	assert_string_equal(rc->environment.conda_dependencies,
+			    "{\"name\":\"x\",\"dependencies\":[\"python=3.10\"]}");
+	assert_string_equal(rc->environment.conda_dependencies_file,
+			    BASE "/conda.yml");
 	parsed_free(p);
 }
 
@@ -744,7 +767,504 @@ static void test_form_from_content_not_name(void **state)
 	parsed_free(p);
 }
 
+/* ---- the environment ---- */
+
+struct reference_case {
+	const char *text;
+	const char *name, *version, *registry;
+};
+
+/* Every form a v2 environment reference takes, as Azure ML and its CLI
+ * write them. */
+static void test_environment_references(void **state)
+{
+	static const struct reference_case cases[] = {
+		{ "azureml:pytorch-env:4", "pytorch-env", "4", NULL },
+		{ "azureml:pytorch-env@latest", "pytorch-env", NULL, NULL },
+		{ "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu",
+		  "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", NULL, NULL },
+		{ "pytorch-env:4", "pytorch-env", "4", NULL },
+		{ "pytorch-env@latest", "pytorch-env", NULL, NULL },
+		{ "pytorch-env", "pytorch-env", NULL, NULL },
+		{ "azureml://registries/azureml/environments/sklearn-1.5/labels/latest",
+		  "sklearn-1.5", NULL, "azureml" },
+		{ "azureml://registries/my-reg/environments/sklearn-1.5/versions/12",
+		  "sklearn-1.5", "12", "my-reg" },
+		{ "azureml:/subscriptions/00000000-1111/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/environments/my-env/versions/3",
+		  "my-env", "3", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		struct parsed *p;
+
+		snprintf(text, sizeof(text),
+			 "type: command\ncommand: x\nenvironment: %s\n",
+			 cases[i].text);
+		p = ok(text, "job.yml");
+		assert_string_equal(p->rc.environment.name, cases[i].name);
+		if (cases[i].version)
+			assert_string_equal(p->rc.environment.version,
+					    cases[i].version);
+		else
+			assert_null(p->rc.environment.version);
+		if (cases[i].registry)
+			assert_string_equal(p->rc.environment.registry,
+					    cases[i].registry);
+		else
+			assert_null(p->rc.environment.registry);
+		assert_null(p->rc.environment.environment_file);
+		parsed_free(p);
+	}
+}
+
+static void test_environment_file_reference(void **state)
+{
+	struct parsed *p = ok("type: command\ncommand: x\n"
+			      "environment: file:./environments/../env/env.yml\n",
+			      "job.yml");
+
+	(void)state;
+	/* Read by aml_runconfig_read_files (test_read_environment_file). */
+	assert_string_equal(p->rc.environment.environment_file,
+			    BASE "/env/env.yml");
+	assert_null(p->rc.environment.name);
+	assert_null(p->rc.environment.version);
+	parsed_free(p);
+}
+
+static void test_environment_bad_references(void **state)
+{
+	static const char forms[] =
+		"must be azureml:NAME:VERSION, azureml:NAME@latest, NAME:VERSION, NAME, azureml://registries/REGISTRY/environments/NAME/versions/VERSION (or /labels/latest), azureml:/subscriptions/.../environments/NAME/versions/VERSION, file:PATH or an object";
+	static const char *const malformed[] = {
+		"azureml:", "azureml:a:b:c", "azureml:a b:1", "http://x/y",
+		"azureml://registries/azureml/models/m/versions/1",
+		"azureml://registries/azureml/environments/e",
+		"azureml://registries/azureml/environments/e/versions/1/x",
+		"azureml:/subscriptions/s/environments/e",
+		"azureml:/subscriptions/s/rg/environments/e/labels/latest",
+		"azureml:e@",
+	};
+	char text[512], expected[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]);
+	     i++) {
+		snprintf(text, sizeof(text),
+			 "type: command\ncommand: x\nenvironment: \"%s\"\n",
+			 malformed[i]);
+		snprintf(expected, sizeof(expected),
+			 "job.yml: environment: %s, got \"%s\"", forms,
+			 malformed[i]);
+		fails_as(text, "job.yml", expected);
+	}
+	fails_as("type: command\ncommand: x\nenvironment: azureml:e@stable\n",
+		 "job.yml",
+		 "job.yml: environment: only @latest: the site's catalogue has versions, not labels, got \"azureml:e@stable\"");
+	fails_as("type: command\ncommand: x\nenvironment: "
+		 "azureml://registries/azureml/environments/e/labels/prod\n",
+		 "job.yml",
+		 "job.yml: environment: only @latest: the site's catalogue has versions, not labels, got \"azureml://registries/azureml/environments/e/labels/prod\"");
+	fails_as("type: command\ncommand: x\nenvironment: 'file:'\n",
+		 "job.yml",
+		 "job.yml: environment: file: must be followed by the environment file's path, got \"file:\"");
+}
+
+static void test_environment_v2_definition(void **state)
+{
+	struct parsed *p = ok(
+		"type: command\ncommand: x\n"
+		"environment:\n"
+		"  $schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+		"  name: docker-context\n"
+		"  version: 2\n"
+		"  description: built from a context\n"
+		"  tags: {team: vision}\n"
+		"  os_type: Linux\n"
+		"  build:\n"
+		"    path: ./docker/../ctx\n"
+		"    dockerfile_path: gpu/./Dockerfile\n"
+		"  conda_file: conda.yml\n",
+		"job.yml");
+	struct aml_environment *env = &p->rc.environment;
+
+	(void)state;
+	assert_string_equal(env->name, "docker-context");
+	assert_string_equal(env->version, "2");
+	assert_string_equal(env->build_context, BASE "/ctx");
+	assert_string_equal(env->build_dockerfile, "gpu/Dockerfile");
+	assert_string_equal(env->conda_dependencies_file, BASE "/conda.yml");
+	assert_null(env->docker_base_image);
+	assert_false(env->docker_enabled);
+	parsed_free(p);
+
+	p = ok("type: command\ncommand: x\n"
+	       "environment:\n"
+	       "  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\n"
+	       "  build: null\n"
+	       "  conda_file:\n"
+	       "    name: e\n"
+	       "    dependencies: [python=3.10, {pip: [numpy]}]\n",
+	       "job.yml");
+	env = &p->rc.environment;
+	assert_true(env->docker_enabled);
+	assert_string_equal(env->docker_base_image,
+			    "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04");
+	assert_string_equal(env->conda_dependencies,
+			    "{\"name\":\"e\",\"dependencies\":[\"python=3.10\",{\"pip\":[\"numpy\"]}]}");
+	assert_null(env->conda_dependencies_file);
+	parsed_free(p);
+
+	p = ok("type: command\ncommand: x\n"
+	       "environment: {build: {path: ctx}}\n", "job.yml");
+	assert_string_equal(p->rc.environment.build_dockerfile, "Dockerfile");
+	parsed_free(p);
+}
+
+static void test_environment_v2_refusals(void **state)
+{
+	(void)state;
+	fails_as("type: command\ncommand: x\n"
+		 "environment: {image: i, build: {path: ctx}}\n", "job.yml",
+		 "job.yml: environment.build: image and build are alternatives (as in Azure ML): give one");
+	fails_as("type: command\ncommand: x\n"
+		 "environment: {image: i, os_type: windows}\n", "job.yml",
+		 "job.yml: environment.os_type: only linux nodes run jobs here, got \"windows\"");
+	fails_as("type: command\ncommand: x\n"
+		 "environment: {image: i, inference_config: {liveness_route: {port: 5001, path: /}}}\n",
+		 "job.yml",
+		 "job.yml: environment.inference_config: inference configurations are for deployments (online endpoints), not jobs, got an object");
+	fails_as("type: command\ncommand: x\n"
+		 "environment: {build: {path: 'https://github.com/x/y.git#main:docker'}}\n",
+		 "job.yml",
+		 "job.yml: environment.build.path: must be a directory on the shared filesystem (Azure storage and git build contexts cannot be reached from the cluster), got \"https://github.com/x/y.git#main:docker\"");
+	fails_as("type: command\ncommand: x\n"
+		 "environment: {build: {path: ctx, dockerfile_path: ../Dockerfile}}\n",
+		 "job.yml",
+		 "job.yml: environment.build.dockerfile_path: must be the path of a file inside the build context, got \"../Dockerfile\"");
+	fails_as("type: command\ncommand: x\n"
+		 "environment: {build: {dockerfile_path: Dockerfile}}\n",
+		 "job.yml",
+		 "job.yml: environment.build.path: is required: the build context's directory");
+	fails_as("type: command\ncommand: x\nenvironment: {imag: i}\n",
+		 "job.yml",
+		 "job.yml: environment.imag: unknown key for a command job (line 3); did you mean \"image\"?");
+}
+
+/* The environment sections Azure ML writes into every saved .runconfig,
+ * each at its default: accepted, and asking for nothing. */
+static const char sdk_default_environment[] =
+	"script: train.py\n"
+	"target: cpu\n"
+	"framework: Python\n"
+	"environment:\n"
+	"  name: Experiment train Environment\n"
+	"  version: Autosave_2021-06-01T10:00:00Z_0f4a1c2b\n"
+	"  assetId: azureml://locations/westeurope/workspaces/w/environments/e/versions/1\n"
+	"  environmentVariables:\n"
+	"    EXAMPLE_ENV_VAR: EXAMPLE_VALUE\n"
+	"  python:\n"
+	"    userManagedDependencies: false\n"
+	"    interpreterPath: python\n"
+	"    condaDependenciesFile:\n"
+	"    baseCondaEnvironment:\n"
+	"  docker:\n"
+	"    enabled: false\n"
+	"    baseImage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04\n"
+	"    baseDockerfile:\n"
+	"    buildContext:\n"
+	"    sharedVolumes: true\n"
+	"    gpuSupport: false\n"
+	"    shmSize: 2g\n"
+	"    arguments: []\n"
+	"    baseImageRegistry:\n"
+	"      address:\n"
+	"      username:\n"
+	"      password:\n"
+	"      registryIdentity:\n"
+	"    platform:\n"
+	"      os: Linux\n"
+	"      architecture: amd64\n"
+	"  spark:\n"
+	"    repositories: []\n"
+	"    packages: []\n"
+	"    precachePackages: true\n"
+	"  databricks:\n"
+	"    mavenLibraries: []\n"
+	"    pypiLibraries: []\n"
+	"    rcranLibraries: []\n"
+	"    jarLibraries: []\n"
+	"    eggLibraries: []\n"
+	"  r:\n"
+	"  inferencingStackVersion:\n"
+	"docker:\n"
+	"  useDocker: false\n"
+	"  sharedVolumes: true\n"
+	"  arguments: []\n"
+	"  shmSize: 2g\n";
+
+static void test_environment_v1_defaults_accepted(void **state)
+{
+	struct parsed *p = ok(sdk_default_environment, "train.runconfig");
+	struct aml_environment *env = &p->rc.environment;
+
+	(void)state;
+	assert_string_equal(env->name, "Experiment train Environment");
+	assert_false(env->user_managed_dependencies);
+	/* "python" with userManagedDependencies false: the environment's
+	 * own python, which is the run's anyway. */
+	assert_null(env->interpreter_path);
+	assert_null(env->docker_base_dockerfile);
+	assert_null(env->build_context);
+	assert_null(env->build_dockerfile);
+	assert_null(env->registry_address);
+	assert_false(env->registry_credentials_given);
+	assert_null(env->conda_dependencies_file);
+	parsed_free(p);
+}
+
+/* The same object in snake_case, as a ScriptRunConfig writes it. */
+static void test_environment_v1_snake_case(void **state)
+{
+	struct parsed *p = ok(
+		"{\"script\": \"t.py\", \"environment\": {"
+		" \"asset_id\": null, \"r\": null,"
+		" \"inferencing_stack_version\": null,"
+		" \"spark\": {\"repositories\": [], \"packages\": [],"
+		"  \"precache_packages\": false},"
+		" \"databricks\": {\"maven_libraries\": [], \"egg_libraries\": []},"
+		" \"python\": {\"base_conda_environment\": null,"
+		"  \"interpreter_path\": \"python\"},"
+		" \"docker\": {\"shared_volumes\": true, \"gpu_support\": false,"
+		"  \"platform\": {\"os\": \"linux\", \"architecture\": \"x86_64\"},"
+		"  \"base_dockerfile\": \"FROM debian:12\\nRUN true\\n\","
+		"  \"base_image_registry\": {\"address\": \"reg.example.org\"}}}}",
+		"run.json");
+	struct aml_environment *env = &p->rc.environment;
+
+	(void)state;
+	assert_null(env->interpreter_path);
+	assert_string_equal(env->docker_base_dockerfile,
+			    "FROM debian:12\nRUN true\n");
+	assert_string_equal(env->registry_address, "reg.example.org");
+	assert_false(env->registry_credentials_given);
+	parsed_free(p);
+}
+
+static void test_environment_v1_honoured(void **state)
+{
+	struct parsed *p = ok(
+		"script: train.py\n"
+		"environment:\n"
+		"  docker:\n"
+		"    enabled: true\n"
+		"    baseImage:\n"
+		"    buildContext:\n"
+		"      location: docker/ctx\n"
+		"      dockerfilePath: gpu/Dockerfile\n"
+		"    baseImageRegistry:\n"
+		"      address: myacr.azurecr.io\n"
+		"      username: robot\n"
+		"      password: hunter2-SECRET\n",
+		"x.runconfig");
+	struct aml_environment *env = &p->rc.environment;
+
+	(void)state;
+	assert_true(env->docker_enabled);
+	assert_string_equal(env->build_context, BASE "/docker/ctx");
+	assert_string_equal(env->build_dockerfile, "gpu/Dockerfile");
+	assert_string_equal(env->registry_address, "myacr.azurecr.io");
+	assert_true(env->registry_credentials_given);
+	parsed_free(p);
+}
+
+/* A non-default value in each section Azure ML writes: refused, with
+ * the field in the file's own spelling. */
+static void test_environment_v1_refusals(void **state)
+{
+	(void)state;
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  spark:\n"
+		 "    repositories: [https://mmlspark.azureedge.net/maven]\n"
+		 "    packages: [{group: com.microsoft.ml.spark, artifact: mmlspark_2.11, version: '0.12'}]\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.spark.repositories: Spark packages are for PySpark runs, which need a Spark cluster; not supported on Slurm, got an array\n"
+		 "x.runconfig: environment.spark.packages: Spark packages are for PySpark runs, which need a Spark cluster; not supported on Slurm, got an array");
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  databricks: {mavenLibraries: [], pypiLibraries: [{package: x}]}\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.databricks.pypiLibraries: Databricks libraries need a Databricks cluster; not supported on Slurm, got an array");
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  r: {rVersion: '4.0'}\n"
+		 "  inferencingStackVersion: latest\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.r: R environments are not supported on Slurm: only Python runs, got an object\n"
+		 "x.runconfig: environment.inferencingStackVersion: inferencing stacks are for deployed models, not training runs, got \"latest\"");
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  python: {baseCondaEnvironment: base}\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.python.baseCondaEnvironment: building on another conda environment is not supported; list its packages in the conda specification instead, got \"base\"");
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  docker:\n"
+		 "    sharedVolumes: false\n"
+		 "    gpuSupport: true\n"
+		 "    platform: {os: Windows, architecture: arm64}\n"
+		 "docker: {sharedVolumes: false}\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.docker.sharedVolumes: must be true: the run's directory is always shared with the run here (Azure ML's copy-instead workaround for broken shared volumes is not offered), got false\n"
+		 "x.runconfig: environment.docker.gpuSupport: GPUs come from the compute target here (its gres), not from the environment: choose a GPU compute target and remove it, got true\n"
+		 "x.runconfig: environment.docker.platform.os: only Linux nodes run jobs here, got \"Windows\"\n"
+		 "x.runconfig: environment.docker.platform.architecture: only amd64 (x86_64) nodes run jobs here, got \"arm64\"\n"
+		 "x.runconfig: docker.sharedVolumes: must be true: the run's directory is always shared with the run here (Azure ML's copy-instead workaround for broken shared volumes is not offered), got false");
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  docker:\n"
+		 "    baseImage: img\n"
+		 "    baseDockerfile: FROM x\n"
+		 "    buildContext: {locationType: storageAccount, location: 'https://acct.blob.core.windows.net/c/ctx'}\n"
+		 "    baseImageRegistry: {registryIdentity: {clientId: x}}\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.docker.buildContext.locationType: only a directory on the shared filesystem can be a build context here: give it as location, without a type, got \"storageAccount\"\n"
+		 "x.runconfig: environment.docker.buildContext.location: must be a directory on the shared filesystem (Azure storage and git build contexts cannot be reached from the cluster), got \"https://acct.blob.core.windows.net/c/ctx\"\n"
+		 "x.runconfig: environment.docker.baseImageRegistry.registryIdentity: Azure managed identities cannot sign in to a registry from the cluster, got an object\n"
+		 "x.runconfig: environment.docker: baseImage, baseDockerfile and buildContext are alternatives (as in Azure ML): give one");
+	fails_as("{\"script\": \"t.py\", \"environment\": {\"docker\":"
+		 " {\"base_image\": \"i\", \"build_context\": {\"location\": \"c\"}}}}",
+		 "run.json",
+		 "run.json: environment.docker: base_image, base_dockerfile and build_context are alternatives (as in Azure ML): give one");
+	fails_as("{\"script\": \"t.py\", \"environment\": {\"registry\": \"azureml\"}}",
+		 "run.json",
+		 "run.json: environment.registry: names the registry of an environment, and environment.name is missing");
+	/* Only the canonical spelling has the canonical form's keys. */
+	fails_as("script: t.py\ntarget: c\nenvironment: {registry: r}\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.registry: unknown key for a RunConfiguration (line 3)");
+}
+
+/* A credential is never echoed, even in a type error. */
+static void test_environment_registry_secret_not_shown(void **state)
+{
+	struct parsed *p = parse_as(
+		"script: t.py\ntarget: c\nenvironment:\n"
+		"  docker:\n"
+		"    baseImageRegistry: {address: r, username: u, password: 73105113}\n",
+		"x.runconfig", BASE);
+
+	(void)state;
+	assert_int_equal(p->result, -1);
+	assert_string_equal(p->errors,
+			    "x.runconfig: environment.docker.baseImageRegistry.password: must be a string (its value is not shown)");
+	parsed_free(p);
+}
+
+/* Registry credentials reach neither the canonical form nor, from it,
+ * the controller, history or the job: only that they were given. */
+static void test_environment_credentials_not_encoded(void **state)
+{
+	struct parsed *p = ok("script: t.py\ntarget: c\nenvironment:\n"
+			      "  docker:\n"
+			      "    baseImageRegistry: {address: myacr.azurecr.io,"
+			      " username: robot-user, password: hunter2-SECRET}\n",
+			      "x.runconfig");
+	char *canonical = aml_runconfig_encode(&p->rc);
+	struct parsed *back;
+
+	(void)state;
+	assert_non_null(canonical);
+	assert_null(strstr(canonical, "hunter2"));
+	assert_null(strstr(canonical, "robot-user"));
+	assert_non_null(strstr(canonical,
+			       "\"base_image_registry\":{\"address\":\"myacr.azurecr.io\",\"credentials_given\":true}"));
+	back = parse_as(canonical, "canonical", NULL);
+	assert_int_equal(back->result, 0);
+	assert_true(back->rc.environment.registry_credentials_given);
+	assert_string_equal(back->rc.environment.registry_address,
+			    "myacr.azurecr.io");
+	parsed_free(back);
+	free(canonical);
+	parsed_free(p);
+}
+
+/* v1: interpreter_path counts only with user_managed_dependencies, and a
+ * conda specification contradicts it. */
+static void test_python_rules(void **state)
+{
+	struct parsed *p;
+
+	(void)state;
+	p = ok("{\"script\": \"t.py\", \"environment\": {\"python\":"
+	       " {\"interpreter_path\": \"python\"}}}", "run.json");
+	assert_null(p->rc.environment.interpreter_path);
+	parsed_free(p);
+	p = ok("{\"script\": \"t.py\", \"environment\": {\"python\":"
+	       " {\"interpreter_path\": \"/opt/py/bin/python3\","
+	       " \"user_managed_dependencies\": true}}}", "run.json");
+	assert_string_equal(p->rc.environment.interpreter_path,
+			    "/opt/py/bin/python3");
+	parsed_free(p);
+	p = ok("{\"script\": \"t.py\", \"environment\": {\"python\":"
+	       " {\"user_managed_dependencies\": true}}}", "run.json");
+	assert_null(p->rc.environment.interpreter_path);
+	parsed_free(p);
+	fails_with("{\"script\": \"t.py\", \"environment\": {\"python\":"
+		   " {\"interpreter_path\": \"python3\"}}}",
+		   "run.json: environment.python.interpreter_path: used only with user_managed_dependencies: true (Azure ML ignores it otherwise); remove it or set user_managed_dependencies: true");
+	fails_as("script: t.py\ntarget: c\nenvironment:\n"
+		 "  python: {userManagedDependencies: false, interpreterPath: /usr/bin/python3}\n",
+		 "x.runconfig",
+		 "x.runconfig: environment.python.interpreterPath: used only with userManagedDependencies: true (Azure ML ignores it otherwise); remove it or set userManagedDependencies: true");
+	fails_with("{\"script\": \"t.py\", \"environment\": {\"python\":"
+		   " {\"user_managed_dependencies\": true,"
+		   " \"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
+		   " \"conda_dependencies_file\": \"c.yml\"}}}",
+		   "run.json: environment.python.conda_dependencies: cannot be used with user_managed_dependencies: true (the run then uses its interpreter as it is, and nothing is built); remove one of them\n"
+		   "run.json: environment.python.conda_dependencies_file: cannot be used with user_managed_dependencies: true (the run then uses its interpreter as it is, and nothing is built); remove one of them");
+	fails_as("script: t.py\ntarget: c\nCondaDependenciesFile: c.yml\n"
+		 "environment: {python: {userManagedDependencies: true}}\n",
+		 "x.runconfig",
+		 "x.runconfig: CondaDependenciesFile: cannot be used with userManagedDependencies: true (the run then uses its interpreter as it is, and nothing is built); remove one of them");
+	fails_with("{\"script\": \"t.py\", \"environment\": {\"python\":"
+		   " {\"interpreter_path\": \"\","
+		   " \"user_managed_dependencies\": true}}}",
+		   "run.json: environment.python.interpreter_path: must not be empty");
+}
+
 /* ---- canonical round trip ---- */
+
+static void assert_same_text(const char *a, const char *b)
+{
+	if (a || b) {
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_string_equal(a, b);
+	}
+}
+
+static void assert_environment_equal(const struct aml_environment *a,
+				     const struct aml_environment *b)
+{
+	assert_same_text(a->name, b->name);
+	assert_same_text(a->version, b->version);
+	assert_same_text(a->registry, b->registry);
+	assert_same_text(a->environment_file, b->environment_file);
+	assert_same_text(a->interpreter_path, b->interpreter_path);
+	assert_int_equal(a->user_managed_dependencies,
+			 b->user_managed_dependencies);
+	assert_same_text(a->conda_dependencies, b->conda_dependencies);
+	assert_same_text(a->conda_dependencies_file,
+			 b->conda_dependencies_file);
+	assert_int_equal(a->docker_enabled, b->docker_enabled);
+	assert_same_text(a->docker_base_image, b->docker_base_image);
+	assert_same_text(a->docker_shm_size, b->docker_shm_size);
+	assert_int_equal(a->docker_arguments.count, b->docker_arguments.count);
+	assert_same_text(a->docker_base_dockerfile, b->docker_base_dockerfile);
+	assert_same_text(a->build_context, b->build_context);
+	assert_same_text(a->build_dockerfile, b->build_dockerfile);
+	assert_same_text(a->registry_address, b->registry_address);
+	assert_int_equal(a->registry_credentials_given,
+			 b->registry_credentials_given);
+}
 
 static void assert_roundtrip(const char *text, const char *filename)
 {
@@ -777,6 +1297,7 @@ static void assert_roundtrip(const char *text, const char *filename)
 			 p->rc.max_run_duration_given);
 	assert_int_equal(back.environment_variables.count,
 			 p->rc.environment_variables.count);
+	assert_environment_equal(&back.environment, &p->rc.environment);
 	free(canonical);
 	free(again);
 	aml_runconfig_free(&back);
@@ -1040,8 +1561,7 @@ static void test_roundtrip_every_field(void **state)
 		" \"max_run_duration_seconds\": 3153600000,"
 		" \"environment\": {\"name\": \"e\", \"version\": \"1\","
 		"  \"environment_variables\": {\"A\": \"x\\ny\", \"B\": \"\"},"
-		"  \"python\": {\"interpreter_path\": \"py\","
-		"   \"user_managed_dependencies\": true,"
+		"  \"python\": {\"user_managed_dependencies\": false,"
 		"   \"conda_dependencies\": {\"c\": [1, 2.5, null, \"\\u00e9\"]},"
 		"   \"conda_dependencies_file\": \"/c.yml\"},"
 		"  \"docker\": {\"enabled\": true, \"base_image\": \"i\","
@@ -1050,6 +1570,10 @@ static void test_roundtrip_every_field(void **state)
 		" \"description\": \"\\\"quoted\\\"\", \"tags\": {\"t\": \"1\"},"
 		" \"properties\": {\"p\": \"2\"}, \"run_id\": \"r1\"}",
 		"run.json");
+	assert_roundtrip("{\"script\": \"t.py\", \"environment\": {\"python\":"
+			 " {\"interpreter_path\": \"py\","
+			 " \"user_managed_dependencies\": true}}}",
+			 "run.json");
 	assert_roundtrip("{\"command\": [\"ls\", \"-l\"]}", "run.json");
 	assert_roundtrip("{\"command\": \"echo $X | wc\"}", "run.json");
 	assert_roundtrip("{\"script\": \"t.py\", \"distributed_job_config\":"
@@ -1061,10 +1585,395 @@ static void test_roundtrip_every_field(void **state)
 			 " \"parameter_server_count\": 0}}",
 			 "run.json");
 	assert_roundtrip(saved_runconfig_yaml, "train.runconfig");
+	assert_roundtrip(sdk_default_environment, "train.runconfig");
 	assert_roundtrip("type: command\ncommand: python t.py ${{inputs.x}}\n"
 			 "inputs: {x: 1}\nresources: {instance_count: 4}\n"
 			 "distribution: {type: tensorflow, worker_count: 8}\n",
 			 "job.yml");
+}
+
+/* Every environment field the canonical form gained carries over. */
+static void test_roundtrip_environment_fields(void **state)
+{
+	(void)state;
+	assert_roundtrip(
+		"{\"script\": \"t.py\", \"environment\": {\"name\": \"e\","
+		" \"version\": \"3\", \"registry\": \"azureml\","
+		" \"docker\": {\"enabled\": true,"
+		"  \"base_dockerfile\": \"FROM debian:12\\nRUN apt-get update\\n\","
+		"  \"base_image_registry\": {\"address\": \"r.example.org\","
+		"   \"username\": \"u\", \"password\": \"p\"}}}}",
+		"run.json");
+	assert_roundtrip(
+		"{\"script\": \"t.py\", \"environment\": {\"file\": \"env.yml\","
+		" \"docker\": {\"build_context\": {\"location\": \"ctx\","
+		"  \"dockerfile_path\": \"d/Dockerfile\"},"
+		"  \"base_image_registry\": {\"credentials_given\": true}}}}",
+		"run.json");
+	assert_roundtrip("type: command\ncommand: x\nenvironment: "
+			 "azureml://registries/azureml/environments/sklearn-1.5/versions/7\n",
+			 "job.yml");
+	assert_roundtrip("type: command\ncommand: x\n"
+			 "environment: file:env/env.yml\n", "job.yml");
+	assert_roundtrip("type: command\ncommand: x\nenvironment: {name: n,"
+			 " version: 1, build: {path: ctx}, conda_file: c.yml}\n",
+			 "job.yml");
+	assert_roundtrip("script: t.py\nenvironment:\n  docker:\n"
+			 "    buildContext: {location: ctx}\n"
+			 "    baseImageRegistry: {address: a, password: p}\n",
+			 "x.runconfig");
+}
+
+/* ---- the files a configuration names (aml_runconfig_read_files) ---- */
+
+struct files {
+	char dir[64];
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	char *errors;
+	int result;
+};
+
+static struct files *files_new(void)
+{
+	struct files *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/aml-test-rc-files.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	return f;
+}
+
+/* [text] as the file [name] (its directories made) in [f]'s directory. */
+static void put(const struct files *f, const char *name, const char *text)
+{
+	char path[256];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		(void)mkdir(path, 0700);
+		*slash = '/';
+	}
+	out = fopen(path, "w");
+	assert_non_null(out);
+	assert_int_equal(fputs(text, out) >= 0, 1);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* The configuration [name] of [f] loaded and its files read; the errors
+ * (joined, the directory shown as DIR) in f->errors. */
+static void load_and_read(struct files *f, const char *name)
+{
+	char path[256];
+	char *raw, *out;
+	size_t n = strlen(f->dir), cap;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	aml_errors_init(&f->errs, name);
+	f->result = aml_runconfig_load(path, NULL, &f->rc, &f->errs);
+	if (f->result == 0)
+		f->result = aml_runconfig_read_files(&f->rc, NULL, &f->errs);
+	raw = joined_errors(&f->errs);
+	if (!raw)
+		return;
+	cap = strlen(raw) + 1;
+	out = malloc(cap);
+	assert_non_null(out);
+	out[0] = '\0';
+	for (const char *p = raw; *p;) {
+		const char *hit = strstr(p, f->dir);
+
+		if (!hit) {
+			strcat(out, p);
+			break;
+		}
+		strncat(out, p, (size_t)(hit - p));
+		strcat(out, "DIR");
+		p = hit + n;
+	}
+	free(raw);
+	f->errors = out;
+}
+
+static void files_free(struct files *f)
+{
+	char cmd[128];
+
+	aml_runconfig_free(&f->rc);
+	aml_errors_free(&f->errs);
+	free(f->errors);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+}
+
+/* [name] in a fresh directory with [others] (name, text, ..., NULL)
+ * beside it: read, and refused with exactly [expected] (DIR for the
+ * directory). */
+static void read_fails_with(const char *name, const char *text,
+			    const char *expected, ...)
+{
+	struct files *f = files_new();
+	va_list ap;
+	const char *other;
+
+	put(f, name, text);
+	va_start(ap, expected);
+	while ((other = va_arg(ap, const char *)))
+		put(f, other, va_arg(ap, const char *));
+	va_end(ap);
+	load_and_read(f, name);
+	assert_int_equal(f->result, -1);
+	assert_non_null(f->errors);
+	if (strcmp(f->errors, expected))
+		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
+			 f->errors);
+	files_free(f);
+}
+
+static const char conda_yaml[] =
+	"# the environment's packages\n"
+	"name: e\n"
+	"channels: [conda-forge]\n"
+	"dependencies:\n"
+	"  - python=3.10\n"
+	"  - pip:\n"
+	"    - numpy==1.26\n";
+static const char conda_json[] =
+	"{\"name\":\"e\",\"channels\":[\"conda-forge\"],\"dependencies\":[\"python=3.10\",{\"pip\":[\"numpy==1.26\"]}]}";
+
+/* Read in sbatch, carried by the canonical form: the controller judges
+ * the same text without reading a file. */
+static void test_read_conda_file(void **state)
+{
+	struct files *f = files_new();
+	char path[256];
+	char *canonical;
+	struct parsed *back;
+
+	(void)state;
+	put(f, "job.yml", "type: command\ncommand: x\n"
+			  "environment: {image: i, conda_file: env/conda.yml}\n");
+	put(f, "env/conda.yml", conda_yaml);
+	load_and_read(f, "job.yml");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	snprintf(path, sizeof(path), "%s/env/conda.yml", f->dir);
+	assert_string_equal(f->rc.environment.conda_dependencies_file, path);
+	canonical = aml_runconfig_encode(&f->rc);
+	assert_non_null(canonical);
+	back = parse_as(canonical, "canonical", NULL);
+	assert_int_equal(back->result, 0);
+	assert_string_equal(back->rc.environment.conda_dependencies,
+			    conda_json);
+	parsed_free(back);
+	free(canonical);
+	files_free(f);
+
+	/* A .runconfig's, JSON, relative to the project above .azureml/. */
+	f = files_new();
+	put(f, ".azureml/x.runconfig",
+	    "script: t.py\ntarget: c\nenvironment:\n  python:\n"
+	    "    condaDependenciesFile: .azureml/conda_dependencies.yml\n");
+	put(f, ".azureml/conda_dependencies.yml", conda_json);
+	put(f, "t.py", "print(1)\n");
+	load_and_read(f, ".azureml/x.runconfig");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	files_free(f);
+
+	/* A canonical form read again keeps both: the same specification. */
+	f = files_new();
+	put(f, "c.yml", conda_yaml);
+	put(f, "t.py", "");
+	snprintf(path, sizeof(path),
+		 "{\"script\": \"t.py\", \"environment\": {\"python\": {"
+		 "\"conda_dependencies\": %s, \"conda_dependencies_file\": \"c.yml\"}}}",
+		 conda_json);
+	put(f, "run.json", path);
+	load_and_read(f, "run.json");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	files_free(f);
+}
+
+static void test_read_conda_file_refusals(void **state)
+{
+	static const char job[] = "type: command\ncommand: x\n"
+				  "environment: {image: i, conda_file: c.yml}\n";
+	char *big = malloc(70001);
+	struct files *f;
+
+	(void)state;
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: cannot read DIR/c.yml: No such file or directory",
+			NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: DIR/c.yml: a conda specification must be an object of fields, got an array",
+			"c.yml", "- python=3.10\n", NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: DIR/c.yml: line 1: YAML anchors are not supported",
+			"c.yml", "name: &n e\nchannels: *n\n", NULL);
+	assert_non_null(big);
+	memset(big, '#', 70000);
+	big[70000] = '\0';
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: DIR/c.yml is 70000 bytes, at most 65536",
+			"c.yml", big, NULL);
+	free(big);
+	read_fails_with("run.json",
+			"{\"script\": \"t.py\", \"environment\": {\"python\": {"
+			"\"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
+			" \"conda_dependencies_file\": \"c.yml\"}}}",
+			"run.json: environment.python.conda_dependencies_file: the conda specification is given both inline and in a file (DIR/c.yml); keep one",
+			"c.yml", conda_yaml, "t.py", "", NULL);
+	/* A FIFO in its place is refused, not waited on. */
+	f = files_new();
+	put(f, "job.yml", job);
+	{
+		char fifo[256];
+
+		snprintf(fifo, sizeof(fifo), "%s/c.yml", f->dir);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+	}
+	load_and_read(f, "job.yml");
+	assert_int_equal(f->result, -1);
+	assert_string_equal(f->errors,
+			    "job.yml: environment.conda_file: DIR/c.yml is not a regular file");
+	files_free(f);
+	/* The script is checked as before. */
+	read_fails_with("run.json", "{\"script\": \"t.py\"}",
+			"run.json: script: DIR/t.py: No such file or directory",
+			NULL);
+}
+
+static const char environment_yaml[] =
+	"$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+	"name: my-env\n"
+	"version: 3\n"
+	"description: what the team trains with\n"
+	"tags: {team: vision}\n"
+	"os_type: linux\n"
+	"image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest\n"
+	"conda_file: conda.yml\n";
+
+/* file: reads Azure ML's environment YAML as an inline definition, its
+ * paths relative to its own directory; the canonical form carries what
+ * it said, not the path. */
+static void test_read_environment_file(void **state)
+{
+	struct files *f = files_new();
+	char path[256];
+	char *canonical;
+
+	(void)state;
+	put(f, "job.yml", "type: command\ncommand: python t.py\n"
+			  "environment: file:./envs/env.yml\n");
+	put(f, "envs/env.yml", environment_yaml);
+	put(f, "envs/conda.yml", conda_yaml);
+	load_and_read(f, "job.yml");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	assert_null(f->rc.environment.environment_file);
+	assert_string_equal(f->rc.environment.name, "my-env");
+	assert_string_equal(f->rc.environment.version, "3");
+	assert_true(f->rc.environment.docker_enabled);
+	assert_string_equal(f->rc.environment.docker_base_image,
+			    "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest");
+	assert_string_equal(f->rc.environment.conda_dependencies, conda_json);
+	snprintf(path, sizeof(path), "%s/envs/conda.yml", f->dir);
+	assert_string_equal(f->rc.environment.conda_dependencies_file, path);
+	canonical = aml_runconfig_encode(&f->rc);
+	assert_non_null(canonical);
+	assert_null(strstr(canonical, "env.yml"));
+	assert_null(strstr(canonical, "\"file\""));
+	free(canonical);
+	files_free(f);
+
+	f = files_new();
+	put(f, "job.yml", "type: command\ncommand: x\n"
+			  "environment: file:envs/docker.yml\n");
+	put(f, "envs/docker.yml", "name: built\nbuild:\n  path: ../ctx\n");
+	load_and_read(f, "job.yml");
+	if (f->result)
+		fail_msg("%s", f->errors);
+	snprintf(path, sizeof(path), "%s/ctx", f->dir);
+	assert_string_equal(f->rc.environment.build_context, path);
+	assert_string_equal(f->rc.environment.build_dockerfile, "Dockerfile");
+	files_free(f);
+}
+
+static void test_read_environment_file_refusals(void **state)
+{
+	static const char job[] = "type: command\ncommand: x\n"
+				  "environment: file:envs/env.yml\n";
+
+	(void)state;
+	read_fails_with("job.yml", job,
+			"job.yml: environment: cannot read DIR/envs/env.yml: No such file or directory",
+			NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment: DIR/envs/env.yml: an environment file must be an object of fields, got an array",
+			"envs/env.yml", "- image: i\n", NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment: DIR/envs/env.yml: os_typ: unknown key for an environment file (line 2); did you mean \"os_type\"?\n"
+			"job.yml: environment: DIR/envs/env.yml: os_type: only linux nodes run jobs here, got \"windows\"\n"
+			"job.yml: environment: DIR/envs/env.yml: inference_config: inference configurations are for deployments (online endpoints), not jobs, got an object",
+			"envs/env.yml",
+			"image: i\nos_typ: linux\nos_type: windows\n"
+			"inference_config: {scoring_route: {port: 5001}}\n",
+			NULL);
+	read_fails_with("job.yml", job,
+			"job.yml: environment.conda_file: cannot read DIR/envs/conda.yml: No such file or directory",
+			"envs/env.yml", "image: i\nconda_file: conda.yml\n",
+			NULL);
+}
+
+/* [text] parsed as [filename], then aml_runconfig_check_read: its lines
+ * exactly [expected], or none when it is NULL. */
+static void check_read_says(const char *text, const char *filename,
+			    const char *expected)
+{
+	struct parsed *p = ok(text, filename);
+	struct aml_errors errs;
+	char *joined;
+
+	aml_errors_init(&errs, "canonical");
+	assert_int_equal(aml_runconfig_check_read(&p->rc, &errs),
+			 expected ? -1 : 0);
+	joined = joined_errors(&errs);
+	if (expected)
+		assert_string_equal(joined, expected);
+	else
+		assert_null(joined);
+	free(joined);
+	aml_errors_free(&errs);
+	parsed_free(p);
+}
+
+/* What the controller can tell without a file: whether sbatch read
+ * them. */
+static void test_check_read(void **state)
+{
+	(void)state;
+	check_read_says("type: command\ncommand: x\nenvironment: file:env.yml\n",
+			"job.yml",
+			"canonical: environment: the environment file " BASE "/env.yml was not read: sbatch reads it and hands on what it says; submit with sbatch --aml-run");
+	check_read_says("script: t.py\nenvironment: {python: {condaDependenciesFile: c.yml}}\n",
+			"x.runconfig",
+			"canonical: environment.python.condaDependenciesFile: " BASE "/c.yml was not read: sbatch reads the conda file and hands on its specification; submit with sbatch --aml-run");
+	/* Read: the specification is there, the path only says where it
+	 * came from. */
+	check_read_says("{\"script\": \"t.py\", \"environment\": {\"python\": {"
+			"\"conda_dependencies\": {\"dependencies\": [\"numpy\"]},"
+			" \"conda_dependencies_file\": \"c.yml\"}}}",
+			"run.json", NULL);
 }
 
 int main(void)
@@ -1072,6 +1981,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_script_minimal_defaults),
 		cmocka_unit_test(test_script_every_field),
+		cmocka_unit_test(test_script_system_managed),
 		cmocka_unit_test(test_script_yaml),
 		cmocka_unit_test(test_script_arguments_string_split),
 		cmocka_unit_test(test_command_list_and_string),
@@ -1097,6 +2007,18 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_form_from_content_not_name),
+		cmocka_unit_test(test_environment_references),
+		cmocka_unit_test(test_environment_file_reference),
+		cmocka_unit_test(test_environment_bad_references),
+		cmocka_unit_test(test_environment_v2_definition),
+		cmocka_unit_test(test_environment_v2_refusals),
+		cmocka_unit_test(test_environment_v1_defaults_accepted),
+		cmocka_unit_test(test_environment_v1_snake_case),
+		cmocka_unit_test(test_environment_v1_honoured),
+		cmocka_unit_test(test_environment_v1_refusals),
+		cmocka_unit_test(test_environment_registry_secret_not_shown),
+		cmocka_unit_test(test_environment_credentials_not_encoded),
+		cmocka_unit_test(test_python_rules),
 		cmocka_unit_test(test_normalise),
 		cmocka_unit_test(test_runconfiguration_two_variable_lists),
 		cmocka_unit_test(test_command_job_bindings_any_order),
@@ -1107,6 +2029,12 @@ int main(void)
 		cmocka_unit_test(test_limit_argument_bytes),
 		cmocka_unit_test(test_limit_file_size),
 		cmocka_unit_test(test_roundtrip_every_field),
+		cmocka_unit_test(test_roundtrip_environment_fields),
+		cmocka_unit_test(test_read_conda_file),
+		cmocka_unit_test(test_read_conda_file_refusals),
+		cmocka_unit_test(test_read_environment_file),
+		cmocka_unit_test(test_read_environment_file_refusals),
+		cmocka_unit_test(test_check_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
