@@ -19,8 +19,15 @@ work=$(mktemp -d /var/tmp/aml-env-t.XXXXXX)
 chmod 755 "$work"
 cp "$AML_CONF" "$work/aml.conf.saved"
 src=$(fresh_user_dir aml-env-test)
+# slurmctld reads aml.conf (job_submit/aml) when it starts, as a site
+# restarts it after changing the catalogue (slurm-aml(8)).
+restart_ctld() {
+	AML_CLUSTER_DIR=$(dirname "$AML_CONF") "$tests/../../contrib/aml-cluster" restart-ctld >/dev/null ||
+		echo "# slurmctld did not restart"
+}
 finish() {
 	cp "$work/aml.conf.saved" "$AML_CONF"
+	restart_ctld
 	rm -rf "$work" "$src"
 }
 trap finish EXIT
@@ -58,6 +65,7 @@ ModulesInit=$work/modules-init.sh
 Environment=site-prefix:1 Prefix=$work/prefix Env=SITE_NOTE=prefix
 Environment=site-module Modules=amltest/1.0
 EOF
+restart_ctld
 
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 write() { as_user tee "$1" >/dev/null; }
@@ -72,11 +80,7 @@ ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *
 statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
 reason_of() { show "$1" | jq -r --arg s "$2" '[.events[] | select(.status == $s) | .reason // ""] | last'; }
 # Seconds from Preparing to Running: what preparing the environment took.
-preparing_s() {
-	show "$1" | jq -r '([.events[] | select(.status == "Preparing") | .time_ms] | last) as $p
-		| ([.events[] | select(.status == "Running") | .time_ms] | last) as $r
-		| if $p and $r then (($r - $p) / 1000) else "none" end'
-}
+preparing_s() { show "$1" | jq -r '.seconds_in_status.Preparing // "none"'; }
 log_of() { as_user aml-run logs "$1" 2>&1; }
 # A run of [dir] whose run.json asks for the pip packages given.
 pip_run() {
