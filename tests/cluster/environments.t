@@ -170,11 +170,12 @@ run=$(submit "$src/cat")
 wait_until 120 ended "$run"
 same "catalogue: Modules= loads the module with the site's Lmod" "loaded 1.0 None" \
 	"$(log_of "$run" | cut -d' ' -f1-3)"
-echo '{"experiment_name": "envs", "script": "env.py", "compute_target": "cpu", "environment": "azureml:site-prefix@latest"}' |
-	write "$src/cat/run.json"
-run=$(submit "$src/cat")
+printf 'type: command\nexperiment_name: envs\ncode: .\ncommand: python env.py\ncompute: azureml:cpu\nenvironment: azureml:site-prefix@latest\n' |
+	write "$src/cat/job.yml"
+out=$(cd "$src/cat" && as_user sbatch -o /dev/null --aml-run=job.yml </dev/null 2>&1)
+run=$(sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out")
 wait_until 120 ended "$run"
-same "catalogue: a Prefix= environment runs its interpreter, with its Env= variables" \
+same "catalogue (v2 azureml:NAME@latest): a Prefix= environment runs its interpreter, with its Env= variables" \
 	"None prefix $work/prefix/bin/python" "$(log_of "$run")"
 echo '{"experiment_name": "envs", "script": "env.py", "compute_target": "cpu", "environment": {"name": "site-modul"}}' |
 	write "$src/cat/run.json"
