@@ -837,6 +837,32 @@ static void process_global_line(struct parser *ps)
 	}
 }
 
+/*
+ * Whether key [k] of token [t] belongs on a ComputeTarget or Environment
+ * line ([on]); if not, says where it does (when its value was fine: a
+ * refused value has been reported already).
+ */
+static int belongs_on(struct parser *ps, const struct aml_conf_token *t,
+		      enum key k, int ok, enum line_kind on)
+{
+	enum line_kind home = line_of(k);
+
+	if (starts_line(k)) {
+		if (ok)
+			bad_value(ps, t, k, "one per line; start a new line");
+		return 0;
+	}
+	if (home == on)
+		return 1;
+	if (ok)
+		bad_value(ps, t, k, "%s, not valid on %s line",
+			  home == LINE_GLOBAL ? "is a global key" :
+			  home == LINE_TARGET ? "belongs on a ComputeTarget line"
+					      : "belongs on an Environment line",
+			  on == LINE_TARGET ? "a ComputeTarget" : "an Environment");
+	return 0;
+}
+
 static void apply_target(struct parser *ps, size_t index,
 			 const struct aml_conf_token *t, enum key k)
 {
@@ -985,22 +1011,8 @@ static void process_target_line(struct parser *ps)
 			partition_meant |= meant == K_PARTITION;
 			continue;
 		}
-		if (starts_line(k)) {
-			if (ok)
-				bad_value(ps, t, k, "one per line; start a new "
-					  "line");
+		if (!belongs_on(ps, t, k, ok, LINE_TARGET))
 			continue;
-		}
-		if (line_of(k) != LINE_TARGET) {
-			if (ok)
-				bad_value(ps, t, k, "%s, not valid on a "
-					  "ComputeTarget line",
-					  line_of(k) == LINE_GLOBAL
-						  ? "is a global key"
-						  : "belongs on an Environment "
-						    "line");
-			continue;
-		}
 		if (seen[k]) {
 			if (ok)
 				bad_value(ps, t, k, "duplicate key on this "
@@ -1152,22 +1164,8 @@ static void process_env_line(struct parser *ps)
 
 		if (k == K_UNKNOWN)
 			continue;
-		if (starts_line(k)) {
-			if (ok)
-				bad_value(ps, t, k, "one per line; start a new "
-					  "line");
+		if (!belongs_on(ps, t, k, ok, LINE_ENV))
 			continue;
-		}
-		if (line_of(k) != LINE_ENV) {
-			if (ok)
-				bad_value(ps, t, k, "%s, not valid on an "
-					  "Environment line",
-					  line_of(k) == LINE_GLOBAL
-						  ? "is a global key"
-						  : "belongs on a ComputeTarget "
-						    "line");
-			continue;
-		}
 		/* Env= names one variable each time. */
 		if (seen[k] && k != K_ENV) {
 			if (ok)
