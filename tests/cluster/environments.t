@@ -97,7 +97,7 @@ EOF
 		as_user tee "$dir/run.json" >/dev/null
 }
 
-echo "1..16"
+echo "1..19"
 
 # ---- pip dependencies: built, then reused
 pip_run one amlenvpkg==1.0
@@ -134,8 +134,11 @@ wait_until 240 ended "$a"
 wait_until 240 ended "$b"
 same "two runs together: both run the package at 2.0" "amlenvpkg 2.0|amlenvpkg 2.0" \
 	"$(log_of "$a" | cut -d' ' -f1-2)|$(log_of "$b" | cut -d' ' -f1-2)"
-builds=$(ls "$work/envs"/*/*.log 2>/dev/null | wc -l)
-same "two runs together: the environments built are the two specs' (one build each)" 2 "$builds"
+# The run that builds hands its log on; one that finds it built (waiting
+# for the other's build, or after it) has none to hand on.
+has_log() { [ -s "$history/$user/envs/$1/logs/azureml/environment_build_log.txt" ] && echo 1 || echo 0; }
+same "two runs together: built once (one of the two has a build log)" 1 \
+	$(($(has_log "$a") + $(has_log "$b")))
 
 # ---- a bad package fails the run, naming it, with the log in history
 pip_run bad nosuchpkg==1.0
@@ -210,3 +213,24 @@ run=$(submit "$src/three")
 wait_until 120 ended "$run"
 same "... which the victim's run does not use: it runs its own build" \
 	"Completed amlenvpkg 1.0 False" "$(status_of "$run") $(log_of "$run")"
+
+# ---- an administrator's build ahead of time, in EnvDir/shared, which
+# every user's runs use
+pip_run four amlenvpkg
+printf '{"dependencies": ["pip", {"pip": ["amlenvpkg"]}]}\n' >"$work/four.json"
+build_as_root() { env SLURM_CONF="$SLURM_CONF" AML_CONF="$AML_CONF" "$bin/aml-run" env build "$work/four.json" 2>&1; }
+# The hostile user's shared/ from above is refused, not built into...
+case $(build_as_root) in
+*"shared is owned by uid $(id -u "$evil"), not root: refused"*) ok "root's build refuses a shared/ someone else made first" ;;
+*) not_ok "root's build refuses a shared/ someone else made first" "$(build_as_root)" ;; esac
+# ...until the administrator removes it, as the message says.
+rm -rf "$work/envs/shared"
+built=$(build_as_root)
+case $built in
+*": built, in $work/envs/shared/"*) ok "root builds an environment ahead of time into EnvDir/shared" ;;
+*) not_ok "root builds an environment ahead of time into EnvDir/shared" "$built" ;; esac
+run=$(submit "$src/four")
+wait_until 120 ended "$run"
+same "... and the user's run with the same specification uses it, as built" \
+	"cached|amlenvpkg 2.0 in $work/envs/shared" \
+	"$(reason_of "$run" Preparing | sed 's/.*: //')|$(log_of "$run" | sed 's#/[0-9a-f]\{64\}$##')"
