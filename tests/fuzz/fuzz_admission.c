@@ -46,7 +46,10 @@ static const char site_text[] =
 	"ComputeTarget=cpu Partition=debug MaxNodes=2 MaxTime=1:00:00\n"
 	"ComputeTarget=big Partition=debug Constraint=big MaxNodes=1 AllowUsers=alice\n"
 	"ComputeTarget=gpu Partition=gpu QOS=high Account=ml Gres=gpu:4 "
-	"Constraint=a100 MaxNodes=4 MaxProcessesPerNode=4 AllowAccounts=ml\n";
+	"Constraint=a100 MaxNodes=4 MaxProcessesPerNode=4 AllowAccounts=ml\n"
+	"Environment=AzureML-Minimal Prefix=/shared/envs/minimal\n"
+	"Environment=torch:2 Modules=cuda/12.2 Env=OMP_NUM_THREADS=1\n"
+	"CondaCommand=/opt/micromamba/bin/micromamba\n";
 
 static struct aml_site site;
 static int site_ready;
