@@ -309,8 +309,12 @@ static void test_pip_failure_names_the_package(void **state)
 	assert_int_equal(aml_strlist_push(&reqs, "-r/etc/passwd"), 0);
 	assert_int_equal(aml_env_pip_build(&pip, f->prefix, f->log, f->err,
 					   sizeof(f->err)), -1);
-	assert_string_equal(f->err, "pip: Invalid requirement: "
-				    "'-r/etc/passwd'");
+	/* pip 23 stops there; pip 24 and later (trixie, sid) go on with
+	 * why ("...: Expected package name at the start of ..."). */
+	assert_true(!strncmp(f->err, "pip: Invalid requirement: "
+			     "'-r/etc/passwd'",
+			     strlen("pip: Invalid requirement: "
+				    "'-r/etc/passwd'")));
 	aml_tree_remove(AT_FDCWD, f->prefix);
 	aml_strlist_free(&reqs);
 	assert_int_equal(aml_strlist_push(&reqs, "nosuchpkg==1.0"), 0);
