@@ -150,8 +150,11 @@ int aml_env_node_facts(const char *interpreter, char *buf, size_t len,
 		else
 			snprintf(version, sizeof(version), "%s", full);
 	}
-	snprintf(buf, len, "machine=%s os=%s-%s python=%s", u.machine, id, vid,
-		 version);
+	/* Where it is too: a venv refers to its interpreter by path, so root's
+	 * python3 and a user's, if their PATHs find different ones, must
+	 * not share a build. */
+	snprintf(buf, len, "machine=%s os=%s-%s python=%s at %s", u.machine,
+		 id, vid, version, real);
 	return 0;
 }
 

@@ -18,9 +18,11 @@
 
 /*
  * The node's part of an environment's content key, into [buf]: its
- * machine (uname), its OS release (os-release's ID and VERSION_ID) and
+ * machine (uname), its OS release (os-release's ID and VERSION_ID), and
  * the major.minor version of [interpreter] (a venv made by one Python
- * minor version breaks under another).  The version is read from the
+ * minor version breaks under another) with the file it really is (a
+ * venv refers to it by path: two pythons of one version, found on two
+ * users' PATHs, are two keys).  The version is read from the
  * interpreter's real name (python3 -> python3.11) where it says it, else
  * by running it once.  Returns 0, or -1 with [errbuf] (no such
  * interpreter).

@@ -57,8 +57,11 @@ export MODULEPATH=$work/modules
 EOF
 mkdir -m 1777 "$work/envs"
 chmod -R a+rX "$work"
-sed -i '/^EnvDir=/d; /^PipOptions=/d; /^ModulesInit=/d; /^Environment=/d' "$AML_CONF"
+sed -i '/^EnvDir=/d; /^PipOptions=/d; /^ModulesInit=/d; /^Environment=/d; /^DefaultInterpreter=/d' "$AML_CONF"
+# Absolute, as a site sets it: root (aml-run env build) and the users find
+# the same python whatever their PATHs.
 cat >>"$AML_CONF" <<EOF
+DefaultInterpreter=/usr/bin/python3
 EnvDir=$work/envs
 PipOptions="--no-index --find-links=$work/wheels"
 ModulesInit=$work/modules-init.sh
