@@ -52,13 +52,14 @@ static void os_release_value(const char *text, const char *key, char *out,
 	}
 }
 
-/* The file [name] runs as, searched on PATH like a shell would. */
-static int resolve(const char *name, char *out, size_t len)
+/* The file [name] runs as, searched on PATH like a shell would, into
+ * [out] (realpath(3) writes up to PATH_MAX bytes there). */
+static int resolve(const char *name, char out[PATH_MAX])
 {
 	const char *path = getenv("PATH");
 
 	if (strchr(name, '/'))
-		return realpath(name, out) && len >= PATH_MAX ? 0 : -1;
+		return realpath(name, out) ? 0 : -1;
 	if (!path || !*path)
 		path = "/usr/bin:/bin";
 	while (*path) {
@@ -129,7 +130,7 @@ int aml_env_node_facts(const char *interpreter, char *buf, size_t len,
 	os_release_value(text ? text : "", "ID", id, sizeof(id));
 	os_release_value(text ? text : "", "VERSION_ID", vid, sizeof(vid));
 	free(text);
-	if (resolve(interpreter, real, sizeof(real)) < 0)
+	if (resolve(interpreter, real) < 0)
 		return aml_fail(errbuf, errlen, "%s: no such interpreter on "
 				"this node", interpreter);
 	base = strrchr(real, '/');

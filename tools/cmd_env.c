@@ -7,6 +7,8 @@
  * runs use (an admin pre-building the site's usual specifications); as a
  * user, to the user's own directory there, which only their runs use.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,8 +19,10 @@
 
 #include "env_cache.h"
 #include "env_node.h"
+#include "env_spec.h"
 #include "environment.h"
 #include "errors.h"
+#include "fdio.h"
 #include "runconfig.h"
 #include "site.h"
 #include "text.h"
@@ -189,20 +193,21 @@ static int env_build(const struct aml_site *site, const char *file)
 	char *text = NULL, key[65], prefix[PATH_MAX], log[PATH_MAX];
 	char err[1024];
 	enum aml_env_outcome got;
-	size_t len = 0;
-	FILE *f = fopen(file, "r");
+	size_t len;
+	int fd = open(file, O_RDONLY | O_CLOEXEC), r;
 
-	if (!f) {
-		perror(file);
+	/* Read whole, within the specification's own limit: a longer file
+	 * is refused, not cut and then judged. */
+	r = fd < 0 ? -1 : aml_read_fd(fd, AML_ENV_SPEC_MAX_BYTES, &text, &len);
+	if (fd >= 0)
+		aml_close_quietly(fd);
+	if (r < 0) {
+		fprintf(stderr, "aml-run env build: %s: %s\n", file,
+			errno == EFBIG ? "larger than a conda specification may "
+					 "be (64 KiB)"
+				       : strerror(errno));
 		return AML_EXIT_INVALID;
 	}
-	text = malloc(64u << 10 | 1);
-	if (text)
-		len = fread(text, 1, 64u << 10, f);
-	fclose(f);
-	if (!text)
-		return AML_EXIT_FAILURE;
-	text[len] = '\0';
 	/* What a run with this file as its conda file would get. */
 	memset(&rc, 0, sizeof(rc));
 	rc.environment.conda_dependencies = text;

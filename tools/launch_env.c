@@ -47,9 +47,19 @@ static void last_line(const char *text, char *out, size_t len)
 
 /* Take over the variables of [env] (env -0's output): set what differs,
  * unset what the modules removed. */
+/* The variables the shell sets for itself, not the modules. */
+static int shell_own(const char *name)
+{
+	static const char *const own[] = { "_", "SHLVL", "PWD", "OLDPWD" };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
+		if (!strcmp(name, own[i]))
+			return 1;
+	return 0;
+}
+
 static int take_environment(const char *env, size_t len)
 {
-	static const char *const shell_own[] = { "_", "SHLVL", "PWD", "OLDPWD" };
 	char **old = NULL;
 	size_t n_old = 0;
 
@@ -66,18 +76,14 @@ static int take_environment(const char *env, size_t len)
 	for (const char *p = env; p < env + len; p += strlen(p) + 1) {
 		const char *eq = strchr(p, '=');
 		char *name;
-		int skip = 0;
 
 		if (!eq)
 			continue;
 		if (!(name = strndup(p, (size_t)(eq - p))))
 			goto oom;
-		for (size_t i = 0; i < sizeof(shell_own) / sizeof(*shell_own);
-		     i++)
-			skip |= !strcmp(name, shell_own[i]);
 		/* Exported shell functions (BASH_FUNC_module%%) are no
 		 * variables a program reads. */
-		if (!skip && aml_is_env_name(name)) {
+		if (!shell_own(name) && aml_is_env_name(name)) {
 			const char *now = getenv(name);
 
 			if ((!now || strcmp(now, eq + 1)) &&
@@ -95,13 +101,7 @@ static int take_environment(const char *env, size_t len)
 	}
 	/* What the shell no longer had, a module unset. */
 	for (size_t i = 0; i < n_old; i++) {
-		int own = 0;
-
-		for (size_t j = 0; old[i] && j < sizeof(shell_own) /
-						     sizeof(*shell_own);
-		     j++)
-			own |= !strcmp(old[i], shell_own[j]);
-		if (old[i] && !own)
+		if (old[i] && !shell_own(old[i]))
 			unsetenv(old[i]);
 		free(old[i]);
 	}
