@@ -24,89 +24,6 @@
 
 extern char **environ;
 
-static const char *signame(int sig)
-{
-	const char *abbrev = sigabbrev_np(sig);
-
-	return abbrev ? abbrev : "?";
-}
-
-static void stopped(const struct launch_outcome *o, uint64_t deadline_s,
-		    struct launch_verdict *v)
-{
-	v->status = AML_STATUS_CANCELED;
-	v->by_signal = o->stop == LAUNCH_STOP_SIGNAL;
-	if (o->stop == LAUNCH_STOP_DEADLINE)
-		snprintf(v->reason, sizeof(v->reason),
-			 "max_run_duration_seconds (%llu s) reached",
-			 (unsigned long long)deadline_s);
-	else
-		snprintf(v->reason, sizeof(v->reason),
-			 "cancelled: the launcher received SIG%s (scancel, "
-			 "the job's time limit or preemption)%s",
-			 signame(o->signal),
-			 o->started ? "" : " before the script started");
-}
-
-void launch_judge(const struct launch_outcome *o, int via_srun,
-		  uint64_t deadline_s, const char *command,
-		  const char *srun_error, struct launch_verdict *v)
-{
-	const char *who = via_srun ? "a process of the run" : "the script";
-
-	memset(v, 0, sizeof(*v));
-	if (!o->started && o->exec_errno) {
-		v->status = AML_STATUS_FAILED;
-		v->has_exit_code = 1;
-		v->exit_code = o->exec_errno == ENOENT ? 127 : 126;
-		v->exit_status = v->exit_code;
-		snprintf(v->reason, sizeof(v->reason), "cannot run %s: %s",
-			 command, strerror(o->exec_errno));
-		return;
-	}
-	if (o->reaped && WIFEXITED(o->wait_status)) {
-		int code = WEXITSTATUS(o->wait_status);
-
-		v->has_exit_code = 1;
-		v->exit_code = code;
-		v->exit_status = code;
-		v->status = code ? AML_STATUS_FAILED : AML_STATUS_COMPLETED;
-		if (code)
-			snprintf(v->reason, sizeof(v->reason),
-				 "%s exited with code %d", who, code);
-	} else if (o->reaped && WIFSIGNALED(o->wait_status)) {
-		int sig = WTERMSIG(o->wait_status);
-
-		v->has_exit_code = 1;
-		v->exit_code = 128 + sig;
-		v->exit_status = 128 + sig;
-		v->exit_signal = sig;
-		v->status = AML_STATUS_FAILED;
-		/* srun ends by a signal only when it is killed itself; a
-		 * task killed by one makes srun exit 128+S. */
-		snprintf(v->reason, sizeof(v->reason),
-			 "%s was killed by signal %d (SIG%s)",
-			 via_srun ? "srun" : "the script", sig, signame(sig));
-	} else {
-		/* Not waited for (given up on after a cancel), or never
-		 * started: the launcher ends by the signal it got. */
-		v->status = AML_STATUS_FAILED;
-		snprintf(v->reason, sizeof(v->reason),
-			 "the launcher lost track of %s", who);
-		v->exit_signal = o->signal;
-		v->exit_status = o->signal ? 128 + o->signal : 1;
-	}
-	if (v->status == AML_STATUS_FAILED && via_srun && srun_error) {
-		size_t len = strlen(v->reason);
-
-		snprintf(v->reason + len, sizeof(v->reason) - len,
-			 "; srun: %s", srun_error);
-	}
-	/* Whatever the command made of its SIGTERM, the run was stopped. */
-	if (o->stop != LAUNCH_STOP_NONE)
-		stopped(o, deadline_s, v);
-}
-
 static int upload(const struct launch_ctx *c, const char *dir)
 {
 	struct aml_artifact_stats stats = { 0 };
@@ -312,8 +229,8 @@ static void end_carried(const struct launch_ctx *c, const struct aml_event *end,
 }
 
 /*
- * Whether Slurm ended the job (see launch_finish.h): the launcher was
- * signalled, and Slurm's record of the job holds an end (TIMEOUT,
+ * Whether Slurm ended the job (see launch_finish.h): the launcher or the
+ * command got a signal Slurm may have sent, and Slurm's record of the job holds an end (TIMEOUT,
  * CANCELLED, BOOT_FAIL, PREEMPTED...), which the finalizer records.  A
  * signal with the job still running (scancel --signal to the step, a
  * kill by hand), or Slurm out of reach, leaves the end to the launcher.
@@ -328,7 +245,7 @@ static int slurm_ended_job(const struct launch_ctx *c,
 	char reason[256];
 	int requeue;
 
-	if (!v->by_signal || !c->job_id ||
+	if (!v->slurm_may_have_ended || !c->job_id ||
 	    runs_slurm_query(c->job_id, &job) != 0 ||
 	    aml_status_from_slurm(job.state, job.exit_code, job.signal, 0,
 				  &status, &requeue, reason,

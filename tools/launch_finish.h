@@ -1,29 +1,18 @@
 /*
  * launch_finish.h: how the run ended, and saying so.
  *
- * The verdict, from how the command ended and why it was stopped:
- *   exit 0                         Completed
- *   exit N                         Failed, exit code N, "the script
- *                                  exited with code N"
- *   killed by signal S             Failed, exit code 128+S (as the
- *                                  finalizer records it), "the script
- *                                  was killed by signal S (SIGSEGV)"
- *   max_run_duration_seconds       Canceled, "max_run_duration_seconds
- *                                  (N s) reached"
- *   SIGTERM/SIGINT/... to us       Canceled (scancel, Slurm's time limit,
- *                                  preemption: the launcher cannot tell)
- *   the command could not start    Failed, exit code 127 or 126, as a
- *                                  shell says it
- * Then, in this order, because Slurm may kill the launcher KillWait
- * seconds after a cancel: Finalizing, the uploads of outputs/, logs/ and
- * user_logs/, the end.  When Slurm ended the job (scancel, its time
- * limit, a boot failure, a preemption: the launcher was signalled and
- * Slurm's record of the job says so), the end is the finalizer's, with
- * Slurm's reason, and the launcher records none: slurmctld starts the
- * finalizer as it signals the steps, so both hear of the end at once,
- * and the first to write must not decide the reason.  Only Finalizing
- * (when the finalizer is not already there) and the uploads are made.  A queued (spooled) upload is fine; a failed one
- * turns a Completed run into Failed, since its outputs are lost.
+ * Given the verdict (launch_judge.h), in this order, because Slurm may
+ * kill the launcher KillWait seconds after a cancel: Finalizing, the
+ * uploads of outputs/, logs/ and user_logs/, the end.  When Slurm ended
+ * the job (scancel, its time limit, a boot failure, a preemption: the
+ * verdict says Slurm may have, and Slurm's record of the job says so),
+ * the end is the finalizer's, with Slurm's reason, and the launcher
+ * records none: slurmctld starts the finalizer as it signals the steps,
+ * so both hear of the end at once, and the first to write must not
+ * decide the reason.  Only Finalizing (when the finalizer is not already
+ * there) and the uploads are made.  A queued (spooled) upload is fine; a
+ * failed one turns a Completed run into Failed, since its outputs are
+ * lost.
  *
  * What cannot be written now waits in the node's spool (spool.h), and
  * the run must not end before it is delivered (waiting.h): a node ending
@@ -51,28 +40,8 @@
 #include <stdint.h>
 
 #include "launch_common.h"
+#include "launch_judge.h"
 #include "launch_run.h"
-
-struct launch_verdict {
-	enum aml_status status;
-	int has_exit_code;
-	int exit_code;
-	char reason[512];
-	int exit_status;      /* the launcher's, when exit_signal is 0 */
-	int exit_signal;      /* end by this signal instead */
-	int by_signal;        /* stopped because the launcher was
-			       * signalled: Slurm may have ended the job */
-};
-
-/*
- * Judge [o].  [via_srun]: the status is srun's (the highest of its
- * tasks').  [deadline_s]: max_run_duration_seconds, for the reason.
- * [command]: argv[0] of what was started, for a failed exec.
- * [srun_error]: launch_logs_srun_error(), added to a failure's reason.
- */
-void launch_judge(const struct launch_outcome *o, int via_srun,
-		  uint64_t deadline_s, const char *command,
-		  const char *srun_error, struct launch_verdict *v);
 
 /*
  * Finalizing, the uploads and the end, for [c].  When [nodes] > 1, each
