@@ -54,8 +54,11 @@ _registry_free_port() {
 _registry_certs() {
 	local dir=$1
 	mkdir -p "$dir/certs" "$dir/ca" || return 1
-	[ -s "$dir/certs/server.crt" ] && [ -s "$dir/certs/server.key" ] &&
-		[ -s "$dir/ca/ca.crt" ] && return 0
+	# Kept while it is good for another day: a DIR kept between runs
+	# outlives the certificate's 30 days.
+	[ -s "$dir/certs/server.key" ] && [ -s "$dir/ca/ca.crt" ] &&
+		openssl x509 -noout -checkend 86400 -in "$dir/certs/server.crt" \
+			>/dev/null 2>&1 && return 0
 	(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 		-nodes -days 30 -subj /CN=127.0.0.1 \
 		-addext subjectAltName=IP:127.0.0.1 \
@@ -89,6 +92,14 @@ http:
 EOF
 }
 
+# Why the registry in DIR ended: its fatal message (its usage text
+# follows it in the log).
+_registry_fatal() {
+	local why
+	why=$(sed -n 's/.*level=fatal msg="\(.*\)".*/\1/p' "$1/registry.log" | tail -n1)
+	echo "${why:-$(tail -n1 "$1/registry.log")}"
+}
+
 # _registry_answers DIR PORT: /v2/ answers 200 over TLS with the CA.
 _registry_answers() {
 	curl -fsS --max-time 2 --cacert "$1/ca/ca.crt" \
@@ -118,7 +129,7 @@ registry_start() {
 				rm -f "$dir/pid"
 				grep -q 'address already in use' "$dir/registry.log" &&
 					continue 2
-				_images_say "docker-registry exited: $(tail -n1 "$dir/registry.log")"
+				_images_say "docker-registry exited: $(_registry_fatal "$dir")"
 				return 1
 			fi
 			if [ $SECONDS -ge "$deadline" ]; then
