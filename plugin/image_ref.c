@@ -293,3 +293,8 @@ int aml_image_ref_format(const struct aml_image_ref *ref, int by_digest,
 	}
 	return 0;
 }
+
+int aml_image_registry_valid(const char *text)
+{
+	return is_domain(text, strlen(text));
+}

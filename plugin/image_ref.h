@@ -49,4 +49,11 @@ int aml_image_ref_parse(const char *text, struct aml_image_ref *ref,
 int aml_image_ref_format(const struct aml_image_ref *ref, int by_digest,
 			 char *buf, size_t len);
 
+/*
+ * Whether [text] is a registry as a reference writes it: host[:port],
+ * the host DNS labels joined by '.' or a bracketed IPv6 address (what
+ * aml.conf's ContainerRegistries lists).  1 or 0.
+ */
+int aml_image_registry_valid(const char *text);
+
 #endif
