@@ -1,12 +1,12 @@
 /*
  * docker_args.c: see docker_args.h.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "conf_values.h"
 #include "docker_args.h"
+#include "errors.h"
 #include "text.h"
 
 #define ALLOWED "--shm-size=SIZE, --ipc=host, --network=host or --net=host"
@@ -39,21 +39,6 @@ int aml_docker_size_parse(const char *text, uint64_t *bytes)
 		return -1;
 	*bytes = v;
 	return 0;
-}
-
-static int refuse(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 /* The options taken, each with the one value it may have (NULL: a size). */
@@ -96,30 +81,30 @@ int aml_docker_args_check(char *const *args, size_t n, uint64_t *shm_bytes,
 		int k = find_option(args[i], &v);
 
 		if (k < 0)
-			return refuse(errbuf, errlen, "%s is not allowed: a "
-				      "run's container takes only " ALLOWED,
-				      aml_text_quote(args[i], strlen(args[i]),
-						     shown, sizeof(shown)));
+			return aml_fail(errbuf, errlen, "%s is not allowed: a "
+				        "run's container takes only " ALLOWED,
+				        aml_text_quote(args[i], strlen(args[i]),
+						       shown, sizeof(shown)));
 		if (!v && i + 1 == n)
-			return refuse(errbuf, errlen, "%s: needs a value",
-				      options[k].name);
+			return aml_fail(errbuf, errlen, "%s: needs a value",
+				        options[k].name);
 		if (!v)
 			v = args[++i];
 		if (!options[k].only) {
 			if (aml_docker_size_parse(v, shm_bytes) < 0)
-				return refuse(errbuf, errlen, "%s: must be a "
-					      "size such as 2g, 512m or "
-					      "1073741824 (units k, m, g, t: "
-					      "powers of 1024), got %s",
-					      options[k].name,
-					      aml_text_quote(v, strlen(v), shown,
-							     sizeof(shown)));
+				return aml_fail(errbuf, errlen, "%s: must be a "
+					        "size such as 2g, 512m or "
+					        "1073741824 (units k, m, g, t: "
+					        "powers of 1024), got %s",
+					        options[k].name,
+					        aml_text_quote(v, strlen(v), shown,
+							       sizeof(shown)));
 		} else if (strcmp(v, options[k].only)) {
-			return refuse(errbuf, errlen, "%s: only %s is allowed, "
-				      "got %s", options[k].name,
-				      options[k].only,
-				      aml_text_quote(v, strlen(v), shown,
-						     sizeof(shown)));
+			return aml_fail(errbuf, errlen, "%s: only %s is allowed, "
+				        "got %s", options[k].name,
+				        options[k].only,
+				        aml_text_quote(v, strlen(v), shown,
+						       sizeof(shown)));
 		} else if (k == 1) {
 			*ipc_host = 1;
 		}

@@ -5,11 +5,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr */
 #endif
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "image_ref.h"
+#include "errors.h"
 #include "text.h"
 
 #define TAG_MAX 128
@@ -29,21 +29,6 @@ static int lower_alnum(int c)
 static int alnum(int c)
 {
 	return aml_ascii_is_alpha(c) || aml_ascii_is_digit(c);
-}
-
-static int refuse(char *errbuf, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 static const char *shown(const char *s, size_t n, char buf[SHOWN_SIZE])
@@ -171,14 +156,14 @@ static int check_path(const char *s, size_t n, char *errbuf, size_t errlen)
 		if (i < n && s[i] != '/')
 			continue;
 		if (i == start)
-			return refuse(errbuf, errlen, "has an empty path "
-				      "component (two '/' in a row, or one at "
-				      "an end), got %s", shown(s, n, buf));
+			return aml_fail(errbuf, errlen, "has an empty path "
+				        "component (two '/' in a row, or one at "
+				        "an end), got %s", shown(s, n, buf));
 		if (!is_path_component(s + start, i - start))
-			return refuse(errbuf, errlen, "a path component is "
-				      "lowercase letters and digits, separated "
-				      "by '.', '_', '__' or '-', got %s",
-				      shown(s + start, i - start, buf));
+			return aml_fail(errbuf, errlen, "a path component is "
+				        "lowercase letters and digits, separated "
+				        "by '.', '_', '__' or '-', got %s",
+				        shown(s + start, i - start, buf));
 		start = i + 1;
 	}
 	return 0;
@@ -193,19 +178,19 @@ static int parse(const char *text, struct aml_image_ref *ref, char *errbuf,
 	int library;
 
 	if (!*text)
-		return refuse(errbuf, errlen, "is empty");
+		return aml_fail(errbuf, errlen, "is empty");
 	for (const char *c = text; *c; c++)
 		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
-			return refuse(errbuf, errlen, "must not contain blanks, "
-				      "control characters or non-ASCII bytes, "
-				      "got %s", shown(text, strlen(text), buf));
+			return aml_fail(errbuf, errlen, "must not contain blanks, "
+				        "control characters or non-ASCII bytes, "
+				        "got %s", shown(text, strlen(text), buf));
 	at = strchr(text, '@');
 	name_len = at ? (size_t)(at - text) : strlen(text);
 	if (at) {
 		if (!is_digest(at + 1))
-			return refuse(errbuf, errlen, "a digest is sha256: and "
-				      "64 lowercase hexadecimal digits, got %s",
-				      shown(at + 1, strlen(at + 1), buf));
+			return aml_fail(errbuf, errlen, "a digest is sha256: and "
+				        "64 lowercase hexadecimal digits, got %s",
+				        shown(at + 1, strlen(at + 1), buf));
 		memcpy(ref->digest, at + 1, strlen(at + 1) + 1);
 	}
 	/* A tag's ':' is after the last '/'; before it, a port's. */
@@ -216,10 +201,10 @@ static int parse(const char *text, struct aml_image_ref *ref, char *errbuf,
 		size_t n = name_len - (size_t)(colon + 1 - text);
 
 		if (!is_tag(colon + 1, n))
-			return refuse(errbuf, errlen, "a tag is 1 to 128 "
-				      "letters, digits, '_', '.' and '-', not "
-				      "starting with '.' or '-', got %s",
-				      shown(colon + 1, n, buf));
+			return aml_fail(errbuf, errlen, "a tag is 1 to 128 "
+				        "letters, digits, '_', '.' and '-', not "
+				        "starting with '.' or '-', got %s",
+				        shown(colon + 1, n, buf));
 		memcpy(ref->tag, colon + 1, n);
 		ref->tag[n] = '\0';
 		name_len = (size_t)(colon - text);
@@ -227,18 +212,18 @@ static int parse(const char *text, struct aml_image_ref *ref, char *errbuf,
 		strcpy(ref->tag, DEFAULT_TAG);
 	}
 	if (!name_len)
-		return refuse(errbuf, errlen, "has no name before its %s",
-			      at && !colon ? "digest" : "tag");
+		return aml_fail(errbuf, errlen, "has no name before its %s",
+			        at && !colon ? "digest" : "tag");
 
 	slash = memchr(text, '/', name_len);
 	if (slash && names_registry(text, (size_t)(slash - text))) {
 		reg_len = (size_t)(slash - text);
 		if (!is_domain(text, reg_len))
-			return refuse(errbuf, errlen, "a registry is a host "
-				      "name (letters, digits, inner '-', "
-				      "joined by '.') or [IPv6 address], with "
-				      "an optional :port, got %s",
-				      shown(text, reg_len, buf));
+			return aml_fail(errbuf, errlen, "a registry is a host "
+				        "name (letters, digits, inner '-', "
+				        "joined by '.') or [IPv6 address], with "
+				        "an optional :port, got %s",
+				        shown(text, reg_len, buf));
 		path = slash + 1;
 	} else {
 		reg_len = 0;
@@ -258,9 +243,9 @@ static int parse(const char *text, struct aml_image_ref *ref, char *errbuf,
 	/* As Docker counts it: the name once normalized. */
 	total = strlen(ref->registry) + 1 + (library ? 8 : 0) + path_len;
 	if (total > AML_IMAGE_NAME_MAX)
-		return refuse(errbuf, errlen, "a name is at most %d bytes "
-			      "(registry and path), got %zu",
-			      AML_IMAGE_NAME_MAX, total);
+		return aml_fail(errbuf, errlen, "a name is at most %d bytes "
+			        "(registry and path), got %zu",
+			        AML_IMAGE_NAME_MAX, total);
 	snprintf(ref->repository, sizeof(ref->repository), "%s%.*s",
 		 library ? "library/" : "", (int)path_len, path);
 	return 0;
