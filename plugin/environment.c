@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "docker_args.h"
 #include "env_spec.h"
 #include "environment.h"
 #include "hash.h"
+#include "image_ref.h"
 #include "suggest.h"
 #include "text.h"
 
@@ -28,6 +30,8 @@ const char *aml_env_kind_name(enum aml_env_kind kind)
 		return "pip";
 	case AML_ENV_CONDA:
 		return "conda";
+	case AML_ENV_IMAGE:
+		return "image";
 	}
 	return "?";
 }
@@ -38,6 +42,7 @@ void aml_env_choice_free(struct aml_env_choice *c)
 	free(c->spec);
 	free(c->source);
 	free(c->label);
+	free(c->image);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -69,18 +74,44 @@ static int is_azureml_base_image(const char *image)
 	return 0;
 }
 
-/* The refusals that hold whatever the kind (environment.h). */
-static void refuse_containers(const struct aml_environment *env,
-			      const struct aml_site *site,
-			      struct aml_errors *errs)
+/* The run's own spelling of the container fields. */
+struct image_fields {
+	const char *image, *arguments, *shm_size;
+};
+
+static struct image_fields fields_of(const struct aml_runconfig *rc)
 {
-	const char *runtime = site->container_runtime == AML_CONTAINER_NONE
-				      ? "ContainerRuntime=none"
-				      : "its ContainerRuntime is not used "
-					"for runs yet";
-	int image_used = env->docker_base_image &&
-			 (env->docker_enabled ||
-			  !is_azureml_base_image(env->docker_base_image));
+	struct image_fields f = { "environment.docker.base_image",
+				  "environment.docker.arguments",
+				  "environment.docker.shm_size" };
+
+	if (rc->form == AML_FORM_COMMAND_JOB) {
+		f.image = "environment.image";
+		f.arguments = "resources.docker_args";
+		f.shm_size = "resources.shm_size";
+	}
+	return f;
+}
+
+/* The run's own image: Docker enabled, or an image that is not one of
+ * Azure ML's bases (which, with Docker off, only mean the default). */
+static const char *inline_image(const struct aml_environment *env)
+{
+	return env->docker_base_image &&
+			       (env->docker_enabled ||
+				!is_azureml_base_image(env->docker_base_image))
+		       ? env->docker_base_image
+		       : NULL;
+}
+
+/* The refusals that hold whatever the kind (environment.h). */
+static void refuse_builds(const struct aml_environment *env,
+			  const struct aml_site *site, struct aml_errors *errs)
+{
+	const char *why = site->container_runtime == AML_CONTAINER_NONE
+				  ? " (ContainerRuntime=none)"
+				  : "; push the image to a registry and name "
+				    "it instead";
 	char shown[256];
 
 	if (env->registry_credentials_given)
@@ -89,35 +120,105 @@ static void refuse_containers(const struct aml_environment *env,
 			       "refused: they would be stored with the run for "
 			       "everyone who can read it; the site gives "
 			       "registry access");
-	if (image_used)
-		aml_errors_add(errs, "environment.docker.base_image",
-			       "this site runs no container images (%s); name "
-			       "an environment of the site's catalogue instead, "
-			       "got %s", runtime,
-			       aml_text_quote(env->docker_base_image,
-					      strlen(env->docker_base_image),
-					      shown, sizeof(shown)));
 	if (env->docker_base_dockerfile)
 		aml_errors_add(errs, "environment.docker.base_dockerfile",
-			       "this site builds no container images (%s)",
-			       runtime);
+			       "this site builds no container images%s", why);
 	if (env->build_context)
 		aml_errors_add(errs, "environment.build",
-			       "this site builds no container images (%s), got "
-			       "%s", runtime,
+			       "this site builds no container images%s, got "
+			       "%s", why,
 			       aml_text_quote(env->build_context,
 					      strlen(env->build_context), shown,
 					      sizeof(shown)));
-	if (env->docker_arguments.count && !image_used)
-		aml_errors_add(errs, "environment.docker.arguments",
-			       "only for a container, and the run has none "
-			       "(%zu argument%s)", env->docker_arguments.count,
-			       env->docker_arguments.count == 1 ? "" : "s");
 }
 
-/* The environment is a container the run defines (refused above, while
- * no runtime runs them): its name is only its label, as for any inline
- * definition. */
+/* Whether the site lets runs pull from [registry] (ContainerRegistries;
+ * host names compare in any case). */
+static int registry_allowed(const struct aml_site *site, const char *registry)
+{
+	if (!site->container_registries)
+		return 1;
+	for (size_t i = 0; i < site->n_container_registries; i++)
+		if (aml_ascii_ieq(site->container_registries[i], registry))
+			return 1;
+	return 0;
+}
+
+/* The run's inline image [image]: a reference the site may pull. */
+static int check_inline_image(const char *image, const char *field,
+			      const struct aml_site *site,
+			      struct aml_errors *errs)
+{
+	struct aml_image_ref ref;
+	char err[256], shown[300], allowed[512];
+	size_t used = 0;
+
+	aml_text_quote(image, strlen(image), shown, sizeof(shown));
+	if (site->container_runtime == AML_CONTAINER_NONE) {
+		aml_errors_add(errs, field, "this site runs no container images "
+			       "(ContainerRuntime=none); name an environment of "
+			       "the site's catalogue instead, got %s", shown);
+		return -1;
+	}
+	if (aml_image_ref_parse(image, &ref, err, sizeof(err)) < 0) {
+		aml_errors_add(errs, field, "not an image reference: %s", err);
+		return -1;
+	}
+	if (registry_allowed(site, ref.registry))
+		return 0;
+	allowed[0] = '\0';
+	for (size_t i = 0; i < site->n_container_registries &&
+			   used < sizeof(allowed); i++)
+		used += (size_t)snprintf(allowed + used, sizeof(allowed) - used,
+					 "%s%s", i ? ", " : "",
+					 site->container_registries[i]);
+	aml_errors_add(errs, field, "registry %s is not one this site pulls "
+		       "from (allowed: %s), got %s", ref.registry, allowed,
+		       shown);
+	return -1;
+}
+
+/* shm_size and the Docker arguments, for a run with an image; without
+ * one, arguments are refused and shm_size ignored (every saved
+ * .runconfig has one). */
+static void container_options(const struct aml_runconfig *rc,
+			      struct aml_env_choice *c,
+			      struct aml_errors *errs)
+{
+	const struct aml_environment *env = &rc->environment;
+	struct image_fields f = fields_of(rc);
+	uint64_t shm = 0;
+	char err[512], shown[100];
+
+	if (!c->image) {
+		if (env->docker_arguments.count)
+			aml_errors_add(errs, f.arguments,
+				       "only for a container, and the run has "
+				       "none (%zu argument%s)",
+				       env->docker_arguments.count,
+				       env->docker_arguments.count == 1 ? ""
+									: "s");
+		return;
+	}
+	if (env->docker_shm_size &&
+	    aml_docker_size_parse(env->docker_shm_size, &shm) < 0)
+		aml_errors_add(errs, f.shm_size, "must be a size such as 2g, "
+			       "512m or 1073741824 (units k, m, g, t: powers "
+			       "of 1024), got %s",
+			       aml_text_quote(env->docker_shm_size,
+					      strlen(env->docker_shm_size),
+					      shown, sizeof(shown)));
+	c->shm_bytes = shm;
+	if (aml_docker_args_check(env->docker_arguments.items,
+				  env->docker_arguments.count, &shm,
+				  &c->ipc_host, err, sizeof(err)) < 0)
+		aml_errors_add(errs, f.arguments, "%s", err);
+	else if (shm)
+		c->shm_bytes = shm;  /* --shm-size wins, as in Docker */
+}
+
+/* The environment is a container the run defines: its name is only its
+ * label, as for any inline definition. */
 static int defines_image(const struct aml_environment *env)
 {
 	return (env->docker_base_image && env->docker_enabled) ||
@@ -229,6 +330,16 @@ static int use_entry(struct aml_env_choice *c, const struct aml_site_env *e,
 		     const struct aml_site *site, const char *why)
 {
 	c->entry = e;
+	if (e->image) {
+		/* The interpreter inside the image: its own PATH's. */
+		if (!(c->image = strdup(e->image)) ||
+		    !(c->interpreter = strdup(e->interpreter ? e->interpreter
+							     : "python")))
+			return -1;
+		return set_label(c, "%s%s%s (image %s)%s", e->name,
+				 e->version ? ":" : "",
+				 e->version ? e->version : "", e->image, why);
+	}
 	if (e->interpreter)
 		c->interpreter = strdup(e->interpreter);
 	else if (e->prefix &&
@@ -296,6 +407,40 @@ out:
 	return rc;
 }
 
+/* The run's own image (AML_ENV_IMAGE): dependencies on top of it would
+ * need an image build. */
+static int use_image(struct aml_env_choice *c, const struct aml_runconfig *rc,
+		     const struct aml_site *site, struct aml_errors *errs)
+{
+	const struct aml_environment *env = &rc->environment;
+	const char *image = inline_image(env);
+	const char *interp = env->interpreter_path ? env->interpreter_path
+						   : "python";
+	int bad = check_inline_image(image, fields_of(rc).image, site, errs);
+
+	if (env->conda_dependencies && !env->user_managed_dependencies) {
+		aml_errors_add(errs, env->conda_dependencies_file
+					     ? "environment.python."
+					       "conda_dependencies_file"
+					     : "environment.python."
+					       "conda_dependencies",
+			       "dependencies on top of an image need an image "
+			       "build, which this site does not make: use an "
+			       "image that has them, or "
+			       "user_managed_dependencies: true");
+		bad = -1;
+	}
+	if (bad < 0)
+		return -1;
+	c->kind = AML_ENV_IMAGE;
+	if (!(c->image = strdup(image)) || !(c->interpreter = strdup(interp)) ||
+	    set_label(c, "image: %s", image) < 0) {
+		aml_errors_add(errs, "environment", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 		   struct aml_env_choice *c, struct aml_errors *errs)
 {
@@ -309,8 +454,11 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 	 * client, validate --no-files) would start the run without it. */
 	if (aml_runconfig_check_read(rc, errs) < 0)
 		return -1;
-	refuse_containers(env, site, errs);
-	if (env->user_managed_dependencies) {
+	refuse_builds(env, site, errs);
+	if (inline_image(env)) {
+		if (use_image(c, rc, site, errs) < 0)
+			goto refused;
+	} else if (env->user_managed_dependencies) {
 		const char *interp = env->interpreter_path
 					     ? env->interpreter_path
 					     : default_interpreter;
@@ -359,6 +507,12 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 	}
 	if (oom)
 		aml_errors_add(errs, "environment", "out of memory");
+	else if (c->image && site->container_runtime == AML_CONTAINER_NONE)
+		/* A site made without aml.conf's check (which refuses it). */
+		aml_errors_add(errs, "environment.name", "%s runs in a container "
+			       "image, and this site runs none "
+			       "(ContainerRuntime=none)", c->label);
+	container_options(rc, c, errs);
 	if (errs->count == before)
 		return 0;
 refused:

@@ -20,21 +20,37 @@
  *                         by pip into a venv when pip alone can build it
  *                         (env_spec.h: pip-only), else by the site's
  *                         CondaCommand; with none, the run is refused
- * A run that defines its environment (dependencies, user-managed) keeps its
- * name only as a label, as in Azure ML.
+ *   AML_ENV_IMAGE         the run's own container image (v1
+ *                         docker.base_image with docker.enabled, or any
+ *                         image but Azure ML's own bases; v2
+ *                         environment.image), run by the site's
+ *                         ContainerRuntime; its interpreter is
+ *                         python.interpreter_path, else "python" as the
+ *                         image's PATH finds it.  Azure ML's own base
+ *                         images (mcr.microsoft.com/azureml/openmpi...,
+ *                         base..., intelmpi..., minimal-ubuntu...) with
+ *                         Docker not enabled only say "the default
+ *                         environment".
+ * A catalogue entry with Image= stays AML_ENV_CATALOGUE, with c->image
+ * set.  A run that defines its environment (dependencies, user-managed,
+ * an image) keeps its name only as a label, as in Azure ML.
  *
- * Refused, whatever the kind, each with the field named: credentials for
- * an image registry written in the configuration (they would be stored
- * with the run); a container image, Dockerfile or build context (this
- * site runs no containers), except Azure ML's own base images
- * (mcr.microsoft.com/azureml/openmpi..., base..., intelmpi...,
- * minimal-ubuntu...) with Docker not enabled, which only say "the default
- * environment"; Docker arguments without an image to give them to.
+ * Refused, each with the field named and the value quoted: an image on a
+ * site with ContainerRuntime=none; an image that is not a reference
+ * (image_ref.h) or whose registry is not in ContainerRegistries; conda or
+ * pip dependencies on top of an image without user_managed_dependencies
+ * (that needs an image build); Docker arguments outside docker_args.h's,
+ * or without an image to give them to; a shm_size that is not a size,
+ * with an image (without one it is ignored: every saved .runconfig has
+ * one); credentials for an image registry written in the configuration
+ * (they would be stored with the run; the site gives registry access);
+ * a Dockerfile or build context (this site builds no images).
  */
 #ifndef AML_ENVIRONMENT_H
 #define AML_ENVIRONMENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errors.h"
 #include "runconfig.h"
@@ -46,6 +62,7 @@ enum aml_env_kind {
 	AML_ENV_USER_MANAGED,
 	AML_ENV_PIP,
 	AML_ENV_CONDA,
+	AML_ENV_IMAGE,
 };
 
 struct aml_env_choice {
@@ -65,8 +82,19 @@ struct aml_env_choice {
 	 * YAML), which the builders read. */
 	char *source;
 	/* As people read it: "AzureML-Minimal:2", "torch (site default)",
-	 * "inline: pip, 3 packages", "user-managed: /opt/py/bin/python". */
+	 * "inline: pip, 3 packages", "user-managed: /opt/py/bin/python",
+	 * "image: nvcr.io/nvidia/pytorch:23.10-py3",
+	 * "torch:2 (image nvcr.io/nvidia/pytorch:23.10-py3)". */
 	char *label;
+	/* The container image the run runs in, as written (image_ref.h
+	 * reads it): IMAGE's own, or a catalogue entry's Image=.  NULL: no
+	 * container. */
+	char *image;
+	/* With an image: /dev/shm's size (shm_size, or a --shm-size
+	 * argument, which wins), 0 for the runtime's default; whether the
+	 * run asked for the host's IPC namespace (--ipc=host). */
+	uint64_t shm_bytes;
+	int ipc_host;
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "conf_values.h"
 #include "text.h"
 #include "job_env.h"
+#include "image_ref.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -66,6 +67,7 @@
 #define DEFAULT_SPOOL_DIR "/var/spool/aml"
 #define DEFAULT_INTERPRETER "python3"
 #define DEFAULT_ENV_DIR "/var/lib/aml/envs"
+#define DEFAULT_IMAGE_DIR "/var/lib/aml/images"
 #define DEFAULT_MODULES_INIT "/usr/share/lmod/lmod/init/profile"
 #define DEFAULT_FINALIZE_GRACE 120
 /* A REST server's answer: the launcher's whole end must fit in KillWait,
@@ -109,6 +111,11 @@ enum key {
 	K_KEEP_FAILED_RUN_DIR,
 	K_KEPT_RUN_DIR_MAX,
 	K_CONTAINER_RUNTIME,
+	K_CONTAINER_REGISTRIES,
+	K_CONTAINER_AUTH_FILE,
+	K_CONTAINER_CERT_DIR,
+	K_CONTAINER_RUNTIME_ARGS,
+	K_IMAGE_DIR,
 	K_DEFAULT_INTERPRETER,
 	K_FINALIZE_GRACE,
 	K_MAX_CONFIG_SIZE,
@@ -138,6 +145,7 @@ enum key {
 	K_INTERPRETER,
 	K_MODULES,
 	K_ENV,
+	K_IMAGE,
 	K_COUNT,
 	K_UNKNOWN = K_COUNT,
 };
@@ -160,6 +168,11 @@ static const char *const key_names[K_COUNT] = {
 	[K_KEEP_FAILED_RUN_DIR] = "KeepFailedRunDir",
 	[K_KEPT_RUN_DIR_MAX] = "KeptRunDirMax",
 	[K_CONTAINER_RUNTIME] = "ContainerRuntime",
+	[K_CONTAINER_REGISTRIES] = "ContainerRegistries",
+	[K_CONTAINER_AUTH_FILE] = "ContainerAuthFile",
+	[K_CONTAINER_CERT_DIR] = "ContainerCertDir",
+	[K_CONTAINER_RUNTIME_ARGS] = "ContainerRuntimeArgs",
+	[K_IMAGE_DIR] = "ImageDir",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
 	[K_FINALIZE_GRACE] = "FinalizeGrace",
 	[K_MAX_CONFIG_SIZE] = "MaxConfigSize",
@@ -189,6 +202,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_INTERPRETER] = "Interpreter",
 	[K_MODULES] = "Modules",
 	[K_ENV] = "Env",
+	[K_IMAGE] = "Image",
 };
 
 #define N_GLOBAL_KEYS (K_ENVIRONMENT + 1)
@@ -402,6 +416,14 @@ static void report_nul(void *ctx, int line)
 
 /* ---------------------------------------------------------------------- */
 /* Values                                                                 */
+
+/* A NULL-terminated list of malloc'd strings, and the list. */
+static void free_argv(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
 
 static int set_string(struct parser *ps, char **slot, const char *value)
 {
@@ -624,6 +646,56 @@ static void get_words(struct parser *ps, const struct aml_conf_token *t,
 		bad_value(ps, t, k, "must hold at least one option");
 }
 
+/* ContainerRegistries: each a registry as image references write them
+ * (image_ref.h), so that a run's image can be matched against it. */
+static void get_registries(struct parser *ps, const struct aml_conf_token *t,
+			   enum key k)
+{
+	struct aml_site *site = ps->site;
+
+	aml_conf_list_free(site->container_registries,
+			   site->n_container_registries);
+	site->container_registries = NULL;
+	site->n_container_registries = 0;
+	get_list(ps, t, k, &site->container_registries,
+		 &site->n_container_registries);
+	for (size_t i = 0; i < site->n_container_registries; i++) {
+		char shown[QUOTED_SIZE];
+		const char *r = site->container_registries[i];
+
+		if (aml_image_registry_valid(r))
+			continue;
+		bad_value(ps, t, k, "%s is not a registry: a host name "
+			  "(letters, digits, inner '-', joined by '.') or "
+			  "[IPv6 address], with an optional :port",
+			  aml_text_quote(r, strlen(r), shown, sizeof(shown)));
+		break;
+	}
+}
+
+/* ContainerRuntimeArgs: words, kept NULL-terminated for an argv. */
+static void get_runtime_args(struct parser *ps,
+			     const struct aml_conf_token *t, enum key k)
+{
+	struct aml_site *site = ps->site;
+	struct aml_strlist words = { 0 };
+	char **argv;
+
+	get_words(ps, t, k, &words);
+	if (!words.count)
+		return;
+	argv = realloc(words.items, (words.count + 1) * sizeof(*argv));
+	if (!argv) {
+		aml_strlist_free(&words);
+		ps->out_of_memory = 1;
+		return;
+	}
+	argv[words.count] = NULL;
+	free_argv(site->container_runtime_args);
+	site->container_runtime_args = argv;
+	site->n_container_runtime_args = words.count;
+}
+
 static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 			 enum key k)
 {
@@ -710,13 +782,34 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 	case K_KEPT_RUN_DIR_MAX:
 		get_size(ps, t, k, UINT64_MAX - 1, 1, &site->kept_run_dir_max);
 		break;
-	case K_CONTAINER_RUNTIME:
-		if (aml_ascii_ieq(v, "none"))
-			site->container_runtime = AML_CONTAINER_NONE;
-		else if (aml_ascii_ieq(v, "pyxis"))
-			site->container_runtime = AML_CONTAINER_PYXIS;
+	case K_CONTAINER_RUNTIME: {
+		int r = AML_CONTAINER_APPTAINER;
+
+		while (r >= 0 &&
+		       !aml_ascii_ieq(v, aml_container_runtime_name(
+						 (enum aml_container_runtime)r)))
+			r--;
+		if (r < 0)
+			bad_value(ps, t, k, "must be none, podman, charliecloud, "
+				  "apptainer or pyxis");
 		else
-			bad_value(ps, t, k, "must be none or pyxis");
+			site->container_runtime = (enum aml_container_runtime)r;
+		break;
+	}
+	case K_CONTAINER_REGISTRIES:
+		get_registries(ps, t, k);
+		break;
+	case K_CONTAINER_AUTH_FILE:
+		set_path(ps, t, k, &site->container_auth_file);
+		break;
+	case K_CONTAINER_CERT_DIR:
+		set_path(ps, t, k, &site->container_cert_dir);
+		break;
+	case K_CONTAINER_RUNTIME_ARGS:
+		get_runtime_args(ps, t, k);
+		break;
+	case K_IMAGE_DIR:
+		set_path(ps, t, k, &site->image_dir);
 		break;
 	case K_DEFAULT_INTERPRETER:
 		/* A bare name is looked up in the job's PATH; anything with a
@@ -1097,6 +1190,16 @@ static void apply_env(struct parser *ps, struct aml_site_env *env,
 			break;
 		}
 		break;
+	case K_IMAGE: {
+		struct aml_image_ref ref;
+		char err[256];
+
+		if (aml_image_ref_parse(v, &ref, err, sizeof(err)) < 0)
+			bad_value(ps, t, k, "%s", err);
+		else
+			set_string(ps, &env->image, v);
+		break;
+	}
 	case K_ENV: {
 		const char *eq = strchr(v, '=');
 		char *name = eq ? strndup(v, (size_t)(eq - v)) : NULL;
@@ -1178,13 +1281,18 @@ static void process_env_line(struct parser *ps)
 		if (ok)
 			apply_env(ps, env, t, k);
 	}
-	if (seen[K_PREFIX] && seen[K_INTERPRETER])
+	if (seen[K_IMAGE] && (seen[K_PREFIX] || seen[K_MODULES]))
+		bad_value(ps, first, K_ENVIRONMENT, "Image excludes Prefix and "
+			  "Modules (they are the host's; the image brings its "
+			  "own)");
+	else if (seen[K_PREFIX] && seen[K_INTERPRETER])
 		bad_value(ps, first, K_ENVIRONMENT, "Prefix and Interpreter "
 			  "exclude each other (a Prefix's interpreter is "
 			  "PREFIX/bin/python)");
-	else if (!seen[K_PREFIX] && !seen[K_INTERPRETER] && !seen[K_MODULES])
+	else if (!seen[K_PREFIX] && !seen[K_INTERPRETER] && !seen[K_MODULES] &&
+		 !seen[K_IMAGE])
 		bad_value(ps, first, K_ENVIRONMENT, "must give Prefix, "
-			  "Interpreter or Modules");
+			  "Interpreter, Modules or Image");
 }
 
 static void process_line(struct parser *ps)
@@ -1385,6 +1493,15 @@ static void check_envs(struct parser *ps)
 			break;
 		}
 	}
+	/* ContainerRuntime may come after the line. */
+	for (size_t i = 0; site->container_runtime == AML_CONTAINER_NONE &&
+			   i < site->n_envs; i++)
+		if (site->envs[i].image)
+			report(ps, site->envs[i].line, "%s: %s has Image= but "
+			       "ContainerRuntime=none: set ContainerRuntime to "
+			       "the site's runtime, or remove the Image",
+			       key_names[K_ENVIRONMENT],
+			       site->envs[i].name ? site->envs[i].name : "it");
 	if (!t->text || !ps->default_env_ok)
 		return;
 	{
@@ -1422,6 +1539,23 @@ static void check_whole_file(struct parser *ps)
 /* ---------------------------------------------------------------------- */
 /* Public functions                                                       */
 
+const char *aml_container_runtime_name(enum aml_container_runtime r)
+{
+	switch (r) {
+	case AML_CONTAINER_NONE:
+		return "none";
+	case AML_CONTAINER_PYXIS:
+		return "pyxis";
+	case AML_CONTAINER_PODMAN:
+		return "podman";
+	case AML_CONTAINER_CHARLIECLOUD:
+		return "charliecloud";
+	case AML_CONTAINER_APPTAINER:
+		return "apptainer";
+	}
+	return "?";
+}
+
 int aml_site_defaults(struct aml_site *site)
 {
 	memset(site, 0, sizeof(*site));
@@ -1438,6 +1572,7 @@ int aml_site_defaults(struct aml_site *site)
 	site->container_runtime = AML_CONTAINER_NONE;
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->env_dir = strdup(DEFAULT_ENV_DIR);
+	site->image_dir = strdup(DEFAULT_IMAGE_DIR);
 	site->modules_init = strdup(DEFAULT_MODULES_INIT);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
 	site->history_timeout_seconds = DEFAULT_HISTORY_TIMEOUT;
@@ -1446,7 +1581,7 @@ int aml_site_defaults(struct aml_site *site)
 	aml_run_limits_default(&site->limits);
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
 	    !site->spool_dir || !site->default_interpreter ||
-	    !site->env_dir || !site->modules_init) {
+	    !site->env_dir || !site->modules_init || !site->image_dir) {
 		aml_site_free(site);
 		return -1;
 	}
@@ -1723,6 +1858,12 @@ void aml_site_free(struct aml_site *site)
 	}
 	free(site->targets);
 	free(site->env_dir);
+	free(site->image_dir);
+	free(site->container_auth_file);
+	free(site->container_cert_dir);
+	aml_conf_list_free(site->container_registries,
+			   site->n_container_registries);
+	free_argv(site->container_runtime_args);
 	free(site->modules_init);
 	free(site->conda_command);
 	free(site->default_environment);
@@ -1734,6 +1875,7 @@ void aml_site_free(struct aml_site *site)
 		free(e->version);
 		free(e->prefix);
 		free(e->interpreter);
+		free(e->image);
 		aml_conf_list_free(e->modules, e->n_modules);
 		aml_kvlist_free(&e->vars);
 	}

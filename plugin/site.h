@@ -54,7 +54,25 @@
  *                               is removed, said loudly and recorded in
  *                               its run (aml.outputs_lost.<node>).  Bytes
  *                               with K/M/G/T suffix, or UNLIMITED [UNLIMITED]
- *   ContainerRuntime=none|pyxis [none]
+ *   ContainerRuntime=none|podman|charliecloud|apptainer|pyxis
+ *                               how a run's container image is run on the
+ *                               nodes; none: runs asking for an image are
+ *                               refused at submit [none]
+ *   ContainerRegistries=HOST[:PORT],...  the registries runs may pull
+ *                               from ("docker.io" for Docker Hub's short
+ *                               names) [any]
+ *   ContainerAuthFile=PATH      registry credentials the site gives
+ *                               (a containers-auth.json, skopeo's
+ *                               --authfile); runs may not write their own
+ *   ContainerCertDir=PATH       CA certificates for the registries
+ *                               (skopeo's --src-cert-dir)
+ *   ContainerRuntimeArgs="OPTIONS"  given to the runtime before its
+ *                               subcommand, split at blanks (rootless
+ *                               podman on hybrid cgroups: "--runtime=runc
+ *                               --cgroup-manager=cgroupfs")
+ *   ImageDir=PATH               the nodes' image cache, pulled and unpacked
+ *                               once per digest; 1777 like EnvDir
+ *                               [/var/lib/aml/images]
  *   DefaultInterpreter=PATH     interpreter for `script` [python3]
  *   FinalizeGrace=SECONDS       added to the Slurm time limit so outputs can
  *                               be uploaded after the run's deadline [120]
@@ -93,8 +111,10 @@
  * Environment=NAME[:VERSION] lines, the site's catalogue (environment.h),
  * one per name and version, with at least one of:
  *   Prefix=PATH (a prebuilt venv or conda env), Interpreter=PATH|COMMAND
- *   (not with Prefix), Modules=a,b (module names, loaded in order), and
- *   any number of Env=NAME=VALUE.
+ *   (not with Prefix), Modules=a,b (module names, loaded in order),
+ *   Image=REF (a container image, image_ref.h; not with Prefix or
+ *   Modules, Interpreter is then inside the image, and ContainerRuntime
+ *   must not be none), and any number of Env=NAME=VALUE.
  *
  * Paths must be absolute.  Booleans accept yes/no, true/false, 1/0, on/off.
  *
@@ -127,9 +147,13 @@ enum aml_run_visibility {
 	AML_RUNS_SHARED,  /* 0755 */
 };
 
+/* APPTAINER stays last: site.c tries every name up to it. */
 enum aml_container_runtime {
 	AML_CONTAINER_NONE,
 	AML_CONTAINER_PYXIS,
+	AML_CONTAINER_PODMAN,
+	AML_CONTAINER_CHARLIECLOUD,
+	AML_CONTAINER_APPTAINER,
 };
 
 struct aml_target {
@@ -159,7 +183,10 @@ struct aml_site_env {
 	char *name;
 	char *version;              /* NULL: unversioned */
 	char *prefix;               /* a prebuilt venv or conda env; NULL */
-	char *interpreter;          /* absolute path or command name; NULL */
+	char *interpreter;          /* absolute path or command name; NULL;
+				     * with an image, the one inside it */
+	char *image;                /* Image=, as written (valid, image_ref.h);
+				     * NULL: no container */
 	char **modules;             /* loaded in this order */
 	size_t n_modules;
 	struct aml_kvlist vars;     /* Env=NAME=VALUE, in order */
@@ -182,6 +209,13 @@ struct aml_site {
 	int keep_failed_run_dir;
 	uint64_t kept_run_dir_max;  /* AML_SITE_UNLIMITED64 if unset */
 	enum aml_container_runtime container_runtime;
+	char **container_registries;   /* NULL: any registry */
+	size_t n_container_registries;
+	char *container_auth_file;     /* NULL: none */
+	char *container_cert_dir;      /* NULL: none */
+	char **container_runtime_args; /* NULL-terminated; NULL: none */
+	size_t n_container_runtime_args;
+	char *image_dir;               /* ImageDir: the node's image cache */
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;
 	uint32_t history_timeout_seconds;
@@ -248,6 +282,9 @@ int aml_site_load_default(struct aml_site *site, char *errbuf,
 const struct aml_site_env *aml_site_find_env(const struct aml_site *site,
 					     const char *name,
 					     const char *version);
+
+/* "none", "pyxis", "podman"... as aml.conf writes them. */
+const char *aml_container_runtime_name(enum aml_container_runtime r);
 
 /*
  * The target called [name] (exact, case-sensitive), or NULL.

@@ -266,6 +266,186 @@ static void test_containers_refused(void **state)
 		     "container, and the run has none (1 argument)");
 }
 
+#define PODMAN TARGET "ContainerRuntime=podman\n"
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void test_inline_images(void **state)
+{
+	struct aml_site site;
+	struct aml_env_choice c;
+
+	(void)state;
+	/* v1: docker.enabled with a base image. */
+	choose_ok(PODMAN,
+		  "{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		  "{\"enabled\": true, \"base_image\": "
+		  "\"nvcr.io/nvidia/pytorch:23.10-py3\", \"shm_size\": \"2g\"}}}",
+		  &site, &c);
+	assert_int_equal(c.kind, AML_ENV_IMAGE);
+	assert_string_equal(aml_env_kind_name(c.kind), "image");
+	assert_string_equal(c.image, "nvcr.io/nvidia/pytorch:23.10-py3");
+	assert_string_equal(c.interpreter, "python");
+	assert_string_equal(c.label, "image: nvcr.io/nvidia/pytorch:23.10-py3");
+	assert_true(c.shm_bytes == 2ull << 30);
+	assert_int_equal(c.ipc_host, 0);
+	assert_null(c.entry);
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+	/* Not one of Azure ML's bases: an image even with Docker off; the
+	 * interpreter the run names; --shm-size wins over shm_size. */
+	choose_ok(PODMAN,
+		  "{\"script\": \"t.py\", \"environment\": {\"python\": "
+		  "{\"interpreter_path\": \"/opt/conda/bin/python\", "
+		  "\"user_managed_dependencies\": true}, \"docker\": "
+		  "{\"base_image\": \"127.0.0.1:5000/aml/py@sha256:" HEX64 "\", "
+		  "\"shm_size\": \"1g\", \"arguments\": [\"--shm-size\", "
+		  "\"512m\", \"--ipc=host\", \"--net=host\"]}}}",
+		  &site, &c);
+	assert_int_equal(c.kind, AML_ENV_IMAGE);
+	assert_string_equal(c.interpreter, "/opt/conda/bin/python");
+	assert_true(c.shm_bytes == 512ull << 20);
+	assert_int_equal(c.ipc_host, 1);
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+	/* v2: environment.image, resources.shm_size and docker_args. */
+	choose_ok(TARGET "ContainerRuntime=charliecloud\n"
+		  "ContainerRegistries=docker.io,127.0.0.1:5000\n",
+		  "{\"command\": \"python t.py\", \"code\": \".\", "
+		  "\"environment\": {\"image\": \"ubuntu:22.04\"}, "
+		  "\"resources\": {\"shm_size\": \"64m\", \"docker_args\": "
+		  "\"--ipc=host\"}}",
+		  &site, &c);
+	assert_int_equal(c.kind, AML_ENV_IMAGE);
+	assert_string_equal(c.image, "ubuntu:22.04");
+	assert_true(c.shm_bytes == 64ull << 20);
+	assert_int_equal(c.ipc_host, 1);
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+	/* Without an image shm_size stays ignored. */
+	choose_ok(PODMAN,
+		  "{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		  "{\"shm_size\": \"lots\"}}}", &site, &c);
+	assert_int_equal(c.kind, AML_ENV_DEFAULT);
+	assert_null(c.image);
+	assert_true(c.shm_bytes == 0);
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+}
+
+static void test_catalogue_images(void **state)
+{
+	struct aml_site site;
+	struct aml_env_choice c;
+
+	(void)state;
+	choose_ok(PODMAN "Environment=torch:2 "
+		  "Image=nvcr.io/nvidia/pytorch:23.10-py3\n"
+		  "Environment=py Image=ubuntu Interpreter=/usr/bin/python3\n",
+		  "{\"script\": \"t.py\", \"environment\": {\"name\": \"torch\", "
+		  "\"docker\": {\"arguments\": [\"--shm-size=8g\"]}}}",
+		  &site, &c);
+	assert_int_equal(c.kind, AML_ENV_CATALOGUE);
+	assert_non_null(c.entry);
+	assert_string_equal(c.image, "nvcr.io/nvidia/pytorch:23.10-py3");
+	assert_string_equal(c.interpreter, "python");
+	assert_string_equal(c.label,
+			    "torch:2 (image nvcr.io/nvidia/pytorch:23.10-py3)");
+	assert_true(c.shm_bytes == 8ull << 30);
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+	choose_ok(PODMAN "Environment=py Image=ubuntu "
+		  "Interpreter=/usr/bin/python3\nDefaultEnvironment=py\n",
+		  "{\"script\": \"t.py\"}", &site, &c);
+	assert_int_equal(c.kind, AML_ENV_DEFAULT);
+	assert_string_equal(c.image, "ubuntu");
+	assert_string_equal(c.interpreter, "/usr/bin/python3");
+	assert_string_equal(c.label, "py (image ubuntu) (site default)");
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+}
+
+static void test_images_refused(void **state)
+{
+	struct aml_site site;
+	struct aml_env_choice c;
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+
+	(void)state;
+	choose_fails(TARGET,
+		     "{\"command\": \"python t.py\", \"code\": \".\", "
+		     "\"environment\": {\"image\": \"ubuntu\"}}",
+		     "run.json: environment.image: this site runs no container "
+		     "images (ContainerRuntime=none); name an environment of "
+		     "the site's catalogue instead, got \"ubuntu\"");
+	choose_fails(PODMAN,
+		     "{\"command\": \"python t.py\", \"code\": \".\", "
+		     "\"environment\": {\"image\": \"Ubuntu\"}}",
+		     "run.json: environment.image: not an image reference: a "
+		     "path component is lowercase letters and digits, separated "
+		     "by '.', '_', '__' or '-', got \"Ubuntu\"");
+	choose_fails(TARGET "ContainerRuntime=apptainer\n"
+		     "ContainerRegistries=127.0.0.1:5000,nvcr.io\n",
+		     "{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		     "{\"enabled\": true, \"base_image\": \"ubuntu\"}}}",
+		     "run.json: environment.docker.base_image: registry "
+		     "docker.io is not one this site pulls from (allowed: "
+		     "127.0.0.1:5000, nvcr.io), got \"ubuntu\"");
+	choose_fails(PODMAN,
+		     "{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		     "{\"enabled\": true, \"base_image\": \"ubuntu\", "
+		     "\"arguments\": [\"--privileged\"]}}}",
+		     "run.json: environment.docker.arguments: \"--privileged\" "
+		     "is not allowed: a run's container takes only "
+		     "--shm-size=SIZE, --ipc=host, --network=host or --net=host");
+	choose_fails(PODMAN,
+		     "{\"command\": \"python t.py\", \"code\": \".\", "
+		     "\"environment\": {\"image\": \"ubuntu\"}, \"resources\": "
+		     "{\"docker_args\": \"-v /:/host\"}}",
+		     "run.json: resources.docker_args: \"-v\" is not allowed: a "
+		     "run's container takes only --shm-size=SIZE, --ipc=host, "
+		     "--network=host or --net=host");
+	choose_fails(PODMAN,
+		     "{\"command\": \"python t.py\", \"code\": \".\", "
+		     "\"environment\": {\"image\": \"ubuntu\"}, \"resources\": "
+		     "{\"shm_size\": \"lots\"}}",
+		     "run.json: resources.shm_size: must be a size such as 2g, "
+		     "512m or 1073741824 (units k, m, g, t: powers of 1024), got "
+		     "\"lots\"");
+	choose_fails(PODMAN,
+		     "{\"script\": \"t.py\", \"environment\": {\"python\": "
+		     "{\"conda_dependencies\": {\"dependencies\": "
+		     "[{\"pip\": [\"torch\"]}]}}, \"docker\": {\"enabled\": true, "
+		     "\"base_image\": \"ubuntu\"}}}",
+		     "run.json: environment.python.conda_dependencies: "
+		     "dependencies on top of an image need an image build, which "
+		     "this site does not make: use an image that has them, or "
+		     "user_managed_dependencies: true");
+	choose_fails(PODMAN,
+		     "{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		     "{\"base_dockerfile\": \"FROM ubuntu\"}}}",
+		     "run.json: environment.docker.base_dockerfile: this site "
+		     "builds no container images; push the image to a registry "
+		     "and name it instead");
+	/* A catalogue image on a site whose runtime is none: aml.conf's
+	 * check refuses that file, so the site is changed after it. */
+	site_of(PODMAN "Environment=torch Image=ubuntu\n", &site);
+	site.container_runtime = AML_CONTAINER_NONE;
+	config_of("{\"script\": \"t.py\", \"environment\": {\"name\": "
+		  "\"torch\"}}", &rc);
+	aml_errors_init(&errs, "run.json");
+	assert_int_equal(aml_env_choose(&rc, &site, &c, &errs), -1);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.lines[0],
+			    "run.json: environment.name: torch (image ubuntu) "
+			    "runs in a container image, and this site runs none "
+			    "(ContainerRuntime=none)");
+	assert_null(c.image);
+	aml_errors_free(&errs);
+	aml_runconfig_free(&rc);
+	aml_site_free(&site);
+}
+
 static void test_key(void **state)
 {
 	struct aml_site site, other;
@@ -311,6 +491,9 @@ int main(void)
 		cmocka_unit_test(test_user_managed),
 		cmocka_unit_test(test_system_managed),
 		cmocka_unit_test(test_containers_refused),
+		cmocka_unit_test(test_inline_images),
+		cmocka_unit_test(test_catalogue_images),
+		cmocka_unit_test(test_images_refused),
 		cmocka_unit_test(test_key),
 	};
 

@@ -432,7 +432,7 @@ static void test_environment_catalogue(void **state)
 		    "PREFIX/bin/python), got \"a\"");
 	parse_fails(BASE "Environment=a Env=X=1\n",
 		    "aml.conf: line 2: Environment: must give Prefix, "
-		    "Interpreter or Modules, got \"a\"");
+		    "Interpreter, Modules or Image, got \"a\"");
 	parse_fails(BASE "Environment=a Prefix=/p\nEnvironment=a Modules=m\n",
 		    "aml.conf: line 3: Environment: a is defined twice (first "
 		    "on line 2)");
@@ -463,7 +463,7 @@ static void test_environment_catalogue(void **state)
 		    "aml.conf: line 2: Prefx: unknown key (did you mean "
 		    "Prefix?), got \"/p\"\n"
 		    "aml.conf: line 2: Environment: must give Prefix, "
-		    "Interpreter or Modules, got \"a\"");
+		    "Interpreter, Modules or Image, got \"a\"");
 	parse_fails(BASE "Modules=a\n",
 		    "aml.conf: line 2: Modules: only valid on an Environment "
 		    "line, got \"a\"");
@@ -741,8 +741,160 @@ static void test_container_runtime(void **state)
 	assert_int_equal(site.container_runtime, AML_CONTAINER_NONE);
 	aml_site_free(&site);
 	global_fails("ContainerRuntime=docker",
-		     "aml.conf: line 1: ContainerRuntime: must be none or pyxis, "
-		     "got \"docker\"");
+		     "aml.conf: line 1: ContainerRuntime: must be none, podman, "
+		     "charliecloud, apptainer or pyxis, got \"docker\"");
+}
+
+static void test_container_runtimes(void **state)
+{
+	static const struct {
+		const char *value;
+		enum aml_container_runtime runtime;
+		const char *name;
+	} cases[] = {
+		{ "none", AML_CONTAINER_NONE, "none" },
+		{ "PYXIS", AML_CONTAINER_PYXIS, "pyxis" },
+		{ "podman", AML_CONTAINER_PODMAN, "podman" },
+		{ "Charliecloud", AML_CONTAINER_CHARLIECLOUD, "charliecloud" },
+		{ "apptainer", AML_CONTAINER_APPTAINER, "apptainer" },
+	};
+	struct aml_site site;
+	char line[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(line, sizeof(line), "ContainerRuntime=%s",
+			 cases[i].value);
+		parse_global(line, &site);
+		assert_int_equal(site.container_runtime, cases[i].runtime);
+		assert_string_equal(aml_container_runtime_name(
+					    site.container_runtime),
+				    cases[i].name);
+		aml_site_free(&site);
+	}
+	global_fails("ContainerRuntime=singularity",
+		     "aml.conf: line 1: ContainerRuntime: must be none, podman, "
+		     "charliecloud, apptainer or pyxis, got \"singularity\"");
+}
+
+static void test_container_keys(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_global("FinalizeGrace=60", &site);
+	assert_null(site.container_registries);
+	assert_int_equal(site.n_container_registries, 0);
+	assert_null(site.container_auth_file);
+	assert_null(site.container_cert_dir);
+	assert_null(site.container_runtime_args);
+	assert_int_equal(site.n_container_runtime_args, 0);
+	assert_string_equal(site.image_dir, "/var/lib/aml/images");
+	aml_site_free(&site);
+
+	parse_global("ContainerRuntime=podman "
+		     "ContainerRegistries=127.0.0.1:5000,nvcr.io,docker.io,"
+		     "localhost,[::1]:5000 "
+		     "ContainerAuthFile=/etc/aml/auth.json "
+		     "ContainerCertDir=/etc/aml/certs.d "
+		     "ContainerRuntimeArgs=\"--runtime=runc  "
+		     "--cgroup-manager=cgroupfs\" ImageDir=/shared/images",
+		     &site);
+	assert_int_equal(site.n_container_registries, 5);
+	assert_string_equal(site.container_registries[0], "127.0.0.1:5000");
+	assert_string_equal(site.container_registries[4], "[::1]:5000");
+	assert_string_equal(site.container_auth_file, "/etc/aml/auth.json");
+	assert_string_equal(site.container_cert_dir, "/etc/aml/certs.d");
+	assert_int_equal(site.n_container_runtime_args, 2);
+	assert_string_equal(site.container_runtime_args[0], "--runtime=runc");
+	assert_string_equal(site.container_runtime_args[1],
+			    "--cgroup-manager=cgroupfs");
+	assert_null(site.container_runtime_args[2]);
+	assert_string_equal(site.image_dir, "/shared/images");
+	aml_site_free(&site);
+
+	global_fails("ContainerRegistries=nvcr.io,bad_host",
+		     "aml.conf: line 1: ContainerRegistries: \"bad_host\" is "
+		     "not a registry: a host name (letters, digits, inner '-', "
+		     "joined by '.') or [IPv6 address], with an optional :port, "
+		     "got \"nvcr.io,bad_host\"");
+	global_fails("ContainerRegistries=nvcr.io:x",
+		     "aml.conf: line 1: ContainerRegistries: \"nvcr.io:x\" is "
+		     "not a registry: a host name (letters, digits, inner '-', "
+		     "joined by '.') or [IPv6 address], with an optional :port, "
+		     "got \"nvcr.io:x\"");
+	global_fails("ContainerRegistries=nvcr.io,,x.io",
+		     "aml.conf: line 1: ContainerRegistries: must be a "
+		     "comma-separated list of names, with no empty items or "
+		     "blanks, got \"nvcr.io,,x.io\"");
+	global_fails("ContainerAuthFile=auth.json",
+		     "aml.conf: line 1: ContainerAuthFile: must be an absolute "
+		     "path, got \"auth.json\"");
+	global_fails("ContainerCertDir=certs",
+		     "aml.conf: line 1: ContainerCertDir: must be an absolute "
+		     "path, got \"certs\"");
+	global_fails("ImageDir=images",
+		     "aml.conf: line 1: ImageDir: must be an absolute path, got "
+		     "\"images\"");
+	global_fails("ContainerRuntimeArgs=\" \"",
+		     "aml.conf: line 1: ContainerRuntimeArgs: must hold at least "
+		     "one option, got \" \"");
+	global_fails("ContainerRuntimeArgs=--a\nContainerRuntimeArgs=--b",
+		     "aml.conf: line 2: ContainerRuntimeArgs: duplicate key "
+		     "(first set on line 1), got \"--b\"");
+}
+
+static void test_catalogue_images(void **state)
+{
+	struct aml_site site;
+	const struct aml_site_env *e;
+
+	(void)state;
+	parse_ok(BASE "ContainerRuntime=charliecloud\n"
+		 "Environment=torch:2 Image=nvcr.io/nvidia/pytorch:23.10-py3 "
+		 "Interpreter=/usr/bin/python Env=NCCL_DEBUG=INFO\n"
+		 "Environment=plain Image=ubuntu\n", &site);
+	e = aml_site_find_env(&site, "torch", NULL);
+	assert_non_null(e);
+	assert_string_equal(e->image, "nvcr.io/nvidia/pytorch:23.10-py3");
+	assert_string_equal(e->interpreter, "/usr/bin/python");
+	assert_string_equal(aml_kvlist_get(&e->vars, "NCCL_DEBUG"), "INFO");
+	e = aml_site_find_env(&site, "plain", NULL);
+	assert_string_equal(e->image, "ubuntu");
+	assert_null(e->interpreter);
+	aml_site_free(&site);
+
+	/* The runtime may be set after the line that needs it. */
+	parse_ok(BASE "Environment=a Image=ubuntu\nContainerRuntime=pyxis\n",
+		 &site);
+	aml_site_free(&site);
+
+	parse_fails(BASE "Environment=a Image=ubuntu\n",
+		    "aml.conf: line 2: Environment: a has Image= but "
+		    "ContainerRuntime=none: set ContainerRuntime to the site's "
+		    "runtime, or remove the Image");
+	parse_fails(BASE "ContainerRuntime=podman\n"
+		    "Environment=a Image=Ubuntu:22.04\n",
+		    "aml.conf: line 3: Image: a path component is lowercase "
+		    "letters and digits, separated by '.', '_', '__' or '-', "
+		    "got \"Ubuntu\", got \"Ubuntu:22.04\"");
+	parse_fails(BASE "ContainerRuntime=podman\n"
+		    "Environment=a Image=ubuntu Prefix=/p\n",
+		    "aml.conf: line 3: Environment: Image excludes Prefix and "
+		    "Modules (they are the host's; the image brings its own), "
+		    "got \"a\"");
+	parse_fails(BASE "ContainerRuntime=podman\n"
+		    "Environment=a Modules=cuda Image=ubuntu\n",
+		    "aml.conf: line 3: Environment: Image excludes Prefix and "
+		    "Modules (they are the host's; the image brings its own), "
+		    "got \"a\"");
+	parse_fails(BASE "ContainerRuntime=podman\n"
+		    "Environment=a Image=x Image=y\n",
+		    "aml.conf: line 3: Image: duplicate key on this Environment "
+		    "line (first set on line 3), got \"y\"");
+	parse_fails(BASE "Image=ubuntu\n",
+		    "aml.conf: line 2: Image: only valid on an Environment "
+		    "line, got \"ubuntu\"");
 }
 
 static void test_default_interpreter(void **state)
@@ -1903,6 +2055,9 @@ int main(void)
 		cmocka_unit_test(test_kept_run_dir_max),
 		cmocka_unit_test(test_booleans_all_spellings),
 		cmocka_unit_test(test_container_runtime),
+		cmocka_unit_test(test_container_runtimes),
+		cmocka_unit_test(test_container_keys),
+		cmocka_unit_test(test_catalogue_images),
 		cmocka_unit_test(test_default_interpreter),
 		cmocka_unit_test(test_finalize_grace),
 		cmocka_unit_test(test_run_limits),
