@@ -130,6 +130,9 @@ enum aml_run_visibility {
 enum aml_container_runtime {
 	AML_CONTAINER_NONE,
 	AML_CONTAINER_PYXIS,
+	AML_CONTAINER_PODMAN,
+	AML_CONTAINER_CHARLIECLOUD,
+	AML_CONTAINER_APPTAINER,
 };
 
 struct aml_target {
