@@ -21,6 +21,15 @@ static char *const site_args[] = { "--runtime", "runc",
 				   "--cgroup-manager=cgroupfs", NULL };
 static char *const two_binds[] = { "/data", "/scratch/u1", NULL };
 
+/* What every podman command of the base spec holds, in its order: the
+ * storage, then run's own options. */
+#define PODMAN_RUN                                                        \
+	"--root", "/var/tmp/aml/podman-1001/root", "--runroot",           \
+		"/var/tmp/aml/podman-1001/run", "run", "--rm", "--rootfs", \
+		"--read-only", "--network=host", "--pid=host",              \
+		"--userns=keep-id", "--env-host", "--log-driver=passthrough"
+#define COMMAND "python3", "train.py", "--lr", "0.1"
+
 static struct aml_container_spec base(enum aml_container_runtime r)
 {
 	struct aml_container_spec s = {
@@ -90,15 +99,11 @@ static void test_podman_no_gpu(void **state)
 	struct aml_container_spec s = base(AML_CONTAINER_PODMAN);
 	const char *want[] = {
 		"podman", "--runtime", "runc", "--cgroup-manager=cgroupfs",
-		"--root", "/var/tmp/aml/podman-1001/root",
-		"--runroot", "/var/tmp/aml/podman-1001/run",
-		"run", "--rm", "--rootfs", "--read-only", "--network=host",
-		"--pid=host", "--userns=keep-id", "--env-host",
-		"--log-driver=passthrough",
+		PODMAN_RUN,
 		"--volume=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
 		"--workdir=/var/tmp/aml/run-1",
 		"/var/cache/aml/img/sha256-ab/rootfs",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 
 	(void)state;
@@ -111,11 +116,7 @@ static void test_podman_gpu_binds_shm(void **state)
 	struct aml_container_spec s = base(AML_CONTAINER_PODMAN);
 	const char *want[] = {
 		"podman",
-		"--root", "/var/tmp/aml/podman-1001/root",
-		"--runroot", "/var/tmp/aml/podman-1001/run",
-		"run", "--rm", "--rootfs", "--read-only", "--network=host",
-		"--pid=host", "--userns=keep-id", "--env-host",
-		"--log-driver=passthrough",
+		PODMAN_RUN,
 		"--volume=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
 		"--volume=/data:/data",
 		"--volume=/scratch/u1:/scratch/u1",
@@ -123,22 +124,18 @@ static void test_podman_gpu_binds_shm(void **state)
 		"--shm-size=2147483648",
 		"--device=nvidia.com/gpu=3",
 		"/var/cache/aml/img/sha256-ab/rootfs",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 	const char *want_two[] = {
 		"podman",
-		"--root", "/var/tmp/aml/podman-1001/root",
-		"--runroot", "/var/tmp/aml/podman-1001/run",
-		"run", "--rm", "--rootfs", "--read-only", "--network=host",
-		"--pid=host", "--userns=keep-id", "--env-host",
-		"--log-driver=passthrough",
+		PODMAN_RUN,
 		"--volume=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
 		"--workdir=/var/tmp/aml/run-1",
 		"--ipc=host",
 		"--device=nvidia.com/gpu=0",
 		"--device=nvidia.com/gpu=12",
 		"/var/cache/aml/img/sha256-ab/rootfs",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 
 	(void)state;
@@ -161,7 +158,7 @@ static void test_charliecloud(void **state)
 		"--bind=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
 		"--cd=/var/tmp/aml/run-1",
 		"/var/cache/aml/img/sha256-ab/rootfs", "--",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 	/* GPUs, shm and IPC change nothing: ch-fromhost's driver, the
 	 * host's /dev/shm and IPC namespace. */
@@ -171,7 +168,7 @@ static void test_charliecloud(void **state)
 		"--bind=/data:/data", "--bind=/scratch/u1:/scratch/u1",
 		"--cd=/var/tmp/aml/run-1",
 		"/var/cache/aml/img/sha256-ab/rootfs", "--",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 	char *const verbose[] = { "-v", NULL };
 
@@ -194,7 +191,7 @@ static void test_apptainer(void **state)
 		"--bind=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
 		"--pwd=/var/tmp/aml/run-1",
 		"/var/cache/aml/img/sha256-ab/rootfs",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 	const char *want_gpu[] = {
 		"apptainer", "--quiet", "exec",
@@ -202,7 +199,7 @@ static void test_apptainer(void **state)
 		"--bind=/data:/data", "--bind=/scratch/u1:/scratch/u1",
 		"--pwd=/var/tmp/aml/run-1", "--nv",
 		"/var/cache/aml/img/sha256-ab/rootfs",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 	char *const quiet[] = { "--quiet", NULL };
 
@@ -321,14 +318,38 @@ static void test_pyxis_refused(void **state)
 	expect_srun_refused(&s, "runtime podman has a command line");
 }
 
+enum spec_field { F_BUNDLE, F_WORKDIR, F_GPUS };
+
+/* One field of the base spec changed, and what its refusal says: for
+ * every runtime with a command line. */
+static const struct {
+	enum spec_field field;
+	const char *value;
+	const char *says;
+} field_cases[] = {
+	{ F_BUNDLE, NULL, "bundle: missing" },
+	{ F_BUNDLE, "relative/bundle", "bundle: must be an absolute path" },
+	{ F_BUNDLE, "/cache/img:O", "bundle: must be an absolute path" },
+	{ F_WORKDIR, "", "workdir: missing" },
+	{ F_WORKDIR, "/var/tmp/a:b", "workdir: must be an absolute path" },
+	{ F_WORKDIR, "/var/tmp/a,b", "workdir: must be an absolute path" },
+	{ F_WORKDIR, "/var/tmp/a\nb", "\"/var/tmp/a\\x0ab\"" },
+	{ F_GPUS, "a", "gpus: must be GPU indices" },
+	{ F_GPUS, "0,", "gpus: must be GPU indices" },
+	{ F_GPUS, ",0", "gpus: must be GPU indices" },
+	{ F_GPUS, "0,,1", "gpus: must be GPU indices" },
+	{ F_GPUS, "0 1", "gpus: must be GPU indices" },
+	{ F_GPUS, "1234567890", "gpus: must be GPU indices" },
+	{ F_GPUS, "-1", "gpus: must be GPU indices" },
+};
+
 static void test_argv_refused(void **state)
 {
 	struct aml_container_spec s;
 	char *const empty[] = { NULL };
 	char *const blank[] = { "", NULL };
 	char *const relative[] = { "data", NULL };
-	static const char *const bad_gpus[] = { "a", "0,", ",0", "0,,1",
-						"0 1", "1234567890", "-1" };
+	char *const *const no_command[] = { NULL, empty, blank };
 
 	(void)state;
 	s = base(AML_CONTAINER_PYXIS);
@@ -340,39 +361,24 @@ static void test_argv_refused(void **state)
 
 	for (int r = AML_CONTAINER_PODMAN; r <= AML_CONTAINER_APPTAINER;
 	     r++) {
-		s = base((enum aml_container_runtime)r);
-		s.bundle = NULL;
-		expect_refused(&s, "bundle: missing");
-		s = base((enum aml_container_runtime)r);
-		s.bundle = "relative/bundle";
-		expect_refused(&s, "bundle: must be an absolute path");
-		s = base((enum aml_container_runtime)r);
-		s.bundle = "/cache/img:O";
-		expect_refused(&s, "bundle: must be an absolute path");
-		s = base((enum aml_container_runtime)r);
-		s.workdir = "";
-		expect_refused(&s, "workdir: missing");
-		s = base((enum aml_container_runtime)r);
-		s.workdir = "/var/tmp/a:b";
-		expect_refused(&s, "workdir: must be an absolute path");
-		s = base((enum aml_container_runtime)r);
-		s.workdir = "/var/tmp/a\nb";
-		expect_refused(&s, "\"/var/tmp/a\\x0ab\"");
+		for (size_t i = 0;
+		     i < sizeof(field_cases) / sizeof(field_cases[0]); i++) {
+			s = base((enum aml_container_runtime)r);
+			if (field_cases[i].field == F_BUNDLE)
+				s.bundle = field_cases[i].value;
+			else if (field_cases[i].field == F_WORKDIR)
+				s.workdir = field_cases[i].value;
+			else
+				s.gpus = field_cases[i].value;
+			expect_refused(&s, field_cases[i].says);
+		}
 		s = base((enum aml_container_runtime)r);
 		s.binds = relative;
 		expect_refused(&s, "binds: must be an absolute path");
-		s = base((enum aml_container_runtime)r);
-		s.argv = NULL;
-		expect_refused(&s, "argv: no command to run");
-		s.argv = empty;
-		expect_refused(&s, "argv: no command to run");
-		s.argv = blank;
-		expect_refused(&s, "argv: no command to run");
-		for (size_t i = 0;
-		     i < sizeof(bad_gpus) / sizeof(bad_gpus[0]); i++) {
+		for (size_t i = 0; i < 3; i++) {
 			s = base((enum aml_container_runtime)r);
-			s.gpus = bad_gpus[i];
-			expect_refused(&s, "gpus: must be GPU indices");
+			s.argv = no_command[i];
+			expect_refused(&s, "argv: no command to run");
 		}
 	}
 	s = base(AML_CONTAINER_PODMAN);
@@ -395,7 +401,7 @@ static void test_argv_appends(void **state)
 		"--bind=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
 		"--cd=/var/tmp/aml/run-1",
 		"/var/cache/aml/img/sha256-ab/rootfs", "--",
-		"python3", "train.py", "--lr", "0.1", NULL,
+		COMMAND, NULL,
 	};
 
 	(void)state;
