@@ -1553,7 +1553,7 @@ const char *aml_container_runtime_name(enum aml_container_runtime r)
 	case AML_CONTAINER_APPTAINER:
 		return "apptainer";
 	}
-	return "?";
+	return "unknown";
 }
 
 int aml_site_defaults(struct aml_site *site)
