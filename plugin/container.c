@@ -115,10 +115,31 @@ joined(struct words *w, const char *first, ...)
 }
 
 /* [option]P:P for each path P: a bind at the same path. */
+/* Whether [path] is [dir] or below it. */
+static int is_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+/*
+ * The workdir and the binds at the same path.  A workdir below a bind
+ * (RunDir/<user>/<run>/<node> below RunDir) comes with it: a bind of its
+ * own would need its mount point in the image for ch-run, which no image
+ * has for a run's own directory.
+ */
 static void same_path_binds(struct words *w, const char *option,
 			    const struct aml_container_spec *s)
 {
-	joined(w, option, s->workdir, ":", s->workdir, NULL);
+	int covered = 0;
+
+	for (size_t i = 0; s->binds && s->binds[i]; i++)
+		covered |= is_below(s->workdir, s->binds[i]);
+	if (!covered)
+		joined(w, option, s->workdir, ":", s->workdir, NULL);
 	for (size_t i = 0; s->binds && s->binds[i]; i++)
 		joined(w, option, s->binds[i], ":", s->binds[i], NULL);
 }

@@ -173,9 +173,7 @@ void aml_env_conda_reason(const char *log, size_t len, const char *tool,
 	free(list);
 }
 
-/* [log_fd]'s last bytes from [from] on (at most LOG_TAIL), malloc'd and
- * NUL-ended; NULL when it cannot be read. */
-static char *log_tail(int log_fd, off_t from, size_t *len)
+char *aml_env_log_tail(int log_fd, off_t from, size_t *len)
 {
 	off_t end = lseek(log_fd, 0, SEEK_END);
 	char *text;
@@ -221,13 +219,7 @@ static int clean_env(struct aml_strlist *env, int for_pip)
 	return bad ? -1 : 0;
 }
 
-/*
- * Run [argv] ([argc] words) with its output to [log_fd], after a line
- * naming it, until [deadline]; [*output_at] is where its output starts in
- * the log.  Returns its exit status (0 or more), or -1 with errbuf when it
- * could not run or did not exit by itself.
- */
-static int run_logged(char *const *argv, size_t argc, char *const *envp,
+int aml_env_run_logged(char *const *argv, size_t argc, char *const *envp,
 		      int log_fd, int64_t deadline, off_t *output_at,
 		      char *errbuf, size_t errlen)
 {
@@ -339,7 +331,7 @@ static void step_failed(int log_fd, off_t from, enum speaker who,
 {
 	const char *at, *end, *line, *last = NULL;
 	size_t len = 0, n, last_n = 0;
-	char *text = log_tail(log_fd, from, &len), head[320];
+	char *text = aml_env_log_tail(log_fd, from, &len), head[320];
 
 	if (text && who == PIP) {
 		aml_env_pip_reason(text, len, status, errbuf, errlen);
@@ -375,7 +367,7 @@ int aml_env_pip_build(void *arg, const char *prefix, int log_fd,
 		aml_fail(errbuf, errlen, "out of memory");
 		goto out;
 	}
-	r = run_logged(venv_v, venv.count, envp, log_fd, deadline, &from,
+	r = aml_env_run_logged(venv_v, venv.count, envp, log_fd, deadline, &from,
 		       errbuf, errlen);
 	if (r > 0) {
 		aml_text_escape(pip->python, step, sizeof(step) - 8);
@@ -385,7 +377,7 @@ int aml_env_pip_build(void *arg, const char *prefix, int log_fd,
 	/* Only python asked for: the venv is the environment. */
 	if (r != 0 || !pip->requirements || !pip->requirements->count)
 		goto out;
-	r = run_logged(install_v, install.count, envp, log_fd, deadline,
+	r = aml_env_run_logged(install_v, install.count, envp, log_fd, deadline,
 		       &from, errbuf, errlen);
 	if (r > 0)
 		step_failed(log_fd, from, PIP, "pip", r, errbuf, errlen);
@@ -449,7 +441,7 @@ int aml_env_conda_build(void *arg, const char *prefix, int log_fd,
 						    : "no conda command line");
 		goto out;
 	}
-	r = run_logged(argv_v, argv.count, envp, log_fd, deadline, &from,
+	r = aml_env_run_logged(argv_v, argv.count, envp, log_fd, deadline, &from,
 		       errbuf, errlen);
 	if (r > 0)
 		step_failed(log_fd, from, CONDA, tool, r, errbuf, errlen);

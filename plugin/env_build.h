@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "strlist.h"
 
 /* A build that takes longer is stuck (a hung index): it is stopped. */
@@ -98,5 +100,20 @@ void aml_env_pip_reason(const char *log, size_t len, int status, char *buf,
 			size_t buflen);
 void aml_env_conda_reason(const char *log, size_t len, const char *tool,
 			  int status, char *buf, size_t buflen);
+
+/*
+ * One step of a build, for every builder (image_pull.h's too): run [argv]
+ * ([argc] words; clean [envp]) with its output to [log_fd], after a line
+ * naming it, until [deadline] (aml_monotonic_ms); [*output_at] is where
+ * its output starts in the log.  Returns its exit status (0 or more), or
+ * -1 with errbuf when it could not run or did not exit by itself.
+ */
+int aml_env_run_logged(char *const *argv, size_t argc, char *const *envp,
+		       int log_fd, int64_t deadline, off_t *output_at,
+		       char *errbuf, size_t errlen);
+
+/* [log_fd]'s last bytes from [from] on (at most 64 KiB), malloc'd and
+ * NUL-ended, for a failed step's reason; NULL when it cannot be read. */
+char *aml_env_log_tail(int log_fd, off_t from, size_t *len);
 
 #endif

@@ -18,6 +18,7 @@
 #include "env_spec.h"
 #include "errors.h"
 #include "fdio.h"
+#include "image_pull.h"
 
 #define OS_RELEASE "/etc/os-release"
 #define OS_RELEASE_MAX 8192
@@ -169,6 +170,10 @@ void aml_env_reason(const struct aml_env_choice *c,
 	buf[0] = '\0';
 	if (key)
 		key[0] = '\0';
+	if (c->image && site->container_runtime != AML_CONTAINER_PYXIS) {
+		aml_image_reason(c->image, site, buf, len);
+		return;
+	}
 	switch (c->kind) {
 	case AML_ENV_PIP:
 	case AML_ENV_CONDA:

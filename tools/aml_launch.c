@@ -37,6 +37,7 @@
 #include "launch_env.h"
 #include "launch_cause.h"
 #include "launch_finish.h"
+#include "launch_image.h"
 #include "launch_logs.h"
 #include "launch_run.h"
 #include "plan.h"
@@ -63,6 +64,9 @@ struct launcher {
 	int rc_parsed;
 	struct aml_plan plan;
 	struct aml_strlist srun_argv;
+	struct aml_strlist in_image;    /* the command in its image */
+	struct aml_strlist container_options; /* pyxis's, for srun */
+	struct launch_image image;
 	struct launch_logs *logs;
 };
 
@@ -70,6 +74,10 @@ static void launcher_free(struct launcher *L)
 {
 	launch_logs_free(L->logs);
 	aml_strlist_free(&L->srun_argv);
+	aml_strlist_free(&L->in_image);
+	aml_strlist_free(&L->container_options);
+	if (L->image.held_fd >= 0)
+		close(L->image.held_fd);
 	aml_plan_free(&L->plan);
 	if (L->rc_parsed)
 		aml_runconfig_free(&L->rc);
@@ -326,7 +334,8 @@ static void history_env(struct launcher *L)
 
 int main(int argc, char **argv)
 {
-	struct launcher L = { .ctx = { .workdir_fd = -1 } };
+	struct launcher L = { .ctx = { .workdir_fd = -1 },
+			      .image = { .held_fd = -1 } };
 	struct launch_outcome outcome;
 	struct launch_verdict verdict;
 	struct launch_spec spec = { 0 };
@@ -337,6 +346,12 @@ int main(int argc, char **argv)
 	int via_srun, status;
 
 	int upload_node = argc == 2 && !strcmp(argv[1], "--upload-node");
+	char *const *command;
+
+	/* A process of a run in its image (launch_image.h): first, before
+	 * the signals are taken, since it becomes the runtime. */
+	if (argc > 1 && !strncmp(argv[1], "--in-image=", 11))
+		return launch_image_exec(argc - 1, argv + 1);
 
 	aml_tool_use_mlflow_module();
 	if (argc > 1 && !upload_node) {
@@ -402,15 +417,43 @@ int main(int argc, char **argv)
 		return status;
 	/* Still Preparing: a build can take minutes, and its failure is
 	 * the run's. */
-	if (launch_env_prepare(&L.ctx, &L.plan.env, err, sizeof(err)) < 0)
+	if (launch_env_prepare(&L.ctx, &L.plan.env, err, sizeof(err)) < 0 ||
+	    launch_image_prepare(&L.ctx, &L.plan.env, &L.image, err,
+				 sizeof(err)) < 0)
 		return fail_preparing(&L, err);
 
 	/* One process of a distributed configuration still goes through
 	 * srun: its RANK, WORLD_SIZE and MASTER_ADDR come from the node
-	 * side, for the steps the launcher starts. */
+	 * side, for the steps the launcher starts.  pyxis runs images only
+	 * in srun's steps. */
 	via_srun = L.plan.num_tasks > 1 ||
-		   L.rc.distributed.type != AML_DIST_NONE;
-	if (via_srun && launch_srun_argv(&L.plan, L.site.run_dir, &L.srun_argv) < 0)
+		   L.rc.distributed.type != AML_DIST_NONE ||
+		   (L.image.pinned[0] &&
+		    L.site.container_runtime == AML_CONTAINER_PYXIS);
+	command = L.plan.argv.items;
+	if (L.image.pinned[0] &&
+	    L.site.container_runtime == AML_CONTAINER_PYXIS) {
+		if (launch_image_srun_options(&L.image, &L.plan.env, &L.site,
+					      getenv(AML_ENV_WORKDIR),
+					      &L.container_options, err,
+					      sizeof(err)) < 0)
+			return fail_run(&L, "%s", err);
+	} else if (L.image.pinned[0]) {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n <= 0)
+			return fail_run(&L, "cannot find aml-launch itself: %s",
+					strerror(errno));
+		self[n] = '\0';
+		if (launch_image_wrap(&L.image, &L.plan.env, self, command,
+				      &L.in_image) < 0)
+			return fail_run(&L, "out of memory");
+		command = L.in_image.items;
+	}
+	if (via_srun && launch_srun_argv(&L.plan, L.site.run_dir,
+					 &L.container_options, command,
+					 &L.srun_argv) < 0)
 		return fail_run(&L, "out of memory");
 	L.logs = launch_logs_new(&L.ctx, STDOUT_FILENO, via_srun);
 	if (!L.logs)
@@ -427,7 +470,7 @@ int main(int argc, char **argv)
 	/* The deadline counts from the Running event: the time it took to
 	 * record is already spent. */
 	started = launch_monotonic_of(running_ms);
-	spec.argv = via_srun ? L.srun_argv.items : L.plan.argv.items;
+	spec.argv = via_srun ? L.srun_argv.items : command;
 	spec.via_srun = via_srun;
 	spec.deadline_ms = L.plan.deadline_seconds
 				   ? started + (int64_t)L.plan.deadline_seconds * 1000

@@ -19,10 +19,12 @@
 
 #include "env_cache.h"
 #include "env_node.h"
+#include "container.h"
 #include "env_spec.h"
 #include "environment.h"
 #include "errors.h"
 #include "fdio.h"
+#include "image_pull.h"
 #include "runconfig.h"
 #include "site.h"
 #include "text.h"
@@ -35,7 +37,8 @@
 static const char usage[] =
 	"Usage: aml-run env ACTION [OPTIONS]\n"
 	"\n"
-	"The site's environments, and those built in EnvDir on this host.\n"
+	"The site's environments, those built in EnvDir and the container\n"
+	"images pulled into ImageDir on this host.\n"
 	"\n"
 	"Actions:\n"
 	"  list                 the catalogue (aml.conf Environment= lines) and\n"
@@ -45,8 +48,10 @@ static const char usage[] =
 	"                       (environment.yml, or conda_dependencies as JSON),\n"
 	"                       as a run would; as root, into EnvDir/shared, for\n"
 	"                       every user's runs\n"
-	"  gc [--unused DAYS]   remove built environments no run used for DAYS\n"
-	"                       days (30), and failed builds\n"
+	"  pull IMAGE           pull a container image into ImageDir as a run\n"
+	"                       would; as root, into ImageDir/shared\n"
+	"  gc [--unused DAYS]   remove built environments and pulled images no\n"
+	"                       run used for DAYS days (30), and failed ones\n"
 	"\n"
 	"  --conf PATH          site policy to use\n"
 	"  -h, --help           show this help\n"
@@ -71,6 +76,19 @@ static void print_entry_line(void *arg, const struct aml_env_entry *e)
 	(void)arg;
 	aml_format_bytes(e->bytes, size, sizeof(size));
 	printf("  %.12s  %-6s %-8s %-24s %s%s%s\n", e->key,
+	       e->shared ? "shared" : "yours",
+	       e->failed ? "failed" : e->ready ? "ready" : "partial",
+	       e->what[0] ? e->what : "-", size, e->note[0] ? "  " : "",
+	       e->note);
+}
+
+static void print_image_line(void *arg, const struct aml_env_entry *e)
+{
+	char size[32];
+
+	(void)arg;
+	aml_format_bytes(e->bytes, size, sizeof(size));
+	printf("image  sha256:%.12s  %-6s %-8s %-32s %s%s%s\n", e->key,
 	       e->shared ? "shared" : "yours",
 	       e->failed ? "failed" : e->ready ? "ready" : "partial",
 	       e->what[0] ? e->what : "-", size, e->note[0] ? "  " : "",
@@ -148,6 +166,15 @@ static int env_list(const struct aml_site *site)
 		printf("  default: %s\n", site->default_environment);
 	printf("Built in %s:\n", site->env_dir);
 	if (aml_env_cache_list(site->env_dir, print_entry_line, NULL, err,
+			       sizeof(err)) < 0) {
+		fprintf(stderr, "aml-run env: %s\n", err);
+		return AML_EXIT_FAILURE;
+	}
+	if (site->container_runtime == AML_CONTAINER_NONE)
+		return AML_EXIT_OK;
+	printf("Images in %s (ContainerRuntime=%s):\n", site->image_dir,
+	       aml_container_runtime_name(site->container_runtime));
+	if (aml_env_cache_list(site->image_dir, print_image_line, NULL, err,
 			       sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run env: %s\n", err);
 		return AML_EXIT_FAILURE;
@@ -239,6 +266,38 @@ static int env_build(const struct aml_site *site, const char *file)
 	}
 }
 
+static int env_pull(const struct aml_site *site, const char *image)
+{
+	char digest[72], bundle[PATH_MAX], log[PATH_MAX], err[1024];
+	enum aml_env_outcome got;
+
+	if (site->container_runtime == AML_CONTAINER_NONE ||
+	    site->container_runtime == AML_CONTAINER_PYXIS) {
+		fprintf(stderr, "aml-run env pull: ContainerRuntime=%s pulls no "
+			"images into ImageDir\n",
+			aml_container_runtime_name(site->container_runtime));
+		return AML_EXIT_INVALID;
+	}
+	printf("pulling %s into %s%s\n", image, site->image_dir,
+	       geteuid() == 0 ? "/shared" : " (yours)");
+	fflush(stdout);
+	got = aml_image_make(image, site, BUILD_WAIT_MS, digest, bundle,
+			     sizeof(bundle), log, sizeof(log), err,
+			     sizeof(err));
+	switch (got) {
+	case AML_ENV_CACHED:
+		printf("%s: already pulled, in %s\n", digest, bundle);
+		return AML_EXIT_OK;
+	case AML_ENV_BUILT:
+		printf("%s: pulled, in %s (log %s)\n", digest, bundle, log);
+		return AML_EXIT_OK;
+	default:
+		fprintf(stderr, "aml-run env pull: %s%s%s\n", err,
+			log[0] ? "; log: " : "", log);
+		return AML_EXIT_FAILURE;
+	}
+}
+
 static void print_removed(void *arg, const struct aml_env_entry *e)
 {
 	(void)arg;
@@ -251,12 +310,20 @@ static int env_gc(const struct aml_site *site, long days)
 {
 	char err[1024];
 
+	int status = AML_EXIT_OK;
+
 	if (aml_env_cache_gc(site->env_dir, (int64_t)days * 86400,
 			     print_removed, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run env gc: %s\n", err);
-		return AML_EXIT_FAILURE;
+		status = AML_EXIT_FAILURE;
 	}
-	return AML_EXIT_OK;
+	if (site->container_runtime != AML_CONTAINER_NONE &&
+	    aml_env_cache_gc(site->image_dir, (int64_t)days * 86400,
+			     print_removed, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aml-run env gc: %s\n", err);
+		status = AML_EXIT_FAILURE;
+	}
+	return status;
 }
 
 int cmd_env(int argc, char **argv)
@@ -298,9 +365,10 @@ int cmd_env(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return tool_usage_error("env", "an action is needed: list, show, "
-					"build or gc");
+					"build, pull or gc");
 	action = argv[optind];
-	if ((!strcmp(action, "show") || !strcmp(action, "build")) &&
+	if ((!strcmp(action, "show") || !strcmp(action, "build") ||
+	     !strcmp(action, "pull")) &&
 	    optind + 2 != argc)
 		return tool_usage_error("env", "%s takes one argument", action);
 	if ((!strcmp(action, "list") || !strcmp(action, "gc")) &&
@@ -315,11 +383,13 @@ int cmd_env(int argc, char **argv)
 		status = env_show(&site, argv[optind + 1]);
 	else if (!strcmp(action, "build"))
 		status = env_build(&site, argv[optind + 1]);
+	else if (!strcmp(action, "pull"))
+		status = env_pull(&site, argv[optind + 1]);
 	else if (!strcmp(action, "gc"))
 		status = env_gc(&site, days);
 	else
 		status = tool_usage_error("env", "unknown action %s (list, show, "
-					  "build or gc)", action);
+					  "build, pull or gc)", action);
 	aml_site_free(&site);
 	return status;
 }

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "conf_values.h"
+#include "container.h"
 #include "env_cache.h"
 #include "env_node.h"
 #include "errors.h"
+#include "image_pull.h"
 #include "plan.h"
 #include "runconfig.h"
 #include "runid.h"
@@ -42,12 +44,57 @@ static const char usage[] =
 
 /* What the run runs in, and for a built environment its key on a node
  * like this one, whether EnvDir has it, and what builds it. */
+/* The image, where it is on this host, and what each process runs. */
+static void print_image(const struct aml_env_choice *env,
+			const struct aml_site *site, const struct aml_plan *plan)
+{
+	char reason[700], err[512], workdir[512], bundle[512], *words;
+	char *binds[] = { site->run_dir, NULL };
+	struct aml_strlist argv = { 0 };
+	struct aml_container_spec s = {
+		.runtime = site->container_runtime,
+		.runtime_args = site->container_runtime_args,
+		.image = env->image,
+		.workdir = workdir,
+		.binds = binds,
+		.storage_dir = "<RunDir>/<you>/<run id>/.podman-<node>",
+		.shm_bytes = env->shm_bytes,
+		.ipc_host = env->ipc_host,
+		.argv = plan->argv.items,
+	};
+	int pyxis = site->container_runtime == AML_CONTAINER_PYXIS;
+
+	snprintf(workdir, sizeof(workdir), "%s/<you>/%s/<node>", site->run_dir,
+		 plan->run_id);
+	snprintf(bundle, sizeof(bundle), "%s/<you>/<digest>", site->image_dir);
+	s.bundle = bundle;
+	printf("  image:         %s (ContainerRuntime=%s)\n", env->image,
+	       aml_container_runtime_name(site->container_runtime));
+	if (!pyxis) {
+		aml_image_reason(env->image, site, reason, sizeof(reason));
+		printf("  on this host:  %s\n", reason);
+	}
+	if ((pyxis ? aml_container_srun_options(&s, &argv, err, sizeof(err))
+		   : aml_container_argv(&s, &argv, err, sizeof(err))) < 0) {
+		printf("  each process:  (%s)\n", err);
+		return;
+	}
+	words = aml_shell_words(argv.items, argv.count);
+	printf("  %s %s\n", pyxis ? "srun options: " : "each process: ",
+	       words ? words : "(out of memory)");
+	free(words);
+	aml_strlist_free(&argv);
+}
+
 static void print_environment(const struct aml_env_choice *env,
-			      const struct aml_site *site)
+			      const struct aml_site *site,
+			      const struct aml_plan *plan)
 {
 	char reason[512], key[65], prefix[4096], err[512];
 
 	printf("runs in:         %s\n", env->label);
+	if (env->image)
+		print_image(env, site, plan);
 	if (env->kind != AML_ENV_PIP && env->kind != AML_ENV_CONDA)
 		return;
 	aml_env_reason(env, site, reason, sizeof(reason), key);
@@ -101,7 +148,7 @@ static void print_plan(const struct aml_plan *plan,
 	printf("time limit:      %u minutes (the run is stopped at %s; %u s to finalize)\n",
 	       plan->time_limit_minutes, deadline,
 	       site->finalize_grace_seconds);
-	print_environment(&plan->env, site);
+	print_environment(&plan->env, site, plan);
 	printf("command:         %s\n", command ? command : "(out of memory)");
 	printf("environment:\n");
 	for (size_t i = 0; i < plan->environment.count; i++)

@@ -83,6 +83,7 @@ static int add_arg(struct aml_strlist *l, const char *fmt, ...)
 }
 
 int launch_srun_argv(const struct aml_plan *plan, const char *run_dir,
+		     const struct aml_strlist *options, char *const *command,
 		     struct aml_strlist *out)
 {
 	int bad = 0;
@@ -109,9 +110,11 @@ int launch_srun_argv(const struct aml_plan *plan, const char *run_dir,
 	if (plan->ntasks_per_node)
 		bad |= add_arg(out, "--ntasks-per-node=%u",
 			       (unsigned)plan->ntasks_per_node);
+	for (size_t i = 0; options && i < options->count && !bad; i++)
+		bad |= add_arg(out, "%s", options->items[i]);
 	bad |= add_arg(out, "--");
-	for (size_t i = 0; i < plan->argv.count && !bad; i++)
-		bad |= add_arg(out, "%s", plan->argv.items[i]);
+	for (size_t i = 0; command[i] && !bad; i++)
+		bad |= add_arg(out, "%s", command[i]);
 	if (bad) {
 		aml_strlist_free(out);
 		return -1;

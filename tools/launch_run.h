@@ -48,9 +48,12 @@ int launch_signals_take(sigset_t *old);
 
 /* srun with the plan's layout, starting in [run_dir] (RunDir, which
  * exists on every node; each task then moves into its own working
- * directory), then the command; NULL-terminated, malloc'd (free with
- * aml_strlist_free), or -1 when memory runs out. */
+ * directory), [options] (may be NULL: pyxis's container options), then
+ * [command] (NULL-terminated: the plan's, or it in its image);
+ * NULL-terminated, malloc'd (free with aml_strlist_free), or -1 when
+ * memory runs out. */
 int launch_srun_argv(const struct aml_plan *plan, const char *run_dir,
+		     const struct aml_strlist *options, char *const *command,
 		     struct aml_strlist *out);
 
 struct launch_spec {

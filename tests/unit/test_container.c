@@ -183,6 +183,36 @@ static void test_charliecloud(void **state)
 	expect_argv(&s, want_gpu);
 }
 
+/* The run's working directory below RunDir comes with RunDir's bind:
+ * ch-run could not bind it alone (its mount point is not in the image). */
+static void test_workdir_below_a_bind(void **state)
+{
+	struct aml_container_spec s = base(AML_CONTAINER_CHARLIECLOUD);
+	char *const run_dir[] = { "/var/tmp/aml", NULL };
+	char *const run_dir_slash[] = { "/var/tmp/aml/", NULL };
+	char *const sibling[] = { "/var/tmp/am", NULL };
+	const char *want[] = {
+		"ch-run", "--bind=/var/tmp/aml:/var/tmp/aml",
+		"--cd=/var/tmp/aml/run-1",
+		"/var/cache/aml/img/sha256-ab/rootfs", "--", COMMAND, NULL,
+	};
+	const char *want_sibling[] = {
+		"ch-run", "--bind=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
+		"--bind=/var/tmp/am:/var/tmp/am", "--cd=/var/tmp/aml/run-1",
+		"/var/cache/aml/img/sha256-ab/rootfs", "--", COMMAND, NULL,
+	};
+
+	(void)state;
+	s.binds = run_dir;
+	expect_argv(&s, want);
+	s.binds = run_dir_slash;
+	want[1] = "--bind=/var/tmp/aml/:/var/tmp/aml/";
+	expect_argv(&s, want);
+	/* A name that only starts the same is no parent. */
+	s.binds = sibling;
+	expect_argv(&s, want_sibling);
+}
+
 static void test_apptainer(void **state)
 {
 	struct aml_container_spec s = base(AML_CONTAINER_APPTAINER);
@@ -541,6 +571,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_podman_no_gpu),
 		cmocka_unit_test(test_podman_gpu_binds_shm),
+		cmocka_unit_test(test_workdir_below_a_bind),
 		cmocka_unit_test(test_charliecloud),
 		cmocka_unit_test(test_apptainer),
 		cmocka_unit_test(test_pyxis),

@@ -1,0 +1,390 @@
+/*
+ * image_pull.c: see image_pull.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "command.h"
+#include "env_build.h"
+#include "errors.h"
+#include "image_pull.h"
+#include "image_ref.h"
+#include "strlist.h"
+#include "text.h"
+#include "tree.h"
+
+/* Shown of a digest in messages, as `docker images` shows it. */
+#define SHORT_DIGEST 12
+
+/* ---- skopeo's answer ---- */
+
+void aml_image_skopeo_reason(const char *text, size_t len, char *buf,
+			     size_t buflen)
+{
+	const char *end = text + len, *line = text, *best = NULL, *last = NULL;
+	size_t best_n = 0, last_n = 0;
+	char raw[1024];
+	size_t r = 0;
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = (size_t)((nl ? nl : end) - line);
+		const char *msg = memmem(line, n, "msg=\"", 5);
+
+		while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
+			n--;
+		if (n) {
+			last = line;
+			last_n = n;
+		}
+		if (msg && memmem(line, n, "level=fatal", 11)) {
+			best = msg + 5;
+			best_n = (size_t)(line + n - best);
+			/* The closing quote is the line's last byte. */
+			if (best_n && best[best_n - 1] == '"')
+				best_n--;
+		}
+		line = nl ? nl + 1 : end;
+	}
+	if (!best) {
+		best = last;
+		best_n = last_n;
+	}
+	/* Go's %q escapes: \" and \\ are all skopeo's messages carry. */
+	for (size_t i = 0; best && i < best_n && r < sizeof(raw) - 1; i++) {
+		if (best[i] == '\\' && i + 1 < best_n &&
+		    (best[i + 1] == '"' || best[i + 1] == '\\'))
+			i++;
+		raw[r++] = best[i];
+	}
+	if (!r) {
+		snprintf(buf, buflen, "no answer");
+		return;
+	}
+	aml_text_escape_n(raw, r, buf, buflen);
+}
+
+/* ---- running skopeo and umoci ---- */
+
+/* The clean environment of image_pull.h into [env]. */
+static int clean_env(struct aml_strlist *env)
+{
+	struct passwd pw, *found = NULL;
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	char buf[1024], *home, *xdg = NULL;
+	int bad;
+
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &found) != 0)
+		found = NULL;
+	home = aml_env_pair("HOME", found && found->pw_dir[0] ? found->pw_dir
+							      : "/");
+	if (runtime && *runtime == '/')
+		xdg = aml_env_pair("XDG_RUNTIME_DIR", runtime);
+	bad = !home || (runtime && *runtime == '/' && !xdg) ||
+	      aml_strlist_push(env, "PATH=/usr/bin:/bin") < 0 ||
+	      aml_strlist_push(env, home) < 0 ||
+	      aml_strlist_push(env, "LANG=C.UTF-8") < 0 ||
+	      (xdg && aml_strlist_push(env, xdg) < 0);
+	free(home);
+	free(xdg);
+	return bad ? -1 : 0;
+}
+
+/* skopeo's access to the site's registries: its credentials and CA. */
+static int access_args(struct aml_strlist *argv, const struct aml_site *site,
+		       const char *cert_option)
+{
+	if (site->container_auth_file &&
+	    (aml_strlist_push(argv, "--authfile") < 0 ||
+	     aml_strlist_push(argv, site->container_auth_file) < 0))
+		return -1;
+	if (site->container_cert_dir &&
+	    (aml_strlist_push(argv, cert_option) < 0 ||
+	     aml_strlist_push(argv, site->container_cert_dir) < 0))
+		return -1;
+	return 0;
+}
+
+int aml_image_resolve(const char *ref, const struct aml_site *site,
+		      char digest[72], char *errbuf, size_t errlen)
+{
+	struct aml_image_ref parsed;
+	struct aml_strlist argv = { 0 }, env = { 0 };
+	struct aml_command cmd = { .timeout_ms = AML_IMAGE_RESOLVE_TIMEOUT_MS,
+				   .out_max = 256, .err_max = 8192 };
+	struct aml_command_result res;
+	char name[600], why[512], *target = NULL;
+	int rc = -1;
+
+	digest[0] = '\0';
+	if (aml_image_ref_parse(ref, &parsed, why, sizeof(why)) < 0)
+		return aml_fail(errbuf, errlen, "image %s: %s", ref, why);
+	if (parsed.digest[0]) {
+		snprintf(digest, 72, "%s", parsed.digest);
+		return 0;
+	}
+	if (aml_image_ref_format(&parsed, 0, name, sizeof(name)) < 0 ||
+	    asprintf(&target, "docker://%s", name) < 0)
+		return aml_fail(errbuf, errlen, "image %s: name too long", ref);
+	if (clean_env(&env) < 0 || aml_strlist_push(&argv, "skopeo") < 0 ||
+	    aml_strlist_push(&argv, "inspect") < 0 ||
+	    aml_strlist_push(&argv, "--no-tags") < 0 ||
+	    aml_strlist_push(&argv, "--format={{.Digest}}") < 0 ||
+	    access_args(&argv, site, "--cert-dir") < 0 ||
+	    aml_strlist_push(&argv, target) < 0) {
+		aml_fail(errbuf, errlen, "out of memory");
+		goto out;
+	}
+	cmd.argv = argv.items;
+	cmd.envp = env.items;
+	cmd.dir = "/";
+	switch (aml_command_run(&cmd, &res)) {
+	case AML_COMMAND_EXITED:
+		if (res.exit_status == 0) {
+			size_t n = strcspn(res.out, "\r\n");
+
+			if (n == 71 && !strncmp(res.out, "sha256:", 7)) {
+				memcpy(digest, res.out, 71);
+				digest[71] = '\0';
+				rc = 0;
+			} else {
+				aml_fail(errbuf, errlen, "image %s: the "
+					 "registry gave no sha256 digest", name);
+			}
+			break;
+		}
+		aml_image_skopeo_reason(res.err, res.err_len, why,
+					sizeof(why));
+		aml_fail(errbuf, errlen, "image %s: %s", name, why);
+		break;
+	case AML_COMMAND_TIMEOUT:
+		aml_fail(errbuf, errlen, "image %s: the registry did not answer "
+			 "within %d s", name,
+			 AML_IMAGE_RESOLVE_TIMEOUT_MS / 1000);
+		break;
+	case AML_COMMAND_NOT_STARTED:
+		aml_fail(errbuf, errlen, "image %s: cannot run skopeo: %s",
+			 name, res.error == ENOENT ? "not installed on this node"
+						   : strerror(res.error));
+		break;
+	default:
+		aml_fail(errbuf, errlen, "image %s: skopeo did not finish",
+			 name);
+		break;
+	}
+	aml_command_result_free(&res);
+out:
+	free(target);
+	aml_strlist_free(&argv);
+	aml_strlist_free(&env);
+	return rc;
+}
+
+/* ---- the pull, as env_cache's builder ---- */
+
+struct pull {
+	const struct aml_site *site;
+	const char *source;   /* docker://registry/repository@digest */
+	const char *shown;    /* the reference as people read it */
+};
+
+/* mkdir -p [path] (absolute) below [root]. */
+static int make_below(const char *root, const char *path)
+{
+	char full[PATH_MAX];
+	size_t n;
+
+	if (snprintf(full, sizeof(full), "%s%s", root, path) >=
+	    (int)sizeof(full))
+		return -1;
+	n = strlen(root);
+	for (char *p = full + n + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char was = *p;
+
+			*p = '\0';
+			if (mkdir(full, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = was;
+			if (!was)
+				return 0;
+		}
+	}
+}
+
+/* A failed step's one line, from its output in the log. */
+static void step_failed(int log_fd, off_t from, const char *step,
+			const struct pull *p, int status, char *errbuf,
+			size_t errlen)
+{
+	size_t len = 0;
+	char *text = aml_env_log_tail(log_fd, from, &len), why[512];
+
+	aml_image_skopeo_reason(text ? text : "", text ? len : 0, why,
+				sizeof(why));
+	free(text);
+	aml_fail(errbuf, errlen, "image %s: %s failed (status %d): %s",
+		 p->shown, step, status, why);
+}
+
+static int pull_build(void *arg, const char *prefix, int log_fd,
+		      char *errbuf, size_t errlen)
+{
+	const struct pull *p = arg;
+	struct aml_strlist copy = { 0 }, unpack = { 0 }, env = { 0 };
+	char layout[PATH_MAX + 8], rootfs[PATH_MAX + 8], *dest = NULL,
+	     *image = NULL;
+	int64_t deadline = aml_monotonic_ms() + AML_IMAGE_PULL_TIMEOUT_MS;
+	off_t from = 0;
+	int r, rc = -1;
+
+	snprintf(layout, sizeof(layout), "%s.oci", prefix);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", prefix);
+	if (clean_env(&env) < 0 || asprintf(&dest, "oci:%s:img", layout) < 0 ||
+	    asprintf(&image, "%s:img", layout) < 0 ||
+	    aml_strlist_push(&copy, "skopeo") < 0 ||
+	    aml_strlist_push(&copy, "copy") < 0 ||
+	    access_args(&copy, p->site, "--src-cert-dir") < 0 ||
+	    aml_strlist_push(&copy, p->source) < 0 ||
+	    aml_strlist_push(&copy, dest) < 0 ||
+	    aml_strlist_push(&unpack, "umoci") < 0 ||
+	    aml_strlist_push(&unpack, "unpack") < 0 ||
+	    aml_strlist_push(&unpack, "--rootless") < 0 ||
+	    aml_strlist_push(&unpack, "--image") < 0 ||
+	    aml_strlist_push(&unpack, image) < 0 ||
+	    aml_strlist_push(&unpack, prefix) < 0) {
+		aml_fail(errbuf, errlen, "out of memory");
+		goto out;
+	}
+	/* What a killed pull left is the cache's to remove with <key>.*;
+	 * a layout of our own from before is only in the way. */
+	aml_tree_remove(AT_FDCWD, layout);
+	r = aml_env_run_logged(copy.items, copy.count, env.items, log_fd,
+			       deadline, &from, errbuf, errlen);
+	if (r != 0) {
+		if (r > 0)
+			step_failed(log_fd, from, "pulling", p, r, errbuf,
+				    errlen);
+		goto out;
+	}
+	r = aml_env_run_logged(unpack.items, unpack.count, env.items, log_fd,
+			       deadline, &from, errbuf, errlen);
+	if (r != 0) {
+		if (r > 0)
+			step_failed(log_fd, from, "unpacking", p, r, errbuf,
+				    errlen);
+		goto out;
+	}
+	if (make_below(rootfs, p->site->run_dir) < 0) {
+		aml_fail(errbuf, errlen, "image %s: cannot make %s in it: %s",
+			 p->shown, p->site->run_dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	/* The unpacked bundle is what runs use; the layout would double
+	 * the disk an image takes. */
+	aml_tree_remove(AT_FDCWD, layout);
+	free(dest);
+	free(image);
+	aml_strlist_free(&copy);
+	aml_strlist_free(&unpack);
+	aml_strlist_free(&env);
+	return rc;
+}
+
+enum aml_env_outcome aml_image_make(const char *ref,
+				    const struct aml_site *site,
+				    int64_t wait_ms, char digest[72],
+				    char *bundle, size_t blen,
+				    char *log_path, size_t llen,
+				    char *errbuf, size_t errlen)
+{
+	struct aml_image_ref parsed;
+	struct aml_env_builder b = { .kind = "image" };
+	struct pull p = { .site = site };
+	char shown[600], source[700], why[512];
+
+	if (llen)
+		log_path[0] = '\0';
+	if (aml_image_ref_parse(ref, &parsed, why, sizeof(why)) < 0) {
+		aml_fail(errbuf, errlen, "image %s: %s", ref, why);
+		return AML_ENV_FAILED;
+	}
+	if (aml_image_ref_format(&parsed, 0, shown, sizeof(shown)) < 0 ||
+	    aml_image_resolve(ref, site, digest, errbuf, errlen) < 0)
+		return AML_ENV_FAILED;
+	snprintf(parsed.digest, sizeof(parsed.digest), "%s", digest);
+	memcpy(source, "docker://", 9);
+	if (aml_image_ref_format(&parsed, 1, source + 9, sizeof(source) - 9) <
+	    0) {
+		aml_fail(errbuf, errlen, "image %s: name too long", ref);
+		return AML_ENV_FAILED;
+	}
+	p.source = source;
+	p.shown = shown;
+	b.what = shown;
+	b.build = pull_build;
+	b.arg = &p;
+	return aml_env_cache_get(site->image_dir, digest + 7, &b, wait_ms,
+				 NULL, NULL, bundle, blen, log_path, llen,
+				 errbuf, errlen);
+}
+
+/* ---- Preparing's reason ---- */
+
+struct newest {
+	const char *what;
+	char key[AML_ENV_KEY_LEN + 1];
+	int64_t built_ms;
+};
+
+static void newest_of(void *arg, const struct aml_env_entry *e)
+{
+	struct newest *n = arg;
+
+	if (e->ready && !strcmp(e->what, n->what) &&
+	    (!n->key[0] || e->built_ms > n->built_ms)) {
+		memcpy(n->key, e->key, sizeof(n->key));
+		n->built_ms = e->built_ms;
+	}
+}
+
+void aml_image_reason(const char *ref, const struct aml_site *site,
+		      char *buf, size_t len)
+{
+	struct aml_image_ref parsed;
+	struct newest n = { 0 };
+	char shown[600], err[512], bundle[PATH_MAX];
+
+	if (aml_image_ref_parse(ref, &parsed, err, sizeof(err)) < 0 ||
+	    aml_image_ref_format(&parsed, 0, shown, sizeof(shown)) < 0) {
+		snprintf(buf, len, "image %s", ref);
+		return;
+	}
+	if (parsed.digest[0]) {
+		if (aml_env_cache_lookup(site->image_dir, parsed.digest + 7,
+					 bundle, sizeof(bundle), err,
+					 sizeof(err)) == 1)
+			memcpy(n.key, parsed.digest + 7, AML_ENV_KEY_LEN + 1);
+	} else {
+		/* The tag's digest is the registry's to say; the newest
+		 * pull of this name here is what the run most likely gets. */
+		n.what = shown;
+		aml_env_cache_list(site->image_dir, newest_of, &n, err,
+				   sizeof(err));
+	}
+	if (n.key[0])
+		snprintf(buf, len, "image %s (sha256:%.*s): cached", shown,
+			 SHORT_DIGEST, n.key);
+	else
+		snprintf(buf, len, "image %s: pulling", shown);
+}

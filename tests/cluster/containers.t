@@ -1,0 +1,242 @@
+#!/bin/bash
+# Container images end to end, as the test user, with nothing outside the
+# machine: a loopback registry over TLS (images.sh) holding a Debian image
+# with python3 that the harness builds, Charliecloud's ch-run as the
+# site's runtime.  A run in the image writes outputs that reach history;
+# the image is pulled once, then found; a 2-node PyTorch-style run's ranks
+# meet over TCP inside it; a missing image fails the run naming it and the
+# registry's answer; max_run_duration_seconds stops a run in the image;
+# a site without a runtime, Docker arguments the site does not allow and
+# a registry the site does not list are refused at submit.  The hostile
+# user plants an image where the victim's runs might look, and it is not
+# used.
+tests=$(cd "$(dirname "$0")" && pwd)
+. "$tests/lib.sh"
+. "$tests/images.sh"
+
+needs_launcher
+for c in ch-run skopeo umoci docker-registry openssl debootstrap; do
+	if ! command -v "$c" >/dev/null; then
+		echo "1..0 # SKIP $c is not installed (contrib/install-deps installs it)"
+		exit 0
+	fi
+done
+work=$(mktemp -d /var/tmp/aml-containers-t.XXXXXX)
+chmod 755 "$work"
+cp "$AML_CONF" "$work/aml.conf.saved"
+src=$(fresh_user_dir aml-containers-test)
+restart_ctld() {
+	AML_CLUSTER_DIR=$(dirname "$AML_CONF") "$tests/../../contrib/aml-cluster" restart-ctld >/dev/null ||
+		echo "# slurmctld did not restart"
+}
+finish() {
+	registry_stop "$work/registry" >/dev/null 2>&1
+	cp "$work/aml.conf.saved" "$AML_CONF"
+	restart_ctld
+	rm -rf "$work" "$src"
+}
+trap finish EXIT
+
+history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
+write() { as_user tee "$1" >/dev/null; }
+submit() {
+	local dir=$1 out; shift
+	out=$(cd "$dir" && as_user sbatch -o /dev/null "$@" --aml-run=run.json </dev/null 2>&1)
+	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
+}
+# sbatch's whole answer, for refusals.
+submit_out() { (cd "$1" && as_user sbatch -o /dev/null --aml-run=run.json </dev/null 2>&1); }
+show() { as_user aml-run show --json "$1" 2>/dev/null; }
+status_of() { show "$1" | jq -r .status; }
+ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
+statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
+reason_of() { show "$1" | jq -r --arg s "$2" '[.events[] | select(.status == $s) | .reason // ""] | last'; }
+log_of() { as_user aml-run logs "$1" 2>&1; }
+# run.json of [dir]: the script [script] in the image [image] (v1 docker).
+image_run() {
+	local dir=$src/$1 image=$2 script=$3; shift 3
+	as_user mkdir -p "$dir"
+	jq -n --arg i "$image" --arg s "$script" '{experiment_name: "containers", script: $s,
+		compute_target: "cpu",
+		environment: {docker: {enabled: true, base_image: $i},
+			python: {user_managed_dependencies: true, interpreter_path: "python3"}}}' |
+		jq "$@" | as_user tee "$dir/run.json" >/dev/null
+}
+n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
+
+echo "1..17"
+
+# ---- a site without a runtime refuses a run asking for an image, at submit
+image_run none 127.0.0.1:5000/aml/python:3 main.py .
+before=$(n_jobs_of_user)
+out=$(submit_out "$src/none")
+case $out in
+*"environment.docker.base_image"*"ContainerRuntime=none"*) ok "ContainerRuntime=none: an image is refused at submit, naming the field" ;;
+*) not_ok "ContainerRuntime=none: an image is refused at submit, naming the field" "$out" ;; esac
+same "ContainerRuntime=none: nothing was submitted" "$before" "$(n_jobs_of_user)"
+
+# ---- the registry, the image, the site
+# Not in $(...): the registry stays this shell's child (images.sh).
+registry_start "$work/registry" >"$work/registry.addr" 2>"$work/registry.err" ||
+	{ echo "Bail out! the registry did not start: $(cat "$work/registry.err")"; exit 1; }
+reg=$(cat "$work/registry.addr")
+py=$(image_build_python) || { echo "Bail out! the python image did not build: $py"; exit 1; }
+image_push "$py" "$reg/aml/python:3" "$work/registry/ca" >"$work/push.log" 2>&1 ||
+	{ echo "Bail out! the push failed: $(tail -n 2 "$work/push.log")"; exit 1; }
+mkdir -m 1777 "$work/images"
+chmod -R a+rX "$work/registry/ca"
+sed -i '/^ContainerRuntime=/d; /^ContainerRegistries=/d; /^ContainerCertDir=/d; /^ImageDir=/d; /^Environment=/d' "$AML_CONF"
+cat >>"$AML_CONF" <<EOF
+ContainerRuntime=charliecloud
+ContainerRegistries=$reg
+ContainerCertDir=$work/registry/ca
+ImageDir=$work/images
+Environment=py-image:1 Image=$reg/aml/python:3 Interpreter=python3
+EOF
+restart_ctld
+
+# ---- a run in the image
+as_user mkdir -p "$src/first"
+write "$src/first/main.py" <<'EOF'
+import json, os, socket
+os.makedirs("outputs", exist_ok=True)
+facts = {
+    "uid": os.getuid(),
+    "cwd": os.getcwd(),
+    "workdir": os.environ.get("AML_WORKDIR"),
+    "run_id": os.environ.get("AZUREML_RUN_ID"),
+    # On the host, not in the image: proves where the script runs.
+    "host_sbatch": os.path.exists("/usr/bin/sbatch"),
+    "hostname": socket.gethostname(),
+}
+with open("outputs/facts.json", "w") as f:
+    json.dump(facts, f)
+print("in the image", flush=True)
+EOF
+image_run first "$reg/aml/python:3" main.py .
+run=$(submit "$src/first")
+wait_until 300 ended "$run" || echo "# the first image run did not end: $(statuses "$run")"
+facts=$history/$user/containers/$run/outputs/facts.json
+same "a run in the image: Completed, its outputs in history" "Completed yes" \
+	"$(status_of "$run") $([ -s "$facts" ] && echo yes)"
+same "in the image: not the host's files, the user's own uid, its working directory, its variables" \
+	"false $(id -u "$user") true $run" \
+	"$(jq -r '"\(.host_sbatch) \(.uid) \(.cwd == .workdir) \(.run_id)"' "$facts" 2>/dev/null)"
+case $(reason_of "$run" Preparing) in
+"image $reg/aml/python:3: pulling") ok "Preparing says the image is being pulled" ;;
+*) not_ok "Preparing says the image is being pulled" "$(reason_of "$run" Preparing)" ;; esac
+same "the pull log is in the run's logs" yes \
+	"$(grep -q 'skopeo copy' "$history/$user/containers/$run/logs/azureml/image_pull_log.txt" 2>/dev/null && echo yes)"
+
+# ---- again: found, not pulled
+again=$(submit "$src/first")
+wait_until 120 ended "$again" || echo "# the second image run did not end: $(statuses "$again")"
+case $(status_of "$again")/$(reason_of "$again" Preparing) in
+"Completed/image $reg/aml/python:3 (sha256:"*"): cached") ok "a second run finds the image pulled (Preparing says cached)" ;;
+*) not_ok "a second run finds the image pulled (Preparing says cached)" "$(status_of "$again") $(reason_of "$again" Preparing)" ;; esac
+same "a second run pulls nothing (no pull log)" no \
+	"$([ -e "$history/$user/containers/$again/logs/azureml/image_pull_log.txt" ] && echo yes || echo no)"
+same "one image in the user's cache" 1 "$(as_user aml-run env list 2>/dev/null | grep -c "^image ")"
+
+# ---- the catalogue's image, by name
+as_user mkdir -p "$src/named"
+write "$src/named/main.py" <<'EOF'
+import os
+print("named", os.path.exists("/usr/bin/sbatch"), flush=True)
+EOF
+jq -n '{experiment_name: "containers", script: "main.py", compute_target: "cpu",
+	environment: {name: "py-image", version: "1"}}' | write "$src/named/run.json"
+run=$(submit "$src/named")
+wait_until 120 ended "$run"
+same "a catalogue environment with Image= runs in it" "Completed named False" \
+	"$(status_of "$run") $(log_of "$run" | grep -o 'named .*')"
+
+# ---- 2 nodes, PyTorch-style: the ranks meet over TCP in the image
+as_user mkdir -p "$src/dist"
+write "$src/dist/main.py" <<'EOF'
+import os, socket, time
+rank = int(os.environ["RANK"])
+addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+if rank == 0:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", port)); s.listen(1); s.settimeout(60)
+    c, _ = s.accept()
+    got = c.recv(100).decode()
+    os.makedirs("outputs", exist_ok=True)
+    with open("outputs/met.txt", "w") as f:
+        f.write(got)
+    print("rank 0 got", got, flush=True)
+else:
+    end = time.time() + 60
+    while True:
+        try:
+            c = socket.create_connection((addr, port), timeout=5)
+            break
+        except OSError:
+            if time.time() > end:
+                raise
+            time.sleep(0.2)
+    print("rank 1 on %s in the image: %s" % (os.environ["SLURMD_NODENAME"],
+          not os.path.exists("/usr/bin/sbatch")), flush=True)
+    c.sendall(("hello from rank %d of %s" % (rank, os.environ["WORLD_SIZE"])).encode())
+EOF
+image_run dist "$reg/aml/python:3" main.py \
+	'.distributed_job_config = {type: "pytorch", process_count: 2} | .node_count = 2 | .max_run_duration_seconds = 300'
+run=$(submit "$src/dist")
+wait_until 300 ended "$run" || echo "# the 2-node run did not end: $(statuses "$run")"
+same "2 nodes in the image: rank 1 reached rank 0 over TCP" "Completed hello from rank 1 of 2" \
+	"$(status_of "$run") $(cat "$history/$user/containers/$run/outputs/met.txt" 2>/dev/null)"
+same "2 nodes: rank 1 ran on the other node, in the image too" "rank 1 on n2 in the image: True" \
+	"$(as_user aml-run logs --rank 1 "$run" 2>&1 | grep -o 'rank 1 on .*')"
+
+# ---- a missing image fails the run, naming it and the registry's answer
+image_run missing "$reg/aml/nosuch:1" main.py .
+write "$src/missing/main.py" <<<'print("never")'
+run=$(submit "$src/missing")
+wait_until 120 ended "$run"
+case $(status_of "$run")/$(reason_of "$run" Failed) in
+"Failed/image $reg/aml/nosuch:1: "*"manifest unknown"*) ok "a missing image: Failed, naming the image and the registry's answer" ;;
+*) not_ok "a missing image: Failed, naming the image and the registry's answer" "$(status_of "$run") $(reason_of "$run" Failed)" ;; esac
+
+# ---- the duration limit in the image
+as_user mkdir -p "$src/long"
+write "$src/long/main.py" <<'EOF'
+import time
+print("sleeping", flush=True)
+time.sleep(120)
+EOF
+image_run long "$reg/aml/python:3" main.py '.max_run_duration_seconds = 3'
+run=$(submit "$src/long")
+wait_until 120 ended "$run"
+same "max_run_duration_seconds stops a run in its image" "Canceled max_run_duration_seconds (3 s) reached" \
+	"$(status_of "$run") $(reason_of "$run" Canceled)"
+
+# ---- refusals at submit
+image_run args "$reg/aml/python:3" main.py '.environment.docker.arguments = ["--privileged"]'
+before=$(n_jobs_of_user)
+out=$(submit_out "$src/args")
+case $out in
+*"environment.docker.arguments"*"--privileged"*) ok "Docker arguments the site does not allow are refused at submit, naming the argument" ;;
+*) not_ok "Docker arguments the site does not allow are refused at submit, naming the argument" "$out" ;; esac
+image_run elsewhere "registry.example.com/aml/python:3" main.py .
+out=$(submit_out "$src/elsewhere")
+case $out in
+*"registry.example.com"*"ContainerRegistries"*) ok "a registry the site does not list is refused at submit" ;;
+*) not_ok "a registry the site does not list is refused at submit" "$out" ;; esac
+same "refusals: nothing was submitted" "$before" "$(n_jobs_of_user)"
+
+# ---- the hostile user plants an image where the victim's run might look
+digest=$(skopeo inspect --cert-dir "$work/registry/ca" --format '{{.Digest}}' "docker://$reg/aml/python:3" 2>/dev/null)
+key=${digest#sha256:}
+# shared/ is root's: a user's shared/ is ignored, and so is what they put
+# in it; the victim's own directory is 0700.
+as_evil mkdir -p "$work/images/shared/$key/rootfs" 2>/dev/null
+as_evil sh -c "echo evil > '$work/images/shared/$key.ready'" 2>/dev/null
+victim_dir=$(find "$work/images" -maxdepth 1 -user "$user" -type d | head -n 1)
+same "the victim's image directory is not the hostile user's to read" denied \
+	"$(as_evil ls "$victim_dir" >/dev/null 2>&1 && echo read || echo denied)"
+run=$(submit "$src/first")
+wait_until 120 ended "$run"
+same "the victim's run uses its own image, not the planted one" "Completed false" \
+	"$(status_of "$run") $(jq -r .host_sbatch "$history/$user/containers/$run/outputs/facts.json" 2>/dev/null)"

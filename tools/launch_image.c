@@ -1,0 +1,320 @@
+/*
+ * launch_image.c: see launch_image.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "env_cache.h"
+#include "errors.h"
+#include "fdio.h"
+#include "image_pull.h"
+#include "image_ref.h"
+#include "launch_image.h"
+#include "site.h"
+
+/* How long a process waits for another run's pull of the same image. */
+#define PULL_WAIT_MS (3600LL * 1000)
+/* An image's config.json is a few KiB; a bigger one is not umoci's. */
+#define CONFIG_MAX (1u << 20)
+
+static const char opt_image[] = "--in-image=";
+static const char opt_shm[] = "--shm-bytes=";
+static const char opt_ipc[] = "--ipc-host";
+
+/* The pull log into the working directory's logs/azureml/[name]. */
+static void keep_log(int workdir_fd, const char *log_path, const char *name)
+{
+	int in = open(log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1;
+	char buf[65536], rel[256];
+	ssize_t n;
+
+	if (in < 0)
+		return;
+	snprintf(rel, sizeof(rel), "logs/azureml/%s", name);
+	if ((mkdirat(workdir_fd, "logs", 0755) == 0 || errno == EEXIST) &&
+	    (mkdirat(workdir_fd, "logs/azureml", 0755) == 0 || errno == EEXIST))
+		out = openat(workdir_fd, rel,
+			     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+				     O_CLOEXEC,
+			     0644);
+	while (out >= 0 && (n = aml_read_some(in, buf, sizeof(buf))) > 0)
+		if (aml_write_all(out, buf, (size_t)n) < 0)
+			break;
+	if (out >= 0)
+		close(out);
+	close(in);
+}
+
+/* registry/repository@digest of [ref] pinned to [digest]. */
+static int pin(const char *ref, const char *digest, char *buf, size_t len,
+	       char *errbuf, size_t errlen)
+{
+	struct aml_image_ref parsed;
+	char why[256];
+
+	if (aml_image_ref_parse(ref, &parsed, why, sizeof(why)) < 0)
+		return aml_fail(errbuf, errlen, "image %s: %s", ref, why);
+	snprintf(parsed.digest, sizeof(parsed.digest), "%s", digest);
+	if (aml_image_ref_format(&parsed, 1, buf, len) < 0)
+		return aml_fail(errbuf, errlen, "image %s: name too long", ref);
+	return 0;
+}
+
+/*
+ * The image [ref] ready on this node, held: [bundle], [digest], the hold
+ * in [*held_fd]; the pull log, when there was a pull, kept in the
+ * working directory as [log_name].  0, or -1 with errbuf.
+ */
+static int make_held(const struct aml_site *site, const char *ref,
+		     int workdir_fd, const char *log_name, char *bundle,
+		     size_t blen, char digest[72], int *held_fd, char *errbuf,
+		     size_t errlen)
+{
+	struct aml_env_hold held = { -1 };
+	enum aml_env_outcome got;
+	char log_path[PATH_MAX];
+
+	*held_fd = -1;
+	got = aml_image_make(ref, site, PULL_WAIT_MS, digest, bundle, blen,
+			     log_path, sizeof(log_path), errbuf, errlen);
+	if (log_path[0])
+		keep_log(workdir_fd, log_path, log_name);
+	if (got != AML_ENV_CACHED && got != AML_ENV_BUILT)
+		return -1;
+	/* Held while the run runs, so that no gc takes it away under it. */
+	if (aml_env_cache_hold(site->image_dir, digest + 7, &held, bundle,
+			       blen, errbuf, errlen) < 0)
+		return -1;
+	*held_fd = held.fd;
+	return 0;
+}
+
+int launch_image_prepare(const struct launch_ctx *c,
+			 const struct aml_env_choice *env,
+			 struct launch_image *img, char *errbuf,
+			 size_t errlen)
+{
+	char digest[72];
+
+	img->pinned[0] = img->bundle[0] = '\0';
+	img->held_fd = -1;
+	if (!env->image)
+		return 0;
+	if (c->site->container_runtime == AML_CONTAINER_PYXIS) {
+		/* enroot pulls on each node; the digest keeps them equal. */
+		if (aml_image_resolve(env->image, c->site, digest, errbuf,
+				      errlen) < 0)
+			return -1;
+		return pin(env->image, digest, img->pinned,
+			   sizeof(img->pinned), errbuf, errlen);
+	}
+	if (make_held(c->site, env->image, c->workdir_fd,
+		      "image_pull_log.txt", img->bundle, sizeof(img->bundle),
+		      digest, &img->held_fd, errbuf, errlen) < 0)
+		return -1;
+	return pin(env->image, digest, img->pinned, sizeof(img->pinned),
+		   errbuf, errlen);
+}
+
+int launch_image_wrap(const struct launch_image *img,
+		      const struct aml_env_choice *env, const char *self,
+		      char *const *argv, struct aml_strlist *out)
+{
+	char *word = NULL;
+	int bad;
+
+	memset(out, 0, sizeof(*out));
+	bad = aml_strlist_push(out, self) < 0 ||
+	      asprintf(&word, "%s%s", opt_image, img->pinned) < 0 ||
+	      aml_strlist_push(out, word) < 0;
+	free(word);
+	word = NULL;
+	if (!bad && env->shm_bytes)
+		bad = asprintf(&word, "%s%" PRIu64, opt_shm, env->shm_bytes) <
+			      0 ||
+		      aml_strlist_push(out, word) < 0;
+	free(word);
+	if (!bad && env->ipc_host)
+		bad = aml_strlist_push(out, opt_ipc) < 0;
+	if (!bad)
+		bad = aml_strlist_push(out, "--") < 0;
+	for (size_t i = 0; !bad && argv[i]; i++)
+		bad = aml_strlist_push(out, argv[i]) < 0;
+	if (bad)
+		aml_strlist_free(out);
+	return bad ? -1 : 0;
+}
+
+/* The job's GPUs on this node as Slurm gave them, for the runtime. */
+static const char *job_gpus(void)
+{
+	const char *g = getenv("SLURM_STEP_GPUS");
+
+	if (!g || !*g)
+		g = getenv("SLURM_JOB_GPUS");
+	return g && *g ? g : NULL;
+}
+
+int launch_image_srun_options(const struct launch_image *img,
+			      const struct aml_env_choice *env,
+			      const struct aml_site *site, const char *workdir,
+			      struct aml_strlist *out, char *errbuf,
+			      size_t errlen)
+{
+	char *binds[] = { site->run_dir, NULL };
+	struct aml_container_spec s = {
+		.runtime = site->container_runtime,
+		.runtime_args = site->container_runtime_args,
+		.image = img->pinned,
+		.workdir = workdir,
+		.binds = binds,
+		.shm_bytes = env->shm_bytes,
+		.ipc_host = env->ipc_host,
+		.gpus = job_gpus(),
+	};
+
+	return aml_container_srun_options(&s, out, errbuf, errlen);
+}
+
+/* ---- --in-image ---- */
+
+/* The image's own variables where the run has none; PATH the image's,
+ * whose programs the run means. */
+static int take_image_env(const char *bundle, char *errbuf, size_t errlen)
+{
+	struct aml_strlist vars = { 0 };
+	char path[PATH_MAX + 16], *text = NULL;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return aml_fail(errbuf, errlen, "%s: %s", path,
+				strerror(errno));
+	if (aml_read_fd(fd, CONFIG_MAX, &text, &len) < 0) {
+		aml_fail(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (aml_container_image_env(text, len, &vars, errbuf, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < vars.count; i++) {
+		char *eq = strchr(vars.items[i], '=');
+
+		*eq = '\0';
+		if ((!strcmp(vars.items[i], "PATH") || !getenv(vars.items[i])) &&
+		    setenv(vars.items[i], eq + 1, 1) < 0) {
+			aml_fail(errbuf, errlen, "out of memory");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	aml_strlist_free(&vars);
+	return rc;
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("aml-launch: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int launch_image_exec(int argc, char **argv)
+{
+	struct aml_site site;
+	struct aml_strlist cmd = { 0 };
+	const char *ref = NULL, *node = getenv("SLURMD_NODENAME");
+	uint64_t shm = 0;
+	int ipc = 0, i, workdir_fd, held_fd = -1;
+	char err[1024], bundle[PATH_MAX], digest[72], workdir[PATH_MAX],
+	     log_name[128];
+
+	for (i = 0; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strncmp(argv[i], opt_image, sizeof(opt_image) - 1))
+			ref = argv[i] + sizeof(opt_image) - 1;
+		else if (!strncmp(argv[i], opt_shm, sizeof(opt_shm) - 1))
+			shm = strtoull(argv[i] + sizeof(opt_shm) - 1, NULL, 10);
+		else if (!strcmp(argv[i], opt_ipc))
+			ipc = 1;
+		else
+			break;
+	}
+	if (!ref || i >= argc - 1 || strcmp(argv[i], "--")) {
+		say("usage: aml-launch --in-image=IMAGE@DIGEST [--shm-bytes=N] "
+		    "[--ipc-host] -- COMMAND...");
+		return 64;
+	}
+	if (aml_site_load_default(&site, err, sizeof(err)) < 0) {
+		say("%s", err);
+		return 126;
+	}
+	if (!getcwd(workdir, sizeof(workdir)) ||
+	    (workdir_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		say("the working directory: %s", strerror(errno));
+		aml_site_free(&site);
+		return 126;
+	}
+	snprintf(log_name, sizeof(log_name), "image_pull_log.%s.txt",
+		 node && *node && !strchr(node, '/') ? node : "node");
+	if (make_held(&site, ref, workdir_fd, log_name, bundle,
+		      sizeof(bundle), digest, &held_fd, err, sizeof(err)) < 0 ||
+	    take_image_env(bundle, err, sizeof(err)) < 0) {
+		say("%s", err);
+		close(workdir_fd);
+		aml_site_free(&site);
+		return 126;
+	}
+	close(workdir_fd);
+	/* The hold goes on with the runtime, and the command under it. */
+	if (held_fd >= 0)
+		fcntl(held_fd, F_SETFD, 0);
+	{
+		char *binds[] = { site.run_dir, NULL };
+		struct aml_container_spec s = {
+			.runtime = site.container_runtime,
+			.runtime_args = site.container_runtime_args,
+			.bundle = bundle,
+			.workdir = workdir,
+			.binds = binds,
+			.shm_bytes = shm,
+			.ipc_host = ipc,
+			.gpus = job_gpus(),
+			.argv = argv + i + 1,
+		};
+		char storage[PATH_MAX + 32];
+
+		/* podman's own state: beside the run's working directory,
+		 * in the user's own RunDir, never a shared /tmp name. */
+		snprintf(storage, sizeof(storage), "%s/../.podman-%s", workdir,
+			 node && *node && !strchr(node, '/') ? node : "node");
+		s.storage_dir = storage;
+		if (aml_container_argv(&s, &cmd, err, sizeof(err)) < 0) {
+			say("%s", err);
+			aml_site_free(&site);
+			return 126;
+		}
+	}
+	execvp(cmd.items[0], cmd.items);
+	say("cannot run %s: %s", cmd.items[0], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
