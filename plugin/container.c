@@ -158,13 +158,15 @@ static int words_finish(struct words *w, struct aml_strlist *out,
 	char **grown = NULL;
 
 	if (!w->oom && w->list.count > 0) {
-		grown = realloc(out->items, (out->count + w->list.count) *
+		grown = realloc(out->items, (out->count + w->list.count + 1) *
 						    sizeof(*grown));
 		if (grown) {
 			out->items = grown;
 			memcpy(out->items + out->count, w->list.items,
 			       w->list.count * sizeof(*grown));
 			out->count += w->list.count;
+			/* An argv, as strlist.h's pushes leave one. */
+			out->items[out->count] = NULL;
 			free(w->list.items);
 			w->list.items = NULL;
 			w->list.count = 0;

@@ -9,7 +9,7 @@
 int aml_strlist_push(struct aml_strlist *list, const char *value)
 {
 	char **items = realloc(list->items,
-			       (list->count + 1) * sizeof(*items));
+			       (list->count + 2) * sizeof(*items));
 	char *copy;
 
 	if (!items)
@@ -19,6 +19,7 @@ int aml_strlist_push(struct aml_strlist *list, const char *value)
 	if (!copy)
 		return -1;
 	list->items[list->count++] = copy;
+	list->items[list->count] = NULL;
 	return 0;
 }
 

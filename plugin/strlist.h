@@ -13,8 +13,9 @@ struct aml_strlist {
 	size_t count;
 };
 
-/* Append a copy of [value].  Returns 0, or -1 when memory runs out (the
- * list is then as it was). */
+/* Append a copy of [value], with a NULL after it, so that a list made by
+ * pushes is an argv or an envp as it stands.  Returns 0, or -1 when
+ * memory runs out (the list is then as it was). */
 int aml_strlist_push(struct aml_strlist *list, const char *value);
 
 /* Free every item and the array; the list is left empty. */

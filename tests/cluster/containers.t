@@ -214,15 +214,17 @@ same "max_run_duration_seconds stops a run in its image" "Canceled max_run_durat
 
 # ---- refusals at submit
 image_run args "$reg/aml/python:3" main.py '.environment.docker.arguments = ["--privileged"]'
+write "$src/args/main.py" <<<'print("never")'
 before=$(n_jobs_of_user)
 out=$(submit_out "$src/args")
 case $out in
 *"environment.docker.arguments"*"--privileged"*) ok "Docker arguments the site does not allow are refused at submit, naming the argument" ;;
 *) not_ok "Docker arguments the site does not allow are refused at submit, naming the argument" "$out" ;; esac
 image_run elsewhere "registry.example.com/aml/python:3" main.py .
+write "$src/elsewhere/main.py" <<<'print("never")'
 out=$(submit_out "$src/elsewhere")
 case $out in
-*"registry.example.com"*"ContainerRegistries"*) ok "a registry the site does not list is refused at submit" ;;
+*"environment.docker.base_image: registry registry.example.com is not one this site pulls from (allowed: $reg)"*) ok "a registry the site does not list is refused at submit" ;;
 *) not_ok "a registry the site does not list is refused at submit" "$out" ;; esac
 same "refusals: nothing was submitted" "$before" "$(n_jobs_of_user)"
 

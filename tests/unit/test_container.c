@@ -53,6 +53,8 @@ static void expect_words(struct aml_strlist *list, const char *const *want)
 	for (size_t i = 0; i < n && i < list->count; i++)
 		assert_string_equal(list->items[i], want[i]);
 	assert_int_equal(list->count, n);
+	/* exec takes it as it is. */
+	assert_null(list->items[n]);
 	aml_strlist_free(list);
 }
 

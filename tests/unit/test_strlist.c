@@ -27,6 +27,8 @@ static void test_strlist_push_free(void **state)
 	assert_string_equal(l.items[0], "one");
 	assert_string_equal(l.items[1], "");
 	assert_string_equal(l.items[2], "three");
+	/* An argv as it stands. */
+	assert_null(l.items[3]);
 	aml_strlist_free(&l);
 	assert_null(l.items);
 	assert_int_equal(l.count, 0);
