@@ -64,7 +64,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..17"
+echo "1..19"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
