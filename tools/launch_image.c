@@ -303,10 +303,10 @@ int launch_image_exec(int argc, char **argv)
 		};
 		char storage[PATH_MAX + 32];
 
-		/* podman's own state: beside the run's working directory,
-		 * in the user's own RunDir, never a shared /tmp name. */
-		snprintf(storage, sizeof(storage), "%s/../.podman-%s", workdir,
-			 node && *node && !strchr(node, '/') ? node : "node");
+		/* podman's own state, in the run's working directory on
+		 * this node: the user's own, never a shared /tmp name, and
+		 * removed with it at the job's end. */
+		snprintf(storage, sizeof(storage), "%s/.aml-podman", workdir);
 		s.storage_dir = storage;
 		if (aml_container_argv(&s, &cmd, err, sizeof(err)) < 0) {
 			say("%s", err);

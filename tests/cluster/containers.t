@@ -64,7 +64,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..19"
+echo "1..21"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
@@ -242,3 +242,27 @@ run=$(submit "$src/first")
 wait_until 120 ended "$run"
 same "the victim's run uses its own image, not the planted one" "Completed false" \
 	"$(status_of "$run") $(jq -r .host_sbatch "$history/$user/containers/$run/outputs/facts.json" 2>/dev/null)"
+
+# ---- rootless podman: the same runs
+# crun cannot run in this machine's hybrid cgroups: the site's podman
+# options choose runc, as a site's would.
+if command -v podman >/dev/null && grep -q "^$user:" /etc/subuid; then
+	sed -i '/^ContainerRuntime=/d; /^ContainerRuntimeArgs=/d' "$AML_CONF"
+	printf 'ContainerRuntime=podman\nContainerRuntimeArgs="--runtime=runc --cgroup-manager=cgroupfs"\n' >>"$AML_CONF"
+	restart_ctld
+	run=$(submit "$src/first")
+	wait_until 180 ended "$run" || echo "# the podman run did not end: $(statuses "$run")"
+	facts=$history/$user/containers/$run/outputs/facts.json
+	same "podman: Completed in the image, the user's own uid, its working directory, its variables" \
+		"Completed false $(id -u "$user") true $run" \
+		"$(status_of "$run") $(jq -r '"\(.host_sbatch) \(.uid) \(.cwd == .workdir) \(.run_id)"' "$facts" 2>/dev/null)"
+	[ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed); $(log_of "$run" | tail -n 5)"
+	run=$(submit "$src/long")
+	wait_until 120 ended "$run"
+	same "podman: max_run_duration_seconds stops a run in its image" \
+		"Canceled max_run_duration_seconds (3 s) reached" \
+		"$(status_of "$run") $(reason_of "$run" Canceled)"
+else
+	ok "podman: Completed in the image # SKIP podman is not installed or $user has no /etc/subuid range"
+	ok "podman: max_run_duration_seconds stops a run in its image # SKIP podman is not installed or $user has no /etc/subuid range"
+fi
