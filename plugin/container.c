@@ -282,7 +282,10 @@ static void podman_argv(const struct aml_container_spec *s, struct words *w)
 	word(w, "--root");
 	joined(w, s->storage_dir, "/root", NULL);
 	word(w, "--runroot");
-	joined(w, s->storage_dir, "/run", NULL);
+	if (s->runroot)
+		word(w, s->runroot);
+	else
+		joined(w, s->storage_dir, "/run", NULL);
 	word(w, "run");
 	word(w, "--rm");
 	word(w, "--rootfs");
@@ -376,7 +379,9 @@ int aml_container_argv(const struct aml_container_spec *s,
 		return -1;
 	if (s->runtime == AML_CONTAINER_PODMAN) {
 		if (check_path("storage_dir", s->storage_dir, errbuf,
-			       errlen) != 0)
+			       errlen) != 0 ||
+		    (s->runroot && check_path("runroot", s->runroot, errbuf,
+					      errlen) != 0))
 			return -1;
 		if (s->ipc_host && s->shm_bytes > 0)
 			return aml_fail(errbuf, errlen,

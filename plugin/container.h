@@ -44,6 +44,9 @@ struct aml_container_spec {
 				     * same path, NULL-terminated or NULL */
 	const char *storage_dir;    /* podman only: --root <storage_dir>/root
 				     * --runroot <storage_dir>/run */
+	const char *runroot;        /* podman only: its --runroot instead
+				     * (NULL: as above); podman refuses one
+				     * longer than 50 bytes */
 	uint64_t shm_bytes;         /* 0: the runtime's default */
 	int ipc_host;               /* share the host's IPC namespace */
 	const char *gpus;           /* the job's GPU indices ("0,1"); NULL

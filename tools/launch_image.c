@@ -226,6 +226,32 @@ out:
 	return rc;
 }
 
+/*
+ * podman's --runroot (its sockets and locks; podman refuses one over 50
+ * bytes, so not in the working directory): the user's XDG_RUNTIME_DIR
+ * when it is theirs, else a new private directory in /tmp made by
+ * mkdtemp, whose name no other user can have taken first.  podman --rm
+ * empties it; the directory itself is left to /tmp's cleaning.
+ */
+static int podman_runroot(char *buf, size_t len, char *errbuf, size_t errlen)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+
+	if (xdg && *xdg == '/' && lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid() && !(st.st_mode & 077) &&
+	    (size_t)snprintf(buf, len, "%s/aml-podman", xdg) < 51 &&
+	    (mkdir(buf, 0700) == 0 || errno == EEXIST) &&
+	    lstat(buf, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid())
+		return 0;
+	snprintf(buf, len, "/tmp/aml-podman-XXXXXX");
+	if (!mkdtemp(buf))
+		return aml_fail(errbuf, errlen, "podman's run directory in "
+				"/tmp: %s", strerror(errno));
+	return 0;
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void say(const char *fmt, ...)
@@ -301,12 +327,20 @@ int launch_image_exec(int argc, char **argv)
 			.gpus = job_gpus(),
 			.argv = argv + i + 1,
 		};
-		char storage[PATH_MAX + 32];
+		char storage[PATH_MAX + 32], runroot[64] = "";
 
 		/* podman's own state, in the run's working directory on
 		 * this node: the user's own, never a shared /tmp name, and
 		 * removed with it at the job's end. */
 		snprintf(storage, sizeof(storage), "%s/.aml-podman", workdir);
+		if (site.container_runtime == AML_CONTAINER_PODMAN &&
+		    podman_runroot(runroot, sizeof(runroot), err,
+				   sizeof(err)) < 0) {
+			say("%s", err);
+			aml_site_free(&site);
+			return 126;
+		}
+		s.runroot = runroot[0] ? runroot : NULL;
 		s.storage_dir = storage;
 		if (aml_container_argv(&s, &cmd, err, sizeof(err)) < 0) {
 			say("%s", err);

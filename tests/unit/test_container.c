@@ -111,6 +111,13 @@ static void test_podman_no_gpu(void **state)
 	(void)state;
 	s.runtime_args = site_args;
 	expect_argv(&s, want);
+	/* A runroot of its own: podman refuses one over 50 bytes, so the
+	 * launcher's is short and elsewhere. */
+	s.runroot = "/run/user/1001/aml-podman";
+	want[7] = "/run/user/1001/aml-podman";
+	expect_argv(&s, want);
+	s.runroot = "run";
+	expect_refused(&s, "runroot: must be an absolute path");
 }
 
 static void test_podman_gpu_binds_shm(void **state)
