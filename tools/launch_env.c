@@ -201,19 +201,19 @@ static int use_prefix(const char *prefix, const char *what, char *errbuf,
 
 /* ---- built environments ---- */
 
-/* The build's log into the run's logs/azureml/, for the upload. */
-static void keep_log(const struct launch_ctx *c, const char *log_path)
+void launch_keep_log(int workdir_fd, const char *log_path, const char *name)
 {
 	int in = open(log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1;
-	char buf[65536];
+	char buf[65536], rel[256];
 	ssize_t n;
 
 	if (in < 0)
 		return;
-	if ((mkdirat(c->workdir_fd, "logs", 0755) == 0 || errno == EEXIST) &&
-	    (mkdirat(c->workdir_fd, BUILD_LOG_DIR, 0755) == 0 ||
+	snprintf(rel, sizeof(rel), "%s/%s", BUILD_LOG_DIR, name);
+	if ((mkdirat(workdir_fd, "logs", 0755) == 0 || errno == EEXIST) &&
+	    (mkdirat(workdir_fd, BUILD_LOG_DIR, 0755) == 0 ||
 	     errno == EEXIST))
-		out = openat(c->workdir_fd, BUILD_LOG_DIR "/" BUILD_LOG_NAME,
+		out = openat(workdir_fd, rel,
 			     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 				     O_CLOEXEC,
 			     0644);
@@ -238,7 +238,7 @@ static int prepare_built(const struct launch_ctx *c,
 			   sizeof(prefix), log_path, sizeof(log_path), errbuf,
 			   errlen);
 	if (log_path[0])
-		keep_log(c, log_path);
+		launch_keep_log(c->workdir_fd, log_path, BUILD_LOG_NAME);
 	if (got != AML_ENV_CACHED && got != AML_ENV_BUILT)
 		return -1;
 	/* Held while the run runs, so that no gc takes it away under it;

@@ -35,4 +35,11 @@ int launch_env_prepare(const struct launch_ctx *c,
 		       const struct aml_env_choice *env, char *errbuf,
 		       size_t errlen);
 
+/*
+ * A build's or pull's log [log_path] copied into the working directory
+ * [workdir_fd] as logs/azureml/[name], uploaded with logs/ (Azure ML keeps
+ * its own logs in logs/azureml/).  Nothing when it cannot be.
+ */
+void launch_keep_log(int workdir_fd, const char *log_path, const char *name);
+
 #endif

@@ -18,6 +18,7 @@
 #include "fdio.h"
 #include "image_pull.h"
 #include "image_ref.h"
+#include "launch_env.h"
 #include "launch_image.h"
 #include "site.h"
 
@@ -29,30 +30,6 @@
 static const char opt_image[] = "--in-image=";
 static const char opt_shm[] = "--shm-bytes=";
 static const char opt_ipc[] = "--ipc-host";
-
-/* The pull log into the working directory's logs/azureml/[name]. */
-static void keep_log(int workdir_fd, const char *log_path, const char *name)
-{
-	int in = open(log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1;
-	char buf[65536], rel[256];
-	ssize_t n;
-
-	if (in < 0)
-		return;
-	snprintf(rel, sizeof(rel), "logs/azureml/%s", name);
-	if ((mkdirat(workdir_fd, "logs", 0755) == 0 || errno == EEXIST) &&
-	    (mkdirat(workdir_fd, "logs/azureml", 0755) == 0 || errno == EEXIST))
-		out = openat(workdir_fd, rel,
-			     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				     O_CLOEXEC,
-			     0644);
-	while (out >= 0 && (n = aml_read_some(in, buf, sizeof(buf))) > 0)
-		if (aml_write_all(out, buf, (size_t)n) < 0)
-			break;
-	if (out >= 0)
-		close(out);
-	close(in);
-}
 
 /* registry/repository@digest of [ref] pinned to [digest]. */
 static int pin(const char *ref, const char *digest, char *buf, size_t len,
@@ -87,7 +64,7 @@ static int make_held(const struct aml_site *site, const char *ref,
 	got = aml_image_make(ref, site, PULL_WAIT_MS, digest, bundle, blen,
 			     log_path, sizeof(log_path), errbuf, errlen);
 	if (log_path[0])
-		keep_log(workdir_fd, log_path, log_name);
+		launch_keep_log(workdir_fd, log_path, log_name);
 	if (got != AML_ENV_CACHED && got != AML_ENV_BUILT)
 		return -1;
 	/* Held while the run runs, so that no gc takes it away under it. */

@@ -25,10 +25,6 @@ work=$(mktemp -d /var/tmp/aml-containers-t.XXXXXX)
 chmod 755 "$work"
 cp "$AML_CONF" "$work/aml.conf.saved"
 src=$(fresh_user_dir aml-containers-test)
-restart_ctld() {
-	AML_CLUSTER_DIR=$(dirname "$AML_CONF") "$tests/../../contrib/aml-cluster" restart-ctld >/dev/null ||
-		echo "# slurmctld did not restart"
-}
 finish() {
 	registry_stop "$work/registry" >/dev/null 2>&1
 	cp "$work/aml.conf.saved" "$AML_CONF"

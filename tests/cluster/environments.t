@@ -19,12 +19,6 @@ work=$(mktemp -d /var/tmp/aml-env-t.XXXXXX)
 chmod 755 "$work"
 cp "$AML_CONF" "$work/aml.conf.saved"
 src=$(fresh_user_dir aml-env-test)
-# slurmctld reads aml.conf (job_submit/aml) when it starts, as a site
-# restarts it after changing the catalogue (slurm-aml(8)).
-restart_ctld() {
-	AML_CLUSTER_DIR=$(dirname "$AML_CONF") "$tests/../../contrib/aml-cluster" restart-ctld >/dev/null ||
-		echo "# slurmctld did not restart"
-}
 finish() {
 	cp "$work/aml.conf.saved" "$AML_CONF"
 	restart_ctld

@@ -92,3 +92,11 @@ fresh_user_dir() {
 	chown "$who:" "$dir"
 	echo "$dir"
 }
+
+# slurmctld reads aml.conf (job_submit/aml) when it starts, as a site
+# restarts it after changing the catalogue or the container runtime
+# (slurm-aml(8)): tests that change aml.conf restart it.
+restart_ctld() {
+	AML_CLUSTER_DIR=$(dirname "$AML_CONF") "$(dirname "${BASH_SOURCE[0]}")/../../contrib/aml-cluster" restart-ctld >/dev/null ||
+		echo "# slurmctld did not restart"
+}
