@@ -150,6 +150,16 @@ static void words_all(struct words *w, char *const *v)
 		word(w, v[i]);
 }
 
+/* [option]K=V for each variable of s->env: set by the runtime inside the
+ * container, so that an image's LD_PRELOAD or PATH never reaches the
+ * runtime's own process on the host. */
+static void env_words(struct words *w, const char *option,
+		      const struct aml_container_spec *s)
+{
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		joined(w, option, s->env[i], NULL);
+}
+
 /* Move what [w] built to the end of [out]; -1 (and [w] released) when
  * memory ran out at any point, [out] then as it was. */
 static int words_finish(struct words *w, struct aml_strlist *out,
@@ -297,6 +307,7 @@ static void podman_argv(const struct aml_container_spec *s, struct words *w)
 	word(w, "--log-driver=passthrough");
 	same_path_binds(w, "--volume=", s);
 	joined(w, "--workdir=", s->workdir, NULL);
+	env_words(w, "--env=", s);
 	if (s->ipc_host)
 		word(w, "--ipc=host");
 	if (s->shm_bytes > 0) {
@@ -330,6 +341,10 @@ static void charliecloud_argv(const struct aml_container_spec *s,
 	words_all(w, s->runtime_args);
 	same_path_binds(w, "--bind=", s);
 	joined(w, "--cd=", s->workdir, NULL);
+	/* Values as the image wrote them: ch-run would expand $VAR. */
+	if (s->env && s->env[0])
+		word(w, "--env-no-expand");
+	env_words(w, "--set-env=", s);
 	rootfs_word(w, s->bundle);
 	word(w, "--");
 	words_all(w, s->argv);
@@ -343,6 +358,7 @@ static void apptainer_argv(const struct aml_container_spec *s,
 	word(w, "exec");
 	same_path_binds(w, "--bind=", s);
 	joined(w, "--pwd=", s->workdir, NULL);
+	env_words(w, "--env=", s);
 	if (has_gpus(s))
 		word(w, "--nv");
 	/* exec stops reading its options at the container: the command's
@@ -377,6 +393,15 @@ int aml_container_argv(const struct aml_container_spec *s,
 	    check_gpus(s, errbuf, errlen) != 0 ||
 	    check_command(s, errbuf, errlen) != 0)
 		return -1;
+	/* apptainer's --env is a list: it splits its value at commas. */
+	for (size_t i = 0; s->runtime == AML_CONTAINER_APPTAINER && s->env &&
+			   s->env[i]; i++)
+		if (strchr(s->env[i], ','))
+			return aml_fail(errbuf, errlen,
+					"container: apptainer: the image's "
+					"variable %.*s holds a ',', which "
+					"apptainer's --env would split",
+					(int)strcspn(s->env[i], "="), s->env[i]);
 	if (s->runtime == AML_CONTAINER_PODMAN) {
 		if (check_path("storage_dir", s->storage_dir, errbuf,
 			       errlen) != 0 ||

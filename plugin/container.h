@@ -47,6 +47,10 @@ struct aml_container_spec {
 	const char *runroot;        /* podman only: its --runroot instead
 				     * (NULL: as above); podman refuses one
 				     * longer than 50 bytes */
+	char *const *env;           /* "K=V" set inside the container only
+				     * (the image's own variables), never in
+				     * the runtime's own environment on the
+				     * host; NULL-terminated or NULL */
 	uint64_t shm_bytes;         /* 0: the runtime's default */
 	int ipc_host;               /* share the host's IPC namespace */
 	const char *gpus;           /* the job's GPU indices ("0,1"); NULL
@@ -102,8 +106,8 @@ int aml_container_srun_options(const struct aml_container_spec *s,
  * AML_CONTAINER_ENV_MAX_BYTES of input, or memory.
  *
  * podman --rootfs, ch-run and apptainer on a plain directory never read
- * the config, so the launcher gives these to the process itself, the
- * run's own variables after them.
+ * the config: the launcher gives those the run lacks (PATH always) as the
+ * spec's env, which the runtime sets inside the container only.
  */
 int aml_container_image_env(const char *json, size_t len,
 			    struct aml_strlist *out, char *errbuf,

@@ -164,9 +164,14 @@ int launch_image_srun_options(const struct launch_image *img,
 
 /* ---- --in-image ---- */
 
-/* The image's own variables where the run has none; PATH the image's,
- * whose programs the run means. */
-static int take_image_env(const char *bundle, char *errbuf, size_t errlen)
+/*
+ * The image's own variables where the run has none, and PATH the
+ * image's, whose programs the run means: into [out], for the runtime to
+ * set inside the container (container.h), never here, where an image's
+ * LD_PRELOAD or PATH would choose what the runtime itself runs.
+ */
+static int image_env(const char *bundle, struct aml_strlist *out,
+		     char *errbuf, size_t errlen)
 {
 	struct aml_strlist vars = { 0 };
 	char path[PATH_MAX + 16], *text = NULL;
@@ -185,19 +190,23 @@ static int take_image_env(const char *bundle, char *errbuf, size_t errlen)
 	if (aml_container_image_env(text, len, &vars, errbuf, errlen) < 0)
 		goto out;
 	for (size_t i = 0; i < vars.count; i++) {
-		char *eq = strchr(vars.items[i], '=');
+		const char *v = vars.items[i];
+		size_t n = strcspn(v, "=");
+		char name[256];
 
-		*eq = '\0';
-		if ((!strcmp(vars.items[i], "PATH") || !getenv(vars.items[i])) &&
-		    setenv(vars.items[i], eq + 1, 1) < 0) {
+		if (n >= sizeof(name))
+			continue;
+		memcpy(name, v, n);
+		name[n] = '\0';
+		if ((!strcmp(name, "PATH") || !getenv(name)) &&
+		    aml_strlist_push(out, v) < 0) {
 			aml_fail(errbuf, errlen, "out of memory");
 			goto out;
 		}
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	free(text);
 	aml_strlist_free(&vars);
 	return rc;
@@ -245,7 +254,7 @@ static void say(const char *fmt, ...)
 int launch_image_exec(int argc, char **argv)
 {
 	struct aml_site site;
-	struct aml_strlist cmd = { 0 };
+	struct aml_strlist cmd = { 0 }, vars = { 0 };
 	const char *ref = NULL, *node = getenv("SLURMD_NODENAME");
 	uint64_t shm = 0;
 	int ipc = 0, i, workdir_fd, held_fd = -1;
@@ -281,7 +290,7 @@ int launch_image_exec(int argc, char **argv)
 		 node && *node && !strchr(node, '/') ? node : "node");
 	if (make_held(&site, ref, workdir_fd, log_name, bundle,
 		      sizeof(bundle), digest, &held_fd, err, sizeof(err)) < 0 ||
-	    take_image_env(bundle, err, sizeof(err)) < 0) {
+	    image_env(bundle, &vars, err, sizeof(err)) < 0) {
 		say("%s", err);
 		close(workdir_fd);
 		aml_site_free(&site);
@@ -302,6 +311,7 @@ int launch_image_exec(int argc, char **argv)
 			.shm_bytes = shm,
 			.ipc_host = ipc,
 			.gpus = job_gpus(),
+			.env = vars.items,
 			.argv = argv + i + 1,
 		};
 		char storage[PATH_MAX + 32], runroot[64] = "";

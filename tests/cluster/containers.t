@@ -60,7 +60,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..21"
+echo "1..24"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
@@ -133,6 +133,13 @@ case $(status_of "$again")/$(reason_of "$again" Preparing) in
 same "a second run pulls nothing (no pull log)" no \
 	"$([ -e "$history/$user/containers/$again/logs/azureml/image_pull_log.txt" ] && echo yes || echo no)"
 same "one image in the user's cache" 1 "$(as_user aml-run env list 2>/dev/null | grep -c "^image ")"
+
+# ---- aml-run plan: the image, whether this host has it, each process's command
+plan=$(cd "$src/first" && as_user aml-run plan run.json 2>&1)
+case $plan in
+*"  image:         $reg/aml/python:3 (ContainerRuntime=charliecloud)"*"  on this host:  image $reg/aml/python:3 (sha256:"*"): cached"*"  each process:  ch-run --bind="*" -- python3 main.py"*)
+	ok "aml-run plan shows the image, that it is here, and the command each process runs" ;;
+*) not_ok "aml-run plan shows the image, that it is here, and the command each process runs" "$plan" ;; esac
 
 # ---- the catalogue's image, by name
 as_user mkdir -p "$src/named"
@@ -208,6 +215,13 @@ wait_until 120 ended "$run"
 same "max_run_duration_seconds stops a run in its image" "Canceled max_run_duration_seconds (3 s) reached" \
 	"$(status_of "$run") $(reason_of "$run" Canceled)"
 
+# ---- scancel of a run in its image
+run=$(submit "$src/long")
+wait_until 120 [ "$(status_of "$run")" = Running ]
+scancel "$(show "$run" | jq -r '.job_ids[-1]')"
+wait_until 60 ended "$run"
+same "scancel of a run in its image: Canceled" Canceled "$(status_of "$run")"
+
 # ---- refusals at submit
 image_run args "$reg/aml/python:3" main.py '.environment.docker.arguments = ["--privileged"]'
 write "$src/args/main.py" <<<'print("never")'
@@ -253,12 +267,24 @@ if command -v podman >/dev/null && grep -q "^$user:" /etc/subuid; then
 		"Completed false $(id -u "$user") true $run" \
 		"$(status_of "$run") $(jq -r '"\(.host_sbatch) \(.uid) \(.cwd == .workdir) \(.run_id)"' "$facts" 2>/dev/null)"
 	[ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed); $(log_of "$run" | tail -n 5)"
+	as_user mkdir -p "$src/shm"
+	write "$src/shm/main.py" <<'PY'
+import os
+st = os.statvfs("/dev/shm")
+print("shm", st.f_blocks * st.f_frsize // (1024 * 1024), "MiB", flush=True)
+PY
+	image_run shm "$reg/aml/python:3" main.py '.environment.docker.shm_size = "256m"'
+	run=$(submit "$src/shm")
+	wait_until 180 ended "$run"
+	same "podman: docker.shm_size sizes /dev/shm in the image" "Completed shm 256 MiB" \
+		"$(status_of "$run") $(log_of "$run" | grep -o 'shm .*')"
 	run=$(submit "$src/long")
 	wait_until 120 ended "$run"
 	same "podman: max_run_duration_seconds stops a run in its image" \
 		"Canceled max_run_duration_seconds (3 s) reached" \
 		"$(status_of "$run") $(reason_of "$run" Canceled)"
 else
+	ok "podman: docker.shm_size sizes /dev/shm in the image # SKIP podman is not installed or $user has no /etc/subuid range"
 	ok "podman: Completed in the image # SKIP podman is not installed or $user has no /etc/subuid range"
 	ok "podman: max_run_duration_seconds stops a run in its image # SKIP podman is not installed or $user has no /etc/subuid range"
 fi

@@ -192,6 +192,47 @@ static void test_charliecloud(void **state)
 	expect_argv(&s, want_gpu);
 }
 
+/* The image's variables are set by the runtime inside the container:
+ * never in the runtime's own environment on the host. */
+static void test_image_env_inside(void **state)
+{
+	struct aml_container_spec s = base(AML_CONTAINER_CHARLIECLOUD);
+	char *const env[] = { "PATH=/opt/conda/bin:/usr/bin", "LANG=C.UTF-8",
+			      NULL };
+	char *const comma[] = { "NV=a,b", NULL };
+	const char *want_ch[] = {
+		"ch-run", "--bind=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
+		"--cd=/var/tmp/aml/run-1", "--env-no-expand",
+		"--set-env=PATH=/opt/conda/bin:/usr/bin",
+		"--set-env=LANG=C.UTF-8",
+		"/var/cache/aml/img/sha256-ab/rootfs", "--", COMMAND, NULL,
+	};
+	const char *want_podman[] = {
+		"podman", PODMAN_RUN,
+		"--volume=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
+		"--workdir=/var/tmp/aml/run-1",
+		"--env=PATH=/opt/conda/bin:/usr/bin", "--env=LANG=C.UTF-8",
+		"/var/cache/aml/img/sha256-ab/rootfs", COMMAND, NULL,
+	};
+	const char *want_apptainer[] = {
+		"apptainer", "exec",
+		"--bind=/var/tmp/aml/run-1:/var/tmp/aml/run-1",
+		"--pwd=/var/tmp/aml/run-1",
+		"--env=PATH=/opt/conda/bin:/usr/bin", "--env=LANG=C.UTF-8",
+		"/var/cache/aml/img/sha256-ab/rootfs", COMMAND, NULL,
+	};
+
+	(void)state;
+	s.env = env;
+	expect_argv(&s, want_ch);
+	s.runtime = AML_CONTAINER_PODMAN;
+	expect_argv(&s, want_podman);
+	s.runtime = AML_CONTAINER_APPTAINER;
+	expect_argv(&s, want_apptainer);
+	s.env = comma;
+	expect_refused(&s, "the image's variable NV holds a ','");
+}
+
 /* The run's working directory below RunDir comes with RunDir's bind:
  * ch-run could not bind it alone (its mount point is not in the image). */
 static void test_workdir_below_a_bind(void **state)
@@ -581,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_podman_no_gpu),
 		cmocka_unit_test(test_podman_gpu_binds_shm),
 		cmocka_unit_test(test_workdir_below_a_bind),
+		cmocka_unit_test(test_image_env_inside),
 		cmocka_unit_test(test_charliecloud),
 		cmocka_unit_test(test_apptainer),
 		cmocka_unit_test(test_pyxis),
