@@ -341,7 +341,7 @@ int main(int argc, char **argv)
 	struct launch_spec spec = { 0 };
 	sigset_t child_mask;
 	const char *run_id = getenv(AML_JOBENV_RUN_ID);
-	char err[1024];
+	char err[1024] = "";
 	int64_t running_ms, started;
 	int via_srun, status;
 
@@ -434,10 +434,11 @@ int main(int argc, char **argv)
 	if (L.image.pinned[0] &&
 	    L.site.container_runtime == AML_CONTAINER_PYXIS) {
 		if (launch_image_srun_options(&L.image, &L.plan.env, &L.site,
-					      getenv(AML_ENV_WORKDIR),
 					      &L.container_options, err,
-					      sizeof(err)) < 0)
-			return fail_run(&L, "%s", err);
+					      sizeof(err)) < 0 ||
+		    launch_image_pyxis_command(command, &L.in_image) < 0)
+			return fail_run(&L, "%s", err[0] ? err : "out of memory");
+		command = L.in_image.items;
 	} else if (L.image.pinned[0]) {
 		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -64,8 +64,10 @@ static void print_image(const struct aml_env_choice *env,
 	};
 	int pyxis = site->container_runtime == AML_CONTAINER_PYXIS;
 
-	snprintf(workdir, sizeof(workdir), "%s/<you>/%s/<node>", site->run_dir,
-		 plan->run_id);
+	/* pyxis starts every task in RunDir, and the task moves on into
+	 * its own working directory (launch_image.h). */
+	snprintf(workdir, sizeof(workdir), pyxis ? "%s" : "%s/<you>/%s/<node>",
+		 site->run_dir, plan->run_id);
 	snprintf(bundle, sizeof(bundle), "%s/<you>/<digest>", site->image_dir);
 	s.bundle = bundle;
 	printf("  image:         %s (ContainerRuntime=%s)\n", env->image,

@@ -18,6 +18,7 @@
 #include "fdio.h"
 #include "image_pull.h"
 #include "image_ref.h"
+#include "job_env.h"
 #include "launch_env.h"
 #include "launch_image.h"
 #include "site.h"
@@ -143,23 +144,39 @@ static const char *job_gpus(void)
 
 int launch_image_srun_options(const struct launch_image *img,
 			      const struct aml_env_choice *env,
-			      const struct aml_site *site, const char *workdir,
+			      const struct aml_site *site,
 			      struct aml_strlist *out, char *errbuf,
 			      size_t errlen)
 {
-	char *binds[] = { site->run_dir, NULL };
 	struct aml_container_spec s = {
 		.runtime = site->container_runtime,
 		.runtime_args = site->container_runtime_args,
 		.image = img->pinned,
-		.workdir = workdir,
-		.binds = binds,
+		.workdir = site->run_dir,
 		.shm_bytes = env->shm_bytes,
 		.ipc_host = env->ipc_host,
 		.gpus = job_gpus(),
 	};
 
 	return aml_container_srun_options(&s, out, errbuf, errlen);
+}
+
+int launch_image_pyxis_command(char *const *argv, struct aml_strlist *out)
+{
+	static const char *const head[] = {
+		"/bin/sh", "-c", "cd \"$" AML_ENV_WORKDIR "\" && exec \"$@\"",
+		"aml-task",
+	};
+	int bad = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; !bad && i < sizeof(head) / sizeof(*head); i++)
+		bad = aml_strlist_push(out, head[i]) < 0;
+	for (size_t i = 0; !bad && argv[i]; i++)
+		bad = aml_strlist_push(out, argv[i]) < 0;
+	if (bad)
+		aml_strlist_free(out);
+	return bad ? -1 : 0;
 }
 
 /* ---- --in-image ---- */

@@ -52,12 +52,22 @@ int launch_image_wrap(const struct launch_image *img,
 		      const struct aml_env_choice *env, const char *self,
 		      char *const *argv, struct aml_strlist *out);
 
-/* pyxis: srun's container options for [img] in [workdir]. */
+/*
+ * pyxis: srun's container options for [img], RunDir bound and the start
+ * directory.  pyxis's one --container-workdir cannot be each node's own
+ * working directory, so each task's command moves there itself
+ * (launch_image_pyxis_command).
+ */
 int launch_image_srun_options(const struct launch_image *img,
 			      const struct aml_env_choice *env,
-			      const struct aml_site *site, const char *workdir,
+			      const struct aml_site *site,
 			      struct aml_strlist *out, char *errbuf,
 			      size_t errlen);
+
+/* pyxis: [argv] run from the task's AML_WORKDIR (the node side's, set in
+ * every task): /bin/sh -c 'cd "$AML_WORKDIR" && exec "$@"' aml-task
+ * ARGV...; -1 on ENOMEM. */
+int launch_image_pyxis_command(char *const *argv, struct aml_strlist *out);
 
 /* The --in-image mode ([argv] from its first option); never returns when
  * the runtime starts: the exit status of a failure (126, 127). */
