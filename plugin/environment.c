@@ -43,7 +43,24 @@ void aml_env_choice_free(struct aml_env_choice *c)
 	free(c->source);
 	free(c->label);
 	free(c->image);
+	free(c->build_context);
+	free(c->build_dockerfile);
+	free(c->dockerfile_text);
 	memset(c, 0, sizeof(*c));
+}
+
+int aml_env_in_container(const struct aml_env_choice *c)
+{
+	return c->image || c->build_context || c->dockerfile_text;
+}
+
+/* Whether the site builds runs' images: a builder, and a runtime that
+ * runs what it builds from ImageDir. */
+static int site_builds(const struct aml_site *site)
+{
+	return site->container_builder_podman &&
+	       site->container_runtime != AML_CONTAINER_NONE &&
+	       site->container_runtime != AML_CONTAINER_PYXIS;
 }
 
 /* DefaultInterpreter; python3 where a site (a test's) has none. */
@@ -110,8 +127,10 @@ static void refuse_builds(const struct aml_environment *env,
 {
 	const char *why = site->container_runtime == AML_CONTAINER_NONE
 				  ? " (ContainerRuntime=none)"
-				  : "; push the image to a registry and name "
-				    "it instead";
+			  : site->container_runtime == AML_CONTAINER_PYXIS
+				  ? " (pyxis runs registry images only)"
+				  : " (ContainerBuilder=none); push the image "
+				    "to a registry and name it instead";
 	char shown[256];
 
 	if (env->registry_credentials_given)
@@ -120,6 +139,8 @@ static void refuse_builds(const struct aml_environment *env,
 			       "refused: they would be stored with the run for "
 			       "everyone who can read it; the site gives "
 			       "registry access");
+	if (site_builds(site))
+		return;
 	if (env->docker_base_dockerfile)
 		aml_errors_add(errs, "environment.docker.base_dockerfile",
 			       "this site builds no container images%s", why);
@@ -190,7 +211,7 @@ static void container_options(const struct aml_runconfig *rc,
 	uint64_t shm = 0;
 	char err[512], shown[100];
 
-	if (!c->image) {
+	if (!aml_env_in_container(c)) {
 		if (env->docker_arguments.count)
 			aml_errors_add(errs, f.arguments,
 				       "only for a container, and the run has "
@@ -441,6 +462,45 @@ static int use_image(struct aml_env_choice *c, const struct aml_runconfig *rc,
 	return 0;
 }
 
+/* A Docker build the site makes (ContainerBuilder): run in what it
+ * builds, as in its own image. */
+static int use_build(struct aml_env_choice *c, const struct aml_runconfig *rc,
+		     struct aml_errors *errs)
+{
+	const struct aml_environment *env = &rc->environment;
+	const char *interp = env->interpreter_path ? env->interpreter_path
+						   : "python";
+	int oom;
+
+	if (env->conda_dependencies && !env->user_managed_dependencies) {
+		aml_errors_add(errs, "environment.python.conda_dependencies",
+			       "dependencies on top of a Docker build: put "
+			       "them in its Dockerfile, or set "
+			       "user_managed_dependencies: true");
+		return -1;
+	}
+	c->kind = AML_ENV_IMAGE;
+	oom = !(c->interpreter = strdup(interp));
+	if (env->build_context)
+		oom = oom || !(c->build_context = strdup(env->build_context)) ||
+		      !(c->build_dockerfile =
+				strdup(env->build_dockerfile
+					       ? env->build_dockerfile
+					       : "Dockerfile")) ||
+		      set_label(c, "image built from %s", env->build_context) <
+			      0;
+	else
+		oom = oom ||
+		      !(c->dockerfile_text =
+				strdup(env->docker_base_dockerfile)) ||
+		      set_label(c, "image built from its Dockerfile") < 0;
+	if (oom) {
+		aml_errors_add(errs, "environment", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 		   struct aml_env_choice *c, struct aml_errors *errs)
 {
@@ -457,6 +517,10 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 	refuse_builds(env, site, errs);
 	if (inline_image(env)) {
 		if (use_image(c, rc, site, errs) < 0)
+			goto refused;
+	} else if (site_builds(site) &&
+		   (env->build_context || env->docker_base_dockerfile)) {
+		if (use_build(c, rc, errs) < 0)
 			goto refused;
 	} else if (env->user_managed_dependencies) {
 		const char *interp = env->interpreter_path

@@ -90,6 +90,13 @@ struct aml_env_choice {
 	 * reads it): IMAGE's own, or a catalogue entry's Image=.  NULL: no
 	 * container. */
 	char *image;
+	/* Or a Docker build (ContainerBuilder=podman): the build context
+	 * (v2 build.path, absolute; NULL for v1's Dockerfile text alone),
+	 * the Dockerfile's path in it, or v1 docker.base_dockerfile's
+	 * text.  The node builds it once per content (image_pull.h). */
+	char *build_context;
+	char *build_dockerfile;
+	char *dockerfile_text;
 	/* With an image: /dev/shm's size (shm_size, or a --shm-size
 	 * argument, which wins), 0 for the runtime's default; whether the
 	 * run asked for the host's IPC namespace (--ipc=host). */
@@ -108,6 +115,9 @@ int aml_env_choose(const struct aml_runconfig *rc, const struct aml_site *site,
 		   struct aml_env_choice *c, struct aml_errors *errs);
 
 void aml_env_choice_free(struct aml_env_choice *c);
+
+/* Whether [c] runs in a container: an image, or one it builds. */
+int aml_env_in_container(const struct aml_env_choice *c);
 
 /* "catalogue", "user-managed", "pip"... for messages and the plan. */
 const char *aml_env_kind_name(enum aml_env_kind kind);

@@ -1,6 +1,7 @@
 /*
  * image_pull.c: see image_pull.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,6 +16,8 @@
 #include "command.h"
 #include "env_build.h"
 #include "errors.h"
+#include "fdio.h"
+#include "hash.h"
 #include "image_pull.h"
 #include "image_ref.h"
 #include "strlist.h"
@@ -387,4 +390,379 @@ void aml_image_reason(const char *ref, const struct aml_site *site,
 			 SHORT_DIGEST, n.key);
 	else
 		snprintf(buf, len, "image %s: pulling", shown);
+}
+
+/* ---- images the site builds (ContainerBuilder=podman) ---- */
+
+/* A build context bigger than this is refused: it would be read whole
+ * for its key by every run. */
+#define CONTEXT_MAX_ENTRIES 100000
+#define CONTEXT_MAX_BYTES (8ULL << 30)
+
+struct walk {
+	struct aml_sha256 h;
+	size_t entries;
+	uint64_t bytes;
+	char err[512];
+};
+
+static int hash_part(struct walk *w, const void *p, size_t n)
+{
+	return aml_sha256_update(&w->h, p, n);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Hash the file [fd] (at [rel]) into [w]. */
+static int hash_file(struct walk *w, int fd, const char *rel)
+{
+	struct aml_sha256 f;
+	char buf[65536], hex[AML_SHA256_HEX_LEN + 1];
+	ssize_t n;
+
+	if (aml_sha256_init(&f) < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (aml_sha256_update(&f, buf, (size_t)n) < 0)
+			break;
+	if (n != 0) {
+		aml_sha256_abort(&f);
+		snprintf(w->err, sizeof(w->err), "%s: %s", rel,
+			 n < 0 ? strerror(errno) : "cannot hash");
+		return -1;
+	}
+	return aml_sha256_final(&f, hex) < 0 ? -1 : hash_part(w, hex, 65);
+}
+
+/* Every entry below [dfd] ([rel] its path in the context), in name order:
+ * its path, type, mode and content. */
+static int walk_dir(struct walk *w, int dfd, const char *rel)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1;
+
+	if (!d) {
+		close(dfd);
+		snprintf(w->err, sizeof(w->err), "%s: %s", rel, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **grown = realloc(names, (cap = cap ? cap * 2 : 32) *
+							      sizeof(*names));
+			if (!grown)
+				goto out;
+			names = grown;
+		}
+		if (!(names[n] = strdup(e->d_name)))
+			goto out;
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		char path[PATH_MAX], head[64], target[PATH_MAX];
+		ssize_t t;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "",
+			 names[i]);
+		if (++w->entries > CONTEXT_MAX_ENTRIES) {
+			snprintf(w->err, sizeof(w->err), "more than %d entries",
+				 CONTEXT_MAX_ENTRIES);
+			goto out;
+		}
+		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			snprintf(w->err, sizeof(w->err), "%s: %s", path,
+				 strerror(errno));
+			goto out;
+		}
+		snprintf(head, sizeof(head), "%c %o %llu",
+			 S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l'
+			 : S_ISREG(st.st_mode) ? 'f' : '?',
+			 (unsigned)(st.st_mode & 07777),
+			 (unsigned long long)(S_ISREG(st.st_mode) ? st.st_size
+								  : 0));
+		if (hash_part(w, path, strlen(path) + 1) < 0 ||
+		    hash_part(w, head, strlen(head) + 1) < 0)
+			goto out;
+		if (S_ISLNK(st.st_mode)) {
+			t = readlinkat(dirfd(d), names[i], target,
+				       sizeof(target) - 1);
+			if (t < 0 || hash_part(w, target, (size_t)t) < 0 ||
+			    hash_part(w, "", 1) < 0)
+				goto out;
+		} else if (S_ISREG(st.st_mode)) {
+			if ((w->bytes += (uint64_t)st.st_size) >
+			    CONTEXT_MAX_BYTES) {
+				snprintf(w->err, sizeof(w->err), "more than "
+					 "%llu GiB", CONTEXT_MAX_BYTES >> 30);
+				goto out;
+			}
+			fd = openat(dirfd(d), names[i],
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				snprintf(w->err, sizeof(w->err), "%s: %s",
+					 path, strerror(errno));
+				goto out;
+			}
+			t = hash_file(w, fd, path);
+			close(fd);
+			if (t < 0)
+				goto out;
+		} else if (S_ISDIR(st.st_mode)) {
+			fd = openat(dirfd(d), names[i],
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					    O_CLOEXEC);
+			if (fd < 0) {
+				snprintf(w->err, sizeof(w->err), "%s: %s",
+					 path, strerror(errno));
+				goto out;
+			}
+			if (walk_dir(w, fd, path) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+int aml_image_build_key(const struct aml_env_choice *c,
+			const struct aml_site *site, char key[65],
+			char *errbuf, size_t errlen)
+{
+	struct walk w = { .entries = 0 };
+	const char *df = c->dockerfile_text ? c->dockerfile_text
+					    : c->build_dockerfile;
+	int ok;
+
+	if (!df || aml_sha256_init(&w.h) < 0)
+		return aml_fail(errbuf, errlen, "image build: nothing to build");
+	/* Each part ends with a NUL: no two splits hash alike.  The
+	 * builder's options can change what it builds. */
+	ok = hash_part(&w, "aml-image-build 1", 18) == 0 &&
+	     hash_part(&w, c->dockerfile_text ? "text" : "file", 5) == 0 &&
+	     hash_part(&w, df, strlen(df) + 1) == 0;
+	for (size_t i = 0; ok && site->container_runtime_args &&
+			   site->container_runtime_args[i]; i++)
+		ok = hash_part(&w, site->container_runtime_args[i],
+			       strlen(site->container_runtime_args[i]) + 1) == 0;
+	if (ok && c->build_context) {
+		int fd = open(c->build_context,
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			aml_sha256_abort(&w.h);
+			return aml_fail(errbuf, errlen, "image build: the build "
+					"context %s: %s", c->build_context,
+					strerror(errno));
+		}
+		if (walk_dir(&w, fd, "") < 0) {
+			aml_sha256_abort(&w.h);
+			return aml_fail(errbuf, errlen, "image build: the build "
+					"context %s: %s", c->build_context,
+					w.err[0] ? w.err : "out of memory");
+		}
+	}
+	if (!ok) {
+		aml_sha256_abort(&w.h);
+		return aml_fail(errbuf, errlen, "image build: out of memory");
+	}
+	return aml_sha256_final(&w.h, key) < 0
+		       ? aml_fail(errbuf, errlen, "image build: cannot hash")
+		       : 0;
+}
+
+struct build {
+	const struct aml_site *site;
+	const struct aml_env_choice *c;
+	const char *key;
+};
+
+/* podman's global words: the site's, its storage and short runroot. */
+static int podman_head(struct aml_strlist *argv, const struct aml_site *site,
+		       const char *root, const char *runroot)
+{
+	int bad = aml_strlist_push(argv, "podman") < 0;
+
+	for (size_t i = 0; !bad && site->container_runtime_args &&
+			   site->container_runtime_args[i]; i++)
+		bad = aml_strlist_push(argv, site->container_runtime_args[i]) <
+		      0;
+	return bad || aml_strlist_push(argv, "--root") < 0 ||
+			       aml_strlist_push(argv, root) < 0 ||
+			       aml_strlist_push(argv, "--runroot") < 0 ||
+			       aml_strlist_push(argv, runroot) < 0
+		       ? -1
+		       : 0;
+}
+
+static int build_build(void *arg, const char *prefix, int log_fd,
+		       char *errbuf, size_t errlen)
+{
+	const struct build *b = arg;
+	struct aml_strlist build = { 0 }, push = { 0 }, unpack = { 0 },
+			   clean = { 0 }, env = { 0 };
+	char root[PATH_MAX + 16], runroot[64] = "/tmp/aml-build-XXXXXX",
+	     ctx[PATH_MAX + 16], dockerfile[PATH_MAX * 2], tag[128],
+	     dest[PATH_MAX + 32], image[PATH_MAX + 32], layout[PATH_MAX + 16],
+	     rootfs[PATH_MAX + 16];
+	const char *context = b->c->build_context;
+	int64_t deadline = aml_monotonic_ms() + AML_IMAGE_PULL_TIMEOUT_MS;
+	struct pull shown = { .site = b->site,
+			      .shown = b->c->build_context
+					       ? b->c->build_context
+					       : "of the run's Dockerfile" };
+	off_t from = 0;
+	int r, rc = -1, made_runroot = 0;
+
+	snprintf(root, sizeof(root), "%s.podman", prefix);
+	snprintf(ctx, sizeof(ctx), "%s.ctx", prefix);
+	snprintf(layout, sizeof(layout), "%s.oci", prefix);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", prefix);
+	snprintf(tag, sizeof(tag), "localhost/aml-build:%.16s", b->key);
+	snprintf(dest, sizeof(dest), "oci:%s:img", layout);
+	snprintf(image, sizeof(image), "%s:img", layout);
+	aml_tree_remove(AT_FDCWD, layout);
+	if (!mkdtemp(runroot)) {
+		aml_fail(errbuf, errlen, "image build: a run directory in /tmp: "
+			 "%s", strerror(errno));
+		goto out;
+	}
+	made_runroot = 1;
+	if (b->c->dockerfile_text) {
+		/* v1's Dockerfile text alone: an empty context beside it. */
+		int fd;
+
+		aml_tree_remove(AT_FDCWD, ctx);
+		if (mkdir(ctx, 0700) < 0) {
+			aml_fail(errbuf, errlen, "image build: %s: %s", ctx,
+				 strerror(errno));
+			goto out;
+		}
+		snprintf(dockerfile, sizeof(dockerfile), "%s/Dockerfile", ctx);
+		fd = open(dockerfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0600);
+		if (fd < 0 || aml_write_all(fd, b->c->dockerfile_text,
+					    strlen(b->c->dockerfile_text)) < 0) {
+			if (fd >= 0)
+				close(fd);
+			aml_fail(errbuf, errlen, "image build: %s: %s",
+				 dockerfile, strerror(errno));
+			goto out;
+		}
+		close(fd);
+		context = ctx;
+	} else {
+		snprintf(dockerfile, sizeof(dockerfile), "%s/%s", context,
+			 b->c->build_dockerfile);
+	}
+	if (clean_env(&env) < 0 ||
+	    podman_head(&build, b->site, root, runroot) < 0 ||
+	    aml_strlist_push(&build, "build") < 0 ||
+	    /* RUN steps see the network the runs see: the host's. */
+	    aml_strlist_push(&build, "--network=host") < 0 ||
+	    access_args(&build, b->site, "--cert-dir") < 0 ||
+	    aml_strlist_push(&build, "--file") < 0 ||
+	    aml_strlist_push(&build, dockerfile) < 0 ||
+	    aml_strlist_push(&build, "--tag") < 0 ||
+	    aml_strlist_push(&build, tag) < 0 ||
+	    aml_strlist_push(&build, context) < 0 ||
+	    podman_head(&push, b->site, root, runroot) < 0 ||
+	    aml_strlist_push(&push, "push") < 0 ||
+	    aml_strlist_push(&push, tag) < 0 ||
+	    aml_strlist_push(&push, dest) < 0 ||
+	    aml_strlist_push(&unpack, "umoci") < 0 ||
+	    aml_strlist_push(&unpack, "unpack") < 0 ||
+	    aml_strlist_push(&unpack, "--rootless") < 0 ||
+	    aml_strlist_push(&unpack, "--image") < 0 ||
+	    aml_strlist_push(&unpack, image) < 0 ||
+	    aml_strlist_push(&unpack, prefix) < 0 ||
+	    podman_head(&clean, b->site, root, runroot) < 0 ||
+	    aml_strlist_push(&clean, "unshare") < 0 ||
+	    aml_strlist_push(&clean, "rm") < 0 ||
+	    aml_strlist_push(&clean, "-rf") < 0 ||
+	    aml_strlist_push(&clean, root) < 0) {
+		aml_fail(errbuf, errlen, "out of memory");
+		goto out;
+	}
+	r = aml_env_run_logged(build.items, build.count, env.items, log_fd,
+			       deadline, &from, errbuf, errlen);
+	if (r > 0)
+		step_failed(log_fd, from, "podman build", &shown, r, errbuf,
+			    errlen);
+	if (r == 0) {
+		r = aml_env_run_logged(push.items, push.count, env.items,
+				       log_fd, deadline, &from, errbuf, errlen);
+		if (r > 0)
+			step_failed(log_fd, from, "podman push", &shown, r,
+				    errbuf, errlen);
+	}
+	if (r == 0) {
+		r = aml_env_run_logged(unpack.items, unpack.count, env.items,
+				       log_fd, deadline, &from, errbuf, errlen);
+		if (r > 0)
+			step_failed(log_fd, from, "unpacking", &shown, r,
+				    errbuf, errlen);
+	}
+	if (r == 0 && make_below(rootfs, b->site->run_dir) < 0) {
+		aml_fail(errbuf, errlen, "image build: cannot make %s in it: %s",
+			 b->site->run_dir, strerror(errno));
+		r = -1;
+	}
+	rc = r == 0 ? 0 : -1;
+	/* podman's storage holds files of the user's subordinate ids:
+	 * only inside its user namespace can they be removed. */
+	{
+		char ignored[256];
+
+		aml_env_run_logged(clean.items, clean.count, env.items, log_fd,
+				   deadline, &from, ignored, sizeof(ignored));
+	}
+out:
+	aml_tree_remove(AT_FDCWD, root);
+	aml_tree_remove(AT_FDCWD, layout);
+	aml_tree_remove(AT_FDCWD, ctx);
+	if (made_runroot)
+		aml_tree_remove(AT_FDCWD, runroot);
+	aml_strlist_free(&build);
+	aml_strlist_free(&push);
+	aml_strlist_free(&unpack);
+	aml_strlist_free(&clean);
+	aml_strlist_free(&env);
+	return rc;
+}
+
+enum aml_env_outcome aml_image_build_make(const struct aml_env_choice *c,
+					  const struct aml_site *site,
+					  int64_t wait_ms, char key[65],
+					  char *bundle, size_t blen,
+					  char *log_path, size_t llen,
+					  char *errbuf, size_t errlen)
+{
+	struct aml_env_builder b = { .kind = "build" };
+	struct build arg = { .site = site, .c = c, .key = key };
+
+	if (llen)
+		log_path[0] = '\0';
+	if (aml_image_build_key(c, site, key, errbuf, errlen) < 0)
+		return AML_ENV_FAILED;
+	b.what = c->label;
+	b.build = build_build;
+	b.arg = &arg;
+	return aml_env_cache_get(site->image_dir, key, &b, wait_ms, NULL, NULL,
+				 bundle, blen, log_path, llen, errbuf, errlen);
 }

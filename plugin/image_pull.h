@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "env_cache.h"
+#include "environment.h"
 #include "site.h"
 
 /* Asking the registry for a digest, and a whole pull. */
@@ -73,5 +74,31 @@ void aml_image_reason(const char *ref, const struct aml_site *site,
  */
 void aml_image_skopeo_reason(const char *text, size_t len, char *buf,
 			     size_t buflen);
+
+/*
+ * Images the site builds (ContainerBuilder=podman) from a run's Docker
+ * build: the content key of [c]'s build (environment.h's build fields):
+ * SHA-256 of its Dockerfile (text, or path in the context), the site's
+ * podman options and every entry of the build context (path, type, mode,
+ * content; at most 100000 entries and 8 GiB), read as the run's user.
+ * 0, or -1 with errbuf.
+ */
+int aml_image_build_key(const struct aml_env_choice *c,
+			const struct aml_site *site, char key[65],
+			char *errbuf, size_t errlen);
+
+/*
+ * Make [c]'s build ready on this node: its key, then ImageDir's build of
+ * it, found or built now (`podman build` with the host's network and the
+ * site's registry access, `podman push` into an OCI layout, `umoci unpack
+ * --rootless`; podman's storage for it is removed after), as
+ * aml_image_make.
+ */
+enum aml_env_outcome aml_image_build_make(const struct aml_env_choice *c,
+					  const struct aml_site *site,
+					  int64_t wait_ms, char key[65],
+					  char *bundle, size_t blen,
+					  char *log_path, size_t llen,
+					  char *errbuf, size_t errlen);
 
 #endif

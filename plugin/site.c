@@ -116,6 +116,7 @@ enum key {
 	K_CONTAINER_CERT_DIR,
 	K_CONTAINER_RUNTIME_ARGS,
 	K_IMAGE_DIR,
+	K_CONTAINER_BUILDER,
 	K_DEFAULT_INTERPRETER,
 	K_FINALIZE_GRACE,
 	K_MAX_CONFIG_SIZE,
@@ -173,6 +174,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_CONTAINER_CERT_DIR] = "ContainerCertDir",
 	[K_CONTAINER_RUNTIME_ARGS] = "ContainerRuntimeArgs",
 	[K_IMAGE_DIR] = "ImageDir",
+	[K_CONTAINER_BUILDER] = "ContainerBuilder",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
 	[K_FINALIZE_GRACE] = "FinalizeGrace",
 	[K_MAX_CONFIG_SIZE] = "MaxConfigSize",
@@ -810,6 +812,14 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 		break;
 	case K_IMAGE_DIR:
 		set_path(ps, t, k, &site->image_dir);
+		break;
+	case K_CONTAINER_BUILDER:
+		if (aml_ascii_ieq(v, "podman"))
+			site->container_builder_podman = 1;
+		else if (aml_ascii_ieq(v, "none"))
+			site->container_builder_podman = 0;
+		else
+			bad_value(ps, t, k, "must be none or podman");
 		break;
 	case K_DEFAULT_INTERPRETER:
 		/* A bare name is looked up in the job's PATH; anything with a

@@ -73,6 +73,9 @@
  *   ImageDir=PATH               the nodes' image cache, pulled and unpacked
  *                               once per digest; 1777 like EnvDir
  *                               [/var/lib/aml/images]
+ *   ContainerBuilder=none|podman  builds runs' Dockerfiles and build
+ *                               contexts on the node, once per content,
+ *                               into ImageDir [none: refused]
  *   DefaultInterpreter=PATH     interpreter for `script` [python3]
  *   FinalizeGrace=SECONDS       added to the Slurm time limit so outputs can
  *                               be uploaded after the run's deadline [120]
@@ -216,6 +219,7 @@ struct aml_site {
 	char **container_runtime_args; /* NULL-terminated; NULL: none */
 	size_t n_container_runtime_args;
 	char *image_dir;               /* ImageDir: the node's image cache */
+	int container_builder_podman;  /* ContainerBuilder=podman */
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;
 	uint32_t history_timeout_seconds;

@@ -70,9 +70,19 @@ static void print_image(const struct aml_env_choice *env,
 		 site->run_dir, plan->run_id);
 	snprintf(bundle, sizeof(bundle), "%s/<you>/<digest>", site->image_dir);
 	s.bundle = bundle;
-	printf("  image:         %s (ContainerRuntime=%s)\n", env->image,
-	       aml_container_runtime_name(site->container_runtime));
-	if (!pyxis) {
+	if (!env->image) {
+		printf("  image:         built by podman from %s "
+		       "(ContainerRuntime=%s)\n",
+		       env->build_context ? env->build_context
+					  : "the run's Dockerfile",
+		       aml_container_runtime_name(site->container_runtime));
+		printf("  on this host:  built once per content of the "
+		       "Dockerfile and the context, in %s\n", site->image_dir);
+	} else {
+		printf("  image:         %s (ContainerRuntime=%s)\n", env->image,
+		       aml_container_runtime_name(site->container_runtime));
+	}
+	if (!pyxis && env->image) {
 		aml_image_reason(env->image, site, reason, sizeof(reason));
 		printf("  on this host:  %s\n", reason);
 	}
@@ -95,7 +105,7 @@ static void print_environment(const struct aml_env_choice *env,
 	char reason[512], key[65], prefix[4096], err[512];
 
 	printf("runs in:         %s\n", env->label);
-	if (env->image)
+	if (aml_env_in_container(env))
 		print_image(env, site, plan);
 	if (env->kind != AML_ENV_PIP && env->kind != AML_ENV_CONDA)
 		return;

@@ -20,6 +20,7 @@
 #include "image_ref.h"
 #include "job_env.h"
 #include "launch_env.h"
+#include "runconfig.h"
 #include "launch_image.h"
 #include "site.h"
 
@@ -31,6 +32,9 @@
 static const char opt_image[] = "--in-image=";
 static const char opt_shm[] = "--shm-bytes=";
 static const char opt_ipc[] = "--ipc-host";
+/* --in-image=built:KEY: an image the site built from the run's Docker
+ * build, by its content key. */
+#define BUILT "built:"
 
 /* registry/repository@digest of [ref] pinned to [digest]. */
 static int pin(const char *ref, const char *digest, char *buf, size_t len,
@@ -48,29 +52,42 @@ static int pin(const char *ref, const char *digest, char *buf, size_t len,
 }
 
 /*
- * The image [ref] ready on this node, held: [bundle], [digest], the hold
- * in [*held_fd]; the pull log, when there was a pull, kept in the
- * working directory as [log_name].  0, or -1 with errbuf.
+ * The image ready on this node, held: [build]'s when it is a Docker build
+ * the site makes, else [ref]'s pull.  [bundle], [key] (the digest's or
+ * the build's hex), the hold in [*held_fd]; the log, when there was a
+ * pull or a build, kept in the working directory as [log_name].  0, or
+ * -1 with errbuf.
  */
-static int make_held(const struct aml_site *site, const char *ref,
+static int make_held(const struct aml_site *site,
+		     const struct aml_env_choice *build, const char *ref,
 		     int workdir_fd, const char *log_name, char *bundle,
-		     size_t blen, char digest[72], int *held_fd, char *errbuf,
+		     size_t blen, char key[65], int *held_fd, char *errbuf,
 		     size_t errlen)
 {
 	struct aml_env_hold held = { -1 };
 	enum aml_env_outcome got;
-	char log_path[PATH_MAX];
+	char log_path[PATH_MAX], digest[72];
 
 	*held_fd = -1;
-	got = aml_image_make(ref, site, PULL_WAIT_MS, digest, bundle, blen,
-			     log_path, sizeof(log_path), errbuf, errlen);
+	if (build) {
+		got = aml_image_build_make(build, site, PULL_WAIT_MS, key,
+					   bundle, blen, log_path,
+					   sizeof(log_path), errbuf, errlen);
+	} else {
+		got = aml_image_make(ref, site, PULL_WAIT_MS, digest, bundle,
+				     blen, log_path, sizeof(log_path), errbuf,
+				     errlen);
+		snprintf(key, 65, "%s", got == AML_ENV_CACHED ||
+						got == AML_ENV_BUILT
+					? digest + 7 : "");
+	}
 	if (log_path[0])
 		launch_keep_log(workdir_fd, log_path, log_name);
 	if (got != AML_ENV_CACHED && got != AML_ENV_BUILT)
 		return -1;
 	/* Held while the run runs, so that no gc takes it away under it. */
-	if (aml_env_cache_hold(site->image_dir, digest + 7, &held, bundle,
-			       blen, errbuf, errlen) < 0)
+	if (aml_env_cache_hold(site->image_dir, key, &held, bundle, blen,
+			       errbuf, errlen) < 0)
 		return -1;
 	*held_fd = held.fd;
 	return 0;
@@ -81,12 +98,23 @@ int launch_image_prepare(const struct launch_ctx *c,
 			 struct launch_image *img, char *errbuf,
 			 size_t errlen)
 {
-	char digest[72];
+	char digest[72], key[65];
 
 	img->pinned[0] = img->bundle[0] = '\0';
 	img->held_fd = -1;
-	if (!env->image)
+	if (!aml_env_in_container(env))
 		return 0;
+	if (!env->image) {
+		/* What the site builds travels by its key; every node
+		 * finds it, or builds it from the same context. */
+		if (make_held(c->site, env, NULL, c->workdir_fd,
+			      "image_build_log.txt", img->bundle,
+			      sizeof(img->bundle), key, &img->held_fd, errbuf,
+			      errlen) < 0)
+			return -1;
+		snprintf(img->pinned, sizeof(img->pinned), "%s%s", BUILT, key);
+		return 0;
+	}
 	if (c->site->container_runtime == AML_CONTAINER_PYXIS) {
 		/* enroot pulls on each node; the digest keeps them equal. */
 		if (aml_image_resolve(env->image, c->site, digest, errbuf,
@@ -95,10 +123,11 @@ int launch_image_prepare(const struct launch_ctx *c,
 		return pin(env->image, digest, img->pinned,
 			   sizeof(img->pinned), errbuf, errlen);
 	}
-	if (make_held(c->site, env->image, c->workdir_fd,
+	if (make_held(c->site, NULL, env->image, c->workdir_fd,
 		      "image_pull_log.txt", img->bundle, sizeof(img->bundle),
-		      digest, &img->held_fd, errbuf, errlen) < 0)
+		      key, &img->held_fd, errbuf, errlen) < 0)
 		return -1;
+	snprintf(digest, sizeof(digest), "sha256:%s", key);
 	return pin(env->image, digest, img->pinned, sizeof(img->pinned),
 		   errbuf, errlen);
 }
@@ -255,6 +284,38 @@ static int podman_runroot(char *buf, size_t len, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* The run's Docker build as the job's configuration gives it (the
+ * environment the controller judged), for a node that builds it too. */
+static int job_build(const struct aml_site *site, struct aml_env_choice *c,
+		     char *errbuf, size_t errlen)
+{
+	const char *config = getenv(AML_ENV_NODE_CONFIG);
+	struct aml_runconfig rc;
+	struct aml_errors errs;
+	int rc_ok, r = -1;
+
+	if (!config)
+		return aml_fail(errbuf, errlen, "%s is not set",
+				AML_ENV_NODE_CONFIG);
+	aml_errors_init(&errs, NULL);
+	rc_ok = aml_runconfig_parse(config, strlen(config), AML_ENV_NODE_CONFIG,
+				    NULL, NULL, &site->limits, &rc, &errs) == 0;
+	if (rc_ok && aml_env_choose(&rc, site, c, &errs) == 0) {
+		if (!c->image && aml_env_in_container(c))
+			r = 0;
+		else
+			aml_fail(errbuf, errlen, "the run's configuration "
+				 "holds no Docker build");
+	} else {
+		aml_fail(errbuf, errlen, "%s", errs.count ? errs.lines[0]
+							  : "out of memory");
+	}
+	if (rc_ok)
+		aml_runconfig_free(&rc);
+	aml_errors_free(&errs);
+	return r;
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void say(const char *fmt, ...)
@@ -275,7 +336,7 @@ int launch_image_exec(int argc, char **argv)
 	const char *ref = NULL, *node = getenv("SLURMD_NODENAME");
 	uint64_t shm = 0;
 	int ipc = 0, i, workdir_fd, held_fd = -1;
-	char err[1024], bundle[PATH_MAX], digest[72], workdir[PATH_MAX],
+	char err[1024], bundle[PATH_MAX], key[65], workdir[PATH_MAX],
 	     log_name[128];
 
 	for (i = 0; i < argc && strcmp(argv[i], "--"); i++) {
@@ -305,9 +366,37 @@ int launch_image_exec(int argc, char **argv)
 	}
 	snprintf(log_name, sizeof(log_name), "image_pull_log.%s.txt",
 		 node && *node && !strchr(node, '/') ? node : "node");
-	if (make_held(&site, ref, workdir_fd, log_name, bundle,
-		      sizeof(bundle), digest, &held_fd, err, sizeof(err)) < 0 ||
-	    image_env(bundle, &vars, err, sizeof(err)) < 0) {
+	if (!strncmp(ref, BUILT, sizeof(BUILT) - 1)) {
+		struct aml_env_choice build = { 0 };
+		int r = job_build(&site, &build, err, sizeof(err));
+
+		snprintf(log_name, sizeof(log_name), "image_build_log.%s.txt",
+			 node && *node && !strchr(node, '/') ? node : "node");
+		if (r == 0)
+			r = make_held(&site, &build, NULL, workdir_fd, log_name,
+				      bundle, sizeof(bundle), key, &held_fd,
+				      err, sizeof(err));
+		if (r == 0 && strcmp(key, ref + sizeof(BUILT) - 1))
+			r = aml_fail(err, sizeof(err), "image build: the build "
+				     "context changed since the batch node "
+				     "built it (key %.12s, now %.12s)",
+				     ref + sizeof(BUILT) - 1, key);
+		aml_env_choice_free(&build);
+		if (r < 0) {
+			say("%s", err);
+			close(workdir_fd);
+			aml_site_free(&site);
+			return 126;
+		}
+	} else if (make_held(&site, NULL, ref, workdir_fd, log_name, bundle,
+			     sizeof(bundle), key, &held_fd, err,
+			     sizeof(err)) < 0) {
+		say("%s", err);
+		close(workdir_fd);
+		aml_site_free(&site);
+		return 126;
+	}
+	if (image_env(bundle, &vars, err, sizeof(err)) < 0) {
 		say("%s", err);
 		close(workdir_fd);
 		aml_site_free(&site);

@@ -60,7 +60,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..24"
+echo "1..27"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
@@ -288,3 +288,35 @@ else
 	ok "podman: Completed in the image # SKIP podman is not installed or $user has no /etc/subuid range"
 	ok "podman: max_run_duration_seconds stops a run in its image # SKIP podman is not installed or $user has no /etc/subuid range"
 fi
+
+# ---- Docker builds the site makes (ContainerBuilder=podman): once per content
+sed -i '/^ContainerRuntime=/d; /^ContainerBuilder=/d' "$AML_CONF"
+printf 'ContainerRuntime=charliecloud\nContainerBuilder=podman\n' >>"$AML_CONF"
+grep -q '^ContainerRuntimeArgs=' "$AML_CONF" ||
+	printf 'ContainerRuntimeArgs="--runtime=runc --cgroup-manager=cgroupfs"\n' >>"$AML_CONF"
+restart_ctld
+as_user mkdir -p "$src/built/ctx"
+write "$src/built/ctx/marker.txt" <<<'from the build context'
+printf 'FROM %s/aml/python:3\nCOPY marker.txt /opt/aml-marker.txt\nRUN echo built > /opt/aml-built.txt\n' "$reg" |
+	write "$src/built/ctx/Dockerfile"
+write "$src/built/main.py" <<'PY'
+print("built:", open("/opt/aml-built.txt").read().strip(), "|", open("/opt/aml-marker.txt").read().strip(), flush=True)
+PY
+jq -n --arg ctx "$src/built/ctx" '{"$schema": "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json",
+	command: "python3 main.py", code: ".", compute: "azureml:cpu", experiment_name: "containers",
+	environment: {build: {path: $ctx, dockerfile_path: "Dockerfile"}}}' | write "$src/built/job.yml"
+out=$(cd "$src/built" && as_user sbatch -o /dev/null --aml-run=job.yml </dev/null 2>&1)
+run=$(sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out")
+[ -n "$run" ] || echo "# sbatch: $out"
+wait_until 400 ended "$run" || echo "# the build run did not end: $(statuses "$run")"
+same "a build context: built by podman, run in the image (its RUN and COPY there)" \
+	"Completed built: built | from the build context" \
+	"$(status_of "$run") $(log_of "$run" | grep -o 'built: .*')"
+[ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed); $(tail -n 5 "$history/$user/containers/$run/logs/azureml/image_build_log.txt" 2>/dev/null)"
+same "the build log is in the run's logs" yes \
+	"$(grep -q 'podman' "$history/$user/containers/$run/logs/azureml/image_build_log.txt" 2>/dev/null && echo yes)"
+again=$(cd "$src/built" && as_user sbatch -o /dev/null --aml-run=job.yml </dev/null 2>&1 | sed -n 's/^sbatch: run \([^:]*\):.*/\1/p')
+wait_until 120 ended "$again"
+same "the same context again: not built again (no build log), the same image" \
+	"Completed no built: built | from the build context" \
+	"$(status_of "$again") $([ -e "$history/$user/containers/$again/logs/azureml/image_build_log.txt" ] && echo yes || echo no) $(log_of "$again" | grep -o 'built: .*')"

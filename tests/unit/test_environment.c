@@ -269,6 +269,42 @@ static void test_containers_refused(void **state)
 #define PODMAN TARGET "ContainerRuntime=podman\n"
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
+/* Docker builds the site makes (ContainerBuilder=podman): accepted with
+ * a runtime that runs what is built, refused otherwise, naming why. */
+static void test_site_builds(void **state)
+{
+	static const char dockerfile_run[] =
+		"{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		"{\"base_dockerfile\": \"FROM ubuntu\\nRUN true\"}}}";
+	struct aml_site site;
+	struct aml_env_choice c;
+
+	(void)state;
+	choose_ok(TARGET "ContainerRuntime=charliecloud\n"
+		  "ContainerBuilder=podman\n", dockerfile_run, &site, &c);
+	assert_int_equal(c.kind, AML_ENV_IMAGE);
+	assert_null(c.image);
+	assert_true(aml_env_in_container(&c));
+	assert_string_equal(c.dockerfile_text, "FROM ubuntu\nRUN true");
+	assert_string_equal(c.label, "image built from its Dockerfile");
+	assert_string_equal(c.interpreter, "python");
+	aml_env_choice_free(&c);
+	aml_site_free(&site);
+	choose_fails(TARGET "ContainerRuntime=pyxis\nContainerBuilder=podman\n",
+		     dockerfile_run,
+		     "run.json: environment.docker.base_dockerfile: this site "
+		     "builds no container images (pyxis runs registry images "
+		     "only)");
+	choose_fails(TARGET "ContainerRuntime=podman\nContainerBuilder=podman\n",
+		     "{\"script\": \"t.py\", \"environment\": {\"docker\": "
+		     "{\"base_dockerfile\": \"FROM ubuntu\"}, \"python\": "
+		     "{\"conda_dependencies\": {\"dependencies\": "
+		     "[\"numpy\"]}}}}",
+		     "run.json: environment.python.conda_dependencies: "
+		     "dependencies on top of a Docker build: put them in its "
+		     "Dockerfile, or set user_managed_dependencies: true");
+}
+
 static void test_inline_images(void **state)
 {
 	struct aml_site site;
@@ -425,8 +461,8 @@ static void test_images_refused(void **state)
 		     "{\"script\": \"t.py\", \"environment\": {\"docker\": "
 		     "{\"base_dockerfile\": \"FROM ubuntu\"}}}",
 		     "run.json: environment.docker.base_dockerfile: this site "
-		     "builds no container images; push the image to a registry "
-		     "and name it instead");
+		     "builds no container images (ContainerBuilder=none); push "
+		     "the image to a registry and name it instead");
 	/* A catalogue image on a site whose runtime is none: aml.conf's
 	 * check refuses that file, so the site is changed after it. */
 	site_of(PODMAN "Environment=torch Image=ubuntu\n", &site);
@@ -492,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_system_managed),
 		cmocka_unit_test(test_containers_refused),
 		cmocka_unit_test(test_inline_images),
+		cmocka_unit_test(test_site_builds),
 		cmocka_unit_test(test_catalogue_images),
 		cmocka_unit_test(test_images_refused),
 		cmocka_unit_test(test_key),

@@ -790,6 +790,7 @@ static void test_container_keys(void **state)
 	assert_null(site.container_runtime_args);
 	assert_int_equal(site.n_container_runtime_args, 0);
 	assert_string_equal(site.image_dir, "/var/lib/aml/images");
+	assert_int_equal(site.container_builder_podman, 0);
 	aml_site_free(&site);
 
 	parse_global("ContainerRuntime=podman "
@@ -798,8 +799,10 @@ static void test_container_keys(void **state)
 		     "ContainerAuthFile=/etc/aml/auth.json "
 		     "ContainerCertDir=/etc/aml/certs.d "
 		     "ContainerRuntimeArgs=\"--runtime=runc  "
-		     "--cgroup-manager=cgroupfs\" ImageDir=/shared/images",
+		     "--cgroup-manager=cgroupfs\" ImageDir=/shared/images "
+		     "ContainerBuilder=podman",
 		     &site);
+	assert_int_equal(site.container_builder_podman, 1);
 	assert_int_equal(site.n_container_registries, 5);
 	assert_string_equal(site.container_registries[0], "127.0.0.1:5000");
 	assert_string_equal(site.container_registries[4], "[::1]:5000");
@@ -833,6 +836,9 @@ static void test_container_keys(void **state)
 	global_fails("ContainerCertDir=certs",
 		     "aml.conf: line 1: ContainerCertDir: must be an absolute "
 		     "path, got \"certs\"");
+	global_fails("ContainerBuilder=docker",
+		     "aml.conf: line 1: ContainerBuilder: must be none or "
+		     "podman, got \"docker\"");
 	global_fails("ImageDir=images",
 		     "aml.conf: line 1: ImageDir: must be an absolute path, got "
 		     "\"images\"");
