@@ -556,10 +556,10 @@ int aml_image_build_key(const struct aml_env_choice *c,
 	ok = hash_part(&w, "aml-image-build 1", 18) == 0 &&
 	     hash_part(&w, c->dockerfile_text ? "text" : "file", 5) == 0 &&
 	     hash_part(&w, df, strlen(df) + 1) == 0;
-	for (size_t i = 0; ok && site->container_runtime_args &&
-			   site->container_runtime_args[i]; i++)
-		ok = hash_part(&w, site->container_runtime_args[i],
-			       strlen(site->container_runtime_args[i]) + 1) == 0;
+	for (size_t i = 0; ok && site->container_builder_args &&
+			   site->container_builder_args[i]; i++)
+		ok = hash_part(&w, site->container_builder_args[i],
+			       strlen(site->container_builder_args[i]) + 1) == 0;
 	if (ok && c->build_context) {
 		int fd = open(c->build_context,
 			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -592,15 +592,16 @@ struct build {
 	const char *key;
 };
 
-/* podman's global words: the site's, its storage and short runroot. */
+/* podman's global words: the site's (ContainerBuilderArgs), its storage
+ * and short runroot. */
 static int podman_head(struct aml_strlist *argv, const struct aml_site *site,
 		       const char *root, const char *runroot)
 {
 	int bad = aml_strlist_push(argv, "podman") < 0;
 
-	for (size_t i = 0; !bad && site->container_runtime_args &&
-			   site->container_runtime_args[i]; i++)
-		bad = aml_strlist_push(argv, site->container_runtime_args[i]) <
+	for (size_t i = 0; !bad && site->container_builder_args &&
+			   site->container_builder_args[i]; i++)
+		bad = aml_strlist_push(argv, site->container_builder_args[i]) <
 		      0;
 	return bad || aml_strlist_push(argv, "--root") < 0 ||
 			       aml_strlist_push(argv, root) < 0 ||

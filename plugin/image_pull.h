@@ -79,7 +79,7 @@ void aml_image_skopeo_reason(const char *text, size_t len, char *buf,
  * Images the site builds (ContainerBuilder=podman) from a run's Docker
  * build: the content key of [c]'s build (environment.h's build fields):
  * SHA-256 of its Dockerfile (text, or path in the context), the site's
- * podman options and every entry of the build context (path, type, mode,
+ * ContainerBuilderArgs and every entry of the build context (path, type, mode,
  * content; at most 100000 entries and 8 GiB), read as the run's user.
  * 0, or -1 with errbuf.
  */

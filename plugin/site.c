@@ -117,6 +117,7 @@ enum key {
 	K_CONTAINER_RUNTIME_ARGS,
 	K_IMAGE_DIR,
 	K_CONTAINER_BUILDER,
+	K_CONTAINER_BUILDER_ARGS,
 	K_DEFAULT_INTERPRETER,
 	K_FINALIZE_GRACE,
 	K_MAX_CONFIG_SIZE,
@@ -175,6 +176,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_CONTAINER_RUNTIME_ARGS] = "ContainerRuntimeArgs",
 	[K_IMAGE_DIR] = "ImageDir",
 	[K_CONTAINER_BUILDER] = "ContainerBuilder",
+	[K_CONTAINER_BUILDER_ARGS] = "ContainerBuilderArgs",
 	[K_DEFAULT_INTERPRETER] = "DefaultInterpreter",
 	[K_FINALIZE_GRACE] = "FinalizeGrace",
 	[K_MAX_CONFIG_SIZE] = "MaxConfigSize",
@@ -677,9 +679,9 @@ static void get_registries(struct parser *ps, const struct aml_conf_token *t,
 
 /* ContainerRuntimeArgs: words, kept NULL-terminated for an argv. */
 static void get_runtime_args(struct parser *ps,
-			     const struct aml_conf_token *t, enum key k)
+			     const struct aml_conf_token *t, enum key k,
+			     char ***into, size_t *n_into)
 {
-	struct aml_site *site = ps->site;
 	struct aml_strlist words = { 0 };
 	char **argv;
 
@@ -693,9 +695,9 @@ static void get_runtime_args(struct parser *ps,
 		return;
 	}
 	argv[words.count] = NULL;
-	free_argv(site->container_runtime_args);
-	site->container_runtime_args = argv;
-	site->n_container_runtime_args = words.count;
+	free_argv(*into);
+	*into = argv;
+	*n_into = words.count;
 }
 
 static void apply_global(struct parser *ps, const struct aml_conf_token *t,
@@ -808,7 +810,12 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 		set_path(ps, t, k, &site->container_cert_dir);
 		break;
 	case K_CONTAINER_RUNTIME_ARGS:
-		get_runtime_args(ps, t, k);
+		get_runtime_args(ps, t, k, &site->container_runtime_args,
+				 &site->n_container_runtime_args);
+		break;
+	case K_CONTAINER_BUILDER_ARGS:
+		get_runtime_args(ps, t, k, &site->container_builder_args,
+				 &site->n_container_builder_args);
 		break;
 	case K_IMAGE_DIR:
 		set_path(ps, t, k, &site->image_dir);
@@ -1874,6 +1881,7 @@ void aml_site_free(struct aml_site *site)
 	aml_conf_list_free(site->container_registries,
 			   site->n_container_registries);
 	free_argv(site->container_runtime_args);
+	free_argv(site->container_builder_args);
 	free(site->modules_init);
 	free(site->conda_command);
 	free(site->default_environment);

@@ -76,6 +76,8 @@
  *   ContainerBuilder=none|podman  builds runs' Dockerfiles and build
  *                               contexts on the node, once per content,
  *                               into ImageDir [none: refused]
+ *   ContainerBuilderArgs="..."  the builder's options before its
+ *                               subcommand, as ContainerRuntimeArgs
  *   DefaultInterpreter=PATH     interpreter for `script` [python3]
  *   FinalizeGrace=SECONDS       added to the Slurm time limit so outputs can
  *                               be uploaded after the run's deadline [120]
@@ -220,6 +222,10 @@ struct aml_site {
 	size_t n_container_runtime_args;
 	char *image_dir;               /* ImageDir: the node's image cache */
 	int container_builder_podman;  /* ContainerBuilder=podman */
+	char **container_builder_args; /* ContainerBuilderArgs: podman's
+					* global options for builds;
+					* NULL-terminated; NULL: none */
+	size_t n_container_builder_args;
 	char *default_interpreter;
 	uint32_t finalize_grace_seconds;
 	uint32_t history_timeout_seconds;

@@ -800,9 +800,12 @@ static void test_container_keys(void **state)
 		     "ContainerCertDir=/etc/aml/certs.d "
 		     "ContainerRuntimeArgs=\"--runtime=runc  "
 		     "--cgroup-manager=cgroupfs\" ImageDir=/shared/images "
-		     "ContainerBuilder=podman",
+		     "ContainerBuilder=podman ContainerBuilderArgs=--log-level=warn",
 		     &site);
 	assert_int_equal(site.container_builder_podman, 1);
+	assert_int_equal(site.n_container_builder_args, 1);
+	assert_string_equal(site.container_builder_args[0], "--log-level=warn");
+	assert_null(site.container_builder_args[1]);
 	assert_int_equal(site.n_container_registries, 5);
 	assert_string_equal(site.container_registries[0], "127.0.0.1:5000");
 	assert_string_equal(site.container_registries[4], "[::1]:5000");
