@@ -238,6 +238,20 @@ static void step_failed(int log_fd, off_t from, const char *step,
 		 p->shown, step, status, why);
 }
 
+/* One step of a pull or a build, logged; 0, or -1 with its one line. */
+static int run_step(const struct aml_strlist *argv, char *const *envp,
+		    int log_fd, int64_t deadline, const char *step,
+		    const struct pull *p, char *errbuf, size_t errlen)
+{
+	off_t from = 0;
+	int r = aml_env_run_logged(argv->items, argv->count, envp, log_fd,
+				   deadline, &from, errbuf, errlen);
+
+	if (r > 0)
+		step_failed(log_fd, from, step, p, r, errbuf, errlen);
+	return r == 0 ? 0 : -1;
+}
+
 static int pull_build(void *arg, const char *prefix, int log_fd,
 		      char *errbuf, size_t errlen)
 {
@@ -246,8 +260,7 @@ static int pull_build(void *arg, const char *prefix, int log_fd,
 	char layout[PATH_MAX + 8], rootfs[PATH_MAX + 8], *dest = NULL,
 	     *image = NULL;
 	int64_t deadline = aml_monotonic_ms() + AML_IMAGE_PULL_TIMEOUT_MS;
-	off_t from = 0;
-	int r, rc = -1;
+	int rc = -1;
 
 	snprintf(layout, sizeof(layout), "%s.oci", prefix);
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", prefix);
@@ -270,22 +283,11 @@ static int pull_build(void *arg, const char *prefix, int log_fd,
 	/* What a killed pull left is the cache's to remove with <key>.*;
 	 * a layout of our own from before is only in the way. */
 	aml_tree_remove(AT_FDCWD, layout);
-	r = aml_env_run_logged(copy.items, copy.count, env.items, log_fd,
-			       deadline, &from, errbuf, errlen);
-	if (r != 0) {
-		if (r > 0)
-			step_failed(log_fd, from, "pulling", p, r, errbuf,
-				    errlen);
+	if (run_step(&copy, env.items, log_fd, deadline, "pulling", p, errbuf,
+		     errlen) < 0 ||
+	    run_step(&unpack, env.items, log_fd, deadline, "unpacking", p,
+		     errbuf, errlen) < 0)
 		goto out;
-	}
-	r = aml_env_run_logged(unpack.items, unpack.count, env.items, log_fd,
-			       deadline, &from, errbuf, errlen);
-	if (r != 0) {
-		if (r > 0)
-			step_failed(log_fd, from, "unpacking", p, r, errbuf,
-				    errlen);
-		goto out;
-	}
 	if (make_below(rootfs, p->site->run_dir) < 0) {
 		aml_fail(errbuf, errlen, "image %s: cannot make %s in it: %s",
 			 p->shown, p->site->run_dir, strerror(errno));
@@ -700,25 +702,14 @@ static int build_build(void *arg, const char *prefix, int log_fd,
 		aml_fail(errbuf, errlen, "out of memory");
 		goto out;
 	}
-	r = aml_env_run_logged(build.items, build.count, env.items, log_fd,
-			       deadline, &from, errbuf, errlen);
-	if (r > 0)
-		step_failed(log_fd, from, "podman build", &shown, r, errbuf,
-			    errlen);
-	if (r == 0) {
-		r = aml_env_run_logged(push.items, push.count, env.items,
-				       log_fd, deadline, &from, errbuf, errlen);
-		if (r > 0)
-			step_failed(log_fd, from, "podman push", &shown, r,
-				    errbuf, errlen);
-	}
-	if (r == 0) {
-		r = aml_env_run_logged(unpack.items, unpack.count, env.items,
-				       log_fd, deadline, &from, errbuf, errlen);
-		if (r > 0)
-			step_failed(log_fd, from, "unpacking", &shown, r,
-				    errbuf, errlen);
-	}
+	r = run_step(&build, env.items, log_fd, deadline, "podman build",
+		     &shown, errbuf, errlen);
+	if (r == 0)
+		r = run_step(&push, env.items, log_fd, deadline, "podman push",
+			     &shown, errbuf, errlen);
+	if (r == 0)
+		r = run_step(&unpack, env.items, log_fd, deadline, "unpacking",
+			     &shown, errbuf, errlen);
 	if (r == 0 && make_below(rootfs, b->site->run_dir) < 0) {
 		aml_fail(errbuf, errlen, "image build: cannot make %s in it: %s",
 			 b->site->run_dir, strerror(errno));
