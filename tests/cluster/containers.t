@@ -60,7 +60,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..27"
+echo "1..30"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
@@ -72,20 +72,29 @@ case $out in
 same "ContainerRuntime=none: nothing was submitted" "$before" "$(n_jobs_of_user)"
 
 # ---- the registry, the image, the site
-# Not in $(...): the registry stays this shell's child (images.sh).
-registry_start "$work/registry" >"$work/registry.addr" 2>"$work/registry.err" ||
+# Not in $(...): the registry stays this shell's child (images.sh).  It
+# answers only the site's credentials, which runs get from
+# ContainerAuthFile, never from run.json.
+creds="amlsite:$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+registry_start "$work/registry" "$creds" >"$work/registry.addr" 2>"$work/registry.err" ||
 	{ echo "Bail out! the registry did not start: $(cat "$work/registry.err")"; exit 1; }
 reg=$(cat "$work/registry.addr")
 py=$(image_build_python) || { echo "Bail out! the python image did not build: $py"; exit 1; }
-image_push "$py" "$reg/aml/python:3" "$work/registry/ca" >"$work/push.log" 2>&1 ||
+image_push "$py" "$reg/aml/python:3" "$work/registry/ca" "$creds" >"$work/push.log" 2>&1 ||
 	{ echo "Bail out! the push failed: $(tail -n 2 "$work/push.log")"; exit 1; }
 mkdir -m 1777 "$work/images"
 chmod -R a+rX "$work/registry/ca"
-sed -i '/^ContainerRuntime=/d; /^ContainerRegistries=/d; /^ContainerCertDir=/d; /^ImageDir=/d; /^Environment=/d' "$AML_CONF"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$reg" "$(printf %s "$creds" | base64 -w0)" >"$work/auth.json"
+chmod 644 "$work/auth.json"
+sed -i '/^ContainerRuntime=/d; /^ContainerRegistries=/d; /^ContainerCertDir=/d; /^ContainerAuthFile=/d; /^ImageDir=/d; /^Environment=/d' "$AML_CONF"
+case $(as_user skopeo inspect --cert-dir "$work/registry/ca" "docker://$reg/aml/python:3" 2>&1) in
+*unauthorized*) ok "the registry answers only the site's credentials (the user's own skopeo is refused)" ;;
+*) not_ok "the registry answers only the site's credentials (the user's own skopeo is refused)" ;; esac
 cat >>"$AML_CONF" <<EOF
 ContainerRuntime=charliecloud
 ContainerRegistries=$reg
 ContainerCertDir=$work/registry/ca
+ContainerAuthFile=$work/auth.json
 ImageDir=$work/images
 Environment=py-image:1 Image=$reg/aml/python:3 Interpreter=python3
 EOF
@@ -241,7 +250,7 @@ same "refusals: nothing was submitted" none \
 	"$(grep -q 'Submitted batch job' <<<"$outs" && echo submitted || echo none)"
 
 # ---- the hostile user plants an image where the victim's run might look
-digest=$(skopeo inspect --cert-dir "$work/registry/ca" --format '{{.Digest}}' "docker://$reg/aml/python:3" 2>/dev/null)
+digest=$(skopeo inspect --creds "$creds" --cert-dir "$work/registry/ca" --format '{{.Digest}}' "docker://$reg/aml/python:3" 2>/dev/null)
 key=${digest#sha256:}
 # shared/ is root's: a user's shared/ is ignored, and so is what they put
 # in it; the victim's own directory is 0700.
@@ -323,3 +332,29 @@ wait_until 120 ended "$again"
 same "the same context again: not built again (no build log), the same image" \
 	"Completed no built: built | from the build context" \
 	"$(status_of "$again") $([ -e "$history/$user/containers/$again/logs/azureml/image_build_log.txt" ] && echo yes || echo no) $(log_of "$again" | grep -o 'built: .*')"
+
+# ---- v1's Dockerfile text, built the same way
+as_user mkdir -p "$src/v1build"
+write "$src/v1build/main.py" <<'PY'
+print("v1:", open("/opt/aml-v1.txt").read().strip(), flush=True)
+PY
+jq -n --arg df "$(printf 'FROM %s/aml/python:3\nRUN echo from-v1-dockerfile > /opt/aml-v1.txt\n' "$reg")" \
+	'{experiment_name: "containers", script: "main.py", compute_target: "cpu",
+	environment: {docker: {enabled: true, base_dockerfile: $df},
+		python: {user_managed_dependencies: true, interpreter_path: "python3"}}}' |
+	write "$src/v1build/run.json"
+run=$(submit "$src/v1build")
+wait_until 400 ended "$run" || echo "# the v1 build run did not end: $(statuses "$run")"
+same "v1 docker.base_dockerfile: built, and the run runs in it" "Completed v1: from-v1-dockerfile" \
+	"$(status_of "$run") $(log_of "$run" | grep -o 'v1: .*')"
+[ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed)"
+
+# ---- aml-run env gc: the user's images no run holds, unused for 0 days, go
+before=$(as_user aml-run env list 2>/dev/null | grep -c "^image ")
+gc=$(as_user aml-run env gc --unused 0 2>&1)
+after=$(as_user aml-run env list 2>/dev/null | grep -c "^image ")
+if [ "$before" -ge 3 ] && [ "$after" = 0 ] && [ "$(grep -c '^removed ' <<<"$gc")" -ge "$before" ]; then
+	ok "aml-run env gc removes the user's unused images ($before pulled and built)"
+else
+	not_ok "aml-run env gc removes the user's unused images" "before $before, after $after" "$gc"
+fi

@@ -18,12 +18,14 @@
 #                             *.key there as a client key and refuses one
 #                             without its *.cert, so the server's key
 #                             cannot sit beside it)
+#   registry_start DIR USER:PASSWORD  the same, answering only that user
+#                             (htpasswd, bcrypt): a site's private registry
 #   registry_stop DIR         kill it by its PID and wait until it is gone
 #   image_build_python [CACHE]  an OCI layout of a minimal Debian 12 with
 #                             python3; prints oci:PATH:TAG
 #   image_build_tiny [CACHE]  the same with busybox alone (seconds)
-#   image_push LAYOUT REF CERTDIR   skopeo copy LAYOUT to docker://REF,
-#                             trusting the CA in CERTDIR
+#   image_push LAYOUT REF CERTDIR [USER:PASSWORD]   skopeo copy LAYOUT to
+#                             docker://REF, trusting the CA in CERTDIR
 #
 # Images are cached in CACHE (default $AML_IMAGE_CACHE or
 # /var/tmp/aml-images), one layout per recipe and its version, and built
@@ -73,7 +75,7 @@ _registry_certs() {
 }
 
 _registry_config() {
-	local dir=$1 port=$2
+	local dir=$1 port=$2 creds=$3
 	cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
@@ -90,6 +92,18 @@ http:
     certificate: $dir/certs/server.crt
     key: $dir/certs/server.key
 EOF
+	[ -n "$creds" ] || return 0
+	# bcrypt, the only hash the registry's htpasswd takes.
+	/usr/bin/python3 -W ignore -c 'import crypt, sys
+u, p = sys.argv[1].split(":", 1)
+print(u + ":" + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH)))' "$creds" >"$dir/htpasswd" ||
+		{ _images_say "cannot hash the registry's password"; return 1; }
+	cat >>"$dir/config.yml" <<EOF
+auth:
+  htpasswd:
+    realm: aml-test
+    path: $dir/htpasswd
+EOF
 }
 
 # Why the registry in DIR ended: its fatal message (its usage text
@@ -100,14 +114,15 @@ _registry_fatal() {
 	echo "${why:-$(tail -n1 "$1/registry.log")}"
 }
 
-# _registry_answers DIR PORT: /v2/ answers 200 over TLS with the CA.
+# _registry_answers DIR PORT [CREDS]: /v2/ answers 200 over TLS with the
+# CA (and the credentials).
 _registry_answers() {
-	curl -fsS --max-time 2 --cacert "$1/ca/ca.crt" \
+	curl -fsS --max-time 2 --cacert "$1/ca/ca.crt" ${3:+-u "$3"} \
 		"https://127.0.0.1:$2/v2/" >/dev/null 2>&1
 }
 
 registry_start() {
-	local dir=${1:?registry_start DIR} port pid try deadline
+	local dir=${1:?registry_start DIR} creds=${2:-} port pid try deadline
 	command -v docker-registry >/dev/null ||
 		{ _images_say "needs docker-registry (apt-get install docker-registry)"; return 1; }
 	[ -e "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null &&
@@ -117,13 +132,13 @@ registry_start() {
 	for try in 1 2 3; do
 		port=$(_registry_free_port) ||
 			{ _images_say "no free TCP port found"; return 1; }
-		_registry_config "$dir" "$port" || return 1
+		_registry_config "$dir" "$port" "$creds" || return 1
 		docker-registry serve "$dir/config.yml" \
 			</dev/null >"$dir/registry.log" 2>&1 &
 		pid=$!
 		echo "$pid" >"$dir/pid"
 		deadline=$((SECONDS + registry_timeout))
-		until _registry_answers "$dir" "$port"; do
+		until _registry_answers "$dir" "$port" "$creds"; do
 			if ! kill -0 "$pid" 2>/dev/null; then
 				wait "$pid" 2>/dev/null
 				rm -f "$dir/pid"
@@ -298,9 +313,10 @@ image_build_tiny() {
 }
 
 image_push() {
-	local layout=${1:?image_push LAYOUT REF CERTDIR} ref=${2:?} certs=${3:?} log
+	local layout=${1:?image_push LAYOUT REF CERTDIR} ref=${2:?} certs=${3:?} creds=${4:-} log
 	log=$(mktemp) || return 1
-	skopeo copy --quiet --dest-cert-dir "$certs" "$layout" "docker://$ref" \
+	skopeo copy --quiet --dest-cert-dir "$certs" ${creds:+--dest-creds "$creds"} \
+		"$layout" "docker://$ref" \
 		>"$log" 2>&1 || {
 		_images_say "skopeo could not push $layout to $ref: $(tail -n1 "$log")"
 		rm -f "$log"
