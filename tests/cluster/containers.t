@@ -27,6 +27,10 @@ cp "$AML_CONF" "$work/aml.conf.saved"
 src=$(fresh_user_dir aml-containers-test)
 finish() {
 	registry_stop "$work/registry" >/dev/null 2>&1
+	# podman 4.3's conmon and its exit command outlive the job under
+	# proctrack/linuxproc (they leave the job's process tree); a site
+	# runs proctrack/cgroup, which ends them with the job (README).
+	pkill -KILL -u "$user" -f '^/usr/bin/conmon|podman .*container cleanup' 2>/dev/null
 	cp "$work/aml.conf.saved" "$AML_CONF"
 	restart_ctld
 	rm -rf "$work" "$src"
