@@ -296,6 +296,13 @@ static void podman_argv(const struct aml_container_spec *s, struct words *w)
 		word(w, s->runroot);
 	else
 		joined(w, s->storage_dir, "/run", NULL);
+	/* Its own state beside the runroot: podman's default,
+	 * /tmp/podman-run-<uid>, is a name another user can take first. */
+	word(w, "--tmpdir");
+	if (s->runroot)
+		joined(w, s->runroot, "/tmp", NULL);
+	else
+		joined(w, s->storage_dir, "/tmp", NULL);
 	word(w, "run");
 	word(w, "--rm");
 	word(w, "--rootfs");

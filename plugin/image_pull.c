@@ -605,10 +605,17 @@ static int podman_head(struct aml_strlist *argv, const struct aml_site *site,
 			   site->container_builder_args[i]; i++)
 		bad = aml_strlist_push(argv, site->container_builder_args[i]) <
 		      0;
+	char tmp[80];
+
+	/* podman's own state beside the runroot: its default in /tmp is a
+	 * name another user can take first. */
+	snprintf(tmp, sizeof(tmp), "%s/tmp", runroot);
 	return bad || aml_strlist_push(argv, "--root") < 0 ||
 			       aml_strlist_push(argv, root) < 0 ||
 			       aml_strlist_push(argv, "--runroot") < 0 ||
-			       aml_strlist_push(argv, runroot) < 0
+			       aml_strlist_push(argv, runroot) < 0 ||
+			       aml_strlist_push(argv, "--tmpdir") < 0 ||
+			       aml_strlist_push(argv, tmp) < 0
 		       ? -1
 		       : 0;
 }

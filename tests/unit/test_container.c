@@ -25,7 +25,8 @@ static char *const two_binds[] = { "/data", "/scratch/u1", NULL };
  * storage, then run's own options. */
 #define PODMAN_RUN                                                        \
 	"--root", "/var/tmp/aml/podman-1001/root", "--runroot",           \
-		"/var/tmp/aml/podman-1001/run", "run", "--rm", "--rootfs", \
+		"/var/tmp/aml/podman-1001/run", "--tmpdir",                \
+		"/var/tmp/aml/podman-1001/tmp", "run", "--rm", "--rootfs", \
 		"--read-only", "--network=host", "--pid=host",              \
 		"--userns=keep-id", "--env-host", "--log-driver=passthrough"
 #define COMMAND "python3", "train.py", "--lr", "0.1"
@@ -115,6 +116,7 @@ static void test_podman_no_gpu(void **state)
 	 * launcher's is short and elsewhere. */
 	s.runroot = "/run/user/1001/aml-podman";
 	want[7] = "/run/user/1001/aml-podman";
+	want[9] = "/run/user/1001/aml-podman/tmp";
 	expect_argv(&s, want);
 	s.runroot = "run";
 	expect_refused(&s, "runroot: must be an absolute path");
