@@ -199,28 +199,46 @@ struct pull {
 	const char *shown;    /* the reference as people read it */
 };
 
-/* mkdir -p [path] (absolute) below [root]. */
-static int make_below(const char *root, const char *path)
+/* See image_pull.h. */
+int aml_image_make_mountpoint(const char *root, const char *path)
 {
-	char full[PATH_MAX];
-	size_t n;
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), next, e;
+	const char *p = path;
+	char part[NAME_MAX + 1];
 
-	if (snprintf(full, sizeof(full), "%s%s", root, path) >=
-	    (int)sizeof(full))
+	if (fd < 0)
 		return -1;
-	n = strlen(root);
-	for (char *p = full + n + 1; ; p++) {
-		if (*p == '/' || !*p) {
-			char was = *p;
+	while (*p) {
+		size_t n;
 
-			*p = '\0';
-			if (mkdir(full, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = was;
-			if (!was)
-				return 0;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		if (n > NAME_MAX || (n == 1 && *p == '.') ||
+		    (n == 2 && !strncmp(p, "..", 2))) {
+			close(fd);
+			errno = EINVAL;
+			return -1;
 		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		p += n;
+		if ((mkdirat(fd, part, 0755) < 0 && errno != EEXIST) ||
+		    (next = openat(fd, part, O_RDONLY | O_DIRECTORY |
+						     O_NOFOLLOW | O_CLOEXEC)) <
+			    0) {
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+		fd = next;
 	}
+	close(fd);
+	return 0;
 }
 
 /* A failed step's one line, from its output in the log. */
@@ -288,7 +306,7 @@ static int pull_build(void *arg, const char *prefix, int log_fd,
 	    run_step(&unpack, env.items, log_fd, deadline, "unpacking", p,
 		     errbuf, errlen) < 0)
 		goto out;
-	if (make_below(rootfs, p->site->run_dir) < 0) {
+	if (aml_image_make_mountpoint(rootfs, p->site->run_dir) < 0) {
 		aml_fail(errbuf, errlen, "image %s: cannot make %s in it: %s",
 			 p->shown, p->site->run_dir, strerror(errno));
 		goto out;
@@ -717,7 +735,7 @@ static int build_build(void *arg, const char *prefix, int log_fd,
 	if (r == 0)
 		r = run_step(&unpack, env.items, log_fd, deadline, "unpacking",
 			     &shown, errbuf, errlen);
-	if (r == 0 && make_below(rootfs, b->site->run_dir) < 0) {
+	if (r == 0 && aml_image_make_mountpoint(rootfs, b->site->run_dir) < 0) {
 		aml_fail(errbuf, errlen, "image build: cannot make %s in it: %s",
 			 b->site->run_dir, strerror(errno));
 		r = -1;

@@ -101,4 +101,14 @@ enum aml_env_outcome aml_image_build_make(const struct aml_env_choice *c,
 					  char *log_path, size_t llen,
 					  char *errbuf, size_t errlen);
 
+/*
+ * mkdir -p [path] (absolute: the site's RunDir, where runs are bound)
+ * below [root] (an unpacked image's rootfs), one component at a time and
+ * never through a symlink or "..": the tree is the image's, and an
+ * image's symlink (/var -> /etc) must not make the puller (root, for
+ * shared/) create directories elsewhere on the host.  0, or -1 with
+ * errno (ELOOP or ENOTDIR where a component is not a directory).
+ */
+int aml_image_make_mountpoint(const char *root, const char *path);
+
 #endif
