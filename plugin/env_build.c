@@ -199,9 +199,7 @@ char *aml_env_log_tail(int log_fd, off_t from, size_t *len)
 /* ---------------------------------------------------------------------- */
 /* Running a step                                                         */
 
-/* The clean environment of env_build.h into [env].  0, or -1 when memory
- * runs out. */
-static int clean_env(struct aml_strlist *env, int for_pip)
+int aml_env_clean_env(struct aml_strlist *env, int for_pip)
 {
 	struct passwd pw, *found = NULL;
 	char buf[1024], *home;
@@ -361,7 +359,7 @@ int aml_env_pip_build(void *arg, const char *prefix, int log_fd,
 	off_t from;
 	int r = -1;
 
-	if (clean_env(&env, 1) < 0 || !(envp = words(&env)) ||
+	if (aml_env_clean_env(&env, 1) < 0 || !(envp = words(&env)) ||
 	    pip_argvs(pip, prefix, &venv, &install) < 0 ||
 	    !(venv_v = words(&venv)) || !(install_v = words(&install))) {
 		aml_fail(errbuf, errlen, "out of memory");
@@ -435,7 +433,7 @@ int aml_env_conda_build(void *arg, const char *prefix, int log_fd,
 	    c->argv_for(c->command, prefix, yaml_path, c->extra, &argv,
 			errbuf, errlen) < 0)
 		goto out;
-	if (clean_env(&env, 0) < 0 || !(envp = words(&env)) || !argv.count ||
+	if (aml_env_clean_env(&env, 0) < 0 || !(envp = words(&env)) || !argv.count ||
 	    !(argv_v = words(&argv))) {
 		aml_fail(errbuf, errlen, argv.count ? "out of memory"
 						    : "no conda command line");

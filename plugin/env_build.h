@@ -112,6 +112,11 @@ int aml_env_run_logged(char *const *argv, size_t argc, char *const *envp,
 		       int log_fd, int64_t deadline, off_t *output_at,
 		       char *errbuf, size_t errlen);
 
+/* The clean environment of env_build.h into [env] (PATH=/usr/bin:/bin,
+ * the caller's HOME, LANG=C.UTF-8; PIP_CONFIG_FILE=/dev/null [for_pip]),
+ * for every builder's commands.  0, or -1 when memory runs out. */
+int aml_env_clean_env(struct aml_strlist *env, int for_pip);
+
 /* [log_fd]'s last bytes from [from] on (at most 64 KiB), malloc'd and
  * NUL-ended, for a failed step's reason; NULL when it cannot be read. */
 char *aml_env_log_tail(int log_fd, off_t from, size_t *len);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,26 +76,20 @@ void aml_image_skopeo_reason(const char *text, size_t len, char *buf,
 
 /* ---- running skopeo and umoci ---- */
 
-/* The clean environment of image_pull.h into [env]. */
+/* env_build.h's clean environment, and XDG_RUNTIME_DIR, where a user's
+ * own `skopeo login` keeps its credentials (image_pull.h). */
 static int clean_env(struct aml_strlist *env)
 {
-	struct passwd pw, *found = NULL;
 	const char *runtime = getenv("XDG_RUNTIME_DIR");
-	char buf[1024], *home, *xdg = NULL;
+	char *xdg = NULL;
 	int bad;
 
-	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &found) != 0)
-		found = NULL;
-	home = aml_env_pair("HOME", found && found->pw_dir[0] ? found->pw_dir
-							      : "/");
-	if (runtime && *runtime == '/')
-		xdg = aml_env_pair("XDG_RUNTIME_DIR", runtime);
-	bad = !home || (runtime && *runtime == '/' && !xdg) ||
-	      aml_strlist_push(env, "PATH=/usr/bin:/bin") < 0 ||
-	      aml_strlist_push(env, home) < 0 ||
-	      aml_strlist_push(env, "LANG=C.UTF-8") < 0 ||
-	      (xdg && aml_strlist_push(env, xdg) < 0);
-	free(home);
+	if (aml_env_clean_env(env, 0) < 0)
+		return -1;
+	if (!runtime || *runtime != '/')
+		return 0;
+	xdg = aml_env_pair("XDG_RUNTIME_DIR", runtime);
+	bad = !xdg || aml_strlist_push(env, xdg) < 0;
 	free(xdg);
 	return bad ? -1 : 0;
 }
