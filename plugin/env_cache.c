@@ -938,9 +938,11 @@ static uint64_t tree_bytes(int parent, const char *name, int depth)
 	return sum;
 }
 
-/* [key] in [p] as list and gc report it. */
+/* [key] in [p] as list and gc report it; its disk use only [with_sizes]
+ * (a walk of the whole tree: an image's is large). */
 static void describe(const struct place *p, const char *key,
-		     struct aml_env_entry *e, char *path, size_t plen)
+		     struct aml_env_entry *e, char *path, size_t plen,
+		     int with_sizes)
 {
 	struct marker m;
 	char err[256];
@@ -959,7 +961,8 @@ static void describe(const struct place *p, const char *key,
 		e->failed = entry_failed(p, key, 1, e->note, sizeof(e->note),
 					 &e->used_ms);
 	}
-	e->bytes = tree_bytes(p->fd, key, 0);
+	if (with_sizes)
+		e->bytes = tree_bytes(p->fd, key, 0);
 	snprintf(path, plen, "%s/%s", p->path, key);
 	e->path = path;
 }
@@ -1083,7 +1086,7 @@ int aml_env_cache_gc(const char *env_dir, int64_t unused_s,
 					 p.path, keys[i], strerror(errno));
 			continue;
 		}
-		describe(&p, keys[i], &e, path, sizeof(path));
+		describe(&p, keys[i], &e, path, sizeof(path), 1);
 		if (gc_reason(&e, unused_s)) {
 			if (removed)
 				removed(arg, &e);
@@ -1104,7 +1107,8 @@ int aml_env_cache_gc(const char *env_dir, int64_t unused_s,
 }
 
 /* Each entry of [p] to [fn].  0, or -1 with errno. */
-static int list_place(const struct place *p, aml_env_entry_fn fn, void *arg)
+static int list_place(const struct place *p, int with_sizes,
+		      aml_env_entry_fn fn, void *arg)
 {
 	char **keys, path[PATH_MAX];
 	size_t n;
@@ -1114,15 +1118,16 @@ static int list_place(const struct place *p, aml_env_entry_fn fn, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		struct aml_env_entry e;
 
-		describe(p, keys[i], &e, path, sizeof(path));
+		describe(p, keys[i], &e, path, sizeof(path), with_sizes);
 		fn(arg, &e);
 	}
 	free_keys(keys, n);
 	return 0;
 }
 
-int aml_env_cache_list(const char *env_dir, aml_env_entry_fn fn, void *arg,
-		       char *errbuf, size_t errlen)
+int aml_env_cache_scan(const char *env_dir, int with_sizes,
+		       aml_env_entry_fn fn, void *arg, char *errbuf,
+		       size_t errlen)
 {
 	struct place shared = { -1, NULL, 1 }, own = { -1, NULL, 0 };
 	char note[512] = "";
@@ -1134,7 +1139,7 @@ int aml_env_cache_list(const char *env_dir, aml_env_entry_fn fn, void *arg,
 		return -1;
 	r = open_shared(envfd, env_dir, 0, 0, &shared, note, sizeof(note),
 			errbuf, errlen);
-	if (r == 1 && list_place(&shared, fn, arg) < 0) {
+	if (r == 1 && list_place(&shared, with_sizes, fn, arg) < 0) {
 		aml_fail(errbuf, errlen, "%s: cannot read: %s", shared.path,
 			 strerror(errno));
 		goto out;
@@ -1143,7 +1148,7 @@ int aml_env_cache_list(const char *env_dir, aml_env_entry_fn fn, void *arg,
 		r = open_own(envfd, env_dir, 0, &own, errbuf, errlen);
 		if (r < 0)
 			goto out;
-		if (r == 1 && list_place(&own, fn, arg) < 0) {
+		if (r == 1 && list_place(&own, with_sizes, fn, arg) < 0) {
 			aml_fail(errbuf, errlen, "%s: cannot read: %s",
 				 own.path, strerror(errno));
 			goto out;
@@ -1156,4 +1161,10 @@ out:
 	place_close(&own);
 	close(envfd);
 	return out;
+}
+
+int aml_env_cache_list(const char *env_dir, aml_env_entry_fn fn, void *arg,
+		       char *errbuf, size_t errlen)
+{
+	return aml_env_cache_scan(env_dir, 1, fn, arg, errbuf, errlen);
 }

@@ -199,6 +199,13 @@ int aml_env_cache_gc(const char *env_dir, int64_t unused_s,
 int aml_env_cache_list(const char *env_dir, aml_env_entry_fn fn, void *arg,
 		       char *errbuf, size_t errlen);
 
+/* aml_env_cache_list, each entry's size (a walk of its whole tree) only
+ * when [with_sizes], else bytes is 0: a look on a run's path (image_pull.h's
+ * Preparing reason) must not walk every image in the cache. */
+int aml_env_cache_scan(const char *env_dir, int with_sizes,
+		       aml_env_entry_fn fn, void *arg, char *errbuf,
+		       size_t errlen);
+
 /* Whether [key] is 64 lowercase hex digits. */
 int aml_env_key_valid(const char *key);
 

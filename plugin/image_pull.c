@@ -395,7 +395,7 @@ void aml_image_reason(const char *ref, const struct aml_site *site,
 		/* The tag's digest is the registry's to say; the newest
 		 * pull of this name here is what the run most likely gets. */
 		n.what = shown;
-		aml_env_cache_list(site->image_dir, newest_of, &n, err,
+		aml_env_cache_scan(site->image_dir, 0, newest_of, &n, err,
 				   sizeof(err));
 	}
 	if (n.key[0])
