@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	const char *run_id = getenv(AML_JOBENV_RUN_ID);
 	char err[1024] = "";
 	int64_t running_ms, started;
-	int via_srun, status;
+	int via_srun, image_in_srun, status;
 
 	int upload_node = argc == 2 && !strcmp(argv[1], "--upload-node");
 	char *const *command;
@@ -426,32 +426,14 @@ int main(int argc, char **argv)
 	 * srun: its RANK, WORLD_SIZE and MASTER_ADDR come from the node
 	 * side, for the steps the launcher starts.  pyxis runs images only
 	 * in srun's steps. */
+	if (launch_image_command(&L.image, &L.plan.env, &L.site,
+				 L.plan.argv.items, &L.in_image,
+				 &L.container_options, &image_in_srun, err,
+				 sizeof(err)) < 0)
+		return fail_run(&L, "%s", err);
+	command = L.in_image.count ? L.in_image.items : L.plan.argv.items;
 	via_srun = L.plan.num_tasks > 1 ||
-		   L.rc.distributed.type != AML_DIST_NONE ||
-		   (L.image.pinned[0] &&
-		    L.site.container_runtime == AML_CONTAINER_PYXIS);
-	command = L.plan.argv.items;
-	if (L.image.pinned[0] &&
-	    L.site.container_runtime == AML_CONTAINER_PYXIS) {
-		if (launch_image_srun_options(&L.image, &L.plan.env, &L.site,
-					      &L.container_options, err,
-					      sizeof(err)) < 0 ||
-		    launch_image_pyxis_command(command, &L.in_image) < 0)
-			return fail_run(&L, "%s", err[0] ? err : "out of memory");
-		command = L.in_image.items;
-	} else if (L.image.pinned[0]) {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		if (n <= 0)
-			return fail_run(&L, "cannot find aml-launch itself: %s",
-					strerror(errno));
-		self[n] = '\0';
-		if (launch_image_wrap(&L.image, &L.plan.env, self, command,
-				      &L.in_image) < 0)
-			return fail_run(&L, "out of memory");
-		command = L.in_image.items;
-	}
+		   L.rc.distributed.type != AML_DIST_NONE || image_in_srun;
 	if (via_srun && launch_srun_argv(&L.plan, L.site.run_dir,
 					 &L.container_options, command,
 					 &L.srun_argv) < 0)

@@ -132,9 +132,10 @@ int launch_image_prepare(const struct launch_ctx *c,
 		   errbuf, errlen);
 }
 
-int launch_image_wrap(const struct launch_image *img,
-		      const struct aml_env_choice *env, const char *self,
-		      char *const *argv, struct aml_strlist *out)
+/* [argv] through `aml-launch --in-image` ([self], this program). */
+static int wrap(const struct launch_image *img,
+		const struct aml_env_choice *env, const char *self,
+		char *const *argv, struct aml_strlist *out)
 {
 	char *word = NULL;
 	int bad;
@@ -171,11 +172,11 @@ static const char *job_gpus(void)
 	return g && *g ? g : NULL;
 }
 
-int launch_image_srun_options(const struct launch_image *img,
-			      const struct aml_env_choice *env,
-			      const struct aml_site *site,
-			      struct aml_strlist *out, char *errbuf,
-			      size_t errlen)
+/* pyxis: srun's container options, RunDir bound. */
+static int srun_options(const struct launch_image *img,
+			const struct aml_env_choice *env,
+			const struct aml_site *site, struct aml_strlist *out,
+			char *errbuf, size_t errlen)
 {
 	struct aml_container_spec s = {
 		.runtime = site->container_runtime,
@@ -190,7 +191,10 @@ int launch_image_srun_options(const struct launch_image *img,
 	return aml_container_srun_options(&s, out, errbuf, errlen);
 }
 
-int launch_image_pyxis_command(char *const *argv, struct aml_strlist *out)
+/* pyxis's one --container-workdir cannot be each node's own working
+ * directory: each task moves to its AML_WORKDIR (set by the node side)
+ * itself. */
+static int pyxis_command(char *const *argv, struct aml_strlist *out)
 {
 	static const char *const head[] = {
 		"/bin/sh", "-c", "cd \"$" AML_ENV_WORKDIR "\" && exec \"$@\"",
@@ -444,4 +448,40 @@ int launch_image_exec(int argc, char **argv)
 	execvp(cmd.items[0], cmd.items);
 	say("cannot run %s: %s", cmd.items[0], strerror(errno));
 	return errno == ENOENT ? 127 : 126;
+}
+
+int launch_image_command(const struct launch_image *img,
+			 const struct aml_env_choice *env,
+			 const struct aml_site *site, char *const *argv,
+			 struct aml_strlist *command,
+			 struct aml_strlist *srun_opts, int *srun_only,
+			 char *errbuf, size_t errlen)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	memset(command, 0, sizeof(*command));
+	memset(srun_opts, 0, sizeof(*srun_opts));
+	*srun_only = 0;
+	if (!img->pinned[0])
+		return 0;
+	if (site->container_runtime == AML_CONTAINER_PYXIS) {
+		*srun_only = 1;
+		if (srun_options(img, env, site, srun_opts, errbuf, errlen) < 0)
+			return -1;
+		if (pyxis_command(argv, command) < 0) {
+			aml_strlist_free(srun_opts);
+			return aml_fail(errbuf, errlen, "out of memory");
+		}
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return aml_fail(errbuf, errlen,
+				"cannot find aml-launch itself: %s",
+				strerror(errno));
+	self[n] = '\0';
+	if (wrap(img, env, self, argv, command) < 0)
+		return aml_fail(errbuf, errlen, "out of memory");
+	return 0;
 }

@@ -18,7 +18,7 @@
  * when the tag moves during the run.
  *
  * pyxis is not run this way: srun itself gets --container-image and
- * enroot pulls (launch_image_srun_options).
+ * enroot pulls.
  */
 #ifndef AML_TOOLS_LAUNCH_IMAGE_H
 #define AML_TOOLS_LAUNCH_IMAGE_H
@@ -46,28 +46,20 @@ int launch_image_prepare(const struct launch_ctx *c,
 			 struct launch_image *img, char *errbuf,
 			 size_t errlen);
 
-/* The command each process starts with: [argv] run through
- * `aml-launch --in-image` ([self], this program's path); -1 on ENOMEM. */
-int launch_image_wrap(const struct launch_image *img,
-		      const struct aml_env_choice *env, const char *self,
-		      char *const *argv, struct aml_strlist *out);
-
 /*
- * pyxis: srun's container options for [img], RunDir bound and the start
- * directory.  pyxis's one --container-workdir cannot be each node's own
- * working directory, so each task's command moves there itself
- * (launch_image_pyxis_command).
+ * The command each process of the run starts with, in [command]: empty
+ * when the run has no image (run [argv] itself); else [argv] through
+ * `aml-launch --in-image` (this program), or for pyxis each task's move to
+ * its working directory, with srun's container options in [srun_opts]
+ * and *[srun_only] set: pyxis runs images only in srun's steps.  0, or -1
+ * with errbuf.
  */
-int launch_image_srun_options(const struct launch_image *img,
-			      const struct aml_env_choice *env,
-			      const struct aml_site *site,
-			      struct aml_strlist *out, char *errbuf,
-			      size_t errlen);
-
-/* pyxis: [argv] run from the task's AML_WORKDIR (the node side's, set in
- * every task): /bin/sh -c 'cd "$AML_WORKDIR" && exec "$@"' aml-task
- * ARGV...; -1 on ENOMEM. */
-int launch_image_pyxis_command(char *const *argv, struct aml_strlist *out);
+int launch_image_command(const struct launch_image *img,
+			 const struct aml_env_choice *env,
+			 const struct aml_site *site, char *const *argv,
+			 struct aml_strlist *command,
+			 struct aml_strlist *srun_opts, int *srun_only,
+			 char *errbuf, size_t errlen);
 
 /* The --in-image mode ([argv] from its first option); never returns when
  * the runtime starts: the exit status of a failure (126, 127). */
