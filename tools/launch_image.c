@@ -22,7 +22,9 @@
 #include "launch_env.h"
 #include "runconfig.h"
 #include "launch_image.h"
+#include "launch_reap.h"
 #include "site.h"
+#include "tree.h"
 
 /* How long a process waits for another run's pull of the same image. */
 #define PULL_WAIT_MS (3600LL * 1000)
@@ -262,30 +264,86 @@ out:
 	return rc;
 }
 
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("aml-launch: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 /*
- * podman's --runroot (its sockets and locks; podman refuses one over 50
- * bytes, so not in the working directory): the user's XDG_RUNTIME_DIR
- * when it is theirs, else a new private directory in /tmp made by
- * mkdtemp, whose name no other user can have taken first.  podman --rm
- * empties it; the directory itself is left to /tmp's cleaning.
+ * podman's state for one process of the run: storage, runroot (its
+ * sockets and locks; podman refuses one over 50 bytes, so not in the
+ * working directory) and tmpdir (where it keeps its pause process's pid),
+ * all in a new private directory made by mkdtemp, whose name no other
+ * user can have taken first: in the user's XDG_RUNTIME_DIR when it is
+ * theirs, else in /tmp.  One per process, as podman's database records
+ * its runroot and refuses a second one over the same storage; removed
+ * when the process ends (podman_run).
  */
-static int podman_runroot(char *buf, size_t len, char *errbuf, size_t errlen)
+static int podman_private_dir(char *buf, size_t len, char *errbuf,
+			      size_t errlen)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
 
 	if (xdg && *xdg == '/' && lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode) &&
 	    st.st_uid == getuid() && !(st.st_mode & 077) &&
-	    (size_t)snprintf(buf, len, "%s/aml-podman", xdg) < 51 &&
-	    (mkdir(buf, 0700) == 0 || errno == EEXIST) &&
-	    lstat(buf, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    st.st_uid == getuid())
+	    (size_t)snprintf(buf, len, "%s/aml-podman-XXXXXX", xdg) < 46 &&
+	    mkdtemp(buf))
 		return 0;
 	snprintf(buf, len, "/tmp/aml-podman-XXXXXX");
 	if (!mkdtemp(buf))
 		return aml_fail(errbuf, errlen, "podman's run directory in "
 				"/tmp: %s", strerror(errno));
+	/* Else podman makes /tmp/podman-run-<uid>, a name another user can
+	 * take first. */
+	if (!xdg || !*xdg)
+		setenv("XDG_RUNTIME_DIR", buf, 1);
 	return 0;
+}
+
+/* How long conmon's exit command (podman container cleanup) has to end
+ * after podman run has. */
+#define PODMAN_CLEANUP_MS 20000
+
+/*
+ * Run podman's [cmd] and stay its subreaper (launch_reap.h): its conmon,
+ * its exit command and its pause process end with it, whatever Slurm's
+ * process tracking; then its private directory [priv] goes, and this
+ * process ends as podman did.
+ */
+static void podman_run(char *const *cmd, const char *priv)
+{
+	char pause_pid[PATH_MAX], err[512];
+	const char *base = strrchr(priv, '/');
+	int status, dirfd;
+
+	snprintf(pause_pid, sizeof(pause_pid), "%s/tmp/pause.pid", priv);
+	if (launch_reap_run(cmd, pause_pid, PODMAN_CLEANUP_MS, &status, err,
+			    sizeof(err)) < 0)
+		say("%s", err);
+	dirfd = open(priv, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd >= 0) {
+		char parent[PATH_MAX];
+
+		snprintf(parent, sizeof(parent), "%.*s", (int)(base - priv),
+			 priv);
+		close(dirfd);
+		dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0 || aml_tree_remove(dirfd, base + 1) < 0)
+			say("podman's directory %s is left: %s", priv,
+			    strerror(errno));
+		if (dirfd >= 0)
+			close(dirfd);
+	}
+	launch_reap_mirror(status);
 }
 
 /* The run's Docker build as the job's configuration gives it (the
@@ -320,18 +378,6 @@ static int job_build(const struct aml_site *site, struct aml_env_choice *c,
 	return r;
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("aml-launch: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int launch_image_exec(int argc, char **argv)
 {
@@ -424,26 +470,23 @@ int launch_image_exec(int argc, char **argv)
 			.env = vars.items,
 			.argv = argv + i + 1,
 		};
-		char storage[PATH_MAX + 32], runroot[64] = "";
+		char priv[64] = "";
 
-		/* podman's own state, in the run's working directory on
-		 * this node: the user's own, never a shared /tmp name, and
-		 * removed with it at the job's end. */
-		snprintf(storage, sizeof(storage), "%s/.aml-podman", workdir);
 		if (site.container_runtime == AML_CONTAINER_PODMAN &&
-		    podman_runroot(runroot, sizeof(runroot), err,
-				   sizeof(err)) < 0) {
+		    podman_private_dir(priv, sizeof(priv), err,
+				       sizeof(err)) < 0) {
 			say("%s", err);
 			aml_site_free(&site);
 			return 126;
 		}
-		s.runroot = runroot[0] ? runroot : NULL;
-		s.storage_dir = storage;
+		s.storage_dir = priv;
 		if (aml_container_argv(&s, &cmd, err, sizeof(err)) < 0) {
 			say("%s", err);
 			aml_site_free(&site);
 			return 126;
 		}
+		if (priv[0])
+			podman_run(cmd.items, priv);
 	}
 	execvp(cmd.items[0], cmd.items);
 	say("cannot run %s: %s", cmd.items[0], strerror(errno));

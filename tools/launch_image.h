@@ -14,6 +14,9 @@
  * always the image's), and execs the site's runtime (container.h) with
  * the command: no process of ours stays between the runtime and Slurm, so
  * signals, exit codes and the duration limit are as without an image.
+ * podman alone is run as a child, this process staying its subreaper
+ * until what it forked away from itself has ended (launch_reap.h), then
+ * ending as podman did.
  * The digest, not the tag, travels: every node runs the same image even
  * when the tag moves during the run.
  *

@@ -27,10 +27,6 @@ cp "$AML_CONF" "$work/aml.conf.saved"
 src=$(fresh_user_dir aml-containers-test)
 finish() {
 	registry_stop "$work/registry" >/dev/null 2>&1
-	# podman 4.3's conmon and its exit command outlive the job under
-	# proctrack/linuxproc (they leave the job's process tree); a site
-	# runs proctrack/cgroup, which ends them with the job (README).
-	pkill -KILL -u "$user" -f '^/usr/bin/conmon|podman .*container cleanup' 2>/dev/null
 	cp "$work/aml.conf.saved" "$AML_CONF"
 	restart_ctld
 	rm -rf "$work" "$src"
@@ -64,7 +60,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..30"
+echo "1..33"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
@@ -275,8 +271,26 @@ if command -v podman >/dev/null && grep -q "^$user:" /etc/subuid; then
 	sed -i '/^ContainerRuntime=/d; /^ContainerRuntimeArgs=/d' "$AML_CONF"
 	printf 'ContainerRuntime=podman\nContainerRuntimeArgs="--runtime=runc --cgroup-manager=cgroupfs"\n' >>"$AML_CONF"
 	restart_ctld
+	uid=$(id -u "$user")
+	rm -rf "/tmp/podman-run-$uid"
+	podman_leftovers() {
+		local p
+		p=$(pgrep -u "$user" -a -f 'conmon|podman')
+		echo "${p:-none}"
+	}
+	podman_dirs_left() {
+		local d
+		d=$(find /tmp -maxdepth 1 \( -name 'aml-podman-*' -o -name "podman-run-$uid" \) -user "$user" | tr '\n' ' ')
+		echo "${d:-none}"
+	}
 	run=$(submit "$src/first")
 	wait_until 180 ended "$run" || echo "# the podman run did not end: $(statuses "$run")"
+	# The test cluster tracks a job's processes by their parents
+	# (proctrack/linuxproc): what podman forks away from itself
+	# (conmon, its exit command, the pause process) must still end
+	# with the run, and its private directories with it.
+	same "podman: nothing of podman outlives the run (conmon, its clean-up, its pause process, its directories)" \
+		"none none" "$(podman_leftovers) $(podman_dirs_left)"
 	facts=$history/$user/containers/$run/outputs/facts.json
 	same "podman: Completed in the image, the user's own uid, its working directory, its variables" \
 		"Completed false $(id -u "$user") true $run" \
@@ -293,15 +307,31 @@ PY
 	wait_until 180 ended "$run"
 	same "podman: docker.shm_size sizes /dev/shm in the image" "Completed shm 256 MiB" \
 		"$(status_of "$run") $(log_of "$run" | grep -o 'shm .*')"
+	# Two ranks on one node: each process's podman state is its own
+	# (podman's database refuses a second runroot over one storage).
+	as_user mkdir -p "$src/podman-2"
+	as_user cp "$src/dist/main.py" "$src/podman-2/main.py"
+	image_run podman-2 "$reg/aml/python:3" main.py \
+		'.distributed_job_config = {type: "pytorch", process_count: 2} | .node_count = 1 | .max_run_duration_seconds = 300'
+	run=$(submit "$src/podman-2")
+	wait_until 300 ended "$run" || echo "# the 2-rank podman run did not end: $(statuses "$run")"
+	same "podman: 2 ranks on one node, each in the image, rank 1 reached rank 0" "Completed hello from rank 1 of 2" \
+		"$(status_of "$run") $(cat "$history/$user/containers/$run/outputs/met.txt" 2>/dev/null)"
+	[ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed); $(log_of "$run" | tail -n 5)"
 	run=$(submit "$src/long")
 	wait_until 120 ended "$run"
 	same "podman: max_run_duration_seconds stops a run in its image" \
 		"Canceled max_run_duration_seconds (3 s) reached" \
 		"$(status_of "$run") $(reason_of "$run" Canceled)"
+	same "podman: nothing of podman outlives a run stopped at its duration limit" none \
+		"$(podman_leftovers)"
 else
 	ok "podman: docker.shm_size sizes /dev/shm in the image # SKIP podman is not installed or $user has no /etc/subuid range"
 	ok "podman: Completed in the image # SKIP podman is not installed or $user has no /etc/subuid range"
 	ok "podman: max_run_duration_seconds stops a run in its image # SKIP podman is not installed or $user has no /etc/subuid range"
+	ok "podman: nothing of podman outlives the run # SKIP podman is not installed or $user has no /etc/subuid range"
+	ok "podman: 2 ranks on one node # SKIP podman is not installed or $user has no /etc/subuid range"
+	ok "podman: nothing of podman outlives a run stopped at its duration limit # SKIP podman is not installed or $user has no /etc/subuid range"
 fi
 
 # ---- Docker builds the site makes (ContainerBuilder=podman): once per content
