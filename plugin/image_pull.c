@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,7 @@ void aml_image_skopeo_reason(const char *text, size_t len, char *buf,
 
 /* env_build.h's clean environment, and XDG_RUNTIME_DIR, where a user's
  * own `skopeo login` keeps its credentials (image_pull.h). */
-static int clean_env(struct aml_strlist *env)
+static int clean_env(struct aml_strlist *env, const char *fallback_runtime)
 {
 	const char *runtime = getenv("XDG_RUNTIME_DIR");
 	char *xdg = NULL;
@@ -86,7 +87,11 @@ static int clean_env(struct aml_strlist *env)
 
 	if (aml_env_clean_env(env, 0) < 0)
 		return -1;
+	/* Without one podman makes /tmp/podman-run-<uid>, a name another
+	 * user can take first. */
 	if (!runtime || *runtime != '/')
+		runtime = fallback_runtime;
+	if (!runtime)
 		return 0;
 	xdg = aml_env_pair("XDG_RUNTIME_DIR", runtime);
 	bad = !xdg || aml_strlist_push(env, xdg) < 0;
@@ -130,7 +135,7 @@ int aml_image_resolve(const char *ref, const struct aml_site *site,
 	if (aml_image_ref_format(&parsed, 0, name, sizeof(name)) < 0 ||
 	    asprintf(&target, "docker://%s", name) < 0)
 		return aml_fail(errbuf, errlen, "image %s: name too long", ref);
-	if (clean_env(&env) < 0 || aml_strlist_push(&argv, "skopeo") < 0 ||
+	if (clean_env(&env, NULL) < 0 || aml_strlist_push(&argv, "skopeo") < 0 ||
 	    aml_strlist_push(&argv, "inspect") < 0 ||
 	    aml_strlist_push(&argv, "--no-tags") < 0 ||
 	    aml_strlist_push(&argv, "--format={{.Digest}}") < 0 ||
@@ -275,7 +280,7 @@ static int pull_build(void *arg, const char *prefix, int log_fd,
 
 	snprintf(layout, sizeof(layout), "%s.oci", prefix);
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", prefix);
-	if (clean_env(&env) < 0 || asprintf(&dest, "oci:%s:img", layout) < 0 ||
+	if (clean_env(&env, NULL) < 0 || asprintf(&dest, "oci:%s:img", layout) < 0 ||
 	    asprintf(&image, "%s:img", layout) < 0 ||
 	    aml_strlist_push(&copy, "skopeo") < 0 ||
 	    aml_strlist_push(&copy, "copy") < 0 ||
@@ -605,6 +610,34 @@ struct build {
 	const char *key;
 };
 
+/*
+ * Rootless podman keeps its user namespace in a pause process that never
+ * ends by itself, forked away from podman (to init): the build's would
+ * outlive the run.  Its pid is in the build's own tmpdir, a directory
+ * only this user could write; killed only while it is this user's.
+ */
+static void end_pause_process(const char *runroot)
+{
+	char path[96], text[24], proc[40];
+	struct stat st;
+	ssize_t len;
+	int fd, pid;
+
+	snprintf(path, sizeof(path), "%s/tmp/pause.pid", runroot);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (len <= 0)
+		return;
+	text[len] = '\0';
+	pid = atoi(text);
+	snprintf(proc, sizeof(proc), "/proc/%d", pid);
+	if (pid > 1 && stat(proc, &st) == 0 && st.st_uid == getuid())
+		kill(pid, SIGKILL);
+}
+
 /* podman's global words: the site's (ContainerBuilderArgs), its storage
  * and short runroot. */
 static int podman_head(struct aml_strlist *argv, const struct aml_site *site,
@@ -691,7 +724,7 @@ static int build_build(void *arg, const char *prefix, int log_fd,
 		snprintf(dockerfile, sizeof(dockerfile), "%s/%s", context,
 			 b->c->build_dockerfile);
 	}
-	if (clean_env(&env) < 0 ||
+	if (clean_env(&env, runroot) < 0 ||
 	    podman_head(&build, b->site, root, runroot) < 0 ||
 	    aml_strlist_push(&build, "build") < 0 ||
 	    /* RUN steps see the network the runs see: the host's. */
@@ -742,6 +775,7 @@ static int build_build(void *arg, const char *prefix, int log_fd,
 		aml_env_run_logged(clean.items, clean.count, env.items, log_fd,
 				   deadline, &from, ignored, sizeof(ignored));
 	}
+	end_pause_process(runroot);
 out:
 	aml_tree_remove(AT_FDCWD, root);
 	aml_tree_remove(AT_FDCWD, layout);

@@ -60,7 +60,7 @@ image_run() {
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
 
-echo "1..33"
+echo "1..34"
 
 # ---- a site without a runtime refuses a run asking for an image, at submit
 image_run none 127.0.0.1:5000/aml/python:3 main.py .
@@ -382,6 +382,9 @@ wait_until 400 ended "$run" || echo "# the v1 build run did not end: $(statuses 
 same "v1 docker.base_dockerfile: built, and the run runs in it" "Completed v1: from-v1-dockerfile" \
 	"$(status_of "$run") $(log_of "$run" | grep -o 'v1: .*')"
 [ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed)"
+# The builder's podman keeps a pause process too, forked away to init.
+leftover=$(pgrep -u "$user" -a -f 'conmon|podman')
+same "nothing of the builder's podman outlives the runs it built for" none "${leftover:-none}"
 
 # ---- aml-run env gc: the user's images no run holds, unused for 0 days, go
 before=$(as_user aml-run env list 2>/dev/null | grep -c "^image ")
