@@ -34,20 +34,6 @@ finish() {
 trap finish EXIT
 
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
-write() { as_user tee "$1" >/dev/null; }
-submit() {
-	local dir=$1 out; shift
-	out=$(cd "$dir" && as_user sbatch -o /dev/null "$@" --aml-run=run.json </dev/null 2>&1)
-	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
-}
-# sbatch's whole answer, for refusals.
-submit_out() { (cd "$1" && as_user sbatch -o /dev/null --aml-run=run.json </dev/null 2>&1); }
-show() { as_user aml-run show --json "$1" 2>/dev/null; }
-status_of() { show "$1" | jq -r .status; }
-ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
-statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
-reason_of() { show "$1" | jq -r --arg s "$2" '[.events[] | select(.status == $s) | .reason // ""] | last'; }
-log_of() { as_user aml-run logs "$1" 2>&1; }
 # run.json of [dir]: the script [script] in the image [image] (v1 docker).
 image_run() {
 	local dir=$src/$1 image=$2 script=$3; shift 3
@@ -59,6 +45,13 @@ image_run() {
 		jq "$@" | as_user tee "$dir/run.json" >/dev/null
 }
 n_jobs_of_user() { squeue -h -u "$user" | wc -l; }
+# The user's live podman processes (a killed one its parent has not
+# reaped yet is not one).
+podman_leftovers() {
+	local p
+	p=$(ps -u "$user" -o stat=,pid=,args= | awk '$1 !~ /^Z/ && /conmon|podman/')
+	echo "${p:-none}"
+}
 
 echo "1..34"
 
@@ -273,11 +266,6 @@ if command -v podman >/dev/null && grep -q "^$user:" /etc/subuid; then
 	restart_ctld
 	uid=$(id -u "$user")
 	rm -rf "/tmp/podman-run-$uid"
-	podman_leftovers() {
-		local p
-		p=$(pgrep -u "$user" -a -f 'conmon|podman')
-		echo "${p:-none}"
-	}
 	podman_dirs_left() {
 		local d
 		d=$(find /tmp -maxdepth 1 \( -name 'aml-podman-*' -o -name "podman-run-$uid" \) -user "$user" | tr '\n' ' ')
@@ -383,8 +371,7 @@ same "v1 docker.base_dockerfile: built, and the run runs in it" "Completed v1: f
 	"$(status_of "$run") $(log_of "$run" | grep -o 'v1: .*')"
 [ "$(status_of "$run")" = Completed ] || echo "# $(reason_of "$run" Failed)"
 # The builder's podman keeps a pause process too, forked away to init.
-leftover=$(pgrep -u "$user" -a -f 'conmon|podman')
-same "nothing of the builder's podman outlives the runs it built for" none "${leftover:-none}"
+same "nothing of the builder's podman outlives the runs it built for" none "$(podman_leftovers)"
 
 # ---- aml-run env gc: the user's images no run holds, unused for 0 days, go
 before=$(as_user aml-run env list 2>/dev/null | grep -c "^image ")

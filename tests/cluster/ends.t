@@ -13,23 +13,18 @@ src=$(fresh_user_dir aml-ends-test)
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 cluster_dir=$(dirname "$SLURM_CONF")
 
-write() { as_user tee "$1" >/dev/null; }
 # submit DIR [SBATCH ARGS...]: the run id of DIR/run.json, or ""
 submit() {
 	local dir=$1 out; shift
 	out=$(cd "$dir" && as_user sbatch -o "$dir/job.out" "$@" --aml-run=run.json </dev/null 2>&1)
 	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
 }
-show() { as_user aml-run show --json "$1" 2>/dev/null; }
-status_of() { show "$1" | jq -r .status; }
-ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 running() { [ "$(status_of "$1")" = Running ]; }
 job_of() { show "$1" | jq -r '[.events[] | select(.job_id) | .job_id] | last'; }
 # The run's last event as "Status source", and its reason.
 last_event() { show "$1" | jq -r '.events | last | .status + " " + .source'; }
 last_reason() { show "$1" | jq -r '.events | last | .reason // ""'; }
 terminals() { show "$1" | jq '[.events[] | select(.status == "Completed" or .status == "Failed" or .status == "Canceled")] | length'; }
-statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
 uploaded() { cat "$history/$user/ends/$1/outputs/before.txt" 2>/dev/null; }
 
 # make_run NAME BODY: a run whose script writes an output, then runs BODY

@@ -65,20 +65,8 @@ EOF
 restart_ctld
 
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
-write() { as_user tee "$1" >/dev/null; }
-submit() {
-	local dir=$1 out; shift
-	out=$(cd "$dir" && as_user sbatch -o /dev/null "$@" --aml-run=run.json </dev/null 2>&1)
-	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
-}
-show() { as_user aml-run show --json "$1" 2>/dev/null; }
-status_of() { show "$1" | jq -r .status; }
-ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
-statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
-reason_of() { show "$1" | jq -r --arg s "$2" '[.events[] | select(.status == $s) | .reason // ""] | last'; }
 # Seconds from Preparing to Running: what preparing the environment took.
 preparing_s() { show "$1" | jq -r '.seconds_in_status.Preparing // "none"'; }
-log_of() { as_user aml-run logs "$1" 2>&1; }
 # A run of [dir] whose run.json asks for the pip packages given.
 pip_run() {
 	local dir=$src/$1; shift

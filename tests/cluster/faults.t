@@ -54,7 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-write() { as_user tee "$1" >/dev/null; }
 events() { cat "$history/$user/$exp/$1/events.jsonl" 2>/dev/null; }
 statuses() { events "$1" | jq -r .status | paste -sd ' '; }
 final_status() { events "$1" | in_event_order | tail -n 1 | jq -r .status; }

@@ -27,8 +27,6 @@ spool=$(conf SpoolDir) rundir=$(conf RunDir)
 uid=$(id -u "$user")
 events_of() { cat "$history"/*/"$1"/"$2"/events.jsonl 2>/dev/null; }
 last_status() { events_of "$1" "$2" | in_event_order | tail -n 1 | jq -r .status; }
-status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
-ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 finalized() { events_of "$1" "$2" | grep -q '"source":"finalizer"'; }
 evil_fixture() { as_evil history-fixture "$@" >/dev/null; }
 

@@ -100,3 +100,23 @@ restart_ctld() {
 	AML_CLUSTER_DIR=$(dirname "$AML_CONF") "$(dirname "${BASH_SOURCE[0]}")/../../contrib/aml-cluster" restart-ctld >/dev/null ||
 		echo "# slurmctld did not restart"
 }
+
+# ---- a run as the test user sees it (aml-run, as that user)
+# Write stdin to [file] as the user.
+write() { as_user tee "$1" >/dev/null; }
+# sbatch --aml-run=run.json from [dir] (more sbatch options after it);
+# prints the run id.
+submit() {
+	local dir=$1 out; shift
+	out=$(cd "$dir" && as_user sbatch -o /dev/null "$@" --aml-run=run.json </dev/null 2>&1)
+	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
+}
+# sbatch's whole answer, for refusals.
+submit_out() { (cd "$1" && as_user sbatch -o /dev/null --aml-run=run.json </dev/null 2>&1); }
+show() { as_user aml-run show --json "$1" 2>/dev/null; }
+status_of() { show "$1" | jq -r .status; }
+ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
+statuses() { show "$1" | jq -r '[.events[].status] | join(" ")'; }
+# The reason of the run's last event of status [2].
+reason_of() { show "$1" | jq -r --arg s "$2" '[.events[] | select(.status == $s) | .reason // ""] | last'; }
+log_of() { as_user aml-run logs "$1" 2>&1; }

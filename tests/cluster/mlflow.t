@@ -83,7 +83,6 @@ submit() {
 	out=$(cd "$1" && as_user sbatch -o /dev/null "${@:2}" --aml-run=run.json </dev/null 2>&1)
 	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
 }
-show() { as_user aml-run show --json "$1" 2>/dev/null; }
 ended() { case $(show "$1" | jq -r .status) in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 server_run() { dump | jq -c --arg r "$1" '.runs[] | select(any(.tags[]; .key == "aml.run_id" and .value == $r))'; }
 server_events() {

@@ -13,16 +13,12 @@ src=$(fresh_user_dir aml-run-test)
 history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 
 # write FILE: stdin into a file of the test user's
-write() { as_user tee "$1" >/dev/null; }
 # submit DIR FILE [SBATCH ARGS...]: the run id, or "" when refused
 submit() {
 	local dir=$1 file=$2 out; shift 2
 	out=$(cd "$dir" && as_user sbatch -o /dev/null "$@" --aml-run="$file" </dev/null 2>&1)
 	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
 }
-status_of() { as_user aml-run show --json "$1" 2>/dev/null | jq -r .status; }
-ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
-statuses() { as_user aml-run show --json "$1" | jq -r '[.events[].status] | join(" ")'; }
 
 echo "1..21"
 

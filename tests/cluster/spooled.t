@@ -22,7 +22,6 @@ history=$(sed -n 's/^HistoryDir=//p' "$AML_CONF")
 spooldir=$(sed -n 's/^SpoolDir=//p' "$AML_CONF")
 logs=$(dirname "$SLURM_CONF")/log
 
-write() { as_user tee "$1" >/dev/null; }
 events() { cat "$history/$user/spooled/$1/events.jsonl" 2>/dev/null; }
 last_event() { events "$1" | in_event_order | tail -n 1 | jq -r '.status + " " + .source'; }
 statuses() { events "$1" | jq -r .status | paste -sd ' '; }
