@@ -309,8 +309,11 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 		} else if (rc_check_keys(ctx, in, path, input_keys, NULL,
 					 "an input"),
 			   aml_doc_get(in, "path")) {
+			size_t before = ctx->errs->count;
+
 			bind->value = rc_read_data_input(ctx, in, path);
-			bind->refused = !bind->value;
+			/* path: null is no path, not a refusal. */
+			bind->refused = ctx->errs->count > before;
 		} else {
 			const struct aml_node *def = aml_doc_get(in, "default");
 			enum aml_data_kind kind;

@@ -1728,6 +1728,10 @@ static void test_data_inputs_refused(void **state)
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: integer, path: /x}}\n",
 		     "job.yml: inputs.d.type: integer is a literal type; an input with a path is uri_file, uri_folder, mltable, mlflow_model or custom_model");
+	/* A null path is no path: the input has no value. */
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: null}}\n",
+		     "job.yml: command: an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: uri_fil, default: 3}}\n",
 		     "job.yml: inputs.d.type: must be uri_file, uri_folder, mltable, mlflow_model or custom_model, or a literal: string, integer, number or boolean; got \"uri_fil\"");
