@@ -59,6 +59,9 @@ static const char *const output_keys[] = {
 struct binding {
 	const char *name;
 	char *value;      /* resolved text; NULL for an optional, unset input */
+	/* Refused, and said so: its uses say nothing more ("has no
+	 * value" would blame the user for what was already reported). */
+	int refused;
 };
 
 struct bindings {
@@ -263,8 +266,8 @@ static void merge_variables(struct rc_ctx *ctx, struct aml_kvlist *vars,
 
 /*
  * Inputs are literals (numbers, strings, booleans) or data: a path on the
- * shared filesystem, resolved against the file's directory.  Datastore URIs
- * would need Azure storage, which the nodes cannot reach.
+ * shared filesystem, resolved against the file's directory, or a
+ * datastore path or data asset the site maps to one (rc_data.c).
  */
 static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 			struct bindings *b)
@@ -306,38 +309,23 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 		} else if (rc_check_keys(ctx, in, path, input_keys, NULL,
 					 "an input"),
 			   aml_doc_get(in, "path")) {
-			char *where = NULL;
-			char field[RC_PATH_MAX];
+			size_t before = ctx->errs->count;
 
-			rc_path(field, path, "path");
-			if (rc_read_string(ctx, aml_doc_get(in, "path"), field,
-					   &where) < 0 || !where)
-				continue;
-			if (!strncmp(where, "azureml:", 8) ||
-			    strstr(where, "://")) {
-				if (strncmp(where, "file://", 7)) {
-					aml_errors_add(ctx->errs, field,
-						       "only paths on the shared filesystem are supported on Slurm, got \"%s\"",
-						       where);
-					free(where);
-					continue;
-				}
-				memmove(where, where + 7, strlen(where + 7) + 1);
-			}
-			if (where[0] != '/' && !ctx->base_dir) {
-				aml_errors_add(ctx->errs, field,
-					       "must be an absolute path here, got \"%s\"",
-					       where);
-				free(where);
-				continue;
-			}
-			bind->value = rc_join_normalise(ctx->base_dir, where);
-			free(where);
-		} else if (aml_doc_get(in, "default")) {
+			bind->value = rc_read_data_input(ctx, in, path);
+			/* path: null is no path, not a refusal. */
+			bind->refused = ctx->errs->count > before;
+		} else {
 			const struct aml_node *def = aml_doc_get(in, "default");
+			enum aml_data_kind kind;
+			char *type = NULL;
 
-			if (def->type == AML_NODE_ARRAY ||
-			    def->type == AML_NODE_OBJECT)
+			/* Only its errors count: a literal has no kind. */
+			rc_check_input_type(ctx, in, path, 0, &type, &kind);
+			free(type);
+			if (!def)
+				;
+			else if (def->type == AML_NODE_ARRAY ||
+				 def->type == AML_NODE_OBJECT)
 				aml_errors_add(ctx->errs, path,
 					       "default must be a literal value");
 			else if (def->type != AML_NODE_NULL)
@@ -352,7 +340,8 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 }
 
 /* Outputs are written under the run's ./outputs, which is uploaded to run
- * history at the end, as Azure ML's upload mode does. */
+ * history at the end, as Azure ML's upload mode does; one with a
+ * datastore path is also copied there (rc_data.c). */
 static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 			 struct bindings *b)
 {
@@ -386,10 +375,7 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 		if (out->type == AML_NODE_OBJECT) {
 			rc_check_keys(ctx, out, path, output_keys, NULL,
 				      "an output");
-			if (aml_doc_get(out, "path"))
-				aml_errors_add(ctx->errs, path,
-					       "an output path is chosen by the run (./outputs/%s); remove \"path\"",
-					       out->key);
+			rc_read_data_output(ctx, out, out->key, path);
 		} else if (out->type != AML_NODE_NULL) {
 			aml_errors_add(ctx->errs, path,
 				       "must be an object or null");
@@ -482,7 +468,7 @@ static int substitute(struct rc_ctx *ctx, const struct bindings *b,
 		}
 		if (bind->value)
 			aml_text_add(g, bind->value, strlen(bind->value));
-		else
+		else if (!bind->refused)
 			unset++;
 		p = close + 2;
 	}

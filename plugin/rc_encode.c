@@ -155,6 +155,29 @@ static int add_environment(cJSON *top, const struct aml_runconfig *rc)
 	return 0;
 }
 
+/* "datastore_outputs": {"NAME": {"root": ..., "path": ...}}: an object,
+ * so that it is bounded as every object of variables is. */
+static int add_datastore_outputs(cJSON *top, const struct aml_runconfig *rc)
+{
+	cJSON *map;
+
+	if (rc->n_datastore_outputs == 0)
+		return 0;
+	map = cJSON_AddObjectToObject(top, "datastore_outputs");
+	if (!map)
+		return -1;
+	for (size_t i = 0; i < rc->n_datastore_outputs; i++) {
+		const struct aml_datastore_output *o =
+			&rc->datastore_outputs[i];
+		cJSON *one = cJSON_AddObjectToObject(map, o->name);
+
+		if (!one || add_string(one, "root", o->root) < 0 ||
+		    add_string(one, "path", o->path) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 char *aml_runconfig_encode(const struct aml_runconfig *rc)
 {
 	cJSON *top = cJSON_CreateObject();
@@ -187,7 +210,8 @@ char *aml_runconfig_encode(const struct aml_runconfig *rc)
 			(double)rc->max_run_duration_seconds) < 0) ||
 	    add_environment(top, rc) < 0 ||
 	    add_kvlist(top, "tags", &rc->tags) < 0 ||
-	    add_kvlist(top, "properties", &rc->properties) < 0)
+	    add_kvlist(top, "properties", &rc->properties) < 0 ||
+	    add_datastore_outputs(top, rc) < 0)
 		goto out;
 	text = cJSON_PrintUnformatted(top);
 out:

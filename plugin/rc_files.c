@@ -233,6 +233,36 @@ static void check_regular_inside(struct aml_errors *errs, const char *field,
 	free(full);
 }
 
+/*
+ * A data input is there, and is what its type says, as the run's user
+ * sees it (stat follows links: a datastore may well be a link farm).
+ * Only this side can look: the controller must not touch user paths.
+ */
+static void check_data_use(const struct aml_data_use *u,
+			   struct aml_errors *errs)
+{
+	struct stat st;
+
+	if (stat(u->path, &st) < 0) {
+		aml_errors_add(errs, u->field, "%s: %s", u->path,
+			       strerror(errno));
+		return;
+	}
+	if (u->kind == AML_DATA_FILE && !S_ISREG(st.st_mode))
+		aml_errors_add(errs, u->field,
+			       "%s is not a regular file, and type %s needs one",
+			       u->path, u->type ? u->type : "uri_file");
+	else if (u->kind == AML_DATA_FOLDER && !S_ISDIR(st.st_mode))
+		aml_errors_add(errs, u->field,
+			       "%s is not a directory, and type %s needs one",
+			       u->path, u->type ? u->type : "uri_folder");
+	else if (u->kind == AML_DATA_ANY && !S_ISREG(st.st_mode) &&
+		 !S_ISDIR(st.st_mode))
+		aml_errors_add(errs, u->field,
+			       "%s is neither a regular file nor a directory",
+			       u->path);
+}
+
 int aml_runconfig_read_files(struct aml_runconfig *rc,
 			     const struct aml_run_limits *limits,
 			     struct aml_errors *errs)
@@ -258,6 +288,8 @@ int aml_runconfig_read_files(struct aml_runconfig *rc,
 		aml_run_limits_default(&defaults);
 		limits = &defaults;
 	}
+	for (size_t i = 0; i < rc->n_data_uses; i++)
+		check_data_use(&rc->data_uses[i], errs);
 	before_env = errs->count;
 	if (rc->environment.environment_file)
 		read_environment_file(rc, limits, errs);

@@ -28,6 +28,7 @@ struct rc_ctx {
 	const char *base_dir;        /* absolute, or NULL (controller) */
 	const char *default_experiment;
 	const struct aml_run_limits *limits;  /* never NULL */
+	const struct aml_datamap *data;       /* NULL: nothing mapped */
 	/* What the form reader saw, for the rules every form shares. */
 	int has_script;
 	int has_arguments;
@@ -152,6 +153,32 @@ int rc_open_regular(const char *path, const char *field, uint64_t *size,
 /* Split a shell-like string into words: quotes and backslashes as in
  * POSIX sh, no expansion.  Returns -1 on an unterminated quote. */
 int rc_split_words(const char *text, struct aml_strlist *out);
+
+/*
+ * A command job's data (rc_data.c).
+ *
+ * rc_check_input_type: inputs.<name>.type at [parent] (may be absent)
+ * into [*type] (malloc'd, or NULL) and, for an input with a path
+ * ([has_path]), the kind it asks for into [*kind]: a data type
+ * (uri_file, uri_folder, mltable, mlflow_model, custom_model), or for an
+ * input without a path a literal type too.  0, or -1 after reporting.
+ *
+ * rc_read_data_input: an input object with a path at [parent]: its type,
+ * mode and path (shared filesystem path, or a reference resolved through
+ * ctx->data), recorded in rc->data_uses for aml_runconfig_read_files.
+ * Returns the path the command gets (malloc'd), or NULL after reporting.
+ *
+ * rc_read_data_output: an output object [name] at [parent]: its type and
+ * mode and, when it has a path, the datastore it is copied to
+ * (rc->datastore_outputs).  0, or -1 after reporting.
+ */
+int rc_check_input_type(struct rc_ctx *ctx, const struct aml_node *in,
+			const char *parent, int has_path, char **type,
+			enum aml_data_kind *kind);
+char *rc_read_data_input(struct rc_ctx *ctx, const struct aml_node *in,
+			 const char *parent);
+int rc_read_data_output(struct rc_ctx *ctx, const struct aml_node *out,
+			const char *name, const char *parent);
 
 /*
  * The environment (rc_environment.c).  Each reader fills

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_env.h"
 #include "rc_internal.h"
 
 #define MAX_DURATION_SECONDS 3153600000ULL /* 100 years: a typo, not a run */
@@ -16,7 +17,7 @@ static const char *const top_keys[] = {
 	"compute_target", "node_count", "distributed_job_config",
 	"max_run_duration_seconds", "environment", "experiment_name",
 	"display_name", "description", "tags", "properties", "run_id",
-	"original_form", NULL,
+	"original_form", "datastore_outputs", NULL,
 };
 
 static const char *const pytorch_keys[] = {
@@ -198,6 +199,69 @@ static void read_original_form(struct rc_ctx *ctx, const struct aml_node *n)
 	free(name);
 }
 
+/*
+ * The canonical form's datastore outputs (rc_data.c wrote them from a
+ * command job's outputs).  A forged client can name any directory here,
+ * and gains nothing by it: the launcher copies as the run's own user.
+ * What is checked is that each is what the command job's reader makes:
+ * an output name, an absolute root and a path below it.
+ */
+static void read_datastore_outputs(struct rc_ctx *ctx,
+				   const struct aml_node *node)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	const struct aml_node *obj =
+		rc_object_or_null(ctx, node, "datastore_outputs");
+
+	if (!obj || rc_check_variable_count(ctx, obj, "datastore_outputs",
+					     "datastore outputs") < 0)
+		return;
+	rc->datastore_outputs = calloc(obj->n_children ? obj->n_children : 1,
+				       sizeof(*rc->datastore_outputs));
+	if (!rc->datastore_outputs) {
+		aml_errors_add(ctx->errs, "datastore_outputs", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < obj->n_children; i++) {
+		const struct aml_node *one = &obj->children[i];
+		struct aml_datastore_output *o =
+			&rc->datastore_outputs[rc->n_datastore_outputs++];
+		static const char *const keys[] = { "root", "path", NULL };
+		char path[RC_PATH_MAX], field[RC_PATH_MAX];
+		char *normal;
+		int escapes;
+
+		rc_path(path, "datastore_outputs", one->key);
+		if (!(o->name = strdup(one->key))) {
+			aml_errors_add(ctx->errs, path, "out of memory");
+			continue;
+		}
+		if (!aml_is_env_name(one->key))
+			aml_errors_add(ctx->errs, path,
+				       "output names must be letters, digits and '_', not starting with a digit");
+		if (!rc_object_or_null(ctx, one, path))
+			continue;
+		rc_check_keys(ctx, one, path, keys, NULL, "a datastore output");
+		rc_path(field, path, "root");
+		if (rc_read_string(ctx, aml_doc_get(one, "root"), field,
+				   &o->root) == 0 &&
+		    (!o->root || o->root[0] != '/'))
+			aml_errors_add(ctx->errs, field,
+				       "must be an absolute path");
+		rc_path(field, path, "path");
+		if (rc_read_string(ctx, aml_doc_get(one, "path"), field,
+				   &o->path) < 0)
+			continue;
+		normal = o->path ? rc_normalise(o->path, 0, &escapes) : NULL;
+		if (!o->path || !normal || !*normal ||
+		    strcmp(normal, o->path))
+			aml_errors_add(ctx->errs, field,
+				       "must be a normalised path below root, got \"%s\"",
+				       o->path ? o->path : "");
+		free(normal);
+	}
+}
+
 void rc_read_script_run_config(struct rc_ctx *ctx,
 			       const struct aml_node *root)
 {
@@ -241,4 +305,5 @@ void rc_read_script_run_config(struct rc_ctx *ctx,
 		       &rc->properties);
 	rc_read_string(ctx, aml_doc_get(root, "run_id"), "run_id",
 		       &rc->run_id);
+	read_datastore_outputs(ctx, aml_doc_get(root, "datastore_outputs"));
 }

@@ -81,6 +81,18 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 	aml_kvlist_free(&rc->environment_variables);
 	aml_kvlist_free(&rc->tags);
 	aml_kvlist_free(&rc->properties);
+	for (size_t i = 0; i < rc->n_data_uses; i++) {
+		free(rc->data_uses[i].field);
+		free(rc->data_uses[i].path);
+		free(rc->data_uses[i].type);
+	}
+	free(rc->data_uses);
+	for (size_t i = 0; i < rc->n_datastore_outputs; i++) {
+		free(rc->datastore_outputs[i].name);
+		free(rc->datastore_outputs[i].root);
+		free(rc->datastore_outputs[i].path);
+	}
+	free(rc->datastore_outputs);
 	memset(rc, 0, sizeof(*rc));
 }
 
@@ -414,6 +426,19 @@ int aml_runconfig_parse(const char *text, size_t len, const char *filename,
 			const struct aml_run_limits *limits,
 			struct aml_runconfig *rc, struct aml_errors *errs)
 {
+	return aml_runconfig_parse_mapped(text, len, filename, base_dir,
+					  default_experiment, limits, NULL, rc,
+					  errs);
+}
+
+int aml_runconfig_parse_mapped(const char *text, size_t len,
+			       const char *filename, const char *base_dir,
+			       const char *default_experiment,
+			       const struct aml_run_limits *limits,
+			       const struct aml_datamap *data,
+			       struct aml_runconfig *rc,
+			       struct aml_errors *errs)
+{
 	struct rc_ctx ctx;
 	struct aml_node *root;
 	struct aml_run_limits defaults;
@@ -426,6 +451,7 @@ int aml_runconfig_parse(const char *text, size_t len, const char *filename,
 	ctx.rc = rc;
 	ctx.base_dir = base_dir;
 	ctx.default_experiment = default_experiment;
+	ctx.data = data;
 	ctx.limits = limits_or_default(limits, &defaults);
 	/* Before a byte is read: the size alone refuses it. */
 	if (aml_runconfig_check_size(len, NULL, ctx.limits, errs) < 0)
@@ -505,6 +531,7 @@ static char *absolute_dir_of(const char *path)
 }
 
 int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
+		       const struct aml_datamap *data,
 		       struct aml_runconfig *rc, struct aml_errors *errs)
 {
 	char *text = NULL, *base = NULL;
@@ -531,8 +558,8 @@ int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
 			       "cannot tell the directory of %s", path);
 		goto out;
 	}
-	result = aml_runconfig_parse(text, len, path, base, NULL, limits, rc,
-				     errs);
+	result = aml_runconfig_parse_mapped(text, len, path, base, NULL, limits,
+					    data, rc, errs);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "datamap.h"
 #include "errors.h"
 #include "kvlist.h"
 #include "run_limits.h"
@@ -123,6 +124,33 @@ struct aml_environment {
 	int registry_credentials_given;
 };
 
+/*
+ * A data input the run reads (a command job's inputs.<name>.path), for
+ * the checks only the user's side can make (aml_runconfig_read_files:
+ * it exists, and is a file or a folder as its type says).  Not in the
+ * canonical form: the controller stats nothing, and the command already
+ * holds the path.
+ */
+struct aml_data_use {
+	char *field;               /* "inputs.iris.path" */
+	char *path;                /* absolute, normalised */
+	char *type;                /* as written ("uri_file"); NULL: none */
+	enum aml_data_kind kind;   /* what the type (or the asset) says */
+};
+
+/*
+ * An output written to a datastore (outputs.<name>.path:
+ * azureml://datastores/NAME/paths/PATH): the command writes outputs/<name>
+ * as every output, and the launcher copies it, as the run's user, to
+ * PATH below the datastore's Path at Finalizing.  In the canonical form
+ * as "datastore_outputs".
+ */
+struct aml_datastore_output {
+	char *name;                /* the output's name */
+	char *root;                /* the datastore's Path (absolute) */
+	char *path;                /* below root, normalised, never ".." */
+};
+
 struct aml_runconfig {
 	enum aml_config_form form;      /* where it came from (for messages) */
 	char *run_id;                   /* requested id (v2 `name`), or NULL */
@@ -147,6 +175,10 @@ struct aml_runconfig {
 	struct aml_kvlist environment_variables; /* run's env, merged */
 	struct aml_kvlist tags;
 	struct aml_kvlist properties;
+	struct aml_data_use *data_uses;        /* user side only, above */
+	size_t n_data_uses;
+	struct aml_datastore_output *datastore_outputs;
+	size_t n_datastore_outputs;
 };
 
 /*
@@ -172,11 +204,27 @@ int aml_runconfig_parse(const char *text, size_t len, const char *filename,
 			struct aml_runconfig *rc, struct aml_errors *errs);
 
 /*
- * Read [path] and parse it as above; base_dir and the default experiment
+ * aml_runconfig_parse, with the site's data map [data] (aml.conf's
+ * Datastore= and DataAsset= lines; NULL: none) that a command job's
+ * azureml: inputs and outputs resolve through (datamap.h).  The user's
+ * side (sbatch, aml-run) parses with it; the canonical form it produces
+ * holds resolved paths, so the controller and the nodes need no map.
+ */
+int aml_runconfig_parse_mapped(const char *text, size_t len,
+			       const char *filename, const char *base_dir,
+			       const char *default_experiment,
+			       const struct aml_run_limits *limits,
+			       const struct aml_datamap *data,
+			       struct aml_runconfig *rc,
+			       struct aml_errors *errs);
+
+/*
+ * Read [path] and parse it as aml_runconfig_parse_mapped does; base_dir and the default experiment
  * come from the path (the experiment from the source directory's name).
  * A file over limits->config_bytes is refused before it is read.
  */
 int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
+		       const struct aml_datamap *data,
 		       struct aml_runconfig *rc, struct aml_errors *errs);
 
 /*
@@ -195,7 +243,9 @@ char *aml_runconfig_encode(const struct aml_runconfig *rc);
  * v2 conda_file; YAML or JSON) is read into conda_dependencies as compact
  * JSON, the path kept as where it came from.  Each file is a regular file
  * of at most AML_ENV_FILE_MAX bytes.  A conda file beside inline
- * conda_dependencies is refused.  [limits] (NULL: the defaults) apply to
+ * conda_dependencies is refused.  Each data input (data_uses) exists and
+ * is a regular file (uri_file) or a directory (uri_folder, mltable,
+ * mlflow_model), stat'd as the caller, who is the run's user.  [limits] (NULL: the defaults) apply to
  * the environment file's fields as to a configuration's.  Returns 0, or
  * -1 with every problem in [errs], one line each, naming the field and
  * the file.

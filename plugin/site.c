@@ -15,6 +15,7 @@
 #include "text.h"
 #include "job_env.h"
 #include "image_ref.h"
+#include "datamap.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -89,9 +90,11 @@
 #define ARGUMENTS_SIZE_LIMIT ((uint64_t)64 << 20)
 
 /*
- * Global keys first, then the two keys that start a line of their own
- * (ComputeTarget, Environment), then the keys of a ComputeTarget line,
- * then those of an Environment line: the ranges are the suggestion lists.
+ * Global keys first, then the keys that start a line of their own
+ * (ComputeTarget, Environment, Datastore, DataAsset), then the keys of a
+ * ComputeTarget line, then those of an Environment line, then those of
+ * the data lines (Default is a ComputeTarget key a Datastore line takes
+ * too): the ranges are the suggestion lists.
  */
 enum key {
 	K_HISTORY_DIR,
@@ -132,6 +135,8 @@ enum key {
 	K_DEFAULT_ENVIRONMENT,
 	K_COMPUTE_TARGET,
 	K_ENVIRONMENT,
+	K_DATASTORE,
+	K_DATA_ASSET,
 	K_PARTITION,
 	K_QOS,
 	K_ACCOUNT,
@@ -148,6 +153,8 @@ enum key {
 	K_MODULES,
 	K_ENV,
 	K_IMAGE,
+	K_PATH,
+	K_TYPE,
 	K_COUNT,
 	K_UNKNOWN = K_COUNT,
 };
@@ -191,6 +198,8 @@ static const char *const key_names[K_COUNT] = {
 	[K_DEFAULT_ENVIRONMENT] = "DefaultEnvironment",
 	[K_COMPUTE_TARGET] = "ComputeTarget",
 	[K_ENVIRONMENT] = "Environment",
+	[K_DATASTORE] = "Datastore",
+	[K_DATA_ASSET] = "DataAsset",
 	[K_PARTITION] = "Partition",
 	[K_QOS] = "QOS",
 	[K_ACCOUNT] = "Account",
@@ -207,25 +216,31 @@ static const char *const key_names[K_COUNT] = {
 	[K_MODULES] = "Modules",
 	[K_ENV] = "Env",
 	[K_IMAGE] = "Image",
+	[K_PATH] = "Path",
+	[K_TYPE] = "Type",
 };
 
-#define N_GLOBAL_KEYS (K_ENVIRONMENT + 1)
+#define N_GLOBAL_KEYS (K_DATA_ASSET + 1)
 #define N_TARGET_KEYS (K_DEFAULT + 1 - K_PARTITION)
-#define N_ENV_KEYS (K_COUNT - K_PREFIX)
+#define N_ENV_KEYS (K_IMAGE + 1 - K_PREFIX)
+#define N_DATA_KEYS (K_COUNT - K_PATH)
 
 /* Which kind of line a token is on: what it may hold, and what an
  * unknown key is compared with for a suggestion. */
-enum line_kind { LINE_GLOBAL, LINE_TARGET, LINE_ENV };
+enum line_kind { LINE_GLOBAL, LINE_TARGET, LINE_ENV, LINE_DATA };
 
 /* Whether [k] starts a line of its own. */
 static int starts_line(enum key k)
 {
-	return k == K_COMPUTE_TARGET || k == K_ENVIRONMENT;
+	return k == K_COMPUTE_TARGET || k == K_ENVIRONMENT ||
+	       k == K_DATASTORE || k == K_DATA_ASSET;
 }
 
-/* The kind of line key [k] belongs on. */
+/* The kind of line key [k] belongs on (Default: also a Datastore's). */
 static enum line_kind line_of(enum key k)
 {
+	if (k >= K_PATH)
+		return LINE_DATA;
 	if (k >= K_PREFIX)
 		return LINE_ENV;
 	if (k >= K_PARTITION)
@@ -274,6 +289,9 @@ struct parser {
 	int *env_name_ok;          /* parallel to site->envs */
 	struct aml_conf_token default_env_tok;
 	int default_env_ok;
+	size_t cap_stores, cap_assets;
+	int *store_ok, *asset_ok;  /* a valid name: parallel to site->data */
+	int default_store_line;    /* the Datastore with Default=yes, or 0 */
 
 	struct found_error *errors;
 	size_t n_errors, cap_errors;
@@ -568,9 +586,11 @@ static enum key check_token(struct parser *ps, const struct aml_conf_token *t,
 	if (k == K_UNKNOWN) {
 		const char *const *candidates =
 			on == LINE_TARGET ? key_names + K_PARTITION :
-			on == LINE_ENV ? key_names + K_PREFIX : key_names;
+			on == LINE_ENV ? key_names + K_PREFIX :
+			on == LINE_DATA ? key_names + K_PATH : key_names;
 		size_t n = on == LINE_TARGET ? N_TARGET_KEYS :
-			   on == LINE_ENV ? N_ENV_KEYS : N_GLOBAL_KEYS;
+			   on == LINE_ENV ? N_ENV_KEYS :
+			   on == LINE_DATA ? N_DATA_KEYS : N_GLOBAL_KEYS;
 		const char *near = NULL;
 		char *word = NULL;
 
@@ -916,7 +936,9 @@ static void process_global_line(struct parser *ps)
 				bad_value(ps, t, k, "only valid on %s line",
 					  line_of(k) == LINE_TARGET
 						  ? "a ComputeTarget"
-						  : "an Environment");
+						  : line_of(k) == LINE_ENV
+						  ? "an Environment"
+						  : "a Datastore or DataAsset");
 			continue;
 		}
 		if (ps->global_line[k]) {
@@ -967,8 +989,9 @@ static int belongs_on(struct parser *ps, const struct aml_conf_token *t,
 	if (ok)
 		bad_value(ps, t, k, "%s, not valid on %s line",
 			  home == LINE_GLOBAL ? "is a global key" :
-			  home == LINE_TARGET ? "belongs on a ComputeTarget line"
-					      : "belongs on an Environment line",
+			  home == LINE_TARGET ? "belongs on a ComputeTarget line" :
+			  home == LINE_ENV ? "belongs on an Environment line"
+					   : "belongs on a Datastore or DataAsset line",
 			  on == LINE_TARGET ? "a ComputeTarget" : "an Environment");
 	return 0;
 }
@@ -1312,6 +1335,257 @@ static void process_env_line(struct parser *ps)
 			  "Interpreter, Modules or Image");
 }
 
+/* ---- Datastore and DataAsset lines ---- */
+
+/* Room for one more entry of [*items] (each [size] bytes) and of its
+ * parallel [*ok], doubling [*cap]; the new slots zeroed. */
+static int grow_data(struct parser *ps, void **items, size_t size,
+		     size_t count, size_t *cap, int **ok)
+{
+	if (count == *cap) {
+		size_t n = *cap ? *cap * 2 : 4;
+		void *more = realloc(*items, n * size);
+		int *more_ok;
+
+		if (!more)
+			goto oom;
+		*items = more;
+		more_ok = realloc(*ok, n * sizeof(**ok));
+		if (!more_ok)
+			goto oom;
+		*ok = more_ok;
+		*cap = n;
+	}
+	memset((char *)*items + count * size, 0, size);
+	(*ok)[count] = 0;
+	return 0;
+oom:
+	ps->out_of_memory = 1;
+	return -1;
+}
+
+/* Path=: absolute (nodes, login nodes and the controller each have their
+ * own working directory), kept without trailing '/' so that a datastore
+ * path joins with one. */
+static void get_data_path(struct parser *ps, const struct aml_conf_token *t,
+			  char **slot)
+{
+	size_t n = strlen(t->value);
+
+	if (t->value[0] != '/') {
+		bad_value(ps, t, K_PATH, "must be an absolute path");
+		return;
+	}
+	while (n > 1 && t->value[n - 1] == '/')
+		n--;
+	free(*slot);
+	if (!(*slot = strndup(t->value, n)))
+		ps->out_of_memory = 1;
+}
+
+/* The first token of a data line: NAME (Datastore) or NAME:VERSION
+ * (DataAsset), names of letters, digits, '.', '_' and '-'.  Returns 1
+ * when valid. */
+static int get_data_name(struct parser *ps, const struct aml_conf_token *t,
+			 enum key k, char **name, char **version)
+{
+	const char *colon = strchr(t->value, ':');
+
+	if (k == K_DATASTORE) {
+		if (!aml_conf_is_name(t->value)) {
+			bad_value(ps, t, k, "must be a name of letters, "
+				  "digits, '.', '_' and '-'");
+			return 0;
+		}
+		return set_string(ps, name, t->value) == 0;
+	}
+	if (!colon) {
+		bad_value(ps, t, k, "must be NAME:VERSION (a data asset is "
+			  "mapped one version at a time)");
+		return 0;
+	}
+	if (!(*name = strndup(t->value, (size_t)(colon - t->value))) ||
+	    !(*version = strdup(colon + 1))) {
+		ps->out_of_memory = 1;
+		return 0;
+	}
+	if (!aml_conf_is_name(*name) || !aml_conf_is_name(*version)) {
+		bad_value(ps, t, k, "must be NAME:VERSION, each of letters, "
+			  "digits, '.', '_' and '-'");
+		return 0;
+	}
+	return 1;
+}
+
+static void apply_data(struct parser *ps, const struct aml_conf_token *t,
+		       enum key k, char **path, struct aml_datastore *store,
+		       struct aml_data_asset *asset)
+{
+	int yes, kind;
+
+	switch (k) {
+	case K_PATH:
+		get_data_path(ps, t, path);
+		break;
+	case K_DEFAULT:
+		if (get_bool(ps, t, k, &yes) < 0 || !yes)
+			break;
+		if (ps->default_store_line) {
+			bad_value(ps, t, k, "only one Datastore may have "
+				  "Default=yes (line %d already has)",
+				  ps->default_store_line);
+			break;
+		}
+		ps->default_store_line = t->line;
+		store->is_default = 1;
+		break;
+	case K_TYPE:
+		kind = aml_data_kind_from_type(t->value);
+		if (strcmp(t->value, "uri_file") &&
+		    strcmp(t->value, "uri_folder"))
+			kind = -1;
+		if (kind < 0)
+			bad_value(ps, t, k, "must be uri_file or uri_folder");
+		else
+			asset->kind = (enum aml_data_kind)kind;
+		break;
+	default:
+		break;
+	}
+}
+
+static void process_data_line(struct parser *ps, enum key line_key)
+{
+	struct aml_datamap *map = &ps->site->data;
+	const struct aml_conf_token *first = &ps->rd.toks[0];
+	const char *line_name = key_names[line_key];
+	struct aml_datastore *store = NULL;
+	struct aml_data_asset *asset = NULL;
+	int seen[K_COUNT] = { 0 }, ok, *name_ok;
+	char **path;
+	enum key meant;
+
+	if (line_key == K_DATASTORE) {
+		if (grow_data(ps, (void **)&map->stores, sizeof(*store),
+			      map->n_stores, &ps->cap_stores,
+			      &ps->store_ok) < 0)
+			return;
+		name_ok = &ps->store_ok[map->n_stores];
+		store = &map->stores[map->n_stores++];
+		store->line = first->line;
+		path = &store->path;
+	} else {
+		if (grow_data(ps, (void **)&map->assets, sizeof(*asset),
+			      map->n_assets, &ps->cap_assets,
+			      &ps->asset_ok) < 0)
+			return;
+		name_ok = &ps->asset_ok[map->n_assets];
+		asset = &map->assets[map->n_assets++];
+		asset->line = first->line;
+		path = &asset->path;
+	}
+	check_token(ps, first, LINE_DATA, &ok, &meant);
+	if (ok)
+		*name_ok = get_data_name(ps, first, line_key,
+					 store ? &store->name : &asset->name,
+					 store ? NULL : &asset->version);
+	for (size_t i = 1; i < ps->rd.n_toks; i++) {
+		const struct aml_conf_token *t = &ps->rd.toks[i];
+		enum key k = check_token(ps, t, LINE_DATA, &ok, &meant);
+
+		if (k == K_UNKNOWN)
+			continue;
+		if (k != K_PATH && k != (store ? K_DEFAULT : K_TYPE)) {
+			if (ok)
+				bad_value(ps, t, k, "not valid on a %s line "
+					  "(it takes Path and %s)", line_name,
+					  store ? "Default" : "Type");
+			continue;
+		}
+		if (seen[k]) {
+			if (ok)
+				bad_value(ps, t, k, "duplicate key on this %s "
+					  "line (first set on line %d)",
+					  line_name, seen[k]);
+			continue;
+		}
+		seen[k] = t->line;
+		if (ok)
+			apply_data(ps, t, k, path, store, asset);
+	}
+	if (!seen[K_PATH])
+		bad_value(ps, first, line_key, "must have a Path");
+}
+
+static int compare_stores(const void *a, const void *b)
+{
+	const struct aml_datastore *x = *(const struct aml_datastore *const *)a;
+	const struct aml_datastore *y = *(const struct aml_datastore *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : x->line - y->line;
+}
+
+static int compare_assets(const void *a, const void *b)
+{
+	const struct aml_data_asset *x = *(const struct aml_data_asset *const *)a;
+	const struct aml_data_asset *y = *(const struct aml_data_asset *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	if (!c)
+		c = strcmp(x->version, y->version);
+	return c ? c : x->line - y->line;
+}
+
+/* A name mapped twice: sorted, as targets are, so that a generated file
+ * of many lines costs no quadratic time. */
+static void find_duplicate_data(struct parser *ps)
+{
+	const struct aml_datamap *map = &ps->site->data;
+	size_t most = map->n_stores > map->n_assets ? map->n_stores
+						    : map->n_assets;
+	const void **refs = most ? malloc(most * sizeof(*refs)) : NULL;
+	size_t n = 0;
+
+	if (most && !refs) {
+		ps->out_of_memory = 1;
+		return;
+	}
+	for (size_t i = 0; i < map->n_stores; i++)
+		if (ps->store_ok[i])
+			refs[n++] = &map->stores[i];
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), compare_stores);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		const struct aml_datastore *a = refs[i], *b = refs[first];
+
+		if (strcmp(a->name, b->name)) {
+			first = i;
+			continue;
+		}
+		report(ps, a->line, "%s: %s is mapped twice (first on line "
+		       "%d)", key_names[K_DATASTORE], a->name, b->line);
+	}
+	n = 0;
+	for (size_t i = 0; i < map->n_assets; i++)
+		if (ps->asset_ok[i])
+			refs[n++] = &map->assets[i];
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), compare_assets);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		const struct aml_data_asset *a = refs[i], *b = refs[first];
+
+		if (strcmp(a->name, b->name) || strcmp(a->version, b->version)) {
+			first = i;
+			continue;
+		}
+		report(ps, a->line, "%s: %s:%s is mapped twice (first on line "
+		       "%d)", key_names[K_DATA_ASSET], a->name, a->version,
+		       b->line);
+	}
+	free(refs);
+}
+
 static void process_line(struct parser *ps)
 {
 	const struct aml_conf_token *first;
@@ -1325,6 +1599,8 @@ static void process_line(struct parser *ps)
 		process_target_line(ps);
 	else if (k == K_ENVIRONMENT)
 		process_env_line(ps);
+	else if (k == K_DATASTORE || k == K_DATA_ASSET)
+		process_data_line(ps, k);
 	else
 		process_global_line(ps);
 }
@@ -1551,6 +1827,7 @@ static void check_whole_file(struct parser *ps)
 	resolve_default_target(ps);
 	check_history(ps);
 	check_envs(ps);
+	find_duplicate_data(ps);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1659,6 +1936,8 @@ out:
 	aml_conf_reader_free(&ps.rd);
 	free(ps.info);
 	free(ps.env_name_ok);
+	free(ps.store_ok);
+	free(ps.asset_ok);
 	return rc;
 }
 
@@ -1898,5 +2177,6 @@ void aml_site_free(struct aml_site *site)
 		aml_kvlist_free(&e->vars);
 	}
 	free(site->envs);
+	aml_datamap_free(&site->data);
 	memset(site, 0, sizeof(*site));
 }

@@ -121,6 +121,14 @@
  *   Modules, Interpreter is then inside the image, and ContainerRuntime
  *   must not be none), and any number of Env=NAME=VALUE.
  *
+ * Datastore=NAME lines map an Azure ML datastore to a directory on the
+ * cluster's filesystems (datamap.h): Path=DIR (required, absolute),
+ * Default=YES|NO (at most one default: ${{default_datastore}}).
+ * DataAsset=NAME:VERSION lines map one version of a data asset:
+ * Path=PATH (required, absolute), Type=uri_file|uri_folder (what a run
+ * may use it as; not given: either).  A name, or name and version,
+ * mapped twice is an error.
+ *
  * Paths must be absolute.  Booleans accept yes/no, true/false, 1/0, on/off.
  *
  * The lines are read by conf_lines.h, the values by conf_values.h (which
@@ -133,6 +141,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "datamap.h"
 #include "errors.h"
 #include "kvlist.h"
 #include "run_limits.h"
@@ -244,6 +253,8 @@ struct aml_site {
 	char *default_environment;  /* DefaultEnvironment, as written; NULL */
 	struct aml_site_env *envs;
 	size_t n_envs;
+	/* Datastore= and DataAsset= lines (datamap.h) */
+	struct aml_datamap data;
 };
 
 /*

@@ -107,7 +107,8 @@ static int check_request(const struct aml_sbatch_request *req,
 	memset(plan, 0, sizeof(*plan));
 	*config = NULL;
 	aml_errors_init(&errs, req->config_path);
-	if (aml_runconfig_load(req->config_path, &state.site.limits, rc,
+	if (aml_runconfig_load(req->config_path, &state.site.limits,
+			       &state.site.data, rc,
 			       &errs) < 0) {
 		print_errors(&errs);
 		aml_errors_free(&errs);

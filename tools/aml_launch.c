@@ -236,6 +236,8 @@ static int parse_config(struct launcher *L)
 	L->rc_parsed = 1;
 	if (!L->ctx.experiment)
 		L->ctx.experiment = L->rc.experiment_name;
+	L->ctx.datastore_outputs = L->rc.datastore_outputs;
+	L->ctx.n_datastore_outputs = L->rc.n_datastore_outputs;
 	return 0;
 }
 

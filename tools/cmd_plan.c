@@ -243,7 +243,8 @@ int cmd_plan(int argc, char **argv)
 		return status;
 	status = AML_EXIT_INVALID;
 	aml_errors_init(&errs, argv[optind]);
-	if (aml_runconfig_load(argv[optind], &site.limits, &rc, &errs) < 0) {
+	if (aml_runconfig_load(argv[optind], &site.limits, &site.data, &rc,
+			       &errs) < 0) {
 		tool_print_errors(&errs);
 		goto out_site;
 	}

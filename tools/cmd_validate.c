@@ -22,11 +22,12 @@ static const char usage[] =
 	"is reported on its own line: file, field, rule, and the value found.\n"
 	"\n"
 	"  --canonical   print the canonical JSON the controller receives\n"
-	"  --no-files    do not check that the source directory and script exist,\n"
-	"                nor read the environment's files\n"
-	"  --conf PATH   the aml.conf whose limits on a run's size apply\n"
-	"                (MaxConfigSize, MaxEnvironmentVariables, MaxArguments,\n"
-	"                MaxArgumentsSize); by default the cluster's aml.conf\n"
+	"  --no-files    do not check that the source directory, script and data\n"
+	"                inputs exist, nor read the environment's files\n"
+	"  --conf PATH   the aml.conf whose limits on a run's size (MaxConfigSize,\n"
+	"                MaxEnvironmentVariables, MaxArguments, MaxArgumentsSize)\n"
+	"                and data mappings (Datastore=, DataAsset=) apply;\n"
+	"                by default the cluster's aml.conf\n"
 	"                when there is one, else the built-in defaults\n"
 	"  -h, --help    show this help\n"
 	"\n"
@@ -64,30 +65,27 @@ static void print_summary(const char *file, const struct aml_runconfig *rc)
 }
 
 /*
- * The limits sbatch and the controller will apply: those of [conf], of
- * the cluster's aml.conf when there is one, else the defaults (validate
- * also runs where there is no cluster).  AML_EXIT_OK, or the exit status
- * with the errors printed.
+ * The site sbatch and the controller will apply (its limits, the data it
+ * maps): [conf], the cluster's aml.conf when there is one, else the
+ * defaults (validate also runs where there is no cluster).  AML_EXIT_OK
+ * with [site] to free, or the exit status with the errors printed.
  */
-static int load_limits(const char *conf, struct aml_run_limits *limits)
+static int load_site(const char *conf, struct aml_site *site)
 {
-	struct aml_site site;
 	char path[PATH_MAX];
-	int status;
 
-	aml_run_limits_default(limits);
 	if (!conf) {
 		if (aml_site_default_path(path, sizeof(path)) < 0 ||
-		    access(path, F_OK) < 0)
+		    access(path, F_OK) < 0) {
+			if (aml_site_defaults(site) < 0) {
+				fprintf(stderr, "aml-run validate: out of memory\n");
+				return AML_EXIT_FAILURE;
+			}
 			return AML_EXIT_OK;
+		}
 		conf = path;
 	}
-	status = tool_load_site("validate", conf, &site);
-	if (status != AML_EXIT_OK)
-		return status;
-	*limits = site.limits;
-	aml_site_free(&site);
-	return AML_EXIT_OK;
+	return tool_load_site("validate", conf, site);
 }
 
 int cmd_validate(int argc, char **argv)
@@ -101,7 +99,7 @@ int cmd_validate(int argc, char **argv)
 	};
 	int canonical = 0, check_files = 1, opt, status;
 	struct aml_runconfig rc;
-	struct aml_run_limits limits;
+	struct aml_site site;
 	struct aml_errors errs;
 	const char *file, *conf = NULL;
 
@@ -130,16 +128,19 @@ int cmd_validate(int argc, char **argv)
 		return tool_usage_error("validate",
 					"expected exactly one FILE");
 	file = argv[optind];
-	if ((status = load_limits(conf, &limits)) != AML_EXIT_OK)
+	if ((status = load_site(conf, &site)) != AML_EXIT_OK)
 		return status;
 	aml_errors_init(&errs, file);
-	if (aml_runconfig_load(file, &limits, &rc, &errs) < 0) {
+	if (aml_runconfig_load(file, &site.limits, &site.data, &rc,
+			       &errs) < 0) {
 		tool_print_errors(&errs);
 		aml_errors_free(&errs);
+		aml_site_free(&site);
 		return AML_EXIT_INVALID;
 	}
 	status = AML_EXIT_OK;
-	if (check_files && aml_runconfig_read_files(&rc, &limits, &errs) < 0) {
+	if (check_files &&
+	    aml_runconfig_read_files(&rc, &site.limits, &errs) < 0) {
 		tool_print_errors(&errs);
 		status = AML_EXIT_INVALID;
 	} else {
@@ -152,7 +153,7 @@ int cmd_validate(int argc, char **argv)
 			status = AML_EXIT_FAILURE;
 		} else if (aml_runconfig_check_size(strlen(text),
 						    "its canonical form",
-						    &limits, &errs) < 0) {
+						    &site.limits, &errs) < 0) {
 			tool_print_errors(&errs);
 			status = AML_EXIT_INVALID;
 		} else if (canonical) {
@@ -164,5 +165,6 @@ int cmd_validate(int argc, char **argv)
 	}
 	aml_runconfig_free(&rc);
 	aml_errors_free(&errs);
+	aml_site_free(&site);
 	return status;
 }

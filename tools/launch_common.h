@@ -29,6 +29,10 @@ struct launch_ctx {
 	int workdir_fd;       /* the run's working directory: the cwd */
 	const struct aml_site *site; /* aml.conf (HistoryTimeout); NULL:
 				      * the defaults */
+	/* Outputs the batch node copies to their datastore at Finalizing
+	 * (datastore_copy.h); none on the other nodes' upload step. */
+	const struct aml_datastore_output *datastore_outputs;
+	size_t n_datastore_outputs;
 };
 
 /* Name the run in later messages (NULL before it is known). */

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "datastore_copy.h"
 #include "job_env.h"
 #include "launch.h"
 #include "launch_finish.h"
@@ -171,6 +172,32 @@ static int upload_other_nodes(const struct launch_ctx *c, uint32_t nodes,
 }
 
 /*
+ * The outputs bound to a datastore, copied there from this (the batch)
+ * node's outputs/, as the run's user: 0, or -1 when one could not be
+ * (said on stderr; the run's outputs still reach run history).
+ */
+static int copy_to_datastores(const struct launch_ctx *c)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < c->n_datastore_outputs; i++) {
+		const struct aml_datastore_output *o = &c->datastore_outputs[i];
+		struct aml_artifact_stats stats;
+		char err[1024];
+
+		if (aml_datastore_copy(c->workdir_fd, o, &stats, err,
+				       sizeof(err)) < 0) {
+			launch_say("%s", err);
+			rc = -1;
+		}
+		for (size_t j = 0; j < stats.n_notes; j++)
+			launch_say("%s", stats.notes[j]);
+		aml_artifact_stats_free(&stats);
+	}
+	return rc;
+}
+
+/*
  * Record Finalizing.  Returns 1 when run history already has the run's
  * end: Slurm ended the job (scancel, time limit, boot failure...) and
  * the finalizer, which slurmctld runs before it signals the steps, got
@@ -303,6 +330,14 @@ void launch_finish(const struct launch_ctx *c, struct launch_verdict *v,
 	if (!own_lost)
 		mark_delivered(c);
 	lost |= own_lost;
+	if (copy_to_datastores(c) < 0 && !lost &&
+	    v->status == AML_STATUS_COMPLETED) {
+		v->status = AML_STATUS_FAILED;
+		snprintf(v->reason, sizeof(v->reason),
+			 "the script succeeded, but its outputs could not all "
+			 "be copied to their datastore (see the job's error "
+			 "output)");
+	}
 	if (lost && v->status == AML_STATUS_COMPLETED) {
 		v->status = AML_STATUS_FAILED;
 		snprintf(v->reason, sizeof(v->reason),

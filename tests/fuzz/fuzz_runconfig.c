@@ -1,14 +1,25 @@
 /*
  * libFuzzer target: the run-configuration parser on arbitrary bytes, as the
- * controller sees them (no base directory) and as sbatch sees them (with
- * one).  Whatever parses must also encode and parse back to the same
- * canonical text: the controller depends on that.
+ * controller sees them (no base directory, no data map) and as sbatch sees
+ * them (with one, and the site's datastores and data assets).  Whatever
+ * parses must also encode and parse back to the same canonical text: the
+ * controller depends on that.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runconfig.h"
+
+static struct aml_datastore stores[] = {
+	{ "workspaceblobstore", "/lustre/blob", 1, 1 },
+	{ "scratch", "/", 0, 2 },
+};
+static struct aml_data_asset assets[] = {
+	{ "cifar10", "2", "/data/cifar10-2", AML_DATA_FOLDER, 3 },
+	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 4 },
+};
+static const struct aml_datamap map = { stores, 2, assets, 2 };
 
 static void check_roundtrip(const struct aml_runconfig *rc)
 {
@@ -40,8 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct aml_errors errs;
 
 		aml_errors_init(&errs, "fuzz.json");
-		if (aml_runconfig_parse((const char *)data, size, "fuzz.json",
-					bases[i], NULL, NULL, &rc, &errs) == 0) {
+		if (aml_runconfig_parse_mapped((const char *)data, size,
+					       "fuzz.json", bases[i], NULL,
+					       NULL, i ? &map : NULL, &rc,
+					       &errs) == 0) {
 			check_roundtrip(&rc);
 			aml_runconfig_free(&rc);
 		}

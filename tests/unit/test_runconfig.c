@@ -721,11 +721,13 @@ static void test_command_job_rejections(void **state)
 	assert_string_equal(p->errors,
 			    "job.yml: type: only command jobs can run through sbatch, got \"pipeline\"");
 	parsed_free(p);
-	p = parse_as("type: command\ncommand: x\n"
+	/* Refused once: not again as an input "with no value". */
+	p = parse_as("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: uri_folder, path: azureml://datastores/x/paths/y}}\n",
 		     "job.yml", BASE);
 	assert_int_equal(p->result, -1);
-	assert_non_null(strstr(p->errors, "inputs.d.path: only paths on the shared filesystem are supported on Slurm"));
+	assert_string_equal(p->errors,
+			    "job.yml: inputs.d.path: datastore \"x\" is not mapped on this cluster (aml.conf maps none: add a Datastore= line)");
 	parsed_free(p);
 	/* Found by the fuzzer: a null command was taken for no command. */
 	p = parse_as("type: command\ncommand:\n", "job.yml", BASE);
@@ -1538,7 +1540,7 @@ static void test_limit_file_size(void **state)
 		assert_int_equal(write(fd, "          ", 10), 10);
 	close(fd);
 	aml_errors_init(&errs, NULL);
-	assert_int_equal(aml_runconfig_load(path, &small_limits, &rc, &errs),
+	assert_int_equal(aml_runconfig_load(path, &small_limits, NULL, &rc, &errs),
 			 -1);
 	snprintf(expected, sizeof(expected),
 		 "%s is 410 bytes, at most 400 (MaxConfigSize in aml.conf)",
@@ -1624,6 +1626,176 @@ static void test_roundtrip_environment_fields(void **state)
 			 "x.runconfig");
 }
 
+/* ---- data on Slurm: the site's datastores and assets (datamap.h) ---- */
+
+static struct aml_datastore test_stores[] = {
+	{ "workspaceblobstore", "/lustre/blob", 1, 1 },
+	{ "scratch", "/scratch", 0, 2 },
+};
+static struct aml_data_asset test_assets[] = {
+	{ "cifar10", "2", "/data/cifar10-2", AML_DATA_FOLDER, 3 },
+	{ "cifar10", "10", "/data/cifar10-10", AML_DATA_ANY, 4 },
+	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 5 },
+};
+static const struct aml_datamap test_map = {
+	test_stores, 2, test_assets, 3,
+};
+
+static struct parsed *parse_mapped(const char *text)
+{
+	struct parsed *p = calloc(1, sizeof(*p));
+
+	assert_non_null(p);
+	aml_errors_init(&p->errs, "job.yml");
+	p->result = aml_runconfig_parse_mapped(text, strlen(text), "job.yml",
+					       BASE, NULL, NULL, &test_map,
+					       &p->rc, &p->errs);
+	p->errors = joined_errors(&p->errs);
+	return p;
+}
+
+static void mapped_fails(const char *text, const char *expected)
+{
+	struct parsed *p = parse_mapped(text);
+
+	assert_int_equal(p->result, -1);
+	assert_non_null(p->errors);
+	if (strcmp(p->errors, expected))
+		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
+			 p->errors);
+	parsed_free(p);
+}
+
+static void test_data_inputs_resolve(void **state)
+{
+	struct parsed *p = parse_mapped(
+		"type: command\n"
+		"command: python t.py --iris ${{inputs.iris}} --images ${{inputs.images}} --old ${{inputs.old}} --long ${{inputs.long}} --mine ${{inputs.mine}}\n"
+		"inputs:\n"
+		"  iris:\n"
+		"    type: uri_file\n"
+		"    path: azureml://datastores/workspaceblobstore/paths/data/./iris.csv\n"
+		"    mode: download\n"
+		"  images:\n"
+		"    type: uri_folder\n"
+		"    path: azureml:cifar10@latest\n"
+		"    mode: ro_mount\n"
+		"  old: {path: 'azureml:cifar10:2'}\n"
+		"  long: {type: uri_file, path: 'azureml://locations/westeurope/workspaces/ws/data/iris/versions/1'}\n"
+		"  mine: {type: mltable, path: ../tables/t1}\n");
+	struct aml_runconfig *rc = &p->rc;
+
+	(void)state;
+	assert_int_equal(p->result, 0);
+	assert_string_equal(rc->command_line,
+			    "python t.py --iris /lustre/blob/data/iris.csv --images /data/cifar10-10 --old /data/cifar10-2 --long /data/iris.csv --mine /home/alice/tables/t1");
+	assert_string_equal(env_get(rc, "AZURE_ML_INPUT_iris"),
+			    "/lustre/blob/data/iris.csv");
+	/* Inputs come in the file's order. */
+	assert_int_equal(rc->n_data_uses, 5);
+	assert_string_equal(rc->data_uses[0].field, "inputs.iris.path");
+	assert_int_equal(rc->data_uses[0].kind, AML_DATA_FILE);
+	assert_int_equal(rc->data_uses[1].kind, AML_DATA_FOLDER);
+	/* No type in the file: what the site's Type= says. */
+	assert_int_equal(rc->data_uses[2].kind, AML_DATA_FOLDER);
+	assert_string_equal(rc->data_uses[2].type, "uri_folder");
+	assert_int_equal(rc->data_uses[4].kind, AML_DATA_FOLDER);
+	assert_int_equal(rc->n_datastore_outputs, 0);
+	parsed_free(p);
+}
+
+static void test_data_inputs_refused(void **state)
+{
+	(void)state;
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_folder, path: azureml://datastores/blob/paths/y}}\n",
+		     "job.yml: inputs.d.path: datastore \"blob\" is not mapped on this cluster (aml.conf maps workspaceblobstore, scratch)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {path: azureml://datastores/scratch/paths/a/../../etc}}\n",
+		     "job.yml: inputs.d.path: must stay inside datastore scratch, got \"azureml://datastores/scratch/paths/a/../../etc\"");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_folder, path: 'azureml:iris:1'}}\n",
+		     "job.yml: inputs.d.type: is uri_folder, but aml.conf maps \"azureml:iris:1\" as uri_file");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: 'azureml:mnist@latest'}}\n",
+		     "job.yml: inputs.d.path: data asset \"mnist\" is not mapped on this cluster (aml.conf maps cifar10:2, cifar10:10, iris:1)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: 'https://example.org/iris.csv'}}\n",
+		     "job.yml: inputs.d.path: https:// data is not read on Slurm, got \"https://example.org/iris.csv\": put the data on a filesystem the nodes share and give its path, or an azureml://datastores/NAME/paths/PATH or azureml:NAME:VERSION that aml.conf maps");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: /x, mode: upload}}\n",
+		     "job.yml: inputs.d.mode: must be ro_mount, rw_mount, download, direct, eval_mount or eval_download (each gives the command the path), got \"upload\"");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: integer, path: /x}}\n",
+		     "job.yml: inputs.d.type: integer is a literal type; an input with a path is uri_file, uri_folder, mltable, mlflow_model or custom_model");
+	/* A null path is no path: the input has no value. */
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: null}}\n",
+		     "job.yml: command: an input used outside $[[...]] has no value; give it a value or a default, or wrap that part in $[[...]]");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_fil, default: 3}}\n",
+		     "job.yml: inputs.d.type: must be uri_file, uri_folder, mltable, mlflow_model or custom_model, or a literal: string, integer, number or boolean; got \"uri_fil\"");
+}
+
+static void test_data_outputs(void **state)
+{
+	struct parsed *p = parse_mapped(
+		"type: command\n"
+		"command: python t.py --out ${{outputs.model}} --logs ${{outputs.extra}}\n"
+		"outputs:\n"
+		"  model:\n"
+		"    type: uri_folder\n"
+		"    path: azureml://datastores/${{default_datastore}}/paths/models/run1/\n"
+		"    mode: rw_mount\n"
+		"  extra: {mode: upload}\n");
+	struct parsed *back;
+	char *canonical;
+
+	(void)state;
+	assert_int_equal(p->result, 0);
+	/* The command writes its outputs folder; the launcher copies it. */
+	assert_string_equal(p->rc.command_line,
+			    "python t.py --out outputs/model --logs outputs/extra");
+	assert_int_equal(p->rc.n_datastore_outputs, 1);
+	assert_string_equal(p->rc.datastore_outputs[0].name, "model");
+	assert_string_equal(p->rc.datastore_outputs[0].root, "/lustre/blob");
+	assert_string_equal(p->rc.datastore_outputs[0].path, "models/run1");
+	canonical = aml_runconfig_encode(&p->rc);
+	assert_non_null(canonical);
+	assert_non_null(strstr(canonical,
+			       "\"datastore_outputs\":{\"model\":{\"root\":\"/lustre/blob\",\"path\":\"models/run1\"}}"));
+	back = parse_as(canonical, "canonical", NULL);
+	assert_int_equal(back->result, 0);
+	assert_int_equal(back->rc.n_datastore_outputs, 1);
+	assert_string_equal(back->rc.datastore_outputs[0].path, "models/run1");
+	free(canonical);
+	parsed_free(back);
+	parsed_free(p);
+
+	mapped_fails("type: command\ncommand: x\n"
+		     "outputs: {o: {path: ./results}}\n",
+		     "job.yml: outputs.o.path: an output's path is a datastore path, azureml://datastores/NAME/paths/PATH (mapped in aml.conf); without a path the output stays in the run's outputs/o, got \"./results\"");
+	mapped_fails("type: command\ncommand: x\n"
+		     "outputs: {o: {path: 'azureml://locations/l/workspaces/w/data/iris/versions/1'}}\n",
+		     "job.yml: outputs.o.path: a data asset is read-only; an output's path is a datastore path, azureml://datastores/NAME/paths/PATH, got \"azureml://locations/l/workspaces/w/data/iris/versions/1\"");
+	mapped_fails("type: command\ncommand: x\n"
+		     "outputs: {o: {type: uri_file, path: 'azureml://datastores/scratch/paths/a.csv'}}\n",
+		     "job.yml: outputs.o.type: uri_file outputs with a datastore path are not supported on Slurm: the run writes the folder outputs/o, which is copied to the datastore; use uri_folder");
+	mapped_fails("type: command\ncommand: x\n"
+		     "outputs: {o: {path: 'azureml://datastores/scratch/paths/'}}\n",
+		     "job.yml: outputs.o.path: must name a folder below the datastore's root, got \"azureml://datastores/scratch/paths/\"");
+	mapped_fails("type: command\ncommand: x\n"
+		     "outputs: {o: {mode: ro_mount}}\n",
+		     "job.yml: outputs.o.mode: must be rw_mount, upload or direct (the run writes outputs/NAME in each case), got \"ro_mount\"");
+	/* A forged canonical form is judged as any other. */
+	fails_containing("{\"source_directory\": \"/x\", \"command\": \"x\", "
+			 "\"datastore_outputs\": {\"o\": {\"root\": \"/r\", \"path\": \"../etc\"}}}",
+			 "datastore_outputs.o.path: must be a normalised path below root, got \"../etc\"");
+	fails_containing("{\"source_directory\": \"/x\", \"command\": \"x\", "
+			 "\"datastore_outputs\": {\"o\": {\"root\": \"r\", \"path\": \"a\"}}}",
+			 "datastore_outputs.o.root: must be an absolute path");
+}
+
 /* ---- the files a configuration names (aml_runconfig_read_files) ---- */
 
 struct files {
@@ -1673,7 +1845,7 @@ static void load_and_read(struct files *f, const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 	aml_errors_init(&f->errs, name);
-	f->result = aml_runconfig_load(path, NULL, &f->rc, &f->errs);
+	f->result = aml_runconfig_load(path, NULL, NULL, &f->rc, &f->errs);
 	if (f->result == 0)
 		f->result = aml_runconfig_read_files(&f->rc, NULL, &f->errs);
 	raw = joined_errors(&f->errs);
@@ -1731,6 +1903,43 @@ static void read_fails_with(const char *name, const char *text,
 	if (strcmp(f->errors, expected))
 		fail_msg("errors differ.\nexpected:\n%s\ngot:\n%s", expected,
 			 f->errors);
+	files_free(f);
+}
+
+/* Data inputs are stat'd on the user's side: there, and a file or a
+ * folder as the type says. */
+static void test_read_data_inputs(void **state)
+{
+	struct files *f = files_new();
+	struct aml_datastore store = { "blob", f->dir, 1, 1 };
+	struct aml_datamap map = { &store, 1, NULL, 0 };
+	static const char job[] =
+		"type: command\ncommand: x ${{inputs.a}} ${{inputs.b}} ${{inputs.c}}\n"
+		"inputs:\n"
+		"  a: {type: uri_file, path: azureml://datastores/blob/paths/data/iris.csv}\n"
+		"  b: {type: uri_folder, path: azureml://datastores/blob/paths/data/iris.csv}\n"
+		"  c: {type: uri_file, path: azureml://datastores/blob/paths/missing.csv}\n";
+	char *raw;
+
+	(void)state;
+	put(f, "data/iris.csv", "a,b\n");
+	aml_errors_init(&f->errs, "job.yml");
+	assert_int_equal(aml_runconfig_parse_mapped(job, strlen(job), "job.yml",
+						    f->dir, NULL, NULL, &map,
+						    &f->rc, &f->errs), 0);
+	assert_int_equal(aml_runconfig_read_files(&f->rc, NULL, &f->errs), -1);
+	raw = joined_errors(&f->errs);
+	assert_non_null(raw);
+	{
+		char expected[1024];
+
+		snprintf(expected, sizeof(expected),
+			 "job.yml: inputs.b.path: %s/data/iris.csv is not a directory, and type uri_folder needs one\n"
+			 "job.yml: inputs.c.path: %s/missing.csv: No such file or directory",
+			 f->dir, f->dir);
+		assert_string_equal(raw, expected);
+	}
+	free(raw);
 	files_free(f);
 }
 
@@ -2006,6 +2215,10 @@ int main(void)
 		cmocka_unit_test(test_command_job_optional_block_kept),
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
+		cmocka_unit_test(test_data_inputs_resolve),
+		cmocka_unit_test(test_data_inputs_refused),
+		cmocka_unit_test(test_data_outputs),
+		cmocka_unit_test(test_read_data_inputs),
 		cmocka_unit_test(test_form_from_content_not_name),
 		cmocka_unit_test(test_environment_references),
 		cmocka_unit_test(test_environment_file_reference),

@@ -2037,6 +2037,92 @@ static void test_contrib_example_is_valid(void **state)
 	aml_errors_free(&errs);
 }
 
+
+/* Datastore= and DataAsset= lines: the map datamap.h resolves through. */
+static void test_data_lines(void **state)
+{
+	struct aml_site site;
+	const struct aml_data_asset *a;
+
+	(void)state;
+	parse_ok(BASE "Datastore=workspaceblobstore Path=/lustre/blob/ "
+		 "Default=yes\n"
+		 "datastore=scratch path=/scratch\n"
+		 "DataAsset=cifar10:2 Path=/data/cifar10 Type=uri_folder\n"
+		 "DataAsset=cifar10:10 Path=/data/cifar10-v10\n"
+		 "DataAsset=iris:1 Path=/data/iris.csv Type=uri_file\n", &site);
+	assert_int_equal(site.data.n_stores, 2);
+	assert_string_equal(site.data.stores[0].path, "/lustre/blob");
+	assert_int_equal(site.data.stores[0].is_default, 1);
+	assert_int_equal(site.data.stores[1].is_default, 0);
+	assert_string_equal(aml_datamap_find_store(&site.data, NULL)->name,
+			    "workspaceblobstore");
+	a = aml_datamap_find_asset(&site.data, "cifar10", NULL);
+	assert_non_null(a);
+	assert_string_equal(a->version, "10");
+	assert_int_equal(a->kind, AML_DATA_ANY);
+	assert_int_equal(aml_datamap_find_asset(&site.data, "cifar10", "2")->kind,
+			 AML_DATA_FOLDER);
+	assert_int_equal(aml_datamap_find_asset(&site.data, "iris", "1")->kind,
+			 AML_DATA_FILE);
+	assert_null(aml_datamap_find_asset(&site.data, "iris", "2"));
+	aml_site_free(&site);
+
+	parse_ok(BASE "Datastore=root Path=/\n", &site);
+	assert_string_equal(site.data.stores[0].path, "/");
+	assert_null(aml_datamap_find_store(&site.data, NULL));
+	aml_site_free(&site);
+
+	parse_fails(BASE "Datastore=a Path=rel\n",
+		    "aml.conf: line 2: Path: must be an absolute path, got "
+		    "\"rel\"");
+	parse_fails(BASE "Datastore=a\n",
+		    "aml.conf: line 2: Datastore: must have a Path, got \"a\"");
+	parse_fails(BASE "Datastore=a/b Path=/x\n",
+		    "aml.conf: line 2: Datastore: must be a name of letters, "
+		    "digits, '.', '_' and '-', got \"a/b\"");
+	parse_fails(BASE "Datastore=a Path=/x Default=yes\n"
+		    "Datastore=b Path=/y Default=yes\n",
+		    "aml.conf: line 3: Default: only one Datastore may have "
+		    "Default=yes (line 2 already has), got \"yes\"");
+	parse_fails(BASE "Datastore=a Path=/x\nDatastore=b Path=/y\n"
+		    "Datastore=a Path=/z\n",
+		    "aml.conf: line 4: Datastore: a is mapped twice (first on "
+		    "line 2)");
+	parse_fails(BASE "Datastore=a Path=/x Type=uri_file\n",
+		    "aml.conf: line 2: Type: not valid on a Datastore line (it "
+		    "takes Path and Default), got \"uri_file\"");
+	parse_fails(BASE "DataAsset=a Path=/x\n",
+		    "aml.conf: line 2: DataAsset: must be NAME:VERSION (a data "
+		    "asset is mapped one version at a time), got \"a\"");
+	parse_fails(BASE "DataAsset=a:1:2 Path=/x\n",
+		    "aml.conf: line 2: DataAsset: must be NAME:VERSION, each of "
+		    "letters, digits, '.', '_' and '-', got \"a:1:2\"");
+	parse_fails(BASE "DataAsset=a:1 Path=/x Type=mltable\n",
+		    "aml.conf: line 2: Type: must be uri_file or uri_folder, "
+		    "got \"mltable\"");
+	parse_fails(BASE "DataAsset=a:1 Path=/x Default=yes\n",
+		    "aml.conf: line 2: Default: not valid on a DataAsset line "
+		    "(it takes Path and Type), got \"yes\"");
+	parse_fails(BASE "DataAsset=a:1 Path=/x\nDataAsset=a:1 Path=/y\n",
+		    "aml.conf: line 3: DataAsset: a:1 is mapped twice (first "
+		    "on line 2)");
+	parse_fails(BASE "DataAsset=a:1 Paht=/x\n",
+		    "aml.conf: line 2: Paht: unknown key (did you mean Path?), "
+		    "got \"/x\"\n"
+		    "aml.conf: line 2: DataAsset: must have a Path, got \"a:1\"");
+	parse_fails(BASE "Path=/x\n",
+		    "aml.conf: line 2: Path: only valid on a Datastore or "
+		    "DataAsset line, got \"/x\"");
+	parse_fails(BASE "Datastore=a Path=/x Path=/y\n",
+		    "aml.conf: line 2: Path: duplicate key on this Datastore "
+		    "line (first set on line 2), got \"/y\"");
+	parse_fails("ComputeTarget=cpu Partition=debug Path=/p\n",
+		    "aml.conf: line 1: Path: belongs on a Datastore or "
+		    "DataAsset line, not valid on a ComputeTarget line, got "
+		    "\"/p\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2117,6 +2203,7 @@ int main(void)
 		cmocka_unit_test(test_default_path_slurm_conf),
 		cmocka_unit_test(test_default_path_neither),
 		cmocka_unit_test(test_default_path_too_small),
+		cmocka_unit_test(test_data_lines),
 		cmocka_unit_test(test_data_valid_files),
 		cmocka_unit_test(test_data_invalid_files),
 		cmocka_unit_test(test_contrib_example_is_valid),
