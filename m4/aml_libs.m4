@@ -21,8 +21,8 @@ AC_DEFUN([AML_REQUIRE_PKG], [
 
 # AML_CHECK_LIBS
 # --------------
-# hwloc is not linked yet: the placement of each task on a node's cores
-# will use it, and a site that builds now already has it then.  munge is
+# hwloc places each task of a run on a node's cores and near its GPU
+# (plugin/placement.h); the core links it.  munge is
 # not here: Slurm talks to munged, the plugins never do.
 AC_DEFUN([AML_CHECK_LIBS], [
   AC_REQUIRE([AML_CHECK_PKG_CONFIG])
