@@ -16,6 +16,7 @@
 #include "job_env.h"
 #include "image_ref.h"
 #include "datamap.h"
+#include "placement_mode.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -133,6 +134,7 @@ enum key {
 	K_CONDA_COMMAND,
 	K_MODULES_INIT,
 	K_DEFAULT_ENVIRONMENT,
+	K_PLACEMENT,
 	K_COMPUTE_TARGET,
 	K_ENVIRONMENT,
 	K_DATASTORE,
@@ -196,6 +198,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_CONDA_COMMAND] = "CondaCommand",
 	[K_MODULES_INIT] = "ModulesInit",
 	[K_DEFAULT_ENVIRONMENT] = "DefaultEnvironment",
+	[K_PLACEMENT] = "Placement",
 	[K_COMPUTE_TARGET] = "ComputeTarget",
 	[K_ENVIRONMENT] = "Environment",
 	[K_DATASTORE] = "Datastore",
@@ -839,6 +842,10 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 		break;
 	case K_IMAGE_DIR:
 		set_path(ps, t, k, &site->image_dir);
+		break;
+	case K_PLACEMENT:
+		if (aml_placement_mode_parse(v, &site->placement) < 0)
+			bad_value(ps, t, k, "must be hwloc, slurm or none");
 		break;
 	case K_CONTAINER_BUILDER:
 		if (aml_ascii_ieq(v, "podman"))
@@ -1864,6 +1871,7 @@ int aml_site_defaults(struct aml_site *site)
 	site->keep_failed_run_dir = 0;
 	site->kept_run_dir_max = AML_SITE_UNLIMITED64;
 	site->container_runtime = AML_CONTAINER_NONE;
+	site->placement = AML_PLACEMENT_HWLOC;
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->env_dir = strdup(DEFAULT_ENV_DIR);
 	site->image_dir = strdup(DEFAULT_IMAGE_DIR);

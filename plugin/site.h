@@ -105,6 +105,11 @@
  *                               [/usr/share/lmod/lmod/init/profile]
  *   DefaultEnvironment=NAME[:VERSION]  the environment of runs that name
  *                               none and define none [none: DefaultInterpreter]
+ *   Placement=hwloc|slurm|none  each task's cores and GPU on its node
+ *                               (placement_node.h): hwloc places every
+ *                               task near its GPU unless Slurm already
+ *                               bound it; slurm keeps Slurm's binding;
+ *                               none touches nothing [hwloc]
  *
  * ComputeTarget=NAME lines, one per target, with these keys on the line:
  *   Partition=NAME (required), QOS=NAME, Account=NAME, Gres=SPEC (per node,
@@ -144,6 +149,7 @@
 #include "datamap.h"
 #include "errors.h"
 #include "kvlist.h"
+#include "placement_mode.h"
 #include "run_limits.h"
 #include "strlist.h"
 
@@ -251,6 +257,7 @@ struct aml_site {
 	char *conda_command;        /* CondaCommand; NULL: none */
 	char *modules_init;         /* ModulesInit: the shell's module init */
 	char *default_environment;  /* DefaultEnvironment, as written; NULL */
+	enum aml_placement_mode placement; /* Placement= */
 	struct aml_site_env *envs;
 	size_t n_envs;
 	/* Datastore= and DataAsset= lines (datamap.h) */

@@ -312,7 +312,7 @@ static void test_stable(void **state)
 
 static void test_refusals(void **state)
 {
-	hwloc_topology_t t = load_synthetic("pack:1 core:2 pu:1");
+	hwloc_topology_t t = load_synthetic("pack:2 core:2 pu:1");
 	hwloc_bitmap_t none = hwloc_bitmap_alloc();
 	struct aml_placement_input in = { .topo = t, .n_ranks = 0 };
 	struct aml_placement p;

@@ -803,6 +803,7 @@ static void test_container_keys(void **state)
 		     "ContainerBuilder=podman ContainerBuilderArgs=--log-level=warn",
 		     &site);
 	assert_int_equal(site.container_builder_podman, 1);
+	assert_int_equal(site.placement, AML_PLACEMENT_HWLOC);
 	assert_int_equal(site.n_container_builder_args, 1);
 	assert_string_equal(site.container_builder_args[0], "--log-level=warn");
 	assert_null(site.container_builder_args[1]);
@@ -839,6 +840,15 @@ static void test_container_keys(void **state)
 	global_fails("ContainerCertDir=certs",
 		     "aml.conf: line 1: ContainerCertDir: must be an absolute "
 		     "path, got \"certs\"");
+	parse_global("Placement=SLURM", &site);
+	assert_int_equal(site.placement, AML_PLACEMENT_SLURM);
+	aml_site_free(&site);
+	parse_global("Placement=none", &site);
+	assert_int_equal(site.placement, AML_PLACEMENT_NONE);
+	aml_site_free(&site);
+	global_fails("Placement=numa",
+		     "aml.conf: line 1: Placement: must be hwloc, slurm or "
+		     "none, got \"numa\"");
 	global_fails("ContainerBuilder=docker",
 		     "aml.conf: line 1: ContainerBuilder: must be none or "
 		     "podman, got \"docker\"");
