@@ -27,7 +27,9 @@
 #include "hash.h"
 #include "history.h"
 #include "job_env.h"
+#include "job_getenv.h"
 #include "launch.h"
+#include "node_placement.h"
 #include "node_rundir.h"
 #include "node_prepare.h"
 #include "node_rundir_lock.h"
@@ -43,9 +45,6 @@
  * The job's variable of the same name is the batch node's in every step
  * the batch script starts. */
 #define ENV_NODENAME "SLURMD_NODENAME"
-
-/* The biggest job variable read (the canonical configuration). */
-#define ENV_VALUE_MAX (16u << 20)
 
 /* What user_init leaves for task_init, which runs in a child forked after
  * it, and so inherits it. */
@@ -76,35 +75,6 @@ static void keep_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(node.error, sizeof(node.error), fmt, ap);
 	va_end(ap);
-}
-
-/*
- * The job's variable [name], malloc'd into [*value].  Returns 1, 0 when
- * it is not set, -1 when memory runs out or it is longer than
- * ENV_VALUE_MAX.  spank_getenv copies into a buffer and says when it is
- * too small; the configuration can be long.
- */
-static int job_getenv(spank_t sp, const char *name, char **value)
-{
-	size_t len = 4096;
-
-	*value = NULL;
-	for (;;) {
-		char *buf = malloc(len);
-		spank_err_t err;
-
-		if (!buf)
-			return -1;
-		err = spank_getenv(sp, name, buf, (int)len);
-		if (err == ESPANK_SUCCESS) {
-			*value = buf;
-			return 1;
-		}
-		free(buf);
-		if (err != ESPANK_NOSPACE || len >= ENV_VALUE_MAX)
-			return err == ESPANK_NOSPACE ? -1 : 0;
-		len *= 4;
-	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -147,7 +117,7 @@ static unsigned current_attempt(spank_t sp)
 	char *text = NULL, *end;
 
 	(void)spank_get_item(sp, S_SLURM_RESTART_COUNT, &item);
-	if (job_getenv(sp, "SLURM_RESTART_COUNT", &text) > 0 && *text) {
+	if (aml_job_getenv(sp, "SLURM_RESTART_COUNT", &text) > 0 && *text) {
 		errno = 0;
 		env = strtoul(text, &end, 10);
 		if (errno || *end || env >= UINT16_MAX)
@@ -267,7 +237,7 @@ static void preparing_reason(spank_t sp, const struct install_req *q,
 	char *config = NULL;
 
 	buf[0] = '\0';
-	if (job_getenv(sp, AML_ENV_NODE_CONFIG, &config) <= 0)
+	if (aml_job_getenv(sp, AML_ENV_NODE_CONFIG, &config) <= 0)
 		return;
 	aml_errors_init(&errs, NULL);
 	if (aml_runconfig_parse(config, strlen(config), AML_ENV_NODE_CONFIG,
@@ -294,37 +264,65 @@ static void preparing_reason(spank_t sp, const struct install_req *q,
  * otherwise start (the spool keeps the event), nor is a refused
  * transition (a cancel that got there first): both are only logged.
  */
+/*
+ * Run history open on the run (bound to its id on a tracking server,
+ * which sbatch recorded and the controller put in the job's
+ * environment: the run is reached by it, not by its name), and the
+ * run's experiment.  Returns 0, or -1 with errbuf.
+ */
+static int open_run_history(spank_t sp, const char *run_id,
+			    struct aml_history **h, char **experiment,
+			    char *errbuf, size_t errlen)
+{
+	char *tracking_id = NULL;
+	int r = -1;
+
+	*h = NULL;
+	*experiment = NULL;
+	if (aml_job_getenv(sp, AML_ENV_EXPERIMENT, experiment) <= 0) {
+		snprintf(errbuf, errlen, "%s is not in the job's environment",
+			 AML_ENV_EXPERIMENT);
+	} else if (aml_job_getenv(sp, AML_JOBENV_MLFLOW_RUN_ID,
+				  &tracking_id) < 0) {
+		snprintf(errbuf, errlen, "%s: out of memory",
+			 AML_JOBENV_MLFLOW_RUN_ID);
+	} else if (aml_history_open(&node.site, h, errbuf, errlen) == 0 &&
+		   aml_history_bind(*h, run_id, tracking_id, errbuf,
+				    errlen) == 0) {
+		r = 0;
+	}
+	if (r < 0) {
+		aml_history_close(*h);
+		*h = NULL;
+		free(*experiment);
+		*experiment = NULL;
+	}
+	free(tracking_id);
+	return r;
+}
+
+/*
+ * Preparing, from the batch task once the snapshot is in place.  The job
+ * often starts before sbatch, at its exit, finds it and records Queued,
+ * and a requeued job before anyone records the new attempt's Queued; the
+ * state machine refuses Preparing after NotStarted or from a later
+ * attempt.  Yet a job that runs on a node was queued in this attempt, so
+ * the node says so first and tries again: Queued is accepted exactly in
+ * those two cases (sbatch's own Queued, later, is then refused quietly).
+ * Run history being unavailable is no reason to fail a run that can
+ * otherwise start (the spool keeps the event), nor is a refused
+ * transition (a cancel that got there first): both are only logged.
+ */
 static void record_preparing(spank_t sp, const struct install_req *q)
 {
 	struct aml_history *h = NULL;
 	char errbuf[1024], ignored[1024], reason[512], *experiment = NULL;
-	char *tracking_id = NULL;
 	enum aml_history_result r;
-	int failed;
 
-	if (job_getenv(sp, AML_ENV_EXPERIMENT, &experiment) <= 0) {
-		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s is not in the job's environment",
-			    q->run_id, AML_ENV_EXPERIMENT);
-		return;
-	}
-	/* The run's id on a tracking server, which sbatch recorded and the
-	 * controller put in the job's environment: the run is reached by
-	 * it, not by its name. */
-	failed = job_getenv(sp, AML_JOBENV_MLFLOW_RUN_ID, &tracking_id) < 0;
-	if (failed)
-		snprintf(errbuf, sizeof(errbuf), "%s: out of memory",
-			 AML_JOBENV_MLFLOW_RUN_ID);
-	else
-		failed = aml_history_open(q->site, &h, errbuf,
-					  sizeof(errbuf)) < 0 ||
-			 aml_history_bind(h, q->run_id, tracking_id, errbuf,
-					  sizeof(errbuf)) < 0;
-	if (failed) {
+	if (open_run_history(sp, q->run_id, &h, &experiment, errbuf,
+			     sizeof(errbuf)) < 0) {
 		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
 			    q->run_id, errbuf);
-		aml_history_close(h);
-		free(tracking_id);
-		free(experiment);
 		return;
 	}
 	preparing_reason(sp, q, reason, sizeof(reason));
@@ -342,7 +340,33 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 		slurm_info(AML_LOG_PREFIX "run %s: Preparing kept in the spool: %s",
 			   q->run_id, errbuf);
 	aml_history_close(h);
-	free(tracking_id);
+	free(experiment);
+}
+
+/*
+ * The node's hardware and its ranks' placement, as run properties.  A
+ * requeued run placed elsewhere finds the first attempt's there, and
+ * properties never change: that, like run history being away, is only
+ * logged.
+ */
+static void record_placement(spank_t sp, const struct aml_kvlist *props)
+{
+	struct aml_history *h = NULL;
+	char errbuf[1024], *experiment = NULL;
+	enum aml_history_result r;
+
+	if (open_run_history(sp, node.run_id, &h, &experiment, errbuf,
+			     sizeof(errbuf)) < 0) {
+		slurm_info(AML_LOG_PREFIX "run %s: placement not recorded: %s",
+			   node.run_id, errbuf);
+		return;
+	}
+	r = aml_history_add_properties(h, experiment, node.run_id, props,
+				       errbuf, sizeof(errbuf));
+	if (r == AML_HISTORY_ERROR)
+		slurm_info(AML_LOG_PREFIX "run %s: placement not recorded: %s",
+			   node.run_id, errbuf);
+	aml_history_close(h);
 	free(experiment);
 }
 
@@ -385,7 +409,7 @@ static void prepare(spank_t sp)
 			   node.run_id, node.site.run_dir, node.node_name);
 		return;
 	}
-	if (job_getenv(sp, AML_JOBENV_SNAPSHOT, &snapshot) <= 0 ||
+	if (aml_job_getenv(sp, AML_JOBENV_SNAPSHOT, &snapshot) <= 0 ||
 	    !aml_sha256_is_hex(snapshot)) {
 		keep_error("run %s: %s in the job's environment is %s",
 			   node.run_id, AML_JOBENV_SNAPSHOT,
@@ -410,10 +434,10 @@ int aml_node_user_init(spank_t sp)
 	    spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS ||
 	    step_id == SLURM_EXTERN_CONT || step_id == SLURM_INTERACTIVE_STEP)
 		return 0;
-	if (job_getenv(sp, AML_JOBENV_RUN_ID, &run_id) <= 0)
+	if (aml_job_getenv(sp, AML_JOBENV_RUN_ID, &run_id) <= 0)
 		return 0;
 	batch = step_id == SLURM_BATCH_SCRIPT;
-	if (!batch && (job_getenv(sp, AML_ENV_LAUNCH_STEP, &launch) <= 0 ||
+	if (!batch && (aml_job_getenv(sp, AML_ENV_LAUNCH_STEP, &launch) <= 0 ||
 		       strcmp(launch, "1"))) {
 		free(run_id);
 		free(launch);
@@ -445,8 +469,8 @@ static int step_layout(spank_t sp, uint32_t n_nodes,
 	int r = -1;
 
 	memset(l, 0, sizeof(*l));
-	if (job_getenv(sp, "SLURM_STEP_NODELIST", &list) <= 0 ||
-	    job_getenv(sp, "SLURM_STEP_TASKS_PER_NODE", &tpn) <= 0) {
+	if (aml_job_getenv(sp, "SLURM_STEP_NODELIST", &list) <= 0 ||
+	    aml_job_getenv(sp, "SLURM_STEP_TASKS_PER_NODE", &tpn) <= 0) {
 		snprintf(errbuf, errlen,
 			 "SLURM_STEP_NODELIST or SLURM_STEP_TASKS_PER_NODE is missing from the step's environment");
 		goto out;
@@ -507,7 +531,7 @@ static int distributed_env(spank_t sp, char *errbuf, size_t errlen)
 		return -1;
 	}
 	place.local_rank = (uint32_t)local_id;
-	if (job_getenv(sp, AML_ENV_NODE_CONFIG, &config) <= 0) {
+	if (aml_job_getenv(sp, AML_ENV_NODE_CONFIG, &config) <= 0) {
 		snprintf(errbuf, errlen, "%s is missing from the job's environment",
 			 AML_ENV_NODE_CONFIG);
 		return -1;
@@ -555,6 +579,17 @@ out:
 	return r;
 }
 
+/* The launcher's upload step (launch_finish.h), which names the batch
+ * node: one task per node that only uploads, not the run's ranks. */
+static int upload_step(spank_t sp)
+{
+	char *batch_node = NULL;
+	int r = aml_job_getenv(sp, AML_ENV_BATCH_NODE, &batch_node) > 0;
+
+	free(batch_node);
+	return r;
+}
+
 int aml_node_task_init(spank_t sp)
 {
 	char errbuf[1024];
@@ -595,6 +630,15 @@ int aml_node_task_init(spank_t sp)
 	if (!node.batch && distributed_env(sp, errbuf, sizeof(errbuf)) < 0) {
 		slurm_error(AML_LOG_PREFIX "run %s: %s", node.run_id, errbuf);
 		return -1;
+	}
+	if (!node.batch && !upload_step(sp)) {
+		struct aml_kvlist props = { 0 };
+
+		aml_node_place_task(sp, &node.site, node.run_id,
+				    node.node_name, &props);
+		if (props.count)
+			record_placement(sp, &props);
+		aml_kvlist_free(&props);
 	}
 	return 0;
 }

@@ -39,6 +39,7 @@
 #include "launch_finish.h"
 #include "launch_image.h"
 #include "launch_logs.h"
+#include "launch_place.h"
 #include "launch_run.h"
 #include "plan.h"
 #include "runconfig.h"
@@ -452,6 +453,10 @@ int main(int argc, char **argv)
 		return AML_EXIT_FAILURE;
 	}
 	history_env(&L);
+	/* srun's tasks are placed by the node side, each in its own
+	 * process; the one process started here is placed now. */
+	if (!via_srun)
+		launch_place_single(&L.ctx);
 	/* The deadline counts from the Running event: the time it took to
 	 * record is already spent. */
 	started = launch_monotonic_of(running_ms);
