@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "placement_node.h"
+#include "text.h"
 
 static int push_env(struct aml_task_placement *out, const char *name,
 		    const char *value)
@@ -261,6 +262,38 @@ int aml_placement_properties(hwloc_topology_t topo, const char *node,
 			 node);
 		if (aml_kvlist_set(out, key, tp->place.note) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+int aml_placement_row_parse(const char *key, const char *value,
+			    struct aml_placement_row *row)
+{
+	size_t plen = strlen(AML_PROP_PLACEMENT_PREFIX);
+	unsigned long rank;
+	char gpu[16], extra[16];
+	int n;
+
+	memset(row, 0, sizeof(*row));
+	if (strncmp(key, AML_PROP_PLACEMENT_PREFIX, plen) != 0 ||
+	    aml_parse_decimal(key + plen, AML_PLACEMENT_MAX_RANKS * 1024ul,
+			      &rank) < 0)
+		return -1;
+	row->rank = (unsigned)rank;
+	extra[0] = '\0';
+	n = sscanf(value, "%64s local %u cpus %127s cores %u gpu %15s %15s",
+		   row->node, &row->local, row->cpus, &row->cores, gpu, extra);
+	if (n < 5 || (n == 6 && strcmp(extra, "shared")))
+		return -1;
+	row->shared = n == 6;
+	if (!strcmp(gpu, "-")) {
+		row->gpu = -1;
+	} else {
+		unsigned long g;
+
+		if (aml_parse_decimal(gpu, AML_GPU_INDEX_MAX, &g) < 0)
+			return -1;
+		row->gpu = (int)g;
 	}
 	return 0;
 }

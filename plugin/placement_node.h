@@ -92,4 +92,23 @@ int aml_placement_properties(hwloc_topology_t topo, const char *node,
 			     const unsigned *global_ranks,
 			     struct aml_kvlist *out);
 
+/* One rank's recorded placement, read back. */
+struct aml_placement_row {
+	unsigned rank;
+	char node[65];
+	unsigned local;
+	char cpus[128];
+	unsigned cores;
+	int gpu;               /* -1: none */
+	int shared;
+};
+
+/*
+ * [key] and [value] as aml_placement_properties writes one rank's
+ * (aml.placement.<rank>), into [row].  Returns 0, or -1 when they are
+ * not one (another property, or a value edited by hand).
+ */
+int aml_placement_row_parse(const char *key, const char *value,
+			    struct aml_placement_row *row);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "placement_node.h"
 #include "runs.h"
 #include "text.h"
 #include "tools.h"
@@ -15,21 +16,77 @@ static const char usage[] =
 	"Usage: aml-run show [OPTIONS] RUN_ID\n"
 	"\n"
 	"Show a run: status, exit code and reason, the timeline with the time\n"
-	"spent in each status, properties, tags, Slurm job ids and nodes, and the\n"
-	"uploaded outputs and logs with their sizes.\n"
+	"spent in each status, properties, each rank's cores and GPU, tags, Slurm\n"
+	"job ids and nodes, and the uploaded outputs and logs with their sizes.\n"
 	"\n"
 	"  --json         print JSON\n"
 	"  --conf PATH    site policy to use\n"
 	"  -h, --help     show this help\n";
 
-static void print_kv(const char *title, const struct aml_kvlist *list)
+/* [skip] (may be NULL) leaves out what another section shows. */
+static void print_kv(const char *title, const struct aml_kvlist *list,
+		     int (*skip)(const char *key, const char *value))
 {
+	int shown = 0;
+
 	tool_printf(stdout, "\n%s\n", title);
-	if (!list->count)
-		tool_printf(stdout, "  (none)\n");
-	for (size_t i = 0; i < list->count; i++)
+	for (size_t i = 0; i < list->count; i++) {
+		if (skip && skip(list->items[i].key, list->items[i].value))
+			continue;
 		tool_printf(stdout, "  %s: %s\n", list->items[i].key,
 			    list->items[i].value);
+		shown = 1;
+	}
+	if (!shown)
+		tool_printf(stdout, "  (none)\n");
+}
+
+static int is_rank_placement(const char *key, const char *value)
+{
+	struct aml_placement_row row;
+
+	return aml_placement_row_parse(key, value, &row) == 0;
+}
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct aml_placement_row *x = a, *y = b;
+
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* Each rank's node, cores and GPU, as the nodes recorded them
+ * (placement_node.h), in rank order. */
+static void print_placement(const struct aml_kvlist *props)
+{
+	struct aml_placement_row *rows = calloc(props->count ? props->count : 1,
+						sizeof(*rows));
+	size_t n = 0;
+
+	if (!rows)
+		return;
+	for (size_t i = 0; i < props->count; i++)
+		if (aml_placement_row_parse(props->items[i].key,
+					    props->items[i].value,
+					    &rows[n]) == 0)
+			n++;
+	if (n) {
+		qsort(rows, n, sizeof(*rows), by_rank);
+		tool_printf(stdout, "\nPlacement\n");
+		tool_printf(stdout, "  %-5s %-16s %-5s %-5s %-4s %s\n", "RANK",
+			    "NODE", "LOCAL", "CORES", "GPU", "CPUS");
+		for (size_t i = 0; i < n; i++) {
+			char gpu[16];
+
+			snprintf(gpu, sizeof(gpu), "%d", rows[i].gpu);
+			tool_printf(stdout, "  %-5u %-16s %-5u %-5u %-4s %s%s\n",
+				    rows[i].rank, rows[i].node, rows[i].local,
+				    rows[i].cores,
+				    rows[i].gpu < 0 ? "-" : gpu, rows[i].cpus,
+				    rows[i].shared ? " (shared)" : "");
+		}
+	}
+	free(rows);
 }
 
 static void print_run(const struct aml_run_info *r,
@@ -100,8 +157,9 @@ static void print_run(const struct aml_run_info *r,
 		tool_printf(stdout, "  %-15s %9s\n", aml_status_name(s), spent);
 	}
 
-	print_kv("Properties", &r->properties);
-	print_kv("Tags", &r->tags);
+	print_kv("Properties", &r->properties, is_rank_placement);
+	print_placement(&r->properties);
+	print_kv("Tags", &r->tags, NULL);
 
 	tool_printf(stdout, "\nOutputs and logs\n");
 	if (!n_files)

@@ -234,6 +234,39 @@ static void test_properties_bounded(void **state)
 	hwloc_topology_destroy(t);
 }
 
+static void test_row_parse(void **state)
+{
+	struct aml_placement_row row;
+
+	(void)state;
+	assert_int_equal(aml_placement_row_parse("aml.placement.7",
+						 "n1 local 1 cpus 8-15 cores 8 gpu 5",
+						 &row), 0);
+	assert_int_equal(row.rank, 7);
+	assert_string_equal(row.node, "n1");
+	assert_int_equal(row.local, 1);
+	assert_string_equal(row.cpus, "8-15");
+	assert_int_equal(row.cores, 8);
+	assert_int_equal(row.gpu, 5);
+	assert_int_equal(row.shared, 0);
+	assert_int_equal(aml_placement_row_parse("aml.placement.0",
+						 "n1 local 0 cpus 0 cores 1 gpu - shared",
+						 &row), 0);
+	assert_int_equal(row.gpu, -1);
+	assert_int_equal(row.shared, 1);
+	assert_int_equal(aml_placement_row_parse("aml.placement.n1",
+						 "slurm: Placement=slurm",
+						 &row), -1);
+	assert_int_equal(aml_placement_row_parse("aml.placement.1",
+						 "n1 local 0 cpus 0 cores 1 gpu x",
+						 &row), -1);
+	assert_int_equal(aml_placement_row_parse("aml.placement.1",
+						 "n1 local 0 cpus 0 cores 1 gpu 1 more",
+						 &row), -1);
+	assert_int_equal(aml_placement_row_parse("aml.node.n1.cpu", "x", &row),
+			 -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_bad_gpu_list),
 		cmocka_unit_test(test_properties),
 		cmocka_unit_test(test_properties_bounded),
+		cmocka_unit_test(test_row_parse),
 	};
 
 	if (!getenv("AML_TEST_DATA")) {
