@@ -161,6 +161,29 @@ int aml_conf_is_gres(const char *s)
 	}
 }
 
+uint64_t aml_conf_gres_gpus(const char *s)
+{
+	uint64_t total = 0;
+
+	while (s && *s) {
+		const char *comma = strchrnul(s, ',');
+		size_t n = (size_t)(comma - s);
+		const char *colon = memrchr(s, ':', n);
+		uint64_t count = 1;
+
+		if (n >= 3 && !strncmp(s, "gpu", 3) && (n == 3 || s[3] == ':')) {
+			if (colon && aml_ascii_is_digit(colon[1]) &&
+			    aml_conf_digits(colon + 1,
+					    (size_t)(comma - colon - 1),
+					    &count) < 0)
+				count = 0;
+			total += count;
+		}
+		s = *comma ? comma + 1 : comma;
+	}
+	return total;
+}
+
 int aml_conf_is_uri(const char *s)
 {
 	const char *p = s;

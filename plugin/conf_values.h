@@ -50,6 +50,10 @@ int aml_conf_is_name(const char *s);
  * --gres takes them; a COUNT is from 1 to 2^32 - 2. */
 int aml_conf_is_gres(const char *s);
 
+/* The GPUs per node a valid --gres list [s] asks for: the counts of its
+ * "gpu" items ("gpu" alone and "gpu:TYPE" are one); 0 for none or NULL. */
+uint64_t aml_conf_gres_gpus(const char *s);
+
 /* SCHEME://REST, a word (aml_conf_is_word) with something after "://". */
 int aml_conf_is_uri(const char *s);
 

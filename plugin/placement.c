@@ -420,7 +420,12 @@ static void note_gpus(struct aml_placement *p, const struct aml_gpu_list *g,
 		with += p->ranks[r].gpu >= 0;
 		far += p->ranks[r].gpu >= 0 && !p->ranks[r].gpu_near;
 	}
-	if (g && g->count && p->n_ranks > g->count)
+	if (g && g->count + 1 == p->n_ranks)
+		len += (size_t)snprintf(p->note + len, sizeof(p->note) - len,
+				       "%s%zu ranks, %zu GPUs: rank %zu gets no GPU",
+				       len ? "; " : "", p->n_ranks, g->count,
+				       g->count);
+	else if (g && g->count && p->n_ranks > g->count)
 		len += (size_t)snprintf(p->note + len, sizeof(p->note) - len,
 				       "%s%zu ranks, %zu GPUs: ranks %zu-%zu get no GPU",
 				       len ? "; " : "", p->n_ranks, g->count,

@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "image_pull.h"
 #include "plan.h"
+#include "plan_placement.h"
 #include "runconfig.h"
 #include "runid.h"
 #include "site.h"
@@ -37,6 +38,8 @@ static const char usage[] =
 	"  --account NAME    plan for this Slurm account (default: $SBATCH_ACCOUNT)\n"
 	"  --no-files        do not check the script, nor read the environment's\n"
 	"                    files (as sbatch does)\n"
+	"  --node-topology FILE.xml  also show each process's cores and GPU on a\n"
+	"                    node described by FILE.xml (lstopo --of xml)\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"Exit status: 0 planned, 2 the file or the site policy refuses it,\n"
@@ -179,10 +182,12 @@ int cmd_plan(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "account", required_argument, NULL, 'a' },
 		{ "no-files", no_argument, NULL, 'n' },
+		{ "node-topology", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL, *run_id = NULL, *user = NULL, *account;
+	const char *topology = NULL;
 	char new_id[AML_RUNID_MAX];
 	struct aml_runconfig rc;
 	struct aml_site site;
@@ -214,6 +219,9 @@ int cmd_plan(int argc, char **argv)
 		case 'n':
 			read_files = 0;
 			break;
+		case 't':
+			topology = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return AML_EXIT_OK;
@@ -227,6 +235,8 @@ int cmd_plan(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return tool_usage_error("plan", "expected exactly one FILE");
+	if (json && topology)
+		return tool_usage_error("plan", "--node-topology prints text: it does not go with --json");
 	if (!user) {
 		struct passwd *pw = getpwuid(getuid());
 
@@ -282,6 +292,9 @@ int cmd_plan(int argc, char **argv)
 	} else {
 		print_plan(&plan, &rc, &site);
 		status = AML_EXIT_OK;
+		if (topology &&
+		    plan_print_placement(topology, &plan, &site) < 0)
+			status = AML_EXIT_INVALID;
 	}
 	aml_plan_free(&plan);
 out_rc:

@@ -173,6 +173,19 @@ static void test_gres(void **state)
 		}
 }
 
+static void test_gres_gpus(void **state)
+{
+	(void)state;
+	assert_int_equal(aml_conf_gres_gpus(NULL), 0);
+	assert_int_equal(aml_conf_gres_gpus("nic:2"), 0);
+	assert_int_equal(aml_conf_gres_gpus("gpu"), 1);
+	assert_int_equal(aml_conf_gres_gpus("gpu:4"), 4);
+	assert_int_equal(aml_conf_gres_gpus("gpu:a100"), 1);
+	assert_int_equal(aml_conf_gres_gpus("gpu:a100:8"), 8);
+	assert_int_equal(aml_conf_gres_gpus("mps:100,gpu:tesla:2,gpu:1"), 3);
+	assert_int_equal(aml_conf_gres_gpus("gpus:4"), 0);
+}
+
 static void test_uri(void **state)
 {
 	(void)state;
@@ -389,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_words_and_names),
 		cmocka_unit_test(test_gres),
+		cmocka_unit_test(test_gres_gpus),
 		cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_slurm_time_forms),
