@@ -43,6 +43,15 @@ int aml_topology_load(hwloc_topology_t *topo, const char *xml, char *errbuf,
 	 * filter applies to an XML import too. */
 	hwloc_topology_set_io_types_filter(*topo,
 					   HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+	/* hwloc's CUDA and OpenCL components start those runtimes, which
+	 * takes seconds and a context on a GPU, in every task of every run;
+	 * NVML names the same GPUs without either. */
+	hwloc_topology_set_components(*topo,
+				      HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST,
+				      "cuda");
+	hwloc_topology_set_components(*topo,
+				      HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST,
+				      "opencl");
 	if (xml && hwloc_topology_set_xml(*topo, xml) < 0) {
 		int e = errno;
 
