@@ -50,12 +50,13 @@ int aml_task_placement(const struct aml_task_placement_in *in,
 	size_t visible;
 
 	memset(out, 0, sizeof(*out));
+	/* Read even for none: the record names the GPUs the run had. */
+	read_gpus(in, out, &visible);
 	if (in->mode == AML_PLACEMENT_NONE) {
 		out->action = aml_placement_decide(in->mode, &f, out->why,
 						   sizeof(out->why));
 		return 0;
 	}
-	read_gpus(in, out, &visible);
 	f.cpu_bind_type = in->getenv("SLURM_CPU_BIND_TYPE", in->env_arg);
 	f.affinity_narrower = in->local_world > 1 &&
 			      hwloc_bitmap_isincluded(in->affinity, job) &&

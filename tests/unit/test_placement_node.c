@@ -120,10 +120,17 @@ static void test_slurm_bound(void **state)
 {
 	const char *const bound[] = { "SLURM_CPU_BIND_TYPE", "mask_cpu:", NULL };
 	const char *const none[] = { NULL };
+	const char *const bound_gpus[] = { "SLURM_JOB_GPUS", "0,1",
+					   "CUDA_VISIBLE_DEVICES", "1", NULL };
 	hwloc_topology_t t = gpu8();
 	struct aml_task_placement tp;
 
 	(void)state;
+	/* --gpu-bind: the task sees one of the job's two GPUs. */
+	task(AML_PLACEMENT_HWLOC, bound_gpus, NULL, 0, 2, &tp, t);
+	assert_int_equal(tp.action, AML_PLACE_KEEP_SLURM);
+	assert_non_null(strstr(tp.why, "1 of the job's 2 visible"));
+	aml_task_placement_free(&tp);
 	task(AML_PLACEMENT_HWLOC, bound, "4-6", 0, 2, &tp, t);
 	assert_int_equal(tp.action, AML_PLACE_KEEP_SLURM);
 	assert_null(tp.bind);
@@ -145,6 +152,13 @@ static void test_slurm_bound(void **state)
 	aml_task_placement_free(&tp);
 	task(AML_PLACEMENT_NONE, none, NULL, 0, 2, &tp, t);
 	assert_int_equal(tp.action, AML_PLACE_LEAVE);
+	assert_int_equal(tp.env.count, 0);
+	assert_null(tp.bind);
+	aml_task_placement_free(&tp);
+	/* none still knows the GPUs, for the record. */
+	task(AML_PLACEMENT_NONE, bound_gpus, NULL, 0, 2, &tp, t);
+	assert_int_equal(tp.action, AML_PLACE_LEAVE);
+	assert_int_equal(tp.gpus.count, 2);
 	assert_int_equal(tp.env.count, 0);
 	aml_task_placement_free(&tp);
 	hwloc_topology_destroy(t);
