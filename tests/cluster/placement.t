@@ -31,15 +31,6 @@ finish() {
 }
 trap finish EXIT
 
-write() { as_user tee "$1" >/dev/null; }
-submit() {
-	local dir=$1 file=$2 out
-	out=$(cd "$dir" && as_user sbatch -o /dev/null --aml-run="$file" </dev/null 2>&1)
-	sed -n 's/^sbatch: run \([^:]*\):.*/\1/p' <<<"$out"
-}
-show() { as_user aml-run show --json "$1" 2>/dev/null; }
-status_of() { show "$1" | jq -r .status; }
-ended() { case $(status_of "$1") in Completed | Failed | Canceled) return 0 ;; *) return 1 ;; esac; }
 prop() { show "$1" | jq -r --arg k "$2" '.properties[$k] // "missing"'; }
 # The placement lines of every rank: "aff <rank> <cpus> omp <value>".
 affinities() {
@@ -50,29 +41,31 @@ affinities() {
 
 echo "1..9"
 
-as_user mkdir -p "$src/p"
-write "$src/p/aff.py" <<'PY'
+as_user mkdir -p "$src/two" "$src/omp" "$src/single"
+write "$src/two/aff.py" <<'PY'
 import os
 cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
 print("aff", os.environ.get("RANK", "single"), cpus, "omp", os.environ.get("OMP_NUM_THREADS", "unset"), flush=True)
 PY
-write "$src/p/two.json" <<'EOF'
+write "$src/two/run.json" <<'EOF'
 {"experiment_name": "placement", "script": "aff.py", "compute_target": "cpu", "node_count": 1,
  "distributed_job_config": {"type": "pytorch", "process_count": 2}, "max_run_duration_seconds": 300}
 EOF
-write "$src/p/omp.json" <<'EOF'
+write "$src/omp/run.json" <<'EOF'
 {"experiment_name": "placement", "script": "aff.py", "compute_target": "cpu", "node_count": 1,
  "distributed_job_config": {"type": "pytorch", "process_count": 2}, "max_run_duration_seconds": 300,
  "environment": {"environment_variables": {"OMP_NUM_THREADS": "7"}}}
 EOF
-write "$src/p/single.json" <<'EOF'
+write "$src/single/run.json" <<'EOF'
 {"experiment_name": "placement", "script": "aff.py", "compute_target": "cpu", "max_run_duration_seconds": 300}
 EOF
+as_user cp "$src/two/aff.py" "$src/omp/aff.py"
+as_user cp "$src/two/aff.py" "$src/single/aff.py"
 
 # The first two cores' CPUs, as hwloc numbers them: rank 0 gets the first.
 core0=$(hwloc-calc --physical-output --intersect pu core:0 | tr -d ' ')
 core1=$(hwloc-calc --physical-output --intersect pu core:1 | tr -d ' ')
-run=$(submit "$src/p" two.json)
+run=$(submit "$src/two")
 wait_until 180 ended "$run"
 same "2 ranks on one node: Completed, one core each, OMP_NUM_THREADS=1" \
 	"Completed aff 0 $core0 omp 1 aff 1 $core1 omp 1" \
@@ -100,7 +93,7 @@ same "aml-run show prints the placement table" \
   1     $(printf '%-16s' "$node") 1     1     -    $core1" \
 	"$(as_user aml-run show "$run" 2>&1 | sed -n '/^Placement/,/^$/p' | sed '/^$/d')"
 
-run=$(submit "$src/p" omp.json)
+run=$(submit "$src/omp")
 wait_until 180 ended "$run"
 same "the run's own OMP_NUM_THREADS wins; the cores are still one each" \
 	"Completed aff 0 $core0 omp 7 aff 1 $core1 omp 7" \
@@ -108,9 +101,9 @@ same "the run's own OMP_NUM_THREADS wins; the cores are still one each" \
 
 # One process, started by aml-launch itself: as many threads as the cores
 # of its CPUs, and its placement recorded.
-run=$(submit "$src/p" single.json)
+run=$(submit "$src/single")
 wait_until 180 ended "$run"
-line=$(as_user aml-run logs "$run" 2>&1 | grep '^aff single')
+line=$(log_of "$run" | grep '^aff single')
 cpus=${line#aff single }
 cpus=${cpus%% omp *}
 same "one process: OMP_NUM_THREADS is the cores of its CPUs, and its placement is recorded" \
@@ -122,7 +115,7 @@ same "one process: OMP_NUM_THREADS is the cores of its CPUs, and its placement i
 sed -i '/^Placement=/d' "$AML_CONF"
 echo 'Placement=none' >>"$AML_CONF"
 all=$(as_user python3 -c 'import os; print(",".join(str(c) for c in sorted(os.sched_getaffinity(0))))')
-run=$(submit "$src/p" two.json)
+run=$(submit "$src/two")
 wait_until 180 ended "$run"
 same "Placement=none: each rank keeps the job's affinity, no OMP_NUM_THREADS" \
 	"Completed aff 0 $all omp unset aff 1 $all omp unset" \
