@@ -54,6 +54,29 @@ const struct aml_datastore *aml_datamap_find_store(
 	return NULL;
 }
 
+int aml_data_account_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 3 || n > 24)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+const struct aml_data_account *aml_datamap_find_account(
+	const struct aml_datamap *map, const char *name, size_t n)
+{
+	for (size_t i = 0; map && i < map->n_accounts; i++)
+		if (strlen(map->accounts[i].name) == n &&
+		    !strncasecmp(map->accounts[i].name, name, n))
+			return &map->accounts[i];
+	return NULL;
+}
+
 const struct aml_data_asset *aml_datamap_find_asset(
 	const struct aml_datamap *map, const char *name, const char *version)
 {
@@ -76,19 +99,26 @@ const struct aml_data_asset *aml_datamap_find_asset(
 	return best;
 }
 
+enum known_kind { KNOWN_STORES, KNOWN_ASSETS, KNOWN_ACCOUNTS };
+
 /*
- * ", known: a, b" listing the first names of the map's datastores
- * ([assets] 0) or assets, or "; aml.conf maps none" into [buf].
+ * " (aml.conf maps a, b)" listing the first names of the map's
+ * datastores, assets or storage accounts, or " (aml.conf maps none: add
+ * a ...= line)" into [buf].
  */
-static void list_known(const struct aml_datamap *map, int assets,
+static void list_known(const struct aml_datamap *map, enum known_kind what,
 		       char *buf, size_t len)
 {
-	size_t n = !map ? 0 : assets ? map->n_assets : map->n_stores;
+	static const char *const line[] = { "Datastore", "DataAsset",
+					    "DataStorageAccount" };
+	size_t n = !map ? 0 : what == KNOWN_ASSETS ? map->n_assets :
+			  what == KNOWN_ACCOUNTS ? map->n_accounts :
+			  map->n_stores;
 	size_t used;
 
 	if (n == 0) {
 		snprintf(buf, len, " (aml.conf maps none: add a %s= line)",
-			 assets ? "DataAsset" : "Datastore");
+			 line[what]);
 		return;
 	}
 	used = (size_t)snprintf(buf, len, " (aml.conf maps ");
@@ -98,7 +128,7 @@ static void list_known(const struct aml_datamap *map, int assets,
 						 ", ...");
 			break;
 		}
-		if (assets)
+		if (what == KNOWN_ASSETS)
 			used += (size_t)snprintf(buf + used, len - used,
 						 "%s%s:%s", i ? ", " : "",
 						 map->assets[i].name,
@@ -106,7 +136,9 @@ static void list_known(const struct aml_datamap *map, int assets,
 		else
 			used += (size_t)snprintf(buf + used, len - used,
 						 "%s%s", i ? ", " : "",
-						 map->stores[i].name);
+						 what == KNOWN_ACCOUNTS
+							 ? map->accounts[i].name
+							 : map->stores[i].name);
 	}
 	if (used < len)
 		snprintf(buf + used, len - used, ")");
@@ -160,7 +192,7 @@ static int resolve_store(const struct aml_datamap *map, const char *name,
 				store = &map->stores[i];
 	}
 	if (!store) {
-		list_known(map, 0, known, sizeof(known));
+		list_known(map, KNOWN_STORES, known, sizeof(known));
 		snprintf(err, errlen,
 			 "datastore \"%.*s\" is not mapped on this cluster%s",
 			 (int)name_len, name, known);
@@ -191,7 +223,7 @@ static int resolve_asset(const struct aml_datamap *map, const char *name,
 	}
 	asset = aml_datamap_find_asset(map, n, v);
 	if (!asset) {
-		list_known(map, 1, known, sizeof(known));
+		list_known(map, KNOWN_ASSETS, known, sizeof(known));
 		snprintf(err, errlen,
 			 "data asset \"%s%s%s\" is not mapped on this "
 			 "cluster%s", n, v ? ":" : "", v ? v : "", known);
@@ -316,6 +348,72 @@ static int resolve_short_asset(const struct aml_datamap *map,
 	return -1;
 }
 
+/* A blob container's name as Azure allows it: 3 to 63 lowercase
+ * letters, digits and inner '-' (or "$root"). */
+static int container_valid(const char *s, size_t n)
+{
+	if (n == 5 && !strncmp(s, "$root", 5))
+		return 1;
+	if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* wasbs://CONTAINER@ACCOUNT.blob.core.windows.net/P (and its siblings)
+ * through the account the site maps; [scheme_len] bytes of "wasbs". */
+static int resolve_storage(const struct aml_datamap *map, const char *ref,
+			   size_t scheme_len, struct aml_data_target *out,
+			   char *err, size_t errlen)
+{
+	const char *container = ref + scheme_len + 3;
+	const char *at = strchr(container, '@');
+	const char *slash = strchr(container, '/');
+	const char *account, *dot;
+	const struct aml_data_account *a;
+	int dfs = ref[0] == 'a';
+	const char *suffix = dfs ? ".dfs.core.windows.net"
+				 : ".blob.core.windows.net";
+	char known[512];
+
+	if (!at || (slash && slash < at) || !container_valid(container,
+						     (size_t)(at - container))) {
+		snprintf(err, errlen,
+			 "\"%s\" is not %.*s://CONTAINER@ACCOUNT%s/PATH (a "
+			 "container is 3 to 63 lowercase letters, digits and "
+			 "'-')", ref, (int)scheme_len, ref, suffix);
+		return -1;
+	}
+	account = at + 1;
+	dot = strchr(account, '.');
+	if (!dot || (slash && strncmp(dot, suffix, strlen(suffix))) ||
+	    (!slash && strcmp(dot, suffix)) ||
+	    (slash && dot + strlen(suffix) != slash)) {
+		snprintf(err, errlen,
+			 "\"%s\" is not %.*s://CONTAINER@ACCOUNT%s/PATH",
+			 ref, (int)scheme_len, ref, suffix);
+		return -1;
+	}
+	a = aml_datamap_find_account(map, account, (size_t)(dot - account));
+	if (!a) {
+		list_known(map, KNOWN_ACCOUNTS, known, sizeof(known));
+		snprintf(err, errlen,
+			 "storage account \"%.*s\" is not mapped on this "
+			 "cluster%s", (int)(dot - account), account, known);
+		return -1;
+	}
+	out->root = a->path;
+	out->store = a->name;
+	out->sub = container;
+	out->sub_len = (size_t)(at - container);
+	out->rel = slash ? slash + 1 : "";
+	out->kind = AML_DATA_ANY;
+	return 0;
+}
+
 int aml_datamap_resolve(const struct aml_datamap *map, const char *ref,
 			struct aml_data_target *out, char *err,
 			size_t errlen)
@@ -327,6 +425,12 @@ int aml_datamap_resolve(const struct aml_datamap *map, const char *ref,
 		return resolve_azureml_uri(map, ref, out, err, errlen);
 	if (!strncmp(ref, "azureml:", 8))
 		return resolve_short_asset(map, ref, out, err, errlen);
+	if (scheme_end && (!strncmp(ref, "wasbs://", 8) ||
+			   !strncmp(ref, "wasb://", 7) ||
+			   !strncmp(ref, "abfss://", 8) ||
+			   !strncmp(ref, "abfs://", 7)))
+		return resolve_storage(map, ref, (size_t)(scheme_end - ref),
+				       out, err, errlen);
 	if (scheme_end)
 		snprintf(err, errlen,
 			 "%.*s:// data is not read on Slurm, got \"%s\": put "
@@ -351,7 +455,15 @@ void aml_datamap_free(struct aml_datamap *map)
 		free(map->assets[i].version);
 		free(map->assets[i].path);
 	}
+	for (size_t i = 0; i < map->n_accounts; i++) {
+		free(map->accounts[i].name);
+		free(map->accounts[i].path);
+	}
+	for (size_t i = 0; i < map->n_download_hosts; i++)
+		free(map->download_hosts[i]);
 	free(map->stores);
 	free(map->assets);
+	free(map->accounts);
+	free(map->download_hosts);
 	memset(map, 0, sizeof(*map));
 }

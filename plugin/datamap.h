@@ -25,8 +25,15 @@
  *   azureml://[subscriptions/.../]locations/L/workspaces/W/data/NAME/versions/V,
  *   azureml://subscriptions/.../workspaces/W/data/NAME/versions/V
  *       -> the asset's Path
- * Anything else that is a URI (https://, wasbs://, azureml://jobs/...,
- * azureml://registries/...) is refused naming its form.
+ *   wasbs://CONTAINER@ACCOUNT.blob.core.windows.net/P (and wasb://,
+ *   abfss://, abfs:// with .dfs.core.windows.net)
+ *       -> the storage account's Path + "/" + CONTAINER + "/" + P, for an
+ *          account aml.conf maps (DataStorageAccount=ACCOUNT Path=DIR)
+ * https:// inputs are not paths: the user's side reads them with
+ * data_url.h, downloaded on the node (data_fetch.h) from the hosts the
+ * map allows (DataDownloadHosts=).  Anything else that is a URI
+ * (azureml://jobs/..., azureml://registries/...) is refused naming its
+ * form.
  */
 #ifndef AML_DATAMAP_H
 #define AML_DATAMAP_H
@@ -55,11 +62,25 @@ struct aml_data_asset {
 	int line;
 };
 
+/* An Azure storage account whose containers are directories below
+ * Path (DataStorageAccount= lines). */
+struct aml_data_account {
+	char *name;        /* the account's name, lowercase */
+	char *path;        /* absolute, no trailing '/' (but "/") */
+	int line;
+};
+
 struct aml_datamap {
 	struct aml_datastore *stores;
 	size_t n_stores;
 	struct aml_data_asset *assets;
 	size_t n_assets;
+	struct aml_data_account *accounts;
+	size_t n_accounts;
+	/* DataDownloadHosts=: where https:// inputs may come from
+	 * (data_url.h); none: downloads are refused. */
+	char **download_hosts;
+	size_t n_download_hosts;
 };
 
 /*
@@ -76,6 +97,10 @@ struct aml_data_target {
 			     * and refuses one that climbs above root */
 	const char *store;  /* the datastore's name; NULL for an asset */
 	enum aml_data_kind kind;  /* an asset's Type=, else AML_DATA_ANY */
+	/* A storage account's container: the first segment below root,
+	 * before rel ([sub_len] bytes in the reference; 0: none). */
+	const char *sub;
+	size_t sub_len;
 };
 
 /*
@@ -88,6 +113,14 @@ struct aml_data_target {
 int aml_datamap_resolve(const struct aml_datamap *map, const char *ref,
 			struct aml_data_target *out, char *err,
 			size_t errlen);
+
+/* The storage account [n] bytes at [name] (any case), or NULL. */
+const struct aml_data_account *aml_datamap_find_account(
+	const struct aml_datamap *map, const char *name, size_t n);
+
+/* Whether [name] is an Azure storage account's name: 3 to 24 lowercase
+ * letters and digits. */
+int aml_data_account_valid(const char *name);
 
 /* The datastore [name] (exact), the default one for NULL, or NULL. */
 const struct aml_datastore *aml_datamap_find_store(

@@ -311,7 +311,7 @@ static void read_inputs(struct rc_ctx *ctx, const struct aml_node *node,
 			   aml_doc_get(in, "path")) {
 			size_t before = ctx->errs->count;
 
-			bind->value = rc_read_data_input(ctx, in, path);
+			bind->value = rc_read_data_input(ctx, in, in->key, path);
 			/* path: null is no path, not a refusal. */
 			bind->refused = ctx->errs->count > before;
 		} else {

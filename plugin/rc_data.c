@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "data_url.h"
 #include "rc_internal.h"
 
 static const char *const literal_types[] = {
@@ -115,9 +117,21 @@ static int resolve_reference(struct rc_ctx *ctx, const char *field,
 	normal = rc_normalise(t.rel, 0, &escapes);
 	if (escapes) {
 		aml_errors_add(ctx->errs, field,
-			       "must stay inside datastore %s, got \"%s\"",
+			       "must stay inside %s %s, got \"%s\"",
+			       t.sub_len ? "storage account" : "datastore",
 			       t.store, ref);
 		return -1;
+	}
+	if (normal && t.sub_len) {
+		/* A storage account's container, a checked name, is the
+		 * first directory below the account's Path. */
+		char *in_container = NULL;
+
+		if (asprintf(&in_container, "%.*s/%s", (int)t.sub_len, t.sub,
+			     normal) < 0)
+			in_container = NULL;
+		free(normal);
+		normal = in_container;
 	}
 	*out = normal ? rc_join_normalise(t.root, normal) : NULL;
 	if (!*out) {
@@ -161,8 +175,90 @@ oom:
 	return -1;
 }
 
+/* Whether [where] is a URL the node downloads (or plain http, which
+ * data_url.h refuses with its reason). */
+static int is_download(const char *where)
+{
+	return !strncasecmp(where, "https://", 8) ||
+	       !strncasecmp(where, "http://", 7);
+}
+
+/* ", known: a, b" of the site's DataDownloadHosts= into [buf]. */
+static void list_hosts(const struct aml_datamap *map, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, " (aml.conf's "
+				       "DataDownloadHosts=");
+
+	for (size_t i = 0; i < map->n_download_hosts && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i ? "," : "",
+					 map->download_hosts[i]);
+	if (used < len)
+		snprintf(buf + used, len - used, ")");
+}
+
+/*
+ * An https:// input [name] at [field]: checked against the URL rules and
+ * the site's hosts, recorded in rc->downloads.  Returns the path the
+ * command gets (malloc'd), or NULL after reporting.
+ */
+static char *read_download(struct rc_ctx *ctx, const char *name,
+			   const char *field, const char *type_field,
+			   const char *url, const char *type,
+			   enum aml_data_kind kind)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	const struct aml_datamap *map = ctx->data;
+	struct aml_download *more, *d;
+	struct aml_data_url u;
+	char err[1024], hosts[768], path[AML_DATA_NAME_MAX + RC_PATH_MAX];
+
+	if (aml_data_url_parse(url, &u, err, sizeof(err)) < 0) {
+		aml_errors_add(ctx->errs, field, "%s", err);
+		return NULL;
+	}
+	if (kind == AML_DATA_FOLDER) {
+		aml_errors_add(ctx->errs, type_field,
+			       "%s over https:// is not supported on Slurm: a URL is downloaded as one file (uri_file)",
+			       type);
+		return NULL;
+	}
+	if (!map || map->n_download_hosts == 0) {
+		aml_errors_add(ctx->errs, field,
+			       "https:// inputs are not downloaded on this cluster (aml.conf has no DataDownloadHosts=), got \"%s\": put the data on a filesystem the nodes share and give its path",
+			       url);
+		return NULL;
+	}
+	if (!aml_data_host_allowed(map->download_hosts,
+				   map->n_download_hosts, u.host)) {
+		list_hosts(map, hosts, sizeof(hosts));
+		aml_errors_add(ctx->errs, field,
+			       "host %s is not one this cluster downloads from%s",
+			       u.host, hosts);
+		return NULL;
+	}
+	if (aml_data_download_path(name, &u, path, sizeof(path)) < 0) {
+		aml_errors_add(ctx->errs, field, "the input's name and file "
+			       "name are too long");
+		return NULL;
+	}
+	more = realloc(rc->downloads, (rc->n_downloads + 1) * sizeof(*more));
+	if (!more)
+		goto oom;
+	rc->downloads = more;
+	d = &rc->downloads[rc->n_downloads++];
+	d->name = strdup(name);
+	d->url = strdup(url);
+	d->path = strdup(path);
+	if (d->name && d->url && d->path)
+		return strdup(path);
+oom:
+	aml_errors_add(ctx->errs, field, "out of memory");
+	return NULL;
+}
+
 char *rc_read_data_input(struct rc_ctx *ctx, const struct aml_node *in,
-			 const char *parent)
+			 const char *name, const char *parent)
 {
 	char field[RC_PATH_MAX], type_field[RC_PATH_MAX];
 	char *where = NULL, *type = NULL, *value = NULL;
@@ -179,6 +275,11 @@ char *rc_read_data_input(struct rc_ctx *ctx, const struct aml_node *in,
 		goto out;
 	if (!strncmp(where, "file://", 7))
 		memmove(where, where + 7, strlen(where + 7) + 1);
+	if (is_download(where)) {
+		value = read_download(ctx, name, field, type_field, where, type,
+				      kind);
+		goto out;
+	}
 	if (aml_data_is_uri(where)) {
 		if (resolve_reference(ctx, field, where, &value, &site_kind,
 				      NULL, &root) < 0)

@@ -178,6 +178,28 @@ static int add_datastore_outputs(cJSON *top, const struct aml_runconfig *rc)
 	return 0;
 }
 
+/* "downloads": {"NAME": {"url": ..., "path": ...}}, bounded as
+ * datastore_outputs is. */
+static int add_downloads(cJSON *top, const struct aml_runconfig *rc)
+{
+	cJSON *map;
+
+	if (rc->n_downloads == 0)
+		return 0;
+	map = cJSON_AddObjectToObject(top, "downloads");
+	if (!map)
+		return -1;
+	for (size_t i = 0; i < rc->n_downloads; i++) {
+		const struct aml_download *d = &rc->downloads[i];
+		cJSON *one = cJSON_AddObjectToObject(map, d->name);
+
+		if (!one || add_string(one, "url", d->url) < 0 ||
+		    add_string(one, "path", d->path) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 char *aml_runconfig_encode(const struct aml_runconfig *rc)
 {
 	cJSON *top = cJSON_CreateObject();
@@ -211,7 +233,8 @@ char *aml_runconfig_encode(const struct aml_runconfig *rc)
 	    add_environment(top, rc) < 0 ||
 	    add_kvlist(top, "tags", &rc->tags) < 0 ||
 	    add_kvlist(top, "properties", &rc->properties) < 0 ||
-	    add_datastore_outputs(top, rc) < 0)
+	    add_datastore_outputs(top, rc) < 0 ||
+	    add_downloads(top, rc) < 0)
 		goto out;
 	text = cJSON_PrintUnformatted(top);
 out:

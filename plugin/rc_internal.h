@@ -163,9 +163,11 @@ int rc_split_words(const char *text, struct aml_strlist *out);
  * (uri_file, uri_folder, mltable, mlflow_model, custom_model), or for an
  * input without a path a literal type too.  0, or -1 after reporting.
  *
- * rc_read_data_input: an input object with a path at [parent]: its type,
- * mode and path (shared filesystem path, or a reference resolved through
- * ctx->data), recorded in rc->data_uses for aml_runconfig_read_files.
+ * rc_read_data_input: an input object [name] with a path at [parent]: its
+ * type, mode and path (shared filesystem path, or a reference resolved
+ * through ctx->data), recorded in rc->data_uses for
+ * aml_runconfig_read_files; an https:// path is recorded in
+ * rc->downloads instead and gets inputs/<name>/<file>.
  * Returns the path the command gets (malloc'd), or NULL after reporting.
  *
  * rc_read_data_output: an output object [name] at [parent]: its type and
@@ -176,7 +178,7 @@ int rc_check_input_type(struct rc_ctx *ctx, const struct aml_node *in,
 			const char *parent, int has_path, char **type,
 			enum aml_data_kind *kind);
 char *rc_read_data_input(struct rc_ctx *ctx, const struct aml_node *in,
-			 const char *parent);
+			 const char *name, const char *parent);
 int rc_read_data_output(struct rc_ctx *ctx, const struct aml_node *out,
 			const char *name, const char *parent);
 

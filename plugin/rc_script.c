@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_url.h"
 #include "job_env.h"
 #include "rc_internal.h"
 
@@ -17,7 +18,7 @@ static const char *const top_keys[] = {
 	"compute_target", "node_count", "distributed_job_config",
 	"max_run_duration_seconds", "environment", "experiment_name",
 	"display_name", "description", "tags", "properties", "run_id",
-	"original_form", "datastore_outputs", NULL,
+	"original_form", "datastore_outputs", "downloads", NULL,
 };
 
 static const char *const pytorch_keys[] = {
@@ -262,6 +263,71 @@ static void read_datastore_outputs(struct rc_ctx *ctx,
 	}
 }
 
+/*
+ * The canonical form's downloads (rc_data.c wrote them from a command
+ * job's https:// inputs).  Each URL is checked as the user's side
+ * checked it (a forged client gains no credentials in a URL, nor plain
+ * http), and its path is the one its name and URL give: a client cannot
+ * choose where in the working directory a download lands.  The hosts
+ * are the node's to check again, against its own aml.conf.
+ */
+static void read_downloads(struct rc_ctx *ctx, const struct aml_node *node)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	const struct aml_node *obj = rc_object_or_null(ctx, node, "downloads");
+
+	if (!obj || rc_check_variable_count(ctx, obj, "downloads",
+					     "downloads") < 0)
+		return;
+	rc->downloads = calloc(obj->n_children ? obj->n_children : 1,
+			       sizeof(*rc->downloads));
+	if (!rc->downloads) {
+		aml_errors_add(ctx->errs, "downloads", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < obj->n_children; i++) {
+		const struct aml_node *one = &obj->children[i];
+		struct aml_download *d = &rc->downloads[rc->n_downloads++];
+		static const char *const keys[] = { "url", "path", NULL };
+		char path[RC_PATH_MAX], field[RC_PATH_MAX], err[512];
+		char want[AML_DATA_NAME_MAX + RC_PATH_MAX];
+		struct aml_data_url u;
+
+		rc_path(path, "downloads", one->key);
+		if (!(d->name = strdup(one->key))) {
+			aml_errors_add(ctx->errs, path, "out of memory");
+			continue;
+		}
+		if (!aml_is_env_name(one->key))
+			aml_errors_add(ctx->errs, path,
+				       "input names must be letters, digits and '_', not starting with a digit");
+		if (!rc_object_or_null(ctx, one, path))
+			continue;
+		rc_check_keys(ctx, one, path, keys, NULL, "a download");
+		rc_path(field, path, "url");
+		if (rc_read_string(ctx, aml_doc_get(one, "url"), field,
+				   &d->url) < 0)
+			continue;
+		if (!d->url || aml_data_url_parse(d->url, &u, err,
+						  sizeof(err)) < 0) {
+			aml_errors_add(ctx->errs, field, "%s",
+				       d->url ? err : "is required");
+			continue;
+		}
+		rc_path(field, path, "path");
+		if (rc_read_string(ctx, aml_doc_get(one, "path"), field,
+				   &d->path) < 0)
+			continue;
+		if (aml_data_download_path(one->key, &u, want,
+					   sizeof(want)) < 0 ||
+		    !d->path || strcmp(d->path, want))
+			aml_errors_add(ctx->errs, field,
+				       "must be \"%s\" (inputs/NAME/FILE of "
+				       "the URL), got \"%s\"", want,
+				       d->path ? d->path : "");
+	}
+}
+
 void rc_read_script_run_config(struct rc_ctx *ctx,
 			       const struct aml_node *root)
 {
@@ -306,4 +372,5 @@ void rc_read_script_run_config(struct rc_ctx *ctx,
 	rc_read_string(ctx, aml_doc_get(root, "run_id"), "run_id",
 		       &rc->run_id);
 	read_datastore_outputs(ctx, aml_doc_get(root, "datastore_outputs"));
+	read_downloads(ctx, aml_doc_get(root, "downloads"));
 }

@@ -93,6 +93,12 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 		free(rc->datastore_outputs[i].path);
 	}
 	free(rc->datastore_outputs);
+	for (size_t i = 0; i < rc->n_downloads; i++) {
+		free(rc->downloads[i].name);
+		free(rc->downloads[i].url);
+		free(rc->downloads[i].path);
+	}
+	free(rc->downloads);
 	memset(rc, 0, sizeof(*rc));
 }
 

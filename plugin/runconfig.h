@@ -151,6 +151,19 @@ struct aml_datastore_output {
 	char *path;                /* below root, normalised, never ".." */
 };
 
+/*
+ * An input downloaded on the node (inputs.<name>.path: https://...,
+ * data_url.h): the launcher fetches [url] into the user's cache while
+ * the run is Preparing and binds it at [path], which the command already
+ * holds.  In the canonical form as "downloads".
+ */
+struct aml_download {
+	char *name;                /* the input's name */
+	char *url;                 /* https, no userinfo */
+	char *path;                /* "inputs/<name>/<file>", relative to
+				    * the run's working directory */
+};
+
 struct aml_runconfig {
 	enum aml_config_form form;      /* where it came from (for messages) */
 	char *run_id;                   /* requested id (v2 `name`), or NULL */
@@ -179,6 +192,8 @@ struct aml_runconfig {
 	size_t n_data_uses;
 	struct aml_datastore_output *datastore_outputs;
 	size_t n_datastore_outputs;
+	struct aml_download *downloads;
+	size_t n_downloads;
 };
 
 /*

@@ -16,6 +16,7 @@
 #include "job_env.h"
 #include "image_ref.h"
 #include "datamap.h"
+#include "data_url.h"
 #include "placement_mode.h"
 
 #include <ctype.h>
@@ -70,6 +71,8 @@
 #define DEFAULT_INTERPRETER "python3"
 #define DEFAULT_ENV_DIR "/var/lib/aml/envs"
 #define DEFAULT_IMAGE_DIR "/var/lib/aml/images"
+#define DEFAULT_DATA_CACHE_DIR "/var/lib/aml/data"
+#define DEFAULT_DATA_DOWNLOAD_MAX ((uint64_t)10 << 30)
 #define DEFAULT_MODULES_INIT "/usr/share/lmod/lmod/init/profile"
 #define DEFAULT_FINALIZE_GRACE 120
 /* A REST server's answer: the launcher's whole end must fit in KillWait,
@@ -135,10 +138,15 @@ enum key {
 	K_MODULES_INIT,
 	K_DEFAULT_ENVIRONMENT,
 	K_PLACEMENT,
+	K_DATA_DOWNLOAD_HOSTS,
+	K_DATA_DOWNLOAD_MAX,
+	K_DATA_CACHE_DIR,
+	K_DATA_DOWNLOAD_CA_FILE,
 	K_COMPUTE_TARGET,
 	K_ENVIRONMENT,
 	K_DATASTORE,
 	K_DATA_ASSET,
+	K_DATA_STORAGE_ACCOUNT,
 	K_PARTITION,
 	K_QOS,
 	K_ACCOUNT,
@@ -199,10 +207,15 @@ static const char *const key_names[K_COUNT] = {
 	[K_MODULES_INIT] = "ModulesInit",
 	[K_DEFAULT_ENVIRONMENT] = "DefaultEnvironment",
 	[K_PLACEMENT] = "Placement",
+	[K_DATA_DOWNLOAD_HOSTS] = "DataDownloadHosts",
+	[K_DATA_DOWNLOAD_MAX] = "DataDownloadMax",
+	[K_DATA_CACHE_DIR] = "DataCacheDir",
+	[K_DATA_DOWNLOAD_CA_FILE] = "DataDownloadCAFile",
 	[K_COMPUTE_TARGET] = "ComputeTarget",
 	[K_ENVIRONMENT] = "Environment",
 	[K_DATASTORE] = "Datastore",
 	[K_DATA_ASSET] = "DataAsset",
+	[K_DATA_STORAGE_ACCOUNT] = "DataStorageAccount",
 	[K_PARTITION] = "Partition",
 	[K_QOS] = "QOS",
 	[K_ACCOUNT] = "Account",
@@ -223,7 +236,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_TYPE] = "Type",
 };
 
-#define N_GLOBAL_KEYS (K_DATA_ASSET + 1)
+#define N_GLOBAL_KEYS (K_DATA_STORAGE_ACCOUNT + 1)
 #define N_TARGET_KEYS (K_DEFAULT + 1 - K_PARTITION)
 #define N_ENV_KEYS (K_IMAGE + 1 - K_PREFIX)
 #define N_DATA_KEYS (K_COUNT - K_PATH)
@@ -236,7 +249,8 @@ enum line_kind { LINE_GLOBAL, LINE_TARGET, LINE_ENV, LINE_DATA };
 static int starts_line(enum key k)
 {
 	return k == K_COMPUTE_TARGET || k == K_ENVIRONMENT ||
-	       k == K_DATASTORE || k == K_DATA_ASSET;
+	       k == K_DATASTORE || k == K_DATA_ASSET ||
+	       k == K_DATA_STORAGE_ACCOUNT;
 }
 
 /* The kind of line key [k] belongs on (Default: also a Datastore's). */
@@ -292,8 +306,9 @@ struct parser {
 	int *env_name_ok;          /* parallel to site->envs */
 	struct aml_conf_token default_env_tok;
 	int default_env_ok;
-	size_t cap_stores, cap_assets;
-	int *store_ok, *asset_ok;  /* a valid name: parallel to site->data */
+	size_t cap_stores, cap_assets, cap_accounts;
+	int *store_ok, *asset_ok, *account_ok;  /* a valid name: parallel to
+						 * site->data */
 	int default_store_line;    /* the Datastore with Default=yes, or 0 */
 
 	struct found_error *errors;
@@ -700,6 +715,30 @@ static void get_registries(struct parser *ps, const struct aml_conf_token *t,
 	}
 }
 
+/* DataDownloadHosts: host names or "*.domain" (data_url.h). */
+static void get_download_hosts(struct parser *ps,
+			       const struct aml_conf_token *t, enum key k)
+{
+	struct aml_datamap *map = &ps->site->data;
+
+	aml_conf_list_free(map->download_hosts, map->n_download_hosts);
+	map->download_hosts = NULL;
+	map->n_download_hosts = 0;
+	get_list(ps, t, k, &map->download_hosts, &map->n_download_hosts);
+	for (size_t i = 0; i < map->n_download_hosts; i++) {
+		char shown[QUOTED_SIZE];
+		const char *h = map->download_hosts[i];
+
+		if (aml_data_host_pattern_valid(h))
+			continue;
+		bad_value(ps, t, k, "%s is not a host: a host name (letters, "
+			  "digits, inner '-', joined by '.') or *.DOMAIN for "
+			  "every host below DOMAIN",
+			  aml_text_quote(h, strlen(h), shown, sizeof(shown)));
+		break;
+	}
+}
+
 /* ContainerRuntimeArgs: words, kept NULL-terminated for an argv. */
 static void get_runtime_args(struct parser *ps,
 			     const struct aml_conf_token *t, enum key k,
@@ -842,6 +881,18 @@ static void apply_global(struct parser *ps, const struct aml_conf_token *t,
 		break;
 	case K_IMAGE_DIR:
 		set_path(ps, t, k, &site->image_dir);
+		break;
+	case K_DATA_DOWNLOAD_HOSTS:
+		get_download_hosts(ps, t, k);
+		break;
+	case K_DATA_DOWNLOAD_MAX:
+		get_size(ps, t, k, UINT64_MAX - 1, 0, &site->data_download_max);
+		break;
+	case K_DATA_CACHE_DIR:
+		set_path(ps, t, k, &site->data_cache_dir);
+		break;
+	case K_DATA_DOWNLOAD_CA_FILE:
+		set_path(ps, t, k, &site->data_download_ca_file);
 		break;
 	case K_PLACEMENT:
 		if (aml_placement_mode_parse(v, &site->placement) < 0)
@@ -1398,6 +1449,14 @@ static int get_data_name(struct parser *ps, const struct aml_conf_token *t,
 {
 	const char *colon = strchr(t->value, ':');
 
+	if (k == K_DATA_STORAGE_ACCOUNT) {
+		if (!aml_data_account_valid(t->value)) {
+			bad_value(ps, t, k, "must be a storage account's name: "
+				  "3 to 24 lowercase letters and digits");
+			return 0;
+		}
+		return set_string(ps, name, t->value) == 0;
+	}
 	if (k == K_DATASTORE) {
 		if (!aml_conf_is_name(t->value)) {
 			bad_value(ps, t, k, "must be a name of letters, "
@@ -1461,6 +1520,14 @@ static void apply_data(struct parser *ps, const struct aml_conf_token *t,
 	}
 }
 
+/* What a data line of [line_key] takes besides Path: Default on a
+ * Datastore line, Type on a DataAsset line, nothing else. */
+static enum key data_line_extra(enum key line_key)
+{
+	return line_key == K_DATASTORE ? K_DEFAULT :
+	       line_key == K_DATA_ASSET ? K_TYPE : K_PATH;
+}
+
 static void process_data_line(struct parser *ps, enum key line_key)
 {
 	struct aml_datamap *map = &ps->site->data;
@@ -1468,9 +1535,10 @@ static void process_data_line(struct parser *ps, enum key line_key)
 	const char *line_name = key_names[line_key];
 	struct aml_datastore *store = NULL;
 	struct aml_data_asset *asset = NULL;
+	struct aml_data_account *account = NULL;
 	int seen[K_COUNT] = { 0 }, ok, *name_ok;
-	char **path;
-	enum key meant;
+	enum key meant, extra = data_line_extra(line_key);
+	char **path, **name, **version = NULL;
 
 	if (line_key == K_DATASTORE) {
 		if (grow_data(ps, (void **)&map->stores, sizeof(*store),
@@ -1481,7 +1549,8 @@ static void process_data_line(struct parser *ps, enum key line_key)
 		store = &map->stores[map->n_stores++];
 		store->line = first->line;
 		path = &store->path;
-	} else {
+		name = &store->name;
+	} else if (line_key == K_DATA_ASSET) {
 		if (grow_data(ps, (void **)&map->assets, sizeof(*asset),
 			      map->n_assets, &ps->cap_assets,
 			      &ps->asset_ok) < 0)
@@ -1490,23 +1559,36 @@ static void process_data_line(struct parser *ps, enum key line_key)
 		asset = &map->assets[map->n_assets++];
 		asset->line = first->line;
 		path = &asset->path;
+		name = &asset->name;
+		version = &asset->version;
+	} else {
+		if (grow_data(ps, (void **)&map->accounts, sizeof(*account),
+			      map->n_accounts, &ps->cap_accounts,
+			      &ps->account_ok) < 0)
+			return;
+		name_ok = &ps->account_ok[map->n_accounts];
+		account = &map->accounts[map->n_accounts++];
+		account->line = first->line;
+		path = &account->path;
+		name = &account->name;
 	}
 	check_token(ps, first, LINE_DATA, &ok, &meant);
 	if (ok)
-		*name_ok = get_data_name(ps, first, line_key,
-					 store ? &store->name : &asset->name,
-					 store ? NULL : &asset->version);
+		*name_ok = get_data_name(ps, first, line_key, name, version);
 	for (size_t i = 1; i < ps->rd.n_toks; i++) {
 		const struct aml_conf_token *t = &ps->rd.toks[i];
 		enum key k = check_token(ps, t, LINE_DATA, &ok, &meant);
 
 		if (k == K_UNKNOWN)
 			continue;
-		if (k != K_PATH && k != (store ? K_DEFAULT : K_TYPE)) {
-			if (ok)
+		if (k != K_PATH && k != extra) {
+			if (ok && extra != K_PATH)
 				bad_value(ps, t, k, "not valid on a %s line "
 					  "(it takes Path and %s)", line_name,
-					  store ? "Default" : "Type");
+					  key_names[extra]);
+			else if (ok)
+				bad_value(ps, t, k, "not valid on a %s line "
+					  "(it takes Path)", line_name);
 			continue;
 		}
 		if (seen[k]) {
@@ -1544,6 +1626,17 @@ static int compare_assets(const void *a, const void *b)
 	return c ? c : x->line - y->line;
 }
 
+static int compare_accounts(const void *a, const void *b)
+{
+	const struct aml_data_account *x =
+		*(const struct aml_data_account *const *)a;
+	const struct aml_data_account *y =
+		*(const struct aml_data_account *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : x->line - y->line;
+}
+
 /* A name mapped twice: sorted, as targets are, so that a generated file
  * of many lines costs no quadratic time. */
 static void find_duplicate_data(struct parser *ps)
@@ -1551,9 +1644,12 @@ static void find_duplicate_data(struct parser *ps)
 	const struct aml_datamap *map = &ps->site->data;
 	size_t most = map->n_stores > map->n_assets ? map->n_stores
 						    : map->n_assets;
-	const void **refs = most ? malloc(most * sizeof(*refs)) : NULL;
+	const void **refs;
 	size_t n = 0;
 
+	if (map->n_accounts > most)
+		most = map->n_accounts;
+	refs = most ? malloc(most * sizeof(*refs)) : NULL;
 	if (most && !refs) {
 		ps->out_of_memory = 1;
 		return;
@@ -1590,6 +1686,23 @@ static void find_duplicate_data(struct parser *ps)
 		       "%d)", key_names[K_DATA_ASSET], a->name, a->version,
 		       b->line);
 	}
+	n = 0;
+	for (size_t i = 0; i < map->n_accounts; i++)
+		if (ps->account_ok[i])
+			refs[n++] = &map->accounts[i];
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), compare_accounts);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		const struct aml_data_account *a = refs[i], *b = refs[first];
+
+		if (strcmp(a->name, b->name)) {
+			first = i;
+			continue;
+		}
+		report(ps, a->line, "%s: %s is mapped twice (first on line "
+		       "%d)", key_names[K_DATA_STORAGE_ACCOUNT], a->name,
+		       b->line);
+	}
 	free(refs);
 }
 
@@ -1606,7 +1719,8 @@ static void process_line(struct parser *ps)
 		process_target_line(ps);
 	else if (k == K_ENVIRONMENT)
 		process_env_line(ps);
-	else if (k == K_DATASTORE || k == K_DATA_ASSET)
+	else if (k == K_DATASTORE || k == K_DATA_ASSET ||
+		 k == K_DATA_STORAGE_ACCOUNT)
 		process_data_line(ps, k);
 	else
 		process_global_line(ps);
@@ -1875,6 +1989,8 @@ int aml_site_defaults(struct aml_site *site)
 	site->default_interpreter = strdup(DEFAULT_INTERPRETER);
 	site->env_dir = strdup(DEFAULT_ENV_DIR);
 	site->image_dir = strdup(DEFAULT_IMAGE_DIR);
+	site->data_cache_dir = strdup(DEFAULT_DATA_CACHE_DIR);
+	site->data_download_max = DEFAULT_DATA_DOWNLOAD_MAX;
 	site->modules_init = strdup(DEFAULT_MODULES_INIT);
 	site->finalize_grace_seconds = DEFAULT_FINALIZE_GRACE;
 	site->history_timeout_seconds = DEFAULT_HISTORY_TIMEOUT;
@@ -1883,7 +1999,8 @@ int aml_site_defaults(struct aml_site *site)
 	aml_run_limits_default(&site->limits);
 	if (!site->history_dir || !site->snapshot_dir || !site->run_dir ||
 	    !site->spool_dir || !site->default_interpreter ||
-	    !site->env_dir || !site->modules_init || !site->image_dir) {
+	    !site->env_dir || !site->modules_init || !site->image_dir ||
+	    !site->data_cache_dir) {
 		aml_site_free(site);
 		return -1;
 	}
@@ -1946,6 +2063,7 @@ out:
 	free(ps.env_name_ok);
 	free(ps.store_ok);
 	free(ps.asset_ok);
+	free(ps.account_ok);
 	return rc;
 }
 
@@ -2163,6 +2281,8 @@ void aml_site_free(struct aml_site *site)
 	free(site->targets);
 	free(site->env_dir);
 	free(site->image_dir);
+	free(site->data_cache_dir);
+	free(site->data_download_ca_file);
 	free(site->container_auth_file);
 	free(site->container_cert_dir);
 	aml_conf_list_free(site->container_registries,

@@ -110,6 +110,17 @@
  *                               task near its GPU unless Slurm already
  *                               bound it; slurm keeps Slurm's binding;
  *                               none touches nothing [hwloc]
+ *   DataDownloadHosts=HOST,*.DOMAIN,...  where a run's https:// inputs
+ *                               may be downloaded from (data_url.h)
+ *                               [none: such inputs refused at submit]
+ *   DataDownloadMax=SIZE        the largest file downloaded, K/M/G/T
+ *                               [10G]
+ *   DataCacheDir=PATH           the nodes' download cache, once per URL
+ *                               and version, one 0700 directory per
+ *                               user; 1777 like ImageDir
+ *                               [/var/lib/aml/data]
+ *   DataDownloadCAFile=PATH     the CA certificates (PEM) downloads
+ *                               trust [the system's]
  *
  * ComputeTarget=NAME lines, one per target, with these keys on the line:
  *   Partition=NAME (required), QOS=NAME, Account=NAME, Gres=SPEC (per node,
@@ -131,8 +142,11 @@
  * Default=YES|NO (at most one default: ${{default_datastore}}).
  * DataAsset=NAME:VERSION lines map one version of a data asset:
  * Path=PATH (required, absolute), Type=uri_file|uri_folder (what a run
- * may use it as; not given: either).  A name, or name and version,
- * mapped twice is an error.
+ * may use it as; not given: either).  DataStorageAccount=ACCOUNT lines
+ * map an Azure storage account: Path=DIR (required), each container a
+ * directory below it (wasbs://CONTAINER@ACCOUNT.blob.core.windows.net/P
+ * is DIR/CONTAINER/P).  A name, or name and version, mapped twice is an
+ * error.
  *
  * Paths must be absolute.  Booleans accept yes/no, true/false, 1/0, on/off.
  *
@@ -260,8 +274,13 @@ struct aml_site {
 	enum aml_placement_mode placement; /* Placement= */
 	struct aml_site_env *envs;
 	size_t n_envs;
-	/* Datastore= and DataAsset= lines (datamap.h) */
+	/* Datastore=, DataAsset= and DataStorageAccount= lines, and
+	 * DataDownloadHosts= (datamap.h) */
 	struct aml_datamap data;
+	uint64_t data_download_max;  /* DataDownloadMax: bytes per file */
+	char *data_cache_dir;        /* DataCacheDir: downloads, per user */
+	char *data_download_ca_file; /* DataDownloadCAFile; NULL: the
+				      * system's CAs */
 };
 
 /*

@@ -34,6 +34,7 @@
 #include "job_env.h"
 #include "launch.h"
 #include "launch_common.h"
+#include "launch_data.h"
 #include "launch_env.h"
 #include "launch_cause.h"
 #include "launch_finish.h"
@@ -68,6 +69,7 @@ struct launcher {
 	struct aml_strlist in_image;    /* the command in its image */
 	struct aml_strlist container_options; /* pyxis's, for srun */
 	struct launch_image image;
+	struct launch_data data;     /* the downloads held */
 	struct launch_logs *logs;
 };
 
@@ -79,6 +81,7 @@ static void launcher_free(struct launcher *L)
 	aml_strlist_free(&L->container_options);
 	if (L->image.held_fd >= 0)
 		close(L->image.held_fd);
+	launch_data_release(&L->data);
 	aml_plan_free(&L->plan);
 	if (L->rc_parsed)
 		aml_runconfig_free(&L->rc);
@@ -422,7 +425,9 @@ int main(int argc, char **argv)
 	 * the run's. */
 	if (launch_env_prepare(&L.ctx, &L.plan.env, err, sizeof(err)) < 0 ||
 	    launch_image_prepare(&L.ctx, &L.plan.env, &L.image, err,
-				 sizeof(err)) < 0)
+				 sizeof(err)) < 0 ||
+	    launch_data_prepare(&L.ctx, &L.rc, &L.data, err,
+				sizeof(err)) < 0)
 		return fail_preparing(&L, err);
 
 	/* One process of a distributed configuration still goes through
