@@ -102,10 +102,11 @@ static int file_name(const char *s, size_t n, char *out, char *err,
 			c = hi * 16 + lo;
 			p += 2;
 		}
-		if (c == '/' || c < 0x20 || c == 0x7f || c == '\\') {
+		if (!is_alnum((char)c) && !strchr("._-+,=@", c)) {
 			snprintf(err, errlen, "the file's name (the URL path's "
-				 "last segment) may not hold '/', '\\' or "
-				 "control characters");
+				 "last segment, decoded) may hold only letters, "
+				 "digits and . _ - + , = @: the command gets its "
+				 "path as written");
 			return -1;
 		}
 		if (len == AML_DATA_NAME_MAX) {

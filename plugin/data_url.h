@@ -17,8 +17,10 @@
  *  - no control characters, blanks or backslashes: what a log line or a
  *    shell would split or read differently;
  *  - the file's name in the run's working directory is the URL path's
- *    last segment, percent-decoded, and must be an ordinary name (not
- *    "", ".", "..", nor holding '/' or a control character).
+ *    last segment, percent-decoded, of letters, digits and . _ - + , = @
+ *    only, and not "." or "..": the command line gets its path as
+ *    written, so a name must not be read by the shell as anything else
+ *    (a blank, a quote, "$(...)").
  */
 #ifndef AML_DATA_URL_H
 #define AML_DATA_URL_H

@@ -996,7 +996,7 @@ static void process_global_line(struct parser *ps)
 						  ? "a ComputeTarget"
 						  : line_of(k) == LINE_ENV
 						  ? "an Environment"
-						  : "a Datastore or DataAsset");
+						  : "a Datastore, DataAsset or DataStorageAccount");
 			continue;
 		}
 		if (ps->global_line[k]) {
@@ -1049,7 +1049,7 @@ static int belongs_on(struct parser *ps, const struct aml_conf_token *t,
 			  home == LINE_GLOBAL ? "is a global key" :
 			  home == LINE_TARGET ? "belongs on a ComputeTarget line" :
 			  home == LINE_ENV ? "belongs on an Environment line"
-					   : "belongs on a Datastore or DataAsset line",
+					   : "belongs on a Datastore, DataAsset or DataStorageAccount line",
 			  on == LINE_TARGET ? "a ComputeTarget" : "an Environment");
 	return 0;
 }

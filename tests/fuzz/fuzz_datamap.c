@@ -19,7 +19,8 @@ static struct aml_data_asset assets[] = {
 	{ "cifar10", "10", "/data/cifar10-10", AML_DATA_ANY, 4 },
 	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 5 },
 };
-static const struct aml_datamap map = { stores, 2, assets, 3 };
+static const struct aml_datamap map = { stores, 2, assets, 3, NULL, 0,
+					NULL, 0 };
 
 static int is_mapped_root(const char *root)
 {

@@ -19,7 +19,8 @@ static struct aml_data_asset assets[] = {
 	{ "cifar10", "2", "/data/cifar10-2", AML_DATA_FOLDER, 3 },
 	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 4 },
 };
-static const struct aml_datamap map = { stores, 2, assets, 2 };
+static const struct aml_datamap map = { stores, 2, assets, 2, NULL, 0,
+					NULL, 0 };
 
 static void check_roundtrip(const struct aml_runconfig *rc)
 {

@@ -23,7 +23,11 @@ static struct aml_data_asset assets[] = {
 	{ "cifar10", "9", "/data/cifar10-9", AML_DATA_ANY, 5 },
 	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 6 },
 };
-static const struct aml_datamap map = { stores, 2, assets, 4 };
+static struct aml_data_account accounts[] = {
+	{ "mlstore01", "/lustre/azure", 7 },
+};
+static const struct aml_datamap map = { stores, 2, assets, 4, accounts, 1,
+					NULL, 0 };
 
 static void resolves(const char *ref, const char *root, const char *rel,
 		     const char *store, enum aml_data_kind kind)
@@ -140,6 +144,56 @@ static void test_refusals(void **state)
 		"that aml.conf maps");
 }
 
+/* [ref] resolves to the account's Path, container [sub], [rel]. */
+static void resolves_storage(const char *ref, const char *sub,
+			     const char *rel)
+{
+	struct aml_data_target t;
+	char err[512] = "";
+
+	if (aml_datamap_resolve(&map, ref, &t, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", ref, err);
+	assert_string_equal(t.root, "/lustre/azure");
+	assert_int_equal(t.sub_len, strlen(sub));
+	assert_memory_equal(t.sub, sub, t.sub_len);
+	assert_string_equal(t.rel, rel);
+	assert_string_equal(t.store, "mlstore01");
+}
+
+static void test_storage_accounts(void **state)
+{
+	static const struct aml_datamap empty = { 0 };
+
+	(void)state;
+	resolves_storage("wasbs://data@mlstore01.blob.core.windows.net/iris/"
+			 "iris.csv", "data", "iris/iris.csv");
+	resolves_storage("wasb://data@MLSTORE01.blob.core.windows.net/x",
+			 "data", "x");
+	resolves_storage("abfss://lake@mlstore01.dfs.core.windows.net/a/b",
+			 "lake", "a/b");
+	resolves_storage("wasbs://data@mlstore01.blob.core.windows.net",
+			 "data", "");
+	refused(&map, "wasbs://data@other.blob.core.windows.net/x",
+		"storage account \"other\" is not mapped on this cluster "
+		"(aml.conf maps mlstore01)");
+	refused(&empty, "wasbs://data@other.blob.core.windows.net/x",
+		"storage account \"other\" is not mapped on this cluster "
+		"(aml.conf maps none: add a DataStorageAccount= line)");
+	refused(&map, "wasbs://Data@mlstore01.blob.core.windows.net/x",
+		"\"wasbs://Data@mlstore01.blob.core.windows.net/x\" is not "
+		"wasbs://CONTAINER@ACCOUNT.blob.core.windows.net/PATH (a "
+		"container is 3 to 63 lowercase letters, digits and '-')");
+	refused(&map, "wasbs://data@mlstore01.example.org/x",
+		"\"wasbs://data@mlstore01.example.org/x\" is not "
+		"wasbs://CONTAINER@ACCOUNT.blob.core.windows.net/PATH");
+	refused(&map, "abfss://lake@mlstore01.blob.core.windows.net/x",
+		"\"abfss://lake@mlstore01.blob.core.windows.net/x\" is not "
+		"abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH");
+	assert_int_equal(aml_data_account_valid("mlstore01"), 1);
+	assert_int_equal(aml_data_account_valid("ml"), 0);
+	assert_int_equal(aml_data_account_valid("ML01"), 0);
+}
+
 static void test_kinds(void **state)
 {
 	(void)state;
@@ -164,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_assets),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_storage_accounts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1637,8 +1637,12 @@ static struct aml_data_asset test_assets[] = {
 	{ "cifar10", "10", "/data/cifar10-10", AML_DATA_ANY, 4 },
 	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 5 },
 };
+static struct aml_data_account test_accounts[] = {
+	{ "mlstore01", "/lustre/azure", 6 },
+};
+static char *test_hosts[] = { "data.example.org", "*.blob.example.net" };
 static const struct aml_datamap test_map = {
-	test_stores, 2, test_assets, 3,
+	test_stores, 2, test_assets, 3, test_accounts, 1, test_hosts, 2,
 };
 
 static struct parsed *parse_mapped(const char *text)
@@ -1720,9 +1724,6 @@ static void test_data_inputs_refused(void **state)
 		     "inputs: {d: {type: uri_file, path: 'azureml:mnist@latest'}}\n",
 		     "job.yml: inputs.d.path: data asset \"mnist\" is not mapped on this cluster (aml.conf maps cifar10:2, cifar10:10, iris:1)");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
-		     "inputs: {d: {type: uri_file, path: 'https://example.org/iris.csv'}}\n",
-		     "job.yml: inputs.d.path: https:// data is not read on Slurm, got \"https://example.org/iris.csv\": put the data on a filesystem the nodes share and give its path, or an azureml://datastores/NAME/paths/PATH or azureml:NAME:VERSION that aml.conf maps");
-	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: uri_file, path: /x, mode: upload}}\n",
 		     "job.yml: inputs.d.mode: must be ro_mount, rw_mount, download, direct, eval_mount or eval_download (each gives the command the path), got \"upload\"");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
@@ -1794,6 +1795,81 @@ static void test_data_outputs(void **state)
 	fails_containing("{\"source_directory\": \"/x\", \"command\": \"x\", "
 			 "\"datastore_outputs\": {\"o\": {\"root\": \"r\", \"path\": \"a\"}}}",
 			 "datastore_outputs.o.root: must be an absolute path");
+}
+
+/* https:// inputs: downloaded on the node, bound at inputs/NAME/FILE. */
+static void test_data_downloads(void **state)
+{
+	struct parsed *p = parse_mapped(
+		"type: command\n"
+		"command: python t.py --iris ${{inputs.iris}} --raw ${{inputs.raw}} --blob ${{inputs.blob}}\n"
+		"inputs:\n"
+		"  iris: {type: uri_file, path: 'https://data.example.org/sets/iris%2Bv2.csv?v=3'}\n"
+		"  raw: {path: 'https://x.blob.example.net/c/raw.bin'}\n"
+		"  blob: {type: uri_folder, path: 'wasbs://data@mlstore01.blob.core.windows.net/iris/'}\n");
+	struct parsed *back;
+	char *canonical;
+
+	(void)state;
+	assert_int_equal(p->result, 0);
+	assert_string_equal(p->rc.command_line,
+			    "python t.py --iris inputs/iris/iris+v2.csv --raw inputs/raw/raw.bin --blob /lustre/azure/data/iris");
+	assert_int_equal(p->rc.n_downloads, 2);
+	assert_string_equal(p->rc.downloads[0].url,
+			    "https://data.example.org/sets/iris%2Bv2.csv?v=3");
+	assert_string_equal(p->rc.downloads[0].path, "inputs/iris/iris+v2.csv");
+	/* Nothing to stat on the user's side: the node downloads it. */
+	assert_int_equal(p->rc.n_data_uses, 1);
+	canonical = aml_runconfig_encode(&p->rc);
+	assert_non_null(canonical);
+	assert_non_null(strstr(canonical,
+			       "\"downloads\":{\"iris\":{\"url\":\"https://data.example.org/sets/iris%2Bv2.csv?v=3\",\"path\":\"inputs/iris/iris+v2.csv\"},"));
+	back = parse_as(canonical, "canonical", NULL);
+	assert_int_equal(back->result, 0);
+	assert_int_equal(back->rc.n_downloads, 2);
+	assert_string_equal(back->rc.downloads[1].path, "inputs/raw/raw.bin");
+	free(canonical);
+	parsed_free(back);
+	parsed_free(p);
+
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: 'https://example.org/iris.csv'}}\n",
+		     "job.yml: inputs.d.path: host example.org is not one this cluster downloads from (aml.conf's DataDownloadHosts=data.example.org,*.blob.example.net)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: 'https://blob.example.net/iris.csv'}}\n",
+		     "job.yml: inputs.d.path: host blob.example.net is not one this cluster downloads from (aml.conf's DataDownloadHosts=data.example.org,*.blob.example.net)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: 'https://me:s3cret@data.example.org/iris.csv'}}\n",
+		     "job.yml: inputs.d.path: a URL with a user name or password (https://USER:PASSWORD@HOST/) is refused and not kept: credentials in a run's configuration are readable in its history and its job");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_file, path: 'http://data.example.org/iris.csv'}}\n",
+		     "job.yml: inputs.d.path: plain http:// is not downloaded (what it answers could be changed on the way): use https://");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: uri_folder, path: 'https://data.example.org/sets/'}}\n",
+		     "job.yml: inputs.d.path: the URL's path must end in a file's name (https://HOST/.../FILE): an https:// input is a uri_file");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {type: mltable, path: 'https://data.example.org/sets/t'}}\n",
+		     "job.yml: inputs.d.type: mltable over https:// is not supported on Slurm: a URL is downloaded as one file (uri_file)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {path: 'wasbs://data@other.blob.core.windows.net/x'}}\n",
+		     "job.yml: inputs.d.path: storage account \"other\" is not mapped on this cluster (aml.conf maps mlstore01)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {path: 'wasbs://data@mlstore01.blob.core.windows.net/../x'}}\n",
+		     "job.yml: inputs.d.path: must stay inside storage account mlstore01, got \"wasbs://data@mlstore01.blob.core.windows.net/../x\"");
+	/* Without a map (no aml.conf, or none with the key). */
+	fails_containing("type: command\ncommand: x ${{inputs.d}}\n"
+			 "inputs: {d: {path: 'https://data.example.org/a.csv'}}\n",
+			 "inputs.d.path: https:// inputs are not downloaded on this cluster (aml.conf has no DataDownloadHosts=)");
+	/* A forged canonical form is judged as any other. */
+	fails_containing("{\"source_directory\": \"/x\", \"command\": \"x\", "
+			 "\"downloads\": {\"d\": {\"url\": \"https://h.org/a.csv\", \"path\": \"../a.csv\"}}}",
+			 "downloads.d.path: must be \"inputs/d/a.csv\" (inputs/NAME/FILE of the URL), got \"../a.csv\"");
+	fails_containing("{\"source_directory\": \"/x\", \"command\": \"x\", "
+			 "\"downloads\": {\"d\": {\"url\": \"https://u:p@h.org/a.csv\", \"path\": \"inputs/d/a.csv\"}}}",
+			 "downloads.d.url: a URL with a user name or password");
+	fails_containing("{\"source_directory\": \"/x\", \"command\": \"x\", "
+			 "\"downloads\": {\"d\": {\"url\": \"file:///etc/shadow\", \"path\": \"inputs/d/shadow\"}}}",
+			 "downloads.d.url: must be an https:// URL");
 }
 
 /* ---- the files a configuration names (aml_runconfig_read_files) ---- */
@@ -1912,7 +1988,7 @@ static void test_read_data_inputs(void **state)
 {
 	struct files *f = files_new();
 	struct aml_datastore store = { "blob", f->dir, 1, 1 };
-	struct aml_datamap map = { &store, 1, NULL, 0 };
+	struct aml_datamap map = { &store, 1, NULL, 0, NULL, 0, NULL, 0 };
 	static const char job[] =
 		"type: command\ncommand: x ${{inputs.a}} ${{inputs.b}} ${{inputs.c}}\n"
 		"inputs:\n"
@@ -2216,6 +2292,7 @@ int main(void)
 		cmocka_unit_test(test_command_job_tensorflow_defaults),
 		cmocka_unit_test(test_command_job_rejections),
 		cmocka_unit_test(test_data_inputs_resolve),
+		cmocka_unit_test(test_data_downloads),
 		cmocka_unit_test(test_data_inputs_refused),
 		cmocka_unit_test(test_data_outputs),
 		cmocka_unit_test(test_read_data_inputs),

@@ -2048,6 +2048,63 @@ static void test_contrib_example_is_valid(void **state)
 }
 
 
+/* DataDownloadHosts, DataDownloadMax, DataCacheDir, DataDownloadCAFile
+ * and DataStorageAccount lines. */
+static void test_download_keys(void **state)
+{
+	struct aml_site site;
+
+	(void)state;
+	parse_ok(BASE, &site);
+	assert_int_equal(site.data.n_download_hosts, 0);
+	assert_true(site.data_download_max == (uint64_t)10 << 30);
+	assert_string_equal(site.data_cache_dir, "/var/lib/aml/data");
+	assert_null(site.data_download_ca_file);
+	aml_site_free(&site);
+
+	parse_ok(BASE "DataDownloadHosts=data.example.org,*.blob.example.net\n"
+		 "DataDownloadMax=2G\nDataCacheDir=/scratch/aml-data\n"
+		 "DataDownloadCAFile=/etc/aml/ca.pem\n"
+		 "DataStorageAccount=mlstore01 Path=/lustre/azure/\n", &site);
+	assert_int_equal(site.data.n_download_hosts, 2);
+	assert_string_equal(site.data.download_hosts[1], "*.blob.example.net");
+	assert_true(site.data_download_max == (uint64_t)2 << 30);
+	assert_string_equal(site.data_cache_dir, "/scratch/aml-data");
+	assert_string_equal(site.data_download_ca_file, "/etc/aml/ca.pem");
+	assert_int_equal(site.data.n_accounts, 1);
+	assert_string_equal(site.data.accounts[0].path, "/lustre/azure");
+	assert_non_null(aml_datamap_find_account(&site.data, "MLSTORE01", 9));
+	aml_site_free(&site);
+
+	parse_fails(BASE "DataDownloadHosts=data.example.org,http://x\n",
+		    "aml.conf: line 2: DataDownloadHosts: \"http://x\" is not a "
+		    "host: a host name (letters, digits, inner '-', joined by "
+		    "'.') or *.DOMAIN for every host below DOMAIN, got "
+		    "\"data.example.org,http://x\"");
+	parse_fails(BASE "DataDownloadHosts=*\n",
+		    "aml.conf: line 2: DataDownloadHosts: \"*\" is not a host: "
+		    "a host name (letters, digits, inner '-', joined by '.') "
+		    "or *.DOMAIN for every host below DOMAIN, got \"*\"");
+	parse_fails(BASE "DataDownloadMax=0\n",
+		    "aml.conf: line 2: DataDownloadMax: must be a size of at "
+		    "least 1 byte: a whole number with an optional K, M, G or "
+		    "T suffix (powers of 1024), got \"0\"");
+	parse_fails(BASE "DataCacheDir=data\n",
+		    "aml.conf: line 2: DataCacheDir: must be an absolute path, "
+		    "got \"data\"");
+	parse_fails(BASE "DataStorageAccount=ML_store Path=/x\n",
+		    "aml.conf: line 2: DataStorageAccount: must be a storage "
+		    "account's name: 3 to 24 lowercase letters and digits, got "
+		    "\"ML_store\"");
+	parse_fails(BASE "DataStorageAccount=acct Path=/x Default=yes\n",
+		    "aml.conf: line 2: Default: not valid on a "
+		    "DataStorageAccount line (it takes Path), got \"yes\"");
+	parse_fails(BASE "DataStorageAccount=acct Path=/x\n"
+		    "DataStorageAccount=acct Path=/y\n",
+		    "aml.conf: line 3: DataStorageAccount: acct is mapped twice "
+		    "(first on line 2)");
+}
+
 /* Datastore= and DataAsset= lines: the map datamap.h resolves through. */
 static void test_data_lines(void **state)
 {
@@ -2122,14 +2179,15 @@ static void test_data_lines(void **state)
 		    "got \"/x\"\n"
 		    "aml.conf: line 2: DataAsset: must have a Path, got \"a:1\"");
 	parse_fails(BASE "Path=/x\n",
-		    "aml.conf: line 2: Path: only valid on a Datastore or "
-		    "DataAsset line, got \"/x\"");
+		    "aml.conf: line 2: Path: only valid on a Datastore, "
+		    "DataAsset or DataStorageAccount line, got \"/x\"");
 	parse_fails(BASE "Datastore=a Path=/x Path=/y\n",
 		    "aml.conf: line 2: Path: duplicate key on this Datastore "
 		    "line (first set on line 2), got \"/y\"");
 	parse_fails("ComputeTarget=cpu Partition=debug Path=/p\n",
-		    "aml.conf: line 1: Path: belongs on a Datastore or "
-		    "DataAsset line, not valid on a ComputeTarget line, got "
+		    "aml.conf: line 1: Path: belongs on a Datastore, DataAsset "
+		    "or DataStorageAccount line, not valid on a ComputeTarget "
+		    "line, got "
 		    "\"/p\"");
 }
 
@@ -2214,6 +2272,7 @@ int main(void)
 		cmocka_unit_test(test_default_path_neither),
 		cmocka_unit_test(test_default_path_too_small),
 		cmocka_unit_test(test_data_lines),
+		cmocka_unit_test(test_download_keys),
 		cmocka_unit_test(test_data_valid_files),
 		cmocka_unit_test(test_data_invalid_files),
 		cmocka_unit_test(test_contrib_example_is_valid),
