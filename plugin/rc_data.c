@@ -213,14 +213,14 @@ static char *read_download(struct rc_ctx *ctx, const char *name,
 	struct aml_data_url u;
 	char err[1024], hosts[768], path[AML_DATA_NAME_MAX + RC_PATH_MAX];
 
-	if (aml_data_url_parse(url, &u, err, sizeof(err)) < 0) {
-		aml_errors_add(ctx->errs, field, "%s", err);
-		return NULL;
-	}
 	if (kind == AML_DATA_FOLDER) {
 		aml_errors_add(ctx->errs, type_field,
 			       "%s over https:// is not supported on Slurm: a URL is downloaded as one file (uri_file)",
 			       type);
+		return NULL;
+	}
+	if (aml_data_url_parse(url, &u, err, sizeof(err)) < 0) {
+		aml_errors_add(ctx->errs, field, "%s", err);
 		return NULL;
 	}
 	if (!map || map->n_download_hosts == 0) {

@@ -19,7 +19,10 @@ static struct aml_data_asset assets[] = {
 	{ "cifar10", "10", "/data/cifar10-10", AML_DATA_ANY, 4 },
 	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 5 },
 };
-static const struct aml_datamap map = { stores, 2, assets, 3, NULL, 0,
+static struct aml_data_account accounts[] = {
+	{ "mlstore01", "/lustre/azure", 6 },
+};
+static const struct aml_datamap map = { stores, 2, assets, 3, accounts, 1,
 					NULL, 0 };
 
 static int is_mapped_root(const char *root)
@@ -29,6 +32,9 @@ static int is_mapped_root(const char *root)
 			return 1;
 	for (size_t i = 0; i < map.n_assets; i++)
 		if (root == map.assets[i].path)
+			return 1;
+	for (size_t i = 0; i < map.n_accounts; i++)
+		if (root == map.accounts[i].path)
 			return 1;
 	return 0;
 }
@@ -50,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!is_mapped_root(t.root))
 			abort();
 		if (*t.rel && (t.rel < text || t.rel > text + len))
+			abort();
+		/* A storage account's container is a part of the text. */
+		if (t.sub_len && (t.sub < text || t.sub + t.sub_len > text + len))
 			abort();
 	} else if (!err[0]) {
 		abort();

@@ -1846,6 +1846,9 @@ static void test_data_downloads(void **state)
 		     "job.yml: inputs.d.path: plain http:// is not downloaded (what it answers could be changed on the way): use https://");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: uri_folder, path: 'https://data.example.org/sets/'}}\n",
+		     "job.yml: inputs.d.type: uri_folder over https:// is not supported on Slurm: a URL is downloaded as one file (uri_file)");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "inputs: {d: {path: 'https://data.example.org/sets/'}}\n",
 		     "job.yml: inputs.d.path: the URL's path must end in a file's name (https://HOST/.../FILE): an https:// input is a uri_file");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: mltable, path: 'https://data.example.org/sets/t'}}\n",
