@@ -37,8 +37,9 @@
 static const char usage[] =
 	"Usage: aml-run env ACTION [OPTIONS]\n"
 	"\n"
-	"The site's environments, those built in EnvDir and the container\n"
-	"images pulled into ImageDir on this host.\n"
+	"The site's environments, those built in EnvDir, the container\n"
+	"images pulled into ImageDir and the runs' https:// inputs\n"
+	"downloaded into DataCacheDir on this host.\n"
 	"\n"
 	"Actions:\n"
 	"  list                 the catalogue (aml.conf Environment= lines) and\n"
@@ -50,8 +51,9 @@ static const char usage[] =
 	"                       every user's runs\n"
 	"  pull IMAGE           pull a container image into ImageDir as a run\n"
 	"                       would; as root, into ImageDir/shared\n"
-	"  gc [--unused DAYS]   remove built environments and pulled images no\n"
-	"                       run used for DAYS days (30), and failed ones\n"
+	"  gc [--unused DAYS]   remove built environments, pulled images and\n"
+	"                       downloads no run used for DAYS days (30), and\n"
+	"                       failed ones\n"
 	"\n"
 	"  --conf PATH          site policy to use\n"
 	"  -h, --help           show this help\n"
@@ -169,6 +171,14 @@ static int env_list(const struct aml_site *site)
 			       sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run env: %s\n", err);
 		return AML_EXIT_FAILURE;
+	}
+	if (site->data.n_download_hosts) {
+		printf("Downloads in %s:\n", site->data_cache_dir);
+		if (aml_env_cache_list(site->data_cache_dir, print_entry_line,
+				       NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "aml-run env: %s\n", err);
+			return AML_EXIT_FAILURE;
+		}
 	}
 	if (site->container_runtime == AML_CONTAINER_NONE)
 		return AML_EXIT_OK;
@@ -319,6 +329,12 @@ static int env_gc(const struct aml_site *site, long days)
 	}
 	if (site->container_runtime != AML_CONTAINER_NONE &&
 	    aml_env_cache_gc(site->image_dir, (int64_t)days * 86400,
+			     print_removed, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aml-run env gc: %s\n", err);
+		status = AML_EXIT_FAILURE;
+	}
+	if (site->data.n_download_hosts &&
+	    aml_env_cache_gc(site->data_cache_dir, (int64_t)days * 86400,
 			     print_removed, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aml-run env gc: %s\n", err);
 		status = AML_EXIT_FAILURE;
