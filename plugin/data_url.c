@@ -102,7 +102,9 @@ static int file_name(const char *s, size_t n, char *out, char *err,
 			c = hi * 16 + lo;
 			p += 2;
 		}
-		if (!is_alnum((char)c) && !strchr("._-+,=@", c)) {
+		/* strchr finds the terminator too: a decoded NUL is no
+		 * character of a name. */
+		if (!is_alnum((char)c) && (!c || !strchr("._-+,=@", c))) {
 			snprintf(err, errlen, "the file's name (the URL path's "
 				 "last segment, decoded) may hold only letters, "
 				 "digits and . _ - + , = @: the command gets its "

@@ -95,6 +95,7 @@ static void test_refusals(void **state)
 	refused("https://h/a%2Fb", name_rule);
 	refused("https://h/a%20b", name_rule);
 	refused("https://h/$(id)", name_rule);
+	refused("https://h/a%00.csv", name_rule);
 	refused("https://h/a%2", "a '%' in the URL's path must start an "
 		"escape %XX");
 	memset(longer, 'a', sizeof(longer) - 1);
