@@ -19,8 +19,12 @@ static struct aml_data_asset assets[] = {
 	{ "cifar10", "2", "/data/cifar10-2", AML_DATA_FOLDER, 3 },
 	{ "iris", "1", "/data/iris.csv", AML_DATA_FILE, 4 },
 };
-static const struct aml_datamap map = { stores, 2, assets, 2, NULL, 0,
-					NULL, 0 };
+static struct aml_data_account accounts[] = {
+	{ "mlstore01", "/lustre/azure", 5 },
+};
+static char *hosts[] = { "data.example.org", "*.blob.example.net" };
+static const struct aml_datamap map = { stores, 2, assets, 2, accounts, 1,
+					hosts, 2 };
 
 static void check_roundtrip(const struct aml_runconfig *rc)
 {
