@@ -183,7 +183,7 @@ static int is_download(const char *where)
 	       !strncasecmp(where, "http://", 7);
 }
 
-/* ", known: a, b" of the site's DataDownloadHosts= into [buf]. */
+/* " (aml.conf's DataDownloadHosts=a,b)" into [buf]. */
 static void list_hosts(const struct aml_datamap *map, char *buf, size_t len)
 {
 	size_t used = (size_t)snprintf(buf, len, " (aml.conf's "
