@@ -31,6 +31,7 @@
 #include "node_rundir.h"
 #include "node_prepare.h"
 #include "node_rundir_lock.h"
+#include "run_folders.h"
 #include "runid.h"
 #include "runconfig.h"
 #include "site.h"
@@ -116,6 +117,8 @@ struct install_req {
 	const char *node_name;
 	const char *workdir;
 	const char *snapshot;
+	/* The plan's folders (AML_ENV_OUTPUT_DIRS), checked */
+	const struct aml_strlist *folders;
 	uint32_t job_id;
 	unsigned attempt;          /* 0 in the batch step's user_init */
 };
@@ -195,6 +198,28 @@ static int install_snapshot(const struct install_req *q, char *errbuf,
 }
 
 /*
+ * ./outputs, ./logs and the declared output folders, before any task
+ * starts there, as Azure ML makes them: through the working directory's
+ * own descriptor, never following what the snapshot put under those
+ * names (run_folders.h).
+ */
+static int make_folders(const struct install_req *q, char *errbuf,
+			size_t errlen)
+{
+	int fd = open(q->workdir,
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "cannot open the working directory %s: %s",
+			 q->workdir, strerror(errno));
+		return -1;
+	}
+	r = aml_run_folders_make(fd, q->folders, errbuf, errlen);
+	close(fd);
+	return r;
+}
+
+/*
  * The working directory of this attempt on this node, installed unless
  * it already is (node_rundir_lock.h).  The batch step starts an attempt,
  * so it always installs afresh, and leaves the marker to its task_init,
@@ -215,6 +240,7 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 	if (claim == 1)
 		r = 0;
 	else if (claim == 0 && install_snapshot(q, errbuf, errlen) == 0 &&
+		 make_folders(q, errbuf, errlen) == 0 &&
 		 (batch || aml_node_rundir_note_attempt(&l, q->run_id,
 							q->job_id, q->attempt,
 							errbuf, errlen) == 0))
@@ -351,7 +377,8 @@ static void prepare(spank_t sp)
 	struct aml_userdir own;
 	struct install_req q;
 	int r;
-	char errbuf[PATH_MAX + 2048], *snapshot = NULL;
+	char errbuf[PATH_MAX + 2048], *snapshot = NULL, *dirs = NULL;
+	struct aml_strlist folders = { 0 };
 	const char *node_name = getenv(ENV_NODENAME);
 
 	if (!node_name || !*node_name ||
@@ -393,10 +420,23 @@ static void prepare(spank_t sp)
 		free(snapshot);
 		return;
 	}
+	/* A job queued before the plan carried them has none: outputs and
+	 * logs are made all the same. */
+	if (job_getenv(sp, AML_ENV_OUTPUT_DIRS, &dirs) < 0 ||
+	    aml_run_folders_split(dirs, &folders, errbuf,
+				  sizeof(errbuf)) < 0) {
+		keep_error("run %s: %s", node.run_id,
+			   dirs ? errbuf : AML_ENV_OUTPUT_DIRS " cannot be read");
+		goto out;
+	}
 	q = request_of(node.batch ? 0 : current_attempt(sp), snapshot);
+	q.folders = &folders;
 	if (install(&q, node.batch, errbuf, sizeof(errbuf)) < 0)
 		keep_error("run %s: node %s: %s", node.run_id,
 			   node.node_name, errbuf);
+out:
+	aml_strlist_free(&folders);
+	free(dirs);
 	free(snapshot);
 }
 

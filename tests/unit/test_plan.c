@@ -782,12 +782,14 @@ static void test_environment_order_and_values(void **state)
 		NULL, /* AML_DIST_TYPE, from aml_dist_type_name */
 		/* the job's name as squeue shows it, not sbatch's -J */
 		"SLURM_JOB_NAME=" RUN_ID,
+		/* the folders every node makes (none declared here) */
+		"AML_OUTPUT_DIRS=outputs:logs",
 	};
 	struct fixture *f = *state;
 	struct aml_plan *p = &f->plan;
 	char dist[64];
 	size_t n = sizeof(expected) / sizeof(*expected);
-	size_t dist_at = n - 2;
+	size_t dist_at = n - 3;
 
 	add_var(f, "ZETA", "last letter first");
 	add_var(f, "ALPHA", "");
@@ -1093,7 +1095,7 @@ static void test_json_round_trip(void **state)
 		"partition", "qos", "account", "tres_per_node", "gres",
 		"constraint", "min_nodes", "max_nodes", "num_tasks",
 		"ntasks_per_node", "time_limit_minutes", "deadline_seconds",
-		"environment", "argv", "environment_kind",
+		"environment", "argv", "output_dirs", "environment_kind",
 		"environment_label", "environment_spec",
 	};
 	struct fixture *f = *state;
