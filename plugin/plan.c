@@ -537,6 +537,19 @@ static void check_environment(const struct aml_runconfig *rc,
 				      errs);
 }
 
+/* The node makes a folder of each declared output: a name that is no
+ * single component could make it elsewhere. */
+static void check_outputs(const struct aml_runconfig *rc,
+			  struct aml_errors *errs)
+{
+	for (size_t i = 0; i < rc->output_names.count; i++)
+		if (!aml_run_folder_name_ok(rc->output_names.items[i]))
+			aml_errors_add(errs, "output_folders",
+				       "must be names of 1 to %d letters, digits and '_', not starting with a digit, got \"%.300s\"",
+				       AML_RUN_FOLDER_NAME_MAX,
+				       rc->output_names.items[i]);
+}
+
 static void check_command(const struct aml_runconfig *rc,
 			  struct aml_errors *errs)
 {
@@ -716,6 +729,7 @@ int aml_plan_from_config(const struct aml_runconfig *rc,
 	l.run_id = resolve_run_id(rc, run_id, errs);
 	check_experiment(rc, errs);
 	check_environment(rc, errs);
+	check_outputs(rc, errs);
 	check_command(rc, errs);
 	if (aml_env_choose(rc, site, &plan->env, errs) < 0)
 		bad = 1;

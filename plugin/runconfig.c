@@ -146,7 +146,9 @@ static const char *const form2_only[] = {
 	"outputData", "datacaches", "credentialPassthrough",
 	"sourceDirectoryDataStore", "paralleltask", "parallelTask",
 	"ArgumentVector", "Target", "Framework", "CondaDependenciesFile",
-	"TrackedRun", "EnvironmentVariables", "sourceDirectory", NULL,
+	"TrackedRun", "EnvironmentVariables", "sourceDirectory",
+	"Description", "CondaFile", "ManagedEnvironment",
+	"PrepareEnvironment", "SparkDependenciesFile", "UseSampling", NULL,
 };
 static const char *const form3_only[] = {
 	"$schema", "type", "code", "compute", "resources", "distribution",

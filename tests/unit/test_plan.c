@@ -807,6 +807,36 @@ static void test_environment_order_and_values(void **state)
 	assert_null(p->environment.items[n]);
 }
 
+/* Every node makes ./outputs, ./logs and each declared output's folder:
+ * the plan lists them, and hands them on in the job's environment. */
+static void test_output_dirs(void **state)
+{
+	struct fixture *f = *state;
+	char *names[] = { "model", "scores", NULL };
+	const char *last;
+
+	f->rc.output_names.items = names;
+	f->rc.output_names.count = 2;
+	plan_ok(f);
+	assert_int_equal(f->plan.output_dirs.count, 4);
+	assert_string_equal(f->plan.output_dirs.items[0], "outputs");
+	assert_string_equal(f->plan.output_dirs.items[1], "logs");
+	assert_string_equal(f->plan.output_dirs.items[2], "outputs/model");
+	assert_string_equal(f->plan.output_dirs.items[3], "outputs/scores");
+	last = f->plan.environment.items[f->plan.environment.count - 1];
+	assert_string_equal(last,
+			    "AML_OUTPUT_DIRS=outputs:logs:outputs/model:outputs/scores");
+	aml_plan_free(&f->plan);
+	aml_errors_free(&f->errs);
+	aml_errors_init(&f->errs, "run.json");
+
+	/* A configuration built by hand (or forged) is judged too. */
+	names[1] = "../../etc";
+	plan_fails_with(f, "run.json: output_folders: must be names of 1 to 255 letters, digits and '_', not starting with a digit, got \"../../etc\"");
+	f->rc.output_names.items = NULL;
+	f->rc.output_names.count = 0;
+}
+
 static void test_reserved_variable_names(void **state)
 {
 	struct fixture *f = *state;
@@ -1253,6 +1283,7 @@ int main(void)
 		T(test_time_limit_one_second_over),
 		T(test_time_limit_no_wrap),
 		T(test_environment_order_and_values),
+		T(test_output_dirs),
 		T(test_reserved_variable_names),
 		T(test_distributed_names_reserved_when_distributed),
 		T(test_invalid_variable_name),
