@@ -96,20 +96,21 @@ same "two nodes: outputs/shards made on each before its process, both files deli
 	"Completed rank 0 rank 1" \
 	"$(status_of "$run3") $(cat "$history/$user/outs/$run3/outputs/shards/r0.txt" "$history/$user/outs/$run3/outputs/shards/r1.txt" 2>/dev/null | xargs)"
 
-# ---- a snapshot whose outputs is a symbolic link to /etc: the run
-# fails saying so, and nothing is made through it
-as_user mkdir -p "$src/planted"
-as_user ln -s /etc "$src/planted/outputs"
+# ---- a snapshot whose outputs is a symbolic link (a relative one inside
+# the tree: sbatch's snapshot keeps no other): the run fails saying so,
+# and nothing is made through it
+as_user mkdir -p "$src/planted/data"
+as_user ln -s data "$src/planted/outputs"
 write "$src/planted/run.json" <<'EOF'
 {"experiment_name": "outs", "command": "echo hi > outputs/x", "compute_target": "cpu"}
 EOF
 run4=$(submit "$src/planted" run.json)
 wait_until 120 ended "$run4"
 failed_with "$run4" "outputs is a symbolic link in the run's snapshot" \
-	"a snapshot's outputs -> /etc: Failed, naming the link"
+	"a snapshot's outputs -> data: Failed, naming the link"
 # outputs/<name> a link one level down: the same
-as_user mkdir -p "$src/planted2/outputs"
-as_user ln -s /tmp "$src/planted2/outputs/model"
+as_user mkdir -p "$src/planted2/outputs" "$src/planted2/data"
+as_user ln -s ../data "$src/planted2/outputs/model"
 write "$src/planted2/job.yml" <<'EOF'
 type: command
 experiment_name: outs
@@ -121,4 +122,4 @@ EOF
 run5=$(submit "$src/planted2" job.yml)
 wait_until 120 ended "$run5"
 failed_with "$run5" "outputs/model is a symbolic link" \
-	"a snapshot's outputs/model -> /tmp: Failed, naming the link"
+	"a snapshot's outputs/model -> ../data: Failed, naming the link"
