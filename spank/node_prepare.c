@@ -309,7 +309,11 @@ static void preparing_reason(spank_t sp, const struct install_req *q,
 }
 
 /*
- * Preparing, from the batch task once the snapshot is in place.  The job
+ * [status] from the batch task: Preparing once the snapshot is in place
+ * (with what preparing_reason says), or Failed with [reason] when the
+ * node could not make the run's working directory (a snapshot that put a
+ * link where ./outputs goes), so the run says why rather than the
+ * finalizer's "the job exited with code 1", which then leaves it be.  The job
  * often starts before sbatch, at its exit, finds it and records Queued,
  * and a requeued job before anyone records the new attempt's Queued; the
  * state machine refuses Preparing after NotStarted or from a later
@@ -320,7 +324,8 @@ static void preparing_reason(spank_t sp, const struct install_req *q,
  * otherwise start (the spool keeps the event), nor is a refused
  * transition (a cancel that got there first): both are only logged.
  */
-static void record_preparing(spank_t sp, const struct install_req *q)
+static void record_from_node(spank_t sp, const struct install_req *q,
+			     enum aml_status status, const char *why)
 {
 	struct aml_history *h = NULL;
 	char errbuf[1024], ignored[1024], reason[512], *experiment = NULL;
@@ -328,9 +333,11 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 	enum aml_history_result r;
 	int failed;
 
+	const char *name = aml_status_name(status);
+
 	if (job_getenv(sp, AML_ENV_EXPERIMENT, &experiment) <= 0) {
-		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s is not in the job's environment",
-			    q->run_id, AML_ENV_EXPERIMENT);
+		slurm_error(AML_LOG_PREFIX "run %s: %s not recorded: %s is not in the job's environment",
+			    q->run_id, name, AML_ENV_EXPERIMENT);
 		return;
 	}
 	/* The run's id on a tracking server, which sbatch recorded and the
@@ -346,27 +353,29 @@ static void record_preparing(spank_t sp, const struct install_req *q)
 			 aml_history_bind(h, q->run_id, tracking_id, errbuf,
 					  sizeof(errbuf)) < 0;
 	if (failed) {
-		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
-			    q->run_id, errbuf);
+		slurm_error(AML_LOG_PREFIX "run %s: %s not recorded: %s",
+			    q->run_id, name, errbuf);
 		aml_history_close(h);
 		free(tracking_id);
 		free(experiment);
 		return;
 	}
-	preparing_reason(sp, q, reason, sizeof(reason));
-	r = record(h, experiment, q, AML_STATUS_PREPARING, reason, errbuf,
-		   sizeof(errbuf));
+	if (why)
+		snprintf(reason, sizeof(reason), "%s", why);
+	else
+		preparing_reason(sp, q, reason, sizeof(reason));
+	r = record(h, experiment, q, status, reason, errbuf, sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR &&
 	    record(h, experiment, q, AML_STATUS_QUEUED, NULL, ignored,
 		   sizeof(ignored)) != AML_HISTORY_ERROR)
-		r = record(h, experiment, q, AML_STATUS_PREPARING, reason,
-			   errbuf, sizeof(errbuf));
+		r = record(h, experiment, q, status, reason, errbuf,
+			   sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR)
-		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
-			    q->run_id, errbuf);
+		slurm_error(AML_LOG_PREFIX "run %s: %s not recorded: %s",
+			    q->run_id, name, errbuf);
 	else if (r == AML_HISTORY_SPOOLED)
-		slurm_info(AML_LOG_PREFIX "run %s: Preparing kept in the spool: %s",
-			   q->run_id, errbuf);
+		slurm_info(AML_LOG_PREFIX "run %s: %s kept in the spool: %s",
+			   q->run_id, name, errbuf);
 	aml_history_close(h);
 	free(tracking_id);
 	free(experiment);
@@ -603,6 +612,22 @@ int aml_node_task_init(spank_t sp)
 		return 0;
 	if (node.failed) {
 		slurm_error(AML_LOG_PREFIX "%s", node.error);
+		/* Only a node that knows where the run is can say why; the
+		 * reason drops the "run <id>: " its log line needs. */
+		if (node.batch && node.have_site && node.node_name[0] &&
+		    node.job_id) {
+			struct install_req q = request_of(current_attempt(sp),
+							  NULL);
+			const char *why = node.error;
+			size_t prefix = strlen("run ") + strlen(node.run_id);
+
+			if (!strncmp(why, "run ", 4) &&
+			    !strncmp(why + 4, node.run_id,
+				     strlen(node.run_id)) &&
+			    !strncmp(why + prefix, ": ", 2))
+				why += prefix + 2;
+			record_from_node(sp, &q, AML_STATUS_FAILED, why);
+		}
 		return -1;
 	}
 	if (node.batch) {
@@ -616,7 +641,7 @@ int aml_node_task_init(spank_t sp)
 				    node.node_name, errbuf);
 			return -1;
 		}
-		record_preparing(sp, &q);
+		record_from_node(sp, &q, AML_STATUS_PREPARING, NULL);
 	}
 	/* SPANK has no working-directory item, but this is the task's own
 	 * process, just before exec: its cwd is what the program gets. */
