@@ -356,9 +356,7 @@ void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 	const struct aml_node *legacy_conda;
 	const char *conda_field;
 	uint64_t value;
-	int given;
-
-	int workbench = 0;
+	int given, workbench = 0;
 
 	for (size_t i = 0; i < root->n_children; i++)
 		if (rc_key_in_list(root->children[i].key, workbench_keys))
