@@ -168,6 +168,10 @@
 /* The experiment: the node side and the launcher record the run in it. */
 #define AML_ENV_EXPERIMENT "AZUREML_EXPERIMENT_NAME"
 #define AML_ENV_NODE_COUNT "AZUREML_NODE_COUNT"
+/* The folders the node side makes in the working directory before the
+ * command starts, joined by ':' (run_folders.h): "outputs:logs" and
+ * "outputs/<name>" for each output a command job declares. */
+#define AML_ENV_OUTPUT_DIRS "AML_OUTPUT_DIRS"
 /*
  * Slurm's own name for the job's name, which sbatch writes into the job's
  * environment before the controller renames the job after its run id:
@@ -211,5 +215,17 @@
  * ([A-Za-z_][A-Za-z0-9_]*); 0 for NULL or "".
  */
 int aml_is_env_name(const char *name);
+
+/*
+ * Why a run may not set the variable [name] itself, as one phrase ("names
+ * starting with SLURM_ are reserved for Slurm"), or NULL when it may.
+ * Reserved: names starting with SLURM_, AML_ or AZUREML_CR_; the
+ * AZUREML_ names the plan sets (AZUREML_RUN_ID, AZUREML_ARM_PROJECT_NAME,
+ * AZUREML_EXPERIMENT_NAME, AZUREML_NODE_COUNT); and, when [distributed]
+ * is non-zero, the per-process variables of aml_distributed_env
+ * (launch.h).  Case-sensitive, as variable names are.  The one list:
+ * validation (runconfig.h) and the planner both ask it.
+ */
+const char *aml_env_reserved_reason(const char *name, int distributed);
 
 #endif

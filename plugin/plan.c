@@ -20,11 +20,12 @@
 
 #include "conf_values.h"
 #include "job_env.h"
+#include "run_folders.h"
 #include "runid.h"
 #include "text.h"
 
 /* Variables the planner adds after the user's (see plan.h). */
-#define N_RUN_VARS 10
+#define N_RUN_VARS 11
 
 /* Enough for any uint64_t in decimal, with the NUL. */
 #define U64_TEXT 21
@@ -56,11 +57,6 @@ static const char *quote(const char *s, char buf[QUOTE_BUF])
 static const char *plural(uint64_t n)
 {
 	return n == 1 ? "" : "s";
-}
-
-static int has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 /* [s] is in [list]; [fold_case] for names Slurm lower-cases (accounts). */
@@ -534,77 +530,24 @@ static void check_experiment(const struct aml_runconfig *rc,
 	}
 }
 
-/*
- * The user's variables must not collide with the ones Slurm and this
- * plugin set: a user's SLURM_JOB_ID or AZUREML_RUN_ID would silently
- * mislead the launcher, the node side or the script itself.  Only the
- * AZUREML_ names slurm-aml sets are reserved, not the prefix: real Azure ML
- * configurations set others (AZUREML_COMPUTE_USE_COMMON_RUNTIME) that are
- * harmless here.  The per-process distributed variables are reserved only
- * for a distributed run, the only kind that gets them.  Names are matched
- * case-sensitively, as variable names are.
- */
-static const char *reserved_owner(const char *name, enum aml_dist_type dist)
-{
-	static const struct {
-		const char *name;
-		int prefix;
-		int distributed_only;
-		const char *why;
-	} reserved[] = {
-		{ "SLURM_", 1, 0, "names starting with SLURM_ are reserved for Slurm" },
-		{ AML_ENV_RESERVED_PREFIX, 1, 0, "names starting with " AML_ENV_RESERVED_PREFIX " are reserved for slurm-aml" },
-		{ "AZUREML_CR_", 1, 0, "names starting with AZUREML_CR_ are reserved for slurm-aml's node side" },
-		{ AML_ENV_AZUREML_RUN_ID, 0, 0, "slurm-aml sets it for every run" },
-		{ AML_ENV_AZUREML_PROJECT, 0, 0, "slurm-aml sets it for every run" },
-		{ AML_ENV_EXPERIMENT, 0, 0, "slurm-aml sets it for every run" },
-		{ AML_ENV_NODE_COUNT, 0, 0, "slurm-aml sets it for every run" },
-		{ "OMPI_COMM_WORLD_", 1, 1, "slurm-aml sets the OMPI_COMM_WORLD_ names per process in a distributed run" },
-		{ "MASTER_ADDR", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "MASTER_PORT", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "WORLD_SIZE", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "RANK", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "LOCAL_RANK", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "LOCAL_WORLD_SIZE", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "NODE_RANK", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "TF_CONFIG", 0, 1, "slurm-aml sets it per process in a distributed run" },
-		{ "AZ_BATCH_MASTER_NODE", 0, 1, "slurm-aml sets it per process in a distributed run" },
-	};
-
-	for (size_t r = 0; r < sizeof(reserved) / sizeof(*reserved); r++) {
-		if (reserved[r].distributed_only && dist == AML_DIST_NONE)
-			continue;
-		if (reserved[r].prefix ? has_prefix(name, reserved[r].name)
-				       : !strcmp(name, reserved[r].name))
-			return reserved[r].why;
-	}
-	return NULL;
-}
-
 static void check_environment(const struct aml_runconfig *rc,
 			      struct aml_errors *errs)
 {
-	const struct aml_kvlist *vars = &rc->environment_variables;
+	aml_runconfig_check_variables(rc, "environment.environment_variables",
+				      errs);
+}
 
-	for (size_t i = 0; i < vars->count; i++) {
-		const char *name = vars->items[i].key;
-		const char *why;
-		char where[256];
-		char q[QUOTE_BUF];
-
-		if (!name || !aml_is_env_name(name)) {
-			aml_errors_add(errs, "environment.environment_variables",
-				       "%s is not a valid variable name (letters, digits and '_', not starting with a digit)",
-				       quote(name ? name : "", q));
-			continue;
-		}
-		why = reserved_owner(name, rc->distributed.type);
-		if (!why)
-			continue;
-		snprintf(where, sizeof(where),
-			 "environment.environment_variables.%.200s", name);
-		aml_errors_add(errs, where, "reserved: %s", why);
-	}
+/* The node makes a folder of each declared output: a name that is no
+ * single component could make it elsewhere. */
+static void check_outputs(const struct aml_runconfig *rc,
+			  struct aml_errors *errs)
+{
+	for (size_t i = 0; i < rc->output_names.count; i++)
+		if (!aml_run_folder_name_ok(rc->output_names.items[i]))
+			aml_errors_add(errs, "output_folders",
+				       "must be names of 1 to %d letters, digits and '_', not starting with a digit, got \"%.300s\"",
+				       AML_RUN_FOLDER_NAME_MAX,
+				       rc->output_names.items[i]);
 }
 
 static void check_command(const struct aml_runconfig *rc,
@@ -620,7 +563,7 @@ static void check_command(const struct aml_runconfig *rc,
 static int build_environment(const struct aml_runconfig *rc,
 			     const struct layout *l, const char *target,
 			     const struct aml_env_choice *choice,
-			     struct aml_strlist *env)
+			     const char *output_dirs, struct aml_strlist *env)
 {
 	const struct aml_kvlist *vars = &rc->environment_variables;
 	const struct aml_kvlist *site_vars =
@@ -639,6 +582,7 @@ static int build_environment(const struct aml_runconfig *rc,
 		{ AML_ENV_PROCESS_COUNT, u64_text(l->num_tasks, tasks) },
 		{ AML_ENV_DIST_TYPE, aml_dist_type_name(rc->distributed.type) },
 		{ AML_ENV_SLURM_JOB_NAME, l->run_id },
+		{ AML_ENV_OUTPUT_DIRS, output_dirs },
 	};
 
 	env->items = calloc(vars->count + (site_vars ? site_vars->count : 0) +
@@ -719,6 +663,7 @@ static int build_plan(const struct aml_runconfig *rc, const struct layout *l,
 		      struct aml_plan *plan)
 {
 	const struct aml_target *t = l->target;
+	char *dirs;
 	int oom = 0;
 
 	plan->run_id = aml_strdup_opt(l->run_id, &oom);
@@ -747,10 +692,16 @@ static int build_plan(const struct aml_runconfig *rc, const struct layout *l,
 	plan->time_limit_minutes = l->time_limit;
 	plan->deadline_seconds = l->deadline;
 
-	if (build_environment(rc, l, t->name, &plan->env,
-			      &plan->environment) < 0 ||
-	    build_argv(rc, &plan->env, &plan->argv) < 0)
+	if (aml_run_folders_list(&rc->output_names, &plan->output_dirs) < 0)
 		return -1;
+	dirs = aml_run_folders_join(&plan->output_dirs);
+	if (!dirs || build_environment(rc, l, t->name, &plan->env, dirs,
+				       &plan->environment) < 0 ||
+	    build_argv(rc, &plan->env, &plan->argv) < 0) {
+		free(dirs);
+		return -1;
+	}
+	free(dirs);
 	return 0;
 }
 
@@ -778,6 +729,7 @@ int aml_plan_from_config(const struct aml_runconfig *rc,
 	l.run_id = resolve_run_id(rc, run_id, errs);
 	check_experiment(rc, errs);
 	check_environment(rc, errs);
+	check_outputs(rc, errs);
 	check_command(rc, errs);
 	if (aml_env_choose(rc, site, &plan->env, errs) < 0)
 		bad = 1;
@@ -888,9 +840,10 @@ static int json_environment(cJSON *root, const struct aml_strlist *env)
 	return 1;
 }
 
-static int json_argv(cJSON *root, const struct aml_strlist *argv)
+static int json_strlist(cJSON *root, const char *name,
+			const struct aml_strlist *argv)
 {
-	cJSON *array = cJSON_AddArrayToObject(root, "argv");
+	cJSON *array = cJSON_AddArrayToObject(root, name);
 
 	if (!array)
 		return 0;
@@ -930,7 +883,8 @@ char *aml_plan_to_json(const struct aml_plan *plan)
 			plan->time_limit_minutes) &&
 	    json_number(root, "deadline_seconds", plan->deadline_seconds) &&
 	    json_environment(root, &plan->environment) &&
-	    json_argv(root, &plan->argv) &&
+	    json_strlist(root, "argv", &plan->argv) &&
+	    json_strlist(root, "output_dirs", &plan->output_dirs) &&
 	    json_string(root, "environment_kind",
 			aml_env_kind_name(plan->env.kind)) &&
 	    json_string(root, "environment_label", plan->env.label) &&
@@ -959,6 +913,7 @@ void aml_plan_free(struct aml_plan *plan)
 	free(plan->constraint);
 	aml_strlist_free(&plan->environment);
 	aml_strlist_free(&plan->argv);
+	aml_strlist_free(&plan->output_dirs);
 	aml_env_choice_free(&plan->env);
 	memset(plan, 0, sizeof(*plan));
 }

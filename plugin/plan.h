@@ -101,6 +101,10 @@ struct aml_plan {
 	 * for execve. */
 	struct aml_strlist environment; /* "NAME=value", user's first */
 	struct aml_strlist argv;        /* the launch command */
+	/* The folders the node makes in the working directory before the
+	 * command (run_folders.h): "outputs", "logs", "outputs/<name>" for
+	 * each declared output; also AML_OUTPUT_DIRS in environment. */
+	struct aml_strlist output_dirs;
 	struct aml_env_choice env;      /* what it runs in (environment.h) */
 };
 
@@ -117,7 +121,8 @@ struct aml_plan {
  * AZUREML_RUN_ID, AZUREML_ARM_PROJECT_NAME (the experiment),
  * AZUREML_EXPERIMENT_NAME, AZUREML_NODE_COUNT, AML_RUN_ID,
  * AML_COMPUTE_TARGET, AML_MAX_RUN_DURATION_SECONDS, AML_PROCESS_COUNT (=
- * num_tasks) and AML_DIST_TYPE (aml_dist_type_name()).  A user variable
+ * num_tasks), AML_DIST_TYPE (aml_dist_type_name()), SLURM_JOB_NAME and
+ * AML_OUTPUT_DIRS (output_dirs joined by ':').  A user variable
  * whose name starts with SLURM_, AZUREML_ or AML_ (which covers all of
  * those names) is an error, as is a name that is not a valid variable name.
  *

@@ -16,6 +16,7 @@
 #include "job_env.h"
 #include "pystr.h"
 #include "rc_internal.h"
+#include "run_folders.h"
 #include "text.h"
 
 #define MAX_TIMEOUT_SECONDS 3153600000ULL
@@ -367,9 +368,12 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 
 		bind->name = out->key;
 		rc_path(path, "outputs", out->key);
-		if (!aml_is_env_name(out->key)) {
+		/* The name is also a folder under ./outputs and part of a
+		 * variable's name: no '/', '.' or '..' can get through. */
+		if (!aml_run_folder_name_ok(out->key)) {
 			aml_errors_add(ctx->errs, path,
-				       "output names must be letters, digits and '_', not starting with a digit");
+				       "output names must be 1 to %d letters, digits and '_', not starting with a digit",
+				       AML_RUN_FOLDER_NAME_MAX);
 			continue;
 		}
 		if (out->type == AML_NODE_OBJECT) {
@@ -382,7 +386,8 @@ static void read_outputs(struct rc_ctx *ctx, const struct aml_node *node,
 			continue;
 		}
 		bind->value = prefixed_name("outputs/", out->key);
-		if (!bind->value)
+		if (!bind->value ||
+		    aml_strlist_push(&ctx->rc->output_names, out->key) < 0)
 			aml_errors_add(ctx->errs, path, "out of memory");
 		else
 			push_variable(ctx, &vars, "AZURE_ML_OUTPUT_", out->key,

@@ -234,7 +234,9 @@ char *aml_runconfig_encode(const struct aml_runconfig *rc)
 	    add_kvlist(top, "tags", &rc->tags) < 0 ||
 	    add_kvlist(top, "properties", &rc->properties) < 0 ||
 	    add_datastore_outputs(top, rc) < 0 ||
-	    add_downloads(top, rc) < 0)
+	    add_downloads(top, rc) < 0 ||
+	    (rc->output_names.count &&
+	     add_strlist(top, "output_folders", &rc->output_names) < 0))
 		goto out;
 	text = cJSON_PrintUnformatted(top);
 out:

@@ -23,8 +23,24 @@ static const char *const top_keys[] = {
 	"tensorflow", "mpi", "pytorch", "pyTorch", "command",
 	"environmentVariables", "sourceDirectory", "ArgumentVector",
 	"Target", "Framework", "CondaDependenciesFile",
-	"EnvironmentVariables", NULL,
+	"EnvironmentVariables", "Description", "CondaFile",
+	"ManagedEnvironment", "PrepareEnvironment", "SparkDependenciesFile",
+	"UseSampling", NULL,
 };
+
+/*
+ * The keys only Azure ML Workbench (2017-2018) wrote, TitleCase: a file
+ * with any of them is read with Workbench's meanings (read_workbench)
+ * and its messages say it is a Workbench runconfig.
+ */
+static const char *const workbench_keys[] = {
+	"ArgumentVector", "Target", "Framework", "CondaDependenciesFile",
+	"EnvironmentVariables", "TrackedRun", "Description", "CondaFile",
+	"ManagedEnvironment", "PrepareEnvironment", "SparkDependenciesFile",
+	"UseSampling", NULL,
+};
+static const char *const workbench_hint =
+	"a RunConfiguration (this is an Azure ML Workbench runconfig, 2017-2018)";
 
 /*
  * Keys Azure ML writes into every saved .runconfig that mean nothing on a
@@ -100,19 +116,23 @@ static void read_distribution(struct rc_ctx *ctx, const struct aml_node *root)
 {
 	struct aml_distributed *d = &ctx->rc->distributed;
 	char *framework = NULL, *communicator = NULL;
+	const char *framework_key = "framework";
 	const struct aml_node *section;
 	const char *section_name;
 	uint64_t value;
 	int given;
 
+	/* Messages name the key as the file spells it. */
+	if (aml_doc_get(root, "Framework") && !aml_doc_get(root, "framework"))
+		framework_key = "Framework";
 	rc_read_string(ctx, get_either(root, "framework", "Framework"),
-		       "framework", &framework);
+		       framework_key, &framework);
 	rc_read_string(ctx, aml_doc_get(root, "communicator"), "communicator",
 		       &communicator);
 	if (framework && strcasecmp(framework, "Python") &&
 	    strcasecmp(framework, "PyTorch") &&
 	    strcasecmp(framework, "TensorFlow")) {
-		aml_errors_add(ctx->errs, "framework",
+		aml_errors_add(ctx->errs, framework_key,
 			       "must be Python, PyTorch or TensorFlow on Slurm (PySpark and CNTK need their own clusters), got \"%s\"",
 			       framework);
 		goto out;
@@ -250,6 +270,17 @@ static void read_argument_vector(struct rc_ctx *ctx,
 			       "cannot be used together with script/arguments");
 		goto out;
 	}
+	/* Workbench put the script named on its command line (az ml
+	 * experiment submit ... train.py) in place of "$file"; sbatch
+	 * names no script, so there is nothing to put there. */
+	for (size_t i = 0; i < all.count; i++) {
+		if (strcmp(all.items[i], "$file"))
+			continue;
+		aml_errors_add(ctx->errs, "ArgumentVector",
+			       "\"$file\" (item %zu) is Azure ML Workbench's placeholder for the script named on its command line, and sbatch --aml-run names none: write the script's path relative to the project instead (ArgumentVector: [train.py, ...])",
+			       i + 1);
+		goto out;
+	}
 	rc->script = strdup(all.items[0]);
 	ctx->has_script = 1;
 	for (size_t i = 1; i < all.count; i++) {
@@ -262,14 +293,76 @@ out:
 	free(all.items);
 }
 
+/*
+ * What Azure ML Workbench (2017-2018) wrote beside the keys the later
+ * RunConfiguration kept, with the meaning Workbench gave them:
+ *   Description            the run's description
+ *   ManagedEnvironment     false: the interpreter as it is (user-managed
+ *                          dependencies), the conda file unused, as
+ *                          Workbench used it only for an environment it
+ *                          managed
+ *   PrepareEnvironment     whether to build the conda environment before
+ *                          the run: the node always builds it once per
+ *                          content and reuses it, so either value is met
+ *   UseSampling            the data preparation package's sampling
+ *                          switch: no data preparation here, no effect
+ *   SparkDependenciesFile  the Spark session's packages: a run without
+ *                          Framework (Workbench's default was PySpark)
+ *                          that names one is a Spark run, refused; with
+ *                          Framework: Python Workbench started no Spark
+ *                          and read it not
+ *   CondaFile              the conda file, as CondaDependenciesFile
+ * [*conda] is the conda file's node, NULL when the environment is not
+ * managed.
+ */
+static void read_workbench(struct rc_ctx *ctx, const struct aml_node *root,
+			   const struct aml_node **conda)
+{
+	struct aml_runconfig *rc = ctx->rc;
+	const struct aml_node *legacy = aml_doc_get(root, "CondaDependenciesFile");
+	const struct aml_node *short_name = aml_doc_get(root, "CondaFile");
+	const struct aml_node *spark = aml_doc_get(root, "SparkDependenciesFile");
+	const struct aml_node *framework = get_either(root, "framework",
+						      "Framework");
+	int managed = -1, flag = -1;
+
+	*conda = rc_is_empty(legacy) ? short_name : legacy;
+	if (!rc_is_empty(legacy) && !rc_is_empty(short_name))
+		aml_errors_add(ctx->errs, "CondaFile",
+			       "names the conda file CondaDependenciesFile already names: keep one");
+	if (!rc->description)
+		rc_read_string(ctx, aml_doc_get(root, "Description"),
+			       "Description", &rc->description);
+	rc_read_bool(ctx, aml_doc_get(root, "PrepareEnvironment"),
+		     "PrepareEnvironment", &flag);
+	rc_read_bool(ctx, aml_doc_get(root, "UseSampling"), "UseSampling",
+		     &flag);
+	if (rc_read_bool(ctx, aml_doc_get(root, "ManagedEnvironment"),
+			 "ManagedEnvironment", &managed) == 0 &&
+	    managed == 0) {
+		rc->environment.user_managed_dependencies = 1;
+		*conda = NULL;
+	}
+	if (!rc_is_empty(spark) &&
+	    !(spark->type == AML_NODE_STRING && spark->len == 0) &&
+	    rc_is_empty(framework))
+		aml_errors_add(ctx->errs, "SparkDependenciesFile",
+			       "names Spark packages and no Framework is given, which Azure ML Workbench ran as PySpark: Spark is not available on Slurm; for a Python script write Framework: Python (SparkDependenciesFile is then not used)");
+}
+
 void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 {
 	struct aml_runconfig *rc = ctx->rc;
 	const struct aml_node *legacy_conda;
+	const char *conda_field;
 	uint64_t value;
-	int given;
+	int given, workbench = 0;
 
-	rc_check_keys(ctx, root, "", top_keys, ignored_top_keys, form_hint);
+	for (size_t i = 0; i < root->n_children; i++)
+		if (rc_key_in_list(root->children[i].key, workbench_keys))
+			workbench = 1;
+	rc_check_keys(ctx, root, "", top_keys, ignored_top_keys,
+		      workbench ? workbench_hint : form_hint);
 	for (const char *const *key = data_keys; *key; key++) {
 		if (!rc_is_empty(aml_doc_get(root, *key)))
 			aml_errors_add(ctx->errs, *key,
@@ -307,10 +400,12 @@ void rc_read_run_configuration(struct rc_ctx *ctx, const struct aml_node *root)
 	rc_read_kvlist(ctx, get_either(root, "environmentVariables",
 				       "EnvironmentVariables"),
 		       "environmentVariables", 1, &rc->environment_variables);
-	legacy_conda = aml_doc_get(root, "CondaDependenciesFile");
-	rc_read_dir(ctx, legacy_conda, "CondaDependenciesFile",
+	legacy_conda = NULL;
+	if (workbench)
+		read_workbench(ctx, root, &legacy_conda);
+	conda_field = legacy_conda ? legacy_conda->key : NULL;
+	rc_read_dir(ctx, legacy_conda, conda_field,
 		    &rc->environment.conda_dependencies_file);
 	rc_check_v1_python(ctx, 1,
-			   rc_is_empty(legacy_conda) ? NULL
-							: "CondaDependenciesFile");
+			   rc_is_empty(legacy_conda) ? NULL : conda_field);
 }

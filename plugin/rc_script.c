@@ -10,6 +10,7 @@
 #include "data_url.h"
 #include "job_env.h"
 #include "rc_internal.h"
+#include "run_folders.h"
 
 #define MAX_DURATION_SECONDS 3153600000ULL /* 100 years: a typo, not a run */
 
@@ -18,7 +19,8 @@ static const char *const top_keys[] = {
 	"compute_target", "node_count", "distributed_job_config",
 	"max_run_duration_seconds", "environment", "experiment_name",
 	"display_name", "description", "tags", "properties", "run_id",
-	"original_form", "datastore_outputs", "downloads", NULL,
+	"original_form", "datastore_outputs", "output_folders", "downloads",
+	NULL,
 };
 
 static const char *const pytorch_keys[] = {
@@ -328,6 +330,31 @@ static void read_downloads(struct rc_ctx *ctx, const struct aml_node *node)
 	}
 }
 
+/*
+ * The declared outputs' names, as the canonical form carries a command
+ * job's: the controller and the node judge them again, since the node
+ * makes a folder of each.  Bounded like the variables they came with.
+ */
+static void read_output_folders(struct rc_ctx *ctx, const struct aml_node *n)
+{
+	struct aml_strlist *names = &ctx->rc->output_names;
+
+	if (n && n->type == AML_NODE_ARRAY &&
+	    n->n_children > ctx->limits->variables) {
+		aml_errors_add(ctx->errs, "output_folders",
+			       "%zu outputs, at most %u (MaxEnvironmentVariables in aml.conf)",
+			       n->n_children, ctx->limits->variables);
+		return;
+	}
+	if (rc_read_strlist(ctx, n, "output_folders", names) < 0)
+		return;
+	for (size_t i = 0; i < names->count; i++)
+		if (!aml_run_folder_name_ok(names->items[i]))
+			aml_errors_add(ctx->errs, "output_folders",
+				       "must be names of 1 to %d letters, digits and '_', not starting with a digit, got \"%.300s\"",
+				       AML_RUN_FOLDER_NAME_MAX, names->items[i]);
+}
+
 void rc_read_script_run_config(struct rc_ctx *ctx,
 			       const struct aml_node *root)
 {
@@ -372,5 +399,6 @@ void rc_read_script_run_config(struct rc_ctx *ctx,
 	rc_read_string(ctx, aml_doc_get(root, "run_id"), "run_id",
 		       &rc->run_id);
 	read_datastore_outputs(ctx, aml_doc_get(root, "datastore_outputs"));
+	read_output_folders(ctx, aml_doc_get(root, "output_folders"));
 	read_downloads(ctx, aml_doc_get(root, "downloads"));
 }

@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "fdio.h"
+#include "job_env.h"
 #include "rc_internal.h"
 #include "runid.h"
+#include "text.h"
 
 #define RC_MAX_NAME 255
 
@@ -99,6 +101,7 @@ void aml_runconfig_free(struct aml_runconfig *rc)
 		free(rc->downloads[i].path);
 	}
 	free(rc->downloads);
+	aml_strlist_free(&rc->output_names);
 	memset(rc, 0, sizeof(*rc));
 }
 
@@ -161,7 +164,9 @@ static const char *const form2_only[] = {
 	"outputData", "datacaches", "credentialPassthrough",
 	"sourceDirectoryDataStore", "paralleltask", "parallelTask",
 	"ArgumentVector", "Target", "Framework", "CondaDependenciesFile",
-	"TrackedRun", "EnvironmentVariables", "sourceDirectory", NULL,
+	"TrackedRun", "EnvironmentVariables", "sourceDirectory",
+	"Description", "CondaFile", "ManagedEnvironment",
+	"PrepareEnvironment", "SparkDependenciesFile", "UseSampling", NULL,
 };
 static const char *const form3_only[] = {
 	"$schema", "type", "code", "compute", "resources", "distribution",
@@ -325,6 +330,48 @@ static void check_totals(struct rc_ctx *ctx)
 			       (unsigned long long)lim->argument_bytes);
 }
 
+int aml_runconfig_check_variables(const struct aml_runconfig *rc,
+				  const char *where, struct aml_errors *errs)
+{
+	const struct aml_kvlist *vars = &rc->environment_variables;
+	size_t before = errs->count;
+
+	for (size_t i = 0; i < vars->count; i++) {
+		const char *name = vars->items[i].key ? vars->items[i].key : "";
+		const char *why;
+		char path[256], q[70];
+
+		if (!aml_is_env_name(name)) {
+			aml_errors_add(errs, where,
+				       "%s is not a valid variable name (letters, digits and '_', not starting with a digit)",
+				       aml_text_quote(name, strlen(name), q,
+						      sizeof(q)));
+			continue;
+		}
+		why = aml_env_reserved_reason(
+			name, rc->distributed.type != AML_DIST_NONE);
+		if (!why)
+			continue;
+		snprintf(path, sizeof(path), "%s.%.200s", where, name);
+		aml_errors_add(errs, path, "reserved: %s", why);
+	}
+	return errs->count > before ? -1 : 0;
+}
+
+/* Where a form keeps the run's variables, for messages in its terms. */
+static const char *variables_field(enum aml_config_form form)
+{
+	switch (form) {
+	case AML_FORM_RUN_CONFIGURATION:
+		return "environmentVariables";
+	case AML_FORM_COMMAND_JOB:
+		return "environment_variables";
+	case AML_FORM_SCRIPT_RUN_CONFIG:
+		break;
+	}
+	return "environment.environment_variables";
+}
+
 /* The rules shared by every form, after its reader ran. */
 static void rc_finish(struct rc_ctx *ctx)
 {
@@ -376,7 +423,7 @@ static void rc_finish(struct rc_ctx *ctx)
 	    (uint64_t)d->process_count_per_node * rc->node_count >
 		    AML_MAX_PROCESSES)
 		aml_errors_add(ctx->errs, "distributed_job_config",
-			       "%u nodes x %u processes is more than %u processes",
+			       "%u nodes x %u processes per node is more than %u processes in all",
 			       rc->node_count, d->process_count_per_node,
 			       AML_MAX_PROCESSES);
 	if (d->type == AML_DIST_TENSORFLOW && d->worker_count == 0)
@@ -398,6 +445,8 @@ static void rc_finish(struct rc_ctx *ctx)
 			       rc->form == AML_FORM_COMMAND_JOB ? "name" : "run_id",
 			       "must be 1 to %d letters, digits, '_' or '-', starting with a letter or digit, got \"%s\"",
 			       AML_RUNID_MAX - 1, rc->run_id);
+	aml_runconfig_check_variables(rc, variables_field(rc->form),
+				      ctx->errs);
 	if (rc->display_name && strlen(rc->display_name) > RC_MAX_NAME)
 		aml_errors_add(ctx->errs, "display_name",
 			       "must be at most %d characters, got %zu",
@@ -544,6 +593,7 @@ int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
 	size_t len = 0;
 	uint64_t size;
 	struct aml_run_limits defaults;
+	char cwd[PATH_MAX];
 	int fd, result = -1;
 
 	memset(rc, 0, sizeof(*rc));
@@ -564,8 +614,13 @@ int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
 			       "cannot tell the directory of %s", path);
 		goto out;
 	}
-	result = aml_runconfig_parse_mapped(text, len, path, base, NULL, limits,
-					    data, rc, errs);
+	/* Azure ML names the experiment after the directory the job is
+	 * submitted from (the CLI's current directory), not the code's: a
+	 * job with code: src is not experiment "src". */
+	result = aml_runconfig_parse_mapped(text, len, path, base,
+					    getcwd(cwd, sizeof(cwd)) ? cwd
+								     : NULL,
+					    limits, data, rc, errs);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -194,6 +194,11 @@ struct aml_runconfig {
 	size_t n_datastore_outputs;
 	struct aml_download *downloads;
 	size_t n_downloads;
+	/* The outputs a command job declares (outputs.<name>), whose
+	 * folders outputs/<name> the node makes before the command starts
+	 * (run_folders.h); each aml_run_folder_name_ok.  The canonical form
+	 * carries them as "output_folders". */
+	struct aml_strlist output_names;
 };
 
 /*
@@ -207,8 +212,11 @@ struct aml_runconfig {
  * .azureml/ or aml_config/, the project folder above it is used instead,
  * computed from [filename]).
  *
- * [default_experiment] names the experiment when the file does not (Azure
- * ML uses the submitting directory's name); may be NULL for "Default".
+ * [default_experiment] is the directory whose name names the experiment
+ * when the file does not (Azure ML uses the directory the job is
+ * submitted from); NULL: the source directory's.  A name that is no valid
+ * experiment name is made one (letters, digits, '_' and '-' kept, other
+ * characters '_', leading ones dropped; "Default" when nothing is left).
  *
  * Returns 0 and fills [rc]; on any problem returns -1 with every error in
  * [errs] (one line each: file, field path, rule, value) and [rc] freed.
@@ -234,8 +242,10 @@ int aml_runconfig_parse_mapped(const char *text, size_t len,
 			       struct aml_errors *errs);
 
 /*
- * Read [path] and parse it as aml_runconfig_parse_mapped does; base_dir and the default experiment
- * come from the path (the experiment from the source directory's name).
+ * Read [path] and parse it as aml_runconfig_parse_mapped does; base_dir
+ * comes from the path, the default experiment from the current
+ * directory's name (sbatch's and aml-run's: where the user submits
+ * from), whatever the form.
  * A file over limits->config_bytes is refused before it is read.
  */
 int aml_runconfig_load(const char *path, const struct aml_run_limits *limits,
@@ -280,6 +290,16 @@ int aml_runconfig_read_files(struct aml_runconfig *rc,
  */
 int aml_runconfig_check_read(const struct aml_runconfig *rc,
 			     struct aml_errors *errs);
+
+/*
+ * The run's own variables (environment_variables): each a valid name and
+ * none that Slurm or slurm-aml set (aml_env_reserved_reason, job_env.h),
+ * one line per bad name in [errs] under "[where].NAME".  Every parse
+ * applies it (aml-run validate refuses what plan and the controller
+ * would), and so does the planner.  Returns 0, or -1.
+ */
+int aml_runconfig_check_variables(const struct aml_runconfig *rc,
+				  const char *where, struct aml_errors *errs);
 
 /*
  * Total number of processes the run starts (>= 1).

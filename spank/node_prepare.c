@@ -33,6 +33,7 @@
 #include "node_rundir.h"
 #include "node_prepare.h"
 #include "node_rundir_lock.h"
+#include "run_folders.h"
 #include "runid.h"
 #include "runconfig.h"
 #include "site.h"
@@ -86,6 +87,8 @@ struct install_req {
 	const char *node_name;
 	const char *workdir;
 	const char *snapshot;
+	/* The plan's folders (AML_ENV_OUTPUT_DIRS), checked */
+	const struct aml_strlist *folders;
 	uint32_t job_id;
 	unsigned attempt;          /* 0 in the batch step's user_init */
 };
@@ -165,6 +168,28 @@ static int install_snapshot(const struct install_req *q, char *errbuf,
 }
 
 /*
+ * ./outputs, ./logs and the declared output folders, before any task
+ * starts there, as Azure ML makes them: through the working directory's
+ * own descriptor, never following what the snapshot put under those
+ * names (run_folders.h).
+ */
+static int make_folders(const struct install_req *q, char *errbuf,
+			size_t errlen)
+{
+	int fd = open(q->workdir,
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "cannot open the working directory %s: %s",
+			 q->workdir, strerror(errno));
+		return -1;
+	}
+	r = aml_run_folders_make(fd, q->folders, errbuf, errlen);
+	close(fd);
+	return r;
+}
+
+/*
  * The working directory of this attempt on this node, installed unless
  * it already is (node_rundir_lock.h).  The batch step starts an attempt,
  * so it always installs afresh, and leaves the marker to its task_init,
@@ -185,6 +210,7 @@ static int install(const struct install_req *q, int batch, char *errbuf,
 	if (claim == 1)
 		r = 0;
 	else if (claim == 0 && install_snapshot(q, errbuf, errlen) == 0 &&
+		 make_folders(q, errbuf, errlen) == 0 &&
 		 (batch || aml_node_rundir_note_attempt(&l, q->run_id,
 							q->job_id, q->attempt,
 							errbuf, errlen) == 0))
@@ -253,18 +279,6 @@ static void preparing_reason(spank_t sp, const struct install_req *q,
 }
 
 /*
- * Preparing, from the batch task once the snapshot is in place.  The job
- * often starts before sbatch, at its exit, finds it and records Queued,
- * and a requeued job before anyone records the new attempt's Queued; the
- * state machine refuses Preparing after NotStarted or from a later
- * attempt.  Yet a job that runs on a node was queued in this attempt, so
- * the node says so first and tries again: Queued is accepted exactly in
- * those two cases (sbatch's own Queued, later, is then refused quietly).
- * Run history being unavailable is no reason to fail a run that can
- * otherwise start (the spool keeps the event), nor is a refused
- * transition (a cancel that got there first): both are only logged.
- */
-/*
  * Run history open on the run (bound to its id on a tracking server,
  * which sbatch recorded and the controller put in the job's
  * environment: the run is reached by it, not by its name), and the
@@ -302,7 +316,11 @@ static int open_run_history(spank_t sp, const char *run_id,
 }
 
 /*
- * Preparing, from the batch task once the snapshot is in place.  The job
+ * [status] from the batch task: Preparing once the snapshot is in place
+ * (with what preparing_reason says), or Failed with [reason] when the
+ * node could not make the run's working directory (a snapshot that put a
+ * link where ./outputs goes), so the run says why rather than the
+ * finalizer's "the job exited with code 1", which then leaves it be.  The job
  * often starts before sbatch, at its exit, finds it and records Queued,
  * and a requeued job before anyone records the new attempt's Queued; the
  * state machine refuses Preparing after NotStarted or from a later
@@ -313,32 +331,36 @@ static int open_run_history(spank_t sp, const char *run_id,
  * otherwise start (the spool keeps the event), nor is a refused
  * transition (a cancel that got there first): both are only logged.
  */
-static void record_preparing(spank_t sp, const struct install_req *q)
+static void record_from_node(spank_t sp, const struct install_req *q,
+			     enum aml_status status, const char *why)
 {
 	struct aml_history *h = NULL;
 	char errbuf[1024], ignored[1024], reason[512], *experiment = NULL;
+	const char *name = aml_status_name(status);
 	enum aml_history_result r;
 
 	if (open_run_history(sp, q->run_id, &h, &experiment, errbuf,
 			     sizeof(errbuf)) < 0) {
-		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
-			    q->run_id, errbuf);
+		slurm_error(AML_LOG_PREFIX "run %s: %s not recorded: %s",
+			    q->run_id, name, errbuf);
 		return;
 	}
-	preparing_reason(sp, q, reason, sizeof(reason));
-	r = record(h, experiment, q, AML_STATUS_PREPARING, reason, errbuf,
-		   sizeof(errbuf));
+	if (why)
+		snprintf(reason, sizeof(reason), "%s", why);
+	else
+		preparing_reason(sp, q, reason, sizeof(reason));
+	r = record(h, experiment, q, status, reason, errbuf, sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR &&
 	    record(h, experiment, q, AML_STATUS_QUEUED, NULL, ignored,
 		   sizeof(ignored)) != AML_HISTORY_ERROR)
-		r = record(h, experiment, q, AML_STATUS_PREPARING, reason,
-			   errbuf, sizeof(errbuf));
+		r = record(h, experiment, q, status, reason, errbuf,
+			   sizeof(errbuf));
 	if (r == AML_HISTORY_ERROR)
-		slurm_error(AML_LOG_PREFIX "run %s: Preparing not recorded: %s",
-			    q->run_id, errbuf);
+		slurm_error(AML_LOG_PREFIX "run %s: %s not recorded: %s",
+			    q->run_id, name, errbuf);
 	else if (r == AML_HISTORY_SPOOLED)
-		slurm_info(AML_LOG_PREFIX "run %s: Preparing kept in the spool: %s",
-			   q->run_id, errbuf);
+		slurm_info(AML_LOG_PREFIX "run %s: %s kept in the spool: %s",
+			   q->run_id, name, errbuf);
 	aml_history_close(h);
 	free(experiment);
 }
@@ -375,7 +397,8 @@ static void prepare(spank_t sp)
 	struct aml_userdir own;
 	struct install_req q;
 	int r;
-	char errbuf[PATH_MAX + 2048], *snapshot = NULL;
+	char errbuf[PATH_MAX + 2048], *snapshot = NULL, *dirs = NULL;
+	struct aml_strlist folders = { 0 };
 	const char *node_name = getenv(ENV_NODENAME);
 
 	if (!node_name || !*node_name ||
@@ -417,10 +440,23 @@ static void prepare(spank_t sp)
 		free(snapshot);
 		return;
 	}
+	/* A job queued before the plan carried them has none: outputs and
+	 * logs are made all the same. */
+	if (aml_job_getenv(sp, AML_ENV_OUTPUT_DIRS, &dirs) < 0 ||
+	    aml_run_folders_split(dirs, &folders, errbuf,
+				  sizeof(errbuf)) < 0) {
+		keep_error("run %s: %s", node.run_id,
+			   dirs ? errbuf : AML_ENV_OUTPUT_DIRS " cannot be read");
+		goto out;
+	}
 	q = request_of(node.batch ? 0 : current_attempt(sp), snapshot);
+	q.folders = &folders;
 	if (install(&q, node.batch, errbuf, sizeof(errbuf)) < 0)
 		keep_error("run %s: node %s: %s", node.run_id,
 			   node.node_name, errbuf);
+out:
+	aml_strlist_free(&folders);
+	free(dirs);
 	free(snapshot);
 }
 
@@ -598,6 +634,22 @@ int aml_node_task_init(spank_t sp)
 		return 0;
 	if (node.failed) {
 		slurm_error(AML_LOG_PREFIX "%s", node.error);
+		/* Only a node that knows where the run is can say why; the
+		 * reason drops the "run <id>: " its log line needs. */
+		if (node.batch && node.have_site && node.node_name[0] &&
+		    node.job_id) {
+			struct install_req q = request_of(current_attempt(sp),
+							  NULL);
+			const char *why = node.error;
+			size_t prefix = strlen("run ") + strlen(node.run_id);
+
+			if (!strncmp(why, "run ", 4) &&
+			    !strncmp(why + 4, node.run_id,
+				     strlen(node.run_id)) &&
+			    !strncmp(why + prefix, ": ", 2))
+				why += prefix + 2;
+			record_from_node(sp, &q, AML_STATUS_FAILED, why);
+		}
 		return -1;
 	}
 	if (node.batch) {
@@ -611,7 +663,7 @@ int aml_node_task_init(spank_t sp)
 				    node.node_name, errbuf);
 			return -1;
 		}
-		record_preparing(sp, &q);
+		record_from_node(sp, &q, AML_STATUS_PREPARING, NULL);
 	}
 	/* SPANK has no working-directory item, but this is the task's own
 	 * process, just before exec: its cwd is what the program gets. */

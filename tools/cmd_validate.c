@@ -48,15 +48,23 @@ static const char *form_title(enum aml_config_form form)
 
 static void print_summary(const char *file, const struct aml_runconfig *rc)
 {
+	uint32_t per_node = rc->distributed.process_count_per_node;
+	uint32_t total = aml_runconfig_process_count(rc);
 	char limit[32];
 
 	aml_format_slurm_time(rc->max_run_duration_seconds, limit,
 			      sizeof(limit));
-	printf("%s: valid %s: experiment %s, %u node%s x %u process%s",
-	       file, form_title(rc->form), rc->experiment_name, rc->node_count,
-	       rc->node_count == 1 ? "" : "s",
-	       aml_runconfig_process_count(rc),
-	       aml_runconfig_process_count(rc) == 1 ? "" : "es");
+	printf("%s: valid %s: experiment %s, %u node%s", file,
+	       form_title(rc->form), rc->experiment_name, rc->node_count,
+	       rc->node_count == 1 ? "" : "s");
+	/* "x N" reads as per node: say so, and the total, where there is
+	 * a count per node (PyTorch, MPI); TensorFlow's spread is Slurm's. */
+	if (per_node && (rc->distributed.type == AML_DIST_PYTORCH ||
+			 rc->distributed.type == AML_DIST_MPI))
+		printf(" x %u process%s per node (%u in all)", per_node,
+		       per_node == 1 ? "" : "es", total);
+	else
+		printf(", %u process%s", total, total == 1 ? "" : "es");
 	if (rc->distributed.type != AML_DIST_NONE)
 		printf(" (%s)", aml_dist_type_name(rc->distributed.type));
 	printf(", compute target %s, at most %s\n",

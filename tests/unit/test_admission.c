@@ -359,13 +359,14 @@ static void test_valid_run_planned(void **state)
 	assert_int_equal(p->deadline_seconds, 900);
 
 	/* The user's variables, the planner's, then the snapshot last. */
-	assert_int_equal(p->environment.count, 12);
+	assert_int_equal(p->environment.count, 13);
 	assert_string_equal(env_at(p, 0), "COLOUR=blue");
 	assert_string_equal(env_at(p, 1), "AZUREML_RUN_ID=" RUN_ID);
 	assert_string_equal(env_at(p, 9), "AML_DIST_TYPE=pytorch");
 	assert_string_equal(env_at(p, 10), "SLURM_JOB_NAME=" RUN_ID);
-	assert_string_equal(env_at(p, 11), "AML_SNAPSHOT_ID=" SNAPSHOT);
-	assert_null(p->environment.items[12]);
+	assert_string_equal(env_at(p, 11), "AML_OUTPUT_DIRS=outputs:logs");
+	assert_string_equal(env_at(p, 12), "AML_SNAPSHOT_ID=" SNAPSHOT);
+	assert_null(p->environment.items[13]);
 
 	assert_string_equal(p->argv.items[0], "python3");
 	assert_string_equal(p->argv.items[1], "train.py");
@@ -425,9 +426,9 @@ static void test_tracking_id_handed_on(void **state)
 			    "aml run_id=" RUN_ID
 			    " mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"
 			    " experiment=hello");
-	assert_int_equal(p->environment.count, 13);
-	assert_string_equal(env_at(p, 11), "AML_SNAPSHOT_ID=" SNAPSHOT);
-	assert_string_equal(env_at(p, 12), "AML_MLFLOW_RUN_ID=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b");
+	assert_int_equal(p->environment.count, 14);
+	assert_string_equal(env_at(p, 12), "AML_SNAPSHOT_ID=" SNAPSHOT);
+	assert_string_equal(env_at(p, 13), "AML_MLFLOW_RUN_ID=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b");
 	admin = aml_admin_comment_make(p);
 	assert_string_equal(admin, "aml run_id=" RUN_ID
 			    " mlflow_run_id=9c6b0e2d4f1a48b7a3c5d6e7f8091a2b"
@@ -734,8 +735,8 @@ static void test_variables_up_to_the_limit_accepted(void **state)
 
 	add_run_vars(f, config_var(big));
 	decide_ok(f);
-	/* 4096 of the user's, 10 of the planner's, the snapshot's. */
-	assert_int_equal(f->d.plan.environment.count, 4096 + 11);
+	/* 4096 of the user's, 11 of the planner's, the snapshot's. */
+	assert_int_equal(f->d.plan.environment.count, 4096 + 12);
 	assert_string_equal(env_at(&f->d.plan, 4095), "COLOUR=blue");
 	free(c);
 	free(big);

@@ -782,12 +782,14 @@ static void test_environment_order_and_values(void **state)
 		NULL, /* AML_DIST_TYPE, from aml_dist_type_name */
 		/* the job's name as squeue shows it, not sbatch's -J */
 		"SLURM_JOB_NAME=" RUN_ID,
+		/* the folders every node makes (none declared here) */
+		"AML_OUTPUT_DIRS=outputs:logs",
 	};
 	struct fixture *f = *state;
 	struct aml_plan *p = &f->plan;
 	char dist[64];
 	size_t n = sizeof(expected) / sizeof(*expected);
-	size_t dist_at = n - 2;
+	size_t dist_at = n - 3;
 
 	add_var(f, "ZETA", "last letter first");
 	add_var(f, "ALPHA", "");
@@ -803,6 +805,36 @@ static void test_environment_order_and_values(void **state)
 		 aml_dist_type_name(AML_DIST_MPI));
 	assert_string_equal(p->environment.items[dist_at], dist);
 	assert_null(p->environment.items[n]);
+}
+
+/* Every node makes ./outputs, ./logs and each declared output's folder:
+ * the plan lists them, and hands them on in the job's environment. */
+static void test_output_dirs(void **state)
+{
+	struct fixture *f = *state;
+	char *names[] = { "model", "scores", NULL };
+	const char *last;
+
+	f->rc.output_names.items = names;
+	f->rc.output_names.count = 2;
+	plan_ok(f);
+	assert_int_equal(f->plan.output_dirs.count, 4);
+	assert_string_equal(f->plan.output_dirs.items[0], "outputs");
+	assert_string_equal(f->plan.output_dirs.items[1], "logs");
+	assert_string_equal(f->plan.output_dirs.items[2], "outputs/model");
+	assert_string_equal(f->plan.output_dirs.items[3], "outputs/scores");
+	last = f->plan.environment.items[f->plan.environment.count - 1];
+	assert_string_equal(last,
+			    "AML_OUTPUT_DIRS=outputs:logs:outputs/model:outputs/scores");
+	aml_plan_free(&f->plan);
+	aml_errors_free(&f->errs);
+	aml_errors_init(&f->errs, "run.json");
+
+	/* A configuration built by hand (or forged) is judged too. */
+	names[1] = "../../etc";
+	plan_fails_with(f, "run.json: output_folders: must be names of 1 to 255 letters, digits and '_', not starting with a digit, got \"../../etc\"");
+	f->rc.output_names.items = NULL;
+	f->rc.output_names.count = 0;
 }
 
 static void test_reserved_variable_names(void **state)
@@ -1093,7 +1125,7 @@ static void test_json_round_trip(void **state)
 		"partition", "qos", "account", "tres_per_node", "gres",
 		"constraint", "min_nodes", "max_nodes", "num_tasks",
 		"ntasks_per_node", "time_limit_minutes", "deadline_seconds",
-		"environment", "argv", "environment_kind",
+		"environment", "argv", "output_dirs", "environment_kind",
 		"environment_label", "environment_spec",
 	};
 	struct fixture *f = *state;
@@ -1251,6 +1283,7 @@ int main(void)
 		T(test_time_limit_one_second_over),
 		T(test_time_limit_no_wrap),
 		T(test_environment_order_and_values),
+		T(test_output_dirs),
 		T(test_reserved_variable_names),
 		T(test_distributed_names_reserved_when_distributed),
 		T(test_invalid_variable_name),

@@ -1300,11 +1300,186 @@ static void assert_roundtrip(const char *text, const char *filename)
 	assert_int_equal(back.environment_variables.count,
 			 p->rc.environment_variables.count);
 	assert_environment_equal(&back.environment, &p->rc.environment);
+	assert_int_equal(back.output_names.count, p->rc.output_names.count);
+	for (size_t i = 0; i < back.output_names.count; i++)
+		assert_string_equal(back.output_names.items[i],
+				    p->rc.output_names.items[i]);
 	free(canonical);
 	free(again);
 	aml_runconfig_free(&back);
 	aml_errors_free(&errs);
 	parsed_free(p);
+}
+
+/* ---- issue 19: output folders, Workbench runconfigs, reserved names ---- */
+
+/* A command job's outputs are names of folders the node makes: kept in
+ * the model and carried by the canonical form. */
+static void test_output_names(void **state)
+{
+	static const char job[] =
+		"$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+		"command: python t.py --m ${{outputs.model}} --e ${{outputs.evals}}\n"
+		"outputs:\n"
+		"  model:\n"
+		"    type: uri_folder\n"
+		"  evals:\n";
+	struct parsed *p = ok(job, "job.yml");
+
+	(void)state;
+	assert_int_equal(p->rc.output_names.count, 2);
+	assert_string_equal(p->rc.output_names.items[0], "model");
+	assert_string_equal(p->rc.output_names.items[1], "evals");
+	assert_string_equal(p->rc.command_line,
+			    "python t.py --m outputs/model --e outputs/evals");
+	parsed_free(p);
+	assert_roundtrip(job, "job.yml");
+	/* None declared: none carried, and no key in the canonical form. */
+	p = ok("{\"script\": \"t.py\"}", "run.json");
+	assert_int_equal(p->rc.output_names.count, 0);
+	{
+		char *c = aml_runconfig_encode(&p->rc);
+
+		assert_null(strstr(c, "output_folders"));
+		free(c);
+	}
+	parsed_free(p);
+}
+
+/* The canonical form's names are judged again: the node makes folders
+ * of them. */
+static void test_output_folders_checked(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"output_folders\": [\"../../etc\"]}",
+		   "run.json: output_folders: must be names of 1 to 255 letters, digits and '_', not starting with a digit, got \"../../etc\"");
+	fails_with("{\"script\": \"t.py\", \"output_folders\": [\"a/b\", \"ok\", \".\"]}",
+		   "run.json: output_folders: must be names of 1 to 255 letters, digits and '_', not starting with a digit, got \"a/b\"\n"
+		   "run.json: output_folders: must be names of 1 to 255 letters, digits and '_', not starting with a digit, got \".\"");
+	fails_with("{\"script\": \"t.py\", \"output_folders\": \"model\"}",
+		   "run.json: output_folders: must be a list, got \"model\"");
+	fails_as("command: echo\n"
+		 "type: command\n"
+		 "outputs:\n"
+		 "  x.y: {}\n",
+		 "job.yml",
+		 "job.yml: outputs.x.y: output names must be 1 to 255 letters, digits and '_', not starting with a digit");
+}
+
+/* One list of reserved names, checked by every parse, whatever the form,
+ * in the form's own field names. */
+static void test_reserved_variables_every_form(void **state)
+{
+	(void)state;
+	fails_with("{\"script\": \"t.py\", \"environment\": {\"environment_variables\": {\"AZUREML_CR_BOOTSTRAPPER_CONFIG_OVERRIDE\": \"x\"}}}",
+		   "run.json: environment.environment_variables.AZUREML_CR_BOOTSTRAPPER_CONFIG_OVERRIDE: reserved: names starting with AZUREML_CR_ are reserved for slurm-aml's node side");
+	fails_as("script: t.py\n"
+		 "framework: Python\n"
+		 "environmentVariables:\n"
+		 "  SLURM_JOB_ID: '1'\n",
+		 "x.runconfig",
+		 "x.runconfig: environmentVariables.SLURM_JOB_ID: reserved: names starting with SLURM_ are reserved for Slurm");
+	fails_as("type: command\n"
+		 "command: echo\n"
+		 "environment_variables:\n"
+		 "  AZUREML_RUN_ID: x\n"
+		 "  AML_X: y\n",
+		 "job.yml",
+		 "job.yml: environment_variables.AZUREML_RUN_ID: reserved: slurm-aml sets it for every run\n"
+		 "job.yml: environment_variables.AML_X: reserved: names starting with AML_ are reserved for slurm-aml");
+	/* Other AZUREML_ names real configurations set are the run's. */
+	parsed_free(ok("{\"script\": \"t.py\", \"environment\": {\"environment_variables\": {\"AZUREML_COMPUTE_USE_COMMON_RUNTIME\": \"false\"}}}",
+		       "run.json"));
+	/* The per-process names only in a distributed run. */
+	parsed_free(ok("{\"script\": \"t.py\", \"environment\": {\"environment_variables\": {\"RANK\": \"0\"}}}",
+		       "run.json"));
+	fails_with("{\"script\": \"t.py\", \"distributed_job_config\": {\"type\": \"pytorch\", \"process_count\": 2}, \"environment\": {\"environment_variables\": {\"RANK\": \"0\"}}}",
+		   "run.json: environment.environment_variables.RANK: reserved: slurm-aml sets it per process in a distributed run");
+}
+
+/* "2 nodes x 16 processes" read as 16 per node when 16 was the total. */
+static void test_process_limit_message_per_node(void **state)
+{
+	(void)state;
+	fails_containing("{\"script\": \"t.py\", \"node_count\": 100000, \"distributed_job_config\": {\"type\": \"mpi\", \"process_count_per_node\": 11}}",
+			 "distributed_job_config: 100000 nodes x 11 processes per node is more than 1000000 processes in all");
+}
+
+/* Workbench (2017-2018) wrote these keys into every runconfig. */
+static void test_workbench_keys(void **state)
+{
+	struct parsed *p;
+
+	(void)state;
+	p = ok("ArgumentVector: [train.py, --alpha, '0.5']\n"
+	       "Target: local\n"
+	       "Framework: Python\n"
+	       "Description: first model\n"
+	       "CondaDependenciesFile: aml_config/conda_dependencies.yml\n"
+	       "SparkDependenciesFile: aml_config/spark_dependencies.yml\n"
+	       "PrepareEnvironment: true\n"
+	       "TrackedRun: true\n"
+	       "UseSampling: true\n",
+	       "local.runconfig");
+	assert_int_equal(p->rc.form, AML_FORM_RUN_CONFIGURATION);
+	assert_string_equal(p->rc.script, "train.py");
+	assert_string_equal(p->rc.description, "first model");
+	assert_false(p->rc.environment.user_managed_dependencies);
+	assert_string_equal(p->rc.environment.conda_dependencies_file,
+			    BASE "/aml_config/conda_dependencies.yml");
+	parsed_free(p);
+
+	/* ManagedEnvironment: false: the interpreter as it is, and the conda
+	 * file Workbench then did not use is not read. */
+	p = ok("ArgumentVector: [train.py]\n"
+	       "ManagedEnvironment: false\n"
+	       "CondaDependenciesFile: aml_config/conda_dependencies.yml\n"
+	       "PrepareEnvironment: false\n",
+	       "local.runconfig");
+	assert_true(p->rc.environment.user_managed_dependencies);
+	assert_null(p->rc.environment.conda_dependencies_file);
+	parsed_free(p);
+
+	/* CondaFile is the same file. */
+	p = ok("ArgumentVector: [train.py]\n"
+	       "CondaFile: env.yml\n", "local.runconfig");
+	assert_string_equal(p->rc.environment.conda_dependencies_file,
+			    BASE "/env.yml");
+	parsed_free(p);
+	fails_as("ArgumentVector: [train.py]\n"
+		 "CondaFile: env.yml\n"
+		 "CondaDependenciesFile: other.yml\n",
+		 "local.runconfig",
+		 "local.runconfig: CondaFile: names the conda file CondaDependenciesFile already names: keep one");
+
+	/* Types are still checked. */
+	fails_as("ArgumentVector: [train.py]\nUseSampling: often\n",
+		 "local.runconfig",
+		 "local.runconfig: UseSampling: must be true or false, got \"often\"");
+}
+
+static void test_workbench_refusals(void **state)
+{
+	(void)state;
+	fails_as("ArgumentVector: [\"$file\", --epochs, '3']\n"
+		 "Framework: Python\n",
+		 "local.runconfig",
+		 "local.runconfig: ArgumentVector: \"$file\" (item 1) is Azure ML Workbench's placeholder for the script named on its command line, and sbatch --aml-run names none: write the script's path relative to the project instead (ArgumentVector: [train.py, ...])");
+	/* No Framework was PySpark in Workbench. */
+	fails_as("ArgumentVector: [etl.py]\n"
+		 "SparkDependenciesFile: aml_config/spark_dependencies.yml\n",
+		 "docker.runconfig",
+		 "docker.runconfig: SparkDependenciesFile: names Spark packages and no Framework is given, which Azure ML Workbench ran as PySpark: Spark is not available on Slurm; for a Python script write Framework: Python (SparkDependenciesFile is then not used)");
+	fails_as("ArgumentVector: [etl.py]\n"
+		 "Framework: PySpark\n",
+		 "docker.runconfig",
+		 "docker.runconfig: Framework: must be Python, PyTorch or TensorFlow on Slurm (PySpark and CNTK need their own clusters), got \"PySpark\"");
+	/* An unknown key says what kind of file this is. */
+	fails_as("ArgumentVector: [train.py]\n"
+		 "Framework: Python\n"
+		 "NativeSharedDirectory: x\n",
+		 "local.runconfig",
+		 "local.runconfig: NativeSharedDirectory: unknown key for a RunConfiguration (this is an Azure ML Workbench runconfig, 2017-2018) (line 3)");
 }
 
 /* ---- the lexical normal form both kinds of path share ---- */
@@ -2264,6 +2439,61 @@ static void test_check_read(void **state)
 			"run.json", NULL);
 }
 
+/* Azure ML's default experiment is the directory the job is submitted
+ * from, whatever the form and wherever its code is (code: src is not
+ * experiment "src"); a name no experiment may have is made one. */
+static void test_default_experiment_is_submit_dir(void **state)
+{
+	static const struct {
+		const char *file, *text;
+	} forms[] = {
+		{ "job.yml", "type: command\ncommand: echo hi\ncode: src\n" },
+		{ "run.json", "{\"script\": \"t.py\", \"source_directory\": \"src\"}" },
+		{ ".azureml/x.runconfig", "script: t.py\nframework: Python\n" },
+		{ "named.json", "{\"script\": \"t.py\", \"experiment_name\": \"mine\"}" },
+	};
+	static const char *const want[] = {
+		"my_exp_v2", "my_exp_v2", "my_exp_v2", "mine",
+	};
+	struct files *f = files_new();
+	char here[4096], dir[256];
+
+	(void)state;
+	assert_non_null(getcwd(here, sizeof(here)));
+	for (size_t i = 0; i < sizeof(forms) / sizeof(*forms); i++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "my exp.v2/%s", forms[i].file);
+		put(f, name, forms[i].text);
+	}
+	snprintf(dir, sizeof(dir), "%s/my exp.v2", f->dir);
+	assert_int_equal(chdir(dir), 0);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(*forms); i++) {
+		aml_errors_init(&f->errs, forms[i].file);
+		assert_int_equal(aml_runconfig_load(forms[i].file, NULL, NULL, &f->rc,
+						    &f->errs), 0);
+		assert_string_equal(f->rc.experiment_name, want[i]);
+		aml_runconfig_free(&f->rc);
+		aml_errors_free(&f->errs);
+	}
+	/* Submitted from elsewhere: that directory's name. */
+	assert_int_equal(chdir(f->dir), 0);
+	aml_errors_init(&f->errs, "job.yml");
+	assert_int_equal(aml_runconfig_load("my exp.v2/job.yml", NULL, NULL, &f->rc,
+					    &f->errs), 0);
+	/* aml-test-rc-files.XXXXXX: the '.' is no experiment's */
+	assert_int_equal(strncmp(f->rc.experiment_name, "aml-test-rc-files_",
+				 18), 0);
+	assert_int_equal(strlen(f->rc.experiment_name),
+			 strlen(strrchr(f->dir, '/') + 1));
+	aml_runconfig_free(&f->rc);
+	aml_errors_free(&f->errs);
+	memset(&f->rc, 0, sizeof(f->rc));
+	memset(&f->errs, 0, sizeof(f->errs));
+	assert_int_equal(chdir(here), 0);
+	files_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2328,6 +2558,13 @@ int main(void)
 		cmocka_unit_test(test_read_environment_file),
 		cmocka_unit_test(test_read_environment_file_refusals),
 		cmocka_unit_test(test_check_read),
+		cmocka_unit_test(test_output_names),
+		cmocka_unit_test(test_output_folders_checked),
+		cmocka_unit_test(test_reserved_variables_every_form),
+		cmocka_unit_test(test_process_limit_message_per_node),
+		cmocka_unit_test(test_workbench_keys),
+		cmocka_unit_test(test_workbench_refusals),
+		cmocka_unit_test(test_default_experiment_is_submit_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
