@@ -395,6 +395,17 @@ static void rc_finish(struct rc_ctx *ctx)
 
 	if (rc->node_count == 0)
 		rc->node_count = 1;
+	/* The batch node's launcher downloads (launch_data.h): the other
+	 * nodes' working directories would not hold the file. */
+	for (size_t i = 0; rc->node_count > 1 && i < rc->n_downloads; i++) {
+		char field[RC_PATH_MAX];
+
+		snprintf(field, sizeof(field), "inputs.%s.path",
+			 rc->downloads[i].name);
+		aml_errors_add(ctx->errs, field,
+			       "an https:// input is downloaded on the batch node only, and this run has %u nodes: put the file on a datastore the site maps (Datastore=) or run on 1 node",
+			       rc->node_count);
+	}
 	if (rc->max_run_duration_seconds == 0)
 		rc->max_run_duration_seconds = AML_DEFAULT_MAX_RUN_DURATION;
 	else

@@ -2026,6 +2026,10 @@ static void test_data_downloads(void **state)
 		     "inputs: {d: {path: 'https://data.example.org/sets/'}}\n",
 		     "job.yml: inputs.d.path: the URL's path must end in a file's name (https://HOST/.../FILE): an https:// input is a uri_file");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
+		     "resources: {instance_count: 2}\n"
+		     "inputs: {d: {type: uri_file, path: 'https://data.example.org/iris.csv'}}\n",
+		     "job.yml: inputs.d.path: an https:// input is downloaded on the batch node only, and this run has 2 nodes: put the file on a datastore the site maps (Datastore=) or run on 1 node");
+	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
 		     "inputs: {d: {type: mltable, path: 'https://data.example.org/sets/t'}}\n",
 		     "job.yml: inputs.d.type: mltable over https:// is not supported on Slurm: a URL is downloaded as one file (uri_file)");
 	mapped_fails("type: command\ncommand: x ${{inputs.d}}\n"
