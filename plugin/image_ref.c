@@ -232,6 +232,12 @@ static int parse(const char *text, struct aml_image_ref *ref, char *errbuf,
 	path_len = name_len - (size_t)(path - text);
 	if (check_path(path, path_len, errbuf, errlen) < 0)
 		return -1;
+	/* Before the copy: a registry longer than the whole name may be
+	 * (fuzz_image_ref found one) overflows ref->registry. */
+	if (reg_len + 1 + path_len > AML_IMAGE_NAME_MAX)
+		return aml_fail(errbuf, errlen, "a name is at most %d bytes "
+			        "(registry and path), got %zu",
+			        AML_IMAGE_NAME_MAX, reg_len + 1 + path_len);
 
 	/* Docker Hub's own alias, and its official images' namespace. */
 	if (!reg_len || (reg_len == 15 && !memcmp(text, "index.docker.io", 15)))

@@ -101,9 +101,10 @@ static void check_accepted(const struct aml_admission *d,
 	if (!p->run_id || !d->summary || !d->snapshot_id ||
 	    (run_id && strcmp(p->run_id, run_id)))
 		abort();
-	/* The caps: the user's variables, the planner's ten and the
-	 * snapshot's; an interpreter and a script before the arguments. */
-	if (p->environment.count > site.limits.variables + 11 ||
+	/* The caps: the user's variables, the planner's eleven (with
+	 * AML_OUTPUT_DIRS) and the snapshot's; an interpreter and a script
+	 * before the arguments. */
+	if (p->environment.count > site.limits.variables + 12 ||
 	    p->argv.count > site.limits.arguments + 3 ||
 	    p->environment.items[p->environment.count] != NULL)
 		abort();
